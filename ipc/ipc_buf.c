@@ -1,0 +1,77 @@
+/* ipc_buf — growable buffer. See ipc_buf.h. */
+#include "ipc_buf.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+void ipc_buf_init(struct ipc_buf *b) {
+  memset(b, 0, sizeof(*b));
+}
+
+void ipc_buf_free(struct ipc_buf *b) {
+  free(b->data);
+  ipc_buf_init(b);
+}
+
+void ipc_buf_reset(struct ipc_buf *b) {
+  b->len = 0;
+  b->oom = 0;
+}
+
+int ipc_buf_reserve(struct ipc_buf *b, size_t n) {
+  if (b->oom)
+    return UV_ENOMEM;
+  if (b->len + n <= b->cap)
+    return 0;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap < b->len + n) {
+    if (cap > SIZE_MAX / 2) {
+      b->oom = 1;
+      return UV_ENOMEM;
+    }
+    cap *= 2;
+  }
+  char *nd = realloc(b->data, cap);
+  if (nd == NULL) {
+    b->oom = 1;
+    return UV_ENOMEM;
+  }
+  b->data = nd;
+  b->cap = cap;
+  return 0;
+}
+
+void ipc_buf_add(struct ipc_buf *b, const void *p, size_t n) {
+  if (n == 0 || ipc_buf_reserve(b, n) != 0)
+    return;
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+}
+
+void ipc_buf_adds(struct ipc_buf *b, const char *s) {
+  ipc_buf_add(b, s, strlen(s));
+}
+
+void ipc_buf_addc(struct ipc_buf *b, char c) {
+  if (ipc_buf_reserve(b, 1) != 0)
+    return;
+  b->data[b->len++] = c;
+}
+
+void ipc_buf_addi(struct ipc_buf *b, int64_t v) {
+  char tmp[24];
+  int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
+  ipc_buf_add(b, tmp, (size_t)n);
+}
+
+void ipc_buf_consume(struct ipc_buf *b, size_t n) {
+  if (n >= b->len) {
+    b->len = 0;
+    return;
+  }
+  memmove(b->data, b->data + n, b->len - n);
+  b->len -= n;
+}

@@ -1,0 +1,415 @@
+/* ipc_msg — message codec. See ipc_msg.h. */
+#include "ipc_msg.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "ipc_text.h"
+
+static const char *const type_names[IPC_T__COUNT] = {
+    [IPC_T_NONE] = "?",
+#define XX(e, s) [IPC_T_##e] = s,
+    IPC_TYPE_MAP(XX)
+#undef XX
+};
+
+const char *ipc_type_name(enum ipc_type t) {
+  return (t > IPC_T_NONE && t < IPC_T__COUNT) ? type_names[t] : "?";
+}
+
+static enum ipc_type type_lookup(const char *s) {
+  for (int t = IPC_T_NONE + 1; t < IPC_T__COUNT; t++)
+    if (strcmp(type_names[t], s) == 0)
+      return (enum ipc_type)t;
+  return IPC_T_NONE;
+}
+
+/* ---- Parsing ---- */
+
+/* State of one parse: the message, and where to say what went wrong. */
+struct parse {
+  struct ipc_msg *m;
+  char *err;
+  size_t errlen;
+};
+
+static int fail(struct parse *p, const char *fmt, ...) {
+  va_list ap;
+  int n = snprintf(p->err, p->errlen, "%s: ", ipc_type_name(p->m->type));
+  if (n < 0 || (size_t)n >= p->errlen)
+    n = 0;
+  va_start(ap, fmt);
+  vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+  va_end(ap);
+  return UV_EINVAL;
+}
+
+/* Reads field `name` as an integer within +-2^53. Returns 0 or UV_EINVAL. */
+static int get_int(struct parse *p, const char *name, int64_t *out, int required) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(p->m->root, name);
+  if (v == NULL)
+    return required ? fail(p, "missing field \"%s\"", name) : 0;
+  double d = v->valuedouble;
+  if (!cJSON_IsNumber(v) || d != floor(d) || fabs(d) > 9007199254740992.0)
+    return fail(p, "field \"%s\" must be an integer", name);
+  *out = (int64_t)d;
+  return 0;
+}
+
+/* Reads field `name` as a string (borrowed). */
+static int get_str(struct parse *p, const char *name, const char **out, int required) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(p->m->root, name);
+  if (v == NULL)
+    return required ? fail(p, "missing field \"%s\"", name) : 0;
+  if (!cJSON_IsString(v))
+    return fail(p, "field \"%s\" must be a string", name);
+  *out = v->valuestring;
+  return 0;
+}
+
+/* Reads a headers object: string values, or arrays of strings. */
+static int get_headers(struct parse *p) {
+  const cJSON *h = cJSON_GetObjectItemCaseSensitive(p->m->root, "headers");
+  if (h == NULL)
+    return 0;
+  if (!cJSON_IsObject(h))
+    return fail(p, "field \"headers\" must be an object");
+  const cJSON *v;
+  cJSON_ArrayForEach(v, h) {
+    if (cJSON_IsString(v))
+      continue;
+    if (!cJSON_IsArray(v))
+      return fail(p, "header \"%s\" must be a string or an array of strings", v->string);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v) {
+      if (!cJSON_IsString(e))
+        return fail(p, "header \"%s\" must be a string or an array of strings", v->string);
+    }
+  }
+  p->m->headers = h;
+  return 0;
+}
+
+/* Reads a body given as text field `text` or base64 field `b64` (at most
+ * one of them may be present). */
+static int get_body(struct parse *p, const char *text, const char *b64) {
+  const char *s = NULL, *e = NULL;
+  int rc;
+  if ((rc = get_str(p, text, &s, 0)) || (rc = get_str(p, b64, &e, 0)))
+    return rc;
+  if (s && e)
+    return fail(p, "fields \"%s\" and \"%s\" are exclusive", text, b64);
+  if (s) {
+    p->m->body = s;
+    p->m->body_len = strlen(s);
+  } else if (e) {
+    p->m->body_buf = ipc_b64_decode(e, strlen(e), &p->m->body_len);
+    if (p->m->body_buf == NULL)
+      return fail(p, "field \"%s\" is not valid base64", b64);
+    p->m->body = p->m->body_buf;
+  }
+  return 0;
+}
+
+static int get_bool(struct parse *p, const char *name, int *out) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(p->m->root, name);
+  if (v == NULL)
+    return 0;
+  if (!cJSON_IsBool(v))
+    return fail(p, "field \"%s\" must be a boolean", name);
+  *out = cJSON_IsTrue(v);
+  return 0;
+}
+
+/* Fills the typed fields of p->m according to its type. */
+static int parse_fields(struct parse *p) {
+  struct ipc_msg *m = p->m;
+  int rc = 0;
+  switch (m->type) {
+  case IPC_T_REQUEST:
+    m->query = m->prefix = m->remote = "";
+    if ((rc = get_int(p, "id", &m->id, 1)) || (rc = get_str(p, "method", &m->method, 1)) ||
+        (rc = get_str(p, "path", &m->path, 1)) || (rc = get_str(p, "query", &m->query, 0)) ||
+        (rc = get_str(p, "prefix", &m->prefix, 0)) || (rc = get_str(p, "remote", &m->remote, 0)) ||
+        (rc = get_headers(p)) || (rc = get_body(p, "body", "body_base64")))
+      return rc;
+    return 0;
+  case IPC_T_CANCEL:
+  case IPC_T_END:
+    return get_int(p, "id", &m->id, 1);
+  case IPC_T_PING:
+  case IPC_T_PONG:
+    return get_int(p, "seq", &m->seq, 1);
+  case IPC_T_SHUTDOWN:
+    return get_int(p, "deadline_ms", &m->deadline_ms, 0);
+  case IPC_T_READY:
+    return 0;
+  case IPC_T_RESPONSE: {
+    int64_t status = 0;
+    if ((rc = get_int(p, "id", &m->id, 1)) || (rc = get_int(p, "status", &status, 1)))
+      return rc;
+    if (status < 100 || status > 999)
+      return fail(p, "field \"status\" must be 100..999");
+    m->status = (int)status;
+    if ((rc = get_headers(p)) || (rc = get_bool(p, "stream", &m->stream)) ||
+        (rc = get_body(p, "body", "body_base64")))
+      return rc;
+    m->json = cJSON_GetObjectItemCaseSensitive(m->root, "json");
+    if (m->json && m->body)
+      return fail(p, "fields \"body\" and \"json\" are exclusive");
+    return 0;
+  }
+  case IPC_T_CHUNK:
+    if ((rc = get_int(p, "id", &m->id, 1)) || (rc = get_body(p, "data", "data_base64")))
+      return rc;
+    if (m->body == NULL)
+      return fail(p, "missing field \"data\"");
+    return 0;
+  case IPC_T_MESSAGE:
+  case IPC_T_PUBLISH:
+    if ((rc = get_str(p, "topic", &m->topic, 1)))
+      return rc;
+    m->data = cJSON_GetObjectItemCaseSensitive(m->root, "data");
+    if (m->data == NULL)
+      return fail(p, "missing field \"data\"");
+    return 0;
+  case IPC_T_SUBSCRIBE:
+  case IPC_T_UNSUBSCRIBE:
+    return get_str(p, "topic", &m->topic, 1);
+  default:
+    return fail(p, "unhandled type");
+  }
+}
+
+int ipc_msg_parse(struct ipc_msg *m, const char *line, size_t len, char *err,
+                  size_t errlen) {
+  struct parse p = {m, err, errlen};
+  const char *end = NULL;
+  memset(m, 0, sizeof(*m));
+  if (errlen > 0)
+    err[0] = '\0';
+  m->root = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+  if (m->root == NULL) {
+    size_t off = end ? (size_t)(end - line) : 0;
+    snprintf(err, errlen, "invalid JSON near offset %zu", off);
+    return UV_EINVAL;
+  }
+  int rc = UV_EINVAL;
+  /* Trailing bytes after the value (other than blanks) make the line bad. */
+  for (const char *q = end; q && q < line + len; q++) {
+    if (*q != ' ' && *q != '\t' && *q != '\r') {
+      snprintf(err, errlen, "invalid JSON near offset %zu: trailing data",
+               (size_t)(q - line));
+      goto out_free;
+    }
+  }
+  if (!cJSON_IsObject(m->root)) {
+    snprintf(err, errlen, "message must be a JSON object");
+    goto out_free;
+  }
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(m->root, "type");
+  if (t == NULL) {
+    snprintf(err, errlen, "missing field \"type\"");
+    goto out_free;
+  }
+  if (!cJSON_IsString(t)) {
+    snprintf(err, errlen, "field \"type\" must be a string");
+    goto out_free;
+  }
+  m->type = type_lookup(t->valuestring);
+  if (m->type == IPC_T_NONE) {
+    snprintf(err, errlen, "unknown type \"%.64s\"", t->valuestring);
+    goto out_free;
+  }
+  if ((rc = parse_fields(&p)) == 0)
+    return 0;
+out_free:
+  ipc_msg_free(m);
+  return rc;
+}
+
+void ipc_msg_free(struct ipc_msg *m) {
+  cJSON_Delete(m->root);
+  free(m->body_buf);
+  memset(m, 0, sizeof(*m));
+}
+
+/* ---- Encoding ---- */
+
+/* Starts a line: {"type":"NAME" */
+static void begin(struct ipc_buf *b, enum ipc_type t) {
+  ipc_buf_adds(b, "{\"type\":\"");
+  ipc_buf_adds(b, type_names[t]);
+  ipc_buf_addc(b, '"');
+}
+
+static void end_line(struct ipc_buf *b) {
+  ipc_buf_add(b, "}\n", 2);
+}
+
+static void field_int(struct ipc_buf *b, const char *name, int64_t v) {
+  ipc_buf_add(b, ",\"", 2);
+  ipc_buf_adds(b, name);
+  ipc_buf_add(b, "\":", 2);
+  ipc_buf_addi(b, v);
+}
+
+static void field_str(struct ipc_buf *b, const char *name, const char *s, size_t n) {
+  ipc_buf_add(b, ",\"", 2);
+  ipc_buf_adds(b, name);
+  ipc_buf_add(b, "\":", 2);
+  ipc_json_str(b, s ? s : "", s ? n : 0);
+}
+
+/* A field holding raw JSON text. */
+static void field_raw(struct ipc_buf *b, const char *name, const char *json, size_t n) {
+  ipc_buf_add(b, ",\"", 2);
+  ipc_buf_adds(b, name);
+  ipc_buf_add(b, "\":", 2);
+  if (n == 0)
+    ipc_buf_add(b, "null", 4);
+  else
+    ipc_buf_add(b, json, n);
+}
+
+/* Bytes as `text` when valid UTF-8, else base64 in `text`_base64. */
+static void field_bytes(struct ipc_buf *b, const char *text, const char *b64,
+                        const char *p, size_t n) {
+  if (ipc_utf8_valid(p, n)) {
+    field_str(b, text, p, n);
+  } else {
+    ipc_buf_add(b, ",\"", 2);
+    ipc_buf_adds(b, b64);
+    ipc_buf_add(b, "\":\"", 3);
+    ipc_b64_encode(b, p, n);
+    ipc_buf_addc(b, '"');
+  }
+}
+
+static void field_headers(struct ipc_buf *b, const struct ipc_header *h, size_t n) {
+  ipc_buf_adds(b, ",\"headers\":{");
+  for (size_t i = 0; i < n; i++) {
+    if (i)
+      ipc_buf_addc(b, ',');
+    ipc_json_str(b, h[i].name, h[i].name_len);
+    ipc_buf_addc(b, ':');
+    ipc_json_str(b, h[i].value, h[i].value_len);
+  }
+  ipc_buf_addc(b, '}');
+}
+
+void ipc_enc_request(struct ipc_buf *b, const struct ipc_request_out *r) {
+  begin(b, IPC_T_REQUEST);
+  field_int(b, "id", r->id);
+  field_str(b, "method", r->method, r->method_len);
+  field_str(b, "path", r->path, r->path_len);
+  field_str(b, "query", r->query, r->query_len);
+  field_str(b, "prefix", r->prefix, r->prefix_len);
+  field_headers(b, r->headers, r->nheaders);
+  field_bytes(b, "body", "body_base64", r->body, r->body_len);
+  field_str(b, "remote", r->remote, r->remote_len);
+  end_line(b);
+}
+
+void ipc_enc_cancel(struct ipc_buf *b, int64_t id) {
+  begin(b, IPC_T_CANCEL);
+  field_int(b, "id", id);
+  end_line(b);
+}
+
+void ipc_enc_ping(struct ipc_buf *b, int64_t seq) {
+  begin(b, IPC_T_PING);
+  field_int(b, "seq", seq);
+  end_line(b);
+}
+
+void ipc_enc_pong(struct ipc_buf *b, int64_t seq) {
+  begin(b, IPC_T_PONG);
+  field_int(b, "seq", seq);
+  end_line(b);
+}
+
+void ipc_enc_shutdown(struct ipc_buf *b, int64_t deadline_ms) {
+  begin(b, IPC_T_SHUTDOWN);
+  field_int(b, "deadline_ms", deadline_ms);
+  end_line(b);
+}
+
+/* message and publish share a shape: topic plus any JSON value. */
+static void enc_topic_data(struct ipc_buf *b, enum ipc_type t, const char *topic,
+                           const char *data, size_t n) {
+  begin(b, t);
+  field_str(b, "topic", topic, strlen(topic));
+  field_raw(b, "data", data, n);
+  end_line(b);
+}
+
+void ipc_enc_message(struct ipc_buf *b, const char *topic, const char *data, size_t n) {
+  enc_topic_data(b, IPC_T_MESSAGE, topic, data, n);
+}
+
+void ipc_enc_publish(struct ipc_buf *b, const char *topic, const char *data, size_t n) {
+  enc_topic_data(b, IPC_T_PUBLISH, topic, data, n);
+}
+
+void ipc_enc_ready(struct ipc_buf *b) {
+  begin(b, IPC_T_READY);
+  end_line(b);
+}
+
+/* The common head of a response: id, status, headers. */
+static void response_head(struct ipc_buf *b, int64_t id, int status,
+                          const struct ipc_header *h, size_t nh) {
+  begin(b, IPC_T_RESPONSE);
+  field_int(b, "id", id);
+  field_int(b, "status", status);
+  field_headers(b, h, nh);
+}
+
+void ipc_enc_response(struct ipc_buf *b, int64_t id, int status,
+                      const struct ipc_header *h, size_t nh, const char *body,
+                      size_t body_len, int stream) {
+  response_head(b, id, status, h, nh);
+  if (stream)
+    ipc_buf_adds(b, ",\"stream\":true");
+  else if (body_len > 0)
+    field_bytes(b, "body", "body_base64", body, body_len);
+  end_line(b);
+}
+
+void ipc_enc_response_json(struct ipc_buf *b, int64_t id, int status,
+                           const struct ipc_header *h, size_t nh,
+                           const char *json_text, size_t json_len) {
+  response_head(b, id, status, h, nh);
+  field_raw(b, "json", json_text, json_len);
+  end_line(b);
+}
+
+void ipc_enc_chunk(struct ipc_buf *b, int64_t id, const char *data, size_t len) {
+  begin(b, IPC_T_CHUNK);
+  field_int(b, "id", id);
+  field_bytes(b, "data", "data_base64", data, len);
+  end_line(b);
+}
+
+void ipc_enc_end(struct ipc_buf *b, int64_t id) {
+  begin(b, IPC_T_END);
+  field_int(b, "id", id);
+  end_line(b);
+}
+
+void ipc_enc_subscribe(struct ipc_buf *b, const char *topic) {
+  begin(b, IPC_T_SUBSCRIBE);
+  field_str(b, "topic", topic, strlen(topic));
+  end_line(b);
+}
+
+void ipc_enc_unsubscribe(struct ipc_buf *b, const char *topic) {
+  begin(b, IPC_T_UNSUBSCRIBE);
+  field_str(b, "topic", topic, strlen(topic));
+  end_line(b);
+}

@@ -1,0 +1,126 @@
+/* ipc_msg — the messages of the muster channel (SPEC §3) on cJSON.
+ *
+ * Parsing turns one line into a typed struct ipc_msg with precise errors
+ * for bad JSON, a missing field or a field of the wrong type. Encoding
+ * appends one complete line ("...\n") per message to an ipc_buf, written
+ * directly (no cJSON tree) because the gateway does it per request. */
+#ifndef MUSTER_IPC_MSG_H
+#define MUSTER_IPC_MSG_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipc_buf.h"
+
+/* XX(ENUM, "wire name") for every message type, muster→service first. */
+#define IPC_TYPE_MAP(XX)                                                       \
+  XX(REQUEST, "request")                                                       \
+  XX(CANCEL, "cancel")                                                         \
+  XX(PING, "ping")                                                             \
+  XX(SHUTDOWN, "shutdown")                                                     \
+  XX(MESSAGE, "message")                                                       \
+  XX(READY, "ready")                                                           \
+  XX(RESPONSE, "response")                                                     \
+  XX(CHUNK, "chunk")                                                           \
+  XX(END, "end")                                                               \
+  XX(PONG, "pong")                                                             \
+  XX(SUBSCRIBE, "subscribe")                                                   \
+  XX(UNSUBSCRIBE, "unsubscribe")                                               \
+  XX(PUBLISH, "publish")
+
+enum ipc_type {
+  IPC_T_NONE = 0,
+#define XX(e, s) IPC_T_##e,
+  IPC_TYPE_MAP(XX)
+#undef XX
+  IPC_T__COUNT
+};
+
+/* Wire name of t ("request", ...), or "?" for an unknown value. */
+const char *ipc_type_name(enum ipc_type t);
+
+/* A parsed message. Pointers are borrowed from `root` (or `body_buf`) and
+ * live until ipc_msg_free(). Fields a type does not carry stay zero/NULL. */
+struct ipc_msg {
+  enum ipc_type type;
+  cJSON *root;         /* the whole parsed line, owned */
+  int64_t id;          /* request, cancel, response, chunk, end */
+  int64_t seq;         /* ping, pong */
+  int64_t deadline_ms; /* shutdown */
+  int status;          /* response: 100..999 as sent (the gateway judges) */
+  int stream;          /* response: 1 when "stream": true */
+  const char *method;  /* request */
+  const char *path;    /* request: the full request path */
+  const char *query;   /* request: raw query without "?", "" if none */
+  const char *prefix;  /* request: the route prefix that matched */
+  const char *remote;  /* request: client address, "" if absent */
+  const cJSON *headers; /* request, response: object or NULL */
+  const char *body;    /* request/response body, chunk data; NULL if none */
+  size_t body_len;     /* length of body (may hold any byte when base64) */
+  const cJSON *json;   /* response: the "json" value, or NULL */
+  const char *topic;   /* message, subscribe, unsubscribe, publish */
+  const cJSON *data;   /* message, publish: any JSON value */
+  char *body_buf;      /* decoded base64 body, owned */
+};
+
+/* Parses one line (no "\n") into m. Returns 0, or UV_EINVAL with a
+ * one-line reason in err ("invalid JSON near offset 12", "request: missing
+ * field \"id\"", "response: field \"status\" must be an integer", "unknown
+ * type \"foo\"") and m left empty. m must be freed with ipc_msg_free()
+ * after success. */
+int ipc_msg_parse(struct ipc_msg *m, const char *line, size_t len, char *err,
+                  size_t errlen);
+
+/* Releases what m owns and zeroes it. Safe on a zeroed or freed m. */
+void ipc_msg_free(struct ipc_msg *m);
+
+/* ---- Encoding: each appends one line; check b->oom once at the end ---- */
+
+/* A header name and value as byte slices (need not be NUL-terminated). */
+struct ipc_header {
+  const char *name;
+  size_t name_len;
+  const char *value;
+  size_t value_len;
+};
+
+/* What the gateway sends for one HTTP request. Slices need no NUL. */
+struct ipc_request_out {
+  int64_t id;
+  const char *method; size_t method_len;
+  const char *path;   size_t path_len;
+  const char *query;  size_t query_len;
+  const char *prefix; size_t prefix_len;
+  const char *remote; size_t remote_len;
+  const struct ipc_header *headers; /* names already lower-case, joined */
+  size_t nheaders;
+  const char *body;   size_t body_len; /* "body" if UTF-8, else "body_base64" */
+};
+
+void ipc_enc_request(struct ipc_buf *b, const struct ipc_request_out *r);
+void ipc_enc_cancel(struct ipc_buf *b, int64_t id);
+void ipc_enc_ping(struct ipc_buf *b, int64_t seq);
+void ipc_enc_shutdown(struct ipc_buf *b, int64_t deadline_ms);
+/* data_json: a complete serialised JSON value. */
+void ipc_enc_message(struct ipc_buf *b, const char *topic, const char *data_json,
+                     size_t data_len);
+void ipc_enc_ready(struct ipc_buf *b);
+/* A response with a byte body (NULL/0 for none), or the head of a stream
+ * when stream is 1 (then body must be empty). */
+void ipc_enc_response(struct ipc_buf *b, int64_t id, int status,
+                      const struct ipc_header *h, size_t nh, const char *body,
+                      size_t body_len, int stream);
+/* A response whose body is the JSON value json_text (already serialised). */
+void ipc_enc_response_json(struct ipc_buf *b, int64_t id, int status,
+                           const struct ipc_header *h, size_t nh,
+                           const char *json_text, size_t json_len);
+void ipc_enc_chunk(struct ipc_buf *b, int64_t id, const char *data, size_t len);
+void ipc_enc_end(struct ipc_buf *b, int64_t id);
+void ipc_enc_pong(struct ipc_buf *b, int64_t seq);
+void ipc_enc_subscribe(struct ipc_buf *b, const char *topic);
+void ipc_enc_unsubscribe(struct ipc_buf *b, const char *topic);
+void ipc_enc_publish(struct ipc_buf *b, const char *topic, const char *data_json,
+                     size_t data_len);
+
+#endif

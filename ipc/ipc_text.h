@@ -1,0 +1,26 @@
+/* ipc_text — text encodings the protocol needs: UTF-8 validation, JSON
+ * string escaping, base64. Pure functions. */
+#ifndef MUSTER_IPC_TEXT_H
+#define MUSTER_IPC_TEXT_H
+
+#include <stddef.h>
+
+#include "ipc_buf.h"
+
+/* Returns 1 when p[0..n) is well-formed UTF-8 without NUL bytes (a NUL
+ * cannot travel in a cJSON string), else 0. */
+int ipc_utf8_valid(const char *p, size_t n);
+
+/* Appends p[0..n) as a quoted JSON string. Control characters are escaped;
+ * bytes that are not well-formed UTF-8 become U+FFFD. */
+void ipc_json_str(struct ipc_buf *b, const char *p, size_t n);
+
+/* Appends the base64 (RFC 4648, padded) encoding of p[0..n). */
+void ipc_b64_encode(struct ipc_buf *b, const void *p, size_t n);
+
+/* Decodes base64 text s[0..n) into a new buffer (owned by the caller, NUL
+ * terminated for convenience) and its length. Returns NULL on malformed
+ * input or out of memory. */
+char *ipc_b64_decode(const char *s, size_t n, size_t *out_len);
+
+#endif

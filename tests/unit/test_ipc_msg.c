@@ -1,0 +1,308 @@
+/* Unit tests for ipc_msg (codec) and ipc_text (UTF-8, JSON strings, base64). */
+#include <stdlib.h>
+#include <uv.h>
+
+#include "ipc_msg.h"
+#include "ipc_text.h"
+#include "test.h"
+
+static char err[256];
+
+/* Parses a NUL-terminated line; returns the rc, leaves err filled. */
+static int parse(struct ipc_msg *m, const char *line) {
+  return ipc_msg_parse(m, line, strlen(line), err, sizeof(err));
+}
+
+/* Expects line to fail with exactly the message want. */
+static void expect_error(const char *line, const char *want, int lineno) {
+  struct ipc_msg m;
+  int rc = parse(&m, line);
+  if (rc != UV_EINVAL || strcmp(err, want) != 0) {
+    printf("  line %d: parse(%s) = %d \"%s\", expected \"%s\"\n", lineno, line, rc, err, want);
+    test_cur_failed = 1;
+  }
+  CHECK(m.root == NULL);
+}
+#define EXPECT_ERROR(line, want) expect_error(line, want, __LINE__)
+
+TEST(parse_request) {
+  struct ipc_msg m;
+  CHECK_INT(parse(&m, "{\"type\":\"request\",\"id\":7,\"method\":\"GET\",\"path\":\"/d/echo\","
+                      "\"query\":\"a=1\",\"prefix\":\"/d\",\"headers\":{\"x\":\"1\",\"y\":[\"a\",\"b\"]},"
+                      "\"body\":\"hi\",\"remote\":\"127.0.0.1\"}"), 0);
+  CHECK_INT(m.type, IPC_T_REQUEST);
+  CHECK_INT(m.id, 7);
+  CHECK_STR(m.method, "GET");
+  CHECK_STR(m.path, "/d/echo");
+  CHECK_STR(m.query, "a=1");
+  CHECK_STR(m.prefix, "/d");
+  CHECK_STR(m.remote, "127.0.0.1");
+  CHECK_STR(m.body, "hi");
+  CHECK_INT(m.body_len, 2);
+  CHECK(cJSON_IsObject(m.headers));
+  ipc_msg_free(&m);
+  CHECK(m.root == NULL);
+}
+
+TEST(parse_request_defaults_and_base64) {
+  struct ipc_msg m;
+  CHECK_INT(parse(&m, "{\"type\":\"request\",\"id\":1,\"method\":\"POST\",\"path\":\"/\","
+                      "\"body_base64\":\"AP8A\"}"), 0);
+  CHECK_STR(m.query, "");
+  CHECK_STR(m.prefix, "");
+  CHECK_INT(m.body_len, 3);
+  CHECK(m.body[0] == 0 && (unsigned char)m.body[1] == 0xff && m.body[2] == 0);
+  ipc_msg_free(&m);
+}
+
+TEST(parse_every_type) {
+  static const char *lines[] = {
+      "{\"type\":\"cancel\",\"id\":1}",
+      "{\"type\":\"ping\",\"seq\":2}",
+      "{\"type\":\"shutdown\",\"deadline_ms\":5000}",
+      "{\"type\":\"message\",\"topic\":\"t\",\"data\":{\"k\":[1]}}",
+      "{\"type\":\"ready\"}",
+      "{\"type\":\"response\",\"id\":3,\"status\":200,\"json\":[1,2]}",
+      "{\"type\":\"chunk\",\"id\":3,\"data\":\"abc\"}",
+      "{\"type\":\"end\",\"id\":3}",
+      "{\"type\":\"pong\",\"seq\":2}",
+      "{\"type\":\"subscribe\",\"topic\":\"t\"}",
+      "{\"type\":\"unsubscribe\",\"topic\":\"t\"}",
+      "{\"type\":\"publish\",\"topic\":\"t\",\"data\":null}",
+  };
+  static const enum ipc_type types[] = {
+      IPC_T_CANCEL, IPC_T_PING, IPC_T_SHUTDOWN, IPC_T_MESSAGE, IPC_T_READY, IPC_T_RESPONSE,
+      IPC_T_CHUNK, IPC_T_END, IPC_T_PONG, IPC_T_SUBSCRIBE, IPC_T_UNSUBSCRIBE, IPC_T_PUBLISH};
+  for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+    struct ipc_msg m;
+    int rc = parse(&m, lines[i]);
+    CHECK_INT(rc, 0);
+    if (rc == 0)
+      CHECK_INT(m.type, types[i]);
+    ipc_msg_free(&m);
+  }
+}
+
+TEST(parse_response_fields) {
+  struct ipc_msg m;
+  CHECK_INT(parse(&m, "{\"type\":\"response\",\"id\":9,\"status\":201,\"stream\":true,"
+                      "\"headers\":{\"a\":\"b\"}}"), 0);
+  CHECK_INT(m.id, 9);
+  CHECK_INT(m.status, 201);
+  CHECK_INT(m.stream, 1);
+  CHECK(m.body == NULL);
+  ipc_msg_free(&m);
+  CHECK_INT(parse(&m, "{\"type\":\"chunk\",\"id\":9,\"data_base64\":\"aGk=\"}"), 0);
+  CHECK_INT(m.body_len, 2);
+  CHECK(memcmp(m.body, "hi", 2) == 0);
+  ipc_msg_free(&m);
+}
+
+TEST(invalid_json) {
+  EXPECT_ERROR("{\"type\":", "invalid JSON near offset 7");
+  EXPECT_ERROR("not json", "invalid JSON near offset 0");
+  EXPECT_ERROR("{\"type\":\"ready\"} x", "invalid JSON near offset 17: trailing data");
+  EXPECT_ERROR("[1,2]", "message must be a JSON object");
+  EXPECT_ERROR("\"ready\"", "message must be a JSON object");
+}
+
+TEST(type_errors) {
+  EXPECT_ERROR("{}", "missing field \"type\"");
+  EXPECT_ERROR("{\"type\":1}", "field \"type\" must be a string");
+  EXPECT_ERROR("{\"type\":\"bogus\"}", "unknown type \"bogus\"");
+}
+
+TEST(field_errors) {
+  EXPECT_ERROR("{\"type\":\"request\",\"method\":\"GET\",\"path\":\"/\"}",
+               "request: missing field \"id\"");
+  EXPECT_ERROR("{\"type\":\"request\",\"id\":\"7\",\"method\":\"GET\",\"path\":\"/\"}",
+               "request: field \"id\" must be an integer");
+  EXPECT_ERROR("{\"type\":\"request\",\"id\":1.5,\"method\":\"GET\",\"path\":\"/\"}",
+               "request: field \"id\" must be an integer");
+  EXPECT_ERROR("{\"type\":\"request\",\"id\":1e300,\"method\":\"GET\",\"path\":\"/\"}",
+               "request: field \"id\" must be an integer");
+  EXPECT_ERROR("{\"type\":\"request\",\"id\":1,\"method\":7,\"path\":\"/\"}",
+               "request: field \"method\" must be a string");
+  EXPECT_ERROR("{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"headers\":[]}",
+               "request: field \"headers\" must be an object");
+  EXPECT_ERROR("{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"headers\":{\"a\":1}}",
+               "request: header \"a\" must be a string or an array of strings");
+  EXPECT_ERROR("{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"headers\":{\"a\":[\"x\",2]}}",
+               "request: header \"a\" must be a string or an array of strings");
+  EXPECT_ERROR("{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"body_base64\":\"@@@@\"}",
+               "request: field \"body_base64\" is not valid base64");
+  EXPECT_ERROR("{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"body\":\"a\",\"body_base64\":\"YQ==\"}",
+               "request: fields \"body\" and \"body_base64\" are exclusive");
+  EXPECT_ERROR("{\"type\":\"ping\"}", "ping: missing field \"seq\"");
+  EXPECT_ERROR("{\"type\":\"pong\",\"seq\":null}", "pong: field \"seq\" must be an integer");
+  EXPECT_ERROR("{\"type\":\"response\",\"id\":1}", "response: missing field \"status\"");
+  EXPECT_ERROR("{\"type\":\"response\",\"id\":1,\"status\":42}", "response: field \"status\" must be 100..999");
+  EXPECT_ERROR("{\"type\":\"response\",\"id\":1,\"status\":200,\"stream\":1}",
+               "response: field \"stream\" must be a boolean");
+  EXPECT_ERROR("{\"type\":\"response\",\"id\":1,\"status\":200,\"body\":\"x\",\"json\":1}",
+               "response: fields \"body\" and \"json\" are exclusive");
+  EXPECT_ERROR("{\"type\":\"chunk\",\"id\":1}", "chunk: missing field \"data\"");
+  EXPECT_ERROR("{\"type\":\"publish\",\"topic\":\"t\"}", "publish: missing field \"data\"");
+  EXPECT_ERROR("{\"type\":\"subscribe\",\"topic\":[]}", "subscribe: field \"topic\" must be a string");
+  EXPECT_ERROR("{\"type\":\"shutdown\",\"deadline_ms\":\"soon\"}",
+               "shutdown: field \"deadline_ms\" must be an integer");
+}
+
+/* Encodes with fn, checks the line ends in exactly one "\n", parses it. */
+static int roundtrip(struct ipc_buf *b, struct ipc_msg *m) {
+  if (b->oom || b->len == 0 || b->data[b->len - 1] != '\n' ||
+      memchr(b->data, '\n', b->len - 1) != NULL)
+    return -1;
+  return ipc_msg_parse(m, b->data, b->len - 1, err, sizeof(err));
+}
+
+TEST(encode_request_roundtrip) {
+  struct ipc_buf b;
+  struct ipc_msg m;
+  struct ipc_header h[] = {{"x-a", 3, "v\"1\n", 4}, {"accept", 6, "*/*", 3}};
+  struct ipc_request_out r = {.id = 42, .method = "POST", .method_len = 4,
+                              .path = "/svc/x", .path_len = 6, .query = "q=1", .query_len = 3,
+                              .prefix = "/svc", .prefix_len = 4, .remote = "::1", .remote_len = 3,
+                              .headers = h, .nheaders = 2, .body = "h\xc3\xa9llo\x01", .body_len = 7};
+  ipc_buf_init(&b);
+  ipc_enc_request(&b, &r);
+  CHECK_INT(roundtrip(&b, &m), 0);
+  CHECK_INT(m.id, 42);
+  CHECK_STR(m.method, "POST");
+  CHECK_STR(m.query, "q=1");
+  CHECK_STR(m.remote, "::1");
+  CHECK_STR(cJSON_GetObjectItem(m.headers, "x-a")->valuestring, "v\"1\n");
+  CHECK_STR(m.body, "h\xc3\xa9llo\x01");
+  CHECK(m.body_buf == NULL); /* valid UTF-8 travels as text */
+  ipc_msg_free(&m);
+
+  /* Binary bodies travel as base64 and come back byte for byte. */
+  ipc_buf_reset(&b);
+  r.body = "\x00\xff\xfe z";
+  r.body_len = 5;
+  ipc_enc_request(&b, &r);
+  CHECK(strstr(b.data, "\"body_base64\":") != NULL);
+  CHECK_INT(roundtrip(&b, &m), 0);
+  CHECK_INT(m.body_len, 5);
+  CHECK(memcmp(m.body, "\x00\xff\xfe z", 5) == 0);
+  ipc_msg_free(&m);
+  ipc_buf_free(&b);
+}
+
+TEST(encode_every_type_roundtrip) {
+  struct ipc_buf b;
+  struct ipc_msg m;
+  struct ipc_header h[] = {{"content-type", 12, "text/plain", 10}};
+  ipc_buf_init(&b);
+#define RT(call, want_type)                                                    \
+  do {                                                                         \
+    ipc_buf_reset(&b);                                                         \
+    call;                                                                      \
+    CHECK_INT(roundtrip(&b, &m), 0);                                           \
+    CHECK_INT(m.type, want_type);                                              \
+  } while (0)
+  RT(ipc_enc_cancel(&b, 5), IPC_T_CANCEL);
+  CHECK_INT(m.id, 5);
+  ipc_msg_free(&m);
+  RT(ipc_enc_ping(&b, 77), IPC_T_PING);
+  CHECK_INT(m.seq, 77);
+  ipc_msg_free(&m);
+  RT(ipc_enc_pong(&b, 78), IPC_T_PONG);
+  CHECK_INT(m.seq, 78);
+  ipc_msg_free(&m);
+  RT(ipc_enc_shutdown(&b, 3000), IPC_T_SHUTDOWN);
+  CHECK_INT(m.deadline_ms, 3000);
+  ipc_msg_free(&m);
+  RT(ipc_enc_message(&b, "news", "{\"a\":1}", 7), IPC_T_MESSAGE);
+  CHECK_STR(m.topic, "news");
+  CHECK_INT(cJSON_GetObjectItem(m.data, "a")->valueint, 1);
+  ipc_msg_free(&m);
+  RT(ipc_enc_publish(&b, "t\"q", "\"s\"", 3), IPC_T_PUBLISH);
+  CHECK_STR(m.topic, "t\"q");
+  CHECK_STR(m.data->valuestring, "s");
+  ipc_msg_free(&m);
+  RT(ipc_enc_ready(&b), IPC_T_READY);
+  ipc_msg_free(&m);
+  RT(ipc_enc_response(&b, 9, 404, h, 1, "nope", 4, 0), IPC_T_RESPONSE);
+  CHECK_INT(m.status, 404);
+  CHECK_STR(m.body, "nope");
+  CHECK_STR(cJSON_GetObjectItem(m.headers, "content-type")->valuestring, "text/plain");
+  ipc_msg_free(&m);
+  RT(ipc_enc_response(&b, 9, 200, NULL, 0, NULL, 0, 1), IPC_T_RESPONSE);
+  CHECK_INT(m.stream, 1);
+  ipc_msg_free(&m);
+  RT(ipc_enc_response_json(&b, 9, 200, NULL, 0, "[1,{\"x\":null}]", 14), IPC_T_RESPONSE);
+  CHECK(cJSON_IsArray(m.json));
+  ipc_msg_free(&m);
+  RT(ipc_enc_chunk(&b, 9, "\xff\x00", 2), IPC_T_CHUNK);
+  CHECK_INT(m.body_len, 2);
+  CHECK((unsigned char)m.body[0] == 0xff && m.body[1] == 0);
+  ipc_msg_free(&m);
+  RT(ipc_enc_end(&b, 9), IPC_T_END);
+  ipc_msg_free(&m);
+  RT(ipc_enc_subscribe(&b, "t"), IPC_T_SUBSCRIBE);
+  ipc_msg_free(&m);
+  RT(ipc_enc_unsubscribe(&b, "t"), IPC_T_UNSUBSCRIBE);
+  ipc_msg_free(&m);
+#undef RT
+  ipc_buf_free(&b);
+}
+
+TEST(utf8_validation) {
+  CHECK(ipc_utf8_valid("", 0));
+  CHECK(ipc_utf8_valid("plain", 5));
+  CHECK(ipc_utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9));
+  CHECK(!ipc_utf8_valid("a\0b", 3));          /* NUL cannot travel as text */
+  CHECK(!ipc_utf8_valid("\xc0\xaf", 2));      /* overlong */
+  CHECK(!ipc_utf8_valid("\xed\xa0\x80", 3));  /* surrogate */
+  CHECK(!ipc_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+  CHECK(!ipc_utf8_valid("\xe2\x82", 2));      /* truncated */
+  CHECK(!ipc_utf8_valid("\x80", 1));          /* lone continuation */
+}
+
+TEST(json_string_escaping) {
+  struct ipc_buf b;
+  ipc_buf_init(&b);
+  ipc_json_str(&b, "a\"b\\c\n\t\x01\xff\xc3\xa9", 11);
+  ipc_buf_addc(&b, '\0');
+  CHECK_STR(b.data, "\"a\\\"b\\\\c\\n\\t\\u0001\xef\xbf\xbd\xc3\xa9\"");
+  ipc_buf_free(&b);
+}
+
+TEST(base64) {
+  static const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+  static const char *coded[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+  for (int i = 0; i < 7; i++) {
+    struct ipc_buf b;
+    size_t n;
+    ipc_buf_init(&b);
+    ipc_b64_encode(&b, plain[i], strlen(plain[i]));
+    ipc_buf_addc(&b, '\0');
+    CHECK_STR(b.data, coded[i]);
+    char *d = ipc_b64_decode(coded[i], strlen(coded[i]), &n);
+    CHECK(d != NULL && n == strlen(plain[i]) && memcmp(d, plain[i], n) == 0);
+    free(d);
+    ipc_buf_free(&b);
+  }
+  size_t n;
+  CHECK(ipc_b64_decode("abc", 3, &n) == NULL);    /* not a multiple of 4 */
+  CHECK(ipc_b64_decode("ab=c", 4, &n) == NULL);   /* padding in the middle */
+  CHECK(ipc_b64_decode("a===", 4, &n) == NULL);   /* too much padding */
+  CHECK(ipc_b64_decode("Zg==Zg==", 8, &n) == NULL); /* padding before the end */
+}
+
+int main(void) {
+  RUN(parse_request);
+  RUN(parse_request_defaults_and_base64);
+  RUN(parse_every_type);
+  RUN(parse_response_fields);
+  RUN(invalid_json);
+  RUN(type_errors);
+  RUN(field_errors);
+  RUN(encode_request_roundtrip);
+  RUN(encode_every_type_roundtrip);
+  RUN(utf8_validation);
+  RUN(json_string_escaping);
+  RUN(base64);
+  return test_summary();
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian packages muster needs to build, test or benchmark.
+# usage: tools/deps.sh build|test|bench
+# As root, missing packages are installed with apt-get; otherwise the exact
+# apt-get line is printed and the script fails.
+set -euo pipefail
+
+build_pkgs="cmake make gcc pkg-config libuv1-dev libcjson-dev libmongoc-dev libbson-dev node-llhttp"
+test_pkgs="$build_pkgs python3 python3-mockupdb"
+bench_pkgs="$build_pkgs wrk nginx-light"
+
+case "${1:-build}" in
+  build) want=$build_pkgs ;;
+  test)  want=$test_pkgs ;;
+  bench) want=$bench_pkgs ;;
+  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $p"
+  fi
+done
+# Node.js: tests host a Node program; any node >= 12 on PATH will do.
+if [ "${1:-build}" = test ] && ! command -v node >/dev/null 2>&1; then
+  missing="$missing nodejs"
+fi
+
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "muster: missing Debian packages. Run:" >&2
+  echo "  sudo apt-get install -y$missing" >&2
+  exit 1
+fi
+echo "muster: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+# Refresh the package lists unless they were refreshed within the last day.
+if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then
+  apt-get update -qq
+fi
+apt-get install -y -qq --no-install-recommends $missing
