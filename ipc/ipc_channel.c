@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define READ_BUF_SIZE 65536
 
@@ -154,10 +155,14 @@ int ipc_channel_open(struct ipc_channel *ch, uv_loop_t *loop, int fd, size_t max
   ch->flusher.data = ch;
   ch->open_handles = 2;
   ch->failed = 1; /* until reading has started */
-  if ((ch->rbuf = malloc(READ_BUF_SIZE)) == NULL)
+  if ((ch->rbuf = malloc(READ_BUF_SIZE)) == NULL) {
+    close(fd);
     return UV_ENOMEM;
-  if ((rc = uv_pipe_open(&ch->pipe, fd)) < 0)
+  }
+  if ((rc = uv_pipe_open(&ch->pipe, fd)) < 0) {
+    close(fd); /* the handle did not take it */
     return rc;
+  }
   if ((rc = uv_read_start((uv_stream_t *)&ch->pipe, on_alloc, on_read)) < 0)
     return rc;
   ch->failed = 0;

@@ -61,8 +61,8 @@ struct ipc_channel {
 
 /* Opens a channel on fd (a connected stream socket) and starts reading.
  * max_line: longest accepted line (0 = 64 MiB). Returns 0 or a negative
- * libuv error. Either way the owner ends it with ipc_channel_close() (which
- * closes fd once uv_pipe_open() took it). */
+ * libuv error. The channel owns fd from now on, even on error (it is then
+ * closed). Either way the owner ends it with ipc_channel_close(). */
 int ipc_channel_open(struct ipc_channel *ch, uv_loop_t *loop, int fd, size_t max_line,
                      const struct ipc_channel_cbs *cbs, void *data);
 

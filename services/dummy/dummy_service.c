@@ -4,7 +4,9 @@
  * /bytes?n=N, /stream?n=N&interval_ms=M, /crash, /hang, /publish?topic=T,
  * /messages. Test knobs from the environment: DUMMY_NO_READY=1 never sends
  * `ready`; DUMMY_READY_DELAY_MS=N sends it after N ms; DUMMY_SUBSCRIBE=a,b
- * subscribes to topics at start (see /messages). Every wait is a libuv
+ * subscribes to topics at start (see /messages); DUMMY_HANG_AFTER_MS=N stops
+ * answering ping after N ms, as /hang does (for tests without a gateway).
+ * Every wait is a libuv
  * timer: the loop never blocks, so requests are answered out of order. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +245,11 @@ static void on_message(struct ipc_service *svc, const char *topic, const cJSON *
 
 /* ---- Start-up ---- */
 
+static void on_hang_timer(uv_timer_t *t) {
+  ipc_service_set_autopong(t->data, 0);
+  uv_close((uv_handle_t *)t, NULL);
+}
+
 static void on_ready_timer(uv_timer_t *t) {
   ipc_service_ready(t->data);
   uv_close((uv_handle_t *)t, NULL);
@@ -257,7 +264,7 @@ static void subscribe_all(struct ipc_service *svc, const char *list) {
 }
 
 int main(void) {
-  static uv_timer_t ready_timer;
+  static uv_timer_t ready_timer, hang_timer;
   uv_loop_t *loop = uv_default_loop();
   struct ipc_service_cbs cbs = {.on_request = on_request, .on_cancel = on_cancel,
                                 .on_message = on_message};
@@ -278,9 +285,17 @@ int main(void) {
       ipc_service_ready(svc);
     }
   }
+  const char *hang = getenv("DUMMY_HANG_AFTER_MS");
+  if (hang) {
+    uv_timer_init(loop, &hang_timer);
+    hang_timer.data = svc;
+    uv_timer_start(&hang_timer, on_hang_timer, (uint64_t)atoi(hang), 0);
+  }
   int rc = ipc_service_run(svc);
   if (uv_is_active((uv_handle_t *)&ready_timer))
     uv_close((uv_handle_t *)&ready_timer, NULL);
+  if (uv_is_active((uv_handle_t *)&hang_timer))
+    uv_close((uv_handle_t *)&hang_timer, NULL);
   uv_run(loop, UV_RUN_NOWAIT); /* complete the closes the run left */
   uv_loop_close(loop);
   cJSON_Delete(messages);

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int test_passed, test_failed, test_cur_failed;
+static int test_passed, test_failed, test_cur_failed __attribute__((unused));
 
 #define TEST(name) static void test_##name(void)
 

@@ -1,0 +1,105 @@
+/* muster — the host binary (SPEC §1).
+ *
+ *   muster [-c FILE]            run in the foreground, log to stderr
+ *   muster --check [-c FILE]    validate the config like `nginx -t`
+ *   muster --version
+ *
+ * FILE defaults to $MUSTER_CONFIG, then config/muster.json. */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "cfg.h"
+#include "sup_host.h"
+#include "sup_log.h"
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: muster [-c FILE] [--check] [--version]\n"
+             "  -c, --config FILE  config file (default: $MUSTER_CONFIG, then "
+             "config/muster.json)\n"
+             "  -t, --check        validate the config and exit: 0 and \"config ok\", or 1\n"
+             "  -v, --version      print the version\n"
+             "Signals: TERM/INT stop gracefully (twice: at once), HUP reloads, USR1 reopens "
+             "logs.\n");
+}
+
+/* The directory holding this binary (commands are looked up there first).
+ * Returns a malloc'd path or NULL. */
+static char *self_dir(void) {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0)
+    return NULL;
+  buf[n] = '\0';
+  return strdup(dirname(buf));
+}
+
+int main(int argc, char **argv) {
+  const char *config = getenv("MUSTER_CONFIG");
+  int check = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
+      config = argv[++i];
+    } else if (strncmp(a, "--config=", 9) == 0) {
+      config = a + 9;
+    } else if (strcmp(a, "-t") == 0 || strcmp(a, "--check") == 0) {
+      check = 1;
+    } else if (strcmp(a, "-v") == 0 || strcmp(a, "--version") == 0) {
+      printf("muster %s\n", MUSTER_VERSION);
+      return 0;
+    } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      usage(stdout);
+      return 0;
+    } else {
+      fprintf(stderr, "muster: unknown argument \"%s\"\n", a);
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (config == NULL || *config == '\0')
+    config = "config/muster.json";
+
+  sup_log_init_from_env();
+  char *bin_dir = self_dir();
+  struct cfg *cfg = NULL;
+  struct cfg_errors errs;
+  cfg_errors_init(&errs);
+  int rc = cfg_load(config, bin_dir, &cfg, &errs);
+  if (rc != 0) {
+    cfg_errors_print(&errs, stderr);
+    cfg_errors_free(&errs);
+    free(bin_dir);
+    if (!check)
+      fprintf(stderr, "muster: %s: invalid config; not starting\n", config);
+    return 1;
+  }
+  cfg_errors_free(&errs);
+  if (check) {
+    printf("config ok\n");
+    cfg_free(cfg);
+    free(bin_dir);
+    return 0;
+  }
+
+  uv_loop_t *loop = uv_default_loop();
+  struct sup_host host;
+  if (sup_host_init(&host, loop, cfg, config, bin_dir) != 0) {
+    sup_log(SUP_ERROR, "cannot set up the host; exiting");
+    sup_host_free(&host);
+    free(bin_dir);
+    return 1;
+  }
+  free(bin_dir);
+  sup_host_start(&host);
+  uv_run(loop, UV_RUN_DEFAULT);
+  rc = host.exit_code;
+  sup_host_free(&host);
+  uv_loop_close(loop);
+  return rc;
+}

@@ -1,0 +1,336 @@
+/* sup_host — services, signals, events, shutdown. See sup_host.h. */
+#include "sup_host.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipc_msg.h"
+#include "sup_instance.h"
+#include "sup_log.h"
+#include "sup_service.h"
+
+extern char **environ;
+
+#define MEM_CHECK_MS 1000
+
+static void check_done(struct sup_host *h);
+
+/* ---- Events ---- */
+
+void sup_host_emit(struct sup_host *h, const struct sup_event *ev) {
+  enum sup_level lvl = SUP_INFO;
+  if (strcmp(ev->type, "failed") == 0)
+    lvl = SUP_ERROR;
+  else if (strcmp(ev->type, "exit") == 0 && !h->stopping && (ev->code != 0 || ev->signal))
+    lvl = SUP_WARN;
+  if (ev->service && ev->index >= 0)
+    sup_log(lvl, "%s[%d]: %s: %s", ev->service, ev->index, ev->type, ev->detail ? ev->detail : "");
+  else if (ev->service)
+    sup_log(lvl, "%s: %s: %s", ev->service, ev->type, ev->detail ? ev->detail : "");
+  else
+    sup_log(lvl, "%s: %s", ev->type, ev->detail ? ev->detail : "");
+  /* A listener may remove itself while called: iterate over a snapshot count. */
+  for (size_t i = 0; i < h->nlisteners; i++) {
+    size_t before = h->nlisteners;
+    h->listeners[i].cb(h->listeners[i].ctx, ev);
+    if (h->nlisteners < before)
+      i--;
+  }
+}
+
+void sup_host_add_listener(struct sup_host *h, sup_event_cb cb, void *ctx) {
+  struct sup_listener *l = realloc(h->listeners, (h->nlisteners + 1) * sizeof(*l));
+  if (l == NULL)
+    return;
+  h->listeners = l;
+  h->listeners[h->nlisteners++] = (struct sup_listener){cb, ctx};
+}
+
+void sup_host_remove_listener(struct sup_host *h, sup_event_cb cb, void *ctx) {
+  for (size_t i = 0; i < h->nlisteners; i++) {
+    if (h->listeners[i].cb == cb && h->listeners[i].ctx == ctx) {
+      memmove(&h->listeners[i], &h->listeners[i + 1],
+              (h->nlisteners - i - 1) * sizeof(*h->listeners));
+      h->nlisteners--;
+      return;
+    }
+  }
+}
+
+/* ---- Runs ---- */
+
+void sup_host_run_opened(struct sup_host *h, struct sup_run *run) {
+  if (h->nruns == h->capruns) {
+    size_t cap = h->capruns ? h->capruns * 2 : 16;
+    struct sup_run **r = realloc(h->runs, cap * sizeof(*r));
+    if (r == NULL)
+      abort(); /* a few pointers: nothing sensible to do without them */
+    h->runs = r;
+    h->capruns = cap;
+  }
+  h->runs[h->nruns++] = run;
+}
+
+void sup_host_run_closed(struct sup_run *run) {
+  struct sup_host *h = run->host;
+  for (size_t i = 0; i < h->nruns; i++) {
+    if (h->runs[i] == run) {
+      h->runs[i] = h->runs[--h->nruns];
+      break;
+    }
+  }
+  check_done(h);
+}
+
+/* ---- Hooks to the gateway ---- */
+
+void sup_host_service_changed(struct sup_host *h, struct sup_service *svc) {
+  (void)svc;
+  check_done(h);
+}
+
+void sup_host_instance_msg(struct sup_host *h, struct sup_instance *inst,
+                           const struct ipc_msg *m) {
+  if (h->hooks.instance_msg)
+    h->hooks.instance_msg(h->hooks.ctx, inst, m);
+}
+
+void sup_host_instance_gone(struct sup_host *h, struct sup_instance *inst) {
+  if (h->hooks.instance_gone)
+    h->hooks.instance_gone(h->hooks.ctx, inst);
+}
+
+/* ---- Publish / subscribe ---- */
+
+static int subscribed(const struct sup_instance *inst, const char *topic) {
+  for (size_t i = 0; i < inst->ntopics; i++)
+    if (strcmp(inst->topics[i], topic) == 0)
+      return 1;
+  return 0;
+}
+
+static void topic_add(struct sup_instance *inst, const char *topic) {
+  if (subscribed(inst, topic))
+    return;
+  char **t = realloc(inst->topics, (inst->ntopics + 1) * sizeof(*t));
+  if (t == NULL)
+    return;
+  inst->topics = t;
+  if ((t[inst->ntopics] = strdup(topic)) != NULL)
+    inst->ntopics++;
+}
+
+static void topic_remove(struct sup_instance *inst, const char *topic) {
+  for (size_t i = 0; i < inst->ntopics; i++) {
+    if (strcmp(inst->topics[i], topic) == 0) {
+      free(inst->topics[i]);
+      inst->topics[i] = inst->topics[--inst->ntopics];
+      return;
+    }
+  }
+}
+
+void sup_host_pubsub(struct sup_host *h, struct sup_instance *inst, const struct ipc_msg *m) {
+  if (m->type == IPC_T_SUBSCRIBE) {
+    topic_add(inst, m->topic);
+    return;
+  }
+  if (m->type == IPC_T_UNSUBSCRIBE) {
+    topic_remove(inst, m->topic);
+    return;
+  }
+  /* publish: one `message` line, sent to every subscribed instance. */
+  char *data = cJSON_PrintUnformatted(m->data);
+  struct ipc_buf b;
+  if (data == NULL)
+    return;
+  ipc_buf_init(&b);
+  ipc_enc_message(&b, m->topic, data, strlen(data));
+  for (size_t s = 0; s < h->nsvcs && !b.oom; s++) {
+    struct sup_service *svc = h->svcs[s];
+    for (size_t i = 0; i < svc->ninst; i++)
+      if (subscribed(svc->inst[i], m->topic))
+        sup_instance_send(svc->inst[i], b.data, b.len);
+  }
+  struct sup_event ev = {.type = "message", .service = inst->svc->cfg->name,
+                         .index = inst->index, .pid = sup_instance_pid(inst), .code = -1,
+                         .detail = m->topic};
+  sup_host_emit(h, &ev);
+  ipc_buf_free(&b);
+  free(data);
+}
+
+/* ---- Memory watch ---- */
+
+static void on_mem_timer(uv_timer_t *t) {
+  struct sup_host *h = t->data;
+  for (size_t s = 0; s < h->nsvcs; s++)
+    for (size_t i = 0; i < h->svcs[s]->ninst; i++)
+      sup_instance_check_memory(h->svcs[s]->inst[i]);
+}
+
+/* ---- Signals ---- */
+
+static void on_signal(uv_signal_t *sig, int signum) {
+  struct sup_host *h = sig->data;
+  switch (signum) {
+  case SIGTERM:
+  case SIGINT:
+    sup_log(SUP_INFO, "received %s", strsignal(signum));
+    sup_host_shutdown(h);
+    break;
+  case SIGHUP:
+    sup_log(SUP_WARN, "SIGHUP: reload is not implemented yet; config unchanged");
+    break;
+  case SIGUSR1:
+    sup_log(SUP_INFO, "SIGUSR1: reopening log files");
+    sup_host_reopen_logs(h);
+    break;
+  }
+}
+
+void sup_host_reopen_logs(struct sup_host *h) {
+  for (size_t s = 0; s < h->nsvcs; s++)
+    sup_logfile_reopen(h->svcs[s]->log);
+}
+
+/* ---- Shutdown ---- */
+
+static void on_host_handle_closed(uv_handle_t *hd) {
+  (void)hd;
+}
+
+/* Ends the host once every process is gone and every run released. Runs
+ * at a safe point (a zero timer), never inside an instance's callback:
+ * it frees the services. */
+static void on_done_check(uv_timer_t *t) {
+  struct sup_host *h = t->data;
+  if (h->finished)
+    return;
+  for (size_t s = 0; s < h->nsvcs; s++)
+    if (!sup_service_all_exited(h->svcs[s]))
+      return;
+  if (h->nruns > 0) {
+    /* Processes are gone; output pipes held by escaped grandchildren must
+     * not keep muster alive. Runs call back here as they finish closing. */
+    for (size_t i = 0; i < h->nruns; i++)
+      if (h->runs[i]->inst == NULL)
+        sup_run_force_close(h->runs[i]);
+    return;
+  }
+  h->finished = 1;
+  sup_log(SUP_INFO, "all services stopped; exiting");
+  uv_close((uv_handle_t *)&h->sig_term, on_host_handle_closed);
+  uv_close((uv_handle_t *)&h->sig_int, on_host_handle_closed);
+  uv_close((uv_handle_t *)&h->sig_hup, on_host_handle_closed);
+  uv_close((uv_handle_t *)&h->sig_usr1, on_host_handle_closed);
+  uv_close((uv_handle_t *)&h->mem_timer, on_host_handle_closed);
+  uv_close((uv_handle_t *)&h->done_timer, on_host_handle_closed);
+  for (size_t s = 0; s < h->nsvcs; s++)
+    sup_service_free(h->svcs[s]);
+  h->nsvcs = 0;
+}
+
+static void check_done(struct sup_host *h) {
+  if (h->stopping && !h->finished)
+    uv_timer_start(&h->done_timer, on_done_check, 0, 0);
+}
+
+void sup_host_shutdown(struct sup_host *h) {
+  if (h->finished)
+    return;
+  if (h->stopping) {
+    sup_log(SUP_WARN, "second stop request: killing every service now");
+    for (size_t s = 0; s < h->nsvcs; s++)
+      for (size_t i = 0; i < h->svcs[s]->ninst; i++)
+        sup_instance_kill(h->svcs[s]->inst[i]);
+    return;
+  }
+  h->stopping = 1;
+  sup_log(SUP_INFO, "shutting down: stopping %zu services", h->nsvcs);
+  if (h->hooks.stopping)
+    h->hooks.stopping(h->hooks.ctx);
+  uv_timer_stop(&h->mem_timer);
+  for (size_t s = 0; s < h->nsvcs; s++)
+    sup_service_stop(h->svcs[s]);
+  check_done(h);
+}
+
+/* ---- Life cycle ---- */
+
+int sup_host_init(struct sup_host *h, uv_loop_t *loop, struct cfg *cfg,
+                  const char *config_path, const char *bin_dir) {
+  memset(h, 0, sizeof(*h));
+  h->loop = loop;
+  h->cfg = cfg;
+  h->config_path = strdup(config_path);
+  h->bin_dir = bin_dir ? strdup(bin_dir) : NULL;
+  h->environ = environ;
+  signal(SIGPIPE, SIG_IGN); /* a peer that went away is an error code */
+  h->svcs = calloc(cfg->nservices ? cfg->nservices : 1, sizeof(*h->svcs));
+  if (h->svcs == NULL || h->config_path == NULL)
+    return -1;
+  for (size_t i = 0; i < cfg->nservices; i++) {
+    if ((h->svcs[i] = sup_service_new(h, &cfg->services[i])) == NULL)
+      return -1;
+    h->nsvcs++;
+  }
+  uv_signal_t *sigs[] = {&h->sig_term, &h->sig_int, &h->sig_hup, &h->sig_usr1};
+  int nums[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+  for (int i = 0; i < 4; i++) {
+    uv_signal_init(loop, sigs[i]);
+    sigs[i]->data = h;
+    uv_signal_start(sigs[i], on_signal, nums[i]);
+  }
+  uv_timer_init(loop, &h->mem_timer);
+  h->mem_timer.data = h;
+  uv_timer_init(loop, &h->done_timer);
+  h->done_timer.data = h;
+  return 0;
+}
+
+void sup_host_start(struct sup_host *h) {
+  sup_log(SUP_INFO, "muster %s starting %zu services from %s", MUSTER_VERSION, h->nsvcs,
+          h->config_path);
+  for (size_t s = 0; s < h->nsvcs; s++)
+    sup_service_start(h->svcs[s]);
+  uv_timer_start(&h->mem_timer, on_mem_timer, MEM_CHECK_MS, MEM_CHECK_MS);
+}
+
+void sup_host_free(struct sup_host *h) {
+  for (size_t s = 0; s < h->nsvcs; s++)
+    sup_service_free(h->svcs[s]);
+  free(h->svcs);
+  free(h->runs);
+  free(h->listeners);
+  cfg_free(h->cfg);
+  free(h->config_path);
+  free(h->bin_dir);
+}
+
+/* ---- Accessors ---- */
+
+uv_loop_t *sup_host_loop(struct sup_host *h) {
+  return h->loop;
+}
+
+const struct cfg *sup_host_cfg(struct sup_host *h) {
+  return h->cfg;
+}
+
+char **sup_host_environ(struct sup_host *h) {
+  return h->environ;
+}
+
+int sup_host_stopping(struct sup_host *h) {
+  return h->stopping;
+}
+
+struct sup_service *sup_host_find(struct sup_host *h, const char *name) {
+  for (size_t s = 0; s < h->nsvcs; s++)
+    if (strcmp(h->svcs[s]->cfg->name, name) == 0)
+      return h->svcs[s];
+  return NULL;
+}

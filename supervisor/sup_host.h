@@ -1,0 +1,108 @@
+/* sup_host — the whole supervisor: the config in force, every service,
+ * the signals, the memory watch, the event stream and graceful shutdown.
+ * The gateway and the control server plug in through sup_host_hooks. */
+#ifndef MUSTER_SUP_HOST_H
+#define MUSTER_SUP_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "cfg.h"
+
+struct sup_instance;
+struct sup_service;
+struct sup_run;
+struct ipc_msg;
+
+/* One host event (SPEC §5 `events`): logged, and given to listeners. */
+struct sup_event {
+  const char *type;    /* spawn, ready, exit, restart, backoff, failed, stop, reload, ... */
+  const char *service; /* NULL for host-wide events */
+  int index;           /* instance index, -1 for none */
+  pid_t pid;           /* 0 if none */
+  int code;            /* exit code, -1 if none */
+  int signal;          /* terminating signal, 0 if none */
+  const char *detail;  /* a human sentence */
+};
+
+typedef void (*sup_event_cb)(void *ctx, const struct sup_event *ev);
+
+/* What other parts (gateway, control) want to hear about. All optional. */
+struct sup_host_hooks {
+  void *ctx;
+  /* A response, chunk or end from an instance. */
+  void (*instance_msg)(void *ctx, struct sup_instance *inst, const struct ipc_msg *m);
+  /* The instance's process is gone: fail or retry its requests. */
+  void (*instance_gone)(void *ctx, struct sup_instance *inst);
+  /* Shutdown began: stop accepting, drain. */
+  void (*stopping)(void *ctx);
+};
+
+struct sup_listener {
+  sup_event_cb cb;
+  void *ctx;
+};
+
+struct sup_host {
+  uv_loop_t *loop;
+  struct cfg *cfg;              /* the config in force, owned */
+  char *config_path;            /* for reload, owned */
+  char *bin_dir;                /* muster's own directory, owned */
+  struct sup_service **svcs;    /* in config order, owned */
+  size_t nsvcs;
+  uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
+  uv_timer_t mem_timer;         /* RSS check, every second */
+  uv_timer_t done_timer;        /* shutdown progress check, at a safe point */
+  struct sup_run **runs;        /* runs whose handles are open */
+  size_t nruns, capruns;
+  struct sup_listener *listeners; /* event listeners */
+  size_t nlisteners;
+  struct sup_host_hooks hooks;
+  char **environ;               /* muster's environment at start */
+  int stopping;                 /* shutdown under way */
+  int finished;                 /* everything released */
+  int exit_code;                /* what main returns */
+};
+
+/* Creates the services of cfg (taking ownership of cfg) and the host's
+ * handles. Returns 0, or -1 with the reason logged. */
+int sup_host_init(struct sup_host *h, uv_loop_t *loop, struct cfg *cfg,
+                  const char *config_path, const char *bin_dir);
+
+/* Starts every service. */
+void sup_host_start(struct sup_host *h);
+
+/* Graceful shutdown (SIGTERM, SIGINT, `shutdown`); a second call forces it:
+ * every process group is killed at once. */
+void sup_host_shutdown(struct sup_host *h);
+
+/* Frees what is left after the loop ended. */
+void sup_host_free(struct sup_host *h);
+
+/* Reopens every log file (SIGUSR1). */
+void sup_host_reopen_logs(struct sup_host *h);
+
+struct sup_service *sup_host_find(struct sup_host *h, const char *name);
+
+void sup_host_add_listener(struct sup_host *h, sup_event_cb cb, void *ctx);
+void sup_host_remove_listener(struct sup_host *h, sup_event_cb cb, void *ctx);
+
+/* ---- For the supervisor's own modules ---- */
+
+uv_loop_t *sup_host_loop(struct sup_host *h);
+const struct cfg *sup_host_cfg(struct sup_host *h);
+char **sup_host_environ(struct sup_host *h);
+int sup_host_stopping(struct sup_host *h);
+void sup_host_emit(struct sup_host *h, const struct sup_event *ev);
+void sup_host_run_opened(struct sup_host *h, struct sup_run *run);
+void sup_host_run_closed(struct sup_run *run);
+void sup_host_service_changed(struct sup_host *h, struct sup_service *svc);
+void sup_host_instance_msg(struct sup_host *h, struct sup_instance *inst,
+                           const struct ipc_msg *m);
+void sup_host_instance_gone(struct sup_host *h, struct sup_instance *inst);
+/* subscribe / unsubscribe / publish from an instance. */
+void sup_host_pubsub(struct sup_host *h, struct sup_instance *inst, const struct ipc_msg *m);
+
+#endif

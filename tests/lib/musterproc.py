@@ -1,0 +1,193 @@
+"""Start the real `muster` binary on a temp dir and watch what it does.
+
+Used by the integration tests. muster logs one line per event to stderr;
+a reader thread queues those lines so tests can wait for an event (a line
+matching a pattern) instead of sleeping. Every process a test starts is
+stopped by it: Muster is a context manager, and stop() kills what is left.
+"""
+import json
+import os
+import queue
+import re
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+BIN = os.environ.get("MUSTER_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
+SRC = os.environ.get("MUSTER_SRC_DIR", os.path.join(os.path.dirname(__file__), "../.."))
+
+# Generous limits: the suite runs under ASan on a loaded 2-core machine.
+# They bound how long a test may fail, never how long a step waits.
+TIMEOUT = float(os.environ.get("MUSTER_TEST_TIMEOUT", "30"))
+
+
+def bin_path(name):
+    return os.path.join(BIN, name)
+
+
+def pid_alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_pid_gone(pid, timeout=TIMEOUT):
+    """Waits for a process we are not the parent of to end (pidfd: an event)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        deadline = time.monotonic() + timeout
+        while pid_alive(pid):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            # Readable when the process exits; a zombie counts as gone.
+            select.select([fd], [], [], min(left, 1.0))
+        return True
+    finally:
+        os.close(fd)
+
+
+def service(name, command, **kw):
+    """A service entry of the config with fast test-friendly defaults."""
+    s = {"name": name, "command": command, "instances": kw.pop("instances", 1),
+         "ready_timeout_ms": kw.pop("ready_timeout_ms", 5000),
+         "heartbeat_ms": kw.pop("heartbeat_ms", 200),
+         "heartbeat_misses": kw.pop("heartbeat_misses", 3),
+         "stop_timeout_ms": kw.pop("stop_timeout_ms", 2000)}
+    s.update(kw)
+    return s
+
+
+class Muster:
+    """One muster process with its own temp dir, config and log reader."""
+
+    def __init__(self, services, **top):
+        self.dir = tempfile.mkdtemp(prefix="muster-test-")
+        self.config = {"gateway": {"listen": "127.0.0.1:%d" % free_port()},
+                       "control": {"socket": "run/muster.sock"},
+                       "logs": {"dir": "logs"}, "services": services}
+        self.config.update(top)
+        self.config_path = os.path.join(self.dir, "muster.json")
+        self.write_config()
+        self.lines = queue.Queue()
+        self.history = []
+        self.proc = None
+
+    def write_config(self, config=None):
+        with open(self.config_path, "w") as f:
+            json.dump(config or self.config, f, indent=2)
+
+    def start(self, extra_env=None):
+        env = dict(os.environ)
+        env.update(extra_env or {})
+        env["PATH"] = BIN + ":" + env.get("PATH", "")
+        self.proc = subprocess.Popen([bin_path("muster"), "-c", self.config_path],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, env=env, cwd=self.dir)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        return self
+
+    def _read(self):
+        for raw in self.proc.stderr:
+            line = raw.decode(errors="replace").rstrip("\n")
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def expect(self, pattern, timeout=TIMEOUT):
+        """Waits for the next log line matching pattern; returns the match."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no log line matching %r within %.0f s; log:\n%s"
+                                     % (pattern, timeout, "\n".join(self.history[-40:])))
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise AssertionError("muster exited (code %s) before %r; log:\n%s"
+                                     % (self.proc.wait(), pattern, "\n".join(self.history[-40:])))
+            self.history.append(line)
+            m = rx.search(line)
+            if m:
+                return m
+
+    def seen_or_expect(self, pattern, timeout=TIMEOUT):
+        """Like expect, but also accepts a line already read (for events whose
+        order relative to the ones awaited before is not fixed)."""
+        rx = re.compile(pattern)
+        for line in self.history:
+            m = rx.search(line)
+            if m:
+                return m
+        return self.expect(pattern, timeout)
+
+    def spawned_pid(self, label, timeout=TIMEOUT):
+        """Waits for `label: spawn` and returns the pid."""
+        m = self.expect(re.escape(label) + r": spawn: spawned pid (\d+)", timeout)
+        return int(m.group(1))
+
+    def ready(self, label, timeout=TIMEOUT):
+        return self.expect(re.escape(label) + r": ready: ", timeout)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout=TIMEOUT):
+        """Waits for muster to exit, draining its log; returns the exit code."""
+        code = self.proc.wait(timeout)
+        self.reader.join(timeout)
+        while True:
+            try:
+                line = self.lines.get_nowait()
+            except queue.Empty:
+                break
+            if line is not None:
+                self.history.append(line)
+        return code
+
+    def log_text(self):
+        return "\n".join(self.history)
+
+    def stop(self):
+        """Stops muster (gracefully, then by force) and removes the temp dir."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.wait(TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.proc.stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

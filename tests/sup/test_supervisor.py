@@ -1,0 +1,215 @@
+"""Integration tests of the supervisor (issue 3): the real muster binary on a
+temp dir, real child processes, events awaited from muster's log."""
+import glob
+import os
+import re
+import signal
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from musterproc import Muster, bin_path, pid_alive, service, wait_pid_gone, TIMEOUT  # noqa: E402
+
+
+def dummy(name="dummy", **kw):
+    return service(name, ["dummy_service"], **kw)
+
+
+class SupervisorTest(unittest.TestCase):
+
+    def test_kill9_instance_is_replaced(self):
+        with Muster([dummy(instances=2)]).start() as m:
+            pids = {}
+            for _ in range(2):
+                mt = m.expect(r"dummy\[(\d)\]: spawn: spawned pid (\d+)")
+                pids[int(mt.group(1))] = int(mt.group(2))
+            m.ready("dummy[0]")
+            m.ready("dummy[1]")
+            os.kill(pids[1], signal.SIGKILL)
+            m.expect(r"dummy\[1\]: exit: killed by signal 9")
+            m.expect(r"dummy\[1\]: restart: restarting now")  # first restart: immediate
+            new = m.spawned_pid("dummy[1]")
+            self.assertNotEqual(new, pids[1])
+            m.ready("dummy[1]")
+            self.assertTrue(pid_alive(pids[0]), "the other instance was left alone")
+
+    def test_crash_loop_fails_service_and_muster_survives(self):
+        svcs = [service("loop", ["/bin/false"], restart={"backoff_initial_ms": 1,
+                                                         "backoff_max_ms": 5,
+                                                         "max_restarts": 3, "window_s": 60}),
+                dummy()]
+        with Muster(svcs).start() as m:
+            m.expect(r"loop: failed: more than 3 restarts within 60 s")
+            exits = len(re.findall(r"loop\[0\]: exit: exited with code 1", m.log_text()))
+            self.assertEqual(exits, 4)  # the start plus 3 restarts
+            # muster and the other service are unaffected: dummy still restarts.
+            m.seen_or_expect(r"dummy\[0\]: ready: ")
+            pid = int(m.seen_or_expect(r"dummy\[0\]: spawn: spawned pid (\d+)").group(1))
+            os.kill(pid, signal.SIGKILL)
+            m.ready("dummy[0]")
+            self.assertIsNone(m.proc.poll())
+            self.assertNotIn("loop[0]: spawn", "\n".join(m.history[-3:]))
+
+    def test_never_ready_is_a_failed_start(self):
+        svc = dummy(env={"DUMMY_NO_READY": "1"}, ready_timeout_ms=300,
+                    restart={"backoff_initial_ms": 1, "backoff_max_ms": 5,
+                             "max_restarts": 2, "window_s": 60})
+        with Muster([svc]).start() as m:
+            m.expect(r"dummy\[0\]: no ready message within 300 ms; killing")
+            m.expect(r"dummy\[0\]: exit: killed by signal 9")
+            m.expect(r"dummy\[0\]: (restart|backoff): ")
+            m.expect(r"dummy: failed: more than 2 restarts")
+            self.assertNotIn(": ready: ", m.log_text())
+
+    def test_hung_instance_is_killed_and_replaced(self):
+        svc = dummy(env={"DUMMY_HANG_AFTER_MS": "300"}, heartbeat_ms=100, heartbeat_misses=3)
+        with Muster([svc]).start() as m:
+            pid = m.spawned_pid("dummy[0]")
+            m.ready("dummy[0]")
+            m.expect(r"dummy\[0\]: missed 3 pongs in a row \(hung\); killing")
+            m.expect(r"dummy\[0\]: exit: killed by signal 9")
+            self.assertNotEqual(m.spawned_pid("dummy[0]"), pid)
+            m.ready("dummy[0]")
+
+    def test_grandchild_is_stopped_with_its_service(self):
+        for how in ("stop", "crash"):
+            with self.subTest(how=how):
+                with Muster([service("forker", ["misbehave_service"], restart={"policy": "never"},
+                                     env={"MISBEHAVE": "fork",
+                                          "MISBEHAVE_PIDFILE": "gc.pid"})]).start() as m:
+                    pid = m.spawned_pid("forker[0]")
+                    m.ready("forker[0]")
+                    with open(os.path.join(m.dir, "gc.pid")) as f:
+                        gc = int(f.read())
+                    self.assertTrue(pid_alive(gc))
+                    if how == "stop":
+                        m.signal(signal.SIGTERM)
+                        self.assertEqual(m.wait(), 0)
+                    else:
+                        os.kill(pid, signal.SIGKILL)  # the leader dies, the group must too
+                        m.expect(r"forker\[0\]: exit: ")
+                    self.assertTrue(wait_pid_gone(gc), "grandchild %d left behind" % gc)
+                    self.assertTrue(wait_pid_gone(pid))
+
+    def test_sigterm_stops_everything_and_exits_0(self):
+        svcs = [dummy(instances=2),
+                service("stubborn", ["misbehave_service"], env={"MISBEHAVE": "ignore_term"},
+                        stop_timeout_ms=600)]
+        with Muster(svcs).start() as m:
+            pids = [m.spawned_pid("dummy[0]"), m.spawned_pid("dummy[1]"),
+                    m.spawned_pid("stubborn[0]")]
+            m.expect(r"stubborn\[0\]: ready: ")
+            m.signal(signal.SIGTERM)
+            self.assertEqual(m.wait(), 0)
+            log = m.log_text()
+            self.assertIn("stubborn[0]: still running 600 ms after the shutdown request; SIGKILL", log)
+            self.assertRegex(log, r"dummy\[0\]: exit: exited with code 0")  # graceful
+            for pid in pids:
+                self.assertFalse(pid_alive(pid), "pid %d survived muster" % pid)
+
+    def test_services_exit_when_muster_is_killed(self):
+        with Muster([dummy(instances=2)]).start() as m:
+            pids = [m.spawned_pid("dummy[0]"), m.spawned_pid("dummy[1]")]
+            m.ready("dummy[1]")
+            m.proc.kill()
+            m.wait()
+            for pid in pids:
+                self.assertTrue(wait_pid_gone(pid), "dummy %d outlived muster" % pid)
+
+    def test_log_capture_and_rotation(self):
+        script = ('i=0; while [ $i -lt 400 ]; do echo "line $i"; i=$((i+1)); done; '
+                  'echo oops >&2; exec dummy_service')
+        svc = service("chatty", ["/bin/sh", "-c", script])
+        with Muster([svc], logs={"dir": "logs", "max_bytes": 4096, "keep": 2}).start() as m:
+            m.ready("chatty[0]")
+            m.signal(signal.SIGTERM)
+            self.assertEqual(m.wait(), 0)
+            logs = os.path.join(m.dir, "logs")
+            names = sorted(os.listdir(logs))
+            self.assertEqual(names, ["chatty.log", "chatty.log.1", "chatty.log.2"])
+            for n in names:
+                self.assertLessEqual(os.path.getsize(os.path.join(logs, n)), 4096)
+            text = open(os.path.join(logs, "chatty.log.2")).read() + \
+                open(os.path.join(logs, "chatty.log.1")).read() + \
+                open(os.path.join(logs, "chatty.log")).read()
+            self.assertRegex(text, r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z chatty\[0\] out: line 399\n")
+            self.assertIn("chatty[0] err: oops\n", text)
+            self.assertNotIn("line 0\n", text)  # rotated away: only `keep` files are kept
+
+    def test_memory_limit_restarts_instance(self):
+        svc = service("grower", ["misbehave_service"], env={"MISBEHAVE": "grow"},
+                      max_memory_mb=64)
+        with Muster([svc]).start() as m:
+            pid = m.spawned_pid("grower[0]")
+            m.ready("grower[0]")
+            m.expect(r"grower\[0\]: RSS \d+ MiB is over max_memory_mb 64; restarting it")
+            m.expect(r"grower\[0\]: restart: planned restart")
+            self.assertNotEqual(m.spawned_pid("grower[0]"), pid)
+
+    def test_channel_closed_but_running_is_killed(self):
+        svc = service("mute", ["misbehave_service"], env={"MISBEHAVE": "close_channel"},
+                      restart={"policy": "never"})
+        with Muster([svc]).start() as m:
+            pid = m.spawned_pid("mute[0]")
+            m.expect(r"mute\[0\]: closed its channel but kept running; killing")
+            m.expect(r"mute\[0\]: exit: killed by signal 9")
+            self.assertTrue(wait_pid_gone(pid))
+
+    def test_spawn_failure_is_reported(self):
+        svc = service("ghost", ["/bin/sh"], cwd="/nonexistent-dir-for-test",
+                      restart={"policy": "never"})
+        m = Muster([svc])
+        try:
+            r = subprocess.run([bin_path("muster"), "--check", "-c", m.config_path],
+                               capture_output=True, text=True, timeout=TIMEOUT)
+            # A missing cwd is caught by the config check already.
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("services[0].cwd", r.stdout + r.stderr)
+        finally:
+            m.stop()
+
+
+class CheckTest(unittest.TestCase):
+
+    def run_check(self, text):
+        m = Muster([])
+        try:
+            with open(m.config_path, "w") as f:
+                f.write(text)
+            r = subprocess.run([bin_path("muster"), "--check", "-c", m.config_path],
+                               capture_output=True, text=True, timeout=TIMEOUT)
+            return r.returncode, r.stdout + r.stderr, m.config_path
+        finally:
+            m.stop()
+
+    def test_ok(self):
+        code, out, _ = self.run_check('{"services": [{"name": "d", "command": ["/bin/true"]}]}')
+        self.assertEqual((code, out.strip()), (0, "config ok"))
+
+    def test_syntax_error_has_position(self):
+        code, out, path = self.run_check('{\n  "services": [\n    {"name": "d"\n     "command": []}\n  ]\n}\n')
+        self.assertEqual(code, 1)
+        self.assertRegex(out, re.escape(path) + r":4:6: ")
+
+    def test_schema_errors_all_reported(self):
+        code, out, _ = self.run_check(
+            '{"services": [{"name": "d", "command": ["/bin/true"], "instances": 0},'
+            ' {"name": "e", "command": ["/bin/true"], "instanses": 2}]}')
+        self.assertEqual(code, 1)
+        self.assertIn("services[0].instances: must be 1..1024", out)
+        self.assertIn("services[1].instanses: unknown key", out)
+
+    def test_missing_file(self):
+        r = subprocess.run([bin_path("muster"), "--check", "-c", "/nonexistent/muster.json"],
+                           capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("/nonexistent/muster.json", r.stderr)
+
+    def test_version(self):
+        r = subprocess.run([bin_path("muster"), "--version"], capture_output=True, text=True)
+        self.assertRegex(r.stdout, r"^muster \d+\.\d+\.\d+\n$")
+
+
+if __name__ == "__main__":
+    unittest.main()
