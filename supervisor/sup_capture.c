@@ -1,0 +1,167 @@
+/* sup_capture — child stdout/stderr lines into a log file. See sup_capture.h. */
+#include "sup_capture.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+
+/* ---- Records ---- */
+
+/* Sets c->stamp to the current UTC time, "2026-11-23T03:02:01.123Z ". One
+ * stamp serves every line of a read: they arrived together. */
+static void do_stamp(struct sup_capture *c) {
+  uv_timeval64_t tv;
+  struct tm tm;
+  if (uv_gettimeofday(&tv) < 0) {
+    tv.tv_sec = (int64_t)time(NULL);
+    tv.tv_usec = 0;
+  }
+  time_t t = (time_t)tv.tv_sec;
+  if (gmtime_r(&t, &tm) == NULL)
+    memset(&tm, 0, sizeof(tm));
+  snprintf(c->stamp, sizeof(c->stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
+}
+
+/* Writes one record, "<stamp><label> <stream>: <line>\n", with one
+ * writev(2), and tells the line hook. A failed write is counted by the
+ * logfile; there is nobody here to tell. */
+static void do_emit(struct sup_capture *c, const char *line, size_t len, const char *stream) {
+  struct iovec v[] = {
+      {.iov_base = c->stamp, .iov_len = strlen(c->stamp)},
+      {.iov_base = c->label, .iov_len = strlen(c->label)},
+      {.iov_base = " ", .iov_len = 1},
+      {.iov_base = (char *)stream, .iov_len = strlen(stream)},
+      {.iov_base = ": ", .iov_len = 2},
+      {.iov_base = (char *)line, .iov_len = len},
+      {.iov_base = "\n", .iov_len = 1},
+  };
+  (void)sup_logfile_writev(c->lf, v, (int)(sizeof(v) / sizeof(v[0])));
+  if (c->on_line != NULL && !c->closing)
+    c->on_line(c->ctx, c->label, stream, line, len);
+}
+
+/* Writes the end of a line (all of it, unless earlier pieces were written
+ * already). An empty end of a split line adds no record: the line was
+ * exactly as long as the pieces before. */
+static void do_line(struct sup_capture *c, const char *line, size_t len) {
+  if (!c->split || len > 0)
+    do_emit(c, line, len, c->split ? c->cont : c->stream);
+  c->split = 0;
+}
+
+/* Writes the held bytes, if any, as a line of their own (EOF or close). */
+static void do_flush(struct sup_capture *c) {
+  if (c->len > 0)
+    do_line(c, c->line, c->len);
+  c->len = 0;
+  c->split = 0;
+}
+
+/* ---- Reading ---- */
+
+/* Reads go straight into the free end of the line buffer, so bytes are
+ * never copied and memory never grows. There is always room: a full
+ * buffer is written out before the read callback returns. */
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  struct sup_capture *c = h->data;
+  (void)hint;
+  buf->base = c->line + c->len;
+  buf->len = SUP_CAPTURE_LINE_MAX - c->len;
+}
+
+/* The stream ended or failed: writes what is held and tells the owner. */
+static void do_end(struct sup_capture *c) {
+  uv_read_stop((uv_stream_t *)&c->pipe);
+  do_flush(c);
+  if (c->eof)
+    return;
+  c->eof = 1;
+  if (c->on_eof != NULL && !c->closing)
+    c->on_eof(c);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  struct sup_capture *c = s->data;
+  (void)buf;
+  if (nread < 0) {
+    do_end(c); /* UV_EOF, or a read error: either way no more lines */
+    return;
+  }
+  if (nread == 0)
+    return;
+  do_stamp(c);
+  c->in_read = 1;
+  size_t end = c->len + (size_t)nread;
+  size_t start = 0;    /* where the current line begins */
+  size_t pos = c->len; /* where to look for "\n": the held bytes have none */
+  const char *nl;
+  while ((nl = memchr(c->line + pos, '\n', end - pos)) != NULL) {
+    size_t i = (size_t)(nl - c->line);
+    do_line(c, c->line + start, i - start);
+    start = pos = i + 1;
+  }
+  c->len = end - start;
+  memmove(c->line, c->line + start, c->len);
+  if (c->len == SUP_CAPTURE_LINE_MAX) {
+    do_emit(c, c->line, c->len, c->split ? c->cont : c->stream);
+    c->split = 1;
+    c->len = 0;
+  }
+  c->in_read = 0;
+  if (c->closing)
+    do_flush(c); /* sup_capture_close() was called from on_line */
+}
+
+/* ---- Life cycle ---- */
+
+int sup_capture_init(struct sup_capture *c, uv_loop_t *loop, struct sup_logfile *lf,
+                     const char *label, const char *stream) {
+  size_t nlabel = strlen(label) + 1;
+  size_t nstream = strlen(stream) + 1;
+  memset(c, 0, sizeof(*c));
+  c->mem = malloc(SUP_CAPTURE_LINE_MAX + nlabel + nstream + nstream + 1);
+  if (c->mem == NULL)
+    return UV_ENOMEM;
+  c->line = c->mem;
+  c->label = c->line + SUP_CAPTURE_LINE_MAX;
+  c->stream = c->label + nlabel;
+  c->cont = c->stream + nstream;
+  memcpy(c->label, label, nlabel);
+  memcpy(c->stream, stream, nstream);
+  snprintf(c->cont, nstream + 1, "%s+", stream);
+  c->lf = lf;
+  int rc = uv_pipe_init(loop, &c->pipe, 0);
+  if (rc < 0) {
+    free(c->mem);
+    c->mem = NULL;
+    return rc;
+  }
+  c->pipe.data = c;
+  return 0;
+}
+
+int sup_capture_start(struct sup_capture *c) {
+  return uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+static void on_closed(uv_handle_t *h) {
+  struct sup_capture *c = h->data;
+  free(c->mem);
+  c->mem = c->line = c->label = c->stream = c->cont = NULL;
+  if (c->close_cb != NULL)
+    c->close_cb(c);
+}
+
+void sup_capture_close(struct sup_capture *c, sup_capture_close_cb cb) {
+  if (c->closing)
+    return;
+  c->closing = 1;
+  c->close_cb = cb;
+  uv_read_stop((uv_stream_t *)&c->pipe);
+  if (!c->in_read)
+    do_flush(c); /* else on_read flushes once it has finished the read */
+  uv_close((uv_handle_t *)&c->pipe, on_closed);
+}
