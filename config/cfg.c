@@ -1,0 +1,98 @@
+/* cfg — the data model's life cycle and queries: free, find, compare. */
+#include "cfg_schema.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Frees everything s owns (not s itself). */
+void cfg__service_free(struct cfg_service *s) {
+  free(s->name);
+  for (size_t i = 0; i < s->ncommand; i++)
+    free(s->command[i]);
+  free(s->command);
+  for (size_t i = 0; i < s->nroutes; i++) {
+    struct cfg_route *r = &s->routes[i];
+    free(r->prefix);
+    for (size_t k = 0; k < r->nmethods; k++)
+      free(r->methods[k]);
+    free(r->methods);
+    free(r->host);
+  }
+  free(s->routes);
+  for (size_t i = 0; i < s->nenv; i++) {
+    free(s->env[i].name);
+    free(s->env[i].value);
+  }
+  free(s->env);
+  free(s->cwd);
+}
+
+/* Frees c and all it owns. */
+void cfg_free(struct cfg *c) {
+  if (c == NULL)
+    return;
+  free(c->file);
+  free(c->dir);
+  free(c->gateway.listen.host);
+  free(c->gateway.health_path);
+  free(c->gateway.access_log);
+  free(c->admin.listen.host);
+  free(c->control.socket);
+  free(c->logs.dir);
+  for (size_t i = 0; i < c->nservices; i++)
+    cfg__service_free(&c->services[i]);
+  free(c->services);
+  free(c);
+}
+
+/* Returns the service called name, borrowed from c, or NULL. */
+const struct cfg_service *cfg_find_service(const struct cfg *c, const char *name) {
+  for (size_t i = 0; i < c->nservices; i++)
+    if (c->services[i].name != NULL && strcmp(c->services[i].name, name) == 0)
+      return &c->services[i];
+  return NULL;
+}
+
+/* Returns 1 when a and b are both NULL or hold the same text. */
+static int str_eq(const char *a, const char *b) {
+  if (a == NULL || b == NULL)
+    return a == b;
+  return strcmp(a, b) == 0;
+}
+
+/* Returns 1 when routes a and b are the same (methods in the same order). */
+static int route_eq(const struct cfg_route *a, const struct cfg_route *b) {
+  if (!str_eq(a->prefix, b->prefix) || !str_eq(a->host, b->host) || a->nmethods != b->nmethods)
+    return 0;
+  for (size_t i = 0; i < a->nmethods; i++)
+    if (!str_eq(a->methods[i], b->methods[i]))
+      return 0;
+  return 1;
+}
+
+/* Returns 1 when every field of a and b is the same, else 0. */
+int cfg_service_equal(const struct cfg_service *a, const struct cfg_service *b) {
+  if (!str_eq(a->name, b->name) || !str_eq(a->cwd, b->cwd) || a->ncommand != b->ncommand ||
+      a->nroutes != b->nroutes || a->nenv != b->nenv)
+    return 0;
+  if (a->instances != b->instances || a->ready_timeout_ms != b->ready_timeout_ms ||
+      a->heartbeat_ms != b->heartbeat_ms || a->heartbeat_misses != b->heartbeat_misses ||
+      a->stop_timeout_ms != b->stop_timeout_ms || a->max_inflight != b->max_inflight ||
+      a->max_memory_mb != b->max_memory_mb)
+    return 0;
+  const struct cfg_restart *ra = &a->restart, *rb = &b->restart;
+  if (ra->policy != rb->policy || ra->backoff_initial_ms != rb->backoff_initial_ms ||
+      ra->backoff_max_ms != rb->backoff_max_ms || ra->max_restarts != rb->max_restarts ||
+      ra->window_s != rb->window_s)
+    return 0;
+  for (size_t i = 0; i < a->ncommand; i++)
+    if (!str_eq(a->command[i], b->command[i]))
+      return 0;
+  for (size_t i = 0; i < a->nroutes; i++)
+    if (!route_eq(&a->routes[i], &b->routes[i]))
+      return 0;
+  for (size_t i = 0; i < a->nenv; i++)
+    if (!str_eq(a->env[i].name, b->env[i].name) || !str_eq(a->env[i].value, b->env[i].value))
+      return 0;
+  return 1;
+}

@@ -1,0 +1,211 @@
+/* cfg — muster's configuration (SPEC §2): the data model and its loader.
+ *
+ * cfg_parse() turns JSON text into a fully validated struct cfg: every field
+ * typed and range-checked, defaults filled, ${VAR} expanded, relative paths
+ * made absolute against the config directory and each command's argv[0]
+ * looked up. It reports every problem it finds at once (a JSON syntax error
+ * stops it), one line each, ready for `muster --check`:
+ *
+ *   FILE:LINE:COL: JSON syntax error near "..."     (syntax; 1-based, UTF-8
+ *                                                    characters for COL)
+ *   services[2].instances: must be 1..1024          (schema; path-style)
+ *   FILE: cannot read: No such file or directory    (the file itself)
+ *
+ * Schema errors carry no FILE prefix, as in the SPEC: they name the place in
+ * the document, and `--check -c FILE` already names the file.
+ *
+ * Every string in the returned struct is owned by it; cfg_free() frees all. */
+#ifndef MUSTER_CFG_H
+#define MUSTER_CFG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- The data model ---- */
+
+/* A TCP listen address. "127.0.0.1:8080", "[::1]:8080", "localhost:8080"
+ * (= 127.0.0.1), ":8080" or "8080" (= 0.0.0.0, every IPv4 interface; write
+ * "[::]:8080" for every IPv6 one). Hosts are IP literals: no DNS. */
+struct cfg_listen {
+  char *host; /* numeric IP without brackets: "127.0.0.1", "::1" */
+  int port;   /* 1..65535 */
+  int ipv6;   /* 1 when host is an IPv6 literal */
+};
+
+struct cfg_gateway {
+  struct cfg_listen listen; /* public HTTP address */
+  int request_timeout_ms;   /* no response head within it: 504 */
+  int header_timeout_ms;    /* request headers not complete: 408 */
+  int keepalive_timeout_ms; /* idle keep-alive connection lifetime */
+  int64_t max_header_bytes; /* larger request headers: 431 */
+  int64_t max_body_bytes;   /* larger request body: 413 */
+  int max_connections;      /* open client connections at most */
+  int retries;              /* idempotent retries on instance failure */
+  char *health_path;        /* starts with '/' */
+  char *access_log;         /* absolute path, or NULL when off */
+};
+
+struct cfg_admin {
+  int enabled;              /* 0 when "admin" is absent or null */
+  struct cfg_listen listen; /* valid when enabled */
+};
+
+struct cfg_control {
+  char *socket; /* absolute path of the Unix control socket */
+};
+
+struct cfg_logs {
+  char *dir;         /* absolute directory of the service log files */
+  int64_t max_bytes; /* rotate a log file past this size; 0 = never */
+  int keep;          /* rotated files kept per log */
+};
+
+enum cfg_restart_policy {
+  CFG_RESTART_ALWAYS = 0, /* restart on every exit */
+  CFG_RESTART_ON_FAILURE, /* restart on non-zero exit or signal */
+  CFG_RESTART_NEVER       /* never restart */
+};
+
+struct cfg_restart {
+  enum cfg_restart_policy policy;
+  int backoff_initial_ms; /* first restart delay */
+  int backoff_max_ms;     /* delay cap, >= backoff_initial_ms */
+  int max_restarts;       /* more within window_s: state failed */
+  int window_s;           /* restart-count window; ready this long resets */
+};
+
+/* One route: a path prefix, optionally limited to methods and a host. */
+struct cfg_route {
+  char *prefix;    /* "/" or "/a/b": leading '/', no trailing '/', no "//" */
+  char **methods;  /* upper-case methods, NULL-terminated; NULL = any */
+  size_t nmethods; /* entries in methods */
+  char *host;      /* lower-case host name without port; NULL = any */
+};
+
+/* One environment variable given to a service. */
+struct cfg_env_var {
+  char *name;  /* non-empty, no '=' */
+  char *value; /* expanded */
+};
+
+struct cfg_service {
+  char *name;                 /* [A-Za-z0-9_.-]{1,64}, unique */
+  char **command;             /* argv, NULL-terminated; [0] is absolute */
+  size_t ncommand;            /* >= 1 */
+  int instances;              /* instances to run */
+  struct cfg_route *routes;   /* in config order */
+  size_t nroutes;             /* entries in routes (may be 0) */
+  struct cfg_env_var *env;    /* in config order */
+  size_t nenv;                /* entries in env */
+  char *cwd;                  /* absolute working directory */
+  struct cfg_restart restart; /* restart policy and backoff */
+  int ready_timeout_ms;       /* no "ready" within it: restart */
+  int heartbeat_ms;           /* ping period; 0 = no heartbeat */
+  int heartbeat_misses;       /* pongs missed in a row before a kill */
+  int stop_timeout_ms;        /* shutdown grace before SIGKILL */
+  int max_inflight;           /* requests in flight per instance */
+  int max_memory_mb;          /* RSS limit per instance; 0 = none */
+};
+
+struct cfg {
+  char *file;                   /* the config file, as given (messages) */
+  char *dir;                    /* absolute directory paths resolve against */
+  struct cfg_gateway gateway;   /* the public HTTP gateway */
+  struct cfg_admin admin;       /* the admin endpoint (optional) */
+  struct cfg_control control;   /* the control socket */
+  struct cfg_logs logs;         /* service log files */
+  struct cfg_service *services; /* in config order */
+  size_t nservices;             /* entries in services (may be 0) */
+};
+
+/* ---- Errors ---- */
+
+/* The problems found, one message line each (no '\n'). Read them directly:
+ * lines[0 .. count-1]. */
+struct cfg_errors {
+  char **lines; /* owned */
+  size_t count; /* lines used */
+  size_t cap;   /* lines allocated */
+  int oom;      /* 1 once a message could not be stored */
+};
+
+void cfg_errors_init(struct cfg_errors *e);
+void cfg_errors_free(struct cfg_errors *e);
+/* Appends one printf-formatted message; control characters become '?'. */
+void cfg_errors_add(struct cfg_errors *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Writes every message to f, one per line (plus "out of memory" if one was
+ * lost). */
+void cfg_errors_print(const struct cfg_errors *e, FILE *f);
+/* Returns every message joined by sep, malloc'd (caller frees), or NULL on
+ * out of memory. "" when there are none. For the control `reload` reply. */
+char *cfg_errors_join(const struct cfg_errors *e, const char *sep);
+
+/* ---- Loading ---- */
+
+/* Returns the value of variable name, or NULL when it is not set. */
+typedef const char *(*cfg_getenv_fn)(void *ctx, const char *name);
+
+/* Everything cfg_parse() needs from the world, so tests can fake it. */
+struct cfg_env {
+  const char *file;     /* config file path, used in messages */
+  const char *dir;      /* absolute directory relative paths resolve against */
+  const char *bin_dir;  /* directory of the muster binary; NULL = skip */
+  const char *path;     /* PATH for command lookup; NULL = skip */
+  cfg_getenv_fn getenv; /* ${VAR} lookup; NULL = nothing is set */
+  void *getenv_ctx;     /* passed to getenv */
+};
+
+/* Parses and validates len bytes of JSON text. Returns 0 with *out set (free
+ * it with cfg_free), or -1 with *out NULL and every problem appended to errs.
+ * Only the command lookup and the cwd check touch the file system. */
+int cfg_parse(const char *text, size_t len, const struct cfg_env *env, struct cfg **out,
+              struct cfg_errors *errs);
+
+/* Reads the file at path and parses it with the real environment (getenv,
+ * $PATH); relative paths resolve against the file's directory. bin_dir is the
+ * muster binary's directory (NULL to skip that lookup). Returns as
+ * cfg_parse(). */
+int cfg_load(const char *path, const char *bin_dir, struct cfg **out, struct cfg_errors *errs);
+
+/* Frees c and everything it owns. NULL is fine. */
+void cfg_free(struct cfg *c);
+
+/* ---- Queries ---- */
+
+/* Returns the service called name (borrowed from c), or NULL. */
+const struct cfg_service *cfg_find_service(const struct cfg *c, const char *name);
+
+/* Returns 1 when a and b configure the same thing (every field, in order),
+ * else 0: a reload restarts exactly the services that differ. */
+int cfg_service_equal(const struct cfg_service *a, const struct cfg_service *b);
+
+/* ---- Building blocks (pure; exposed for tests and other modules) ---- */
+
+/* Expands ${VAR} and ${VAR:-default} (default used when VAR is unset or
+ * empty; it may itself hold ${...}); "$$" is a literal '$'; any other '$'
+ * stays as it is. An unset ${VAR} without default is an error. Returns 0 with
+ * *out malloc'd, or -1 with *out NULL and a reason in err ("undefined variable
+ * \"X\"", "unterminated \"${\"", "out of memory"). */
+int cfg_expand(const char *in, cfg_getenv_fn get_var, void *get_ctx, char **out, char *err,
+               size_t errlen);
+
+/* Parses a listen address (see struct cfg_listen) into l (l->host malloc'd).
+ * Returns 0, or -1 with a reason in err and l untouched. */
+int cfg_listen_parse(const char *s, struct cfg_listen *l, char *err, size_t errlen);
+
+/* Returns path made absolute against dir (path itself when already absolute)
+ * and cleaned lexically: no "//", no "." segment, no trailing '/' (".." is
+ * kept: symlinks make it non-lexical). malloc'd; NULL on out of memory. */
+char *cfg_path_resolve(const char *dir, const char *path);
+
+/* Finds the program for argv[0] word: with a '/' it is resolved against dir;
+ * without, it is looked up in bin_dir first, then in each absolute entry of
+ * path_env (':'-separated). Returns 0 with *out the absolute path (malloc'd),
+ * UV_ENOENT when not found, UV_EACCES when a path with '/' names something
+ * that is not an executable file, UV_ENOMEM. */
+int cfg_path_find_command(const char *word, const char *dir, const char *bin_dir,
+                          const char *path_env, char **out);
+
+#endif

@@ -1,0 +1,96 @@
+/* cfg_schema — internal to config/: the typed readers the section parsers
+ * (cfg_host.c, cfg_service.c, cfg_route.c) share, and the integer tables.
+ *
+ * Every reader reports its problem as "PATH: message" and leaves a usable
+ * value behind (the default, or NULL), so parsing goes on and a single
+ * `--check` shows every problem. Names are cfg__*: shared, not public. */
+#ifndef MUSTER_CFG_SCHEMA_H
+#define MUSTER_CFG_SCHEMA_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfg.h"
+
+#define CFG__PATH_MAX 256 /* longest "services[12].routes[3].prefix" kept */
+
+/* The state of one cfg_parse(). */
+struct cfg__ctx {
+  const struct cfg_env *env; /* file, directories, variable lookup */
+  struct cfg_errors *errs;   /* where problems go */
+  int failed;                /* problems reported so far */
+};
+
+/* An integer field of a section: its key, where it is stored, its range. */
+struct cfg__int_field {
+  const char *key; /* JSON key; NULL ends a table */
+  size_t offset;   /* offsetof() the field in its struct */
+  size_t size;     /* sizeof the field: int or int64_t */
+  int64_t def;     /* value when the key is absent */
+  int64_t min;     /* smallest value allowed (besides 0 when zero_ok) */
+  int64_t max;     /* largest value allowed */
+  int zero_ok;     /* 1 when 0 is allowed too ("off") */
+};
+
+extern const struct cfg__int_field cfg__gateway_ints[];
+extern const struct cfg__int_field cfg__logs_ints[];
+extern const struct cfg__int_field cfg__service_ints[];
+extern const struct cfg__int_field cfg__restart_ints[];
+
+/* Reports "PATH: message" (or just the message when path is ""). */
+void cfg__err(struct cfg__ctx *x, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Writes "parent.key" (or "key" at the top) into buf. */
+void cfg__join(char *buf, size_t n, const char *parent, const char *key);
+/* Writes "parent[i]" into buf. */
+void cfg__join_index(char *buf, size_t n, const char *parent, size_t i);
+
+/* Returns the JSON type of v as a message word: "a string", "null", ... */
+const char *cfg__type_name(const cJSON *v);
+
+/* Checks that obj (at path) is an object with only the given keys (a NULL-
+ * terminated list), each at most once; reports each stray key with a hint.
+ * Returns 0, or -1 when obj is not an object at all (also reported). */
+int cfg__check_object(struct cfg__ctx *x, const cJSON *obj, const char *path,
+                      const char *const keys[]);
+
+/* Reads every integer of table from obj into the struct at base: the default
+ * when absent, the default plus a report when of the wrong type or range. */
+void cfg__read_ints(struct cfg__ctx *x, const cJSON *obj, const char *path,
+                    const struct cfg__int_field *table, void *base);
+
+/* Stores the expansion of string value v (at path) in *out (malloc'd).
+ * Returns 0, or -1 with *out NULL and the problem reported (not a string,
+ * bad ${...}). */
+int cfg__string(struct cfg__ctx *x, const cJSON *v, const char *path, char **out);
+
+/* Reads the string obj[key] into *out: a copy of def (NULL stays NULL) when
+ * absent. Returns 0 or -1 (reported; *out is then the default). */
+int cfg__get_string(struct cfg__ctx *x, const cJSON *obj, const char *parent, const char *key,
+                    const char *def, char **out);
+
+/* As cfg__get_string, then resolves a non-empty result against the config
+ * directory. */
+int cfg__get_path(struct cfg__ctx *x, const cJSON *obj, const char *parent, const char *key,
+                  const char *def, char **out);
+
+/* Stores a copy of s in *out; reports "out of memory" at path on failure.
+ * Returns 0 or -1. */
+int cfg__strdup(struct cfg__ctx *x, const char *path, const char *s, char **out);
+
+/* ---- The sections (each reads one part of the document into c) ---- */
+
+/* gateway, admin, control, logs (cfg_host.c). */
+void cfg__parse_host(struct cfg__ctx *x, const cJSON *root, struct cfg *c);
+/* services[] (cfg_service.c). */
+void cfg__parse_services(struct cfg__ctx *x, const cJSON *root, struct cfg *c);
+/* services[i].routes (cfg_route.c): reads v into s->routes. */
+void cfg__parse_routes(struct cfg__ctx *x, const cJSON *v, const char *path, struct cfg_service *s);
+/* Reports every prefix+host served by two routes (cfg_route.c). */
+void cfg__check_route_conflicts(struct cfg__ctx *x, const struct cfg *c);
+/* Frees what s owns (cfg.c). */
+void cfg__service_free(struct cfg_service *s);
+
+#endif

@@ -1,0 +1,1232 @@
+/* test_cfg — unit tests of config/: parsing, schema, expansion, paths.
+ *
+ * Tests run against a temporary directory (the "config directory") that
+ * holds fake programs: bin/svc (next to "muster"), path/svc and
+ * path/onlypath (on the fake PATH), notexec (not executable) and work/ (a
+ * cwd). It is removed at the end. */
+#include "cfg.h"
+#include "test.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+/* ---- Fixture ---- */
+
+static char tmp[64];         /* the config directory */
+static char bin_dir[128];    /* tmp/bin: "next to muster" */
+static char path_env[512];   /* the fake PATH */
+static const char *vars[] = {/* the fake environment */
+                             "HOME=/home/u", "EMPTY=",     "PORT=7070",
+                             "GREETING=hi",  "NAME=alpha", NULL};
+
+/* Looks name up in the NULL-terminated "NAME=value" list ctx. */
+static const char *fake_getenv(void *ctx, const char *name) {
+  size_t n = strlen(name);
+  for (const char **v = ctx; *v != NULL; v++)
+    if (strncmp(*v, name, n) == 0 && (*v)[n] == '=')
+      return *v + n + 1;
+  return NULL;
+}
+
+/* Writes a file tmp/rel with the given mode. */
+static void make_file(const char *rel, mode_t mode) {
+  char p[256];
+  snprintf(p, sizeof(p), "%s/%s", tmp, rel);
+  int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, mode);
+  if (fd < 0 || write(fd, "#!/bin/sh\n", 10) != 10) {
+    perror(p);
+    exit(2);
+  }
+  close(fd);
+  chmod(p, mode);
+}
+
+/* Creates the temporary config directory and its fake programs. */
+static void fixture_setup(void) {
+  char p[256];
+  strcpy(tmp, "/tmp/test_cfg.XXXXXX");
+  if (mkdtemp(tmp) == NULL) {
+    perror("mkdtemp");
+    exit(2);
+  }
+  const char *dirs[] = {"bin", "path", "work", NULL};
+  for (size_t i = 0; dirs[i] != NULL; i++) {
+    snprintf(p, sizeof(p), "%s/%s", tmp, dirs[i]);
+    mkdir(p, 0755);
+  }
+  make_file("bin/svc", 0755);
+  make_file("bin/dummy_service", 0755);
+  make_file("bin/readmongo_service", 0755);
+  make_file("path/svc", 0755);
+  make_file("path/onlypath", 0755);
+  make_file("notexec", 0644);
+  snprintf(bin_dir, sizeof(bin_dir), "%s/bin", tmp);
+  /* a relative entry must be skipped, whatever it holds */
+  snprintf(path_env, sizeof(path_env), "bin::%s/path:/usr/bin:/bin", tmp);
+}
+
+/* Removes everything fixture_setup() and the tests created. */
+static void fixture_teardown(void) {
+  const char *files[] = {"bin/svc",       "bin/dummy_service", "bin/readmongo_service", "path/svc",
+                         "path/onlypath", "notexec",           "muster.json",           NULL};
+  const char *dirs[] = {"bin", "path", "work", NULL};
+  char p[256];
+  for (size_t i = 0; files[i] != NULL; i++) {
+    snprintf(p, sizeof(p), "%s/%s", tmp, files[i]);
+    unlink(p);
+  }
+  for (size_t i = 0; dirs[i] != NULL; i++) {
+    snprintf(p, sizeof(p), "%s/%s", tmp, dirs[i]);
+    rmdir(p);
+  }
+  rmdir(tmp);
+}
+
+/* Returns the fake environment of the fixture. */
+static struct cfg_env fixture_env(void) {
+  struct cfg_env env = {"muster.json", tmp, bin_dir, path_env, fake_getenv, (void *)vars};
+  return env;
+}
+
+/* Parses json with the fixture's environment; errors go to e. */
+static struct cfg *parse(const char *json, struct cfg_errors *e) {
+  struct cfg_env env = fixture_env();
+  struct cfg *c = (struct cfg *)1;
+  cfg_errors_init(e);
+  int rc = cfg_parse(json, strlen(json), &env, &c, e);
+  if ((rc == 0) != (c != NULL) || (rc == 0) != (e->count == 0))
+    printf("  inconsistent result: rc=%d c=%p errors=%zu\n", rc, (void *)c, e->count);
+  return c;
+}
+
+/* Returns 1 when line is one of the errors (and prints them if not). */
+static int has_error(const struct cfg_errors *e, const char *line) {
+  for (size_t i = 0; i < e->count; i++)
+    if (strcmp(e->lines[i], line) == 0)
+      return 1;
+  printf("  missing error: %s\n  got:\n", line);
+  for (size_t i = 0; i < e->count; i++)
+    printf("    %s\n", e->lines[i]);
+  return 0;
+}
+
+/* Parses json expecting exactly one error, equal to want. */
+static int one_error(const char *json, const char *want) {
+  struct cfg_errors e;
+  struct cfg *c = parse(json, &e);
+  int ok = c == NULL && e.count == 1 && has_error(&e, want);
+  if (!ok && e.count != 1) {
+    printf("  for %s expected only: %s\n  got %zu:\n", json, want, e.count);
+    for (size_t i = 0; i < e.count; i++)
+      printf("    %s\n", e.lines[i]);
+  }
+  cfg_free(c);
+  cfg_errors_free(&e);
+  return ok;
+}
+
+/* Parses json expecting success. */
+static int parses(const char *json) {
+  struct cfg_errors e;
+  struct cfg *c = parse(json, &e);
+  int ok = c != NULL;
+  if (!ok) {
+    printf("  for %s unexpected errors:\n", json);
+    cfg_errors_print(&e, stdout);
+  }
+  cfg_free(c);
+  cfg_errors_free(&e);
+  return ok;
+}
+
+/* Returns tmp/rel in a static buffer. */
+static const char *in_tmp(const char *rel) {
+  static char p[4][256];
+  static int k;
+  k = (k + 1) % 4;
+  snprintf(p[k], sizeof(p[k]), "%s/%s", tmp, rel);
+  return p[k];
+}
+
+/* A one-service config around the service fields in body ("" for none). */
+static const char *svc(const char *body) {
+  static char buf[4096];
+  snprintf(buf, sizeof(buf), "{\"services\": [{\"name\": \"a\", \"command\": [\"svc\"]%s%s}]}",
+           body[0] ? ", " : "", body);
+  return buf;
+}
+
+/* ---- Defaults ---- */
+
+TEST(defaults_host) {
+  struct cfg_errors e;
+  struct cfg *c = parse("{}", &e);
+  CHECK(c != NULL);
+  if (c == NULL)
+    goto out;
+  CHECK_STR(c->file, "muster.json");
+  CHECK_STR(c->dir, tmp);
+  CHECK_STR(c->gateway.listen.host, "127.0.0.1");
+  CHECK_INT(c->gateway.listen.port, 8080);
+  CHECK_INT(c->gateway.listen.ipv6, 0);
+  CHECK_INT(c->gateway.request_timeout_ms, 30000);
+  CHECK_INT(c->gateway.header_timeout_ms, 10000);
+  CHECK_INT(c->gateway.keepalive_timeout_ms, 5000);
+  CHECK_INT(c->gateway.max_header_bytes, 16384);
+  CHECK_INT(c->gateway.max_body_bytes, 1048576);
+  CHECK_INT(c->gateway.max_connections, 10000);
+  CHECK_INT(c->gateway.retries, 1);
+  CHECK_STR(c->gateway.health_path, "/healthz");
+  CHECK_STR(c->gateway.access_log, in_tmp("logs/access.log"));
+  CHECK_INT(c->admin.enabled, 0);
+  CHECK(c->admin.listen.host == NULL);
+  CHECK_STR(c->control.socket, in_tmp("run/muster.sock"));
+  CHECK_STR(c->logs.dir, in_tmp("logs"));
+  CHECK_INT(c->logs.max_bytes, 10485760);
+  CHECK_INT(c->logs.keep, 5);
+  CHECK_INT(c->nservices, 0);
+  CHECK(c->services == NULL);
+out:
+  cfg_free(c);
+  cfg_errors_free(&e);
+}
+
+TEST(defaults_service) {
+  struct cfg_errors e;
+  struct cfg *c = parse(svc(""), &e);
+  CHECK(c != NULL);
+  if (c == NULL)
+    goto out;
+  CHECK_INT(c->nservices, 1);
+  const struct cfg_service *s = &c->services[0];
+  CHECK_STR(s->name, "a");
+  CHECK_INT(s->ncommand, 1);
+  CHECK_STR(s->command[0], in_tmp("bin/svc"));
+  CHECK(s->command[1] == NULL);
+  CHECK_INT(s->instances, 1);
+  CHECK_INT(s->nroutes, 0);
+  CHECK_INT(s->nenv, 0);
+  CHECK_STR(s->cwd, tmp);
+  CHECK_INT(s->restart.policy, CFG_RESTART_ALWAYS);
+  CHECK_INT(s->restart.backoff_initial_ms, 100);
+  CHECK_INT(s->restart.backoff_max_ms, 30000);
+  CHECK_INT(s->restart.max_restarts, 10);
+  CHECK_INT(s->restart.window_s, 60);
+  CHECK_INT(s->ready_timeout_ms, 10000);
+  CHECK_INT(s->heartbeat_ms, 1000);
+  CHECK_INT(s->heartbeat_misses, 3);
+  CHECK_INT(s->stop_timeout_ms, 5000);
+  CHECK_INT(s->max_inflight, 1024);
+  CHECK_INT(s->max_memory_mb, 0);
+  CHECK(cfg_find_service(c, "a") == s);
+  CHECK(cfg_find_service(c, "b") == NULL);
+out:
+  cfg_free(c);
+  cfg_errors_free(&e);
+}
+
+/* The SPEC §2 example, every field given. */
+static const char *spec_example =
+    "{\n"
+    "  \"gateway\": {\n"
+    "    \"listen\": \"127.0.0.1:8081\",\n"
+    "    \"request_timeout_ms\": 30001,\n"
+    "    \"header_timeout_ms\": 10001,\n"
+    "    \"keepalive_timeout_ms\": 5001,\n"
+    "    \"max_header_bytes\": 16385,\n"
+    "    \"max_body_bytes\": 1048577,\n"
+    "    \"max_connections\": 10001,\n"
+    "    \"retries\": 2,\n"
+    "    \"health_path\": \"/health\",\n"
+    "    \"access_log\": \"/var/log/muster/access.log\"\n"
+    "  },\n"
+    "  \"admin\": { \"listen\": \"127.0.0.1:9090\" },\n"
+    "  \"control\": { \"socket\": \"run/m.sock\" },\n"
+    "  \"logs\": { \"dir\": \"/var/log/muster\", \"max_bytes\": 4096, \"keep\": 0 },\n"
+    "  \"services\": [\n"
+    "    {\n"
+    "      \"name\": \"dummy\",\n"
+    "      \"command\": [\"svc\", \"--flag\", \"${GREETING}\"],\n"
+    "      \"instances\": 2,\n"
+    "      \"routes\": [\"/dummy\"],\n"
+    "      \"env\": { \"GREETING\": \"hello\", \"B\": \"${HOME}/x\" },\n"
+    "      \"cwd\": \"work\",\n"
+    "      \"restart\": { \"policy\": \"on-failure\", \"backoff_initial_ms\": 200,\n"
+    "                   \"backoff_max_ms\": 20000, \"max_restarts\": 5, \"window_s\": 30 },\n"
+    "      \"ready_timeout_ms\": 9000,\n"
+    "      \"heartbeat_ms\": 0,\n"
+    "      \"heartbeat_misses\": 4,\n"
+    "      \"stop_timeout_ms\": 6000,\n"
+    "      \"max_inflight\": 8,\n"
+    "      \"max_memory_mb\": 512\n"
+    "    }\n"
+    "  ]\n"
+    "}\n";
+
+TEST(full_example) {
+  struct cfg_errors e;
+  struct cfg *c = parse(spec_example, &e);
+  CHECK(c != NULL);
+  if (c == NULL) {
+    cfg_errors_print(&e, stdout);
+    goto out;
+  }
+  CHECK_INT(c->gateway.listen.port, 8081);
+  CHECK_INT(c->gateway.request_timeout_ms, 30001);
+  CHECK_INT(c->gateway.header_timeout_ms, 10001);
+  CHECK_INT(c->gateway.keepalive_timeout_ms, 5001);
+  CHECK_INT(c->gateway.max_header_bytes, 16385);
+  CHECK_INT(c->gateway.max_body_bytes, 1048577);
+  CHECK_INT(c->gateway.max_connections, 10001);
+  CHECK_INT(c->gateway.retries, 2);
+  CHECK_STR(c->gateway.health_path, "/health");
+  CHECK_STR(c->gateway.access_log, "/var/log/muster/access.log");
+  CHECK_INT(c->admin.enabled, 1);
+  CHECK_STR(c->admin.listen.host, "127.0.0.1");
+  CHECK_INT(c->admin.listen.port, 9090);
+  CHECK_STR(c->control.socket, in_tmp("run/m.sock"));
+  CHECK_STR(c->logs.dir, "/var/log/muster");
+  CHECK_INT(c->logs.max_bytes, 4096);
+  CHECK_INT(c->logs.keep, 0);
+  const struct cfg_service *s = cfg_find_service(c, "dummy");
+  CHECK(s != NULL);
+  if (s == NULL)
+    goto out;
+  CHECK_INT(s->ncommand, 3);
+  CHECK_STR(s->command[1], "--flag");
+  CHECK_STR(s->command[2], "hi");
+  CHECK(s->command[3] == NULL);
+  CHECK_INT(s->instances, 2);
+  CHECK_INT(s->nroutes, 1);
+  CHECK_STR(s->routes[0].prefix, "/dummy");
+  CHECK(s->routes[0].methods == NULL && s->routes[0].host == NULL);
+  CHECK_INT(s->nenv, 2);
+  CHECK_STR(s->env[0].name, "GREETING");
+  CHECK_STR(s->env[0].value, "hello");
+  CHECK_STR(s->env[1].name, "B");
+  CHECK_STR(s->env[1].value, "/home/u/x");
+  CHECK_STR(s->cwd, in_tmp("work"));
+  CHECK_INT(s->restart.policy, CFG_RESTART_ON_FAILURE);
+  CHECK_INT(s->restart.backoff_initial_ms, 200);
+  CHECK_INT(s->restart.backoff_max_ms, 20000);
+  CHECK_INT(s->restart.max_restarts, 5);
+  CHECK_INT(s->restart.window_s, 30);
+  CHECK_INT(s->ready_timeout_ms, 9000);
+  CHECK_INT(s->heartbeat_ms, 0);
+  CHECK_INT(s->heartbeat_misses, 4);
+  CHECK_INT(s->stop_timeout_ms, 6000);
+  CHECK_INT(s->max_inflight, 8);
+  CHECK_INT(s->max_memory_mb, 512);
+out:
+  cfg_free(c);
+  cfg_errors_free(&e);
+}
+
+/* ---- Types and ranges ---- */
+
+/* Every integer field: where it lives and its documented range. */
+struct int_case {
+  const char *section; /* "gateway", "logs", "service" or "restart" */
+  const char *key;
+  long long min, max; /* inclusive */
+  int zero_ok;        /* 0 is allowed below min */
+};
+
+static const struct int_case int_cases[] = {
+    {"gateway", "request_timeout_ms", 1, 86400000, 0},
+    {"gateway", "header_timeout_ms", 1, 3600000, 0},
+    {"gateway", "keepalive_timeout_ms", 0, 3600000, 0},
+    {"gateway", "max_header_bytes", 1024, 1048576, 0},
+    {"gateway", "max_body_bytes", 0, 33554432, 0},
+    {"gateway", "max_connections", 1, 1000000, 0},
+    {"gateway", "retries", 0, 10, 0},
+    {"logs", "max_bytes", 4096, 1099511627776LL, 1},
+    {"logs", "keep", 0, 1000, 0},
+    {"service", "instances", 1, 1024, 0},
+    {"service", "ready_timeout_ms", 1, 3600000, 0},
+    {"service", "heartbeat_ms", 10, 3600000, 1},
+    {"service", "heartbeat_misses", 1, 1000, 0},
+    {"service", "stop_timeout_ms", 0, 3600000, 0},
+    {"service", "max_inflight", 1, 1000000, 0},
+    {"service", "max_memory_mb", 0, 4194304, 0},
+    {"restart", "backoff_initial_ms", 1, 3600000, 0},
+    {"restart", "backoff_max_ms", 1, 86400000, 0},
+    {"restart", "max_restarts", 0, 1000000, 0},
+    {"restart", "window_s", 1, 86400, 0},
+};
+
+/* Builds a config setting the field of ic to the JSON text value, and the
+ * path messages name it by. */
+static void int_config(const struct int_case *ic, const char *value, char *json, size_t n,
+                       char *path, size_t pn) {
+  char field[256];
+  snprintf(field, sizeof(field), "\"%s\": %s", ic->key, value);
+  if (strcmp(ic->section, "service") == 0) {
+    snprintf(json, n, "%s", svc(field));
+    snprintf(path, pn, "services[0].%s", ic->key);
+  } else if (strcmp(ic->section, "restart") == 0) {
+    /* keep backoff_max_ms >= backoff_initial_ms whatever is tested */
+    char body[400];
+    snprintf(body, sizeof(body), "\"restart\": {%s, %s}", field,
+             strcmp(ic->key, "backoff_initial_ms") == 0 ? "\"backoff_max_ms\": 86400000"
+                                                        : "\"backoff_initial_ms\": 1");
+    snprintf(json, n, "%s", svc(body));
+    snprintf(path, pn, "services[0].restart.%s", ic->key);
+  } else {
+    snprintf(json, n, "{\"%s\": {%s}}", ic->section, field);
+    snprintf(path, pn, "%s.%s", ic->section, ic->key);
+  }
+}
+
+TEST(int_types) {
+  static const struct {
+    const char *value, *got;
+  } bad[] = {{"\"2\"", "a string"}, {"1.5", "1.5"},      {"true", "a boolean"},
+             {"null", "null"},      {"[1]", "an array"}, {"{}", "an object"}};
+  char json[4096], path[256], want[512];
+  for (size_t i = 0; i < sizeof(int_cases) / sizeof(int_cases[0]); i++) {
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+      int_config(&int_cases[i], bad[k].value, json, sizeof(json), path, sizeof(path));
+      snprintf(want, sizeof(want), "%s: must be an integer, got %s", path, bad[k].got);
+      CHECK(one_error(json, want));
+    }
+  }
+}
+
+TEST(int_ranges) {
+  char json[4096], path[256], want[512], v[64];
+  for (size_t i = 0; i < sizeof(int_cases) / sizeof(int_cases[0]); i++) {
+    const struct int_case *ic = &int_cases[i];
+    if (ic->zero_ok)
+      snprintf(want, sizeof(want), "must be 0 or %lld..%lld", ic->min, ic->max);
+    else
+      snprintf(want, sizeof(want), "must be %lld..%lld", ic->min, ic->max);
+    long long ok[] = {ic->min, ic->max, 0};
+    long long bad[] = {ic->min - 1, ic->max + 1};
+    for (size_t k = 0; k < 3; k++) {
+      if (k == 2 && !ic->zero_ok)
+        continue;
+      snprintf(v, sizeof(v), "%lld", ok[k]);
+      int_config(ic, v, json, sizeof(json), path, sizeof(path));
+      CHECK(parses(json));
+    }
+    for (size_t k = 0; k < 2; k++) {
+      if (ic->zero_ok && bad[k] == 0)
+        continue;
+      char line[1024];
+      snprintf(v, sizeof(v), "%lld", bad[k]);
+      int_config(ic, v, json, sizeof(json), path, sizeof(path));
+      snprintf(line, sizeof(line), "%s: %s", path, want);
+      CHECK(one_error(json, line));
+    }
+  }
+  /* JSON allows 1e2 and 2.0: they are integers; 1e300 is just too big */
+  CHECK(parses(svc("\"instances\": 1e2")));
+  CHECK(parses(svc("\"instances\": 2.0")));
+  CHECK(one_error(svc("\"instances\": 1e300"), "services[0].instances: must be 1..1024"));
+  CHECK(one_error(svc("\"instances\": -1e300"), "services[0].instances: must be 1..1024"));
+  CHECK(
+      one_error(svc("\"heartbeat_ms\": 5"), "services[0].heartbeat_ms: must be 0 or 10..3600000"));
+  CHECK(one_error(svc("\"restart\": {\"backoff_initial_ms\": 500, \"backoff_max_ms\": 400}"),
+                  "services[0].restart.backoff_max_ms: must be >= backoff_initial_ms "
+                  "(500)"));
+}
+
+TEST(other_types) {
+  CHECK(one_error("{\"gateway\": []}", "gateway: must be an object, got an array"));
+  CHECK(one_error("{\"logs\": 1}", "logs: must be an object, got a number"));
+  CHECK(one_error("{\"control\": \"x\"}", "control: must be an object, got a string"));
+  CHECK(one_error("{\"admin\": true}", "admin: must be an object, got a boolean"));
+  CHECK(one_error("{\"services\": {}}", "services: must be an array, got an object"));
+  CHECK(one_error("{\"services\": [1]}", "services[0]: must be an object, got a number"));
+  CHECK(one_error("[]", "muster.json: must be a JSON object, got an array"));
+  CHECK(one_error("{\"gateway\": {\"listen\": 8080}}",
+                  "gateway.listen: must be a string, got a number"));
+  CHECK(one_error("{\"gateway\": {\"health_path\": 1}}",
+                  "gateway.health_path: must be a string, got a number"));
+  CHECK(one_error("{\"gateway\": {\"access_log\": false}}",
+                  "gateway.access_log: must be a string, got a boolean"));
+  CHECK(
+      one_error("{\"control\": {\"socket\": null}}", "control.socket: must be a string, got null"));
+  CHECK(one_error("{\"logs\": {\"dir\": []}}", "logs.dir: must be a string, got an array"));
+  CHECK(one_error("{\"services\": [{\"name\": 1, \"command\": [\"svc\"]}]}",
+                  "services[0].name: must be a string, got a number"));
+  CHECK(one_error("{\"services\": [{\"name\": \"a\", \"command\": \"svc\"}]}",
+                  "services[0].command: must be a non-empty array of "
+                  "strings, got a string"));
+  CHECK(one_error("{\"services\": [{\"name\": \"a\", \"command\": []}]}",
+                  "services[0].command: must be a non-empty array of "
+                  "strings, got []"));
+  CHECK(one_error("{\"services\": [{\"name\": \"a\", \"command\": [\"svc\", 2]}]}",
+                  "services[0].command[1]: must be a string, got a number"));
+  CHECK(one_error(svc("\"routes\": \"/x\""),
+                  "services[0].routes: must be an array of prefixes or route "
+                  "objects, got a string"));
+  CHECK(one_error(svc("\"routes\": [1]"),
+                  "services[0].routes[0]: must be a prefix string or a route "
+                  "object, got a number"));
+  CHECK(one_error(svc("\"env\": []"), "services[0].env: must be an object of strings, got an "
+                                      "array"));
+  CHECK(one_error(svc("\"env\": {\"A\": 1}"), "services[0].env.A: must be a string, got a number"));
+  CHECK(one_error(svc("\"cwd\": 1"), "services[0].cwd: must be a string, got a number"));
+  CHECK(one_error(svc("\"restart\": \"always\""),
+                  "services[0].restart: must be an object, got a string"));
+  CHECK(one_error(svc("\"restart\": {\"policy\": \"sometimes\"}"),
+                  "services[0].restart.policy: must be one of always, "
+                  "on-failure, never; got \"sometimes\""));
+  CHECK(one_error(svc("\"restart\": {\"policy\": 1}"),
+                  "services[0].restart.policy: must be a string, got a "
+                  "number"));
+}
+
+TEST(required_and_names) {
+  CHECK(one_error("{\"services\": [{\"command\": [\"svc\"]}]}", "services[0].name: required"));
+  CHECK(one_error("{\"services\": [{\"name\": \"a\"}]}", "services[0].command: required"));
+  CHECK(one_error("{\"services\": [{\"name\": \"a b\", \"command\": [\"svc\"]}]}",
+                  "services[0].name: \"a b\" must match [A-Za-z0-9_.-]{1,64}"));
+  CHECK(one_error("{\"services\": [{\"name\": \"\", \"command\": [\"svc\"]}]}",
+                  "services[0].name: \"\" must match [A-Za-z0-9_.-]{1,64}"));
+  char json[512], name[70];
+  memset(name, 'x', 65);
+  name[65] = '\0';
+  snprintf(json, sizeof(json), "{\"services\": [{\"name\": \"%s\", \"command\": [\"svc\"]}]}",
+           name);
+  CHECK(one_error(json, "services[0].name: \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\" must match "
+                        "[A-Za-z0-9_.-]{1,64}"));
+  name[64] = '\0';
+  snprintf(json, sizeof(json), "{\"services\": [{\"name\": \"%s\", \"command\": [\"svc\"]}]}",
+           name);
+  CHECK(parses(json));
+  CHECK(parses("{\"services\": [{\"name\": \"A-z_0.9\", \"command\": [\"svc\"]}]}"));
+  CHECK(parses("{\"services\": [{\"name\": \"${NAME}\", \"command\": [\"svc\"]}]}"));
+  CHECK(one_error("{\"services\": ["
+                  "{\"name\": \"a\", \"command\": [\"svc\"]},"
+                  "{\"name\": \"b\", \"command\": [\"svc\"]},"
+                  "{\"name\": \"a\", \"command\": [\"svc\"]}]}",
+                  "services[2].name: duplicate service name \"a\" (also "
+                  "services[0])"));
+}
+
+/* ---- Unknown and duplicate keys ---- */
+
+TEST(unknown_keys) {
+  CHECK(one_error("{\"gatway\": {}}", "gatway: unknown key (did you mean \"gateway\"?)"));
+  CHECK(one_error("{\"zzz\": 1}", "zzz: unknown key"));
+  CHECK(one_error("{\"gateway\": {\"retires\": 1}}",
+                  "gateway.retires: unknown key (did you mean \"retries\"?)"));
+  CHECK(one_error("{\"admin\": {\"port\": 1}}", "admin.port: unknown key"));
+  CHECK(one_error("{\"control\": {\"sockets\": \"x\"}}",
+                  "control.sockets: unknown key (did you mean \"socket\"?)"));
+  CHECK(one_error("{\"logs\": {\"Dir\": \"x\"}}", "logs.Dir: unknown key (did you mean \"dir\"?)"));
+  CHECK(one_error(svc("\"instanses\": 3"), "services[0].instanses: unknown key (did you mean "
+                                           "\"instances\"?)"));
+  CHECK(one_error(svc("\"restart\": {\"polcy\": \"never\"}"),
+                  "services[0].restart.polcy: unknown key (did you mean "
+                  "\"policy\"?)"));
+  CHECK(one_error(svc("\"routes\": [{\"prefix\": \"/x\", \"method\": [\"GET\"]}]"),
+                  "services[0].routes[0].method: unknown key (did you mean "
+                  "\"methods\"?)"));
+  /* an unknown key does not hide the valid ones */
+  struct cfg_errors e;
+  struct cfg *c = parse("{\"gateway\": {\"retries\": 99, \"x\": 1}}", &e);
+  CHECK(c == NULL);
+  CHECK_INT(e.count, 2);
+  CHECK(has_error(&e, "gateway.x: unknown key"));
+  CHECK(has_error(&e, "gateway.retries: must be 0..10"));
+  cfg_errors_free(&e);
+}
+
+TEST(duplicate_keys) {
+  CHECK(one_error("{\"gateway\": {\"retries\": 1, \"retries\": 2}}",
+                  "gateway.retries: duplicate key"));
+  CHECK(one_error("{\"logs\": {}, \"logs\": {}}", "logs: duplicate key"));
+  CHECK(
+      one_error(svc("\"env\": {\"A\": \"1\", \"A\": \"2\"}"), "services[0].env.A: duplicate key"));
+}
+
+/* ---- JSON syntax ---- */
+
+TEST(syntax_positions) {
+  /* a missing comma: line 3, column 5 is the '"' of the next key */
+  CHECK(one_error("{\n"
+                  "  \"gateway\": {\n"
+                  "    \"retries\": 1\n"
+                  "    \"health_path\": \"/h\"\n"
+                  "  }\n"
+                  "}\n",
+                  "muster.json:4:5: JSON syntax error near '\"health_path\": \"'"));
+  CHECK(one_error("{\n  \"logs\": {}\n    \"control\": {}\n}",
+                  "muster.json:3:5: JSON syntax error near '\"control\": {}'"));
+  /* columns count characters, not bytes: "é" is two bytes */
+  CHECK(one_error("{\"é\": 1 2}", "muster.json:1:9: JSON syntax error near '2}'"));
+  CHECK(one_error("{\"a\": 1,}", "muster.json:1:9: JSON syntax error near '}'"));
+  CHECK(one_error("{\"a\": tru}", "muster.json:1:7: JSON syntax error near 'tru}'"));
+  CHECK(one_error("", "muster.json:1:1: JSON syntax error (unexpected end of "
+                      "input)"));
+  CHECK(one_error("{\n  \"logs\": {\n", "muster.json:3:1: JSON syntax error (unexpected end of "
+                                        "input)"));
+  CHECK(one_error("{}\n}\n", "muster.json:2:1: JSON syntax error: text after the end "
+                             "near '}'"));
+  /* trailing whitespace is fine, an embedded NUL is not */
+  CHECK(parses("{}\n\n  \t\n"));
+  const char nul[] = "{}\0{}";
+  struct cfg_env env = fixture_env();
+  struct cfg *c;
+  struct cfg_errors e;
+  cfg_errors_init(&e);
+  CHECK(cfg_parse(nul, sizeof(nul) - 1, &env, &c, &e) == -1);
+  CHECK(c == NULL);
+  CHECK_INT(e.count, 1);
+  CHECK(e.count == 1 && strncmp(e.lines[0], "muster.json:1:3: ", 17) == 0);
+  cfg_errors_free(&e);
+  /* a syntax error stops there: no schema errors follow it */
+  CHECK(one_error("{\"zzz\": 1,\n\"gateway\": [}", "muster.json:2:13: JSON syntax error near '}'"));
+}
+
+/* ---- ${VAR} expansion ---- */
+
+/* Expands in with the fake environment: the result, or "ERR: reason". */
+static const char *expand(const char *in) {
+  static char res[512];
+  char err[200], *out;
+  if (cfg_expand(in, fake_getenv, (void *)vars, &out, err, sizeof(err)) != 0) {
+    snprintf(res, sizeof(res), "ERR: %s", err);
+    return res;
+  }
+  snprintf(res, sizeof(res), "%s", out);
+  free(out);
+  return res;
+}
+
+TEST(expand) {
+  CHECK_STR(expand(""), "");
+  CHECK_STR(expand("plain"), "plain");
+  CHECK_STR(expand("${HOME}"), "/home/u");
+  CHECK_STR(expand("a${HOME}b${PORT}c"), "a/home/ub7070c");
+  CHECK_STR(expand("${PORT:-1}"), "7070");
+  CHECK_STR(expand("${NOPE:-mongodb://127.0.0.1:27017}"), "mongodb://127.0.0.1:27017");
+  CHECK_STR(expand("${EMPTY}"), "");
+  CHECK_STR(expand("${EMPTY:-d}"), "d"); /* ":-": empty counts as unset */
+  CHECK_STR(expand("${NOPE:-}"), "");
+  CHECK_STR(expand("${NOPE:-${HOME}/x}"), "/home/u/x");
+  CHECK_STR(expand("${NOPE:-${NOPE2:-deep}}"), "deep");
+  CHECK_STR(expand("${PORT:-${NOPE}}"), "7070"); /* unused default: no error */
+  CHECK_STR(expand("$$"), "$");
+  CHECK_STR(expand("$${HOME}"), "${HOME}");
+  CHECK_STR(expand("$$$${HOME}"), "$${HOME}");
+  CHECK_STR(expand("$$${HOME}"), "$/home/u");
+  CHECK_STR(expand("$"), "$");
+  CHECK_STR(expand("a$"), "a$");
+  CHECK_STR(expand("$HOME"), "$HOME");
+  CHECK_STR(expand("5$/h {x} }"), "5$/h {x} }");
+  CHECK_STR(expand("${NOPE}"), "ERR: undefined variable \"NOPE\" (write "
+                               "${NOPE:-default} for a default)");
+  CHECK_STR(expand("x${HOME"), "ERR: unterminated \"${\"");
+  CHECK_STR(expand("${NOPE:-abc"), "ERR: unterminated \"${\"");
+  CHECK_STR(expand("${"), "ERR: invalid variable name after \"${\"");
+  CHECK_STR(expand("${}"), "ERR: invalid variable name after \"${\"");
+  CHECK_STR(expand("${1A}"), "ERR: invalid variable name after \"${\"");
+  CHECK_STR(expand("${A B}"), "ERR: invalid \"${A \": expected \"}\" or \":-\" "
+                              "after the variable name");
+  CHECK_STR(expand("${HOME?x}"), "ERR: invalid \"${HOME?\": expected \"}\" or "
+                                 "\":-\" after the variable name");
+  char *out = (char *)1, err[64];
+  CHECK(cfg_expand("${X}", NULL, NULL, &out, err, sizeof(err)) == -1);
+  CHECK(out == NULL);
+  CHECK(cfg_expand("${X:-y}", NULL, NULL, &out, err, sizeof(err)) == 0);
+  CHECK_STR(out, "y");
+  free(out);
+}
+
+TEST(expand_in_config) {
+  struct cfg_errors e;
+  struct cfg *c = parse("{\"gateway\": {\"listen\": \":${PORT}\", \"access_log\": \"${EMPTY}\"},"
+                        " \"logs\": {\"dir\": \"${HOME}/logs\"},"
+                        " \"services\": [{\"name\": \"a\", \"command\": [\"svc\", \"$$1\"],"
+                        " \"routes\": [\"/${NAME}\"], \"env\": {\"U\": \"${NOPE:-x}\"}}]}",
+                        &e);
+  CHECK(c != NULL);
+  if (c != NULL) {
+    CHECK_STR(c->gateway.listen.host, "0.0.0.0");
+    CHECK_INT(c->gateway.listen.port, 7070);
+    CHECK(c->gateway.access_log == NULL);
+    CHECK_STR(c->logs.dir, "/home/u/logs");
+    CHECK_STR(c->services[0].command[1], "$1");
+    CHECK_STR(c->services[0].routes[0].prefix, "/alpha");
+    CHECK_STR(c->services[0].env[0].value, "x");
+  }
+  cfg_free(c);
+  cfg_errors_free(&e);
+  CHECK(one_error(svc("\"env\": {\"U\": \"${NOPE}\"}"),
+                  "services[0].env.U: undefined variable \"NOPE\" (write "
+                  "${NOPE:-default} for a default)"));
+  CHECK(
+      one_error("{\"control\": {\"socket\": \"${SOCK\"}}", "control.socket: unterminated \"${\""));
+}
+
+/* ---- Paths and commands ---- */
+
+TEST(path_resolve) {
+  static const struct {
+    const char *dir, *path, *want;
+  } cases[] = {
+      {"/a/b", "logs", "/a/b/logs"},
+      {"/a/b", "./logs/", "/a/b/logs"},
+      {"/a/b", ".", "/a/b"},
+      {"/a/b", "x//y/./z/.", "/a/b/x/y/z"},
+      {"/a/b", "../c", "/a/b/../c"}, /* ".." kept: symlinks */
+      {"/a/b", "/abs//p/", "/abs/p"},
+      {"/a/b", "/", "/"},
+      {"/", "x", "/x"},
+      {"/", ".", "/"},
+      {"/a/b/", "x", "/a/b/x"},
+      {"/a", ".hidden/./.x", "/a/.hidden/.x"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char *p = cfg_path_resolve(cases[i].dir, cases[i].path);
+    CHECK_STR(p, cases[i].want);
+    free(p);
+  }
+}
+
+TEST(paths_in_config) {
+  struct cfg_errors e;
+  struct cfg *c = parse("{\"gateway\": {\"access_log\": \"a/../access.log\"},"
+                        " \"control\": {\"socket\": \"/run/m/./s.sock\"},"
+                        " \"logs\": {\"dir\": \"var/logs/\"},"
+                        " \"services\": [{\"name\": \"a\", \"command\": "
+                        "[\"svc\"], \"cwd\": \"./work/\"}]}",
+                        &e);
+  CHECK(c != NULL);
+  if (c != NULL) {
+    CHECK_STR(c->gateway.access_log, in_tmp("a/../access.log"));
+    CHECK_STR(c->control.socket, "/run/m/s.sock");
+    CHECK_STR(c->logs.dir, in_tmp("var/logs"));
+    CHECK_STR(c->services[0].cwd, in_tmp("work"));
+  }
+  cfg_free(c);
+  cfg_errors_free(&e);
+  c = parse("{\"gateway\": {\"access_log\": null}}", &e);
+  CHECK(c != NULL && c->gateway.access_log == NULL);
+  cfg_free(c);
+  cfg_errors_free(&e);
+  c = parse("{\"gateway\": {\"access_log\": \"\"}}", &e);
+  CHECK(c != NULL && c->gateway.access_log == NULL);
+  cfg_free(c);
+  cfg_errors_free(&e);
+  CHECK(one_error("{\"logs\": {\"dir\": \"\"}}", "logs.dir: must not be empty"));
+  char want[300];
+  snprintf(want, sizeof(want), "services[0].cwd: \"%s\": No such file or directory",
+           in_tmp("nowhere"));
+  CHECK(one_error(svc("\"cwd\": \"nowhere\""), want));
+  snprintf(want, sizeof(want), "services[0].cwd: \"%s\" is not a directory", in_tmp("notexec"));
+  CHECK(one_error(svc("\"cwd\": \"notexec\""), want));
+  char json[400], sock[200];
+  memset(sock, 'x', 120);
+  sock[120] = '\0';
+  snprintf(json, sizeof(json), "{\"control\": {\"socket\": \"/%s\"}}", sock);
+  snprintf(want, sizeof(want),
+           "control.socket: \"/%s\" is too long for a Unix socket (at most "
+           "107 bytes)",
+           sock);
+  CHECK(one_error(json, want));
+}
+
+TEST(find_command) {
+  char *p;
+  /* next to muster first, then PATH; relative PATH entries skipped */
+  CHECK_INT(cfg_path_find_command("svc", tmp, bin_dir, path_env, &p), 0);
+  CHECK_STR(p, in_tmp("bin/svc"));
+  free(p);
+  CHECK_INT(cfg_path_find_command("svc", tmp, NULL, path_env, &p), 0);
+  CHECK_STR(p, in_tmp("path/svc"));
+  free(p);
+  CHECK_INT(cfg_path_find_command("onlypath", tmp, bin_dir, path_env, &p), 0);
+  CHECK_STR(p, in_tmp("path/onlypath"));
+  free(p);
+  CHECK_INT(cfg_path_find_command("sh", tmp, bin_dir, "/usr/bin:/bin", &p), 0);
+  CHECK(p != NULL && p[0] == '/');
+  free(p);
+  CHECK_INT(cfg_path_find_command("onlypath", tmp, bin_dir, NULL, &p), UV_ENOENT);
+  CHECK(p == NULL);
+  CHECK_INT(cfg_path_find_command("svc", "/", NULL, "bin:.:", &p), UV_ENOENT);
+  CHECK_INT(cfg_path_find_command("notexec", tmp, tmp, NULL, &p), UV_ENOENT);
+  CHECK_INT(cfg_path_find_command("", tmp, bin_dir, path_env, &p), UV_ENOENT);
+  /* with a '/': relative to the config directory, no lookup */
+  CHECK_INT(cfg_path_find_command("./bin/svc", tmp, NULL, NULL, &p), 0);
+  CHECK_STR(p, in_tmp("bin/svc"));
+  free(p);
+  CHECK_INT(cfg_path_find_command("path/onlypath", tmp, NULL, NULL, &p), 0);
+  CHECK_STR(p, in_tmp("path/onlypath"));
+  free(p);
+  CHECK_INT(cfg_path_find_command("./notexec", tmp, NULL, NULL, &p), UV_EACCES);
+  CHECK_INT(cfg_path_find_command("./bin", tmp, NULL, NULL, &p), UV_EACCES);
+  CHECK_INT(cfg_path_find_command("./nope", tmp, NULL, NULL, &p), UV_ENOENT);
+  CHECK_INT(cfg_path_find_command("/bin/sh", tmp, NULL, NULL, &p), 0);
+  CHECK_STR(p, "/bin/sh");
+  free(p);
+}
+
+TEST(commands_in_config) {
+  char want[400];
+  snprintf(want, sizeof(want),
+           "services[0].command: \"nope\" not found next to muster (%s) or on "
+           "PATH",
+           bin_dir);
+  CHECK(one_error("{\"services\": [{\"name\": \"a\", \"command\": [\"nope\"]}]}", want));
+  CHECK(one_error("{\"services\": [{\"name\": \"a\", \"command\": [\"./nope\"]}]}",
+                  "services[0].command: \"./nope\" not found"));
+  CHECK(one_error("{\"services\": [{\"name\": \"a\", \"command\": [\"./notexec\"]}]}",
+                  "services[0].command: \"./notexec\" is not an executable file"));
+  CHECK(one_error("{\"services\": [{\"name\": \"a\", \"command\": [\"\"]}]}",
+                  "services[0].command: the program name must not be empty"));
+  struct cfg_errors e;
+  struct cfg *c = parse("{\"services\": [{\"name\": \"a\", \"command\": "
+                        "[\"onlypath\", \"x\"]}, {\"name\": \"b\", "
+                        "\"command\": [\"bin/svc\"]}]}",
+                        &e);
+  CHECK(c != NULL);
+  if (c != NULL) {
+    CHECK_STR(c->services[0].command[0], in_tmp("path/onlypath"));
+    CHECK_STR(c->services[0].command[1], "x");
+    CHECK_STR(c->services[1].command[0], in_tmp("bin/svc"));
+  }
+  cfg_free(c);
+  cfg_errors_free(&e);
+  /* without a bin dir the message does not mention it */
+  struct cfg_env env = fixture_env();
+  env.bin_dir = NULL;
+  const char *j = "{\"services\": [{\"name\": \"a\", \"command\": [\"nope\"]}]}";
+  cfg_errors_init(&e);
+  CHECK(cfg_parse(j, strlen(j), &env, &c, &e) == -1);
+  CHECK(has_error(&e, "services[0].command: \"nope\" not found on PATH"));
+  cfg_errors_free(&e);
+}
+
+TEST(env_vars) {
+  CHECK(one_error(svc("\"env\": {\"MUSTER_SERVICE\": \"x\"}"),
+                  "services[0].env.MUSTER_SERVICE: reserved: muster sets it "
+                  "for each instance"));
+  CHECK(one_error(svc("\"env\": {\"NODE_CHANNEL_FD\": \"4\"}"),
+                  "services[0].env.NODE_CHANNEL_FD: reserved: muster sets it "
+                  "for each instance"));
+  CHECK(one_error(svc("\"env\": {\"A=B\": \"x\"}"),
+                  "services[0].env.A=B: a variable name must be non-empty, "
+                  "without '='"));
+  CHECK(one_error(svc("\"env\": {\"\": \"x\"}"),
+                  "services[0].env.: a variable name must be non-empty, "
+                  "without '='"));
+  CHECK(parses(svc("\"env\": {}")));
+}
+
+/* ---- Listen addresses ---- */
+
+TEST(listen) {
+  static const struct {
+    const char *in, *host;
+    int port, ipv6;
+  } ok[] = {
+      {"127.0.0.1:8080", "127.0.0.1", 8080, 0},
+      {"0.0.0.0:1", "0.0.0.0", 1, 0},
+      {":8080", "0.0.0.0", 8080, 0},
+      {"8080", "0.0.0.0", 8080, 0},
+      {"localhost:65535", "127.0.0.1", 65535, 0},
+      {"[::1]:9090", "::1", 9090, 1},
+      {"[::]:80", "::", 80, 1},
+  };
+  static const struct {
+    const char *in, *err;
+  } bad[] = {
+      {"127.0.0.1:0", "\"127.0.0.1:0\": port must be 1..65535"},
+      {"127.0.0.1:65536", "\"127.0.0.1:65536\": port must be 1..65535"},
+      {"127.0.0.1:", "\"127.0.0.1:\": port must be 1..65535"},
+      {"127.0.0.1:80x", "\"127.0.0.1:80x\": port must be 1..65535"},
+      {"127.0.0.1", "\"127.0.0.1\": expected \"HOST:PORT\" or \":PORT\""},
+      {"example.com:80", "\"example.com:80\": host must be an IPv4 address or \"localhost\""},
+      {"1.2.3:80", "\"1.2.3:80\": host must be an IPv4 address or "
+                   "\"localhost\""},
+      {"::1:80", "\"::1:80\": an IPv6 address needs brackets: \"[::1]:8080\""},
+      {"[::1]", "\"[::1]\": expected \"[IPv6]:PORT\""},
+      {"[1.2.3.4]:80", "\"[1.2.3.4]:80\": host must be an IPv6 address"},
+      {"", "\"\": expected \"HOST:PORT\" or \":PORT\""},
+  };
+  char err[256];
+  for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+    struct cfg_listen l = {NULL, 0, 0};
+    CHECK_INT(cfg_listen_parse(ok[i].in, &l, err, sizeof(err)), 0);
+    CHECK_STR(l.host, ok[i].host);
+    CHECK_INT(l.port, ok[i].port);
+    CHECK_INT(l.ipv6, ok[i].ipv6);
+    free(l.host);
+  }
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    struct cfg_listen l = {NULL, 0, 0};
+    err[0] = '\0';
+    CHECK_INT(cfg_listen_parse(bad[i].in, &l, err, sizeof(err)), -1);
+    CHECK(l.host == NULL);
+    CHECK_STR(err, bad[i].err);
+  }
+  CHECK(one_error("{\"gateway\": {\"listen\": \"1.2.3.4:99999\"}}",
+                  "gateway.listen: \"1.2.3.4:99999\": port must be 1..65535"));
+  CHECK(one_error("{\"admin\": {\"listen\": \"127.0.0.1:8080\"}}",
+                  "admin.listen: port 8080 is the gateway's: admin must not "
+                  "be on the public port"));
+  CHECK(one_error("{\"gateway\": {\"listen\": \":9000\"}, \"admin\": "
+                  "{\"listen\": \"127.0.0.1:9000\"}}",
+                  "admin.listen: port 9000 is the gateway's: admin must not "
+                  "be on the public port"));
+  struct cfg_errors e;
+  struct cfg *c = parse("{\"admin\": {}}", &e); /* present: default address */
+  CHECK(c != NULL && c->admin.enabled && c->admin.listen.port == 9090);
+  cfg_free(c);
+  cfg_errors_free(&e);
+  c = parse("{\"admin\": null}", &e);
+  CHECK(c != NULL && !c->admin.enabled);
+  cfg_free(c);
+  cfg_errors_free(&e);
+  c = parse("{\"gateway\": {\"listen\": \"127.0.0.1:8080\"}, "
+            "\"admin\": {\"listen\": \"127.0.0.2:8080\"}}",
+            &e);
+  CHECK(c != NULL); /* same port, other address: fine */
+  cfg_free(c);
+  cfg_errors_free(&e);
+}
+
+/* ---- Routes ---- */
+
+TEST(routes) {
+  struct cfg_errors e;
+  struct cfg *c = parse(svc("\"routes\": [\"/\", \"/a/\", \"//b//c//\", "
+                            "{\"prefix\": \"/api/\", \"methods\": [\"get\", \"POST\"], "
+                            "\"host\": \"API.Example.com\"}, {\"prefix\": \"/h\", \"host\": "
+                            "\"h.local\"}]"),
+                        &e);
+  CHECK(c != NULL);
+  if (c != NULL) {
+    const struct cfg_service *s = &c->services[0];
+    CHECK_INT(s->nroutes, 5);
+    CHECK_STR(s->routes[0].prefix, "/");
+    CHECK_STR(s->routes[1].prefix, "/a");
+    CHECK_STR(s->routes[2].prefix, "/b/c");
+    CHECK_STR(s->routes[3].prefix, "/api");
+    CHECK_INT(s->routes[3].nmethods, 2);
+    CHECK_STR(s->routes[3].methods[0], "GET");
+    CHECK_STR(s->routes[3].methods[1], "POST");
+    CHECK(s->routes[3].methods[2] == NULL);
+    CHECK_STR(s->routes[3].host, "api.example.com");
+    CHECK_STR(s->routes[4].prefix, "/h");
+    CHECK(s->routes[4].methods == NULL);
+    CHECK_STR(s->routes[4].host, "h.local");
+  } else {
+    cfg_errors_print(&e, stdout);
+  }
+  cfg_free(c);
+  cfg_errors_free(&e);
+  CHECK(one_error(svc("\"routes\": [\"x\"]"), "services[0].routes[0]: \"x\" must start with '/'"));
+  CHECK(one_error(svc("\"routes\": [\"\"]"), "services[0].routes[0]: \"\" must start with '/'"));
+  CHECK(one_error(svc("\"routes\": [\"/a?b\"]"),
+                  "services[0].routes[0]: \"/a?b\" must not contain spaces, "
+                  "control characters, '?' or '#'"));
+  CHECK(one_error(svc("\"routes\": [\"/a b\"]"),
+                  "services[0].routes[0]: \"/a b\" must not contain spaces, "
+                  "control characters, '?' or '#'"));
+  CHECK(one_error(svc("\"routes\": [{\"methods\": [\"GET\"]}]"),
+                  "services[0].routes[0].prefix: required"));
+  CHECK(one_error(svc("\"routes\": [{\"prefix\": 1}]"),
+                  "services[0].routes[0].prefix: must be a string, got a "
+                  "number"));
+  CHECK(one_error(svc("\"routes\": [{\"prefix\": \"/x\", \"methods\": []}]"),
+                  "services[0].routes[0].methods: must be a non-empty array "
+                  "of HTTP methods, got []"));
+  CHECK(one_error(svc("\"routes\": [{\"prefix\": \"/x\", \"methods\": \"GET\"}]"),
+                  "services[0].routes[0].methods: must be a non-empty array "
+                  "of HTTP methods, got a string"));
+  CHECK(one_error(svc("\"routes\": [{\"prefix\": \"/x\", \"methods\": [\"GET\", \"G T\"]}]"),
+                  "services[0].routes[0].methods[1]: \"G T\" is not an HTTP method"));
+  CHECK(one_error(svc("\"routes\": [{\"prefix\": \"/x\", \"methods\": [\"GET\", \"get\"]}]"),
+                  "services[0].routes[0].methods[1]: duplicate method \"GET\""));
+  CHECK(one_error(svc("\"routes\": [{\"prefix\": \"/x\", \"host\": \"a:80\"}]"),
+                  "services[0].routes[0].host: \"a:80\" is not a host name "
+                  "(letters, digits, '.', '-'; no port)"));
+  CHECK(one_error(svc("\"routes\": [{\"prefix\": \"/x\", \"host\": \"\"}]"),
+                  "services[0].routes[0].host: \"\" is not a host name "
+                  "(letters, digits, '.', '-'; no port)"));
+}
+
+TEST(route_conflicts) {
+  CHECK(one_error("{\"services\": ["
+                  "{\"name\": \"a\", \"command\": [\"svc\"], \"routes\": "
+                  "[\"/x\", \"/dummy\"]},"
+                  "{\"name\": \"b\", \"command\": [\"svc\"], \"routes\": "
+                  "[\"/dummy/\"]}]}",
+                  "services[1].routes[0]: route \"/dummy\" is claimed by both "
+                  "\"a\" (services[0].routes[1]) and \"b\""));
+  CHECK(one_error(svc("\"routes\": [\"/x\", {\"prefix\": \"/x\", \"methods\": "
+                      "[\"GET\"]}]"),
+                  "services[0].routes[1]: duplicate route \"/x\" (also "
+                  "routes[0])"));
+  CHECK(one_error("{\"services\": ["
+                  "{\"name\": \"a\", \"command\": [\"svc\"], \"routes\": "
+                  "[{\"prefix\": \"/x\", \"host\": \"h\"}]},"
+                  "{\"name\": \"b\", \"command\": [\"svc\"], \"routes\": "
+                  "[{\"prefix\": \"/x\", \"host\": \"H\"}]}]}",
+                  "services[1].routes[0]: route \"/x\" for host \"h\" is "
+                  "claimed by both \"a\" (services[0].routes[0]) and \"b\""));
+  /* same prefix on different hosts, or one on any host: allowed */
+  CHECK(parses("{\"services\": ["
+               "{\"name\": \"a\", \"command\": [\"svc\"], \"routes\": "
+               "[\"/x\", {\"prefix\": \"/x\", \"host\": \"h1\"}]},"
+               "{\"name\": \"b\", \"command\": [\"svc\"], \"routes\": "
+               "[{\"prefix\": \"/x\", \"host\": \"h2\"}, \"/x/y\", \"/xy\"]}]}"));
+}
+
+/* ---- Many errors at once ---- */
+
+TEST(all_errors_collected) {
+  struct cfg_errors e;
+  struct cfg *c = parse("{\"gateway\": {\"retries\": \"2\", \"health_path\": \"healthz\"},"
+                        " \"logs\": {\"keep\": -1},"
+                        " \"services\": ["
+                        "  {\"name\": \"a\", \"command\": [\"svc\"], \"instances\": 0},"
+                        "  {\"name\": \"b\", \"command\": [\"svc\"], \"instances\": 2000,"
+                        "   \"instanses\": 1, \"routes\": [\"/r\"]},"
+                        "  {\"name\": \"c\", \"command\": [\"svc\"], \"instances\": 1025,"
+                        "   \"restart\": {\"policy\": \"no\"}, \"routes\": [\"/r\"]}]}",
+                        &e);
+  CHECK(c == NULL);
+  CHECK_INT(e.count, 9);
+  CHECK(has_error(&e, "gateway.retries: must be an integer, got a string"));
+  CHECK(has_error(&e, "gateway.health_path: must be a path starting with '/' "
+                      "(no query, no spaces)"));
+  CHECK(has_error(&e, "logs.keep: must be 0..1000"));
+  CHECK(has_error(&e, "services[0].instances: must be 1..1024"));
+  CHECK(has_error(&e, "services[1].instances: must be 1..1024"));
+  CHECK(has_error(&e, "services[1].instanses: unknown key (did you mean "
+                      "\"instances\"?)"));
+  CHECK(has_error(&e, "services[2].instances: must be 1..1024"));
+  CHECK(has_error(&e, "services[2].restart.policy: must be one of always, "
+                      "on-failure, never; got \"no\""));
+  CHECK(has_error(&e, "services[2].routes[0]: route \"/r\" is claimed by both "
+                      "\"b\" (services[1].routes[0]) and \"c\""));
+  char *all = cfg_errors_join(&e, "; ");
+  CHECK(all != NULL && strncmp(all,
+                               "gateway.retries: must be an integer, got "
+                               "a string; ",
+                               50) == 0);
+  free(all);
+  cfg_errors_free(&e);
+  /* errors may hold no control character: one problem, one line */
+  cfg_errors_init(&e);
+  cfg_errors_add(&e, "a\nb%s", "\tc");
+  CHECK_STR(e.lines[0], "a?b?c");
+  all = cfg_errors_join(&e, "|");
+  CHECK_STR(all, "a?b?c");
+  free(all);
+  cfg_errors_free(&e);
+  all = cfg_errors_join(&e, "|");
+  CHECK_STR(all, "");
+  free(all);
+}
+
+/* ---- Reload comparison ---- */
+
+TEST(service_equal) {
+  static const char *base = "{\"services\": [{\"name\": \"a\", \"command\": [\"svc\", \"x\"], "
+                            "\"routes\": [{\"prefix\": \"/a\", \"methods\": [\"GET\"]}], "
+                            "\"env\": {\"K\": \"v\"}, \"instances\": 2}]}";
+  static const char *changed[] = {
+      "{\"services\": [{\"name\": \"b\", \"command\": [\"svc\", \"x\"], "
+      "\"routes\": [{\"prefix\": \"/a\", \"methods\": [\"GET\"]}], "
+      "\"env\": {\"K\": \"v\"}, \"instances\": 2}]}",
+      "{\"services\": [{\"name\": \"a\", \"command\": [\"svc\", \"y\"], "
+      "\"routes\": [{\"prefix\": \"/a\", \"methods\": [\"GET\"]}], "
+      "\"env\": {\"K\": \"v\"}, \"instances\": 2}]}",
+      "{\"services\": [{\"name\": \"a\", \"command\": [\"svc\"], "
+      "\"routes\": [{\"prefix\": \"/a\", \"methods\": [\"GET\"]}], "
+      "\"env\": {\"K\": \"v\"}, \"instances\": 2}]}",
+      "{\"services\": [{\"name\": \"a\", \"command\": [\"svc\", \"x\"], "
+      "\"routes\": [{\"prefix\": \"/a\", \"methods\": [\"POST\"]}], "
+      "\"env\": {\"K\": \"v\"}, \"instances\": 2}]}",
+      "{\"services\": [{\"name\": \"a\", \"command\": [\"svc\", \"x\"], "
+      "\"routes\": [{\"prefix\": \"/a\", \"methods\": [\"GET\"], \"host\": "
+      "\"h\"}], \"env\": {\"K\": \"v\"}, \"instances\": 2}]}",
+      "{\"services\": [{\"name\": \"a\", \"command\": [\"svc\", \"x\"], "
+      "\"routes\": [\"/a\"], \"env\": {\"K\": \"v\"}, \"instances\": 2}]}",
+      "{\"services\": [{\"name\": \"a\", \"command\": [\"svc\", \"x\"], "
+      "\"routes\": [{\"prefix\": \"/a\", \"methods\": [\"GET\"]}], "
+      "\"env\": {\"K\": \"w\"}, \"instances\": 2}]}",
+      "{\"services\": [{\"name\": \"a\", \"command\": [\"svc\", \"x\"], "
+      "\"routes\": [{\"prefix\": \"/a\", \"methods\": [\"GET\"]}], "
+      "\"env\": {\"K\": \"v\", \"L\": \"\"}, \"instances\": 2}]}",
+      "{\"services\": [{\"name\": \"a\", \"command\": [\"svc\", \"x\"], "
+      "\"routes\": [{\"prefix\": \"/a\", \"methods\": [\"GET\"]}], "
+      "\"env\": {\"K\": \"v\"}, \"instances\": 3}]}",
+      "{\"services\": [{\"name\": \"a\", \"command\": [\"svc\", \"x\"], "
+      "\"routes\": [{\"prefix\": \"/a\", \"methods\": [\"GET\"]}], "
+      "\"env\": {\"K\": \"v\"}, \"instances\": 2, \"cwd\": \"work\"}]}",
+      "{\"services\": [{\"name\": \"a\", \"command\": [\"svc\", \"x\"], "
+      "\"routes\": [{\"prefix\": \"/a\", \"methods\": [\"GET\"]}], "
+      "\"env\": {\"K\": \"v\"}, \"instances\": 2, \"restart\": "
+      "{\"window_s\": 61}}]}",
+      "{\"services\": [{\"name\": \"a\", \"command\": [\"svc\", \"x\"], "
+      "\"routes\": [{\"prefix\": \"/a\", \"methods\": [\"GET\"]}], "
+      "\"env\": {\"K\": \"v\"}, \"instances\": 2, \"max_memory_mb\": 1}]}",
+  };
+  struct cfg_errors e1, e2;
+  struct cfg *a = parse(base, &e1), *b = parse(base, &e2);
+  CHECK(a != NULL && b != NULL);
+  if (a != NULL && b != NULL)
+    CHECK(cfg_service_equal(&a->services[0], &b->services[0]));
+  cfg_free(b);
+  cfg_errors_free(&e2);
+  for (size_t i = 0; i < sizeof(changed) / sizeof(changed[0]); i++) {
+    b = parse(changed[i], &e2);
+    CHECK(b != NULL);
+    if (a != NULL && b != NULL && cfg_service_equal(&a->services[0], &b->services[0])) {
+      printf("  changed[%zu] compares equal\n", i);
+      CHECK(0);
+    }
+    cfg_free(b);
+    cfg_errors_free(&e2);
+  }
+  /* the same text after normalisation is the same service */
+  b = parse("{\"services\": [{\"name\": \"a\", \"command\": [\"./bin/svc\", "
+            "\"x\"], \"routes\": [{\"prefix\": \"/a/\", \"methods\": "
+            "[\"get\"]}], \"env\": {\"K\": \"${NOPE:-v}\"}, \"instances\": 2, "
+            "\"cwd\": \".\"}]}",
+            &e2);
+  CHECK(b != NULL);
+  if (a != NULL && b != NULL)
+    CHECK(cfg_service_equal(&a->services[0], &b->services[0]));
+  cfg_free(b);
+  cfg_errors_free(&e2);
+  cfg_free(a);
+  cfg_errors_free(&e1);
+}
+
+/* ---- Files ---- */
+
+TEST(load_file) {
+  struct cfg *c = (struct cfg *)1;
+  struct cfg_errors e;
+  char want[300];
+  const char *missing = in_tmp("missing.json");
+  cfg_errors_init(&e);
+  CHECK_INT(cfg_load(missing, bin_dir, &c, &e), -1);
+  CHECK(c == NULL);
+  snprintf(want, sizeof(want), "%s: cannot read: No such file or directory", missing);
+  CHECK_INT(e.count, 1);
+  CHECK(has_error(&e, want));
+  cfg_errors_free(&e);
+
+  cfg_errors_init(&e);
+  CHECK_INT(cfg_load(tmp, bin_dir, &c, &e), -1);
+  snprintf(want, sizeof(want), "%s: cannot read: Is a directory", tmp);
+  CHECK(has_error(&e, want));
+  cfg_errors_free(&e);
+
+  const char *file = in_tmp("muster.json");
+  FILE *f = fopen(file, "w");
+  CHECK(f != NULL);
+  if (f == NULL)
+    return;
+  fputs("{\"logs\": {\"dir\": \"l\"},\n \"services\": [{\"name\": \"s\", "
+        "\"command\": [\"svc\"]}]}\n",
+        f);
+  fclose(f);
+  cfg_errors_init(&e);
+  CHECK_INT(cfg_load(file, bin_dir, &c, &e), 0);
+  CHECK(c != NULL);
+  if (c != NULL) {
+    CHECK_STR(c->file, file);
+    CHECK_STR(c->dir, tmp);
+    CHECK_STR(c->logs.dir, in_tmp("l"));
+    CHECK_STR(c->services[0].command[0], in_tmp("bin/svc"));
+  }
+  cfg_free(c);
+  cfg_errors_free(&e);
+
+  f = fopen(file, "w");
+  fputs("{\n  \"logs\": {}\n  \"control\": {}\n}\n", f);
+  fclose(f);
+  cfg_errors_init(&e);
+  CHECK_INT(cfg_load(file, bin_dir, &c, &e), -1);
+  snprintf(want, sizeof(want), "%s:3:3: JSON syntax error near '\"control\": {}'", file);
+  CHECK(has_error(&e, want));
+  cfg_errors_free(&e);
+}
+
+/* The demo config in config/ must pass once its programs exist. */
+TEST(demo_config) {
+  char path[PATH_MAX];
+  const char *src = __FILE__; /* .../tests/unit/test_cfg.c */
+  const char *cut = strstr(src, "tests/unit/test_cfg.c");
+  if (src[0] != '/' || cut == NULL) {
+    printf("  (skipped: source path unknown)\n");
+    return;
+  }
+  snprintf(path, sizeof(path), "%.*sconfig/muster.json", (int)(cut - src), src);
+  struct cfg *c;
+  struct cfg_errors e;
+  cfg_errors_init(&e);
+  CHECK_INT(cfg_load(path, bin_dir, &c, &e), 0);
+  cfg_errors_print(&e, stdout);
+  if (c != NULL) {
+    CHECK_STR(c->gateway.listen.host, "127.0.0.1");
+    CHECK_INT(c->gateway.listen.port, 8080);
+    CHECK(c->admin.enabled && c->admin.listen.port == 9090);
+    CHECK_INT(c->nservices, 2);
+    const struct cfg_service *d = cfg_find_service(c, "dummy");
+    const struct cfg_service *m = cfg_find_service(c, "readmongo");
+    CHECK(d != NULL && m != NULL);
+    if (d != NULL && m != NULL) {
+      CHECK_INT(d->instances, 2);
+      CHECK_STR(d->routes[0].prefix, "/dummy");
+      CHECK_STR(d->command[0], in_tmp("bin/dummy_service"));
+      CHECK_INT(m->instances, 2);
+      CHECK_STR(m->routes[0].prefix, "/mongo");
+      CHECK_STR(m->env[0].name, "MONGODB_URI");
+      const char *uri = getenv("MONGODB_URI");
+      CHECK_STR(m->env[0].value, uri && *uri ? uri : "mongodb://127.0.0.1:27017");
+    }
+  }
+  cfg_free(c);
+  cfg_errors_free(&e);
+}
+
+int main(void) {
+  fixture_setup();
+  RUN(defaults_host);
+  RUN(defaults_service);
+  RUN(full_example);
+  RUN(int_types);
+  RUN(int_ranges);
+  RUN(other_types);
+  RUN(required_and_names);
+  RUN(unknown_keys);
+  RUN(duplicate_keys);
+  RUN(syntax_positions);
+  RUN(expand);
+  RUN(expand_in_config);
+  RUN(path_resolve);
+  RUN(paths_in_config);
+  RUN(find_command);
+  RUN(commands_in_config);
+  RUN(env_vars);
+  RUN(listen);
+  RUN(routes);
+  RUN(route_conflicts);
+  RUN(all_errors_collected);
+  RUN(service_equal);
+  RUN(load_file);
+  RUN(demo_config);
+  fixture_teardown();
+  return test_summary();
+}
