@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "cfg.h"
+#include "gw_server.h"
 #include "sup_host.h"
 #include "sup_log.h"
 
@@ -96,9 +97,16 @@ int main(int argc, char **argv) {
     return 1;
   }
   free(bin_dir);
-  sup_host_start(&host);
+  struct gw_server *gw = gw_server_start(&host);
+  if (gw == NULL) {
+    host.exit_code = 1; /* nothing started yet: wind the host down */
+    sup_host_shutdown(&host);
+  } else {
+    sup_host_start(&host);
+  }
   uv_run(loop, UV_RUN_DEFAULT);
   rc = host.exit_code;
+  gw_server_free(gw);
   sup_host_free(&host);
   uv_loop_close(loop);
   return rc;

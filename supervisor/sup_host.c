@@ -194,6 +194,8 @@ static void on_signal(uv_signal_t *sig, int signum) {
 void sup_host_reopen_logs(struct sup_host *h) {
   for (size_t s = 0; s < h->nsvcs; s++)
     sup_logfile_reopen(h->svcs[s]->log);
+  if (h->hooks.reopen)
+    h->hooks.reopen(h->hooks.ctx);
 }
 
 /* ---- Shutdown ---- */
@@ -222,6 +224,8 @@ static void on_done_check(uv_timer_t *t) {
   }
   h->finished = 1;
   sup_log(SUP_INFO, "all services stopped; exiting");
+  if (h->hooks.finished)
+    h->hooks.finished(h->hooks.ctx);
   uv_close((uv_handle_t *)&h->sig_term, on_host_handle_closed);
   uv_close((uv_handle_t *)&h->sig_int, on_host_handle_closed);
   uv_close((uv_handle_t *)&h->sig_hup, on_host_handle_closed);

@@ -38,6 +38,10 @@ struct sup_host_hooks {
   void (*instance_gone)(void *ctx, struct sup_instance *inst);
   /* Shutdown began: stop accepting, drain. */
   void (*stopping)(void *ctx);
+  /* Every service is stopped: close everything. */
+  void (*finished)(void *ctx);
+  /* SIGUSR1: reopen log files. */
+  void (*reopen)(void *ctx);
 };
 
 struct sup_listener {

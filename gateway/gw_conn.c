@@ -1,0 +1,526 @@
+/* gw_conn — one client connection: parsing with llhttp (strict), request
+ * limits and timeouts, strictly ordered pipelining, and writing. See gw.h. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gw.h"
+#include "sup_instance.h"
+#include "sup_log.h"
+#include "sup_service.h"
+
+#define IN_MAX (256 * 1024) /* bytes held while a request is answered */
+
+static struct gw_conn *conn_of(llhttp_t *p) {
+  return p->data;
+}
+
+/* ---- Errors raised from parser callbacks ---- */
+
+/* Makes the parser stop with status (413, 431, 400) and message. */
+static int raise_err(struct gw_conn *c, int status, const char *msg) {
+  c->err_status = status;
+  c->err_msg = msg;
+  return -1; /* HPE_USER */
+}
+
+static int count_header_bytes(struct gw_conn *c, size_t len) {
+  c->header_bytes += (uint32_t)len;
+  if (c->header_bytes > (uint64_t)c->srv->cfg->max_header_bytes)
+    return raise_err(c, 431, "request headers too large");
+  return 0;
+}
+
+/* ---- llhttp callbacks ---- */
+
+static void timer_restart(struct gw_conn *c, uint64_t ms, uv_timer_cb cb);
+static void on_header_timeout(uv_timer_t *t);
+
+static int on_message_begin(llhttp_t *p) {
+  struct gw_conn *c = conn_of(p);
+  ipc_buf_reset(&c->hbuf);
+  ipc_buf_reset(&c->body);
+  c->nhdrs = 0;
+  c->url_len = 0;
+  c->header_bytes = 0;
+  c->in_field = 0;
+  c->err_status = 0;
+  c->reqid[0] = '\0';
+  if (c->state == GW_C_IDLE) {
+    c->state = GW_C_READING;
+    timer_restart(c, (uint64_t)c->srv->cfg->header_timeout_ms, on_header_timeout);
+  }
+  return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len) {
+  struct gw_conn *c = conn_of(p);
+  if (count_header_bytes(c, len))
+    return -1;
+  ipc_buf_add(&c->hbuf, at, len);
+  c->url_len += (uint32_t)len;
+  return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len) {
+  struct gw_conn *c = conn_of(p);
+  if (count_header_bytes(c, len))
+    return -1;
+  if (!c->in_field) {
+    if (c->nhdrs == c->caphdrs) {
+      uint32_t cap = c->caphdrs ? c->caphdrs * 2 : 16;
+      struct gw_hdr *h = realloc(c->hdrs, cap * sizeof(*h));
+      if (h == NULL)
+        return raise_err(c, 500, "out of memory");
+      c->hdrs = h;
+      c->caphdrs = cap;
+    }
+    struct gw_hdr *h = &c->hdrs[c->nhdrs++];
+    h->name = (uint32_t)c->hbuf.len;
+    h->nlen = 0;
+    h->value = (uint32_t)c->hbuf.len;
+    h->vlen = 0;
+    c->in_field = 1;
+  }
+  ipc_buf_add(&c->hbuf, at, len);
+  c->hdrs[c->nhdrs - 1].nlen += (uint32_t)len;
+  return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len) {
+  struct gw_conn *c = conn_of(p);
+  if (count_header_bytes(c, len))
+    return -1;
+  if (memchr(at, '\0', len) || memchr(at, '\r', len) || memchr(at, '\n', len))
+    return raise_err(c, 400, "invalid character in a header value");
+  struct gw_hdr *h = &c->hdrs[c->nhdrs - 1];
+  if (c->in_field) {
+    h->value = (uint32_t)c->hbuf.len;
+    c->in_field = 0;
+  }
+  ipc_buf_add(&c->hbuf, at, len);
+  h->vlen += (uint32_t)len;
+  return 0;
+}
+
+/* Lower-cases header names in place, once the head is complete. */
+static void lower_names(struct gw_conn *c) {
+  for (uint32_t i = 0; i < c->nhdrs; i++) {
+    char *n = c->hbuf.data + c->hdrs[i].name;
+    for (uint32_t k = 0; k < c->hdrs[i].nlen; k++)
+      if (n[k] >= 'A' && n[k] <= 'Z')
+        n[k] = (char)(n[k] + 32);
+  }
+}
+
+const char *gw_conn_header(struct gw_conn *c, const char *name, uint32_t *len) {
+  size_t n = strlen(name);
+  for (uint32_t i = 0; i < c->nhdrs; i++) {
+    if (c->hdrs[i].nlen == n && memcmp(c->hbuf.data + c->hdrs[i].name, name, n) == 0) {
+      *len = c->hdrs[i].vlen;
+      return c->hbuf.data + c->hdrs[i].value;
+    }
+  }
+  return NULL;
+}
+
+/* Rejects what llhttp lets through but a strict edge must not: several
+ * Content-Length headers (even equal ones disagree on intent), a
+ * Transfer-Encoding that is not exactly "chunked". */
+static int check_framing(struct gw_conn *c) {
+  int ncl = 0, nte = 0;
+  for (uint32_t i = 0; i < c->nhdrs; i++) {
+    const char *n = c->hbuf.data + c->hdrs[i].name;
+    uint32_t nl = c->hdrs[i].nlen;
+    if (nl == 14 && memcmp(n, "content-length", 14) == 0)
+      ncl++;
+    else if (nl == 17 && memcmp(n, "transfer-encoding", 17) == 0) {
+      nte++;
+      if (c->hdrs[i].vlen != 7 || strncasecmp(c->hbuf.data + c->hdrs[i].value, "chunked", 7))
+        return raise_err(c, 400, "unsupported transfer-encoding");
+    }
+  }
+  if (ncl > 1)
+    return raise_err(c, 400, "more than one content-length");
+  if (nte > 1)
+    return raise_err(c, 400, "more than one transfer-encoding");
+  if (ncl && nte)
+    return raise_err(c, 400, "both content-length and transfer-encoding");
+  return 0;
+}
+
+static int on_headers_complete(llhttp_t *p) {
+  struct gw_conn *c = conn_of(p);
+  uint32_t len;
+  lower_names(c);
+  if (check_framing(c))
+    return -1;
+  snprintf(c->method, sizeof(c->method), "%s", llhttp_method_name(p->method));
+  if ((p->flags & F_CONTENT_LENGTH) &&
+      p->content_length > (uint64_t)c->srv->cfg->max_body_bytes)
+    return raise_err(c, 413, "request body too large");
+  const char *expect = gw_conn_header(c, "expect", &len);
+  if (expect) {
+    if (len != 12 || strncasecmp(expect, "100-continue", 12) != 0)
+      return raise_err(c, 417, "unsupported expectation");
+    if (p->http_major == 1 && p->http_minor >= 1) {
+      static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      uv_buf_t b = uv_buf_init((char *)cont, sizeof(cont) - 1);
+      gw_conn_writev(c, &b, 1);
+    }
+  }
+  /* A slow body is bounded like slow headers: by inactivity. */
+  timer_restart(c, (uint64_t)c->srv->cfg->header_timeout_ms, on_header_timeout);
+  return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len) {
+  struct gw_conn *c = conn_of(p);
+  if (c->body.len + len > (uint64_t)c->srv->cfg->max_body_bytes)
+    return raise_err(c, 413, "request body too large");
+  ipc_buf_add(&c->body, at, len);
+  if (c->body.oom)
+    return raise_err(c, 500, "out of memory");
+  return 0;
+}
+
+static int on_message_complete(llhttp_t *p) {
+  struct gw_conn *c = conn_of(p);
+  c->keepalive = llhttp_should_keep_alive(p) && !c->srv->stopping;
+  c->is_head = p->method == HTTP_HEAD;
+  return HPE_PAUSED; /* one request at a time: answered in order */
+}
+
+/* ---- Timers ---- */
+
+static void timer_restart(struct gw_conn *c, uint64_t ms, uv_timer_cb cb) {
+  uv_timer_start(&c->timer, cb, ms, 0);
+}
+
+static void on_header_timeout(uv_timer_t *t) {
+  struct gw_conn *c = t->data;
+  if (c->state != GW_C_READING)
+    return;
+  c->keepalive = 0;
+  gw_reply_error(c, 408, "request not complete within header_timeout_ms", NULL);
+  gw_conn_close(c, 1);
+}
+
+static void on_idle_timeout(uv_timer_t *t) {
+  struct gw_conn *c = t->data;
+  if (c->state == GW_C_IDLE)
+    gw_conn_close(c, 1);
+}
+
+static void on_request_timeout(uv_timer_t *t) {
+  gw_proxy_on_timeout(t->data);
+}
+
+/* ---- Feeding the parser ---- */
+
+/* Answers a request the parser refused, then closes. */
+static void fail_parse(struct gw_conn *c, llhttp_errno_t e) {
+  int status = c->err_status ? c->err_status : 400;
+  const char *msg = c->err_status ? c->err_msg : llhttp_get_error_reason(&c->parser);
+  if (e == HPE_CLOSED_CONNECTION) { /* bytes after a "Connection: close" request */
+    gw_conn_close(c, 1);
+    return;
+  }
+  c->keepalive = 0;
+  if (c->state == GW_C_BUSY || c->head_sent) {
+    gw_conn_close(c, 1);
+    return;
+  }
+  c->state = GW_C_BUSY;
+  gw_reply_error(c, status, msg ? msg : "bad request", NULL);
+  gw_conn_close(c, 1);
+}
+
+/* Parses data until a request is complete and must be answered. Returns
+ * the bytes consumed; the rest waits in `in`. Requests answered at once
+ * (404, 503, health) let parsing go on within the same call. */
+static size_t conn_feed(struct gw_conn *c, const char *data, size_t len) {
+  size_t off = 0;
+  c->feeding = 1;
+  while (off < len && !c->closing && c->state != GW_C_BUSY) {
+    llhttp_errno_t e = llhttp_execute(&c->parser, data + off, len - off);
+    if (e == HPE_OK) {
+      off = len;
+      break;
+    }
+    if (e != HPE_PAUSED) {
+      fail_parse(c, e);
+      off = len;
+      break;
+    }
+    off = (size_t)(llhttp_get_error_pos(&c->parser) - data);
+    llhttp_resume(&c->parser);
+    c->state = GW_C_BUSY;
+    uv_timer_stop(&c->timer);
+    c->start_ns = uv_hrtime();
+    gw_proxy_dispatch(c); /* may answer at once and set IDLE again */
+  }
+  c->feeding = 0;
+  return off;
+}
+
+/* Parses what waited in `in` while a request was being answered. */
+static void conn_drain_in(struct gw_conn *c) {
+  if (c->in.len == 0 || c->feeding || c->closing)
+    return;
+  size_t n = conn_feed(c, c->in.data, c->in.len);
+  ipc_buf_consume(&c->in, n);
+}
+
+/* ---- Reading ---- */
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  struct gw_conn *c = h->data;
+  buf->base = c->srv->rbuf; /* shared: every read is consumed at once */
+  buf->len = sizeof(c->srv->rbuf);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  struct gw_conn *c = s->data;
+  if (nread == 0)
+    return;
+  if (nread < 0) {
+    gw_conn_close(c, 0); /* the client went away: its request is cancelled */
+    return;
+  }
+  if (c->closing)
+    return;
+  if (c->in.len == 0 && c->state != GW_C_BUSY) {
+    size_t n = conn_feed(c, buf->base, (size_t)nread);
+    if (n < (size_t)nread && !c->closing)
+      ipc_buf_add(&c->in, buf->base + n, (size_t)nread - n);
+  } else {
+    ipc_buf_add(&c->in, buf->base, (size_t)nread);
+    conn_drain_in(c);
+  }
+  if (c->in.len > IN_MAX && !c->reading_stopped && !c->closing) {
+    uv_read_stop(s); /* a pipelining client far ahead of us: wait */
+    c->reading_stopped = 1;
+  }
+}
+
+/* ---- Writing ---- */
+
+static void on_write(uv_write_t *req, int status);
+
+static void do_write(struct gw_conn *c) {
+  struct ipc_buf t = c->wbuf;
+  c->wbuf = c->wq;
+  c->wq = t;
+  ipc_buf_reset(&c->wq);
+  uv_buf_t b = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
+  c->wreq.data = c;
+  if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
+    gw_conn_close(c, 0);
+    return;
+  }
+  c->writing = 1;
+}
+
+static void on_write(uv_write_t *req, int status) {
+  struct gw_conn *c = req->data;
+  c->writing = 0;
+  ipc_buf_reset(&c->wbuf);
+  if (status < 0) {
+    gw_conn_close(c, 0);
+    return;
+  }
+  if (c->wq.len > 0)
+    do_write(c);
+  else if (c->close_after_write)
+    gw_conn_close(c, 0);
+}
+
+void gw_conn_writev(struct gw_conn *c, const uv_buf_t *bufs, unsigned n) {
+  if (c->closing && !c->close_after_write)
+    return;
+  for (unsigned i = 0; i < n; i++)
+    c->bytes_out += bufs[i].len;
+  if (!c->writing && c->wq.len == 0) {
+    /* Most writes go out whole at once: no copy, no uv_write_t. */
+    int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+    size_t done = w > 0 ? (size_t)w : 0;
+    if (w < 0 && w != UV_EAGAIN) {
+      gw_conn_close(c, 0);
+      return;
+    }
+    for (unsigned i = 0; i < n; i++) {
+      if (done >= bufs[i].len) {
+        done -= bufs[i].len;
+        continue;
+      }
+      ipc_buf_add(&c->wq, bufs[i].base + done, bufs[i].len - done);
+      done = 0;
+    }
+    if (c->wq.len > 0)
+      do_write(c);
+    return;
+  }
+  for (unsigned i = 0; i < n; i++)
+    ipc_buf_add(&c->wq, bufs[i].base, bufs[i].len);
+}
+
+/* ---- Life cycle ---- */
+
+static void on_closed(uv_handle_t *h) {
+  struct gw_conn *c = h->data;
+  if (--c->open_handles > 0)
+    return;
+  ipc_buf_free(&c->hbuf);
+  ipc_buf_free(&c->body);
+  ipc_buf_free(&c->in);
+  ipc_buf_free(&c->wq);
+  ipc_buf_free(&c->wbuf);
+  free(c->hdrs);
+  free(c);
+}
+
+void gw_conn_close(struct gw_conn *c, int graceful) {
+  if (uv_is_closing((uv_handle_t *)&c->tcp))
+    return;
+  if (graceful && (c->writing || c->wq.len > 0)) {
+    c->close_after_write = 1; /* on_write closes once the queue is out */
+    c->closing = 1;
+    uv_timer_stop(&c->timer);
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    return;
+  }
+  struct gw_server *srv = c->srv;
+  if (c->id)
+    gw_proxy_abandon(c);
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    srv->conns = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  srv->nconns--;
+  c->closing = 1;
+  c->open_handles = 2;
+  uv_close((uv_handle_t *)&c->tcp, on_closed);
+  uv_close((uv_handle_t *)&c->timer, on_closed);
+}
+
+void gw_conn_done(struct gw_conn *c) {
+  struct gw_server *srv = c->srv;
+  const char *path;
+  size_t plen;
+  gw_conn_target(c, &path, &plen, NULL, NULL);
+  struct gw_access_rec rec = {
+      .remote = c->remote, .method = c->method, .path = path, .path_len = plen,
+      .status = c->status, .bytes = c->bytes_out,
+      .duration_ms = (double)(uv_hrtime() - c->start_ns) / 1e6,
+      .service = c->svc ? c->svc->cfg->name : NULL,
+      .instance = c->inst ? c->inst->index : -1, .request_id = c->reqid};
+  gw_access_write(&srv->access, &rec);
+  c->svc = NULL;
+  c->inst = NULL;
+  c->route = NULL;
+  c->head_sent = c->streaming = c->chunked = 0;
+  c->bytes_out = 0;
+  c->status = 0;
+  c->tries = 0;
+  c->state = GW_C_IDLE;
+  if (!c->keepalive || srv->stopping) {
+    gw_conn_close(c, 1);
+    return;
+  }
+  timer_restart(c, (uint64_t)srv->cfg->keepalive_timeout_ms, on_idle_timeout);
+  if (c->reading_stopped) {
+    c->reading_stopped = 0;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  }
+  conn_drain_in(c);
+}
+
+void gw_conn_target(struct gw_conn *c, const char **path, size_t *plen, const char **query,
+                    size_t *qlen) {
+  const char *u = c->hbuf.data ? c->hbuf.data : "";
+  size_t n = c->url_len;
+  /* absolute-form (a proxy-style request line): skip scheme and authority */
+  if (n > 7 && (strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0)) {
+    const char *s = memchr(u + 8, '/', n - 8);
+    size_t skip = s ? (size_t)(s - u) : n;
+    u += skip;
+    n -= skip;
+  }
+  const char *q = memchr(u, '?', n);
+  *path = u;
+  *plen = q ? (size_t)(q - u) : n;
+  if (query) {
+    *query = q ? q + 1 : "";
+    *qlen = q ? n - (size_t)(q - u) - 1 : 0;
+  }
+}
+
+/* Shares the parser settings among all connections. */
+static const llhttp_settings_t *settings_of(struct gw_server *srv) {
+  llhttp_settings_t *s = &srv->settings;
+  if (s->on_message_begin == NULL) {
+    llhttp_settings_init(s);
+    s->on_message_begin = on_message_begin;
+    s->on_url = on_url;
+    s->on_header_field = on_header_field;
+    s->on_header_value = on_header_value;
+    s->on_headers_complete = on_headers_complete;
+    s->on_body = on_body;
+    s->on_message_complete = on_message_complete;
+  }
+  return s;
+}
+
+/* Answers a connection over max_connections with 503 and closes it. */
+static void shed(struct gw_conn *c) {
+  c->keepalive = 0;
+  c->state = GW_C_BUSY;
+  gw_reply_error(c, 503, "too many connections", "retry-after: 1\r\n");
+  gw_conn_close(c, 1);
+}
+
+void gw_conn_accept(struct gw_server *srv) {
+  struct gw_conn *c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    return;
+  c->srv = srv;
+  uv_tcp_init(srv->loop, &c->tcp);
+  uv_timer_init(srv->loop, &c->timer);
+  c->tcp.data = c->timer.data = c;
+  c->next = srv->conns;
+  if (srv->conns)
+    srv->conns->prev = c;
+  srv->conns = c;
+  srv->nconns++;
+  if (uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&c->tcp) < 0) {
+    gw_conn_close(c, 0);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  strcpy(c->remote, "?");
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    if (ss.ss_family == AF_INET6)
+      uv_ip6_name((struct sockaddr_in6 *)&ss, c->remote, sizeof(c->remote));
+    else
+      uv_ip4_name((struct sockaddr_in *)&ss, c->remote, sizeof(c->remote));
+  }
+  llhttp_init(&c->parser, HTTP_REQUEST, settings_of(srv));
+  c->parser.data = c;
+  if (srv->nconns > (size_t)srv->cfg->max_connections) {
+    shed(c);
+    return;
+  }
+  /* A connection that never sends a byte is a slowloris too. */
+  c->state = GW_C_READING;
+  timer_restart(c, (uint64_t)srv->cfg->header_timeout_ms, on_header_timeout);
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+void gw_conn_request_timer(struct gw_conn *c, uint64_t ms) {
+  timer_restart(c, ms, on_request_timeout);
+}

@@ -1,0 +1,38 @@
+/* gw_route — the route table: which service answers a request (SPEC §2
+ * routes, §4). Pure code.
+ *
+ * A route is a path prefix on whole segments ("/dummy" matches /dummy and
+ * /dummy/x, not /dummyx; "/" matches everything), optionally limited to
+ * methods and a Host. Routes are tried longest prefix first, host-bound
+ * before host-less for the same prefix; the first whose prefix, host and
+ * method all match wins. No match: 404. */
+#ifndef MUSTER_GW_ROUTE_H
+#define MUSTER_GW_ROUTE_H
+
+#include <stddef.h>
+
+#include "cfg.h"
+
+struct gw_route {
+  const char *prefix;             /* borrowed from the config */
+  size_t plen;                    /* strlen(prefix), 0 for "/" */
+  const struct cfg_route *cfg;    /* methods and host */
+  size_t service;                 /* index in cfg->services */
+};
+
+struct gw_routes {
+  struct gw_route *v; /* sorted: longest prefix first; owned */
+  size_t n;
+};
+
+/* Builds the table from cfg (which must outlive it). Returns 0 or UV_ENOMEM. */
+int gw_routes_build(struct gw_routes *r, const struct cfg *cfg);
+void gw_routes_free(struct gw_routes *r);
+
+/* The route for a request, or NULL. path is the request path without the
+ * query; host is the Host header without port (may be NULL/empty). */
+const struct gw_route *gw_routes_match(const struct gw_routes *r, const char *method,
+                                       const char *host, size_t hlen, const char *path,
+                                       size_t len);
+
+#endif

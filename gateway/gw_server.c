@@ -1,0 +1,142 @@
+/* gw_server — listener and supervisor hooks of the gateway. See gw_server.h. */
+#include "gw_server.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gw.h"
+#include "sup_host.h"
+#include "sup_log.h"
+
+static void on_connection(uv_stream_t *l, int status) {
+  struct gw_server *srv = l->data;
+  if (status < 0) {
+    sup_log(SUP_WARN, "gateway: accept failed: %s", uv_strerror(status));
+    return;
+  }
+  gw_conn_accept(srv);
+}
+
+/* ---- Hooks from the supervisor ---- */
+
+static void hook_instance_msg(void *ctx, struct sup_instance *inst, const struct ipc_msg *m) {
+  gw_proxy_instance_msg(ctx, inst, m);
+}
+
+static void hook_instance_gone(void *ctx, struct sup_instance *inst) {
+  gw_proxy_instance_gone(ctx, inst);
+}
+
+static void on_listener_closed(uv_handle_t *h) {
+  (void)h;
+}
+
+/* Shutdown began: stop accepting; idle connections go now, busy ones
+ * after their response (keep-alive is off from here on). */
+static void hook_stopping(void *ctx) {
+  struct gw_server *srv = ctx;
+  srv->stopping = 1;
+  if (srv->listening) {
+    srv->listening = 0;
+    uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+  }
+  struct gw_conn *next;
+  for (struct gw_conn *c = srv->conns; c; c = next) {
+    next = c->next;
+    c->keepalive = 0;
+    if (c->state != GW_C_BUSY)
+      gw_conn_close(c, 1);
+  }
+}
+
+/* Every service is stopped: close what is left. */
+static void hook_finished(void *ctx) {
+  struct gw_server *srv = ctx;
+  hook_stopping(srv);
+  struct gw_conn *next;
+  for (struct gw_conn *c = srv->conns; c; c = next) {
+    next = c->next;
+    gw_conn_close(c, 0);
+  }
+  gw_access_close(&srv->access);
+}
+
+static void hook_reopen(void *ctx) {
+  gw_access_reopen(&((struct gw_server *)ctx)->access);
+}
+
+/* ---- Life cycle ---- */
+
+static void on_failed_listener_closed(uv_handle_t *h) {
+  struct gw_server *srv = h->data;
+  ipc_buf_free(&srv->scratch);
+  free(srv);
+}
+
+struct gw_server *gw_server_start(struct sup_host *host) {
+  const struct cfg *cfg = host->cfg;
+  const struct cfg_listen *l = &cfg->gateway.listen;
+  struct sockaddr_storage ss;
+  int rc;
+  struct gw_server *srv = calloc(1, sizeof(*srv));
+  if (srv == NULL)
+    return NULL;
+  srv->host = host;
+  srv->loop = host->loop;
+  srv->cfg = &cfg->gateway;
+  srv->reqid_base = ((uint64_t)time(NULL) << 32) ^ ((uint64_t)getpid() << 48);
+  gw_map_init(&srv->inflight);
+  ipc_buf_init(&srv->scratch);
+  if (gw_routes_build(&srv->routes, cfg) < 0)
+    goto out_free;
+  if (l->ipv6)
+    rc = uv_ip6_addr(l->host, l->port, (struct sockaddr_in6 *)&ss);
+  else
+    rc = uv_ip4_addr(l->host, l->port, (struct sockaddr_in *)&ss);
+  if (rc == 0) {
+    uv_tcp_init(srv->loop, &srv->listener);
+    srv->listener.data = srv;
+    srv->listening = 1;
+    rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0);
+    if (rc == 0)
+      rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
+  }
+  if (rc < 0) {
+    sup_log(SUP_ERROR, "gateway: listen on %s:%d failed: %s", l->host, l->port, uv_err_name(rc));
+    gw_routes_free(&srv->routes);
+    if (srv->listening) { /* the handle owns srv's memory until closed */
+      srv->listening = 0;
+      uv_close((uv_handle_t *)&srv->listener, on_failed_listener_closed);
+      return NULL;
+    }
+    goto out_free;
+  }
+  if (gw_access_open(&srv->access, srv->loop, cfg->gateway.access_log) < 0)
+    sup_log(SUP_WARN, "gateway: running without an access log");
+  sup_log(SUP_INFO, "gateway: listening on %s%s%s:%d", l->ipv6 ? "[" : "", l->host,
+          l->ipv6 ? "]" : "", l->port);
+  host->hooks.ctx = srv;
+  host->hooks.instance_msg = hook_instance_msg;
+  host->hooks.instance_gone = hook_instance_gone;
+  host->hooks.stopping = hook_stopping;
+  host->hooks.finished = hook_finished;
+  host->hooks.reopen = hook_reopen;
+  return srv;
+out_free:
+  gw_routes_free(&srv->routes);
+  ipc_buf_free(&srv->scratch);
+  free(srv);
+  return NULL;
+}
+
+void gw_server_free(struct gw_server *srv) {
+  if (srv == NULL)
+    return;
+  gw_routes_free(&srv->routes);
+  gw_map_free(&srv->inflight);
+  ipc_buf_free(&srv->scratch);
+  free(srv->hv);
+  free(srv);
+}

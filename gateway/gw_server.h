@@ -1,0 +1,18 @@
+/* gw_server — the public face of the HTTP gateway: created on the
+ * supervisor host, it listens on gateway.listen and plugs into the host's
+ * hooks (responses from instances, instances dying, shutdown). */
+#ifndef MUSTER_GW_SERVER_H
+#define MUSTER_GW_SERVER_H
+
+struct sup_host;
+struct gw_server;
+
+/* Binds gateway.listen and starts accepting. Returns the server, or NULL
+ * with a message logged ("gateway: listen on 127.0.0.1:8080 failed:
+ * EADDRINUSE"). */
+struct gw_server *gw_server_start(struct sup_host *host);
+
+/* Frees the server after the loop has ended. */
+void gw_server_free(struct gw_server *srv);
+
+#endif
