@@ -126,7 +126,7 @@ class SupervisorTest(unittest.TestCase):
             m.signal(signal.SIGTERM)
             self.assertEqual(m.wait(), 0)
             logs = os.path.join(m.dir, "logs")
-            names = sorted(os.listdir(logs))
+            names = sorted(n for n in os.listdir(logs) if n.startswith("chatty"))
             self.assertEqual(names, ["chatty.log", "chatty.log.1", "chatty.log.2"])
             for n in names:
                 self.assertLessEqual(os.path.getsize(os.path.join(logs, n)), 4096)
