@@ -173,8 +173,8 @@ static void release(struct gw_conn *c) {
     return;
   gw_map_del(&c->srv->inflight, c->id);
   c->id = 0;
-  if (c->inst && c->inst->inflight > 0)
-    c->inst->inflight--;
+  if (c->inst)
+    sup_instance_released(c->inst);
 }
 
 static void reply_unavailable(struct gw_conn *c, int full) {
@@ -274,6 +274,13 @@ void gw_proxy_dispatch(struct gw_conn *c) {
     return;
   }
   c->svc = srv->host->svcs[c->route->service];
+  if (c->svc->cfg != &srv->host->cfg->services[c->route->service])
+    c->svc = sup_host_find(srv->host, srv->host->cfg->services[c->route->service].name);
+  if (c->svc == NULL) {
+    gw_reply_error(c, 404, "no route for this path", NULL);
+    gw_conn_done(c);
+    return;
+  }
   c->tries = 0;
   try_send(c, NULL);
 }

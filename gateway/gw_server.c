@@ -63,6 +63,24 @@ static void hook_finished(void *ctx) {
   gw_access_close(&srv->access);
 }
 
+/* A reload: new routes and settings (the listen address needs a restart). */
+static void hook_reloaded(void *ctx) {
+  struct gw_server *srv = ctx;
+  const struct cfg *cfg = srv->host->cfg;
+  struct gw_routes routes;
+  const struct cfg_listen *a = &srv->cfg->listen, *b = &cfg->gateway.listen;
+  if (a->port != b->port || strcmp(a->host, b->host) != 0)
+    sup_log(SUP_WARN, "gateway: a new listen address applies after a restart of muster");
+  /* The listen address in use stays: keep a copy of the old one's strings. */
+  if (gw_routes_build(&routes, cfg) != 0) {
+    sup_log(SUP_ERROR, "gateway: out of memory rebuilding routes; keeping the old ones");
+    return;
+  }
+  gw_routes_free(&srv->routes);
+  srv->routes = routes;
+  srv->cfg = &cfg->gateway;
+}
+
 static void hook_reopen(void *ctx) {
   gw_access_reopen(&((struct gw_server *)ctx)->access);
 }
@@ -117,12 +135,11 @@ struct gw_server *gw_server_start(struct sup_host *host) {
     sup_log(SUP_WARN, "gateway: running without an access log");
   sup_log(SUP_INFO, "gateway: listening on %s%s%s:%d", l->ipv6 ? "[" : "", l->host,
           l->ipv6 ? "]" : "", l->port);
-  host->hooks.ctx = srv;
-  host->hooks.instance_msg = hook_instance_msg;
-  host->hooks.instance_gone = hook_instance_gone;
-  host->hooks.stopping = hook_stopping;
-  host->hooks.finished = hook_finished;
-  host->hooks.reopen = hook_reopen;
+  struct sup_host_hooks hooks = {.ctx = srv, .instance_msg = hook_instance_msg,
+                                 .instance_gone = hook_instance_gone, .stopping = hook_stopping,
+                                 .finished = hook_finished, .reopen = hook_reopen,
+                                 .reloaded = hook_reloaded};
+  sup_host_add_hooks(host, &hooks);
   return srv;
 out_free:
   gw_routes_free(&srv->routes);

@@ -138,9 +138,10 @@ int ipc_channel_send(struct ipc_channel *ch, const char *line, size_t len) {
 
 /* ---- Life cycle ---- */
 
-int ipc_channel_open(struct ipc_channel *ch, uv_loop_t *loop, int fd, size_t max_line,
-                     const struct ipc_channel_cbs *cbs, void *data) {
-  int rc;
+/* Initialises everything but the socket itself. Returns 0 or UV_ENOMEM;
+ * either way both handles are initialised (the owner closes). */
+static int channel_init(struct ipc_channel *ch, uv_loop_t *loop, size_t max_line,
+                        const struct ipc_channel_cbs *cbs, void *data) {
   memset(ch, 0, sizeof(*ch));
   ch->cbs = *cbs;
   ch->data = data;
@@ -155,18 +156,35 @@ int ipc_channel_open(struct ipc_channel *ch, uv_loop_t *loop, int fd, size_t max
   ch->flusher.data = ch;
   ch->open_handles = 2;
   ch->failed = 1; /* until reading has started */
-  if ((ch->rbuf = malloc(READ_BUF_SIZE)) == NULL) {
-    close(fd);
-    return UV_ENOMEM;
-  }
-  if ((rc = uv_pipe_open(&ch->pipe, fd)) < 0) {
+  ch->rbuf = malloc(READ_BUF_SIZE);
+  return ch->rbuf ? 0 : UV_ENOMEM;
+}
+
+static int channel_start(struct ipc_channel *ch) {
+  int rc = uv_read_start((uv_stream_t *)&ch->pipe, on_alloc, on_read);
+  if (rc == 0)
+    ch->failed = 0;
+  return rc;
+}
+
+int ipc_channel_open(struct ipc_channel *ch, uv_loop_t *loop, int fd, size_t max_line,
+                     const struct ipc_channel_cbs *cbs, void *data) {
+  int rc = channel_init(ch, loop, max_line, cbs, data);
+  if (rc == 0)
+    rc = uv_pipe_open(&ch->pipe, fd);
+  if (rc < 0) {
     close(fd); /* the handle did not take it */
     return rc;
   }
-  if ((rc = uv_read_start((uv_stream_t *)&ch->pipe, on_alloc, on_read)) < 0)
-    return rc;
-  ch->failed = 0;
-  return 0;
+  return channel_start(ch);
+}
+
+int ipc_channel_accept(struct ipc_channel *ch, uv_stream_t *server, size_t max_line,
+                       const struct ipc_channel_cbs *cbs, void *data) {
+  int rc = channel_init(ch, server->loop, max_line, cbs, data);
+  if (rc == 0)
+    rc = uv_accept(server, (uv_stream_t *)&ch->pipe);
+  return rc < 0 ? rc : channel_start(ch);
 }
 
 static void on_handle_closed(uv_handle_t *h) {

@@ -66,6 +66,12 @@ struct ipc_channel {
 int ipc_channel_open(struct ipc_channel *ch, uv_loop_t *loop, int fd, size_t max_line,
                      const struct ipc_channel_cbs *cbs, void *data);
 
+/* Like ipc_channel_open(), for a connection waiting on a listening pipe
+ * (the control socket): accepts it. The owner ends it with
+ * ipc_channel_close() whatever this returns. */
+int ipc_channel_accept(struct ipc_channel *ch, uv_stream_t *server, size_t max_line,
+                       const struct ipc_channel_cbs *cbs, void *data);
+
 /* Returns the queue to append complete lines to (with ipc_enc_*), then
  * call ipc_channel_commit(). */
 struct ipc_buf *ipc_channel_begin(struct ipc_channel *ch);

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "cfg.h"
+#include "ctl_server.h"
 #include "gw_server.h"
 #include "sup_host.h"
 #include "sup_log.h"
@@ -98,7 +99,8 @@ int main(int argc, char **argv) {
   }
   free(bin_dir);
   struct gw_server *gw = gw_server_start(&host);
-  if (gw == NULL) {
+  struct ctl_server *ctl = gw ? ctl_server_start(&host) : NULL;
+  if (gw == NULL || ctl == NULL) {
     host.exit_code = 1; /* nothing started yet: wind the host down */
     sup_host_shutdown(&host);
   } else {
@@ -107,6 +109,7 @@ int main(int argc, char **argv) {
   uv_run(loop, UV_RUN_DEFAULT);
   rc = host.exit_code;
   gw_server_free(gw);
+  ctl_server_free(ctl);
   sup_host_free(&host);
   uv_loop_close(loop);
   return rc;

@@ -16,6 +16,11 @@ extern char **environ;
 #define MEM_CHECK_MS 1000
 
 static void check_done(struct sup_host *h);
+static void collect_retired(struct sup_host *h);
+
+static void on_collect(uv_timer_t *t) {
+  collect_retired(t->data);
+}
 
 /* ---- Events ---- */
 
@@ -59,6 +64,44 @@ void sup_host_remove_listener(struct sup_host *h, sup_event_cb cb, void *ctx) {
   }
 }
 
+void sup_host_add_hooks(struct sup_host *h, const struct sup_host_hooks *hooks) {
+  if (h->nhooks < sizeof(h->hooks) / sizeof(h->hooks[0]))
+    h->hooks[h->nhooks++] = *hooks;
+}
+
+/* ---- Service output to followers ---- */
+
+void sup_host_add_log_listener(struct sup_host *h, sup_line_cb cb, void *ctx) {
+  struct sup_log_listener *l =
+      realloc(h->log_listeners, (h->nlog_listeners + 1) * sizeof(*l));
+  if (l == NULL)
+    return;
+  h->log_listeners = l;
+  h->log_listeners[h->nlog_listeners++] = (struct sup_log_listener){cb, ctx};
+}
+
+void sup_host_remove_log_listener(struct sup_host *h, sup_line_cb cb, void *ctx) {
+  for (size_t i = 0; i < h->nlog_listeners; i++) {
+    if (h->log_listeners[i].cb == cb && h->log_listeners[i].ctx == ctx) {
+      memmove(&h->log_listeners[i], &h->log_listeners[i + 1],
+              (h->nlog_listeners - i - 1) * sizeof(*h->log_listeners));
+      h->nlog_listeners--;
+      return;
+    }
+  }
+}
+
+void sup_host_service_line(void *host, const char *label, const char *stream, const char *line,
+                           size_t len) {
+  struct sup_host *h = host;
+  for (size_t i = 0; i < h->nlog_listeners; i++) {
+    size_t before = h->nlog_listeners;
+    h->log_listeners[i].cb(h->log_listeners[i].ctx, label, stream, line, len);
+    if (h->nlog_listeners < before)
+      i--;
+  }
+}
+
 /* ---- Runs ---- */
 
 void sup_host_run_opened(struct sup_host *h, struct sup_run *run) {
@@ -87,19 +130,22 @@ void sup_host_run_closed(struct sup_run *run) {
 /* ---- Hooks to the gateway ---- */
 
 void sup_host_service_changed(struct sup_host *h, struct sup_service *svc) {
-  (void)svc;
+  if (svc->removed && !h->stopping)
+    uv_timer_start(&h->done_timer, on_collect, 0, 0); /* free it once gone */
   check_done(h);
 }
 
 void sup_host_instance_msg(struct sup_host *h, struct sup_instance *inst,
                            const struct ipc_msg *m) {
-  if (h->hooks.instance_msg)
-    h->hooks.instance_msg(h->hooks.ctx, inst, m);
+  for (size_t k = 0; k < h->nhooks; k++)
+    if (h->hooks[k].instance_msg)
+      h->hooks[k].instance_msg(h->hooks[k].ctx, inst, m);
 }
 
 void sup_host_instance_gone(struct sup_host *h, struct sup_instance *inst) {
-  if (h->hooks.instance_gone)
-    h->hooks.instance_gone(h->hooks.ctx, inst);
+  for (size_t k = 0; k < h->nhooks; k++)
+    if (h->hooks[k].instance_gone)
+      h->hooks[k].instance_gone(h->hooks[k].ctx, inst);
 }
 
 /* ---- Publish / subscribe ---- */
@@ -181,9 +227,19 @@ static void on_signal(uv_signal_t *sig, int signum) {
     sup_log(SUP_INFO, "received %s", strsignal(signum));
     sup_host_shutdown(h);
     break;
-  case SIGHUP:
-    sup_log(SUP_WARN, "SIGHUP: reload is not implemented yet; config unchanged");
+  case SIGHUP: {
+    struct sup_reload_result res;
+    struct cfg_errors errs;
+    cfg_errors_init(&errs);
+    sup_log(SUP_INFO, "SIGHUP: reloading %s", h->config_path);
+    if (sup_host_reload(h, &res, &errs) != 0) {
+      char *why = cfg_errors_join(&errs, "; ");
+      sup_log(SUP_ERROR, "reload failed, config unchanged: %s", why ? why : "out of memory");
+      free(why);
+    }
+    cfg_errors_free(&errs);
     break;
+  }
   case SIGUSR1:
     sup_log(SUP_INFO, "SIGUSR1: reopening log files");
     sup_host_reopen_logs(h);
@@ -194,8 +250,9 @@ static void on_signal(uv_signal_t *sig, int signum) {
 void sup_host_reopen_logs(struct sup_host *h) {
   for (size_t s = 0; s < h->nsvcs; s++)
     sup_logfile_reopen(h->svcs[s]->log);
-  if (h->hooks.reopen)
-    h->hooks.reopen(h->hooks.ctx);
+  for (size_t k = 0; k < h->nhooks; k++)
+    if (h->hooks[k].reopen)
+      h->hooks[k].reopen(h->hooks[k].ctx);
 }
 
 /* ---- Shutdown ---- */
@@ -224,8 +281,9 @@ static void on_done_check(uv_timer_t *t) {
   }
   h->finished = 1;
   sup_log(SUP_INFO, "all services stopped; exiting");
-  if (h->hooks.finished)
-    h->hooks.finished(h->hooks.ctx);
+  for (size_t k = 0; k < h->nhooks; k++)
+    if (h->hooks[k].finished)
+      h->hooks[k].finished(h->hooks[k].ctx);
   uv_close((uv_handle_t *)&h->sig_term, on_host_handle_closed);
   uv_close((uv_handle_t *)&h->sig_int, on_host_handle_closed);
   uv_close((uv_handle_t *)&h->sig_hup, on_host_handle_closed);
@@ -254,12 +312,148 @@ void sup_host_shutdown(struct sup_host *h) {
   }
   h->stopping = 1;
   sup_log(SUP_INFO, "shutting down: stopping %zu services", h->nsvcs);
-  if (h->hooks.stopping)
-    h->hooks.stopping(h->hooks.ctx);
+  for (size_t k = 0; k < h->nhooks; k++)
+    if (h->hooks[k].stopping)
+      h->hooks[k].stopping(h->hooks[k].ctx);
   uv_timer_stop(&h->mem_timer);
   for (size_t s = 0; s < h->nsvcs; s++)
     sup_service_stop(h->svcs[s]);
   check_done(h);
+}
+
+/* ---- Reload ---- */
+
+/* 1 when some service of h still points into c's service array. */
+static int cfg_in_use(const struct sup_host *h, const struct cfg *c) {
+  for (size_t s = 0; s < h->nsvcs; s++)
+    if (h->svcs[s]->cfg >= c->services && h->svcs[s]->cfg < c->services + c->nservices)
+      return 1;
+  return 0;
+}
+
+/* Frees services that were removed and are gone, then configs nothing
+ * points into any more. */
+static void collect_retired(struct sup_host *h) {
+  size_t k = 0;
+  for (size_t s = 0; s < h->nsvcs; s++) {
+    if (sup_service_gone(h->svcs[s]))
+      sup_service_free(h->svcs[s]);
+    else
+      h->svcs[k++] = h->svcs[s];
+  }
+  h->nsvcs = k;
+  k = 0;
+  for (size_t i = 0; i < h->nretired; i++) {
+    if (cfg_in_use(h, h->retired[i]))
+      h->retired[k++] = h->retired[i];
+    else
+      cfg_free(h->retired[i]);
+  }
+  h->nretired = k;
+}
+
+static void list_add(char *list, size_t cap, const char *name) {
+  size_t n = strlen(list);
+  snprintf(list + n, cap - n, "%s%s", n ? ", " : "", name);
+}
+
+/* A changed service's rolling restart is over: scale to the new count. */
+static void on_reload_roll_done(void *ctx, const char *err) {
+  struct sup_service *svc = ctx;
+  if (err)
+    sup_log(SUP_WARN, "%s: rolling restart after reload: %s", svc->cfg->name, err);
+  if (svc->target != (size_t)svc->cfg->instances || svc->ninst != (size_t)svc->cfg->instances)
+    sup_service_scale(svc, (size_t)svc->cfg->instances);
+}
+
+int sup_host_reload(struct sup_host *h, struct sup_reload_result *res, struct cfg_errors *errs) {
+  struct cfg *nc = NULL;
+  memset(res, 0, sizeof(*res));
+  if (h->stopping) {
+    cfg_errors_add(errs, "muster is shutting down");
+    return -1;
+  }
+  if (cfg_load(h->config_path, h->bin_dir, &nc, errs) != 0)
+    return -1;
+  size_t cap = nc->nservices + h->nsvcs;
+  struct sup_service **v = calloc(cap ? cap : 1, sizeof(*v));
+  struct cfg **retired = realloc(h->retired, (h->nretired + 1) * sizeof(*retired));
+  if (retired)
+    h->retired = retired;
+  if (v == NULL || retired == NULL) {
+    free(v);
+    cfg_free(nc);
+    cfg_errors_add(errs, "out of memory");
+    return -1;
+  }
+  size_t n = 0;
+  /* The new config's services, in its order (routes index into it). */
+  for (size_t i = 0; i < nc->nservices; i++) {
+    const struct cfg_service *ns = &nc->services[i];
+    struct sup_service *svc = NULL;
+    for (size_t s = 0; s < h->nsvcs && svc == NULL; s++)
+      if (!h->svcs[s]->removed && strcmp(h->svcs[s]->cfg->name, ns->name) == 0)
+        svc = h->svcs[s];
+    if (svc == NULL) {
+      svc = sup_service_new(h, ns);
+      if (svc == NULL)
+        continue; /* logged; the rest of the reload goes on */
+      list_add(res->added, sizeof(res->added), ns->name);
+      v[n++] = svc;
+      sup_service_start(svc);
+      continue;
+    }
+    int same = cfg_service_equal(svc->cfg, ns);
+    svc->cfg = ns;
+    sup_logfile_configure(svc->log, (uint64_t)nc->logs.max_bytes, nc->logs.keep);
+    v[n++] = svc;
+    if (same)
+      continue;
+    list_add(res->changed, sizeof(res->changed), ns->name);
+    sup_window_free(&svc->window);
+    sup_window_init(&svc->window, (unsigned)ns->restart.max_restarts,
+                    (uint64_t)ns->restart.window_s * 1000);
+    for (size_t k = 0; k < svc->ninst; k++)
+      sup_backoff_init(&svc->inst[k]->backoff, (uint64_t)ns->restart.backoff_initial_ms,
+                       (uint64_t)ns->restart.backoff_max_ms);
+    if (svc->stopped || svc->failed) {
+      svc->target = (size_t)ns->instances; /* applies at the next start */
+    } else if (sup_service_restart(svc, on_reload_roll_done, svc) != 0) {
+      sup_log(SUP_WARN, "%s: changed by reload while restarting; new settings apply to new "
+              "instances", ns->name);
+    }
+  }
+  /* Services no longer configured: stop them; freed once gone. */
+  for (size_t s = 0; s < h->nsvcs; s++) {
+    struct sup_service *svc = h->svcs[s];
+    int kept = 0;
+    for (size_t k = 0; k < n && !kept; k++)
+      kept = v[k] == svc;
+    if (kept)
+      continue;
+    if (!svc->removed) {
+      svc->removed = 1;
+      list_add(res->removed, sizeof(res->removed), svc->cfg->name);
+      sup_service_stop(svc);
+    }
+    v[n++] = svc;
+  }
+  free(h->svcs);
+  h->svcs = v;
+  h->nsvcs = n;
+  h->retired[h->nretired++] = h->cfg;
+  h->cfg = nc;
+  for (size_t k = 0; k < h->nhooks; k++) /* before old configs can be freed */
+    if (h->hooks[k].reloaded)
+      h->hooks[k].reloaded(h->hooks[k].ctx);
+  collect_retired(h);
+  char detail[1600];
+  snprintf(detail, sizeof(detail), "added: %s; removed: %s; changed: %s",
+           res->added[0] ? res->added : "-", res->removed[0] ? res->removed : "-",
+           res->changed[0] ? res->changed : "-");
+  struct sup_event ev = {.type = "reload", .index = -1, .code = -1, .detail = detail};
+  sup_host_emit(h, &ev);
+  return 0;
 }
 
 /* ---- Life cycle ---- */
@@ -309,6 +503,10 @@ void sup_host_free(struct sup_host *h) {
   free(h->svcs);
   free(h->runs);
   free(h->listeners);
+  free(h->log_listeners);
+  for (size_t i = 0; i < h->nretired; i++)
+    cfg_free(h->retired[i]);
+  free(h->retired);
   cfg_free(h->cfg);
   free(h->config_path);
   free(h->bin_dir);

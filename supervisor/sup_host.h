@@ -42,6 +42,17 @@ struct sup_host_hooks {
   void (*finished)(void *ctx);
   /* SIGUSR1: reopen log files. */
   void (*reopen)(void *ctx);
+  /* A reload changed the config in force (routes, gateway settings). */
+  void (*reloaded)(void *ctx);
+};
+
+/* A line a service wrote (label "dummy[1]", stream "out"/"err"). */
+typedef void (*sup_line_cb)(void *ctx, const char *label, const char *stream, const char *line,
+                            size_t len);
+
+struct sup_log_listener {
+  sup_line_cb cb;
+  void *ctx;
 };
 
 struct sup_listener {
@@ -61,9 +72,14 @@ struct sup_host {
   uv_timer_t done_timer;        /* shutdown progress check, at a safe point */
   struct sup_run **runs;        /* runs whose handles are open */
   size_t nruns, capruns;
+  struct cfg **retired;         /* configs replaced by reloads, still pointed into */
+  size_t nretired;
   struct sup_listener *listeners; /* event listeners */
   size_t nlisteners;
-  struct sup_host_hooks hooks;
+  struct sup_host_hooks hooks[4]; /* gateway, control, admin */
+  size_t nhooks;
+  struct sup_log_listener *log_listeners; /* logs --follow */
+  size_t nlog_listeners;
   char **environ;               /* muster's environment at start */
   int stopping;                 /* shutdown under way */
   int finished;                 /* everything released */
@@ -85,10 +101,32 @@ void sup_host_shutdown(struct sup_host *h);
 /* Frees what is left after the loop ended. */
 void sup_host_free(struct sup_host *h);
 
+/* What a reload did: service names, each list joined by ", ". */
+struct sup_reload_result {
+  char added[512];
+  char removed[512];
+  char changed[512];
+};
+
+/* Re-reads the config file and applies the difference: new services
+ * start, removed ones stop, changed ones get a rolling restart (and are
+ * scaled to their new count). An invalid file changes nothing: returns -1
+ * with the problems in errs. Returns 0 with what changed in res. */
+int sup_host_reload(struct sup_host *h, struct sup_reload_result *res, struct cfg_errors *errs);
+
 /* Reopens every log file (SIGUSR1). */
 void sup_host_reopen_logs(struct sup_host *h);
 
 struct sup_service *sup_host_find(struct sup_host *h, const char *name);
+
+/* Adds a set of hooks (at most 4 sets). */
+void sup_host_add_hooks(struct sup_host *h, const struct sup_host_hooks *hooks);
+
+void sup_host_add_log_listener(struct sup_host *h, sup_line_cb cb, void *ctx);
+void sup_host_remove_log_listener(struct sup_host *h, sup_line_cb cb, void *ctx);
+/* A capture's line hook: hands the line to the log listeners. */
+void sup_host_service_line(void *host, const char *label, const char *stream, const char *line,
+                           size_t len);
 
 void sup_host_add_listener(struct sup_host *h, sup_event_cb cb, void *ctx);
 void sup_host_remove_listener(struct sup_host *h, sup_event_cb cb, void *ctx);

@@ -152,6 +152,8 @@ void sup_instance_stop(struct sup_instance *inst, enum sup_stop_reason reason) {
   case SUP_I_STARTING:
   case SUP_I_READY:
   case SUP_I_DRAINING:
+    if (inst->run == NULL) /* its exit is being handled right now */
+      return;
     break;
   }
   inst->stop_reason = reason;
@@ -172,6 +174,34 @@ void sup_instance_stop(struct sup_instance *inst, enum sup_stop_reason reason) {
   }
 }
 
+static void on_drain_timeout(uv_timer_t *t) {
+  struct sup_instance *inst = t->data;
+  sup_log(SUP_WARN, "%s: still %u requests in flight after %d ms of draining; stopping it",
+          inst->label, inst->inflight, cfg_of(inst)->stop_timeout_ms);
+  sup_instance_stop(inst, SUP_STOP_FINAL);
+}
+
+void sup_instance_drain(struct sup_instance *inst) {
+  if (inst->state != SUP_I_READY) {
+    sup_instance_stop(inst, SUP_STOP_FINAL);
+    return;
+  }
+  set_state(inst, SUP_I_DRAINING);
+  emit(inst, "drain", "no new requests; stopping once idle");
+  if (inst->inflight == 0) {
+    sup_instance_stop(inst, SUP_STOP_FINAL);
+    return;
+  }
+  uv_timer_start(&inst->timer, on_drain_timeout, (uint64_t)cfg_of(inst)->stop_timeout_ms, 0);
+}
+
+void sup_instance_released(struct sup_instance *inst) {
+  if (inst->inflight > 0)
+    inst->inflight--;
+  if (inst->state == SUP_I_DRAINING && inst->inflight == 0 && inst->run)
+    sup_instance_stop(inst, SUP_STOP_FINAL);
+}
+
 /* ---- Exit: what happens next ---- */
 
 static void on_backoff_done(uv_timer_t *t) {
@@ -186,7 +216,7 @@ static void handle_crash(struct sup_instance *inst, int failed_by_us) {
   const struct cfg_restart *rc = &cfg_of(inst)->restart;
   char detail[96];
   int clean = inst->last_code == 0 && inst->last_signal == 0 && !failed_by_us;
-  if (sup_host_stopping(host_of(inst)) || svc->stopped || svc->failed ||
+  if (sup_host_stopping(host_of(inst)) || svc->stopped || svc->failed || inst->removing ||
       rc->policy == CFG_RESTART_NEVER || (rc->policy == CFG_RESTART_ON_FAILURE && clean)) {
     set_state(inst, SUP_I_EXITED);
     return;
@@ -431,6 +461,8 @@ static int run_spawn(struct sup_run *run, struct sup_instance *inst) {
   }
   run->out.data = run->err.data = run;
   run->out.on_eof = run->err.on_eof = on_capture_eof;
+  run->out.on_line = run->err.on_line = sup_host_service_line;
+  run->out.ctx = run->err.ctx = host_of(inst);
   run->open = 2; /* the captures; proc and channel are counted below */
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
     rc = -errno;

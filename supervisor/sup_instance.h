@@ -91,6 +91,7 @@ struct sup_instance {
   char **topics;            /* subscriptions, owned */
   size_t ntopics;
   int closing;              /* its timers are being closed */
+  int removing;             /* scale-down or rolling restart: goes once exited */
   char label[80];           /* "dummy[1]" for messages */
 };
 
@@ -107,6 +108,13 @@ void sup_instance_start(struct sup_instance *inst);
 /* Stops the instance for `reason` (FINAL or RESTART): shutdown message,
  * SIGTERM to the group at half of stop_timeout_ms, SIGKILL at all of it. */
 void sup_instance_stop(struct sup_instance *inst, enum sup_stop_reason reason);
+
+/* Takes the instance out of rotation; once its in-flight requests are
+ * answered (or stop_timeout_ms passed) it is stopped for good. */
+void sup_instance_drain(struct sup_instance *inst);
+
+/* The gateway finished one of the instance's requests. */
+void sup_instance_released(struct sup_instance *inst);
 
 /* Kills the process group at once (forced shutdown). */
 void sup_instance_kill(struct sup_instance *inst);

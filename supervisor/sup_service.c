@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "sup_host.h"
 #include "sup_log.h"
@@ -18,6 +19,8 @@ const char *sup_sstate_name(enum sup_sstate s) {
   return sstate_names[s];
 }
 
+static void on_step(uv_timer_t *t);
+
 struct sup_service *sup_service_new(struct sup_host *host, const struct cfg_service *cfg) {
   char path[4096], err[256];
   const struct cfg *c = sup_host_cfg(host);
@@ -26,6 +29,9 @@ struct sup_service *sup_service_new(struct sup_host *host, const struct cfg_serv
     return NULL;
   svc->host = host;
   svc->cfg = cfg;
+  svc->target = (size_t)cfg->instances;
+  uv_timer_init(sup_host_loop(host), &svc->step);
+  svc->step.data = svc;
   snprintf(path, sizeof(path), "%s/%s.log", c->logs.dir, cfg->name);
   svc->log = sup_logfile_open(path, (uint64_t)c->logs.max_bytes, c->logs.keep, err, sizeof(err));
   if (svc->log == NULL) {
@@ -49,6 +55,10 @@ out_free:
   return NULL;
 }
 
+static void on_step_closed(uv_handle_t *h) {
+  free(h->data);
+}
+
 void sup_service_free(struct sup_service *svc) {
   for (size_t i = 0; i < svc->ninst; i++)
     sup_instance_free(svc->inst[i]);
@@ -56,7 +66,7 @@ void sup_service_free(struct sup_service *svc) {
   sup_window_free(&svc->window);
   if (svc->log)
     sup_logfile_close(svc->log);
-  free(svc);
+  uv_close((uv_handle_t *)&svc->step, on_step_closed); /* frees svc */
 }
 
 void sup_service_start(struct sup_service *svc) {
@@ -105,7 +115,170 @@ enum sup_sstate sup_service_state(const struct sup_service *svc) {
 }
 
 void sup_service_changed(struct sup_service *svc) {
+  uv_timer_start(&svc->step, on_step, 0, 0); /* scale/roll at a safe point */
   sup_host_service_changed(svc->host, svc);
+}
+
+int sup_service_gone(const struct sup_service *svc) {
+  return svc->removed && sup_service_all_exited(svc);
+}
+
+/* ---- Scale ---- */
+
+/* Appends a new instance with index idx; started unless the service is
+ * stopped or failed. Returns it or NULL. */
+static struct sup_instance *add_instance(struct sup_service *svc, int idx, int start) {
+  struct sup_instance **v = realloc(svc->inst, (svc->ninst + 1) * sizeof(*v));
+  if (v == NULL)
+    return NULL;
+  svc->inst = v;
+  struct sup_instance *inst = sup_instance_new(svc, idx);
+  if (inst == NULL)
+    return NULL;
+  svc->inst[svc->ninst++] = inst;
+  if (start && !svc->stopped && !svc->failed && !sup_host_stopping(svc->host))
+    sup_instance_start(inst);
+  return inst;
+}
+
+/* Drops exited instances marked for removal from the tail of the array. */
+static void reap_removed(struct sup_service *svc) {
+  while (svc->ninst > 0) {
+    struct sup_instance *last = svc->inst[svc->ninst - 1];
+    if (!last->removing || last->state != SUP_I_EXITED || last->run || svc->roll.repl == last)
+      break;
+    svc->ninst--;
+    sup_instance_free(last);
+  }
+}
+
+int sup_service_scale(struct sup_service *svc, size_t n) {
+  char detail[64];
+  if (svc->roll.active)
+    return UV_EBUSY;
+  size_t have = 0;
+  for (size_t i = 0; i < svc->ninst; i++)
+    have += !svc->inst[i]->removing;
+  snprintf(detail, sizeof(detail), "%zu -> %zu instances", have, n);
+  svc->target = n;
+  for (size_t i = 0; i < svc->ninst; i++) {
+    struct sup_instance *inst = svc->inst[i];
+    if ((size_t)inst->index >= n && !inst->removing) {
+      inst->removing = 1;
+      sup_instance_drain(inst);
+    } else if ((size_t)inst->index < n && inst->removing && inst->state != SUP_I_EXITED) {
+      /* scaled back up while it was leaving: let it leave, re-add below */
+    }
+  }
+  reap_removed(svc);
+  for (size_t idx = 0; idx < n; idx++) {
+    int present = 0;
+    for (size_t i = 0; i < svc->ninst && !present; i++)
+      present = (size_t)svc->inst[i]->index == idx && !svc->inst[i]->removing;
+    if (!present && add_instance(svc, (int)idx, 1) == NULL)
+      return UV_ENOMEM;
+  }
+  struct sup_event ev = {.type = "scale", .service = svc->cfg->name, .index = -1, .code = -1,
+                         .detail = detail};
+  sup_host_emit(svc->host, &ev);
+  return 0;
+}
+
+/* ---- Rolling restart ---- */
+
+static void roll_finish(struct sup_service *svc, const char *err) {
+  struct sup_roll r = svc->roll;
+  memset(&svc->roll, 0, sizeof(svc->roll));
+  struct sup_event ev = {.type = err ? "restart-failed" : "restarted", .service = svc->cfg->name,
+                         .index = -1, .code = -1,
+                         .detail = err ? err : "every instance replaced"};
+  sup_host_emit(svc->host, &ev);
+  if (r.cb)
+    r.cb(r.ctx, err);
+}
+
+/* Removes inst (exited) from the array and frees it. */
+static void drop_instance(struct sup_service *svc, struct sup_instance *inst) {
+  for (size_t i = 0; i < svc->ninst; i++) {
+    if (svc->inst[i] == inst) {
+      memmove(&svc->inst[i], &svc->inst[i + 1], (svc->ninst - i - 1) * sizeof(*svc->inst));
+      svc->ninst--;
+      break;
+    }
+  }
+  sup_instance_free(inst);
+}
+
+/* Advances the rolling restart as far as it can go now. */
+static void roll_step(struct sup_service *svc) {
+  struct sup_roll *r = &svc->roll;
+  while (r->active) {
+    if (r->old == NULL) {
+      /* Next instance to replace: the first not yet done, in index order. */
+      struct sup_instance *old = NULL;
+      for (size_t i = 0; i < svc->ninst; i++) {
+        struct sup_instance *c = svc->inst[i];
+        if ((size_t)c->index == r->next && !c->removing)
+          old = c;
+      }
+      if (r->next >= svc->target || sup_host_stopping(svc->host)) {
+        roll_finish(svc, sup_host_stopping(svc->host) ? "muster is shutting down" : NULL);
+        return;
+      }
+      if (old == NULL || old->state == SUP_I_EXITED || old->state == SUP_I_BACKOFF) {
+        if (old)
+          sup_instance_stop(old, SUP_STOP_RESTART); /* not serving: restart in place */
+        r->next++;
+        continue;
+      }
+      r->old = old;
+      r->repl = add_instance(svc, old->index, 1);
+      if (r->repl == NULL) {
+        r->old = NULL;
+        roll_finish(svc, "out of memory");
+        return;
+      }
+      return; /* wait for the replacement's ready */
+    }
+    if (r->repl->state == SUP_I_READY && !r->old->removing) {
+      r->old->removing = 1; /* the replacement serves: retire the old one */
+      sup_instance_drain(r->old);
+    } else if (!r->old->removing && r->repl->state != SUP_I_STARTING) {
+      /* The replacement did not come up: keep the old one, give up. */
+      struct sup_instance *repl = r->repl;
+      repl->removing = 1;
+      sup_instance_stop(repl, SUP_STOP_FINAL);
+      r->old = NULL;
+      r->repl = NULL;
+      roll_finish(svc, "a replacement instance failed to become ready");
+      return;
+    }
+    if (r->old->removing && r->old->state == SUP_I_EXITED && r->old->run == NULL) {
+      struct sup_instance *old = r->old;
+      r->old = NULL;
+      r->repl = NULL;
+      drop_instance(svc, old);
+      r->next++;
+      continue;
+    }
+    return;
+  }
+}
+
+int sup_service_restart(struct sup_service *svc, sup_done_cb cb, void *ctx) {
+  if (svc->roll.active)
+    return UV_EBUSY;
+  svc->stopped = 0;
+  svc->failed = 0;
+  svc->roll = (struct sup_roll){.active = 1, .cb = cb, .ctx = ctx};
+  roll_step(svc);
+  return 0;
+}
+
+static void on_step(uv_timer_t *t) {
+  struct sup_service *svc = t->data;
+  roll_step(svc);
+  reap_removed(svc);
 }
 
 void sup_service_fail(struct sup_service *svc, struct sup_instance *inst) {

@@ -29,6 +29,20 @@ enum sup_sstate {
 
 const char *sup_sstate_name(enum sup_sstate s);
 
+/* Called when a rolling restart ends: err is NULL on success. */
+typedef void (*sup_done_cb)(void *ctx, const char *err);
+
+/* A rolling restart in progress: one instance at a time is replaced by a
+ * new one, which must be ready before the old one drains and stops. */
+struct sup_roll {
+  int active;
+  size_t next;                  /* index of the instance being replaced */
+  struct sup_instance *old;     /* the one being replaced, or NULL */
+  struct sup_instance *repl;    /* its replacement (at the array's tail) */
+  sup_done_cb cb;               /* told when all are replaced */
+  void *ctx;
+};
+
 struct sup_service {
   struct sup_host *host;          /* owner */
   const struct cfg_service *cfg;  /* borrowed from the host's config */
@@ -38,6 +52,10 @@ struct sup_service {
   struct sup_logfile *log;        /* logs/<name>.log, shared by instances */
   uint64_t restarts_total;        /* restarts since muster started */
   size_t rr;                      /* round-robin cursor for the gateway */
+  size_t target;                  /* instances wanted (scale) */
+  struct sup_roll roll;           /* rolling restart state */
+  uv_timer_t step;                /* runs the next scale/roll step at a safe point */
+  unsigned removed : 1;           /* dropped from the config by a reload */
   unsigned stopped : 1;           /* stopped on request: no restarts */
   unsigned failed : 1;            /* crash loop: no restarts until start */
 };
@@ -63,6 +81,19 @@ int sup_service_all_exited(const struct sup_service *svc);
 
 /* Called by an instance whose state changed. */
 void sup_service_changed(struct sup_service *svc);
+
+/* Changes the number of instances: new ones start at once; removed ones
+ * (the highest indexes) drain, stop, and go. Returns 0 or UV_EBUSY (a
+ * rolling restart is under way). */
+int sup_service_scale(struct sup_service *svc, size_t n);
+
+/* Rolling restart: every instance replaced by a ready one before it
+ * drains, one at a time, so no request fails. cb when done (or failed).
+ * Returns 0 or UV_EBUSY. */
+int sup_service_restart(struct sup_service *svc, sup_done_cb cb, void *ctx);
+
+/* 1 when the service is removed and every process of it is gone. */
+int sup_service_gone(const struct sup_service *svc);
 
 /* Puts the service in state failed after inst's crash loop. */
 void sup_service_fail(struct sup_service *svc, struct sup_instance *inst);

@@ -1,0 +1,47 @@
+/* ctl_cmd — one control request line (SPEC §5) parsed and checked.
+ * Pure code: unit-tested and fuzzed apart from the socket. */
+#ifndef MUSTER_CTL_CMD_H
+#define MUSTER_CTL_CMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* XX(ENUM, "wire name", needs a service) */
+#define CTL_CMD_MAP(XX)                                                        \
+  XX(STATUS, "status", 0)                                                      \
+  XX(START, "start", 1)                                                        \
+  XX(STOP, "stop", 1)                                                          \
+  XX(RESTART, "restart", 1)                                                    \
+  XX(SCALE, "scale", 1)                                                        \
+  XX(RELOAD, "reload", 0)                                                      \
+  XX(LOGS, "logs", 1)                                                          \
+  XX(EVENTS, "events", 0)                                                      \
+  XX(SHUTDOWN, "shutdown", 0)                                                  \
+  XX(VERSION, "version", 0)
+
+enum ctl_cmd_type {
+  CTL_NONE = 0,
+#define XX(e, s, svc) CTL_##e,
+  CTL_CMD_MAP(XX)
+#undef XX
+};
+
+#define CTL_LINES_DEFAULT 50
+#define CTL_LINES_MAX 10000
+
+struct ctl_cmd {
+  enum ctl_cmd_type type;
+  char service[65];  /* "" when not given */
+  int64_t instances; /* scale: 0..1024 */
+  int64_t lines;     /* logs: 1..CTL_LINES_MAX */
+  int follow;        /* logs: keep streaming */
+};
+
+/* Parses one request line. Returns 0, or -1 with a one-line reason in err
+ * ("invalid JSON near offset 3", "unknown command \"frob\"", "scale: field
+ * \"instances\" must be an integer 0..1024", "unknown field \"sevice\""). */
+int ctl_cmd_parse(const char *line, size_t len, struct ctl_cmd *out, char *err, size_t errlen);
+
+const char *ctl_cmd_name(enum ctl_cmd_type t);
+
+#endif

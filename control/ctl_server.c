@@ -1,0 +1,559 @@
+/* ctl_server — control socket, commands and streams. See ctl_server.h. */
+#include "ctl_server.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "ctl_cmd.h"
+#include "ipc_channel.h"
+#include "ipc_text.h"
+#include "sup_host.h"
+#include "sup_instance.h"
+#include "sup_log.h"
+#include "sup_logfile.h"
+#include "sup_proc.h"
+#include "sup_service.h"
+
+#define CLIENT_MAX_QUEUE ((size_t)8 << 20) /* a client that stops reading */
+#define REQUEST_MAX_LINE ((size_t)1 << 20)
+
+struct ctl_client;
+
+/* A command answered later (rolling restart); survives its client. */
+struct ctl_op {
+  struct ctl_client *client; /* NULL once the client went away */
+};
+
+struct ctl_client {
+  struct ipc_channel ch;          /* the connection; handle lives here */
+  struct ctl_server *srv;
+  struct ctl_client *prev, *next; /* the server's clients */
+  struct ctl_op *op;              /* the command awaiting its reply, or NULL */
+  char op_service[65];            /* the service that command is about */
+  struct ipc_buf backlog;         /* lines received while op was pending */
+  char follow[65];                /* logs --follow: the service; "" = none */
+  unsigned events : 1;            /* subscribed to events */
+  unsigned closing : 1;
+};
+
+struct ctl_server {
+  struct sup_host *host;
+  uv_pipe_t listener;
+  char *path;                     /* the socket file, unlinked at the end */
+  struct ctl_client *clients;
+  unsigned listening : 1;
+};
+
+static void client_close(struct ctl_client *cl);
+static void handle_line(struct ctl_client *cl, const char *line, size_t len);
+
+/* ---- Replies ---- */
+
+/* Sends one JSON value as a line. A client past its queue limit is
+ * dropped (it stopped reading). */
+static void send_json(struct ctl_client *cl, cJSON *o) {
+  char *text = cJSON_PrintUnformatted(o);
+  if (text == NULL) {
+    client_close(cl);
+    return;
+  }
+  struct ipc_buf *b = ipc_channel_begin(&cl->ch);
+  ipc_buf_adds(b, text);
+  ipc_buf_addc(b, '\n');
+  free(text);
+  int rc = ipc_channel_commit(&cl->ch);
+  if (rc == UV_ENOBUFS) {
+    sup_log(SUP_WARN, "control: a client stopped reading; disconnecting it");
+    client_close(cl);
+  }
+}
+
+static void reply_error(struct ctl_client *cl, const char *msg) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddFalseToObject(o, "ok");
+  cJSON_AddStringToObject(o, "error", msg);
+  send_json(cl, o);
+  cJSON_Delete(o);
+}
+
+static cJSON *ok_reply(void) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddTrueToObject(o, "ok");
+  return o;
+}
+
+static void reply_ok(struct ctl_client *cl, const char *service) {
+  cJSON *o = ok_reply();
+  if (service)
+    cJSON_AddStringToObject(o, "service", service);
+  send_json(cl, o);
+  cJSON_Delete(o);
+}
+
+/* ---- status ---- */
+
+static cJSON *instance_json(struct sup_instance *inst) {
+  cJSON *o = cJSON_CreateObject();
+  pid_t pid = sup_instance_pid(inst);
+  cJSON_AddNumberToObject(o, "index", inst->index);
+  cJSON_AddNumberToObject(o, "pid", pid);
+  cJSON_AddStringToObject(o, "state", sup_istate_name(inst->state));
+  cJSON_AddNumberToObject(o, "restarts", inst->restarts);
+  cJSON_AddNumberToObject(o, "uptime_ms", pid ? (double)(sup_now_ms() - inst->started_ms) : 0);
+  cJSON_AddNumberToObject(o, "rss_bytes", pid ? (double)sup_proc_rss(pid) : 0);
+  cJSON_AddNumberToObject(o, "inflight", inst->inflight);
+  cJSON_AddNumberToObject(o, "requests", (double)inst->requests);
+  if (inst->last_code == -1 && inst->last_signal == 0) {
+    cJSON_AddNullToObject(o, "last_exit");
+  } else {
+    cJSON *e = cJSON_AddObjectToObject(o, "last_exit");
+    cJSON_AddNumberToObject(e, "code", inst->last_code);
+    cJSON_AddNumberToObject(e, "signal", inst->last_signal);
+  }
+  return o;
+}
+
+static cJSON *service_json(struct sup_service *svc) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "name", svc->cfg->name);
+  cJSON_AddStringToObject(o, "state", sup_sstate_name(sup_service_state(svc)));
+  cJSON_AddNumberToObject(o, "restarts", (double)svc->restarts_total);
+  cJSON *a = cJSON_AddArrayToObject(o, "instances");
+  for (size_t i = 0; i < svc->ninst; i++)
+    cJSON_AddItemToArray(a, instance_json(svc->inst[i]));
+  return o;
+}
+
+static struct sup_service *find(struct ctl_client *cl, const char *name) {
+  struct sup_service *svc = sup_host_find(cl->srv->host, name);
+  if (svc == NULL || svc->removed) {
+    char msg[128];
+    snprintf(msg, sizeof(msg), "no service \"%s\"", name);
+    reply_error(cl, msg);
+    return NULL;
+  }
+  return svc;
+}
+
+static void do_status(struct ctl_client *cl, const struct ctl_cmd *c) {
+  struct sup_host *h = cl->srv->host;
+  struct sup_service *one = NULL;
+  if (c->service[0] && (one = find(cl, c->service)) == NULL)
+    return;
+  cJSON *o = ok_reply();
+  cJSON *a = cJSON_AddArrayToObject(o, "services");
+  for (size_t s = 0; s < h->nsvcs; s++)
+    if ((one == NULL && !h->svcs[s]->removed) || h->svcs[s] == one)
+      cJSON_AddItemToArray(a, service_json(h->svcs[s]));
+  send_json(cl, o);
+  cJSON_Delete(o);
+}
+
+/* ---- restart (answered when done) ---- */
+
+static void on_restart_done(void *ctx, const char *err) {
+  struct ctl_op *op = ctx;
+  struct ctl_client *cl = op->client;
+  free(op);
+  if (cl == NULL)
+    return; /* the client left before the end */
+  cl->op = NULL;
+  if (err)
+    reply_error(cl, err);
+  else
+    reply_ok(cl, cl->op_service);
+  /* Lines that arrived meanwhile, in order. */
+  while (cl->backlog.len > 0 && cl->op == NULL && !cl->closing) {
+    char *nl = memchr(cl->backlog.data, '\n', cl->backlog.len);
+    size_t n = (size_t)(nl - cl->backlog.data);
+    char *line = malloc(n + 1);
+    if (line == NULL)
+      break;
+    memcpy(line, cl->backlog.data, n);
+    ipc_buf_consume(&cl->backlog, n + 1);
+    handle_line(cl, line, n);
+    free(line);
+  }
+}
+
+static void do_restart(struct ctl_client *cl, struct sup_service *svc) {
+  struct ctl_op *op = calloc(1, sizeof(*op));
+  if (op == NULL) {
+    reply_error(cl, "out of memory");
+    return;
+  }
+  op->client = cl;
+  cl->op = op; /* before: the restart may finish at once and reply */
+  snprintf(cl->op_service, sizeof(cl->op_service), "%s", svc->cfg->name);
+  if (sup_service_restart(svc, on_restart_done, op) != 0) {
+    cl->op = NULL;
+    free(op);
+    reply_error(cl, "a rolling restart of this service is already under way");
+  }
+}
+
+/* ---- reload ---- */
+
+static void add_names(cJSON *o, const char *key, const char *list) {
+  cJSON *a = cJSON_AddArrayToObject(o, key);
+  char *copy = strdup(list), *save = NULL;
+  for (char *t = copy ? strtok_r(copy, ", ", &save) : NULL; t; t = strtok_r(NULL, ", ", &save))
+    cJSON_AddItemToArray(a, cJSON_CreateString(t));
+  free(copy);
+}
+
+static void do_reload(struct ctl_client *cl) {
+  struct sup_reload_result res;
+  struct cfg_errors errs;
+  cfg_errors_init(&errs);
+  if (sup_host_reload(cl->srv->host, &res, &errs) != 0) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddFalseToObject(o, "ok");
+    cJSON_AddStringToObject(o, "error", "config invalid; nothing changed");
+    cJSON *p = cJSON_AddArrayToObject(o, "problems");
+    for (size_t i = 0; i < errs.count; i++)
+      cJSON_AddItemToArray(p, cJSON_CreateString(errs.lines[i]));
+    send_json(cl, o);
+    cJSON_Delete(o);
+  } else {
+    cJSON *o = ok_reply();
+    add_names(o, "added", res.added);
+    add_names(o, "removed", res.removed);
+    add_names(o, "changed", res.changed);
+    send_json(cl, o);
+    cJSON_Delete(o);
+  }
+  cfg_errors_free(&errs);
+}
+
+/* ---- logs ---- */
+
+static void on_service_line(void *ctx, const char *label, const char *stream, const char *line,
+                            size_t len) {
+  struct ctl_client *cl = ctx;
+  size_t n = strlen(cl->follow);
+  if (strncmp(label, cl->follow, n) != 0 || label[n] != '[')
+    return;
+  char ts[32];
+  sup_log_timestamp(ts, sizeof(ts));
+  struct ipc_buf *b = ipc_channel_begin(&cl->ch);
+  ipc_buf_adds(b, "{\"line\":\"");
+  ipc_buf_add(b, ts, strlen(ts));
+  ipc_buf_addc(b, ' ');
+  ipc_buf_adds(b, label);
+  ipc_buf_addc(b, ' ');
+  ipc_buf_adds(b, stream);
+  ipc_buf_add(b, ": ", 2);
+  /* The line itself, JSON-escaped: reuse the string writer without quotes. */
+  size_t start = b->len;
+  ipc_json_str(b, line, len);
+  if (!b->oom) {
+    memmove(b->data + start, b->data + start + 1, b->len - start - 1); /* drop its '"' */
+    b->len -= 1;
+  }
+  ipc_buf_adds(b, "}\n");
+  if (ipc_channel_commit(&cl->ch) == UV_ENOBUFS)
+    client_close(cl);
+}
+
+static void do_logs(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_service *svc) {
+  const struct cfg *cfg = cl->srv->host->cfg;
+  char path[4200];
+  char *text = NULL;
+  size_t len = 0;
+  snprintf(path, sizeof(path), "%s/%s.log", cfg->logs.dir, svc->cfg->name);
+  int rc = sup_logfile_tail(path, cfg->logs.keep, (size_t)c->lines, &text, &len);
+  if (rc < 0) {
+    char msg[4300];
+    snprintf(msg, sizeof(msg), "cannot read \"%s\": %s", path, uv_strerror(rc));
+    reply_error(cl, msg);
+    return;
+  }
+  cJSON *o = ok_reply();
+  cJSON *a = cJSON_AddArrayToObject(o, "lines");
+  for (size_t off = 0; off < len;) {
+    char *nl = memchr(text + off, '\n', len - off);
+    size_t n = nl ? (size_t)(nl - text - off) : len - off;
+    char save = text[off + n];
+    text[off + n] = '\0';
+    cJSON_AddItemToArray(a, cJSON_CreateString(text + off));
+    text[off + n] = save;
+    off += n + 1;
+  }
+  free(text);
+  send_json(cl, o);
+  cJSON_Delete(o);
+  if (c->follow && !cl->closing) {
+    snprintf(cl->follow, sizeof(cl->follow), "%s", svc->cfg->name);
+    sup_host_add_log_listener(cl->srv->host, on_service_line, cl);
+  }
+}
+
+/* ---- events ---- */
+
+static void on_event(void *ctx, const struct sup_event *ev) {
+  struct ctl_client *cl = ctx;
+  char ts[32];
+  sup_log_timestamp(ts, sizeof(ts));
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "time", ts);
+  cJSON_AddStringToObject(o, "type", ev->type);
+  if (ev->service)
+    cJSON_AddStringToObject(o, "service", ev->service);
+  else
+    cJSON_AddNullToObject(o, "service");
+  cJSON_AddNumberToObject(o, "index", ev->index);
+  cJSON_AddNumberToObject(o, "pid", ev->pid);
+  cJSON_AddNumberToObject(o, "code", ev->code);
+  cJSON_AddNumberToObject(o, "signal", ev->signal);
+  cJSON_AddStringToObject(o, "detail", ev->detail ? ev->detail : "");
+  send_json(cl, o);
+  cJSON_Delete(o);
+}
+
+/* ---- Dispatch ---- */
+
+static void handle_line(struct ctl_client *cl, const char *line, size_t len) {
+  struct ctl_cmd c;
+  char err[200];
+  struct sup_service *svc = NULL;
+  if (cl->follow[0] || cl->events) {
+    reply_error(cl, "this connection is streaming; open another one for commands");
+    return;
+  }
+  if (ctl_cmd_parse(line, len, &c, err, sizeof(err)) != 0) {
+    reply_error(cl, err);
+    return;
+  }
+  if (c.service[0] && c.type != CTL_STATUS && (svc = find(cl, c.service)) == NULL)
+    return;
+  switch (c.type) {
+  case CTL_STATUS:
+    do_status(cl, &c);
+    break;
+  case CTL_START:
+    sup_service_start(svc);
+    reply_ok(cl, svc->cfg->name);
+    break;
+  case CTL_STOP:
+    sup_service_stop(svc);
+    reply_ok(cl, svc->cfg->name);
+    break;
+  case CTL_RESTART:
+    do_restart(cl, svc);
+    break;
+  case CTL_SCALE: {
+    if (sup_service_scale(svc, (size_t)c.instances) != 0) {
+      reply_error(cl, "a rolling restart of this service is under way; scale after it");
+      break;
+    }
+    cJSON *o = ok_reply();
+    cJSON_AddStringToObject(o, "service", svc->cfg->name);
+    cJSON_AddNumberToObject(o, "instances", (double)c.instances);
+    send_json(cl, o);
+    cJSON_Delete(o);
+    break;
+  }
+  case CTL_RELOAD:
+    do_reload(cl);
+    break;
+  case CTL_LOGS:
+    do_logs(cl, &c, svc);
+    break;
+  case CTL_EVENTS:
+    reply_ok(cl, NULL);
+    cl->events = 1;
+    sup_host_add_listener(cl->srv->host, on_event, cl);
+    break;
+  case CTL_SHUTDOWN:
+    reply_ok(cl, NULL);
+    sup_host_shutdown(cl->srv->host);
+    break;
+  case CTL_VERSION: {
+    cJSON *o = ok_reply();
+    cJSON_AddStringToObject(o, "version", MUSTER_VERSION);
+    send_json(cl, o);
+    cJSON_Delete(o);
+    break;
+  }
+  case CTL_NONE:
+    break;
+  }
+}
+
+static void on_client_line(struct ipc_channel *ch, const char *line, size_t len) {
+  struct ctl_client *cl = ch->data;
+  if (cl->closing)
+    return;
+  if (cl->op) { /* a command is pending: keep the order of replies */
+    ipc_buf_add(&cl->backlog, line, len);
+    ipc_buf_addc(&cl->backlog, '\n');
+    if (cl->backlog.len > REQUEST_MAX_LINE)
+      client_close(cl);
+    return;
+  }
+  handle_line(cl, line, len);
+}
+
+static void on_client_error(struct ipc_channel *ch, int err) {
+  struct ctl_client *cl = ch->data;
+  if (err == UV_E2BIG)
+    reply_error(cl, "request line too long");
+  client_close(cl);
+}
+
+/* ---- Clients ---- */
+
+static void on_client_closed(struct ipc_channel *ch) {
+  struct ctl_client *cl = ch->data;
+  ipc_buf_free(&cl->backlog);
+  free(cl);
+}
+
+static void client_close(struct ctl_client *cl) {
+  if (cl->closing)
+    return;
+  cl->closing = 1;
+  struct ctl_server *srv = cl->srv;
+  if (cl->op)
+    cl->op->client = NULL;
+  if (cl->events)
+    sup_host_remove_listener(srv->host, on_event, cl);
+  sup_host_remove_log_listener(srv->host, on_service_line, cl);
+  if (cl->prev)
+    cl->prev->next = cl->next;
+  else
+    srv->clients = cl->next;
+  if (cl->next)
+    cl->next->prev = cl->prev;
+  ipc_channel_close(&cl->ch, 1, on_client_closed);
+}
+
+/* 1 when the peer is muster's own user or root. */
+static int peer_allowed(struct ctl_client *cl) {
+  uv_os_fd_t fd;
+  struct ucred cred;
+  socklen_t len = sizeof(cred);
+  if (uv_fileno((uv_handle_t *)&cl->ch.pipe, &fd) != 0 ||
+      getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+    return 0;
+  return cred.uid == 0 || cred.uid == geteuid();
+}
+
+static void on_connection(uv_stream_t *l, int status) {
+  static const struct ipc_channel_cbs cbs = {on_client_line, on_client_error, NULL};
+  struct ctl_server *srv = l->data;
+  if (status < 0)
+    return;
+  struct ctl_client *cl = calloc(1, sizeof(*cl));
+  if (cl == NULL)
+    return;
+  cl->srv = srv;
+  ipc_buf_init(&cl->backlog);
+  cl->next = srv->clients;
+  if (srv->clients)
+    srv->clients->prev = cl;
+  srv->clients = cl;
+  int rc = ipc_channel_accept(&cl->ch, l, REQUEST_MAX_LINE, &cbs, cl);
+  cl->ch.max_queue = CLIENT_MAX_QUEUE;
+  if (rc < 0) {
+    client_close(cl);
+    return;
+  }
+  if (!peer_allowed(cl)) {
+    sup_log(SUP_WARN, "control: refused a connection from another user");
+    reply_error(cl, "permission denied: only muster's own user or root may control it");
+    client_close(cl);
+  }
+}
+
+/* ---- Life cycle ---- */
+
+static void on_listener_closed(uv_handle_t *h) {
+  (void)h;
+}
+
+/* Every service is stopped: close the socket and every client. */
+static void hook_finished(void *ctx) {
+  struct ctl_server *srv = ctx;
+  if (srv->listening) {
+    srv->listening = 0;
+    uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+    unlink(srv->path);
+  }
+  while (srv->clients)
+    client_close(srv->clients);
+}
+
+/* Makes the socket's directory and removes a stale socket file. Returns 0,
+ * or -1 when another process is listening there. */
+static int prepare_path(const char *path) {
+  char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
+  if (slash && slash != dir) {
+    *slash = '\0';
+    mkdir(dir, 0700);
+  }
+  free(dir);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    int busy = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    if (busy)
+      return -1;
+  }
+  unlink(path); /* stale from a muster that was killed */
+  return 0;
+}
+
+struct ctl_server *ctl_server_start(struct sup_host *host) {
+  const char *path = host->cfg->control.socket;
+  struct ctl_server *srv = calloc(1, sizeof(*srv));
+  if (srv == NULL || (srv->path = strdup(path)) == NULL) {
+    free(srv);
+    return NULL;
+  }
+  srv->host = host;
+  if (prepare_path(path) != 0) {
+    sup_log(SUP_ERROR, "control: another muster is listening on %s", path);
+    free(srv->path);
+    free(srv);
+    return NULL;
+  }
+  uv_pipe_init(host->loop, &srv->listener, 0);
+  srv->listener.data = srv;
+  srv->listening = 1;
+  mode_t old = umask(0177); /* the socket is born 0600 */
+  int rc = uv_pipe_bind(&srv->listener, path);
+  umask(old);
+  if (rc == 0) {
+    chmod(path, 0600);
+    rc = uv_listen((uv_stream_t *)&srv->listener, 64, on_connection);
+  }
+  if (rc < 0) {
+    sup_log(SUP_ERROR, "control: listen on %s failed: %s", path, uv_strerror(rc));
+    hook_finished(srv); /* closes the handle; srv is freed with the host */
+    srv->listening = 0;
+  } else {
+    sup_log(SUP_INFO, "control: listening on %s", path);
+  }
+  struct sup_host_hooks hooks = {.ctx = srv, .finished = hook_finished};
+  sup_host_add_hooks(host, &hooks);
+  return srv;
+}
+
+void ctl_server_free(struct ctl_server *srv) {
+  if (srv == NULL)
+    return;
+  free(srv->path);
+  free(srv);
+}

@@ -1,0 +1,71 @@
+/* Unit tests for ctl_cmd: every command, defaults, and each kind of error. */
+#include "ctl_cmd.h"
+#include "test.h"
+
+static char err[200];
+
+static int parse(const char *s, struct ctl_cmd *c) {
+  return ctl_cmd_parse(s, strlen(s), c, err, sizeof(err));
+}
+
+static void expect_err(const char *line, const char *want, int lineno) {
+  struct ctl_cmd c;
+  if (parse(line, &c) != -1 || strcmp(err, want) != 0) {
+    printf("  line %d: %s -> \"%s\", expected \"%s\"\n", lineno, line, err, want);
+    test_cur_failed = 1;
+  }
+}
+#define EXPECT_ERR(l, w) expect_err(l, w, __LINE__)
+
+TEST(valid_commands) {
+  struct ctl_cmd c;
+  CHECK_INT(parse("{\"cmd\":\"status\"}", &c), 0);
+  CHECK_INT(c.type, CTL_STATUS);
+  CHECK_STR(c.service, "");
+  CHECK_INT(parse("{\"cmd\":\"status\",\"service\":\"dummy\"}", &c), 0);
+  CHECK_STR(c.service, "dummy");
+  CHECK_INT(parse("{\"cmd\":\"scale\",\"service\":\"d\",\"instances\":4}", &c), 0);
+  CHECK_INT(c.type, CTL_SCALE);
+  CHECK_INT(c.instances, 4);
+  CHECK_INT(parse("{\"cmd\":\"logs\",\"service\":\"d\"}", &c), 0);
+  CHECK_INT(c.lines, CTL_LINES_DEFAULT);
+  CHECK_INT(c.follow, 0);
+  CHECK_INT(parse("{\"cmd\":\"logs\",\"service\":\"d\",\"lines\":7,\"follow\":true}", &c), 0);
+  CHECK_INT(c.lines, 7);
+  CHECK_INT(c.follow, 1);
+  const char *simple[] = {"reload", "events", "shutdown", "version"};
+  enum ctl_cmd_type types[] = {CTL_RELOAD, CTL_EVENTS, CTL_SHUTDOWN, CTL_VERSION};
+  for (int i = 0; i < 4; i++) {
+    char line[64];
+    snprintf(line, sizeof(line), "{\"cmd\":\"%s\"}", simple[i]);
+    CHECK_INT(parse(line, &c), 0);
+    CHECK_INT(c.type, types[i]);
+  }
+}
+
+TEST(errors) {
+  EXPECT_ERR("{\"cmd\":", "invalid JSON near offset 6");
+  EXPECT_ERR("[]", "a request is a JSON object like {\"cmd\":\"status\"}");
+  EXPECT_ERR("{}", "field \"cmd\" (a string) is required");
+  EXPECT_ERR("{\"cmd\":5}", "field \"cmd\" (a string) is required");
+  EXPECT_ERR("{\"cmd\":\"frob\"}", "unknown command \"frob\"");
+  EXPECT_ERR("{\"cmd\":\"stop\"}", "stop: field \"service\" is required");
+  EXPECT_ERR("{\"cmd\":\"stop\",\"service\":\"\"}", "stop: field \"service\" must be a service name");
+  EXPECT_ERR("{\"cmd\":\"stop\",\"service\":1}", "stop: field \"service\" must be a service name");
+  EXPECT_ERR("{\"cmd\":\"stop\",\"sevice\":\"d\"}", "unknown field \"sevice\"");
+  EXPECT_ERR("{\"cmd\":\"scale\",\"service\":\"d\"}", "scale: field \"instances\" is required");
+  EXPECT_ERR("{\"cmd\":\"scale\",\"service\":\"d\",\"instances\":1025}",
+             "scale: field \"instances\" must be an integer 0..1024");
+  EXPECT_ERR("{\"cmd\":\"scale\",\"service\":\"d\",\"instances\":1.5}",
+             "scale: field \"instances\" must be an integer 0..1024");
+  EXPECT_ERR("{\"cmd\":\"logs\",\"service\":\"d\",\"lines\":0}",
+             "logs: field \"lines\" must be an integer 1..10000");
+  EXPECT_ERR("{\"cmd\":\"logs\",\"service\":\"d\",\"follow\":1}",
+             "logs: field \"follow\" must be true or false");
+}
+
+int main(void) {
+  RUN(valid_commands);
+  RUN(errors);
+  return test_summary();
+}
