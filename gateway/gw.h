@@ -19,6 +19,7 @@
 #include "cfg.h"
 #include "gw_access.h"
 #include "gw_map.h"
+#include "gw_metrics.h"
 #include "gw_route.h"
 #include "ipc_buf.h"
 #include "ipc_msg.h"
@@ -73,6 +74,7 @@ struct gw_conn {
   unsigned closing : 1;         /* uv_close was called or is due */
   unsigned close_after_write : 1;
   unsigned reading_stopped : 1; /* `in` is full; reading paused */
+  unsigned sse : 1;             /* an admin /events stream */
   char method[24];              /* request method */
   char reqid[72];               /* x-request-id (the client's or ours) */
   /* ---- the exchange with an instance ---- */
@@ -108,8 +110,11 @@ struct gw_server {
   struct ipc_header *hv;        /* headers of the request being sent, owned */
   size_t caphv;
   char rbuf[65536];             /* the read buffer all connections share */
+  struct gw_metrics metrics;    /* request counts and latencies */
+  struct gw_server *peer;       /* admin: the public gateway (its metrics) */
   unsigned listening : 1;
   unsigned stopping : 1;
+  unsigned admin : 1;           /* the admin listener, not the gateway */
   uint64_t reqid_base;          /* random prefix of generated request ids */
 };
 
@@ -139,11 +144,21 @@ void gw_proxy_instance_msg(struct gw_server *srv, struct sup_instance *inst,
                            const struct ipc_msg *m);
 void gw_proxy_instance_gone(struct gw_server *srv, struct sup_instance *inst);
 
+/* ---- gw_admin.c ---- */
+void gw_admin_dispatch(struct gw_conn *c);
+/* The connection of an /events stream closes: stop feeding it. */
+void gw_admin_events_end(struct gw_conn *c);
+/* GET /healthz (gw_proxy.c). */
+void gw_proxy_health(struct gw_conn *c);
+
 /* ---- gw_reply.c ---- */
 /* Writes a complete response the gateway makes itself: JSON body, the
  * request id, keep-alive or close. extra: more header lines or NULL. */
 void gw_reply(struct gw_conn *c, int status, const char *json_body, size_t len,
               const char *extra);
+/* gw_reply with another content type. */
+void gw_reply_type(struct gw_conn *c, int status, const char *ctype, const char *body,
+                   size_t len, const char *extra);
 /* gw_reply with {"error": msg, "status": N, "request_id": id}. */
 void gw_reply_error(struct gw_conn *c, int status, const char *msg, const char *extra);
 /* The reason phrase of status ("Not Found"), "Unknown" if none. */

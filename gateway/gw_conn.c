@@ -258,7 +258,10 @@ static size_t conn_feed(struct gw_conn *c, const char *data, size_t len) {
     c->state = GW_C_BUSY;
     uv_timer_stop(&c->timer);
     c->start_ns = uv_hrtime();
-    gw_proxy_dispatch(c); /* may answer at once and set IDLE again */
+    if (c->srv->admin)
+      gw_admin_dispatch(c);
+    else
+      gw_proxy_dispatch(c); /* may answer at once and set IDLE again */
   }
   c->feeding = 0;
   return off;
@@ -383,6 +386,7 @@ static void on_closed(uv_handle_t *h) {
 void gw_conn_close(struct gw_conn *c, int graceful) {
   if (uv_is_closing((uv_handle_t *)&c->tcp))
     return;
+  gw_admin_events_end(c);
   if (graceful && (c->writing || c->wq.len > 0)) {
     c->close_after_write = 1; /* on_write closes once the queue is out */
     c->closing = 1;
@@ -418,6 +422,8 @@ void gw_conn_done(struct gw_conn *c) {
       .service = c->svc ? c->svc->cfg->name : NULL,
       .instance = c->inst ? c->inst->index : -1, .request_id = c->reqid};
   gw_access_write(&srv->access, &rec);
+  if (!srv->admin)
+    gw_metrics_record(&srv->metrics, rec.service, c->status, rec.duration_ms / 1000);
   c->svc = NULL;
   c->inst = NULL;
   c->route = NULL;

@@ -221,7 +221,7 @@ static void try_send(struct gw_conn *c, struct sup_instance *avoid) {
 }
 
 /* GET {health_path}: 200 when every service has a ready instance. */
-static void reply_health(struct gw_conn *c) {
+void gw_proxy_health(struct gw_conn *c) {
   struct sup_host *h = c->srv->host;
   struct ipc_buf b;
   int ok = 1;
@@ -258,7 +258,7 @@ void gw_proxy_dispatch(struct gw_conn *c) {
   gw_conn_target(c, &path, &plen, NULL, NULL);
   const char *hp = srv->cfg->health_path;
   if ((!strcmp(c->method, "GET") || c->is_head) && plen == strlen(hp) && !memcmp(path, hp, plen)) {
-    reply_health(c);
+    gw_proxy_health(c);
     return;
   }
   host = gw_conn_header(c, "host", &hlen);

@@ -44,11 +44,16 @@ const char *gw_reason(int status) {
 }
 
 void gw_reply(struct gw_conn *c, int status, const char *body, size_t len, const char *extra) {
+  gw_reply_type(c, status, "application/json", body, len, extra);
+}
+
+void gw_reply_type(struct gw_conn *c, int status, const char *ctype, const char *body,
+                   size_t len, const char *extra) {
   char head[512];
   int n = snprintf(head, sizeof(head),
-                   "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
+                   "HTTP/1.1 %d %s\r\ncontent-type: %s\r\n"
                    "content-length: %zu\r\nx-request-id: %s\r\n%s%s\r\n",
-                   status, gw_reason(status), len, c->reqid, extra ? extra : "",
+                   status, gw_reason(status), ctype, len, c->reqid, extra ? extra : "",
                    c->keepalive ? "" : "connection: close\r\n");
   uv_buf_t b[2] = {uv_buf_init(head, (unsigned)n), uv_buf_init((char *)body, (unsigned)len)};
   c->status = status;

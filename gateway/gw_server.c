@@ -81,6 +81,12 @@ static void hook_reloaded(void *ctx) {
   srv->cfg = &cfg->gateway;
 }
 
+/* A reload: the admin listener only follows the settings pointer. */
+static void hook_reloaded_admin(void *ctx) {
+  struct gw_server *srv = ctx;
+  srv->cfg = &srv->host->cfg->gateway;
+}
+
 static void hook_reopen(void *ctx) {
   gw_access_reopen(&((struct gw_server *)ctx)->access);
 }
@@ -93,9 +99,9 @@ static void on_failed_listener_closed(uv_handle_t *h) {
   free(srv);
 }
 
-struct gw_server *gw_server_start(struct sup_host *host) {
-  const struct cfg *cfg = host->cfg;
-  const struct cfg_listen *l = &cfg->gateway.listen;
+/* Allocates a server listening on l. NULL with a message logged. */
+static struct gw_server *server_new(struct sup_host *host, const struct cfg_listen *l,
+                                    const char *what) {
   struct sockaddr_storage ss;
   int rc;
   struct gw_server *srv = calloc(1, sizeof(*srv));
@@ -103,12 +109,11 @@ struct gw_server *gw_server_start(struct sup_host *host) {
     return NULL;
   srv->host = host;
   srv->loop = host->loop;
-  srv->cfg = &cfg->gateway;
+  srv->cfg = &host->cfg->gateway;
   srv->reqid_base = ((uint64_t)time(NULL) << 32) ^ ((uint64_t)getpid() << 48);
   gw_map_init(&srv->inflight);
+  gw_metrics_init(&srv->metrics);
   ipc_buf_init(&srv->scratch);
-  if (gw_routes_build(&srv->routes, cfg) < 0)
-    goto out_free;
   if (l->ipv6)
     rc = uv_ip6_addr(l->host, l->port, (struct sockaddr_in6 *)&ss);
   else
@@ -122,30 +127,50 @@ struct gw_server *gw_server_start(struct sup_host *host) {
       rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
   }
   if (rc < 0) {
-    sup_log(SUP_ERROR, "gateway: listen on %s:%d failed: %s", l->host, l->port, uv_err_name(rc));
-    gw_routes_free(&srv->routes);
+    sup_log(SUP_ERROR, "%s: listen on %s:%d failed: %s", what, l->host, l->port,
+            uv_err_name(rc));
     if (srv->listening) { /* the handle owns srv's memory until closed */
       srv->listening = 0;
       uv_close((uv_handle_t *)&srv->listener, on_failed_listener_closed);
       return NULL;
     }
-    goto out_free;
+    ipc_buf_free(&srv->scratch);
+    free(srv);
+    return NULL;
   }
+  sup_log(SUP_INFO, "%s: listening on %s%s%s:%d", what, l->ipv6 ? "[" : "", l->host,
+          l->ipv6 ? "]" : "", l->port);
+  return srv;
+}
+
+struct gw_server *gw_server_start(struct sup_host *host) {
+  const struct cfg *cfg = host->cfg;
+  struct gw_server *srv = server_new(host, &cfg->gateway.listen, "gateway");
+  if (srv == NULL)
+    return NULL;
+  if (gw_routes_build(&srv->routes, cfg) < 0)
+    sup_log(SUP_ERROR, "gateway: out of memory building routes"); /* every request: 404 */
   if (gw_access_open(&srv->access, srv->loop, cfg->gateway.access_log) < 0)
     sup_log(SUP_WARN, "gateway: running without an access log");
-  sup_log(SUP_INFO, "gateway: listening on %s%s%s:%d", l->ipv6 ? "[" : "", l->host,
-          l->ipv6 ? "]" : "", l->port);
   struct sup_host_hooks hooks = {.ctx = srv, .instance_msg = hook_instance_msg,
                                  .instance_gone = hook_instance_gone, .stopping = hook_stopping,
                                  .finished = hook_finished, .reopen = hook_reopen,
                                  .reloaded = hook_reloaded};
   sup_host_add_hooks(host, &hooks);
   return srv;
-out_free:
-  gw_routes_free(&srv->routes);
-  ipc_buf_free(&srv->scratch);
-  free(srv);
-  return NULL;
+}
+
+struct gw_server *gw_admin_start(struct sup_host *host, struct gw_server *gateway) {
+  struct gw_server *srv = server_new(host, &host->cfg->admin.listen, "admin");
+  if (srv == NULL)
+    return NULL;
+  srv->admin = 1;
+  srv->peer = gateway;
+  gw_access_open(&srv->access, srv->loop, NULL); /* not logged */
+  struct sup_host_hooks hooks = {.ctx = srv, .stopping = hook_stopping,
+                                 .finished = hook_finished, .reloaded = hook_reloaded_admin};
+  sup_host_add_hooks(host, &hooks);
+  return srv;
 }
 
 void gw_server_free(struct gw_server *srv) {
@@ -153,6 +178,7 @@ void gw_server_free(struct gw_server *srv) {
     return;
   gw_routes_free(&srv->routes);
   gw_map_free(&srv->inflight);
+  gw_metrics_free(&srv->metrics);
   ipc_buf_free(&srv->scratch);
   free(srv->hv);
   free(srv);

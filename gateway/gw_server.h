@@ -12,6 +12,10 @@ struct gw_server;
  * EADDRINUSE"). */
 struct gw_server *gw_server_start(struct sup_host *host);
 
+/* Starts the admin listener (admin.listen): /healthz, /metrics, /events.
+ * gateway is the public server whose metrics it shows. NULL on failure. */
+struct gw_server *gw_admin_start(struct sup_host *host, struct gw_server *gateway);
+
 /* Frees the server after the loop has ended. */
 void gw_server_free(struct gw_server *srv);
 

@@ -100,7 +100,11 @@ int main(int argc, char **argv) {
   free(bin_dir);
   struct gw_server *gw = gw_server_start(&host);
   struct ctl_server *ctl = gw ? ctl_server_start(&host) : NULL;
-  if (gw == NULL || ctl == NULL) {
+  struct gw_server *admin = NULL;
+  int ok = gw != NULL && ctl != NULL;
+  if (ok && host.cfg->admin.enabled)
+    ok = (admin = gw_admin_start(&host, gw)) != NULL;
+  if (!ok) {
     host.exit_code = 1; /* nothing started yet: wind the host down */
     sup_host_shutdown(&host);
   } else {
@@ -108,6 +112,7 @@ int main(int argc, char **argv) {
   }
   uv_run(loop, UV_RUN_DEFAULT);
   rc = host.exit_code;
+  gw_server_free(admin);
   gw_server_free(gw);
   ctl_server_free(ctl);
   sup_host_free(&host);

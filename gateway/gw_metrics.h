@@ -1,0 +1,45 @@
+/* gw_metrics — request counters and latency histograms of the gateway,
+ * rendered with the host's state as Prometheus text (SPEC §2 admin). */
+#ifndef MUSTER_GW_METRICS_H
+#define MUSTER_GW_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipc_buf.h"
+
+struct sup_host;
+
+#define GW_METRICS_BUCKETS 13 /* + the implicit +Inf */
+
+/* Requests of one service (or "" for unrouted) with one status code. */
+struct gw_metric_count {
+  char service[65];
+  int code;
+  uint64_t count;
+};
+
+/* The latency histogram of one service. */
+struct gw_metric_hist {
+  char service[65];
+  uint64_t buckets[GW_METRICS_BUCKETS + 1]; /* cumulative at render time; last = +Inf */
+  double sum;                               /* seconds */
+  uint64_t count;
+};
+
+struct gw_metrics {
+  struct gw_metric_count *counts; /* owned */
+  size_t ncounts, capcounts;
+  struct gw_metric_hist *hists;   /* owned */
+  size_t nhists, caphists;
+};
+
+void gw_metrics_init(struct gw_metrics *m);
+void gw_metrics_free(struct gw_metrics *m);
+/* Counts one finished request. service may be NULL (not routed). */
+void gw_metrics_record(struct gw_metrics *m, const char *service, int code, double seconds);
+/* Appends the Prometheus exposition of m and of host's state to b. */
+void gw_metrics_render(const struct gw_metrics *m, struct sup_host *host, size_t connections,
+                       struct ipc_buf *b);
+
+#endif
