@@ -191,3 +191,138 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+# ---- Control socket and HTTP helpers (issue 5 tests) ----
+
+def ctl_connect(m):
+    """A connected control socket of muster m (waits for it to listen)."""
+    import socket
+    path = os.path.join(m.dir, m.config["control"]["socket"])
+    m.seen_or_expect(r"control: listening on ")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(TIMEOUT)
+    s.connect(path)
+    return s
+
+
+class CtlConn:
+    """One control connection: send a request, read reply lines."""
+
+    def __init__(self, m):
+        self.sock = ctl_connect(m)
+        self.buf = b""
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def recv(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("control connection closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def cmd(self, **req):
+        self.send_raw((json.dumps(req) + "\n").encode())
+        return self.recv()
+
+    def close(self):
+        self.sock.close()
+
+
+def ctl(m, **req):
+    """One request on a fresh connection; returns the reply."""
+    c = CtlConn(m)
+    try:
+        return c.cmd(**req)
+    finally:
+        c.close()
+
+
+def gateway_addr(m):
+    host, port = m.config["gateway"]["listen"].rsplit(":", 1)
+    return host, int(port)
+
+
+def http_get(m, path, addr=None, timeout=TIMEOUT):
+    """(status, headers, body) of GET path on the gateway (or addr)."""
+    import http.client
+    host, port = addr or gateway_addr(m)
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        conn.close()
+
+
+class Load:
+    """n clients sending GET path over keep-alive connections until stopped;
+    counts answers by status and failures (exceptions)."""
+
+    def __init__(self, m, path, n=8):
+        self.m, self.path, self.n = m, path, n
+        self.stop_flag = threading.Event()
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+        self.statuses = {}
+        self.errors = []
+        self.pids = set()
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(n)]
+
+    def _run(self):
+        import http.client
+        host, port = gateway_addr(self.m)
+        conn = None
+        while not self.stop_flag.is_set():
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection(host, port, timeout=TIMEOUT)
+                conn.request("GET", self.path)
+                r = conn.getresponse()
+                body = r.read()
+                with self.cond:
+                    self.statuses[r.status] = self.statuses.get(r.status, 0) + 1
+                    self.cond.notify_all()
+                    if r.status == 200:
+                        try:
+                            self.pids.add(json.loads(body)["pid"])
+                        except (ValueError, KeyError):
+                            pass
+                if r.getheader("connection", "").lower() == "close":
+                    conn.close()
+                    conn = None
+            except Exception as e:  # noqa: BLE001 - every failure is counted
+                with self.lock:
+                    self.errors.append(repr(e))
+                if conn:
+                    conn.close()
+                conn = None
+        if conn:
+            conn.close()
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def total(self):
+        with self.lock:
+            return sum(self.statuses.values())
+
+    def wait_for(self, count, timeout=TIMEOUT):
+        """Waits until at least count answers were received."""
+        with self.cond:
+            ok = self.cond.wait_for(lambda: sum(self.statuses.values()) >= count, timeout)
+        if not ok:
+            raise AssertionError("load made only %d requests" % self.total())
+
+    def stop(self):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join(TIMEOUT)
+        return self
