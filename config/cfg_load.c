@@ -193,8 +193,8 @@ static const char *real_getenv(void *ctx, const char *name) {
 
 /* Reads and parses the file at path. Returns 0, or -1 with errs filled. */
 int cfg_load(const char *path, const char *bin_dir, struct cfg **out, struct cfg_errors *errs) {
-  char *text, *dir;
-  size_t len;
+  char *text = NULL, *dir;
+  size_t len = 0;
   *out = NULL;
   int rc = read_file(path, &text, &len);
   if (rc != 0) {
