@@ -411,7 +411,10 @@ static void on_response(struct gw_conn *c, const struct ipc_msg *m) {
   char *json = NULL;
   const char *body = m->body;
   size_t len = m->body_len;
-  if (m->json) {
+  if (m->json_raw) {
+    body = m->json_raw; /* copied through as the service wrote it */
+    len = m->json_len;
+  } else if (m->json) {
     if ((json = cJSON_PrintUnformatted(m->json)) == NULL) {
       body = NULL;
       len = 0;
@@ -423,7 +426,8 @@ static void on_response(struct gw_conn *c, const struct ipc_msg *m) {
   if (m->stream)
     len = 0;
   struct ipc_buf *b = &c->srv->scratch;
-  if (build_head(c, m, b, len, m->json != NULL) < 0) {
+  int is_json = m->json != NULL || m->json_raw != NULL;
+  if (build_head(c, m, b, len, is_json) < 0) {
     sup_log(SUP_WARN, "%s: invalid response to request %s (status %d); answering 502",
             c->inst->label, c->reqid, m->status);
     gw_proxy_abandon(c);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "ipc_scan.h"
 #include "ipc_text.h"
 
 static const char *const type_names[IPC_T__COUNT] = {
@@ -185,9 +186,163 @@ static int parse_fields(struct parse *p) {
   }
 }
 
+/* ---- The fast path ---- */
+
+/* Spans of the fields a hot message may carry. */
+struct fast {
+  const char *type, *id, *seq, *status, *stream, *headers, *body, *b64, *json, *data, *d64;
+  size_t type_n, id_n, seq_n, status_n, stream_n, headers_n, body_n, b64_n, json_n, data_n, d64_n;
+  int dup; /* a field given twice: leave it to cJSON's rules */
+};
+
+static int fast_member(void *ctx, const char *k, size_t kn, const char *v, size_t vn) {
+  struct fast *f = ctx;
+#define F(name, field)                                                         \
+  if (kn == sizeof(name) - 1 && !memcmp(k, name, kn)) {                        \
+    if (f->field)                                                              \
+      f->dup = 1;                                                              \
+    f->field = v;                                                              \
+    f->field##_n = vn;                                                         \
+    return 0;                                                                  \
+  }
+  F("type", type) F("id", id) F("seq", seq) F("status", status) F("stream", stream)
+  F("headers", headers) F("body", body) F("body_base64", b64) F("json", json) F("data", data)
+  F("data_base64", d64)
+#undef F
+  return 0; /* other fields are ignored, as on the full path */
+}
+
+/* A plain decimal integer within +-2^53, else -1 (then: full path). */
+static int fast_int(const char *s, size_t n, int64_t *out) {
+  int64_t v = 0;
+  size_t i = s && n && s[0] == '-';
+  if (s == NULL || i == n || n - i > 16)
+    return -1;
+  for (; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9')
+      return -1;
+    v = v * 10 + (s[i] - '0');
+  }
+  *out = s[0] == '-' ? -v : v;
+  return 0;
+}
+
+/* A string field as bytes: plain ones point into the line; escaped ones are
+ * decoded into m->body_buf. Base64 is decoded. Returns 0 or -1. */
+static int fast_bytes(struct ipc_msg *m, const char *text, size_t tn, const char *b64,
+                      size_t bn) {
+  if (text && b64)
+    return -1;
+  if (text) {
+    if (text[0] != '"')
+      return -1;
+    if (ipc_scan_plain_string(text, tn)) {
+      m->body = text + 1;
+      m->body_len = tn - 2;
+      return 0;
+    }
+    struct ipc_buf b;
+    ipc_buf_init(&b);
+    if (ipc_scan_string(text, tn, &b) != 0 || memchr(b.data, '\0', b.len)) {
+      ipc_buf_free(&b); /* NUL: the full path's (cJSON's) behaviour applies */
+      return -1;
+    }
+    ipc_buf_addc(&b, '\0');
+    m->body_buf = b.data;
+    m->body = b.data;
+    m->body_len = b.len - 1;
+    return b.oom ? -1 : 0;
+  }
+  if (b64) {
+    if (b64[0] != '"' || !ipc_scan_plain_string(b64, bn))
+      return -1;
+    m->body_buf = ipc_b64_decode(b64 + 1, bn - 2, &m->body_len);
+    if (m->body_buf == NULL)
+      return -1;
+    m->body = m->body_buf;
+  }
+  return 0;
+}
+
+/* Parses the hot service→muster messages without cJSON (headers, when
+ * present and not empty, still go through cJSON: they are small). Returns
+ * 0, or -1 to let the full path decide. */
+static int fast_parse(struct ipc_msg *m, const char *line, size_t len) {
+  struct fast f;
+  memset(&f, 0, sizeof(f));
+  if (len == 0 || line[0] != '{' || ipc_scan_object(line, line + len, fast_member, &f) != 0 ||
+      f.dup || f.type == NULL || !ipc_scan_plain_string(f.type, f.type_n))
+    return -1;
+  const char *t = f.type + 1;
+  size_t tn = f.type_n - 2;
+#define IS(name) (tn == sizeof(name) - 1 && !memcmp(t, name, tn))
+  if (IS("pong")) {
+    m->type = IPC_T_PONG;
+    return fast_int(f.seq, f.seq_n, &m->seq);
+  }
+  if (IS("ready")) {
+    m->type = IPC_T_READY;
+    return 0;
+  }
+  if (IS("end")) {
+    m->type = IPC_T_END;
+    return fast_int(f.id, f.id_n, &m->id);
+  }
+  if (IS("chunk")) {
+    m->type = IPC_T_CHUNK;
+    if (fast_int(f.id, f.id_n, &m->id) || (!f.data && !f.d64))
+      return -1;
+    return fast_bytes(m, f.data, f.data_n, f.d64, f.d64_n);
+  }
+  if (!IS("response"))
+    return -1;
+#undef IS
+  int64_t status;
+  m->type = IPC_T_RESPONSE;
+  if (fast_int(f.id, f.id_n, &m->id) || fast_int(f.status, f.status_n, &status) ||
+      status < 100 || status > 999 || (f.json && (f.body || f.b64)))
+    return -1;
+  m->status = (int)status;
+  if (f.stream) {
+    if (f.stream_n == 4 && !memcmp(f.stream, "true", 4))
+      m->stream = 1;
+    else if (!(f.stream_n == 5 && !memcmp(f.stream, "false", 5)))
+      return -1;
+  }
+  if (f.json) {
+    m->json_raw = f.json;
+    m->json_len = f.json_n;
+  }
+  if (fast_bytes(m, f.body, f.body_n, f.b64, f.b64_n) != 0)
+    return -1;
+  if (f.headers && !(f.headers_n == 2 && f.headers[0] == '{')) {
+    cJSON *h = cJSON_ParseWithLength(f.headers, f.headers_n);
+    const cJSON *v, *e;
+    m->root = h;
+    if (!cJSON_IsObject(h))
+      return -1;
+    cJSON_ArrayForEach(v, h) {
+      if (cJSON_IsString(v))
+        continue;
+      if (!cJSON_IsArray(v))
+        return -1;
+      cJSON_ArrayForEach(e, v) {
+        if (!cJSON_IsString(e))
+          return -1;
+      }
+    }
+    m->headers = h;
+  }
+  return 0;
+}
+
 int ipc_msg_parse(struct ipc_msg *m, const char *line, size_t len, char *err,
                   size_t errlen) {
   struct parse p = {m, err, errlen};
+  memset(m, 0, sizeof(*m));
+  if (fast_parse(m, line, len) == 0)
+    return 0;
+  ipc_msg_free(m);
   const char *end = NULL;
   memset(m, 0, sizeof(*m));
   if (errlen > 0)

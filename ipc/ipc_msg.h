@@ -59,12 +59,20 @@ struct ipc_msg {
   const char *body;    /* request/response body, chunk data; NULL if none */
   size_t body_len;     /* length of body (may hold any byte when base64) */
   const cJSON *json;   /* response: the "json" value, or NULL */
+  const char *json_raw; /* response: the "json" value's text in the line, when
+                          parsed by the fast path (then json is NULL) */
+  size_t json_len;
   const char *topic;   /* message, subscribe, unsubscribe, publish */
   const cJSON *data;   /* message, publish: any JSON value */
   char *body_buf;      /* decoded base64 body, owned */
 };
 
-/* Parses one line (no "\n") into m. Returns 0, or UV_EINVAL with a
+/* Parses one line (no "\n") into m. The messages services send most
+ * (response, chunk, end, pong, ready) take a fast path that builds no
+ * cJSON tree: body/data may then point into `line` (not NUL-terminated)
+ * and a "json" body is given as its text (json_raw); such an m is valid
+ * only while `line` is. Anything unusual takes the full cJSON path, which
+ * gives the precise error. Returns 0, or UV_EINVAL with a
  * one-line reason in err ("invalid JSON near offset 12", "request: missing
  * field \"id\"", "response: field \"status\" must be an integer", "unknown
  * type \"foo\"") and m left empty. m must be freed with ipc_msg_free()

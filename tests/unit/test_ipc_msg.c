@@ -3,6 +3,7 @@
 #include <uv.h>
 
 #include "ipc_msg.h"
+#include "ipc_scan.h"
 #include "ipc_text.h"
 #include "test.h"
 
@@ -225,14 +226,14 @@ TEST(encode_every_type_roundtrip) {
   ipc_msg_free(&m);
   RT(ipc_enc_response(&b, 9, 404, h, 1, "nope", 4, 0), IPC_T_RESPONSE);
   CHECK_INT(m.status, 404);
-  CHECK_STR(m.body, "nope");
+  CHECK(m.body_len == 4 && memcmp(m.body, "nope", 4) == 0); /* a span: no NUL */
   CHECK_STR(cJSON_GetObjectItem(m.headers, "content-type")->valuestring, "text/plain");
   ipc_msg_free(&m);
   RT(ipc_enc_response(&b, 9, 200, NULL, 0, NULL, 0, 1), IPC_T_RESPONSE);
   CHECK_INT(m.stream, 1);
   ipc_msg_free(&m);
   RT(ipc_enc_response_json(&b, 9, 200, NULL, 0, "[1,{\"x\":null}]", 14), IPC_T_RESPONSE);
-  CHECK(cJSON_IsArray(m.json));
+  CHECK(m.json_len == 14 && memcmp(m.json_raw, "[1,{\"x\":null}]", 14) == 0);
   ipc_msg_free(&m);
   RT(ipc_enc_chunk(&b, 9, "\xff\x00", 2), IPC_T_CHUNK);
   CHECK_INT(m.body_len, 2);
@@ -291,7 +292,95 @@ TEST(base64) {
   CHECK(ipc_b64_decode("Zg==Zg==", 8, &n) == NULL); /* padding before the end */
 }
 
+/* Parses line on the fast path and, with a leading blank (which the fast
+ * path leaves alone), on the full cJSON path; both must agree. */
+static void same_both_ways(const char *line, int lineno) {
+  struct ipc_msg a, b;
+  char slow[512];
+  snprintf(slow, sizeof(slow), " %s", line);
+  int ra = ipc_msg_parse(&a, line, strlen(line), err, sizeof(err));
+  int rb = ipc_msg_parse(&b, slow, strlen(slow), err, sizeof(err));
+  int ok = ra == rb;
+  if (ok && ra == 0) {
+    ok = a.type == b.type && a.id == b.id && a.seq == b.seq && a.status == b.status &&
+         a.stream == b.stream && a.body_len == b.body_len &&
+         (a.body == NULL) == (b.body == NULL) &&
+         (a.body == NULL || memcmp(a.body, b.body, a.body_len) == 0) &&
+         cJSON_GetArraySize(a.headers) == cJSON_GetArraySize(b.headers);
+    if (ok && b.json) { /* the raw text must hold the same value */
+      cJSON *j = cJSON_ParseWithLength(a.json_raw, a.json_len);
+      ok = j && cJSON_Compare(j, b.json, 1);
+      cJSON_Delete(j);
+    }
+  }
+  if (!ok) {
+    printf("  line %d: fast and full paths disagree on %s (rc %d vs %d)\n", lineno, line, ra, rb);
+    test_cur_failed = 1;
+  }
+  if (ra == 0)
+    ipc_msg_free(&a);
+  if (rb == 0)
+    ipc_msg_free(&b);
+}
+#define SAME(line) same_both_ways(line, __LINE__)
+
+TEST(fast_path_agrees_with_full_path) {
+  SAME("{\"type\":\"pong\",\"seq\":12}");
+  SAME("{\"type\":\"ready\"}");
+  SAME("{\"type\":\"end\",\"id\":-3}");
+  SAME("{\"type\":\"chunk\",\"id\":1,\"data\":\"a\\nb\\u00e9\\ud83d\\ude00\\\"\"}");
+  SAME("{\"type\":\"chunk\",\"id\":1,\"data_base64\":\"AP8=\"}");
+  SAME("{\"type\":\"response\",\"id\":5,\"status\":200,\"json\":{\"a\":[1,2.5e3,true,null,\"\\u0041\"]}}");
+  SAME("{\"type\":\"response\",\"id\":5,\"status\":200,\"stream\":true,\"headers\":{\"a\":\"b\",\"c\":[\"d\",\"e\"]}}");
+  SAME("{\"type\":\"response\",\"id\":5,\"status\":204,\"headers\":{},\"body\":\"\"}");
+  SAME("{ \"type\" : \"response\" , \"id\" : 5 , \"status\" : 201 , \"body\" : \"x\" }");
+  SAME("{\"type\":\"response\",\"id\":5,\"status\":200,\"extra\":[{}],\"body\":\"x\"}");
+  /* errors: both refuse */
+  SAME("{\"type\":\"response\",\"id\":5,\"status\":99}");
+  SAME("{\"type\":\"response\",\"id\":5,\"status\":200,\"body\":\"x\",\"json\":1}");
+  SAME("{\"type\":\"response\",\"id\":5,\"status\":200,\"headers\":{\"a\":1}}");
+  SAME("{\"type\":\"response\",\"id\":5,\"status\":200,\"stream\":1}");
+  SAME("{\"type\":\"chunk\",\"id\":1}");
+  SAME("{\"type\":\"chunk\",\"id\":1.5,\"data\":\"x\"}");
+  SAME("{\"type\":\"pong\",\"seq\":\"1\"}");
+  SAME("{\"type\":\"response\",\"id\":5,\"status\":200,\"json\":[1,]}");
+  SAME("{\"type\":\"end\",\"id\":1} trailing");
+  SAME("{\"type\":\"end\",\"id\":1,\"id\":2}"); /* duplicate: cJSON takes the first */
+}
+
+TEST(scanner) {
+  static const char *valid[] = {"0", "-1.5e-3", "\"\\u00e9\"", "[]", "{}", "[1,[2,{\"a\":null}]]",
+                                "true", " false ", "{\"k\":\"v\",\"n\":[true]}"};
+  static const char *invalid[] = {"", "01", "1.", "-", "[1,]", "{\"a\"}", "{\"a\":}", "\"\\x\"",
+                                  "\"a", "[", "tru", "{1:2}", "\"\\u12\"", "\"\x01\""};
+  for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
+    const char *e = ipc_scan_value(valid[i], valid[i] + strlen(valid[i]));
+    CHECK(e != NULL);
+  }
+  for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+    const char *end = invalid[i] + strlen(invalid[i]);
+    const char *e = ipc_scan_value(invalid[i], end);
+    if (e != NULL && e == end) {
+      printf("  scanner accepted %s\n", invalid[i]);
+      test_cur_failed = 1;
+    }
+  }
+  char deep[200];
+  memset(deep, '[', 100);
+  memset(deep + 100, ']', 100);
+  CHECK(ipc_scan_value(deep, deep + 200) == NULL); /* deeper than the limit */
+  struct ipc_buf b;
+  ipc_buf_init(&b);
+  const char *s = "\"a\\\"b\\\\c\\/d\\ud83d\\ude00\\ud800x\"";
+  CHECK_INT(ipc_scan_string(s, strlen(s), &b), 0);
+  ipc_buf_addc(&b, '\0');
+  CHECK_STR(b.data, "a\"b\\c/d\xf0\x9f\x98\x80\xef\xbf\xbdx");
+  ipc_buf_free(&b);
+}
+
 int main(void) {
+  RUN(fast_path_agrees_with_full_path);
+  RUN(scanner);
   RUN(parse_request);
   RUN(parse_request_defaults_and_base64);
   RUN(parse_every_type);
