@@ -365,9 +365,11 @@ static int build_head(struct gw_conn *c, const struct ipc_msg *m, struct ipc_buf
   if (m->status < 200 || m->status > 599)
     return -1;
   ipc_buf_reset(b);
-  char line[64];
-  snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", m->status, gw_reason(m->status));
-  ipc_buf_adds(b, line);
+  ipc_buf_adds(b, "HTTP/1.1 ");
+  ipc_buf_addi(b, m->status);
+  ipc_buf_addc(b, ' ');
+  ipc_buf_adds(b, gw_reason(m->status));
+  ipc_buf_add(b, "\r\n", 2);
   const cJSON *h;
   cJSON_ArrayForEach(h, m->headers) {
     if (!valid_name(h->string))
@@ -398,8 +400,9 @@ static int build_head(struct gw_conn *c, const struct ipc_msg *m, struct ipc_buf
       c->keepalive = 0; /* HTTP/1.0: the end of the stream is the close */
     }
   } else if (m->status != 204 && m->status != 304) {
-    snprintf(line, sizeof(line), "content-length: %zu\r\n", body_len);
-    ipc_buf_adds(b, line);
+    ipc_buf_adds(b, "content-length: ");
+    ipc_buf_addi(b, (int64_t)body_len);
+    ipc_buf_add(b, "\r\n", 2);
   }
   if (!c->keepalive)
     ipc_buf_adds(b, "connection: close\r\n");

@@ -163,6 +163,14 @@ int ipc_respond_json(struct ipc_req *req, int status, const cJSON *json) {
   return rc;
 }
 
+int ipc_respond_json_text(struct ipc_req *req, int status, const char *json_text, size_t len) {
+  ipc_enc_response_json(ipc_channel_begin(&req->svc->ch), req->id, status, NULL, 0, json_text,
+                        len);
+  int rc = send_commit(req->svc);
+  req_complete(req);
+  return rc;
+}
+
 int ipc_respond_error(struct ipc_req *req, int status, const char *message) {
   struct ipc_buf b;
   ipc_buf_init(&b);

@@ -115,6 +115,10 @@ int ipc_respond(struct ipc_req *req, int status, const struct ipc_hdr *headers,
  * application/json). json is borrowed. Completes req. */
 int ipc_respond_json(struct ipc_req *req, int status, const cJSON *json);
 
+/* Answers req with a JSON body already serialised (json_text must be one
+ * valid JSON value). Completes req. */
+int ipc_respond_json_text(struct ipc_req *req, int status, const char *json_text, size_t len);
+
 /* Answers req with {"error": message} and status. Completes req. */
 int ipc_respond_error(struct ipc_req *req, int status, const char *message);
 
