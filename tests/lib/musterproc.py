@@ -151,6 +151,7 @@ class Muster:
         """Waits for muster to exit, draining its log; returns the exit code."""
         code = self.proc.wait(timeout)
         self.reader.join(timeout)
+        self.exit_code = code
         while True:
             try:
                 line = self.lines.get_nowait()
@@ -164,17 +165,35 @@ class Muster:
         return "\n".join(self.history)
 
     def stop(self):
-        """Stops muster (gracefully, then by force) and removes the temp dir."""
+        """Stops muster (gracefully, then by force) and removes the temp dir.
+        Fails when muster or one of its instances reported a sanitizer error
+        (ASan/UBSan/LSan: muster's stderr, or an instance exit code 86, the
+        exit code the test environment gives sanitizers), or when a muster
+        stopped by SIGTERM did not exit 0."""
+        problem = None
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.wait(TIMEOUT)
+                code = self.wait(TIMEOUT)
+                if code != 0:
+                    problem = "muster exited %s after SIGTERM" % code
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                problem = "muster did not exit within %.0f s of SIGTERM" % TIMEOUT
         if self.proc:
+            if self.proc.poll() is not None and self.proc.returncode == 86:
+                problem = "muster reported a sanitizer error (exit 86)"
+            self.reader.join(TIMEOUT)
             self.proc.stderr.close()
+        log = self.log_text()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                       "exited with code 86"):
+            if marker in log:
+                problem = "sanitizer report in muster's log (%s)" % marker
         shutil.rmtree(self.dir, ignore_errors=True)
+        if problem:
+            raise AssertionError(problem + "; log:\n" + "\n".join(self.history[-60:]))
 
     def __enter__(self):
         return self
