@@ -46,8 +46,8 @@ class ControlTest(unittest.TestCase):
 
     def test_status_shape(self):
         with Muster([dummy()]).start() as m:
-            m.ready("dummy[0]")
-            m.ready("dummy[1]")
+            m.seen_or_expect(r"dummy\[0\]: ready: ")
+            m.seen_or_expect(r"dummy\[1\]: ready: ")
             r = ctl(m, cmd="status")
             self.assertTrue(r["ok"])
             (svc,) = r["services"]
