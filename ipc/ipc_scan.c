@@ -203,7 +203,7 @@ int ipc_scan_string(const char *s, size_t n, struct ipc_buf *out) {
     }
     ipc_buf_add(out, run, (size_t)(p - run));
     char e = p[1];
-    unsigned cp;
+    unsigned cp = 0xFFFD; /* scan_string() validated the escape already */
     p += 2;
     switch (e) {
     case 'b': ipc_buf_addc(out, '\b'); break;
