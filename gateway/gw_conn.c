@@ -9,7 +9,9 @@
 #include "sup_log.h"
 #include "sup_service.h"
 
-#define IN_MAX (256 * 1024) /* bytes held while a request is answered */
+#define IN_MAX (256 * 1024)              /* bytes held while a request is answered */
+#define WQ_MAX ((size_t)64 << 20)         /* response bytes queued for a slow client */
+#define LINGER_MS 5000                    /* a closing connection's last writes */
 
 static struct gw_conn *conn_of(llhttp_t *p) {
   return p->data;
@@ -212,6 +214,12 @@ static void on_idle_timeout(uv_timer_t *t) {
     gw_conn_close(c, 1);
 }
 
+static void on_linger_timeout(uv_timer_t *t) {
+  struct gw_conn *c = t->data;
+  c->close_after_write = 0;
+  gw_conn_close(c, 0);
+}
+
 static void on_request_timeout(uv_timer_t *t) {
   gw_proxy_on_timeout(t->data);
 }
@@ -366,6 +374,13 @@ void gw_conn_writev(struct gw_conn *c, const uv_buf_t *bufs, unsigned n) {
   }
   for (unsigned i = 0; i < n; i++)
     ipc_buf_add(&c->wq, bufs[i].base, bufs[i].len);
+  if (c->wq.len > WQ_MAX || c->wq.oom) {
+    /* The client reads slower than the service writes (a stream it does
+     * not consume): drop it rather than buffer without bound. */
+    sup_log(SUP_WARN, "gateway: client %s is not reading its response (%zu bytes queued); "
+            "closing the connection", c->remote, c->wq.len);
+    gw_conn_close(c, 0);
+  }
 }
 
 /* ---- Life cycle ---- */
@@ -390,7 +405,7 @@ void gw_conn_close(struct gw_conn *c, int graceful) {
   if (graceful && (c->writing || c->wq.len > 0)) {
     c->close_after_write = 1; /* on_write closes once the queue is out */
     c->closing = 1;
-    uv_timer_stop(&c->timer);
+    timer_restart(c, LINGER_MS, on_linger_timeout); /* or when it will not read */
     uv_read_stop((uv_stream_t *)&c->tcp);
     return;
   }
@@ -432,6 +447,8 @@ void gw_conn_done(struct gw_conn *c) {
   c->status = 0;
   c->tries = 0;
   c->state = GW_C_IDLE;
+  if (c->closing)
+    return; /* closed while answering (slow client, write error) */
   if (!c->keepalive || srv->stopping) {
     gw_conn_close(c, 1);
     return;
