@@ -1,0 +1,546 @@
+/* ctl_client_fmt — musterctl's requests and human output. See ctl_client_fmt.h. */
+#include "ctl_client_fmt.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipc_text.h"
+
+static const struct {
+  const char *name; /* the command word */
+  int service;      /* takes SERVICE: 0 no, 1 required, 2 optional */
+} cmds[] = {
+#define XX(e, s, svc) [CTLC_##e] = {s, svc},
+    CTL_CLIENT_CMD_MAP(XX)
+#undef XX
+};
+
+const char *ctl_client_cmd_name(enum ctl_client_cmd cmd) {
+  return cmds[cmd].name;
+}
+
+int ctl_client_cmd_find(const char *word, enum ctl_client_cmd *out) {
+  for (int c = 0; c < CTLC_COUNT; c++) {
+    if (strcmp(word, cmds[c].name) == 0) {
+      *out = (enum ctl_client_cmd)c;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+int ctl_client_cmd_service(enum ctl_client_cmd cmd) {
+  return cmds[cmd].service;
+}
+
+int ctl_client_streams(const struct ctl_client_req *r) {
+  return r->cmd == CTLC_EVENTS || (r->cmd == CTLC_LOGS && r->follow);
+}
+
+void ctl_client_request(struct ipc_buf *b, const struct ctl_client_req *r) {
+  const char *name = cmds[r->cmd].name;
+  ipc_buf_adds(b, "{\"cmd\":");
+  ipc_json_str(b, name, strlen(name));
+  if (r->service != NULL) {
+    ipc_buf_adds(b, ",\"service\":");
+    ipc_json_str(b, r->service, strlen(r->service));
+  }
+  if (r->cmd == CTLC_SCALE) {
+    ipc_buf_adds(b, ",\"instances\":");
+    ipc_buf_addi(b, r->n);
+  } else if (r->cmd == CTLC_LOGS) {
+    ipc_buf_adds(b, ",\"lines\":");
+    ipc_buf_addi(b, r->n);
+    if (r->follow)
+      ipc_buf_adds(b, ",\"follow\":true");
+  }
+  ipc_buf_adds(b, "}\n");
+}
+
+/* ---- Values ---- */
+
+void ctl_client_duration(char *out, size_t size, long long ms) {
+  long long s = ms > 0 ? ms / 1000 : 0;
+  if (s < 60)
+    snprintf(out, size, "%llds", s);
+  else if (s < 3600)
+    snprintf(out, size, "%lldm%llds", s / 60, s % 60);
+  else if (s < 86400)
+    snprintf(out, size, "%lldh%lldm", s / 3600, s % 3600 / 60);
+  else
+    snprintf(out, size, "%lldd%lldh", s / 86400, s % 86400 / 3600);
+}
+
+void ctl_client_bytes(char *out, size_t size, long long n) {
+  static const char units[] = "KMGTP";
+  if (n < 1024) {
+    snprintf(out, size, "%lldB", n > 0 ? n : 0);
+    return;
+  }
+  double v = (double)n / 1024;
+  size_t u = 0;
+  while (v >= 1024 && u + 1 < sizeof(units) - 1) {
+    v /= 1024;
+    u++;
+  }
+  snprintf(out, size, "%.1f%c", v, units[u]);
+}
+
+/* Reads the integer field key of o into *out. Returns 1, or 0 when it is
+ * absent or not a number that fits (the caller shows "?"). */
+static int int_field(const cJSON *o, const char *key, long long *out) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  if (!cJSON_IsNumber(v) || !(fabs(v->valuedouble) <= 9e15))
+    return 0;
+  *out = (long long)v->valuedouble;
+  return 1;
+}
+
+/* The string field key of o (borrowed), or NULL when absent or not a string. */
+static const char *str_field(const cJSON *o, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Appends s with control characters shown as '?': names and details come
+ * from the server and must not drive the terminal. */
+static void add_clean(struct ipc_buf *b, const char *s) {
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    ipc_buf_addc(b, c < 0x20 || c == 0x7f ? '?' : (char)c);
+  }
+}
+
+/* ---- Status table ---- */
+
+enum {
+  COL_SERVICE = 0,
+  COL_INDEX,
+  COL_PID,
+  COL_STATE,
+  COL_UPTIME,
+  COL_RESTARTS,
+  COL_RSS,
+  COL_INFLIGHT,
+  COL_REQUESTS,
+  COL_EXIT,
+  NCOLS
+};
+
+static const struct {
+  const char *head; /* the header cell */
+  int right;        /* right-aligned (numbers) */
+} cols[NCOLS] = {
+    [COL_SERVICE] = {"SERVICE", 0},   [COL_INDEX] = {"#", 1},
+    [COL_PID] = {"PID", 1},           [COL_STATE] = {"STATE", 0},
+    [COL_UPTIME] = {"UPTIME", 1},     [COL_RESTARTS] = {"RESTARTS", 1},
+    [COL_RSS] = {"RSS", 1},           [COL_INFLIGHT] = {"INFLIGHT", 1},
+    [COL_REQUESTS] = {"REQUESTS", 1}, [COL_EXIT] = {"LAST EXIT", 0},
+};
+
+#define CELL_MAX 80 /* longer cells (names up to 64 bytes) are cut */
+
+struct row {
+  char cell[NCOLS][CELL_MAX];
+};
+
+struct table {
+  struct row *rows; /* owned */
+  size_t n, cap;
+  int oom; /* a row could not be added */
+};
+
+/* Adds an empty row (every cell "-"). Returns it, or NULL out of memory. */
+static struct row *table_add(struct table *t) {
+  if (t->n == t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 16;
+    struct row *nr = realloc(t->rows, cap * sizeof(*nr));
+    if (nr == NULL) {
+      t->oom = 1;
+      return NULL;
+    }
+    t->rows = nr;
+    t->cap = cap;
+  }
+  struct row *r = &t->rows[t->n++];
+  for (int c = 0; c < NCOLS; c++)
+    snprintf(r->cell[c], CELL_MAX, "-");
+  return r;
+}
+
+/* Sets a cell to s with control characters replaced. */
+static void cell_set(struct row *r, int col, const char *s) {
+  size_t i = 0;
+  for (; s[i] && i + 1 < CELL_MAX; i++) {
+    unsigned char c = (unsigned char)s[i];
+    r->cell[col][i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+  }
+  r->cell[col][i] = '\0';
+}
+
+static void cell_int(struct row *r, int col, int have, long long v) {
+  if (have)
+    snprintf(r->cell[col], CELL_MAX, "%lld", v);
+  else
+    snprintf(r->cell[col], CELL_MAX, "?");
+}
+
+/* Sets a number cell from the integer field key of o ("?" if it has
+ * none) and adds the number to *sum. */
+static void cell_field(struct row *r, int col, const cJSON *o, const char *key, long long *sum) {
+  long long v = 0;
+  int have = int_field(o, key, &v);
+  cell_int(r, col, have, v);
+  if (have && sum != NULL)
+    *sum += v;
+}
+
+/* Columns on a terminal: UTF-8 continuation bytes take none. */
+static size_t text_width(const char *s) {
+  size_t w = 0;
+  for (; *s; s++)
+    w += ((unsigned char)*s & 0xC0) != 0x80;
+  return w;
+}
+
+static void add_pad(struct ipc_buf *b, size_t n) {
+  while (n-- > 0)
+    ipc_buf_addc(b, ' ');
+}
+
+/* Appends the table, header first, columns two spaces apart, no trailing
+ * blanks. */
+static void table_print(struct ipc_buf *b, const struct table *t) {
+  size_t width[NCOLS];
+  for (int c = 0; c < NCOLS; c++) {
+    width[c] = text_width(cols[c].head);
+    for (size_t i = 0; i < t->n; i++) {
+      size_t w = text_width(t->rows[i].cell[c]);
+      width[c] = w > width[c] ? w : width[c];
+    }
+  }
+  for (size_t i = 0; i <= t->n; i++) {
+    for (int c = 0; c < NCOLS; c++) {
+      const char *s = i == 0 ? cols[c].head : t->rows[i - 1].cell[c];
+      size_t pad = width[c] - text_width(s);
+      if (c > 0)
+        ipc_buf_adds(b, "  ");
+      if (cols[c].right)
+        add_pad(b, pad);
+      ipc_buf_adds(b, s);
+      if (!cols[c].right && c + 1 < NCOLS)
+        add_pad(b, pad);
+    }
+    ipc_buf_addc(b, '\n');
+  }
+}
+
+/* How the last exit reads: "-" (none), "SIGKILL", or the exit code. */
+static void last_exit_cell(struct row *r, const cJSON *inst) {
+  const cJSON *e = cJSON_GetObjectItemCaseSensitive(inst, "last_exit");
+  long long sig = 0;
+  if (e == NULL || cJSON_IsNull(e))
+    return;
+  if (!cJSON_IsObject(e)) {
+    cell_set(r, COL_EXIT, "?");
+    return;
+  }
+  if (int_field(e, "signal", &sig) && sig > 0) {
+    const char *abbrev = sig < 1000 ? sigabbrev_np((int)sig) : NULL;
+    if (abbrev != NULL)
+      snprintf(r->cell[COL_EXIT], CELL_MAX, "SIG%s", abbrev);
+    else
+      snprintf(r->cell[COL_EXIT], CELL_MAX, "signal %lld", sig);
+  } else {
+    cell_field(r, COL_EXIT, e, "code", NULL);
+  }
+}
+
+/* Sums of a service's instances, shown on its own row. */
+struct totals {
+  long long restarts, rss, inflight, requests;
+  int any_rss; /* some instance has a process */
+};
+
+/* Fills the row of one instance of service name and adds it to tot. */
+static void instance_row(struct row *r, const char *name, const cJSON *inst, struct totals *tot) {
+  long long pid = 0, v = 0;
+  const char *state = str_field(inst, "state");
+  cell_set(r, COL_SERVICE, name);
+  cell_field(r, COL_INDEX, inst, "index", NULL);
+  int have_pid = int_field(inst, "pid", &pid);
+  if (!have_pid || pid > 0)
+    cell_int(r, COL_PID, have_pid, pid);
+  cell_set(r, COL_STATE, state ? state : "?");
+  if (pid > 0) {
+    if (int_field(inst, "uptime_ms", &v))
+      ctl_client_duration(r->cell[COL_UPTIME], CELL_MAX, v);
+    else
+      cell_set(r, COL_UPTIME, "?");
+    if (int_field(inst, "rss_bytes", &v)) {
+      ctl_client_bytes(r->cell[COL_RSS], CELL_MAX, v);
+      tot->rss += v;
+      tot->any_rss = 1;
+    } else {
+      cell_set(r, COL_RSS, "?");
+    }
+  }
+  cell_field(r, COL_RESTARTS, inst, "restarts", &tot->restarts);
+  cell_field(r, COL_INFLIGHT, inst, "inflight", &tot->inflight);
+  cell_field(r, COL_REQUESTS, inst, "requests", &tot->requests);
+  last_exit_cell(r, inst);
+}
+
+/* Adds a service's row (its state and totals) and one row per instance. */
+static int service_rows(struct table *t, const cJSON *svc, const char **why) {
+  if (!cJSON_IsObject(svc)) {
+    *why = "a service is not an object";
+    return -1;
+  }
+  const char *name = str_field(svc, "name");
+  const char *state = str_field(svc, "state");
+  const cJSON *insts = cJSON_GetObjectItemCaseSensitive(svc, "instances");
+  if (name == NULL || !cJSON_IsArray(insts)) {
+    *why = "a service lacks \"name\" or \"instances\"";
+    return -1;
+  }
+  struct row *sr = table_add(t);
+  if (sr == NULL)
+    return 0;
+  size_t srow = t->n - 1; /* the array may move as instance rows are added */
+  struct totals tot = {0};
+  const cJSON *inst;
+  cJSON_ArrayForEach(inst, insts) {
+    struct row *r;
+    if (!cJSON_IsObject(inst)) {
+      *why = "an instance is not an object";
+      return -1;
+    }
+    if ((r = table_add(t)) == NULL)
+      return 0;
+    instance_row(r, name, inst, &tot);
+  }
+  sr = &t->rows[srow];
+  long long restarts = tot.restarts; /* the service's own count, if it sends one */
+  int_field(svc, "restarts", &restarts);
+  cell_set(sr, COL_SERVICE, name);
+  cell_set(sr, COL_STATE, state ? state : "?");
+  cell_int(sr, COL_RESTARTS, 1, restarts);
+  if (tot.any_rss)
+    ctl_client_bytes(sr->cell[COL_RSS], CELL_MAX, tot.rss);
+  cell_int(sr, COL_INFLIGHT, 1, tot.inflight);
+  cell_int(sr, COL_REQUESTS, 1, tot.requests);
+  return 0;
+}
+
+static int render_status(struct ipc_buf *b, const cJSON *reply, const char **why) {
+  const cJSON *svcs = cJSON_GetObjectItemCaseSensitive(reply, "services");
+  if (!cJSON_IsArray(svcs)) {
+    *why = "no \"services\" array";
+    return -1;
+  }
+  struct table t = {0};
+  const cJSON *svc;
+  int rc = 0;
+  cJSON_ArrayForEach(svc, svcs) {
+    if ((rc = service_rows(&t, svc, why)) != 0)
+      break;
+  }
+  if (rc == 0 && t.oom) {
+    *why = "out of memory";
+    rc = -1;
+  }
+  if (rc == 0 && t.n == 0)
+    ipc_buf_adds(b, "no services\n");
+  else if (rc == 0)
+    table_print(b, &t);
+  free(t.rows);
+  return rc;
+}
+
+/* ---- Other replies ---- */
+
+/* Appends " WORD a, b" for the non-empty string array key of reply and
+ * counts it in *parts. Returns 0, or -1 if key is not an array of strings. */
+static int reload_part(struct ipc_buf *b, const cJSON *reply, const char *key, int *parts) {
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(reply, key);
+  const cJSON *it;
+  int n = 0;
+  if (a == NULL || cJSON_IsNull(a))
+    return 0;
+  if (!cJSON_IsArray(a))
+    return -1;
+  cJSON_ArrayForEach(it, a) {
+    if (!cJSON_IsString(it))
+      return -1;
+    ipc_buf_adds(b, n == 0 ? (*parts ? "; " : " ") : ", ");
+    if (n++ == 0) {
+      ipc_buf_adds(b, key);
+      ipc_buf_addc(b, ' ');
+    }
+    add_clean(b, it->valuestring);
+  }
+  *parts += n > 0;
+  return 0;
+}
+
+static int render_reload(struct ipc_buf *b, const cJSON *reply, const char **why) {
+  int parts = 0;
+  ipc_buf_adds(b, "reload:");
+  if (reload_part(b, reply, "added", &parts) != 0 ||
+      reload_part(b, reply, "removed", &parts) != 0 ||
+      reload_part(b, reply, "changed", &parts) != 0) {
+    *why = "\"added\", \"removed\" and \"changed\" must be arrays of names";
+    return -1;
+  }
+  ipc_buf_adds(b, parts ? "\n" : " no change\n");
+  return 0;
+}
+
+static int render_logs(struct ipc_buf *b, const cJSON *reply, const char **why) {
+  const cJSON *lines = cJSON_GetObjectItemCaseSensitive(reply, "lines");
+  const cJSON *it;
+  if (!cJSON_IsArray(lines)) {
+    *why = "no \"lines\" array";
+    return -1;
+  }
+  cJSON_ArrayForEach(it, lines) {
+    if (!cJSON_IsString(it)) {
+      *why = "a log line is not a string";
+      return -1;
+    }
+    ipc_buf_adds(b, it->valuestring);
+    ipc_buf_addc(b, '\n');
+  }
+  return 0;
+}
+
+/* "dummy: WHAT", the service named by the reply, else by the request. */
+static void confirm(struct ipc_buf *b, const struct ctl_client_req *r, const cJSON *reply,
+                    const char *what) {
+  const char *name = str_field(reply, "service");
+  add_clean(b, name ? name : r->service ? r->service : "?");
+  ipc_buf_adds(b, ": ");
+  ipc_buf_adds(b, what);
+}
+
+int ctl_client_render(struct ipc_buf *b, const struct ctl_client_req *r, const cJSON *reply,
+                      const char **why) {
+  long long n = 0;
+  const char *version;
+  switch (r->cmd) {
+  case CTLC_STATUS:
+    return render_status(b, reply, why);
+  case CTLC_START:
+    confirm(b, r, reply, "starting\n");
+    return 0;
+  case CTLC_STOP:
+    confirm(b, r, reply, "stopping\n");
+    return 0;
+  case CTLC_RESTART:
+    confirm(b, r, reply, "restarted\n");
+    return 0;
+  case CTLC_SCALE:
+    if (!int_field(reply, "instances", &n))
+      n = r->n;
+    confirm(b, r, reply, "scaling to ");
+    ipc_buf_addi(b, n);
+    ipc_buf_adds(b, n == 1 ? " instance\n" : " instances\n");
+    return 0;
+  case CTLC_RELOAD:
+    return render_reload(b, reply, why);
+  case CTLC_LOGS:
+    return render_logs(b, reply, why);
+  case CTLC_EVENTS:
+    return 0; /* the events follow */
+  case CTLC_SHUTDOWN:
+    ipc_buf_adds(b, "muster: shutting down\n");
+    return 0;
+  case CTLC_VERSION:
+    if ((version = str_field(reply, "version")) == NULL) {
+      *why = "no \"version\"";
+      return -1;
+    }
+    ipc_buf_adds(b, "muster ");
+    add_clean(b, version);
+    ipc_buf_adds(b, " (server)\n");
+    return 0;
+  }
+  *why = "unknown command";
+  return -1;
+}
+
+/* ---- Streams ---- */
+
+/* "03:02:01.123 dummy[1] exit killed by signal 9 (Killed)": the time of
+ * day as the server wrote it (UTC), who, the type and the detail. */
+static int render_event(struct ipc_buf *b, const cJSON *ev, const char **why) {
+  const char *time = str_field(ev, "time");
+  const char *type = str_field(ev, "type");
+  const char *service = str_field(ev, "service");
+  const char *detail = str_field(ev, "detail");
+  long long index = -1;
+  if (type == NULL) {
+    *why = "an event without \"type\"";
+    return -1;
+  }
+  if (time == NULL) {
+    ipc_buf_addc(b, '?');
+  } else {
+    const char *t = strchr(time, 'T');
+    t = t ? t + 1 : time;
+    size_t n = strcspn(t, "Z");
+    char clock[32];
+    snprintf(clock, sizeof(clock), "%.*s", (int)(n < sizeof(clock) ? n : sizeof(clock) - 1), t);
+    add_clean(b, clock);
+  }
+  ipc_buf_addc(b, ' ');
+  add_clean(b, service ? service : "muster");
+  if (service && int_field(ev, "index", &index) && index >= 0) {
+    ipc_buf_addc(b, '[');
+    ipc_buf_addi(b, index);
+    ipc_buf_addc(b, ']');
+  }
+  ipc_buf_addc(b, ' ');
+  add_clean(b, type);
+  if (detail && *detail) {
+    ipc_buf_addc(b, ' ');
+    add_clean(b, detail);
+  }
+  ipc_buf_addc(b, '\n');
+  return 0;
+}
+
+int ctl_client_render_stream(struct ipc_buf *b, const struct ctl_client_req *r, const cJSON *msg,
+                             const char **why) {
+  if (r->cmd == CTLC_EVENTS)
+    return render_event(b, msg, why);
+  const char *line = str_field(msg, "line");
+  if (line == NULL) {
+    *why = "a followed log object without \"line\"";
+    return -1;
+  }
+  ipc_buf_adds(b, line);
+  ipc_buf_addc(b, '\n');
+  return 0;
+}
+
+void ctl_client_render_error(struct ipc_buf *b, const cJSON *reply) {
+  const char *error = str_field(reply, "error");
+  const cJSON *problems = cJSON_GetObjectItemCaseSensitive(reply, "problems");
+  const cJSON *p;
+  ipc_buf_adds(b, "musterctl: ");
+  add_clean(b, error && *error ? error : "the command failed (the reply gives no reason)");
+  ipc_buf_addc(b, '\n');
+  if (!cJSON_IsArray(problems))
+    return;
+  cJSON_ArrayForEach(p, problems) {
+    if (cJSON_IsString(p)) {
+      ipc_buf_adds(b, "  ");
+      add_clean(b, p->valuestring);
+      ipc_buf_addc(b, '\n');
+    }
+  }
+}

@@ -1,0 +1,460 @@
+/* musterctl — the control client of muster (SPEC §1, §5).
+ *
+ *   musterctl [-s SOCKET] [--json] COMMAND [ARGS]
+ *
+ * Sends one request line to muster's control socket and prints the reply:
+ * as the server sent it with --json, else as text for people (a status
+ * table, one-line confirmations, log lines, one line per event). `events`
+ * and `logs -f` keep printing until the server closes or SIGINT. Exit
+ * status: 0 ok, 1 the command failed or muster could not be reached or
+ * answered garbage, 2 usage error.
+ *
+ * Blocking sockets and plain read/write: one request, one connection. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "ctl_client_fmt.h"
+#include "ipc_buf.h"
+#include "ipc_frame.h"
+
+#ifndef MUSTER_VERSION
+#define MUSTER_VERSION "unknown"
+#endif
+
+#define DEFAULT_SOCKET "config/run/muster.sock" /* the demo config's, from the repo root */
+#define REPLY_MAX IPC_FRAME_MAX_DEFAULT         /* 64 MiB */
+#define COUNT_MAX 1000000000LL                  /* N beyond this is a typo */
+
+/* Results of a line callback; ipc_frame_feed() hands them back. */
+enum { LINE_MORE = 0, LINE_DONE, LINE_FAIL };
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: musterctl [-s SOCKET] [--json] COMMAND [ARGS]\n"
+          "commands:\n"
+          "  status [SERVICE]        services and their instances\n"
+          "  start SERVICE           start a service (also clears \"failed\")\n"
+          "  stop SERVICE            stop every instance gracefully\n"
+          "  restart SERVICE         rolling restart; returns once it is complete\n"
+          "  scale SERVICE N         run N instances\n"
+          "  reload                  re-read the config file and apply the difference\n"
+          "  logs SERVICE [N] [-f]   the last N (default %d) lines of the service's output;\n"
+          "                          -f, --follow: then every new line until interrupted\n"
+          "  events                  the host's events as they happen, until interrupted\n"
+          "  shutdown                stop muster gracefully\n"
+          "  version                 the server's version\n"
+          "options:\n"
+          "  -s, --socket SOCKET     control socket (default: $MUSTER_SOCKET, then\n"
+          "                          " DEFAULT_SOCKET ", the demo config's socket)\n"
+          "  --json                  print the server's replies as received, one JSON per line\n"
+          "  -h, --help              this help\n"
+          "  --version               musterctl's version\n"
+          "exit status: 0 ok, 1 the command failed or muster could not be reached, 2 usage\n",
+          CTLC_LOGS_DEFAULT);
+}
+
+/* ---- Command line ---- */
+
+struct opts {
+  const char *socket;        /* -s, else NULL */
+  int json;                  /* --json */
+  struct ctl_client_req req; /* what to send */
+};
+
+/* Reports a usage error (a printf format) and returns 2, the exit status. */
+__attribute__((format(printf, 1, 2))) static int bad_usage(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "musterctl: ");
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  usage(stderr);
+  return 2;
+}
+
+/* Parses a count N: decimal digits only, at most COUNT_MAX. Returns 0 or -1. */
+static int parse_count(const char *s, long long *out) {
+  long long v = 0;
+  if (*s == '\0')
+    return -1;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9' || (v = v * 10 + (*s - '0')) > COUNT_MAX)
+      return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+/* Turns the positional words into the request. Returns 0 or 2 (usage). */
+static int parse_command(struct opts *o, char **words, int n, int follow) {
+  struct ctl_client_req *r = &o->req;
+  if (n == 0)
+    return bad_usage("no command given");
+  if (ctl_client_cmd_find(words[0], &r->cmd) != 0)
+    return bad_usage("unknown command \"%s\"", words[0]);
+  const char *name = words[0];
+  int svc = ctl_client_cmd_service(r->cmd);
+  int max = 1 + (svc != 0) + (r->cmd == CTLC_SCALE || r->cmd == CTLC_LOGS);
+  if (svc == 1 && n < 2)
+    return bad_usage("%s: SERVICE is required", name);
+  if (r->cmd == CTLC_SCALE && n < 3)
+    return bad_usage("scale: N (the number of instances) is required");
+  if (n > max)
+    return bad_usage("too many arguments for %s", name);
+  if (follow && r->cmd != CTLC_LOGS)
+    return bad_usage("%s: -f/--follow is only for logs", name);
+  if (svc != 0 && n >= 2) {
+    if (words[1][0] == '\0')
+      return bad_usage("%s: SERVICE must not be empty", name);
+    r->service = words[1];
+  }
+  r->n = CTLC_LOGS_DEFAULT;
+  if (n >= 3 && parse_count(words[2], &r->n) != 0)
+    return bad_usage("N must be a whole number, not \"%s\"", words[2]);
+  r->follow = follow;
+  return 0;
+}
+
+/* Parses argv into o. Options may come before or after the command.
+ * Returns -1 to go on, else the exit status (0 after --help/--version). */
+static int parse_args(struct opts *o, int argc, char **argv) {
+  char **words = calloc((size_t)argc, sizeof(*words));
+  int n = 0, follow = 0, rc = -1, opts_done = 0;
+  if (words == NULL) {
+    fprintf(stderr, "musterctl: out of memory\n");
+    return 1;
+  }
+  for (int i = 1; i < argc && rc < 0; i++) {
+    const char *a = argv[i];
+    if (opts_done || a[0] != '-' || a[1] == '\0') {
+      words[n++] = argv[i];
+    } else if (strcmp(a, "--") == 0) {
+      opts_done = 1;
+    } else if (strcmp(a, "-s") == 0 || strcmp(a, "--socket") == 0) {
+      if (i + 1 >= argc)
+        rc = bad_usage("%s needs a SOCKET path", a);
+      else
+        o->socket = argv[++i];
+    } else if (strncmp(a, "--socket=", 9) == 0) {
+      o->socket = a + 9;
+    } else if (strcmp(a, "--json") == 0) {
+      o->json = 1;
+    } else if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
+      follow = 1;
+    } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      usage(stdout);
+      rc = 0;
+    } else if (strcmp(a, "--version") == 0) {
+      printf("musterctl %s\n", MUSTER_VERSION);
+      rc = 0;
+    } else {
+      rc = bad_usage("unknown option \"%s\"", a);
+    }
+  }
+  if (rc < 0 && o->socket != NULL && o->socket[0] == '\0')
+    rc = bad_usage("the SOCKET path is empty");
+  if (rc < 0 && parse_command(o, words, n, follow) != 0)
+    rc = 2;
+  free(words);
+  return rc;
+}
+
+/* ---- Connection ---- */
+
+/* Connects a Unix stream socket to path. A path too long for sun_path is
+ * reached through its directory (/proc/self/fd/N/NAME). Returns the fd or
+ * a negative errno. */
+static int connect_unix(const char *path) {
+  struct sockaddr_un sa;
+  int dirfd = -1, fd = -1, err = 0;
+  memset(&sa, 0, sizeof(sa));
+  sa.sun_family = AF_UNIX;
+  if (strlen(path) < sizeof(sa.sun_path)) {
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+  } else {
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : NULL;
+    if (dir == NULL)
+      return slash ? -ENOMEM : -ENAMETOOLONG;
+    dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    err = errno;
+    free(dir);
+    if (dirfd < 0)
+      return -err;
+    int len = snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dirfd, slash + 1);
+    if (len < 0 || (size_t)len >= sizeof(sa.sun_path)) {
+      err = ENAMETOOLONG;
+      goto out_close_dir;
+    }
+  }
+  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    err = errno;
+    goto out_close_dir;
+  }
+  if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) { /* no handler: no EINTR */
+    err = errno;
+    close(fd);
+    fd = -1;
+  }
+out_close_dir:
+  if (dirfd >= 0)
+    close(dirfd);
+  return fd >= 0 ? fd : -err;
+}
+
+/* Writes all of p[0..n) to the socket. Returns 0 or a negative errno. */
+static int send_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return -errno;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* ---- Replies ---- */
+
+struct session {
+  const struct opts *o;
+  const char *socket; /* where we are connected, for messages */
+  int streaming;      /* events / logs -f: lines follow the reply */
+  int replied;        /* the first reply has been handled */
+  int exit_code;      /* when a callback returns LINE_FAIL */
+  struct ipc_buf out; /* text to print, reused */
+};
+
+/* Writes b to f and empties b. Streams are flushed line by line so a
+ * reader sees each line as it comes. */
+static void put(struct ipc_buf *b, FILE *f, int flush) {
+  if (b->len > 0)
+    fwrite(b->data, 1, b->len, f);
+  ipc_buf_reset(b);
+  if (flush)
+    fflush(f);
+}
+
+/* Reports a reply that is not what the protocol promises. */
+static int bad_reply(struct session *s, const char *why) {
+  fprintf(stderr, "musterctl: invalid reply from muster on %s: %s\n", s->socket, why);
+  s->exit_code = 1;
+  return LINE_FAIL;
+}
+
+/* Handles one line from the server: the reply to the request, then (for
+ * streams) every object that follows it. */
+static int on_line(void *ctx, const char *line, size_t len) {
+  struct session *s = ctx;
+  const char *why = "?";
+  int rc = LINE_MORE;
+  cJSON *msg = cJSON_ParseWithLength(line, len);
+  if (!cJSON_IsObject(msg)) {
+    cJSON_Delete(msg);
+    return bad_reply(s, "not a JSON object");
+  }
+  const cJSON *ok = cJSON_GetObjectItemCaseSensitive(msg, "ok");
+  if (s->replied && ok == NULL) { /* an event or a followed line */
+    if (s->o->json) {
+      ipc_buf_add(&s->out, line, len);
+      ipc_buf_addc(&s->out, '\n');
+    } else if (ctl_client_render_stream(&s->out, &s->o->req, msg, &why) != 0) {
+      rc = bad_reply(s, why);
+    }
+  } else if (!cJSON_IsBool(ok)) {
+    rc = bad_reply(s, "no boolean \"ok\"");
+  } else {
+    if (s->o->json) {
+      ipc_buf_add(&s->out, line, len);
+      ipc_buf_addc(&s->out, '\n');
+    }
+    if (cJSON_IsFalse(ok)) {
+      struct ipc_buf err;
+      ipc_buf_init(&err);
+      ctl_client_render_error(&err, msg);
+      put(&s->out, stdout, 1);
+      put(&err, stderr, 1);
+      ipc_buf_free(&err);
+      s->exit_code = 1;
+      rc = LINE_FAIL;
+    } else if (s->replied) {
+      rc = bad_reply(s, "a second reply in a stream");
+    } else if (!s->o->json && ctl_client_render(&s->out, &s->o->req, msg, &why) != 0) {
+      rc = bad_reply(s, why);
+    } else {
+      s->replied = 1;
+      rc = s->streaming ? LINE_MORE : LINE_DONE;
+    }
+  }
+  if (rc != LINE_FAIL)
+    put(&s->out, stdout, s->streaming);
+  ipc_buf_reset(&s->out);
+  cJSON_Delete(msg);
+  return rc;
+}
+
+/* ---- Streams and SIGINT ---- */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+/* For a stream, SIGINT ends musterctl quietly with status 0. It is blocked
+ * except inside ppoll() (no race between checking the flag and sleeping);
+ * *wait_mask receives the mask to sleep with. A SIGINT ignored by our
+ * parent stays ignored. */
+static void catch_sigint(sigset_t *wait_mask) {
+  struct sigaction sa, old;
+  sigset_t block;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigprocmask(SIG_BLOCK, &block, wait_mask);
+  sigdelset(wait_mask, SIGINT);
+  if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+    return;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+}
+
+/* Waits until fd is readable. Returns 0, 1 after SIGINT, or -errno. */
+static int wait_readable(int fd, const sigset_t *wait_mask) {
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  for (;;) {
+    if (interrupted)
+      return 1;
+    if (ppoll(&p, 1, NULL, wait_mask) >= 0)
+      return 0;
+    if (errno != EINTR)
+      return -errno;
+  }
+}
+
+/* Reads replies until the request is answered (or, for a stream, until
+ * the server closes). Returns the exit status. */
+static int run_session(struct session *s, int fd) {
+  static char buf[65536];
+  struct ipc_frame frame;
+  sigset_t wait_mask;
+  int code = 1;
+  ipc_frame_init(&frame, REPLY_MAX);
+  if (s->streaming)
+    catch_sigint(&wait_mask);
+  for (;;) {
+    int rc = s->streaming ? wait_readable(fd, &wait_mask) : 0;
+    if (rc == 1) {
+      code = 0; /* SIGINT: the user is done watching */
+      break;
+    }
+    ssize_t n = rc == 0 ? read(fd, buf, sizeof(buf)) : -1;
+    if (n < 0 && rc == 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      fprintf(stderr, "musterctl: read from %s failed: %s\n", s->socket,
+              strerror(rc < 0 ? -rc : errno));
+      break;
+    }
+    /* At the end, a last line without its newline still counts. */
+    rc = n > 0 ? ipc_frame_feed(&frame, buf, (size_t)n, on_line, s)
+               : ipc_frame_feed(&frame, "\n", 1, on_line, s);
+    if (rc == LINE_DONE) {
+      code = 0;
+    } else if (rc == LINE_FAIL) {
+      code = s->exit_code;
+    } else if (rc == UV_E2BIG) {
+      fprintf(stderr, "musterctl: reply from %s longer than %zu MiB\n", s->socket,
+              (size_t)(REPLY_MAX >> 20));
+    } else if (rc != 0) {
+      fprintf(stderr, "musterctl: out of memory reading from %s\n", s->socket);
+    } else if (n == 0 && !s->replied) {
+      fprintf(stderr, "musterctl: muster closed %s without replying\n", s->socket);
+    } else if (n == 0) {
+      code = 0; /* the server ended the stream */
+    } else {
+      continue;
+    }
+    break;
+  }
+  ipc_frame_free(&frame);
+  return code;
+}
+
+/* ---- Main ---- */
+
+/* The socket to use: -s, then $MUSTER_SOCKET, then the demo config's.
+ * *how says which, for the hint when it cannot be reached. */
+static const char *pick_socket(const struct opts *o, const char **how) {
+  const char *env = getenv("MUSTER_SOCKET");
+  if (o->socket != NULL) {
+    *how = "-s";
+    return o->socket;
+  }
+  if (env != NULL && *env != '\0') {
+    *how = "$MUSTER_SOCKET";
+    return env;
+  }
+  *how = NULL;
+  return DEFAULT_SOCKET;
+}
+
+int main(int argc, char **argv) {
+  struct opts o;
+  const char *how;
+  memset(&o, 0, sizeof(o));
+  int code = parse_args(&o, argc, argv);
+  if (code >= 0)
+    return code;
+
+  const char *path = pick_socket(&o, &how);
+  int fd = connect_unix(path);
+  if (fd < 0) {
+    fprintf(stderr, "musterctl: cannot connect to %s: %s\n", path, strerror(-fd));
+    if (fd == -ENOENT || fd == -ECONNREFUSED) {
+      if (how != NULL)
+        fprintf(stderr, "musterctl: is muster running? (socket from %s)\n", how);
+      else
+        fprintf(stderr, "musterctl: is muster running? Without -s SOCKET or $MUSTER_SOCKET, "
+                        "musterctl uses the demo config's socket, relative to the current "
+                        "directory; point it at muster's control socket with either.\n");
+    }
+    return 1;
+  }
+
+  struct session s = {.o = &o, .socket = path, .streaming = ctl_client_streams(&o.req)};
+  ipc_buf_init(&s.out);
+  ctl_client_request(&s.out, &o.req);
+  int rc = s.out.oom ? -ENOMEM : send_all(fd, s.out.data, s.out.len);
+  ipc_buf_reset(&s.out);
+  if (rc != 0) {
+    fprintf(stderr, "musterctl: sending the request to %s failed: %s\n", path, strerror(-rc));
+    code = 1;
+  } else {
+    code = run_session(&s, fd);
+  }
+  ipc_buf_free(&s.out);
+  close(fd);
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    fprintf(stderr, "musterctl: writing the output failed: %s\n", strerror(errno));
+    code = 1;
+  }
+  return code;
+}
