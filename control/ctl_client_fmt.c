@@ -12,31 +12,32 @@ static const struct {
   const char *name; /* the command word */
   int service;      /* takes SERVICE: 0 no, 1 required, 2 optional */
 } cmds[] = {
-#define XX(e, s, svc) [CTLC_##e] = {s, svc},
-    CTL_CLIENT_CMD_MAP(XX)
+    [CTL_NONE] = {"", 0},
+#define XX(e, s, svc) [CTL_##e] = {s, svc},
+    CTL_CMD_MAP(XX)
 #undef XX
 };
 
-const char *ctl_client_cmd_name(enum ctl_client_cmd cmd) {
+const char *ctl_client_cmd_name(enum ctl_cmd_type cmd) {
   return cmds[cmd].name;
 }
 
-int ctl_client_cmd_find(const char *word, enum ctl_client_cmd *out) {
-  for (int c = 0; c < CTLC_COUNT; c++) {
+int ctl_client_cmd_find(const char *word, enum ctl_cmd_type *out) {
+  for (int c = CTL_NONE + 1; c <= CTL_VERSION; c++) {
     if (strcmp(word, cmds[c].name) == 0) {
-      *out = (enum ctl_client_cmd)c;
+      *out = (enum ctl_cmd_type)c;
       return 0;
     }
   }
   return -1;
 }
 
-int ctl_client_cmd_service(enum ctl_client_cmd cmd) {
+int ctl_client_cmd_service(enum ctl_cmd_type cmd) {
   return cmds[cmd].service;
 }
 
 int ctl_client_streams(const struct ctl_client_req *r) {
-  return r->cmd == CTLC_EVENTS || (r->cmd == CTLC_LOGS && r->follow);
+  return r->cmd == CTL_EVENTS || (r->cmd == CTL_LOGS && r->follow);
 }
 
 void ctl_client_request(struct ipc_buf *b, const struct ctl_client_req *r) {
@@ -47,10 +48,10 @@ void ctl_client_request(struct ipc_buf *b, const struct ctl_client_req *r) {
     ipc_buf_adds(b, ",\"service\":");
     ipc_json_str(b, r->service, strlen(r->service));
   }
-  if (r->cmd == CTLC_SCALE) {
+  if (r->cmd == CTL_SCALE) {
     ipc_buf_adds(b, ",\"instances\":");
     ipc_buf_addi(b, r->n);
-  } else if (r->cmd == CTLC_LOGS) {
+  } else if (r->cmd == CTL_LOGS) {
     ipc_buf_adds(b, ",\"lines\":");
     ipc_buf_addi(b, r->n);
     if (r->follow)
@@ -431,34 +432,34 @@ int ctl_client_render(struct ipc_buf *b, const struct ctl_client_req *r, const c
   long long n = 0;
   const char *version;
   switch (r->cmd) {
-  case CTLC_STATUS:
+  case CTL_STATUS:
     return render_status(b, reply, why);
-  case CTLC_START:
+  case CTL_START:
     confirm(b, r, reply, "starting\n");
     return 0;
-  case CTLC_STOP:
+  case CTL_STOP:
     confirm(b, r, reply, "stopping\n");
     return 0;
-  case CTLC_RESTART:
+  case CTL_RESTART:
     confirm(b, r, reply, "restarted\n");
     return 0;
-  case CTLC_SCALE:
+  case CTL_SCALE:
     if (!int_field(reply, "instances", &n))
       n = r->n;
     confirm(b, r, reply, "scaling to ");
     ipc_buf_addi(b, n);
     ipc_buf_adds(b, n == 1 ? " instance\n" : " instances\n");
     return 0;
-  case CTLC_RELOAD:
+  case CTL_RELOAD:
     return render_reload(b, reply, why);
-  case CTLC_LOGS:
+  case CTL_LOGS:
     return render_logs(b, reply, why);
-  case CTLC_EVENTS:
+  case CTL_EVENTS:
     return 0; /* the events follow */
-  case CTLC_SHUTDOWN:
+  case CTL_SHUTDOWN:
     ipc_buf_adds(b, "muster: shutting down\n");
     return 0;
-  case CTLC_VERSION:
+  case CTL_VERSION:
     if ((version = str_field(reply, "version")) == NULL) {
       *why = "no \"version\"";
       return -1;
@@ -467,6 +468,8 @@ int ctl_client_render(struct ipc_buf *b, const struct ctl_client_req *r, const c
     add_clean(b, version);
     ipc_buf_adds(b, " (server)\n");
     return 0;
+  case CTL_NONE:
+    break;
   }
   *why = "unknown command";
   return -1;
@@ -515,7 +518,7 @@ static int render_event(struct ipc_buf *b, const cJSON *ev, const char **why) {
 
 int ctl_client_render_stream(struct ipc_buf *b, const struct ctl_client_req *r, const cJSON *msg,
                              const char **why) {
-  if (r->cmd == CTLC_EVENTS)
+  if (r->cmd == CTL_EVENTS)
     return render_event(b, msg, why);
   const char *line = str_field(msg, "line");
   if (line == NULL) {

@@ -7,47 +7,24 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+#include "ctl_cmd.h"
 #include "ipc_buf.h"
 
-/* XX(enum suffix, command word, takes SERVICE: 0 no, 1 required, 2 optional) */
-#define CTL_CLIENT_CMD_MAP(XX)                                                                     \
-  XX(STATUS, "status", 2)                                                                          \
-  XX(START, "start", 1)                                                                            \
-  XX(STOP, "stop", 1)                                                                              \
-  XX(RESTART, "restart", 1)                                                                        \
-  XX(SCALE, "scale", 1)                                                                            \
-  XX(RELOAD, "reload", 0)                                                                          \
-  XX(LOGS, "logs", 1)                                                                              \
-  XX(EVENTS, "events", 0)                                                                          \
-  XX(SHUTDOWN, "shutdown", 0)                                                                      \
-  XX(VERSION, "version", 0)
-
-/* CTLC_STATUS = 0, CTLC_START, ... in the order of the map. */
-enum ctl_client_cmd {
-#define XX(e, s, svc) CTLC_##e,
-  CTL_CLIENT_CMD_MAP(XX)
-#undef XX
-};
-
-#define CTLC_COUNT (CTLC_VERSION + 1) /* number of commands */
-
-#define CTLC_LOGS_DEFAULT 50 /* `logs SERVICE` without N */
-
 struct ctl_client_req {
-  enum ctl_client_cmd cmd;
+  enum ctl_cmd_type cmd;
   const char *service; /* borrowed; NULL when the command has none */
   long long n;         /* scale: instances; logs: lines */
   int follow;          /* logs -f */
 };
 
 /* The command word of cmd ("status", ...). */
-const char *ctl_client_cmd_name(enum ctl_client_cmd cmd);
+const char *ctl_client_cmd_name(enum ctl_cmd_type cmd);
 
 /* Looks up a command word. Returns 0 and sets *out, or -1 if unknown. */
-int ctl_client_cmd_find(const char *word, enum ctl_client_cmd *out);
+int ctl_client_cmd_find(const char *word, enum ctl_cmd_type *out);
 
 /* Whether cmd takes SERVICE: 0 no, 1 required, 2 optional. */
-int ctl_client_cmd_service(enum ctl_client_cmd cmd);
+int ctl_client_cmd_service(enum ctl_cmd_type cmd);
 
 /* Whether the reply to r is followed by a stream of objects (events,
  * logs -f) that lasts until the server closes. */

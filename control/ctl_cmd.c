@@ -82,7 +82,7 @@ int ctl_cmd_parse(const char *line, size_t len, struct ctl_cmd *out, char *err, 
   }
   if (s)
     snprintf(out->service, sizeof(out->service), "%s", s->valuestring);
-  else if (cmds[out->type].needs_service) {
+  else if (cmds[out->type].needs_service == 1) {
     snprintf(err, errlen, "%s: field \"service\" is required", name);
     goto out;
   }

@@ -6,9 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* XX(ENUM, "wire name", needs a service) */
+/* XX(ENUM, "wire name", SERVICE: 0 none, 1 required, 2 optional). The one
+ * command table: the server (ctl_cmd.c) and musterctl both use it. */
 #define CTL_CMD_MAP(XX)                                                        \
-  XX(STATUS, "status", 0)                                                      \
+  XX(STATUS, "status", 2)                                                      \
   XX(START, "start", 1)                                                        \
   XX(STOP, "stop", 1)                                                          \
   XX(RESTART, "restart", 1)                                                    \

@@ -61,7 +61,7 @@ static void usage(FILE *f) {
           "  -h, --help              this help\n"
           "  --version               musterctl's version\n"
           "exit status: 0 ok, 1 the command failed or muster could not be reached, 2 usage\n",
-          CTLC_LOGS_DEFAULT);
+          CTL_LINES_DEFAULT);
 }
 
 /* ---- Command line ---- */
@@ -106,21 +106,21 @@ static int parse_command(struct opts *o, char **words, int n, int follow) {
     return bad_usage("unknown command \"%s\"", words[0]);
   const char *name = words[0];
   int svc = ctl_client_cmd_service(r->cmd);
-  int max = 1 + (svc != 0) + (r->cmd == CTLC_SCALE || r->cmd == CTLC_LOGS);
+  int max = 1 + (svc != 0) + (r->cmd == CTL_SCALE || r->cmd == CTL_LOGS);
   if (svc == 1 && n < 2)
     return bad_usage("%s: SERVICE is required", name);
-  if (r->cmd == CTLC_SCALE && n < 3)
+  if (r->cmd == CTL_SCALE && n < 3)
     return bad_usage("scale: N (the number of instances) is required");
   if (n > max)
     return bad_usage("too many arguments for %s", name);
-  if (follow && r->cmd != CTLC_LOGS)
+  if (follow && r->cmd != CTL_LOGS)
     return bad_usage("%s: -f/--follow is only for logs", name);
   if (svc != 0 && n >= 2) {
     if (words[1][0] == '\0')
       return bad_usage("%s: SERVICE must not be empty", name);
     r->service = words[1];
   }
-  r->n = CTLC_LOGS_DEFAULT;
+  r->n = CTL_LINES_DEFAULT;
   if (n >= 3 && parse_count(words[2], &r->n) != 0)
     return bad_usage("N must be a whole number, not \"%s\"", words[2]);
   r->follow = follow;

@@ -36,32 +36,40 @@ void sup_host_emit(struct sup_host *h, const struct sup_event *ev) {
     sup_log(lvl, "%s: %s: %s", ev->service, ev->type, ev->detail ? ev->detail : "");
   else
     sup_log(lvl, "%s: %s", ev->type, ev->detail ? ev->detail : "");
-  /* A listener may remove itself while called: iterate over a snapshot count. */
-  for (size_t i = 0; i < h->nlisteners; i++) {
-    size_t before = h->nlisteners;
-    h->listeners[i].cb(h->listeners[i].ctx, ev);
-    if (h->nlisteners < before)
+  /* A listener may remove itself while called. */
+  for (size_t i = 0; i < h->listeners.n; i++) {
+    size_t before = h->listeners.n;
+    ((sup_event_cb)h->listeners.v[i].fn)(h->listeners.v[i].ctx, ev);
+    if (h->listeners.n < before)
       i--;
   }
 }
 
-void sup_host_add_listener(struct sup_host *h, sup_event_cb cb, void *ctx) {
-  struct sup_listener *l = realloc(h->listeners, (h->nlisteners + 1) * sizeof(*l));
-  if (l == NULL)
+/* Appends (fn, ctx) to l; on out of memory the listener is not added. */
+static void cblist_add(struct sup_cblist *l, void (*fn)(void), void *ctx) {
+  struct sup_cb *v = realloc(l->v, (l->n + 1) * sizeof(*v));
+  if (v == NULL)
     return;
-  h->listeners = l;
-  h->listeners[h->nlisteners++] = (struct sup_listener){cb, ctx};
+  l->v = v;
+  l->v[l->n++] = (struct sup_cb){fn, ctx};
 }
 
-void sup_host_remove_listener(struct sup_host *h, sup_event_cb cb, void *ctx) {
-  for (size_t i = 0; i < h->nlisteners; i++) {
-    if (h->listeners[i].cb == cb && h->listeners[i].ctx == ctx) {
-      memmove(&h->listeners[i], &h->listeners[i + 1],
-              (h->nlisteners - i - 1) * sizeof(*h->listeners));
-      h->nlisteners--;
+static void cblist_remove(struct sup_cblist *l, void (*fn)(void), void *ctx) {
+  for (size_t i = 0; i < l->n; i++) {
+    if (l->v[i].fn == fn && l->v[i].ctx == ctx) {
+      memmove(&l->v[i], &l->v[i + 1], (l->n - i - 1) * sizeof(*l->v));
+      l->n--;
       return;
     }
   }
+}
+
+void sup_host_add_listener(struct sup_host *h, sup_event_cb cb, void *ctx) {
+  cblist_add(&h->listeners, (void (*)(void))cb, ctx);
+}
+
+void sup_host_remove_listener(struct sup_host *h, sup_event_cb cb, void *ctx) {
+  cblist_remove(&h->listeners, (void (*)(void))cb, ctx);
 }
 
 void sup_host_add_hooks(struct sup_host *h, const struct sup_host_hooks *hooks) {
@@ -72,32 +80,20 @@ void sup_host_add_hooks(struct sup_host *h, const struct sup_host_hooks *hooks) 
 /* ---- Service output to followers ---- */
 
 void sup_host_add_log_listener(struct sup_host *h, sup_line_cb cb, void *ctx) {
-  struct sup_log_listener *l =
-      realloc(h->log_listeners, (h->nlog_listeners + 1) * sizeof(*l));
-  if (l == NULL)
-    return;
-  h->log_listeners = l;
-  h->log_listeners[h->nlog_listeners++] = (struct sup_log_listener){cb, ctx};
+  cblist_add(&h->log_listeners, (void (*)(void))cb, ctx);
 }
 
 void sup_host_remove_log_listener(struct sup_host *h, sup_line_cb cb, void *ctx) {
-  for (size_t i = 0; i < h->nlog_listeners; i++) {
-    if (h->log_listeners[i].cb == cb && h->log_listeners[i].ctx == ctx) {
-      memmove(&h->log_listeners[i], &h->log_listeners[i + 1],
-              (h->nlog_listeners - i - 1) * sizeof(*h->log_listeners));
-      h->nlog_listeners--;
-      return;
-    }
-  }
+  cblist_remove(&h->log_listeners, (void (*)(void))cb, ctx);
 }
 
 void sup_host_service_line(void *host, const char *label, const char *stream, const char *line,
                            size_t len) {
   struct sup_host *h = host;
-  for (size_t i = 0; i < h->nlog_listeners; i++) {
-    size_t before = h->nlog_listeners;
-    h->log_listeners[i].cb(h->log_listeners[i].ctx, label, stream, line, len);
-    if (h->nlog_listeners < before)
+  for (size_t i = 0; i < h->log_listeners.n; i++) {
+    size_t before = h->log_listeners.n;
+    ((sup_line_cb)h->log_listeners.v[i].fn)(h->log_listeners.v[i].ctx, label, stream, line, len);
+    if (h->log_listeners.n < before)
       i--;
   }
 }
@@ -502,8 +498,8 @@ void sup_host_free(struct sup_host *h) {
     sup_service_free(h->svcs[s]);
   free(h->svcs);
   free(h->runs);
-  free(h->listeners);
-  free(h->log_listeners);
+  free(h->listeners.v);
+  free(h->log_listeners.v);
   for (size_t i = 0; i < h->nretired; i++)
     cfg_free(h->retired[i]);
   free(h->retired);

@@ -50,14 +50,16 @@ struct sup_host_hooks {
 typedef void (*sup_line_cb)(void *ctx, const char *label, const char *stream, const char *line,
                             size_t len);
 
-struct sup_log_listener {
-  sup_line_cb cb;
+/* A list of (callback, context) pairs. Callbacks are kept as the generic
+ * function pointer type and cast back to their own type when called. */
+struct sup_cb {
+  void (*fn)(void);
   void *ctx;
 };
 
-struct sup_listener {
-  sup_event_cb cb;
-  void *ctx;
+struct sup_cblist {
+  struct sup_cb *v; /* owned */
+  size_t n;
 };
 
 struct sup_host {
@@ -74,12 +76,10 @@ struct sup_host {
   size_t nruns, capruns;
   struct cfg **retired;         /* configs replaced by reloads, still pointed into */
   size_t nretired;
-  struct sup_listener *listeners; /* event listeners */
-  size_t nlisteners;
+  struct sup_cblist listeners;  /* event listeners (sup_event_cb) */
   struct sup_host_hooks hooks[4]; /* gateway, control, admin */
   size_t nhooks;
-  struct sup_log_listener *log_listeners; /* logs --follow */
-  size_t nlog_listeners;
+  struct sup_cblist log_listeners; /* service output followers (sup_line_cb) */
   char **environ;               /* muster's environment at start */
   int stopping;                 /* shutdown under way */
   int finished;                 /* everything released */
