@@ -63,6 +63,8 @@ struct gw_conn {
   struct ipc_buf body;          /* the request body */
   struct ipc_buf in;            /* bytes read while the parser was paused */
   int err_status;               /* 413/431/400 chosen by a callback, or 0 */
+  const char *feed_start;       /* the bytes llhttp is parsing now start here */
+  char feed_prev;               /* the byte before feed_start ('\0': none) */
   const char *err_msg;          /* its message */
   unsigned in_field : 1;        /* the last header callback was a name */
   unsigned keepalive : 1;       /* the connection survives this response */

@@ -55,10 +55,26 @@ static int on_message_begin(llhttp_t *p) {
   return 0;
 }
 
+/* The byte `back` places before at in the input stream, or '\0' when it
+ * is out of reach (llhttp callbacks only see the current read). */
+static char byte_before(const struct gw_conn *c, const char *at, size_t back) {
+  if ((size_t)(at - c->feed_start) >= back)
+    return at[-(ptrdiff_t)back];
+  return (size_t)(at - c->feed_start) + 1 == back ? c->feed_prev : '\0';
+}
+
+static int is_tchar(unsigned char ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+         (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
 static int on_url(llhttp_t *p, const char *at, size_t len) {
   struct gw_conn *c = conn_of(p);
   if (count_header_bytes(c, len))
     return -1;
+  /* llhttp skips a run of spaces before the target; RFC 9112 allows one. */
+  if (c->url_len == 0 && byte_before(c, at, 1) == ' ' && byte_before(c, at, 2) == ' ')
+    return raise_err(c, 400, "malformed request line");
   ipc_buf_add(&c->hbuf, at, len);
   c->url_len += (uint32_t)len;
   return 0;
@@ -84,6 +100,9 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
     h->vlen = 0;
     c->in_field = 1;
   }
+  for (size_t i = 0; i < len; i++)
+    if (!is_tchar((unsigned char)at[i])) /* e.g. "Name :" (RFC 9112: 400) */
+      return raise_err(c, 400, "invalid header name");
   ipc_buf_add(&c->hbuf, at, len);
   c->hdrs[c->nhdrs - 1].nlen += (uint32_t)len;
   return 0;
@@ -95,6 +114,10 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
     return -1;
   if (memchr(at, '\0', len) || memchr(at, '\r', len) || memchr(at, '\n', len))
     return raise_err(c, 400, "invalid character in a header value");
+  /* A value piece that starts a line is an obs-fold continuation, which
+   * llhttp joins; RFC 9112 lets a server reject it, and we do. */
+  if (byte_before(c, at, 1) == '\n')
+    return raise_err(c, 400, "obsolete line folding in a header");
   struct gw_hdr *h = &c->hdrs[c->nhdrs - 1];
   if (c->in_field) {
     h->value = (uint32_t)c->hbuf.len;
@@ -155,6 +178,8 @@ static int on_headers_complete(llhttp_t *p) {
   struct gw_conn *c = conn_of(p);
   uint32_t len;
   lower_names(c);
+  if (p->http_major != 1)
+    return raise_err(c, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
   if (check_framing(c))
     return -1;
   snprintf(c->method, sizeof(c->method), "%s", llhttp_method_name(p->method));
@@ -251,6 +276,9 @@ static size_t conn_feed(struct gw_conn *c, const char *data, size_t len) {
   size_t off = 0;
   c->feeding = 1;
   while (off < len && !c->closing && c->state != GW_C_BUSY) {
+    c->feed_start = data + off;
+    if (off > 0)
+      c->feed_prev = data[off - 1];
     llhttp_errno_t e = llhttp_execute(&c->parser, data + off, len - off);
     if (e == HPE_OK) {
       off = len;
@@ -271,6 +299,8 @@ static size_t conn_feed(struct gw_conn *c, const char *data, size_t len) {
     else
       gw_proxy_dispatch(c); /* may answer at once and set IDLE again */
   }
+  if (off > 0 && off <= len)
+    c->feed_prev = data[off - 1];
   c->feeding = 0;
   return off;
 }
