@@ -387,6 +387,19 @@ out_free:
   return rc;
 }
 
+int ipc_msg_response_id(const char *line, size_t len, int64_t *id) {
+  cJSON *o = cJSON_ParseWithLength(line, len);
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type");
+  const cJSON *i = cJSON_GetObjectItemCaseSensitive(o, "id");
+  int ok = cJSON_IsObject(o) && cJSON_IsString(t) && strcmp(t->valuestring, "response") == 0 &&
+           cJSON_IsNumber(i) && i->valuedouble == floor(i->valuedouble) &&
+           fabs(i->valuedouble) <= 9007199254740992.0;
+  if (ok)
+    *id = (int64_t)i->valuedouble;
+  cJSON_Delete(o);
+  return ok;
+}
+
 void ipc_msg_free(struct ipc_msg *m) {
   cJSON_Delete(m->root);
   free(m->body_buf);

@@ -80,6 +80,12 @@ struct ipc_msg {
 int ipc_msg_parse(struct ipc_msg *m, const char *line, size_t len, char *err,
                   size_t errlen);
 
+/* For a line ipc_msg_parse() refused: 1 when it is still recognisably a
+ * `response` to request *id (a JSON object with "type":"response" and an
+ * integer "id"), so the request can be failed at once (502) instead of
+ * waiting for its timeout; else 0. */
+int ipc_msg_response_id(const char *line, size_t len, int64_t *id);
+
 /* Releases what m owns and zeroes it. Safe on a zeroed or freed m. */
 void ipc_msg_free(struct ipc_msg *m);
 

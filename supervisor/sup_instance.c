@@ -322,7 +322,13 @@ static void on_ch_line(struct ipc_channel *ch, const char *line, size_t len) {
   if (inst == NULL)
     return;
   if (ipc_msg_parse(&m, line, len, err, sizeof(err)) != 0) {
+    int64_t id;
     bad_line(inst, err);
+    if (ipc_msg_response_id(line, len, &id)) {
+      /* An invalid answer to a known request: fail it now (502). */
+      struct ipc_msg bad = {.type = IPC_T_RESPONSE, .id = id, .status = 0};
+      sup_host_instance_msg(host_of(inst), inst, &bad);
+    }
     return;
   }
   switch (m.type) {

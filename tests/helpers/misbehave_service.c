@@ -8,6 +8,9 @@
  *   close_channel  close fd 3 but keep running
  *   garbage        write invalid lines on the channel, fast
  *   spam           write lines to stdout as fast as it can
+ *   bad_reply      answer requests with an invalid response: ?kind=status
+ *                  (status 42), name (a header name with a space), value
+ *                  (a header value holding CR LF)
  * Unknown or empty: behaves (answers pings, nothing else). */
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +28,17 @@ static char **blocks;
 static size_t nblocks;
 
 static void on_request(struct ipc_req *req) {
+  if (strcmp(mode, "bad_reply") == 0) {
+    static const struct ipc_hdr bad_name[] = {{"bad name", "x"}};
+    static const struct ipc_hdr bad_value[] = {{"x-bad", "a\r\nset-cookie: evil=1"}};
+    if (strstr(req->query, "kind=status"))
+      ipc_respond(req, 42, NULL, 0, "x", 1);
+    else if (strstr(req->query, "kind=name"))
+      ipc_respond(req, 200, bad_name, 1, "x", 1);
+    else
+      ipc_respond(req, 200, bad_value, 1, "x", 1);
+    return;
+  }
   ipc_respond_error(req, 404, "misbehave_service answers nothing");
 }
 
