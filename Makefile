@@ -6,7 +6,9 @@
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 CONFIG ?= config/muster.json
 
-.PHONY: all build run test bench clean deps-build deps-test deps-bench
+FUZZ_SECONDS ?= 300
+
+.PHONY: all build run test bench fuzz clean deps-build deps-test deps-bench deps-fuzz
 
 all: build
 
@@ -16,6 +18,8 @@ deps-test:
 	@tools/deps.sh test
 deps-bench:
 	@tools/deps.sh bench
+deps-fuzz:
+	@tools/deps.sh fuzz
 
 build: deps-build
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -32,6 +36,19 @@ test: deps-test
 
 bench: deps-bench build
 	@bench/run.sh
+
+# Each libFuzzer target for FUZZ_SECONDS (default 300), one after another,
+# on a scratch copy of its corpus; new crashes are left in build/fuzz/.
+fuzz: deps-fuzz
+	cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DMUSTER_FUZZ=ON -DMUSTER_TESTS=OFF
+	cmake --build build/fuzz -j $(JOBS)
+	@set -e; for t in fuzz_ipc fuzz_cfg fuzz_ctl fuzz_http; do \
+	  rm -rf build/fuzz/corpus-$$t; cp -r tests/fuzz/corpus/$$t build/fuzz/corpus-$$t; \
+	  echo "== $$t for $(FUZZ_SECONDS) s"; \
+	  (cd build/fuzz && ./bin/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -print_final_stats=1 corpus-$$t ../../tests/fuzz/corpus/$$t 2>&1 | tail -12); \
+	done
 
 clean:
 	rm -rf build

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Installs the Debian packages muster needs to build, test or benchmark.
-# usage: tools/deps.sh build|test|bench
+# usage: tools/deps.sh build|test|bench|fuzz
 # As root, missing packages are installed with apt-get; otherwise the exact
 # apt-get line is printed and the script fails.
 set -euo pipefail
 
 build_pkgs="cmake make gcc pkg-config libuv1-dev libcjson-dev libmongoc-dev libbson-dev node-llhttp"
 test_pkgs="$build_pkgs python3 python3-mockupdb"
-bench_pkgs="$build_pkgs wrk nginx-light"
+bench_pkgs="$build_pkgs wrk nginx-light nodejs"
+fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev"
 
 case "${1:-build}" in
   build) want=$build_pkgs ;;
   test)  want=$test_pkgs ;;
   bench) want=$bench_pkgs ;;
-  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+  fuzz)  want=$fuzz_pkgs ;;
+  *) echo "usage: $0 build|test|bench|fuzz" >&2; exit 2 ;;
 esac
 
 missing=""
