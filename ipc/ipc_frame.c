@@ -1,9 +1,14 @@
 /* ipc_frame — newline framing. See ipc_frame.h. */
 #include "ipc_frame.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
+
+/* A held buffer larger than this is released once its line is out, so a
+ * rare huge line does not pin its memory for the channel's lifetime. */
+#define KEEP_MAX ((size_t)1 << 20)
 
 void ipc_frame_init(struct ipc_frame *f, size_t max_line) {
   memset(f, 0, sizeof(*f));
@@ -11,9 +16,12 @@ void ipc_frame_init(struct ipc_frame *f, size_t max_line) {
 }
 
 void ipc_frame_free(struct ipc_frame *f) {
+  size_t cap = f->cap;
   free(f->buf);
   f->buf = NULL;
   f->len = f->cap = 0;
+  if (cap > KEEP_MAX)
+    malloc_trim(0); /* glibc keeps big freed blocks resident otherwise */
 }
 
 size_t ipc_frame_pending(const struct ipc_frame *f) {
@@ -35,6 +43,8 @@ static int hold(struct ipc_frame *f, const char *data, size_t n) {
     size_t cap = f->cap ? f->cap : 4096;
     while (cap < f->len + n)
       cap *= 2;
+    if (cap > f->max_line + 1 && f->len + n <= f->max_line + 1)
+      cap = f->max_line + 1; /* never more than the longest line allowed */
     char *nb = realloc(f->buf, cap);
     if (nb == NULL)
       return UV_ENOMEM;
@@ -68,6 +78,8 @@ int ipc_frame_feed(struct ipc_frame *f, const char *data, size_t n,
       size_t total = f->len;
       f->len = 0;
       rc = emit(f->buf, total, cb, ctx);
+      if (f->cap > KEEP_MAX)
+        ipc_frame_free(f);
     }
     data = nl + 1;
     n -= part + 1;

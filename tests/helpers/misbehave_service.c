@@ -8,10 +8,17 @@
  *   close_channel  close fd 3 but keep running
  *   garbage        write invalid lines on the channel, fast
  *   spam           write lines to stdout as fast as it can
+ *   junk_few       write three invalid lines on the channel, then behave
+ *   huge_line      write 100 MB on the channel without a newline
+ *   stray_ids      answer each request twice: first as an unknown id
+ *                  (id + 1000000), then correctly
+ *   double_reply   answer each request twice with the same id ("first",
+ *                  then "second")
  *   bad_reply      answer requests with an invalid response: ?kind=status
  *                  (status 42), name (a header name with a space), value
  *                  (a header value holding CR LF)
  * Unknown or empty: behaves (answers pings, nothing else). */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +34,23 @@ static uv_timer_t tick;
 static char **blocks;
 static size_t nblocks;
 
+/* Writes a raw line on the channel, bypassing the library. */
+static void raw(const char *line) {
+  if (write(3, line, strlen(line)) < 0)
+    exit(1);
+}
+
 static void on_request(struct ipc_req *req) {
+  char line[160];
+  if (strcmp(mode, "stray_ids") == 0 || strcmp(mode, "double_reply") == 0) {
+    int stray = mode[0] == 's';
+    snprintf(line, sizeof(line),
+             "{\"type\":\"response\",\"id\":%lld,\"status\":200,\"body\":\"%s\"}\n",
+             (long long)req->id + (stray ? 1000000 : 0), stray ? "stray" : "first");
+    raw(line); /* ahead of the library's queued writes: ordering is kept */
+    ipc_respond(req, 200, NULL, 0, stray ? "right" : "second", stray ? 5 : 6);
+    return;
+  }
   if (strcmp(mode, "bad_reply") == 0) {
     static const struct ipc_hdr bad_name[] = {{"bad name", "x"}};
     static const struct ipc_hdr bad_value[] = {{"x-bad", "a\r\nset-cookie: evil=1"}};
@@ -132,6 +155,18 @@ int main(void) {
   if (svc == NULL)
     return 1;
   ipc_service_ready(svc);
+  if (strcmp(mode, "junk_few") == 0) {
+    ipc_service_set_autopong(svc, 1);
+    raw("this is not json\n{\"type\":\"nonsense\"}\n{\"type\":\"pong\",\"seq\":\"x\"}\n");
+  }
+  if (strcmp(mode, "huge_line") == 0) {
+    static char block[1 << 20];
+    memset(block, 'x', sizeof(block));
+    fcntl(3, F_SETFL, fcntl(3, F_GETFL) & ~O_NONBLOCK); /* libuv made it non-blocking */
+    for (int i = 0; i < 100; i++) /* 100 MB, no newline: muster must give up */
+      if (write(3, block, sizeof(block)) < 0)
+        return 1;
+  }
   uv_timer_init(loop, &tick);
   uv_timer_start(&tick, on_tick, 20, 20);
   return ipc_service_run(svc);
