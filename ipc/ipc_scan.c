@@ -26,7 +26,8 @@ static int hex4(const char *p, const char *end, unsigned *out) {
 }
 
 /* End of the string starting at p (on its '"'), or NULL. Control bytes
- * are refused; other bytes pass (UTF-8 is checked where text matters). */
+ * and unpaired \u surrogates are refused (as cJSON does); other bytes pass
+ * (UTF-8 is checked where text matters). */
 static const char *scan_string(const char *p, const char *end) {
   p++;
   while (p < end) {
@@ -42,10 +43,17 @@ static const char *scan_string(const char *p, const char *end) {
       switch (*p) {
       case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
         break;
-      case 'u':
-        if (hex4(p + 1, end, &u) < 0)
+      case 'u': /* surrogates must pair up, as cJSON requires */
+        if (hex4(p + 1, end, &u) < 0 || (u >= 0xDC00 && u <= 0xDFFF))
           return NULL;
         p += 4;
+        if (u >= 0xD800 && u <= 0xDBFF) {
+          unsigned lo;
+          if (end - p < 7 || p[1] != '\\' || p[2] != 'u' || hex4(p + 3, end, &lo) < 0 ||
+              lo < 0xDC00 || lo > 0xDFFF)
+            return NULL;
+          p += 6;
+        }
         break;
       default:
         return NULL;
