@@ -3,12 +3,13 @@
 #   make test   install what is missing, build with ASan+UBSan and -Werror
 #               (build/asan/), run the whole ctest suite
 #   make build  release build only;  make bench  benchmarks;  make clean
+#   make fuzz   each fuzz target FUZZ_SECONDS;  make soak  the chaos soak
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 CONFIG ?= config/muster.json
 
 FUZZ_SECONDS ?= 300
 
-.PHONY: all build run test bench fuzz clean deps-build deps-test deps-bench deps-fuzz
+.PHONY: all build run test bench fuzz soak clean deps-build deps-test deps-bench deps-fuzz
 
 all: build
 
@@ -49,6 +50,14 @@ fuzz: deps-fuzz
 	  (cd build/fuzz && ./bin/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	    -print_final_stats=1 corpus-$$t ../../tests/fuzz/corpus/$$t 2>&1 | tail -12); \
 	done
+
+# The chaos soak for SOAK_SECONDS (default 60) on the sanitizer build.
+SOAK_SECONDS ?= 60
+soak: deps-test
+	cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DMUSTER_SANITIZE=ON -DMUSTER_WERROR=ON
+	cmake --build build/asan -j $(JOBS)
+	SOAK_SECONDS=$(SOAK_SECONDS) MUSTER_BIN_DIR=$(CURDIR)/build/asan/bin \
+	  ASAN_OPTIONS=detect_leaks=1:exitcode=86 /usr/bin/python3 tests/soak/test_soak.py -v
 
 clean:
 	rm -rf build
