@@ -10,15 +10,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from musterproc import Muster, ctl, free_port, gateway_addr, http_get, service, TIMEOUT  # noqa: E402
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+from musterproc import (Muster, ctl, free_port, gateway_addr, http_get,  # noqa: E402
+                        no_quarantine_env, rss_kb, service, TIMEOUT)
 
 
 def raise_fd_limit(n):
@@ -64,8 +57,7 @@ class AbuseTest(unittest.TestCase):
         # as hung. The release build needs nothing of the kind.
         svc = service("dummy", ["dummy_service"], routes=["/dummy"], instances=2,
                       heartbeat_ms=1000, heartbeat_misses=30)
-        env = {"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
-               ":quarantine_size_mb=0:allocator_release_to_os_interval_ms=0"}
+        env = no_quarantine_env()
         with Muster([svc], gateway=gw()).start(extra_env=env) as m:
             m.seen_or_expect(r"dummy\[1\]: ready: ")
             rss0 = rss_kb(m.proc.pid)

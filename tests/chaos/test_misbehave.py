@@ -8,7 +8,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from musterproc import Muster, free_port, http_get, service, TIMEOUT  # noqa: E402
+from musterproc import (Muster, fd_count, free_port, http_get,  # noqa: E402
+                        no_quarantine_env, rss_kb, service, TIMEOUT)
 
 
 def bad(mode, **kw):
@@ -20,18 +21,6 @@ def bad(mode, **kw):
 
 def dummy():
     return service("dummy", ["dummy_service"], routes=["/dummy"])
-
-
-def fd_count(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 class MisbehaveTest(unittest.TestCase):
@@ -69,8 +58,7 @@ class MisbehaveTest(unittest.TestCase):
         # The line may come before its `ready`: do not wait for that. Under
         # ASan freed memory sits in a quarantine: turn it off for muster so
         # its RSS shows whether the 64 MiB buffer was really released.
-        env = {"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
-               ":quarantine_size_mb=0:allocator_release_to_os_interval_ms=0"}
+        env = no_quarantine_env()
         with Muster([dummy(), bad("huge_line")]).start(extra_env=env) as m:
             m.seen_or_expect(r"dummy\[0\]: ready: ")
             before = rss_kb(m.proc.pid)

@@ -345,3 +345,41 @@ class Load:
         for t in self.threads:
             t.join(TIMEOUT)
         return self
+
+
+# ---- Process figures (chaos and soak tests) ----
+
+def fd_count(pid):
+    """Open file descriptors of pid."""
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def rss_kb(pid):
+    """Resident memory of pid, kB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def zombies_of(pid):
+    """pids of zombie children of pid."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if fields[0] == "Z" and int(fields[1]) == pid:
+                    out.append(int(d))
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                pass
+    return out
+
+
+def no_quarantine_env():
+    """Environment for a muster whose RSS a test measures: ASan otherwise
+    keeps freed memory in a quarantine, hiding whether it was released."""
+    return {"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
+            ":quarantine_size_mb=0:allocator_release_to_os_interval_ms=0"}

@@ -16,35 +16,10 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from musterproc import Muster, ctl, free_port, gateway_addr, service, TIMEOUT  # noqa: E402
+from musterproc import (Muster, ctl, fd_count, free_port, gateway_addr,  # noqa: E402
+                        no_quarantine_env, rss_kb, service, zombies_of, TIMEOUT)
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "10"))
-
-
-def fd_count(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def zombies_of(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                if fields[0] == "Z" and int(fields[1]) == pid:
-                    out.append(int(d))
-            except (FileNotFoundError, ProcessLookupError, IndexError):
-                pass
-    return out
 
 
 class Clients:
@@ -103,8 +78,7 @@ def soak(test, pick, extra=None, plain_must_not_fail=True):
     gw = {"listen": "127.0.0.1:%d" % free_port(), "request_timeout_ms": 1000,
           "access_log": None}
     # ASan keeps freed memory in a quarantine: off, so RSS means something.
-    env = {"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
-           ":quarantine_size_mb=0:allocator_release_to_os_interval_ms=0"}
+    env = no_quarantine_env()
     with Muster([svc], gateway=gw).start(extra_env=env) as m:
         for i in range(4):
             m.seen_or_expect(r"dummy\[%d\]: ready: " % i)
