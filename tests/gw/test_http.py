@@ -458,6 +458,20 @@ class GatewayBehaviourTest(unittest.TestCase):
                 self.assertEqual(r.status, 503)
             self.assertIsNone(m.proc.poll())
 
+    @unittest.skipUnless(os.environ.get("MUSTER_NODE"), "node not found")
+    def test_node_example_service_through_the_gateway(self):
+        src = os.environ.get("MUSTER_SRC_DIR", os.path.join(os.path.dirname(__file__), "../.."))
+        svc = service("hello", [os.environ["MUSTER_NODE"],
+                                os.path.join(src, "services/examples/hello_node.js")],
+                      instances=2, routes=["/hello"])
+        with Muster([svc]).start() as m:
+            wait_ready(m, "hello", 2)
+            r = get(m, "/hello/muster?x=1")
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.headers["content-type"], "application/json")
+            self.assertEqual((r.json()["hello"], r.json()["query"]), ("muster", "x=1"))
+            self.assertEqual(len({get(m, "/hello/x").json()["pid"] for _ in range(4)}), 2)
+
     def test_access_log_lines(self):
         gw = {"listen": "127.0.0.1:%d" % free_port(), "access_log": "logs/access.log"}
         with Muster([dummy()], gateway=gw).start() as m:
