@@ -70,13 +70,16 @@ class Clients:
             t.join(TIMEOUT)
 
 
-def soak(test, pick, extra=None, plain_must_not_fail=True):
+def soak(test, pick, extra=None, plain_must_not_fail=True, retries=3):
     svc = service("dummy", ["dummy_service"], instances=4, routes=["/dummy"],
                   heartbeat_ms=100, heartbeat_misses=3,
                   restart={"backoff_initial_ms": 1, "backoff_max_ms": 5,
                            "max_restarts": 1000000, "window_s": 1})
+    # retries 3: with a kill every 100 ms, one request can meet two instance
+    # deaths (2 in 93k requests with the default of 1 in a 60 s run). The
+    # /crash variant keeps 1: a retried /crash kills the instance it lands on.
     gw = {"listen": "127.0.0.1:%d" % free_port(), "request_timeout_ms": 1000,
-          "access_log": None}
+          "access_log": None, "retries": retries}
     # ASan keeps freed memory in a quarantine: off, so RSS means something.
     env = no_quarantine_env()
     with Muster([svc], gateway=gw).start(extra_env=env) as m:
@@ -152,11 +155,12 @@ class SoakTest(unittest.TestCase):
         def check(counts):
             # the /crash and /hang requests themselves fail as they should
             for (kind, outcome), n in counts.items():
+                # (503 when, at that moment, no instance was ready at all)
                 if kind == "crash":
-                    self.assertEqual(outcome, 502)
+                    self.assertIn(outcome, (502, 503))
                 if kind == "hang":
-                    self.assertIn(outcome, (502, 504))
-        soak(self, pick, check, plain_must_not_fail=False)
+                    self.assertIn(outcome, (502, 503, 504))
+        soak(self, pick, check, plain_must_not_fail=False, retries=1)
 
 
 if __name__ == "__main__":
