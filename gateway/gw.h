@@ -64,7 +64,11 @@ struct gw_conn {
   struct ipc_buf in;            /* bytes read while the parser was paused */
   int err_status;               /* 413/431/400 chosen by a callback, or 0 */
   const char *feed_start;       /* the bytes llhttp is parsing now start here */
+  const char *feed_end;         /* ... and end here */
   char feed_prev;               /* the byte before feed_start ('\0': none) */
+  char feed_prev2;              /* the one before that */
+  uint64_t chunk_left;          /* data bytes left in the current chunk */
+  uint8_t crlf_need;            /* bytes of a chunk's closing CRLF not yet seen (0..2) */
   const char *err_msg;          /* its message */
   unsigned in_field : 1;        /* the last header callback was a name */
   unsigned keepalive : 1;       /* the connection survives this response */

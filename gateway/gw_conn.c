@@ -58,9 +58,12 @@ static int on_message_begin(llhttp_t *p) {
 /* The byte `back` places before at in the input stream, or '\0' when it
  * is out of reach (llhttp callbacks only see the current read). */
 static char byte_before(const struct gw_conn *c, const char *at, size_t back) {
-  if ((size_t)(at - c->feed_start) >= back)
+  size_t k = (size_t)(at - c->feed_start);
+  if (k >= back)
     return at[-(ptrdiff_t)back];
-  return (size_t)(at - c->feed_start) + 1 == back ? c->feed_prev : '\0';
+  if (back - k == 1)
+    return c->feed_prev;
+  return back - k == 2 ? c->feed_prev2 : '\0';
 }
 
 static int is_tchar(unsigned char ch) {
@@ -85,6 +88,11 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
   if (count_header_bytes(c, len))
     return -1;
   if (!c->in_field) {
+    /* Every header line follows a CRLF; llhttp lets a bare LF after the
+     * request line through. */
+    char b1 = byte_before(c, at, 1), b2 = byte_before(c, at, 2);
+    if (b2 != '\0' && (b1 != '\n' || b2 != '\r'))
+      return raise_err(c, 400, "bare LF in the request head");
     if (c->nhdrs == c->caphdrs) {
       uint32_t cap = c->caphdrs ? c->caphdrs * 2 : 16;
       struct gw_hdr *h = realloc(c->hdrs, cap * sizeof(*h));
@@ -118,6 +126,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
    * llhttp joins; RFC 9112 lets a server reject it, and we do. */
   if (byte_before(c, at, 1) == '\n')
     return raise_err(c, 400, "obsolete line folding in a header");
+  if (c->nhdrs == 0 || (c->in_field && c->hdrs[c->nhdrs - 1].nlen == 0))
+    return raise_err(c, 400, "empty header name");
   struct gw_hdr *h = &c->hdrs[c->nhdrs - 1];
   if (c->in_field) {
     h->value = (uint32_t)c->hbuf.len;
@@ -201,10 +211,40 @@ static int on_headers_complete(llhttp_t *p) {
   return 0;
 }
 
+/* Checks the CRLF that must follow a chunk's data, from q on; what is not
+ * in this read yet is checked at the start of the next (crlf_need). */
+static int check_chunk_crlf(struct gw_conn *c, const char *q) {
+  static const char crlf[] = "\r\n";
+  for (size_t i = 2 - c->crlf_need; i < 2; i++, q++) {
+    if (q >= c->feed_end)
+      return 0; /* the rest comes with the next read */
+    if (*q != crlf[i])
+      return raise_err(c, 400, "invalid chunked encoding: no CRLF after chunk data");
+    c->crlf_need--;
+  }
+  return 0;
+}
+
+static int on_chunk_header(llhttp_t *p) {
+  struct gw_conn *c = conn_of(p);
+  c->chunk_left = p->content_length;
+  return 0;
+}
+
 static int on_body(llhttp_t *p, const char *at, size_t len) {
   struct gw_conn *c = conn_of(p);
   if (c->body.len + len > (uint64_t)c->srv->cfg->max_body_bytes)
     return raise_err(c, 413, "request body too large");
+  /* llhttp 8.1 skips the two bytes after chunk data without looking at
+   * them (a smuggling vector): check them ourselves. */
+  if ((p->flags & F_CHUNKED) && c->chunk_left >= len) {
+    c->chunk_left -= len;
+    if (c->chunk_left == 0) {
+      c->crlf_need = 2;
+      if (check_chunk_crlf(c, at + len))
+        return -1;
+    }
+  }
   ipc_buf_add(&c->body, at, len);
   if (c->body.oom)
     return raise_err(c, 500, "out of memory");
@@ -275,10 +315,21 @@ static void fail_parse(struct gw_conn *c, llhttp_errno_t e) {
 static size_t conn_feed(struct gw_conn *c, const char *data, size_t len) {
   size_t off = 0;
   c->feeding = 1;
+  c->feed_end = data + len;
+  if (c->crlf_need && off < len) { /* a chunk's CRLF split across reads */
+    c->feed_start = data;
+    if (check_chunk_crlf(c, data)) {
+      c->feeding = 0;
+      fail_parse(c, HPE_USER);
+      return len;
+    }
+  }
   while (off < len && !c->closing && c->state != GW_C_BUSY) {
     c->feed_start = data + off;
     if (off > 0)
       c->feed_prev = data[off - 1];
+    if (off > 1)
+      c->feed_prev2 = data[off - 2];
     llhttp_errno_t e = llhttp_execute(&c->parser, data + off, len - off);
     if (e == HPE_OK) {
       off = len;
@@ -299,6 +350,10 @@ static size_t conn_feed(struct gw_conn *c, const char *data, size_t len) {
     else
       gw_proxy_dispatch(c); /* may answer at once and set IDLE again */
   }
+  if (off > 1)
+    c->feed_prev2 = data[off - 2];
+  else if (off == 1)
+    c->feed_prev2 = c->feed_prev;
   if (off > 0 && off <= len)
     c->feed_prev = data[off - 1];
   c->feeding = 0;
@@ -522,6 +577,7 @@ static const llhttp_settings_t *settings_of(struct gw_server *srv) {
     s->on_header_value = on_header_value;
     s->on_headers_complete = on_headers_complete;
     s->on_body = on_body;
+    s->on_chunk_header = on_chunk_header;
     s->on_message_complete = on_message_complete;
   }
   return s;

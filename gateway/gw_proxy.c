@@ -240,7 +240,10 @@ void gw_proxy_health(struct gw_conn *c) {
     const char *st = sup_sstate_name(sup_service_state(svc));
     ipc_json_str(&b, st, strlen(st));
   }
-  ipc_buf_adds(&b, ok ? "},\"status\":\"ok\"}\n" : "},\"status\":\"unavailable\"}\n");
+  /* A 503 is an error like any other: it carries "error" (SPEC §4). */
+  ipc_buf_adds(&b, ok ? "},\"status\":\"ok\"}\n"
+                      : "},\"status\":\"unavailable\",\"error\":\"not every service has a "
+                        "ready instance\"}\n");
   if (b.oom)
     gw_reply_error(c, 500, "out of memory", NULL);
   else

@@ -51,14 +51,16 @@ static void hook_stopping(void *ctx) {
   }
 }
 
-/* Every service is stopped: close what is left. */
+/* Every service is stopped: close what is left. Responses still being
+ * written go out first (bounded by the linger timeout): the loop, and so
+ * muster, ends when they are out. */
 static void hook_finished(void *ctx) {
   struct gw_server *srv = ctx;
   hook_stopping(srv);
   struct gw_conn *next;
   for (struct gw_conn *c = srv->conns; c; c = next) {
     next = c->next;
-    gw_conn_close(c, 0);
+    gw_conn_close(c, 1);
   }
   gw_access_close(&srv->access);
 }
