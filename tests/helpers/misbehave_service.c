@@ -17,8 +17,23 @@
  *   bad_reply      answer requests with an invalid response: ?kind=status
  *                  (status 42), name (a header name with a space), value
  *                  (a header value holding CR LF)
+ *   unknown_id     answer each request for id + $MISBEHAVE_ID_DELTA (default
+ *                  1000), or for the id written in the file
+ *                  $MISBEHAVE_ID_FILE when it holds one (to aim at another
+ *                  instance's request), with body "stray", then correctly
+ *                  with "right"
+ *   double_response  like double_reply; with ?kind=stream the first answer
+ *                  is a streamed head, then a second `response` for the
+ *                  same id, then the chunk "streamed" and the end
+ *   flood_stdout   the same as spam;  bad_response  the same as bad_reply
+ *   stdout_huge    write 100 MB on stdout without a newline (from a thread,
+ *                  so pings are still answered), then "after the huge line"
+ *   hold           never answer a request; print "request ID" on each and
+ *                  "cancel ID" on each cancel (stdout, flushed); /now is
+ *                  answered at once with "now"
  * Unknown or empty: behaves (answers pings, nothing else). */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,10 +55,96 @@ static void raw(const char *line) {
     exit(1);
 }
 
+static void free_handle(uv_handle_t *h) {
+  free(h);
+}
+
+/* double_response ?kind=stream: the second `response` must follow the
+ * streamed head, which the library writes from a prepare handle (just
+ * before the loop polls). A check handle runs just after the poll: its
+ * second run comes after the next prepare, so after the head. */
+struct second {
+  uv_check_t check;
+  struct ipc_req *req;
+  int runs;
+};
+
+static void on_second_response(uv_check_t *t) {
+  struct second *sec = (struct second *)t;
+  struct ipc_req *req = sec->req;
+  char line[160];
+  if (req != NULL && ++sec->runs < 2)
+    return;
+  uv_check_stop(t);
+  uv_close((uv_handle_t *)t, free_handle);
+  if (req == NULL)
+    return; /* cancelled meanwhile */
+  snprintf(line, sizeof(line),
+           "{\"type\":\"response\",\"id\":%" PRId64 ",\"status\":200,\"body\":\"second\"}\n",
+           req->id);
+  raw(line);
+  ipc_stream_write(req, "streamed", 8);
+  ipc_stream_end(req);
+}
+
+static void on_cancel(struct ipc_req *req) {
+  if (strcmp(mode, "double_response") == 0 && req->data != NULL)
+    ((struct second *)req->data)->req = NULL;
+  if (strcmp(mode, "hold") == 0) {
+    printf("cancel %" PRId64 "\n", req->id);
+    fflush(stdout);
+  }
+}
+
+/* The modes added for tests/chaos/test_children.py and test_connections.py.
+ * Returns 1 when req was handled. */
+static int on_request_more(struct ipc_req *req) {
+  char line[160];
+  if (strcmp(mode, "unknown_id") == 0) {
+    const char *d = getenv("MISBEHAVE_ID_DELTA"), *path = getenv("MISBEHAVE_ID_FILE");
+    long long target = (long long)req->id + (d ? atoll(d) : 1000);
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (f) {
+      if (fscanf(f, "%lld", &target) != 1)
+        target = (long long)req->id + (d ? atoll(d) : 1000);
+      fclose(f);
+    }
+    snprintf(line, sizeof(line),
+             "{\"type\":\"response\",\"id\":%lld,\"status\":200,\"body\":\"stray\"}\n",
+             target);
+    raw(line); /* ahead of the library's queued writes: ordering is kept */
+    ipc_respond(req, 200, NULL, 0, "right", 5);
+    return 1;
+  }
+  if (strcmp(mode, "double_response") == 0 && strstr(req->query, "kind=stream")) {
+    struct second *sec = calloc(1, sizeof(*sec));
+    if (sec == NULL || ipc_stream_begin(req, 200, NULL, 0) < 0)
+      exit(1);
+    sec->req = req;
+    req->data = sec;
+    uv_check_init(ipc_service_loop(req->svc), &sec->check);
+    uv_check_start(&sec->check, on_second_response);
+    return 1;
+  }
+  if (strcmp(mode, "hold") == 0) {
+    if (strcmp(req->subpath, "/now") == 0) {
+      ipc_respond(req, 200, NULL, 0, "now", 3);
+    } else {
+      printf("request %" PRId64 "\n", req->id);
+      fflush(stdout);
+    }
+    return 1;
+  }
+  return 0;
+}
+
 static void on_request(struct ipc_req *req) {
   char line[160];
-  if (strcmp(mode, "stray_ids") == 0 || strcmp(mode, "double_reply") == 0) {
-    int stray = mode[0] == 's';
+  if (on_request_more(req))
+    return;
+  if (strcmp(mode, "stray_ids") == 0 || strcmp(mode, "double_reply") == 0 ||
+      strcmp(mode, "double_response") == 0) {
+    int stray = mode[0] == 's'; /* stray_ids; double_reply and double_response: not */
     snprintf(line, sizeof(line),
              "{\"type\":\"response\",\"id\":%lld,\"status\":200,\"body\":\"%s\"}\n",
              (long long)req->id + (stray ? 1000000 : 0), stray ? "stray" : "first");
@@ -134,10 +235,29 @@ static int stubborn(void) {
     pause(); /* even with muster gone: only SIGKILL ends it */
 }
 
+/* stdout_huge: 100 MB on stdout, no newline, off the loop thread. */
+static void write_huge_stdout(void *arg) {
+  static char block[1 << 20];
+  (void)arg;
+  memset(block, 'y', sizeof(block));
+  fcntl(1, F_SETFL, fcntl(1, F_GETFL) & ~O_NONBLOCK);
+  for (int i = 0; i < 100; i++)
+    if (write(1, block, sizeof(block)) < 0)
+      return;
+  static const char after[] = "\nafter the huge line\n";
+  if (write(1, after, sizeof(after) - 1) < 0)
+    return;
+}
+
 int main(void) {
   uv_loop_t *loop = uv_default_loop();
-  struct ipc_service_cbs cbs = {.on_request = on_request};
+  struct ipc_service_cbs cbs = {.on_request = on_request, .on_cancel = on_cancel};
+  uv_thread_t huge_writer;
   mode = getenv("MISBEHAVE") ? getenv("MISBEHAVE") : "";
+  if (strcmp(mode, "flood_stdout") == 0)
+    mode = "spam";
+  if (strcmp(mode, "bad_response") == 0)
+    mode = "bad_reply";
   if (strcmp(mode, "fork") == 0)
     fork_grandchild(); /* before the loop: the child must not share it */
   if (strcmp(mode, "ignore_term") == 0)
@@ -167,6 +287,8 @@ int main(void) {
       if (write(3, block, sizeof(block)) < 0)
         return 1;
   }
+  if (strcmp(mode, "stdout_huge") == 0 && uv_thread_create(&huge_writer, write_huge_stdout, NULL))
+    return 1;
   uv_timer_init(loop, &tick);
   uv_timer_start(&tick, on_tick, 20, 20);
   return ipc_service_run(svc);

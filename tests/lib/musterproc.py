@@ -383,3 +383,96 @@ def no_quarantine_env():
     keeps freed memory in a quarantine, hiding whether it was released."""
     return {"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
             ":quarantine_size_mb=0:allocator_release_to_os_interval_ms=0"}
+
+
+# ---- Chaos helpers: process trees, bounded polls, followed service logs ----
+
+def proc_stat(pid):
+    """(state, ppid, pgid, starttime) of pid, or None when it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return fields[0], int(fields[1]), int(fields[2]), int(fields[19])
+    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+        return None
+
+
+def descendants(pid):
+    """{pid: starttime} of every live (non-zombie) descendant of pid."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            st = proc_stat(int(d))
+            if st and st[0] != "Z":
+                children.setdefault(st[1], []).append((int(d), st[3]))
+    out, todo = {}, [pid]
+    while todo:
+        for child, start in children.get(todo.pop(), []):
+            if child not in out:
+                out[child] = start
+                todo.append(child)
+    return out
+
+
+def stop_clean(m, timeout=TIMEOUT):
+    """Sends SIGTERM to muster and waits for it. Returns (exit code, left):
+    left lists the processes that were muster's descendants before the
+    signal, or members of their process groups, and are still alive (same
+    pid and start time, not a zombie) once muster has exited."""
+    before = descendants(m.proc.pid)
+    groups = {st[2] for st in map(proc_stat, before) if st}
+    m.signal(signal.SIGTERM)
+    code = m.wait(timeout)
+    left = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            pid = int(d)
+            st = proc_stat(pid)
+            if st is None or st[0] == "Z":
+                continue
+            if before.get(pid) == st[3] or (st[2] in groups and st[2] != os.getpgrp()):
+                left.append(pid)
+    return code, left
+
+
+def poll_until(pred, timeout=TIMEOUT, interval=0.05, what="condition"):
+    """Polls pred() (reading /proc, files or status: things with no event to
+    wait on) until it returns a true value, which is returned; fails after
+    timeout. The interval only spaces the polls."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("%s not reached within %.0f s (last: %r)" % (what, timeout, v))
+        time.sleep(interval)
+
+
+class LogFollow:
+    """`logs SERVICE follow` on the control socket: waits for lines a
+    service writes to its stdout/stderr from now on, as muster captures
+    them (the last line already in the file is not looked at)."""
+
+    def __init__(self, m, service):
+        self.conn = CtlConn(m)
+        reply = self.conn.cmd(cmd="logs", service=service, lines=1, follow=True)
+        assert reply.get("ok"), reply
+        self.backlog = []
+        self.seen = []
+
+    def expect(self, pattern):
+        """The match of the next followed line matching pattern."""
+        rx = re.compile(pattern)
+        while True:
+            if self.backlog:
+                line = self.backlog.pop(0)
+            else:
+                line = self.conn.recv()["line"]
+            self.seen.append(line)
+            mt = rx.search(line)
+            if mt:
+                return mt
+
+    def close(self):
+        self.conn.close()

@@ -1,0 +1,221 @@
+"""Gateway request-parsing hardening (SPEC §4): malformed requests and
+request-smuggling vectors get 400 and the connection is closed (nothing
+after them is read as a request, nothing reaches the service); header and
+body limits (431, 413, 100-continue over the limit); the header timeout
+(408, slowloris). Raw sockets only; each test starts its own muster."""
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gwtest import GatewayCase, dummy, gw, service_requests, wait_ready  # noqa: E402
+from httpclient import chunked  # noqa: E402
+from musterproc import Muster  # noqa: E402
+
+# Appended to some vectors: a request that must never be answered or
+# forwarded (it would be the smuggled one).
+SMUGGLED = b"GET /dummy/echo?smuggled=1 HTTP/1.1\r\nHost: t\r\n\r\n"
+
+
+class MalformedTest(GatewayCase):
+    """Each: status 400, JSON error, then the server closes the connection
+    (recv returns b"" with no further response), the service received
+    nothing, and muster still serves a clean request."""
+
+    def assert_400_close(self, vectors):
+        with Muster([dummy()]).start() as m:
+            wait_ready(m, "dummy")
+            for name, data in vectors:
+                with self.subTest(name):
+                    c = self.client(m)
+                    try:
+                        c.send(data)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                    what = "%s: sent %r" % (name, data)
+                    try:
+                        r = c.read_response()
+                    except EOFError as e:
+                        self.fail("%s: closed without a response (%s)" % (what, e))
+                    self.check_common(r, what)
+                    self.assertEqual(r.status, 400, "%s: got %r" % (what, r))
+                    self.assert_closed(c, what)
+                    c.close()
+            self.assertEqual(service_requests(m, "dummy"), 0,
+                             "a rejected request reached the service")
+            r = self.get(m, "/dummy/echo")
+            self.assertEqual(r.status, 200)
+            self.assertIsNone(m.proc.poll())
+
+    def test_malformed_request_line(self):
+        self.assert_400_close([
+            ("no target", b"GET\r\n\r\n"),
+            ("junk after version", b"GET /dummy/echo HTTP/1.1 junk\r\nHost: t\r\n\r\n"),
+            ("space in target", b"GET /dummy/e cho HTTP/1.1\r\nHost: t\r\n\r\n"),
+            ("not a version", b"GET /dummy/echo HTTP1.1\r\nHost: t\r\n\r\n"),
+            ("binary junk", b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n"),
+        ])
+
+    def test_malformed_header_line(self):
+        self.assert_400_close([
+            ("no colon", b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\nX-A b\r\n\r\n"),
+            ("bad name char", b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\nX(A): b\r\n\r\n"),
+            ("empty name", b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\n: b\r\n\r\n"),
+        ])
+
+    def test_content_length_and_transfer_encoding(self):
+        self.assert_400_close([
+            ("CL then TE", b"POST /dummy/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                           b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + SMUGGLED),
+            ("TE then CL", b"POST /dummy/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked"
+                           b"\r\nContent-Length: 60\r\n\r\n0\r\n\r\n" + SMUGGLED),
+        ])
+
+    def test_two_different_content_lengths(self):
+        self.assert_400_close([
+            ("4 then 5", b"POST /dummy/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n"
+                         b"Content-Length: 5\r\n\r\nabcde"),
+            ("5 then 4", b"POST /dummy/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                         b"Content-Length: 4\r\n\r\nabcd" + SMUGGLED),
+        ])
+
+    def test_transfer_encoding_chunked_identity(self):
+        self.assert_400_close([
+            ("chunked, identity", b"POST /dummy/echo HTTP/1.1\r\nHost: t\r\n"
+                                  b"Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"
+                                  + SMUGGLED),
+        ])
+
+    def test_obs_fold(self):
+        self.assert_400_close([
+            ("space continuation", b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\nX-A: a\r\n b\r\n\r\n"),
+            ("tab continuation", b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\nX-A: a\r\n\tb\r\n\r\n"),
+            ("folded TE", b"POST /dummy/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                          b"Transfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n" + SMUGGLED),
+        ])
+
+    def test_bare_lf(self):
+        self.assert_400_close([
+            ("all LF", b"GET /dummy/echo HTTP/1.1\nHost: t\n\n"),
+            ("LF after request line", b"GET /dummy/echo HTTP/1.1\nHost: t\r\n\r\n"),
+            ("LF after a header", b"GET /dummy/echo HTTP/1.1\r\nHost: t\nX-A: b\r\n\r\n"),
+        ])
+
+    def test_invalid_chunk_size(self):
+        head = b"POST /dummy/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        self.assert_400_close([
+            ("zz", head + b"zz\r\nabc\r\n0\r\n\r\n"),
+            ("negative", head + b"-3\r\nabc\r\n0\r\n\r\n"),
+            ("size overflow", head + b"ffffffffffffffffff1\r\nabc\r\n0\r\n\r\n"),
+            ("data longer than size (non-hex)", head + b"3\r\nabcxyz\r\n0\r\n\r\n"),
+            # "def" after the 3 bytes is not the CRLF that must end the chunk;
+            # read as a chunk size it would swallow what follows
+            ("data longer than size (hex)", head + b"3\r\nabcdef\r\n0\r\n\r\n"),
+            ("no CRLF after data", head + b"3\r\nabc0\r\n\r\n"),
+        ])
+
+    def test_nul_in_header_value(self):
+        self.assert_400_close([
+            ("NUL", b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\nX-A: a\x00b\r\n\r\n"),
+        ])
+
+
+class LimitTest(GatewayCase):
+
+    def limits(self):
+        return Muster([dummy()], gateway=gw(max_header_bytes=4096, max_body_bytes=1000))
+
+    def test_headers_too_large_431_and_close(self):
+        with self.limits().start() as m:
+            wait_ready(m, "dummy")
+            for name, hdrs in (("one big header", b"X-Big: " + b"a" * 5000 + b"\r\n"),
+                               ("many headers", b"".join(b"X-H%d: %s\r\n" % (i, b"b" * 40)
+                                                        for i in range(150)))):
+                with self.subTest(name):
+                    c = self.client(m)
+                    data = b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\n" + hdrs + b"\r\n"
+                    c.send(data)
+                    r = self.read(c, "%s (%d bytes of headers)" % (name, len(data)))
+                    self.assertEqual(r.status, 431, r)
+                    self.assert_closed(c, name)
+                    c.close()
+            # just under the limit is fine
+            r = self.get(m, "/dummy/echo", headers=[("X-Ok", "c" * 3000)])
+            self.assertEqual(r.status, 200)
+            self.assertEqual(service_requests(m, "dummy"), 1)
+
+    def test_body_too_large_413(self):
+        with self.limits().start() as m:
+            wait_ready(m, "dummy")
+            r = self.get(m, "/dummy/echo", method="POST", body=b"x" * 1001)
+            self.assertEqual(r.status, 413, r)
+            r = self.get(m, "/dummy/echo", method="POST", body=b"x" * 1000)
+            self.assertEqual((r.status, len(r.json()["body"])), (200, 1000))
+            # content-length announced over the limit, body not sent yet
+            c = self.client(m)
+            c.send(b"POST /dummy/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n")
+            r = self.read(c, "content-length 100000")
+            self.assertEqual(r.status, 413, r)
+            self.assertEqual(service_requests(m, "dummy"), 1)
+
+    def test_chunked_body_too_large_413(self):
+        with self.limits().start() as m:
+            wait_ready(m, "dummy")
+            c = self.client(m)
+            c.request("POST", "/dummy/echo", chunked_parts=[b"y" * 500] * 3)
+            r = self.read(c, "1500 bytes chunked")
+            self.assertEqual(r.status, 413, r)
+            c = self.client(m)
+            c.request("POST", "/dummy/echo", chunked_parts=[b"y" * 500, b"z" * 500])
+            r = self.read(c, "1000 bytes chunked")
+            self.assertEqual((r.status, len(r.json()["body"])), (200, 1000))
+            self.assertEqual(service_requests(m, "dummy"), 1)
+
+    def test_expect_100_continue_over_limit_413_without_continue(self):
+        with self.limits().start() as m:
+            wait_ready(m, "dummy")
+            c = self.client(m)
+            c.send(b"POST /dummy/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n"
+                   b"Expect: 100-continue\r\n\r\n")
+            r = c.read_response(skip_interim=False)
+            self.check_common(r, "100-continue over the limit")
+            self.assertEqual(r.status, 413, "first answer must be the 413, not %r" % r)
+            self.assertEqual(service_requests(m, "dummy"), 0)
+
+
+class TimeoutTest(GatewayCase):
+
+    def test_slowloris_header_timeout_408_and_close(self):
+        with Muster([dummy()], gateway=gw(header_timeout_ms=500)).start() as m:
+            wait_ready(m, "dummy")
+            c = self.client(m)
+            t0 = time.monotonic()
+            c.send(b"GET / HTTP/1.1\r\nHost: x\r\n")  # and nothing more
+            r = self.read(c, "incomplete headers")
+            took = time.monotonic() - t0
+            self.assertEqual(r.status, 408, r)
+            self.assert_closed(c, "after the 408")
+            self.assertGreaterEqual(took, 0.45, "408 before header_timeout_ms")
+            self.assertLess(took, 3.0, "408 long after header_timeout_ms")
+            # others are served meanwhile and after
+            self.assertEqual(self.get(m, "/dummy/echo").status, 200)
+
+    def test_slow_clients_do_not_block_others(self):
+        with Muster([dummy()], gateway=gw(header_timeout_ms=1000)).start() as m:
+            wait_ready(m, "dummy")
+            slow = []
+            for i in range(30):
+                c = self.client(m)
+                c.send(b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\nX-Slow: %d" % i)
+                slow.append(c)
+            t0 = time.monotonic()
+            self.assertEqual(self.get(m, "/dummy/echo").status, 200)
+            self.assertLess(time.monotonic() - t0, 0.9, "a fast client waited for slow ones")
+            for c in slow:
+                self.assertEqual(self.read(c).status, 408)
+                self.assert_closed(c, "slow client")
+
+
+if __name__ == "__main__":
+    unittest.main()
