@@ -281,6 +281,7 @@ class GatewayTableTest(unittest.TestCase):
                       env={"MISBEHAVE": "bad_reply"})
         with Muster([dummy(), svc]).start() as m:
             m.seen_or_expect(r"bad\[0\]: ready: ")
+            wait_ready(m, "dummy", 1)
             for q in ("status", "name", "value"):
                 r = get(m, "/bad/x?kind=" + q)
                 self.assertEqual(r.status, 502, q)
