@@ -27,8 +27,12 @@ class MisbehaveTest(unittest.TestCase):
 
     def start(self, svc, **top):
         m = Muster([dummy(), svc], **top).start()
-        m.seen_or_expect(r"dummy\[0\]: ready: ")
-        m.seen_or_expect(r"bad\[0\]: ready: ")
+        try:
+            m.seen_or_expect(r"dummy\[0\]: ready: ")
+            m.seen_or_expect(r"bad\[0\]: ready: ")
+        except BaseException:
+            m.stop()  # the `with` is not entered yet: stop it here
+            raise
         return m
 
     def assert_healthy(self, m):
