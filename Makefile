@@ -38,18 +38,30 @@ test: deps-test
 bench: deps-bench build
 	@bench/run.sh
 
-# Each libFuzzer target for FUZZ_SECONDS (default 300), one after another,
-# on a scratch copy of its corpus; new crashes are left in build/fuzz/.
+# Each libFuzzer target (FUZZ_TARGETS) for FUZZ_SECONDS (default 300), one
+# after another, on a scratch copy of its corpus (build/fuzz/corpus-NAME; the
+# seeds in git stay small). Logs: build/fuzz/fuzz_NAME.log; a crash, leak or
+# timeout leaves its input as build/fuzz/fuzz_NAME-crash-* (or leak-,
+# timeout-) and fails the target once every fuzzer has run.
+FUZZ_TARGETS ?= ipc cfg ctl http
 fuzz: deps-fuzz
 	cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DMUSTER_FUZZ=ON -DMUSTER_TESTS=OFF
 	cmake --build build/fuzz -j $(JOBS)
-	@set -e; for t in fuzz_ipc fuzz_cfg fuzz_ctl fuzz_http; do \
-	  rm -rf build/fuzz/corpus-$$t; cp -r tests/fuzz/corpus/$$t build/fuzz/corpus-$$t; \
-	  echo "== $$t for $(FUZZ_SECONDS) s"; \
-	  (cd build/fuzz && ./bin/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
-	    -print_final_stats=1 corpus-$$t ../../tests/fuzz/corpus/$$t 2>&1 | tail -12); \
-	done
+	@failed=""; for t in $(FUZZ_TARGETS); do \
+	  rm -rf build/fuzz/corpus-$$t; cp -r tests/fuzz/corpus/fuzz_$$t build/fuzz/corpus-$$t; \
+	  dict=""; [ -f tests/fuzz/fuzz_$$t.dict ] && dict=-dict=tests/fuzz/fuzz_$$t.dict; \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s (log: build/fuzz/fuzz_$$t.log)"; \
+	  if build/fuzz/bin/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	      -rss_limit_mb=2048 -print_final_stats=1 $$dict -artifact_prefix=build/fuzz/fuzz_$$t- \
+	      build/fuzz/corpus-$$t >build/fuzz/fuzz_$$t.log 2>&1; then \
+	    grep -E '^(Done|stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb))' \
+	      build/fuzz/fuzz_$$t.log; \
+	  else \
+	    tail -40 build/fuzz/fuzz_$$t.log; failed="$$failed fuzz_$$t"; \
+	  fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make fuzz: failed:$$failed" >&2; exit 1; fi
 
 # The chaos soak for SOAK_SECONDS (default 60) on the sanitizer build.
 SOAK_SECONDS ?= 60

@@ -1,55 +1,105 @@
-/* Fuzz target: the gateway's request handling, bytes in → responses out.
+/* fuzz_http — the gateway's request handling: bytes in, responses out.
  *
- * A real gw_server runs in-process on a loopback port, on a host whose one
- * service is configured but never started (so routed requests get 503;
- * 404, the health path, 100-continue and every limit are reachable). Each
- * input is written on a new connection, which is then half-closed; the
- * loop runs until the server closes the connection. Checks: the server
- * always closes (no hang), every response is a well-formed HTTP/1.1
- * response with a length, and nothing crashes or leaks. */
-#include <arpa/inet.h>
-#include <assert.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
+ * A real gateway (gw_server, with gw_conn, gw_proxy, gw_reply and the
+ * access log) and a real admin listener run in-process on one libuv loop,
+ * on loopback ports picked by the kernel, over a sup_host whose services
+ * are configured but never started: a routed request gets 503, others 404,
+ * /healthz its answer; every limit (431, 413, 417, 505, 400) is small
+ * enough to reach. The client is a uv_tcp_t on the same loop, so nothing
+ * spins and nothing sleeps.
+ *
+ * Each input is sent twice on fresh connections, then half-closed: once
+ * in one write, once cut into pieces (sizes from a hash of the input) with
+ * a loop turn between pieces, so the server reads them one by one. One
+ * input in eight goes to the admin listener instead of the gateway.
+ *
+ * What comes back is checked against a reference: llhttp alone (strict,
+ * as the gateway uses it) parsing the same bytes, which tells how many
+ * complete requests there are, their methods, versions and keep-alive.
+ * - Every response is HTTP/1.1 with a known reason phrase, lower-case
+ *   token header names, printable values, an x-request-id and exactly one
+ *   of content-length or transfer-encoding: chunked; its body is complete
+ *   (only a chunked event stream may be cut by the close), and absent
+ *   exactly when its request was HEAD.
+ * - There are at most as many final responses as complete requests, plus
+ *   one error answer; every response but the last keeps the connection;
+ *   the last one says `connection: close` unless every request was
+ *   answered and the bytes held nothing else; a 100 Continue comes at most
+ *   once per request, only for HTTP/1.1, before its final response.
+ * - The server closes every connection the client half-closed.
+ * - Both ways of sending give the same responses: status, close, body and
+ *   its length. Except for a refusal (400, 413, 417, 431, 505): a request
+ *   with two faults is refused for the one met first, and that may depend
+ *   on where a read ended (llhttp hands a header to the size check when
+ *   its read ends, but stops at a bad byte before handing it over), so
+ *   any refusal matches any other.
+ * - Nothing crashes, leaks (LSan) or hangs. */
+#include <dirent.h>
+#include <signal.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "cfg.h"
+#include "fuzz.h"
+#include "gw.h"
 #include "gw_server.h"
 #include "sup_host.h"
 #include "sup_log.h"
 
-static struct sup_host host;
-static int port;
+#define GUARD_MS 5000 /* the server must close within this after our EOF */
+#define MAX_RESP 512
 
-static int free_port(void) {
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof(sa);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-  getsockname(fd, (struct sockaddr *)&sa, &len);
-  close(fd);
-  return ntohs(sa.sin_port);
+static uv_loop_t *loop;
+static struct sup_host host;
+static struct gw_server *gateway, *admin;
+static struct sockaddr_in gateway_addr, admin_addr;
+static uv_timer_t guard;
+static int hung;
+static char logdir[] = "/tmp/muster-fuzz-XXXXXX";
+
+/* ---- Setup, once per process ---- */
+
+static void remove_logdir(void) {
+  DIR *d = opendir(logdir);
+  struct dirent *e;
+  char path[sizeof(logdir) + 300];
+  while (d && (e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.')
+      continue;
+    snprintf(path, sizeof(path), "%s/%s", logdir, e->d_name);
+    unlink(path);
+  }
+  if (d)
+    closedir(d);
+  rmdir(logdir);
 }
 
-/* Sets the gateway up once: small limits so they are reached. */
+static void addr_of(struct gw_server *srv, struct sockaddr_in *sa) {
+  int len = sizeof(*sa);
+  if (srv == NULL || uv_tcp_getsockname(&srv->listener, (struct sockaddr *)sa, &len) != 0)
+    abort();
+}
+
 static void setup(void) {
-  char text[1024];
-  port = free_port();
+  char text[2048];
+  struct sigaction saved[4];
+  int sigs[4] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
+  if (mkdtemp(logdir) == NULL)
+    abort();
+  atexit(remove_logdir);
+  /* Ports 1 and 2 only pass validation: both listeners bind port 0. */
   snprintf(text, sizeof(text),
-           "{\"gateway\": {\"listen\": \"127.0.0.1:%d\", \"max_header_bytes\": 2048,"
-           " \"max_body_bytes\": 4096, \"access_log\": null, \"max_connections\": 64},"
-           " \"control\": {\"socket\": \"/tmp/muster-fuzz.sock\"},"
-           " \"logs\": {\"dir\": \"/tmp/muster-fuzz-logs\"},"
-           " \"services\": [{\"name\": \"s\", \"command\": [\"/bin/true\"],"
-           " \"routes\": [\"/s\", {\"prefix\": \"/h\", \"methods\": [\"GET\"], \"host\": \"a.b\"}]}]}",
-           port);
+           "{\"gateway\": {\"listen\": \"127.0.0.1:1\", \"max_header_bytes\": 1024,"
+           " \"max_body_bytes\": 512, \"max_connections\": 64, \"access_log\": \"/dev/null\"},"
+           " \"admin\": {\"listen\": \"127.0.0.1:2\"},"
+           " \"control\": {\"socket\": \"%s/ctl.sock\"}, \"logs\": {\"dir\": \"%s\"},"
+           " \"services\": ["
+           "  {\"name\": \"s\", \"command\": [\"/bin/true\"], \"routes\": [\"/s\","
+           "   {\"prefix\": \"/h\", \"methods\": [\"GET\", \"HEAD\", \"POST\"], \"host\": \"a.b\"}]},"
+           "  {\"name\": \"t\", \"command\": [\"/bin/true\"], \"instances\": 2,"
+           "   \"routes\": [\"/t/u\"], \"max_inflight\": 1}]}",
+           logdir, logdir);
   struct cfg_env env = {.file = "fuzz.json", .dir = "/tmp", .path = "/usr/bin:/bin"};
   struct cfg *cfg = NULL;
   struct cfg_errors errs;
@@ -59,70 +109,428 @@ static void setup(void) {
     abort();
   }
   cfg_errors_free(&errs);
+  cfg->gateway.listen.port = 0;
+  cfg->admin.listen.port = 0;
   sup_log_set_level(SUP_ERROR);
-  if (sup_host_init(&host, uv_default_loop(), cfg, "fuzz.json", NULL) != 0 ||
-      gw_server_start(&host) == NULL)
+  loop = uv_default_loop();
+  /* The host takes SIGINT and friends; give them back to libFuzzer. */
+  for (int i = 0; i < 4; i++)
+    sigaction(sigs[i], NULL, &saved[i]);
+  if (sup_host_init(&host, loop, cfg, "fuzz.json", NULL) != 0)
     abort();
+  uv_signal_stop(&host.sig_term);
+  uv_signal_stop(&host.sig_int);
+  uv_signal_stop(&host.sig_hup);
+  uv_signal_stop(&host.sig_usr1);
+  for (int i = 0; i < 4; i++)
+    sigaction(sigs[i], &saved[i], NULL);
+  gateway = gw_server_start(&host);
+  admin = gateway ? gw_admin_start(&host, gateway) : NULL;
+  addr_of(gateway, &gateway_addr);
+  addr_of(admin, &admin_addr);
+  uv_timer_init(loop, &guard);
 }
 
-/* Checks the bytes the server sent: a sequence of responses. */
-static void check_responses(const char *p, size_t n) {
+/* ---- The reference: llhttp alone on the same bytes ---- */
+
+struct ref_req {
+  int method;    /* llhttp method, -1 until the method is complete */
+  int minor;     /* HTTP minor version, -1 until the head is complete */
+  int complete;  /* the whole request was read */
+  int keepalive; /* llhttp_should_keep_alive() at its end */
+};
+
+struct ref {
+  struct ref_req *req;
+  size_t n, cap;     /* requests begun */
+  size_t ncomplete;  /* requests complete */
+  llhttp_errno_t err; /* what parsing the whole input ended with */
+};
+
+static struct ref_req *ref_cur(llhttp_t *p) {
+  struct ref *r = p->data;
+  return &r->req[r->n - 1];
+}
+
+static int ref_begin(llhttp_t *p) {
+  struct ref *r = p->data;
+  if (r->n == r->cap) {
+    r->cap = r->cap ? r->cap * 2 : 16;
+    r->req = realloc(r->req, r->cap * sizeof(*r->req));
+  }
+  r->req[r->n++] = (struct ref_req){.method = -1, .minor = -1};
+  return 0;
+}
+
+static int ref_method(llhttp_t *p) {
+  ref_cur(p)->method = llhttp_get_method(p);
+  return 0;
+}
+
+static int ref_head(llhttp_t *p) {
+  ref_cur(p)->minor = llhttp_get_http_minor(p);
+  return 0;
+}
+
+static int ref_done(llhttp_t *p) {
+  struct ref *r = p->data;
+  ref_cur(p)->complete = 1;
+  ref_cur(p)->keepalive = llhttp_should_keep_alive(p);
+  r->ncomplete++;
+  return 0;
+}
+
+static void ref_parse(struct ref *r, const uint8_t *data, size_t size) {
+  llhttp_t p;
+  llhttp_settings_t s;
+  llhttp_settings_init(&s);
+  s.on_message_begin = ref_begin;
+  s.on_method_complete = ref_method;
+  s.on_headers_complete = ref_head;
+  s.on_message_complete = ref_done;
+  llhttp_init(&p, HTTP_REQUEST, &s);
+  p.data = r;
+  r->err = llhttp_execute(&p, (const char *)data, size);
+  /* An upgrade request pauses the parser; the gateway answers it as any
+   * request and refuses only bytes after it. */
+  if (r->err == HPE_PAUSED_UPGRADE && llhttp_get_error_pos(&p) == (const char *)data + size)
+    r->err = HPE_OK;
+}
+
+/* ---- The client ---- */
+
+struct client {
+  uv_tcp_t tcp;
+  uv_connect_t creq;
+  uv_shutdown_t sreq;
+  struct ipc_buf got; /* every byte the server sent */
+  int connected;      /* 1 connected, -1 failed */
+  int eof;            /* the server closed (or reset) */
+  int closed;         /* our handle is closed */
+};
+
+static void on_guard(uv_timer_t *t) {
+  (void)t;
+  hung = 1;
+}
+
+static void on_connect(uv_connect_t *req, int status) {
+  struct client *cl = req->handle->data;
+  cl->connected = status == 0 ? 1 : -1;
+}
+
+static void on_client_closed(uv_handle_t *h) {
+  ((struct client *)h->data)->closed = 1;
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  static char rbuf[65536];
+  (void)h;
+  (void)hint;
+  buf->base = rbuf;
+  buf->len = sizeof(rbuf);
+}
+
+static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  struct client *cl = s->data;
+  if (nread > 0) {
+    ipc_buf_add(&cl->got, buf->base, (size_t)nread);
+  } else if (nread < 0 && !cl->eof) {
+    cl->eof = 1; /* UV_EOF, or ECONNRESET when it closed with our bytes unread */
+    uv_close((uv_handle_t *)s, on_client_closed);
+  }
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  (void)req;
+  (void)status;
+}
+
+/* Writes p[0..n) unless the server has closed. */
+static void send_bytes(struct client *cl, const char *p, size_t n) {
+  while (n > 0 && !cl->eof && !hung) {
+    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+    int w = uv_try_write((uv_stream_t *)&cl->tcp, &b, 1);
+    if (w > 0) {
+      p += w;
+      n -= (size_t)w;
+    } else if (w == UV_EAGAIN) {
+      uv_run(loop, UV_RUN_ONCE); /* the server reads, or the guard fires */
+    } else {
+      return; /* EPIPE, ECONNRESET: the server is gone; its EOF follows */
+    }
+  }
+}
+
+/* One connection: the input in pieces of `piece` bytes, then our EOF; the
+ * server's bytes end up in out (owned by the caller). */
+static void exchange(const struct sockaddr_in *sa, const uint8_t *data, size_t size,
+                     size_t piece, struct ipc_buf *out) {
+  struct client cl;
+  memset(&cl, 0, sizeof(cl));
+  ipc_buf_init(&cl.got);
+  hung = 0;
+  uv_timer_start(&guard, on_guard, GUARD_MS, 0);
+  uv_tcp_init(loop, &cl.tcp);
+  cl.tcp.data = &cl;
+  uv_tcp_connect(&cl.creq, &cl.tcp, (const struct sockaddr *)sa, on_connect);
+  while (cl.connected == 0 && !hung)
+    uv_run(loop, UV_RUN_ONCE);
+  FUZZ_CHECK(cl.connected == 1, "cannot connect to the gateway");
+  uv_tcp_nodelay(&cl.tcp, 1);
+  uv_read_start((uv_stream_t *)&cl.tcp, on_alloc, on_client_read);
+  for (size_t off = 0; off < size && !cl.eof; off += piece) {
+    send_bytes(&cl, (const char *)data + off, size - off < piece ? size - off : piece);
+    if (piece < size)
+      uv_run(loop, UV_RUN_NOWAIT); /* the server reads this piece alone */
+  }
+  if (!cl.eof)
+    uv_shutdown(&cl.sreq, (uv_stream_t *)&cl.tcp, on_shutdown);
+  while (!cl.closed && !hung)
+    uv_run(loop, UV_RUN_ONCE);
+  FUZZ_CHECK(!hung, "the server did not close within %d ms of the client's EOF", GUARD_MS);
+  uv_timer_stop(&guard);
+  uv_run(loop, UV_RUN_NOWAIT); /* the server's close callbacks */
+  *out = cl.got;
+}
+
+/* ---- Reading the responses ---- */
+
+struct resp {
+  int status;
+  int close;      /* connection: close */
+  int body;       /* a body was sent */
+  size_t len;     /* its length (decoded when chunked) */
+  int cut;        /* a chunked body the close cut short */
+  int sse;        /* an admin event stream: it ends the connection */
+};
+
+static int is_token(unsigned char ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+         (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/* Decodes a chunked body at p[0..n). Returns bytes used, or 0 when the
+ * stream ends before its last chunk (*cut is then set). */
+static size_t read_chunked(const char *p, size_t n, size_t *len, int *cut) {
+  size_t off = 0;
+  *len = 0;
+  for (;;) {
+    size_t size = 0, digits = 0;
+    while (off < n && strchr("0123456789abcdef", p[off]) && p[off]) {
+      size = size * 16 + (size_t)(p[off] <= '9' ? p[off] - '0' : p[off] - 'a' + 10);
+      off++, digits++;
+      FUZZ_CHECK(digits <= 8, "a chunk size too long");
+    }
+    if (off + 2 > n) {
+      *cut = 1;
+      return 0;
+    }
+    FUZZ_CHECK(digits > 0 && p[off] == '\r' && p[off + 1] == '\n', "a malformed chunk size line");
+    off += 2;
+    if (off + size + 2 > n) {
+      *cut = 1;
+      return 0;
+    }
+    FUZZ_CHECK(p[off + size] == '\r' && p[off + size + 1] == '\n', "a chunk without its CRLF");
+    off += size + 2;
+    *len += size;
+    if (size == 0)
+      return off;
+  }
+}
+
+/* Splits what the server sent into responses, checking each. The method
+ * of request i (from the reference) says whether response i has a body. */
+static size_t read_responses(const char *p, size_t n, const struct ref *ref, struct resp *out) {
+  size_t k = 0, finals = 0;
+  int after_100 = 0;
   while (n > 0) {
-    assert(n >= 12 && memcmp(p, "HTTP/1.1 ", 9) == 0);
+    struct resp r = {0};
+    char reason[64];
+    int cl_count = 0, te = 0, reqid = 0;
+    size_t cl = 0;
+    FUZZ_CHECK(k < MAX_RESP, "too many responses");
+    FUZZ_CHECK(n >= 13 && memcmp(p, "HTTP/1.1 ", 9) == 0, "not an HTTP/1.1 response: %.*s",
+               (int)(n < 40 ? n : 40), p);
     const char *end = memmem(p, n, "\r\n\r\n", 4);
-    assert(end != NULL);
+    FUZZ_CHECK(end != NULL, "a response head without its end");
     size_t head = (size_t)(end - p) + 4;
-    int status = atoi(p + 9);
-    assert(status >= 100 && status <= 599);
-    if (status == 100) { /* interim: no length */
-      p += head, n -= head;
+    FUZZ_CHECK(p[9] >= '1' && p[9] <= '5' && p[10] >= '0' && p[10] <= '9' && p[11] >= '0' &&
+                   p[11] <= '9' && p[12] == ' ',
+               "a bad status line");
+    r.status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+    snprintf(reason, sizeof(reason), "%s\r\n", gw_reason(r.status));
+    FUZZ_CHECK(strlen(reason) <= head - 13 && memcmp(p + 13, reason, strlen(reason)) == 0,
+               "status %d with a wrong reason phrase", r.status);
+    /* Header lines: "name: value\r\n" up to the blank line. */
+    const char *h = p + 13 + strlen(reason);
+    while (h < end + 2) {
+      const char *eol = memmem(h, (size_t)(end + 2 - h), "\r\n", 2);
+      const char *colon = memchr(h, ':', (size_t)(eol - h));
+      FUZZ_CHECK(colon && colon > h && colon[1] == ' ', "a malformed header line: %.*s",
+                 (int)(eol - h), h);
+      for (const char *q = h; q < colon; q++)
+        FUZZ_CHECK(is_token((unsigned char)*q), "a bad header name: %.*s", (int)(eol - h), h);
+      for (const char *q = colon + 2; q < eol; q++)
+        FUZZ_CHECK((unsigned char)*q >= 0x20 && (unsigned char)*q < 0x7f,
+                   "a control byte in a header value: %.*s", (int)(eol - h), h);
+      size_t nl = (size_t)(colon - h), vl = (size_t)(eol - colon - 2);
+      const char *v = colon + 2;
+#define NAME(s) (nl == sizeof(s) - 1 && memcmp(h, s, nl) == 0)
+#define VALUE(s) (vl == sizeof(s) - 1 && memcmp(v, s, vl) == 0)
+      if (NAME("content-length")) {
+        cl_count++;
+        cl = strtoul(v, NULL, 10);
+        FUZZ_CHECK(vl > 0 && strspn(v, "0123456789") == vl, "content-length: %.*s", (int)vl, v);
+      } else if (NAME("transfer-encoding")) {
+        te++;
+        FUZZ_CHECK(VALUE("chunked"), "transfer-encoding: %.*s", (int)vl, v);
+      } else if (NAME("connection")) {
+        FUZZ_CHECK(VALUE("close"), "connection: %.*s", (int)vl, v);
+        r.close = 1;
+      } else if (NAME("x-request-id")) {
+        reqid++;
+        FUZZ_CHECK(vl >= 1 && vl <= 71, "x-request-id of %zu bytes", vl);
+      } else if (NAME("content-type")) {
+        r.sse = VALUE("text/event-stream");
+      }
+#undef NAME
+#undef VALUE
+      h = eol + 2;
+    }
+    p += head;
+    n -= head;
+    if (r.status == 100) {
+      /* Interim: "HTTP/1.1 100 Continue" alone, for an HTTP/1.1 request
+       * whose head is complete, once, before its final response. */
+      FUZZ_CHECK(head == 25 && !after_100, "a second or malformed 100 Continue");
+      FUZZ_CHECK(finals < ref->n && ref->req[finals].minor >= 1,
+                 "100 Continue for request %zu, not an HTTP/1.1 head", finals);
+      after_100 = 1;
+      out[k++] = r;
       continue;
     }
-    const char *cl = memmem(p, head, "\r\ncontent-length: ", 18);
-    assert(cl != NULL); /* the gateway's own answers always carry a length */
-    assert(memmem(p, head, "\r\nx-request-id: ", 16) != NULL);
-    size_t len = (size_t)strtoul(cl + 18, NULL, 10);
-    assert(head + len <= n);
-    p += head + len;
-    n -= head + len;
+    after_100 = 0;
+    FUZZ_CHECK(reqid == 1, "status %d with %d x-request-id", r.status, reqid);
+    FUZZ_CHECK(cl_count + te == 1, "status %d with %d content-length, %d chunked", r.status,
+               cl_count, te);
+    int head_only = finals < ref->n && ref->req[finals].method == HTTP_HEAD;
+    if (!head_only && cl_count) {
+      FUZZ_CHECK(cl <= n, "a body of %zu bytes cut at %zu", cl, n);
+      r.body = 1;
+      r.len = cl;
+      p += cl;
+      n -= cl;
+    } else if (!head_only) {
+      size_t used = read_chunked(p, n, &r.len, &r.cut);
+      FUZZ_CHECK(!r.cut || r.sse, "a chunked body cut short");
+      r.body = 1;
+      if (r.cut)
+        used = n; /* an event stream runs until the close */
+      p += used;
+      n -= used;
+    }
+    out[k++] = r;
+    finals++;
   }
+  return k;
+}
+
+/* ---- Checks ---- */
+
+/* The statuses the gateway answers a request it refuses to read with. */
+static int refusal(int status) {
+  return status == 400 || status == 413 || status == 417 || status == 431 || status == 500 ||
+         status == 505;
+}
+
+static void check_exchange(const struct ref *ref, const struct resp *r, size_t k) {
+  size_t finals = 0, last = 0;
+  for (size_t i = 0; i < k; i++)
+    if (r[i].status != 100)
+      finals++, last = i;
+  FUZZ_CHECK(finals <= ref->ncomplete + 1, "%zu responses to %zu requests", finals,
+             ref->ncomplete);
+  size_t f = 0;
+  for (size_t i = 0; i < k; i++) {
+    if (r[i].status == 100)
+      continue;
+    if (i != last) {
+      /* An answer to a complete keep-alive request; the connection stays. */
+      FUZZ_CHECK(!r[i].close && !r[i].cut, "response %zu closes but is not the last", f);
+      FUZZ_CHECK(f < ref->ncomplete && ref->req[f].keepalive,
+                 "request %zu answered and the connection kept, but it was not a complete "
+                 "keep-alive request", f);
+    }
+    f++;
+  }
+  if (finals == 0 || (!r[last].close && !r[last].cut)) {
+    /* Still open when the client left: everything was answered. */
+    FUZZ_CHECK(finals == ref->ncomplete && ref->err == HPE_OK,
+               "%zu of %zu requests answered, llhttp says %s, and the gateway kept the "
+               "connection without a word", finals, ref->ncomplete, llhttp_errno_name(ref->err));
+    if (finals > 0)
+      FUZZ_CHECK(ref->req[finals - 1].keepalive, "a non-keep-alive request answered keep-alive");
+  } else if (r[last].close && !r[last].sse) {
+    size_t i = finals - 1; /* the request the last response answers */
+    if (i >= ref->ncomplete || ref->req[i].keepalive)
+      FUZZ_CHECK(refusal(r[last].status), "connection closed after %d for request %zu",
+                 r[last].status, i);
+  }
+}
+
+static void check_same(const struct resp *a, size_t ka, const struct resp *b, size_t kb,
+                       size_t piece) {
+  int same = ka == kb;
+  for (size_t i = 0; same && i < ka; i++)
+    same = (a[i].status == b[i].status || (refusal(a[i].status) && refusal(b[i].status))) &&
+           a[i].close == b[i].close && a[i].body == b[i].body &&
+           (a[i].cut || b[i].cut || refusal(a[i].status) || a[i].len == b[i].len);
+  if (!same) {
+    fprintf(stderr, "sent whole:\n");
+    for (size_t i = 0; i < ka; i++)
+      fprintf(stderr, "  %d close=%d body=%d len=%zu\n", a[i].status, a[i].close, a[i].body,
+              a[i].len);
+    fprintf(stderr, "sent in pieces of %zu bytes:\n", piece);
+    for (size_t i = 0; i < kb; i++)
+      fprintf(stderr, "  %d close=%d body=%d len=%zu\n", b[i].status, b[i].close, b[i].body,
+              b[i].len);
+  }
+  FUZZ_CHECK(same, "the responses depend on how the bytes were cut");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static int ready;
-  static char out[1 << 20];
-  if (!ready) {
+  static struct resp whole[MAX_RESP], split[MAX_RESP];
+  static int verbose = -1; /* FUZZ_HTTP_VERBOSE set: print what came back */
+  struct ref ref;
+  struct ipc_buf a, b;
+  if (loop == NULL)
     setup();
-    ready = 1;
-  }
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS)
-    abort();
-  size_t sent = 0, got = 0;
-  int shut = 0, closed = 0;
-  for (long i = 0; i < 2000000 && !closed; i++) {
-    uv_run(uv_default_loop(), UV_RUN_NOWAIT);
-    if (sent < size) {
-      ssize_t w = send(fd, data + sent, size - sent, MSG_NOSIGNAL);
-      if (w > 0)
-        sent += (size_t)w;
-      else if (w < 0 && errno != EAGAIN && errno != ENOTCONN)
-        sent = size; /* reset by the server: it closed early */
-    } else if (!shut) {
-      shutdown(fd, SHUT_WR);
-      shut = 1;
-    }
-    ssize_t r = recv(fd, out + got, sizeof(out) - got, 0);
-    if (r > 0)
-      got += (size_t)r;
-    else if (r == 0 || (r < 0 && errno == ECONNRESET))
-      closed = 1;
-    assert(got < sizeof(out));
-  }
-  assert(closed); /* the server must end every connection it was sent EOF on */
-  close(fd);
-  check_responses(out, got);
+  uint32_t h = fuzz_hash(data, size);
+  const struct sockaddr_in *sa = (h & 7) == 0 ? &admin_addr : &gateway_addr;
+  size_t piece = (h >> 3) % 16 + 1, min_piece = (size + 63) / 64;
+  if (piece < min_piece)
+    piece = min_piece; /* at most 64 pieces: big inputs stay fast */
+  memset(&ref, 0, sizeof(ref));
+  ref_parse(&ref, data, size);
+
+  if (verbose < 0)
+    verbose = getenv("FUZZ_HTTP_VERBOSE") != NULL;
+  exchange(sa, data, size, size ? size : 1, &a);
+  if (verbose)
+    fprintf(stderr, "-- whole:\n%.*s\n", (int)a.len, a.data ? a.data : "");
+  size_t ka = read_responses(a.data, a.len, &ref, whole);
+  check_exchange(&ref, whole, ka);
+  exchange(sa, data, size, piece, &b);
+  if (verbose)
+    fprintf(stderr, "-- in pieces of %zu:\n%.*s\n--\n", piece, (int)b.len, b.data ? b.data : "");
+  size_t kb = read_responses(b.data, b.len, &ref, split);
+  check_exchange(&ref, split, kb);
+  check_same(whole, ka, split, kb, piece);
+
+  ipc_buf_free(&a);
+  ipc_buf_free(&b);
+  free(ref.req);
   return 0;
 }
