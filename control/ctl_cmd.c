@@ -47,6 +47,12 @@ int ctl_cmd_parse(const char *line, size_t len, struct ctl_cmd *out, char *err, 
     snprintf(err, errlen, "invalid JSON near offset %zu", end ? (size_t)(end - line) : (size_t)0);
     return -1;
   }
+  for (const char *q = end; q < line + len; q++) { /* one request per line */
+    if (*q != ' ' && *q != '\t' && *q != '\r' && *q != '\n') {
+      snprintf(err, errlen, "invalid JSON near offset %zu: trailing data", (size_t)(q - line));
+      goto out;
+    }
+  }
   if (!cJSON_IsObject(o)) {
     snprintf(err, errlen, "a request is a JSON object like {\"cmd\":\"status\"}");
     goto out;
