@@ -192,11 +192,16 @@ static int parse_fields(struct parse *p) {
 struct fast {
   const char *type, *id, *seq, *status, *stream, *headers, *body, *b64, *json, *data, *d64;
   size_t type_n, id_n, seq_n, status_n, stream_n, headers_n, body_n, b64_n, json_n, data_n, d64_n;
-  int dup; /* a field given twice: leave it to cJSON's rules */
+  int dup; /* a field given twice, or a key with an escape (it may decode to
+              a field's name): leave it to cJSON's rules */
 };
 
 static int fast_member(void *ctx, const char *k, size_t kn, const char *v, size_t vn) {
   struct fast *f = ctx;
+  if (memchr(k, '\\', kn) != NULL) {
+    f->dup = 1;
+    return 0;
+  }
 #define F(name, field)                                                         \
   if (kn == sizeof(name) - 1 && !memcmp(k, name, kn)) {                        \
     if (f->field)                                                              \
@@ -212,11 +217,12 @@ static int fast_member(void *ctx, const char *k, size_t kn, const char *v, size_
   return 0; /* other fields are ignored, as on the full path */
 }
 
-/* A plain decimal integer within +-2^53, else -1 (then: full path). */
+/* A plain decimal integer of at most 15 digits (so within +-2^53), else -1
+ * (then: full path, which judges longer ones as cJSON reads them). */
 static int fast_int(const char *s, size_t n, int64_t *out) {
   int64_t v = 0;
   size_t i = s && n && s[0] == '-';
-  if (s == NULL || i == n || n - i > 16)
+  if (s == NULL || i == n || n - i > 15)
     return -1;
   for (; i < n; i++) {
     if (s[i] < '0' || s[i] > '9')
