@@ -64,13 +64,17 @@ static void start_events(struct gw_conn *c) {
   int n = snprintf(head, sizeof(head),
                    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
                    "cache-control: no-cache\r\ntransfer-encoding: chunked\r\n"
-                   "x-request-id: %s\r\n\r\n",
+                   "x-request-id: %s\r\nconnection: close\r\n\r\n",
                    c->reqid);
   uv_buf_t b = uv_buf_init(head, (unsigned)n);
   c->status = 200;
   c->head_sent = 1;
   c->keepalive = 0;
   gw_conn_writev(c, &b, 1);
+  if (c->is_head) { /* the head only: no stream */
+    gw_conn_done(c);
+    return;
+  }
   c->sse = 1;
   sup_host_add_listener(c->srv->host, on_event, c);
   /* A first comment, so a client knows the stream is live at once. */

@@ -55,6 +55,13 @@ static int on_message_begin(llhttp_t *p) {
   return 0;
 }
 
+/* The method is known: an answer to HEAD has no body, even an error
+ * raised before the request is complete. */
+static int on_method_complete(llhttp_t *p) {
+  conn_of(p)->is_head = p->method == HTTP_HEAD;
+  return 0;
+}
+
 /* The byte `back` places before at in the input stream, or '\0' when it
  * is out of reach (llhttp callbacks only see the current read). */
 static char byte_before(const struct gw_conn *c, const char *at, size_t back) {
@@ -254,7 +261,6 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
 static int on_message_complete(llhttp_t *p) {
   struct gw_conn *c = conn_of(p);
   c->keepalive = llhttp_should_keep_alive(p) && !c->srv->stopping;
-  c->is_head = p->method == HTTP_HEAD;
   return HPE_PAUSED; /* one request at a time: answered in order */
 }
 
@@ -528,6 +534,7 @@ void gw_conn_done(struct gw_conn *c) {
   c->inst = NULL;
   c->route = NULL;
   c->head_sent = c->streaming = c->chunked = 0;
+  c->is_head = 0; /* the next one's is set once its method is known */
   c->bytes_out = 0;
   c->status = 0;
   c->tries = 0;
@@ -572,6 +579,7 @@ static const llhttp_settings_t *settings_of(struct gw_server *srv) {
   if (s->on_message_begin == NULL) {
     llhttp_settings_init(s);
     s->on_message_begin = on_message_begin;
+    s->on_method_complete = on_method_complete;
     s->on_url = on_url;
     s->on_header_field = on_header_field;
     s->on_header_value = on_header_value;
