@@ -19,9 +19,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from musterproc import (Load, LogFollow, Muster, ctl, fd_count, free_port,  # noqa: E402
-                        gateway_addr, http_get, no_quarantine_env, poll_until, rss_kb,
-                        service, stop_clean, TIMEOUT)
+from musterproc import (Load, LogFollow, Muster, ctl, descendants, fd_count,  # noqa: E402
+                        free_port, gateway_addr, http_get, no_quarantine_env, poll_until,
+                        rss_kb, service, stop_clean, survivors, TIMEOUT)
 
 MiB = 1024  # rss_kb() is in kB
 # What may stay resident once buffers are freed: the release build gives
@@ -339,6 +339,7 @@ class ConnectionsTest(unittest.TestCase):
                    and ctl(m, cmd="status")["services"][0]["instances"][0]["inflight"] == 0,
                    what="both responses relayed")
         t0 = time.monotonic()
+        before = descendants(m.proc.pid)
         m.signal(signal.SIGTERM)
         m.expect(r"all services stopped; exiting")
         got += read_all(reader)
@@ -349,6 +350,7 @@ class ConnectionsTest(unittest.TestCase):
         # the client that never reads holds muster at most its linger (5 s)
         self.assertEqual(m.wait(), 0)
         took = time.monotonic() - t0
+        self.assertEqual(survivors(before), [], "processes left behind")
         print("\n  SIGTERM with 2 responses under way: 8000000 bytes delivered; muster exited "
               "0 after %.1f s (a client never reading: the 5 s linger)" % took, file=sys.stderr)
         self.assertLess(took, 5 + 5)

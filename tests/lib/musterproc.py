@@ -476,3 +476,17 @@ class LogFollow:
 
     def close(self):
         self.conn.close()
+
+
+def survivors(before):
+    """Of a descendants() snapshot taken while muster ran, the processes
+    still alive (same pid and start time, not a zombie), plus any live
+    process in their process groups: what muster left behind."""
+    groups = {st[2] for st in map(proc_stat, before) if st} - {os.getpgrp()}
+    left = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            st = proc_stat(int(d))
+            if st and st[0] != "Z" and (before.get(int(d)) == st[3] or st[2] in groups):
+                left.append(int(d))
+    return left

@@ -70,7 +70,20 @@ class Clients:
             t.join(TIMEOUT)
 
 
-def soak(test, pick, extra=None, plain_must_not_fail=True, retries=3):
+def failures(m):
+    """The access log's lines for requests that did not get a 200, and
+    what muster logged: what a failed soak needs to be understood."""
+    with open(os.path.join(m.dir, "access.log")) as f:
+        bad = [line for line in f if '"status":200,' not in line]
+    log = list(m.history)
+    while not m.lines.empty():
+        line = m.lines.get_nowait()
+        if line is not None:
+            log.append(line)
+    return "".join(bad[:20]) + "muster's log (last lines):\n" + "\n".join(log[-60:])
+
+
+def soak(test, pick, extra=None, plain_must_not_fail=True, retries=3, timeout_ms=5000):
     svc = service("dummy", ["dummy_service"], instances=4, routes=["/dummy"],
                   heartbeat_ms=200, heartbeat_misses=5,  # ~1 s: a loaded box is not a hang
                   restart={"backoff_initial_ms": 1, "backoff_max_ms": 5,
@@ -78,8 +91,12 @@ def soak(test, pick, extra=None, plain_must_not_fail=True, retries=3):
     # retries 3: with a kill every 100 ms, one request can meet two instance
     # deaths (2 in 93k requests with the default of 1 in a 60 s run). The
     # /crash variant keeps 1: a retried /crash kills the instance it lands on.
-    gw = {"listen": "127.0.0.1:%d" % free_port(), "request_timeout_ms": 1000,
-          "access_log": None, "retries": retries}
+    # timeout_ms: a lost request still ends as a 504 (and fails the test),
+    # but an ASan build on a loaded 2-core machine can stall muster for
+    # most of a second (seen once under ctest -j3: three requests in flight
+    # timed out together at 1000 ms).
+    gw = {"listen": "127.0.0.1:%d" % free_port(), "request_timeout_ms": timeout_ms,
+          "access_log": "access.log", "retries": retries}
     # ASan keeps freed memory in a quarantine: off, so RSS means something.
     env = no_quarantine_env()
     with Muster([svc], gateway=gw).start(extra_env=env) as m:
@@ -119,7 +136,7 @@ def soak(test, pick, extra=None, plain_must_not_fail=True, retries=3):
         test.assertGreater(total, 100)
         failed = {k: n for k, n in clients.counts.items() if k[0] == "plain" and k[1] != 200}
         if plain_must_not_fail:
-            test.assertEqual(failed, {}, "idempotent requests failed")
+            test.assertEqual(failed, {}, "idempotent requests failed:\n" + failures(m))
         else:
             # Only SPEC answers: 503 when no instance was ready at that
             # moment, 502 when the retry died too; never a hang or a broken
@@ -162,7 +179,8 @@ class SoakTest(unittest.TestCase):
                     self.assertIn(outcome, (502, 503))
                 if kind == "hang":
                     self.assertIn(outcome, (502, 503, 504))
-        soak(self, pick, check, plain_must_not_fail=False, retries=1)
+        # 1 s: a /hang request should end as a 504 within the run
+        soak(self, pick, check, plain_must_not_fail=False, retries=1, timeout_ms=1000)
 
 
 if __name__ == "__main__":
