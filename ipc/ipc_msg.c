@@ -116,6 +116,48 @@ static int get_body(struct parse *p, const char *text, const char *b64) {
   return 0;
 }
 
+/* The request's headers (already checked by get_headers) as the hdrs
+ * array the fast path gives, in one owned arena; arrays joined ", ". */
+static int headers_kv(struct parse *p) {
+  struct ipc_msg *m = p->m;
+  const cJSON *v, *e;
+  size_t n = 0, bytes = 0;
+  cJSON_ArrayForEach(v, m->headers) {
+    n++;
+    bytes += strlen(v->string) + 2; /* name and value NULs */
+    if (cJSON_IsString(v))
+      bytes += strlen(v->valuestring);
+    cJSON_ArrayForEach(e, v) bytes += strlen(e->valuestring) + 2; /* ", " */
+  }
+  if (n == 0)
+    return 0;
+  m->arena = malloc(n * sizeof(struct ipc_kv) + bytes + 1);
+  if (m->arena == NULL)
+    return fail(p, "out of memory");
+  struct ipc_kv *kv = (struct ipc_kv *)(void *)m->arena;
+  char *q = m->arena + n * sizeof(struct ipc_kv);
+  m->hdrs = kv;
+  m->nhdrs = n;
+  cJSON_ArrayForEach(v, m->headers) {
+    kv->name = q;
+    q = stpcpy(q, v->string) + 1;
+    kv->value = q;
+    if (cJSON_IsString(v)) {
+      q = stpcpy(q, v->valuestring);
+    } else {
+      *q = '\0';
+      cJSON_ArrayForEach(e, v) {
+        if (e != v->child)
+          q = stpcpy(q, ", ");
+        q = stpcpy(q, e->valuestring);
+      }
+    }
+    q++;
+    kv++;
+  }
+  return 0;
+}
+
 static int get_bool(struct parse *p, const char *name, int *out) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(p->m->root, name);
   if (v == NULL)
@@ -136,7 +178,8 @@ static int parse_fields(struct parse *p) {
     if ((rc = get_int(p, "id", &m->id, 1)) || (rc = get_str(p, "method", &m->method, 1)) ||
         (rc = get_str(p, "path", &m->path, 1)) || (rc = get_str(p, "query", &m->query, 0)) ||
         (rc = get_str(p, "prefix", &m->prefix, 0)) || (rc = get_str(p, "remote", &m->remote, 0)) ||
-        (rc = get_headers(p)) || (rc = get_body(p, "body", "body_base64")))
+        (rc = get_headers(p)) || (rc = headers_kv(p)) ||
+        (rc = get_body(p, "body", "body_base64")))
       return rc;
     return 0;
   case IPC_T_CANCEL:
@@ -192,6 +235,8 @@ static int parse_fields(struct parse *p) {
 struct fast {
   const char *type, *id, *seq, *status, *stream, *headers, *body, *b64, *json, *data, *d64;
   size_t type_n, id_n, seq_n, status_n, stream_n, headers_n, body_n, b64_n, json_n, data_n, d64_n;
+  const char *method, *path, *query, *prefix, *remote; /* request */
+  size_t method_n, path_n, query_n, prefix_n, remote_n;
   int dup; /* a field given twice, or a key with an escape (it may decode to
               a field's name): leave it to cJSON's rules */
 };
@@ -212,7 +257,8 @@ static int fast_member(void *ctx, const char *k, size_t kn, const char *v, size_
   }
   F("type", type) F("id", id) F("seq", seq) F("status", status) F("stream", stream)
   F("headers", headers) F("body", body) F("body_base64", b64) F("json", json) F("data", data)
-  F("data_base64", d64)
+  F("data_base64", d64) F("method", method) F("path", path) F("query", query)
+  F("prefix", prefix) F("remote", remote)
 #undef F
   return 0; /* other fields are ignored, as on the full path */
 }
@@ -270,6 +316,119 @@ static int fast_bytes(struct ipc_msg *m, const char *text, size_t tn, const char
   return 0;
 }
 
+/* ---- The request fast path: everything copied into one arena ---- */
+
+/* Where the strings of a request are copied: kv first, then text. */
+struct arena {
+  struct ipc_kv *kv;
+  size_t nkv;
+  char *p;  /* next free byte */
+  int bad;  /* a value that is not a plain string: full path */
+};
+
+/* Copies the JSON string literal s[0..n) decoded and NUL-terminated to
+ * a->p; never more than n bytes. NULL when it is not a string or decodes to
+ * a NUL (the full path's rules then apply). */
+static const char *arena_str(struct arena *a, const char *s, size_t n) {
+  char *out = a->p;
+  if (n < 2 || s[0] != '"')
+    return NULL;
+  if (ipc_scan_plain_string(s, n)) {
+    memcpy(out, s + 1, n - 2);
+    out[n - 2] = '\0';
+    a->p += n - 1;
+    return out;
+  }
+  struct ipc_buf b;
+  ipc_buf_init(&b);
+  if (ipc_scan_string(s, n, &b) != 0 || b.oom || b.len > n - 2 ||
+      (b.len && memchr(b.data, '\0', b.len))) {
+    ipc_buf_free(&b);
+    return NULL;
+  }
+  if (b.len)
+    memcpy(out, b.data, b.len);
+  out[b.len] = '\0';
+  a->p += b.len + 1;
+  ipc_buf_free(&b);
+  return out;
+}
+
+static int count_header(void *ctx, const char *k, size_t kn, const char *v, size_t vn) {
+  struct arena *a = ctx;
+  if (v[0] != '"') /* an array of values: rare, the full path joins them */
+    return 1;
+  a->nkv++;
+  return 0;
+}
+
+static int copy_header(void *ctx, const char *k, size_t kn, const char *v, size_t vn) {
+  struct arena *a = ctx;
+  struct ipc_kv *kv = &a->kv[a->nkv];
+  if ((kv->name = arena_str(a, k - 1, kn + 2)) == NULL ||
+      (kv->value = arena_str(a, v, vn)) == NULL) {
+    a->bad = 1;
+    return 1;
+  }
+  a->nkv++;
+  return 0;
+}
+
+/* An optional string field: "" when absent. Returns 0 or -1. */
+static int arena_opt(struct arena *a, const char *s, size_t n, const char **out) {
+  *out = s ? arena_str(a, s, n) : "";
+  return *out ? 0 : -1;
+}
+
+/* A request without cJSON: the fields the full path reads, with the same
+ * rules; anything unusual (a header array, a NUL, a wrong type) returns -1
+ * and the full path decides. */
+static int fast_request(struct ipc_msg *m, const struct fast *f, size_t len) {
+  struct arena a = {0};
+  m->type = IPC_T_REQUEST;
+  if (fast_int(f->id, f->id_n, &m->id) || f->method == NULL || f->path == NULL ||
+      (f->body && f->b64))
+    return -1;
+  if (f->headers) {
+    if (f->headers[0] != '{' ||
+        ipc_scan_object(f->headers, f->headers + f->headers_n, count_header, &a) != 0)
+      return -1;
+  }
+  /* Every string is a distinct part of the line and decodes to no more
+   * bytes than its literal (quotes included) takes: len bytes hold them. */
+  size_t kvsize = a.nkv * sizeof(struct ipc_kv);
+  m->arena = malloc(kvsize + len + 1);
+  if (m->arena == NULL)
+    return -1;
+  a.kv = (struct ipc_kv *)(void *)m->arena;
+  a.p = m->arena + kvsize;
+  a.nkv = 0;
+  if (f->headers &&
+      (ipc_scan_object(f->headers, f->headers + f->headers_n, copy_header, &a) != 0 || a.bad))
+    return -1;
+  m->hdrs = a.kv;
+  m->nhdrs = a.nkv;
+  if ((m->method = arena_str(&a, f->method, f->method_n)) == NULL ||
+      (m->path = arena_str(&a, f->path, f->path_n)) == NULL ||
+      arena_opt(&a, f->query, f->query_n, &m->query) ||
+      arena_opt(&a, f->prefix, f->prefix_n, &m->prefix) ||
+      arena_opt(&a, f->remote, f->remote_n, &m->remote))
+    return -1;
+  if (f->body) {
+    if ((m->body = arena_str(&a, f->body, f->body_n)) == NULL)
+      return -1;
+    m->body_len = (size_t)(a.p - m->body) - 1; /* no NUL inside: checked */
+  } else if (f->b64) {
+    if (f->b64[0] != '"' || !ipc_scan_plain_string(f->b64, f->b64_n))
+      return -1;
+    m->body_buf = ipc_b64_decode(f->b64 + 1, f->b64_n - 2, &m->body_len);
+    if (m->body_buf == NULL)
+      return -1;
+    m->body = m->body_buf;
+  }
+  return 0;
+}
+
 /* Parses the hot service→muster messages without cJSON (headers, when
  * present and not empty, still go through cJSON: they are small). Returns
  * 0, or -1 to let the full path decide. */
@@ -282,6 +441,8 @@ static int fast_parse(struct ipc_msg *m, const char *line, size_t len) {
   const char *t = f.type + 1;
   size_t tn = f.type_n - 2;
 #define IS(name) (tn == sizeof(name) - 1 && !memcmp(t, name, tn))
+  if (IS("request"))
+    return fast_request(m, &f, len);
   if (IS("pong")) {
     m->type = IPC_T_PONG;
     return fast_int(f.seq, f.seq_n, &m->seq);
@@ -409,6 +570,7 @@ int ipc_msg_response_id(const char *line, size_t len, int64_t *id) {
 void ipc_msg_free(struct ipc_msg *m) {
   cJSON_Delete(m->root);
   free(m->body_buf);
+  free(m->arena);
   memset(m, 0, sizeof(*m));
 }
 

@@ -40,6 +40,13 @@ enum ipc_type {
 /* Wire name of t ("request", ...), or "?" for an unknown value. */
 const char *ipc_type_name(enum ipc_type t);
 
+/* A request header: NUL-terminated name (lower-case, as muster sends it)
+ * and value (a header given as an array has its values joined with ", "). */
+struct ipc_kv {
+  const char *name;
+  const char *value;
+};
+
 /* A parsed message. Pointers are borrowed from `root` (or `body_buf`) and
  * live until ipc_msg_free(). Fields a type does not carry stay zero/NULL. */
 struct ipc_msg {
@@ -55,7 +62,9 @@ struct ipc_msg {
   const char *query;   /* request: raw query without "?", "" if none */
   const char *prefix;  /* request: the route prefix that matched */
   const char *remote;  /* request: client address, "" if absent */
-  const cJSON *headers; /* request, response: object or NULL */
+  const cJSON *headers; /* response (and request on the full path): object or NULL */
+  const struct ipc_kv *hdrs; /* request: its headers in order (both paths) */
+  size_t nhdrs;
   const char *body;    /* request/response body, chunk data; NULL if none */
   size_t body_len;     /* length of body (may hold any byte when base64) */
   const cJSON *json;   /* response: the "json" value, or NULL */
@@ -65,13 +74,16 @@ struct ipc_msg {
   const char *topic;   /* message, subscribe, unsubscribe, publish */
   const cJSON *data;   /* message, publish: any JSON value */
   char *body_buf;      /* decoded base64 body, owned */
+  char *arena;         /* request: owned copies of its strings and hdrs */
 };
 
 /* Parses one line (no "\n") into m. The messages services send most
  * (response, chunk, end, pong, ready) take a fast path that builds no
  * cJSON tree: body/data may then point into `line` (not NUL-terminated)
  * and a "json" body is given as its text (json_raw); such an m is valid
- * only while `line` is. Anything unusual takes the full cJSON path, which
+ * only while `line` is. A `request` (what a service receives for every
+ * HTTP request) also takes a fast path: its strings and headers are
+ * copied into one owned arena, so it outlives `line`. Anything unusual takes the full cJSON path, which
  * gives the precise error. Returns 0, or UV_EINVAL with a
  * one-line reason in err ("invalid JSON near offset 12", "request: missing
  * field \"id\"", "response: field \"status\" must be an integer", "unknown

@@ -252,6 +252,13 @@ static const char *subpath_of(const char *path, const char *prefix) {
   return path[0] ? path : "/";
 }
 
+const char *ipc_req_header(const struct ipc_req *req, const char *name) {
+  for (size_t i = 0; i < req->nheaders; i++)
+    if (strcmp(req->headers[i].name, name) == 0)
+      return req->headers[i].value;
+  return NULL;
+}
+
 /* Takes ownership of a parsed request and hands it to the handler. */
 static void on_request_msg(struct ipc_service *svc, struct ipc_msg *m) {
   struct ipc_req *req = calloc(1, sizeof(*req));
@@ -270,7 +277,8 @@ static void on_request_msg(struct ipc_service *svc, struct ipc_msg *m) {
   req->query = m->query;
   req->prefix = m->prefix;
   req->remote = m->remote;
-  req->headers = m->headers;
+  req->headers = m->hdrs;
+  req->nheaders = m->nhdrs;
   req->body = m->body ? m->body : "";
   req->body_len = m->body_len;
   req->body_binary = m->body_buf != NULL;

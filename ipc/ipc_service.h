@@ -42,7 +42,8 @@ struct ipc_req {
   const char *query;   /* raw, without "?" */
   const char *prefix;  /* the route prefix that matched */
   const char *remote;  /* client address */
-  const cJSON *headers; /* object of lower-case names; NULL if none */
+  const struct ipc_kv *headers; /* in order; names lower-case (see ipc_req_header) */
+  size_t nheaders;
   const char *body;    /* request body ("" if none); may hold any byte */
   size_t body_len;
   int body_binary;     /* 1 when the body came as body_base64 */
@@ -67,6 +68,9 @@ struct ipc_service_cbs {
   /* The channel can take more data again after ipc_service_writable() was 0. */
   void (*on_drain)(struct ipc_service *svc);
 };
+
+/* The value of request header `name` (lower-case), or NULL. */
+const char *ipc_req_header(const struct ipc_req *req, const char *name);
 
 /* A response header for ipc_respond() and ipc_stream_begin(). */
 struct ipc_hdr {

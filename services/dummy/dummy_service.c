@@ -81,17 +81,13 @@ static void do_echo(struct ipc_req *req) {
   ipc_buf_adds(&b, ",\"query\":");
   ipc_json_str(&b, req->query, strlen(req->query));
   ipc_buf_adds(&b, ",\"headers\":{");
-  const cJSON *h;
-  int first = 1;
-  cJSON_ArrayForEach(h, req->headers) {
-    if (!cJSON_IsString(h))
-      continue;
-    if (!first)
+  for (size_t i = 0; i < req->nheaders; i++) {
+    const struct ipc_kv *h = &req->headers[i];
+    if (i)
       ipc_buf_addc(&b, ',');
-    first = 0;
-    ipc_json_str(&b, h->string, strlen(h->string));
+    ipc_json_str(&b, h->name, strlen(h->name));
     ipc_buf_addc(&b, ':');
-    ipc_json_str(&b, h->valuestring, strlen(h->valuestring));
+    ipc_json_str(&b, h->value, strlen(h->value));
   }
   ipc_buf_addc(&b, '}');
   if (req->body_binary) {

@@ -43,9 +43,7 @@ static void on_request(struct ipc_req *req) {
       .body_len = req->body_len,
       .body_binary = req->body_binary,
   };
-  const cJSON *accept = req->headers ? cJSON_GetObjectItemCaseSensitive(req->headers, "accept")
-                                     : NULL;
-  in.accept = cJSON_GetStringValue(accept);
+  in.accept = ipc_req_header(req, "accept");
   struct rm_op op;
   struct rm_err err;
   if (rm_route(&in, &cfg, &allow, &op, &err) < 0) {

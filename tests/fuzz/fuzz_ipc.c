@@ -75,8 +75,16 @@ static void check_same(const struct ipc_msg *a, const struct ipc_msg *b, const c
                  same_str(a->query, b->query) && same_str(a->prefix, b->prefix) &&
                  same_str(a->remote, b->remote) && same_str(a->topic, b->topic),
              "fast/full disagree on a text field: %s", line);
-  /* The fast path leaves "headers":{} as NULL: the same as empty. */
-  FUZZ_CHECK(same_json(a->headers, b->headers), "fast/full disagree on headers: %s", line);
+  /* A request's headers are the hdrs array on both paths (the fast path
+   * builds no tree); otherwise "headers":{} on the fast path is NULL: the
+   * same as empty. */
+  FUZZ_CHECK(a->nhdrs == b->nhdrs, "fast/full disagree on the header count: %s", line);
+  for (size_t i = 0; i < a->nhdrs; i++)
+    FUZZ_CHECK(same_str(a->hdrs[i].name, b->hdrs[i].name) &&
+                   same_str(a->hdrs[i].value, b->hdrs[i].value),
+               "fast/full disagree on header %zu: %s", i, line);
+  if (a->type != IPC_T_REQUEST)
+    FUZZ_CHECK(same_json(a->headers, b->headers), "fast/full disagree on headers: %s", line);
   FUZZ_CHECK((a->data == NULL) == (b->data == NULL) && (!a->data || same_json(a->data, b->data)),
              "fast/full disagree on data: %s", line);
   if (a->json_raw) {
@@ -193,9 +201,15 @@ static void check_roundtrip(const struct ipc_msg *m, const char *line) {
   }
   if (m->data)
     FUZZ_CHECK(r.data && same_json(r.data, m->data), "round trip changed data: %s", line);
-  if ((m->type == IPC_T_REQUEST || m->type == IPC_T_RESPONSE) && hdr_ok) {
-    /* A request gains x-request-id only from the gateway, not the encoder. */
+  if (m->type == IPC_T_RESPONSE && hdr_ok)
     FUZZ_CHECK(same_json(r.headers, m->headers), "round trip changed headers: %s", line);
+  if (m->type == IPC_T_REQUEST && hdr_ok) {
+    /* (A request gains x-request-id only from the gateway, not the encoder.) */
+    FUZZ_CHECK(r.nhdrs == m->nhdrs, "round trip changed the header count: %s", line);
+    for (size_t i = 0; i < r.nhdrs; i++)
+      FUZZ_CHECK(same_str(r.hdrs[i].name, m->hdrs[i].name) &&
+                     same_str(r.hdrs[i].value, m->hdrs[i].value),
+                 "round trip changed header %zu: %s", i, line);
   }
   /* Text that was not UTF-8 comes back repaired (U+FFFD); else unchanged. */
   const char *before[] = {m->method, m->path, m->query, m->prefix, m->remote, m->topic};

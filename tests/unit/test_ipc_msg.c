@@ -41,6 +41,11 @@ TEST(parse_request) {
   CHECK_STR(m.body, "hi");
   CHECK_INT(m.body_len, 2);
   CHECK(cJSON_IsObject(m.headers));
+  CHECK_INT(m.nhdrs, 2); /* an array value is joined */
+  CHECK_STR(m.hdrs[0].name, "x");
+  CHECK_STR(m.hdrs[0].value, "1");
+  CHECK_STR(m.hdrs[1].name, "y");
+  CHECK_STR(m.hdrs[1].value, "a, b");
   ipc_msg_free(&m);
   CHECK(m.root == NULL);
 }
@@ -172,7 +177,12 @@ TEST(encode_request_roundtrip) {
   CHECK_STR(m.method, "POST");
   CHECK_STR(m.query, "q=1");
   CHECK_STR(m.remote, "::1");
-  CHECK_STR(cJSON_GetObjectItem(m.headers, "x-a")->valuestring, "v\"1\n");
+  CHECK(m.root == NULL); /* the fast path: no cJSON tree */
+  CHECK_INT(m.nhdrs, 2);
+  CHECK_STR(m.hdrs[0].name, "x-a");
+  CHECK_STR(m.hdrs[0].value, "v\"1\n");
+  CHECK_STR(m.hdrs[1].name, "accept");
+  CHECK_STR(m.hdrs[1].value, "*/*");
   CHECK_STR(m.body, "h\xc3\xa9llo\x01");
   CHECK(m.body_buf == NULL); /* valid UTF-8 travels as text */
   ipc_msg_free(&m);
@@ -306,7 +316,15 @@ static void same_both_ways(const char *line, int lineno) {
          a.stream == b.stream && a.body_len == b.body_len &&
          (a.body == NULL) == (b.body == NULL) &&
          (a.body == NULL || memcmp(a.body, b.body, a.body_len) == 0) &&
-         cJSON_GetArraySize(a.headers) == cJSON_GetArraySize(b.headers);
+         (a.type == IPC_T_REQUEST || /* requests: compared as hdrs below */
+          cJSON_GetArraySize(a.headers) == cJSON_GetArraySize(b.headers)) &&
+         a.nhdrs == b.nhdrs && !strcmp(a.method ? a.method : "", b.method ? b.method : "") &&
+         !strcmp(a.path ? a.path : "", b.path ? b.path : "") &&
+         !strcmp(a.query ? a.query : "", b.query ? b.query : "") &&
+         !strcmp(a.prefix ? a.prefix : "", b.prefix ? b.prefix : "") &&
+         !strcmp(a.remote ? a.remote : "", b.remote ? b.remote : "");
+    for (size_t i = 0; ok && i < a.nhdrs; i++)
+      ok = !strcmp(a.hdrs[i].name, b.hdrs[i].name) && !strcmp(a.hdrs[i].value, b.hdrs[i].value);
     if (ok && b.json) { /* the raw text must hold the same value */
       cJSON *j = cJSON_ParseWithLength(a.json_raw, a.json_len);
       ok = j && cJSON_Compare(j, b.json, 1);
@@ -348,6 +366,21 @@ TEST(fast_path_agrees_with_full_path) {
   SAME("{\"type\":\"end\",\"id\":1,\"id\":2}"); /* duplicate: cJSON takes the first */
   SAME("{\"type\":\"chunk\",\"id\":4,\"data\":\"a\\uDfccb\"}"); /* fuzz: lone surrogate */
   SAME("{\"type\":\"response\",\"id\":4,\"status\":200,\"json\":\"\\ud800\"}");
+  /* requests */
+  SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/d/e\",\"query\":\"a=1\","
+       "\"prefix\":\"/d\",\"remote\":\"::1\",\"headers\":{\"host\":\"x\",\"a\":\"\"},\"body\":\"\"}");
+  SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/\"}");
+  SAME("{\"type\":\"request\",\"id\":9,\"method\":\"P\\u004fST\",\"path\":\"/\\n\","
+       "\"headers\":{\"k\\u0065y\":\"v\\\"\\u00e9\",\"k2\":[\"a\",\"b\"]},\"body\":\"x\\ty\"}");
+  SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/\",\"headers\":{\"a\":\"x\\u0000y\"}}");
+  SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/\",\"body\":\"x\\u0000y\"}");
+  SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/\",\"body_base64\":\"AP8=\"}");
+  SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/\",\"headers\":{\"a\":\"1\",\"a\":\"2\"}}");
+  SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/\",\"query\":5}");
+  SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\"}");
+  SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/\",\"headers\":{\"a\":1}}");
+  SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/\",\"body\":\"a\",\"body_base64\":\"\"}");
+  SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/\",\"headers\":[]}");
 }
 
 TEST(scanner) {
