@@ -199,7 +199,10 @@ static int on_headers_complete(llhttp_t *p) {
     return raise_err(c, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
   if (check_framing(c))
     return -1;
-  snprintf(c->method, sizeof(c->method), "%s", llhttp_method_name(p->method));
+  const char *mn = llhttp_method_name(p->method); /* no printf per request */
+  size_t mlen = strnlen(mn, sizeof(c->method) - 1);
+  memcpy(c->method, mn, mlen);
+  c->method[mlen] = '\0';
   if ((p->flags & F_CONTENT_LENGTH) &&
       p->content_length > (uint64_t)c->srv->cfg->max_body_bytes)
     return raise_err(c, 413, "request body too large");
@@ -213,8 +216,11 @@ static int on_headers_complete(llhttp_t *p) {
       gw_conn_writev(c, &b, 1);
     }
   }
-  /* A slow body is bounded like slow headers: by inactivity. */
-  timer_restart(c, (uint64_t)c->srv->cfg->header_timeout_ms, on_header_timeout);
+  /* A slow body is bounded like slow headers: by inactivity. (Without a
+   * body the request is complete now: the header timer still runs and
+   * the dispatch replaces it; timers are a share of the hot path.) */
+  if ((p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0))
+    timer_restart(c, (uint64_t)c->srv->cfg->header_timeout_ms, on_header_timeout);
   return 0;
 }
 
@@ -348,8 +354,7 @@ static size_t conn_feed(struct gw_conn *c, const char *data, size_t len) {
     }
     off = (size_t)(llhttp_get_error_pos(&c->parser) - data);
     llhttp_resume(&c->parser);
-    c->state = GW_C_BUSY;
-    uv_timer_stop(&c->timer);
+    c->state = GW_C_BUSY; /* the header timer, if it fires now, does nothing */
     c->start_ns = uv_hrtime();
     if (c->srv->admin)
       gw_admin_dispatch(c);

@@ -33,8 +33,11 @@ static void assign_reqid(struct gw_conn *c) {
       return;
     }
   }
-  snprintf(c->reqid, sizeof(c->reqid), "%016llx",
-           (unsigned long long)(c->srv->reqid_base + ++c->srv->next_id));
+  /* 16 hex digits, without printf (this runs per request) */
+  uint64_t n = c->srv->reqid_base + ++c->srv->next_id;
+  for (int i = 15; i >= 0; i--, n >>= 4)
+    c->reqid[i] = "0123456789abcdef"[n & 15];
+  c->reqid[16] = '\0';
 }
 
 static int idempotent(const char *m) {

@@ -21,9 +21,13 @@ void ipc_buf_reset(struct ipc_buf *b) {
   b->oom = 0;
 }
 
-int ipc_buf_reserve(struct ipc_buf *b, size_t n) {
+int ipc_buf_grow(struct ipc_buf *b, size_t n) {
   if (b->oom)
     return UV_ENOMEM;
+  if (n > SIZE_MAX - b->len) {
+    b->oom = 1;
+    return UV_ENOMEM;
+  }
   if (b->len + n <= b->cap)
     return 0;
   size_t cap = b->cap ? b->cap : 256;
@@ -42,23 +46,6 @@ int ipc_buf_reserve(struct ipc_buf *b, size_t n) {
   b->data = nd;
   b->cap = cap;
   return 0;
-}
-
-void ipc_buf_add(struct ipc_buf *b, const void *p, size_t n) {
-  if (n == 0 || ipc_buf_reserve(b, n) != 0)
-    return;
-  memcpy(b->data + b->len, p, n);
-  b->len += n;
-}
-
-void ipc_buf_adds(struct ipc_buf *b, const char *s) {
-  ipc_buf_add(b, s, strlen(s));
-}
-
-void ipc_buf_addc(struct ipc_buf *b, char c) {
-  if (ipc_buf_reserve(b, 1) != 0)
-    return;
-  b->data[b->len++] = c;
 }
 
 void ipc_buf_addi(struct ipc_buf *b, int64_t v) {
