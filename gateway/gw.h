@@ -122,6 +122,13 @@ struct gw_server {
   unsigned stopping : 1;
   unsigned admin : 1;           /* the admin listener, not the gateway */
   uint64_t reqid_base;          /* random prefix of generated request ids */
+  /* Request timeouts that fired this loop turn, answered 504 after its
+   * poll unless their response came in it (gw_proxy_on_timeout). */
+  uint64_t *expired;            /* request ids, owned */
+  size_t nexpired, capexpired;
+  uv_idle_t expire_idle;        /* active while expired is not empty */
+  uv_check_t expire_check;
+  unsigned expire_init : 1, expire_closed : 1;
 };
 
 /* ---- gw_conn.c ---- */
@@ -146,6 +153,8 @@ void gw_proxy_dispatch(struct gw_conn *c);
 /* The request of c will not be answered (client gone, timeout): cancel. */
 void gw_proxy_abandon(struct gw_conn *c);
 void gw_proxy_on_timeout(struct gw_conn *c);
+/* Closes the handles of deferred timeouts (the gateway is closing). */
+void gw_proxy_close(struct gw_server *srv);
 void gw_proxy_instance_msg(struct gw_server *srv, struct sup_instance *inst,
                            const struct ipc_msg *m);
 void gw_proxy_instance_gone(struct gw_server *srv, struct sup_instance *inst);

@@ -309,15 +309,87 @@ void gw_proxy_abandon(struct gw_conn *c) {
   release(c);
 }
 
-void gw_proxy_on_timeout(struct gw_conn *c) {
+static void timeout_now(struct gw_conn *c) {
   char msg[128];
-  if (c->state != GW_C_BUSY || c->id == 0 || c->head_sent)
-    return;
   gw_proxy_abandon(c);
   snprintf(msg, sizeof(msg), "no response from service \"%s\" within %d ms",
            c->svc->cfg->name, c->srv->cfg->request_timeout_ms);
   gw_reply_error(c, 504, msg, NULL);
   gw_conn_done(c);
+}
+
+/* After this turn's poll: the timeouts whose answer did not come in it. */
+static void on_expire_check(uv_check_t *h) {
+  struct gw_server *srv = h->data;
+  uint64_t *ids = srv->expired;
+  size_t n = srv->nexpired;
+  srv->expired = NULL; /* a 504 may start the next request: a fresh list */
+  srv->nexpired = srv->capexpired = 0;
+  uv_idle_stop(&srv->expire_idle);
+  uv_check_stop(&srv->expire_check);
+  for (size_t i = 0; i < n; i++) {
+    struct gw_conn *c = gw_map_get(&srv->inflight, ids[i]);
+    if (c && c->id == ids[i] && c->state == GW_C_BUSY && !c->head_sent)
+      timeout_now(c);
+  }
+  free(ids);
+}
+
+static void on_expire_idle(uv_idle_t *h) {
+  (void)h; /* only there to make this turn's poll not block */
+}
+
+/* Queues the 504 of request id for the end of this loop turn; -1 when it
+ * cannot (out of memory, or the gateway is closing). */
+static int defer_timeout(struct gw_server *srv, uint64_t id) {
+  if (srv->expire_closed)
+    return -1;
+  if (!srv->expire_init) {
+    uv_idle_init(srv->loop, &srv->expire_idle);
+    uv_check_init(srv->loop, &srv->expire_check);
+    srv->expire_idle.data = srv->expire_check.data = srv;
+    srv->expire_init = 1;
+  }
+  if (srv->nexpired == srv->capexpired) {
+    size_t cap = srv->capexpired ? srv->capexpired * 2 : 16;
+    uint64_t *v = realloc(srv->expired, cap * sizeof(*v));
+    if (v == NULL)
+      return -1;
+    srv->expired = v;
+    srv->capexpired = cap;
+  }
+  srv->expired[srv->nexpired++] = id;
+  uv_idle_start(&srv->expire_idle, on_expire_idle);
+  uv_check_start(&srv->expire_check, on_expire_check);
+  return 0;
+}
+
+/* The request timer fired. libuv runs timers before it polls for I/O, so
+ * after a stall of the loop longer than request_timeout_ms (an overloaded
+ * machine, a slow disk, a stopped process) the answer may already be in
+ * the instance's channel, unread. The 504 waits for this turn's poll
+ * (which does not block then): an answer that is there wins, as in nginx,
+ * which handles events before timers for the same reason. */
+void gw_proxy_on_timeout(struct gw_conn *c) {
+  if (c->state != GW_C_BUSY || c->id == 0 || c->head_sent)
+    return;
+  if (defer_timeout(c->srv, c->id) != 0)
+    timeout_now(c);
+}
+
+static void on_expire_closed(uv_handle_t *h) {
+  (void)h;
+}
+
+void gw_proxy_close(struct gw_server *srv) {
+  if (srv->expire_init && !srv->expire_closed) {
+    uv_close((uv_handle_t *)&srv->expire_idle, on_expire_closed);
+    uv_close((uv_handle_t *)&srv->expire_check, on_expire_closed);
+  }
+  srv->expire_closed = 1;
+  free(srv->expired);
+  srv->expired = NULL;
+  srv->nexpired = srv->capexpired = 0;
 }
 
 /* ---- Relaying the answer ---- */

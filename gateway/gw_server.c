@@ -62,6 +62,7 @@ static void hook_finished(void *ctx) {
     next = c->next;
     gw_conn_close(c, 1);
   }
+  gw_proxy_close(srv);
   gw_access_close(&srv->access);
 }
 
@@ -183,5 +184,6 @@ void gw_server_free(struct gw_server *srv) {
   gw_metrics_free(&srv->metrics);
   ipc_buf_free(&srv->scratch);
   free(srv->hv);
+  free(srv->expired);
   free(srv);
 }

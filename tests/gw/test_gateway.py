@@ -11,8 +11,10 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import sys
+import tempfile
 import time
 import unittest
 
@@ -20,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gwtest import (GatewayCase, ctl, dummy, gateway_addr, gw, service,  # noqa: E402
                     service_requests, wait_gateway, wait_ready, TIMEOUT)
 from httpclient import RawClient, chunked, sse_events  # noqa: E402
-from musterproc import Muster, pid_alive, wait_pid_gone  # noqa: E402
+from musterproc import LogFollow, Muster, pid_alive, poll_until, wait_pid_gone  # noqa: E402
 
 
 def nothing_received_yet(c):
@@ -265,6 +267,36 @@ class AvailabilityTest(GatewayCase):
             # the instance dropped the cancelled request: it is not busy
             st = ctl(m, cmd="status", service="dummy")["services"][0]["instances"][0]
             self.assertEqual(st["inflight"], 0, st)
+
+    def test_answer_already_received_beats_the_timeout(self):
+        # muster stalls (here: stopped) past request_timeout_ms while the
+        # answer reaches its channel. On waking, the answer that is there
+        # wins over the timer that expired meanwhile (as in nginx, which
+        # handles events before timers): 200, not a 504 for a response
+        # muster holds.
+        d = tempfile.mkdtemp(prefix="muster-test-")
+        self.addCleanup(shutil.rmtree, d, True)
+        answered = os.path.join(d, "answered")
+        hold = service("hold", ["misbehave_service"], routes=["/hold"],
+                       env={"MISBEHAVE": "hold", "MISBEHAVE_ANSWERED_FILE": answered})
+        with Muster([hold], gateway=gw(request_timeout_ms=300)).start() as m:
+            pid = wait_ready(m, "hold")[0]
+            logs = LogFollow(m, "hold")
+            self.addCleanup(logs.close)
+            c = self.client(m)
+            c.send(b"GET /hold/x HTTP/1.1\r\nHost: t\r\n\r\n")
+            logs.expect(r"request \d+$")  # dispatched: the timer runs
+            m.signal(signal.SIGSTOP)
+            try:
+                os.kill(pid, signal.SIGUSR1)
+                poll_until(lambda: os.path.exists(answered), what="the answer written")
+                time.sleep(0.6)  # the stall: twice request_timeout_ms, muster stopped
+            finally:
+                m.signal(signal.SIGCONT)
+            r = self.read(c, "the answer held in the channel")
+            self.assertEqual((r.status, r.body), (200, b"late"), r)
+            c.request("GET", "/hold/now")
+            self.assertEqual(self.read(c).status, 200)
 
     def test_stream_outlives_request_timeout(self):
         with Muster([dummy()], gateway=gw(request_timeout_ms=500)).start() as m:

@@ -30,7 +30,10 @@
  *                  so pings are still answered), then "after the huge line"
  *   hold           never answer a request; print "request ID" on each and
  *                  "cancel ID" on each cancel (stdout, flushed); /now is
- *                  answered at once with "now"
+ *                  answered at once with "now". On SIGUSR1: answer every
+ *                  held request (200, "late") with a write(2) of its own,
+ *                  then create $MISBEHAVE_ANSWERED_FILE (the answers are in
+ *                  the channel by then, whether muster reads or not)
  * Unknown or empty: behaves (answers pings, nothing else). */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -46,6 +49,9 @@
 
 static const char *mode = "";
 static uv_timer_t tick;
+static uv_signal_t usr1;
+static int64_t held[64]; /* hold: ids neither answered nor cancelled */
+static size_t nheld;
 static char **blocks;
 static size_t nblocks;
 
@@ -91,6 +97,9 @@ static void on_cancel(struct ipc_req *req) {
   if (strcmp(mode, "double_response") == 0 && req->data != NULL)
     ((struct second *)req->data)->req = NULL;
   if (strcmp(mode, "hold") == 0) {
+    for (size_t i = 0; i < nheld; i++)
+      if (held[i] == req->id)
+        held[i] = held[--nheld];
     printf("cancel %" PRId64 "\n", req->id);
     fflush(stdout);
   }
@@ -130,6 +139,8 @@ static int on_request_more(struct ipc_req *req) {
     if (strcmp(req->subpath, "/now") == 0) {
       ipc_respond(req, 200, NULL, 0, "now", 3);
     } else {
+      if (nheld < sizeof(held) / sizeof(held[0]))
+        held[nheld++] = req->id;
       printf("request %" PRId64 "\n", req->id);
       fflush(stdout);
     }
@@ -184,6 +195,25 @@ static void on_tick(uv_timer_t *t) {
       printf("spam line %d with some padding to make it longer than short\n", i);
     fflush(stdout);
   }
+}
+
+/* hold, SIGUSR1: the held requests answered behind the library's back
+ * (it still holds them; they are freed at the end of the run). */
+static void on_usr1(uv_signal_t *s, int signum) {
+  char line[160];
+  const char *path = getenv("MISBEHAVE_ANSWERED_FILE");
+  (void)s;
+  (void)signum;
+  for (size_t i = 0; i < nheld; i++) {
+    snprintf(line, sizeof(line),
+             "{\"type\":\"response\",\"id\":%" PRId64 ",\"status\":200,\"body\":\"late\"}\n",
+             held[i]);
+    raw(line);
+  }
+  nheld = 0;
+  FILE *f = path ? fopen(path, "w") : NULL;
+  if (f)
+    fclose(f);
 }
 
 /* Forks a grandchild that stays in our process group, writing its pid. */
@@ -291,5 +321,10 @@ int main(void) {
     return 1;
   uv_timer_init(loop, &tick);
   uv_timer_start(&tick, on_tick, 20, 20);
+  if (strcmp(mode, "hold") == 0) {
+    uv_signal_init(loop, &usr1);
+    uv_signal_start(&usr1, on_usr1, SIGUSR1);
+    uv_unref((uv_handle_t *)&usr1);
+  }
   return ipc_service_run(svc);
 }
