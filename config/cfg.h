@@ -41,6 +41,7 @@ struct cfg_gateway {
   int64_t max_header_bytes; /* larger request headers: 431 */
   int64_t max_body_bytes;   /* larger request body: 413 */
   int max_connections;      /* open client connections at most */
+  int64_t max_buffered_bytes; /* response bytes queued for slow clients, in all */
   int retries;              /* idempotent retries on instance failure */
   char *health_path;        /* starts with '/' */
   char *access_log;         /* absolute path, or NULL when off */

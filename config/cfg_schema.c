@@ -18,6 +18,9 @@
  *                                            travels base64 in one IPC line,
  *                                            and lines stop at 64 MiB)
  *  gateway.max_connections           10000   1..1000000
+ *  gateway.max_buffered_bytes    268435456   65536..68719476736 (64 GiB):
+ *                                            response bytes queued for
+ *                                            clients, all connections
  *  gateway.retries                       1   0..10
  *  logs.max_bytes                 10485760   0 (never rotate) or
  *                                            4096..1099511627776 (1 TiB)
@@ -45,6 +48,7 @@ const struct cfg__int_field cfg__gateway_ints[] = {
     INT_FIELD(struct cfg_gateway, max_header_bytes, 16384, 1024, 1048576, 0),
     INT_FIELD(struct cfg_gateway, max_body_bytes, 1048576, 0, 33554432, 0),
     INT_FIELD(struct cfg_gateway, max_connections, 10000, 1, 1000000, 0),
+    INT_FIELD(struct cfg_gateway, max_buffered_bytes, 268435456, 65536, INT64_C(68719476736), 0),
     INT_FIELD(struct cfg_gateway, retries, 1, 0, 10, 0),
     {NULL, 0, 0, 0, 0, 0, 0}};
 

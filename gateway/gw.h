@@ -96,6 +96,7 @@ struct gw_conn {
   uv_write_t wreq;
   struct ipc_buf wq;            /* bytes waiting behind the write in flight */
   struct ipc_buf wbuf;          /* bytes of the write in flight */
+  size_t counted;               /* wq + wbuf as counted in srv->buffered */
   unsigned writing : 1;
   int open_handles;             /* tcp + timer, while closing */
 };
@@ -110,6 +111,7 @@ struct gw_server {
   uint64_t next_id;             /* last request id handed out */
   struct gw_conn *conns;        /* every open connection */
   size_t nconns;
+  size_t buffered;              /* response bytes queued, every connection */
   llhttp_settings_t settings;
   struct gw_access access;      /* the access log */
   struct ipc_buf scratch;       /* response heads, joined headers */

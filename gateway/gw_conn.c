@@ -12,6 +12,16 @@
 #define IN_MAX (256 * 1024)              /* bytes held while a request is answered */
 #define WQ_MAX ((size_t)64 << 20)         /* response bytes queued for a slow client */
 #define LINGER_MS 5000                    /* a closing connection's last writes */
+#define KEEP_CAP (64 * 1024)              /* buffer capacity kept between requests */
+
+/* Empties b; a large allocation (a big body or response, once) is given
+ * back rather than held for the life of a keep-alive connection. */
+static void trim(struct ipc_buf *b) {
+  if (b->cap > KEEP_CAP)
+    ipc_buf_free(b);
+  else
+    ipc_buf_reset(b);
+}
 
 static struct gw_conn *conn_of(llhttp_t *p) {
   return p->data;
@@ -429,10 +439,38 @@ static void do_write(struct gw_conn *c) {
   c->writing = 1;
 }
 
+/* Keeps srv->buffered, the response bytes queued for clients on every
+ * connection, equal to the sum of what each holds (none once closed). */
+static void account(struct gw_conn *c) {
+  size_t now = uv_is_closing((uv_handle_t *)&c->tcp) ? 0 : c->wq.len + c->wbuf.len;
+  c->srv->buffered = c->srv->buffered - c->counted + now;
+  c->counted = now;
+}
+
+/* Over max_buffered_bytes in all: the connections holding the most are
+ * dropped until it fits (clients that do not read what they asked for;
+ * Envoy's overload manager resets its largest streams the same way). */
+static void shed_buffered(struct gw_server *srv) {
+  size_t max = (size_t)srv->cfg->max_buffered_bytes;
+  while (srv->buffered > max) {
+    struct gw_conn *big = NULL;
+    for (struct gw_conn *c = srv->conns; c; c = c->next)
+      if (big == NULL || c->counted > big->counted)
+        big = c;
+    if (big == NULL || big->counted == 0)
+      return;
+    sup_log(SUP_WARN, "gateway: %zu response bytes queued for clients (max_buffered_bytes "
+            "%zu); closing the connection of %s, which is not reading %zu of them",
+            srv->buffered, max, big->remote, big->counted);
+    gw_conn_close(big, 0);
+  }
+}
+
 static void on_write(uv_write_t *req, int status) {
   struct gw_conn *c = req->data;
   c->writing = 0;
-  ipc_buf_reset(&c->wbuf);
+  trim(&c->wbuf);
+  account(c);
   if (status < 0) {
     gw_conn_close(c, 0);
     return;
@@ -443,7 +481,7 @@ static void on_write(uv_write_t *req, int status) {
     gw_conn_close(c, 0);
 }
 
-void gw_conn_writev(struct gw_conn *c, const uv_buf_t *bufs, unsigned n) {
+static void queue_writev(struct gw_conn *c, const uv_buf_t *bufs, unsigned n) {
   if (c->closing && !c->close_after_write)
     return;
   for (unsigned i = 0; i < n; i++)
@@ -477,6 +515,14 @@ void gw_conn_writev(struct gw_conn *c, const uv_buf_t *bufs, unsigned n) {
             "closing the connection", c->remote, c->wq.len);
     gw_conn_close(c, 0);
   }
+}
+
+void gw_conn_writev(struct gw_conn *c, const uv_buf_t *bufs, unsigned n) {
+  struct gw_server *srv = c->srv;
+  queue_writev(c, bufs, n);
+  account(c);
+  if (srv->buffered > (size_t)srv->cfg->max_buffered_bytes)
+    shed_buffered(srv);
 }
 
 /* ---- Life cycle ---- */
@@ -519,6 +565,7 @@ void gw_conn_close(struct gw_conn *c, int graceful) {
   c->open_handles = 2;
   uv_close((uv_handle_t *)&c->tcp, on_closed);
   uv_close((uv_handle_t *)&c->timer, on_closed);
+  account(c); /* what it held is dropped */
 }
 
 void gw_conn_done(struct gw_conn *c) {
@@ -544,6 +591,8 @@ void gw_conn_done(struct gw_conn *c) {
   c->status = 0;
   c->tries = 0;
   c->state = GW_C_IDLE;
+  trim(&c->hbuf); /* the next request resets them anyway */
+  trim(&c->body);
   if (c->closing)
     return; /* closed while answering (slow client, write error) */
   if (!c->keepalive || srv->stopping) {

@@ -294,6 +294,81 @@ class ConnectionsTest(unittest.TestCase):
         self.assertLess(held - self.rss0, 20 * 8000000 // 1024 + 16 * MiB)
         self.finish()
 
+    def test_clients_not_reading_are_shed_over_max_buffered_bytes(self):
+        # 20 clients ask for 8 MB each and read nothing: under the 64 MiB
+        # cap of one connection, but 160 MB together, five times the
+        # 32 MiB max_buffered_bytes. muster drops the connections holding
+        # the most until what it holds fits, keeps serving the others, and
+        # its memory stays near the budget, not near 160 MB.
+        budget = 32 << 20
+        big = service("big", ["dummy_service"], routes=["/big"], instances=2,
+                      heartbeat_ms=1000, heartbeat_misses=30)
+        m = self.start([big, service("dummy", ["dummy_service"], routes=["/dummy"])],
+                       keepalive_timeout_ms=120000, max_buffered_bytes=budget)
+        load = Load(m, "/dummy/echo", n=2).start()
+        self.addCleanup(load.stop)
+        load.wait_for(20)
+        self.baseline()
+        sampler = RssPeak(m.proc.pid)
+        self.addCleanup(sampler.stop)
+        stuck = []
+        self.addCleanup(lambda: [s.close() for s in stuck])
+        for _ in range(20):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.settimeout(TIMEOUT)
+            s.connect(gateway_addr(m))
+            s.sendall(b"GET /big/bytes?n=8000000 HTTP/1.1\r\nHost: t\r\n\r\n")
+            stuck.append(s)
+
+        def all_relayed():
+            insts = ctl(m, cmd="status", service="big")["services"][0]["instances"]
+            return (sum(i["requests"] for i in insts) >= 20 and
+                    sum(i["inflight"] for i in insts) == 0)
+        poll_until(all_relayed, timeout=TIMEOUT * 2, interval=0.1, what="20 responses relayed")
+        peak = sampler.stop()
+        m.seen_or_expect(r"gateway: \d+ response bytes queued for clients \(max_buffered_bytes "
+                         r"%d\); closing the connection of 127\.0\.0\.1, which is not reading "
+                         r"\d+ of them" % budget)
+        # Each client now reads: the dropped ones get a part, then EOF;
+        # the others get all 8 MB (muster writes on as they read).
+        whole = cut = 0
+        for s in stuck:
+            got = b""
+            while b"\r\n\r\n" not in got:
+                d = s.recv(65536)
+                if not d:
+                    break
+                got += d
+            head, _, body = got.partition(b"\r\n\r\n")
+            n = len(body)
+            while n < 8000000:
+                try:
+                    d = s.recv(1 << 20)
+                except ConnectionResetError:
+                    d = b""
+                if not d:
+                    break
+                n += len(d)
+            if n == 8000000:
+                whole += 1
+            else:
+                cut += 1
+        n0 = load.total()
+        load.wait_for(n0 + 20)  # others are served throughout
+        load.stop()
+        print("\n  20 clients not reading 8 MB each, max_buffered_bytes 32 MiB: %d dropped, %d "
+              "served whole; RSS %d kB -> peak %d kB (+%.1f MB); load %s, errors %d"
+              % (cut, whole, self.rss0, peak, (peak - self.rss0) / 1024.0, load.statuses,
+                 len(load.errors)), file=sys.stderr)
+        self.assertGreaterEqual(cut, 10, "160 MB asked for, 32 MiB allowed")
+        self.assertGreaterEqual(whole, 1, "the connections that fit are kept")
+        self.assertEqual(load.errors, [])
+        self.assertEqual(set(load.statuses), {200})
+        # bounded by the budget, one response over it, and allocator slack
+        self.assertLess(peak - self.rss0, (budget + 8000000) // 1024 + 24 * MiB)
+        self.finish()
+
     def test_pipelining_client_that_never_reads_is_dropped_at_the_queue_cap(self):
         big = service("big", ["dummy_service"], routes=["/big"],
                       heartbeat_ms=1000, heartbeat_misses=30)

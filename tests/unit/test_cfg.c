@@ -181,6 +181,7 @@ TEST(defaults_host) {
   CHECK_INT(c->gateway.max_header_bytes, 16384);
   CHECK_INT(c->gateway.max_body_bytes, 1048576);
   CHECK_INT(c->gateway.max_connections, 10000);
+  CHECK_INT(c->gateway.max_buffered_bytes, 268435456);
   CHECK_INT(c->gateway.retries, 1);
   CHECK_STR(c->gateway.health_path, "/healthz");
   CHECK_STR(c->gateway.access_log, in_tmp("logs/access.log"));
@@ -242,6 +243,7 @@ static const char *spec_example =
     "    \"max_header_bytes\": 16385,\n"
     "    \"max_body_bytes\": 1048577,\n"
     "    \"max_connections\": 10001,\n"
+    "    \"max_buffered_bytes\": 1048576,\n"
     "    \"retries\": 2,\n"
     "    \"health_path\": \"/health\",\n"
     "    \"access_log\": \"/var/log/muster/access.log\"\n"
@@ -284,6 +286,7 @@ TEST(full_example) {
   CHECK_INT(c->gateway.max_header_bytes, 16385);
   CHECK_INT(c->gateway.max_body_bytes, 1048577);
   CHECK_INT(c->gateway.max_connections, 10001);
+  CHECK_INT(c->gateway.max_buffered_bytes, 1048576);
   CHECK_INT(c->gateway.retries, 2);
   CHECK_STR(c->gateway.health_path, "/health");
   CHECK_STR(c->gateway.access_log, "/var/log/muster/access.log");
@@ -345,6 +348,7 @@ static const struct int_case int_cases[] = {
     {"gateway", "max_header_bytes", 1024, 1048576, 0},
     {"gateway", "max_body_bytes", 0, 33554432, 0},
     {"gateway", "max_connections", 1, 1000000, 0},
+    {"gateway", "max_buffered_bytes", 65536, 68719476736LL, 0},
     {"gateway", "retries", 0, 10, 0},
     {"logs", "max_bytes", 4096, 1099511627776LL, 1},
     {"logs", "keep", 0, 1000, 0},
