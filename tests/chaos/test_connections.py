@@ -123,6 +123,28 @@ class ConnectionsTest(unittest.TestCase):
         self.assertEqual(code, 0, "muster's exit code after SIGTERM")
         self.assertEqual(left, [], "processes left behind")
 
+    def stuck_readers(self, m, n):
+        """n clients (a 4 KiB receive buffer) that ask "big" for 8 MB each
+        and read nothing; returns once every response left the instances
+        (muster now holds what the clients do not read)."""
+        stuck = []
+        self.addCleanup(lambda: [s.close() for s in stuck])
+        for _ in range(n):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.settimeout(TIMEOUT)
+            s.connect(gateway_addr(m))
+            s.sendall(b"GET /big/bytes?n=8000000 HTTP/1.1\r\nHost: t\r\n\r\n")
+            stuck.append(s)
+
+        def all_relayed():
+            insts = ctl(m, cmd="status", service="big")["services"][0]["instances"]
+            return (sum(i["requests"] for i in insts) >= n and
+                    sum(i["inflight"] for i in insts) == 0)
+        poll_until(all_relayed, timeout=TIMEOUT * 2, interval=0.1,
+                   what="%d responses relayed" % n)
+        return stuck
+
     # ---- holding connections ----
 
     def test_1000_idle_and_1000_slowloris_do_not_starve_clients(self):
@@ -258,23 +280,7 @@ class ConnectionsTest(unittest.TestCase):
         self.addCleanup(load.stop)
         load.wait_for(20)
         self.baseline()
-        stuck = []
-        self.addCleanup(lambda: [s.close() for s in stuck])
-        for _ in range(20):
-            s = socket.socket()
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            s.settimeout(TIMEOUT)
-            s.connect(gateway_addr(m))
-            s.sendall(b"GET /big/bytes?n=8000000 HTTP/1.1\r\nHost: t\r\n\r\n")
-            stuck.append(s)
-
-        def all_relayed():
-            insts = ctl(m, cmd="status", service="big")["services"][0]["instances"]
-            return (sum(i["requests"] for i in insts) >= 20 and
-                    sum(i["inflight"] for i in insts) == 0)
-        # every response left the instances: muster now holds what the
-        # clients do not read
-        poll_until(all_relayed, timeout=TIMEOUT * 2, interval=0.1, what="20 responses relayed")
+        self.stuck_readers(m, 20)
         held = rss_kb(m.proc.pid)
         n0 = load.total()
         load.wait_for(n0 + 20)  # others are served meanwhile
@@ -311,21 +317,7 @@ class ConnectionsTest(unittest.TestCase):
         self.baseline()
         sampler = RssPeak(m.proc.pid)
         self.addCleanup(sampler.stop)
-        stuck = []
-        self.addCleanup(lambda: [s.close() for s in stuck])
-        for _ in range(20):
-            s = socket.socket()
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            s.settimeout(TIMEOUT)
-            s.connect(gateway_addr(m))
-            s.sendall(b"GET /big/bytes?n=8000000 HTTP/1.1\r\nHost: t\r\n\r\n")
-            stuck.append(s)
-
-        def all_relayed():
-            insts = ctl(m, cmd="status", service="big")["services"][0]["instances"]
-            return (sum(i["requests"] for i in insts) >= 20 and
-                    sum(i["inflight"] for i in insts) == 0)
-        poll_until(all_relayed, timeout=TIMEOUT * 2, interval=0.1, what="20 responses relayed")
+        stuck = self.stuck_readers(m, 20)
         peak = sampler.stop()
         m.seen_or_expect(r"gateway: \d+ response bytes queued for clients \(max_buffered_bytes "
                          r"%d\); closing the connection of 127\.0\.0\.1, which is not reading "
