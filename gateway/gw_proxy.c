@@ -318,21 +318,18 @@ static void timeout_now(struct gw_conn *c) {
   gw_conn_done(c);
 }
 
-/* After this turn's poll: the timeouts whose answer did not come in it. */
+/* After this turn's poll: the timeouts whose answer did not come in it.
+ * (No timer runs in here, so the list does not grow while it is read.) */
 static void on_expire_check(uv_check_t *h) {
   struct gw_server *srv = h->data;
-  uint64_t *ids = srv->expired;
-  size_t n = srv->nexpired;
-  srv->expired = NULL; /* a 504 may start the next request: a fresh list */
-  srv->nexpired = srv->capexpired = 0;
   uv_idle_stop(&srv->expire_idle);
   uv_check_stop(&srv->expire_check);
-  for (size_t i = 0; i < n; i++) {
-    struct gw_conn *c = gw_map_get(&srv->inflight, ids[i]);
-    if (c && c->id == ids[i] && c->state == GW_C_BUSY && !c->head_sent)
+  for (size_t i = 0; i < srv->nexpired; i++) {
+    struct gw_conn *c = gw_map_get(&srv->inflight, srv->expired[i]);
+    if (c && c->state == GW_C_BUSY && !c->head_sent)
       timeout_now(c);
   }
-  free(ids);
+  srv->nexpired = 0;
 }
 
 static void on_expire_idle(uv_idle_t *h) {
@@ -386,10 +383,7 @@ void gw_proxy_close(struct gw_server *srv) {
     uv_close((uv_handle_t *)&srv->expire_idle, on_expire_closed);
     uv_close((uv_handle_t *)&srv->expire_check, on_expire_closed);
   }
-  srv->expire_closed = 1;
-  free(srv->expired);
-  srv->expired = NULL;
-  srv->nexpired = srv->capexpired = 0;
+  srv->expire_closed = 1; /* the list itself goes with gw_server_free */
 }
 
 /* ---- Relaying the answer ---- */

@@ -131,11 +131,11 @@ static int headers_kv(struct parse *p) {
   }
   if (n == 0)
     return 0;
-  m->arena = malloc(n * sizeof(struct ipc_kv) + bytes + 1);
+  m->arena = malloc(n * sizeof(struct ipc_hdr) + bytes + 1);
   if (m->arena == NULL)
     return fail(p, "out of memory");
-  struct ipc_kv *kv = (struct ipc_kv *)(void *)m->arena;
-  char *q = m->arena + n * sizeof(struct ipc_kv);
+  struct ipc_hdr *kv = (struct ipc_hdr *)(void *)m->arena;
+  char *q = m->arena + n * sizeof(struct ipc_hdr);
   m->hdrs = kv;
   m->nhdrs = n;
   cJSON_ArrayForEach(v, m->headers) {
@@ -320,7 +320,7 @@ static int fast_bytes(struct ipc_msg *m, const char *text, size_t tn, const char
 
 /* Where the strings of a request are copied: kv first, then text. */
 struct arena {
-  struct ipc_kv *kv;
+  struct ipc_hdr *kv;
   size_t nkv;
   char *p;  /* next free byte */
   int bad;  /* a value that is not a plain string: full path */
@@ -364,7 +364,7 @@ static int count_header(void *ctx, const char *k, size_t kn, const char *v, size
 
 static int copy_header(void *ctx, const char *k, size_t kn, const char *v, size_t vn) {
   struct arena *a = ctx;
-  struct ipc_kv *kv = &a->kv[a->nkv];
+  struct ipc_hdr *kv = &a->kv[a->nkv];
   if ((kv->name = arena_str(a, k - 1, kn + 2)) == NULL ||
       (kv->value = arena_str(a, v, vn)) == NULL) {
     a->bad = 1;
@@ -396,11 +396,11 @@ static int fast_request(struct ipc_msg *m, const struct fast *f, size_t len) {
   }
   /* Every string is a distinct part of the line and decodes to no more
    * bytes than its literal (quotes included) takes: len bytes hold them. */
-  size_t kvsize = a.nkv * sizeof(struct ipc_kv);
+  size_t kvsize = a.nkv * sizeof(struct ipc_hdr);
   m->arena = malloc(kvsize + len + 1);
   if (m->arena == NULL)
     return -1;
-  a.kv = (struct ipc_kv *)(void *)m->arena;
+  a.kv = (struct ipc_hdr *)(void *)m->arena;
   a.p = m->arena + kvsize;
   a.nkv = 0;
   if (f->headers &&

@@ -40,9 +40,10 @@ enum ipc_type {
 /* Wire name of t ("request", ...), or "?" for an unknown value. */
 const char *ipc_type_name(enum ipc_type t);
 
-/* A request header: NUL-terminated name (lower-case, as muster sends it)
- * and value (a header given as an array has its values joined with ", "). */
-struct ipc_kv {
+/* A header, NUL-terminated name and value. In a parsed request the name
+ * is lower-case (as muster sends it) and a header given as an array has its
+ * values joined with ", "; services also pass them to ipc_respond(). */
+struct ipc_hdr {
   const char *name;
   const char *value;
 };
@@ -63,7 +64,7 @@ struct ipc_msg {
   const char *prefix;  /* request: the route prefix that matched */
   const char *remote;  /* request: client address, "" if absent */
   const cJSON *headers; /* response (and request on the full path): object or NULL */
-  const struct ipc_kv *hdrs; /* request: its headers in order (both paths) */
+  const struct ipc_hdr *hdrs; /* request: its headers in order (both paths) */
   size_t nhdrs;
   const char *body;    /* request/response body, chunk data; NULL if none */
   size_t body_len;     /* length of body (may hold any byte when base64) */
@@ -83,8 +84,8 @@ struct ipc_msg {
  * and a "json" body is given as its text (json_raw); such an m is valid
  * only while `line` is. A `request` (what a service receives for every
  * HTTP request) also takes a fast path: its strings and headers are
- * copied into one owned arena, so it outlives `line`. Anything unusual takes the full cJSON path, which
- * gives the precise error. Returns 0, or UV_EINVAL with a
+ * copied into one owned arena, so it outlives `line`. Anything unusual
+ * takes the full cJSON path, which gives the precise error. Returns 0, or UV_EINVAL with a
  * one-line reason in err ("invalid JSON near offset 12", "request: missing
  * field \"id\"", "response: field \"status\" must be an integer", "unknown
  * type \"foo\"") and m left empty. m must be freed with ipc_msg_free()

@@ -42,7 +42,7 @@ struct ipc_req {
   const char *query;   /* raw, without "?" */
   const char *prefix;  /* the route prefix that matched */
   const char *remote;  /* client address */
-  const struct ipc_kv *headers; /* in order; names lower-case (see ipc_req_header) */
+  const struct ipc_hdr *headers; /* in order; names lower-case (see ipc_req_header) */
   size_t nheaders;
   const char *body;    /* request body ("" if none); may hold any byte */
   size_t body_len;
@@ -72,11 +72,8 @@ struct ipc_service_cbs {
 /* The value of request header `name` (lower-case), or NULL. */
 const char *ipc_req_header(const struct ipc_req *req, const char *name);
 
-/* A response header for ipc_respond() and ipc_stream_begin(). */
-struct ipc_hdr {
-  const char *name;
-  const char *value;
-};
+/* Response headers for ipc_respond() and ipc_stream_begin() are
+ * struct ipc_hdr (ipc_msg.h), the type request headers come in. */
 
 /* Opens the channel on $MUSTER_CHANNEL_FD (default 3). Returns the service
  * (owned by the caller until ipc_service_run() frees it) or NULL with a

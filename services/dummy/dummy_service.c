@@ -82,7 +82,7 @@ static void do_echo(struct ipc_req *req) {
   ipc_json_str(&b, req->query, strlen(req->query));
   ipc_buf_adds(&b, ",\"headers\":{");
   for (size_t i = 0; i < req->nheaders; i++) {
-    const struct ipc_kv *h = &req->headers[i];
+    const struct ipc_hdr *h = &req->headers[i];
     if (i)
       ipc_buf_addc(&b, ',');
     ipc_json_str(&b, h->name, strlen(h->name));

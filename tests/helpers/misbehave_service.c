@@ -61,6 +61,16 @@ static void raw(const char *line) {
     exit(1);
 }
 
+/* Writes a 200 `response` for id with a text body, bypassing the library
+ * (ahead of its queued writes: ordering is kept). */
+static void raw_response(int64_t id, const char *body) {
+  char line[160];
+  snprintf(line, sizeof(line),
+           "{\"type\":\"response\",\"id\":%" PRId64 ",\"status\":200,\"body\":\"%s\"}\n", id,
+           body);
+  raw(line);
+}
+
 static void free_handle(uv_handle_t *h) {
   free(h);
 }
@@ -78,17 +88,13 @@ struct second {
 static void on_second_response(uv_check_t *t) {
   struct second *sec = (struct second *)t;
   struct ipc_req *req = sec->req;
-  char line[160];
   if (req != NULL && ++sec->runs < 2)
     return;
   uv_check_stop(t);
   uv_close((uv_handle_t *)t, free_handle);
   if (req == NULL)
     return; /* cancelled meanwhile */
-  snprintf(line, sizeof(line),
-           "{\"type\":\"response\",\"id\":%" PRId64 ",\"status\":200,\"body\":\"second\"}\n",
-           req->id);
-  raw(line);
+  raw_response(req->id, "second");
   ipc_stream_write(req, "streamed", 8);
   ipc_stream_end(req);
 }
@@ -108,7 +114,6 @@ static void on_cancel(struct ipc_req *req) {
 /* The modes added for tests/chaos/test_children.py and test_connections.py.
  * Returns 1 when req was handled. */
 static int on_request_more(struct ipc_req *req) {
-  char line[160];
   if (strcmp(mode, "unknown_id") == 0) {
     const char *d = getenv("MISBEHAVE_ID_DELTA"), *path = getenv("MISBEHAVE_ID_FILE");
     long long target = (long long)req->id + (d ? atoll(d) : 1000);
@@ -118,10 +123,7 @@ static int on_request_more(struct ipc_req *req) {
         target = (long long)req->id + (d ? atoll(d) : 1000);
       fclose(f);
     }
-    snprintf(line, sizeof(line),
-             "{\"type\":\"response\",\"id\":%lld,\"status\":200,\"body\":\"stray\"}\n",
-             target);
-    raw(line); /* ahead of the library's queued writes: ordering is kept */
+    raw_response(target, "stray");
     ipc_respond(req, 200, NULL, 0, "right", 5);
     return 1;
   }
@@ -150,16 +152,12 @@ static int on_request_more(struct ipc_req *req) {
 }
 
 static void on_request(struct ipc_req *req) {
-  char line[160];
   if (on_request_more(req))
     return;
   if (strcmp(mode, "stray_ids") == 0 || strcmp(mode, "double_reply") == 0 ||
       strcmp(mode, "double_response") == 0) {
     int stray = mode[0] == 's'; /* stray_ids; double_reply and double_response: not */
-    snprintf(line, sizeof(line),
-             "{\"type\":\"response\",\"id\":%lld,\"status\":200,\"body\":\"%s\"}\n",
-             (long long)req->id + (stray ? 1000000 : 0), stray ? "stray" : "first");
-    raw(line); /* ahead of the library's queued writes: ordering is kept */
+    raw_response(req->id + (stray ? 1000000 : 0), stray ? "stray" : "first");
     ipc_respond(req, 200, NULL, 0, stray ? "right" : "second", stray ? 5 : 6);
     return;
   }
@@ -200,16 +198,11 @@ static void on_tick(uv_timer_t *t) {
 /* hold, SIGUSR1: the held requests answered behind the library's back
  * (it still holds them; they are freed at the end of the run). */
 static void on_usr1(uv_signal_t *s, int signum) {
-  char line[160];
   const char *path = getenv("MISBEHAVE_ANSWERED_FILE");
   (void)s;
   (void)signum;
-  for (size_t i = 0; i < nheld; i++) {
-    snprintf(line, sizeof(line),
-             "{\"type\":\"response\",\"id\":%" PRId64 ",\"status\":200,\"body\":\"late\"}\n",
-             held[i]);
-    raw(line);
-  }
+  for (size_t i = 0; i < nheld; i++)
+    raw_response(held[i], "late");
   nheld = 0;
   FILE *f = path ? fopen(path, "w") : NULL;
   if (f)
