@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/queue.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <uv.h>
@@ -21,6 +22,7 @@
 #include "sup_logfile.h"
 #include "sup_proc.h"
 #include "sup_service.h"
+#include "sup_view.h"
 
 #define CLIENT_MAX_QUEUE ((size_t)8 << 20) /* a client that stops reading */
 #define REQUEST_MAX_LINE ((size_t)1 << 20)
@@ -35,7 +37,7 @@ struct ctl_op {
 struct ctl_client {
   struct ipc_channel ch;          /* the connection; handle lives here */
   struct ctl_server *srv;
-  struct ctl_client *prev, *next; /* the server's clients */
+  LIST_ENTRY(ctl_client) link;    /* the server's clients */
   struct ctl_op *op;              /* the command awaiting its reply, or NULL */
   char op_service[65];            /* the service that command is about */
   struct ipc_buf backlog;         /* lines received while op was pending */
@@ -48,7 +50,7 @@ struct ctl_server {
   struct sup_host *host;
   uv_pipe_t listener;
   char *path;                     /* the socket file, unlinked at the end */
-  struct ctl_client *clients;
+  LIST_HEAD(, ctl_client) clients;
   unsigned listening : 1;
 };
 
@@ -101,40 +103,44 @@ static void reply_ok(struct ctl_client *cl, const char *service) {
 /* ---- status ---- */
 
 static cJSON *instance_json(struct sup_instance *inst) {
+  struct sup_instance_info ii;
   cJSON *o = cJSON_CreateObject();
-  pid_t pid = sup_instance_pid(inst);
-  cJSON_AddNumberToObject(o, "index", inst->index);
-  cJSON_AddNumberToObject(o, "pid", pid);
-  cJSON_AddStringToObject(o, "state", sup_istate_name(inst->state));
-  cJSON_AddNumberToObject(o, "restarts", inst->restarts);
-  cJSON_AddNumberToObject(o, "uptime_ms", pid ? (double)(sup_now_ms() - inst->started_ms) : 0);
-  cJSON_AddNumberToObject(o, "rss_bytes", pid ? (double)sup_proc_rss(pid) : 0);
-  cJSON_AddNumberToObject(o, "inflight", inst->inflight);
-  cJSON_AddNumberToObject(o, "requests", (double)inst->requests);
-  if (inst->last_code == -1 && inst->last_signal == 0) {
+  sup_view_instance_info(inst, &ii);
+  cJSON_AddNumberToObject(o, "index", ii.index);
+  cJSON_AddNumberToObject(o, "pid", ii.pid);
+  cJSON_AddStringToObject(o, "state", ii.state_name);
+  cJSON_AddNumberToObject(o, "restarts", ii.restarts);
+  cJSON_AddNumberToObject(o, "uptime_ms", (double)ii.uptime_ms);
+  cJSON_AddNumberToObject(o, "rss_bytes", ii.pid ? (double)sup_proc_rss(ii.pid) : 0);
+  cJSON_AddNumberToObject(o, "inflight", ii.inflight);
+  cJSON_AddNumberToObject(o, "requests", (double)ii.requests);
+  if (ii.last_code == -1 && ii.last_signal == 0) {
     cJSON_AddNullToObject(o, "last_exit");
   } else {
     cJSON *e = cJSON_AddObjectToObject(o, "last_exit");
-    cJSON_AddNumberToObject(e, "code", inst->last_code);
-    cJSON_AddNumberToObject(e, "signal", inst->last_signal);
+    cJSON_AddNumberToObject(e, "code", ii.last_code);
+    cJSON_AddNumberToObject(e, "signal", ii.last_signal);
   }
   return o;
 }
 
 static cJSON *service_json(struct sup_service *svc) {
+  struct sup_service_info si;
+  struct sup_instance *inst;
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "name", svc->cfg->name);
-  cJSON_AddStringToObject(o, "state", sup_sstate_name(sup_service_state(svc)));
-  cJSON_AddNumberToObject(o, "restarts", (double)svc->restarts_total);
+  sup_view_service_info(svc, &si);
+  cJSON_AddStringToObject(o, "name", si.name);
+  cJSON_AddStringToObject(o, "state", si.state_name);
+  cJSON_AddNumberToObject(o, "restarts", (double)si.restarts);
   cJSON *a = cJSON_AddArrayToObject(o, "instances");
-  for (size_t i = 0; i < svc->ninst; i++)
-    cJSON_AddItemToArray(a, instance_json(svc->inst[i]));
+  for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++)
+    cJSON_AddItemToArray(a, instance_json(inst));
   return o;
 }
 
 static struct sup_service *find(struct ctl_client *cl, const char *name) {
-  struct sup_service *svc = sup_host_find(cl->srv->host, name);
-  if (svc == NULL || svc->removed) {
+  struct sup_service *svc = sup_view_find(cl->srv->host, name);
+  if (svc == NULL) {
     char msg[128];
     snprintf(msg, sizeof(msg), "no service \"%s\"", name);
     reply_error(cl, msg);
@@ -144,15 +150,14 @@ static struct sup_service *find(struct ctl_client *cl, const char *name) {
 }
 
 static void do_status(struct ctl_client *cl, const struct ctl_cmd *c) {
-  struct sup_host *h = cl->srv->host;
-  struct sup_service *one = NULL;
+  struct sup_service *one = NULL, *svc;
   if (c->service[0] && (one = find(cl, c->service)) == NULL)
     return;
   cJSON *o = ok_reply();
   cJSON *a = cJSON_AddArrayToObject(o, "services");
-  for (size_t s = 0; s < h->nsvcs; s++)
-    if ((one == NULL && !h->svcs[s]->removed) || h->svcs[s] == one)
-      cJSON_AddItemToArray(a, service_json(h->svcs[s]));
+  for (size_t s = 0; (svc = sup_view_service(cl->srv->host, s)) != NULL; s++)
+    if (one == NULL || svc == one)
+      cJSON_AddItemToArray(a, service_json(svc));
   send_json(cl, o);
   cJSON_Delete(o);
 }
@@ -192,7 +197,7 @@ static void do_restart(struct ctl_client *cl, struct sup_service *svc) {
   }
   op->client = cl;
   cl->op = op; /* before: the restart may finish at once and reply */
-  snprintf(cl->op_service, sizeof(cl->op_service), "%s", svc->cfg->name);
+  snprintf(cl->op_service, sizeof(cl->op_service), "%s", sup_view_service_cfg(svc)->name);
   if (sup_service_restart(svc, on_restart_done, op) != 0) {
     cl->op = NULL;
     free(op);
@@ -265,11 +270,12 @@ static void on_service_line(void *ctx, const char *label, const char *stream, co
 }
 
 static void do_logs(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_service *svc) {
-  const struct cfg *cfg = cl->srv->host->cfg;
+  const struct cfg *cfg = sup_view_cfg(cl->srv->host);
   char path[4200];
   char *text = NULL;
   size_t len = 0;
-  snprintf(path, sizeof(path), "%s/%s.log", cfg->logs.dir, svc->cfg->name);
+  const char *name = sup_view_service_cfg(svc)->name;
+  snprintf(path, sizeof(path), "%s/%s.log", cfg->logs.dir, name);
   int rc = sup_logfile_tail(path, cfg->logs.keep, (size_t)c->lines, &text, &len);
   if (rc < 0) {
     char msg[4300];
@@ -292,7 +298,7 @@ static void do_logs(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_s
   send_json(cl, o);
   cJSON_Delete(o);
   if (c->follow && !cl->closing) {
-    snprintf(cl->follow, sizeof(cl->follow), "%s", svc->cfg->name);
+    snprintf(cl->follow, sizeof(cl->follow), "%s", name);
     sup_host_add_log_listener(cl->srv->host, on_service_line, cl);
   }
 }
@@ -341,11 +347,11 @@ static void handle_line(struct ctl_client *cl, const char *line, size_t len) {
     break;
   case CTL_START:
     sup_service_start(svc);
-    reply_ok(cl, svc->cfg->name);
+    reply_ok(cl, sup_view_service_cfg(svc)->name);
     break;
   case CTL_STOP:
     sup_service_stop(svc);
-    reply_ok(cl, svc->cfg->name);
+    reply_ok(cl, sup_view_service_cfg(svc)->name);
     break;
   case CTL_RESTART:
     do_restart(cl, svc);
@@ -356,7 +362,7 @@ static void handle_line(struct ctl_client *cl, const char *line, size_t len) {
       break;
     }
     cJSON *o = ok_reply();
-    cJSON_AddStringToObject(o, "service", svc->cfg->name);
+    cJSON_AddStringToObject(o, "service", sup_view_service_cfg(svc)->name);
     cJSON_AddNumberToObject(o, "instances", (double)c.instances);
     send_json(cl, o);
     cJSON_Delete(o);
@@ -428,12 +434,7 @@ static void client_close(struct ctl_client *cl) {
   if (cl->events)
     sup_host_remove_listener(srv->host, on_event, cl);
   sup_host_remove_log_listener(srv->host, on_service_line, cl);
-  if (cl->prev)
-    cl->prev->next = cl->next;
-  else
-    srv->clients = cl->next;
-  if (cl->next)
-    cl->next->prev = cl->prev;
+  LIST_REMOVE(cl, link);
   ipc_channel_close(&cl->ch, 1, on_client_closed);
 }
 
@@ -458,10 +459,7 @@ static void on_connection(uv_stream_t *l, int status) {
     return;
   cl->srv = srv;
   ipc_buf_init(&cl->backlog);
-  cl->next = srv->clients;
-  if (srv->clients)
-    srv->clients->prev = cl;
-  srv->clients = cl;
+  LIST_INSERT_HEAD(&srv->clients, cl, link);
   int rc = ipc_channel_accept(&cl->ch, l, REQUEST_MAX_LINE, &cbs, cl);
   cl->ch.max_queue = CLIENT_MAX_QUEUE;
   if (rc < 0) {
@@ -489,8 +487,8 @@ static void hook_finished(void *ctx) {
     uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
     unlink(srv->path);
   }
-  while (srv->clients)
-    client_close(srv->clients);
+  while (!LIST_EMPTY(&srv->clients))
+    client_close(LIST_FIRST(&srv->clients));
 }
 
 /* Makes the socket's directory and removes a stale socket file. Returns 0,
@@ -516,20 +514,21 @@ static int prepare_path(const char *path) {
 }
 
 struct ctl_server *ctl_server_start(struct sup_host *host) {
-  const char *path = host->cfg->control.socket;
+  const char *path = sup_view_cfg(host)->control.socket;
   struct ctl_server *srv = calloc(1, sizeof(*srv));
   if (srv == NULL || (srv->path = strdup(path)) == NULL) {
     free(srv);
     return NULL;
   }
   srv->host = host;
+  LIST_INIT(&srv->clients);
   if (prepare_path(path) != 0) {
     sup_log(SUP_ERROR, "control: another muster is listening on %s", path);
     free(srv->path);
     free(srv);
     return NULL;
   }
-  uv_pipe_init(host->loop, &srv->listener, 0);
+  uv_pipe_init(sup_host_loop(host), &srv->listener, 0);
   srv->listener.data = srv;
   srv->listening = 1;
   mode_t old = umask(0177); /* the socket is born 0600 */

@@ -92,3 +92,15 @@ void *gw_map_del(struct gw_map *m, uint64_t key) {
   m->n--;
   return val;
 }
+
+int gw_map_next(const struct gw_map *m, size_t *pos, uint64_t *key, void **val) {
+  for (; *pos < m->cap; (*pos)++) {
+    if (m->slots[*pos].key != 0) {
+      *key = m->slots[*pos].key;
+      *val = m->slots[*pos].val;
+      (*pos)++;
+      return 1;
+    }
+  }
+  return 0;
+}

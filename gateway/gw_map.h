@@ -26,5 +26,8 @@ int gw_map_put(struct gw_map *m, uint64_t key, void *val);
 void *gw_map_get(const struct gw_map *m, uint64_t key);
 /* Removes key; returns its value or NULL. */
 void *gw_map_del(struct gw_map *m, uint64_t key);
+/* Iterates: from *pos = 0, each call gives the next entry's value (and
+ * key) and returns 1, or 0 at the end. The map must not change meanwhile. */
+int gw_map_next(const struct gw_map *m, size_t *pos, uint64_t *key, void **val);
 
 #endif

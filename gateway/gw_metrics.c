@@ -6,10 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sup_host.h"
-#include "sup_instance.h"
 #include "sup_proc.h"
-#include "sup_service.h"
+#include "sup_view.h"
+#include "util_vec.h"
 
 /* Upper bounds of the latency buckets, seconds (like the Prometheus
  * client libraries' defaults, finer at the fast end). */
@@ -26,46 +25,40 @@ void gw_metrics_free(struct gw_metrics *m) {
   gw_metrics_init(m);
 }
 
-void gw_metrics_record(struct gw_metrics *m, const char *service, int code, double seconds) {
-  const char *svc = service ? service : "";
-  struct gw_metric_count *c = NULL;
-  for (size_t i = 0; i < m->ncounts && c == NULL; i++)
+/* The counter of (service, code), made when new; NULL on out of memory. */
+static struct gw_metric_count *count_of(struct gw_metrics *m, const char *svc, int code) {
+  for (size_t i = 0; i < m->ncounts; i++)
     if (m->counts[i].code == code && strcmp(m->counts[i].service, svc) == 0)
-      c = &m->counts[i];
-  if (c == NULL) {
-    if (m->ncounts == m->capcounts) {
-      size_t cap = m->capcounts ? m->capcounts * 2 : 16;
-      struct gw_metric_count *v = realloc(m->counts, cap * sizeof(*v));
-      if (v == NULL)
-        return;
-      m->counts = v;
-      m->capcounts = cap;
-    }
-    c = &m->counts[m->ncounts++];
-    snprintf(c->service, sizeof(c->service), "%s", svc);
-    c->code = code;
-    c->count = 0;
-  }
-  c->count++;
-  if (service == NULL)
-    return; /* latency is about services */
-  struct gw_metric_hist *h = NULL;
-  for (size_t i = 0; i < m->nhists && h == NULL; i++)
+      return &m->counts[i];
+  if (util_vec_reserve(&m->counts, &m->capcounts, m->ncounts + 1) != 0)
+    return NULL;
+  struct gw_metric_count *c = &m->counts[m->ncounts++];
+  snprintf(c->service, sizeof(c->service), "%s", svc);
+  c->code = code;
+  c->count = 0;
+  return c;
+}
+
+/* The histogram of service svc, made when new; NULL on out of memory. */
+static struct gw_metric_hist *hist_of(struct gw_metrics *m, const char *svc) {
+  for (size_t i = 0; i < m->nhists; i++)
     if (strcmp(m->hists[i].service, svc) == 0)
-      h = &m->hists[i];
-  if (h == NULL) {
-    if (m->nhists == m->caphists) {
-      size_t cap = m->caphists ? m->caphists * 2 : 8;
-      struct gw_metric_hist *v = realloc(m->hists, cap * sizeof(*v));
-      if (v == NULL)
-        return;
-      m->hists = v;
-      m->caphists = cap;
-    }
-    h = &m->hists[m->nhists++];
-    memset(h, 0, sizeof(*h));
-    snprintf(h->service, sizeof(h->service), "%s", svc);
-  }
+      return &m->hists[i];
+  if (util_vec_reserve(&m->hists, &m->caphists, m->nhists + 1) != 0)
+    return NULL;
+  struct gw_metric_hist *h = &m->hists[m->nhists++];
+  memset(h, 0, sizeof(*h));
+  snprintf(h->service, sizeof(h->service), "%s", svc);
+  return h;
+}
+
+void gw_metrics_record(struct gw_metrics *m, const char *service, int code, double seconds) {
+  struct gw_metric_count *c = count_of(m, service ? service : "", code);
+  if (c)
+    c->count++;
+  struct gw_metric_hist *h = service ? hist_of(m, service) : NULL; /* latency: services only */
+  if (h == NULL)
+    return;
   size_t k = 0;
   while (k < GW_METRICS_BUCKETS && seconds > bounds[k])
     k++;
@@ -85,8 +78,8 @@ static void line(struct ipc_buf *b, const char *fmt, ...) {
     ipc_buf_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
-void gw_metrics_render(const struct gw_metrics *m, struct sup_host *host, size_t connections,
-                       struct ipc_buf *b) {
+/* The request counters and latency histograms. */
+static void render_requests(const struct gw_metrics *m, struct ipc_buf *b) {
   line(b, "# HELP muster_requests_total HTTP requests answered by the gateway.\n"
           "# TYPE muster_requests_total counter\n");
   for (size_t i = 0; i < m->ncounts; i++)
@@ -108,43 +101,83 @@ void gw_metrics_render(const struct gw_metrics *m, struct sup_host *host, size_t
     line(b, "muster_request_duration_seconds_count{service=\"%s\"} %llu\n", h->service,
          (unsigned long long)h->count);
   }
-  line(b, "# HELP muster_restarts_total Instance restarts since muster started.\n"
-          "# TYPE muster_restarts_total counter\n");
-  for (size_t s = 0; s < host->nsvcs; s++)
-    line(b, "muster_restarts_total{service=\"%s\"} %llu\n", host->svcs[s]->cfg->name,
-         (unsigned long long)host->svcs[s]->restarts_total);
-  line(b, "# HELP muster_instances Instances by state.\n# TYPE muster_instances gauge\n");
-  for (size_t s = 0; s < host->nsvcs; s++) {
-    struct sup_service *svc = host->svcs[s];
-    static const enum sup_istate states[] = {SUP_I_STARTING, SUP_I_READY, SUP_I_DRAINING,
-                                             SUP_I_STOPPING, SUP_I_BACKOFF, SUP_I_EXITED};
-    for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++) {
-      size_t n = 0;
-      for (size_t i = 0; i < svc->ninst; i++)
-        n += svc->inst[i]->state == states[k];
-      line(b, "muster_instances{service=\"%s\",state=\"%s\"} %zu\n", svc->cfg->name,
-           sup_istate_name(states[k]), n);
+}
+
+/* One family of the host's gauges and counters: a line (or lines) per
+ * service. */
+typedef void (*family_fn)(struct sup_service *svc, const struct sup_service_info *si,
+                          struct ipc_buf *b);
+
+static void render_restarts(struct sup_service *svc, const struct sup_service_info *si,
+                            struct ipc_buf *b) {
+  line(b, "muster_restarts_total{service=\"%s\"} %llu\n", si->name,
+       (unsigned long long)si->restarts);
+}
+
+/* Instances of svc by state, in the states' order (SPEC §5 names). */
+static void render_states(struct sup_service *svc, const struct sup_service_info *si,
+                          struct ipc_buf *b) {
+  static const char *const states[] = {"starting", "ready", "draining", "stopping", "backoff",
+                                       "exited"};
+  struct sup_instance *inst;
+  struct sup_instance_info ii;
+  for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++) {
+    size_t n = 0;
+    for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++) {
+      sup_view_instance_info(inst, &ii);
+      n += strcmp(ii.state_name, states[k]) == 0;
+    }
+    line(b, "muster_instances{service=\"%s\",state=\"%s\"} %zu\n", si->name, states[k], n);
+  }
+}
+
+static void render_inflight(struct sup_service *svc, const struct sup_service_info *si,
+                            struct ipc_buf *b) {
+  line(b, "muster_inflight_requests{service=\"%s\"} %u\n", si->name, si->inflight);
+}
+
+/* Resident memory of each running instance of svc. */
+static void render_rss(struct sup_service *svc, const struct sup_service_info *si,
+                       struct ipc_buf *b) {
+  struct sup_instance *inst;
+  struct sup_instance_info ii;
+  for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++) {
+    sup_view_instance_info(inst, &ii);
+    if (ii.pid)
+      line(b, "muster_instance_rss_bytes{service=\"%s\",instance=\"%d\"} %llu\n", si->name,
+           ii.index, (unsigned long long)sup_proc_rss(ii.pid));
+  }
+}
+
+/* The families read from the host, each under its HELP and TYPE lines. */
+static void render_host(struct sup_host *host, struct ipc_buf *b) {
+  static const struct {
+    const char *head;
+    family_fn fn;
+  } fam[] = {
+      {"# HELP muster_restarts_total Instance restarts since muster started.\n"
+       "# TYPE muster_restarts_total counter\n", render_restarts},
+      {"# HELP muster_instances Instances by state.\n# TYPE muster_instances gauge\n",
+       render_states},
+      {"# HELP muster_inflight_requests Requests being answered by a service.\n"
+       "# TYPE muster_inflight_requests gauge\n", render_inflight},
+      {"# HELP muster_instance_rss_bytes Resident memory of each running instance.\n"
+       "# TYPE muster_instance_rss_bytes gauge\n", render_rss}};
+  struct sup_service *svc;
+  struct sup_service_info si;
+  for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+    line(b, "%s", fam[f].head);
+    for (size_t s = 0; (svc = sup_view_service(host, s)) != NULL; s++) {
+      sup_view_service_info(svc, &si);
+      fam[f].fn(svc, &si, b);
     }
   }
-  line(b, "# HELP muster_inflight_requests Requests being answered by a service.\n"
-          "# TYPE muster_inflight_requests gauge\n");
-  for (size_t s = 0; s < host->nsvcs; s++) {
-    unsigned n = 0;
-    for (size_t i = 0; i < host->svcs[s]->ninst; i++)
-      n += host->svcs[s]->inst[i]->inflight;
-    line(b, "muster_inflight_requests{service=\"%s\"} %u\n", host->svcs[s]->cfg->name, n);
-  }
-  line(b, "# HELP muster_instance_rss_bytes Resident memory of each running instance.\n"
-          "# TYPE muster_instance_rss_bytes gauge\n");
-  for (size_t s = 0; s < host->nsvcs; s++) {
-    struct sup_service *svc = host->svcs[s];
-    for (size_t i = 0; i < svc->ninst; i++) {
-      pid_t pid = sup_instance_pid(svc->inst[i]);
-      if (pid)
-        line(b, "muster_instance_rss_bytes{service=\"%s\",instance=\"%d\"} %llu\n",
-             svc->cfg->name, svc->inst[i]->index, (unsigned long long)sup_proc_rss(pid));
-    }
-  }
+}
+
+void gw_metrics_render(const struct gw_metrics *m, struct sup_host *host, size_t connections,
+                       struct ipc_buf *b) {
+  render_requests(m, b);
+  render_host(host, b);
   line(b, "# HELP muster_gateway_connections Open client connections of the gateway.\n"
           "# TYPE muster_gateway_connections gauge\nmuster_gateway_connections %zu\n",
        connections);

@@ -1,297 +1,174 @@
-/* gw_proxy — routing a request to an instance and relaying its answer:
- * balancing (least in-flight, round-robin ties), load shedding, the
- * request timeout, retries of idempotent requests on instance failure,
- * validation of what a service sends back. See gw.h. */
+/* gw_proxy — the proxy handler: a request to an IPC instance and its
+ * answer back. Routing, balancing (gw_balance), load shedding, the request
+ * timeout (gw_expire), retries of idempotent requests when an instance
+ * dies, validation of what a service sends back. See gw.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "gw.h"
+#include "gw_balance.h"
+#include "gw_fwd.h"
 #include "ipc_channel.h"
-#include "ipc_msg.h"
-#include "ipc_text.h"
-#include "sup_host.h"
 #include "sup_instance.h"
 #include "sup_log.h"
-#include "sup_service.h"
+#include "sup_view.h"
+#include "util_token.h"
+#include "util_vec.h"
 
-/* ---- Request ids ---- */
-
-/* A client's x-request-id is kept when it is 1..64 visible ASCII bytes;
- * otherwise (or when absent) muster makes one. */
-static void assign_reqid(struct gw_conn *c) {
-  uint32_t len;
-  const char *v = gw_conn_header(c, "x-request-id", &len);
-  if (v && len > 0 && len <= 64) {
-    uint32_t i = 0;
-    while (i < len && v[i] > 0x20 && v[i] < 0x7f && v[i] != '"' && v[i] != '\\')
-      i++;
-    if (i == len) {
-      memcpy(c->reqid, v, len);
-      c->reqid[len] = '\0';
-      return;
-    }
-  }
-  /* 16 hex digits, without printf (this runs per request) */
-  uint64_t n = c->srv->reqid_base + ++c->srv->next_id;
-  for (int i = 15; i >= 0; i--, n >>= 4)
-    c->reqid[i] = "0123456789abcdef"[n & 15];
-  c->reqid[16] = '\0';
-}
+static const struct gw_gen proxy_gen;
 
 static int idempotent(const char *m) {
   return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS") ||
          !strcmp(m, "PUT") || !strcmp(m, "DELETE") || !strcmp(m, "TRACE");
 }
 
+static const char *service_name(const struct gw_req *req) {
+  return sup_view_service_cfg(req->u.proxy.svc)->name;
+}
+
 /* ---- Balancing ---- */
 
-/* The ready instance of svc with the fewest requests in flight, starting
- * the search at the round-robin cursor so ties rotate; never `avoid`, never
- * one at max_inflight (then *full is set). NULL when none. */
-static struct sup_instance *pick(struct sup_service *svc, struct sup_instance *avoid, int *full) {
-  struct sup_instance *best = NULL;
-  size_t n = svc->ninst, best_i = 0;
-  unsigned max = (unsigned)svc->cfg->max_inflight;
-  *full = 0;
-  for (size_t k = 0; k < n; k++) {
-    size_t i = (svc->rr + k) % n;
-    struct sup_instance *inst = svc->inst[i];
-    if (inst == avoid || !sup_instance_routable(inst))
-      continue;
-    if (inst->inflight >= max) {
-      *full = 1;
-      continue;
-    }
-    if (best == NULL || inst->inflight < best->inflight) {
-      best = inst;
-      best_i = i;
-    }
+/* The instance of svc to send to (gw_balance over its instances), never
+ * `avoid`. NULL when none; *full when some were at max_inflight. */
+static struct sup_instance *pick(struct gw_server *srv, struct sup_service *svc,
+                                 struct sup_instance *avoid, size_t *cursor, int *full) {
+  struct sup_instance *inst;
+  size_t n = 0;
+  while (sup_view_instance(svc, n))
+    n++;
+  if (util_vec_reserve(&srv->cands, &srv->capcands, n) != 0) {
+    *full = 0;
+    return NULL;
   }
-  if (best)
-    svc->rr = best_i + 1;
-  return best;
+  for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++)
+    srv->cands[i] = (struct gw_cand){.inflight = sup_view_inflight(inst),
+                                     .usable = inst != avoid && sup_instance_routable(inst)};
+  unsigned max = (unsigned)sup_view_service_cfg(svc)->max_inflight;
+  size_t k = gw_balance_pick(srv->cands, n, max, cursor, full);
+  return k == GW_BALANCE_NONE ? NULL : sup_view_instance(svc, k);
 }
 
 /* ---- Sending the request ---- */
 
-/* Fills srv's header vector for c: names lower-case, repeated headers
- * joined with ", ", plus x-request-id when muster made it. Returns the
- * count or -1 on out of memory. */
-static int build_headers(struct gw_conn *c, struct ipc_header **out) {
-  struct gw_server *srv = c->srv;
-  struct ipc_buf *join = &srv->scratch;
-  size_t need = c->nhdrs + 1, n = 0;
-  if (need > srv->caphv) {
-    struct ipc_header *t = realloc(srv->hv, need * sizeof(*t));
-    if (t == NULL)
-      return -1;
-    srv->hv = t;
-    srv->caphv = need;
-  }
-  struct ipc_header *hv = srv->hv;
-  ipc_buf_reset(join);
-  /* First pass: reserve enough so joined values never move the buffer. */
-  size_t total = 0;
-  for (uint32_t i = 0; i < c->nhdrs; i++)
-    total += c->hdrs[i].vlen + 2;
-  if (ipc_buf_reserve(join, total) != 0)
-    return -1;
-  int have_reqid = 0;
-  for (uint32_t i = 0; i < c->nhdrs; i++) {
-    const struct gw_hdr *h = &c->hdrs[i];
-    const char *name = c->hbuf.data + h->name;
-    int seen = 0;
-    for (uint32_t k = 0; k < i && !seen; k++)
-      seen = c->hdrs[k].nlen == h->nlen && !memcmp(c->hbuf.data + c->hdrs[k].name, name, h->nlen);
-    if (seen)
-      continue; /* joined into the first occurrence */
-    struct ipc_header *o = &hv[n++];
-    o->name = name;
-    o->name_len = h->nlen;
-    o->value = c->hbuf.data + h->value;
-    o->value_len = h->vlen;
-    if (h->nlen == 12 && !memcmp(name, "x-request-id", 12)) {
-      o->value = c->reqid; /* the one muster uses, valid or replaced */
-      o->value_len = strlen(c->reqid);
-      have_reqid = 1;
-      continue;
-    }
-    int repeated = 0;
-    for (uint32_t k = i + 1; k < c->nhdrs && !repeated; k++)
-      repeated = c->hdrs[k].nlen == h->nlen && !memcmp(c->hbuf.data + c->hdrs[k].name, name, h->nlen);
-    if (!repeated)
-      continue;
-    size_t start = join->len;
-    ipc_buf_add(join, o->value, o->value_len);
-    for (uint32_t k = i + 1; k < c->nhdrs; k++) {
-      if (c->hdrs[k].nlen == h->nlen && !memcmp(c->hbuf.data + c->hdrs[k].name, name, h->nlen)) {
-        ipc_buf_add(join, ", ", 2);
-        ipc_buf_add(join, c->hbuf.data + c->hdrs[k].value, c->hdrs[k].vlen);
-      }
-    }
-    o->value = join->data + start;
-    o->value_len = join->len - start;
-  }
-  if (!have_reqid) {
-    struct ipc_header *o = &hv[n++];
-    o->name = "x-request-id";
-    o->name_len = 12;
-    o->value = c->reqid;
-    o->value_len = strlen(c->reqid);
-  }
-  *out = hv;
-  return (int)n;
-}
-
 /* Encodes the request into inst's channel (flushed with the loop turn's
  * other messages). Returns 0 or < 0. */
-static int send_request(struct gw_conn *c, struct sup_instance *inst) {
+static int send_request(struct gw_req *req, struct sup_instance *inst) {
+  struct gw_server *srv = req->srv;
   struct ipc_channel *ch = sup_instance_channel(inst);
-  struct ipc_header *hv;
+  const struct gw_proxy_req *p = &req->u.proxy;
   const char *path, *query;
   size_t plen, qlen;
   if (ch == NULL)
     return UV_EPIPE;
-  int nh = build_headers(c, &hv);
+  struct gw_fwd_in fin = {.buf = req->hbuf.data, .hdrs = req->hdrs, .n = req->nhdrs,
+                          .reqid = req->reqid, .remote = req->conn->remote, .proto = "http"};
+  int nh = gw_fwd_headers(&fin, &srv->hv, &srv->caphv, &srv->scratch);
   if (nh < 0)
-    return UV_ENOMEM;
-  gw_conn_target(c, &path, &plen, &query, &qlen);
-  const char *prefix = c->route->plen ? c->route->prefix : "/";
+    return nh;
+  gw_req_target(req, &path, &plen, &query, &qlen);
   struct ipc_request_out r = {
-      .id = (int64_t)c->id, .method = c->method, .method_len = strlen(c->method),
+      .id = (int64_t)p->id, .method = req->method, .method_len = strlen(req->method),
       .path = path, .path_len = plen, .query = query, .query_len = qlen,
-      .prefix = prefix, .prefix_len = strlen(prefix),
-      .remote = c->remote, .remote_len = strlen(c->remote),
-      .headers = hv, .nheaders = (size_t)nh,
-      .body = c->body.data, .body_len = c->body.len};
+      .prefix = req->hbuf.data + p->prefix_off, .prefix_len = p->prefix_len,
+      .remote = req->conn->remote, .remote_len = strlen(req->conn->remote),
+      .headers = srv->hv, .nheaders = (size_t)nh, .body = req->body.data,
+      .body_len = req->body.len};
   ipc_enc_request(ipc_channel_begin(ch), &r);
   return ipc_channel_commit(ch);
 }
 
-/* Forgets the in-flight entry of c (the instance no longer holds it). */
-static void release(struct gw_conn *c) {
-  if (c->id == 0)
+/* Forgets the in-flight entry of req (the instance no longer holds it). */
+static void release(struct gw_req *req) {
+  struct gw_proxy_req *p = &req->u.proxy;
+  if (p->id == 0)
     return;
-  gw_map_del(&c->srv->inflight, c->id);
-  c->id = 0;
-  if (c->inst)
-    sup_instance_released(c->inst);
+  gw_map_del(&req->srv->inflight, p->id);
+  p->id = 0;
+  if (p->inst)
+    sup_instance_released(p->inst);
 }
 
-static void reply_unavailable(struct gw_conn *c, int full) {
+static void reply_unavailable(struct gw_req *req, int full) {
+  struct sup_service_info si;
   char msg[160];
+  sup_view_service_info(req->u.proxy.svc, &si);
   if (full)
     snprintf(msg, sizeof(msg), "service \"%s\" is overloaded: every ready instance has %d "
-             "requests in flight", c->svc->cfg->name, c->svc->cfg->max_inflight);
+             "requests in flight", si.name, sup_view_service_cfg(req->u.proxy.svc)->max_inflight);
   else
-    snprintf(msg, sizeof(msg), "service \"%s\" has no ready instance (%s)", c->svc->cfg->name,
-             sup_sstate_name(sup_service_state(c->svc)));
-  gw_reply_error(c, 503, msg, "retry-after: 1\r\n");
-  gw_conn_done(c);
+    snprintf(msg, sizeof(msg), "service \"%s\" has no ready instance (%s)", si.name,
+             si.state_name);
+  gw_reply_error(req, 503, msg, &gw_retry_after);
 }
 
-/* Sends c's request to an instance of its service other than avoid. */
-static void try_send(struct gw_conn *c, struct sup_instance *avoid) {
-  struct gw_server *srv = c->srv;
+/* Sends req to an instance of its service other than avoid. */
+static void try_send(struct gw_req *req, struct sup_instance *avoid, size_t *cursor) {
+  struct gw_server *srv = req->srv;
+  struct gw_proxy_req *p = &req->u.proxy;
   for (;;) {
     int full;
-    struct sup_instance *inst = pick(c->svc, avoid, &full);
+    struct sup_instance *inst = pick(srv, p->svc, avoid, cursor, &full);
     if (inst == NULL) {
-      c->inst = NULL;
-      reply_unavailable(c, full);
+      p->inst = NULL;
+      reply_unavailable(req, full);
       return;
     }
-    c->id = ++srv->next_id;
-    if (gw_map_put(&srv->inflight, c->id, c) != 0) {
-      c->id = 0;
-      gw_reply_error(c, 500, "out of memory", NULL);
-      gw_conn_done(c);
+    p->id = ++srv->next_id;
+    if (gw_map_put(&srv->inflight, p->id, req) != 0) {
+      p->id = 0;
+      gw_reply_error(req, 500, "out of memory", NULL);
       return;
     }
-    c->inst = inst;
-    inst->inflight++;
-    inst->requests++;
-    c->tries++;
-    if (send_request(c, inst) == 0) {
-      gw_conn_request_timer(c, (uint64_t)srv->cfg->request_timeout_ms);
+    p->inst = inst;
+    sup_instance_acquire(inst);
+    p->tries++;
+    req->instance = sup_view_index(inst);
+    if (send_request(req, inst) == 0) {
+      gw_req_timer(req, (uint64_t)srv->cfg->request_timeout_ms);
       return;
     }
-    release(c); /* its channel is gone: it is leaving; try another */
+    release(req); /* its channel is gone: it is leaving; try another */
     avoid = inst;
   }
 }
 
-/* GET {health_path}: 200 when every service has a ready instance. */
-void gw_proxy_health(struct gw_conn *c) {
-  struct sup_host *h = c->srv->host;
-  struct ipc_buf b;
-  int ok = 1;
-  ipc_buf_init(&b);
-  ipc_buf_adds(&b, "{\"services\":{");
-  for (size_t s = 0; s < h->nsvcs; s++) {
-    struct sup_service *svc = h->svcs[s];
-    int ready = 0;
-    for (size_t i = 0; i < svc->ninst; i++)
-      ready += sup_instance_routable(svc->inst[i]);
-    ok &= ready > 0;
-    if (s)
-      ipc_buf_addc(&b, ',');
-    ipc_json_str(&b, svc->cfg->name, strlen(svc->cfg->name));
-    ipc_buf_addc(&b, ':');
-    const char *st = sup_sstate_name(sup_service_state(svc));
-    ipc_json_str(&b, st, strlen(st));
-  }
-  /* A 503 is an error like any other: it carries "error" (SPEC §4). */
-  ipc_buf_adds(&b, ok ? "},\"status\":\"ok\"}\n"
-                      : "},\"status\":\"unavailable\",\"error\":\"not every service has a "
-                        "ready instance\"}\n");
-  if (b.oom)
-    gw_reply_error(c, 500, "out of memory", NULL);
-  else
-    gw_reply(c, ok ? 200 : 503, b.data, b.len, ok ? NULL : "retry-after: 1\r\n");
-  ipc_buf_free(&b);
-  gw_conn_done(c);
-}
+/* ---- The handler ---- */
 
-void gw_proxy_dispatch(struct gw_conn *c) {
-  struct gw_server *srv = c->srv;
+/* The route of req, or NULL: by path, method and Host (without port). */
+static struct gw_route *route_of(struct gw_req *req) {
   const char *path, *host;
   size_t plen;
   uint32_t hlen = 0;
-  assign_reqid(c);
-  gw_conn_target(c, &path, &plen, NULL, NULL);
-  const char *hp = srv->cfg->health_path;
-  if ((!strcmp(c->method, "GET") || c->is_head) && plen == strlen(hp) && !memcmp(path, hp, plen)) {
-    gw_proxy_health(c);
-    return;
-  }
-  host = gw_conn_header(c, "host", &hlen);
+  gw_req_target(req, &path, &plen, NULL, NULL);
+  host = gw_req_header(req, "host", &hlen);
   if (host) {
     const char *colon = memchr(host, ':', hlen); /* drop the port */
     if (colon && host[0] != '[')
       hlen = (uint32_t)(colon - host);
   }
-  c->route = gw_routes_match(&srv->routes, c->method, host, hlen, path, plen);
-  if (c->route == NULL || c->route->service >= srv->host->nsvcs) {
-    gw_reply_error(c, 404, "no route for this path", NULL);
-    gw_conn_done(c);
-    return;
-  }
-  c->svc = srv->host->svcs[c->route->service];
-  if (c->svc->cfg != &srv->host->cfg->services[c->route->service])
-    c->svc = sup_host_find(srv->host, srv->host->cfg->services[c->route->service].name);
-  if (c->svc == NULL) {
-    gw_reply_error(c, 404, "no route for this path", NULL);
-    gw_conn_done(c);
-    return;
-  }
-  c->tries = 0;
-  try_send(c, NULL);
+  return gw_routes_match(&req->srv->routes, req->method, host, hlen, path, plen);
 }
 
-/* ---- Cancel and timeout ---- */
+static int on_req(const struct gw_handler *h, struct gw_req *req) {
+  struct gw_route *rt = route_of(req);
+  if (rt == NULL)
+    return GW_DECLINED; /* 404 */
+  struct gw_proxy_req *p = &req->u.proxy;
+  const char *prefix = rt->plen ? rt->prefix : "/";
+  *p = (struct gw_proxy_req){.svc = rt->target, .prefix_off = (uint32_t)req->hbuf.len,
+                             .prefix_len = (uint32_t)strlen(prefix)};
+  ipc_buf_add(&req->hbuf, prefix, p->prefix_len); /* kept with the request: routes change */
+  snprintf(req->service, sizeof(req->service), "%s", service_name(req));
+  req->gen = &proxy_gen;
+  try_send(req, NULL, &rt->rr);
+  return 0;
+}
+
+const struct gw_handler gw_proxy_handler = {.name = "proxy", .on_req = on_req};
+
+/* ---- Abandon and timeout (the generator) ---- */
 
 static void send_cancel(struct sup_instance *inst, uint64_t id) {
   struct ipc_channel *ch = sup_instance_channel(inst);
@@ -301,106 +178,40 @@ static void send_cancel(struct sup_instance *inst, uint64_t id) {
   ipc_channel_commit(ch);
 }
 
-void gw_proxy_abandon(struct gw_conn *c) {
-  if (c->id == 0)
+static void on_abandon(struct gw_req *req) {
+  struct gw_proxy_req *p = &req->u.proxy;
+  if (p->id == 0)
     return;
-  if (c->inst)
-    send_cancel(c->inst, c->id);
-  release(c);
+  if (p->inst)
+    send_cancel(p->inst, p->id);
+  release(req);
 }
 
-static void timeout_now(struct gw_conn *c) {
+static void timeout_now(struct gw_req *req) {
   char msg[128];
-  gw_proxy_abandon(c);
+  on_abandon(req);
   snprintf(msg, sizeof(msg), "no response from service \"%s\" within %d ms",
-           c->svc->cfg->name, c->srv->cfg->request_timeout_ms);
-  gw_reply_error(c, 504, msg, NULL);
-  gw_conn_done(c);
+           service_name(req), req->srv->cfg->request_timeout_ms);
+  gw_reply_error(req, 504, msg, NULL);
 }
 
-/* After this turn's poll: the timeouts whose answer did not come in it.
- * (No timer runs in here, so the list does not grow while it is read.) */
-static void on_expire_check(uv_check_t *h) {
-  struct gw_server *srv = h->data;
-  uv_idle_stop(&srv->expire_idle);
-  uv_check_stop(&srv->expire_check);
-  for (size_t i = 0; i < srv->nexpired; i++) {
-    struct gw_conn *c = gw_map_get(&srv->inflight, srv->expired[i]);
-    if (c && c->state == GW_C_BUSY && !c->head_sent)
-      timeout_now(c);
-  }
-  srv->nexpired = 0;
-}
-
-static void on_expire_idle(uv_idle_t *h) {
-  (void)h; /* only there to make this turn's poll not block */
-}
-
-/* Queues the 504 of request id for the end of this loop turn; -1 when it
- * cannot (out of memory, or the gateway is closing). */
-static int defer_timeout(struct gw_server *srv, uint64_t id) {
-  if (srv->expire_closed)
-    return -1;
-  if (!srv->expire_init) {
-    uv_idle_init(srv->loop, &srv->expire_idle);
-    uv_check_init(srv->loop, &srv->expire_check);
-    srv->expire_idle.data = srv->expire_check.data = srv;
-    srv->expire_init = 1;
-  }
-  if (srv->nexpired == srv->capexpired) {
-    size_t cap = srv->capexpired ? srv->capexpired * 2 : 16;
-    uint64_t *v = realloc(srv->expired, cap * sizeof(*v));
-    if (v == NULL)
-      return -1;
-    srv->expired = v;
-    srv->capexpired = cap;
-  }
-  srv->expired[srv->nexpired++] = id;
-  uv_idle_start(&srv->expire_idle, on_expire_idle);
-  uv_check_start(&srv->expire_check, on_expire_check);
-  return 0;
-}
-
-/* The request timer fired. libuv runs timers before it polls for I/O, so
- * after a stall of the loop longer than request_timeout_ms (an overloaded
- * machine, a slow disk, a stopped process) the answer may already be in
- * the instance's channel, unread. The 504 waits for this turn's poll
- * (which does not block then): an answer that is there wins, as in nginx,
- * which handles events before timers for the same reason. */
-void gw_proxy_on_timeout(struct gw_conn *c) {
-  if (c->state != GW_C_BUSY || c->id == 0 || c->head_sent)
+/* The request timer fired: the 504 waits for this turn's poll (gw_expire). */
+static void on_timeout(struct gw_req *req) {
+  if (req->u.proxy.id == 0 || req->head_sent)
     return;
-  if (defer_timeout(c->srv, c->id) != 0)
-    timeout_now(c);
+  if (gw_expire_add(req->srv, req->u.proxy.id) != 0)
+    timeout_now(req);
 }
 
-static void on_expire_closed(uv_handle_t *h) {
-  (void)h;
+void gw_proxy_expired(struct gw_server *srv, uint64_t id) {
+  struct gw_req *req = gw_map_get(&srv->inflight, id);
+  if (req && !req->head_sent)
+    timeout_now(req);
 }
 
-void gw_proxy_close(struct gw_server *srv) {
-  if (srv->expire_init && !srv->expire_closed) {
-    uv_close((uv_handle_t *)&srv->expire_idle, on_expire_closed);
-    uv_close((uv_handle_t *)&srv->expire_check, on_expire_closed);
-  }
-  srv->expire_closed = 1; /* the list itself goes with gw_server_free */
-}
+static const struct gw_gen proxy_gen = {.abandon = on_abandon, .timeout = on_timeout};
 
 /* ---- Relaying the answer ---- */
-
-static int is_token_char(unsigned char ch) {
-  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-         (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
-static int valid_name(const char *s) {
-  if (*s == '\0')
-    return 0;
-  for (; *s; s++)
-    if (!is_token_char((unsigned char)*s))
-      return 0;
-  return 1;
-}
 
 static int valid_value(const char *s) {
   for (; *s; s++)
@@ -411,202 +222,151 @@ static int valid_value(const char *s) {
 
 /* Headers muster sets itself or that describe this hop only. */
 static int skipped_header(const char *n, int json) {
-  static const char *const hop[] = {"connection", "keep-alive", "transfer-encoding",
+  static const char *const own[] = {"connection", "keep-alive", "transfer-encoding",
                                     "content-length", "upgrade", "proxy-connection", "te",
                                     "trailer", "x-request-id", NULL};
-  for (int i = 0; hop[i]; i++)
-    if (!strcasecmp(n, hop[i]))
+  for (int i = 0; own[i]; i++)
+    if (!strcasecmp(n, own[i]))
       return 1;
   return json && !strcasecmp(n, "content-type");
 }
 
-static int add_header(struct ipc_buf *b, const char *name, const char *value) {
+/* Appends name: value to srv->hv (room was reserved). -1 when invalid. */
+static int add_answer_header(struct gw_server *srv, size_t *n, const char *name,
+                             const char *value) {
   if (!valid_value(value))
     return -1;
-  ipc_buf_adds(b, name);
-  ipc_buf_add(b, ": ", 2);
-  ipc_buf_adds(b, value);
-  ipc_buf_add(b, "\r\n", 2);
+  srv->hv[(*n)++] = (struct ipc_header){name, strlen(name), value, strlen(value)};
   return 0;
 }
 
-/* Builds the response head into b. Returns 0, or -1 when what the service
- * sent cannot be a valid HTTP response (then: 502). */
-static int build_head(struct gw_conn *c, const struct ipc_msg *m, struct ipc_buf *b,
-                      size_t body_len, int json) {
-  if (m->status < 200 || m->status > 599)
+/* The service's headers as the answer's, into srv->hv: names must be
+ * tokens and values free of control characters; muster's own framing
+ * headers are left out. Returns the count, or -1 (then: 502). */
+static int answer_headers(struct gw_server *srv, const cJSON *headers, int json) {
+  const cJSON *h, *v;
+  size_t n = 1; /* content-type for a json body */
+  cJSON_ArrayForEach(h, headers) n += cJSON_IsArray(h) ? (size_t)cJSON_GetArraySize(h) : 1;
+  if (util_vec_reserve(&srv->hv, &srv->caphv, n) != 0)
     return -1;
-  ipc_buf_reset(b);
-  ipc_buf_adds(b, "HTTP/1.1 ");
-  ipc_buf_addi(b, m->status);
-  ipc_buf_addc(b, ' ');
-  ipc_buf_adds(b, gw_reason(m->status));
-  ipc_buf_add(b, "\r\n", 2);
-  const cJSON *h;
-  cJSON_ArrayForEach(h, m->headers) {
-    if (!valid_name(h->string))
+  n = 0;
+  cJSON_ArrayForEach(h, headers) {
+    if (!util_is_token(h->string, strlen(h->string)))
       return -1;
     if (skipped_header(h->string, json))
       continue;
     if (cJSON_IsString(h)) {
-      if (add_header(b, h->string, h->valuestring) < 0)
+      if (add_answer_header(srv, &n, h->string, h->valuestring) < 0)
         return -1;
-    } else {
-      const cJSON *v;
-      cJSON_ArrayForEach(v, h) {
-        if (add_header(b, h->string, v->valuestring) < 0)
-          return -1;
-      }
+      continue;
+    }
+    cJSON_ArrayForEach(v, h) {
+      if (add_answer_header(srv, &n, h->string, v->valuestring) < 0)
+        return -1;
     }
   }
   if (json)
-    ipc_buf_adds(b, "content-type: application/json\r\n");
-  ipc_buf_adds(b, "x-request-id: ");
-  ipc_buf_adds(b, c->reqid);
-  ipc_buf_add(b, "\r\n", 2);
-  if (m->stream) {
-    if (c->parser.http_major == 1 && c->parser.http_minor >= 1) {
-      ipc_buf_adds(b, "transfer-encoding: chunked\r\n");
-      c->chunked = 1;
-    } else {
-      c->keepalive = 0; /* HTTP/1.0: the end of the stream is the close */
-    }
-  } else if (m->status != 204 && m->status != 304) {
-    ipc_buf_adds(b, "content-length: ");
-    ipc_buf_addi(b, (int64_t)body_len);
-    ipc_buf_add(b, "\r\n", 2);
-  }
-  if (!c->keepalive)
-    ipc_buf_adds(b, "connection: close\r\n");
-  ipc_buf_add(b, "\r\n", 2);
-  return b->oom ? -1 : 0;
+    srv->hv[n++] = (struct ipc_header){"content-type", 12, "application/json", 16};
+  return (int)n;
 }
 
-static void on_response(struct gw_conn *c, const struct ipc_msg *m) {
+static void answer_invalid(struct gw_req *req, int status) {
+  sup_log(SUP_WARN, "%s: invalid response to request %s (status %d); answering 502",
+          sup_view_label(req->u.proxy.inst), req->reqid, status);
+  on_abandon(req);
+  gw_reply_error(req, 502, "the service sent an invalid response", NULL);
+}
+
+static void on_response(struct gw_req *req, const struct ipc_msg *m) {
   char *json = NULL;
   const char *body = m->body;
   size_t len = m->body_len;
+  int is_json = m->json != NULL || m->json_raw != NULL;
   if (m->json_raw) {
     body = m->json_raw; /* copied through as the service wrote it */
     len = m->json_len;
   } else if (m->json) {
-    if ((json = cJSON_PrintUnformatted(m->json)) == NULL) {
-      body = NULL;
-      len = 0;
-    } else {
-      body = json;
-      len = strlen(json);
-    }
+    json = cJSON_PrintUnformatted(m->json);
+    body = json;
+    len = json ? strlen(json) : 0;
   }
-  if (m->stream)
-    len = 0;
-  struct ipc_buf *b = &c->srv->scratch;
-  int is_json = m->json != NULL || m->json_raw != NULL;
-  if (build_head(c, m, b, len, is_json) < 0) {
-    sup_log(SUP_WARN, "%s: invalid response to request %s (status %d); answering 502",
-            c->inst->label, c->reqid, m->status);
-    gw_proxy_abandon(c);
-    gw_reply_error(c, 502, "the service sent an invalid response", NULL);
-    gw_conn_done(c);
-    free(json);
-    return;
+  int nh = m->status < 200 || m->status > 599 ? -1 : answer_headers(req->srv, m->headers, is_json);
+  if (nh < 0 || (m->json && json == NULL)) {
+    answer_invalid(req, m->status);
+  } else if (m->stream) {
+    gw_req_start(req, m->status, req->srv->hv, (size_t)nh);
+  } else {
+    release(req);
+    gw_req_respond(req, m->status, req->srv->hv, (size_t)nh, body, len);
   }
-  int no_body = c->is_head || m->status == 204 || m->status == 304;
-  uv_buf_t bufs[2] = {uv_buf_init(b->data, (unsigned)b->len),
-                      uv_buf_init((char *)body, (unsigned)len)};
-  c->status = m->status;
-  c->head_sent = 1;
-  gw_conn_writev(c, bufs, (no_body || len == 0) ? 1 : 2); /* head + body: one write */
   free(json);
-  if (m->stream) {
-    c->streaming = 1;
-    uv_timer_stop(&c->timer); /* the timeout bounded the head, not the stream */
-    return;
-  }
-  release(c);
-  gw_conn_done(c);
-}
-
-static void on_chunk(struct gw_conn *c, const struct ipc_msg *m) {
-  char size[24];
-  if (m->body_len == 0 || c->is_head)
-    return;
-  if (!c->chunked) {
-    uv_buf_t b = uv_buf_init((char *)m->body, (unsigned)m->body_len);
-    gw_conn_writev(c, &b, 1);
-    return;
-  }
-  int n = snprintf(size, sizeof(size), "%zx\r\n", m->body_len);
-  uv_buf_t b[3] = {uv_buf_init(size, (unsigned)n), uv_buf_init((char *)m->body, (unsigned)m->body_len),
-                   uv_buf_init("\r\n", 2)};
-  gw_conn_writev(c, b, 3);
-}
-
-static void on_end(struct gw_conn *c) {
-  if (c->chunked && !c->is_head) {
-    uv_buf_t b = uv_buf_init("0\r\n\r\n", 5);
-    gw_conn_writev(c, &b, 1);
-  }
-  release(c);
-  gw_conn_done(c);
 }
 
 void gw_proxy_instance_msg(struct gw_server *srv, struct sup_instance *inst,
                            const struct ipc_msg *m) {
-  struct gw_conn *c = gw_map_get(&srv->inflight, (uint64_t)m->id);
-  if (c == NULL || c->inst != inst) {
-    sup_log(SUP_DEBUG, "%s: %s for unknown or cancelled request %lld dropped", inst->label,
-            ipc_type_name(m->type), (long long)m->id);
+  struct gw_req *req = gw_map_get(&srv->inflight, (uint64_t)m->id);
+  if (req == NULL || req->u.proxy.inst != inst) {
+    sup_log(SUP_DEBUG, "%s: %s for unknown or cancelled request %lld dropped",
+            sup_view_label(inst), ipc_type_name(m->type), (long long)m->id);
     return;
   }
   switch (m->type) {
   case IPC_T_RESPONSE:
-    if (c->head_sent)
-      sup_log(SUP_WARN, "%s: second response to request %s dropped", inst->label, c->reqid);
+    if (req->head_sent)
+      sup_log(SUP_WARN, "%s: second response to request %s dropped", sup_view_label(inst),
+              req->reqid);
     else
-      on_response(c, m);
+      on_response(req, m);
     break;
   case IPC_T_CHUNK:
-    if (c->streaming)
-      on_chunk(c, m);
+    gw_req_send(req, m->body, m->body_len);
     break;
   case IPC_T_END:
-    if (c->streaming)
-      on_end(c);
+    if (req->streaming) {
+      release(req);
+      gw_req_finish(req);
+    }
     break;
   default:
     break;
   }
 }
 
-/* The instance died: retry idempotent requests that got no byte yet on
- * another instance, answer 502 to the others, cut broken streams. */
+/* ---- An instance dies ---- */
+
+/* What becomes of a request whose instance died: retried elsewhere when
+ * idempotent and nothing was sent yet, else 502, or a stream cut. */
+static void orphaned(struct gw_req *req, struct sup_instance *inst) {
+  release(req);
+  if (req->head_sent) {
+    req->keepalive = 0;
+    gw_conn_close(req->conn, 1); /* a cut stream: the client sees it unterminated */
+  } else if (idempotent(req->method) && req->u.proxy.tries <= req->srv->cfg->retries) {
+    size_t cursor = 0;
+    sup_log(SUP_INFO, "%s: died holding request %s; retrying it elsewhere",
+            sup_view_label(inst), req->reqid);
+    try_send(req, inst, &cursor);
+  } else {
+    gw_reply_error(req, 502, "the instance handling the request exited", NULL);
+  }
+}
+
 void gw_proxy_instance_gone(struct gw_server *srv, struct sup_instance *inst) {
-  size_t n = 0, k = 0;
-  for (struct gw_conn *c = srv->conns; c; c = c->next)
-    n += c->id && c->inst == inst;
+  size_t n = 0, k = 0, pos = 0;
+  uint64_t id;
+  void *val;
+  while (gw_map_next(&srv->inflight, &pos, &id, &val))
+    n += ((struct gw_req *)val)->u.proxy.inst == inst;
   if (n == 0)
     return;
-  struct gw_conn **v = malloc(n * sizeof(*v));
+  struct gw_req **v = malloc(n * sizeof(*v));
   if (v == NULL)
     return;
-  for (struct gw_conn *c = srv->conns; c && k < n; c = c->next)
-    if (c->id && c->inst == inst)
-      v[k++] = c;
-  for (size_t i = 0; i < k; i++) {
-    struct gw_conn *c = v[i];
-    release(c);
-    if (c->head_sent) {
-      c->keepalive = 0;
-      gw_conn_close(c, 1); /* a cut stream: the client sees it unterminated */
-    } else if (idempotent(c->method) && c->tries <= srv->cfg->retries) {
-      sup_log(SUP_INFO, "%s: died holding request %s; retrying it elsewhere", inst->label,
-              c->reqid);
-      try_send(c, inst);
-    } else {
-      gw_reply_error(c, 502, "the instance handling the request exited", NULL);
-      gw_conn_done(c);
-    }
-  }
+  for (pos = 0; k < n && gw_map_next(&srv->inflight, &pos, &id, &val);)
+    if (((struct gw_req *)val)->u.proxy.inst == inst)
+      v[k++] = val;
+  for (size_t i = 0; i < k; i++) /* still its? answering one may close another */
+    if (v[i]->u.proxy.id != 0 && v[i]->u.proxy.inst == inst)
+      orphaned(v[i], inst);
   free(v);
 }

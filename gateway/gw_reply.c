@@ -1,4 +1,5 @@
-/* gw_reply — responses the gateway writes itself (errors, health). */
+/* gw_reply — answers muster makes itself (errors, bodies of its own), on
+ * the protocol's framing, and the reason phrases. */
 #include <stdio.h>
 #include <string.h>
 
@@ -44,36 +45,31 @@ const char *gw_reason(int status) {
   }
 }
 
-void gw_reply(struct gw_conn *c, int status, const char *body, size_t len, const char *extra) {
-  gw_reply_type(c, status, "application/json", body, len, extra);
+const struct ipc_header gw_retry_after = {"retry-after", 11, "1", 1};
+
+void gw_reply(struct gw_req *req, int status, const char *ctype, const char *body, size_t len,
+              const struct ipc_header *extra, size_t nextra) {
+  struct ipc_header h[4];
+  size_t n = 0;
+  h[n++] = (struct ipc_header){"content-type", 12, ctype, strlen(ctype)};
+  for (size_t i = 0; i < nextra && n < sizeof(h) / sizeof(h[0]); i++)
+    h[n++] = extra[i];
+  gw_req_respond(req, status, h, n, body, len);
 }
 
-void gw_reply_type(struct gw_conn *c, int status, const char *ctype, const char *body,
-                   size_t len, const char *extra) {
-  char head[512];
-  int n = snprintf(head, sizeof(head),
-                   "HTTP/1.1 %d %s\r\ncontent-type: %s\r\n"
-                   "content-length: %zu\r\nx-request-id: %s\r\n%s%s\r\n",
-                   status, gw_reason(status), ctype, len, c->reqid, extra ? extra : "",
-                   c->keepalive ? "" : "connection: close\r\n");
-  uv_buf_t b[2] = {uv_buf_init(head, (unsigned)n), uv_buf_init((char *)body, (unsigned)len)};
-  c->status = status;
-  c->head_sent = 1;
-  gw_conn_writev(c, b, c->is_head ? 1 : 2);
-}
-
-void gw_reply_error(struct gw_conn *c, int status, const char *msg, const char *extra) {
-  struct ipc_buf *b = &c->srv->scratch;
-  if (c->reqid[0] == '\0')
-    snprintf(c->reqid, sizeof(c->reqid), "muster-%llx",
-             (unsigned long long)(c->srv->reqid_base + ++c->srv->next_id));
+void gw_reply_error(struct gw_req *req, int status, const char *msg,
+                    const struct ipc_header *extra) {
+  struct ipc_buf *b = &req->srv->scratch;
+  if (req->reqid[0] == '\0') /* refused before it was complete */
+    gw_req_new_id(req);
   ipc_buf_reset(b);
   ipc_buf_adds(b, "{\"error\":");
   ipc_json_str(b, msg, strlen(msg));
   ipc_buf_adds(b, ",\"status\":");
   ipc_buf_addi(b, status);
   ipc_buf_adds(b, ",\"request_id\":");
-  ipc_json_str(b, c->reqid, strlen(c->reqid));
+  ipc_json_str(b, req->reqid, strlen(req->reqid));
   ipc_buf_adds(b, "}\n");
-  gw_reply(c, status, b->oom ? "{}\n" : b->data, b->oom ? 3 : b->len, extra);
+  gw_reply(req, status, "application/json", b->oom ? "{}\n" : b->data, b->oom ? 3 : b->len,
+           extra, extra ? 1 : 0);
 }

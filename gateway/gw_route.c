@@ -14,22 +14,22 @@ static int route_cmp(const void *a, const void *b) {
   return (y->cfg->host != NULL) - (x->cfg->host != NULL);
 }
 
-int gw_routes_build(struct gw_routes *r, const struct cfg *cfg) {
+int gw_routes_build(struct gw_routes *r, const struct gw_route_src *src, size_t nsrc) {
   size_t n = 0;
-  for (size_t s = 0; s < cfg->nservices; s++)
-    n += cfg->services[s].nroutes;
+  for (size_t s = 0; s < nsrc; s++)
+    n += src[s].cfg->nroutes;
   r->n = 0;
   r->v = calloc(n ? n : 1, sizeof(*r->v));
   if (r->v == NULL)
     return UV_ENOMEM;
-  for (size_t s = 0; s < cfg->nservices; s++) {
-    const struct cfg_service *svc = &cfg->services[s];
+  for (size_t s = 0; s < nsrc; s++) {
+    const struct cfg_service *svc = src[s].cfg;
     for (size_t i = 0; i < svc->nroutes; i++) {
       struct gw_route *rt = &r->v[r->n++];
       rt->prefix = svc->routes[i].prefix;
       rt->plen = strcmp(rt->prefix, "/") == 0 ? 0 : strlen(rt->prefix);
       rt->cfg = &svc->routes[i];
-      rt->service = s;
+      rt->target = src[s].target;
     }
   }
   qsort(r->v, r->n, sizeof(*r->v), route_cmp);
@@ -57,11 +57,10 @@ static int host_ok(const struct cfg_route *c, const char *host, size_t hlen) {
   return host && strlen(c->host) == hlen && strncasecmp(c->host, host, hlen) == 0;
 }
 
-const struct gw_route *gw_routes_match(const struct gw_routes *r, const char *method,
-                                       const char *host, size_t hlen, const char *path,
-                                       size_t len) {
+struct gw_route *gw_routes_match(const struct gw_routes *r, const char *method,
+                                 const char *host, size_t hlen, const char *path, size_t len) {
   for (size_t i = 0; i < r->n; i++) {
-    const struct gw_route *rt = &r->v[i];
+    struct gw_route *rt = &r->v[i];
     if (rt->plen > len || memcmp(path, rt->prefix, rt->plen) != 0)
       continue;
     if (len > rt->plen && path[rt->plen] != '/' && rt->plen > 0)

@@ -17,7 +17,14 @@ struct gw_route {
   const char *prefix;             /* borrowed from the config */
   size_t plen;                    /* strlen(prefix), 0 for "/" */
   const struct cfg_route *cfg;    /* methods and host */
-  size_t service;                 /* index in cfg->services */
+  void *target;                   /* what answers it (the proxy: a sup_service) */
+  size_t rr;                      /* round-robin cursor among its instances */
+};
+
+/* A service's routes and what they lead to, for gw_routes_build. */
+struct gw_route_src {
+  const struct cfg_service *cfg; /* its routes (must outlive the table) */
+  void *target;
 };
 
 struct gw_routes {
@@ -25,13 +32,13 @@ struct gw_routes {
   size_t n;
 };
 
-/* Builds the table from cfg (which must outlive it). Returns 0 or UV_ENOMEM. */
-int gw_routes_build(struct gw_routes *r, const struct cfg *cfg);
+/* Builds the table from the routes of n services. Returns 0 or UV_ENOMEM. */
+int gw_routes_build(struct gw_routes *r, const struct gw_route_src *src, size_t n);
 void gw_routes_free(struct gw_routes *r);
 
 /* The route for a request, or NULL. path is the request path without the
  * query; host is the Host header without port (may be NULL/empty). */
-const struct gw_route *gw_routes_match(const struct gw_routes *r, const char *method,
+struct gw_route *gw_routes_match(const struct gw_routes *r, const char *method,
                                        const char *host, size_t hlen, const char *path,
                                        size_t len);
 

@@ -9,6 +9,29 @@
 #include "gw.h"
 #include "sup_host.h"
 #include "sup_log.h"
+#include "sup_view.h"
+
+/* The handlers of each listener, asked in order. */
+static const struct gw_handler *const gateway_handlers[] = {&gw_health_handler,
+                                                            &gw_proxy_handler, NULL};
+static const struct gw_handler *const admin_handlers[] = {&gw_healthz_handler,
+                                                          &gw_admin_handler, NULL};
+
+/* The route table of the live services. Returns 0 or UV_ENOMEM. */
+static int build_routes(struct gw_routes *r, struct sup_host *host) {
+  struct sup_service *svc;
+  size_t n = 0;
+  while (sup_view_service(host, n))
+    n++;
+  struct gw_route_src *src = calloc(n ? n : 1, sizeof(*src));
+  if (src == NULL)
+    return UV_ENOMEM;
+  for (size_t i = 0; (svc = sup_view_service(host, i)) != NULL; i++)
+    src[i] = (struct gw_route_src){sup_view_service_cfg(svc), svc};
+  int rc = gw_routes_build(r, src, n);
+  free(src);
+  return rc;
+}
 
 static void on_connection(uv_stream_t *l, int status) {
   struct gw_server *srv = l->data;
@@ -42,12 +65,10 @@ static void hook_stopping(void *ctx) {
     srv->listening = 0;
     uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
   }
-  struct gw_conn *next;
-  for (struct gw_conn *c = srv->conns; c; c = next) {
-    next = c->next;
-    c->keepalive = 0;
-    if (c->state != GW_C_BUSY)
-      gw_conn_close(c, 1);
+  struct gw_conn *c, *next;
+  for (c = LIST_FIRST(&srv->conns); c; c = next) {
+    next = LIST_NEXT(c, link);
+    c->proto->stopping(c);
   }
 }
 
@@ -57,25 +78,24 @@ static void hook_stopping(void *ctx) {
 static void hook_finished(void *ctx) {
   struct gw_server *srv = ctx;
   hook_stopping(srv);
-  struct gw_conn *next;
-  for (struct gw_conn *c = srv->conns; c; c = next) {
-    next = c->next;
+  struct gw_conn *c, *next;
+  for (c = LIST_FIRST(&srv->conns); c; c = next) {
+    next = LIST_NEXT(c, link);
     gw_conn_close(c, 1);
   }
-  gw_proxy_close(srv);
+  gw_expire_close(srv);
   gw_access_close(&srv->access);
 }
 
 /* A reload: new routes and settings (the listen address needs a restart). */
 static void hook_reloaded(void *ctx) {
   struct gw_server *srv = ctx;
-  const struct cfg *cfg = srv->host->cfg;
+  const struct cfg *cfg = sup_view_cfg(srv->host);
   struct gw_routes routes;
   const struct cfg_listen *a = &srv->cfg->listen, *b = &cfg->gateway.listen;
   if (a->port != b->port || strcmp(a->host, b->host) != 0)
     sup_log(SUP_WARN, "gateway: a new listen address applies after a restart of muster");
-  /* The listen address in use stays: keep a copy of the old one's strings. */
-  if (gw_routes_build(&routes, cfg) != 0) {
+  if (build_routes(&routes, srv->host) != 0) {
     sup_log(SUP_ERROR, "gateway: out of memory rebuilding routes; keeping the old ones");
     return;
   }
@@ -87,7 +107,7 @@ static void hook_reloaded(void *ctx) {
 /* A reload: the admin listener only follows the settings pointer. */
 static void hook_reloaded_admin(void *ctx) {
   struct gw_server *srv = ctx;
-  srv->cfg = &srv->host->cfg->gateway;
+  srv->cfg = &sup_view_cfg(srv->host)->gateway;
 }
 
 static void hook_reopen(void *ctx) {
@@ -97,9 +117,7 @@ static void hook_reopen(void *ctx) {
 /* ---- Life cycle ---- */
 
 static void on_failed_listener_closed(uv_handle_t *h) {
-  struct gw_server *srv = h->data;
-  ipc_buf_free(&srv->scratch);
-  free(srv);
+  gw_server_free(h->data);
 }
 
 /* Allocates a server listening on l. NULL with a message logged. */
@@ -111,12 +129,16 @@ static struct gw_server *server_new(struct sup_host *host, const struct cfg_list
   if (srv == NULL)
     return NULL;
   srv->host = host;
-  srv->loop = host->loop;
-  srv->cfg = &host->cfg->gateway;
+  srv->loop = sup_host_loop(host);
+  srv->cfg = &sup_view_cfg(host)->gateway;
+  srv->what = what;
   srv->reqid_base = ((uint64_t)time(NULL) << 32) ^ ((uint64_t)getpid() << 48);
+  LIST_INIT(&srv->conns);
   gw_map_init(&srv->inflight);
   gw_metrics_init(&srv->metrics);
   ipc_buf_init(&srv->scratch);
+  ipc_buf_init(&srv->head);
+  gw_h1_settings(&srv->settings);
   if (l->ipv6)
     rc = uv_ip6_addr(l->host, l->port, (struct sockaddr_in6 *)&ss);
   else
@@ -137,8 +159,7 @@ static struct gw_server *server_new(struct sup_host *host, const struct cfg_list
       uv_close((uv_handle_t *)&srv->listener, on_failed_listener_closed);
       return NULL;
     }
-    ipc_buf_free(&srv->scratch);
-    free(srv);
+    gw_server_free(srv);
     return NULL;
   }
   sup_log(SUP_INFO, "%s: listening on %s%s%s:%d", what, l->ipv6 ? "[" : "", l->host,
@@ -147,11 +168,13 @@ static struct gw_server *server_new(struct sup_host *host, const struct cfg_list
 }
 
 struct gw_server *gw_server_start(struct sup_host *host) {
-  const struct cfg *cfg = host->cfg;
+  const struct cfg *cfg = sup_view_cfg(host);
   struct gw_server *srv = server_new(host, &cfg->gateway.listen, "gateway");
   if (srv == NULL)
     return NULL;
-  if (gw_routes_build(&srv->routes, cfg) < 0)
+  srv->handlers = gateway_handlers;
+  srv->metered = 1;
+  if (build_routes(&srv->routes, host) < 0)
     sup_log(SUP_ERROR, "gateway: out of memory building routes"); /* every request: 404 */
   if (gw_access_open(&srv->access, srv->loop, cfg->gateway.access_log) < 0)
     sup_log(SUP_WARN, "gateway: running without an access log");
@@ -164,10 +187,10 @@ struct gw_server *gw_server_start(struct sup_host *host) {
 }
 
 struct gw_server *gw_admin_start(struct sup_host *host, struct gw_server *gateway) {
-  struct gw_server *srv = server_new(host, &host->cfg->admin.listen, "admin");
+  struct gw_server *srv = server_new(host, &sup_view_cfg(host)->admin.listen, "admin");
   if (srv == NULL)
     return NULL;
-  srv->admin = 1;
+  srv->handlers = admin_handlers;
   srv->peer = gateway;
   gw_access_open(&srv->access, srv->loop, NULL); /* not logged */
   struct sup_host_hooks hooks = {.ctx = srv, .stopping = hook_stopping,
@@ -183,7 +206,9 @@ void gw_server_free(struct gw_server *srv) {
   gw_map_free(&srv->inflight);
   gw_metrics_free(&srv->metrics);
   ipc_buf_free(&srv->scratch);
+  ipc_buf_free(&srv->head);
   free(srv->hv);
-  free(srv->expired);
+  free(srv->cands);
+  free(srv->expire.ids);
   free(srv);
 }

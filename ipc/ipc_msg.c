@@ -529,6 +529,10 @@ int ipc_msg_parse(struct ipc_msg *m, const char *line, size_t len, char *err,
       goto out_free;
     }
   }
+  if (cJSON_IsString(m->root) && strcmp(m->root->valuestring, "ready") == 0) {
+    m->type = IPC_T_READY; /* PM2's process.send('ready'): the bare string */
+    return 0;
+  }
   if (!cJSON_IsObject(m->root)) {
     snprintf(err, errlen, "message must be a JSON object");
     goto out_free;

@@ -85,7 +85,9 @@ struct ipc_msg {
  * only while `line` is. A `request` (what a service receives for every
  * HTTP request) also takes a fast path: its strings and headers are
  * copied into one owned arena, so it outlives `line`. Anything unusual
- * takes the full cJSON path, which gives the precise error. Returns 0, or UV_EINVAL with a
+ * takes the full cJSON path, which gives the precise error. The bare JSON
+ * string "ready" (what a PM2 program's process.send('ready') writes) is a
+ * `ready` message. Returns 0, or UV_EINVAL with a
  * one-line reason in err ("invalid JSON near offset 12", "request: missing
  * field \"id\"", "response: field \"status\" must be an integer", "unknown
  * type \"foo\"") and m left empty. m must be freed with ipc_msg_free()

@@ -41,17 +41,16 @@ static char *self_dir(void) {
   return strdup(dirname(buf));
 }
 
-int main(int argc, char **argv) {
-  const char *config = getenv("MUSTER_CONFIG");
-  int check = 0;
+/* The command line. Returns -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, const char **config, int *check) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
-      config = argv[++i];
+      *config = argv[++i];
     } else if (strncmp(a, "--config=", 9) == 0) {
-      config = a + 9;
+      *config = a + 9;
     } else if (strcmp(a, "-t") == 0 || strcmp(a, "--check") == 0) {
-      check = 1;
+      *check = 1;
     } else if (strcmp(a, "-v") == 0 || strcmp(a, "--version") == 0) {
       printf("muster %s\n", MUSTER_VERSION);
       return 0;
@@ -64,40 +63,33 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  if (config == NULL || *config == '\0')
-    config = "config/muster.json";
+  return -1;
+}
 
-  sup_log_init_from_env();
-  char *bin_dir = self_dir();
+/* Loads and validates the config; prints every problem. NULL when invalid. */
+static struct cfg *load(const char *config, const char *bin_dir, int check) {
   struct cfg *cfg = NULL;
   struct cfg_errors errs;
   cfg_errors_init(&errs);
-  int rc = cfg_load(config, bin_dir, &cfg, &errs);
-  if (rc != 0) {
+  if (cfg_load(config, bin_dir, &cfg, &errs) != 0) {
     cfg_errors_print(&errs, stderr);
-    cfg_errors_free(&errs);
-    free(bin_dir);
     if (!check)
       fprintf(stderr, "muster: %s: invalid config; not starting\n", config);
-    return 1;
   }
   cfg_errors_free(&errs);
-  if (check) {
-    printf("config ok\n");
-    cfg_free(cfg);
-    free(bin_dir);
-    return 0;
-  }
+  return cfg;
+}
 
+/* Runs the host on cfg (owned from here) until it is done. Returns the
+ * exit code. */
+static int run(struct cfg *cfg, const char *config, const char *bin_dir) {
   uv_loop_t *loop = uv_default_loop();
   struct sup_host host;
   if (sup_host_init(&host, loop, cfg, config, bin_dir) != 0) {
     sup_log(SUP_ERROR, "cannot set up the host; exiting");
     sup_host_free(&host);
-    free(bin_dir);
     return 1;
   }
-  free(bin_dir);
   struct gw_server *gw = gw_server_start(&host);
   struct ctl_server *ctl = gw ? ctl_server_start(&host) : NULL;
   struct gw_server *admin = NULL;
@@ -111,11 +103,33 @@ int main(int argc, char **argv) {
     sup_host_start(&host);
   }
   uv_run(loop, UV_RUN_DEFAULT);
-  rc = host.exit_code;
+  int rc = host.exit_code;
   gw_server_free(admin);
   gw_server_free(gw);
   ctl_server_free(ctl);
   sup_host_free(&host);
   uv_loop_close(loop);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  const char *config = getenv("MUSTER_CONFIG");
+  int check = 0, rc = parse_args(argc, argv, &config, &check);
+  if (rc >= 0)
+    return rc;
+  if (config == NULL || *config == '\0')
+    config = "config/muster.json";
+  sup_log_init_from_env();
+  char *bin_dir = self_dir();
+  struct cfg *cfg = load(config, bin_dir, check);
+  if (cfg == NULL || check) {
+    if (cfg)
+      printf("config ok\n");
+    cfg_free(cfg);
+    free(bin_dir);
+    return cfg ? 0 : 1;
+  }
+  rc = run(cfg, config, bin_dir);
+  free(bin_dir);
   return rc;
 }

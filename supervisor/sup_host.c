@@ -10,6 +10,7 @@
 #include "sup_instance.h"
 #include "sup_log.h"
 #include "sup_service.h"
+#include "util_vec.h"
 
 extern char **environ;
 
@@ -22,93 +23,16 @@ static void on_collect(uv_timer_t *t) {
   collect_retired(t->data);
 }
 
-/* ---- Events ---- */
-
-void sup_host_emit(struct sup_host *h, const struct sup_event *ev) {
-  enum sup_level lvl = SUP_INFO;
-  if (strcmp(ev->type, "failed") == 0)
-    lvl = SUP_ERROR;
-  else if (strcmp(ev->type, "exit") == 0 && !h->stopping && (ev->code != 0 || ev->signal))
-    lvl = SUP_WARN;
-  if (ev->service && ev->index >= 0)
-    sup_log(lvl, "%s[%d]: %s: %s", ev->service, ev->index, ev->type, ev->detail ? ev->detail : "");
-  else if (ev->service)
-    sup_log(lvl, "%s: %s: %s", ev->service, ev->type, ev->detail ? ev->detail : "");
-  else
-    sup_log(lvl, "%s: %s", ev->type, ev->detail ? ev->detail : "");
-  /* A listener may remove itself while called. */
-  for (size_t i = 0; i < h->listeners.n; i++) {
-    size_t before = h->listeners.n;
-    ((sup_event_cb)h->listeners.v[i].fn)(h->listeners.v[i].ctx, ev);
-    if (h->listeners.n < before)
-      i--;
-  }
-}
-
-/* Appends (fn, ctx) to l; on out of memory the listener is not added. */
-static void cblist_add(struct sup_cblist *l, void (*fn)(void), void *ctx) {
-  struct sup_cb *v = realloc(l->v, (l->n + 1) * sizeof(*v));
-  if (v == NULL)
-    return;
-  l->v = v;
-  l->v[l->n++] = (struct sup_cb){fn, ctx};
-}
-
-static void cblist_remove(struct sup_cblist *l, void (*fn)(void), void *ctx) {
-  for (size_t i = 0; i < l->n; i++) {
-    if (l->v[i].fn == fn && l->v[i].ctx == ctx) {
-      memmove(&l->v[i], &l->v[i + 1], (l->n - i - 1) * sizeof(*l->v));
-      l->n--;
-      return;
-    }
-  }
-}
-
-void sup_host_add_listener(struct sup_host *h, sup_event_cb cb, void *ctx) {
-  cblist_add(&h->listeners, (void (*)(void))cb, ctx);
-}
-
-void sup_host_remove_listener(struct sup_host *h, sup_event_cb cb, void *ctx) {
-  cblist_remove(&h->listeners, (void (*)(void))cb, ctx);
-}
-
 void sup_host_add_hooks(struct sup_host *h, const struct sup_host_hooks *hooks) {
   if (h->nhooks < sizeof(h->hooks) / sizeof(h->hooks[0]))
     h->hooks[h->nhooks++] = *hooks;
 }
 
-/* ---- Service output to followers ---- */
-
-void sup_host_add_log_listener(struct sup_host *h, sup_line_cb cb, void *ctx) {
-  cblist_add(&h->log_listeners, (void (*)(void))cb, ctx);
-}
-
-void sup_host_remove_log_listener(struct sup_host *h, sup_line_cb cb, void *ctx) {
-  cblist_remove(&h->log_listeners, (void (*)(void))cb, ctx);
-}
-
-void sup_host_service_line(void *host, const char *label, const char *stream, const char *line,
-                           size_t len) {
-  struct sup_host *h = host;
-  for (size_t i = 0; i < h->log_listeners.n; i++) {
-    size_t before = h->log_listeners.n;
-    ((sup_line_cb)h->log_listeners.v[i].fn)(h->log_listeners.v[i].ctx, label, stream, line, len);
-    if (h->log_listeners.n < before)
-      i--;
-  }
-}
-
 /* ---- Runs ---- */
 
 void sup_host_run_opened(struct sup_host *h, struct sup_run *run) {
-  if (h->nruns == h->capruns) {
-    size_t cap = h->capruns ? h->capruns * 2 : 16;
-    struct sup_run **r = realloc(h->runs, cap * sizeof(*r));
-    if (r == NULL)
-      abort(); /* a few pointers: nothing sensible to do without them */
-    h->runs = r;
-    h->capruns = cap;
-  }
+  if (util_vec_reserve(&h->runs, &h->capruns, h->nruns + 1) != 0)
+    abort(); /* a few pointers: nothing sensible to do without them */
   h->runs[h->nruns++] = run;
 }
 
@@ -142,66 +66,6 @@ void sup_host_instance_gone(struct sup_host *h, struct sup_instance *inst) {
   for (size_t k = 0; k < h->nhooks; k++)
     if (h->hooks[k].instance_gone)
       h->hooks[k].instance_gone(h->hooks[k].ctx, inst);
-}
-
-/* ---- Publish / subscribe ---- */
-
-static int subscribed(const struct sup_instance *inst, const char *topic) {
-  for (size_t i = 0; i < inst->ntopics; i++)
-    if (strcmp(inst->topics[i], topic) == 0)
-      return 1;
-  return 0;
-}
-
-static void topic_add(struct sup_instance *inst, const char *topic) {
-  if (subscribed(inst, topic))
-    return;
-  char **t = realloc(inst->topics, (inst->ntopics + 1) * sizeof(*t));
-  if (t == NULL)
-    return;
-  inst->topics = t;
-  if ((t[inst->ntopics] = strdup(topic)) != NULL)
-    inst->ntopics++;
-}
-
-static void topic_remove(struct sup_instance *inst, const char *topic) {
-  for (size_t i = 0; i < inst->ntopics; i++) {
-    if (strcmp(inst->topics[i], topic) == 0) {
-      free(inst->topics[i]);
-      inst->topics[i] = inst->topics[--inst->ntopics];
-      return;
-    }
-  }
-}
-
-void sup_host_pubsub(struct sup_host *h, struct sup_instance *inst, const struct ipc_msg *m) {
-  if (m->type == IPC_T_SUBSCRIBE) {
-    topic_add(inst, m->topic);
-    return;
-  }
-  if (m->type == IPC_T_UNSUBSCRIBE) {
-    topic_remove(inst, m->topic);
-    return;
-  }
-  /* publish: one `message` line, sent to every subscribed instance. */
-  char *data = cJSON_PrintUnformatted(m->data);
-  struct ipc_buf b;
-  if (data == NULL)
-    return;
-  ipc_buf_init(&b);
-  ipc_enc_message(&b, m->topic, data, strlen(data));
-  for (size_t s = 0; s < h->nsvcs && !b.oom; s++) {
-    struct sup_service *svc = h->svcs[s];
-    for (size_t i = 0; i < svc->ninst; i++)
-      if (subscribed(svc->inst[i], m->topic))
-        sup_instance_send(svc->inst[i], b.data, b.len);
-  }
-  struct sup_event ev = {.type = "message", .service = inst->svc->cfg->name,
-                         .index = inst->index, .pid = sup_instance_pid(inst), .code = -1,
-                         .detail = m->topic};
-  sup_host_emit(h, &ev);
-  ipc_buf_free(&b);
-  free(data);
 }
 
 /* ---- Memory watch ---- */
@@ -362,68 +226,46 @@ static void on_reload_roll_done(void *ctx, const char *err) {
     sup_service_scale(svc, (size_t)svc->cfg->instances);
 }
 
-int sup_host_reload(struct sup_host *h, struct sup_reload_result *res, struct cfg_errors *errs) {
-  struct cfg *nc = NULL;
-  memset(res, 0, sizeof(*res));
-  if (h->stopping) {
-    cfg_errors_add(errs, "muster is shutting down");
-    return -1;
-  }
-  if (cfg_load(h->config_path, h->bin_dir, &nc, errs) != 0)
-    return -1;
-  size_t cap = nc->nservices + h->nsvcs;
-  struct sup_service **v = calloc(cap ? cap : 1, sizeof(*v));
-  struct cfg **retired = realloc(h->retired, (h->nretired + 1) * sizeof(*retired));
-  if (retired)
-    h->retired = retired;
-  if (v == NULL || retired == NULL) {
-    free(v);
-    cfg_free(nc);
-    cfg_errors_add(errs, "out of memory");
-    return -1;
-  }
+/* The live service called name, or NULL. */
+static struct sup_service *find_live(struct sup_host *h, const char *name) {
+  for (size_t s = 0; s < h->nsvcs; s++)
+    if (!h->svcs[s]->removed && strcmp(h->svcs[s]->cfg->name, name) == 0)
+      return h->svcs[s];
+  return NULL;
+}
+
+/* Fills v with the new config's services, in its order: kept ones
+ * reconfigured, new ones created and started. Returns how many. */
+static size_t apply_services(struct sup_host *h, struct cfg *nc, struct sup_service **v,
+                             struct sup_reload_result *res) {
   size_t n = 0;
-  /* The new config's services, in its order (routes index into it). */
   for (size_t i = 0; i < nc->nservices; i++) {
     const struct cfg_service *ns = &nc->services[i];
-    struct sup_service *svc = NULL;
-    for (size_t s = 0; s < h->nsvcs && svc == NULL; s++)
-      if (!h->svcs[s]->removed && strcmp(h->svcs[s]->cfg->name, ns->name) == 0)
-        svc = h->svcs[s];
+    struct sup_service *svc = find_live(h, ns->name);
     if (svc == NULL) {
-      svc = sup_service_new(h, ns);
-      if (svc == NULL)
+      if ((svc = sup_service_new(h, ns)) == NULL)
         continue; /* logged; the rest of the reload goes on */
       list_add(res->added, sizeof(res->added), ns->name);
       v[n++] = svc;
       sup_service_start(svc);
       continue;
     }
-    int same = cfg_service_equal(svc->cfg, ns);
-    svc->cfg = ns;
-    sup_logfile_configure(svc->log, (uint64_t)nc->logs.max_bytes, nc->logs.keep);
     v[n++] = svc;
-    if (same)
-      continue;
-    list_add(res->changed, sizeof(res->changed), ns->name);
-    sup_window_free(&svc->window);
-    sup_window_init(&svc->window, (unsigned)ns->restart.max_restarts,
-                    (uint64_t)ns->restart.window_s * 1000);
-    for (size_t k = 0; k < svc->ninst; k++)
-      sup_backoff_init(&svc->inst[k]->backoff, (uint64_t)ns->restart.backoff_initial_ms,
-                       (uint64_t)ns->restart.backoff_max_ms);
-    if (svc->stopped || svc->failed) {
-      svc->target = (size_t)ns->instances; /* applies at the next start */
-    } else if (sup_service_restart(svc, on_reload_roll_done, svc) != 0) {
-      sup_log(SUP_WARN, "%s: changed by reload while restarting; new settings apply to new "
-              "instances", ns->name);
-    }
+    if (sup_service_reconfigure(svc, ns, nc, on_reload_roll_done))
+      list_add(res->changed, sizeof(res->changed), ns->name);
   }
-  /* Services no longer configured: stop them; freed once gone. */
+  return n;
+}
+
+/* Appends to v[0 .. n) the services the new config dropped, stopping
+ * them (they are freed once gone). Returns the new count. */
+static size_t retire_services(struct sup_host *h, struct sup_service **v, size_t n,
+                              struct sup_reload_result *res) {
+  size_t kept_n = n;
   for (size_t s = 0; s < h->nsvcs; s++) {
     struct sup_service *svc = h->svcs[s];
     int kept = 0;
-    for (size_t k = 0; k < n && !kept; k++)
+    for (size_t k = 0; k < kept_n && !kept; k++)
       kept = v[k] == svc;
     if (kept)
       continue;
@@ -434,6 +276,37 @@ int sup_host_reload(struct sup_host *h, struct sup_reload_result *res, struct cf
     }
     v[n++] = svc;
   }
+  return n;
+}
+
+static void emit_reload(struct sup_host *h, const struct sup_reload_result *res) {
+  char detail[1600];
+  snprintf(detail, sizeof(detail), "added: %s; removed: %s; changed: %s",
+           res->added[0] ? res->added : "-", res->removed[0] ? res->removed : "-",
+           res->changed[0] ? res->changed : "-");
+  struct sup_event ev = {.type = "reload", .index = -1, .code = -1, .detail = detail};
+  sup_host_emit(h, &ev);
+}
+
+int sup_host_reload(struct sup_host *h, struct sup_reload_result *res, struct cfg_errors *errs) {
+  struct cfg *nc = NULL;
+  int rc;
+  memset(res, 0, sizeof(*res));
+  if (h->stopping) {
+    cfg_errors_add(errs, "muster is shutting down");
+    return UV_ECANCELED;
+  }
+  if ((rc = cfg_load(h->config_path, h->bin_dir, &nc, errs)) != 0)
+    return rc;
+  size_t cap = nc->nservices + h->nsvcs;
+  struct sup_service **v = calloc(cap ? cap : 1, sizeof(*v));
+  if (v == NULL || util_vec_reserve(&h->retired, &h->capretired, h->nretired + 1) != 0) {
+    free(v);
+    cfg_free(nc);
+    cfg_errors_add(errs, "out of memory");
+    return UV_ENOMEM;
+  }
+  size_t n = retire_services(h, v, apply_services(h, nc, v, res), res);
   free(h->svcs);
   h->svcs = v;
   h->nsvcs = n;
@@ -443,12 +316,7 @@ int sup_host_reload(struct sup_host *h, struct sup_reload_result *res, struct cf
     if (h->hooks[k].reloaded)
       h->hooks[k].reloaded(h->hooks[k].ctx);
   collect_retired(h);
-  char detail[1600];
-  snprintf(detail, sizeof(detail), "added: %s; removed: %s; changed: %s",
-           res->added[0] ? res->added : "-", res->removed[0] ? res->removed : "-",
-           res->changed[0] ? res->changed : "-");
-  struct sup_event ev = {.type = "reload", .index = -1, .code = -1, .detail = detail};
-  sup_host_emit(h, &ev);
+  emit_reload(h, res);
   return 0;
 }
 
@@ -498,8 +366,8 @@ void sup_host_free(struct sup_host *h) {
     sup_service_free(h->svcs[s]);
   free(h->svcs);
   free(h->runs);
-  free(h->listeners.v);
-  free(h->log_listeners.v);
+  sup_cblist_free(&h->listeners);
+  sup_cblist_free(&h->log_listeners);
   for (size_t i = 0; i < h->nretired; i++)
     cfg_free(h->retired[i]);
   free(h->retired);

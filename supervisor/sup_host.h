@@ -10,24 +10,12 @@
 #include <uv.h>
 
 #include "cfg.h"
+#include "sup_events.h"
 
 struct sup_instance;
 struct sup_service;
 struct sup_run;
 struct ipc_msg;
-
-/* One host event (SPEC §5 `events`): logged, and given to listeners. */
-struct sup_event {
-  const char *type;    /* spawn, ready, exit, restart, backoff, failed, stop, reload, ... */
-  const char *service; /* NULL for host-wide events */
-  int index;           /* instance index, -1 for none */
-  pid_t pid;           /* 0 if none */
-  int code;            /* exit code, -1 if none */
-  int signal;          /* terminating signal, 0 if none */
-  const char *detail;  /* a human sentence */
-};
-
-typedef void (*sup_event_cb)(void *ctx, const struct sup_event *ev);
 
 /* What other parts (gateway, control) want to hear about. All optional. */
 struct sup_host_hooks {
@@ -46,22 +34,6 @@ struct sup_host_hooks {
   void (*reloaded)(void *ctx);
 };
 
-/* A line a service wrote (label "dummy[1]", stream "out"/"err"). */
-typedef void (*sup_line_cb)(void *ctx, const char *label, const char *stream, const char *line,
-                            size_t len);
-
-/* A list of (callback, context) pairs. Callbacks are kept as the generic
- * function pointer type and cast back to their own type when called. */
-struct sup_cb {
-  void (*fn)(void);
-  void *ctx;
-};
-
-struct sup_cblist {
-  struct sup_cb *v; /* owned */
-  size_t n;
-};
-
 struct sup_host {
   uv_loop_t *loop;
   struct cfg *cfg;              /* the config in force, owned */
@@ -75,7 +47,7 @@ struct sup_host {
   struct sup_run **runs;        /* runs whose handles are open */
   size_t nruns, capruns;
   struct cfg **retired;         /* configs replaced by reloads, still pointed into */
-  size_t nretired;
+  size_t nretired, capretired;
   struct sup_cblist listeners;  /* event listeners (sup_event_cb) */
   struct sup_host_hooks hooks[4]; /* gateway, control, admin */
   size_t nhooks;
@@ -110,8 +82,9 @@ struct sup_reload_result {
 
 /* Re-reads the config file and applies the difference: new services
  * start, removed ones stop, changed ones get a rolling restart (and are
- * scaled to their new count). An invalid file changes nothing: returns -1
- * with the problems in errs. Returns 0 with what changed in res. */
+ * scaled to their new count). An invalid file changes nothing: returns a
+ * negative UV_* code with the problems in errs. Returns 0 with what
+ * changed in res. */
 int sup_host_reload(struct sup_host *h, struct sup_reload_result *res, struct cfg_errors *errs);
 
 /* Reopens every log file (SIGUSR1). */
@@ -122,6 +95,10 @@ struct sup_service *sup_host_find(struct sup_host *h, const char *name);
 /* Adds a set of hooks (at most 4 sets). */
 void sup_host_add_hooks(struct sup_host *h, const struct sup_host_hooks *hooks);
 
+/* ---- Events and service output (sup_events.c) ---- */
+
+/* Logs ev and gives it to every listener. */
+void sup_host_emit(struct sup_host *h, const struct sup_event *ev);
 void sup_host_add_log_listener(struct sup_host *h, sup_line_cb cb, void *ctx);
 void sup_host_remove_log_listener(struct sup_host *h, sup_line_cb cb, void *ctx);
 /* A capture's line hook: hands the line to the log listeners. */
@@ -137,14 +114,11 @@ uv_loop_t *sup_host_loop(struct sup_host *h);
 const struct cfg *sup_host_cfg(struct sup_host *h);
 char **sup_host_environ(struct sup_host *h);
 int sup_host_stopping(struct sup_host *h);
-void sup_host_emit(struct sup_host *h, const struct sup_event *ev);
 void sup_host_run_opened(struct sup_host *h, struct sup_run *run);
 void sup_host_run_closed(struct sup_run *run);
 void sup_host_service_changed(struct sup_host *h, struct sup_service *svc);
 void sup_host_instance_msg(struct sup_host *h, struct sup_instance *inst,
                            const struct ipc_msg *m);
 void sup_host_instance_gone(struct sup_host *h, struct sup_instance *inst);
-/* subscribe / unsubscribe / publish from an instance. */
-void sup_host_pubsub(struct sup_host *h, struct sup_instance *inst, const struct ipc_msg *m);
 
 #endif

@@ -1,36 +1,55 @@
-/* sup_instance — spawn, readiness, heartbeats, stop stages, restarts.
- * See sup_instance.h for the state machine. */
+/* sup_instance — the instance state machine: the (state, event) table, its
+ * actions, and the channel traffic and timers that become events. See
+ * sup_instance.h; the table is drawn in ARCHITECTURE.md. */
 #include "sup_instance.h"
 
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "ipc_msg.h"
 #include "sup_host.h"
 #include "sup_log.h"
 #include "sup_proc.h"
+#include "sup_restart.h"
+#include "sup_run.h"
 #include "sup_service.h"
 
 #define EOF_GRACE_MS 1000     /* channel closed, process still there: broken */
 #define BAD_LINES_PER_SEC 100 /* more invalid lines in a second: broken */
 
-static const char *const istate_names[] = {
-#define XX(e, s) s,
+static const char *const state_names[] = {
+#define XX(e, s, p) s,
     SUP_ISTATE_MAP(XX)
+#undef XX
+};
+static const char *const state_ids[] = {
+#define XX(e, s, p) #e,
+    SUP_ISTATE_MAP(XX)
+#undef XX
+};
+static const unsigned char state_has_process[] = {
+#define XX(e, s, p) p,
+    SUP_ISTATE_MAP(XX)
+#undef XX
+};
+static const char *const event_names[] = {
+#define XX(e, s) s,
+    SUP_IEVENT_MAP(XX)
 #undef XX
 };
 
 const char *sup_istate_name(enum sup_istate s) {
-  return istate_names[s];
+  return state_names[s];
 }
 
-static struct sup_host *host_of(const struct sup_instance *inst) {
-  return inst->svc->host;
+const char *sup_istate_id(enum sup_istate s) {
+  return state_ids[s];
+}
+
+const char *sup_ievent_name(enum sup_ievent e) {
+  return event_names[e];
 }
 
 static const struct cfg_service *cfg_of(const struct sup_instance *inst) {
@@ -39,258 +58,184 @@ static const struct cfg_service *cfg_of(const struct sup_instance *inst) {
 
 /* Emits an event about inst (logged, and streamed to `events` clients). */
 static void emit(struct sup_instance *inst, const char *type, const char *detail) {
-  struct sup_event ev = {.type = type, .service = inst->svc->cfg->name, .index = inst->index,
+  struct sup_event ev = {.type = type, .service = cfg_of(inst)->name, .index = inst->index,
                          .pid = sup_instance_pid(inst), .code = inst->last_code,
                          .signal = inst->last_signal, .detail = detail};
-  sup_host_emit(host_of(inst), &ev);
+  sup_host_emit(inst->svc->host, &ev);
 }
 
+/* Every state change goes through here. */
 static void set_state(struct sup_instance *inst, enum sup_istate s) {
+  if (inst->state != s)
+    sup_log(SUP_DEBUG, "%s: %s -> %s", inst->label, state_ids[inst->state], state_ids[s]);
   inst->state = s;
   sup_service_changed(inst->svc);
 }
 
-/* ---- Runs: one process and its handles ---- */
-
-static void run_handle_closed(struct sup_run *run) {
-  if (--run->open > 0)
-    return;
-  sup_host_run_closed(run);
-  free(run);
-}
-
-static void on_proc_closed(uv_handle_t *h) {
-  run_handle_closed(h->data);
-}
-
-static void on_ch_closed(struct ipc_channel *ch) {
-  run_handle_closed(ch->data);
-}
-
-static void on_capture_closed(struct sup_capture *c) {
-  run_handle_closed(c->data);
-}
-
-static void on_capture_eof(struct sup_capture *c) {
-  sup_capture_close(c, on_capture_closed);
-}
-
-/* Closes what of run is still open once its process is gone. */
-static void run_release(struct sup_run *run) {
-  if (!uv_is_closing((uv_handle_t *)&run->proc))
-    uv_close((uv_handle_t *)&run->proc, on_proc_closed);
-  ipc_channel_close(&run->ch, 0, on_ch_closed);
-}
-
-void sup_run_force_close(struct sup_run *run) {
-  sup_capture_close(&run->out, on_capture_closed);
-  sup_capture_close(&run->err, on_capture_closed);
-}
-
-/* ---- Stopping and killing ---- */
-
+static void deadline(struct sup_instance *inst, uint64_t ms);
+static void stop_timers(struct sup_instance *inst);
 static void start_heartbeat(struct sup_instance *inst);
+static void spawn(struct sup_instance *inst);
 
-/* Kills the process group now; its exit is then handled for `reason`. */
-static void do_kill(struct sup_instance *inst, enum sup_stop_reason reason, const char *why) {
-  if (inst->run == NULL)
-    return;
+/* ---- Actions: stopping and killing ---- */
+
+static void signal_group(struct sup_instance *inst, int sig) {
+  sup_proc_kill_group(inst->run->pid, sig);
+}
+
+/* SIGKILL to the group now; the exit then says what follows (state). */
+static void kill_now(struct sup_instance *inst, enum sup_istate s, const char *why) {
   sup_log(SUP_WARN, "%s: %s; killing process group %d", inst->label, why, (int)inst->run->pid);
-  if (inst->stop_reason != SUP_STOP_FINAL)
-    inst->stop_reason = reason;
-  uv_timer_stop(&inst->timer);
-  uv_timer_stop(&inst->hb);
-  inst->state = SUP_I_STOPPING;
-  sup_service_changed(inst->svc);
-  sup_proc_kill_group(inst->run->pid, SIGKILL);
+  stop_timers(inst);
+  set_state(inst, s);
+  signal_group(inst, SIGKILL);
 }
 
-void sup_instance_kill(struct sup_instance *inst) {
-  if (inst->run)
-    do_kill(inst, SUP_STOP_FINAL, "forced stop");
+/* Hung, broken, late: killed by muster, its exit is a crash. */
+static void act_kill(struct sup_instance *inst, const char *why) {
+  kill_now(inst, SUP_I_KILLED, why);
 }
 
-static void on_stop_kill(uv_timer_t *t) {
-  struct sup_instance *inst = t->data;
-  if (inst->run) {
-    sup_log(SUP_WARN, "%s: still running %d ms after the shutdown request; SIGKILL",
-            inst->label, cfg_of(inst)->stop_timeout_ms);
-    sup_proc_kill_group(inst->run->pid, SIGKILL);
-  }
+/* Forced shutdown, or broken while stopping for good: no more grace. */
+static void act_kill_final(struct sup_instance *inst, const char *why) {
+  kill_now(inst, SUP_I_STOPPING, why ? why : "forced stop");
 }
 
-static void on_stop_term(uv_timer_t *t) {
-  struct sup_instance *inst = t->data;
+static void act_ready_timeout(struct sup_instance *inst, const char *why) {
+  char msg[96];
+  snprintf(msg, sizeof(msg), "no ready message within %d ms", cfg_of(inst)->ready_timeout_ms);
+  act_kill(inst, msg);
+}
+
+/* The stop stages: the shutdown message, SIGTERM at half of
+ * stop_timeout_ms, SIGKILL at all of it. s: STOPPING or RESTARTING. */
+static void stop_into(struct sup_instance *inst, enum sup_istate s) {
   int total = cfg_of(inst)->stop_timeout_ms;
-  if (inst->run == NULL)
-    return;
-  sup_log(SUP_INFO, "%s: not gone after the shutdown message; SIGTERM", inst->label);
-  sup_proc_kill_group(inst->run->pid, SIGTERM);
-  uv_timer_start(&inst->timer, on_stop_kill, (uint64_t)(total - total / 2), 0);
-}
-
-void sup_instance_stop(struct sup_instance *inst, enum sup_stop_reason reason) {
-  int total = cfg_of(inst)->stop_timeout_ms;
-  switch (inst->state) {
-  case SUP_I_EXITED:
-    if (reason == SUP_STOP_RESTART)
-      sup_instance_start(inst);
-    return;
-  case SUP_I_BACKOFF:
-    uv_timer_stop(&inst->timer);
-    if (reason == SUP_STOP_RESTART) {
-      sup_instance_start(inst);
-    } else {
-      set_state(inst, SUP_I_EXITED);
-      emit(inst, "stop", "stopped while waiting to restart");
-    }
-    return;
-  case SUP_I_STOPPING:
-    if (reason == SUP_STOP_FINAL)
-      inst->stop_reason = SUP_STOP_FINAL; /* a restart under way ends here */
-    return;
-  case SUP_I_STARTING:
-  case SUP_I_READY:
-  case SUP_I_DRAINING:
-    if (inst->run == NULL) /* its exit is being handled right now */
-      return;
-    break;
-  }
-  inst->stop_reason = reason;
-  uv_timer_stop(&inst->timer);
-  uv_timer_stop(&inst->hb);
-  set_state(inst, SUP_I_STOPPING);
-  if (total == 0) {
-    sup_proc_kill_group(inst->run->pid, SIGKILL);
-    return;
-  }
   struct ipc_channel *ch = sup_instance_channel(inst);
+  stop_timers(inst);
+  set_state(inst, s);
+  if (total == 0) {
+    signal_group(inst, SIGKILL);
+    return;
+  }
   if (ch) {
     ipc_enc_shutdown(ipc_channel_begin(ch), total / 2);
     ipc_channel_commit(ch);
-    uv_timer_start(&inst->timer, on_stop_term, (uint64_t)(total / 2), 0);
+    inst->stop_stage = 0;
+    deadline(inst, (uint64_t)(total / 2));
+  } else { /* nobody to ask: SIGTERM at once */
+    signal_group(inst, SIGTERM);
+    inst->stop_stage = 1;
+    deadline(inst, (uint64_t)(total - total / 2));
+  }
+}
+
+static void act_stop(struct sup_instance *inst, const char *why) {
+  stop_into(inst, SUP_I_STOPPING);
+}
+
+static void act_restart(struct sup_instance *inst, const char *why) {
+  stop_into(inst, SUP_I_RESTARTING);
+}
+
+/* The next stop stage is due. */
+static void act_stop_stage(struct sup_instance *inst, const char *why) {
+  int total = cfg_of(inst)->stop_timeout_ms;
+  if (inst->stop_stage == 0) {
+    sup_log(SUP_INFO, "%s: not gone after the shutdown message; SIGTERM", inst->label);
+    signal_group(inst, SIGTERM);
+    inst->stop_stage = 1;
+    deadline(inst, (uint64_t)(total - total / 2));
   } else {
-    on_stop_term(&inst->timer); /* nobody to ask: SIGTERM at once */
+    sup_log(SUP_WARN, "%s: still running %d ms after the shutdown request; SIGKILL",
+            inst->label, total);
+    signal_group(inst, SIGKILL);
   }
 }
 
-static void on_drain_timeout(uv_timer_t *t) {
-  struct sup_instance *inst = t->data;
-  sup_log(SUP_WARN, "%s: still %u requests in flight after %d ms of draining; stopping it",
-          inst->label, inst->inflight, cfg_of(inst)->stop_timeout_ms);
-  sup_instance_stop(inst, SUP_STOP_FINAL);
+/* A replacement or a kill under way becomes a stop for good. */
+static void act_make_final(struct sup_instance *inst, const char *why) {
+  set_state(inst, SUP_I_STOPPING);
 }
 
-void sup_instance_drain(struct sup_instance *inst) {
-  if (inst->state != SUP_I_READY) {
-    sup_instance_stop(inst, SUP_STOP_FINAL);
-    return;
-  }
+static void act_drain(struct sup_instance *inst, const char *why) {
   set_state(inst, SUP_I_DRAINING);
   emit(inst, "drain", "no new requests; stopping once idle");
-  if (inst->inflight == 0) {
-    sup_instance_stop(inst, SUP_STOP_FINAL);
-    return;
-  }
-  uv_timer_start(&inst->timer, on_drain_timeout, (uint64_t)cfg_of(inst)->stop_timeout_ms, 0);
+  if (inst->inflight == 0)
+    act_stop(inst, NULL);
+  else
+    deadline(inst, (uint64_t)cfg_of(inst)->stop_timeout_ms);
 }
 
-void sup_instance_released(struct sup_instance *inst) {
-  if (inst->inflight > 0)
-    inst->inflight--;
-  if (inst->state == SUP_I_DRAINING && inst->inflight == 0 && inst->run)
-    sup_instance_stop(inst, SUP_STOP_FINAL);
+static void act_drain_timeout(struct sup_instance *inst, const char *why) {
+  sup_log(SUP_WARN, "%s: still %u requests in flight after %d ms of draining; stopping it",
+          inst->label, inst->inflight, cfg_of(inst)->stop_timeout_ms);
+  act_stop(inst, NULL);
 }
 
-/* ---- Exit: what happens next ---- */
-
-static void on_backoff_done(uv_timer_t *t) {
-  struct sup_instance *inst = t->data;
-  sup_instance_start(inst);
+/* Stopped while waiting to restart. */
+static void act_give_up(struct sup_instance *inst, const char *why) {
+  uv_timer_stop(&inst->timer);
+  set_state(inst, SUP_I_EXITED);
+  emit(inst, "stop", "stopped while waiting to restart");
 }
 
-/* Decides between restart, backoff and staying exited after an exit that
- * was not a final stop. */
-static void handle_crash(struct sup_instance *inst, int failed_by_us) {
+/* ---- Actions: exits ---- */
+
+/* An exit muster did not ask for (or a kill of its own): the restart
+ * policy, the window and the backoff decide (sup_restart). */
+static void after_crash(struct sup_instance *inst, int clean) {
   struct sup_service *svc = inst->svc;
-  const struct cfg_restart *rc = &cfg_of(inst)->restart;
-  char detail[96];
-  int clean = inst->last_code == 0 && inst->last_signal == 0 && !failed_by_us;
-  if (sup_host_stopping(host_of(inst)) || svc->stopped || svc->failed || inst->removing ||
-      rc->policy == CFG_RESTART_NEVER || (rc->policy == CFG_RESTART_ON_FAILURE && clean)) {
+  char detail[64];
+  uint64_t delay = 0;
+  struct sup_restart_facts f = {
+      .cfg = &cfg_of(inst)->restart, .clean = clean, .now_ms = sup_now_ms(),
+      .held = sup_host_stopping(svc->host) || svc->stopped || svc->failed || inst->removing,
+      .ready_ms = inst->ready_ms, .rnd = (uint32_t)random()};
+  enum sup_restart_verdict v = sup_restart_decide(&f, &svc->window, &inst->backoff, &delay);
+  if (v == SUP_RESTART_STAY_EXITED || v == SUP_RESTART_FAIL_SERVICE) {
     set_state(inst, SUP_I_EXITED);
+    if (v == SUP_RESTART_FAIL_SERVICE)
+      sup_service_fail(svc, inst);
     return;
   }
-  uint64_t now = sup_now_ms();
-  if (inst->ready_ms && now - inst->ready_ms >= (uint64_t)rc->window_s * 1000)
-    sup_backoff_reset(&inst->backoff); /* it had proved stable */
-  if (sup_window_add(&svc->window, now)) {
-    set_state(inst, SUP_I_EXITED);
-    sup_service_fail(svc, inst);
-    return;
-  }
-  uint64_t delay = sup_backoff_next(&inst->backoff, (uint32_t)random());
   inst->restarts++;
   svc->restarts_total++;
-  if (delay == 0) {
+  if (v == SUP_RESTART_NOW) {
     emit(inst, "restart", "restarting now");
-    sup_instance_start(inst);
+    spawn(inst);
     return;
   }
   snprintf(detail, sizeof(detail), "restarting in %llu ms", (unsigned long long)delay);
   set_state(inst, SUP_I_BACKOFF);
   emit(inst, "backoff", detail);
-  uv_timer_start(&inst->timer, on_backoff_done, delay, 0);
+  deadline(inst, delay);
 }
 
-static void on_exit_cb(uv_process_t *proc, int64_t status, int sig) {
-  struct sup_run *run = proc->data;
-  struct sup_instance *inst = run->inst;
-  char detail[96];
-  run->exited = 1;
-  sup_proc_kill_group(run->pid, SIGKILL); /* whatever it forked and left */
-  run_release(run);
-  if (inst == NULL)
-    return;
-  inst->run = NULL;
-  run->inst = NULL;
-  uv_timer_stop(&inst->timer);
-  uv_timer_stop(&inst->hb);
-  inst->last_code = sig ? -1 : (int)status;
-  inst->last_signal = sig;
-  if (sig)
-    snprintf(detail, sizeof(detail), "killed by signal %d (%s)", sig, strsignal(sig));
-  else
-    snprintf(detail, sizeof(detail), "exited with code %d", (int)status);
-  struct sup_event ev = {.type = "exit", .service = inst->svc->cfg->name, .index = inst->index,
-                         .pid = run->pid, .code = inst->last_code, .signal = sig,
-                         .detail = detail};
-  sup_host_emit(host_of(inst), &ev);
-  sup_host_instance_gone(host_of(inst), inst);
-  inst->rss = 0;
-  enum sup_stop_reason reason = inst->stop_reason;
-  inst->stop_reason = SUP_STOP_NONE;
-  switch (reason) {
-  case SUP_STOP_FINAL:
-    set_state(inst, SUP_I_EXITED);
-    emit(inst, "stop", "stopped");
-    break;
-  case SUP_STOP_RESTART:
-    inst->restarts++;
-    inst->svc->restarts_total++;
-    emit(inst, "restart", "planned restart");
-    sup_instance_start(inst);
-    break;
-  case SUP_STOP_FAILED:
-  case SUP_STOP_NONE:
-    handle_crash(inst, reason == SUP_STOP_FAILED);
-    break;
-  }
+static void act_crashed(struct sup_instance *inst, const char *why) {
+  int by_us = inst->state == SUP_I_KILLED;
+  after_crash(inst, inst->last_code == 0 && inst->last_signal == 0 && !by_us);
 }
 
-/* ---- Channel traffic ---- */
+static void act_stopped(struct sup_instance *inst, const char *why) {
+  set_state(inst, SUP_I_EXITED);
+  emit(inst, "stop", "stopped");
+}
 
-static void become_ready(struct sup_instance *inst) {
+static void act_replaced(struct sup_instance *inst, const char *why) {
+  inst->restarts++;
+  inst->svc->restarts_total++;
+  emit(inst, "restart", "planned restart");
+  spawn(inst);
+}
+
+/* ---- Actions: starting ---- */
+
+static void act_spawn(struct sup_instance *inst, const char *why) {
+  spawn(inst);
+}
+
+static void act_ready(struct sup_instance *inst, const char *why) {
   char detail[64];
   uv_timer_stop(&inst->timer);
   inst->ready_ms = sup_now_ms();
@@ -301,94 +246,70 @@ static void become_ready(struct sup_instance *inst) {
   start_heartbeat(inst);
 }
 
-/* Counts an invalid line; a flood marks the instance broken. */
-static void bad_line(struct sup_instance *inst, const char *why) {
-  uint64_t sec = sup_now_ms() / 1000;
-  if (sec != inst->bad_second) {
-    inst->bad_second = sec;
-    inst->bad_lines = 0;
-  }
-  if (++inst->bad_lines <= 5)
-    sup_log(SUP_WARN, "%s: dropped invalid message: %s", inst->label, why);
-  if (inst->bad_lines == BAD_LINES_PER_SEC + 1)
-    do_kill(inst, SUP_STOP_FAILED, "flood of invalid messages");
-}
+/* ---- The table ---- */
 
-static void on_ch_line(struct ipc_channel *ch, const char *line, size_t len) {
-  struct sup_run *run = ch->data;
-  struct sup_instance *inst = run->inst;
-  struct ipc_msg m;
-  char err[160];
-  if (inst == NULL)
+typedef void (*sup_iact)(struct sup_instance *inst, const char *why);
+
+/* What each event does in each state; NULL: nothing. */
+static const sup_iact table[SUP_I__COUNT][SUP_E__COUNT] = {
+    [SUP_I_EXITED] = {[SUP_E_START] = act_spawn, [SUP_E_RESTART] = act_spawn},
+    [SUP_I_BACKOFF] = {[SUP_E_START] = act_spawn, [SUP_E_RESTART] = act_spawn,
+                       [SUP_E_TIMER] = act_spawn, [SUP_E_STOP] = act_give_up,
+                       [SUP_E_DRAIN] = act_give_up},
+    [SUP_I_STARTING] = {[SUP_E_READY] = act_ready, [SUP_E_TIMER] = act_ready_timeout,
+                        [SUP_E_STOP] = act_stop, [SUP_E_DRAIN] = act_stop,
+                        [SUP_E_RESTART] = act_restart, [SUP_E_HUNG] = act_kill,
+                        [SUP_E_BROKEN] = act_kill, [SUP_E_KILL] = act_kill_final,
+                        [SUP_E_EXIT] = act_crashed},
+    [SUP_I_READY] = {[SUP_E_STOP] = act_stop, [SUP_E_DRAIN] = act_drain,
+                     [SUP_E_RESTART] = act_restart, [SUP_E_HUNG] = act_kill,
+                     [SUP_E_BROKEN] = act_kill, [SUP_E_KILL] = act_kill_final,
+                     [SUP_E_EXIT] = act_crashed},
+    [SUP_I_DRAINING] = {[SUP_E_STOP] = act_stop, [SUP_E_IDLE] = act_stop,
+                        [SUP_E_TIMER] = act_drain_timeout, [SUP_E_RESTART] = act_restart,
+                        [SUP_E_HUNG] = act_kill, [SUP_E_BROKEN] = act_kill,
+                        [SUP_E_KILL] = act_kill_final, [SUP_E_EXIT] = act_crashed},
+    [SUP_I_STOPPING] = {[SUP_E_TIMER] = act_stop_stage, [SUP_E_BROKEN] = act_kill_final,
+                        [SUP_E_KILL] = act_kill_final, [SUP_E_EXIT] = act_stopped},
+    [SUP_I_RESTARTING] = {[SUP_E_STOP] = act_make_final, [SUP_E_DRAIN] = act_make_final,
+                          [SUP_E_TIMER] = act_stop_stage, [SUP_E_BROKEN] = act_kill,
+                          [SUP_E_KILL] = act_kill_final, [SUP_E_EXIT] = act_replaced},
+    [SUP_I_KILLED] = {[SUP_E_STOP] = act_make_final, [SUP_E_DRAIN] = act_make_final,
+                      [SUP_E_KILL] = act_kill_final, [SUP_E_EXIT] = act_crashed},
+};
+
+void sup_instance_event(struct sup_instance *inst, enum sup_ievent ev, const char *why) {
+  sup_iact act = table[inst->state][ev];
+  sup_log(SUP_DEBUG, "%s: %s in %s%s", inst->label, event_names[ev], state_ids[inst->state],
+          act ? "" : " (nothing to do)");
+  /* A process state without a process: its exit is being handled right
+   * now (a hook called back); only the exit itself may act. */
+  if (act == NULL || (state_has_process[inst->state] && inst->run == NULL && ev != SUP_E_EXIT))
     return;
-  if (ipc_msg_parse(&m, line, len, err, sizeof(err)) != 0) {
-    int64_t id;
-    bad_line(inst, err);
-    if (ipc_msg_response_id(line, len, &id)) {
-      /* An invalid answer to a known request: fail it now (502). */
-      struct ipc_msg bad = {.type = IPC_T_RESPONSE, .id = id, .status = 0};
-      sup_host_instance_msg(host_of(inst), inst, &bad);
-    }
-    return;
-  }
-  switch (m.type) {
-  case IPC_T_READY:
-    if (inst->state == SUP_I_STARTING)
-      become_ready(inst);
-    break;
-  case IPC_T_PONG:
-    if (m.seq == inst->ping_seq) {
-      inst->ping_outstanding = 0;
-      inst->misses = 0;
-    }
-    break;
-  case IPC_T_RESPONSE:
-  case IPC_T_CHUNK:
-  case IPC_T_END:
-    sup_host_instance_msg(host_of(inst), inst, &m);
-    break;
-  case IPC_T_SUBSCRIBE:
-  case IPC_T_UNSUBSCRIBE:
-  case IPC_T_PUBLISH:
-    sup_host_pubsub(host_of(inst), inst, &m);
-    break;
-  default:
-    bad_line(inst, "a message type services do not send");
-    break;
-  }
-  ipc_msg_free(&m);
+  act(inst, why);
 }
 
-static void on_eof_grace(uv_timer_t *t) {
-  struct sup_instance *inst = t->data;
-  if (inst->run && !inst->run->exited)
-    do_kill(inst, SUP_STOP_FAILED, "closed its channel but kept running");
+/* ---- Timers: the state's deadline and the heartbeat ---- */
+
+static void on_deadline(uv_timer_t *t) {
+  sup_instance_event(t->data, SUP_E_TIMER, NULL);
 }
 
-static void on_ch_error(struct ipc_channel *ch, int err) {
-  struct sup_run *run = ch->data;
-  struct sup_instance *inst = run->inst;
-  run->ch_dead = 1;
-  if (inst == NULL)
-    return;
-  if (err == UV_E2BIG) {
-    do_kill(inst, SUP_STOP_FAILED, "sent a line longer than 64 MiB");
-  } else if (inst->state != SUP_I_STOPPING) {
-    /* Usually the process is exiting; if it is not gone soon, it is broken. */
-    uv_timer_stop(&inst->hb);
-    uv_timer_start(&inst->hb, on_eof_grace, EOF_GRACE_MS, 0);
-  }
+static void deadline(struct sup_instance *inst, uint64_t ms) {
+  uv_timer_start(&inst->timer, on_deadline, ms, 0);
 }
 
-/* ---- Heartbeat and readiness ---- */
+static void stop_timers(struct sup_instance *inst) {
+  uv_timer_stop(&inst->timer);
+  uv_timer_stop(&inst->hb);
+}
 
 static void on_heartbeat(uv_timer_t *t) {
   struct sup_instance *inst = t->data;
-  const struct cfg_service *c = cfg_of(inst);
-  if (inst->ping_outstanding && ++inst->misses >= c->heartbeat_misses) {
+  if (inst->ping_outstanding && ++inst->misses >= cfg_of(inst)->heartbeat_misses) {
     char why[96];
     snprintf(why, sizeof(why), "missed %d pongs in a row (hung)", inst->misses);
-    do_kill(inst, SUP_STOP_FAILED, why);
+    sup_instance_event(inst, SUP_E_HUNG, why);
     return;
   }
   struct ipc_channel *ch = sup_instance_channel(inst);
@@ -407,148 +328,168 @@ static void start_heartbeat(struct sup_instance *inst) {
     uv_timer_start(&inst->hb, on_heartbeat, (uint64_t)ms, (uint64_t)ms);
 }
 
-static void on_ready_timeout(uv_timer_t *t) {
+/* ---- Channel traffic ---- */
+
+/* Counts an invalid line; a flood marks the instance broken. */
+static void bad_line(struct sup_instance *inst, const char *why) {
+  uint64_t sec = sup_now_ms() / 1000;
+  if (sec != inst->bad_second) {
+    inst->bad_second = sec;
+    inst->bad_lines = 0;
+  }
+  if (++inst->bad_lines <= 5)
+    sup_log(SUP_WARN, "%s: dropped invalid message: %s", inst->label, why);
+  if (inst->bad_lines == BAD_LINES_PER_SEC + 1)
+    sup_instance_event(inst, SUP_E_BROKEN, "flood of invalid messages");
+}
+
+/* A line that is not a valid message: dropped, counted; an invalid
+ * answer to a known request fails that request now (502). */
+static void on_invalid_line(struct sup_instance *inst, const char *line, size_t len,
+                            const char *err) {
+  int64_t id;
+  bad_line(inst, err);
+  if (ipc_msg_response_id(line, len, &id)) {
+    struct ipc_msg bad = {.type = IPC_T_RESPONSE, .id = id, .status = 0};
+    sup_host_instance_msg(inst->svc->host, inst, &bad);
+  }
+}
+
+static void on_msg(struct sup_instance *inst, const struct ipc_msg *m) {
+  switch (m->type) {
+  case IPC_T_READY:
+    sup_instance_event(inst, SUP_E_READY, NULL);
+    break;
+  case IPC_T_PONG:
+    if (m->seq == inst->ping_seq) {
+      inst->ping_outstanding = 0;
+      inst->misses = 0;
+    }
+    break;
+  case IPC_T_RESPONSE:
+  case IPC_T_CHUNK:
+  case IPC_T_END:
+    sup_host_instance_msg(inst->svc->host, inst, m);
+    break;
+  case IPC_T_SUBSCRIBE:
+  case IPC_T_UNSUBSCRIBE:
+  case IPC_T_PUBLISH:
+    sup_pubsub_msg(inst->svc->host, inst, m);
+    break;
+  default:
+    bad_line(inst, "a message type services do not send");
+    break;
+  }
+}
+
+static void on_ch_line(struct ipc_channel *ch, const char *line, size_t len) {
+  struct sup_run *run = ch->data;
+  struct ipc_msg m;
+  char err[160];
+  if (run->inst == NULL)
+    return;
+  if (ipc_msg_parse(&m, line, len, err, sizeof(err)) != 0) {
+    on_invalid_line(run->inst, line, len, err);
+    return;
+  }
+  on_msg(run->inst, &m);
+  ipc_msg_free(&m);
+}
+
+static void on_eof_grace(uv_timer_t *t) {
   struct sup_instance *inst = t->data;
-  char why[96];
-  snprintf(why, sizeof(why), "no ready message within %d ms", cfg_of(inst)->ready_timeout_ms);
-  do_kill(inst, SUP_STOP_FAILED, why);
+  if (inst->run && !inst->run->exited)
+    sup_instance_event(inst, SUP_E_BROKEN, "closed its channel but kept running");
 }
 
-/* ---- Spawning ---- */
-
-/* The child's environment: muster's, the service's env, the channel vars. */
-static char **child_env(struct sup_instance *inst) {
-  const struct cfg_service *c = cfg_of(inst);
-  size_t n = c->nenv + 5, k = 0;
-  char **set = calloc(n, sizeof(*set));
-  char **env = NULL;
-  if (set == NULL)
-    return NULL;
-  for (size_t i = 0; i < c->nenv; i++)
-    if (asprintf(&set[k++], "%s=%s", c->env[i].name, c->env[i].value) < 0)
-      goto out;
-  if (asprintf(&set[k++], "MUSTER_CHANNEL_FD=3") < 0 ||
-      asprintf(&set[k++], "NODE_CHANNEL_FD=3") < 0 ||
-      asprintf(&set[k++], "NODE_CHANNEL_SERIALIZATION_MODE=json") < 0 ||
-      asprintf(&set[k++], "MUSTER_SERVICE=%s", c->name) < 0 ||
-      asprintf(&set[k++], "MUSTER_INSTANCE=%d", inst->index) < 0)
-    goto out;
-  env = sup_proc_env_build(sup_host_environ(host_of(inst)), set, k);
-out:
-  for (size_t i = 0; i < n; i++)
-    free(set[i]);
-  free(set);
-  return env;
+static void on_ch_error(struct ipc_channel *ch, int err) {
+  struct sup_run *run = ch->data;
+  struct sup_instance *inst = run->inst;
+  run->ch_dead = 1;
+  if (inst == NULL)
+    return;
+  if (err == UV_E2BIG) {
+    sup_instance_event(inst, SUP_E_BROKEN, "sent a line longer than 64 MiB");
+  } else if (inst->state == SUP_I_STARTING || inst->state == SUP_I_READY ||
+             inst->state == SUP_I_DRAINING) {
+    /* Usually the process is exiting; if it is not gone soon, it is broken. */
+    uv_timer_stop(&inst->hb);
+    uv_timer_start(&inst->hb, on_eof_grace, EOF_GRACE_MS, 0);
+  }
 }
 
-/* Spawns the child of run. Returns 0 or a negative libuv error, after
- * which every handle of run is closing. */
-static int run_spawn(struct sup_run *run, struct sup_instance *inst) {
+/* ---- Spawn and exit ---- */
+
+/* The process of run is gone: what every exit does, then the event. */
+static void on_exit_cb(uv_process_t *proc, int64_t status, int sig) {
+  struct sup_run *run = proc->data;
+  struct sup_instance *inst = run->inst;
+  char detail[96];
+  run->exited = 1;
+  sup_proc_kill_group(run->pid, SIGKILL); /* whatever it forked and left */
+  sup_run_release(run);
+  if (inst == NULL)
+    return;
+  inst->run = NULL;
+  run->inst = NULL;
+  stop_timers(inst);
+  inst->last_code = sig ? -1 : (int)status;
+  inst->last_signal = sig;
+  inst->rss = 0;
+  if (sig)
+    snprintf(detail, sizeof(detail), "killed by signal %d (%s)", sig, strsignal(sig));
+  else
+    snprintf(detail, sizeof(detail), "exited with code %d", (int)status);
+  struct sup_event ev = {.type = "exit", .service = cfg_of(inst)->name, .index = inst->index,
+                         .pid = run->pid, .code = inst->last_code, .signal = sig,
+                         .detail = detail};
+  sup_host_emit(inst->svc->host, &ev);
+  sup_host_instance_gone(inst->svc->host, inst);
+  sup_instance_event(inst, SUP_E_EXIT, NULL);
+}
+
+/* A new process for inst (state starting); a spawn that fails is handled
+ * as a crash: restart policy and backoff apply. */
+static void spawn(struct sup_instance *inst) {
   static const struct ipc_channel_cbs chcbs = {on_ch_line, on_ch_error, NULL};
-  const struct cfg_service *c = cfg_of(inst);
-  uv_loop_t *loop = sup_host_loop(host_of(inst));
-  struct sup_logfile *lf = inst->svc->log;
-  int sv[2], rc;
-  uv_stdio_container_t stdio[4];
-  uv_process_options_t o;
-
-  run->proc.data = run;
-  run->inst = NULL; /* attached by the caller once the spawn succeeded */
-  if (sup_capture_init(&run->out, loop, lf, inst->label, "out") < 0) {
-    sup_host_run_closed(run);
-    free(run);
-    return UV_ENOMEM;
-  }
-  if (sup_capture_init(&run->err, loop, lf, inst->label, "err") < 0) {
-    run->open = 1;
-    run->out.data = run;
-    sup_capture_close(&run->out, on_capture_closed);
-    return UV_ENOMEM;
-  }
-  run->out.data = run->err.data = run;
-  run->out.on_eof = run->err.on_eof = on_capture_eof;
-  run->out.on_line = run->err.on_line = sup_host_service_line;
-  run->out.ctx = run->err.ctx = host_of(inst);
-  run->open = 2; /* the captures; proc and channel are counted below */
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-    rc = -errno;
-    sup_log(SUP_ERROR, "%s: socketpair() failed: %s", inst->label, strerror(errno));
-    sup_run_force_close(run);
-    return rc;
-  }
-  char **env = child_env(inst);
-  memset(&o, 0, sizeof(o));
-  memset(stdio, 0, sizeof(stdio));
-  stdio[0].flags = UV_IGNORE; /* /dev/null */
-  stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-  stdio[1].data.stream = (uv_stream_t *)&run->out.pipe;
-  stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-  stdio[2].data.stream = (uv_stream_t *)&run->err.pipe;
-  stdio[3].flags = UV_INHERIT_FD;
-  stdio[3].data.fd = sv[1];
-  o.file = c->command[0];
-  o.args = c->command;
-  o.env = env;
-  o.cwd = c->cwd;
-  o.flags = UV_PROCESS_DETACHED; /* setsid(): its own process group */
-  o.stdio = stdio;
-  o.stdio_count = 4;
-  o.exit_cb = on_exit_cb;
-  rc = env ? uv_spawn(loop, &run->proc, &o) : UV_ENOMEM;
-  sup_proc_env_free(env);
-  close(sv[1]);
-  run->open++; /* the process handle: closed even when the spawn failed */
-  if (rc < 0) {
-    close(sv[0]);
-    sup_log(SUP_ERROR, "%s: spawn \"%s\" failed: %s", inst->label, c->command[0],
-            uv_err_name(rc));
-    if (env) /* uv_spawn initialised the handle */
-      uv_close((uv_handle_t *)&run->proc, on_proc_closed);
-    else
-      run->open--;
-    sup_run_force_close(run);
-    return rc;
-  }
-  run->pid = run->proc.pid;
-  run->open++; /* the channel */
-  rc = ipc_channel_open(&run->ch, loop, sv[0], 0, &chcbs, run);
-  if (rc < 0) {
-    sup_log(SUP_ERROR, "%s: channel setup failed: %s", inst->label, uv_strerror(rc));
-    run->ch_dead = 1; /* the child will see EOF on fd 3 and exit */
-  }
-  sup_capture_start(&run->out);
-  sup_capture_start(&run->err);
-  return 0;
-}
-
-void sup_instance_start(struct sup_instance *inst) {
   char detail[64];
   struct sup_run *run = calloc(1, sizeof(*run));
   if (run == NULL) {
     sup_log(SUP_ERROR, "%s: out of memory while spawning", inst->label);
     return;
   }
-  run->host = host_of(inst);
-  sup_host_run_opened(host_of(inst), run);
+  run->host = inst->svc->host;
+  sup_host_run_opened(run->host, run);
   inst->ready_ms = 0;
   inst->started_ms = sup_now_ms();
-  inst->stop_reason = SUP_STOP_NONE;
   inst->ping_outstanding = inst->misses = 0;
   set_state(inst, SUP_I_STARTING);
-  if (run_spawn(run, inst) < 0) { /* run is closing or gone */
+  if (sup_run_spawn(run, inst, &chcbs, on_exit_cb) < 0) { /* run is closing or gone */
     inst->last_code = 127; /* as a shell reports "command not found" */
     inst->last_signal = 0;
-    handle_crash(inst, 1);
+    after_crash(inst, 0);
     return;
   }
   inst->run = run;
   run->inst = inst;
   snprintf(detail, sizeof(detail), "spawned pid %d", (int)run->pid);
   emit(inst, "spawn", detail);
-  uv_timer_start(&inst->timer, on_ready_timeout, (uint64_t)cfg_of(inst)->ready_timeout_ms, 0);
+  deadline(inst, (uint64_t)cfg_of(inst)->ready_timeout_ms);
 }
 
 /* ---- Queries and small acts ---- */
+
+void sup_instance_acquire(struct sup_instance *inst) {
+  inst->inflight++;
+  inst->requests++;
+}
+
+void sup_instance_released(struct sup_instance *inst) {
+  if (inst->inflight > 0)
+    inst->inflight--;
+  if (inst->inflight == 0 && inst->state == SUP_I_DRAINING)
+    sup_instance_event(inst, SUP_E_IDLE, NULL);
+}
 
 struct ipc_channel *sup_instance_channel(struct sup_instance *inst) {
   if (inst->run == NULL || inst->run->ch_dead || inst->run->ch.failed)
@@ -578,7 +519,7 @@ void sup_instance_check_memory(struct sup_instance *inst) {
     sup_log(SUP_WARN, "%s: RSS %llu MiB is over max_memory_mb %d; restarting it", inst->label,
             (unsigned long long)(inst->rss >> 20), limit);
     emit(inst, "memory", "over max_memory_mb");
-    sup_instance_stop(inst, SUP_STOP_RESTART);
+    sup_instance_restart(inst);
   }
 }
 
@@ -604,12 +545,8 @@ struct sup_instance *sup_instance_new(struct sup_service *svc, int index) {
 
 static void on_inst_timer_closed(uv_handle_t *h) {
   struct sup_instance *inst = h->data;
-  if (--inst->closing > 0)
-    return;
-  for (size_t i = 0; i < inst->ntopics; i++)
-    free(inst->topics[i]);
-  free(inst->topics);
-  free(inst);
+  if (--inst->closing == 0)
+    free(inst);
 }
 
 void sup_instance_free(struct sup_instance *inst) {

@@ -1,18 +1,19 @@
 /* sup_instance — one running copy of a service and its life cycle.
  *
- * The instance is an explicit state machine (states of SPEC §5):
+ * The instance is an explicit state machine, s6-style: a state enum, an
+ * event enum, and one table (sup_instance.c) naming the action for each
+ * (state, event) pair; sup_instance_event() is the one entry point and
+ * every state change goes through one function, which logs it at debug
+ * level. What used to be a separate "why is it stopping" field is folded
+ * into the states: STOPPING (for good), RESTARTING (planned replacement)
+ * and KILLED (by muster as hung, broken or late: its exit is a crash). The
+ * table is drawn in ARCHITECTURE.md.
  *
- *   starting --ready--> ready --stop--> stopping --exit--> exited
- *      |                  |  \--drain--> draining --idle--> stopping
- *      | ready timeout,   | exit / hung / broken / over memory
- *      v exit             v
- *   (policy, window) --> backoff --timer--> starting     or  exited
- *
- * Each spawn is a `struct sup_run`: the process handle, the channel and the
- * two capture pipes of that one process. A run is detached from its
- * instance when the process exits and frees itself once its handles are
- * closed, so a restart never waits for the old run's cleanup and a late
- * callback never touches a newer process. */
+ * Each spawn is a `struct sup_run`: the process handle, the channel, the
+ * two capture pipes and the subscriptions of that one process. A run is
+ * detached from its instance when the process exits and frees itself once
+ * its handles are closed, so a restart never waits for the old run's
+ * cleanup and a late callback never touches a newer process. */
 #ifndef MUSTER_SUP_INSTANCE_H
 #define MUSTER_SUP_INSTANCE_H
 
@@ -23,34 +24,55 @@
 #include "ipc_channel.h"
 #include "sup_backoff.h"
 #include "sup_capture.h"
+#include "sup_pubsub.h"
 
 struct sup_service;
 struct ipc_msg;
 
-/* XX(ENUM, "name") for the instance states, as `status` shows them. */
-#define SUP_ISTATE_MAP(XX)                                                     \
-  XX(STARTING, "starting")                                                     \
-  XX(READY, "ready")                                                           \
-  XX(DRAINING, "draining")                                                     \
-  XX(STOPPING, "stopping")                                                     \
-  XX(BACKOFF, "backoff")                                                       \
-  XX(EXITED, "exited")
+/* XX(ENUM, "name as status shows it", has a process) for the states. */
+#define SUP_ISTATE_MAP(XX)                                                                     \
+  XX(EXITED, "exited", 0)         /* no process, and none wanted now */                       \
+  XX(BACKOFF, "backoff", 0)       /* no process; the timer restarts it */                     \
+  XX(STARTING, "starting", 1)     /* spawned, no ready message yet */                         \
+  XX(READY, "ready", 1)           /* takes requests */                                         \
+  XX(DRAINING, "draining", 1)     /* no new requests; stops once idle */                       \
+  XX(STOPPING, "stopping", 1)     /* asked to stop for good */                                 \
+  XX(RESTARTING, "stopping", 1)   /* asked to stop, replaced at once (memory, roll in place) */ \
+  XX(KILLED, "stopping", 1)       /* killed by muster: its exit is a crash */
 
 enum sup_istate {
-#define XX(e, s) SUP_I_##e,
+#define XX(e, s, p) SUP_I_##e,
   SUP_ISTATE_MAP(XX)
 #undef XX
+  SUP_I__COUNT
 };
 
+/* XX(ENUM, "name") for what can happen to an instance. */
+#define SUP_IEVENT_MAP(XX)                                                     \
+  XX(START, "start")       /* start (service start, scale up) */               \
+  XX(STOP, "stop")         /* stop for good (stop, scale down, shutdown) */    \
+  XX(RESTART, "restart")   /* replace the process now (memory, roll) */        \
+  XX(DRAIN, "drain")       /* out of rotation; stop once idle */               \
+  XX(IDLE, "idle")         /* its last request in flight was answered */       \
+  XX(READY, "ready")       /* the ready message */                             \
+  XX(TIMER, "timer")       /* the state's deadline passed */                   \
+  XX(HUNG, "hung")         /* too many pongs missed */                         \
+  XX(BROKEN, "broken")     /* flood, huge line, channel closed while running */ \
+  XX(KILL, "kill")         /* forced shutdown: SIGKILL now */                  \
+  XX(EXIT, "exit")         /* the process is gone */
+
+enum sup_ievent {
+#define XX(e, s) SUP_E_##e,
+  SUP_IEVENT_MAP(XX)
+#undef XX
+  SUP_E__COUNT
+};
+
+/* The state's name as `status` shows it ("stopping" for all three stops). */
 const char *sup_istate_name(enum sup_istate s);
-
-/* Why an instance is being stopped; decides what its exit leads to. */
-enum sup_stop_reason {
-  SUP_STOP_NONE = 0, /* not stopping: an exit is a crash */
-  SUP_STOP_FINAL,    /* stop, scale down, shutdown: stays exited */
-  SUP_STOP_RESTART,  /* planned replacement (memory, rolling): respawn now */
-  SUP_STOP_FAILED    /* killed by us as hung/broken/late: a crash */
-};
+/* The internal name (for the debug log and the table's tests). */
+const char *sup_istate_id(enum sup_istate s);
+const char *sup_ievent_name(enum sup_ievent e);
 
 /* One spawned process and what belongs to it. */
 struct sup_run {
@@ -60,6 +82,7 @@ struct sup_run {
   struct ipc_channel ch;     /* its fd 3 */
   struct sup_capture out;    /* its stdout */
   struct sup_capture err;    /* its stderr */
+  struct sup_topics topics;  /* what it subscribed to */
   pid_t pid;                 /* 0 until spawned */
   int open;                  /* handles/closers not yet closed */
   unsigned exited : 1;       /* the exit callback ran */
@@ -70,11 +93,11 @@ struct sup_instance {
   struct sup_service *svc;  /* owner */
   int index;                /* 0-based, as MUSTER_INSTANCE */
   enum sup_istate state;
-  enum sup_stop_reason stop_reason;
   struct sup_run *run;      /* the current process, or NULL */
-  uv_timer_t timer;         /* ready timeout, backoff, stop stages, EOF grace */
-  uv_timer_t hb;            /* heartbeat */
+  uv_timer_t timer;         /* the state's deadline: ready, backoff, drain, stop stages */
+  uv_timer_t hb;            /* heartbeat, or the grace after a channel EOF */
   struct sup_backoff backoff;
+  int stop_stage;           /* stopping: 0 asked by message, 1 SIGTERM sent */
   uint64_t started_ms;      /* monotonic time of the last spawn */
   uint64_t ready_ms;        /* monotonic time it became ready (0: never) */
   unsigned restarts;        /* restarts so far */
@@ -88,8 +111,6 @@ struct sup_instance {
   uint64_t rss;             /* last RSS reading, bytes */
   unsigned inflight;        /* requests in flight (gateway) */
   uint64_t requests;        /* requests routed to it */
-  char **topics;            /* subscriptions, owned */
-  size_t ntopics;
   int closing;              /* its timers are being closed */
   int removing;             /* scale-down or rolling restart: goes once exited */
   char label[80];           /* "dummy[1]" for messages */
@@ -101,23 +122,37 @@ struct sup_instance *sup_instance_new(struct sup_service *svc, int index);
 /* Closes the instance's timers and frees it (its run must be detached). */
 void sup_instance_free(struct sup_instance *inst);
 
-/* Spawns the process (state starting). A spawn that fails is handled as
- * a crash: restart policy and backoff apply. */
-void sup_instance_start(struct sup_instance *inst);
+/* What happened to the instance (the one entry to its state machine).
+ * why: a sentence for the log when muster kills it (HUNG, BROKEN), else
+ * NULL. */
+void sup_instance_event(struct sup_instance *inst, enum sup_ievent ev, const char *why);
 
-/* Stops the instance for `reason` (FINAL or RESTART): shutdown message,
- * SIGTERM to the group at half of stop_timeout_ms, SIGKILL at all of it. */
-void sup_instance_stop(struct sup_instance *inst, enum sup_stop_reason reason);
-
-/* Takes the instance out of rotation; once its in-flight requests are
- * answered (or stop_timeout_ms passed) it is stopped for good. */
-void sup_instance_drain(struct sup_instance *inst);
-
-/* The gateway finished one of the instance's requests. */
-void sup_instance_released(struct sup_instance *inst);
-
+/* The acts of the service on its instances, as events. */
+static inline void sup_instance_start(struct sup_instance *inst) {
+  sup_instance_event(inst, SUP_E_START, NULL);
+}
+/* Stop for good: shutdown message, SIGTERM to the group at half of
+ * stop_timeout_ms, SIGKILL at all of it. */
+static inline void sup_instance_stop(struct sup_instance *inst) {
+  sup_instance_event(inst, SUP_E_STOP, NULL);
+}
+/* The same stop, then a new process at once (exited or backoff: now). */
+static inline void sup_instance_restart(struct sup_instance *inst) {
+  sup_instance_event(inst, SUP_E_RESTART, NULL);
+}
+/* Out of rotation; once its requests are answered (or stop_timeout_ms
+ * passed) it is stopped for good. */
+static inline void sup_instance_drain(struct sup_instance *inst) {
+  sup_instance_event(inst, SUP_E_DRAIN, NULL);
+}
 /* Kills the process group at once (forced shutdown). */
-void sup_instance_kill(struct sup_instance *inst);
+static inline void sup_instance_kill(struct sup_instance *inst) {
+  sup_instance_event(inst, SUP_E_KILL, NULL);
+}
+
+/* The gateway routes a request to the instance / finished one. */
+void sup_instance_acquire(struct sup_instance *inst);
+void sup_instance_released(struct sup_instance *inst);
 
 /* Queues one encoded line to the instance's channel. Returns 0 or < 0. */
 int sup_instance_send(struct sup_instance *inst, const char *line, size_t len);

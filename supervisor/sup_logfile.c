@@ -311,65 +311,80 @@ static int do_open_read(const char *path, int *fd, uint64_t *size) {
   return 0;
 }
 
-int sup_logfile_tail(const char *path, int keep, size_t nlines, char **out, size_t *outlen) {
-  int fd = -1, fd1 = -1, rc;
-  uint64_t size = 0, size1 = 0, start = 0, start1 = 0;
-  size_t found = 0, found1 = 0, len = 0, len1 = 0, sep = 0;
-  char *name1 = NULL, *buf = NULL;
-  ssize_t r;
+/* The last lines of one file: where they start and how long they are. */
+struct tail_part {
+  int fd;          /* -1: the file does not exist */
+  uint64_t start;  /* offset of the first byte kept */
+  size_t len;      /* bytes kept */
+  size_t found;    /* lines found */
+};
 
+/* Finds the last nlines (at most max bytes) of path. Returns 0 or < 0. */
+static int tail_part(const char *path, size_t nlines, size_t max, struct tail_part *t) {
+  uint64_t size = 0;
+  int rc;
+  *t = (struct tail_part){.fd = -1};
+  if ((rc = do_open_read(path, &t->fd, &size)) < 0 || t->fd < 0)
+    return rc;
+  if ((rc = do_scan_back(t->fd, size, nlines, max, &t->start, &t->found)) < 0)
+    return rc;
+  t->len = (size_t)(size - t->start);
+  return 0;
+}
+
+/* Reads t's bytes into buf. Returns the bytes read or < 0. */
+static ssize_t read_part(const struct tail_part *t, char *buf) {
+  return t->len > 0 ? do_pread_all(t->fd, buf, t->len, t->start) : 0;
+}
+
+/* The lines path.1 (the newest rotated file) adds before path's. */
+static int tail_rotated(const char *path, size_t nlines, size_t max, struct tail_part *t) {
+  char *name1 = malloc(strlen(path) + 3);
+  if (name1 == NULL)
+    return UV_ENOMEM;
+  sprintf(name1, "%s.1", path);
+  int rc = tail_part(name1, nlines, max, t);
+  free(name1);
+  return rc;
+}
+
+int sup_logfile_tail(const char *path, int keep, size_t nlines, char **out, size_t *outlen) {
+  struct tail_part cur, old = {.fd = -1};
+  char *buf = NULL;
+  ssize_t r1 = 0, r = 0;
+  size_t sep = 0;
+  int rc;
   *out = NULL;
   *outlen = 0;
-  if ((rc = do_open_read(path, &fd, &size)) < 0)
+  if ((rc = tail_part(path, nlines, SUP_LOGFILE_TAIL_MAX, &cur)) < 0)
     goto out;
-  if (fd >= 0 && (rc = do_scan_back(fd, size, nlines, SUP_LOGFILE_TAIL_MAX, &start, &found)) < 0)
+  if (cur.found < nlines && cur.start == 0 && keep > 0 &&
+      (rc = tail_rotated(path, nlines - cur.found, SUP_LOGFILE_TAIL_MAX - cur.len, &old)) < 0)
     goto out;
-  len = (size_t)(size - start);
-  if (found < nlines && start == 0 && keep > 0) {
-    if ((name1 = malloc(strlen(path) + 3)) == NULL) {
-      rc = UV_ENOMEM;
-      goto out;
-    }
-    sprintf(name1, "%s.1", path);
-    if ((rc = do_open_read(name1, &fd1, &size1)) < 0)
-      goto out;
-    if (fd1 >= 0 && (rc = do_scan_back(fd1, size1, nlines - found, SUP_LOGFILE_TAIL_MAX - len,
-                                       &start1, &found1)) < 0)
-      goto out;
-    len1 = (size_t)(size1 - start1);
-  }
-  if ((buf = malloc(len1 + 1 + len + 1)) == NULL) {
+  if ((buf = malloc(old.len + 1 + cur.len + 1)) == NULL) {
     rc = UV_ENOMEM;
     goto out;
   }
-  if (len1 > 0) {
-    if ((r = do_pread_all(fd1, buf, len1, start1)) < 0) {
-      rc = (int)r;
-      goto out;
-    }
-    len1 = (size_t)r;
-    if (len1 > 0 && buf[len1 - 1] != '\n')
-      buf[len1 + sep++] = '\n'; /* path.1 ended mid-line */
+  if ((r1 = read_part(&old, buf)) < 0) {
+    rc = (int)r1;
+    goto out;
   }
-  if (len > 0) {
-    if ((r = do_pread_all(fd, buf + len1 + sep, len, start)) < 0) {
-      rc = (int)r;
-      goto out;
-    }
-    len = (size_t)r;
+  if (r1 > 0 && buf[r1 - 1] != '\n')
+    buf[r1 + sep++] = '\n'; /* path.1 ended mid-line */
+  if ((r = read_part(&cur, buf + r1 + sep)) < 0) {
+    rc = (int)r;
+    goto out;
   }
-  *outlen = len1 + sep + len;
+  *outlen = (size_t)r1 + sep + (size_t)r;
   buf[*outlen] = '\0';
   *out = buf;
   buf = NULL;
   rc = 0;
-
 out:
   free(buf);
-  free(name1);
-  if (fd >= 0)
-    close(fd);
-  if (fd1 >= 0)
-    close(fd1);
+  if (cur.fd >= 0)
+    close(cur.fd);
+  if (old.fd >= 0)
+    close(old.fd);
   return rc;
 }

@@ -8,6 +8,7 @@
 
 #include "sup_host.h"
 #include "sup_log.h"
+#include "util_vec.h"
 
 static const char *const sstate_names[] = {
 #define XX(e, s) s,
@@ -41,8 +42,7 @@ struct sup_service *sup_service_new(struct sup_host *host, const struct cfg_serv
   if (sup_window_init(&svc->window, (unsigned)cfg->restart.max_restarts,
                       (uint64_t)cfg->restart.window_s * 1000) < 0)
     goto out_free;
-  svc->inst = calloc((size_t)cfg->instances, sizeof(*svc->inst));
-  if (svc->inst == NULL)
+  if (util_vec_reserve(&svc->inst, &svc->capinst, (size_t)cfg->instances) != 0)
     goto out_free;
   for (int i = 0; i < cfg->instances; i++) {
     if ((svc->inst[i] = sup_instance_new(svc, i)) == NULL)
@@ -77,7 +77,7 @@ void sup_service_start(struct sup_service *svc) {
     struct sup_instance *inst = svc->inst[i];
     if (inst->state == SUP_I_EXITED || inst->state == SUP_I_BACKOFF) {
       sup_backoff_reset(&inst->backoff);
-      sup_instance_stop(inst, SUP_STOP_RESTART); /* exited/backoff: start now */
+      sup_instance_start(inst);
     }
   }
 }
@@ -85,7 +85,7 @@ void sup_service_start(struct sup_service *svc) {
 void sup_service_stop(struct sup_service *svc) {
   svc->stopped = 1;
   for (size_t i = 0; i < svc->ninst; i++)
-    sup_instance_stop(svc->inst[i], SUP_STOP_FINAL);
+    sup_instance_stop(svc->inst[i]);
 }
 
 int sup_service_all_exited(const struct sup_service *svc) {
@@ -128,10 +128,8 @@ int sup_service_gone(const struct sup_service *svc) {
 /* Appends a new instance with index idx; started unless the service is
  * stopped or failed. Returns it or NULL. */
 static struct sup_instance *add_instance(struct sup_service *svc, int idx, int start) {
-  struct sup_instance **v = realloc(svc->inst, (svc->ninst + 1) * sizeof(*v));
-  if (v == NULL)
+  if (util_vec_reserve(&svc->inst, &svc->capinst, svc->ninst + 1) != 0)
     return NULL;
-  svc->inst = v;
   struct sup_instance *inst = sup_instance_new(svc, idx);
   if (inst == NULL)
     return NULL;
@@ -227,7 +225,7 @@ static void roll_step(struct sup_service *svc) {
       }
       if (old == NULL || old->state == SUP_I_EXITED || old->state == SUP_I_BACKOFF) {
         if (old)
-          sup_instance_stop(old, SUP_STOP_RESTART); /* not serving: restart in place */
+          sup_instance_restart(old); /* not serving: restart in place */
         r->next++;
         continue;
       }
@@ -247,7 +245,7 @@ static void roll_step(struct sup_service *svc) {
       /* The replacement did not come up: keep the old one, give up. */
       struct sup_instance *repl = r->repl;
       repl->removing = 1;
-      sup_instance_stop(repl, SUP_STOP_FINAL);
+      sup_instance_stop(repl);
       r->old = NULL;
       r->repl = NULL;
       roll_finish(svc, "a replacement instance failed to become ready");
@@ -292,4 +290,28 @@ void sup_service_fail(struct sup_service *svc, struct sup_instance *inst) {
                          .detail = detail};
   sup_host_emit(svc->host, &ev);
   sup_service_changed(svc);
+}
+
+/* ---- Reload ---- */
+
+int sup_service_reconfigure(struct sup_service *svc, const struct cfg_service *ns,
+                            const struct cfg *nc, sup_done_cb on_rolled) {
+  int same = cfg_service_equal(svc->cfg, ns);
+  svc->cfg = ns;
+  sup_logfile_configure(svc->log, (uint64_t)nc->logs.max_bytes, nc->logs.keep);
+  if (same)
+    return 0;
+  sup_window_free(&svc->window);
+  sup_window_init(&svc->window, (unsigned)ns->restart.max_restarts,
+                  (uint64_t)ns->restart.window_s * 1000);
+  for (size_t k = 0; k < svc->ninst; k++)
+    sup_backoff_init(&svc->inst[k]->backoff, (uint64_t)ns->restart.backoff_initial_ms,
+                     (uint64_t)ns->restart.backoff_max_ms);
+  if (svc->stopped || svc->failed) {
+    svc->target = (size_t)ns->instances; /* applies at the next start */
+  } else if (sup_service_restart(svc, on_rolled, svc) != 0) {
+    sup_log(SUP_WARN, "%s: changed by reload while restarting; new settings apply to new "
+            "instances", ns->name);
+  }
+  return 1;
 }

@@ -48,10 +48,10 @@ struct sup_service {
   const struct cfg_service *cfg;  /* borrowed from the host's config */
   struct sup_instance **inst;     /* instances, index = position; owned */
   size_t ninst;                   /* entries in inst */
+  size_t capinst;                 /* entries allocated */
   struct sup_window window;       /* restarts within restart.window_s */
   struct sup_logfile *log;        /* logs/<name>.log, shared by instances */
   uint64_t restarts_total;        /* restarts since muster started */
-  size_t rr;                      /* round-robin cursor for the gateway */
   size_t target;                  /* instances wanted (scale) */
   struct sup_roll roll;           /* rolling restart state */
   uv_timer_t step;                /* runs the next scale/roll step at a safe point */
@@ -97,5 +97,13 @@ int sup_service_gone(const struct sup_service *svc);
 
 /* Puts the service in state failed after inst's crash loop. */
 void sup_service_fail(struct sup_service *svc, struct sup_instance *inst);
+
+/* A reload gives the service ns (of the new config nc): points it there,
+ * applies the log settings, and when anything else changed resets its
+ * restart window and backoff and starts a rolling restart (on_rolled,
+ * with svc as its context, when it ends). Returns 1 when the service
+ * changed, else 0. */
+int sup_service_reconfigure(struct sup_service *svc, const struct cfg_service *ns,
+                            const struct cfg *nc, sup_done_cb on_rolled);
 
 #endif

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 build_pkgs="cmake make gcc pkg-config libuv1-dev libcjson-dev libmongoc-dev libbson-dev node-llhttp"
-test_pkgs="$build_pkgs python3 python3-mockupdb"
+test_pkgs="$build_pkgs python3 python3-mockupdb apache2-utils"
 bench_pkgs="$build_pkgs wrk nginx-light nodejs"
 fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev"
 

@@ -2,7 +2,7 @@
  *
  * Endpoints (after the route prefix): /echo, /sleep?ms=N, /status/N,
  * /bytes?n=N, /stream?n=N&interval_ms=M, /crash, /hang, /publish?topic=T,
- * /messages. Test knobs from the environment: DUMMY_NO_READY=1 never sends
+ * /subscribe?topic=T, /messages. Test knobs from the environment: DUMMY_NO_READY=1 never sends
  * `ready`; DUMMY_READY_DELAY_MS=N sends it after N ms; DUMMY_SUBSCRIBE=a,b
  * subscribes to topics at start (see /messages); DUMMY_HANG_AFTER_MS=N stops
  * answering ping after N ms, as /hang does (for tests without a gateway).
@@ -227,6 +227,20 @@ static void do_publish(struct ipc_req *req) {
   cJSON_Delete(o);
 }
 
+/* /subscribe?topic=T: this process starts receiving T (see /messages). */
+static void do_subscribe(struct ipc_req *req) {
+  char topic[256];
+  if (ipc_query_get(req->query, "topic", topic, sizeof(topic)) <= 0) {
+    ipc_respond_error(req, 400, "topic is required (at most 255 bytes)");
+    return;
+  }
+  ipc_subscribe(req->svc, topic);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "subscribed", topic);
+  ipc_respond_json(req, 200, o);
+  cJSON_Delete(o);
+}
+
 static void do_messages(struct ipc_req *req) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddItemToObject(o, "messages", cJSON_Duplicate(messages, 1));
@@ -252,6 +266,8 @@ static void on_request(struct ipc_req *req) {
     ipc_service_set_autopong(req->svc, 0); /* and never answer req */
   else if (strcmp(p, "/publish") == 0)
     do_publish(req);
+  else if (strcmp(p, "/subscribe") == 0)
+    do_subscribe(req);
   else if (strcmp(p, "/messages") == 0)
     do_messages(req);
   else

@@ -299,10 +299,11 @@ static void exchange(const struct sockaddr_in *sa, const uint8_t *data, size_t s
 struct resp {
   int status;
   int close;      /* connection: close */
+  int keep;       /* connection: keep-alive (HTTP/1.0 requests only) */
   int body;       /* a body was sent */
   size_t len;     /* its length (decoded when chunked) */
-  size_t idlen;   /* the x-request-id's length: bodies quote it, and the
-                     admin's ids ("admin-N") grow a digit at 10, 100, ... */
+  size_t idlen;   /* the x-request-id's length: bodies quote it, and a
+                     client's own id may differ in length from muster's */
   int cut;        /* a chunked body the close cut short */
   int sse;        /* an admin event stream: it ends the connection */
 };
@@ -389,8 +390,9 @@ static size_t read_responses(const char *p, size_t n, const struct ref *ref, str
         te++;
         FUZZ_CHECK(VALUE("chunked"), "transfer-encoding: %.*s", (int)vl, v);
       } else if (NAME("connection")) {
-        FUZZ_CHECK(VALUE("close"), "connection: %.*s", (int)vl, v);
-        r.close = 1;
+        FUZZ_CHECK(VALUE("close") || VALUE("keep-alive"), "connection: %.*s", (int)vl, v);
+        r.close = VALUE("close");
+        r.keep = VALUE("keep-alive");
       } else if (NAME("x-request-id")) {
         reqid++;
         r.idlen = vl;
@@ -459,6 +461,12 @@ static void check_exchange(const struct ref *ref, const struct resp *r, size_t k
   for (size_t i = 0; i < k; i++) {
     if (r[i].status == 100)
       continue;
+    /* RFC 9112 §9.3: an HTTP/1.0 connection that stays says so; an
+     * HTTP/1.1 one needs not. */
+    int v10 = f < ref->n && ref->req[f].minor == 0;
+    FUZZ_CHECK(!r[i].keep || v10, "connection: keep-alive for HTTP/1.1 request %zu", f);
+    FUZZ_CHECK(!v10 || r[i].close || r[i].keep || r[i].cut,
+               "HTTP/1.0 request %zu answered and kept without connection: keep-alive", f);
     if (i != last) {
       /* An answer to a complete keep-alive request; the connection stays. */
       FUZZ_CHECK(!r[i].close && !r[i].cut, "response %zu closes but is not the last", f);

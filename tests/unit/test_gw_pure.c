@@ -54,10 +54,9 @@ static struct cfg_route routes_d[] = {{.prefix = "/"}};
 
 static const char *match(const struct gw_routes *r, const char *method, const char *host,
                          const char *path) {
-  static const char *names[] = {"a", "b", "c", "d"};
   const struct gw_route *rt =
       gw_routes_match(r, method, host, host ? strlen(host) : 0, path, strlen(path));
-  return rt ? names[rt->service] : "none";
+  return rt ? rt->target : "none";
 }
 
 TEST(routes) {
@@ -65,9 +64,11 @@ TEST(routes) {
                                 {.name = "b", .routes = routes_b, .nroutes = 1},
                                 {.name = "c", .routes = routes_c, .nroutes = 2},
                                 {.name = "d", .routes = routes_d, .nroutes = 0}};
-  struct cfg cfg = {.services = svcs, .nservices = 3};
+  struct gw_route_src src[4];
+  for (int i = 0; i < 4; i++)
+    src[i] = (struct gw_route_src){&svcs[i], svcs[i].name};
   struct gw_routes r;
-  CHECK_INT(gw_routes_build(&r, &cfg), 0);
+  CHECK_INT(gw_routes_build(&r, src, 3), 0);
   CHECK_STR(match(&r, "GET", NULL, "/api"), "a");
   CHECK_STR(match(&r, "GET", NULL, "/api/"), "a");
   CHECK_STR(match(&r, "GET", NULL, "/api/v1/x"), "a");
@@ -83,8 +84,7 @@ TEST(routes) {
   CHECK_STR(match(&r, "GET", "other", "/api/q"), "a");
   gw_routes_free(&r);
   svcs[3].nroutes = 1;
-  cfg.nservices = 4;
-  CHECK_INT(gw_routes_build(&r, &cfg), 0);
+  CHECK_INT(gw_routes_build(&r, src, 4), 0);
   CHECK_STR(match(&r, "GET", NULL, "/anything"), "d"); /* "/" catches the rest */
   CHECK_STR(match(&r, "GET", NULL, "/api/v2/x"), "b");
   gw_routes_free(&r);

@@ -109,7 +109,20 @@ TEST(invalid_json) {
   EXPECT_ERROR("not json", "invalid JSON near offset 0");
   EXPECT_ERROR("{\"type\":\"ready\"} x", "invalid JSON near offset 17: trailing data");
   EXPECT_ERROR("[1,2]", "message must be a JSON object");
-  EXPECT_ERROR("\"ready\"", "message must be a JSON object");
+  EXPECT_ERROR("\"hello\"", "message must be a JSON object");
+  EXPECT_ERROR("\"ready\" x", "invalid JSON near offset 8: trailing data");
+}
+
+/* A PM2 program's process.send('ready') writes the bare JSON string
+ * (SPEC §3): it is a `ready` message. */
+TEST(bare_ready_string) {
+  struct ipc_msg m;
+  CHECK_INT(parse(&m, "\"ready\""), 0);
+  CHECK_INT(m.type, IPC_T_READY);
+  ipc_msg_free(&m);
+  CHECK_INT(parse(&m, " \"ready\"\r"), 0);
+  CHECK_INT(m.type, IPC_T_READY);
+  ipc_msg_free(&m);
 }
 
 TEST(type_errors) {
@@ -424,6 +437,7 @@ int main(void) {
   RUN(parse_every_type);
   RUN(parse_response_fields);
   RUN(invalid_json);
+  RUN(bare_ready_string);
   RUN(type_errors);
   RUN(field_errors);
   RUN(encode_request_roundtrip);

@@ -1,0 +1,141 @@
+/* gw_conn — one client connection of a gateway listener: the socket, its
+ * timer, reading and writing, and two seams.
+ *
+ *   socket ──read──> transport ──bytes──> protocol ──requests──> handlers
+ *   socket <─write── transport <─bytes─── protocol <──answers──── handlers
+ *
+ * The transport (struct gw_transport) sits between the socket and the
+ * protocol: plain TCP passes bytes through; TLS will decrypt and encrypt
+ * there without the socket or the parser knowing. The protocol (struct
+ * gw_proto) turns bytes into requests: HTTP/1 (gw_h1.c) to begin with; a
+ * connection can switch protocol (a WebSocket upgrade) with
+ * gw_conn_set_proto().
+ *
+ * Writes try the socket at once (uv_try_write: no copy, no request in the
+ * common case); what does not go out waits in a queue, at most 64 MiB per
+ * connection, and the bytes queued on every connection of the server are
+ * counted against gateway.max_buffered_bytes: past it the connections
+ * holding the most are closed. */
+#ifndef MUSTER_GW_CONN_H
+#define MUSTER_GW_CONN_H
+
+#include <llhttp.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <uv.h>
+
+#include "gw_req.h"
+#include "ipc_buf.h"
+
+struct gw_conn;
+struct gw_server;
+
+/* Between the socket and the protocol. */
+struct gw_transport {
+  const char *name;
+  /* Bytes read from the socket: decode, hand to the protocol. */
+  void (*on_read)(struct gw_conn *c, const char *data, size_t len);
+  /* Bytes of the protocol: encode, hand to gw_conn_sock_writev(). */
+  void (*writev)(struct gw_conn *c, const uv_buf_t *bufs, unsigned n);
+};
+
+/* Turns bytes into requests (or frames) and back. */
+struct gw_proto {
+  const char *name;
+  /* The connection is accepted (or upgraded to this protocol). */
+  void (*start)(struct gw_conn *c);
+  /* Decoded bytes from the client. */
+  void (*on_data)(struct gw_conn *c, const char *data, size_t len);
+  /* Shutdown began: finish what is being answered, then close. */
+  void (*stopping)(struct gw_conn *c);
+  /* The connection closes now: abandon what is in progress. */
+  void (*on_close)(struct gw_conn *c);
+  /* Its memory goes (after the handles closed). */
+  void (*release)(struct gw_conn *c);
+};
+
+/* Where an HTTP/1 connection is in its request/response cycle. */
+enum gw_h1_state {
+  GW_H1_IDLE = 0, /* between requests (keep-alive timer runs) */
+  GW_H1_READING,  /* a request's head or body is arriving (header timer) */
+  GW_H1_BUSY,     /* a whole request is being answered; parser paused */
+};
+
+/* The HTTP/1 protocol's state (gw_h1.c). One request at a time: when a
+ * request is complete the parser pauses, so pipelined requests are
+ * answered strictly in order; bytes that arrive meanwhile wait in `in`. */
+struct gw_h1 {
+  llhttp_t parser;
+  enum gw_h1_state state;
+  struct ipc_buf in;            /* bytes read while a request is answered */
+  uint32_t header_bytes;        /* URL + headers so far (the limit) */
+  int err_status;               /* 413/431/400 chosen by a callback, or 0 */
+  const char *err_msg;          /* its message */
+  const char *feed_start;       /* the bytes llhttp is parsing now start here */
+  const char *feed_end;         /* ... and end here */
+  char feed_prev;               /* the byte before feed_start ('\0': none) */
+  char feed_prev2;              /* the one before that */
+  uint64_t chunk_left;          /* data bytes left in the current chunk */
+  uint8_t crlf_need;            /* bytes of a chunk's closing CRLF not yet seen */
+  unsigned in_field : 1;        /* the last header callback was a name */
+  unsigned in_trailers : 1;     /* past the head: header callbacks are trailers */
+  unsigned feeding : 1;         /* inside the feed loop: do not re-enter */
+  unsigned reading_stopped : 1; /* `in` is full: reading paused */
+};
+
+struct gw_conn {
+  uv_tcp_t tcp;                    /* the client socket; the handle lives here */
+  uv_timer_t timer;                /* header, keep-alive, request or linger timeout */
+  struct gw_server *srv;
+  LIST_ENTRY(gw_conn) link;        /* the server's connections */
+  const struct gw_transport *tp;   /* plain TCP, or TLS */
+  const struct gw_proto *proto;    /* HTTP/1, or what it was upgraded to */
+  char remote[48];                 /* client IP */
+  struct gw_h1 h1;                 /* HTTP/1 parsing state */
+  struct gw_req req;               /* the request being read or answered */
+  /* ---- writing ---- */
+  uv_write_t wreq;
+  struct ipc_buf wq;               /* bytes waiting behind the write in flight */
+  struct ipc_buf wbuf;             /* bytes of the write in flight */
+  size_t counted;                  /* wq + wbuf as counted in srv->buffered */
+  unsigned writing : 1;            /* wreq is in flight */
+  unsigned closing : 1;            /* closed, or closing once the queue is out */
+  unsigned close_after_write : 1;
+  int open_handles;                /* tcp + timer, while closing */
+};
+
+/* Accepts a connection on srv's listener and starts its protocol. */
+void gw_conn_accept(struct gw_server *srv);
+
+/* Writes bufs through the transport (what the protocol sends). */
+static inline void gw_conn_writev(struct gw_conn *c, const uv_buf_t *bufs, unsigned n) {
+  c->tp->writev(c, bufs, n);
+}
+
+/* Writes bufs to the socket: at once when it takes them, else copied to
+ * the queue (the transport's output). */
+void gw_conn_sock_writev(struct gw_conn *c, const uv_buf_t *bufs, unsigned n);
+
+/* Closes the connection; graceful: after the queued bytes are out (at
+ * most 5 s more). */
+void gw_conn_close(struct gw_conn *c, int graceful);
+
+/* Bytes queued for the client, not yet taken by the socket. */
+size_t gw_conn_queued(const struct gw_conn *c);
+
+/* (Re)starts the connection's one timer; 0 ms with cb NULL stops it. */
+void gw_conn_timer(struct gw_conn *c, uint64_t ms, uv_timer_cb cb);
+
+/* Stops reading from the socket (the protocol holds too much) / resumes. */
+void gw_conn_pause(struct gw_conn *c);
+void gw_conn_resume(struct gw_conn *c);
+
+/* Hands the connection to another protocol (a WebSocket upgrade). */
+void gw_conn_set_proto(struct gw_conn *c, const struct gw_proto *p);
+
+/* The connection of a request's timer or handle. */
+static inline struct gw_conn *gw_conn_of_timer(uv_timer_t *t) {
+  return t->data;
+}
+
+#endif

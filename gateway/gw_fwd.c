@@ -1,0 +1,147 @@
+/* gw_fwd — forwarded request headers. See gw_fwd.h. */
+#include "gw_fwd.h"
+
+#include <string.h>
+#include <strings.h>
+#include <uv.h>
+
+#include "util_token.h"
+#include "util_vec.h"
+
+#define MAX_NAMED 32 /* headers a connection header may name (more: ignored) */
+
+/* Header names as (pointer, length) for comparisons. */
+struct span {
+  const char *p;
+  size_t n;
+};
+
+static int is(const char *name, size_t n, const char *lit) {
+  return strlen(lit) == n && memcmp(name, lit, n) == 0;
+}
+
+int gw_fwd_hop_by_hop(const char *name, size_t n) {
+  switch (n) {
+  case 2: return is(name, n, "te");
+  case 7: return is(name, n, "trailer") || is(name, n, "upgrade");
+  case 10: return is(name, n, "connection") || is(name, n, "keep-alive");
+  case 16: return is(name, n, "proxy-connection");
+  case 17: return is(name, n, "transfer-encoding");
+  default: return 0;
+  }
+}
+
+/* Collects the tokens of every connection header (case-insensitive). */
+static size_t connection_tokens(const struct gw_fwd_in *in, struct span *t) {
+  size_t k = 0;
+  for (size_t i = 0; i < in->n; i++) {
+    const struct gw_hdr *h = &in->hdrs[i];
+    if (!is(in->buf + h->name, h->nlen, "connection"))
+      continue;
+    const char *v = in->buf + h->value, *end = v + h->vlen;
+    while (v < end && k < MAX_NAMED) {
+      while (v < end && !util_is_tchar((unsigned char)*v))
+        v++;
+      const char *s = v;
+      while (v < end && util_is_tchar((unsigned char)*v))
+        v++;
+      if (v > s)
+        t[k++] = (struct span){s, (size_t)(v - s)};
+    }
+  }
+  return k;
+}
+
+/* 1 when header i does not go to the service. */
+static int dropped(const struct gw_fwd_in *in, size_t i, const struct span *named,
+                   size_t nnamed) {
+  const char *name = in->buf + in->hdrs[i].name;
+  size_t n = in->hdrs[i].nlen;
+  if (in->upgrade && (is(name, n, "upgrade") || is(name, n, "connection")))
+    return 0;
+  if (gw_fwd_hop_by_hop(name, n) || is(name, n, "x-forwarded-proto"))
+    return 1;
+  for (size_t k = 0; k < nnamed; k++)
+    if (named[k].n == n && strncasecmp(named[k].p, name, n) == 0 &&
+        !(in->upgrade && is(name, n, "upgrade")))
+      return 1;
+  return 0;
+}
+
+/* 1 when header k has the same name as header i. */
+static int same_name(const struct gw_fwd_in *in, size_t i, size_t k) {
+  return in->hdrs[k].nlen == in->hdrs[i].nlen &&
+         memcmp(in->buf + in->hdrs[k].name, in->buf + in->hdrs[i].name, in->hdrs[i].nlen) == 0;
+}
+
+/* The value of header i with its later repeats joined by ", ", plus
+ * `also` at the end when given (x-forwarded-for); in join or in place. */
+static void joined_value(const struct gw_fwd_in *in, size_t i, const char *also,
+                         struct ipc_header *o, struct ipc_buf *join) {
+  int repeated = 0;
+  for (size_t k = i + 1; k < in->n && !repeated; k++)
+    repeated = same_name(in, i, k);
+  o->value = in->buf + in->hdrs[i].value;
+  o->value_len = in->hdrs[i].vlen;
+  if (!repeated && also == NULL)
+    return;
+  size_t start = join->len;
+  ipc_buf_add(join, o->value, o->value_len);
+  for (size_t k = i + 1; k < in->n; k++) {
+    if (same_name(in, i, k)) {
+      ipc_buf_add(join, ", ", 2);
+      ipc_buf_add(join, in->buf + in->hdrs[k].value, in->hdrs[k].vlen);
+    }
+  }
+  if (also) {
+    ipc_buf_add(join, ", ", 2);
+    ipc_buf_adds(join, also);
+  }
+  o->value = join->data + start;
+  o->value_len = join->len - start;
+}
+
+static struct ipc_header hdr(const char *name, const char *value) {
+  return (struct ipc_header){name, strlen(name), value, strlen(value)};
+}
+
+int gw_fwd_headers(const struct gw_fwd_in *in, struct ipc_header **out, size_t *cap,
+                   struct ipc_buf *join) {
+  struct span named[MAX_NAMED];
+  size_t nnamed = connection_tokens(in, named), n = 0, total = strlen(in->remote) + 2;
+  int have_reqid = 0, have_xff = 0;
+  if (util_vec_reserve(out, cap, in->n + 3) != 0)
+    return UV_ENOMEM;
+  for (size_t i = 0; i < in->n; i++)
+    total += in->hdrs[i].vlen + 2;
+  ipc_buf_reset(join); /* reserved whole, so joined values never move */
+  if (ipc_buf_reserve(join, total) != 0)
+    return UV_ENOMEM;
+  for (size_t i = 0; i < in->n; i++) {
+    int seen = 0;
+    for (size_t k = 0; k < i && !seen; k++)
+      seen = same_name(in, i, k);
+    if (seen || dropped(in, i, named, nnamed))
+      continue; /* joined into the first occurrence, or not for the service */
+    const char *name = in->buf + in->hdrs[i].name;
+    size_t nlen = in->hdrs[i].nlen;
+    struct ipc_header *o = &(*out)[n++];
+    o->name = name;
+    o->name_len = nlen;
+    if (is(name, nlen, "x-request-id")) {
+      o->value = in->reqid; /* the one muster uses, valid or replaced */
+      o->value_len = strlen(in->reqid);
+      have_reqid = 1;
+      continue;
+    }
+    int xff = is(name, nlen, "x-forwarded-for");
+    have_xff |= xff;
+    joined_value(in, i, xff ? in->remote : NULL, o, join);
+  }
+  if (!have_reqid)
+    (*out)[n++] = hdr("x-request-id", in->reqid);
+  if (!have_xff)
+    (*out)[n++] = hdr("x-forwarded-for", in->remote);
+  (*out)[n++] = hdr("x-forwarded-proto", in->proto);
+  return (int)n;
+}

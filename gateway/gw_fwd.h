@@ -1,0 +1,41 @@
+/* gw_fwd — the headers a service is given for a request (SPEC §4). Pure.
+ *
+ * - names lower-case (as read), a header repeated is one entry with its
+ *   values joined by ", ";
+ * - hop-by-hop headers stay with this hop: connection and every header it
+ *   names, keep-alive, te, trailer, transfer-encoding, upgrade (kept on a
+ *   WebSocket handshake), proxy-connection;
+ * - x-request-id is the one muster uses (the client's or its own);
+ * - x-forwarded-for gets the client's address appended (nearest hop last,
+ *   like nginx's $proxy_add_x_forwarded_for); x-forwarded-proto is the
+ *   scheme muster served, whatever the client claimed. */
+#ifndef MUSTER_GW_FWD_H
+#define MUSTER_GW_FWD_H
+
+#include <stddef.h>
+
+#include "gw_req.h"
+#include "ipc_buf.h"
+#include "ipc_msg.h"
+
+struct gw_fwd_in {
+  const char *buf;          /* the request's header bytes (req->hbuf) */
+  const struct gw_hdr *hdrs;
+  size_t n;
+  const char *reqid;        /* NUL-terminated */
+  const char *remote;       /* the client's address, NUL-terminated */
+  const char *proto;        /* "http" or "https" */
+  int upgrade;              /* a WebSocket handshake: upgrade and connection pass */
+};
+
+/* Fills *out (an array of *cap entries, grown as needed) with the headers
+ * for the service; values built here live in join (reset first). Returns
+ * the count, or UV_ENOMEM. */
+int gw_fwd_headers(const struct gw_fwd_in *in, struct ipc_header **out, size_t *cap,
+                   struct ipc_buf *join);
+
+/* 1 when header name (lower-case, n bytes) is hop-by-hop by itself (not
+ * counting the ones a connection header names). */
+int gw_fwd_hop_by_hop(const char *name, size_t n);
+
+#endif

@@ -1,0 +1,52 @@
+/* gw_health — the health handler (SPEC §4 health_path; the admin
+ * listener's /healthz): 200 {"status":"ok"} when every service has a ready
+ * instance, else 503 with each service's state. */
+#include <string.h>
+
+#include "gw.h"
+#include "ipc_text.h"
+#include "sup_view.h"
+
+/* The body into b; returns 1 when every service has a ready instance. */
+static int health_body(struct sup_host *host, struct ipc_buf *b) {
+  struct sup_service *svc;
+  struct sup_service_info si;
+  int ok = 1;
+  ipc_buf_reset(b);
+  ipc_buf_adds(b, "{\"services\":{");
+  for (size_t i = 0; (svc = sup_view_service(host, i)) != NULL; i++) {
+    sup_view_service_info(svc, &si);
+    ok &= si.ready > 0;
+    if (i)
+      ipc_buf_addc(b, ',');
+    ipc_json_str(b, si.name, strlen(si.name));
+    ipc_buf_addc(b, ':');
+    ipc_json_str(b, si.state_name, strlen(si.state_name));
+  }
+  /* A 503 is an error like any other: it carries "error" (SPEC §4). */
+  ipc_buf_adds(b, ok ? "},\"status\":\"ok\"}\n"
+                     : "},\"status\":\"unavailable\",\"error\":\"not every service has a "
+                       "ready instance\"}\n");
+  return ok;
+}
+
+static int on_req(const struct gw_handler *h, struct gw_req *req) {
+  const char *path, *want = h->arg ? h->arg : req->srv->cfg->health_path;
+  size_t plen;
+  gw_req_target(req, &path, &plen, NULL, NULL);
+  if ((strcmp(req->method, "GET") != 0 && !req->is_head) || plen != strlen(want) ||
+      memcmp(path, want, plen) != 0)
+    return GW_DECLINED;
+  struct ipc_buf *b = &req->srv->scratch;
+  int ok = health_body(req->srv->host, b);
+  if (b->oom)
+    gw_reply_error(req, 500, "out of memory", NULL);
+  else
+    gw_reply(req, ok ? 200 : 503, "application/json", b->data, b->len, ok ? NULL : &gw_retry_after,
+             ok ? 0 : 1);
+  return 0;
+}
+
+const struct gw_handler gw_health_handler = {.name = "health", .on_req = on_req};
+const struct gw_handler gw_healthz_handler = {.name = "healthz", .on_req = on_req,
+                                              .arg = "/healthz"};

@@ -1,0 +1,114 @@
+/* gw_req — reading a request, its id, its reset and its log line. See
+ * gw_req.h. */
+#include "gw_req.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gw.h"
+
+#define KEEP_CAP (64 * 1024) /* buffer capacity kept between requests */
+
+const char *gw_req_header(const struct gw_req *req, const char *name, uint32_t *len) {
+  size_t n = strlen(name);
+  for (size_t i = 0; i < req->nhdrs; i++) {
+    const struct gw_hdr *h = &req->hdrs[i];
+    if (h->nlen == n && memcmp(req->hbuf.data + h->name, name, n) == 0) {
+      *len = h->vlen;
+      return req->hbuf.data + h->value;
+    }
+  }
+  return NULL;
+}
+
+void gw_req_target(const struct gw_req *req, const char **path, size_t *plen,
+                   const char **query, size_t *qlen) {
+  const char *u = req->hbuf.data ? req->hbuf.data : "";
+  size_t n = req->url_len;
+  /* absolute-form (a proxy-style request line): skip scheme and authority */
+  if (n > 7 && (strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0)) {
+    const char *s = memchr(u + 8, '/', n - 8);
+    size_t skip = s ? (size_t)(s - u) : n;
+    u += skip;
+    n -= skip;
+  }
+  const char *q = memchr(u, '?', n);
+  *path = u;
+  *plen = q ? (size_t)(q - u) : n;
+  if (query) {
+    *query = q ? q + 1 : "";
+    *qlen = q ? n - (size_t)(q - u) - 1 : 0;
+  }
+}
+
+/* 1 when v[0 .. len) may serve as a request id: visible ASCII, no quote or
+ * backslash (it goes into JSON and log lines as it is). */
+static int usable_id(const char *v, uint32_t len) {
+  if (len == 0 || len > 64)
+    return 0;
+  for (uint32_t i = 0; i < len; i++)
+    if (v[i] <= 0x20 || v[i] >= 0x7f || v[i] == '"' || v[i] == '\\')
+      return 0;
+  return 1;
+}
+
+void gw_req_assign_id(struct gw_req *req) {
+  uint32_t len;
+  const char *v = gw_req_header(req, "x-request-id", &len);
+  if (v && usable_id(v, len)) {
+    memcpy(req->reqid, v, len);
+    req->reqid[len] = '\0';
+    return;
+  }
+  gw_req_new_id(req);
+}
+
+void gw_req_new_id(struct gw_req *req) {
+  /* 16 hex digits, without printf (this runs per request) */
+  uint64_t n = req->srv->reqid_base + ++req->srv->next_id;
+  for (int i = 15; i >= 0; i--, n >>= 4)
+    req->reqid[i] = "0123456789abcdef"[n & 15];
+  req->reqid[16] = '\0';
+}
+
+/* Empties b; a large allocation (a big body, once) is given back rather
+ * than held for the life of a keep-alive connection. */
+static void trim(struct ipc_buf *b) {
+  if (b->cap > KEEP_CAP)
+    ipc_buf_free(b);
+  else
+    ipc_buf_reset(b);
+}
+
+void gw_req_reset(struct gw_req *req) {
+  struct gw_req keep = {.conn = req->conn, .srv = req->srv, .out = req->out,
+                        .hbuf = req->hbuf, .hdrs = req->hdrs, .caphdrs = req->caphdrs,
+                        .body = req->body, .instance = -1, .http_minor = 1};
+  trim(&keep.hbuf);
+  trim(&keep.body);
+  *req = keep;
+}
+
+void gw_req_free(struct gw_req *req) {
+  ipc_buf_free(&req->hbuf);
+  ipc_buf_free(&req->body);
+  free(req->hdrs);
+  req->hdrs = NULL;
+  req->nhdrs = req->caphdrs = 0;
+}
+
+void gw_req_log(struct gw_req *req) {
+  struct gw_server *srv = req->srv;
+  const char *path;
+  size_t plen;
+  gw_req_target(req, &path, &plen, NULL, NULL);
+  struct gw_access_rec rec = {
+      .remote = req->conn->remote, .method = req->method, .path = path, .path_len = plen,
+      .status = req->status, .bytes = req->bytes_out,
+      .duration_ms = req->start_ns ? (double)(uv_hrtime() - req->start_ns) / 1e6 : 0,
+      .service = req->service[0] ? req->service : NULL, .instance = req->instance, .request_id = req->reqid};
+  gw_access_write(&srv->access, &rec);
+  if (srv->metered)
+    gw_metrics_record(&srv->metrics, rec.service, req->status, rec.duration_ms / 1000);
+}

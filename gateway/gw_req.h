@@ -1,0 +1,174 @@
+/* gw_req — one HTTP request as the gateway's handlers see it, and the
+ * handler interface.
+ *
+ * A connection's protocol (HTTP/1 today) reads a request into a struct
+ * gw_req and offers it to its server's handlers in order, as h2o's
+ * `on_req`: a handler takes it (returns 0) and answers it now or later, or
+ * declines (GW_DECLINED) and the next one is asked. The handler that took
+ * it may attach a generator (struct gw_gen) that the connection calls when
+ * the request is abandoned (the client went away, muster shuts down) or
+ * when the timer the handler set fires.
+ *
+ * Answers go through the protocol's framing, never written by hand:
+ * gw_req_respond() for a whole response, or gw_req_start() / gw_req_send()
+ * / gw_req_finish() for a stream. The protocol adds content-length or
+ * chunked encoding, x-request-id and the connection header, leaves the
+ * body out for HEAD, and ends the request. A request ends in exactly one
+ * place: gw_req_respond() or gw_req_finish(). */
+#ifndef MUSTER_GW_REQ_H
+#define MUSTER_GW_REQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipc_buf.h"
+#include "ipc_msg.h"
+
+struct gw_conn;
+struct gw_server;
+struct gw_req;
+struct sup_instance;
+struct sup_service;
+
+#define GW_DECLINED 1 /* a handler's on_req: not mine, ask the next one */
+
+/* One request header as offsets into req->hbuf. */
+struct gw_hdr {
+  uint32_t name;  /* offset of the name (lower-case once the head is complete) */
+  uint32_t nlen;
+  uint32_t value; /* offset of the value */
+  uint32_t vlen;
+};
+
+/* What the handler that took a request wants to hear about it. */
+struct gw_gen {
+  /* The request will not be answered (client gone, connection closing):
+   * release what it holds. The request must not be answered from here. */
+  void (*abandon)(struct gw_req *req);
+  /* The timer set with gw_req_timer() fired. */
+  void (*timeout)(struct gw_req *req);
+};
+
+/* How a protocol frames the answers to its requests. */
+struct gw_resp_ops {
+  void (*respond)(struct gw_req *req, int status, const struct ipc_header *h, size_t nh,
+                  const char *body, size_t len);
+  void (*start)(struct gw_req *req, int status, const struct ipc_header *h, size_t nh);
+  void (*send)(struct gw_req *req, const char *data, size_t len);
+  void (*finish)(struct gw_req *req);
+  void (*timer)(struct gw_req *req, uint64_t ms); /* 0: stop it */
+  size_t (*queued)(const struct gw_req *req);     /* answer bytes not yet sent */
+};
+
+/* The exchange of a request with an IPC instance (gw_proxy.c). */
+struct gw_proxy_req {
+  uint64_t id;               /* in-flight id (key in srv->inflight), 0 = none */
+  struct sup_instance *inst; /* the instance holding it */
+  struct sup_service *svc;   /* the routed service */
+  uint32_t prefix_off;       /* the matched route's prefix, copied into hbuf */
+  uint32_t prefix_len;
+  int tries;                 /* instances tried */
+};
+
+struct gw_req {
+  struct gw_conn *conn;          /* the connection it came on */
+  struct gw_server *srv;         /* that connection's server */
+  const struct gw_resp_ops *out; /* its protocol's framing */
+  const struct gw_gen *gen;      /* set by the handler that took it, or NULL */
+  /* ---- the request as read ---- */
+  struct ipc_buf hbuf;     /* URL, then header names and values */
+  struct gw_hdr *hdrs;     /* headers in arrival order, owned */
+  size_t nhdrs, caphdrs;
+  uint32_t url_len;        /* the URL is hbuf[0 .. url_len) */
+  struct ipc_buf body;     /* the request body */
+  char method[24];         /* "GET", ... */
+  int http_minor;          /* HTTP/1.x: 0 or 1 */
+  char reqid[72];          /* x-request-id: the client's or muster's */
+  uint64_t start_ns;       /* when it was complete (uv_hrtime) */
+  /* ---- the answer ---- */
+  int status;              /* the status sent */
+  uint64_t bytes_out;      /* answer bytes written (access log) */
+  char service[72];        /* the service, for the access log and metrics; "" none */
+  int instance;            /* instance index for the access log, -1 */
+  unsigned is_head : 1;    /* HEAD: no body in the answer */
+  unsigned keepalive : 1;  /* the connection survives the answer */
+  unsigned head_sent : 1;  /* the answer's head was written */
+  unsigned streaming : 1;  /* a stream was started and not finished */
+  unsigned chunked : 1;    /* that stream is chunk-encoded */
+  union {                  /* the state of the handler that took it */
+    struct gw_proxy_req proxy;
+    unsigned events;       /* admin /events: listening to host events */
+  } u;
+};
+
+/* A handler: takes a request (0) or declines it (GW_DECLINED). */
+struct gw_handler {
+  const char *name;
+  int (*on_req)(const struct gw_handler *h, struct gw_req *req);
+  const char *arg; /* the handler's setting (a path), or NULL */
+};
+
+/* ---- Answering (the protocol frames; the request ends with the answer) ---- */
+
+/* A whole response: status, headers (muster adds its own framing
+ * headers and x-request-id), body. Ends the request. */
+static inline void gw_req_respond(struct gw_req *req, int status, const struct ipc_header *h,
+                                  size_t nh, const char *body, size_t len) {
+  req->out->respond(req, status, h, nh, body, len);
+}
+
+/* The head of a streamed response (chunked on HTTP/1.1, ended by the
+ * close on HTTP/1.0). Stops the request timer. */
+static inline void gw_req_start(struct gw_req *req, int status, const struct ipc_header *h,
+                                size_t nh) {
+  req->out->start(req, status, h, nh);
+}
+
+/* The next piece of a stream (nothing for HEAD or an empty piece). */
+static inline void gw_req_send(struct gw_req *req, const char *data, size_t len) {
+  req->out->send(req, data, len);
+}
+
+/* The end of a stream. Ends the request. */
+static inline void gw_req_finish(struct gw_req *req) {
+  req->out->finish(req);
+}
+
+/* Starts (or with 0 stops) the request's timer: gen->timeout when it fires. */
+static inline void gw_req_timer(struct gw_req *req, uint64_t ms) {
+  req->out->timer(req, ms);
+}
+
+/* Bytes of the answer queued for the client and not yet sent. */
+static inline size_t gw_req_queued(const struct gw_req *req) {
+  return req->out->queued(req);
+}
+
+/* ---- Reading (gw_req.c) ---- */
+
+/* The value of request header name (lower-case), or NULL. */
+const char *gw_req_header(const struct gw_req *req, const char *name, uint32_t *len);
+
+/* The request path (without query) and query (without "?"); query may
+ * be NULL when not wanted. */
+void gw_req_target(const struct gw_req *req, const char **path, size_t *plen,
+                   const char **query, size_t *qlen);
+
+/* Uses the client's x-request-id when it is 1..64 visible ASCII bytes,
+ * else makes one (gw_req_new_id). */
+void gw_req_assign_id(struct gw_req *req);
+
+/* Makes the request a new id: 16 hex digits, unique per muster run. */
+void gw_req_new_id(struct gw_req *req);
+
+/* Empties the request for the next one, keeping small buffers (one
+ * place: every request starts from here). */
+void gw_req_reset(struct gw_req *req);
+
+/* Releases what the request owns (the connection is freed). */
+void gw_req_free(struct gw_req *req);
+
+/* The request was answered: the access log line and the metrics. */
+void gw_req_log(struct gw_req *req);
+
+#endif

@@ -1,0 +1,43 @@
+/* gw_strict — what a strict edge refuses that llhttp (even in strict
+ * mode) lets through. Pure functions over bytes and header offsets, so
+ * each rule is unit-tested on its own (tests/unit/test_gw_strict.c);
+ * gw_h1 calls them from its parser callbacks.
+ *
+ * Every check returns NULL when the input is acceptable, else the reason
+ * for the 400 answer. */
+#ifndef MUSTER_GW_STRICT_H
+#define MUSTER_GW_STRICT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw_req.h"
+
+/* A request-target preceded by two spaces ("GET  /x"): RFC 9112 allows
+ * exactly one SP, llhttp skips a run. b1, b2: the bytes before the target
+ * (nearest first; '\0' when unknown). */
+const char *gw_strict_target_start(char b1, char b2);
+
+/* A header line must start after CRLF; llhttp takes a bare LF after the
+ * request line. b1, b2 as above, at the first byte of a header name. */
+const char *gw_strict_line_start(char b1, char b2);
+
+/* Header name bytes must be token characters ("Name :" is a 400). */
+const char *gw_strict_name(const char *p, size_t n);
+
+/* Header value bytes: no NUL, CR or LF; b1 is the byte before them (a
+ * piece that starts a line is obs-fold, which we refuse). */
+const char *gw_strict_value(const char *p, size_t n, char b1);
+
+/* The framing headers of a complete head (names lower-cased): one
+ * content-length at most, a transfer-encoding of exactly "chunked" at
+ * most, never both. */
+const char *gw_strict_framing(const char *buf, const struct gw_hdr *h, size_t n);
+
+/* The CRLF after a chunk's data (llhttp 8.1 skips those two bytes without
+ * looking: a smuggling vector). *need is how many of them are still to
+ * come (2, 1 or 0); p .. end is the input from there. Consumes what of
+ * them is in this input. */
+const char *gw_strict_chunk_crlf(uint8_t *need, const char *p, const char *end);
+
+#endif

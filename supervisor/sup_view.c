@@ -1,0 +1,83 @@
+/* sup_view — the read-only API. See sup_view.h. */
+#include "sup_view.h"
+
+#include <string.h>
+
+#include "sup_host.h"
+#include "sup_log.h"
+#include "sup_proc.h"
+
+struct sup_service *sup_view_service(const struct sup_host *h, size_t i) {
+  for (size_t s = 0; s < h->nsvcs; s++) {
+    if (h->svcs[s]->removed)
+      continue;
+    if (i-- == 0)
+      return h->svcs[s];
+  }
+  return NULL;
+}
+
+struct sup_service *sup_view_find(const struct sup_host *h, const char *name) {
+  for (size_t s = 0; s < h->nsvcs; s++)
+    if (!h->svcs[s]->removed && strcmp(h->svcs[s]->cfg->name, name) == 0)
+      return h->svcs[s];
+  return NULL;
+}
+
+void sup_view_service_info(const struct sup_service *svc, struct sup_service_info *out) {
+  memset(out, 0, sizeof(*out));
+  out->name = svc->cfg->name;
+  out->state = sup_service_state(svc);
+  out->state_name = sup_sstate_name(out->state);
+  out->restarts = svc->restarts_total;
+  out->instances = svc->ninst;
+  for (size_t i = 0; i < svc->ninst; i++) {
+    out->ready += sup_instance_routable(svc->inst[i]);
+    out->inflight += svc->inst[i]->inflight;
+  }
+}
+
+const struct cfg_service *sup_view_service_cfg(const struct sup_service *svc) {
+  return svc->cfg;
+}
+
+struct sup_instance *sup_view_instance(const struct sup_service *svc, size_t i) {
+  return i < svc->ninst ? svc->inst[i] : NULL;
+}
+
+void sup_view_instance_info(const struct sup_instance *inst, struct sup_instance_info *out) {
+  out->index = inst->index;
+  out->pid = sup_instance_pid(inst);
+  out->state = inst->state;
+  out->state_name = sup_istate_name(inst->state);
+  out->restarts = inst->restarts;
+  out->uptime_ms = out->pid ? sup_now_ms() - inst->started_ms : 0;
+  out->inflight = inst->inflight;
+  out->requests = inst->requests;
+  out->last_code = inst->last_code;
+  out->last_signal = inst->last_signal;
+}
+
+const char *sup_view_label(const struct sup_instance *inst) {
+  return inst->label;
+}
+
+int sup_view_index(const struct sup_instance *inst) {
+  return inst->index;
+}
+
+unsigned sup_view_inflight(const struct sup_instance *inst) {
+  return inst->inflight;
+}
+
+struct sup_service *sup_view_owner(const struct sup_instance *inst) {
+  return inst->svc;
+}
+
+const struct cfg *sup_view_cfg(const struct sup_host *h) {
+  return h->cfg;
+}
+
+int sup_view_stopping(const struct sup_host *h) {
+  return h->stopping;
+}

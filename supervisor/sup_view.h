@@ -1,0 +1,69 @@
+/* sup_view — what the gateway and the control server may read of the
+ * host: a small read-only API instead of reaching into the supervisor's
+ * structs. Services are listed in config order; a service a reload
+ * removed is no longer listed (it is still stopping). Everything returned
+ * is borrowed and valid until the next loop turn. */
+#ifndef MUSTER_SUP_VIEW_H
+#define MUSTER_SUP_VIEW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cfg.h"
+#include "sup_instance.h"
+#include "sup_service.h"
+
+struct sup_host;
+
+/* A service as `status`, health and metrics show it. */
+struct sup_service_info {
+  const char *name;
+  enum sup_sstate state;
+  const char *state_name; /* "running", ... */
+  uint64_t restarts;      /* restarts since muster started */
+  size_t instances;       /* instances listed (leaving ones included) */
+  size_t ready;           /* of those, how many take requests */
+  unsigned inflight;      /* requests in flight over all of them */
+};
+
+/* An instance as `status` and metrics show it. */
+struct sup_instance_info {
+  int index;
+  pid_t pid;              /* 0 when no process */
+  enum sup_istate state;
+  const char *state_name; /* "ready", ... (SPEC §5 names) */
+  unsigned restarts;
+  uint64_t uptime_ms;     /* since the spawn, 0 when no process */
+  unsigned inflight;
+  uint64_t requests;
+  int last_code;          /* -1 and 0: no exit yet */
+  int last_signal;
+};
+
+/* The live services: for (i = 0; (svc = sup_view_service(h, i)); i++). */
+struct sup_service *sup_view_service(const struct sup_host *h, size_t i);
+/* The live service called name, or NULL. */
+struct sup_service *sup_view_find(const struct sup_host *h, const char *name);
+void sup_view_service_info(const struct sup_service *svc, struct sup_service_info *out);
+/* Its configuration (borrowed from the config in force). */
+const struct cfg_service *sup_view_service_cfg(const struct sup_service *svc);
+
+/* The instances of svc: for (i = 0; (inst = sup_view_instance(svc, i)); i++). */
+struct sup_instance *sup_view_instance(const struct sup_service *svc, size_t i);
+void sup_view_instance_info(const struct sup_instance *inst, struct sup_instance_info *out);
+/* Its label ("dummy[1]") for messages. */
+const char *sup_view_label(const struct sup_instance *inst);
+/* Its index (MUSTER_INSTANCE). */
+int sup_view_index(const struct sup_instance *inst);
+/* Requests in flight on it (the gateway's count). */
+unsigned sup_view_inflight(const struct sup_instance *inst);
+/* The service it belongs to. */
+struct sup_service *sup_view_owner(const struct sup_instance *inst);
+
+/* The config in force (borrowed). */
+const struct cfg *sup_view_cfg(const struct sup_host *h);
+/* 1 once shutdown began. */
+int sup_view_stopping(const struct sup_host *h);
+
+#endif

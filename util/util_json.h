@@ -1,0 +1,21 @@
+/* util_json — reading integers out of cJSON values exactly.
+ *
+ * cJSON keeps every number as a double, so "an integer field" means a
+ * number with no fractional part within +-2^53 (beyond that, doubles skip
+ * integers and two different texts read as one value). Every module that
+ * takes integers from JSON (config, IPC messages, control commands) uses
+ * this one rule. */
+#ifndef MUSTER_UTIL_JSON_H
+#define MUSTER_UTIL_JSON_H
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+#define UTIL_JSON_INT_MAX 9007199254740992LL /* 2^53 */
+
+/* Sets *out to v's value when v is a number holding an exact integer in
+ * [-2^53, 2^53]. Returns 0, or UV_EINVAL (not an integer number) or
+ * UV_ERANGE (an integer beyond +-2^53) with *out untouched. */
+int util_json_int(const cJSON *v, int64_t *out);
+
+#endif
