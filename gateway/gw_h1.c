@@ -246,7 +246,9 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
 
 static int on_message_complete(llhttp_t *p) {
   struct gw_conn *c = conn_of(p);
-  c->req.keepalive = llhttp_should_keep_alive(p) && !c->srv->stopping;
+  /* muster is no forward proxy: after CONNECT the connection ends. */
+  c->req.keepalive = llhttp_should_keep_alive(p) && !c->srv->stopping &&
+                     p->method != HTTP_CONNECT;
   return HPE_PAUSED; /* one request at a time: answered in order */
 }
 
@@ -352,6 +354,13 @@ static size_t feed(struct gw_conn *c, const char *data, size_t len) {
     if (e == HPE_OK) {
       off = len;
       break;
+    }
+    if (e == HPE_PAUSED_UPGRADE) {
+      /* The last request asked for an upgrade muster did not make (RFC
+       * 9110 §7.8 lets a server ignore it): go on with HTTP/1.1. */
+      off = (size_t)(llhttp_get_error_pos(&h->parser) - data);
+      llhttp_resume_after_upgrade(&h->parser);
+      continue;
     }
     if (e != HPE_PAUSED) {
       fail_parse(c, e);

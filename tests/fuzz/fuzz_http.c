@@ -175,7 +175,8 @@ static int ref_head(llhttp_t *p) {
 static int ref_done(llhttp_t *p) {
   struct ref *r = p->data;
   ref_cur(p)->complete = 1;
-  ref_cur(p)->keepalive = llhttp_should_keep_alive(p);
+  /* muster is no forward proxy: it closes after answering CONNECT. */
+  ref_cur(p)->keepalive = llhttp_should_keep_alive(p) && p->method != HTTP_CONNECT;
   r->ncomplete++;
   return 0;
 }
@@ -190,11 +191,16 @@ static void ref_parse(struct ref *r, const uint8_t *data, size_t size) {
   s.on_message_complete = ref_done;
   llhttp_init(&p, HTTP_REQUEST, &s);
   p.data = r;
-  r->err = llhttp_execute(&p, (const char *)data, size);
-  /* An upgrade request pauses the parser; the gateway answers it as any
-   * request and refuses only bytes after it. */
-  if (r->err == HPE_PAUSED_UPGRADE && llhttp_get_error_pos(&p) == (const char *)data + size)
-    r->err = HPE_OK;
+  const char *at = (const char *)data, *end = at + size;
+  r->err = llhttp_execute(&p, at, size);
+  /* An upgrade request pauses the parser; the gateway does not upgrade
+   * (RFC 9110 §7.8: it may ignore the header), answers it as any request
+   * and reads on as HTTP/1.1. */
+  while (r->err == HPE_PAUSED_UPGRADE) {
+    at = llhttp_get_error_pos(&p);
+    llhttp_resume_after_upgrade(&p);
+    r->err = at < end ? llhttp_execute(&p, at, (size_t)(end - at)) : HPE_OK;
+  }
 }
 
 /* ---- The client ---- */

@@ -82,6 +82,30 @@ class Http10KeepAliveTest(GatewayCase):
             self.assertEqual((r.header("connection") or "").lower(), "close", r)
             self.assert_closed(c, "HTTP/1.1 connection: close")
 
+    def test_upgrade_not_made_keeps_http(self):
+        # An Upgrade muster does not make is ignored (RFC 9110 §7.8): the
+        # request is answered, and the connection goes on with HTTP/1.1.
+        with Muster([dummy()]).start() as m:
+            wait_ready(m, "dummy")
+            c = self.client(m)
+            c.send(b"GET /dummy/echo?n=1 HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\n"
+                   b"Upgrade: h2c\r\n\r\nGET /dummy/echo?n=2 HTTP/1.1\r\nHost: t\r\n\r\n")
+            for n in (1, 2):
+                r = self.read(c, "request %d after an upgrade request" % n)
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.json()["query"], "n=%d" % n)
+                self.assertNotIn("upgrade", r.json()["headers"])
+
+    def test_connect_is_answered_and_closed(self):
+        with Muster([dummy()]).start() as m:
+            wait_ready(m, "dummy")
+            c = self.client(m)
+            c.send(b"CONNECT t:443 HTTP/1.1\r\nHost: t:443\r\n\r\n")
+            r = self.read(c, "CONNECT")
+            self.assertEqual(r.status, 404)
+            self.assertEqual((r.header("connection") or "").lower(), "close", r)
+            self.assert_closed(c, "after CONNECT")
+
     @unittest.skipUnless(shutil.which("ab"), "ab (apache2-utils) not installed")
     def test_ab_keep_alive_completes(self):
         # The defect as users met it: `ab -k` hung waiting for a close.
