@@ -109,6 +109,9 @@ static cJSON *instance_json(struct sup_instance *inst) {
   cJSON_AddNumberToObject(o, "restarts", inst->restarts);
   cJSON_AddNumberToObject(o, "uptime_ms", pid ? (double)(sup_now_ms() - inst->started_ms) : 0);
   cJSON_AddNumberToObject(o, "rss_bytes", pid ? (double)sup_proc_rss(pid) : 0);
+  /* Over the last second (the memory watch's reading), one decimal. */
+  double cpu = pid && inst->cpu.pid == pid ? inst->cpu.percent : 0;
+  cJSON_AddNumberToObject(o, "cpu_percent", (double)(long long)(cpu * 10 + 0.5) / 10);
   cJSON_AddNumberToObject(o, "inflight", inst->inflight);
   cJSON_AddNumberToObject(o, "requests", (double)inst->requests);
   if (inst->last_code == -1 && inst->last_signal == 0) {

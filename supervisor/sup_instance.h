@@ -23,6 +23,7 @@
 #include "ipc_channel.h"
 #include "sup_backoff.h"
 #include "sup_capture.h"
+#include "sup_proc.h"
 
 struct sup_service;
 struct ipc_msg;
@@ -86,6 +87,7 @@ struct sup_instance {
   uint64_t bad_lines;       /* invalid lines in the current second */
   uint64_t bad_second;      /* that second (monotonic ms / 1000) */
   uint64_t rss;             /* last RSS reading, bytes */
+  struct sup_cpu cpu;       /* last CPU reading (with the RSS, every second) */
   unsigned inflight;        /* requests in flight (gateway) */
   uint64_t requests;        /* requests routed to it */
   char **topics;            /* subscriptions, owned */
