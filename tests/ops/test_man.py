@@ -15,7 +15,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from musterproc import BIN, SRC, TIMEOUT  # noqa: E402
 
 MAN_DIR = os.path.join(os.path.dirname(os.path.abspath(BIN)), "man")
-PAGES = {"muster.8": "muster", "musterctl.8": "musterctl", "muster.json.5": "muster.json"}
+PAGES = {"muster.8": "muster", "musterctl.8": "musterctl", "muster.json.5": "muster.json",
+         "dummy_service.8": "dummy_service", "readmongo_service.8": "readmongo_service"}
 
 
 def render(page):
