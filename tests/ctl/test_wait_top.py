@@ -150,10 +150,10 @@ def marked(screen):
     return None
 
 
-@unittest.skipUnless(shutil.which("tmux"), "tmux is not installed (tools/deps.sh test)")
 class TopTest(unittest.TestCase):
 
     def test_top_in_a_terminal(self):
+        self.assertTrue(shutil.which("tmux"), "tmux is not installed: run tools/deps.sh test")
         svcs = [dummy("alpha", instances=2), dummy("beta")]
         with Muster(svcs).start() as m:
             for label in ("alpha[0]", "alpha[1]", "beta[0]"):

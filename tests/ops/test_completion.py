@@ -81,8 +81,9 @@ class CompletionTest(unittest.TestCase):
             self.assertEqual(complete([MUSTERCTL, "-s", sock, "stop", ""]),
                              ["alpha", "beta", "gamma"])
 
-    @unittest.skipUnless(os.path.exists(BASH_COMPLETION), "bash-completion is not installed")
     def test_loaded_on_demand_by_bash_completion(self):
+        self.assertTrue(os.path.exists(BASH_COMPLETION),
+                        "bash-completion is not installed: run tools/deps.sh test")
         d = tempfile.mkdtemp(prefix="muster-compl-")
         try:
             comp = os.path.join(d, "share", "bash-completion", "completions")

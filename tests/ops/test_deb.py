@@ -38,7 +38,8 @@ def tree_state():
     file but the build dirs and Python caches, which other tests write to
     meanwhile), and the files beside it (where dpkg-buildpackage would put
     a package built in place)."""
-    beside = sorted(os.listdir(os.path.dirname(os.path.abspath(SRC))))
+    beside = sorted(f for f in os.listdir(os.path.dirname(os.path.abspath(SRC)))
+                    if f.startswith(("muster_", "muster-dbgsym_")))
     if not os.path.exists(os.path.join(SRC, ".git")):
         return beside
     st = run("git", "-C", SRC, "status", "--porcelain", "--ignored", "--untracked-files=all")
