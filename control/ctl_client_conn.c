@@ -151,8 +151,7 @@ int ctl_client_conn_recv(struct ctl_client_conn *c, int timeout_ms, cJSON **out)
   }
 }
 
-int ctl_client_conn_call(struct ctl_client_conn *c, const char *json, int timeout_ms,
-                         cJSON **out) {
+int ctl_client_conn_call(struct ctl_client_conn *c, const char *json, int timeout_ms, cJSON **out) {
   int rc = ctl_client_conn_send(c, json);
   *out = NULL;
   if (rc < 0)

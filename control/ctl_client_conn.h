@@ -18,8 +18,8 @@ int ctl_client_send_all(int fd, const char *p, size_t n);
 
 /* One connection with its unread input. */
 struct ctl_client_conn {
-  int fd;     /* owned: closed by ctl_client_conn_close */
-  char *buf;  /* bytes read and not yet returned, owned */
+  int fd;    /* owned: closed by ctl_client_conn_close */
+  char *buf; /* bytes read and not yet returned, owned */
   size_t len, cap;
 };
 

@@ -26,19 +26,19 @@ int ctl_client_top(int fd, const char *path);
 
 /* The previous reading of one instance, for rates. */
 struct ctl_top_prev {
-  char key[96];             /* "service/index/pid" */
-  double requests;          /* its request count then */
-  double rate;              /* requests/s shown for it */
+  char key[96];    /* "service/index/pid" */
+  double requests; /* its request count then */
+  double rate;     /* requests/s shown for it */
 };
 
 struct ctl_top_view {
-  int width, height;        /* the terminal */
-  int selected;             /* index of the selected service */
-  int nservices;            /* in the last status rendered */
-  char selected_name[65];   /* its name (logs are asked for it) */
+  int width, height;         /* the terminal */
+  int selected;              /* index of the selected service */
+  int nservices;             /* in the last status rendered */
+  char selected_name[65];    /* its name (logs are asked for it) */
   struct ctl_top_prev *prev; /* readings of the last frame, owned */
   size_t nprev;
-  long long prev_ms;        /* when they were taken; 0 = none */
+  long long prev_ms; /* when they were taken; 0 = none */
 };
 
 /* Clamps the selection to the services of the `status` reply status and

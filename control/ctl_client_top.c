@@ -22,9 +22,9 @@
 #include "ctl_client_fmt.h"
 #include "ctl_client_tools.h"
 
-#define TICK_MS 1000     /* refresh period */
-#define RATE_MIN_MS 500  /* requests/s over at least this long */
-#define REPLY_MS 5000    /* muster answers a status in far less */
+#define TICK_MS 1000    /* refresh period */
+#define RATE_MIN_MS 500 /* requests/s over at least this long */
+#define REPLY_MS 5000   /* muster answers a status in far less */
 
 /* ---- The frame (pure) ---- */
 
@@ -45,8 +45,8 @@ static const char *str(const cJSON *o, const char *k) {
 /* Appends text (len bytes) as one screen line of at most width columns:
  * control characters shown as '?', UTF-8 counted by characters; then
  * clears to the end of the line. attr is an SGR parameter ("7") or NULL. */
-static void put_line(struct ipc_buf *b, const char *text, size_t len, int width,
-                     const char *attr, int last) {
+static void put_line(struct ipc_buf *b, const char *text, size_t len, int width, const char *attr,
+                     int last) {
   int cols = 0;
   if (attr) {
     ipc_buf_adds(b, "\x1b[");
@@ -70,11 +70,11 @@ static void put_line(struct ipc_buf *b, const char *text, size_t len, int width,
 }
 
 /* Formats one table row into out. */
-static void row(char *out, size_t n, int mark, const char *name, const char *idx,
-                const char *pid, const char *state, double cpu, const char *rss, long inflight,
-                const char *rate, long restarts, const char *uptime) {
-  snprintf(out, n, "%c %-14.14s %3s %7s  %-9s %5.1f %7s %8ld %8s %8ld %7s", mark ? '>' : ' ',
-           name, idx, pid, state, cpu, rss, inflight, rate, restarts, uptime);
+static void row(char *out, size_t n, int mark, const char *name, const char *idx, const char *pid,
+                const char *state, double cpu, const char *rss, long inflight, const char *rate,
+                long restarts, const char *uptime) {
+  snprintf(out, n, "%c %-14.14s %3s %7s  %-9s %5.1f %7s %8ld %8s %8ld %7s", mark ? '>' : ' ', name,
+           idx, pid, state, cpu, rss, inflight, rate, restarts, uptime);
 }
 
 /* Finds the previous reading of key, or NULL. */
@@ -102,8 +102,11 @@ static double rate_of(struct ctl_top_view *v, const char *key, double requests, 
                       int fresh, struct ctl_top_prev *next, size_t *nnext, int *known) {
   struct ctl_top_prev *p = prev_find(v, key);
   double dt = (double)(now_ms - v->prev_ms) / 1000;
-  double r = p ? (fresh ? (requests >= p->requests ? (requests - p->requests) / dt : 0) : p->rate)
-               : 0;
+  double r = 0;
+  if (p && !fresh)
+    r = p->rate; /* redrawn between readings (a key): as shown last */
+  else if (p && requests >= p->requests)
+    r = (requests - p->requests) / dt;
   *known = p != NULL;
   if (fresh && next) {
     snprintf(next[*nnext].key, sizeof(next->key), "%s", key);
@@ -133,8 +136,8 @@ static void service_rows(struct ipc_buf *b, struct ctl_top_view *v, const cJSON 
   }
   ctl_client_bytes(rss, sizeof(rss), (long long)rsum);
   snprintf(rate, sizeof(rate), any_rate ? "%.1f" : "-", rtotal);
-  row(line, sizeof(line), mark, str(svc, "name"), "-", "-", str(svc, "state"), cpu, rss,
-      inflight, rate, (long)num(svc, "restarts"), "-");
+  row(line, sizeof(line), mark, str(svc, "name"), "-", "-", str(svc, "state"), cpu, rss, inflight,
+      rate, (long)num(svc, "restarts"), "-");
   if ((*rows_left)-- > 0)
     put_line(b, line, strlen(line), v->width, mark ? "7" : "1", 0);
   cJSON_ArrayForEach(inst, insts) {
@@ -236,7 +239,7 @@ static void on_winch(int sig) {
 }
 
 /* Installs handler for sig without SA_RESTART, so poll(2) wakes up. */
-static void catch(int sig, void (*handler)(int)) {
+static void catch_signal(int sig, void (*handler)(int)) {
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = handler;
@@ -328,7 +331,9 @@ static int draw(struct ctl_client_conn *c, struct ctl_top_view *v, const char *t
   int rc = request(c, "{\"cmd\":\"status\"}", &status);
   if (rc <= 0 || !cJSON_IsTrue(field(status, "ok"))) {
     snprintf(err, errlen, "status from muster failed: %s",
-             rc == 0 ? "no reply" : rc < 0 ? strerror(-rc) : str(status, "error"));
+             rc == 0  ? "no reply"
+             : rc < 0 ? strerror(-rc)
+                      : str(status, "error"));
     cJSON_Delete(status);
     return 1;
   }
@@ -368,10 +373,10 @@ int ctl_client_top(int fd, const char *path) {
   raw.c_cc[VMIN] = 0;
   raw.c_cc[VTIME] = 0;
   tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw);
-  catch(SIGINT, on_quit_signal);
-  catch(SIGTERM, on_quit_signal);
-  catch(SIGHUP, on_quit_signal);
-  catch(SIGWINCH, on_winch);
+  catch_signal(SIGINT, on_quit_signal);
+  catch_signal(SIGTERM, on_quit_signal);
+  catch_signal(SIGHUP, on_quit_signal);
+  catch_signal(SIGWINCH, on_winch);
   ipc_buf_adds(&out, "\x1b[?1049h\x1b[?25l\x1b[2J"); /* alternate screen, no cursor */
   snprintf(title, sizeof(title), "muster top  %s   q quit, j/k or arrows select", path);
   term_size(&v);

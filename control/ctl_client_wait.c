@@ -68,7 +68,7 @@ static int watch(struct ctl_client_conn *ev, const char *service, long long dead
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "type");
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(e, "service");
     int mine = cJSON_IsString(s) && strcmp(s->valuestring, service) == 0 && cJSON_IsString(t);
-    int verdict = !mine                                ? -1
+    int verdict = !mine                                   ? -1
                   : strcmp(t->valuestring, "ready") == 0  ? 0
                   : strcmp(t->valuestring, "failed") == 0 ? 1
                                                           : -1;
@@ -116,8 +116,8 @@ int ctl_client_wait(int fd, const char *path, const char *service, double timeou
     if (ask_status(&st, path, req, &reply) > 0)
       judge(reply, &state);
     if (verdict == 2)
-      fprintf(stderr, "musterctl: wait: %s has no ready instance after %g s (state %s)\n",
-              service, timeout_s, state);
+      fprintf(stderr, "musterctl: wait: %s has no ready instance after %g s (state %s)\n", service,
+              timeout_s, state);
     else if (verdict < 0)
       fprintf(stderr, "musterctl: wait: muster closed the event stream (shutting down?)\n");
   }

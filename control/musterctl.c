@@ -111,9 +111,12 @@ static int parse_tool(struct opts *o, char **words, int n, int follow) {
   o->tool = strcmp(words[0], "wait") == 0 ? TOOL_WAIT : TOOL_TOP;
   if (follow)
     return bad_usage("%s: -f/--follow is only for logs", words[0]);
+  if (o->tool == TOOL_TOP && n > 1)
+    return bad_usage("too many arguments for top");
+  if (o->tool == TOOL_TOP && o->timeout)
+    return bad_usage("--timeout is only for wait");
   if (o->tool == TOOL_TOP)
-    return n > 1 ? bad_usage("too many arguments for top")
-                 : o->timeout ? bad_usage("--timeout is only for wait") : 0;
+    return 0;
   if (n < 2 || words[1][0] == '\0')
     return bad_usage("wait: SERVICE is required");
   if (n > 2)

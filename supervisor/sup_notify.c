@@ -21,14 +21,14 @@ struct sup_notify {
   int fd;                  /* SOCK_DGRAM, non-blocking */
   struct sockaddr_un addr; /* $NOTIFY_SOCKET */
   socklen_t addrlen;
-  uv_timer_t watchdog;     /* WATCHDOG=1 pings; runs only with a watchdog */
-  int watchdog_init;       /* the timer handle exists (closed at finish) */
-  int ready;               /* READY=1 sent since start or the last reload */
-  int stopping;            /* STOPPING=1 sent */
-  int send_failed;         /* a send failed: logged once */
-  char **tried;            /* "name[i]": instances whose first try ended, owned */
+  uv_timer_t watchdog; /* WATCHDOG=1 pings; runs only with a watchdog */
+  int watchdog_init;   /* the timer handle exists (closed at finish) */
+  int ready;           /* READY=1 sent since start or the last reload */
+  int stopping;        /* STOPPING=1 sent */
+  int send_failed;     /* a send failed: logged once */
+  char **tried;        /* "name[i]": instances whose first try ended, owned */
   size_t ntried;
-  char status[512];        /* the last STATUS= text sent */
+  char status[512]; /* the last STATUS= text sent */
 };
 
 /* ---- Pure parts ---- */
@@ -79,8 +79,7 @@ uint64_t sup_notify_watchdog_ms(const char *usec, const char *pid, long self) {
 static void send_msg(struct sup_notify *n, const char *text) {
   ssize_t w;
   do
-    w = sendto(n->fd, text, strlen(text), MSG_NOSIGNAL, (struct sockaddr *)&n->addr,
-               n->addrlen);
+    w = sendto(n->fd, text, strlen(text), MSG_NOSIGNAL, (struct sockaddr *)&n->addr, n->addrlen);
   while (w < 0 && errno == EINTR);
   if (w < 0 && !n->send_failed) {
     n->send_failed = 1;
@@ -253,8 +252,8 @@ struct sup_notify *sup_notify_start(struct sup_host *h) {
     free(n);
     return NULL;
   }
-  uint64_t ms = sup_notify_watchdog_ms(getenv("WATCHDOG_USEC"), getenv("WATCHDOG_PID"),
-                                       (long)getpid());
+  uint64_t ms =
+      sup_notify_watchdog_ms(getenv("WATCHDOG_USEC"), getenv("WATCHDOG_PID"), (long)getpid());
   if (ms > 0) {
     uv_timer_init(sup_host_loop(h), &n->watchdog);
     n->watchdog.data = n;

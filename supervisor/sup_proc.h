@@ -16,10 +16,10 @@ uint64_t sup_proc_rss(pid_t pid);
  * percentage is over the interval between the last two readings, 100 for
  * one core kept busy. */
 struct sup_cpu {
-  pid_t pid;        /* the process the last reading was of; 0 = none */
-  uint64_t ticks;   /* its utime + stime then, in clock ticks */
-  uint64_t at_ms;   /* when (monotonic ms) */
-  double percent;   /* over the interval before that reading; 0 at first */
+  pid_t pid;      /* the process the last reading was of; 0 = none */
+  uint64_t ticks; /* its utime + stime then, in clock ticks */
+  uint64_t at_ms; /* when (monotonic ms) */
+  double percent; /* over the interval before that reading; 0 at first */
 };
 
 /* Reads utime + stime (clock ticks) from the text of /proc/PID/stat (len
@@ -48,8 +48,9 @@ int sup_proc_kill_group(pid_t pid, int sig);
 int sup_proc_env_private(const char *kv);
 
 /* Builds a child's environment: muster's own less the private variables
- * (sup_proc_env_private), then `set` (NAME=value strings, later ones win). Returns a NULL-terminated array (one malloc
- * block plus copies; free with sup_proc_env_free) or NULL. */
+ * (sup_proc_env_private), then `set` (NAME=value strings, later ones win).
+ * Returns a NULL-terminated array (one malloc block plus copies; free with
+ * sup_proc_env_free) or NULL. */
 char **sup_proc_env_build(char *const *base, char *const *set, size_t nset);
 void sup_proc_env_free(char **env);
 

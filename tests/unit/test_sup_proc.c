@@ -21,8 +21,8 @@ TEST(stat_cpu_plain) {
 TEST(stat_cpu_name_with_spaces_and_parens) {
   uint64_t t = 0;
   /* A command name is whatever the process chose: "a b) c (" included. */
-  CHECK_INT(sup_proc_stat_cpu(STAT("77 (a b) S 1 2 3 (x) R 1 77 77 0 -1 0 0 0 0 0 300 200 0 0"), &t),
-            0);
+  CHECK_INT(
+      sup_proc_stat_cpu(STAT("77 (a b) S 1 2 3 (x) R 1 77 77 0 -1 0 0 0 0 0 300 200 0 0"), &t), 0);
   CHECK_INT(t, 500);
 }
 
@@ -81,9 +81,11 @@ TEST(sample_gone_process) {
 }
 
 TEST(env_private_variables_are_not_inherited) {
-  char *base[] = {"PATH=/bin", "NOTIFY_SOCKET=/run/systemd/notify", "LISTEN_FDS=2",
-                  "LISTEN_PID=1", "LISTEN_FDNAMES=a:b", "WATCHDOG_USEC=1000000",
-                  "WATCHDOG_PID=1", "NOTIFY_SOCKETS=kept", "MY_LISTEN_X=kept", NULL};
+  char *base[] = {"PATH=/bin",          "NOTIFY_SOCKET=/run/systemd/notify",
+                  "LISTEN_FDS=2",       "LISTEN_PID=1",
+                  "LISTEN_FDNAMES=a:b", "WATCHDOG_USEC=1000000",
+                  "WATCHDOG_PID=1",     "NOTIFY_SOCKETS=kept",
+                  "MY_LISTEN_X=kept",   NULL};
   char *set[] = {"MUSTER_INSTANCE=0"};
   char **env = sup_proc_env_build(base, set, 1);
   CHECK(env != NULL);
