@@ -4,12 +4,19 @@
 #               (build/asan/), run the whole ctest suite
 #   make build  release build only;  make bench  benchmarks;  make clean
 #   make fuzz   each fuzz target FUZZ_SECONDS;  make soak  the chaos soak
+#   make install  build (build/) and install under PREFIX (default
+#               /usr/local), staged under DESTDIR if set (docs/install.md)
+#   make deb    the Debian package, built from a copy into build/deb/
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 CONFIG ?= config/muster.json
 
 FUZZ_SECONDS ?= 300
 
-.PHONY: all build run test bench fuzz soak clean deps-build deps-test deps-bench deps-fuzz
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all build run test bench fuzz soak clean install deb deps-build deps-test deps-bench \
+	deps-fuzz deps-install deps-deb
 
 all: build
 
@@ -21,6 +28,10 @@ deps-bench:
 	@tools/deps.sh bench
 deps-fuzz:
 	@tools/deps.sh fuzz
+deps-install:
+	@tools/deps.sh install
+deps-deb:
+	@tools/deps.sh deb
 
 build: deps-build
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -34,6 +45,17 @@ test: deps-test
 	cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DMUSTER_SANITIZE=ON -DMUSTER_WERROR=ON
 	cmake --build build/asan -j $(JOBS)
 	cd build/asan && ctest --output-on-failure -j $(JOBS)
+
+install: deps-install
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	cmake --build build -j $(JOBS)
+	DESTDIR=$(DESTDIR) cmake --install build
+
+# Built from a copy of the working tree (nothing is written to it); then
+# lintian, which must report no error.
+deb: deps-deb
+	tools/build-deb.sh build/deb
+	lintian --fail-on error build/deb/muster_*.deb
 
 bench: deps-bench build
 	@bench/run.sh

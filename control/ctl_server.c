@@ -112,6 +112,8 @@ static cJSON *instance_json(struct sup_instance *inst) {
   cJSON_AddNumberToObject(o, "restarts", ii.restarts);
   cJSON_AddNumberToObject(o, "uptime_ms", (double)ii.uptime_ms);
   cJSON_AddNumberToObject(o, "rss_bytes", ii.pid ? (double)sup_proc_rss(ii.pid) : 0);
+  /* Over the last second (the memory watch's reading), one decimal. */
+  cJSON_AddNumberToObject(o, "cpu_percent", (double)(long long)(ii.cpu_percent * 10 + 0.5) / 10);
   cJSON_AddNumberToObject(o, "inflight", ii.inflight);
   cJSON_AddNumberToObject(o, "requests", (double)ii.requests);
   if (ii.last_code == -1 && ii.last_signal == 0) {

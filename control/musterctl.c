@@ -24,7 +24,9 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "ctl_client_conn.h"
 #include "ctl_client_fmt.h"
+#include "ctl_client_tools.h"
 #include "ipc_buf.h"
 #include "ipc_frame.h"
 
@@ -54,6 +56,9 @@ static void usage(FILE *f) {
           "  events                  the host's events as they happen, until interrupted\n"
           "  shutdown                stop muster gracefully\n"
           "  version                 the server's version\n"
+          "  wait SERVICE [--timeout S]  exit 0 once SERVICE has a ready instance, 1 when it\n"
+          "                          is failed or after S seconds (default 30; 0: no limit)\n"
+          "  top                     a live full-screen view (q quits, j/k or arrows select)\n"
           "options:\n"
           "  -s, --socket SOCKET     control socket (default: $MUSTER_SOCKET, then\n"
           "                          " DEFAULT_SOCKET ", the demo config's socket)\n"
@@ -66,9 +71,13 @@ static void usage(FILE *f) {
 
 /* ---- Command line ---- */
 
+enum tool { TOOL_NONE = 0, TOOL_WAIT, TOOL_TOP }; /* commands of ctl_client_tools.h */
+
 struct opts {
   const char *socket;        /* -s, else NULL */
   int json;                  /* --json */
+  enum tool tool;            /* wait or top instead of one request */
+  const char *timeout;       /* wait --timeout S, else NULL */
   struct ctl_client_req req; /* what to send */
 };
 
@@ -97,11 +106,34 @@ static int parse_count(const char *s, long long *out) {
   return 0;
 }
 
+/* Reads wait/top and their arguments. Returns 0 or 2 (usage). */
+static int parse_tool(struct opts *o, char **words, int n, int follow) {
+  o->tool = strcmp(words[0], "wait") == 0 ? TOOL_WAIT : TOOL_TOP;
+  if (follow)
+    return bad_usage("%s: -f/--follow is only for logs", words[0]);
+  if (o->tool == TOOL_TOP && n > 1)
+    return bad_usage("too many arguments for top");
+  if (o->tool == TOOL_TOP && o->timeout)
+    return bad_usage("--timeout is only for wait");
+  if (o->tool == TOOL_TOP)
+    return 0;
+  if (n < 2 || words[1][0] == '\0')
+    return bad_usage("wait: SERVICE is required");
+  if (n > 2)
+    return bad_usage("too many arguments for wait");
+  o->req.service = words[1];
+  return 0;
+}
+
 /* Turns the positional words into the request. Returns 0 or 2 (usage). */
 static int parse_command(struct opts *o, char **words, int n, int follow) {
   struct ctl_client_req *r = &o->req;
   if (n == 0)
     return bad_usage("no command given");
+  if (strcmp(words[0], "wait") == 0 || strcmp(words[0], "top") == 0)
+    return parse_tool(o, words, n, follow);
+  if (o->timeout)
+    return bad_usage("--timeout is only for wait");
   if (ctl_client_cmd_find(words[0], &r->cmd) != 0)
     return bad_usage("unknown command \"%s\"", words[0]);
   const char *name = words[0];
@@ -149,6 +181,13 @@ static int parse_args(struct opts *o, int argc, char **argv) {
         o->socket = argv[++i];
     } else if (strncmp(a, "--socket=", 9) == 0) {
       o->socket = a + 9;
+    } else if (strcmp(a, "--timeout") == 0) {
+      if (i + 1 >= argc)
+        rc = bad_usage("--timeout needs a number of seconds");
+      else
+        o->timeout = argv[++i];
+    } else if (strncmp(a, "--timeout=", 10) == 0) {
+      o->timeout = a + 10;
     } else if (strcmp(a, "--json") == 0) {
       o->json = 1;
     } else if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
@@ -169,64 +208,6 @@ static int parse_args(struct opts *o, int argc, char **argv) {
     rc = 2;
   free(words);
   return rc;
-}
-
-/* ---- Connection ---- */
-
-/* Connects a Unix stream socket to path. A path too long for sun_path is
- * reached through its directory (/proc/self/fd/N/NAME). Returns the fd or
- * a negative errno. */
-static int connect_unix(const char *path) {
-  struct sockaddr_un sa;
-  int dirfd = -1, fd = -1, err = 0;
-  memset(&sa, 0, sizeof(sa));
-  sa.sun_family = AF_UNIX;
-  if (strlen(path) < sizeof(sa.sun_path)) {
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-  } else {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : NULL;
-    if (dir == NULL)
-      return slash ? -ENOMEM : -ENAMETOOLONG;
-    dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    err = errno;
-    free(dir);
-    if (dirfd < 0)
-      return -err;
-    int len = snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dirfd, slash + 1);
-    if (len < 0 || (size_t)len >= sizeof(sa.sun_path)) {
-      err = ENAMETOOLONG;
-      goto out_close_dir;
-    }
-  }
-  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    err = errno;
-    goto out_close_dir;
-  }
-  if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) { /* no handler: no EINTR */
-    err = errno;
-    close(fd);
-    fd = -1;
-  }
-out_close_dir:
-  if (dirfd >= 0)
-    close(dirfd);
-  return fd >= 0 ? fd : -err;
-}
-
-/* Writes all of p[0..n) to the socket. Returns 0 or a negative errno. */
-static int send_all(int fd, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      return -errno;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
 }
 
 /* ---- Replies ---- */
@@ -400,6 +381,21 @@ static int run_session(struct session *s, int fd) {
 
 /* ---- Main ---- */
 
+/* Runs wait or top on the connected fd (which it takes over). */
+static int run_tool(const struct opts *o, int fd, const char *path) {
+  char *end = NULL;
+  double t = o->timeout ? strtod(o->timeout, &end) : CTL_WAIT_DEFAULT_S;
+  if (o->tool == TOOL_TOP)
+    return ctl_client_top(fd, path);
+  if (o->timeout && (end == o->timeout || *end != '\0' || !(t >= 0 && t <= 1e9))) {
+    close(fd);
+    return bad_usage("--timeout: S must be a number of seconds, not \"%s\"", o->timeout);
+  }
+  int code = ctl_client_wait(fd, path, o->req.service, t, o->json);
+  fflush(stdout);
+  return code;
+}
+
 /* The socket to use: -s, then $MUSTER_SOCKET, then the demo config's.
  * *how says which, for the hint when it cannot be reached. */
 static const char *pick_socket(const struct opts *o, const char **how) {
@@ -425,7 +421,7 @@ int main(int argc, char **argv) {
     return code;
 
   const char *path = pick_socket(&o, &how);
-  int fd = connect_unix(path);
+  int fd = ctl_client_connect(path);
   if (fd < 0) {
     fprintf(stderr, "musterctl: cannot connect to %s: %s\n", path, strerror(-fd));
     if (fd == -ENOENT || fd == -ECONNREFUSED) {
@@ -439,10 +435,13 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  if (o.tool != TOOL_NONE)
+    return run_tool(&o, fd, path);
+
   struct session s = {.o = &o, .socket = path, .streaming = ctl_client_streams(&o.req)};
   ipc_buf_init(&s.out);
   ctl_client_request(&s.out, &o.req);
-  int rc = s.out.oom ? -ENOMEM : send_all(fd, s.out.data, s.out.len);
+  int rc = s.out.oom ? -ENOMEM : ctl_client_send_all(fd, s.out.data, s.out.len);
   ipc_buf_reset(&s.out);
   if (rc != 0) {
     fprintf(stderr, "musterctl: sending the request to %s failed: %s\n", path, strerror(-rc));

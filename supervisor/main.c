@@ -19,6 +19,7 @@
 #include "gw_server.h"
 #include "sup_host.h"
 #include "sup_log.h"
+#include "sup_notify.h"
 
 static void usage(FILE *f) {
   fprintf(f, "usage: muster [-c FILE] [--check] [--version]\n"
@@ -93,6 +94,7 @@ static int run(struct cfg *cfg, const char *config, const char *bin_dir) {
   struct gw_server *gw = gw_server_start(&host);
   struct ctl_server *ctl = gw ? ctl_server_start(&host) : NULL;
   struct gw_server *admin = NULL;
+  struct sup_notify *notify = NULL;
   int ok = gw != NULL && ctl != NULL;
   if (ok && host.cfg->admin.enabled)
     ok = (admin = gw_admin_start(&host, gw)) != NULL;
@@ -100,6 +102,7 @@ static int run(struct cfg *cfg, const char *config, const char *bin_dir) {
     host.exit_code = 1; /* nothing started yet: wind the host down */
     sup_host_shutdown(&host);
   } else {
+    notify = sup_notify_start(&host); /* listeners are open: systemd may hear READY */
     sup_host_start(&host);
   }
   uv_run(loop, UV_RUN_DEFAULT);
@@ -107,6 +110,7 @@ static int run(struct cfg *cfg, const char *config, const char *bin_dir) {
   gw_server_free(admin);
   gw_server_free(gw);
   ctl_server_free(ctl);
+  sup_notify_free(notify);
   sup_host_free(&host);
   uv_loop_close(loop);
   return rc;

@@ -49,7 +49,7 @@ struct sup_host {
   struct cfg **retired;         /* configs replaced by reloads, still pointed into */
   size_t nretired, capretired;
   struct sup_cblist listeners;  /* event listeners (sup_event_cb) */
-  struct sup_host_hooks hooks[4]; /* gateway, control, admin */
+  struct sup_host_hooks hooks[8]; /* gateway, control, admin, notify */
   size_t nhooks;
   struct sup_cblist log_listeners; /* service output followers (sup_line_cb) */
   char **environ;               /* muster's environment at start */
@@ -92,7 +92,7 @@ void sup_host_reopen_logs(struct sup_host *h);
 
 struct sup_service *sup_host_find(struct sup_host *h, const char *name);
 
-/* Adds a set of hooks (at most 4 sets). */
+/* Adds a set of hooks (at most 8 sets). */
 void sup_host_add_hooks(struct sup_host *h, const struct sup_host_hooks *hooks);
 
 /* ---- Events and service output (sup_events.c) ---- */

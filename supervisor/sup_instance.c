@@ -514,6 +514,7 @@ void sup_instance_check_memory(struct sup_instance *inst) {
   if (inst->run == NULL)
     return;
   inst->rss = sup_proc_rss(inst->run->pid);
+  sup_proc_cpu_sample(&inst->cpu, inst->run->pid, sup_now_ms());
   int limit = cfg_of(inst)->max_memory_mb;
   if (limit > 0 && inst->state == SUP_I_READY && inst->rss > (uint64_t)limit << 20) {
     sup_log(SUP_WARN, "%s: RSS %llu MiB is over max_memory_mb %d; restarting it", inst->label,

@@ -25,6 +25,7 @@
 #include "sup_backoff.h"
 #include "sup_capture.h"
 #include "sup_pubsub.h"
+#include "sup_proc.h"
 
 struct sup_service;
 struct ipc_msg;
@@ -109,6 +110,7 @@ struct sup_instance {
   uint64_t bad_lines;       /* invalid lines in the current second */
   uint64_t bad_second;      /* that second (monotonic ms / 1000) */
   uint64_t rss;             /* last RSS reading, bytes */
+  struct sup_cpu cpu;       /* last CPU reading (with the RSS, every second) */
   unsigned inflight;        /* requests in flight (gateway) */
   uint64_t requests;        /* requests routed to it */
   int closing;              /* its timers are being closed */

@@ -27,6 +27,66 @@ uint64_t sup_proc_rss(pid_t pid) {
   return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+int sup_proc_stat_cpu(const char *text, size_t len, uint64_t *ticks) {
+  const char *end = text + len, *p = NULL;
+  for (const char *q = text; q < end; q++)
+    if (*q == ')')
+      p = q; /* the command name ends at the last ')' */
+  if (p == NULL)
+    return -1;
+  p++;
+  /* After ')': state (field 3) ... utime (14) stime (15). */
+  uint64_t v[2] = {0, 0};
+  for (int field = 3; field <= 15; field++) {
+    while (p < end && *p == ' ')
+      p++;
+    if (p == end)
+      return -1;
+    const char *start = p;
+    uint64_t n = 0;
+    for (; p < end && *p != ' ' && *p != '\n'; p++) {
+      if (field >= 14 && (*p < '0' || *p > '9'))
+        return -1;
+      n = n * 10 + (uint64_t)(*p - '0');
+    }
+    if (p == start)
+      return -1;
+    if (field >= 14)
+      v[field - 14] = n;
+  }
+  *ticks = v[0] + v[1];
+  return 0;
+}
+
+double sup_proc_cpu_percent(uint64_t dticks, long hz, uint64_t dms) {
+  if (dms == 0 || hz <= 0)
+    return 0;
+  return (double)dticks * 100000.0 / ((double)hz * (double)dms);
+}
+
+int sup_proc_cpu_sample(struct sup_cpu *c, pid_t pid, uint64_t now_ms) {
+  char path[64], buf[1024];
+  uint64_t ticks;
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+  int err = n < 0 ? errno : EINVAL;
+  if (fd >= 0)
+    close(fd);
+  if (n <= 0 || sup_proc_stat_cpu(buf, (size_t)n, &ticks) != 0) {
+    memset(c, 0, sizeof(*c));
+    return -err;
+  }
+  if (c->pid == pid && now_ms > c->at_ms && ticks >= c->ticks)
+    c->percent = sup_proc_cpu_percent(ticks - c->ticks, sysconf(_SC_CLK_TCK), now_ms - c->at_ms);
+  else if (c->pid != pid)
+    c->percent = 0;
+  c->pid = pid;
+  c->ticks = ticks;
+  c->at_ms = now_ms;
+  return 0;
+}
+
 int sup_proc_kill_group(pid_t pid, int sig) {
   if (pid <= 0)
     return -EINVAL;
@@ -41,6 +101,12 @@ static size_t name_len(const char *kv) {
   return eq ? (size_t)(eq - kv) : strlen(kv);
 }
 
+int sup_proc_env_private(const char *kv) {
+  size_t k = name_len(kv);
+  return (k == 13 && strncmp(kv, "NOTIFY_SOCKET", 13) == 0) || strncmp(kv, "LISTEN_", 7) == 0 ||
+         strncmp(kv, "WATCHDOG_", 9) == 0;
+}
+
 char **sup_proc_env_build(char *const *base, char *const *set, size_t nset) {
   size_t nbase = 0;
   while (base && base[nbase])
@@ -51,10 +117,10 @@ char **sup_proc_env_build(char *const *base, char *const *set, size_t nset) {
   size_t n = 0;
   for (size_t i = 0; i < nbase; i++) {
     size_t k = name_len(base[i]);
-    int overridden = 0;
-    for (size_t j = 0; j < nset && !overridden; j++)
-      overridden = name_len(set[j]) == k && strncmp(set[j], base[i], k) == 0;
-    if (!overridden && (env[n++] = strdup(base[i])) == NULL)
+    int skip = sup_proc_env_private(base[i]); /* or set again below */
+    for (size_t j = 0; j < nset && !skip; j++)
+      skip = name_len(set[j]) == k && strncmp(set[j], base[i], k) == 0;
+    if (!skip && (env[n++] = strdup(base[i])) == NULL)
       goto out_free;
   }
   for (size_t j = 0; j < nset; j++) {

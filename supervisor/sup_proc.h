@@ -1,6 +1,6 @@
 /* sup_proc — process facts and acts that are plain system calls:
- * resident memory from /proc, signals to a process group, the environment
- * of a child. */
+ * resident memory and CPU time from /proc, signals to a process group, the
+ * environment of a child. */
 #ifndef MUSTER_SUP_PROC_H
 #define MUSTER_SUP_PROC_H
 
@@ -12,14 +12,45 @@
  * cannot be read (the process is gone). */
 uint64_t sup_proc_rss(pid_t pid);
 
+/* CPU use of one process, sampled (every second, with the RSS): the
+ * percentage is over the interval between the last two readings, 100 for
+ * one core kept busy. */
+struct sup_cpu {
+  pid_t pid;      /* the process the last reading was of; 0 = none */
+  uint64_t ticks; /* its utime + stime then, in clock ticks */
+  uint64_t at_ms; /* when (monotonic ms) */
+  double percent; /* over the interval before that reading; 0 at first */
+};
+
+/* Reads utime + stime (clock ticks) from the text of /proc/PID/stat (len
+ * bytes, not NUL-terminated). The command name may hold spaces and
+ * parentheses: fields are counted from its last ')'. Returns 0, or -1 when
+ * the text is not such a line. */
+int sup_proc_stat_cpu(const char *text, size_t len, uint64_t *ticks);
+
+/* The CPU percentage of dticks clock ticks (hz per second) over dms
+ * milliseconds; 0 when dms is 0. */
+double sup_proc_cpu_percent(uint64_t dticks, long hz, uint64_t dms);
+
+/* Takes a reading of pid's CPU time at now_ms into c. A reading of another
+ * pid than the last (a new process) starts over at 0 %. Returns 0, or a
+ * negative errno when /proc/PID/stat cannot be read (then c is cleared). */
+int sup_proc_cpu_sample(struct sup_cpu *c, pid_t pid, uint64_t now_ms);
+
 /* Sends sig to the process group led by pid (the child and everything it
  * forked that stayed in the group). Returns 0 or a negative errno; ESRCH
  * (nothing left) is success. */
 int sup_proc_kill_group(pid_t pid, int sig);
 
-/* Builds a child's environment: muster's own, then `set` (NAME=value
- * strings, later ones win). Returns a NULL-terminated array (one malloc
- * block plus copies; free with sup_proc_env_free) or NULL. */
+/* Whether the variable NAME=value (or NAME) is one of those meant for
+ * muster alone that no child inherits: NOTIFY_SOCKET, LISTEN_* (socket
+ * activation) and WATCHDOG_* (systemd's watchdog). */
+int sup_proc_env_private(const char *kv);
+
+/* Builds a child's environment: muster's own less the private variables
+ * (sup_proc_env_private), then `set` (NAME=value strings, later ones win).
+ * Returns a NULL-terminated array (one malloc block plus copies; free with
+ * sup_proc_env_free) or NULL. */
 char **sup_proc_env_build(char *const *base, char *const *set, size_t nset);
 void sup_proc_env_free(char **env);
 

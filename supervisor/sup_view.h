@@ -37,6 +37,7 @@ struct sup_instance_info {
   uint64_t uptime_ms;     /* since the spawn, 0 when no process */
   unsigned inflight;
   uint64_t requests;
+  double cpu_percent;     /* over the last second; 100 = one core busy */
   int last_code;          /* -1 and 0: no exit yet */
   int last_signal;
 };

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages muster needs to build, test or benchmark.
-# usage: tools/deps.sh build|test|bench|fuzz
+# usage: tools/deps.sh build|test|bench|fuzz|install|deb
 # As root, missing packages are installed with apt-get; otherwise the exact
 # apt-get line is printed and the script fails.
 set -euo pipefail
 
 build_pkgs="cmake make gcc pkg-config libuv1-dev libcjson-dev libmongoc-dev libbson-dev node-llhttp"
-test_pkgs="$build_pkgs python3 python3-mockupdb apache2-utils"
+install_pkgs="$build_pkgs scdoc"
+deb_pkgs="$install_pkgs build-essential debhelper dpkg-dev fakeroot lintian"
+# The operations tests (tests/ops, tests/ctl) build the package, render the
+# man pages, run the bash completion and drive `musterctl top` in tmux.
+test_pkgs="$deb_pkgs python3 python3-mockupdb apache2-utils man-db tmux bash-completion"
 bench_pkgs="$build_pkgs wrk nginx-light nodejs"
 fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev"
 
@@ -15,7 +19,9 @@ case "${1:-build}" in
   test)  want=$test_pkgs ;;
   bench) want=$bench_pkgs ;;
   fuzz)  want=$fuzz_pkgs ;;
-  *) echo "usage: $0 build|test|bench|fuzz" >&2; exit 2 ;;
+  install) want=$install_pkgs ;;
+  deb)   want=$deb_pkgs ;;
+  *) echo "usage: $0 build|test|bench|fuzz|install|deb" >&2; exit 2 ;;
 esac
 
 missing=""

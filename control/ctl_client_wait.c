@@ -1,0 +1,141 @@
+/* ctl_client_wait — musterctl wait SERVICE [--timeout S]. See
+ * ctl_client_tools.h.
+ *
+ * No polling: the `events` stream is subscribed to first, then `status`
+ * is asked once on a second connection, so a `ready` that happens between
+ * the two is seen either in the status or as an event. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl_client_conn.h"
+#include "ctl_client_tools.h"
+
+#define REPLY_MS 10000 /* a reply to a plain request takes longer: muster is stuck */
+
+/* What the status reply says about the service: 0 ready, 1 failed, -1 not
+ * yet. *state receives the service state. */
+static int judge(const cJSON *reply, const char **state) {
+  const cJSON *svcs = cJSON_GetObjectItemCaseSensitive(reply, "services");
+  const cJSON *svc = cJSON_IsArray(svcs) ? cJSON_GetArrayItem(svcs, 0) : NULL;
+  const cJSON *st = cJSON_GetObjectItemCaseSensitive(svc, "state");
+  const cJSON *inst, *insts = cJSON_GetObjectItemCaseSensitive(svc, "instances");
+  *state = cJSON_IsString(st) ? st->valuestring : "?";
+  if (strcmp(*state, "failed") == 0)
+    return 1;
+  cJSON_ArrayForEach(inst, insts) {
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(inst, "state");
+    if (cJSON_IsString(s) && strcmp(s->valuestring, "ready") == 0)
+      return 0;
+  }
+  return -1;
+}
+
+/* Asks for the service's status on c. Returns 1 with *out, or reports why
+ * not and returns <= 0. */
+static int ask_status(struct ctl_client_conn *c, const char *path, const char *req, cJSON **out) {
+  int rc = ctl_client_conn_call(c, req, REPLY_MS, out);
+  if (rc <= 0)
+    fprintf(stderr, "musterctl: wait: no status reply from %s: %s\n", path,
+            rc == 0 ? "timed out" : strerror(-rc));
+  return rc;
+}
+
+/* The status request line for service (a JSON text, owned). */
+static char *status_request(const char *service) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "cmd", "status");
+  cJSON_AddStringToObject(o, "service", service);
+  char *s = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  return s;
+}
+
+/* Waits on the event stream for service's `ready` (0) or `failed` (1)
+ * until deadline_ms (0: none). Returns that, 2 at the deadline, or -1
+ * when the stream ended. */
+static int watch(struct ctl_client_conn *ev, const char *service, long long deadline_ms) {
+  for (;;) {
+    cJSON *e = NULL;
+    int left = deadline_ms ? (int)(deadline_ms - ctl_client_now_ms()) : -1;
+    if (deadline_ms && left <= 0)
+      return 2;
+    int rc = ctl_client_conn_recv(ev, left, &e);
+    if (rc < 0)
+      return -1;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "type");
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(e, "service");
+    int mine = cJSON_IsString(s) && strcmp(s->valuestring, service) == 0 && cJSON_IsString(t);
+    int verdict = !mine                                   ? -1
+                  : strcmp(t->valuestring, "ready") == 0  ? 0
+                  : strcmp(t->valuestring, "failed") == 0 ? 1
+                                                          : -1;
+    cJSON_Delete(e);
+    if (verdict >= 0)
+      return verdict;
+  }
+}
+
+int ctl_client_wait(int fd, const char *path, const char *service, double timeout_s, int json) {
+  struct ctl_client_conn ev, st;
+  cJSON *reply = NULL;
+  const char *state = "?";
+  int code = 1, rc, sfd;
+  long long deadline = timeout_s > 0 ? ctl_client_now_ms() + (long long)(timeout_s * 1000) : 0;
+  char *req = status_request(service);
+  ctl_client_conn_init(&ev, fd);
+  ctl_client_conn_init(&st, -1);
+  if (req == NULL)
+    goto out;
+  if ((rc = ctl_client_conn_call(&ev, "{\"cmd\":\"events\"}", REPLY_MS, &reply)) <= 0 ||
+      !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"))) {
+    fprintf(stderr, "musterctl: wait: subscribing to events on %s failed\n", path);
+    goto out;
+  }
+  cJSON_Delete(reply);
+  reply = NULL;
+  if ((sfd = ctl_client_connect(path)) < 0) {
+    fprintf(stderr, "musterctl: cannot connect to %s: %s\n", path, strerror(-sfd));
+    goto out;
+  }
+  ctl_client_conn_init(&st, sfd);
+  if (ask_status(&st, path, req, &reply) <= 0)
+    goto out;
+  const cJSON *err = cJSON_GetObjectItemCaseSensitive(reply, "error");
+  if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"))) {
+    fprintf(stderr, "musterctl: %s\n", cJSON_IsString(err) ? err->valuestring : "status failed");
+    goto out;
+  }
+  int verdict = judge(reply, &state);
+  if (verdict < 0) {
+    verdict = watch(&ev, service, deadline);
+    cJSON_Delete(reply);
+    reply = NULL;
+    if (ask_status(&st, path, req, &reply) > 0)
+      judge(reply, &state);
+    if (verdict == 2)
+      fprintf(stderr, "musterctl: wait: %s has no ready instance after %g s (state %s)\n", service,
+              timeout_s, state);
+    else if (verdict < 0)
+      fprintf(stderr, "musterctl: wait: muster closed the event stream (shutting down?)\n");
+  }
+  if (verdict == 1)
+    fprintf(stderr, "musterctl: wait: %s is failed\n", service);
+  else if (verdict == 0 && !json)
+    printf("%s: ready\n", service);
+  code = verdict == 0 ? 0 : 1;
+  if (json && reply != NULL) {
+    char *text = cJSON_PrintUnformatted(reply);
+    if (text)
+      printf("%s\n", text);
+    free(text);
+  }
+out:
+  cJSON_Delete(reply);
+  free(req);
+  ctl_client_conn_close(&st);
+  ctl_client_conn_close(&ev);
+  return code;
+}
