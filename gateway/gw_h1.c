@@ -60,6 +60,7 @@ static void on_header_timeout(uv_timer_t *t) {
     return;
   c->req.keepalive = 0;
   c->h1.state = GW_H1_BUSY;
+  gw_req_split_target(&c->req); /* what came of it, for the log */
   gw_reply_error(&c->req, 408, "request not complete within header_timeout_ms", NULL);
   gw_conn_close(c, 1);
 }
@@ -164,20 +165,28 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
   return 0;
 }
 
-/* Lower-cases header names in place, once the head is complete. */
+/* Lower-cases header names in place, once the head is complete, and
+ * notes where the headers every request looks at are (the first of each). */
 static void lower_names(struct gw_req *req) {
   for (size_t i = 0; i < req->nhdrs; i++) {
     char *n = req->hbuf.data + req->hdrs[i].name;
-    for (uint32_t k = 0; k < req->hdrs[i].nlen; k++)
+    uint32_t len = req->hdrs[i].nlen;
+    for (uint32_t k = 0; k < len; k++)
       if (n[k] >= 'A' && n[k] <= 'Z')
         n[k] = (char)(n[k] + 32);
+    int *at = len == 4 && !memcmp(n, "host", 4)            ? &req->hdr_host
+              : len == 6 && !memcmp(n, "expect", 6)        ? &req->hdr_expect
+              : len == 12 && !memcmp(n, "x-request-id", 12) ? &req->hdr_reqid
+                                                             : NULL;
+    if (at && *at < 0)
+      *at = (int)i;
   }
 }
 
 /* Expect: 100-continue is answered at once (HTTP/1.1); anything else: 417. */
 static int check_expect(struct gw_conn *c) {
   uint32_t len;
-  const char *expect = gw_req_header(&c->req, "expect", &len);
+  const char *expect = gw_req_header_at(&c->req, c->req.hdr_expect, &len);
   if (expect == NULL)
     return 0;
   if (len != 12 || strncasecmp(expect, "100-continue", 12) != 0)
@@ -195,6 +204,7 @@ static int on_headers_complete(llhttp_t *p) {
   struct gw_conn *c = conn_of(p);
   struct gw_req *req = &c->req;
   lower_names(req);
+  gw_req_split_target(req);
   c->h1.in_trailers = 1; /* what header callbacks follow the body are trailers */
   if (p->http_major != 1)
     return raise_err(c, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
@@ -318,6 +328,7 @@ static void fail_parse(struct gw_conn *c, llhttp_errno_t e) {
   c->req.keepalive = 0;
   if (h->state != GW_H1_BUSY && !c->req.head_sent) {
     h->state = GW_H1_BUSY;
+    gw_req_split_target(&c->req); /* what came of it, for the log */
     gw_reply_error(&c->req, status, msg ? msg : "bad request", NULL);
   }
   gw_conn_close(c, 1);
@@ -405,6 +416,7 @@ static void h1_start(struct gw_conn *c) {
   c->req.out = &h1_out;
   c->req.instance = -1;
   c->req.http_minor = 1;
+  c->req.hdr_host = c->req.hdr_expect = c->req.hdr_reqid = -1;
   if (srv->nconns > (size_t)srv->cfg->max_connections) {
     shed(c);
     return;

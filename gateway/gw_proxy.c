@@ -142,7 +142,7 @@ static struct gw_route *route_of(struct gw_req *req) {
   size_t plen;
   uint32_t hlen = 0;
   gw_req_target(req, &path, &plen, NULL, NULL);
-  host = gw_req_header(req, "host", &hlen);
+  host = gw_req_header_at(req, req->hdr_host, &hlen);
   if (host) {
     const char *colon = memchr(host, ':', hlen); /* drop the port */
     if (colon && host[0] != '[')
@@ -160,7 +160,10 @@ static int on_req(const struct gw_handler *h, struct gw_req *req) {
   *p = (struct gw_proxy_req){.svc = rt->target, .prefix_off = (uint32_t)req->hbuf.len,
                              .prefix_len = (uint32_t)strlen(prefix)};
   ipc_buf_add(&req->hbuf, prefix, p->prefix_len); /* kept with the request: routes change */
-  snprintf(req->service, sizeof(req->service), "%s", service_name(req));
+  const char *name = service_name(req); /* at most 64 bytes (config) */
+  size_t nlen = strnlen(name, sizeof(req->service) - 1);
+  memcpy(req->service, name, nlen);
+  req->service[nlen] = '\0';
   req->gen = &proxy_gen;
   try_send(req, NULL, &rt->rr);
   return 0;

@@ -80,6 +80,13 @@ struct gw_req {
   struct gw_hdr *hdrs;     /* headers in arrival order, owned */
   size_t nhdrs, caphdrs;
   uint32_t url_len;        /* the URL is hbuf[0 .. url_len) */
+  uint32_t path_off;       /* the path within it (absolute-form skipped), */
+  uint32_t path_len;       /*   set with query_* once the head is complete */
+  uint32_t query_off;      /* the query, without "?" */
+  uint32_t query_len;
+  int hdr_host;            /* index in hdrs of host, expect and x-request-id, */
+  int hdr_expect;          /*   or -1 (found once the head is complete: */
+  int hdr_reqid;           /*   every request looks them up) */
   struct ipc_buf body;     /* the request body */
   char method[24];         /* "GET", ... */
   int http_minor;          /* HTTP/1.x: 0 or 1 */
@@ -148,6 +155,12 @@ static inline size_t gw_req_queued(const struct gw_req *req) {
 
 /* The value of request header name (lower-case), or NULL. */
 const char *gw_req_header(const struct gw_req *req, const char *name, uint32_t *len);
+
+/* The value of header hdrs[i] (i from hdr_host, ...), or NULL when i < 0. */
+const char *gw_req_header_at(const struct gw_req *req, int i, uint32_t *len);
+
+/* Splits the URL into path and query (once the head is complete). */
+void gw_req_split_target(struct gw_req *req);
 
 /* The request path (without query) and query (without "?"); query may
  * be NULL when not wanted. */
