@@ -442,6 +442,14 @@ TEST(byte_sizes) {
   CHECK_STR(bytes(8000LL << 50), "8000.0P"); /* no unit past P */
 }
 
+TEST(byte_sizes_next_unit_when_rounded_up) {
+  /* Just under a unit rounds to "1.0" of it, never "1024.0" of the last. */
+  CHECK_STR(bytes(1048575), "1.0M");
+  CHECK_STR(bytes(1048524), "1023.9K");
+  CHECK_STR(bytes((1LL << 30) - 1), "1.0G");
+  CHECK_STR(bytes((1LL << 40) - (1LL << 20)), "1.0T");
+}
+
 /* ---- The status table ---- */
 
 static const struct ctl_client_req status_req = {.cmd = CTL_STATUS};
@@ -731,6 +739,7 @@ int main(void) {
   RUN(usage_errors_of_tools);
   RUN(durations);
   RUN(byte_sizes);
+  RUN(byte_sizes_next_unit_when_rounded_up);
   RUN(status_table);
   RUN(status_table_sums_without_a_service_count);
   RUN(status_table_unknown_values);
