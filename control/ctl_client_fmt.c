@@ -82,7 +82,8 @@ void ctl_client_bytes(char *out, size_t size, long long n) {
   }
   double v = (double)n / 1024;
   size_t u = 0;
-  while (v >= 1024 && u + 1 < sizeof(units) - 1) {
+  /* 1023.95 and up would print as "1024.0": that is 1.0 of the next unit. */
+  while (v >= 1023.95 && u + 1 < sizeof(units) - 1) {
     v /= 1024;
     u++;
   }

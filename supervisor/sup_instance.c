@@ -278,6 +278,10 @@ static const sup_iact table[SUP_I__COUNT][SUP_E__COUNT] = {
                       [SUP_E_KILL] = act_kill_final, [SUP_E_EXIT] = act_crashed},
 };
 
+const void *sup_instance__action(enum sup_istate s, enum sup_ievent e) {
+  return (const void *)table[s][e];
+}
+
 void sup_instance_event(struct sup_instance *inst, enum sup_ievent ev, const char *why) {
   sup_iact act = table[inst->state][ev];
   sup_log(SUP_DEBUG, "%s: %s in %s%s", inst->label, event_names[ev], state_ids[inst->state],
