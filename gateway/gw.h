@@ -7,6 +7,7 @@
  *   gw_req      a request as handlers see it; the handler interface
  *   gw_reply    answers muster makes itself (errors)
  *   gw_health   the health handler (health_path, /healthz)
+ *   gw_status   the status page handler (/, /status.json; admin)
  *   gw_admin    the admin handler (/metrics, /events)
  *   gw_proxy    the proxy handler: a request to an IPC instance and back
  *   gw_fwd      the headers a service is given (hop-by-hop out, x-forwarded-*)
@@ -98,8 +99,18 @@ extern const struct ipc_header gw_retry_after;
 /* ---- the handlers ---- */
 extern const struct gw_handler gw_health_handler;  /* GET gateway.health_path */
 extern const struct gw_handler gw_healthz_handler; /* GET /healthz (admin) */
+extern const struct gw_handler gw_status_handler; /* GET / and /status.json (admin) */
 extern const struct gw_handler gw_admin_handler;  /* /metrics, /events, else 404/405 */
 extern const struct gw_handler gw_proxy_handler;  /* routes to IPC services */
+
+/* ---- gw_status.c ---- */
+/* Appends s[0..n) to b with & < > " ' escaped for HTML text and
+ * attribute values. */
+void gw_html_str(struct ipc_buf *b, const char *s, size_t n);
+/* The page's template, gateway/gw_status.html (gw_status_page.c, made
+ * by cmake/embed.cmake): gw_status_page_len bytes and a NUL. */
+extern const char gw_status_page[];
+extern const size_t gw_status_page_len;
 
 /* ---- gw_proxy.c: what instances send and what happens to them ---- */
 void gw_proxy_instance_msg(struct gw_server *srv, struct sup_instance *inst,

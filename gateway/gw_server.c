@@ -14,8 +14,8 @@
 /* The handlers of each listener, asked in order. */
 static const struct gw_handler *const gateway_handlers[] = {&gw_health_handler,
                                                             &gw_proxy_handler, NULL};
-static const struct gw_handler *const admin_handlers[] = {&gw_healthz_handler,
-                                                          &gw_admin_handler, NULL};
+static const struct gw_handler *const admin_handlers[] = {
+    &gw_healthz_handler, &gw_status_handler, &gw_admin_handler, NULL};
 
 /* The route table of the live services. Returns 0 or UV_ENOMEM. */
 static int build_routes(struct gw_routes *r, struct sup_host *host) {
