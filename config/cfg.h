@@ -47,6 +47,19 @@ struct cfg_gateway {
   char *access_log;         /* absolute path, or NULL when off */
 };
 
+/* The real-time settings (SPEC §8): WebSocket and SSE limits, history. */
+struct cfg_realtime {
+  int64_t ws_max_message_bytes; /* bigger client messages: close 1009 */
+  int64_t max_outbound_bytes;   /* queued for one client past this: 1008 / end */
+  int ping_interval_ms;         /* muster pings each WebSocket this often; 0 = never */
+  int pong_timeout_ms;          /* no pong within it: the connection is dead */
+  int sse_keepalive_ms;         /* a ":" comment line on idle SSE holds; 0 = never */
+  int hold_ms;                  /* messages wait this long for an instance, then 1013 */
+  int max_rooms_per_conn;       /* rooms one connection or hold may be in */
+  int history_size;             /* publications kept per room; 0 = no history */
+  int history_ttl_s;            /* and at most this old */
+};
+
 struct cfg_admin {
   int enabled;              /* 0 when "admin" is absent or null */
   struct cfg_listen listen; /* valid when enabled */
@@ -107,6 +120,7 @@ struct cfg_service {
   int stop_timeout_ms;        /* shutdown grace before SIGKILL */
   int max_inflight;           /* requests in flight per instance */
   int max_memory_mb;          /* RSS limit per instance; 0 = none */
+  int ws_ack;                 /* ws.ack: WebSocket messages kept until acknowledged */
 };
 
 struct cfg {
@@ -116,6 +130,7 @@ struct cfg {
   struct cfg_admin admin;       /* the admin endpoint (optional) */
   struct cfg_control control;   /* the control socket */
   struct cfg_logs logs;         /* service log files */
+  struct cfg_realtime realtime; /* WebSocket, SSE, rooms */
   struct cfg_service *services; /* in config order */
   size_t nservices;             /* entries in services (may be 0) */
 };

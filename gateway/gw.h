@@ -31,6 +31,7 @@
 #include "gw_metrics.h"
 #include "gw_req.h"
 #include "gw_route.h"
+#include "gw_rt.h"
 #include "ipc_buf.h"
 #include "ipc_msg.h"
 
@@ -58,6 +59,8 @@ struct gw_server {
   struct gw_map inflight;             /* proxy: id → request */
   uint64_t next_id;                   /* last request id handed out */
   LIST_HEAD(gw_conns, gw_conn) conns; /* every open connection */
+  TAILQ_HEAD(gw_dirty, gw_conn) dirty; /* connections with corked output */
+  uv_prepare_t flush;                 /* writes it before the loop polls */
   size_t nconns;
   size_t buffered;                    /* answer bytes queued, every connection */
   llhttp_settings_t settings;         /* shared by the connections (gw_h1) */
@@ -72,6 +75,13 @@ struct gw_server {
   struct gw_metrics metrics;          /* request counts and latencies */
   struct gw_server *peer;             /* admin: the public gateway (its metrics) */
   struct gw_expire expire;
+  /* ---- real-time (gw_ws.c, gw_sse.c) ---- */
+  struct gw_map ws_conns;             /* connection key → struct gw_ws */
+  TAILQ_HEAD(gw_ws_list, gw_ws) ws_list; /* every WebSocket */
+  uint64_t ws_next;                   /* last connection key handed out */
+  size_t ws_rr;                       /* round-robin cursor for rebinding */
+  struct gw_rt_stats rt;              /* counters for metrics */
+  size_t sse_holds;                   /* SSE holds open */
   uint64_t reqid_base;                /* random prefix of generated request ids */
   unsigned listening : 1;
   unsigned stopping : 1;              /* shutdown began: no keep-alive */

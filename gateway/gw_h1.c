@@ -513,7 +513,9 @@ static int put_head(struct gw_req *req, struct ipc_buf *b, int status,
   } else if (clen == BODY_STREAM) {
     req->keepalive = 0; /* HTTP/1.0: the end of the stream is the close */
   }
-  if (!req->keepalive)
+  if (status == 101)
+    ; /* the protocol's own connection header is among h */
+  else if (!req->keepalive)
     ipc_buf_adds(b, "\r\nconnection: close");
   else if (req->http_minor == 0)
     ipc_buf_adds(b, "\r\nconnection: keep-alive"); /* RFC 9112 §9.3 */
@@ -583,6 +585,32 @@ static void h1_finish(struct gw_req *req) {
   req_end(req->conn);
 }
 
+/* 101: the head, the request's end (logged), and the connection goes to
+ * protocol p; what the client sent after the request stays in h1.in for
+ * it. */
+static void h1_switch(struct gw_req *req, const struct ipc_header *h, size_t nh,
+                      const struct gw_proto *p) {
+  struct gw_conn *c = req->conn;
+  struct ipc_buf *b = &req->srv->head;
+  if (put_head(req, b, 101, h, nh, BODY_NONE) != 0) {
+    head_failed(req);
+    req_end(c);
+    return;
+  }
+  uv_buf_t v = uv_buf_init(b->data, (unsigned)b->len);
+  out(req, &v, 1);
+  gw_req_log(req);
+  gw_req_reset(req);
+  gw_req_free(req); /* a WebSocket keeps no HTTP buffers */
+  c->h1.state = GW_H1_IDLE;
+  gw_conn_timer(c, 0, NULL);
+  if (c->h1.reading_stopped) {
+    c->h1.reading_stopped = 0;
+    gw_conn_resume(c);
+  }
+  gw_conn_set_proto(c, p);
+}
+
 static void h1_timer(struct gw_req *req, uint64_t ms) {
   gw_conn_timer(req->conn, ms, ms ? on_request_timeout : NULL);
 }
@@ -593,4 +621,5 @@ static size_t h1_queued(const struct gw_req *req) {
 
 static const struct gw_resp_ops h1_out = {.respond = h1_respond, .start = h1_stream_start,
                                           .send = h1_send, .finish = h1_finish,
-                                          .timer = h1_timer, .queued = h1_queued};
+                                          .switch_proto = h1_switch, .timer = h1_timer,
+                                          .queued = h1_queued};

@@ -25,8 +25,10 @@
 #include "ipc_msg.h"
 
 struct gw_conn;
+struct gw_proto;
 struct gw_server;
 struct gw_req;
+struct gw_sse;
 struct sup_instance;
 struct sup_service;
 
@@ -56,6 +58,8 @@ struct gw_resp_ops {
   void (*start)(struct gw_req *req, int status, const struct ipc_header *h, size_t nh);
   void (*send)(struct gw_req *req, const char *data, size_t len);
   void (*finish)(struct gw_req *req);
+  void (*switch_proto)(struct gw_req *req, const struct ipc_header *h, size_t nh,
+                       const struct gw_proto *p);
   void (*timer)(struct gw_req *req, uint64_t ms); /* 0: stop it */
   size_t (*queued)(const struct gw_req *req);     /* answer bytes not yet sent */
 };
@@ -68,6 +72,9 @@ struct gw_proxy_req {
   uint32_t prefix_off;       /* the matched route's prefix, copied into hbuf */
   uint32_t prefix_len;
   int tries;                 /* instances tried */
+  uint64_t ws_key;           /* a WebSocket handshake: its connection's key, else 0 */
+  char ws_id[40];            /*   its connection id */
+  char ws_accept[29];        /*   its sec-websocket-accept */
 };
 
 struct gw_req {
@@ -104,6 +111,7 @@ struct gw_req {
   unsigned chunked : 1;    /* that stream is chunk-encoded */
   union {                  /* the state of the handler that took it */
     struct gw_proxy_req proxy;
+    struct gw_sse *sse;    /* an SSE hold (gw_sse.c) */
     unsigned events;       /* admin /events: listening to host events */
   } u;
 };
@@ -139,6 +147,14 @@ static inline void gw_req_send(struct gw_req *req, const char *data, size_t len)
 /* The end of a stream. Ends the request. */
 static inline void gw_req_finish(struct gw_req *req) {
   req->out->finish(req);
+}
+
+/* Answers 101 Switching Protocols with headers h (the protocol's own:
+ * upgrade, connection, ...), ends the request, and hands the connection
+ * to protocol p (its pdata set by the caller). */
+static inline void gw_req_switch(struct gw_req *req, const struct ipc_header *h, size_t nh,
+                                 const struct gw_proto *p) {
+  req->out->switch_proto(req, h, nh, p);
 }
 
 /* Starts (or with 0 stops) the request's timer: gen->timeout when it fires. */

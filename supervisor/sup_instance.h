@@ -88,7 +88,7 @@ struct sup_run {
   struct ipc_channel ch;     /* its fd 3 */
   struct sup_capture out;    /* its stdout */
   struct sup_capture err;    /* its stderr */
-  struct sup_topics topics;  /* what it subscribed to */
+  struct rt_member member;   /* its subscriptions (rooms) */
   pid_t pid;                 /* 0 until spawned */
   int open;                  /* handles/closers not yet closed */
   unsigned exited : 1;       /* the exit callback ran */

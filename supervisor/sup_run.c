@@ -14,6 +14,7 @@
 #include "sup_host.h"
 #include "sup_log.h"
 #include "sup_proc.h"
+#include "sup_pubsub.h"
 #include "sup_service.h"
 
 /* ---- Closing ---- */
@@ -21,7 +22,7 @@
 static void run_handle_closed(struct sup_run *run) {
   if (--run->open > 0)
     return;
-  sup_topics_free(&run->topics);
+  sup_pubsub_run_done(run->host, run); /* no-op once it left at its exit */
   sup_host_run_closed(run);
   free(run);
 }
@@ -137,6 +138,7 @@ int sup_run_spawn(struct sup_run *run, struct sup_instance *inst,
   uv_process_options_t o;
   int sv[2], rc;
   run->proc.data = run;
+  sup_pubsub_run_init(run);
   if ((rc = open_captures(run, inst)) < 0)
     return rc;
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {

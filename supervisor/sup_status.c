@@ -36,6 +36,7 @@ cJSON *sup_status_service(const struct sup_service *svc) {
   cJSON_AddStringToObject(o, "name", si.name);
   cJSON_AddStringToObject(o, "state", si.state_name);
   cJSON_AddNumberToObject(o, "restarts", (double)si.restarts);
+  cJSON_AddNumberToObject(o, "connections", (double)si.connections);
   cJSON *a = cJSON_AddArrayToObject(o, "instances");
   for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++)
     cJSON_AddItemToArray(a, sup_status_instance(inst));
