@@ -60,7 +60,7 @@ void sup_run_force_close(struct sup_run *run) {
  * variables (SPEC §3). NULL on out of memory. */
 static char **child_env(struct sup_instance *inst) {
   const struct cfg_service *c = inst->svc->cfg;
-  size_t n = c->nenv + 6, k = 0;
+  size_t n = c->nenv + 7, k = 0;
   char **set = calloc(n, sizeof(*set));
   char **env = NULL;
   if (set == NULL)
@@ -73,7 +73,8 @@ static char **child_env(struct sup_instance *inst) {
       asprintf(&set[k++], "NODE_CHANNEL_SERIALIZATION_MODE=json") < 0 ||
       asprintf(&set[k++], "MUSTER_SERVICE=%s", c->name) < 0 ||
       asprintf(&set[k++], "MUSTER_INSTANCE=%d", inst->index) < 0 ||
-      asprintf(&set[k++], "NODE_APP_INSTANCE=%d", inst->index) < 0) /* PM2's name */
+      asprintf(&set[k++], "NODE_APP_INSTANCE=%d", inst->index) < 0 || /* PM2's name */
+      (c->ws_ack && asprintf(&set[k++], "MUSTER_WS_ACK=1") < 0))     /* for the library */
     goto out_free;
   env = sup_proc_env_build(sup_host_environ(inst->svc->host), set, k);
 out_free:
