@@ -229,7 +229,10 @@ static int parse_fields(struct parse *p) {
   }
 }
 
-/* ---- The fast path ---- */
+/* ---- The fast path ----
+ *
+ * Its functions return 0, or UV_EINVAL for a line they do not take (then
+ * the full path decides, with its precise errors) or UV_ENOMEM. */
 
 /* Spans of the fields a hot message may carry. */
 struct fast {
@@ -263,16 +266,17 @@ static int fast_member(void *ctx, const char *k, size_t kn, const char *v, size_
   return 0; /* other fields are ignored, as on the full path */
 }
 
-/* A plain decimal integer of at most 15 digits (so within +-2^53), else -1
- * (then: full path, which judges longer ones as cJSON reads them). */
+/* A plain decimal integer of at most 15 digits (so within +-2^53), else
+ * UV_EINVAL (then: full path, which judges longer ones as cJSON reads
+ * them). */
 static int fast_int(const char *s, size_t n, int64_t *out) {
   int64_t v = 0;
   size_t i = s && n && s[0] == '-';
   if (s == NULL || i == n || n - i > 15)
-    return -1;
+    return UV_EINVAL;
   for (; i < n; i++) {
     if (s[i] < '0' || s[i] > '9')
-      return -1;
+      return UV_EINVAL;
     v = v * 10 + (s[i] - '0');
   }
   *out = s[0] == '-' ? -v : v;
@@ -280,14 +284,15 @@ static int fast_int(const char *s, size_t n, int64_t *out) {
 }
 
 /* A string field as bytes: plain ones point into the line; escaped ones are
- * decoded into m->body_buf. Base64 is decoded. Returns 0 or -1. */
+ * decoded into m->body_buf. Base64 is decoded. Returns 0, UV_EINVAL or
+ * UV_ENOMEM. */
 static int fast_bytes(struct ipc_msg *m, const char *text, size_t tn, const char *b64,
                       size_t bn) {
   if (text && b64)
-    return -1;
+    return UV_EINVAL;
   if (text) {
     if (text[0] != '"')
-      return -1;
+      return UV_EINVAL;
     if (ipc_scan_plain_string(text, tn)) {
       m->body = text + 1;
       m->body_len = tn - 2;
@@ -297,20 +302,20 @@ static int fast_bytes(struct ipc_msg *m, const char *text, size_t tn, const char
     ipc_buf_init(&b);
     if (ipc_scan_string(text, tn, &b) != 0 || memchr(b.data, '\0', b.len)) {
       ipc_buf_free(&b); /* NUL: the full path's (cJSON's) behaviour applies */
-      return -1;
+      return UV_EINVAL;
     }
     ipc_buf_addc(&b, '\0');
     m->body_buf = b.data;
     m->body = b.data;
     m->body_len = b.len - 1;
-    return b.oom ? -1 : 0;
+    return b.oom ? UV_ENOMEM : 0;
   }
   if (b64) {
     if (b64[0] != '"' || !ipc_scan_plain_string(b64, bn))
-      return -1;
+      return UV_EINVAL;
     m->body_buf = ipc_b64_decode(b64 + 1, bn - 2, &m->body_len);
     if (m->body_buf == NULL)
-      return -1;
+      return UV_EINVAL; /* not base64, or out of memory: the full path says which */
     m->body = m->body_buf;
   }
   return 0;
@@ -374,38 +379,38 @@ static int copy_header(void *ctx, const char *k, size_t kn, const char *v, size_
   return 0;
 }
 
-/* An optional string field: "" when absent. Returns 0 or -1. */
+/* An optional string field: "" when absent. Returns 0 or UV_EINVAL. */
 static int arena_opt(struct arena *a, const char *s, size_t n, const char **out) {
   *out = s ? arena_str(a, s, n) : "";
-  return *out ? 0 : -1;
+  return *out ? 0 : UV_EINVAL;
 }
 
 /* A request without cJSON: the fields the full path reads, with the same
- * rules; anything unusual (a header array, a NUL, a wrong type) returns -1
- * and the full path decides. */
+ * rules; anything unusual (a header array, a NUL, a wrong type) returns
+ * UV_EINVAL and the full path decides. */
 static int fast_request(struct ipc_msg *m, const struct fast *f, size_t len) {
   struct arena a = {0};
   m->type = IPC_T_REQUEST;
   if (fast_int(f->id, f->id_n, &m->id) || f->method == NULL || f->path == NULL ||
       (f->body && f->b64))
-    return -1;
+    return UV_EINVAL;
   if (f->headers) {
     if (f->headers[0] != '{' ||
         ipc_scan_object(f->headers, f->headers + f->headers_n, count_header, &a) != 0)
-      return -1;
+      return UV_EINVAL;
   }
   /* Every string is a distinct part of the line and decodes to no more
    * bytes than its literal (quotes included) takes: len bytes hold them. */
   size_t kvsize = a.nkv * sizeof(struct ipc_hdr);
   m->arena = malloc(kvsize + len + 1);
   if (m->arena == NULL)
-    return -1;
+    return UV_ENOMEM;
   a.kv = (struct ipc_hdr *)(void *)m->arena;
   a.p = m->arena + kvsize;
   a.nkv = 0;
   if (f->headers &&
       (ipc_scan_object(f->headers, f->headers + f->headers_n, copy_header, &a) != 0 || a.bad))
-    return -1;
+    return UV_EINVAL;
   m->hdrs = a.kv;
   m->nhdrs = a.nkv;
   if ((m->method = arena_str(&a, f->method, f->method_n)) == NULL ||
@@ -413,17 +418,17 @@ static int fast_request(struct ipc_msg *m, const struct fast *f, size_t len) {
       arena_opt(&a, f->query, f->query_n, &m->query) ||
       arena_opt(&a, f->prefix, f->prefix_n, &m->prefix) ||
       arena_opt(&a, f->remote, f->remote_n, &m->remote))
-    return -1;
+    return UV_EINVAL;
   if (f->body) {
     if ((m->body = arena_str(&a, f->body, f->body_n)) == NULL)
-      return -1;
+      return UV_EINVAL;
     m->body_len = (size_t)(a.p - m->body) - 1; /* no NUL inside: checked */
   } else if (f->b64) {
     if (f->b64[0] != '"' || !ipc_scan_plain_string(f->b64, f->b64_n))
-      return -1;
+      return UV_EINVAL;
     m->body_buf = ipc_b64_decode(f->b64 + 1, f->b64_n - 2, &m->body_len);
     if (m->body_buf == NULL)
-      return -1;
+      return UV_EINVAL;
     m->body = m->body_buf;
   }
   return 0;
@@ -431,13 +436,13 @@ static int fast_request(struct ipc_msg *m, const struct fast *f, size_t len) {
 
 /* Parses the hot service→muster messages without cJSON (headers, when
  * present and not empty, still go through cJSON: they are small). Returns
- * 0, or -1 to let the full path decide. */
+ * 0, or UV_EINVAL / UV_ENOMEM to let the full path decide. */
 static int fast_parse(struct ipc_msg *m, const char *line, size_t len) {
   struct fast f;
   memset(&f, 0, sizeof(f));
   if (len == 0 || line[0] != '{' || ipc_scan_object(line, line + len, fast_member, &f) != 0 ||
       f.dup || f.type == NULL || !ipc_scan_plain_string(f.type, f.type_n))
-    return -1;
+    return UV_EINVAL;
   const char *t = f.type + 1;
   size_t tn = f.type_n - 2;
 #define IS(name) (tn == sizeof(name) - 1 && !memcmp(t, name, tn))
@@ -458,44 +463,44 @@ static int fast_parse(struct ipc_msg *m, const char *line, size_t len) {
   if (IS("chunk")) {
     m->type = IPC_T_CHUNK;
     if (fast_int(f.id, f.id_n, &m->id) || (!f.data && !f.d64))
-      return -1;
+      return UV_EINVAL;
     return fast_bytes(m, f.data, f.data_n, f.d64, f.d64_n);
   }
   if (!IS("response"))
-    return -1;
+    return UV_EINVAL;
 #undef IS
   int64_t status;
   m->type = IPC_T_RESPONSE;
   if (fast_int(f.id, f.id_n, &m->id) || fast_int(f.status, f.status_n, &status) ||
       status < 100 || status > 999 || (f.json && (f.body || f.b64)))
-    return -1;
+    return UV_EINVAL;
   m->status = (int)status;
   if (f.stream) {
     if (f.stream_n == 4 && !memcmp(f.stream, "true", 4))
       m->stream = 1;
     else if (!(f.stream_n == 5 && !memcmp(f.stream, "false", 5)))
-      return -1;
+      return UV_EINVAL;
   }
   if (f.json) {
     m->json_raw = f.json;
     m->json_len = f.json_n;
   }
   if (fast_bytes(m, f.body, f.body_n, f.b64, f.b64_n) != 0)
-    return -1;
+    return UV_EINVAL;
   if (f.headers && !(f.headers_n == 2 && f.headers[0] == '{')) {
     cJSON *h = cJSON_ParseWithLength(f.headers, f.headers_n);
     const cJSON *v, *e;
     m->root = h;
     if (!cJSON_IsObject(h))
-      return -1;
+      return UV_EINVAL;
     cJSON_ArrayForEach(v, h) {
       if (cJSON_IsString(v))
         continue;
       if (!cJSON_IsArray(v))
-        return -1;
+        return UV_EINVAL;
       cJSON_ArrayForEach(e, v) {
         if (!cJSON_IsString(e))
-          return -1;
+          return UV_EINVAL;
       }
     }
     m->headers = h;

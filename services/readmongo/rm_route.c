@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <uv.h>
 
 #include "ipc_query.h"
 #include "rm_json.h"
@@ -145,7 +146,7 @@ static int get_param(const char *query, const char *name, char **out, size_t *le
   if (buf == NULL)
     return rm_err_set(err, 500, "out of memory");
   int n = ipc_query_get(query, name, buf, cap);
-  if (n == -1) {
+  if (n == UV_ENOENT) {
     free(buf);
     return 0;
   }
