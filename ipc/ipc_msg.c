@@ -72,25 +72,33 @@ static int get_str(struct parse *p, const char *name, const char **out, int requ
   return 0;
 }
 
-/* Reads a headers object: string values, or arrays of strings. */
-static int get_headers(struct parse *p) {
-  const cJSON *h = cJSON_GetObjectItemCaseSensitive(p->m->root, "headers");
-  if (h == NULL)
-    return 0;
-  if (!cJSON_IsObject(h))
-    return fail(p, "field \"headers\" must be an object");
-  const cJSON *v;
+/* The first member of the headers object h whose value is neither a string
+ * nor an array of strings, or NULL when there is none. Both paths check
+ * headers with it. */
+static const cJSON *bad_header(const cJSON *h) {
+  const cJSON *v, *e;
   cJSON_ArrayForEach(v, h) {
     if (cJSON_IsString(v))
       continue;
     if (!cJSON_IsArray(v))
-      return fail(p, "header \"%s\" must be a string or an array of strings", v->string);
-    const cJSON *e;
+      return v;
     cJSON_ArrayForEach(e, v) {
       if (!cJSON_IsString(e))
-        return fail(p, "header \"%s\" must be a string or an array of strings", v->string);
+        return v;
     }
   }
+  return NULL;
+}
+
+/* Reads a headers object: string values, or arrays of strings. */
+static int get_headers(struct parse *p) {
+  const cJSON *h = cJSON_GetObjectItemCaseSensitive(p->m->root, "headers"), *v;
+  if (h == NULL)
+    return 0;
+  if (!cJSON_IsObject(h))
+    return fail(p, "field \"headers\" must be an object");
+  if ((v = bad_header(h)) != NULL)
+    return fail(p, "header \"%s\" must be a string or an array of strings", v->string);
   p->m->headers = h;
   return 0;
 }
@@ -434,9 +442,47 @@ static int fast_request(struct ipc_msg *m, const struct fast *f, size_t len) {
   return 0;
 }
 
-/* Parses the hot service→muster messages without cJSON (headers, when
- * present and not empty, still go through cJSON: they are small). Returns
- * 0, or UV_EINVAL / UV_ENOMEM to let the full path decide. */
+/* A response's headers (not empty) through cJSON, checked as the full
+ * path checks them (bad_header). The tree goes to m->root, which
+ * ipc_msg_free() releases whatever this returns. */
+static int fast_headers(struct ipc_msg *m, const char *text, size_t n) {
+  cJSON *h = cJSON_ParseWithLength(text, n);
+  m->root = h;
+  if (!cJSON_IsObject(h) || bad_header(h) != NULL)
+    return UV_EINVAL;
+  m->headers = h;
+  return 0;
+}
+
+/* A response: id, status 100..999, stream, a json or byte body, headers. */
+static int fast_response(struct ipc_msg *m, const struct fast *f) {
+  int64_t status;
+  m->type = IPC_T_RESPONSE;
+  if (fast_int(f->id, f->id_n, &m->id) || fast_int(f->status, f->status_n, &status) ||
+      status < 100 || status > 999 || (f->json && (f->body || f->b64)))
+    return UV_EINVAL;
+  m->status = (int)status;
+  if (f->stream) {
+    if (f->stream_n == 4 && !memcmp(f->stream, "true", 4))
+      m->stream = 1;
+    else if (!(f->stream_n == 5 && !memcmp(f->stream, "false", 5)))
+      return UV_EINVAL;
+  }
+  if (f->json) {
+    m->json_raw = f->json;
+    m->json_len = f->json_n;
+  }
+  if (fast_bytes(m, f->body, f->body_n, f->b64, f->b64_n) != 0)
+    return UV_EINVAL;
+  if (f->headers && !(f->headers_n == 2 && f->headers[0] == '{'))
+    return fast_headers(m, f->headers, f->headers_n);
+  return 0;
+}
+
+/* Parses the hot messages (request, and service→muster response, chunk,
+ * end, pong, ready) without a cJSON tree of the line; a response's
+ * headers, when present and not empty, still go through cJSON: they are
+ * small. Returns 0, or UV_EINVAL / UV_ENOMEM to let the full path decide. */
 static int fast_parse(struct ipc_msg *m, const char *line, size_t len) {
   struct fast f;
   memset(&f, 0, sizeof(f));
@@ -448,6 +494,8 @@ static int fast_parse(struct ipc_msg *m, const char *line, size_t len) {
 #define IS(name) (tn == sizeof(name) - 1 && !memcmp(t, name, tn))
   if (IS("request"))
     return fast_request(m, &f, len);
+  if (IS("response"))
+    return fast_response(m, &f);
   if (IS("pong")) {
     m->type = IPC_T_PONG;
     return fast_int(f.seq, f.seq_n, &m->seq);
@@ -466,46 +514,8 @@ static int fast_parse(struct ipc_msg *m, const char *line, size_t len) {
       return UV_EINVAL;
     return fast_bytes(m, f.data, f.data_n, f.d64, f.d64_n);
   }
-  if (!IS("response"))
-    return UV_EINVAL;
 #undef IS
-  int64_t status;
-  m->type = IPC_T_RESPONSE;
-  if (fast_int(f.id, f.id_n, &m->id) || fast_int(f.status, f.status_n, &status) ||
-      status < 100 || status > 999 || (f.json && (f.body || f.b64)))
-    return UV_EINVAL;
-  m->status = (int)status;
-  if (f.stream) {
-    if (f.stream_n == 4 && !memcmp(f.stream, "true", 4))
-      m->stream = 1;
-    else if (!(f.stream_n == 5 && !memcmp(f.stream, "false", 5)))
-      return UV_EINVAL;
-  }
-  if (f.json) {
-    m->json_raw = f.json;
-    m->json_len = f.json_n;
-  }
-  if (fast_bytes(m, f.body, f.body_n, f.b64, f.b64_n) != 0)
-    return UV_EINVAL;
-  if (f.headers && !(f.headers_n == 2 && f.headers[0] == '{')) {
-    cJSON *h = cJSON_ParseWithLength(f.headers, f.headers_n);
-    const cJSON *v, *e;
-    m->root = h;
-    if (!cJSON_IsObject(h))
-      return UV_EINVAL;
-    cJSON_ArrayForEach(v, h) {
-      if (cJSON_IsString(v))
-        continue;
-      if (!cJSON_IsArray(v))
-        return UV_EINVAL;
-      cJSON_ArrayForEach(e, v) {
-        if (!cJSON_IsString(e))
-          return UV_EINVAL;
-      }
-    }
-    m->headers = h;
-  }
-  return 0;
+  return UV_EINVAL;
 }
 
 int ipc_msg_parse(struct ipc_msg *m, const char *line, size_t len, char *err,
