@@ -1,7 +1,6 @@
 /* ipc_msg — message codec. See ipc_msg.h. */
 #include "ipc_msg.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 
 #include "ipc_scan.h"
 #include "ipc_text.h"
+#include "util_json.h"
 
 static const char *const type_names[IPC_T__COUNT] = {
     [IPC_T_NONE] = "?",
@@ -49,15 +49,14 @@ static int fail(struct parse *p, const char *fmt, ...) {
   return UV_EINVAL;
 }
 
-/* Reads field `name` as an integer within +-2^53. Returns 0 or UV_EINVAL. */
+/* Reads field `name` as an integer within +-2^53 (util_json_int). Returns
+ * 0 or UV_EINVAL. */
 static int get_int(struct parse *p, const char *name, int64_t *out, int required) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(p->m->root, name);
   if (v == NULL)
     return required ? fail(p, "missing field \"%s\"", name) : 0;
-  double d = v->valuedouble;
-  if (!cJSON_IsNumber(v) || d != floor(d) || fabs(d) > 9007199254740992.0)
+  if (util_json_int(v, out) != 0)
     return fail(p, "field \"%s\" must be an integer", name);
-  *out = (int64_t)d;
   return 0;
 }
 
@@ -578,10 +577,7 @@ int ipc_msg_response_id(const char *line, size_t len, int64_t *id) {
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type");
   const cJSON *i = cJSON_GetObjectItemCaseSensitive(o, "id");
   int ok = cJSON_IsObject(o) && cJSON_IsString(t) && strcmp(t->valuestring, "response") == 0 &&
-           cJSON_IsNumber(i) && i->valuedouble == floor(i->valuedouble) &&
-           fabs(i->valuedouble) <= 9007199254740992.0;
-  if (ok)
-    *id = (int64_t)i->valuedouble;
+           util_json_int(i, id) == 0;
   cJSON_Delete(o);
   return ok;
 }
