@@ -38,9 +38,10 @@ struct ctl_cmd {
   int follow;        /* logs: keep streaming */
 };
 
-/* Parses one request line. Returns 0, or -1 with a one-line reason in err
- * ("invalid JSON near offset 3", "unknown command \"frob\"", "scale: field
- * \"instances\" must be an integer 0..1024", "unknown field \"sevice\""). */
+/* Parses one request line. Returns 0, or UV_EINVAL with a one-line reason
+ * in err ("invalid JSON near offset 3", "unknown command \"frob\"",
+ * "scale: field \"instances\" must be an integer 0..1024", "unknown field
+ * \"sevice\""). */
 int ctl_cmd_parse(const char *line, size_t len, struct ctl_cmd *out, char *err, size_t errlen);
 
 const char *ctl_cmd_name(enum ctl_cmd_type t);
