@@ -59,7 +59,9 @@ struct sup_host {
 };
 
 /* Creates the services of cfg (taking ownership of cfg) and the host's
- * handles. Returns 0, or -1 with the reason logged. */
+ * handles. Returns 0, UV_ENOMEM, or UV_EIO when a service cannot be
+ * created (sup_service_new: its log file cannot be opened, which it logs,
+ * or out of memory). Free h with sup_host_free() either way. */
 int sup_host_init(struct sup_host *h, uv_loop_t *loop, struct cfg *cfg,
                   const char *config_path, const char *bin_dir);
 

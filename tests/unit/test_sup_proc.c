@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "sup_proc.h"
 #include "test.h"
@@ -28,10 +29,10 @@ TEST(stat_cpu_name_with_spaces_and_parens) {
 
 TEST(stat_cpu_rejects_bad_lines) {
   uint64_t t = 7;
-  CHECK_INT(sup_proc_stat_cpu(STAT(""), &t), -1);
-  CHECK_INT(sup_proc_stat_cpu(STAT("12 no parens S 1 2 3"), &t), -1);
-  CHECK_INT(sup_proc_stat_cpu(STAT("12 (short) S 1 2 3 4 5"), &t), -1);
-  CHECK_INT(sup_proc_stat_cpu(STAT("1 (x) S 1 1 1 0 -1 0 0 0 0 0 1x 2 0"), &t), -1);
+  CHECK_INT(sup_proc_stat_cpu(STAT(""), &t), UV_EINVAL);
+  CHECK_INT(sup_proc_stat_cpu(STAT("12 no parens S 1 2 3"), &t), UV_EINVAL);
+  CHECK_INT(sup_proc_stat_cpu(STAT("12 (short) S 1 2 3 4 5"), &t), UV_EINVAL);
+  CHECK_INT(sup_proc_stat_cpu(STAT("1 (x) S 1 1 1 0 -1 0 0 0 0 0 1x 2 0"), &t), UV_EINVAL);
   CHECK_INT(t, 7); /* untouched on failure */
 }
 
