@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <uv.h>
 
 #define RETRY_MS 1000 /* least time between two creation attempts */
 
@@ -36,7 +37,7 @@ int rm_pool_setup(uv_loop_t *loop, struct rm_config *cfg, void (*on_change)(void
   P.uri = mongoc_uri_new_with_error(cfg->uri, &e);
   if (P.uri == NULL) {
     snprintf(err, errlen, "MONGODB_URI: %s", e.message);
-    return -1;
+    return UV_EINVAL;
   }
   int64_t st = cfg->max_time_ms + 1000;
   int64_t sst = cfg->max_time_ms < 1000 ? 1000 : cfg->max_time_ms;

@@ -25,9 +25,9 @@ enum rm_pool_state {
 
 /* Parses cfg->uri and applies the defaults above; sets
  * cfg->socket_timeout_ms and returns the client concurrency (maxPoolSize,
- * at most cfg->threads), or -1 with a message in err (a URI that does not
- * parse: a configuration error). on_change is called (loop thread) after
- * each creation attempt. */
+ * at most cfg->threads), or UV_EINVAL with a message in err (a URI that
+ * does not parse: a configuration error). on_change is called (loop
+ * thread) after each creation attempt. */
 int rm_pool_setup(uv_loop_t *loop, struct rm_config *cfg, void (*on_change)(void), char *err,
                   size_t errlen);
 
