@@ -6,6 +6,8 @@
 #include <string.h>
 #include <uv.h>
 
+#include "util_vec.h"
+
 /* ---- Allow-list ---- */
 
 static int is_internal_db(const char *db) {
@@ -19,7 +21,7 @@ void rm_allow_free(struct rm_allow *a) {
   }
   free(a->v);
   a->v = NULL;
-  a->n = 0;
+  a->n = a->cap = 0;
 }
 
 /* Adds one trimmed entry s[0..n). Returns 0, or UV_EINVAL or UV_ENOMEM
@@ -48,10 +50,8 @@ static int add_entry(struct rm_allow *a, const char *s, size_t n, char *err, siz
       return UV_EINVAL;
     }
   }
-  struct rm_allow_entry *v = realloc(a->v, (a->n + 1) * sizeof(*v));
-  if (v == NULL)
+  if (util_vec_reserve(&a->v, &a->cap, a->n + 1) != 0)
     goto out_oom;
-  a->v = v;
   a->v[a->n++] = e;
   return 0;
 out_oom:
@@ -63,7 +63,7 @@ out_oom:
 
 int rm_allow_parse(struct rm_allow *a, const char *spec, char *err, size_t errlen) {
   a->v = NULL;
-  a->n = 0;
+  a->n = a->cap = 0;
   if (spec == NULL || *spec == '\0')
     spec = "*";
   const char *p = spec;

@@ -23,7 +23,7 @@ struct rm_allow_entry {
 
 struct rm_allow {
   struct rm_allow_entry *v; /* owned */
-  size_t n;
+  size_t n, cap;
 };
 
 /* Parses spec (NULL or "" means "*"). Returns 0, or UV_EINVAL (an entry
