@@ -47,7 +47,7 @@ void sup_host_run_closed(struct sup_run *run) {
   check_done(h);
 }
 
-/* ---- Hooks to the gateway ---- */
+/* ---- What services and instances report (passed on to the hooks) ---- */
 
 void sup_host_service_changed(struct sup_host *h, struct sup_service *svc) {
   if (svc->removed && !h->stopping)

@@ -1,6 +1,7 @@
 /* sup_host — the whole supervisor: the config in force, every service,
  * the signals, the memory watch, the event stream and graceful shutdown.
- * The gateway and the control server plug in through sup_host_hooks. */
+ * The gateway, the admin listener, the control server and sup_notify
+ * plug in through sup_host_hooks. */
 #ifndef MUSTER_SUP_HOST_H
 #define MUSTER_SUP_HOST_H
 
