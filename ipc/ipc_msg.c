@@ -666,28 +666,34 @@ void ipc_enc_request(struct ipc_buf *b, const struct ipc_request_out *r) {
   end_line(b);
 }
 
-void ipc_enc_cancel(struct ipc_buf *b, int64_t id) {
-  begin(b, IPC_T_CANCEL);
-  field_int(b, "id", id);
+/* cancel, ping, pong, shutdown and end share a shape: one integer field. */
+static void enc_int_msg(struct ipc_buf *b, enum ipc_type t, const char *name, int64_t v) {
+  begin(b, t);
+  field_int(b, name, v);
   end_line(b);
+}
+
+/* subscribe and unsubscribe share a shape: the topic alone. */
+static void enc_topic(struct ipc_buf *b, enum ipc_type t, const char *topic) {
+  begin(b, t);
+  field_str(b, "topic", topic, strlen(topic));
+  end_line(b);
+}
+
+void ipc_enc_cancel(struct ipc_buf *b, int64_t id) {
+  enc_int_msg(b, IPC_T_CANCEL, "id", id);
 }
 
 void ipc_enc_ping(struct ipc_buf *b, int64_t seq) {
-  begin(b, IPC_T_PING);
-  field_int(b, "seq", seq);
-  end_line(b);
+  enc_int_msg(b, IPC_T_PING, "seq", seq);
 }
 
 void ipc_enc_pong(struct ipc_buf *b, int64_t seq) {
-  begin(b, IPC_T_PONG);
-  field_int(b, "seq", seq);
-  end_line(b);
+  enc_int_msg(b, IPC_T_PONG, "seq", seq);
 }
 
 void ipc_enc_shutdown(struct ipc_buf *b, int64_t deadline_ms) {
-  begin(b, IPC_T_SHUTDOWN);
-  field_int(b, "deadline_ms", deadline_ms);
-  end_line(b);
+  enc_int_msg(b, IPC_T_SHUTDOWN, "deadline_ms", deadline_ms);
 }
 
 /* message and publish share a shape: topic plus any JSON value. */
@@ -748,19 +754,13 @@ void ipc_enc_chunk(struct ipc_buf *b, int64_t id, const char *data, size_t len) 
 }
 
 void ipc_enc_end(struct ipc_buf *b, int64_t id) {
-  begin(b, IPC_T_END);
-  field_int(b, "id", id);
-  end_line(b);
+  enc_int_msg(b, IPC_T_END, "id", id);
 }
 
 void ipc_enc_subscribe(struct ipc_buf *b, const char *topic) {
-  begin(b, IPC_T_SUBSCRIBE);
-  field_str(b, "topic", topic, strlen(topic));
-  end_line(b);
+  enc_topic(b, IPC_T_SUBSCRIBE, topic);
 }
 
 void ipc_enc_unsubscribe(struct ipc_buf *b, const char *topic) {
-  begin(b, IPC_T_UNSUBSCRIBE);
-  field_str(b, "topic", topic, strlen(topic));
-  end_line(b);
+  enc_topic(b, IPC_T_UNSUBSCRIBE, topic);
 }
