@@ -10,32 +10,18 @@
 #include "ipc_text.h"
 #include "util_vec.h"
 
-static const struct {
-  const char *name; /* the command word */
-  int service;      /* takes SERVICE: 0 no, 1 required, 2 optional */
-} cmds[] = {
-    [CTL_NONE] = {"", 0},
-#define XX(e, s, svc) [CTL_##e] = {s, svc},
-    CTL_CMD_MAP(XX)
-#undef XX
-};
+/* The commands are the server's table (ctl_cmd). */
 
 const char *ctl_client_cmd_name(enum ctl_cmd_type cmd) {
-  return cmds[cmd].name;
+  return cmd == CTL_NONE ? "" : ctl_cmd_name(cmd);
 }
 
 int ctl_client_cmd_find(const char *word, enum ctl_cmd_type *out) {
-  for (int c = CTL_NONE + 1; c <= CTL_VERSION; c++) {
-    if (strcmp(word, cmds[c].name) == 0) {
-      *out = (enum ctl_cmd_type)c;
-      return 0;
-    }
-  }
-  return UV_ENOENT;
+  return ctl_cmd_find(word, out);
 }
 
 int ctl_client_cmd_service(enum ctl_cmd_type cmd) {
-  return cmds[cmd].service;
+  return ctl_cmd_service(cmd);
 }
 
 int ctl_client_streams(const struct ctl_client_req *r) {
@@ -43,7 +29,7 @@ int ctl_client_streams(const struct ctl_client_req *r) {
 }
 
 void ctl_client_request(struct ipc_buf *b, const struct ctl_client_req *r) {
-  const char *name = cmds[r->cmd].name;
+  const char *name = ctl_client_cmd_name(r->cmd);
   ipc_buf_adds(b, "{\"cmd\":");
   ipc_json_str(b, name, strlen(name));
   if (r->service != NULL) {

@@ -17,11 +17,12 @@ struct ctl_client_req {
   int follow;          /* logs -f */
 };
 
-/* The command word of cmd ("status", ...). */
+/* The command word of cmd ("status", ...; "" for CTL_NONE). The words
+ * and what they take are ctl_cmd's, the server's table. */
 const char *ctl_client_cmd_name(enum ctl_cmd_type cmd);
 
-/* Looks up a command word. Returns 0 and sets *out, or UV_ENOENT if
- * unknown. */
+/* Looks up a command word (ctl_cmd_find). Returns 0 and sets *out, or
+ * UV_ENOENT if unknown. */
 int ctl_client_cmd_find(const char *word, enum ctl_cmd_type *out);
 
 /* Whether cmd takes SERVICE: 0 no, 1 required, 2 optional. */

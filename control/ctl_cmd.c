@@ -22,6 +22,20 @@ const char *ctl_cmd_name(enum ctl_cmd_type t) {
   return cmds[t].name;
 }
 
+int ctl_cmd_find(const char *word, enum ctl_cmd_type *out) {
+  for (int t = CTL_NONE + 1; t <= CTL_VERSION; t++) {
+    if (strcmp(word, cmds[t].name) == 0) {
+      *out = (enum ctl_cmd_type)t;
+      return 0;
+    }
+  }
+  return UV_ENOENT;
+}
+
+int ctl_cmd_service(enum ctl_cmd_type t) {
+  return cmds[t].needs_service;
+}
+
 /* Reads an optional integer field (util_json_int) within [min, max].
  * Returns 1 and sets *out, 0 when absent, or UV_EINVAL with err set. */
 static int get_int(const cJSON *o, const char *cmd, const char *name, int64_t min, int64_t max,
@@ -87,10 +101,7 @@ static int get_type(const cJSON *o, struct ctl_cmd *out, char *err, size_t errle
     snprintf(err, errlen, "field \"cmd\" (a string) is required");
     return UV_EINVAL;
   }
-  for (int t = CTL_NONE + 1; t <= CTL_VERSION; t++)
-    if (strcmp(c->valuestring, cmds[t].name) == 0)
-      out->type = (enum ctl_cmd_type)t;
-  if (out->type == CTL_NONE) {
+  if (ctl_cmd_find(c->valuestring, &out->type) != 0) {
     snprintf(err, errlen, "unknown command \"%.40s\"", c->valuestring);
     return UV_EINVAL;
   }
@@ -109,7 +120,7 @@ static int get_service(const cJSON *o, struct ctl_cmd *out, char *err, size_t er
   }
   if (s)
     snprintf(out->service, sizeof(out->service), "%s", s->valuestring);
-  else if (cmds[out->type].needs_service == 1) {
+  else if (ctl_cmd_service(out->type) == 1) {
     snprintf(err, errlen, "%s: field \"service\" is required", name);
     return UV_EINVAL;
   }
