@@ -89,15 +89,11 @@ static void on_probe_done(uv_work_t *w, int status) {
 static void kick(void) {
   if (H.probing || LIST_EMPTY(&H.waiters) || H.stopping)
     return;
-  enum rm_pool_state st = rm_pool_state();
-  if (st == RM_POOL_NONE)
-    st = rm_pool_connect();
+  struct rm_err err;
+  enum rm_pool_state st = rm_pool_want(&err);
   if (st == RM_POOL_CREATING)
     return; /* rm_health_on_pool() comes back */
   if (st == RM_POOL_NONE) {
-    struct rm_err err = {0};
-    rm_err_set(&err, 503, "MongoDB unavailable: cannot create the client pool: %s",
-               rm_pool_error());
     answer_all(&err);
     return;
   }

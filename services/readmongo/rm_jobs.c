@@ -224,15 +224,11 @@ static void on_job_cancel(struct rm_pending *p) {
  * no pool and none can be made now. */
 static void pump(void) {
   while (!J.stopping && !TAILQ_EMPTY(&J.waiting)) {
-    enum rm_pool_state st = rm_pool_state();
-    if (st == RM_POOL_NONE)
-      st = rm_pool_connect();
+    struct rm_err err;
+    enum rm_pool_state st = rm_pool_want(&err);
     if (st == RM_POOL_CREATING)
       return; /* rm_jobs_on_pool() comes back */
     if (st == RM_POOL_NONE) {
-      struct rm_err err = {0};
-      rm_err_set(&err, 503, "MongoDB unavailable: cannot create the client pool: %s",
-                 rm_pool_error());
       while (!TAILQ_EMPTY(&J.waiting)) {
         struct job *j = TAILQ_FIRST(&J.waiting);
         TAILQ_REMOVE(&J.waiting, j, link);

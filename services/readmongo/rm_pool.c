@@ -101,12 +101,17 @@ enum rm_pool_state rm_pool_state(void) {
   return P.state;
 }
 
-mongoc_client_pool_t *rm_pool_get(void) {
-  return P.state == RM_POOL_READY ? P.pool : NULL;
+enum rm_pool_state rm_pool_want(struct rm_err *err) {
+  enum rm_pool_state st = P.state == RM_POOL_NONE ? rm_pool_connect() : P.state;
+  if (st == RM_POOL_NONE) {
+    memset(err, 0, sizeof(*err));
+    rm_err_set(err, 503, "MongoDB unavailable: cannot create the client pool: %s", P.errmsg);
+  }
+  return st;
 }
 
-const char *rm_pool_error(void) {
-  return P.errmsg;
+mongoc_client_pool_t *rm_pool_get(void) {
+  return P.state == RM_POOL_READY ? P.pool : NULL;
 }
 
 void rm_pool_stop(void) {
