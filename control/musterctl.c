@@ -95,14 +95,17 @@ __attribute__((format(printf, 1, 2))) static int bad_usage(const char *fmt, ...)
   return 2;
 }
 
-/* Parses a count N: decimal digits only, at most COUNT_MAX. Returns 0 or -1. */
+/* Parses a count N: decimal digits only, at most COUNT_MAX. Returns 0,
+ * UV_EINVAL (not digits) or UV_ERANGE (too large). */
 static int parse_count(const char *s, long long *out) {
   long long v = 0;
   if (*s == '\0')
-    return -1;
+    return UV_EINVAL;
   for (; *s; s++) {
-    if (*s < '0' || *s > '9' || (v = v * 10 + (*s - '0')) > COUNT_MAX)
-      return -1;
+    if (*s < '0' || *s > '9')
+      return UV_EINVAL;
+    if ((v = v * 10 + (*s - '0')) > COUNT_MAX)
+      return UV_ERANGE;
   }
   *out = v;
   return 0;

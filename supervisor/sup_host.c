@@ -50,7 +50,7 @@ void sup_host_run_closed(struct sup_run *run) {
   check_done(h);
 }
 
-/* ---- Hooks to the gateway ---- */
+/* ---- What services and instances report (passed on to the hooks) ---- */
 
 void sup_host_service_changed(struct sup_host *h, struct sup_service *svc) {
   if (svc->removed && !h->stopping)
@@ -350,10 +350,10 @@ int sup_host_init(struct sup_host *h, uv_loop_t *loop, struct cfg *cfg,
   signal(SIGPIPE, SIG_IGN); /* a peer that went away is an error code */
   h->svcs = calloc(cfg->nservices ? cfg->nservices : 1, sizeof(*h->svcs));
   if (h->svcs == NULL || h->config_path == NULL)
-    return -1;
+    return UV_ENOMEM;
   for (size_t i = 0; i < cfg->nservices; i++) {
     if ((h->svcs[i] = sup_service_new(h, &cfg->services[i])) == NULL)
-      return -1;
+      return UV_EIO; /* its log file (logged), or out of memory */
     h->nsvcs++;
   }
   uv_signal_t *sigs[] = {&h->sig_term, &h->sig_int, &h->sig_hup, &h->sig_usr1};

@@ -1,6 +1,7 @@
 /* sup_host — the whole supervisor: the config in force, every service,
  * the signals, the memory watch, the event stream and graceful shutdown.
- * The gateway and the control server plug in through sup_host_hooks. */
+ * The gateway, the admin listener, the control server and sup_notify
+ * plug in through sup_host_hooks. */
 #ifndef MUSTER_SUP_HOST_H
 #define MUSTER_SUP_HOST_H
 
@@ -63,7 +64,9 @@ struct sup_host {
 };
 
 /* Creates the services of cfg (taking ownership of cfg) and the host's
- * handles. Returns 0, or -1 with the reason logged. */
+ * handles. Returns 0, UV_ENOMEM, or UV_EIO when a service cannot be
+ * created (sup_service_new: its log file cannot be opened, which it logs,
+ * or out of memory). Free h with sup_host_free() either way. */
 int sup_host_init(struct sup_host *h, uv_loop_t *loop, struct cfg *cfg,
                   const char *config_path, const char *bin_dir);
 

@@ -24,8 +24,8 @@ struct sup_cpu {
 
 /* Reads utime + stime (clock ticks) from the text of /proc/PID/stat (len
  * bytes, not NUL-terminated). The command name may hold spaces and
- * parentheses: fields are counted from its last ')'. Returns 0, or -1 when
- * the text is not such a line. */
+ * parentheses: fields are counted from its last ')'. Returns 0, or
+ * UV_EINVAL when the text is not such a line. */
 int sup_proc_stat_cpu(const char *text, size_t len, uint64_t *ticks);
 
 /* The CPU percentage of dticks clock ticks (hz per second) over dms

@@ -210,7 +210,7 @@ TEST(command_words) {
   enum ctl_cmd_type t = CTL_STOP;
   const char *unknown[] = {"", "stat", "STATUS", "Status", "statusx", "wait", "top", "help"};
   for (size_t i = 0; i < sizeof(unknown) / sizeof(*unknown); i++)
-    CHECK_INT(ctl_client_cmd_find(unknown[i], &t), -1);
+    CHECK_INT(ctl_client_cmd_find(unknown[i], &t), UV_ENOENT);
   CHECK_INT(t, CTL_STOP); /* untouched */
 }
 
