@@ -481,6 +481,13 @@ int ctl_client_render(struct ipc_buf *b, const struct ctl_client_req *r, const c
   case CTL_SHUTDOWN:
     ipc_buf_adds(b, "muster: shutting down\n");
     return 0;
+  case CTL_DRAIN:
+    ipc_buf_adds(b, "muster: draining (readyz fails; the gateway stops accepting after "
+                    "gateway.drain_delay_ms)\n");
+    return 0;
+  case CTL_UNDRAIN:
+    ipc_buf_adds(b, "muster: accepting again\n");
+    return 0;
   case CTL_ROOMS:
     return render_rooms(b, reply, why);
   case CTL_PUBLISH:

@@ -18,6 +18,8 @@
   XX(LOGS, "logs", 1)                                                          \
   XX(EVENTS, "events", 0)                                                      \
   XX(SHUTDOWN, "shutdown", 0)                                                  \
+  XX(DRAIN, "drain", 0)                                                        \
+  XX(UNDRAIN, "undrain", 0)                                                    \
   XX(ROOMS, "rooms", 0)                                                        \
   XX(PUBLISH, "publish", 0)                                                    \
   XX(VERSION, "version", 0)

@@ -289,6 +289,21 @@ static void on_event(void *ctx, const struct sup_event *ev) {
   cJSON_Delete(o);
 }
 
+/* ---- drain, undrain ---- */
+
+static void do_drain(struct ctl_client *cl, int drain) {
+  struct sup_host *h = cl->srv->host;
+  int rc = drain ? sup_host_drain(h) : sup_host_undrain(h);
+  if (rc == UV_EALREADY)
+    reply_error(cl, "muster is draining already");
+  else if (rc == UV_ECANCELED)
+    reply_error(cl, "muster is shutting down");
+  else if (rc != 0)
+    reply_error(cl, "muster is not draining");
+  else
+    reply_ok(cl, NULL);
+}
+
 /* ---- rooms, publish ---- */
 
 /* One room: its name, members by kind, history kept. */
@@ -403,6 +418,10 @@ static void run_cmd(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_s
   case CTL_SHUTDOWN:
     reply_ok(cl, NULL);
     sup_host_shutdown(cl->srv->host);
+    break;
+  case CTL_DRAIN:
+  case CTL_UNDRAIN:
+    do_drain(cl, c->type == CTL_DRAIN);
     break;
   case CTL_ROOMS:
     do_rooms(cl);

@@ -54,6 +54,8 @@ static void usage(FILE *f) {
           "  logs SERVICE [N] [-f]   the last N (default %d) lines of the service's output;\n"
           "                          -f, --follow: then every new line until interrupted\n"
           "  events                  the host's events as they happen, until interrupted\n"
+          "  drain                   fail /readyz, close kept-alive clients, then stop accepting\n"
+          "  undrain                 accept again after a drain\n"
           "  rooms                   the rooms and their members (connections, instances)\n"
           "  publish ROOM TEXT       publish TEXT to ROOM, as a service would\n"
           "  shutdown                stop muster gracefully\n"

@@ -164,6 +164,7 @@ static void on_done_check(uv_timer_t *t) {
   uv_close((uv_handle_t *)&h->sig_usr1, on_host_handle_closed);
   uv_close((uv_handle_t *)&h->mem_timer, on_host_handle_closed);
   uv_close((uv_handle_t *)&h->done_timer, on_host_handle_closed);
+  uv_close((uv_handle_t *)&h->drain_timer, on_host_handle_closed);
   for (size_t s = 0; s < h->nsvcs; s++)
     sup_service_free(h->svcs[s]);
   h->nsvcs = 0;
@@ -177,6 +178,10 @@ static void check_done(struct sup_host *h) {
 void sup_host_shutdown(struct sup_host *h) {
   if (h->finished)
     return;
+  if (!h->stopping && !h->drain_then_stop && h->cfg->gateway.drain_delay_ms > 0) {
+    sup_host_drain_before_stop(h); /* /readyz fails first; the stop follows */
+    return;
+  }
   if (h->stopping) {
     sup_log(SUP_WARN, "second stop request: killing every service now");
     for (size_t s = 0; s < h->nsvcs; s++)
@@ -365,6 +370,8 @@ int sup_host_init(struct sup_host *h, uv_loop_t *loop, struct cfg *cfg,
   }
   uv_timer_init(loop, &h->mem_timer);
   h->mem_timer.data = h;
+  uv_timer_init(loop, &h->drain_timer);
+  h->drain_timer.data = h;
   uv_timer_init(loop, &h->done_timer);
   h->done_timer.data = h;
   return 0;

@@ -36,6 +36,15 @@ struct sup_host_hooks {
   void (*reopen)(void *ctx);
   /* A reload changed the config in force (routes, gateway settings). */
   void (*reloaded)(void *ctx);
+  /* A drain (SPEC §10) moved on: see enum sup_drain_phase. */
+  void (*drain)(void *ctx, int phase);
+};
+
+/* The steps of a drain, as the hooks hear them. */
+enum sup_drain_phase {
+  SUP_DRAIN_BEGIN = 0, /* /readyz fails; answers carry connection: close */
+  SUP_DRAIN_CLOSE,     /* after drain_delay_ms: stop accepting (WebSockets: 1001) */
+  SUP_DRAIN_END        /* undrain: accept again, /readyz as the services say */
 };
 
 struct sup_host {
@@ -48,6 +57,9 @@ struct sup_host {
   uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
   uv_timer_t mem_timer;         /* RSS check, every second */
   uv_timer_t done_timer;        /* shutdown progress check, at a safe point */
+  uv_timer_t drain_timer;       /* drain_delay_ms of a drain */
+  int draining;                 /* a drain is under way (sup_drain.c) */
+  int drain_then_stop;          /* it is SIGTERM's first step: shut down after it */
   struct sup_run **runs;        /* runs whose handles are open */
   size_t nruns, capruns;
   struct cfg **retired;         /* configs replaced by reloads, still pointed into */
@@ -94,6 +106,14 @@ struct sup_reload_result {
  * changed in res. */
 int sup_host_reload(struct sup_host *h, struct sup_reload_result *res, struct cfg_errors *errs);
 
+/* Drains (SPEC §10 `musterctl drain`): /readyz fails and answers carry
+ * connection: close for gateway.drain_delay_ms, then the gateway stops
+ * accepting while existing connections finish. Services keep running.
+ * Returns 0, or UV_EALREADY (draining) / UV_ECANCELED (shutting down). */
+int sup_host_drain(struct sup_host *h);
+/* Ends a drain: the gateway accepts again. Returns 0 or UV_EINVAL (none). */
+int sup_host_undrain(struct sup_host *h);
+
 /* Reopens every log file (SIGUSR1). */
 void sup_host_reopen_logs(struct sup_host *h);
 
@@ -116,6 +136,9 @@ void sup_host_add_listener(struct sup_host *h, sup_event_cb cb, void *ctx);
 void sup_host_remove_listener(struct sup_host *h, sup_event_cb cb, void *ctx);
 
 /* ---- For the supervisor's own modules ---- */
+
+/* SIGTERM with gateway.drain_delay_ms > 0: drains, then shuts down. */
+void sup_host_drain_before_stop(struct sup_host *h);
 
 uv_loop_t *sup_host_loop(struct sup_host *h);
 const struct cfg *sup_host_cfg(struct sup_host *h);

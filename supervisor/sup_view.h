@@ -65,6 +65,9 @@ struct sup_service *sup_view_owner(const struct sup_instance *inst);
 
 /* The config in force (borrowed). */
 const struct cfg *sup_view_cfg(const struct sup_host *h);
+/* 1 while the host drains (/readyz fails). */
+int sup_view_draining(const struct sup_host *h);
+
 /* 1 once shutdown began. */
 int sup_view_stopping(const struct sup_host *h);
 
