@@ -1012,11 +1012,11 @@ void ipc_enc_ws_message(struct ipc_buf *b, const char *conn, int64_t seq, const 
 }
 
 void ipc_enc_ws_closed(struct ipc_buf *b, const char *conn, int code, const char *reason,
-                       const char *meta_json, size_t meta_len) {
+                       size_t reason_len, const char *meta_json, size_t meta_len) {
   begin(b, IPC_T_WS_CLOSE);
   field_str(b, "conn", conn, strlen(conn));
   field_int(b, "code", code);
-  field_str(b, "reason", reason, reason ? strlen(reason) : 0);
+  field_str(b, "reason", reason, reason ? reason_len : 0);
   field_raw(b, "meta", meta_json, meta_json ? meta_len : 0);
   end_line(b);
 }
