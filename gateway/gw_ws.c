@@ -357,6 +357,7 @@ static const struct rt_member_ops ws_member_ops = {.deliver = on_publication};
 
 static void ws_start(struct gw_conn *c) {
   struct gw_ws *ws = ws_of(c);
+  c->linger = 1; /* a close frame must not be lost to a reset (gw_conn_close) */
   ws->next_ping = sup_now_ms() + (uint64_t)rtcfg(ws)->ping_interval_ms;
   arm_timer(ws);
 }
