@@ -43,6 +43,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (nread == 0)
     return;
   if (nread < 0) {
+    if (nread == UV_EOF && c->close_after_write && c->linger) {
+      c->linger = 0; /* it has no more to say: what is queued goes, then the close */
+      uv_read_stop(s);
+      return;
+    }
     gw_conn_close(c, 0); /* the client went away: its request is abandoned */
     return;
   }
@@ -127,10 +132,12 @@ static void on_write(uv_write_t *req, int status) {
     gw_conn_close(c, 0);
     return;
   }
-  if (c->wq.len > 0)
+  if (c->wq.len > 0) {
     do_write(c);
-  else if (c->close_after_write)
-    gw_conn_close(c, 0);
+  } else if (c->close_after_write) {
+    c->close_after_write = 0;
+    gw_conn_close(c, 1); /* the queue is out: closes, or lingers */
+  }
 }
 
 /* Tries the socket first: most writes go out whole at once, with no copy
@@ -256,8 +263,27 @@ static void on_linger_timeout(uv_timer_t *t) {
   gw_conn_close(c, 0);
 }
 
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  struct gw_conn *c = req->data;
+  if (status < 0 && !uv_is_closing((uv_handle_t *)&c->tcp))
+    gw_conn_close(c, 0);
+}
+
+/* Everything is written: our FIN goes, and the client's bytes are read
+ * (on_read drops them, c is closing) until its own FIN or the timeout.
+ * Returns 0, or -1 when the socket will not shut down. */
+static int start_linger(struct gw_conn *c) {
+  c->sreq.data = c;
+  if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
+    return -1;
+  c->lingering = 1;
+  gw_conn_timer(c, LINGER_MS, on_linger_timeout);
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  return 0;
+}
+
 void gw_conn_close(struct gw_conn *c, int graceful) {
-  if (uv_is_closing((uv_handle_t *)&c->tcp))
+  if (uv_is_closing((uv_handle_t *)&c->tcp) || (graceful && c->lingering))
     return;
   if (graceful)
     gw_conn_uncork(c); /* what was corked goes first */
@@ -269,10 +295,13 @@ void gw_conn_close(struct gw_conn *c, int graceful) {
     if (!c->close_after_write) {
       c->close_after_write = 1; /* on_write closes once the queue is out */
       gw_conn_timer(c, LINGER_MS, on_linger_timeout); /* or when it will not read */
-      uv_read_stop((uv_stream_t *)&c->tcp);
+      if (!c->linger)
+        uv_read_stop((uv_stream_t *)&c->tcp);
     }
     return;
   }
+  if (graceful && c->linger && !c->lingering && start_linger(c) == 0)
+    return;
   cork_drop(c);
   LIST_REMOVE(c, link);
   c->srv->nconns--;

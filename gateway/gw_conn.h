@@ -102,6 +102,9 @@ struct gw_conn {
   unsigned writing : 1;            /* wreq is in flight */
   unsigned closing : 1;            /* closed, or closing once the queue is out */
   unsigned close_after_write : 1;
+  unsigned linger : 1;             /* graceful closes half-close and drain (WebSocket) */
+  unsigned lingering : 1;          /* our FIN is sent: reading to the client's */
+  uv_shutdown_t sreq;              /* the FIN of a lingering close */
   int open_handles;                /* tcp + timer, while closing */
   /* ---- corked output (WebSocket, SSE holds): written once a loop turn ---- */
   struct rt_buf **cork;            /* shared buffers to write, each a reference; owned */
@@ -124,7 +127,12 @@ static inline void gw_conn_writev(struct gw_conn *c, const uv_buf_t *bufs, unsig
 void gw_conn_sock_writev(struct gw_conn *c, const uv_buf_t *bufs, unsigned n);
 
 /* Closes the connection; graceful: after the queued bytes are out (at
- * most 5 s more). */
+ * most 5 s more). With c->linger set (the protocol's choice) a graceful
+ * close is a clean one (RFC 6455 §7.1.1): once the bytes are out muster
+ * sends its FIN and reads what the client still sends, dropping it, until
+ * the client closes too (at most 5 s more), so that no reset (the kernel's
+ * answer to closing a socket with unread bytes) destroys the last bytes
+ * sent. A close during the linger that is not graceful ends it. */
 void gw_conn_close(struct gw_conn *c, int graceful);
 
 /* Bytes queued for the client, not yet taken by the socket (corked ones

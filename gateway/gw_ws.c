@@ -34,6 +34,8 @@ static struct gw_ws *ws_of(struct gw_conn *c) {
 }
 
 static void arm_timer(struct gw_ws *ws);
+static void close_withn(struct gw_ws *ws, uint16_t code, const char *reason, size_t len,
+                        int send_frame);
 static void close_with(struct gw_ws *ws, uint16_t code, const char *reason, int send_frame);
 
 static const struct rt_member_ops ws_member_ops;
@@ -80,14 +82,14 @@ static struct ipc_channel *channel(struct gw_ws *ws) {
 }
 
 /* The connection ended: the bound instance hears it (best effort). */
-static void tell_closed(struct gw_ws *ws, int code, const char *reason) {
+static void tell_closed(struct gw_ws *ws, int code, const char *reason, size_t len) {
   struct ipc_channel *ch = channel(ws);
   if (ws->gone)
     return;
   ws->gone = 1;
   if (ch == NULL)
     return;
-  ipc_enc_ws_closed(ipc_channel_begin(ch), ws->id, code, reason, ws->meta, ws->meta_len);
+  ipc_enc_ws_closed(ipc_channel_begin(ch), ws->id, code, reason, len, ws->meta, ws->meta_len);
   ipc_channel_commit(ch);
 }
 
@@ -185,12 +187,10 @@ static int on_frame(void *ctx, const struct rt_frame_event *ev) {
     break;
   case RT_OP_PONG:
     break;
-  case RT_OP_CLOSE: {
-    char reason[128];
-    snprintf(reason, sizeof(reason), "%.*s", (int)(ev->len < 123 ? ev->len : 123), ev->data);
-    close_with(ws, ev->code, reason, 1);
+  case RT_OP_CLOSE:
+    /* the reason (at most 123 bytes, UTF-8: checked) is echoed whole */
+    close_withn(ws, ev->code, ev->data, ev->len, 1);
     return 1; /* nothing after a close */
-  }
   default:
     break;
   }
@@ -212,17 +212,23 @@ static void ws_on_data(struct gw_conn *c, const char *data, size_t len) {
 
 /* ---- Closing ---- */
 
-/* Ends the connection with code: the service hears it, the client gets
- * a close frame (send_frame: unless it is gone or too slow for one). */
-static void close_with(struct gw_ws *ws, uint16_t code, const char *reason, int send) {
+/* Ends the connection with code and reason (len bytes): the service
+ * hears it, the client gets a close frame (send: unless it is gone or too
+ * slow for one). */
+static void close_withn(struct gw_ws *ws, uint16_t code, const char *reason, size_t len,
+                        int send) {
   if (ws->close_sent)
     return;
-  tell_closed(ws, code, reason ? reason : "");
+  if (reason == NULL) {
+    reason = "";
+    len = 0;
+  }
+  tell_closed(ws, code, reason, len);
   if (send && !ws->conn->closing) {
     struct ipc_buf b;
     ipc_buf_init(&b);
     uint16_t wire = code == RT_CLOSE_NO_STATUS ? RT_CLOSE_NORMAL : code;
-    rt_frame_append_close(&b, wire, reason ? reason : "", reason ? strlen(reason) : 0);
+    rt_frame_append_close(&b, wire, reason, len);
     struct rt_buf *rb = b.oom ? NULL : rt_buf_new(b.data, b.len);
     ipc_buf_free(&b);
     send_buf(ws, rb);
@@ -230,6 +236,11 @@ static void close_with(struct gw_ws *ws, uint16_t code, const char *reason, int 
   }
   ws->close_sent = 1;
   gw_conn_close(ws->conn, send);
+}
+
+/* The same with a C string (or NULL). */
+static void close_with(struct gw_ws *ws, uint16_t code, const char *reason, int send) {
+  close_withn(ws, code, reason, reason ? strlen(reason) : 0, send);
 }
 
 /* ---- Timers: ping, pong deadline, hold ---- */
@@ -354,6 +365,7 @@ static const struct rt_member_ops ws_member_ops = {.deliver = on_publication};
 
 static void ws_start(struct gw_conn *c) {
   struct gw_ws *ws = ws_of(c);
+  c->linger = 1; /* a close frame must not be lost to a reset (gw_conn_close) */
   ws->next_ping = sup_now_ms() + (uint64_t)rtcfg(ws)->ping_interval_ms;
   arm_timer(ws);
 }
@@ -364,7 +376,8 @@ static void ws_stopping(struct gw_conn *c) {
 
 static void ws_on_close(struct gw_conn *c) {
   struct gw_ws *ws = ws_of(c);
-  tell_closed(ws, RT_CLOSE_ABNORMAL, "the connection was lost");
+  static const char lost[] = "the connection was lost";
+  tell_closed(ws, RT_CLOSE_ABNORMAL, lost, sizeof(lost) - 1);
   rt_member_leave_all(sup_host_rooms(ws->srv->host), &ws->member);
   if (ws->key) {
     gw_map_del(&ws->srv->ws_conns, ws->key);

@@ -36,6 +36,8 @@ struct parse {
   struct ipc_msg *m;
   char *err;
   size_t errlen;
+  const char *line; /* the line parsed, and its length */
+  size_t len;
 };
 
 static int fail(struct parse *p, const char *fmt, ...) {
@@ -102,6 +104,53 @@ static int get_headers(struct parse *p) {
   return 0;
 }
 
+/* The first member named f->name (keys compared decoded, as cJSON takes
+ * the first of a name): its value's span. */
+struct member {
+  const char *name;
+  size_t n;
+  const char *v;
+  size_t vn;
+};
+
+static int find_member(void *ctx, const char *k, size_t kn, const char *v, size_t vn) {
+  struct member *f = ctx;
+  int same = kn == f->n && !memcmp(k, f->name, kn);
+  if (!same && memchr(k, '\\', kn)) {
+    struct ipc_buf key;
+    ipc_buf_init(&key);
+    same = ipc_scan_string(k - 1, kn + 2, &key) == 0 && key.len == f->n &&
+           !memcmp(key.data, f->name, f->n);
+    ipc_buf_free(&key);
+  }
+  if (!same)
+    return 0;
+  f->v = v;
+  f->vn = vn;
+  return 1;
+}
+
+/* cJSON keeps strings as C strings: a text body holding U+0000 would end
+ * there. When the line has a "\u0000", the field is decoded again from its
+ * literal into body_buf, whole. Returns 0, or UV_ENOENT (no such escape,
+ * or the field not found) / UV_ENOMEM to keep cJSON's value. */
+static int body_with_nul(struct parse *p, const char *name) {
+  struct member f = {name, strlen(name), NULL, 0};
+  struct ipc_buf b;
+  if (p->line == NULL || memmem(p->line, p->len, "\\u0000", 6) == NULL ||
+      ipc_scan_object(p->line, p->line + p->len, find_member, &f) != 1)
+    return UV_ENOENT;
+  ipc_buf_init(&b);
+  if (ipc_scan_string(f.v, f.vn, &b) != 0 || (ipc_buf_addc(&b, '\0'), b.oom)) {
+    ipc_buf_free(&b);
+    return UV_ENOMEM;
+  }
+  p->m->body_buf = b.data;
+  p->m->body = b.data;
+  p->m->body_len = b.len - 1;
+  return 0;
+}
+
 /* Reads a body given as text field `text` or base64 field `b64` (at most
  * one of them may be present). */
 static int get_body(struct parse *p, const char *text, const char *b64) {
@@ -111,7 +160,7 @@ static int get_body(struct parse *p, const char *text, const char *b64) {
     return rc;
   if (s && e)
     return fail(p, "fields \"%s\" and \"%s\" are exclusive", text, b64);
-  if (s) {
+  if (s && body_with_nul(p, text) != 0) {
     p->m->body = s;
     p->m->body_len = strlen(s);
   } else if (e) {
@@ -467,7 +516,7 @@ static int fast_bytes(struct ipc_msg *m, const char *text, size_t tn, const char
     struct ipc_buf b;
     ipc_buf_init(&b);
     if (ipc_scan_string(text, tn, &b) != 0 || memchr(b.data, '\0', b.len)) {
-      ipc_buf_free(&b); /* NUL: the full path's (cJSON's) behaviour applies */
+      ipc_buf_free(&b); /* NUL: the full path decodes it (body_with_nul) */
       return UV_EINVAL;
     }
     ipc_buf_addc(&b, '\0');
@@ -679,7 +728,7 @@ static int fast_parse(struct ipc_msg *m, const char *line, size_t len) {
 
 int ipc_msg_parse(struct ipc_msg *m, const char *line, size_t len, char *err,
                   size_t errlen) {
-  struct parse p = {m, err, errlen};
+  struct parse p = {m, err, errlen, line, len};
   memset(m, 0, sizeof(*m));
   if (fast_parse(m, line, len) == 0)
     return 0;
@@ -963,11 +1012,11 @@ void ipc_enc_ws_message(struct ipc_buf *b, const char *conn, int64_t seq, const 
 }
 
 void ipc_enc_ws_closed(struct ipc_buf *b, const char *conn, int code, const char *reason,
-                       const char *meta_json, size_t meta_len) {
+                       size_t reason_len, const char *meta_json, size_t meta_len) {
   begin(b, IPC_T_WS_CLOSE);
   field_str(b, "conn", conn, strlen(conn));
   field_int(b, "code", code);
-  field_str(b, "reason", reason, reason ? strlen(reason) : 0);
+  field_str(b, "reason", reason, reason ? reason_len : 0);
   field_raw(b, "meta", meta_json, meta_json ? meta_len : 0);
   end_line(b);
 }

@@ -183,9 +183,9 @@ void ipc_enc_publish(struct ipc_buf *b, const char *topic, const char *data_json
 void ipc_enc_ws_message(struct ipc_buf *b, const char *conn, int64_t seq, const char *data,
                         size_t len, int binary, const char *meta_json, size_t meta_len,
                         int redelivered);
-/* muster → service: the connection ended. */
+/* muster → service: the connection ended (reason: reason_len bytes of UTF-8). */
 void ipc_enc_ws_closed(struct ipc_buf *b, const char *conn, int code, const char *reason,
-                       const char *meta_json, size_t meta_len);
+                       size_t reason_len, const char *meta_json, size_t meta_len);
 /* service → muster: one message to one connection (text, or bytes). */
 void ipc_enc_ws_send(struct ipc_buf *b, const char *conn, const char *data, size_t len,
                      int binary);

@@ -13,9 +13,9 @@
  *
  * Decisions where the two paths could differ:
  * - "\u0000" in a body or chunk: the fast path refuses a string that
- *   decodes to a NUL and defers to cJSON, which stores C strings and so
- *   cuts the value at the NUL. Both paths give the same (cut) body; that
- *   is the protocol's behaviour, not a disagreement. In a `json` body the
+ *   decodes to a NUL and defers to the full path, which decodes that
+ *   field again from its literal (cJSON stores C strings and would cut
+ *   the value at the NUL): both give the whole body. In a `json` body the
  *   fast path relays the text as written (escape intact); it is compared
  *   as the tree cJSON makes of it, which is the full path's.
  * - A line starting with a UTF-8 BOM: cJSON skips a BOM only at offset 0,

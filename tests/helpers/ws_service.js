@@ -10,11 +10,16 @@
 //              "hang"         → stop acking (ack mode)   anything else: ignored
 //   GET /sse?rooms=a,b        → an SSE hold with body ": hello\n\n"
 //   POST /publish?room=R&event=E  → publish the body (a string) to R
-//   GET /seen                 → {"messages": [...]} what this process got
+//   GET /seen                 → {"messages": [...], "closes": [...]} what this process got
 //   GET /crash                → exits at once
 // Every ws_message is acknowledged after handling unless WS_NO_ACK is set.
-const seen = [];
+// With WS_ECHO_ALL set, every ws_message is sent back as it came (text as
+// text, data_base64 as binary) and nothing else is done with it; /seen
+// then lists the messages with their text cut at 64 characters.
+// /seen also lists the ws_close events this process heard ("closes").
+const seen = [], closes = [];
 let acking = !process.env.WS_NO_ACK;
+const echoAll = !!process.env.WS_ECHO_ALL;
 
 function send(m) { process.send(m); }
 
@@ -49,12 +54,25 @@ function onRequest(m) {
     return send({ type: 'response', id: m.id, status: 200, json: { published: q.room } });
   }
   if (sub === '/seen')
-    return send({ type: 'response', id: m.id, status: 200, json: { pid: process.pid, messages: seen } });
+    return send({ type: 'response', id: m.id, status: 200, json: { pid: process.pid, messages: seen, closes } });
   if (sub === '/crash') process.exit(1);
   send({ type: 'response', id: m.id, status: 404, json: { error: 'no such endpoint' } });
 }
 
+function echo(m) {
+  const binary = m.data_base64 !== undefined;
+  let cut = binary ? '' : m.text.slice(0, 64);
+  if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1); /* not half a pair */
+  seen.push({ conn: m.conn, seq: m.seq, text: cut, binary,
+              redelivered: !!m.redelivered, meta: m.meta });
+  if (seen.length > 10000) seen.shift();
+  if (binary) send({ type: 'ws_send', conn: m.conn, data_base64: m.data_base64 });
+  else send({ type: 'ws_send', conn: m.conn, text: m.text });
+  if (acking) send({ type: 'ack', conn: m.conn, seq: m.seq });
+}
+
 function onWsMessage(m) {
+  if (echoAll) return echo(m);
   const text = m.text !== undefined ? m.text : '';
   seen.push({ conn: m.conn, seq: m.seq, text, redelivered: !!m.redelivered, meta: m.meta });
   if (seen.length > 10000) seen.shift();
@@ -80,6 +98,10 @@ process.on('message', (m) => {
   if (m.type === 'ping') send({ type: 'pong', seq: m.seq });
   else if (m.type === 'request') onRequest(m);
   else if (m.type === 'ws_message') onWsMessage(m);
+  else if (m.type === 'ws_close') {
+    closes.push({ conn: m.conn, code: m.code, reason: m.reason, meta: m.meta });
+    if (closes.length > 10000) closes.shift();
+  }
   else if (m.type === 'shutdown') process.exit(0);
 });
 send({ type: 'ready' });

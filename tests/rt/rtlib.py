@@ -95,8 +95,9 @@ def frame(op, payload=b"", fin=True, mask=b"\x01\x02\x03\x04", rsv=0, length=Non
     return head + payload
 
 
-def read_frame(s, buf=b""):
-    """One server frame from socket s: (opcode, payload, rest)."""
+def read_frame_bits(s, buf=b""):
+    """One server frame from socket s: (first header byte, payload, rest);
+    the first byte holds FIN, RSV1-3 and the opcode."""
     def need(n):
         nonlocal buf
         while len(buf) < n:
@@ -105,7 +106,7 @@ def read_frame(s, buf=b""):
                 raise EOFError("closed after %r" % buf[:50])
             buf += chunk
     need(2)
-    op, n = buf[0] & 0x0F, buf[1] & 0x7F
+    b0, n = buf[0], buf[1] & 0x7F
     assert not buf[1] & 0x80, "a server frame must not be masked"
     k = 2
     if n == 126:
@@ -115,7 +116,61 @@ def read_frame(s, buf=b""):
         need(10)
         n, k = int.from_bytes(buf[2:10], "big"), 10
     need(k + n)
-    return op, buf[k:k + n], buf[k + n:]
+    return b0, buf[k:k + n], buf[k + n:]
+
+
+def read_frame(s, buf=b""):
+    """One server frame from socket s: (opcode, payload, rest)."""
+    b0, payload, rest = read_frame_bits(s, buf)
+    return b0 & 0x0F, payload, rest
+
+
+class RawWs:
+    """A WebSocket client on a raw socket, for traffic a normal client will
+    not send: frames go out as given (in pieces when asked), frames come
+    in with their bits checked (FIN set, no RSV: muster never fragments
+    and negotiates no extension)."""
+
+    def __init__(self, m, path="/chat/ws"):
+        self.s, status, self.hdrs, self.buf = handshake(m, path)
+        assert status == 101, status
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def send(self, data, piece=None):
+        """Sends data, in writes of piece bytes when given."""
+        step = piece or len(data) or 1
+        for i in range(0, len(data), step):
+            self.s.sendall(data[i:i + step])
+
+    def recv(self):
+        """The next frame: (opcode, payload)."""
+        b0, payload, self.buf = read_frame_bits(self.s, self.buf)
+        assert b0 & 0xF0 == 0x80, "server frame with FIN clear or RSV set: %#x" % b0
+        return b0 & 0x0F, payload
+
+    def recv_close(self):
+        """Reads up to the server's close frame; returns (code, reason,
+        opcodes of the frames before it)."""
+        before = []
+        while True:
+            op, payload = self.recv()
+            if op == 8:
+                return close_code(payload), payload[2:], before
+            before.append(op)
+
+    def eof(self):
+        """True once the server has closed the TCP connection (a FIN,
+        within the socket's timeout); False when data came instead."""
+        return not self.buf and self.s.recv(1) == b""
+
+    def close(self):
+        self.s.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def close_code(payload):

@@ -396,6 +396,43 @@ TEST(fast_path_agrees_with_full_path) {
   SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/\",\"headers\":[]}");
 }
 
+/* U+0000 is text: a body, chunk, ws_send or ws_message text holding one
+ * keeps every byte (cJSON would end the C string there). */
+TEST(nul_in_text_bodies) {
+  static const struct {
+    const char *line;
+    const char *want;
+    size_t n;
+  } cases[] = {
+      {"{\"type\":\"ws_send\",\"conn\":\"c\",\"text\":\"\\u0000\"}", "\0", 1},
+      {"{\"type\":\"ws_send\",\"conn\":\"c\",\"text\":\"a\\u0000b\\u00e9\"}", "a\0b\xc3\xa9", 5},
+      {"{\"type\":\"ws_message\",\"conn\":\"c\",\"seq\":1,\"text\":\"x\\u0000\"}", "x\0", 2},
+      {"{\"type\":\"response\",\"id\":1,\"status\":200,\"body\":\"a\\u0000b\"}", "a\0b", 3},
+      {"{\"type\":\"chunk\",\"id\":1,\"data\":\"\\u0000\\u0000\"}", "\0\0", 2},
+      {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"body\":\"a\\u0000\"}", "a\0", 2},
+      /* the first member of the name, as cJSON takes it */
+      {"{\"type\":\"ws_send\",\"conn\":\"c\",\"te\\u0078t\":\"1\\u0000\",\"text\":\"2\"}", "1\0", 2},
+      /* an escaped backslash before u0000 is no NUL */
+      {"{\"type\":\"ws_send\",\"conn\":\"c\",\"text\":\"\\\\u0000\"}", "\\u0000", 6},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    struct ipc_msg m;
+    char slow[256];
+    snprintf(slow, sizeof(slow), " %s", cases[i].line); /* the full path too */
+    for (int k = 0; k < 2; k++) {
+      const char *line = k ? slow : cases[i].line;
+      if (parse(&m, line) != 0) {
+        printf("  case %zu: %s\n", i, err);
+        test_cur_failed = 1;
+        continue;
+      }
+      CHECK_INT(m.body_len, cases[i].n);
+      CHECK(m.body && memcmp(m.body, cases[i].want, cases[i].n) == 0);
+      ipc_msg_free(&m);
+    }
+  }
+}
+
 TEST(scanner) {
   static const char *valid[] = {"0", "-1.5e-3", "\"\\u00e9\"", "[]", "{}", "[1,[2,{\"a\":null}]]",
                                 "true", " false ", "{\"k\":\"v\",\"n\":[true]}"};
@@ -432,6 +469,7 @@ TEST(scanner) {
 int main(void) {
   RUN(fast_path_agrees_with_full_path);
   RUN(scanner);
+  RUN(nul_in_text_bodies);
   RUN(parse_request);
   RUN(parse_request_defaults_and_base64);
   RUN(parse_every_type);
