@@ -105,14 +105,15 @@ static void reply_ok(struct ctl_client *cl, const char *service) {
 static cJSON *instance_json(struct sup_instance *inst) {
   struct sup_instance_info ii;
   cJSON *o = cJSON_CreateObject();
+  sup_view_instance_sample(inst);
   sup_view_instance_info(inst, &ii);
   cJSON_AddNumberToObject(o, "index", ii.index);
   cJSON_AddNumberToObject(o, "pid", ii.pid);
   cJSON_AddStringToObject(o, "state", ii.state_name);
   cJSON_AddNumberToObject(o, "restarts", ii.restarts);
   cJSON_AddNumberToObject(o, "uptime_ms", (double)ii.uptime_ms);
-  cJSON_AddNumberToObject(o, "rss_bytes", ii.pid ? (double)sup_proc_rss(ii.pid) : 0);
-  /* Over the last second (the memory watch's reading), one decimal. */
+  cJSON_AddNumberToObject(o, "rss_bytes", (double)ii.rss_bytes);
+  /* Over a second or more up to this reading, one decimal. */
   cJSON_AddNumberToObject(o, "cpu_percent", (double)(long long)(ii.cpu_percent * 10 + 0.5) / 10);
   cJSON_AddNumberToObject(o, "inflight", ii.inflight);
   cJSON_AddNumberToObject(o, "requests", (double)ii.requests);

@@ -2,6 +2,7 @@
 #include "sup_host.h"
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,13 +69,56 @@ void sup_host_instance_gone(struct sup_host *h, struct sup_instance *inst) {
       h->hooks[k].instance_gone(h->hooks[k].ctx, inst);
 }
 
-/* ---- Memory watch ---- */
+/* ---- Memory watch and heartbeats ---- */
 
+/* Every second: the instances of the services with a memory limit (the
+ * others are read only when `status` asks). */
 static void on_mem_timer(uv_timer_t *t) {
   struct sup_host *h = t->data;
   for (size_t s = 0; s < h->nsvcs; s++)
-    for (size_t i = 0; i < h->svcs[s]->ninst; i++)
-      sup_instance_check_memory(h->svcs[s]->inst[i]);
+    if (h->svcs[s]->cfg->max_memory_mb > 0)
+      for (size_t i = 0; i < h->svcs[s]->ninst; i++)
+        sup_instance_check_memory(h->svcs[s]->inst[i]);
+}
+
+static void on_beat_timer(uv_timer_t *t);
+
+/* Arms the beat timer for the wheel's next wake-up, if that moved. */
+static void beat_arm(struct sup_host *h) {
+  uint64_t at = sup_sched_wake(&h->beats), now = uv_now(h->loop);
+  if (at == h->beat_at)
+    return;
+  h->beat_at = at;
+  if (at == SUP_SCHED_NEVER)
+    uv_timer_stop(&h->beat_timer);
+  else
+    uv_timer_start(&h->beat_timer, on_beat_timer, at > now ? at - now : 0, 0);
+}
+
+/* Every instance whose beat is due, in one loop turn: their pings leave
+ * together when the channels flush before the loop blocks. */
+static void on_beat_timer(uv_timer_t *t) {
+  struct sup_host *h = t->data;
+  uint64_t now = uv_now(h->loop);
+  struct sup_sched_entry *e;
+  h->beat_at = SUP_SCHED_NEVER;
+  while ((e = sup_sched_pop(&h->beats, now)) != NULL) {
+    struct sup_instance *inst =
+        (struct sup_instance *)((char *)e - offsetof(struct sup_instance, beat));
+    sup_instance_beat(inst, now);
+  }
+  beat_arm(h);
+}
+
+void sup_host_beat_add(struct sup_host *h, struct sup_sched_entry *e, uint64_t due) {
+  sup_host_beat_remove(h, e);
+  sup_sched_add(&h->beats, e, due);
+  if (due < h->beat_at)
+    beat_arm(h);
+}
+
+void sup_host_beat_remove(struct sup_host *h, struct sup_sched_entry *e) {
+  sup_sched_remove(&h->beats, e); /* the timer may fire for nothing: harmless */
 }
 
 /* ---- Signals ---- */
@@ -149,6 +193,7 @@ static void on_done_check(uv_timer_t *t) {
   uv_close((uv_handle_t *)&h->sig_hup, on_host_handle_closed);
   uv_close((uv_handle_t *)&h->sig_usr1, on_host_handle_closed);
   uv_close((uv_handle_t *)&h->mem_timer, on_host_handle_closed);
+  uv_close((uv_handle_t *)&h->beat_timer, on_host_handle_closed);
   uv_close((uv_handle_t *)&h->done_timer, on_host_handle_closed);
   for (size_t s = 0; s < h->nsvcs; s++)
     sup_service_free(h->svcs[s]);
@@ -330,6 +375,8 @@ int sup_host_init(struct sup_host *h, uv_loop_t *loop, struct cfg *cfg,
   h->config_path = strdup(config_path);
   h->bin_dir = bin_dir ? strdup(bin_dir) : NULL;
   h->environ = environ;
+  h->beat_at = SUP_SCHED_NEVER;
+  sup_sched_init(&h->beats, uv_now(loop));
   signal(SIGPIPE, SIG_IGN); /* a peer that went away is an error code */
   h->svcs = calloc(cfg->nservices ? cfg->nservices : 1, sizeof(*h->svcs));
   if (h->svcs == NULL || h->config_path == NULL)
@@ -350,6 +397,8 @@ int sup_host_init(struct sup_host *h, uv_loop_t *loop, struct cfg *cfg,
   h->mem_timer.data = h;
   uv_timer_init(loop, &h->done_timer);
   h->done_timer.data = h;
+  uv_timer_init(loop, &h->beat_timer);
+  h->beat_timer.data = h;
   return 0;
 }
 

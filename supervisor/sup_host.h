@@ -11,6 +11,7 @@
 
 #include "cfg.h"
 #include "sup_events.h"
+#include "sup_sched.h"
 
 struct sup_instance;
 struct sup_service;
@@ -42,7 +43,10 @@ struct sup_host {
   struct sup_service **svcs;    /* in config order, owned */
   size_t nsvcs;
   uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
-  uv_timer_t mem_timer;         /* RSS check, every second */
+  uv_timer_t mem_timer;         /* RSS check of services with max_memory_mb, every second */
+  struct sup_sched beats;       /* every instance's next heartbeat */
+  uv_timer_t beat_timer;        /* fires when the next beat is due */
+  uint64_t beat_at;             /* when beat_timer fires; SUP_SCHED_NEVER: stopped */
   uv_timer_t done_timer;        /* shutdown progress check, at a safe point */
   struct sup_run **runs;        /* runs whose handles are open */
   size_t nruns, capruns;
@@ -120,5 +124,8 @@ void sup_host_service_changed(struct sup_host *h, struct sup_service *svc);
 void sup_host_instance_msg(struct sup_host *h, struct sup_instance *inst,
                            const struct ipc_msg *m);
 void sup_host_instance_gone(struct sup_host *h, struct sup_instance *inst);
+/* Queues a heartbeat at due (loop time) / takes it out of the wheel. */
+void sup_host_beat_add(struct sup_host *h, struct sup_sched_entry *e, uint64_t due);
+void sup_host_beat_remove(struct sup_host *h, struct sup_sched_entry *e);
 
 #endif

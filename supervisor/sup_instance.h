@@ -26,6 +26,7 @@
 #include "sup_capture.h"
 #include "sup_pubsub.h"
 #include "sup_proc.h"
+#include "sup_sched.h"
 
 struct sup_service;
 struct ipc_msg;
@@ -96,7 +97,8 @@ struct sup_instance {
   enum sup_istate state;
   struct sup_run *run;      /* the current process, or NULL */
   uv_timer_t timer;         /* the state's deadline: ready, backoff, drain, stop stages */
-  uv_timer_t hb;            /* heartbeat, or the grace after a channel EOF */
+  uv_timer_t grace;         /* the grace after a channel EOF */
+  struct sup_sched_entry beat; /* its next heartbeat, in the host's wheel */
   struct sup_backoff backoff;
   int stop_stage;           /* stopping: 0 asked by message, 1 SIGTERM sent */
   uint64_t started_ms;      /* monotonic time of the last spawn */
@@ -109,8 +111,8 @@ struct sup_instance {
   int misses;               /* pongs missed in a row */
   uint64_t bad_lines;       /* invalid lines in the current second */
   uint64_t bad_second;      /* that second (monotonic ms / 1000) */
-  uint64_t rss;             /* last RSS reading, bytes */
-  struct sup_cpu cpu;       /* last CPU reading (with the RSS, every second) */
+  uint64_t rss;             /* last RSS reading, bytes (sup_instance_sample) */
+  struct sup_cpu cpu;       /* last CPU reading, with the RSS */
   unsigned inflight;        /* requests in flight (gateway) */
   uint64_t requests;        /* requests routed to it */
   int closing;              /* its timers are being closed */
@@ -167,6 +169,14 @@ int sup_instance_routable(const struct sup_instance *inst);
 
 /* Reads its RSS and restarts it gracefully past max_memory_mb. */
 void sup_instance_check_memory(struct sup_instance *inst);
+
+/* Reads its RSS and CPU time from /proc now (one file): inst->rss, and
+ * inst->cpu when the last reading that counted is a second old or more. */
+void sup_instance_sample(struct sup_instance *inst);
+
+/* Its heartbeat is due (the host's wheel took it, at loop time now):
+ * counts a missed pong, sends the next ping, queues the next beat. */
+void sup_instance_beat(struct sup_instance *inst, uint64_t now);
 
 /* Closes the capture pipes of a run whose process is gone but whose output
  * pipes are still held open (by an escaped grandchild): end of shutdown. */

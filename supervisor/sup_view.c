@@ -54,9 +54,14 @@ void sup_view_instance_info(const struct sup_instance *inst, struct sup_instance
   out->uptime_ms = out->pid ? sup_now_ms() - inst->started_ms : 0;
   out->inflight = inst->inflight;
   out->requests = inst->requests;
+  out->rss_bytes = out->pid ? inst->rss : 0;
   out->cpu_percent = out->pid && inst->cpu.pid == out->pid ? inst->cpu.percent : 0;
   out->last_code = inst->last_code;
   out->last_signal = inst->last_signal;
+}
+
+void sup_view_instance_sample(struct sup_instance *inst) {
+  sup_instance_sample(inst);
 }
 
 const char *sup_view_label(const struct sup_instance *inst) {

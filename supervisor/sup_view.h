@@ -37,7 +37,8 @@ struct sup_instance_info {
   uint64_t uptime_ms;     /* since the spawn, 0 when no process */
   unsigned inflight;
   uint64_t requests;
-  double cpu_percent;     /* over the last second; 100 = one core busy */
+  uint64_t rss_bytes;     /* resident memory at the last reading; 0 when no process */
+  double cpu_percent;     /* over a second or more up to the last reading; 100 = one core */
   int last_code;          /* -1 and 0: no exit yet */
   int last_signal;
 };
@@ -53,6 +54,10 @@ const struct cfg_service *sup_view_service_cfg(const struct sup_service *svc);
 /* The instances of svc: for (i = 0; (inst = sup_view_instance(svc, i)); i++). */
 struct sup_instance *sup_view_instance(const struct sup_service *svc, size_t i);
 void sup_view_instance_info(const struct sup_instance *inst, struct sup_instance_info *out);
+/* Reads the instance's RSS and CPU time from /proc now, for the info that
+ * follows: what `status` shows. (Nothing reads /proc for every instance
+ * in the background: only the services with max_memory_mb, each second.) */
+void sup_view_instance_sample(struct sup_instance *inst);
 /* Its label ("dummy[1]") for messages. */
 const char *sup_view_label(const struct sup_instance *inst);
 /* Its index (MUSTER_INSTANCE). */
