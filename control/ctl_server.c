@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "ctl_cmd.h"
+#include "ctl_status.h"
 #include "ipc_channel.h"
 #include "ipc_text.h"
 #include "sup_host.h"
@@ -102,45 +103,6 @@ static void reply_ok(struct ctl_client *cl, const char *service) {
 
 /* ---- status ---- */
 
-static cJSON *instance_json(struct sup_instance *inst) {
-  struct sup_instance_info ii;
-  cJSON *o = cJSON_CreateObject();
-  sup_view_instance_sample(inst);
-  sup_view_instance_info(inst, &ii);
-  cJSON_AddNumberToObject(o, "index", ii.index);
-  cJSON_AddNumberToObject(o, "pid", ii.pid);
-  cJSON_AddStringToObject(o, "state", ii.state_name);
-  cJSON_AddNumberToObject(o, "restarts", ii.restarts);
-  cJSON_AddNumberToObject(o, "uptime_ms", (double)ii.uptime_ms);
-  cJSON_AddNumberToObject(o, "rss_bytes", (double)ii.rss_bytes);
-  /* Over a second or more up to this reading, one decimal. */
-  cJSON_AddNumberToObject(o, "cpu_percent", (double)(long long)(ii.cpu_percent * 10 + 0.5) / 10);
-  cJSON_AddNumberToObject(o, "inflight", ii.inflight);
-  cJSON_AddNumberToObject(o, "requests", (double)ii.requests);
-  if (ii.last_code == -1 && ii.last_signal == 0) {
-    cJSON_AddNullToObject(o, "last_exit");
-  } else {
-    cJSON *e = cJSON_AddObjectToObject(o, "last_exit");
-    cJSON_AddNumberToObject(e, "code", ii.last_code);
-    cJSON_AddNumberToObject(e, "signal", ii.last_signal);
-  }
-  return o;
-}
-
-static cJSON *service_json(struct sup_service *svc) {
-  struct sup_service_info si;
-  struct sup_instance *inst;
-  cJSON *o = cJSON_CreateObject();
-  sup_view_service_info(svc, &si);
-  cJSON_AddStringToObject(o, "name", si.name);
-  cJSON_AddStringToObject(o, "state", si.state_name);
-  cJSON_AddNumberToObject(o, "restarts", (double)si.restarts);
-  cJSON *a = cJSON_AddArrayToObject(o, "instances");
-  for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++)
-    cJSON_AddItemToArray(a, instance_json(inst));
-  return o;
-}
-
 static struct sup_service *find(struct ctl_client *cl, const char *name) {
   struct sup_service *svc = sup_view_find(cl->srv->host, name);
   if (svc == NULL) {
@@ -152,17 +114,19 @@ static struct sup_service *find(struct ctl_client *cl, const char *name) {
   return svc;
 }
 
+/* The reply is written straight into the client's queue (ctl_status.c). */
 static void do_status(struct ctl_client *cl, const struct ctl_cmd *c) {
-  struct sup_service *one = NULL, *svc;
+  struct sup_service *one = NULL;
   if (c->service[0] && (one = find(cl, c->service)) == NULL)
     return;
-  cJSON *o = ok_reply();
-  cJSON *a = cJSON_AddArrayToObject(o, "services");
-  for (size_t s = 0; (svc = sup_view_service(cl->srv->host, s)) != NULL; s++)
-    if (one == NULL || svc == one)
-      cJSON_AddItemToArray(a, service_json(svc));
-  send_json(cl, o);
-  cJSON_Delete(o);
+  ctl_status_encode(ipc_channel_begin(&cl->ch), cl->srv->host, one);
+  int rc = ipc_channel_commit(&cl->ch);
+  if (rc == UV_ENOMEM) {
+    reply_error(cl, "out of memory");
+  } else if (rc == UV_ENOBUFS) {
+    sup_log(SUP_WARN, "control: a client stopped reading; disconnecting it");
+    client_close(cl);
+  }
 }
 
 /* ---- restart (answered when done) ---- */

@@ -1,0 +1,94 @@
+/* ctl_status — the `status` reply as JSON text. See ctl_status.h. */
+#include "ctl_status.h"
+
+#include <string.h>
+
+#include "ipc_text.h"
+#include "sup_view.h"
+
+/* ,"key": */
+static void key(struct ipc_buf *b, const char *k) {
+  ipc_buf_addc(b, ',');
+  ipc_json_str(b, k, strlen(k));
+  ipc_buf_addc(b, ':');
+}
+
+static void field_int(struct ipc_buf *b, const char *k, int64_t v) {
+  key(b, k);
+  ipc_buf_addi(b, v);
+}
+
+static void field_str(struct ipc_buf *b, const char *k, const char *v) {
+  key(b, k);
+  ipc_json_str(b, v, strlen(v));
+}
+
+/* A percentage with one decimal, written as cJSON would ("12.5", "3"). */
+static void field_tenths(struct ipc_buf *b, const char *k, double v) {
+  long long t = (long long)(v * 10 + 0.5);
+  key(b, k);
+  ipc_buf_addi(b, t / 10);
+  if (t % 10 != 0) {
+    ipc_buf_addc(b, '.');
+    ipc_buf_addc(b, (char)('0' + t % 10));
+  }
+}
+
+static void instance_json(struct ipc_buf *b, struct sup_instance *inst) {
+  struct sup_instance_info ii;
+  sup_view_instance_sample(inst);
+  sup_view_instance_info(inst, &ii);
+  ipc_buf_adds(b, "{\"index\":");
+  ipc_buf_addi(b, ii.index);
+  field_int(b, "pid", ii.pid);
+  field_str(b, "state", ii.state_name);
+  field_int(b, "restarts", ii.restarts);
+  field_int(b, "uptime_ms", (int64_t)ii.uptime_ms);
+  field_int(b, "rss_bytes", (int64_t)ii.rss_bytes);
+  /* Over a second or more up to this reading, one decimal. */
+  field_tenths(b, "cpu_percent", ii.cpu_percent);
+  field_int(b, "inflight", ii.inflight);
+  field_int(b, "requests", (int64_t)ii.requests);
+  key(b, "last_exit");
+  if (ii.last_code == -1 && ii.last_signal == 0) {
+    ipc_buf_adds(b, "null");
+  } else {
+    ipc_buf_adds(b, "{\"code\":");
+    ipc_buf_addi(b, ii.last_code);
+    field_int(b, "signal", ii.last_signal);
+    ipc_buf_addc(b, '}');
+  }
+  ipc_buf_addc(b, '}');
+}
+
+static void service_json(struct ipc_buf *b, struct sup_service *svc) {
+  struct sup_service_info si;
+  struct sup_instance *inst;
+  sup_view_service_info(svc, &si);
+  ipc_buf_adds(b, "{\"name\":");
+  ipc_json_str(b, si.name, strlen(si.name));
+  field_str(b, "state", si.state_name);
+  field_int(b, "restarts", (int64_t)si.restarts);
+  key(b, "instances");
+  ipc_buf_addc(b, '[');
+  for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++) {
+    if (i > 0)
+      ipc_buf_addc(b, ',');
+    instance_json(b, inst);
+  }
+  ipc_buf_adds(b, "]}");
+}
+
+void ctl_status_encode(struct ipc_buf *b, struct sup_host *h, struct sup_service *one) {
+  struct sup_service *svc;
+  size_t n = 0;
+  ipc_buf_adds(b, "{\"ok\":true,\"services\":[");
+  for (size_t s = 0; (svc = sup_view_service(h, s)) != NULL; s++) {
+    if (one != NULL && svc != one)
+      continue;
+    if (n++ > 0)
+      ipc_buf_addc(b, ',');
+    service_json(b, svc);
+  }
+  ipc_buf_adds(b, "]}\n");
+}
