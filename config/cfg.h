@@ -251,6 +251,10 @@ int cfg_expand(const char *in, cfg_getenv_fn get_var, void *get_ctx, char **out,
  * Returns 0, or -1 with a reason in err and l untouched. */
 int cfg_listen_parse(const char *s, struct cfg_listen *l, char *err, size_t errlen);
 
+/* 1 when name is one of the variables muster sets for each instance
+ * (MUSTER_CHANNEL_FD, ...), which env and env_file may not set. */
+int cfg_env_reserved(const char *name);
+
 /* Parses an environment file (services[].env_file), systemd's
  * EnvironmentFile= syntax: one NAME=value per line; blank lines and lines
  * starting with '#' or ';' are skipped; blanks around the name and before

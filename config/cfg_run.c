@@ -241,7 +241,7 @@ static void read_env_file(struct cfg__ctx *x, const cJSON *obj, const char *path
     if (rc != 0 && !(rc == UV_ENOENT && s->env_file_optional))
       cfg__err(x, p, "%s", err);
     for (size_t i = 0; rc == 0 && i < *nvars; i++)
-      if (cfg__env_reserved((*vars)[i].name))
+      if (cfg_env_reserved((*vars)[i].name))
         cfg__err(x, p, "%s: %s is reserved: muster sets it for each instance", s->env_file,
                  (*vars)[i].name);
   }

@@ -106,7 +106,6 @@ void cfg__read_depends(struct cfg__ctx *x, const cJSON *obj, const char *path,
 void cfg__check_deps(struct cfg__ctx *x, const struct cfg *c);
 /* The top-level "hooks" (cfg_hooks.c). */
 void cfg__parse_hooks(struct cfg__ctx *x, const cJSON *root, struct cfg *c);
-/* 1 when name is a variable muster sets for each instance (cfg_service.c). */
-int cfg__env_reserved(const char *name);
+
 
 #endif

@@ -134,7 +134,7 @@ static void read_command(struct cfg__ctx *x, const cJSON *obj, const char *path,
     cfg__read_argv(x, v, p, &s->command, &s->ncommand);
 }
 
-int cfg__env_reserved(const char *name) {
+int cfg_env_reserved(const char *name) {
   for (size_t i = 0; reserved_env[i] != NULL; i++)
     if (strcmp(name, reserved_env[i]) == 0)
       return 1;
@@ -147,7 +147,7 @@ static int env_name_ok(struct cfg__ctx *x, const char *p, const char *name) {
     cfg__err(x, p, "a variable name must be non-empty, without '='");
     return 0;
   }
-  if (cfg__env_reserved(name)) {
+  if (cfg_env_reserved(name)) {
     cfg__err(x, p, "reserved: muster sets it for each instance");
     return 0;
   }

@@ -3,6 +3,7 @@
  * sup_instance.h; the table is drawn in ARCHITECTURE.md. */
 #include "sup_instance.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +85,16 @@ static void signal_group(struct sup_instance *inst, int sig) {
   sup_proc_kill_group(inst->run->pid, sig);
 }
 
+/* The SIGTERM step of a stop: stop_signal (default SIGTERM) to the main
+ * process only; the program is in charge of its children, and whatever is
+ * left of its group gets SIGKILL when it exits (on_exit_cb). */
+static void signal_stop(struct sup_instance *inst) {
+  int sig = cfg_of(inst)->stop_signal;
+  if (kill(inst->run->pid, sig) != 0 && errno != ESRCH)
+    sup_log(SUP_WARN, "%s: kill(%d, SIG%s) failed: %s", inst->label, (int)inst->run->pid,
+            sigabbrev_np(sig), strerror(errno));
+}
+
 /* SIGKILL to the group now; the exit then says what follows (state). */
 static void kill_now(struct sup_instance *inst, enum sup_istate s, const char *why) {
   sup_log(SUP_WARN, "%s: %s; killing process group %d", inst->label, why, (int)inst->run->pid);
@@ -124,8 +135,8 @@ static void stop_into(struct sup_instance *inst, enum sup_istate s) {
     ipc_channel_commit(ch);
     inst->stop_stage = 0;
     deadline(inst, (uint64_t)(total / 2));
-  } else { /* nobody to ask: SIGTERM at once */
-    signal_group(inst, SIGTERM);
+  } else { /* nobody to ask: the stop signal at once */
+    signal_stop(inst);
     inst->stop_stage = 1;
     deadline(inst, (uint64_t)(total - total / 2));
   }
@@ -143,8 +154,9 @@ static void act_restart(struct sup_instance *inst, const char *why) {
 static void act_stop_stage(struct sup_instance *inst, const char *why) {
   int total = cfg_of(inst)->stop_timeout_ms;
   if (inst->stop_stage == 0) {
-    sup_log(SUP_INFO, "%s: not gone after the shutdown message; SIGTERM", inst->label);
-    signal_group(inst, SIGTERM);
+    sup_log(SUP_INFO, "%s: not gone after the shutdown message; SIG%s to pid %d", inst->label,
+            sigabbrev_np(cfg_of(inst)->stop_signal), (int)inst->run->pid);
+    signal_stop(inst);
     inst->stop_stage = 1;
     deadline(inst, (uint64_t)(total - total / 2));
   } else {
@@ -213,9 +225,10 @@ static void after_crash(struct sup_instance *inst, int clean) {
   deadline(inst, delay);
 }
 
+/* Clean: one of success_exit_codes, no signal, not killed by muster. */
 static void act_crashed(struct sup_instance *inst, const char *why) {
   int by_us = inst->state == SUP_I_KILLED;
-  after_crash(inst, inst->last_code == 0 && inst->last_signal == 0 && !by_us);
+  after_crash(inst, !by_us && inst->last_signal == 0 && cfg_success_exit(cfg_of(inst), inst->last_code));
 }
 
 static void act_stopped(struct sup_instance *inst, const char *why) {

@@ -87,6 +87,8 @@ struct sup_run {
   struct sup_topics topics;  /* what it subscribed to */
   pid_t pid;                 /* 0 until spawned */
   int open;                  /* handles/closers not yet closed */
+  int health_port;           /* an http check's port (its PORT), 0: none */
+  char **health_env;         /* a health command's environment, or NULL */
   unsigned exited : 1;       /* the exit callback ran */
   unsigned ch_dead : 1;      /* the channel failed or closed */
 };
