@@ -61,14 +61,31 @@ static void instance_json(struct ipc_buf *b, struct sup_instance *inst) {
   ipc_buf_addc(b, '}');
 }
 
-static void service_json(struct ipc_buf *b, struct sup_service *svc) {
+/* ,"key":["a","b"] when n > 0. */
+static void field_names(struct ipc_buf *b, const char *k, const char **names, size_t n) {
+  if (n == 0)
+    return;
+  key(b, k);
+  ipc_buf_addc(b, '[');
+  for (size_t i = 0; i < n; i++) {
+    if (i > 0)
+      ipc_buf_addc(b, ',');
+    ipc_json_str(b, names[i], strlen(names[i]));
+  }
+  ipc_buf_addc(b, ']');
+}
+
+static void service_json(struct ipc_buf *b, struct sup_host *h, struct sup_service *svc) {
   struct sup_service_info si;
   struct sup_instance *inst;
+  const char *names[64];
   sup_view_service_info(svc, &si);
   ipc_buf_adds(b, "{\"name\":");
   ipc_json_str(b, si.name, strlen(si.name));
   field_str(b, "state", si.state_name);
   field_int(b, "restarts", (int64_t)si.restarts);
+  field_names(b, "waiting_for", names, sup_view_waiting_for(h, svc, names, 64));
+  field_names(b, "failed_dependencies", names, sup_view_failed_dependencies(h, svc, names, 64));
   key(b, "instances");
   ipc_buf_addc(b, '[');
   for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++) {
@@ -88,7 +105,7 @@ void ctl_status_encode(struct ipc_buf *b, struct sup_host *h, struct sup_service
       continue;
     if (n++ > 0)
       ipc_buf_addc(b, ',');
-    service_json(b, svc);
+    service_json(b, h, svc);
   }
   ipc_buf_adds(b, "]}\n");
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ipc_msg.h"
+#include "sup_deps.h"
 #include "sup_instance.h"
 #include "sup_log.h"
 #include "sup_service.h"
@@ -50,9 +51,15 @@ void sup_host_run_closed(struct sup_run *run) {
 
 /* ---- Hooks to the gateway ---- */
 
+static void on_deps(uv_timer_t *t) {
+  sup_deps_step(t->data);
+}
+
 void sup_host_service_changed(struct sup_host *h, struct sup_service *svc) {
   if (svc->removed && !h->stopping)
     uv_timer_start(&h->done_timer, on_collect, 0, 0); /* free it once gone */
+  if (!h->stopping && !uv_is_active((uv_handle_t *)&h->deps_timer))
+    uv_timer_start(&h->deps_timer, on_deps, 0, 0); /* may a waiting service start? */
   check_done(h);
 }
 
@@ -172,6 +179,7 @@ static void on_done_check(uv_timer_t *t) {
   struct sup_host *h = t->data;
   if (h->finished)
     return;
+  sup_deps_shutdown_step(h); /* the services whose dependents are gone */
   for (size_t s = 0; s < h->nsvcs; s++)
     if (!sup_service_all_exited(h->svcs[s]))
       return;
@@ -195,6 +203,7 @@ static void on_done_check(uv_timer_t *t) {
   uv_close((uv_handle_t *)&h->mem_timer, on_host_handle_closed);
   uv_close((uv_handle_t *)&h->beat_timer, on_host_handle_closed);
   uv_close((uv_handle_t *)&h->done_timer, on_host_handle_closed);
+  uv_close((uv_handle_t *)&h->deps_timer, on_host_handle_closed);
   for (size_t s = 0; s < h->nsvcs; s++)
     sup_service_free(h->svcs[s]);
   h->nsvcs = 0;
@@ -221,8 +230,8 @@ void sup_host_shutdown(struct sup_host *h) {
     if (h->hooks[k].stopping)
       h->hooks[k].stopping(h->hooks[k].ctx);
   uv_timer_stop(&h->mem_timer);
-  for (size_t s = 0; s < h->nsvcs; s++)
-    sup_service_stop(h->svcs[s]);
+  uv_timer_stop(&h->deps_timer);
+  sup_deps_shutdown_step(h); /* dependents first; the others as theirs go */
   check_done(h);
 }
 
@@ -280,9 +289,10 @@ static struct sup_service *find_live(struct sup_host *h, const char *name) {
 }
 
 /* Fills v with the new config's services, in its order: kept ones
- * reconfigured, new ones created and started. Returns how many. */
+ * reconfigured, new ones created (and listed in added). Returns how many. */
 static size_t apply_services(struct sup_host *h, struct cfg *nc, struct sup_service **v,
-                             struct sup_reload_result *res) {
+                             struct sup_reload_result *res, struct sup_service **added,
+                             size_t *nadded) {
   size_t n = 0;
   for (size_t i = 0; i < nc->nservices; i++) {
     const struct cfg_service *ns = &nc->services[i];
@@ -292,7 +302,7 @@ static size_t apply_services(struct sup_host *h, struct cfg *nc, struct sup_serv
         continue; /* logged; the rest of the reload goes on */
       list_add(res->added, sizeof(res->added), ns->name);
       v[n++] = svc;
-      sup_service_start(svc);
+      added[(*nadded)++] = svc; /* started once the whole reload is applied */
       continue;
     }
     v[n++] = svc;
@@ -343,15 +353,18 @@ int sup_host_reload(struct sup_host *h, struct sup_reload_result *res, struct cf
   }
   if ((rc = cfg_load(h->config_path, h->bin_dir, &nc, errs)) != 0)
     return rc;
-  size_t cap = nc->nservices + h->nsvcs;
+  size_t cap = nc->nservices + h->nsvcs, nadded = 0;
   struct sup_service **v = calloc(cap ? cap : 1, sizeof(*v));
-  if (v == NULL || util_vec_reserve(&h->retired, &h->capretired, h->nretired + 1) != 0) {
+  struct sup_service **added = calloc(cap ? cap : 1, sizeof(*added));
+  if (v == NULL || added == NULL ||
+      util_vec_reserve(&h->retired, &h->capretired, h->nretired + 1) != 0) {
     free(v);
+    free(added);
     cfg_free(nc);
     cfg_errors_add(errs, "out of memory");
     return UV_ENOMEM;
   }
-  size_t n = retire_services(h, v, apply_services(h, nc, v, res), res);
+  size_t n = retire_services(h, v, apply_services(h, nc, v, res, added, &nadded), res);
   free(h->svcs);
   h->svcs = v;
   h->nsvcs = n;
@@ -362,6 +375,9 @@ int sup_host_reload(struct sup_host *h, struct sup_reload_result *res, struct cf
       h->hooks[k].reloaded(h->hooks[k].ctx);
   collect_retired(h);
   emit_reload(h, res);
+  for (size_t i = 0; i < nadded; i++) /* now that every service of nc is known */
+    sup_deps_start(h, added[i]);
+  free(added);
   return 0;
 }
 
@@ -397,6 +413,8 @@ int sup_host_init(struct sup_host *h, uv_loop_t *loop, struct cfg *cfg,
   h->mem_timer.data = h;
   uv_timer_init(loop, &h->done_timer);
   h->done_timer.data = h;
+  uv_timer_init(loop, &h->deps_timer);
+  h->deps_timer.data = h;
   uv_timer_init(loop, &h->beat_timer);
   h->beat_timer.data = h;
   return 0;
@@ -406,7 +424,7 @@ void sup_host_start(struct sup_host *h) {
   sup_log(SUP_INFO, "muster %s starting %zu services from %s", MUSTER_VERSION, h->nsvcs,
           h->config_path);
   for (size_t s = 0; s < h->nsvcs; s++)
-    sup_service_start(h->svcs[s]);
+    sup_deps_start(h, h->svcs[s]);
   uv_timer_start(&h->mem_timer, on_mem_timer, MEM_CHECK_MS, MEM_CHECK_MS);
 }
 

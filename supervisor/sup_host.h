@@ -48,6 +48,7 @@ struct sup_host {
   uv_timer_t beat_timer;        /* fires when the next beat is due */
   uint64_t beat_at;             /* when beat_timer fires; SUP_SCHED_NEVER: stopped */
   uv_timer_t done_timer;        /* shutdown progress check, at a safe point */
+  uv_timer_t deps_timer;        /* starts waiting services, at a safe point */
   struct sup_run **runs;        /* runs whose handles are open */
   size_t nruns, capruns;
   struct cfg **retired;         /* configs replaced by reloads, still pointed into */

@@ -72,6 +72,7 @@ void sup_service_free(struct sup_service *svc) {
 void sup_service_start(struct sup_service *svc) {
   svc->stopped = 0;
   svc->failed = 0;
+  svc->waiting = 0;
   sup_window_clear(&svc->window);
   for (size_t i = 0; i < svc->ninst; i++) {
     struct sup_instance *inst = svc->inst[i];
@@ -84,6 +85,7 @@ void sup_service_start(struct sup_service *svc) {
 
 void sup_service_stop(struct sup_service *svc) {
   svc->stopped = 1;
+  svc->waiting = 0;
   for (size_t i = 0; i < svc->ninst; i++)
     sup_instance_stop(svc->inst[i]);
 }
@@ -99,6 +101,8 @@ enum sup_sstate sup_service_state(const struct sup_service *svc) {
   size_t ready = 0, starting = 0, alive = 0;
   if (svc->failed)
     return SUP_S_FAILED;
+  if (svc->waiting)
+    return SUP_S_STARTING; /* for its dependencies */
   for (size_t i = 0; i < svc->ninst; i++) {
     enum sup_istate s = svc->inst[i]->state;
     ready += s == SUP_I_READY;

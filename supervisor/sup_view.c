@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "sup_deps.h"
 #include "sup_host.h"
 #include "sup_log.h"
 #include "sup_proc.h"
@@ -35,6 +36,16 @@ void sup_view_service_info(const struct sup_service *svc, struct sup_service_inf
     out->ready += sup_instance_routable(svc->inst[i]);
     out->inflight += svc->inst[i]->inflight;
   }
+}
+
+size_t sup_view_waiting_for(const struct sup_host *h, const struct sup_service *svc,
+                            const char **out, size_t max) {
+  return sup_deps_waiting_for(h, svc, out, max);
+}
+
+size_t sup_view_failed_dependencies(const struct sup_host *h, const struct sup_service *svc,
+                                    const char **out, size_t max) {
+  return sup_deps_failed(h, svc, out, max);
 }
 
 const struct cfg_service *sup_view_service_cfg(const struct sup_service *svc) {

@@ -48,6 +48,13 @@ struct sup_service *sup_view_service(const struct sup_host *h, size_t i);
 /* The live service called name, or NULL. */
 struct sup_service *sup_view_find(const struct sup_host *h, const char *name);
 void sup_view_service_info(const struct sup_service *svc, struct sup_service_info *out);
+/* Up to max names (borrowed) of the services svc waits for before it
+ * starts (depends_on; none unless it is waiting), and of its dependencies
+ * that are in state failed. Each returns how many it wrote. */
+size_t sup_view_waiting_for(const struct sup_host *h, const struct sup_service *svc,
+                            const char **out, size_t max);
+size_t sup_view_failed_dependencies(const struct sup_host *h, const struct sup_service *svc,
+                                    const char **out, size_t max);
 /* Its configuration (borrowed from the config in force). */
 const struct cfg_service *sup_view_service_cfg(const struct sup_service *svc);
 

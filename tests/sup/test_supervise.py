@@ -169,6 +169,105 @@ class InstancesMaxTest(unittest.TestCase):
             self.assertEqual(len(ctl(m, cmd="status")["services"][0]["instances"]), n)
 
 
+class DependsOnTest(unittest.TestCase):
+
+    @staticmethod
+    def positions(m, patterns):
+        """The index in muster's log of the first line matching each pattern."""
+        out = []
+        for p in patterns:
+            rx = re.compile(p)
+            out.append(next(i for i, line in enumerate(m.history) if rx.search(line)))
+        return out
+
+    def test_start_order_then_reverse_order_at_shutdown(self):
+        svcs = [dummy("web", depends_on=["api"]),
+                dummy("api", instances=2, depends_on=["db"], env={"DUMMY_READY_DELAY_MS": "50"}),
+                dummy("db", env={"DUMMY_READY_DELAY_MS": "100"}),
+                dummy("alone")]
+        with Muster(svcs).start() as m:
+            m.expect(r"web\[0\]: ready: ")
+            m.seen_or_expect(r"api\[1\]: ready: ")
+            p = self.positions(m, [r"web: waiting: api$", r"api: waiting: db$", r"db\[0\]: ready",
+                                   r"api\[0\]: spawn", r"api\[1\]: spawn", r"api\[\d\]: ready",
+                                   r"web\[0\]: spawn"])
+            self.assertEqual(p[2:], sorted(p[2:]), "\n".join(m.history))
+            self.assertLess(max(p[:2]), p[2])
+            log = m.log_text()
+            self.assertLess(log.index("alone[0]: spawn"), log.index("db[0]: ready"))  # no deps
+            m.signal(signal.SIGTERM)
+            self.assertEqual(m.wait(), 0)
+            p = self.positions(m, [r"web\[0\]: exit: ", r"api\[0\]: exit: ", r"api\[1\]: exit: ",
+                                   r"db\[0\]: exit: "])
+            self.assertLess(p[0], min(p[1], p[2]))
+            self.assertLess(max(p[1], p[2]), p[3])
+            self.assertIn("db: stops once its dependents are gone (api first)", m.log_text())
+
+    def test_waiting_for_failed_dependency_and_stop_of_a_dependency(self):
+        svcs = [dummy("api", depends_on=["db", "cache"]),
+                sh("db", "exit 1", restart={"max_restarts": 0}),
+                dummy("cache")]
+        with Muster(svcs).start() as m:
+            m.seen_or_expect(r"db: failed: ")
+            m.seen_or_expect(r"cache\[0\]: ready: ")
+            barrier(m)
+            api = ctl(m, cmd="status", service="api")["services"][0]
+            self.assertEqual(api["state"], "starting")
+            self.assertEqual(api["waiting_for"], ["db"])
+            self.assertEqual(api["failed_dependencies"], ["db"])
+            self.assertEqual([i["state"] for i in api["instances"]], ["exited"])
+            env = dict(os.environ, MUSTER_SOCKET=os.path.join(m.dir, "run", "muster.sock"))
+            out = subprocess.run([bin_path("musterctl"), "status"], capture_output=True,
+                                 text=True, env=env, timeout=TIMEOUT).stdout
+            self.assertIn("api is waiting for db\n", out)
+            self.assertIn("api depends on failed db\n", out)
+            # An operator's start does not wait (dependencies are wanted, not required).
+            self.assertTrue(ctl(m, cmd="start", service="api")["ok"])
+            m.expect(r"api\[0\]: ready: ")
+            api = ctl(m, cmd="status", service="api")["services"][0]
+            self.assertNotIn("waiting_for", api)
+            self.assertEqual(api["failed_dependencies"], ["db"])
+            # Stopping a dependency leaves its dependents running.
+            self.assertTrue(ctl(m, cmd="stop", service="cache")["ok"])
+            m.expect(r"cache\[0\]: stop: stopped")
+            barrier(m)
+            self.assertEqual(ctl(m, cmd="status", service="api")["services"][0]["state"], "running")
+
+    def test_a_reload_starts_added_services_in_order(self):
+        with Muster([dummy("db")]).start() as m:
+            m.ready("db[0]")
+            m.config["services"] += [dummy("late", depends_on=["db"]),
+                                     dummy("later", depends_on=["newdep"]),
+                                     dummy("newdep", env={"DUMMY_READY_DELAY_MS": "50"})]
+            m.write_config()
+            r = ctl(m, cmd="reload")
+            self.assertTrue(r["ok"], r)
+            m.expect(r"later: waiting: newdep$")
+            m.seen_or_expect(r"late\[0\]: ready: ")
+            m.seen_or_expect(r"later\[0\]: ready: ")
+            log = m.log_text()
+            self.assertNotIn("late: waiting", log)  # db was ready
+            self.assertLess(log.index("newdep[0]: ready"), log.index("later[0]: spawn"))
+
+    def test_check_rejects_a_cycle_with_its_path(self):
+        d = tempfile.mkdtemp(prefix="muster-cycle-")
+        try:
+            cfg = {"services": [
+                {"name": "x", "command": ["dummy_service"]},
+                {"name": "y", "command": ["dummy_service"]},
+                {"name": "a", "command": ["dummy_service"], "depends_on": ["b"]},
+                {"name": "b", "command": ["dummy_service"], "depends_on": ["x", "a"]}]}
+            path = os.path.join(d, "m.json")
+            with open(path, "w") as f:
+                json.dump(cfg, f)
+            r = subprocess.run([bin_path("muster"), "--check", "-c", path], capture_output=True,
+                               text=True, timeout=TIMEOUT)
+            self.assertEqual(r.returncode, 1)
+            self.assertEqual(r.stderr, "services[2].depends_on: cycle a \u2192 b \u2192 a\n")
+        finally:
+            shutil.rmtree(d)
+
+
 def group_file_with(extra):
     """A copy of /etc/group with one more line, in a temp dir."""
     d = tempfile.mkdtemp(prefix="muster-group-")
