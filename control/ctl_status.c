@@ -58,6 +58,8 @@ static void instance_json(struct ipc_buf *b, struct sup_instance *inst) {
     field_int(b, "signal", ii.last_signal);
     ipc_buf_addc(b, '}');
   }
+  if (ii.has_health)
+    field_int(b, "health_misses", ii.health_misses);
   ipc_buf_addc(b, '}');
 }
 

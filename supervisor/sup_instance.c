@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ipc_msg.h"
+#include "sup_health.h"
 #include "sup_host.h"
 #include "sup_log.h"
 #include "sup_proc.h"
@@ -278,12 +279,13 @@ static const sup_iact table[SUP_I__COUNT][SUP_E__COUNT] = {
                         [SUP_E_EXIT] = act_crashed},
     [SUP_I_READY] = {[SUP_E_STOP] = act_stop, [SUP_E_DRAIN] = act_drain,
                      [SUP_E_RESTART] = act_restart, [SUP_E_HUNG] = act_kill,
-                     [SUP_E_BROKEN] = act_kill, [SUP_E_KILL] = act_kill_final,
-                     [SUP_E_EXIT] = act_crashed},
+                     [SUP_E_UNHEALTHY] = act_kill, [SUP_E_BROKEN] = act_kill,
+                     [SUP_E_KILL] = act_kill_final, [SUP_E_EXIT] = act_crashed},
     [SUP_I_DRAINING] = {[SUP_E_STOP] = act_stop, [SUP_E_IDLE] = act_stop,
                         [SUP_E_TIMER] = act_drain_timeout, [SUP_E_RESTART] = act_restart,
-                        [SUP_E_HUNG] = act_kill, [SUP_E_BROKEN] = act_kill,
-                        [SUP_E_KILL] = act_kill_final, [SUP_E_EXIT] = act_crashed},
+                        [SUP_E_HUNG] = act_kill, [SUP_E_UNHEALTHY] = act_kill,
+                        [SUP_E_BROKEN] = act_kill, [SUP_E_KILL] = act_kill_final,
+                        [SUP_E_EXIT] = act_crashed},
     [SUP_I_STOPPING] = {[SUP_E_TIMER] = act_stop_stage, [SUP_E_BROKEN] = act_kill_final,
                         [SUP_E_KILL] = act_kill_final, [SUP_E_EXIT] = act_stopped},
     [SUP_I_RESTARTING] = {[SUP_E_STOP] = act_make_final, [SUP_E_DRAIN] = act_make_final,
@@ -314,10 +316,63 @@ static void deadline(struct sup_instance *inst, uint64_t ms) {
   uv_timer_start(&inst->timer, on_deadline, ms, 0);
 }
 
+/* Stops the deadline, the grace, the heartbeat and a health check. */
 static void stop_timers(struct sup_instance *inst) {
   uv_timer_stop(&inst->timer);
   uv_timer_stop(&inst->grace);
   sup_host_beat_remove(inst->svc->host, &inst->beat);
+  if (inst->hcheck != NULL) {
+    sup_health_cancel(inst->hcheck);
+    inst->hcheck = NULL;
+  }
+}
+
+/* ---- Health checks (sup_health.c) ---- */
+
+/* A check passed or failed: heartbeat_misses failures in a row restart the
+ * instance, as a kill by muster (a crash), like missed pongs. */
+static void health_result(struct sup_instance *inst, int ok, const char *why) {
+  int limit = cfg_of(inst)->heartbeat_misses;
+  char detail[240];
+  if (ok) {
+    if (inst->health_fails > 0)
+      sup_log(SUP_INFO, "%s: health check passes again: %s", inst->label, why);
+    inst->health_fails = 0;
+    return;
+  }
+  inst->health_fails++;
+  sup_log(SUP_WARN, "%s: health check failed (%d of %d): %s", inst->label, inst->health_fails,
+          limit, why);
+  if (inst->health_fails < limit)
+    return;
+  snprintf(detail, sizeof(detail), "health check failed %d times in a row: %s",
+           inst->health_fails, why);
+  emit(inst, "unhealthy", detail);
+  sup_instance_event(inst, SUP_E_UNHEALTHY, detail);
+}
+
+void sup_instance_health_done(struct sup_instance *inst, struct sup_hcheck *c, int ok,
+                              const char *why) {
+  if (inst->hcheck != c)
+    return;
+  inst->hcheck = NULL;
+  health_result(inst, ok, why);
+}
+
+/* At each beat: a check still running has failed (the beat is its
+ * timeout); then the next one starts. */
+static void health_beat(struct sup_instance *inst) {
+  char why[200];
+  if (inst->hcheck != NULL) {
+    sup_health_cancel(inst->hcheck);
+    inst->hcheck = NULL;
+    snprintf(why, sizeof(why), "no answer within %d ms", cfg_of(inst)->heartbeat_ms);
+    health_result(inst, 0, why);
+  }
+  if (inst->state != SUP_I_READY && inst->state != SUP_I_DRAINING)
+    return; /* killed just now */
+  if ((inst->hcheck = sup_health_start(inst, why, sizeof(why))) == NULL)
+    health_result(inst, 0, why);
 }
 
 /* Sends a ping. An idle channel (nothing queued, no write in flight) gets
@@ -350,6 +405,8 @@ void sup_instance_beat(struct sup_instance *inst, uint64_t now) {
   struct ipc_channel *ch = sup_instance_channel(inst);
   if (ch != NULL)
     send_ping(inst, ch);
+  if (cfg_of(inst)->health.kind != CFG_HEALTH_NONE && inst->run != NULL)
+    health_beat(inst);
 }
 
 /* Beats start one heartbeat_ms after ready, on the wheel's grid. */
@@ -358,6 +415,7 @@ static void start_heartbeat(struct sup_instance *inst) {
   struct sup_host *h = inst->svc->host;
   inst->ping_outstanding = 0;
   inst->misses = 0;
+  inst->health_fails = 0;
   if (ms > 0)
     sup_host_beat_add(h, &inst->beat, sup_sched_first(uv_now(sup_host_loop(h)), (uint64_t)ms));
 }
@@ -596,7 +654,7 @@ void sup_instance_free(struct sup_instance *inst) {
     inst->run->inst = NULL;
     inst->run = NULL;
   }
-  sup_host_beat_remove(inst->svc->host, &inst->beat);
+  stop_timers(inst);
   inst->closing = 2;
   uv_close((uv_handle_t *)&inst->timer, on_inst_timer_closed);
   uv_close((uv_handle_t *)&inst->grace, on_inst_timer_closed);

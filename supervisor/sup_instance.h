@@ -29,6 +29,7 @@
 #include "sup_sched.h"
 
 struct sup_service;
+struct sup_hcheck;
 struct ipc_msg;
 
 /* XX(ENUM, "name as status shows it", has a process) for the states. */
@@ -59,6 +60,7 @@ enum sup_istate {
   XX(READY, "ready")       /* the ready message */                             \
   XX(TIMER, "timer")       /* the state's deadline passed */                   \
   XX(HUNG, "hung")         /* too many pongs missed */                         \
+  XX(UNHEALTHY, "unhealthy") /* heartbeat_misses health checks failed in a row */ \
   XX(BROKEN, "broken")     /* flood, huge line, channel closed while running */ \
   XX(KILL, "kill")         /* forced shutdown: SIGKILL now */                  \
   XX(EXIT, "exit")         /* the process is gone */
@@ -111,6 +113,8 @@ struct sup_instance {
   int64_t ping_seq;         /* last ping sent */
   int ping_outstanding;     /* a ping awaits its pong */
   int misses;               /* pongs missed in a row */
+  struct sup_hcheck *hcheck; /* the health check in flight, or NULL */
+  int health_fails;         /* health checks failed in a row */
   uint64_t bad_lines;       /* invalid lines in the current second */
   uint64_t bad_second;      /* that second (monotonic ms / 1000) */
   uint64_t rss;             /* last RSS reading, bytes (sup_instance_sample) */
@@ -175,6 +179,10 @@ void sup_instance_check_memory(struct sup_instance *inst);
 /* Reads its RSS and CPU time from /proc now (one file): inst->rss, and
  * inst->cpu when the last reading that counted is a second old or more. */
 void sup_instance_sample(struct sup_instance *inst);
+
+/* The result of its health check c (sup_health.c): ok, or why not. */
+void sup_instance_health_done(struct sup_instance *inst, struct sup_hcheck *c, int ok,
+                              const char *why);
 
 /* Its heartbeat is due (the host's wheel took it, at loop time now):
  * counts a missed pong, sends the next ping, queues the next beat. */

@@ -69,6 +69,8 @@ void sup_view_instance_info(const struct sup_instance *inst, struct sup_instance
   out->cpu_percent = out->pid && inst->cpu.pid == out->pid ? inst->cpu.percent : 0;
   out->last_code = inst->last_code;
   out->last_signal = inst->last_signal;
+  out->has_health = inst->svc->cfg->health.kind != CFG_HEALTH_NONE;
+  out->health_misses = inst->health_fails;
 }
 
 void sup_view_instance_sample(struct sup_instance *inst) {

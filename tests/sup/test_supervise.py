@@ -12,8 +12,8 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from musterproc import (LogFollow, Muster, TIMEOUT, bin_path, ctl, poll_until,  # noqa: E402
-                        service)
+from musterproc import (SRC, LogFollow, Muster, TIMEOUT, bin_path, ctl, free_port,  # noqa: E402
+                        poll_until, service, wait_pid_gone)
 
 
 def dummy(name="dummy", **kw):
@@ -266,6 +266,85 @@ class DependsOnTest(unittest.TestCase):
             self.assertEqual(r.stderr, "services[2].depends_on: cycle a \u2192 b \u2192 a\n")
         finally:
             shutil.rmtree(d)
+
+
+class HealthTest(unittest.TestCase):
+
+    def test_http_check_failing_n_times_restarts_the_instance(self):
+        port = free_port()
+        svc = service("web", [sys.executable, os.path.join(SRC, "tests", "helpers",
+                                                           "http_service.py")],
+                      env={"PORT": str(port)}, heartbeat_ms=100, heartbeat_misses=3,
+                      health={"http": "/health"})
+        m = Muster([svc])
+        health = os.path.join(m.dir, "health")
+        svc["env"]["HEALTH_FILE"] = health
+        m.write_config()
+        with m.start():
+            m.ready("web[0]")
+            with open(health, "w") as f:
+                f.write("503")
+            what = r"GET /health on 127\.0\.0\.1:%d: status 503" % port
+            m.expect(r"web\[0\]: health check failed \(1 of 3\): " + what)
+            m.expect(r"web\[0\]: health check failed \(3 of 3\): " + what)
+            m.expect(r"web\[0\]: unhealthy: health check failed 3 times in a row: " + what)
+            m.expect(r"web\[0\]: exit: killed by signal 9")
+            with open(health, "w") as f:
+                f.write("200")
+            m.expect(r"web\[0\]: restart: ")
+            m.ready("web[0]")
+            r = ctl(m, cmd="status")["services"][0]
+            self.assertEqual(r["restarts"], 1)
+            self.assertIn("health_misses", r["instances"][0])
+
+    def test_http_check_of_a_port_nobody_listens_on(self):
+        port = free_port()
+        svc = dummy("deaf", env={"PORT": str(port)}, heartbeat_ms=50, heartbeat_misses=2,
+                    health={"http": "/health"}, restart={"policy": "never"})
+        with Muster([svc]).start() as m:
+            m.ready("deaf[0]")
+            m.expect(r"deaf\[0\]: health check failed \(2 of 2\): GET /health on "
+                     r"127\.0\.0\.1:%d: connect failed: connection refused" % port)
+            m.expect(r"deaf\[0\]: exit: killed by signal 9")
+
+    def test_command_check_with_the_instance_environment(self):
+        script = ('test -n "$MUSTER_INSTANCE_PID" && test -z "$NODE_CHANNEL_FD" && '
+                  'test -z "$MUSTER_CHANNEL_FD" && test "$MUSTER_SERVICE" = w && '
+                  'echo "$MUSTER_INSTANCE_PID" >> "$RUNS" && ! test -e "$SICK"')
+        m = Muster([dummy("w", heartbeat_ms=50, heartbeat_misses=2,
+                          health={"command": ["sh", "-c", script]})])
+        runs, sick = os.path.join(m.dir, "runs"), os.path.join(m.dir, "sick")
+        m.config["services"][0]["env"] = {"RUNS": runs, "SICK": sick}
+        m.write_config()
+        with m.start():
+            pid = m.spawned_pid("w[0]")
+            m.ready("w[0]")
+            got = poll_until(lambda: (lambda t: t if t.count("\n") >= 3 else None)(
+                read(runs) if os.path.exists(runs) else ""), what="three passed checks")
+            self.assertEqual(set(got.split()), {str(pid)})
+            self.assertEqual(ctl(m, cmd="status")["services"][0]["instances"][0]
+                             ["health_misses"], 0)
+            open(sick, "w").close()
+            m.expect(r"w\[0\]: health check failed \(2 of 2\): the health command exited "
+                     r"with code 1")
+            m.expect(r"w\[0\]: unhealthy: ")
+            m.expect(r"w\[0\]: exit: killed by signal 9")
+
+    def test_a_hanging_check_is_killed_and_counts_as_failed(self):
+        script = 'echo $$$$ >> "$PIDS"; exec sleep 600'  # "$$" in a config is a literal "$"
+        m = Muster([dummy("slow", heartbeat_ms=200, heartbeat_misses=2,
+                          restart={"policy": "never"}, health={"command": ["sh", "-c", script]})])
+        pids = os.path.join(m.dir, "pids")
+        m.config["services"][0]["env"] = {"PIDS": pids}
+        m.write_config()
+        with m.start():
+            m.ready("slow[0]")
+            m.expect(r"slow\[0\]: health check failed \(1 of 2\): no answer within 200 ms")
+            m.expect(r"slow\[0\]: unhealthy: health check failed 2 times in a row: "
+                     r"no answer within 200 ms")
+            m.expect(r"slow\[0\]: exit: killed by signal 9")
+            for pid in map(int, read(pids).split()):
+                self.assertTrue(wait_pid_gone(pid), "health command %d left behind" % pid)
 
 
 def group_file_with(extra):
