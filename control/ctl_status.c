@@ -98,6 +98,34 @@ static void service_json(struct ipc_buf *b, struct sup_host *h, struct sup_servi
   ipc_buf_adds(b, "]}");
 }
 
+/* ,"hooks":[...] when there are hooks: what each one did. */
+static void hooks_json(struct ipc_buf *b, struct sup_host *h) {
+  struct sup_evhook_info hi;
+  size_t n = sup_view_hook_count(h);
+  if (n == 0)
+    return;
+  key(b, "hooks");
+  ipc_buf_addc(b, '[');
+  for (size_t i = 0; i < n; i++) {
+    size_t ne = 0;
+    sup_view_hook_info(h, i, &hi);
+    while (hi.events[ne] != NULL)
+      ne++;
+    ipc_buf_adds(b, i ? ",{\"index\":" : "{\"index\":");
+    ipc_buf_addi(b, hi.index);
+    field_names(b, "events", (const char **)hi.events, ne);
+    key(b, "running");
+    ipc_buf_adds(b, hi.running ? "true" : "false");
+    field_int(b, "queued", (int64_t)hi.queued);
+    field_int(b, "runs", (int64_t)hi.runs);
+    field_int(b, "failures", (int64_t)hi.failures);
+    field_int(b, "killed", (int64_t)hi.killed);
+    field_int(b, "dropped", (int64_t)hi.dropped);
+    ipc_buf_addc(b, '}');
+  }
+  ipc_buf_addc(b, ']');
+}
+
 void ctl_status_encode(struct ipc_buf *b, struct sup_host *h, struct sup_service *one) {
   struct sup_service *svc;
   size_t n = 0;
@@ -109,5 +137,8 @@ void ctl_status_encode(struct ipc_buf *b, struct sup_host *h, struct sup_service
       ipc_buf_addc(b, ',');
     service_json(b, h, svc);
   }
-  ipc_buf_adds(b, "]}\n");
+  ipc_buf_addc(b, ']');
+  if (one == NULL)
+    hooks_json(b, h);
+  ipc_buf_adds(b, "}\n");
 }

@@ -9,6 +9,7 @@
 
 #include "ipc_msg.h"
 #include "sup_deps.h"
+#include "sup_evhook.h"
 #include "sup_instance.h"
 #include "sup_log.h"
 #include "sup_service.h"
@@ -191,6 +192,8 @@ static void on_done_check(uv_timer_t *t) {
         sup_run_force_close(h->runs[i]);
     return;
   }
+  if (!sup_evhooks_idle(h->evhooks))
+    return; /* a hook is still running (it got SIGTERM) or closing */
   h->finished = 1;
   sup_log(SUP_INFO, "all services stopped; exiting");
   for (size_t k = 0; k < h->nhooks; k++)
@@ -214,6 +217,10 @@ static void check_done(struct sup_host *h) {
     uv_timer_start(&h->done_timer, on_done_check, 0, 0);
 }
 
+void sup_host_check_done(struct sup_host *h) {
+  check_done(h);
+}
+
 void sup_host_shutdown(struct sup_host *h) {
   if (h->finished)
     return;
@@ -231,6 +238,7 @@ void sup_host_shutdown(struct sup_host *h) {
       h->hooks[k].stopping(h->hooks[k].ctx);
   uv_timer_stop(&h->mem_timer);
   uv_timer_stop(&h->deps_timer);
+  sup_evhooks_stop(h->evhooks);
   sup_deps_shutdown_step(h); /* dependents first; the others as theirs go */
   check_done(h);
 }
@@ -370,6 +378,7 @@ int sup_host_reload(struct sup_host *h, struct sup_reload_result *res, struct cf
   h->nsvcs = n;
   h->retired[h->nretired++] = h->cfg;
   h->cfg = nc;
+  sup_evhooks_configure(h->evhooks, nc);
   for (size_t k = 0; k < h->nhooks; k++) /* before old configs can be freed */
     if (h->hooks[k].reloaded)
       h->hooks[k].reloaded(h->hooks[k].ctx);
@@ -415,6 +424,8 @@ int sup_host_init(struct sup_host *h, uv_loop_t *loop, struct cfg *cfg,
   h->done_timer.data = h;
   uv_timer_init(loop, &h->deps_timer);
   h->deps_timer.data = h;
+  if ((h->evhooks = sup_evhooks_new(h)) == NULL)
+    return -1;
   uv_timer_init(loop, &h->beat_timer);
   h->beat_timer.data = h;
   return 0;
@@ -429,6 +440,7 @@ void sup_host_start(struct sup_host *h) {
 }
 
 void sup_host_free(struct sup_host *h) {
+  sup_evhooks_free(h->evhooks);
   for (size_t s = 0; s < h->nsvcs; s++)
     sup_service_free(h->svcs[s]);
   free(h->svcs);

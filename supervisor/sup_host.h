@@ -57,6 +57,7 @@ struct sup_host {
   struct sup_host_hooks hooks[8]; /* gateway, control, admin, notify */
   size_t nhooks;
   struct sup_cblist log_listeners; /* service output followers (sup_line_cb) */
+  struct sup_evhooks *evhooks;  /* hooks.on_event, owned */
   char **environ;               /* muster's environment at start */
   int stopping;                 /* shutdown under way */
   int finished;                 /* everything released */
@@ -128,5 +129,7 @@ void sup_host_instance_gone(struct sup_host *h, struct sup_instance *inst);
 /* Queues a heartbeat at due (loop time) / takes it out of the wheel. */
 void sup_host_beat_add(struct sup_host *h, struct sup_sched_entry *e, uint64_t due);
 void sup_host_beat_remove(struct sup_host *h, struct sup_sched_entry *e);
+/* Something that shutdown waits for is gone: look again, at a safe point. */
+void sup_host_check_done(struct sup_host *h);
 
 #endif

@@ -93,6 +93,14 @@ struct sup_service *sup_view_owner(const struct sup_instance *inst) {
   return inst->svc;
 }
 
+size_t sup_view_hook_count(const struct sup_host *h) {
+  return sup_evhooks_count(h->evhooks);
+}
+
+void sup_view_hook_info(const struct sup_host *h, size_t i, struct sup_evhook_info *out) {
+  sup_evhooks_info(h->evhooks, i, out);
+}
+
 const struct cfg *sup_view_cfg(const struct sup_host *h) {
   return h->cfg;
 }

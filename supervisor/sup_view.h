@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "cfg.h"
+#include "sup_evhook.h"
 #include "sup_instance.h"
 #include "sup_service.h"
 
@@ -75,6 +76,10 @@ int sup_view_index(const struct sup_instance *inst);
 unsigned sup_view_inflight(const struct sup_instance *inst);
 /* The service it belongs to. */
 struct sup_service *sup_view_owner(const struct sup_instance *inst);
+
+/* The event hooks (hooks.on_event), for `status`. */
+size_t sup_view_hook_count(const struct sup_host *h);
+void sup_view_hook_info(const struct sup_host *h, size_t i, struct sup_evhook_info *out);
 
 /* The config in force (borrowed). */
 const struct cfg *sup_view_cfg(const struct sup_host *h);

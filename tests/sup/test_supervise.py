@@ -13,7 +13,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from musterproc import (SRC, LogFollow, Muster, TIMEOUT, bin_path, ctl, free_port,  # noqa: E402
-                        poll_until, service, wait_pid_gone)
+                        http_get, poll_until, service, stop_clean, wait_pid_gone)
 
 
 def dummy(name="dummy", **kw):
@@ -345,6 +345,83 @@ class HealthTest(unittest.TestCase):
             m.expect(r"slow\[0\]: exit: killed by signal 9")
             for pid in map(int, read(pids).split()):
                 self.assertTrue(wait_pid_gone(pid), "health command %d left behind" % pid)
+
+
+def hook(events, script):
+    return {"on_event": {"events": events, "command": ["sh", "-c", script]}}
+
+
+class HookTest(unittest.TestCase):
+
+    def test_a_hook_gets_the_failed_event_as_json(self):
+        # stdin and MUSTER_EVENT carry the same object; the hook runs in the config's dir.
+        script = ('cat > event.tmp; mv event.tmp event.json; '
+                  'test "$(cat event.json)" = "$MUSTER_EVENT" && echo same')
+        svcs = [sh("loop", "exit 4", restart={"max_restarts": 0}), dummy()]
+        with Muster(svcs, hooks=hook(["failed"], script)).start() as m:
+            m.seen_or_expect(r"loop: failed: ")
+            m.expect(r"hook\[0\] out: same$")
+            ev = json.loads(read(os.path.join(m.dir, "event.json")))
+            self.assertEqual(ev["type"], "failed")
+            self.assertEqual(ev["service"], "loop")
+            self.assertEqual((ev["index"], ev["code"], ev["signal"]), (-1, 4, 0))
+            self.assertIn("more than 0 restarts", ev["detail"])
+            self.assertRegex(ev["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+            self.assertEqual(set(ev), {"time", "type", "service", "index", "pid", "code",
+                                       "signal", "detail"})
+            barrier(m)
+            hooks = ctl(m, cmd="status")["hooks"]
+            self.assertEqual(hooks, [{"index": 0, "events": ["failed"], "running": False,
+                                      "queued": 0, "runs": 1, "failures": 0, "killed": 0,
+                                      "dropped": 0}])
+            self.assertEqual(len(re.findall(r"hook\[0\] out:", m.log_text())), 1)
+
+    def test_a_hook_that_hangs_is_killed_and_the_host_keeps_running(self):
+        script = "echo $$$$ > hook.pid; exec sleep 600"  # "$$" in a config is a literal "$"
+        with Muster([dummy(routes=["/d"])], hooks=hook(["ready"], script)).start() as m:
+            m.ready("dummy[0]")
+            pid = int(poll_until(lambda: os.path.exists(os.path.join(m.dir, "hook.pid")) and
+                                 read(os.path.join(m.dir, "hook.pid")).strip(), what="hook pid"))
+            self.assertEqual(http_get(m, "/d/echo")[0], 200)  # while the hook hangs
+            self.assertTrue(ctl(m, cmd="status")["hooks"][0]["running"])
+            m.expect(r"hook\[0\]: still running after 10 s; killing it", timeout=TIMEOUT + 10)
+            m.expect(r"hook\[0\]: killed by signal 9")
+            self.assertTrue(wait_pid_gone(pid))
+            self.assertEqual(http_get(m, "/d/echo")[0], 200)
+            h = ctl(m, cmd="status")["hooks"][0]
+            self.assertEqual((h["running"], h["runs"], h["failures"], h["killed"]), (False, 1, 1, 1))
+
+    def test_a_burst_of_events_does_not_block_requests(self):
+        script = "cat > /dev/null; sleep 0.5"
+        with Muster([dummy(routes=["/d"])], hooks=hook(["*"], script)).start() as m:
+            m.ready("dummy[0]")
+            import http.client
+            import time
+            host, port = m.config["gateway"]["listen"].rsplit(":", 1)
+            conn = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
+            slowest = 0.0
+            try:
+                for i in range(150):  # 150 publications: 150 "message" events
+                    t0 = time.monotonic()
+                    conn.request("POST", "/d/publish?topic=t", body=b"x%d" % i)
+                    r = conn.getresponse()
+                    r.read()
+                    self.assertEqual(r.status, 200)
+                    slowest = max(slowest, time.monotonic() - t0)
+            finally:
+                conn.close()
+            m.expect(r"hook\[0\]: 100 events are waiting; dropping events until it catches up")
+            self.assertLess(slowest, 2.0, "a request waited for the hooks")
+            h = ctl(m, cmd="status")["hooks"][0]
+            self.assertTrue(h["running"])
+            self.assertEqual(h["queued"], 100)
+            self.assertGreaterEqual(h["dropped"], 40)
+            code, left = stop_clean(m)
+            self.assertEqual(code, 0)
+            self.assertEqual(left, [])
+            log = m.log_text()
+            self.assertRegex(log, r"hook\[0\]: 100 events not run: muster is shutting down")
+            self.assertIn("hook[0]: muster is shutting down; SIGTERM to the running hook", log)
 
 
 def group_file_with(extra):
