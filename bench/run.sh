@@ -8,3 +8,5 @@ echo "== restart latency and memory (issue 3)"
 /usr/bin/python3 bench/restart.py
 echo "== gateway throughput and latency (issue 4)"
 /usr/bin/python3 bench/gateway.py
+echo "== 1,000 idle instances: CPU, status latency, memory (issue 17)"
+/usr/bin/python3 bench/scale.py

@@ -14,11 +14,17 @@ then measures:
               (a second run), divided by N - 1: what one instance costs
               in muster.
 
-  bench/scale.py [--bin DIR] [--instances N] [--seconds S] [--label TEXT]
+  floor       bench/scale_floor.c (compiled with cc): the same pings and
+              pongs with nothing but the system calls, no supervisor: what
+              the machine itself charges for them.
 
-DIR defaults to $MUSTER_BIN_DIR, then build/bin. Each instance holds three
-fds in muster (its channel and two output pipes): the soft RLIMIT_NOFILE of
-muster is raised to the hard limit for the run."""
+  bench/scale.py [--bin DIR] [--baseline DIR [--baseline-label L]]
+                 [--instances N] [--seconds S] [--rounds R]
+
+DIR defaults to $MUSTER_BIN_DIR, then build/bin; --baseline measures
+another build in the same run (rounds interleave the builds). Each instance
+holds three fds in muster (its channel and two output pipes): the soft
+RLIMIT_NOFILE of muster is raised to the hard limit for the run."""
 import argparse
 import json
 import os
@@ -141,27 +147,68 @@ def measure(bin_dir, n, seconds):
         host.stop()
 
 
+def floor(n, seconds):
+    """CPU % of bench/scale_floor.c: the same pings with nothing but the
+    system calls. None when there is no C compiler."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scale_floor.c")
+    d = tempfile.mkdtemp(prefix="muster-floor-")
+    try:
+        exe = os.path.join(d, "scale_floor")
+        if subprocess.run(["cc", "-O2", "-o", exe, src], capture_output=True).returncode != 0:
+            return None
+        out = subprocess.run([exe, str(n), str(int(seconds))], capture_output=True, text=True,
+                             preexec_fn=raise_nofile, timeout=seconds + 120).stdout
+        return float(out.strip())
+    finally:
+        subprocess.run(["rm", "-rf", d])
+
+
+def report(label, bin_dir, n, runs, rss_1):
+    cpus = [r[0] for r in runs]
+    lat = [x for r in runs for x in r[1]]
+    rss_n = statistics.median(r[2] for r in runs)
+    per = (rss_n - rss_1) / max(n - 1, 1)
+    print(f"  {label:<10} idle CPU {statistics.median(cpus):5.2f} % of a core "
+          f"(rounds: {' '.join('%.2f' % c for c in cpus)}); status median "
+          f"{statistics.median(lat):6.2f} ms, max {max(lat):6.2f} ms; RSS {rss_n / 1024:.1f} MiB "
+          f"with {n}, {rss_1 / 1024:.1f} MiB with 1: {per:.1f} KiB per instance  [{bin_dir}]")
+    return statistics.median(cpus), statistics.median(lat)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=DEFAULT_BIN)
+    ap.add_argument("--baseline", help="another build's bin dir, measured in the same run")
+    ap.add_argument("--baseline-label", default="baseline")
+    ap.add_argument("--label", default="muster")
     ap.add_argument("--instances", type=int, default=int(os.environ.get("BENCH_INSTANCES", 1000)))
     ap.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 20)))
-    ap.add_argument("--label", default="")
+    ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 1)))
     a = ap.parse_args()
-    bin_dir = os.path.abspath(a.bin)
-    cpu, lat, rss_n = measure(bin_dir, a.instances, a.seconds)
-    _, _, rss_1 = measure(bin_dir, 1, 2)
-    per = (rss_n - rss_1) / max(a.instances - 1, 1)
-    label = f" [{a.label}]" if a.label else ""
-    print(f"scale{label}: {a.instances} idle dummy_service instances, heartbeat_ms 1000, "
-          f"muster from {bin_dir}")
-    print(f"  idle CPU of muster over {a.seconds:.0f} s : {cpu:5.2f} % of a core "
-          f"(target < 1 %: {'MET' if cpu < 1 else 'MISSED'})")
-    print(f"  status with {a.instances} instances   : median {statistics.median(lat):6.2f} ms, "
-          f"max {max(lat):6.2f} ms over 20 (target < 20 ms: "
-          f"{'MET' if statistics.median(lat) < 20 else 'MISSED'})")
-    print(f"  RSS of muster              : {rss_n / 1024:.1f} MiB with {a.instances}, "
-          f"{rss_1 / 1024:.1f} MiB with 1: {per:.1f} KiB per instance")
+    builds = [(a.label, os.path.abspath(a.bin))]
+    if a.baseline:
+        builds.append((a.baseline_label, os.path.abspath(a.baseline)))
+    runs = {label: [] for label, _ in builds}
+    floors = []
+    for _ in range(a.rounds):  # interleaved: the machine's mood hits every build alike
+        for label, bin_dir in builds:
+            runs[label].append(measure(bin_dir, a.instances, a.seconds))
+        f = floor(a.instances, a.seconds)
+        if f is not None:
+            floors.append(f)
+    print(f"scale: {a.instances} idle dummy_service instances, heartbeat_ms 1000, "
+          f"{a.seconds:.0f} s per reading, {a.rounds} round(s)")
+    results = {}
+    for label, bin_dir in builds:
+        _, _, rss_1 = measure(bin_dir, 1, 2)
+        results[label] = report(label, bin_dir, a.instances, runs[label], rss_1)
+    if floors:
+        print(f"  {'floor':<10} idle CPU {statistics.median(floors):5.2f} % of a core (rounds: "
+              f"{' '.join('%.2f' % f for f in floors)}): bench/scale_floor.c, the same pings and "
+              f"pongs with nothing but the system calls")
+    cpu, lat = results[a.label]
+    print(f"  targets: idle CPU < 1 %: {'MET' if cpu < 1 else 'MISSED'}; "
+          f"status < 20 ms: {'MET' if lat < 20 else 'MISSED'}")
 
 
 if __name__ == "__main__":

@@ -602,12 +602,21 @@ pid_t sup_instance_pid(const struct sup_instance *inst) {
   return inst->run ? inst->run->pid : 0;
 }
 
+/* The CPU figure changes at most once a second (CPU_MIN_INTERVAL_MS):
+ * until then only the RSS is read, from the cheaper /proc/PID/statm. */
 void sup_instance_sample(struct sup_instance *inst) {
-  uint64_t ticks, rss;
-  if (inst->run == NULL || sup_proc_stat_read(inst->run->pid, &ticks, &rss) != 0)
+  uint64_t ticks, rss, now = sup_now_ms();
+  if (inst->run == NULL)
+    return;
+  pid_t pid = inst->run->pid;
+  if (inst->cpu.pid == pid && now < inst->cpu.at_ms + CPU_MIN_INTERVAL_MS) {
+    inst->rss = sup_proc_rss(pid);
+    return;
+  }
+  if (sup_proc_stat_read(pid, &ticks, &rss) != 0)
     return;
   inst->rss = rss;
-  sup_proc_cpu_update(&inst->cpu, inst->run->pid, ticks, sup_now_ms(), CPU_MIN_INTERVAL_MS);
+  sup_proc_cpu_update(&inst->cpu, pid, ticks, now, CPU_MIN_INTERVAL_MS);
 }
 
 void sup_instance_check_memory(struct sup_instance *inst) {
