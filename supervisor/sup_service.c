@@ -138,7 +138,7 @@ static struct sup_instance *add_instance(struct sup_service *svc, int idx, int s
   if (inst == NULL)
     return NULL;
   svc->inst[svc->ninst++] = inst;
-  if (start && !svc->stopped && !svc->failed && !sup_host_stopping(svc->host))
+  if (start && !svc->stopped && !svc->failed && !svc->waiting && !sup_host_stopping(svc->host))
     sup_instance_start(inst);
   return inst;
 }
@@ -272,6 +272,7 @@ int sup_service_restart(struct sup_service *svc, sup_done_cb cb, void *ctx) {
     return UV_EBUSY;
   svc->stopped = 0;
   svc->failed = 0;
+  svc->waiting = 0; /* an operator's restart starts it, as start does */
   svc->roll = (struct sup_roll){.active = 1, .cb = cb, .ctx = ctx};
   roll_step(svc);
   return 0;
@@ -311,7 +312,7 @@ int sup_service_reconfigure(struct sup_service *svc, const struct cfg_service *n
   for (size_t k = 0; k < svc->ninst; k++)
     sup_backoff_init(&svc->inst[k]->backoff, (uint64_t)ns->restart.backoff_initial_ms,
                      (uint64_t)ns->restart.backoff_max_ms);
-  if (svc->stopped || svc->failed) {
+  if (svc->stopped || svc->failed || svc->waiting) {
     svc->target = (size_t)ns->instances; /* applies at the next start */
   } else if (sup_service_restart(svc, on_rolled, svc) != 0) {
     sup_log(SUP_WARN, "%s: changed by reload while restarting; new settings apply to new "
