@@ -75,6 +75,7 @@ static int append(char **buf, size_t *n, size_t *cap, char c) {
   return 0;
 }
 
+/* Appends c to the value being read. Returns 0 or -1. */
 static int add_val(struct envp *p, char c) {
   if (append(&p->val, &p->nval, &p->capv, c) != 0)
     return fail(p, p->line, "out of memory");

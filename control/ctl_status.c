@@ -13,11 +13,13 @@ static void key(struct ipc_buf *b, const char *k) {
   ipc_buf_addc(b, ':');
 }
 
+/* ,"key":N */
 static void field_int(struct ipc_buf *b, const char *k, int64_t v) {
   key(b, k);
   ipc_buf_addi(b, v);
 }
 
+/* ,"key":"text" */
 static void field_str(struct ipc_buf *b, const char *k, const char *v) {
   key(b, k);
   ipc_json_str(b, v, strlen(v));
@@ -34,6 +36,7 @@ static void field_tenths(struct ipc_buf *b, const char *k, double v) {
   }
 }
 
+/* One instance, its /proc figures read now. */
 static void instance_json(struct ipc_buf *b, struct sup_instance *inst) {
   struct sup_instance_info ii;
   sup_view_instance_sample(inst);
@@ -77,6 +80,7 @@ static void field_names(struct ipc_buf *b, const char *k, const char **names, si
   ipc_buf_addc(b, ']');
 }
 
+/* One service and its instances. */
 static void service_json(struct ipc_buf *b, struct sup_host *h, struct sup_service *svc) {
   struct sup_service_info si;
   struct sup_instance *inst;

@@ -72,6 +72,7 @@ static char **copy_argv(char *const *argv, size_t n) {
   return c;
 }
 
+/* Frees a NULL-terminated copy (NULL is fine). */
 static void free_argv(char **argv) {
   for (size_t i = 0; argv && argv[i]; i++)
     free(argv[i]);
@@ -90,6 +91,7 @@ static size_t drop_queue(struct sup_evhook *hk) {
   return n;
 }
 
+/* Frees hk and its queue; a run under way goes on without it. */
 static void hook_free(struct sup_evhook *hk) {
   drop_queue(hk);
   if (hk->run != NULL)
@@ -101,6 +103,7 @@ static void hook_free(struct sup_evhook *hk) {
 
 /* ---- A run ---- */
 
+/* A handle of r is closed: r is freed with its last, and the host told. */
 static void run_closed(struct hook_run *r) {
   if (--r->open > 0)
     return;
@@ -112,14 +115,17 @@ static void run_closed(struct hook_run *r) {
   sup_host_check_done(s->host);
 }
 
+/* The close callback of the process, stdin and timer handles. */
 static void on_handle_closed(uv_handle_t *h) {
   run_closed(h->data);
 }
 
+/* The close callback of the output captures. */
 static void on_capture_closed(struct sup_capture *c) {
   run_closed(c->data);
 }
 
+/* The hook closed its stdout or stderr. */
 static void on_capture_eof(struct sup_capture *c) {
   sup_capture_close(c, on_capture_closed);
 }
@@ -130,12 +136,14 @@ static void on_output(void *ctx, const char *label, const char *stream, const ch
   sup_log(SUP_INFO, "%s %s: %.*s", label, stream, (int)len, line);
 }
 
+/* The event is written (or the hook did not read it): EOF on stdin. */
 static void on_written(uv_write_t *w, int status) {
   struct hook_run *r = w->data;
   if (!uv_is_closing((uv_handle_t *)&r->in))
     uv_close((uv_handle_t *)&r->in, on_handle_closed); /* EOF for the hook */
 }
 
+/* 10 s passed (or the grace after SIGTERM at shutdown): SIGKILL. */
 static void on_timer(uv_timer_t *t) {
   struct hook_run *r = t->data;
   if (r->exited)
@@ -148,6 +156,7 @@ static void on_timer(uv_timer_t *t) {
   sup_proc_kill_group(r->pid, SIGKILL);
 }
 
+/* The hook's process ended: counts it, and the next event may run. */
 static void on_exit_cb(uv_process_t *p, int64_t status, int sig) {
   struct hook_run *r = p->data;
   struct sup_evhook *hk = r->hook;
@@ -301,6 +310,7 @@ static void enqueue(struct sup_evhook *hk, const char *line) {
   hk->queue[(hk->head + hk->n++) % SUP_EVHOOK_QUEUE] = copy;
 }
 
+/* A host event: queued for each hook that wants it (one JSON text). */
 static void on_event(void *ctx, const struct sup_event *ev) {
   struct sup_evhooks *s = ctx;
   char *json = NULL, *line = NULL;

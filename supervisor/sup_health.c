@@ -34,6 +34,7 @@ struct sup_hcheck {
 
 /* ---- Results and closing ---- */
 
+/* A handle of the check is closed: the check is freed with its last. */
 static void on_closed(uv_handle_t *h) {
   struct sup_hcheck *c = h->data;
   if (--c->open > 0)
@@ -50,6 +51,7 @@ static void deliver(struct sup_hcheck *c, int ok, const char *why) {
     sup_instance_health_done(inst, c, ok, why);
 }
 
+/* Closes the http check's connection (once). */
 static void close_tcp(struct sup_hcheck *c) {
   if (!uv_is_closing((uv_handle_t *)&c->tcp))
     uv_close((uv_handle_t *)&c->tcp, on_closed);
@@ -94,11 +96,13 @@ static void http_fail(struct sup_hcheck *c, const char *what, int err) {
   close_tcp(c);
 }
 
+/* Reads go into the rest of the head buffer. */
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b) {
   struct sup_hcheck *c = h->data;
   *b = uv_buf_init(c->head + c->len, (unsigned)(HEAD_MAX - c->len));
 }
 
+/* Bytes of the answer: the result once the status line is complete. */
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
   struct sup_hcheck *c = s->data;
   char why[160];
@@ -122,12 +126,14 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
   close_tcp(c);
 }
 
+/* The request is sent (or could not be). */
 static void on_written(uv_write_t *w, int status) {
   struct sup_hcheck *c = w->data;
   if (status < 0 && c->inst != NULL)
     http_fail(c, "sending the request failed", status);
 }
 
+/* Connected (or refused): sends the request and reads the answer. */
 static void on_connect(uv_connect_t *req, int status) {
   struct sup_hcheck *c = req->data;
   if (c->inst == NULL)
@@ -177,6 +183,7 @@ static int start_http(struct sup_hcheck *c, struct sup_instance *inst, char *why
 
 /* ---- Command ---- */
 
+/* The health command ended: exit 0 is healthy. */
 static void on_proc_exit(uv_process_t *p, int64_t status, int sig) {
   struct sup_hcheck *c = p->data;
   char why[160];

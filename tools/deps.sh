@@ -9,8 +9,9 @@ build_pkgs="cmake make gcc pkg-config libuv1-dev libcjson-dev libmongoc-dev libb
 install_pkgs="$build_pkgs scdoc"
 deb_pkgs="$install_pkgs build-essential debhelper dpkg-dev fakeroot lintian"
 # The operations tests (tests/ops, tests/ctl) build the package, render the
-# man pages, run the bash completion and drive `musterctl top` in tmux.
-test_pkgs="$deb_pkgs python3 python3-mockupdb apache2-utils man-db tmux bash-completion"
+# man pages, run the bash completion and drive `musterctl top` in tmux; the
+# user/group test (tests/sup/test_supervise.py) uses unshare and mount.
+test_pkgs="$deb_pkgs python3 python3-mockupdb apache2-utils man-db tmux bash-completion util-linux mount"
 bench_pkgs="$build_pkgs wrk nginx-light nodejs"
 fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev"
 
