@@ -233,6 +233,23 @@ class DependsOnTest(unittest.TestCase):
             barrier(m)
             self.assertEqual(ctl(m, cmd="status", service="api")["services"][0]["state"], "running")
 
+    def test_scale_and_reload_do_not_start_a_waiting_service(self):
+        svcs = [dummy("api", depends_on=["db"]),
+                dummy("db", env={"DUMMY_NO_READY": "1"}, ready_timeout_ms=60000)]
+        with Muster(svcs).start() as m:
+            m.seen_or_expect(r"api: waiting: db$")
+            self.assertTrue(ctl(m, cmd="scale", service="api", instances=2)["ok"])
+            m.config["services"][0]["env"] = {"CHANGED": "1"}
+            m.write_config()
+            self.assertTrue(ctl(m, cmd="reload")["ok"])
+            m.expect(r"reload: added: -; removed: -; changed: api")
+            barrier(m)
+            api = ctl(m, cmd="status", service="api")["services"][0]
+            self.assertEqual((api["state"], api["waiting_for"]), ("starting", ["db"]))
+            self.assertEqual([i["state"] for i in api["instances"]], ["exited", "exited"])
+            self.assertNotIn("api[0]: spawn", m.log_text())
+            self.assertNotIn("api[1]: spawn", m.log_text())
+
     def test_a_reload_starts_added_services_in_order(self):
         with Muster([dummy("db")]).start() as m:
             m.ready("db[0]")
