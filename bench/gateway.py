@@ -20,33 +20,15 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "lib"))
+from musterproc import free_port, wait_http  # noqa: E402
+
 BIN = os.environ.get("MUSTER_BIN_DIR", os.path.join(HERE, "..", "build", "bin"))
+# The binaries of an older muster to measure side by side (bench/run.sh
+# builds them from BENCH_BASELINE_REV), or unset.
+BASE_BIN = os.environ.get("BENCH_BASELINE_BIN")
 DURATION = os.environ.get("BENCH_DURATION", "5s")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_http(port, path, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            s = socket.create_connection(("127.0.0.1", port), timeout=1)
-            s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path).encode())
-            if s.recv(100).startswith(b"HTTP/1.1 200"):
-                s.close()
-                return
-            s.close()
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("nothing answered 200 on port %d %s" % (port, path))
 
 
 def to_ms(v):
@@ -73,7 +55,7 @@ def wrk(url, post=False, duration=None):
             "socket_errors": sock_err.group(1) if sock_err else ""}
 
 
-def run_muster(instances):
+def run_muster(instances, bin_dir=BIN):
     d = tempfile.mkdtemp(prefix="muster-bench-")
     port = free_port()
     cfg = {"gateway": {"listen": "127.0.0.1:%d" % port, "access_log": None},
@@ -82,7 +64,7 @@ def run_muster(instances):
                          "routes": ["/dummy"]}]}
     with open(os.path.join(d, "m.json"), "w") as f:
         json.dump(cfg, f)
-    p = subprocess.Popen([os.path.join(BIN, "muster"), "-c", os.path.join(d, "m.json")],
+    p = subprocess.Popen([os.path.join(bin_dir, "muster"), "-c", os.path.join(d, "m.json")],
                          stderr=subprocess.DEVNULL, cwd=d)
     wait_http(port, "/healthz")
     return p, port, d
@@ -141,6 +123,9 @@ def main():
     servers = (("nginx", run_nginx, "/"), ("node-cluster-2", run_node, "/dummy/echo"),
                ("muster-1", lambda: run_muster(1), "/dummy/echo"),
                ("muster-2", lambda: run_muster(2), "/dummy/echo"))
+    if BASE_BIN:
+        servers += (("baseline-1", lambda: run_muster(1, BASE_BIN), "/dummy/echo"),
+                    ("baseline-2", lambda: run_muster(2, BASE_BIN), "/dummy/echo"))
     runs = {}  # (name, method) -> [wrk result per round]
     stat0 = read_stat()
     for rnd in range(ROUNDS):
@@ -176,7 +161,19 @@ def main():
                 " ".join("%.2f" % r for r in per_round), bad))
     print("steal (CPU time the hypervisor gave to other guests) during the run: %.1f%%"
           % steal_pct(stat0, read_stat()))
-    print("targets: >= 0.6x nginx, >= 1.2x node cluster, p99 <= 3 ms")
+    if BASE_BIN:
+        print("this muster against the baseline (%s), same rounds:"
+              % os.environ.get("BENCH_BASELINE_REV", BASE_BIN))
+        for n in ("1", "2"):
+            for meth in ("GET", "POST"):
+                a, b = runs[("muster-" + n, meth)], runs[("baseline-" + n, meth)]
+                per = [x["rps"] / y["rps"] for x, y in zip(a, b)]
+                r = res[("muster-" + n, meth)]["rps"] / res[("baseline-" + n, meth)]["rps"]
+                print("  %d instance%s %-4s %.3fx (median per round %.3fx; rounds %s) %s" % (
+                    int(n), "s" if n == "2" else " ", meth, r, median(per),
+                    " ".join("%.2f" % x for x in per), met(median(per) >= 0.97)))
+    print("targets: >= 0.6x nginx, >= 1.2x node cluster, p99 <= 3 ms; "
+          ">= 0.97x the baseline when one is given")
     for name in ("muster-1", "muster-2"):
         for meth in ("GET", "POST"):
             x = res[(name, meth)]

@@ -17,16 +17,11 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
+from musterproc import free_port, rss_kb  # noqa: E402
+
 BIN = os.environ.get("MUSTER_BIN_DIR", os.path.join(os.path.dirname(__file__), "..", "build", "bin"))
 KILLS = int(os.environ.get("BENCH_KILLS", "100"))
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def floor_ms(n=50):
@@ -110,14 +105,6 @@ def main():
           f"(target <= 4 MB {'MET' if rss_after <= 4096 else 'MISSED'})")
     print(f"  baseline, one dummy_service (libuv + cJSON, idle): {dummy_rss / 1024:.2f} MiB "
           f"(muster is {rss_after / max(dummy_rss, 1):.2f}x that)")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def connect(path):

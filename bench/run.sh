@@ -1,11 +1,26 @@
 #!/usr/bin/env bash
 # `make bench`: every benchmark against the release build (build/bin).
+# BENCH_BASELINE_REV=<git rev> also builds that revision (build/baseline)
+# and measures it side by side with this one, in the same rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export MUSTER_BIN_DIR=$PWD/build/bin
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F)"
+if [ -n "${BENCH_BASELINE_REV:-}" ]; then
+  echo "== building the baseline $BENCH_BASELINE_REV (build/baseline)"
+  rm -rf build/baseline-src && mkdir -p build/baseline-src
+  git archive "$BENCH_BASELINE_REV" | tar -x -C build/baseline-src
+  cmake -S build/baseline-src -B build/baseline -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DMUSTER_TESTS=OFF >/dev/null
+  cmake --build build/baseline -j "$(nproc)" >/dev/null
+  export BENCH_BASELINE_BIN=$PWD/build/baseline/bin BENCH_BASELINE_REV
+fi
 echo "== restart latency and memory (issue 3)"
 /usr/bin/python3 bench/restart.py
+if [ -n "${BENCH_BASELINE_BIN:-}" ]; then
+  echo "== the same for the baseline $BENCH_BASELINE_REV"
+  MUSTER_BIN_DIR=$BENCH_BASELINE_BIN /usr/bin/python3 bench/restart.py
+fi
 echo "== gateway throughput and latency (issue 4)"
 /usr/bin/python3 bench/gateway.py
 echo "== 1,000 idle instances: CPU, status latency, memory (issue 17)"

@@ -126,7 +126,7 @@ int cfg_service_equal(const struct cfg_service *a, const struct cfg_service *b) 
   if (a->instances != b->instances || a->ready_timeout_ms != b->ready_timeout_ms ||
       a->heartbeat_ms != b->heartbeat_ms || a->heartbeat_misses != b->heartbeat_misses ||
       a->stop_timeout_ms != b->stop_timeout_ms || a->max_inflight != b->max_inflight ||
-      a->max_memory_mb != b->max_memory_mb)
+      a->max_memory_mb != b->max_memory_mb || a->ws_ack != b->ws_ack)
     return 0;
   const struct cfg_restart *ra = &a->restart, *rb = &b->restart;
   if (ra->policy != rb->policy || ra->backoff_initial_ms != rb->backoff_initial_ms ||

@@ -48,6 +48,19 @@ struct cfg_gateway {
   char *access_log;         /* absolute path, or NULL when off */
 };
 
+/* The real-time settings (SPEC §8): WebSocket and SSE limits, history. */
+struct cfg_realtime {
+  int64_t ws_max_message_bytes; /* bigger client messages: close 1009 */
+  int64_t max_outbound_bytes;   /* queued for one client past this: 1008 / end */
+  int ping_interval_ms;         /* muster pings each WebSocket this often; 0 = never */
+  int pong_timeout_ms;          /* no pong within it: the connection is dead */
+  int sse_keepalive_ms;         /* a ":" comment line on idle SSE holds; 0 = never */
+  int hold_ms;                  /* messages wait this long for an instance, then 1013 */
+  int max_rooms_per_conn;       /* rooms one connection or hold may be in */
+  int history_size;             /* publications kept per room; 0 = no history */
+  int history_ttl_s;            /* and at most this old */
+};
+
 struct cfg_admin {
   int enabled;              /* 0 when "admin" is absent or null */
   struct cfg_listen listen; /* valid when enabled */
@@ -143,6 +156,7 @@ struct cfg_service {
   char *env_file;             /* absolute path of the env file, or NULL */
   int env_file_optional;      /* 1 when written with a leading '-': may be missing */
   struct cfg_health health;   /* the extra health check, if any */
+  int ws_ack;                 /* ws.ack: WebSocket messages kept until acknowledged */
 };
 
 /* 1 when exit code code (0..255) counts as clean for s. */
@@ -165,6 +179,7 @@ struct cfg {
   struct cfg_admin admin;       /* the admin endpoint (optional) */
   struct cfg_control control;   /* the control socket */
   struct cfg_logs logs;         /* service log files */
+  struct cfg_realtime realtime; /* WebSocket, SSE, rooms */
   struct cfg_service *services; /* in config order */
   size_t nservices;             /* entries in services (may be 0) */
   struct cfg_hook *hooks;       /* hooks.on_event, in config order */

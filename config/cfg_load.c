@@ -12,7 +12,7 @@
 #define MAX_FILE_BYTES (16 * 1024 * 1024)           /* a config is never this big */
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin" /* when $PATH is unset */
 
-static const char *const root_keys[] = {"gateway",  "admin", "control", "logs",
+static const char *const root_keys[] = {"gateway",  "admin", "control", "logs", "realtime",
                                         "services", "hooks", NULL};
 
 /* ---- JSON syntax errors ---- */
@@ -101,6 +101,7 @@ int cfg_parse(const char *text, size_t len, const struct cfg_env *env, struct cf
   }
   cfg__check_object(&x, root, "", root_keys);
   cfg__parse_host(&x, root, c);
+  cfg__parse_realtime(&x, root, c);
   cfg__parse_services(&x, root, c);
   cfg__check_route_conflicts(&x, c);
   cfg__parse_hooks(&x, root, c);

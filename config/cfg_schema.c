@@ -54,6 +54,18 @@ const struct cfg__int_field cfg__gateway_ints[] = {
     INT_FIELD(struct cfg_gateway, retries, 1, 0, 10, 0),
     {NULL, 0, 0, 0, 0, 0, 0}};
 
+const struct cfg__int_field cfg__realtime_ints[] = {
+    INT_FIELD(struct cfg_realtime, ws_max_message_bytes, 65536, 125, 67108864, 0),
+    INT_FIELD(struct cfg_realtime, max_outbound_bytes, 1048576, 65536, INT64_C(1073741824), 0),
+    INT_FIELD(struct cfg_realtime, ping_interval_ms, 25000, 100, 3600000, 1),
+    INT_FIELD(struct cfg_realtime, pong_timeout_ms, 20000, 100, 3600000, 0),
+    INT_FIELD(struct cfg_realtime, sse_keepalive_ms, 15000, 100, 3600000, 1),
+    INT_FIELD(struct cfg_realtime, hold_ms, 5000, 0, 3600000, 0),
+    INT_FIELD(struct cfg_realtime, max_rooms_per_conn, 64, 1, 100000, 0),
+    INT_FIELD(struct cfg_realtime, history_size, 0, 0, 1000000, 0),
+    INT_FIELD(struct cfg_realtime, history_ttl_s, 300, 1, 31536000, 0),
+    {NULL, 0, 0, 0, 0, 0, 0}};
+
 const struct cfg__int_field cfg__logs_ints[] = {
     INT_FIELD(struct cfg_logs, max_bytes, 10485760, 4096, INT64_C(1099511627776), 1),
     INT_FIELD(struct cfg_logs, keep, 5, 0, 1000, 0),

@@ -38,6 +38,7 @@ extern const struct cfg__int_field cfg__logs_ints[];
 extern const struct cfg__int_field cfg__service_ints[];
 extern const struct cfg__int_field cfg__instances_int[];
 extern const struct cfg__int_field cfg__restart_ints[];
+extern const struct cfg__int_field cfg__realtime_ints[];
 
 /* Reports "PATH: message" (or just the message when path is ""). */
 void cfg__err(struct cfg__ctx *x, const char *path, const char *fmt, ...)
@@ -89,6 +90,11 @@ void cfg__parse_host(struct cfg__ctx *x, const cJSON *root, struct cfg *c);
 void cfg__parse_services(struct cfg__ctx *x, const cJSON *root, struct cfg *c);
 /* services[i].routes (cfg_route.c): reads v into s->routes. */
 void cfg__parse_routes(struct cfg__ctx *x, const cJSON *v, const char *path, struct cfg_service *s);
+/* realtime (cfg_realtime.c). */
+void cfg__parse_realtime(struct cfg__ctx *x, const cJSON *root, struct cfg *c);
+/* services[i].ws (cfg_realtime.c). */
+void cfg__parse_service_ws(struct cfg__ctx *x, const cJSON *v, const char *path,
+                           struct cfg_service *s);
 /* Reports every prefix+host served by two routes (cfg_route.c). */
 void cfg__check_route_conflicts(struct cfg__ctx *x, const struct cfg *c);
 /* Frees what s owns (cfg.c). */

@@ -28,6 +28,7 @@ static const char *const service_keys[] = {"name",
                                            "success_exit_codes",
                                            "env_file",
                                            "health",
+                                           "ws",
                                            NULL};
 static const char *const restart_keys[] = {"policy",       "backoff_initial_ms", "backoff_max_ms",
                                            "max_restarts", "window_s",           NULL};
@@ -35,7 +36,7 @@ static const char *const restart_keys[] = {"policy",       "backoff_initial_ms",
 /* Variables muster sets for every instance (SPEC §3); env may not hide them. */
 static const char *const reserved_env[] = {
     "MUSTER_CHANNEL_FD", "NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE",
-    "MUSTER_SERVICE",    "MUSTER_INSTANCE", NULL};
+    "MUSTER_SERVICE",    "MUSTER_INSTANCE", "NODE_APP_INSTANCE", "MUSTER_WS_ACK", NULL};
 
 /* Returns 1 when s matches [A-Za-z0-9_.-]{1,64}. */
 static int valid_name(const char *s) {
@@ -258,6 +259,11 @@ static void parse_service(struct cfg__ctx *x, const cJSON *obj, const char *path
   read_env(x, obj, path, s);
   read_cwd(x, obj, path, s);
   read_restart(x, obj, path, &s->restart);
+  const cJSON *ws = cJSON_GetObjectItemCaseSensitive(obj, "ws");
+  if (ws != NULL) {
+    cfg__join(p, sizeof(p), path, "ws");
+    cfg__parse_service_ws(x, ws, p, s);
+  }
   cfg__read_depends(x, obj, path, s);
   cfg__parse_run(x, obj, path, s);
 }

@@ -51,6 +51,11 @@ void ctl_client_request(struct ipc_buf *b, const struct ctl_client_req *r) {
   if (r->cmd == CTL_SCALE) {
     ipc_buf_adds(b, ",\"instances\":");
     ipc_buf_addi(b, r->n);
+  } else if (r->cmd == CTL_PUBLISH) {
+    ipc_buf_adds(b, ",\"topic\":");
+    ipc_json_str(b, r->topic, strlen(r->topic));
+    ipc_buf_adds(b, ",\"data\":");
+    ipc_json_str(b, r->data, strlen(r->data));
   } else if (r->cmd == CTL_LOGS) {
     ipc_buf_adds(b, ",\"lines\":");
     ipc_buf_addi(b, r->n);
@@ -82,7 +87,8 @@ void ctl_client_bytes(char *out, size_t size, long long n) {
   }
   double v = (double)n / 1024;
   size_t u = 0;
-  while (v >= 1024 && u + 1 < sizeof(units) - 1) {
+  /* 1023.95 and up would print as "1024.0": that is 1.0 of the next unit. */
+  while (v >= 1023.95 && u + 1 < sizeof(units) - 1) {
     v /= 1024;
     u++;
   }
@@ -456,6 +462,34 @@ static void confirm(struct ipc_buf *b, const struct ctl_client_req *r, const cJS
   ipc_buf_adds(b, what);
 }
 
+/* The rooms reply as a table: room, members by kind, history. */
+static int render_rooms(struct ipc_buf *b, const cJSON *reply, const char **why) {
+  const cJSON *rooms = cJSON_GetObjectItemCaseSensitive(reply, "rooms"), *r;
+  char line[512];
+  if (!cJSON_IsArray(rooms)) {
+    *why = "no \"rooms\"";
+    return -1;
+  }
+  ipc_buf_adds(b, "ROOM                             MEMBERS  INSTANCES  WEBSOCKETS  SSE  HISTORY\n");
+  cJSON_ArrayForEach(r, rooms) {
+    long long m = 0, i = 0, w = 0, s = 0, h = 0;
+    const char *name = str_field(r, "room");
+    int_field(r, "members", &m);
+    int_field(r, "instances", &i);
+    int_field(r, "websockets", &w);
+    int_field(r, "sse", &s);
+    int_field(r, "history", &h);
+    struct ipc_buf nb;
+    ipc_buf_init(&nb);
+    add_clean(&nb, name ? name : "?");
+    snprintf(line, sizeof(line), "%-32.*s %7lld  %9lld  %10lld  %3lld  %7lld\n",
+             (int)(nb.len < 200 ? nb.len : 200), nb.data ? nb.data : "", m, i, w, s, h);
+    ipc_buf_free(&nb);
+    ipc_buf_adds(b, line);
+  }
+  return 0;
+}
+
 int ctl_client_render(struct ipc_buf *b, const struct ctl_client_req *r, const cJSON *reply,
                       const char **why) {
   long long n = 0;
@@ -487,6 +521,16 @@ int ctl_client_render(struct ipc_buf *b, const struct ctl_client_req *r, const c
     return 0; /* the events follow */
   case CTL_SHUTDOWN:
     ipc_buf_adds(b, "muster: shutting down\n");
+    return 0;
+  case CTL_ROOMS:
+    return render_rooms(b, reply, why);
+  case CTL_PUBLISH:
+    if (!int_field(reply, "delivered", &n))
+      n = 0;
+    add_clean(b, r->topic);
+    ipc_buf_adds(b, ": published to ");
+    ipc_buf_addi(b, n);
+    ipc_buf_adds(b, n == 1 ? " member\n" : " members\n");
     return 0;
   case CTL_VERSION:
     if ((version = str_field(reply, "version")) == NULL) {

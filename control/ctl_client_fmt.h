@@ -15,6 +15,8 @@ struct ctl_client_req {
   const char *service; /* borrowed; NULL when the command has none */
   long long n;         /* scale: instances; logs: lines */
   int follow;          /* logs -f */
+  const char *topic;   /* publish: the room (borrowed) */
+  const char *data;    /* publish: the text (borrowed) */
 };
 
 /* The command word of cmd ("status", ...). */

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <uv.h>
 
 static const struct {
   const char *name;
@@ -36,8 +37,27 @@ static int get_int(const cJSON *o, const char *cmd, const char *name, int64_t mi
   return 1;
 }
 
+/* publish: a room ("topic") and a text ("data"), both strings. */
+static int get_publish(const cJSON *o, struct ctl_cmd *out, char *err, size_t errlen) {
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "topic");
+  const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "data");
+  if (!cJSON_IsString(t) || t->valuestring[0] == '\0' ||
+      strlen(t->valuestring) >= sizeof(out->topic)) {
+    snprintf(err, errlen, "publish: field \"topic\" must be a room name (1..255 bytes)");
+    return UV_EINVAL;
+  }
+  if (!cJSON_IsString(d) || strlen(d->valuestring) >= sizeof(out->data)) {
+    snprintf(err, errlen, "publish: field \"data\" must be a string of at most 16383 bytes");
+    return UV_EINVAL;
+  }
+  snprintf(out->topic, sizeof(out->topic), "%s", t->valuestring);
+  snprintf(out->data, sizeof(out->data), "%s", d->valuestring);
+  return 0;
+}
+
 int ctl_cmd_parse(const char *line, size_t len, struct ctl_cmd *out, char *err, size_t errlen) {
-  static const char *const known[] = {"cmd", "service", "instances", "lines", "follow", NULL};
+  static const char *const known[] = {"cmd",    "service", "instances", "lines",
+                                      "follow", "topic",   "data",      NULL};
   const char *end = NULL;
   int rc = -1;
   memset(out, 0, sizeof(*out));
@@ -107,6 +127,8 @@ int ctl_cmd_parse(const char *line, size_t len, struct ctl_cmd *out, char *err, 
     goto out;
   }
   out->follow = cJSON_IsTrue(fl);
+  if (out->type == CTL_PUBLISH && get_publish(o, out, err, errlen) != 0)
+    goto out;
   rc = 0;
 out:
   cJSON_Delete(o);

@@ -18,6 +18,8 @@
   XX(LOGS, "logs", 1)                                                          \
   XX(EVENTS, "events", 0)                                                      \
   XX(SHUTDOWN, "shutdown", 0)                                                  \
+  XX(ROOMS, "rooms", 0)                                                        \
+  XX(PUBLISH, "publish", 0)                                                    \
   XX(VERSION, "version", 0)
 
 enum ctl_cmd_type {
@@ -36,6 +38,8 @@ struct ctl_cmd {
   int64_t instances; /* scale: 0..1024 */
   int64_t lines;     /* logs: 1..CTL_LINES_MAX */
   int follow;        /* logs: keep streaming */
+  char topic[256];   /* publish: the room */
+  char data[16384];  /* publish: the text */
 };
 
 /* Parses one request line. Returns 0, or -1 with a one-line reason in err

@@ -14,15 +14,14 @@
 #include <uv.h>
 
 #include "ctl_cmd.h"
-#include "ctl_status.h"
 #include "ipc_channel.h"
 #include "ipc_text.h"
 #include "sup_host.h"
 #include "sup_instance.h"
 #include "sup_log.h"
 #include "sup_logfile.h"
-#include "sup_proc.h"
 #include "sup_service.h"
+#include "sup_status.h"
 #include "sup_view.h"
 
 #define CLIENT_MAX_QUEUE ((size_t)8 << 20) /* a client that stops reading */
@@ -101,7 +100,7 @@ static void reply_ok(struct ctl_client *cl, const char *service) {
   cJSON_Delete(o);
 }
 
-/* ---- status ---- */
+/* ---- status (the reply is sup_status's, shared with the admin /status.json) ---- */
 
 static struct sup_service *find(struct ctl_client *cl, const char *name) {
   struct sup_service *svc = sup_view_find(cl->srv->host, name);
@@ -114,12 +113,12 @@ static struct sup_service *find(struct ctl_client *cl, const char *name) {
   return svc;
 }
 
-/* The reply is written straight into the client's queue (ctl_status.c). */
+/* The reply is written straight into the client's queue (sup_status.c). */
 static void do_status(struct ctl_client *cl, const struct ctl_cmd *c) {
   struct sup_service *one = NULL;
   if (c->service[0] && (one = find(cl, c->service)) == NULL)
     return;
-  ctl_status_encode(ipc_channel_begin(&cl->ch), cl->srv->host, one);
+  sup_status_write(ipc_channel_begin(&cl->ch), cl->srv->host, one);
   int rc = ipc_channel_commit(&cl->ch);
   if (rc == UV_ENOMEM) {
     reply_error(cl, "out of memory");
@@ -290,6 +289,58 @@ static void on_event(void *ctx, const struct sup_event *ev) {
   }
 }
 
+/* ---- rooms, publish ---- */
+
+/* One room: its name, members by kind, history kept. */
+static cJSON *room_json(const struct rt_room *r) {
+  size_t kinds[3] = {0, 0, 0};
+  cJSON *o = cJSON_CreateObject();
+  for (size_t i = 0; i < r->nmembers; i++)
+    if (r->members[i].m && r->members[i].m->kind <= RT_MEMBER_SSE)
+      kinds[r->members[i].m->kind]++;
+  cJSON_AddStringToObject(o, "room", r->name);
+  cJSON_AddNumberToObject(o, "members", (double)r->live);
+  cJSON_AddNumberToObject(o, "instances", (double)kinds[RT_MEMBER_INSTANCE]);
+  cJSON_AddNumberToObject(o, "websockets", (double)kinds[RT_MEMBER_WS]);
+  cJSON_AddNumberToObject(o, "sse", (double)kinds[RT_MEMBER_SSE]);
+  cJSON_AddNumberToObject(o, "history", (double)r->hist_n);
+  if (r->hist_cap)
+    cJSON_AddNumberToObject(o, "last_offset", (double)r->last_offset);
+  return o;
+}
+
+/* Every room muster holds, with its local members. */
+static void do_rooms(struct ctl_client *cl) {
+  const struct rt_rooms *rs = sup_host_rooms(cl->srv->host);
+  cJSON *o = ok_reply();
+  cJSON *a = cJSON_AddArrayToObject(o, "rooms");
+  for (size_t i = 0; i < rs->cap; i++)
+    if (rs->slots[i])
+      cJSON_AddItemToArray(a, room_json(rs->slots[i]));
+  send_json(cl, o);
+  cJSON_Delete(o);
+}
+
+/* publish from the operator: the text goes out as it is. */
+static void do_publish(struct ctl_client *cl, const struct ctl_cmd *c) {
+  cJSON *text = cJSON_CreateStringReference(c->data);
+  char *json = text ? cJSON_PrintUnformatted(text) : NULL;
+  cJSON_Delete(text);
+  struct rt_pub pub = {.room = c->topic, .text = c->data, .text_len = strlen(c->data),
+                       .json = json, .json_len = json ? strlen(json) : 0};
+  int n = json ? sup_pubsub_publish(cl->srv->host, &pub, NULL, -1) : UV_ENOMEM;
+  free(json);
+  if (n < 0) {
+    reply_error(cl, "out of memory");
+    return;
+  }
+  cJSON *o = ok_reply();
+  cJSON_AddStringToObject(o, "topic", c->topic);
+  cJSON_AddNumberToObject(o, "delivered", n);
+  send_json(cl, o);
+  cJSON_Delete(o);
+}
+
 /* ---- Dispatch ---- */
 
 static void handle_line(struct ctl_client *cl, const char *line, size_t len) {
@@ -347,6 +398,12 @@ static void handle_line(struct ctl_client *cl, const char *line, size_t len) {
   case CTL_SHUTDOWN:
     reply_ok(cl, NULL);
     sup_host_shutdown(cl->srv->host);
+    break;
+  case CTL_ROOMS:
+    do_rooms(cl);
+    break;
+  case CTL_PUBLISH:
+    do_publish(cl, &c);
     break;
   case CTL_VERSION: {
     cJSON *o = ok_reply();

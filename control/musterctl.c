@@ -54,6 +54,8 @@ static void usage(FILE *f) {
           "  logs SERVICE [N] [-f]   the last N (default %d) lines of the service's output;\n"
           "                          -f, --follow: then every new line until interrupted\n"
           "  events                  the host's events as they happen, until interrupted\n"
+          "  rooms                   the rooms and their members (connections, instances)\n"
+          "  publish ROOM TEXT       publish TEXT to ROOM, as a service would\n"
           "  shutdown                stop muster gracefully\n"
           "  version                 the server's version\n"
           "  wait SERVICE [--timeout S]  exit 0 once SERVICE has a ready instance, 1 when it\n"
@@ -136,6 +138,13 @@ static int parse_command(struct opts *o, char **words, int n, int follow) {
     return bad_usage("--timeout is only for wait");
   if (ctl_client_cmd_find(words[0], &r->cmd) != 0)
     return bad_usage("unknown command \"%s\"", words[0]);
+  if (r->cmd == CTL_PUBLISH) { /* publish ROOM TEXT */
+    if (n != 3 || words[1][0] == '\0')
+      return bad_usage("publish: ROOM and TEXT are required");
+    r->topic = words[1];
+    r->data = words[2];
+    return follow ? bad_usage("publish: -f/--follow is only for logs") : 0;
+  }
   const char *name = words[0];
   int svc = ctl_client_cmd_service(r->cmd);
   int max = 1 + (svc != 0) + (r->cmd == CTL_SCALE || r->cmd == CTL_LOGS);

@@ -7,6 +7,7 @@
  *   gw_req      a request as handlers see it; the handler interface
  *   gw_reply    answers muster makes itself (errors)
  *   gw_health   the health handler (health_path, /healthz)
+ *   gw_status   the status page handler (/, /status.json; admin)
  *   gw_admin    the admin handler (/metrics, /events)
  *   gw_proxy    the proxy handler: a request to an IPC instance and back
  *   gw_fwd      the headers a service is given (hop-by-hop out, x-forwarded-*)
@@ -30,6 +31,7 @@
 #include "gw_metrics.h"
 #include "gw_req.h"
 #include "gw_route.h"
+#include "gw_rt.h"
 #include "ipc_buf.h"
 #include "ipc_msg.h"
 
@@ -57,6 +59,8 @@ struct gw_server {
   struct gw_map inflight;             /* proxy: id → request */
   uint64_t next_id;                   /* last request id handed out */
   LIST_HEAD(gw_conns, gw_conn) conns; /* every open connection */
+  TAILQ_HEAD(gw_dirty, gw_conn) dirty; /* connections with corked output */
+  uv_prepare_t flush;                 /* writes it before the loop polls */
   size_t nconns;
   size_t buffered;                    /* answer bytes queued, every connection */
   llhttp_settings_t settings;         /* shared by the connections (gw_h1) */
@@ -71,6 +75,13 @@ struct gw_server {
   struct gw_metrics metrics;          /* request counts and latencies */
   struct gw_server *peer;             /* admin: the public gateway (its metrics) */
   struct gw_expire expire;
+  /* ---- real-time (gw_ws.c, gw_sse.c) ---- */
+  struct gw_map ws_conns;             /* connection key → struct gw_ws */
+  TAILQ_HEAD(gw_ws_list, gw_ws) ws_list; /* every WebSocket */
+  uint64_t ws_next;                   /* last connection key handed out */
+  size_t ws_rr;                       /* round-robin cursor for rebinding */
+  struct gw_rt_stats rt;              /* counters for metrics */
+  size_t sse_holds;                   /* SSE holds open */
   uint64_t reqid_base;                /* random prefix of generated request ids */
   unsigned listening : 1;
   unsigned stopping : 1;              /* shutdown began: no keep-alive */
@@ -98,8 +109,18 @@ extern const struct ipc_header gw_retry_after;
 /* ---- the handlers ---- */
 extern const struct gw_handler gw_health_handler;  /* GET gateway.health_path */
 extern const struct gw_handler gw_healthz_handler; /* GET /healthz (admin) */
+extern const struct gw_handler gw_status_handler; /* GET / and /status.json (admin) */
 extern const struct gw_handler gw_admin_handler;  /* /metrics, /events, else 404/405 */
 extern const struct gw_handler gw_proxy_handler;  /* routes to IPC services */
+
+/* ---- gw_status.c ---- */
+/* Appends s[0..n) to b with & < > " ' escaped for HTML text and
+ * attribute values. */
+void gw_html_str(struct ipc_buf *b, const char *s, size_t n);
+/* The page's template, gateway/gw_status.html (gw_status_page.c, made
+ * by cmake/embed.cmake): gw_status_page_len bytes and a NUL. */
+extern const char gw_status_page[];
+extern const size_t gw_status_page_len;
 
 /* ---- gw_proxy.c: what instances send and what happens to them ---- */
 void gw_proxy_instance_msg(struct gw_server *srv, struct sup_instance *inst,

@@ -1,7 +1,8 @@
 /* gw_admin — the admin handler (SPEC §2 `admin`): /metrics in Prometheus
  * text format and /events as Server-Sent Events of the host's events; the
- * admin listener also runs gw_healthz_handler before this one. It runs on
- * its own port, never on the public one, and is read-only. */
+ * admin listener runs gw_healthz_handler and gw_status_handler (/,
+ * /status.json) before this one. It runs on its own port, never on the
+ * public one, and is read-only. */
 #include <stdio.h>
 #include <string.h>
 
@@ -105,7 +106,7 @@ static int on_req(const struct gw_handler *h, struct gw_req *req) {
   else if (IS("/events"))
     start_events(req);
   else
-    gw_reply_error(req, 404, "admin endpoints: /healthz, /metrics, /events", NULL);
+    gw_reply_error(req, 404, "admin endpoints: /, /status.json, /healthz, /metrics, /events", NULL);
 #undef IS
   return 0;
 }

@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "gw.h"
+#include "rt_buf.h"
 #include "sup_log.h"
+#include "util_vec.h"
 
 #define WQ_MAX ((size_t)64 << 20) /* answer bytes queued for one slow client */
 #define LINGER_MS 5000            /* a closing connection's last writes */
@@ -179,7 +181,60 @@ void gw_conn_sock_writev(struct gw_conn *c, const uv_buf_t *bufs, unsigned n) {
 }
 
 size_t gw_conn_queued(const struct gw_conn *c) {
-  return c->wq.len + c->wbuf.len;
+  return c->wq.len + c->wbuf.len + c->cork_bytes;
+}
+
+/* ---- Corked output ---- */
+
+/* Before the loop polls: every corked connection writes. */
+static void on_flush(uv_prepare_t *h) {
+  struct gw_server *srv = h->data;
+  gw_conn_flush_all(srv);
+  uv_prepare_stop(h);
+}
+
+int gw_conn_cork(struct gw_conn *c, struct rt_buf *b) {
+  if (c->closing)
+    return 0;
+  if (util_vec_reserve(&c->cork, &c->capcork, c->ncork + 1) != 0)
+    return UV_ENOMEM;
+  c->cork[c->ncork++] = rt_buf_ref(b);
+  c->cork_bytes += b->len;
+  if (c->ncork == 1) {
+    TAILQ_INSERT_TAIL(&c->srv->dirty, c, dirty);
+    uv_prepare_start(&c->srv->flush, on_flush);
+  }
+  return 0;
+}
+
+/* Drops what is corked (and c from the dirty list). */
+static void cork_drop(struct gw_conn *c) {
+  for (size_t i = 0; i < c->ncork; i++)
+    rt_buf_unref(c->cork[i]);
+  if (c->ncork)
+    TAILQ_REMOVE(&c->srv->dirty, c, dirty);
+  c->ncork = 0;
+  c->cork_bytes = 0;
+}
+
+void gw_conn_uncork(struct gw_conn *c) {
+  uv_buf_t v[64];
+  size_t i = 0;
+  if (c->ncork == 0)
+    return;
+  while (i < c->ncork && !c->closing) {
+    unsigned n = 0;
+    for (; i < c->ncork && n < 64; i++)
+      v[n++] = uv_buf_init(c->cork[i]->data, (unsigned)c->cork[i]->len);
+    gw_conn_writev(c, v, n);
+  }
+  cork_drop(c);
+}
+
+void gw_conn_flush_all(struct gw_server *srv) {
+  struct gw_conn *c;
+  while ((c = TAILQ_FIRST(&srv->dirty)) != NULL)
+    gw_conn_uncork(c); /* takes c off the list */
 }
 
 /* ---- Life cycle ---- */
@@ -191,6 +246,7 @@ static void on_closed(uv_handle_t *h) {
   c->proto->release(c);
   ipc_buf_free(&c->wq);
   ipc_buf_free(&c->wbuf);
+  free(c->cork);
   free(c);
 }
 
@@ -203,6 +259,8 @@ static void on_linger_timeout(uv_timer_t *t) {
 void gw_conn_close(struct gw_conn *c, int graceful) {
   if (uv_is_closing((uv_handle_t *)&c->tcp))
     return;
+  if (graceful)
+    gw_conn_uncork(c); /* what was corked goes first */
   if (!c->closing) {
     c->closing = 1;
     c->proto->on_close(c); /* once: what is in progress is abandoned */
@@ -215,6 +273,7 @@ void gw_conn_close(struct gw_conn *c, int graceful) {
     }
     return;
   }
+  cork_drop(c);
   LIST_REMOVE(c, link);
   c->srv->nconns--;
   c->open_handles = 2;

@@ -29,6 +29,7 @@
 
 struct gw_conn;
 struct gw_server;
+struct rt_buf;
 
 /* Between the socket and the protocol. */
 struct gw_transport {
@@ -102,6 +103,12 @@ struct gw_conn {
   unsigned closing : 1;            /* closed, or closing once the queue is out */
   unsigned close_after_write : 1;
   int open_handles;                /* tcp + timer, while closing */
+  /* ---- corked output (WebSocket, SSE holds): written once a loop turn ---- */
+  struct rt_buf **cork;            /* shared buffers to write, each a reference; owned */
+  size_t ncork, capcork;
+  size_t cork_bytes;               /* their bytes */
+  TAILQ_ENTRY(gw_conn) dirty;      /* on srv->dirty while ncork > 0 */
+  void *pdata;                     /* the state of a protocol other than HTTP/1 */
 };
 
 /* Accepts a connection on srv's listener and starts its protocol. */
@@ -120,8 +127,22 @@ void gw_conn_sock_writev(struct gw_conn *c, const uv_buf_t *bufs, unsigned n);
  * most 5 s more). */
 void gw_conn_close(struct gw_conn *c, int graceful);
 
-/* Bytes queued for the client, not yet taken by the socket. */
+/* Bytes queued for the client, not yet taken by the socket (corked ones
+ * included). */
 size_t gw_conn_queued(const struct gw_conn *c);
+
+/* Queues shared bytes for the client, written with everything else
+ * queued for it this loop turn in one write (before the loop polls
+ * again): a publication to many connections costs one write each, not
+ * one per message. Takes a reference of b. Returns 0 or UV_ENOMEM. */
+int gw_conn_cork(struct gw_conn *c, struct rt_buf *b);
+
+/* Writes what is corked for c now (the prepare handle does it for every
+ * connection at the end of the turn). */
+void gw_conn_uncork(struct gw_conn *c);
+
+/* Writes what is corked on every connection of srv (its prepare handle). */
+void gw_conn_flush_all(struct gw_server *srv);
 
 /* (Re)starts the connection's one timer; 0 ms with cb NULL stops it. */
 void gw_conn_timer(struct gw_conn *c, uint64_t ms, uv_timer_cb cb);

@@ -60,6 +60,7 @@ static void on_header_timeout(uv_timer_t *t) {
     return;
   c->req.keepalive = 0;
   c->h1.state = GW_H1_BUSY;
+  gw_req_split_target(&c->req); /* what came of it, for the log */
   gw_reply_error(&c->req, 408, "request not complete within header_timeout_ms", NULL);
   gw_conn_close(c, 1);
 }
@@ -164,20 +165,28 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
   return 0;
 }
 
-/* Lower-cases header names in place, once the head is complete. */
+/* Lower-cases header names in place, once the head is complete, and
+ * notes where the headers every request looks at are (the first of each). */
 static void lower_names(struct gw_req *req) {
   for (size_t i = 0; i < req->nhdrs; i++) {
     char *n = req->hbuf.data + req->hdrs[i].name;
-    for (uint32_t k = 0; k < req->hdrs[i].nlen; k++)
+    uint32_t len = req->hdrs[i].nlen;
+    for (uint32_t k = 0; k < len; k++)
       if (n[k] >= 'A' && n[k] <= 'Z')
         n[k] = (char)(n[k] + 32);
+    int *at = len == 4 && !memcmp(n, "host", 4)            ? &req->hdr_host
+              : len == 6 && !memcmp(n, "expect", 6)        ? &req->hdr_expect
+              : len == 12 && !memcmp(n, "x-request-id", 12) ? &req->hdr_reqid
+                                                             : NULL;
+    if (at && *at < 0)
+      *at = (int)i;
   }
 }
 
 /* Expect: 100-continue is answered at once (HTTP/1.1); anything else: 417. */
 static int check_expect(struct gw_conn *c) {
   uint32_t len;
-  const char *expect = gw_req_header(&c->req, "expect", &len);
+  const char *expect = gw_req_header_at(&c->req, c->req.hdr_expect, &len);
   if (expect == NULL)
     return 0;
   if (len != 12 || strncasecmp(expect, "100-continue", 12) != 0)
@@ -195,6 +204,7 @@ static int on_headers_complete(llhttp_t *p) {
   struct gw_conn *c = conn_of(p);
   struct gw_req *req = &c->req;
   lower_names(req);
+  gw_req_split_target(req);
   c->h1.in_trailers = 1; /* what header callbacks follow the body are trailers */
   if (p->http_major != 1)
     return raise_err(c, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
@@ -318,6 +328,7 @@ static void fail_parse(struct gw_conn *c, llhttp_errno_t e) {
   c->req.keepalive = 0;
   if (h->state != GW_H1_BUSY && !c->req.head_sent) {
     h->state = GW_H1_BUSY;
+    gw_req_split_target(&c->req); /* what came of it, for the log */
     gw_reply_error(&c->req, status, msg ? msg : "bad request", NULL);
   }
   gw_conn_close(c, 1);
@@ -405,6 +416,7 @@ static void h1_start(struct gw_conn *c) {
   c->req.out = &h1_out;
   c->req.instance = -1;
   c->req.http_minor = 1;
+  c->req.hdr_host = c->req.hdr_expect = c->req.hdr_reqid = -1;
   if (srv->nconns > (size_t)srv->cfg->max_connections) {
     shed(c);
     return;
@@ -501,7 +513,9 @@ static int put_head(struct gw_req *req, struct ipc_buf *b, int status,
   } else if (clen == BODY_STREAM) {
     req->keepalive = 0; /* HTTP/1.0: the end of the stream is the close */
   }
-  if (!req->keepalive)
+  if (status == 101)
+    ; /* the protocol's own connection header is among h */
+  else if (!req->keepalive)
     ipc_buf_adds(b, "\r\nconnection: close");
   else if (req->http_minor == 0)
     ipc_buf_adds(b, "\r\nconnection: keep-alive"); /* RFC 9112 §9.3 */
@@ -571,6 +585,32 @@ static void h1_finish(struct gw_req *req) {
   req_end(req->conn);
 }
 
+/* 101: the head, the request's end (logged), and the connection goes to
+ * protocol p; what the client sent after the request stays in h1.in for
+ * it. */
+static void h1_switch(struct gw_req *req, const struct ipc_header *h, size_t nh,
+                      const struct gw_proto *p) {
+  struct gw_conn *c = req->conn;
+  struct ipc_buf *b = &req->srv->head;
+  if (put_head(req, b, 101, h, nh, BODY_NONE) != 0) {
+    head_failed(req);
+    req_end(c);
+    return;
+  }
+  uv_buf_t v = uv_buf_init(b->data, (unsigned)b->len);
+  out(req, &v, 1);
+  gw_req_log(req);
+  gw_req_reset(req);
+  gw_req_free(req); /* a WebSocket keeps no HTTP buffers */
+  c->h1.state = GW_H1_IDLE;
+  gw_conn_timer(c, 0, NULL);
+  if (c->h1.reading_stopped) {
+    c->h1.reading_stopped = 0;
+    gw_conn_resume(c);
+  }
+  gw_conn_set_proto(c, p);
+}
+
 static void h1_timer(struct gw_req *req, uint64_t ms) {
   gw_conn_timer(req->conn, ms, ms ? on_request_timeout : NULL);
 }
@@ -581,4 +621,5 @@ static size_t h1_queued(const struct gw_req *req) {
 
 static const struct gw_resp_ops h1_out = {.respond = h1_respond, .start = h1_stream_start,
                                           .send = h1_send, .finish = h1_finish,
-                                          .timer = h1_timer, .queued = h1_queued};
+                                          .switch_proto = h1_switch, .timer = h1_timer,
+                                          .queued = h1_queued};

@@ -10,6 +10,7 @@
 #include "gw.h"
 #include "gw_balance.h"
 #include "gw_fwd.h"
+#include "rt_handshake.h"
 #include "ipc_channel.h"
 #include "sup_instance.h"
 #include "sup_log.h"
@@ -52,6 +53,28 @@ static struct sup_instance *pick(struct gw_server *srv, struct sup_service *svc,
 
 /* ---- Sending the request ---- */
 
+/* The sec-websocket-protocol tokens of a handshake into v (at most max). */
+struct protos {
+  struct ipc_header *v;
+  size_t n, max;
+};
+
+static void add_proto(void *ctx, const char *p, size_t n) {
+  struct protos *ps = ctx;
+  if (ps->n < ps->max)
+    ps->v[ps->n++] = (struct ipc_header){NULL, 0, p, n};
+}
+
+static size_t ws_protocols(struct gw_req *req, struct ipc_header *v, size_t max,
+                           const struct ipc_header **out) {
+  struct protos ps = {v, 0, max};
+  uint32_t len;
+  const char *h = gw_req_header(req, "sec-websocket-protocol", &len);
+  rt_hs_tokens((struct rt_hs_value){h, h ? len : 0}, add_proto, &ps);
+  *out = v;
+  return ps.n;
+}
+
 /* Encodes the request into inst's channel (flushed with the loop turn's
  * other messages). Returns 0 or < 0. */
 static int send_request(struct gw_req *req, struct sup_instance *inst) {
@@ -63,7 +86,8 @@ static int send_request(struct gw_req *req, struct sup_instance *inst) {
   if (ch == NULL)
     return UV_EPIPE;
   struct gw_fwd_in fin = {.buf = req->hbuf.data, .hdrs = req->hdrs, .n = req->nhdrs,
-                          .reqid = req->reqid, .remote = req->conn->remote, .proto = "http"};
+                          .reqid = req->reqid, .remote = req->conn->remote, .proto = "http",
+                          .upgrade = p->ws_key != 0};
   int nh = gw_fwd_headers(&fin, &srv->hv, &srv->caphv, &srv->scratch);
   if (nh < 0)
     return nh;
@@ -74,7 +98,10 @@ static int send_request(struct gw_req *req, struct sup_instance *inst) {
       .prefix = req->hbuf.data + p->prefix_off, .prefix_len = p->prefix_len,
       .remote = req->conn->remote, .remote_len = strlen(req->conn->remote),
       .headers = srv->hv, .nheaders = (size_t)nh, .body = req->body.data,
-      .body_len = req->body.len};
+      .body_len = req->body.len, .ws_conn = p->ws_key ? p->ws_id : NULL};
+  struct ipc_header protos[16];
+  if (p->ws_key)
+    r.ws_nprotocols = ws_protocols(req, protos, 16, &r.ws_protocols);
   ipc_enc_request(ipc_channel_begin(ch), &r);
   return ipc_channel_commit(ch);
 }
@@ -142,13 +169,43 @@ static struct gw_route *route_of(struct gw_req *req) {
   size_t plen;
   uint32_t hlen = 0;
   gw_req_target(req, &path, &plen, NULL, NULL);
-  host = gw_req_header(req, "host", &hlen);
+  host = gw_req_header_at(req, req->hdr_host, &hlen);
   if (host) {
     const char *colon = memchr(host, ':', hlen); /* drop the port */
     if (colon && host[0] != '[')
       hlen = (uint32_t)(colon - host);
   }
   return gw_routes_match(&req->srv->routes, req->method, host, hlen, path, plen);
+}
+
+/* The value of header name as a handshake field. */
+static struct rt_hs_value hs_value(struct gw_req *req, const char *name) {
+  uint32_t len = 0;
+  const char *v = gw_req_header(req, name, &len);
+  return (struct rt_hs_value){v, v ? len : 0};
+}
+
+/* A WebSocket handshake (RFC 6455): checked here; a valid one gets its
+ * connection id and accept key, an invalid one muster's 400 or 426.
+ * Returns 0 to go on (a handshake or not), 1 when answered. */
+static int ws_handshake(struct gw_req *req) {
+  static const struct ipc_header version = {"sec-websocket-version", 21, "13", 2};
+  struct gw_proxy_req *p = &req->u.proxy;
+  struct rt_hs_in in = {.method = req->method, .http_minor = req->http_minor,
+                        .upgrade = hs_value(req, "upgrade"),
+                        .connection = hs_value(req, "connection"),
+                        .key = hs_value(req, "sec-websocket-key"),
+                        .version = hs_value(req, "sec-websocket-version")};
+  const char *why = NULL;
+  if (!rt_hs_wanted(&in))
+    return 0;
+  int status = rt_hs_check(&in, p->ws_accept, &why);
+  if (status) {
+    gw_reply_error(req, status, why, status == 426 ? &version : NULL);
+    return 1;
+  }
+  p->ws_key = gw_ws_new_key(req->srv, p->ws_id, sizeof(p->ws_id));
+  return 0;
 }
 
 static int on_req(const struct gw_handler *h, struct gw_req *req) {
@@ -159,8 +216,13 @@ static int on_req(const struct gw_handler *h, struct gw_req *req) {
   const char *prefix = rt->plen ? rt->prefix : "/";
   *p = (struct gw_proxy_req){.svc = rt->target, .prefix_off = (uint32_t)req->hbuf.len,
                              .prefix_len = (uint32_t)strlen(prefix)};
+  if (ws_handshake(req) != 0)
+    return 0; /* refused by muster: 400 or 426 */
   ipc_buf_add(&req->hbuf, prefix, p->prefix_len); /* kept with the request: routes change */
-  snprintf(req->service, sizeof(req->service), "%s", service_name(req));
+  const char *name = service_name(req); /* at most 64 bytes (config) */
+  size_t nlen = strnlen(name, sizeof(req->service) - 1);
+  memcpy(req->service, name, nlen);
+  req->service[nlen] = '\0';
   req->gen = &proxy_gen;
   try_send(req, NULL, &rt->rr);
   return 0;
@@ -291,7 +353,17 @@ static void on_response(struct gw_req *req, const struct ipc_msg *m) {
     len = json ? strlen(json) : 0;
   }
   int nh = m->status < 200 || m->status > 599 ? -1 : answer_headers(req->srv, m->headers, is_json);
-  if (nh < 0 || (m->json && json == NULL)) {
+  if (m->status == 101 && req->u.proxy.ws_key) {
+    struct sup_instance *inst = req->u.proxy.inst;
+    char accept[sizeof(req->u.proxy.ws_accept)];
+    memcpy(accept, req->u.proxy.ws_accept, sizeof(accept));
+    release(req); /* the handshake is answered; the connection is bound to inst */
+    gw_ws_accept(req, inst, m, accept);
+  } else if (m->hold && nh >= 0 && m->status == 200 && !m->stream &&
+             (strcmp(req->method, "GET") == 0 || req->is_head)) {
+    release(req); /* the stream is muster's, the instance is free */
+    gw_sse_hold(req, m);
+  } else if (nh < 0 || m->hold || (m->json && json == NULL)) {
     answer_invalid(req, m->status);
   } else if (m->stream) {
     gw_req_start(req, m->status, req->srv->hv, (size_t)nh);
@@ -304,6 +376,10 @@ static void on_response(struct gw_req *req, const struct ipc_msg *m) {
 
 void gw_proxy_instance_msg(struct gw_server *srv, struct sup_instance *inst,
                            const struct ipc_msg *m) {
+  if (m->type != IPC_T_RESPONSE && m->type != IPC_T_CHUNK && m->type != IPC_T_END) {
+    gw_ws_service_msg(srv, inst, m); /* about a WebSocket connection */
+    return;
+  }
   struct gw_req *req = gw_map_get(&srv->inflight, (uint64_t)m->id);
   if (req == NULL || req->u.proxy.inst != inst) {
     sup_log(SUP_DEBUG, "%s: %s for unknown or cancelled request %lld dropped",

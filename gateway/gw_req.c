@@ -22,23 +22,36 @@ const char *gw_req_header(const struct gw_req *req, const char *name, uint32_t *
   return NULL;
 }
 
-void gw_req_target(const struct gw_req *req, const char **path, size_t *plen,
-                   const char **query, size_t *qlen) {
+const char *gw_req_header_at(const struct gw_req *req, int i, uint32_t *len) {
+  if (i < 0)
+    return NULL;
+  *len = req->hdrs[i].vlen;
+  return req->hbuf.data + req->hdrs[i].value;
+}
+
+void gw_req_split_target(struct gw_req *req) {
   const char *u = req->hbuf.data ? req->hbuf.data : "";
-  size_t n = req->url_len;
+  size_t n = req->url_len, skip = 0;
   /* absolute-form (a proxy-style request line): skip scheme and authority */
   if (n > 7 && (strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0)) {
     const char *s = memchr(u + 8, '/', n - 8);
-    size_t skip = s ? (size_t)(s - u) : n;
-    u += skip;
-    n -= skip;
+    skip = s ? (size_t)(s - u) : n;
   }
-  const char *q = memchr(u, '?', n);
-  *path = u;
-  *plen = q ? (size_t)(q - u) : n;
+  const char *q = memchr(u + skip, '?', n - skip);
+  req->path_off = (uint32_t)skip;
+  req->path_len = (uint32_t)((q ? (size_t)(q - u) : n) - skip);
+  req->query_off = q ? (uint32_t)(q - u + 1) : (uint32_t)n;
+  req->query_len = q ? (uint32_t)(n - (size_t)(q - u) - 1) : 0;
+}
+
+void gw_req_target(const struct gw_req *req, const char **path, size_t *plen,
+                   const char **query, size_t *qlen) {
+  const char *u = req->hbuf.data ? req->hbuf.data : "";
+  *path = u + req->path_off;
+  *plen = req->path_len;
   if (query) {
-    *query = q ? q + 1 : "";
-    *qlen = q ? n - (size_t)(q - u) - 1 : 0;
+    *query = u + req->query_off;
+    *qlen = req->query_len;
   }
 }
 
@@ -55,7 +68,7 @@ static int usable_id(const char *v, uint32_t len) {
 
 void gw_req_assign_id(struct gw_req *req) {
   uint32_t len;
-  const char *v = gw_req_header(req, "x-request-id", &len);
+  const char *v = gw_req_header_at(req, req->hdr_reqid, &len);
   if (v && usable_id(v, len)) {
     memcpy(req->reqid, v, len);
     req->reqid[len] = '\0';
@@ -82,12 +95,19 @@ static void trim(struct ipc_buf *b) {
 }
 
 void gw_req_reset(struct gw_req *req) {
-  struct gw_req keep = {.conn = req->conn, .srv = req->srv, .out = req->out,
-                        .hbuf = req->hbuf, .hdrs = req->hdrs, .caphdrs = req->caphdrs,
-                        .body = req->body, .instance = -1, .http_minor = 1};
-  trim(&keep.hbuf);
-  trim(&keep.body);
-  *req = keep;
+  trim(&req->hbuf);
+  trim(&req->body);
+  req->gen = NULL;
+  req->nhdrs = 0;
+  req->url_len = req->path_off = req->path_len = req->query_off = req->query_len = 0;
+  req->method[0] = req->reqid[0] = req->service[0] = '\0';
+  req->http_minor = 1;
+  req->start_ns = req->bytes_out = 0;
+  req->status = 0;
+  req->instance = -1;
+  req->hdr_host = req->hdr_expect = req->hdr_reqid = -1;
+  req->is_head = req->keepalive = req->head_sent = req->streaming = req->chunked = 0;
+  memset(&req->u, 0, sizeof(req->u));
 }
 
 void gw_req_free(struct gw_req *req) {

@@ -25,8 +25,10 @@
 #include "ipc_msg.h"
 
 struct gw_conn;
+struct gw_proto;
 struct gw_server;
 struct gw_req;
+struct gw_sse;
 struct sup_instance;
 struct sup_service;
 
@@ -56,6 +58,8 @@ struct gw_resp_ops {
   void (*start)(struct gw_req *req, int status, const struct ipc_header *h, size_t nh);
   void (*send)(struct gw_req *req, const char *data, size_t len);
   void (*finish)(struct gw_req *req);
+  void (*switch_proto)(struct gw_req *req, const struct ipc_header *h, size_t nh,
+                       const struct gw_proto *p);
   void (*timer)(struct gw_req *req, uint64_t ms); /* 0: stop it */
   size_t (*queued)(const struct gw_req *req);     /* answer bytes not yet sent */
 };
@@ -68,6 +72,9 @@ struct gw_proxy_req {
   uint32_t prefix_off;       /* the matched route's prefix, copied into hbuf */
   uint32_t prefix_len;
   int tries;                 /* instances tried */
+  uint64_t ws_key;           /* a WebSocket handshake: its connection's key, else 0 */
+  char ws_id[40];            /*   its connection id */
+  char ws_accept[29];        /*   its sec-websocket-accept */
 };
 
 struct gw_req {
@@ -80,6 +87,13 @@ struct gw_req {
   struct gw_hdr *hdrs;     /* headers in arrival order, owned */
   size_t nhdrs, caphdrs;
   uint32_t url_len;        /* the URL is hbuf[0 .. url_len) */
+  uint32_t path_off;       /* the path within it (absolute-form skipped), */
+  uint32_t path_len;       /*   set with query_* once the head is complete */
+  uint32_t query_off;      /* the query, without "?" */
+  uint32_t query_len;
+  int hdr_host;            /* index in hdrs of host, expect and x-request-id, */
+  int hdr_expect;          /*   or -1 (found once the head is complete: */
+  int hdr_reqid;           /*   every request looks them up) */
   struct ipc_buf body;     /* the request body */
   char method[24];         /* "GET", ... */
   int http_minor;          /* HTTP/1.x: 0 or 1 */
@@ -97,6 +111,7 @@ struct gw_req {
   unsigned chunked : 1;    /* that stream is chunk-encoded */
   union {                  /* the state of the handler that took it */
     struct gw_proxy_req proxy;
+    struct gw_sse *sse;    /* an SSE hold (gw_sse.c) */
     unsigned events;       /* admin /events: listening to host events */
   } u;
 };
@@ -134,6 +149,14 @@ static inline void gw_req_finish(struct gw_req *req) {
   req->out->finish(req);
 }
 
+/* Answers 101 Switching Protocols with headers h (the protocol's own:
+ * upgrade, connection, ...), ends the request, and hands the connection
+ * to protocol p (its pdata set by the caller). */
+static inline void gw_req_switch(struct gw_req *req, const struct ipc_header *h, size_t nh,
+                                 const struct gw_proto *p) {
+  req->out->switch_proto(req, h, nh, p);
+}
+
 /* Starts (or with 0 stops) the request's timer: gen->timeout when it fires. */
 static inline void gw_req_timer(struct gw_req *req, uint64_t ms) {
   req->out->timer(req, ms);
@@ -148,6 +171,12 @@ static inline size_t gw_req_queued(const struct gw_req *req) {
 
 /* The value of request header name (lower-case), or NULL. */
 const char *gw_req_header(const struct gw_req *req, const char *name, uint32_t *len);
+
+/* The value of header hdrs[i] (i from hdr_host, ...), or NULL when i < 0. */
+const char *gw_req_header_at(const struct gw_req *req, int i, uint32_t *len);
+
+/* Splits the URL into path and query (once the head is complete). */
+void gw_req_split_target(struct gw_req *req);
 
 /* The request path (without query) and query (without "?"); query may
  * be NULL when not wanted. */

@@ -14,8 +14,8 @@
 /* The handlers of each listener, asked in order. */
 static const struct gw_handler *const gateway_handlers[] = {&gw_health_handler,
                                                             &gw_proxy_handler, NULL};
-static const struct gw_handler *const admin_handlers[] = {&gw_healthz_handler,
-                                                          &gw_admin_handler, NULL};
+static const struct gw_handler *const admin_handlers[] = {
+    &gw_healthz_handler, &gw_status_handler, &gw_admin_handler, NULL};
 
 /* The route table of the live services. Returns 0 or UV_ENOMEM. */
 static int build_routes(struct gw_routes *r, struct sup_host *host) {
@@ -52,6 +52,15 @@ static void hook_instance_gone(void *ctx, struct sup_instance *inst) {
   gw_proxy_instance_gone(ctx, inst);
 }
 
+/* WebSocket connections follow their instances: rebound when theirs
+ * leaves, held ones bound when one is ready. */
+static void hook_instance_routable(void *ctx, struct sup_instance *inst, int routable) {
+  if (routable)
+    gw_ws_instance_ready(ctx, inst);
+  else
+    gw_ws_instance_left(ctx, inst);
+}
+
 static void on_listener_closed(uv_handle_t *h) {
   (void)h;
 }
@@ -84,6 +93,8 @@ static void hook_finished(void *ctx) {
     gw_conn_close(c, 1);
   }
   gw_expire_close(srv);
+  gw_conn_flush_all(srv);
+  uv_close((uv_handle_t *)&srv->flush, on_listener_closed);
   gw_access_close(&srv->access);
 }
 
@@ -134,6 +145,9 @@ static struct gw_server *server_new(struct sup_host *host, const struct cfg_list
   srv->what = what;
   srv->reqid_base = ((uint64_t)time(NULL) << 32) ^ ((uint64_t)getpid() << 48);
   LIST_INIT(&srv->conns);
+  TAILQ_INIT(&srv->dirty);
+  TAILQ_INIT(&srv->ws_list);
+  gw_map_init(&srv->ws_conns);
   gw_map_init(&srv->inflight);
   gw_metrics_init(&srv->metrics);
   ipc_buf_init(&srv->scratch);
@@ -162,6 +176,8 @@ static struct gw_server *server_new(struct sup_host *host, const struct cfg_list
     gw_server_free(srv);
     return NULL;
   }
+  uv_prepare_init(srv->loop, &srv->flush); /* corked output (gw_conn_cork) */
+  srv->flush.data = srv;
   sup_log(SUP_INFO, "%s: listening on %s%s%s:%d", what, l->ipv6 ? "[" : "", l->host,
           l->ipv6 ? "]" : "", l->port);
   return srv;
@@ -179,7 +195,9 @@ struct gw_server *gw_server_start(struct sup_host *host) {
   if (gw_access_open(&srv->access, srv->loop, cfg->gateway.access_log) < 0)
     sup_log(SUP_WARN, "gateway: running without an access log");
   struct sup_host_hooks hooks = {.ctx = srv, .instance_msg = hook_instance_msg,
-                                 .instance_gone = hook_instance_gone, .stopping = hook_stopping,
+                                 .instance_gone = hook_instance_gone,
+                                 .instance_routable = hook_instance_routable,
+                                 .stopping = hook_stopping,
                                  .finished = hook_finished, .reopen = hook_reopen,
                                  .reloaded = hook_reloaded};
   sup_host_add_hooks(host, &hooks);
@@ -204,6 +222,7 @@ void gw_server_free(struct gw_server *srv) {
     return;
   gw_routes_free(&srv->routes);
   gw_map_free(&srv->inflight);
+  gw_map_free(&srv->ws_conns);
   gw_metrics_free(&srv->metrics);
   ipc_buf_free(&srv->scratch);
   ipc_buf_free(&srv->head);

@@ -168,6 +168,141 @@ static int get_bool(struct parse *p, const char *name, int *out) {
   return 0;
 }
 
+/* ---- Real-time messages (SPEC §8) ---- */
+
+static int nonempty(struct parse *p, const char *name, const char *v) {
+  return v[0] ? 0 : fail(p, "field \"%s\" must not be empty", name);
+}
+
+/* Reads base64 field `name` into the body (binary). */
+static int get_bytes(struct parse *p, const char *name, int required) {
+  const char *e = NULL;
+  int rc = get_str(p, name, &e, required);
+  if (rc || e == NULL)
+    return rc;
+  p->m->body_buf = ipc_b64_decode(e, strlen(e), &p->m->body_len);
+  if (p->m->body_buf == NULL)
+    return fail(p, "field \"%s\" is not valid base64", name);
+  p->m->body = p->m->body_buf;
+  p->m->binary = 1;
+  return 0;
+}
+
+/* An optional string that must be one line (an SSE event name). */
+static int get_line(struct parse *p, const char *name, const char **out) {
+  int rc = get_str(p, name, out, 0);
+  if (rc == 0 && *out && (strpbrk(*out, "\r\n") || (*out)[0] == '\0'))
+    return fail(p, "field \"%s\" must be one non-empty line", name);
+  return rc;
+}
+
+/* publish: topic, then data (any JSON) or data_base64, event, except. */
+static int parse_publish(struct parse *p) {
+  struct ipc_msg *m = p->m;
+  int rc;
+  if ((rc = get_str(p, "topic", &m->topic, 1)) || (rc = nonempty(p, "topic", m->topic)) ||
+      (rc = get_line(p, "event", &m->event)) || (rc = get_str(p, "except", &m->except, 0)))
+    return rc;
+  m->data = cJSON_GetObjectItemCaseSensitive(m->root, "data");
+  int has64 = cJSON_GetObjectItemCaseSensitive(m->root, "data_base64") != NULL;
+  if (m->data && has64)
+    return fail(p, "fields \"data\" and \"data_base64\" are exclusive");
+  if (m->data == NULL && !has64)
+    return fail(p, "missing field \"data\"");
+  return has64 ? get_bytes(p, "data_base64", 1) : 0;
+}
+
+/* ws_message (muster → service): conn, seq, text or data_base64, meta. */
+static int parse_ws_message(struct parse *p) {
+  struct ipc_msg *m = p->m;
+  int rc;
+  if ((rc = get_str(p, "conn", &m->conn, 1)) || (rc = get_int(p, "seq", &m->seq, 1)) ||
+      (rc = get_body(p, "text", "data_base64")) || (rc = get_bool(p, "redelivered", &m->redelivered)))
+    return rc;
+  if (m->body == NULL)
+    return fail(p, "missing field \"text\"");
+  m->binary = cJSON_GetObjectItemCaseSensitive(m->root, "data_base64") != NULL;
+  m->meta = cJSON_GetObjectItemCaseSensitive(m->root, "meta");
+  return 0;
+}
+
+/* ws_close (both ways): conn, optional code 1000..4999 and reason. */
+static int parse_ws_close(struct parse *p) {
+  struct ipc_msg *m = p->m;
+  int64_t code = 0;
+  int rc;
+  m->reason = "";
+  if ((rc = get_str(p, "conn", &m->conn, 1)) || (rc = get_int(p, "code", &code, 0)) ||
+      (rc = get_str(p, "reason", &m->reason, 0)))
+    return rc;
+  if (code != 0 && (code < 1000 || code > 4999))
+    return fail(p, "field \"code\" must be 1000..4999");
+  m->code = (int)code;
+  m->meta = cJSON_GetObjectItemCaseSensitive(m->root, "meta");
+  return 0;
+}
+
+/* ws_send: conn, then exactly one of text, data_base64, json. */
+static int parse_ws_send(struct parse *p) {
+  struct ipc_msg *m = p->m;
+  int rc;
+  if ((rc = get_str(p, "conn", &m->conn, 1)) || (rc = get_body(p, "text", "data_base64")))
+    return rc;
+  m->binary = cJSON_GetObjectItemCaseSensitive(m->root, "data_base64") != NULL;
+  m->json = cJSON_GetObjectItemCaseSensitive(m->root, "json");
+  if (m->json && m->body)
+    return fail(p, "fields \"text\", \"data_base64\" and \"json\" are exclusive");
+  if (m->json == NULL && m->body == NULL)
+    return fail(p, "missing field \"text\"");
+  return 0;
+}
+
+/* 1 when v is an array of non-empty strings. */
+static int string_array(const cJSON *v) {
+  const cJSON *e;
+  if (!cJSON_IsArray(v))
+    return 0;
+  cJSON_ArrayForEach(e, v) {
+    if (!cJSON_IsString(e) || e->valuestring[0] == '\0')
+      return 0;
+  }
+  return 1;
+}
+
+/* A response's "ws" (status 101: protocol, join, meta) and "hold" (rooms). */
+static int parse_response_rt(struct parse *p) {
+  struct ipc_msg *m = p->m;
+  const cJSON *v;
+  if ((m->ws = cJSON_GetObjectItemCaseSensitive(m->root, "ws")) != NULL) {
+    if (!cJSON_IsObject(m->ws))
+      return fail(p, "field \"ws\" must be an object");
+    if ((v = cJSON_GetObjectItemCaseSensitive(m->ws, "protocol")) && !cJSON_IsString(v))
+      return fail(p, "field \"ws.protocol\" must be a string");
+    if ((v = cJSON_GetObjectItemCaseSensitive(m->ws, "join")) && !string_array(v))
+      return fail(p, "field \"ws.join\" must be an array of room names");
+    m->meta = cJSON_GetObjectItemCaseSensitive(m->ws, "meta");
+  }
+  if ((m->hold = cJSON_GetObjectItemCaseSensitive(m->root, "hold")) != NULL) {
+    v = cJSON_GetObjectItemCaseSensitive(m->hold, "rooms");
+    if (!cJSON_IsObject(m->hold) || !string_array(v) || cJSON_GetArraySize(v) == 0)
+      return fail(p, "field \"hold\" must be {\"rooms\": [room names]}");
+  }
+  return 0;
+}
+
+/* A request's "ws" (a WebSocket handshake): {"conn": ..., "protocols": [...]}. */
+static int parse_request_ws(struct parse *p) {
+  struct ipc_msg *m = p->m;
+  const cJSON *c;
+  if ((m->ws = cJSON_GetObjectItemCaseSensitive(m->root, "ws")) == NULL)
+    return 0;
+  c = cJSON_GetObjectItemCaseSensitive(m->ws, "conn");
+  if (!cJSON_IsObject(m->ws) || !cJSON_IsString(c))
+    return fail(p, "field \"ws\" must be {\"conn\": string, \"protocols\": [...]}");
+  m->conn = c->valuestring;
+  return 0;
+}
+
 /* Fills the typed fields of p->m according to its type. */
 static int parse_fields(struct parse *p) {
   struct ipc_msg *m = p->m;
@@ -181,7 +316,7 @@ static int parse_fields(struct parse *p) {
         (rc = get_headers(p)) || (rc = headers_kv(p)) ||
         (rc = get_body(p, "body", "body_base64")))
       return rc;
-    return 0;
+    return parse_request_ws(p);
   case IPC_T_CANCEL:
   case IPC_T_END:
     return get_int(p, "id", &m->id, 1);
@@ -205,7 +340,7 @@ static int parse_fields(struct parse *p) {
     m->json = cJSON_GetObjectItemCaseSensitive(m->root, "json");
     if (m->json && m->body)
       return fail(p, "fields \"body\" and \"json\" are exclusive");
-    return 0;
+    return parse_response_rt(p);
   }
   case IPC_T_CHUNK:
     if ((rc = get_int(p, "id", &m->id, 1)) || (rc = get_body(p, "data", "data_base64")))
@@ -214,13 +349,35 @@ static int parse_fields(struct parse *p) {
       return fail(p, "missing field \"data\"");
     return 0;
   case IPC_T_MESSAGE:
-  case IPC_T_PUBLISH:
     if ((rc = get_str(p, "topic", &m->topic, 1)))
       return rc;
     m->data = cJSON_GetObjectItemCaseSensitive(m->root, "data");
-    if (m->data == NULL)
-      return fail(p, "missing field \"data\"");
+    if (m->data == NULL && (rc = get_bytes(p, "data_base64", 1)) == 0)
+      m->binary = 1;
+    return rc;
+  case IPC_T_PUBLISH:
+    return parse_publish(p);
+  case IPC_T_WS_MESSAGE:
+    return parse_ws_message(p);
+  case IPC_T_WS_CLOSE:
+    return parse_ws_close(p);
+  case IPC_T_WS_SEND:
+    return parse_ws_send(p);
+  case IPC_T_JOIN:
+  case IPC_T_LEAVE:
+    if ((rc = get_str(p, "conn", &m->conn, 1)) || (rc = get_str(p, "room", &m->room, 1)))
+      return rc;
+    return nonempty(p, "room", m->room);
+  case IPC_T_META:
+    if ((rc = get_str(p, "conn", &m->conn, 1)))
+      return rc;
+    if ((m->meta = cJSON_GetObjectItemCaseSensitive(m->root, "meta")) == NULL)
+      return fail(p, "missing field \"meta\"");
     return 0;
+  case IPC_T_ACK:
+    if ((rc = get_str(p, "conn", &m->conn, 1)))
+      return rc;
+    return get_int(p, "seq", &m->seq, 1);
   case IPC_T_SUBSCRIBE:
   case IPC_T_UNSUBSCRIBE:
     return get_str(p, "topic", &m->topic, 1);
@@ -237,6 +394,8 @@ struct fast {
   size_t type_n, id_n, seq_n, status_n, stream_n, headers_n, body_n, b64_n, json_n, data_n, d64_n;
   const char *method, *path, *query, *prefix, *remote; /* request */
   size_t method_n, path_n, query_n, prefix_n, remote_n;
+  const char *ws, *hold; /* real-time: left to the full path */
+  size_t ws_n, hold_n;
   int dup; /* a field given twice, or a key with an escape (it may decode to
               a field's name): leave it to cJSON's rules */
 };
@@ -258,7 +417,7 @@ static int fast_member(void *ctx, const char *k, size_t kn, const char *v, size_
   F("type", type) F("id", id) F("seq", seq) F("status", status) F("stream", stream)
   F("headers", headers) F("body", body) F("body_base64", b64) F("json", json) F("data", data)
   F("data_base64", d64) F("method", method) F("path", path) F("query", query)
-  F("prefix", prefix) F("remote", remote)
+  F("prefix", prefix) F("remote", remote) F("ws", ws) F("hold", hold)
 #undef F
   return 0; /* other fields are ignored, as on the full path */
 }
@@ -436,7 +595,7 @@ static int fast_parse(struct ipc_msg *m, const char *line, size_t len) {
   struct fast f;
   memset(&f, 0, sizeof(f));
   if (len == 0 || line[0] != '{' || ipc_scan_object(line, line + len, fast_member, &f) != 0 ||
-      f.dup || f.type == NULL || !ipc_scan_plain_string(f.type, f.type_n))
+      f.dup || f.type == NULL || !ipc_scan_plain_string(f.type, f.type_n) || f.ws || f.hold)
     return -1;
   const char *t = f.type + 1;
   size_t tn = f.type_n - 2;
@@ -652,6 +811,17 @@ void ipc_enc_request(struct ipc_buf *b, const struct ipc_request_out *r) {
   field_headers(b, r->headers, r->nheaders);
   field_bytes(b, "body", "body_base64", r->body, r->body_len);
   field_str(b, "remote", r->remote, r->remote_len);
+  if (r->ws_conn) {
+    ipc_buf_adds(b, ",\"ws\":{\"conn\":");
+    ipc_json_str(b, r->ws_conn, strlen(r->ws_conn));
+    ipc_buf_adds(b, ",\"protocols\":[");
+    for (size_t i = 0; i < r->ws_nprotocols; i++) {
+      if (i)
+        ipc_buf_addc(b, ',');
+      ipc_json_str(b, r->ws_protocols[i].value, r->ws_protocols[i].value_len);
+    }
+    ipc_buf_add(b, "]}", 2);
+  }
   end_line(b);
 }
 
@@ -751,5 +921,154 @@ void ipc_enc_subscribe(struct ipc_buf *b, const char *topic) {
 void ipc_enc_unsubscribe(struct ipc_buf *b, const char *topic) {
   begin(b, IPC_T_UNSUBSCRIBE);
   field_str(b, "topic", topic, strlen(topic));
+  end_line(b);
+}
+
+/* ---- Real-time (SPEC §8) ---- */
+
+/* "text" when not binary, else "data_base64". */
+static void field_payload(struct ipc_buf *b, const char *data, size_t len, int binary) {
+  if (!binary) {
+    field_str(b, "text", data, len);
+    return;
+  }
+  ipc_buf_adds(b, ",\"data_base64\":\"");
+  ipc_b64_encode(b, data, len);
+  ipc_buf_addc(b, '"');
+}
+
+void ipc_enc_ws_message(struct ipc_buf *b, const char *conn, int64_t seq, const char *data,
+                        size_t len, int binary, const char *meta_json, size_t meta_len,
+                        int redelivered) {
+  begin(b, IPC_T_WS_MESSAGE);
+  field_str(b, "conn", conn, strlen(conn));
+  field_int(b, "seq", seq);
+  field_payload(b, data, len, binary);
+  field_raw(b, "meta", meta_json, meta_json ? meta_len : 0);
+  if (redelivered)
+    ipc_buf_adds(b, ",\"redelivered\":true");
+  end_line(b);
+}
+
+void ipc_enc_ws_closed(struct ipc_buf *b, const char *conn, int code, const char *reason,
+                       const char *meta_json, size_t meta_len) {
+  begin(b, IPC_T_WS_CLOSE);
+  field_str(b, "conn", conn, strlen(conn));
+  field_int(b, "code", code);
+  field_str(b, "reason", reason, reason ? strlen(reason) : 0);
+  field_raw(b, "meta", meta_json, meta_json ? meta_len : 0);
+  end_line(b);
+}
+
+void ipc_enc_ws_send(struct ipc_buf *b, const char *conn, const char *data, size_t len,
+                     int binary) {
+  begin(b, IPC_T_WS_SEND);
+  field_str(b, "conn", conn, strlen(conn));
+  field_payload(b, data, len, binary);
+  end_line(b);
+}
+
+void ipc_enc_ws_close(struct ipc_buf *b, const char *conn, int code, const char *reason) {
+  begin(b, IPC_T_WS_CLOSE);
+  field_str(b, "conn", conn, strlen(conn));
+  if (code)
+    field_int(b, "code", code);
+  if (reason)
+    field_str(b, "reason", reason, strlen(reason));
+  end_line(b);
+}
+
+/* join and leave share a shape. */
+static void enc_conn_room(struct ipc_buf *b, enum ipc_type t, const char *conn,
+                          const char *room) {
+  begin(b, t);
+  field_str(b, "conn", conn, strlen(conn));
+  field_str(b, "room", room, strlen(room));
+  end_line(b);
+}
+
+void ipc_enc_join(struct ipc_buf *b, const char *conn, const char *room) {
+  enc_conn_room(b, IPC_T_JOIN, conn, room);
+}
+
+void ipc_enc_leave(struct ipc_buf *b, const char *conn, const char *room) {
+  enc_conn_room(b, IPC_T_LEAVE, conn, room);
+}
+
+void ipc_enc_meta(struct ipc_buf *b, const char *conn, const char *meta_json, size_t len) {
+  begin(b, IPC_T_META);
+  field_str(b, "conn", conn, strlen(conn));
+  field_raw(b, "meta", meta_json, len);
+  end_line(b);
+}
+
+void ipc_enc_ack(struct ipc_buf *b, const char *conn, int64_t seq) {
+  begin(b, IPC_T_ACK);
+  field_str(b, "conn", conn, strlen(conn));
+  field_int(b, "seq", seq);
+  end_line(b);
+}
+
+void ipc_enc_publish_ex(struct ipc_buf *b, const char *topic, const char *data, size_t len,
+                        int binary, const char *event, const char *except) {
+  begin(b, IPC_T_PUBLISH);
+  field_str(b, "topic", topic, strlen(topic));
+  if (binary) {
+    ipc_buf_adds(b, ",\"data_base64\":\"");
+    ipc_b64_encode(b, data, len);
+    ipc_buf_addc(b, '"');
+  } else {
+    field_raw(b, "data", data, len);
+  }
+  if (event)
+    field_str(b, "event", event, strlen(event));
+  if (except)
+    field_str(b, "except", except, strlen(except));
+  end_line(b);
+}
+
+/* ,"name":["a","b"] */
+static void field_strings(struct ipc_buf *b, const char *name, const char *const *v, size_t n) {
+  ipc_buf_add(b, ",\"", 2);
+  ipc_buf_adds(b, name);
+  ipc_buf_add(b, "\":[", 3);
+  for (size_t i = 0; i < n; i++) {
+    if (i)
+      ipc_buf_addc(b, ',');
+    ipc_json_str(b, v[i], strlen(v[i]));
+  }
+  ipc_buf_addc(b, ']');
+}
+
+void ipc_enc_ws_accept(struct ipc_buf *b, int64_t id, const char *protocol,
+                       const char *const *join, size_t njoin, const char *meta_json,
+                       size_t meta_len) {
+  response_head(b, id, 101, NULL, 0);
+  ipc_buf_adds(b, ",\"ws\":{");
+  size_t first = b->len; /* the fields below start with ','; the first one's goes */
+  if (protocol)
+    field_str(b, "protocol", protocol, strlen(protocol));
+  if (njoin)
+    field_strings(b, "join", join, njoin);
+  if (meta_json)
+    field_raw(b, "meta", meta_json, meta_len);
+  if (b->len > first && !b->oom)
+    b->data[first] = ' ';
+  ipc_buf_addc(b, '}');
+  end_line(b);
+}
+
+void ipc_enc_hold(struct ipc_buf *b, int64_t id, const char *const *rooms, size_t nrooms,
+                  const char *body, size_t len) {
+  response_head(b, id, 200, NULL, 0);
+  if (len > 0)
+    field_bytes(b, "body", "body_base64", body, len);
+  ipc_buf_adds(b, ",\"hold\":{\"rooms\":[");
+  for (size_t i = 0; i < nrooms; i++) {
+    if (i)
+      ipc_buf_addc(b, ',');
+    ipc_json_str(b, rooms[i], strlen(rooms[i]));
+  }
+  ipc_buf_add(b, "]}", 2);
   end_line(b);
 }

@@ -27,7 +27,14 @@
   XX(PONG, "pong")                                                             \
   XX(SUBSCRIBE, "subscribe")                                                   \
   XX(UNSUBSCRIBE, "unsubscribe")                                               \
-  XX(PUBLISH, "publish")
+  XX(PUBLISH, "publish")                                                       \
+  XX(WS_MESSAGE, "ws_message")                                                 \
+  XX(WS_CLOSE, "ws_close")                                                     \
+  XX(WS_SEND, "ws_send")                                                       \
+  XX(JOIN, "join")                                                             \
+  XX(LEAVE, "leave")                                                           \
+  XX(META, "meta")                                                             \
+  XX(ACK, "ack")
 
 enum ipc_type {
   IPC_T_NONE = 0,
@@ -76,6 +83,18 @@ struct ipc_msg {
   const cJSON *data;   /* message, publish: any JSON value */
   char *body_buf;      /* decoded base64 body, owned */
   char *arena;         /* request: owned copies of its strings and hdrs */
+  /* ---- real-time (SPEC §8) ---- */
+  const char *conn;    /* ws_message, ws_close, ws_send, join, leave, meta, ack; request: ws.conn */
+  const char *room;    /* join, leave */
+  const cJSON *meta;   /* meta, ws_message, ws_close: any JSON value, or NULL */
+  int code;            /* ws_close: the close code (0: none given) */
+  const char *reason;  /* ws_close: the reason, "" if none */
+  int binary;          /* ws_send, ws_message, publish: body holds bytes (data_base64) */
+  int redelivered;     /* ws_message: sent again after a rebinding */
+  const char *event;   /* publish: the SSE event name, or NULL */
+  const char *except;  /* publish: a connection left out, or NULL */
+  const cJSON *ws;     /* response: the "ws" object (protocol, join, meta); request: ws */
+  const cJSON *hold;   /* response: the "hold" object (rooms) */
 };
 
 /* Parses one line (no "\n") into m. The messages services send most
@@ -125,6 +144,9 @@ struct ipc_request_out {
   const struct ipc_header *headers; /* names already lower-case, joined */
   size_t nheaders;
   const char *body;   size_t body_len; /* "body" if UTF-8, else "body_base64" */
+  const char *ws_conn;                 /* a WebSocket handshake: its connection, else NULL */
+  const struct ipc_header *ws_protocols; /* the protocols it offers (values only) */
+  size_t ws_nprotocols;
 };
 
 void ipc_enc_request(struct ipc_buf *b, const struct ipc_request_out *r);
@@ -151,5 +173,42 @@ void ipc_enc_subscribe(struct ipc_buf *b, const char *topic);
 void ipc_enc_unsubscribe(struct ipc_buf *b, const char *topic);
 void ipc_enc_publish(struct ipc_buf *b, const char *topic, const char *data_json,
                      size_t data_len);
+
+/* ---- Real-time (SPEC §8) ---- */
+
+/* muster → service: one client message (text, or bytes when binary);
+ * meta_json: the connection's meta as JSON text (NULL: null). */
+void ipc_enc_ws_message(struct ipc_buf *b, const char *conn, int64_t seq, const char *data,
+                        size_t len, int binary, const char *meta_json, size_t meta_len,
+                        int redelivered);
+/* muster → service: the connection ended. */
+void ipc_enc_ws_closed(struct ipc_buf *b, const char *conn, int code, const char *reason,
+                       const char *meta_json, size_t meta_len);
+/* service → muster: one message to one connection (text, or bytes). */
+void ipc_enc_ws_send(struct ipc_buf *b, const char *conn, const char *data, size_t len,
+                     int binary);
+/* service → muster: close a connection (code 0: the default 1000). */
+void ipc_enc_ws_close(struct ipc_buf *b, const char *conn, int code, const char *reason);
+/* service → muster: join / leave a room. */
+void ipc_enc_join(struct ipc_buf *b, const char *conn, const char *room);
+void ipc_enc_leave(struct ipc_buf *b, const char *conn, const char *room);
+/* service → muster: the connection's meta (JSON text). */
+void ipc_enc_meta(struct ipc_buf *b, const char *conn, const char *meta_json, size_t len);
+/* service → muster: messages up to seq are handled. */
+void ipc_enc_ack(struct ipc_buf *b, const char *conn, int64_t seq);
+/* service → muster: a publication with an SSE event name and a connection
+ * left out (each NULL for none); binary: data is bytes (data_base64),
+ * else data is JSON text. */
+void ipc_enc_publish_ex(struct ipc_buf *b, const char *topic, const char *data, size_t len,
+                        int binary, const char *event, const char *except);
+/* service → muster: accepts a WebSocket handshake (status 101): protocol
+ * (NULL: none), rooms to join, meta (JSON text, NULL: none). */
+void ipc_enc_ws_accept(struct ipc_buf *b, int64_t id, const char *protocol,
+                       const char *const *join, size_t njoin, const char *meta_json,
+                       size_t meta_len);
+/* service → muster: an SSE subscription (status 200) holding rooms, with
+ * body as its first bytes (NULL/0: none). */
+void ipc_enc_hold(struct ipc_buf *b, int64_t id, const char *const *rooms, size_t nrooms,
+                  const char *body, size_t len);
 
 #endif

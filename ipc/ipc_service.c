@@ -24,6 +24,7 @@ struct ipc_service {
   uint64_t bad_lines;       /* invalid lines received (logged sparingly) */
   int open_handles;         /* ch + deadline, until closed */
   unsigned autopong : 1;    /* answer ping by ourselves */
+  unsigned ws_ack : 1;      /* $MUSTER_WS_ACK: acknowledge WebSocket messages */
   unsigned shutting_down : 1;
   unsigned done : 1;        /* the run is over; loop stopping */
 };
@@ -282,6 +283,7 @@ static void on_request_msg(struct ipc_service *svc, struct ipc_msg *m) {
   req->body = m->body ? m->body : "";
   req->body_len = m->body_len;
   req->body_binary = m->body_buf != NULL;
+  req->ws_conn = m->ws ? m->conn : NULL;
   req->subpath = subpath_of(m->path, m->prefix);
   req->next = svc->reqs;
   if (svc->reqs)
@@ -318,6 +320,19 @@ static void on_shutdown_msg(struct ipc_service *svc, int64_t deadline_ms) {
     /* Leave a margin so our own exit beats muster's SIGTERM. */
     uint64_t ms = (uint64_t)deadline_ms;
     uv_timer_start(&svc->deadline, on_deadline, ms > 100 ? ms - ms / 10 : ms, 0);
+  }
+}
+
+/* A client's message: the handler, then (ack mode, $MUSTER_WS_ACK) the ack. */
+static void on_ws_message_msg(struct ipc_service *svc, const struct ipc_msg *m) {
+  struct ipc_ws_msg w = {.conn = m->conn, .seq = m->seq, .data = m->body ? m->body : "",
+                         .len = m->body_len, .binary = m->binary, .meta = m->meta,
+                         .redelivered = m->redelivered};
+  if (svc->cbs.on_ws_message)
+    svc->cbs.on_ws_message(svc, &w);
+  if (svc->ws_ack) {
+    ipc_enc_ack(ipc_channel_begin(&svc->ch), m->conn, m->seq);
+    send_commit(svc);
   }
 }
 
@@ -358,6 +373,13 @@ static void on_line(struct ipc_channel *ch, const char *line, size_t len) {
   case IPC_T_MESSAGE:
     if (svc->cbs.on_message)
       svc->cbs.on_message(svc, m.topic, m.data);
+    break;
+  case IPC_T_WS_MESSAGE:
+    on_ws_message_msg(svc, &m);
+    break;
+  case IPC_T_WS_CLOSE:
+    if (svc->cbs.on_ws_close)
+      svc->cbs.on_ws_close(svc, m.conn, m.code, m.reason, m.meta);
     break;
   default:
     svc_log("dropped message of type \"%s\": not one muster sends", ipc_type_name(m.type));
@@ -412,6 +434,7 @@ struct ipc_service *ipc_service_new(uv_loop_t *loop, const struct ipc_service_cb
   svc->cbs = *cbs;
   svc->data = data;
   svc->autopong = 1;
+  svc->ws_ack = getenv("MUSTER_WS_ACK") != NULL && strcmp(getenv("MUSTER_WS_ACK"), "1") == 0;
   const char *inst = getenv("MUSTER_INSTANCE");
   svc->instance = inst ? atoi(inst) : 0;
   uv_timer_init(loop, &svc->deadline);
@@ -468,4 +491,86 @@ size_t ipc_service_inflight(const struct ipc_service *svc) {
 
 int ipc_service_writable(const struct ipc_service *svc) {
   return ipc_channel_writable(&svc->ch);
+}
+
+/* ---- Real-time (SPEC §8) ---- */
+
+/* A JSON value as text (NULL for none); free() it. */
+static char *json_text(const cJSON *v, size_t *len) {
+  char *t = v ? cJSON_PrintUnformatted(v) : NULL;
+  *len = t ? strlen(t) : 0;
+  return t;
+}
+
+int ipc_ws_accept(struct ipc_req *req, const char *protocol, const char *const *join,
+                  size_t njoin, const cJSON *meta) {
+  struct ipc_service *svc = req->svc;
+  size_t mlen;
+  char *mtext = json_text(meta, &mlen);
+  ipc_enc_ws_accept(ipc_channel_begin(&svc->ch), req->id, protocol, join, njoin, mtext, mlen);
+  free(mtext);
+  int rc = send_commit(svc);
+  req_complete(req);
+  return rc;
+}
+
+int ipc_hold(struct ipc_req *req, const char *const *rooms, size_t nrooms, const char *body,
+             size_t len) {
+  struct ipc_service *svc = req->svc;
+  ipc_enc_hold(ipc_channel_begin(&svc->ch), req->id, rooms, nrooms, body, body ? len : 0);
+  int rc = send_commit(svc);
+  req_complete(req);
+  return rc;
+}
+
+int ipc_ws_send(struct ipc_service *svc, const char *conn, const void *data, size_t len,
+                int binary) {
+  ipc_enc_ws_send(ipc_channel_begin(&svc->ch), conn, data, len, binary);
+  return send_commit(svc);
+}
+
+int ipc_ws_send_json(struct ipc_service *svc, const char *conn, const cJSON *json) {
+  size_t len;
+  char *text = json_text(json, &len);
+  if (text == NULL)
+    return UV_ENOMEM;
+  int rc = ipc_ws_send(svc, conn, text, len, 0);
+  free(text);
+  return rc;
+}
+
+int ipc_ws_close(struct ipc_service *svc, const char *conn, int code, const char *reason) {
+  ipc_enc_ws_close(ipc_channel_begin(&svc->ch), conn, code, reason);
+  return send_commit(svc);
+}
+
+int ipc_join(struct ipc_service *svc, const char *conn, const char *room) {
+  ipc_enc_join(ipc_channel_begin(&svc->ch), conn, room);
+  return send_commit(svc);
+}
+
+int ipc_leave(struct ipc_service *svc, const char *conn, const char *room) {
+  ipc_enc_leave(ipc_channel_begin(&svc->ch), conn, room);
+  return send_commit(svc);
+}
+
+int ipc_meta(struct ipc_service *svc, const char *conn, const cJSON *meta) {
+  size_t len;
+  char *text = json_text(meta, &len);
+  if (text == NULL)
+    return UV_ENOMEM;
+  ipc_enc_meta(ipc_channel_begin(&svc->ch), conn, text, len);
+  free(text);
+  return send_commit(svc);
+}
+
+int ipc_publish_ex(struct ipc_service *svc, const char *topic, const cJSON *data,
+                   const char *event, const char *except) {
+  size_t len;
+  char *text = json_text(data, &len);
+  if (text == NULL)
+    return UV_ENOMEM;
+  ipc_enc_publish_ex(ipc_channel_begin(&svc->ch), topic, text, len, 0, event, except);
+  free(text);
+  return send_commit(svc);
 }

@@ -31,6 +31,18 @@
 
 struct ipc_service;
 
+/* One message of a WebSocket client (SPEC §8 ws_message), borrowed for
+ * the on_ws_message call. */
+struct ipc_ws_msg {
+  const char *conn;    /* the connection's id */
+  int64_t seq;         /* per connection, from 1 */
+  const char *data;    /* the message: text (UTF-8), or bytes when binary */
+  size_t len;
+  int binary;
+  const cJSON *meta;   /* what the service keeps on the connection (ipc_meta), or NULL */
+  int redelivered;     /* sent before to an instance that went (ack mode) */
+};
+
 /* One in-flight request. Owned by the library: valid from on_request until
  * the handler completes it (ipc_respond*, ipc_stream_end) or until
  * on_cancel returns. String fields are never NULL. */
@@ -47,6 +59,7 @@ struct ipc_req {
   const char *body;    /* request body ("" if none); may hold any byte */
   size_t body_len;
   int body_binary;     /* 1 when the body came as body_base64 */
+  const char *ws_conn; /* a WebSocket handshake: the connection's id; else NULL */
   struct ipc_service *svc;
   void *data;          /* the handler's own pointer */
   /* private */
@@ -67,6 +80,14 @@ struct ipc_service_cbs {
   void (*on_shutdown)(struct ipc_service *svc);
   /* The channel can take more data again after ipc_service_writable() was 0. */
   void (*on_drain)(struct ipc_service *svc);
+  /* A message from a WebSocket client this service accepted (or took over
+   * from an instance that went): acknowledged when this returns, in ack
+   * mode. */
+  void (*on_ws_message)(struct ipc_service *svc, const struct ipc_ws_msg *m);
+  /* A WebSocket connection ended (best effort: code 1006 when the client
+   * just went). */
+  void (*on_ws_close)(struct ipc_service *svc, const char *conn, int code, const char *reason,
+                      const cJSON *meta);
 };
 
 /* The value of request header `name` (lower-case), or NULL. */
@@ -135,5 +156,34 @@ int ipc_stream_end(struct ipc_req *req);
 int ipc_publish(struct ipc_service *svc, const char *topic, const cJSON *data);
 int ipc_subscribe(struct ipc_service *svc, const char *topic);
 int ipc_unsubscribe(struct ipc_service *svc, const char *topic);
+
+/* ---- Real-time (SPEC §8): muster holds the connections ---- */
+
+/* Accepts the WebSocket handshake req (req->ws_conn set): status 101 with
+ * protocol (one the client offered, or NULL), the rooms to join and the
+ * connection's meta (borrowed JSON, or NULL). Completes req. */
+int ipc_ws_accept(struct ipc_req *req, const char *protocol, const char *const *join,
+                  size_t njoin, const cJSON *meta);
+/* Answers req as an SSE subscription to rooms: body (may be NULL) is sent
+ * first, then every publication in them. Completes req. */
+int ipc_hold(struct ipc_req *req, const char *const *rooms, size_t nrooms, const char *body,
+             size_t len);
+/* One message to connection conn: text, or bytes when binary. */
+int ipc_ws_send(struct ipc_service *svc, const char *conn, const void *data, size_t len,
+                int binary);
+/* One text message holding json (borrowed), serialised. */
+int ipc_ws_send_json(struct ipc_service *svc, const char *conn, const cJSON *json);
+/* Closes conn with code (0: 1000) and reason (may be NULL). */
+int ipc_ws_close(struct ipc_service *svc, const char *conn, int code, const char *reason);
+/* Adds conn to room / removes it. */
+int ipc_join(struct ipc_service *svc, const char *conn, const char *room);
+int ipc_leave(struct ipc_service *svc, const char *conn, const char *room);
+/* Replaces what muster keeps for conn (borrowed JSON; sent with its messages). */
+int ipc_meta(struct ipc_service *svc, const char *conn, const cJSON *meta);
+/* Publishes data (a string goes to clients as it is, other JSON
+ * serialised) with an SSE event name and a connection left out (each NULL
+ * for none). */
+int ipc_publish_ex(struct ipc_service *svc, const char *topic, const cJSON *data,
+                   const char *event, const char *except);
 
 #endif

@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "util_swar.h"
+
 /* Length of the well-formed UTF-8 sequence at p (at most n bytes), or 0 if
  * it is not one. Rejects overlongs, surrogates and values past U+10FFFF. */
 static size_t utf8_seq(const unsigned char *p, size_t n) {
@@ -60,6 +62,10 @@ void ipc_json_str(struct ipc_buf *b, const char *s, size_t n) {
   size_t run = 0; /* start of the pending run of bytes copied verbatim */
   size_t i = 0;
   while (i < n) {
+    if (n - i >= 8 && !util_swar_json_special(p + i, 1)) {
+      i += 8; /* eight plain ASCII bytes */
+      continue;
+    }
     unsigned c = p[i];
     if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
       i++;

@@ -6,12 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "ipc_msg.h"
 #include "sup_deps.h"
 #include "sup_evhook.h"
 #include "sup_instance.h"
 #include "sup_log.h"
+#include "sup_proc.h"
 #include "sup_service.h"
 #include "util_vec.h"
 
@@ -71,6 +74,16 @@ void sup_host_instance_msg(struct sup_host *h, struct sup_instance *inst,
       h->hooks[k].instance_msg(h->hooks[k].ctx, inst, m);
 }
 
+void sup_host_instance_routable(struct sup_host *h, struct sup_instance *inst, int routable) {
+  for (size_t k = 0; k < h->nhooks; k++)
+    if (h->hooks[k].instance_routable)
+      h->hooks[k].instance_routable(h->hooks[k].ctx, inst, routable);
+}
+
+struct rt_rooms *sup_host_rooms(struct sup_host *h) {
+  return &h->rooms;
+}
+
 void sup_host_instance_gone(struct sup_host *h, struct sup_instance *inst) {
   for (size_t k = 0; k < h->nhooks; k++)
     if (h->hooks[k].instance_gone)
@@ -83,6 +96,7 @@ void sup_host_instance_gone(struct sup_host *h, struct sup_instance *inst) {
  * others are read only when `status` asks). */
 static void on_mem_timer(uv_timer_t *t) {
   struct sup_host *h = t->data;
+  rt_rooms_sweep(&h->rooms, sup_now_ms()); /* expired history, empty rooms */
   for (size_t s = 0; s < h->nsvcs; s++)
     if (h->svcs[s]->cfg->max_memory_mb > 0)
       for (size_t i = 0; i < h->svcs[s]->ninst; i++)
@@ -402,6 +416,9 @@ int sup_host_init(struct sup_host *h, uv_loop_t *loop, struct cfg *cfg,
   h->environ = environ;
   h->beat_at = SUP_SCHED_NEVER;
   sup_sched_init(&h->beats, uv_now(loop));
+  rt_rooms_init(&h->rooms, (size_t)cfg->realtime.history_size,
+                (uint64_t)cfg->realtime.history_ttl_s * 1000,
+                ((uint64_t)time(NULL) << 20) ^ ((uint64_t)getpid() << 4));
   signal(SIGPIPE, SIG_IGN); /* a peer that went away is an error code */
   h->svcs = calloc(cfg->nservices ? cfg->nservices : 1, sizeof(*h->svcs));
   if (h->svcs == NULL || h->config_path == NULL)
@@ -445,6 +462,7 @@ void sup_host_free(struct sup_host *h) {
     sup_service_free(h->svcs[s]);
   free(h->svcs);
   free(h->runs);
+  rt_rooms_free(&h->rooms);
   sup_cblist_free(&h->listeners);
   sup_cblist_free(&h->log_listeners);
   for (size_t i = 0; i < h->nretired; i++)

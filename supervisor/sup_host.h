@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "cfg.h"
+#include "rt_room.h"
 #include "sup_events.h"
 #include "sup_sched.h"
 
@@ -25,6 +26,8 @@ struct sup_host_hooks {
   void (*instance_msg)(void *ctx, struct sup_instance *inst, const struct ipc_msg *m);
   /* The instance's process is gone: fail or retry its requests. */
   void (*instance_gone)(void *ctx, struct sup_instance *inst);
+  /* The instance starts (1) or stops (0) taking work: ready, or no longer. */
+  void (*instance_routable)(void *ctx, struct sup_instance *inst, int routable);
   /* Shutdown began: stop accepting, drain. */
   void (*stopping)(void *ctx);
   /* Every service is stopped: close everything. */
@@ -58,6 +61,7 @@ struct sup_host {
   size_t nhooks;
   struct sup_cblist log_listeners; /* service output followers (sup_line_cb) */
   struct sup_evhooks *evhooks;  /* hooks.on_event, owned */
+  struct rt_rooms rooms;        /* every room and its members (instances, connections) */
   char **environ;               /* muster's environment at start */
   int stopping;                 /* shutdown under way */
   int finished;                 /* everything released */
@@ -131,5 +135,10 @@ void sup_host_beat_add(struct sup_host *h, struct sup_sched_entry *e, uint64_t d
 void sup_host_beat_remove(struct sup_host *h, struct sup_sched_entry *e);
 /* Something that shutdown waits for is gone: look again, at a safe point. */
 void sup_host_check_done(struct sup_host *h);
+void sup_host_instance_routable(struct sup_host *h, struct sup_instance *inst, int routable);
+
+/* The room index (SPEC §8): shared by the instances' subscriptions and
+ * the gateway's connections. */
+struct rt_rooms *sup_host_rooms(struct sup_host *h);
 
 #endif

@@ -67,12 +67,16 @@ static void emit(struct sup_instance *inst, const char *type, const char *detail
   sup_host_emit(inst->svc->host, &ev);
 }
 
-/* Every state change goes through here. */
+/* Every state change goes through here. The hooks hear when the instance
+ * starts or stops taking work (the gateway binds connections to it). */
 static void set_state(struct sup_instance *inst, enum sup_istate s) {
-  if (inst->state != s)
-    sup_log(SUP_DEBUG, "%s: %s -> %s", inst->label, state_ids[inst->state], state_ids[s]);
+  enum sup_istate old = inst->state;
+  if (old != s)
+    sup_log(SUP_DEBUG, "%s: %s -> %s", inst->label, state_ids[old], state_ids[s]);
   inst->state = s;
   sup_service_changed(inst->svc);
+  if ((old == SUP_I_READY) != (s == SUP_I_READY))
+    sup_host_instance_routable(inst->svc->host, inst, s == SUP_I_READY);
 }
 
 static void deadline(struct sup_instance *inst, uint64_t ms);
@@ -295,6 +299,10 @@ static const sup_iact table[SUP_I__COUNT][SUP_E__COUNT] = {
                       [SUP_E_KILL] = act_kill_final, [SUP_E_EXIT] = act_crashed},
 };
 
+const void *sup_instance__action(enum sup_istate s, enum sup_ievent e) {
+  return (const void *)table[s][e];
+}
+
 void sup_instance_event(struct sup_instance *inst, enum sup_ievent ev, const char *why) {
   sup_iact act = table[inst->state][ev];
   sup_log(SUP_DEBUG, "%s: %s in %s%s", inst->label, event_names[ev], state_ids[inst->state],
@@ -461,6 +469,12 @@ static void on_msg(struct sup_instance *inst, const struct ipc_msg *m) {
   case IPC_T_RESPONSE:
   case IPC_T_CHUNK:
   case IPC_T_END:
+  case IPC_T_WS_SEND:
+  case IPC_T_WS_CLOSE:
+  case IPC_T_JOIN:
+  case IPC_T_LEAVE:
+  case IPC_T_META:
+  case IPC_T_ACK:
     sup_host_instance_msg(inst->svc->host, inst, m);
     break;
   case IPC_T_SUBSCRIBE:
@@ -520,6 +534,7 @@ static void on_exit_cb(uv_process_t *proc, int64_t status, int sig) {
   run->exited = 1;
   sup_proc_kill_group(run->pid, SIGKILL); /* whatever it forked and left */
   sup_run_release(run);
+  sup_pubsub_run_done(run->host, run); /* its subscriptions end with it */
   if (inst == NULL)
     return;
   inst->run = NULL;

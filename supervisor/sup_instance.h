@@ -78,6 +78,11 @@ const char *sup_istate_name(enum sup_istate s);
 const char *sup_istate_id(enum sup_istate s);
 const char *sup_ievent_name(enum sup_ievent e);
 
+/* For tests only (tests/unit/test_sup_table.c): the table's action for
+ * (s, e) as an opaque pointer, NULL when e does nothing in s. Two pairs
+ * with the same action give the same pointer. */
+const void *sup_instance__action(enum sup_istate s, enum sup_ievent e);
+
 /* One spawned process and what belongs to it. */
 struct sup_run {
   struct sup_host *host;     /* the host, which lists open runs */
@@ -86,7 +91,7 @@ struct sup_run {
   struct ipc_channel ch;     /* its fd 3 */
   struct sup_capture out;    /* its stdout */
   struct sup_capture err;    /* its stderr */
-  struct sup_topics topics;  /* what it subscribed to */
+  struct rt_member member;   /* its subscriptions (rooms) */
   pid_t pid;                 /* 0 until spawned */
   int open;                  /* handles/closers not yet closed */
   int health_port;           /* an http check's port (its PORT), 0: none */

@@ -1,5 +1,5 @@
-/* sup_pubsub — subscriptions per process, publication fan-out. See
- * sup_pubsub.h. */
+/* sup_pubsub — subscriptions per process on the room index, publications.
+ * See sup_pubsub.h. */
 #include "sup_pubsub.h"
 
 #include <stdlib.h>
@@ -9,70 +9,65 @@
 #include "sup_host.h"
 #include "sup_instance.h"
 #include "sup_log.h"
+#include "sup_proc.h"
 #include "sup_service.h"
-#include "util_vec.h"
 
-int sup_topics_has(const struct sup_topics *t, const char *topic) {
-  for (size_t i = 0; i < t->n; i++)
-    if (strcmp(t->v[i], topic) == 0)
-      return 1;
-  return 0;
+/* A publication reaches a subscribed process: one `message` line. */
+static void deliver(struct rt_member *m, struct rt_room *r, struct rt_pub *pub) {
+  struct sup_run *run = (struct sup_run *)((char *)m - offsetof(struct sup_run, member));
+  struct rt_buf *line = rt_pub_ipc(pub);
+  if (line && run->inst)
+    sup_instance_send(run->inst, line->data, line->len);
 }
 
-static void topics_add(struct sup_topics *t, const char *topic) {
-  if (sup_topics_has(t, topic) || util_vec_reserve(&t->v, &t->cap, t->n + 1) != 0)
-    return;
-  if ((t->v[t->n] = strdup(topic)) != NULL)
-    t->n++;
+static const struct rt_member_ops run_member_ops = {.deliver = deliver};
+
+void sup_pubsub_run_init(struct sup_run *run) {
+  run->member = (struct rt_member){.ops = &run_member_ops};
 }
 
-static void topics_remove(struct sup_topics *t, const char *topic) {
-  for (size_t i = 0; i < t->n; i++) {
-    if (strcmp(t->v[i], topic) == 0) {
-      free(t->v[i]);
-      t->v[i] = t->v[--t->n];
-      return;
-    }
-  }
+void sup_pubsub_run_done(struct sup_host *h, struct sup_run *run) {
+  rt_member_leave_all(&h->rooms, &run->member);
+  rt_member_free(&run->member);
 }
 
-void sup_topics_free(struct sup_topics *t) {
-  for (size_t i = 0; i < t->n; i++)
-    free(t->v[i]);
-  free(t->v);
-  memset(t, 0, sizeof(*t));
-}
-
-/* Queues one `message` line to every process subscribed to m->topic. */
-static void publish(struct sup_host *h, struct sup_instance *from, const struct ipc_msg *m) {
-  char *data = cJSON_PrintUnformatted(m->data);
-  struct ipc_buf b;
-  if (data == NULL)
-    return;
-  ipc_buf_init(&b);
-  ipc_enc_message(&b, m->topic, data, strlen(data));
-  for (size_t s = 0; s < h->nsvcs && !b.oom; s++) {
-    struct sup_service *svc = h->svcs[s];
-    for (size_t i = 0; i < svc->ninst; i++) {
-      struct sup_run *run = svc->inst[i]->run;
-      if (run && sup_topics_has(&run->topics, m->topic))
-        sup_instance_send(svc->inst[i], b.data, b.len);
-    }
-  }
-  struct sup_event ev = {.type = "message", .service = from->svc->cfg->name,
-                         .index = from->index, .pid = sup_instance_pid(from), .code = -1,
-                         .detail = m->topic};
+int sup_pubsub_publish(struct sup_host *h, struct rt_pub *pub, const char *service, int index) {
+  int n = rt_rooms_publish(&h->rooms, pub, sup_now_ms());
+  struct sup_event ev = {.type = "message", .service = service, .index = index, .code = -1,
+                         .detail = pub->room};
   sup_host_emit(h, &ev);
-  ipc_buf_free(&b);
-  free(data);
+  return n;
+}
+
+/* A `publish` line as a publication: a string is sent as it is, any other
+ * JSON value serialised once; data_base64 is binary. */
+static void publish_msg(struct sup_host *h, struct sup_instance *inst, const struct ipc_msg *m) {
+  char *json = m->binary ? NULL : cJSON_PrintUnformatted(m->data);
+  struct rt_pub pub = {.room = m->topic, .binary = m->binary, .event = m->event,
+                       .except = m->except};
+  if (m->binary) {
+    pub.text = m->body;
+    pub.text_len = m->body_len;
+  } else if (json == NULL) {
+    sup_log(SUP_WARN, "%s: out of memory publishing to \"%s\"", inst->label, m->topic);
+    return;
+  } else {
+    pub.json = json;
+    pub.json_len = strlen(json);
+    pub.text = cJSON_IsString(m->data) ? m->data->valuestring : json;
+    pub.text_len = strlen(pub.text);
+  }
+  if (sup_pubsub_publish(h, &pub, inst->svc->cfg->name, inst->index) < 0)
+    sup_log(SUP_WARN, "%s: out of memory publishing to \"%s\"", inst->label, m->topic);
+  free(json);
 }
 
 void sup_pubsub_msg(struct sup_host *h, struct sup_instance *inst, const struct ipc_msg *m) {
   struct sup_run *run = inst->run;
   if (m->type == IPC_T_PUBLISH)
-    publish(h, inst, m);
-  else if (run && m->type == IPC_T_SUBSCRIBE)
-    topics_add(&run->topics, m->topic);
+    publish_msg(h, inst, m);
+  else if (run && m->type == IPC_T_SUBSCRIBE && rt_room_join(&h->rooms, m->topic, &run->member))
+    sup_log(SUP_WARN, "%s: out of memory subscribing to \"%s\"", inst->label, m->topic);
   else if (run && m->type == IPC_T_UNSUBSCRIBE)
-    topics_remove(&run->topics, m->topic);
+    rt_room_leave(&h->rooms, m->topic, &run->member);
 }

@@ -15,6 +15,7 @@
 #include "sup_host.h"
 #include "sup_log.h"
 #include "sup_proc.h"
+#include "sup_pubsub.h"
 #include "sup_service.h"
 
 /* ---- Closing ---- */
@@ -22,8 +23,8 @@
 static void run_handle_closed(struct sup_run *run) {
   if (--run->open > 0)
     return;
-  sup_topics_free(&run->topics);
   sup_proc_env_free(run->health_env);
+  sup_pubsub_run_done(run->host, run); /* no-op once it left at its exit */
   sup_host_run_closed(run);
   free(run);
 }
@@ -94,7 +95,8 @@ static int put(char **set, size_t *k, const char *name, const char *value) {
 
 /* The variables of the instance, a later one winning (docs/configuration.md):
  * the user's HOME, USER, LOGNAME; env_file; env; the channel and instance
- * variables (SPEC §3). Returns 0 or -1 (out of memory). */
+ * variables (SPEC §3), and MUSTER_WS_ACK with ws.ack. Returns 0 or -1
+ * (out of memory). */
 static int fill_set(struct sup_instance *inst, const struct cfg_env_var *file, size_t nfile,
                     char **set, size_t *k) {
   const struct cfg_service *c = inst->svc->cfg;
@@ -112,7 +114,8 @@ static int fill_set(struct sup_instance *inst, const struct cfg_env_var *file, s
   if (put(set, k, "MUSTER_CHANNEL_FD", "3") || put(set, k, "NODE_CHANNEL_FD", "3") ||
       put(set, k, "NODE_CHANNEL_SERIALIZATION_MODE", "json") ||
       put(set, k, "MUSTER_SERVICE", c->name) || put(set, k, "MUSTER_INSTANCE", idx) ||
-      put(set, k, "NODE_APP_INSTANCE", idx)) /* PM2's name */
+      put(set, k, "NODE_APP_INSTANCE", idx) || /* PM2's name */
+      (c->ws_ack && put(set, k, "MUSTER_WS_ACK", "1"))) /* for the library */
     return -1;
   return 0;
 }
@@ -127,7 +130,7 @@ static int child_env(struct sup_instance *inst, char ***out) {
   *out = NULL;
   if (read_env_file(inst, &file, &nfile) != 0)
     return UV_EINVAL;
-  size_t n = 3 + nfile + c->nenv + 6;
+  size_t n = 3 + nfile + c->nenv + 7;
   char **set = calloc(n, sizeof(*set));
   if (set != NULL && fill_set(inst, file, nfile, set, &k) == 0)
     *out = sup_proc_env_build(sup_host_environ(inst->svc->host), set, k);
@@ -256,6 +259,7 @@ int sup_run_spawn(struct sup_run *run, struct sup_instance *inst,
   char **env = NULL, **argv = NULL, *owned = NULL;
   int sv[2], rc;
   run->proc.data = run;
+  sup_pubsub_run_init(run);
   if ((rc = open_captures(run, inst)) < 0)
     return rc;
   if ((rc = prepare(inst, &env, &argv, &owned, sv)) < 0) {

@@ -284,6 +284,13 @@ static void on_step(uv_timer_t *t) {
   reap_removed(svc);
 }
 
+void sup_service_connections(struct sup_service *svc, int delta) {
+  if (delta > 0)
+    svc->connections++;
+  else if (svc->connections > 0)
+    svc->connections--;
+}
+
 void sup_service_fail(struct sup_service *svc, struct sup_instance *inst) {
   char detail[128];
   svc->failed = 1;

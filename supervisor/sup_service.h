@@ -52,6 +52,7 @@ struct sup_service {
   struct sup_window window;       /* restarts within restart.window_s */
   struct sup_logfile *log;        /* logs/<name>.log, shared by instances */
   uint64_t restarts_total;        /* restarts since muster started */
+  size_t connections;             /* WebSocket and SSE clients it accepted (gateway) */
   size_t target;                  /* instances wanted (scale) */
   struct sup_roll roll;           /* rolling restart state */
   uv_timer_t step;                /* runs the next scale/roll step at a safe point */
@@ -97,6 +98,10 @@ int sup_service_restart(struct sup_service *svc, sup_done_cb cb, void *ctx);
 
 /* 1 when the service is removed and every process of it is gone. */
 int sup_service_gone(const struct sup_service *svc);
+
+/* The gateway holds one client more (+1) or fewer (-1) for svc (a
+ * WebSocket or an SSE hold it accepted). */
+void sup_service_connections(struct sup_service *svc, int delta);
 
 /* Puts the service in state failed after inst's crash loop. */
 void sup_service_fail(struct sup_service *svc, struct sup_instance *inst);

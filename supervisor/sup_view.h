@@ -26,6 +26,7 @@ struct sup_service_info {
   size_t instances;       /* instances listed (leaving ones included) */
   size_t ready;           /* of those, how many take requests */
   unsigned inflight;      /* requests in flight over all of them */
+  size_t connections;     /* WebSocket and SSE clients muster holds for it */
 };
 
 /* An instance as `status` and metrics show it. */

@@ -5,13 +5,14 @@
 # apt-get line is printed and the script fails.
 set -euo pipefail
 
-build_pkgs="cmake make gcc pkg-config libuv1-dev libcjson-dev libmongoc-dev libbson-dev node-llhttp"
+build_pkgs="cmake make gcc pkg-config libuv1-dev libcjson-dev libmongoc-dev libbson-dev node-llhttp libssl-dev"
 install_pkgs="$build_pkgs scdoc"
 deb_pkgs="$install_pkgs build-essential debhelper dpkg-dev fakeroot lintian"
 # The operations tests (tests/ops, tests/ctl) build the package, render the
 # man pages, run the bash completion and drive `musterctl top` in tmux; the
-# user/group test (tests/sup/test_supervise.py) uses unshare and mount.
-test_pkgs="$deb_pkgs python3 python3-mockupdb apache2-utils man-db tmux bash-completion util-linux mount"
+# status page test (tests/gw/test_status_page.py) drives headless chromium;
+# the user/group test (tests/sup/test_supervise.py) uses unshare and mount.
+test_pkgs="$deb_pkgs python3 python3-mockupdb python3-websockets apache2-utils man-db tmux bash-completion chromium util-linux mount"
 bench_pkgs="$build_pkgs wrk nginx-light nodejs"
 fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev"
 

@@ -214,6 +214,24 @@ def free_port():
     return port
 
 
+def wait_http(port, path, timeout=20, host="127.0.0.1"):
+    """Waits until GET path on host:port answers 200 (a server just started:
+    polled, bounded by timeout)."""
+    import socket
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=1) as s:
+                s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                           % path).encode())
+                if s.recv(100).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("nothing answered 200 on port %d %s" % (port, path))
+
+
 # ---- Control socket and HTTP helpers (issue 5 tests) ----
 
 def ctl_connect(m):

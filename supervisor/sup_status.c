@@ -1,9 +1,11 @@
-/* ctl_status — the `status` reply as JSON text. See ctl_status.h. */
-#include "ctl_status.h"
+/* sup_status — the `status` reply as JSON text. See sup_status.h. */
+#include "sup_status.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "ipc_text.h"
+#include "sup_service.h"
 #include "sup_view.h"
 
 /* ,"key": */
@@ -90,6 +92,7 @@ static void service_json(struct ipc_buf *b, struct sup_host *h, struct sup_servi
   ipc_json_str(b, si.name, strlen(si.name));
   field_str(b, "state", si.state_name);
   field_int(b, "restarts", (int64_t)si.restarts);
+  field_int(b, "connections", (int64_t)si.connections);
   field_names(b, "waiting_for", names, sup_view_waiting_for(h, svc, names, 64));
   field_names(b, "failed_dependencies", names, sup_view_failed_dependencies(h, svc, names, 64));
   key(b, "instances");
@@ -130,7 +133,7 @@ static void hooks_json(struct ipc_buf *b, struct sup_host *h) {
   ipc_buf_addc(b, ']');
 }
 
-void ctl_status_encode(struct ipc_buf *b, struct sup_host *h, struct sup_service *one) {
+void sup_status_write(struct ipc_buf *b, struct sup_host *h, struct sup_service *one) {
   struct sup_service *svc;
   size_t n = 0;
   ipc_buf_adds(b, "{\"ok\":true,\"services\":[");
@@ -145,4 +148,34 @@ void ctl_status_encode(struct ipc_buf *b, struct sup_host *h, struct sup_service
   if (one == NULL)
     hooks_json(b, h);
   ipc_buf_adds(b, "}\n");
+}
+
+/* The text b holds, parsed; b is freed. NULL on out of memory. */
+static cJSON *parsed(struct ipc_buf *b) {
+  cJSON *o = b->oom ? NULL : cJSON_ParseWithLength(b->data, b->len);
+  ipc_buf_free(b);
+  return o;
+}
+
+/* The readings of /proc are cached in the instance: writing the reply
+ * updates them, which is why a const instance or host is cast here. */
+cJSON *sup_status_instance(const struct sup_instance *inst) {
+  struct ipc_buf b;
+  ipc_buf_init(&b);
+  instance_json(&b, (struct sup_instance *)inst);
+  return parsed(&b);
+}
+
+cJSON *sup_status_service(const struct sup_service *svc) {
+  struct ipc_buf b;
+  ipc_buf_init(&b);
+  service_json(&b, svc->host, (struct sup_service *)svc);
+  return parsed(&b);
+}
+
+cJSON *sup_status_reply(const struct sup_host *host, const struct sup_service *one) {
+  struct ipc_buf b;
+  ipc_buf_init(&b);
+  sup_status_write(&b, (struct sup_host *)host, (struct sup_service *)one);
+  return parsed(&b);
 }

@@ -1,0 +1,85 @@
+// A real-time test service (SPEC §8) in plain Node.js: it keeps no
+// connection state, as the protocol intends. Driven by the tests in
+// tests/rt/ through what clients send:
+//   handshake  GET /ws?join=a,b&name=N&protocol=P  → 101 (join, meta {name})
+//              GET /refuse                         → 403
+//   message    "echo:X"       → ws_send X back          "json:X"  → ws_send {"echo":X}
+//              "bin"          → a binary ws_send         "join:R" / "leave:R"
+//              "pub:R:X"      → publish X to room R      "pubx:R:X" → the same, except self
+//              "close:C"      → ws_close with code C     "meta:X"  → meta {name: X}
+//              "hang"         → stop acking (ack mode)   anything else: ignored
+//   GET /sse?rooms=a,b        → an SSE hold with body ": hello\n\n"
+//   POST /publish?room=R&event=E  → publish the body (a string) to R
+//   GET /seen                 → {"messages": [...]} what this process got
+//   GET /crash                → exits at once
+// Every ws_message is acknowledged after handling unless WS_NO_ACK is set.
+const seen = [];
+let acking = !process.env.WS_NO_ACK;
+
+function send(m) { process.send(m); }
+
+function query(q) {
+  const out = {};
+  for (const kv of (q || '').split('&')) {
+    if (!kv) continue;
+    const i = kv.indexOf('=');
+    out[decodeURIComponent(i < 0 ? kv : kv.slice(0, i))] =
+      i < 0 ? '' : decodeURIComponent(kv.slice(i + 1));
+  }
+  return out;
+}
+
+function onRequest(m) {
+  const sub = m.path.slice(m.prefix === '/' ? 0 : m.prefix.length);
+  const q = query(m.query);
+  if (m.ws) {
+    if (sub === '/refuse')
+      return send({ type: 'response', id: m.id, status: 403, json: { error: 'refused' } });
+    const ws = { join: q.join ? q.join.split(',') : [], meta: { name: q.name || 'anon' } };
+    if (q.protocol) ws.protocol = q.protocol;
+    return send({ type: 'response', id: m.id, status: 101, ws });
+  }
+  if (sub === '/sse')
+    return send({ type: 'response', id: m.id, status: 200, body: ': hello\n\n',
+                  hold: { rooms: (q.rooms || 'news').split(',') } });
+  if (sub === '/publish') {
+    const p = { type: 'publish', topic: q.room, data: m.body || '' };
+    if (q.event) p.event = q.event;
+    send(p);
+    return send({ type: 'response', id: m.id, status: 200, json: { published: q.room } });
+  }
+  if (sub === '/seen')
+    return send({ type: 'response', id: m.id, status: 200, json: { pid: process.pid, messages: seen } });
+  if (sub === '/crash') process.exit(1);
+  send({ type: 'response', id: m.id, status: 404, json: { error: 'no such endpoint' } });
+}
+
+function onWsMessage(m) {
+  const text = m.text !== undefined ? m.text : '';
+  seen.push({ conn: m.conn, seq: m.seq, text, redelivered: !!m.redelivered, meta: m.meta });
+  if (seen.length > 10000) seen.shift();
+  const c = m.conn;
+  if (text.startsWith('echo:')) send({ type: 'ws_send', conn: c, text: text.slice(5) });
+  else if (text.startsWith('json:')) send({ type: 'ws_send', conn: c, json: { echo: text.slice(5) } });
+  else if (text === 'bin') send({ type: 'ws_send', conn: c, data_base64: Buffer.from([0, 1, 2, 255]).toString('base64') });
+  else if (text.startsWith('join:')) send({ type: 'join', conn: c, room: text.slice(5) });
+  else if (text.startsWith('leave:')) send({ type: 'leave', conn: c, room: text.slice(6) });
+  else if (text.startsWith('pub:') || text.startsWith('pubx:')) {
+    const rest = text.slice(text.indexOf(':') + 1), i = rest.indexOf(':');
+    const p = { type: 'publish', topic: rest.slice(0, i), data: rest.slice(i + 1) };
+    if (text.startsWith('pubx:')) p.except = c;
+    send(p);
+  } else if (text.startsWith('close:')) send({ type: 'ws_close', conn: c, code: Number(text.slice(6)), reason: 'bye' });
+  else if (text.startsWith('meta:')) send({ type: 'meta', conn: c, meta: { name: text.slice(5) } });
+  else if (text === 'hang') acking = false;
+  if (acking) send({ type: 'ack', conn: c, seq: m.seq });
+}
+
+process.on('message', (m) => {
+  if (m === null || typeof m !== 'object') return;
+  if (m.type === 'ping') send({ type: 'pong', seq: m.seq });
+  else if (m.type === 'request') onRequest(m);
+  else if (m.type === 'ws_message') onWsMessage(m);
+  else if (m.type === 'shutdown') process.exit(0);
+});
+send({ type: 'ready' });

@@ -1,0 +1,122 @@
+"""Shared pieces of the real-time tests (SPEC §8): a muster with the
+ws_service.js test service, a WebSocket client (Debian's python3-websockets)
+run on an asyncio loop of its own, raw-socket handshakes, and SSE reading."""
+import asyncio
+import os
+import re
+import socket
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, os.path.join(HERE, "..", "gw"))
+
+from musterproc import Muster, SRC, TIMEOUT, ctl, gateway_addr, service  # noqa: E402,F401
+import websockets  # noqa: E402
+
+NODE = os.environ.get("MUSTER_NODE") or "node"
+WS_SERVICE = os.path.join(SRC, "tests", "helpers", "ws_service.js")
+
+
+def ws_svc(name="chat", instances=1, ack=False, env=None, **kw):
+    """A ws_service.js service routed on /NAME."""
+    kw.setdefault("routes", ["/" + name])
+    s = service(name, [NODE, WS_SERVICE], instances=instances, env=env or {}, **kw)
+    if ack:
+        s["ws"] = {"ack": True}
+    return s
+
+
+def wait_ready(m, name="chat", n=1):
+    m.seen_or_expect(r"gateway: listening on ")
+    for i in range(n):
+        m.seen_or_expect(r"%s\[%d\]: ready: " % (re.escape(name), i))
+
+
+def url(m, path):
+    host, port = gateway_addr(m)
+    return "ws://%s:%d%s" % (host, port, path)
+
+
+def run(coro, timeout=TIMEOUT):
+    """Runs coro on a fresh event loop, bounded by timeout."""
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+async def recv(ws, timeout=TIMEOUT):
+    return await asyncio.wait_for(ws.recv(), timeout)
+
+
+async def closed_code(ws, timeout=TIMEOUT):
+    """Waits for the server to close ws; returns (code, reason) it sent."""
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), timeout)
+    except websockets.ConnectionClosed as e:
+        return (e.rcvd.code, e.rcvd.reason) if e.rcvd else (None, None)
+
+
+def handshake(m, path, headers=None, key="dGhlIHNhbXBsZSBub25jZQ==", version="13"):
+    """A raw handshake; returns (socket, status, header dict, rest bytes)."""
+    hs = {"Host": "t", "Upgrade": "websocket", "Connection": "Upgrade",
+          "Sec-WebSocket-Key": key, "Sec-WebSocket-Version": version}
+    hs.update(headers or {})
+    lines = ["GET %s HTTP/1.1" % path] + ["%s: %s" % kv for kv in hs.items() if kv[1] is not None]
+    s = socket.create_connection(gateway_addr(m), timeout=TIMEOUT)
+    s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    status_line, *hl = head.decode("latin-1").split("\r\n")
+    hdrs = {}
+    for line in hl:
+        k, _, v = line.partition(":")
+        hdrs[k.strip().lower()] = v.strip()
+    return s, int(status_line.split()[1]), hdrs, rest
+
+
+def frame(op, payload=b"", fin=True, mask=b"\x01\x02\x03\x04", rsv=0, length=None):
+    """A client frame (masked unless mask is None)."""
+    n = len(payload) if length is None else length
+    b0 = (0x80 if fin else 0) | (rsv << 4) | op
+    if n < 126:
+        head = bytes([b0, (0x80 if mask else 0) | n])
+    elif n < 65536:
+        head = bytes([b0, (0x80 if mask else 0) | 126]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([b0, (0x80 if mask else 0) | 127]) + n.to_bytes(8, "big")
+    if mask:
+        payload = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+        head += mask
+    return head + payload
+
+
+def read_frame(s, buf=b""):
+    """One server frame from socket s: (opcode, payload, rest)."""
+    def need(n):
+        nonlocal buf
+        while len(buf) < n:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise EOFError("closed after %r" % buf[:50])
+            buf += chunk
+    need(2)
+    op, n = buf[0] & 0x0F, buf[1] & 0x7F
+    assert not buf[1] & 0x80, "a server frame must not be masked"
+    k = 2
+    if n == 126:
+        need(4)
+        n, k = int.from_bytes(buf[2:4], "big"), 4
+    elif n == 127:
+        need(10)
+        n, k = int.from_bytes(buf[2:10], "big"), 10
+    need(k + n)
+    return op, buf[k:k + n], buf[k + n:]
+
+
+def close_code(payload):
+    return int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None

@@ -1,0 +1,240 @@
+"""WebSocket through muster (SPEC §8): the handshake as a request, every
+message of the protocol, rooms, binding and rebinding, ack mode, hold_ms.
+A real client (Debian's python3-websockets) and raw sockets."""
+import asyncio
+import json
+import os
+import signal
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rtlib import (Muster, TIMEOUT, close_code, closed_code, ctl, frame, handshake,  # noqa: E402
+                   read_frame, recv, run, url, wait_ready, websockets, ws_svc)
+from musterproc import http_get  # noqa: E402
+
+
+class HandshakeTest(unittest.TestCase):
+
+    def test_accepted_handshake_and_echo(self):
+        with Muster([ws_svc()]).start() as m:
+            wait_ready(m)
+
+            async def go():
+                async with websockets.connect(url(m, "/chat/ws?protocol=chat.v1"),
+                                              subprotocols=["chat.v1"]) as ws:
+                    self.assertEqual(ws.subprotocol, "chat.v1")
+                    await ws.send("echo:hello")
+                    self.assertEqual(await recv(ws), "hello")
+                    await ws.send("json:x")
+                    self.assertEqual(json.loads(await recv(ws)), {"echo": "x"})
+                    await ws.send("bin")
+                    self.assertEqual(await recv(ws), b"\x00\x01\x02\xff")
+            run(go())
+
+    def test_refusal_is_an_http_answer(self):
+        with Muster([ws_svc()]).start() as m:
+            wait_ready(m)
+            s, status, hdrs, rest = handshake(m, "/chat/refuse")
+            s.close()
+            self.assertEqual(status, 403)
+            self.assertNotIn("sec-websocket-accept", hdrs)
+
+    def test_accept_key(self):
+        # RFC 6455 §1.3's example key and answer.
+        with Muster([ws_svc()]).start() as m:
+            wait_ready(m)
+            s, status, hdrs, rest = handshake(m, "/chat/ws")
+            s.close()
+            self.assertEqual(status, 101)
+            self.assertEqual(hdrs.get("sec-websocket-accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+            self.assertEqual(hdrs.get("upgrade", "").lower(), "websocket")
+            self.assertNotIn("content-length", hdrs)
+            self.assertNotIn("sec-websocket-extensions", hdrs)  # no permessage-deflate
+
+    def test_malformed_handshakes_answered_by_muster(self):
+        with Muster([ws_svc()]).start() as m:
+            wait_ready(m)
+            for headers, want in (({"Sec-WebSocket-Key": "short"}, 400),
+                                  ({"Sec-WebSocket-Key": None}, 400),
+                                  ({"Connection": "keep-alive"}, 400),
+                                  ({"Sec-WebSocket-Version": "8"}, 426)):
+                s, status, hdrs, rest = handshake(m, "/chat/ws", headers)
+                s.close()
+                self.assertEqual(status, want, headers)
+                if want == 426:
+                    self.assertEqual(hdrs.get("sec-websocket-version"), "13")
+            # the service never heard of them
+            status, _, body = http_get(m, "/chat/seen")
+            self.assertEqual(json.loads(body)["messages"], [])
+
+
+class RoomsTest(unittest.TestCase):
+
+    def test_publish_to_room_and_except(self):
+        with Muster([ws_svc(instances=2)]).start() as m:
+            wait_ready(m, n=2)
+
+            async def go():
+                async with websockets.connect(url(m, "/chat/ws?join=lobby")) as a, \
+                        websockets.connect(url(m, "/chat/ws?join=lobby")) as b, \
+                        websockets.connect(url(m, "/chat/ws?join=other")) as c:
+                    await a.send("pub:lobby:hi")
+                    self.assertEqual(await recv(a), "hi")
+                    self.assertEqual(await recv(b), "hi")
+                    await a.send("pubx:lobby:not for me")
+                    self.assertEqual(await recv(b), "not for me")
+                    await c.send("echo:c-ok")  # c heard nothing of lobby
+                    self.assertEqual(await recv(c), "c-ok")
+                    await a.send("echo:a-ok")  # nor did a hear its own except
+                    self.assertEqual(await recv(a), "a-ok")
+                    await b.send("leave:lobby")
+                    await b.send("echo:left")
+                    self.assertEqual(await recv(b), "left")
+                    await a.send("pub:lobby:after")
+                    self.assertEqual(await recv(a), "after")
+                    await b.send("echo:b-ok")
+                    self.assertEqual(await recv(b), "b-ok")
+            run(go())
+
+    def test_operator_publish_and_rooms_command(self):
+        with Muster([ws_svc()]).start() as m:
+            wait_ready(m)
+
+            async def go():
+                async with websockets.connect(url(m, "/chat/ws?join=news")) as a:
+                    await a.send("echo:joined")
+                    await recv(a)
+                    r = ctl(m, cmd="rooms")
+                    self.assertTrue(r["ok"], r)
+                    rooms = {x["room"]: x for x in r["rooms"]}
+                    self.assertEqual(rooms["news"]["members"], 1)
+                    r = ctl(m, cmd="publish", topic="news", data="from the operator")
+                    self.assertTrue(r["ok"], r)
+                    self.assertEqual(await recv(a), "from the operator")
+                    st = ctl(m, cmd="status", service="chat")
+                    self.assertEqual(st["services"][0]["connections"], 1)
+            run(go())
+
+
+class CloseTest(unittest.TestCase):
+
+    def test_service_closes_with_its_code(self):
+        with Muster([ws_svc()]).start() as m:
+            wait_ready(m)
+
+            async def go():
+                async with websockets.connect(url(m, "/chat/ws")) as a:
+                    await a.send("close:4001")
+                    self.assertEqual(await closed_code(a), (4001, "bye"))
+            run(go())
+
+    def test_shutdown_closes_with_1001(self):
+        with Muster([ws_svc()]).start() as m:
+            wait_ready(m)
+
+            async def go():
+                async with websockets.connect(url(m, "/chat/ws")) as a:
+                    await a.send("echo:x")
+                    await recv(a)
+                    m.signal(signal.SIGTERM)
+                    self.assertEqual((await closed_code(a))[0], 1001)
+            run(go())
+            self.assertEqual(m.wait(), 0)
+
+
+class BindingTest(unittest.TestCase):
+
+    def kill_all(self, m, name="chat"):
+        for inst in ctl(m, cmd="status", service=name)["services"][0]["instances"]:
+            if inst["pid"]:
+                os.kill(inst["pid"], signal.SIGKILL)
+                m.expect(r"%s\[%d\]: exit: killed by signal 9" % (name, inst["index"]))
+
+    def test_instance_death_drops_no_client(self):
+        # Every instance dies: the connection stays, its next message waits
+        # (hold_ms) for a replacement and is answered by it.
+        with Muster([ws_svc(instances=2)]).start() as m:
+            wait_ready(m, n=2)
+
+            async def go():
+                async with websockets.connect(url(m, "/chat/ws?join=lobby")) as a:
+                    await a.send("echo:one")
+                    self.assertEqual(await recv(a), "one")
+                    self.kill_all(m)
+                    await a.send("echo:two")
+                    self.assertEqual(await recv(a), "two")
+                    await a.send("pub:lobby:rooms kept")  # its rooms are muster's
+                    self.assertEqual(await recv(a), "rooms kept")
+            run(go())
+
+    def test_ack_mode_redelivers_unacknowledged(self):
+        # The service never acknowledges: after its death the message comes
+        # again to the new instance, flagged redelivered (at least once).
+        svc = ws_svc(instances=1, ack=True, env={"WS_NO_ACK": "1"})
+        with Muster([svc]).start() as m:
+            wait_ready(m)
+
+            async def go():
+                async with websockets.connect(url(m, "/chat/ws")) as a:
+                    await a.send("echo:one")
+                    self.assertEqual(await recv(a), "one")
+                    self.kill_all(m)
+                    await a.send("echo:two")
+                    got = []
+                    while "two" not in got and len(got) < 5:
+                        got.append(await recv(a))
+                    self.assertEqual(got, ["one", "two"])
+            run(go())
+            status, _, body = http_get(m, "/chat/seen")
+            seen = json.loads(body)["messages"]
+            self.assertEqual([(x["seq"], x["redelivered"]) for x in seen], [(1, True), (2, False)])
+
+    def test_hold_then_1013(self):
+        svc = ws_svc(restart={"policy": "never"})
+        with Muster([svc], realtime={"hold_ms": 300}).start() as m:
+            wait_ready(m)
+
+            async def go():
+                async with websockets.connect(url(m, "/chat/ws")) as a:
+                    await a.send("echo:x")
+                    await recv(a)
+                    pid = ctl(m, cmd="status")["services"][0]["instances"][0]["pid"]
+                    os.kill(pid, signal.SIGKILL)
+                    m.expect(r"chat\[0\]: exit: killed by signal 9")
+                    await a.send("echo:nobody")
+                    self.assertEqual((await closed_code(a))[0], 1013)
+            run(go())
+
+
+class FramingTest(unittest.TestCase):
+    """Protocol errors with raw frames: each gets its close code."""
+
+    def expect_close(self, m, data, code):
+        s, status, hdrs, rest = handshake(m, "/chat/ws")
+        self.assertEqual(status, 101)
+        s.sendall(data)
+        while True:
+            op, payload, rest = read_frame(s, rest)
+            if op == 8:
+                break
+        s.close()
+        self.assertEqual(close_code(payload), code, data[:20])
+
+    def test_protocol_errors(self):
+        with Muster([ws_svc()], realtime={"ws_max_message_bytes": 1000}).start() as m:
+            wait_ready(m)
+            self.expect_close(m, frame(1, b"x", mask=None), 1002)           # unmasked
+            self.expect_close(m, frame(1, b"x", rsv=4), 1002)               # RSV1
+            self.expect_close(m, frame(3, b"x"), 1002)                      # reserved opcode
+            self.expect_close(m, frame(9, b"x", fin=False), 1002)           # fragmented ping
+            self.expect_close(m, frame(0, b"x"), 1002)                      # lone continuation
+            self.expect_close(m, frame(1, b"\xff"), 1007)                   # not UTF-8
+            self.expect_close(m, frame(1, b"y" * 1001), 1009)               # too big
+            self.expect_close(m, frame(8, b"\x03"), 1002)                   # 1-byte close
+            self.expect_close(m, frame(8, (1005).to_bytes(2, "big")), 1002)  # reserved code
+            self.expect_close(m, frame(8, (4000).to_bytes(2, "big") + b"ok"), 4000)  # echoed
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,251 @@
+/* Unit tests for gw_strict: each rule a strict edge adds to llhttp's. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "gw_strict.h"
+#include "test.h"
+
+#define OK(x) CHECK((x) == NULL)
+#define REFUSED(x, why) CHECK_STR((x), why)
+
+/* ---- The request line and line starts ---- */
+
+TEST(target_after_one_space) {
+  OK(gw_strict_target_start(' ', 'T'));  /* "GET /" */
+  OK(gw_strict_target_start(' ', '\0')); /* the method's last byte unknown */
+  OK(gw_strict_target_start('\0', '\0'));
+}
+
+TEST(target_after_two_spaces) {
+  REFUSED(gw_strict_target_start(' ', ' '), "malformed request line"); /* "GET  /" */
+}
+
+TEST(header_line_after_crlf) {
+  OK(gw_strict_line_start('\n', '\r'));
+  OK(gw_strict_line_start('\0', '\0')); /* nothing known before it */
+}
+
+TEST(header_line_after_bare_lf) {
+  REFUSED(gw_strict_line_start('\n', '1'), "bare LF in the request head"); /* "HTTP/1.1\nA:" */
+  REFUSED(gw_strict_line_start('\n', 'x'), "bare LF in the request head"); /* "a: x\nB:" */
+  REFUSED(gw_strict_line_start('\n', '\n'), "bare LF in the request head");
+  REFUSED(gw_strict_line_start('\r', '\r'), "bare LF in the request head");
+}
+
+/* ---- Header names and values ---- */
+
+TEST(names_of_token_bytes) {
+  OK(gw_strict_name("Content-Length", 14));
+  OK(gw_strict_name("x!#$%&'*+-.^_`|~9", 17));
+  OK(gw_strict_name("a b", 1)); /* only n bytes are looked at */
+}
+
+TEST(names_with_other_bytes) {
+  const char *bad[] = {"Name ", "Na me", "a:b", "a\tb", "\"q\"", "a(b)", "a/b",  "a@b",   "a[b]",
+                       "a{b}",  "a,b",   "a;b", "a=b",  "a?b",   "a\\b", "\x7f", "\x80x", "\xff"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+    REFUSED(gw_strict_name(bad[i], strlen(bad[i])), "invalid header name");
+  REFUSED(gw_strict_name("a\0b", 3), "invalid header name");
+}
+
+TEST(values_plain) {
+  OK(gw_strict_value("text/html; q=0.9", 16, ' '));
+  OK(gw_strict_value("a\tb \x80\xff", 6, ':')); /* HTAB, SP and obs-text are fine */
+  OK(gw_strict_value("", 0, ':'));
+  OK(gw_strict_value("x", 1, '\0')); /* a later piece of the value */
+}
+
+TEST(values_with_nul_cr_lf) {
+  REFUSED(gw_strict_value("a\0b", 3, ' '), "invalid character in a header value");
+  REFUSED(gw_strict_value("a\rb", 3, ' '), "invalid character in a header value");
+  REFUSED(gw_strict_value("a\nb", 3, ' '), "invalid character in a header value");
+  REFUSED(gw_strict_value("ab\r", 3, ' '), "invalid character in a header value");
+  REFUSED(gw_strict_value("\nab", 3, ' '), "invalid character in a header value");
+  OK(gw_strict_value("ab\r\n", 2, ' ')); /* the line's end is not part of it */
+}
+
+TEST(values_obs_fold) {
+  /* "a: x\r\n  y": llhttp hands " y" as a value piece that starts a line. */
+  REFUSED(gw_strict_value("y", 1, '\n'), "obsolete line folding in a header");
+  REFUSED(gw_strict_value("", 0, '\n'), "obsolete line folding in a header");
+}
+
+/* ---- Framing headers ---- */
+
+/* A head built by hand: "name\0value\0" pairs laid out in buf. */
+struct head {
+  char buf[512];
+  size_t len;
+  struct gw_hdr h[16];
+  size_t n;
+};
+
+static void add(struct head *hd, const char *name, const char *value) {
+  struct gw_hdr *h = &hd->h[hd->n++];
+  h->name = (uint32_t)hd->len;
+  h->nlen = (uint32_t)strlen(name);
+  memcpy(hd->buf + hd->len, name, h->nlen);
+  hd->len += h->nlen;
+  h->value = (uint32_t)hd->len;
+  h->vlen = (uint32_t)strlen(value);
+  memcpy(hd->buf + hd->len, value, h->vlen);
+  hd->len += h->vlen;
+}
+
+static const char *framing(struct head *hd) {
+  return gw_strict_framing(hd->buf, hd->h, hd->n);
+}
+
+TEST(framing_none_or_one) {
+  struct head a = {0}, b = {0}, c = {0};
+  OK(framing(&a));
+  add(&b, "host", "x");
+  add(&b, "content-length", "5");
+  OK(framing(&b));
+  add(&c, "transfer-encoding", "chunked");
+  add(&c, "accept", "*/*");
+  OK(framing(&c));
+}
+
+TEST(framing_content_length_twice) {
+  struct head a = {0}, b = {0};
+  add(&a, "content-length", "5");
+  add(&a, "content-length", "5"); /* even equal ones */
+  REFUSED(framing(&a), "more than one content-length");
+  add(&b, "content-length", "5");
+  add(&b, "host", "x");
+  add(&b, "content-length", "6");
+  REFUSED(framing(&b), "more than one content-length");
+}
+
+TEST(framing_transfer_encoding_chunked_only) {
+  const char *ok[] = {"chunked", "CHUNKED", "Chunked", "cHuNkEd"};
+  const char *bad[] = {"gzip",     "gzip, chunked", "chunked, gzip", "chunked ",
+                       " chunked", "chunke",        "chunkedx",      "",
+                       "identity", "chunked;q=1"};
+  for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++) {
+    struct head hd = {0};
+    add(&hd, "transfer-encoding", ok[i]);
+    OK(framing(&hd));
+  }
+  for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+    struct head hd = {0};
+    add(&hd, "transfer-encoding", bad[i]);
+    REFUSED(framing(&hd), "unsupported transfer-encoding");
+  }
+}
+
+TEST(framing_transfer_encoding_twice) {
+  struct head hd = {0};
+  add(&hd, "transfer-encoding", "chunked");
+  add(&hd, "transfer-encoding", "chunked");
+  REFUSED(framing(&hd), "more than one transfer-encoding");
+}
+
+TEST(framing_cl_and_te) {
+  struct head a = {0}, b = {0};
+  add(&a, "content-length", "5");
+  add(&a, "transfer-encoding", "chunked");
+  REFUSED(framing(&a), "both content-length and transfer-encoding");
+  add(&b, "transfer-encoding", "chunked");
+  add(&b, "content-length", "0");
+  REFUSED(framing(&b), "both content-length and transfer-encoding");
+}
+
+TEST(framing_names_exact) {
+  /* Names are lower-cased before the check; look-alikes are other headers. */
+  struct head hd = {0};
+  add(&hd, "content-length", "5");
+  add(&hd, "content-lengthx", "6");
+  add(&hd, "content-lengt", "7");
+  add(&hd, "transfer-encodings", "gzip");
+  add(&hd, "x-transfer-encoding", "gzip");
+  OK(framing(&hd));
+}
+
+/* ---- The CRLF after chunk data ---- */
+
+static const char *crlf(uint8_t *need, const char *s) {
+  return gw_strict_chunk_crlf(need, s, s + strlen(s));
+}
+
+TEST(chunk_crlf_whole) {
+  uint8_t need = 2;
+  OK(crlf(&need, "\r\n"));
+  CHECK_INT(need, 0);
+  need = 2;
+  OK(crlf(&need, "\r\n5\r\nhello")); /* the rest is not its business */
+  CHECK_INT(need, 0);
+}
+
+TEST(chunk_crlf_split_every_way) {
+  /* 2 -> 1 -> 0: "\r" then "\n". */
+  uint8_t need = 2;
+  OK(crlf(&need, "\r"));
+  CHECK_INT(need, 1);
+  OK(crlf(&need, "\n0\r\n"));
+  CHECK_INT(need, 0);
+  /* 2 -> 2 -> 0: an empty input changes nothing. */
+  need = 2;
+  OK(crlf(&need, ""));
+  CHECK_INT(need, 2);
+  OK(crlf(&need, "\r\n"));
+  CHECK_INT(need, 0);
+  /* 2 -> 1 -> 1 -> 0 */
+  need = 2;
+  OK(crlf(&need, "\r"));
+  OK(crlf(&need, ""));
+  CHECK_INT(need, 1);
+  OK(crlf(&need, "\n"));
+  CHECK_INT(need, 0);
+  /* 0: nothing owed, any byte passes */
+  OK(crlf(&need, "xyz"));
+  CHECK_INT(need, 0);
+}
+
+TEST(chunk_crlf_wrong_bytes) {
+  const char *why = "invalid chunked encoding: no CRLF after chunk data";
+  uint8_t need = 2;
+  REFUSED(crlf(&need, "xy"), why);
+  need = 2;
+  REFUSED(crlf(&need, "\n\r"), why);
+  need = 2;
+  REFUSED(crlf(&need, "\rx"), why);
+  need = 2;
+  REFUSED(crlf(&need, "\n"), why); /* a bare LF */
+  need = 2;
+  REFUSED(crlf(&need, "\r\r"), why);
+  /* Split: the first byte right, the second wrong in the next input. */
+  need = 2;
+  OK(crlf(&need, "\r"));
+  REFUSED(crlf(&need, "\r"), why);
+  need = 1;
+  REFUSED(crlf(&need, "x"), why);
+  need = 1;
+  REFUSED(crlf(&need, "\r"), why); /* 1 owed means the LF */
+  need = 2;
+  const char nul[] = {'\0', '\n'};
+  REFUSED(gw_strict_chunk_crlf(&need, nul, nul + 2), why);
+}
+
+int main(void) {
+  RUN(target_after_one_space);
+  RUN(target_after_two_spaces);
+  RUN(header_line_after_crlf);
+  RUN(header_line_after_bare_lf);
+  RUN(names_of_token_bytes);
+  RUN(names_with_other_bytes);
+  RUN(values_plain);
+  RUN(values_with_nul_cr_lf);
+  RUN(values_obs_fold);
+  RUN(framing_none_or_one);
+  RUN(framing_content_length_twice);
+  RUN(framing_transfer_encoding_chunked_only);
+  RUN(framing_transfer_encoding_twice);
+  RUN(framing_cl_and_te);
+  RUN(framing_names_exact);
+  RUN(chunk_crlf_whole);
+  RUN(chunk_crlf_split_every_way);
+  RUN(chunk_crlf_wrong_bytes);
+  return test_summary();
+}

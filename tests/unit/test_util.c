@@ -1,0 +1,277 @@
+/* Unit tests for util/: array growth, exact JSON integers, token bytes.
+ *
+ * util_vec.c is included with realloc redirected, so an allocation
+ * failure can be made to happen on demand. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <uv.h>
+
+static int fail_realloc;    /* the next realloc returns NULL */
+static size_t last_realloc; /* bytes the last realloc asked for */
+
+static void *test_realloc(void *p, size_t n) {
+  last_realloc = n;
+  if (fail_realloc) {
+    fail_realloc = 0;
+    return NULL;
+  }
+  return realloc(p, n);
+}
+
+#define realloc test_realloc
+#include "util_vec.c"
+#undef realloc
+
+#include "test.h"
+#include "util_json.h"
+#include "util_token.h"
+
+/* ---- util_vec ---- */
+
+TEST(vec_first_growth_is_8) {
+  int *v = NULL;
+  size_t cap = 0;
+  CHECK_INT(util_vec_reserve(&v, &cap, 1), 0);
+  CHECK(v != NULL);
+  CHECK_INT(cap, 8);
+  CHECK_INT(last_realloc, 8 * sizeof(int));
+  free(v);
+}
+
+TEST(vec_doubles_to_cover_need) {
+  int *v = NULL;
+  size_t cap = 0;
+  CHECK_INT(util_vec_reserve(&v, &cap, 9), 0);
+  CHECK_INT(cap, 16);
+  CHECK_INT(util_vec_reserve(&v, &cap, 100), 0);
+  CHECK_INT(cap, 128); /* 16 -> 32 -> 64 -> 128 in one call */
+  for (int i = 0; i < 128; i++)
+    v[i] = i; /* the whole capacity is really there (ASan) */
+  CHECK_INT(util_vec_reserve(&v, &cap, 129), 0);
+  CHECK_INT(cap, 256);
+  for (int i = 0; i < 128; i++)
+    CHECK_INT(v[i], i); /* contents kept */
+  free(v);
+}
+
+TEST(vec_enough_room_is_a_no_op) {
+  int *v = NULL;
+  size_t cap = 0;
+  CHECK_INT(util_vec_reserve(&v, &cap, 5), 0);
+  int *before = v;
+  last_realloc = 0;
+  CHECK_INT(util_vec_grow((void **)&v, &cap, 8, sizeof(*v)), 0);
+  CHECK_INT(util_vec_grow((void **)&v, &cap, 0, sizeof(*v)), 0);
+  CHECK(v == before);
+  CHECK_INT(cap, 8);
+  CHECK_INT(last_realloc, 0);
+  free(v);
+}
+
+TEST(vec_odd_capacity_doubles_from_itself) {
+  int *v = malloc(3 * sizeof(int));
+  size_t cap = 3;
+  CHECK_INT(util_vec_reserve(&v, &cap, 4), 0);
+  CHECK_INT(cap, 6);
+  free(v);
+}
+
+/* A count whose doubling would wrap: refused before any allocation. */
+TEST(vec_count_overflow_leaves_array) {
+  char *v = NULL;
+  size_t cap = 0;
+  CHECK_INT(util_vec_reserve(&v, &cap, 10), 0);
+  char *before = v;
+  last_realloc = 0;
+  CHECK_INT(util_vec_reserve(&v, &cap, SIZE_MAX), UV_ENOMEM);
+  CHECK_INT(util_vec_reserve(&v, &cap, SIZE_MAX / 2 + 2), UV_ENOMEM);
+  CHECK(v == before);
+  CHECK_INT(cap, 16);
+  CHECK_INT(last_realloc, 0);
+  free(v);
+}
+
+/* A count that fits but whose bytes do not. */
+TEST(vec_byte_overflow_leaves_array) {
+  uint64_t *v = NULL;
+  size_t cap = 0;
+  CHECK_INT(util_vec_reserve(&v, &cap, 1), 0);
+  uint64_t *before = v;
+  last_realloc = 0;
+  CHECK_INT(util_vec_reserve(&v, &cap, SIZE_MAX / 8 + 1), UV_ENOMEM);
+  CHECK(v == before);
+  CHECK_INT(cap, 8);
+  CHECK_INT(last_realloc, 0);
+  /* The largest count that fits in bytes is still computed right. */
+  size_t c2 = 0;
+  void *none = NULL;
+  fail_realloc = 1; /* do not really allocate 2^60 bytes */
+  CHECK_INT(util_vec_grow(&none, &c2, (size_t)1 << 60, 8), UV_ENOMEM);
+  CHECK(last_realloc == ((size_t)1 << 63));
+  free(v);
+}
+
+TEST(vec_realloc_failure_leaves_array) {
+  int *v = NULL;
+  size_t cap = 0;
+  CHECK_INT(util_vec_reserve(&v, &cap, 8), 0);
+  v[7] = 42;
+  int *before = v;
+  fail_realloc = 1;
+  CHECK_INT(util_vec_reserve(&v, &cap, 9), UV_ENOMEM);
+  CHECK(v == before);
+  CHECK_INT(cap, 8);
+  CHECK_INT(v[7], 42);
+  CHECK_INT(util_vec_reserve(&v, &cap, 9), 0); /* and it can grow later */
+  CHECK_INT(cap, 16);
+  CHECK_INT(v[7], 42);
+  free(v);
+}
+
+/* ---- util_json_int ---- */
+
+#define UNTOUCHED 0x5eed
+
+/* util_json_int on the JSON text s; *out starts as UNTOUCHED. */
+static int json_int(const char *s, int64_t *out) {
+  cJSON *v = cJSON_Parse(s);
+  *out = UNTOUCHED;
+  int rc = util_json_int(v, out);
+  cJSON_Delete(v);
+  return rc;
+}
+
+static int number_int(double d, int64_t *out) {
+  cJSON *v = cJSON_CreateNumber(d);
+  *out = UNTOUCHED;
+  int rc = util_json_int(v, out);
+  cJSON_Delete(v);
+  return rc;
+}
+
+TEST(json_int_integers) {
+  int64_t v;
+  CHECK_INT(json_int("0", &v), 0);
+  CHECK_INT(v, 0);
+  CHECK_INT(json_int("-0", &v), 0);
+  CHECK_INT(v, 0);
+  CHECK_INT(json_int("42", &v), 0);
+  CHECK_INT(v, 42);
+  CHECK_INT(json_int("-42", &v), 0);
+  CHECK_INT(v, -42);
+  CHECK_INT(json_int("1e3", &v), 0); /* a number with no fraction is one */
+  CHECK_INT(v, 1000);
+  CHECK_INT(json_int("2.0", &v), 0);
+  CHECK_INT(v, 2);
+  CHECK_INT(json_int("2147483648", &v), 0); /* past int: valueint would clamp */
+  CHECK_INT(v, 2147483648LL);
+}
+
+TEST(json_int_fractions) {
+  int64_t v;
+  CHECK_INT(json_int("1.5", &v), UV_EINVAL);
+  CHECK_INT(v, UNTOUCHED);
+  CHECK_INT(json_int("-0.5", &v), UV_EINVAL);
+  CHECK_INT(json_int("1e-3", &v), UV_EINVAL);
+  CHECK_INT(json_int("4503599627370495.5", &v), UV_EINVAL); /* 2^52 - 0.5: exact */
+  CHECK_INT(v, UNTOUCHED);
+}
+
+TEST(json_int_2_53_boundaries) {
+  int64_t v;
+  CHECK_INT(json_int("9007199254740992", &v), 0);
+  CHECK_INT(v, UTIL_JSON_INT_MAX);
+  CHECK_INT(json_int("-9007199254740992", &v), 0);
+  CHECK_INT(v, -UTIL_JSON_INT_MAX);
+  CHECK_INT(json_int("9007199254740991", &v), 0);
+  CHECK_INT(v, UTIL_JSON_INT_MAX - 1);
+  CHECK_INT(json_int("9007199254740994", &v), UV_ERANGE); /* next double up */
+  CHECK_INT(v, UNTOUCHED);
+  CHECK_INT(json_int("-9007199254740994", &v), UV_ERANGE);
+  CHECK_INT(json_int("1e300", &v), UV_ERANGE);
+  CHECK_INT(v, UNTOUCHED);
+  CHECK_INT(number_int(9007199254740992.0 * 2, &v), UV_ERANGE);
+}
+
+TEST(json_int_nan_like) {
+  int64_t v;
+  CHECK_INT(number_int(NAN, &v), UV_EINVAL);
+  CHECK_INT(v, UNTOUCHED);
+  CHECK_INT(number_int(INFINITY, &v), UV_ERANGE);
+  CHECK_INT(number_int(-INFINITY, &v), UV_ERANGE);
+  CHECK_INT(v, UNTOUCHED);
+  CHECK_INT(json_int("NaN", &v), UV_EINVAL); /* not JSON: no value at all */
+  CHECK_INT(json_int("Infinity", &v), UV_EINVAL);
+}
+
+TEST(json_int_non_numbers) {
+  int64_t v = UNTOUCHED;
+  CHECK_INT(util_json_int(NULL, &v), UV_EINVAL); /* a missing field */
+  CHECK_INT(json_int("\"5\"", &v), UV_EINVAL);
+  CHECK_INT(json_int("true", &v), UV_EINVAL);
+  CHECK_INT(json_int("false", &v), UV_EINVAL);
+  CHECK_INT(json_int("null", &v), UV_EINVAL);
+  CHECK_INT(json_int("[5]", &v), UV_EINVAL);
+  CHECK_INT(json_int("{\"a\":5}", &v), UV_EINVAL);
+  CHECK_INT(v, UNTOUCHED);
+}
+
+/* ---- util_is_tchar / util_is_token ---- */
+
+/* RFC 9110 §5.6.2, written out independently of the table. */
+static int rfc_tchar(int c) {
+  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+         (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+TEST(tchar_every_byte) {
+  int n = 0;
+  for (int c = 0; c < 256; c++) {
+    if (util_is_tchar((unsigned char)c) != rfc_tchar(c)) {
+      printf("  byte 0x%02x: util_is_tchar %d\n", c, util_is_tchar((unsigned char)c));
+      test_cur_failed = 1;
+    }
+    n += rfc_tchar(c);
+  }
+  CHECK_INT(n, 10 + 26 + 26 + 15);
+}
+
+TEST(token_every_byte) {
+  for (int c = 0; c < 256; c++) {
+    char s[3] = {'a', (char)c, 'b'};
+    if (util_is_token(s, 3) != rfc_tchar(c) || util_is_token(s + 1, 1) != rfc_tchar(c)) {
+      printf("  byte 0x%02x: util_is_token wrong\n", c);
+      test_cur_failed = 1;
+    }
+  }
+}
+
+TEST(token_strings) {
+  CHECK_INT(util_is_token("", 0), 0); /* empty is not a token */
+  CHECK_INT(util_is_token("GET", 3), 1);
+  CHECK_INT(util_is_token("x-request-id", 12), 1);
+  CHECK_INT(util_is_token("a b", 3), 0);
+  CHECK_INT(util_is_token("name:", 5), 0);
+  CHECK_INT(util_is_token("GET ", 3), 1); /* only n bytes are read */
+  CHECK_INT(util_is_token("a\0b", 3), 0);
+}
+
+int main(void) {
+  RUN(vec_first_growth_is_8);
+  RUN(vec_doubles_to_cover_need);
+  RUN(vec_enough_room_is_a_no_op);
+  RUN(vec_odd_capacity_doubles_from_itself);
+  RUN(vec_count_overflow_leaves_array);
+  RUN(vec_byte_overflow_leaves_array);
+  RUN(vec_realloc_failure_leaves_array);
+  RUN(json_int_integers);
+  RUN(json_int_fractions);
+  RUN(json_int_2_53_boundaries);
+  RUN(json_int_nan_like);
+  RUN(json_int_non_numbers);
+  RUN(tchar_every_byte);
+  RUN(token_every_byte);
+  RUN(token_strings);
+  return test_summary();
+}
