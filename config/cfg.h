@@ -44,6 +44,7 @@ struct cfg_gateway {
   int max_connections;      /* open client connections at most */
   int64_t max_buffered_bytes; /* response bytes queued for slow clients, in all */
   int retries;              /* idempotent retries on instance failure */
+  int drain_delay_ms;       /* SIGTERM / drain: /readyz fails this long first */
   char *health_path;        /* starts with '/' */
   char *access_log;         /* absolute path, or NULL when off */
 };

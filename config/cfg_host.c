@@ -22,6 +22,7 @@ static const char *const gateway_keys[] = {"listen",
                                            "max_connections",
                                            "max_buffered_bytes",
                                            "retries",
+                                           "drain_delay_ms",
                                            "health_path",
                                            "access_log",
                                            NULL};

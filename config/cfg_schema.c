@@ -52,6 +52,7 @@ const struct cfg__int_field cfg__gateway_ints[] = {
     INT_FIELD(struct cfg_gateway, max_connections, 10000, 1, 1000000, 0),
     INT_FIELD(struct cfg_gateway, max_buffered_bytes, 268435456, 65536, INT64_C(68719476736), 0),
     INT_FIELD(struct cfg_gateway, retries, 1, 0, 10, 0),
+    INT_FIELD(struct cfg_gateway, drain_delay_ms, 0, 0, 3600000, 0),
     {NULL, 0, 0, 0, 0, 0, 0}};
 
 const struct cfg__int_field cfg__realtime_ints[] = {

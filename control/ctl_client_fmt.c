@@ -5,35 +5,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "ipc_text.h"
+#include "util_vec.h"
 
-static const struct {
-  const char *name; /* the command word */
-  int service;      /* takes SERVICE: 0 no, 1 required, 2 optional */
-} cmds[] = {
-    [CTL_NONE] = {"", 0},
-#define XX(e, s, svc) [CTL_##e] = {s, svc},
-    CTL_CMD_MAP(XX)
-#undef XX
-};
+/* The commands are the server's table (ctl_cmd). */
 
 const char *ctl_client_cmd_name(enum ctl_cmd_type cmd) {
-  return cmds[cmd].name;
+  return cmd == CTL_NONE ? "" : ctl_cmd_name(cmd);
 }
 
 int ctl_client_cmd_find(const char *word, enum ctl_cmd_type *out) {
-  for (int c = CTL_NONE + 1; c <= CTL_VERSION; c++) {
-    if (strcmp(word, cmds[c].name) == 0) {
-      *out = (enum ctl_cmd_type)c;
-      return 0;
-    }
-  }
-  return -1;
+  return ctl_cmd_find(word, out);
 }
 
 int ctl_client_cmd_service(enum ctl_cmd_type cmd) {
-  return cmds[cmd].service;
+  return ctl_cmd_service(cmd);
 }
 
 int ctl_client_streams(const struct ctl_client_req *r) {
@@ -41,7 +29,7 @@ int ctl_client_streams(const struct ctl_client_req *r) {
 }
 
 void ctl_client_request(struct ipc_buf *b, const struct ctl_client_req *r) {
-  const char *name = cmds[r->cmd].name;
+  const char *name = ctl_client_cmd_name(r->cmd);
   ipc_buf_adds(b, "{\"cmd\":");
   ipc_json_str(b, name, strlen(name));
   if (r->service != NULL) {
@@ -161,15 +149,9 @@ struct table {
 
 /* Adds an empty row (every cell "-"). Returns it, or NULL out of memory. */
 static struct row *table_add(struct table *t) {
-  if (t->n == t->cap) {
-    size_t cap = t->cap ? t->cap * 2 : 16;
-    struct row *nr = realloc(t->rows, cap * sizeof(*nr));
-    if (nr == NULL) {
-      t->oom = 1;
-      return NULL;
-    }
-    t->rows = nr;
-    t->cap = cap;
+  if (util_vec_reserve(&t->rows, &t->cap, t->n + 1) != 0) {
+    t->oom = 1;
+    return NULL;
   }
   struct row *r = &t->rows[t->n++];
   for (int c = 0; c < NCOLS; c++)
@@ -300,18 +282,20 @@ static void instance_row(struct row *r, const char *name, const cJSON *inst, str
   last_exit_cell(r, inst);
 }
 
-/* Adds a service's row (its state and totals) and one row per instance. */
+/* Adds a service's row (its state and totals) and one row per instance.
+ * Returns 0 (also out of memory: t->oom says so), or UV_EINVAL with *why
+ * when svc is not a service. */
 static int service_rows(struct table *t, const cJSON *svc, const char **why) {
   if (!cJSON_IsObject(svc)) {
     *why = "a service is not an object";
-    return -1;
+    return UV_EINVAL;
   }
   const char *name = str_field(svc, "name");
   const char *state = str_field(svc, "state");
   const cJSON *insts = cJSON_GetObjectItemCaseSensitive(svc, "instances");
   if (name == NULL || !cJSON_IsArray(insts)) {
     *why = "a service lacks \"name\" or \"instances\"";
-    return -1;
+    return UV_EINVAL;
   }
   struct row *sr = table_add(t);
   if (sr == NULL)
@@ -323,7 +307,7 @@ static int service_rows(struct table *t, const cJSON *svc, const char **why) {
     struct row *r;
     if (!cJSON_IsObject(inst)) {
       *why = "an instance is not an object";
-      return -1;
+      return UV_EINVAL;
     }
     if ((r = table_add(t)) == NULL)
       return 0;
@@ -369,11 +353,12 @@ static void dep_notes(struct ipc_buf *b, const cJSON *svcs) {
   }
 }
 
+/* The status table. Returns 0, or UV_EINVAL / UV_ENOMEM with *why. */
 static int render_status(struct ipc_buf *b, const cJSON *reply, const char **why) {
   const cJSON *svcs = cJSON_GetObjectItemCaseSensitive(reply, "services");
   if (!cJSON_IsArray(svcs)) {
     *why = "no \"services\" array";
-    return -1;
+    return UV_EINVAL;
   }
   struct table t = {0};
   const cJSON *svc;
@@ -384,7 +369,7 @@ static int render_status(struct ipc_buf *b, const cJSON *reply, const char **why
   }
   if (rc == 0 && t.oom) {
     *why = "out of memory";
-    rc = -1;
+    rc = UV_ENOMEM;
   }
   if (rc == 0 && t.n == 0)
     ipc_buf_adds(b, "no services\n");
@@ -399,7 +384,8 @@ static int render_status(struct ipc_buf *b, const cJSON *reply, const char **why
 /* ---- Other replies ---- */
 
 /* Appends " WORD a, b" for the non-empty string array key of reply and
- * counts it in *parts. Returns 0, or -1 if key is not an array of strings. */
+ * counts it in *parts. Returns 0, or UV_EINVAL if key is not an array of
+ * strings. */
 static int reload_part(struct ipc_buf *b, const cJSON *reply, const char *key, int *parts) {
   const cJSON *a = cJSON_GetObjectItemCaseSensitive(reply, key);
   const cJSON *it;
@@ -407,10 +393,10 @@ static int reload_part(struct ipc_buf *b, const cJSON *reply, const char *key, i
   if (a == NULL || cJSON_IsNull(a))
     return 0;
   if (!cJSON_IsArray(a))
-    return -1;
+    return UV_EINVAL;
   cJSON_ArrayForEach(it, a) {
     if (!cJSON_IsString(it))
-      return -1;
+      return UV_EINVAL;
     ipc_buf_adds(b, n == 0 ? (*parts ? "; " : " ") : ", ");
     if (n++ == 0) {
       ipc_buf_adds(b, key);
@@ -422,6 +408,7 @@ static int reload_part(struct ipc_buf *b, const cJSON *reply, const char *key, i
   return 0;
 }
 
+/* "reload: added a; changed b". Returns 0, or UV_EINVAL with *why. */
 static int render_reload(struct ipc_buf *b, const cJSON *reply, const char **why) {
   int parts = 0;
   ipc_buf_adds(b, "reload:");
@@ -429,23 +416,24 @@ static int render_reload(struct ipc_buf *b, const cJSON *reply, const char **why
       reload_part(b, reply, "removed", &parts) != 0 ||
       reload_part(b, reply, "changed", &parts) != 0) {
     *why = "\"added\", \"removed\" and \"changed\" must be arrays of names";
-    return -1;
+    return UV_EINVAL;
   }
   ipc_buf_adds(b, parts ? "\n" : " no change\n");
   return 0;
 }
 
+/* The log lines, one per line. Returns 0, or UV_EINVAL with *why. */
 static int render_logs(struct ipc_buf *b, const cJSON *reply, const char **why) {
   const cJSON *lines = cJSON_GetObjectItemCaseSensitive(reply, "lines");
   const cJSON *it;
   if (!cJSON_IsArray(lines)) {
     *why = "no \"lines\" array";
-    return -1;
+    return UV_EINVAL;
   }
   cJSON_ArrayForEach(it, lines) {
     if (!cJSON_IsString(it)) {
       *why = "a log line is not a string";
-      return -1;
+      return UV_EINVAL;
     }
     ipc_buf_adds(b, it->valuestring);
     ipc_buf_addc(b, '\n');
@@ -522,6 +510,13 @@ int ctl_client_render(struct ipc_buf *b, const struct ctl_client_req *r, const c
   case CTL_SHUTDOWN:
     ipc_buf_adds(b, "muster: shutting down\n");
     return 0;
+  case CTL_DRAIN:
+    ipc_buf_adds(b, "muster: draining (readyz fails; the gateway stops accepting after "
+                    "gateway.drain_delay_ms)\n");
+    return 0;
+  case CTL_UNDRAIN:
+    ipc_buf_adds(b, "muster: accepting again\n");
+    return 0;
   case CTL_ROOMS:
     return render_rooms(b, reply, why);
   case CTL_PUBLISH:
@@ -535,7 +530,7 @@ int ctl_client_render(struct ipc_buf *b, const struct ctl_client_req *r, const c
   case CTL_VERSION:
     if ((version = str_field(reply, "version")) == NULL) {
       *why = "no \"version\"";
-      return -1;
+      return UV_EINVAL;
     }
     ipc_buf_adds(b, "muster ");
     add_clean(b, version);
@@ -545,7 +540,7 @@ int ctl_client_render(struct ipc_buf *b, const struct ctl_client_req *r, const c
     break;
   }
   *why = "unknown command";
-  return -1;
+  return UV_EINVAL;
 }
 
 /* ---- Streams ---- */
@@ -560,7 +555,7 @@ static int render_event(struct ipc_buf *b, const cJSON *ev, const char **why) {
   long long index = -1;
   if (type == NULL) {
     *why = "an event without \"type\"";
-    return -1;
+    return UV_EINVAL;
   }
   if (time == NULL) {
     ipc_buf_addc(b, '?');
@@ -596,7 +591,7 @@ int ctl_client_render_stream(struct ipc_buf *b, const struct ctl_client_req *r, 
   const char *line = str_field(msg, "line");
   if (line == NULL) {
     *why = "a followed log object without \"line\"";
-    return -1;
+    return UV_EINVAL;
   }
   ipc_buf_adds(b, line);
   ipc_buf_addc(b, '\n');

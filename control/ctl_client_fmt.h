@@ -19,10 +19,12 @@ struct ctl_client_req {
   const char *data;    /* publish: the text (borrowed) */
 };
 
-/* The command word of cmd ("status", ...). */
+/* The command word of cmd ("status", ...; "" for CTL_NONE). The words
+ * and what they take are ctl_cmd's, the server's table. */
 const char *ctl_client_cmd_name(enum ctl_cmd_type cmd);
 
-/* Looks up a command word. Returns 0 and sets *out, or -1 if unknown. */
+/* Looks up a command word (ctl_cmd_find). Returns 0 and sets *out, or
+ * UV_ENOENT if unknown. */
 int ctl_client_cmd_find(const char *word, enum ctl_cmd_type *out);
 
 /* Whether cmd takes SERVICE: 0 no, 1 required, 2 optional. */
@@ -42,14 +44,15 @@ void ctl_client_duration(char *out, size_t size, long long ms);
 void ctl_client_bytes(char *out, size_t size, long long n);
 
 /* Appends the human text for the first reply to r, which says "ok": true.
- * Returns 0, or -1 when the reply lacks what r's answer must hold: then
- * *why (static text) says what is missing and b may hold a partial text. */
+ * Returns 0, or UV_EINVAL when the reply lacks what r's answer must hold
+ * (UV_ENOMEM: out of memory): then *why (static text) says what is missing
+ * and b may hold a partial text. */
 int ctl_client_render(struct ipc_buf *b, const struct ctl_client_req *r, const cJSON *reply,
                       const char **why);
 
 /* Appends the human text of one streamed object after the first reply
- * (an event, or a {"line": ...} of logs -f). Returns 0, or -1 with *why
- * set when msg is not what the stream carries. */
+ * (an event, or a {"line": ...} of logs -f). Returns 0, or UV_EINVAL with
+ * *why set when msg is not what the stream carries. */
 int ctl_client_render_stream(struct ipc_buf *b, const struct ctl_client_req *r, const cJSON *msg,
                              const char **why);
 

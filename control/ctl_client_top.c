@@ -339,9 +339,10 @@ static int draw(struct ctl_client_conn *c, struct ctl_top_view *v, const char *t
   }
   ctl_client_top_select(v, status);
   char *req = logs_request(v);
-  if (req != NULL && request(c, req, &logs) < 0) {
+  int lrc = req != NULL ? request(c, req, &logs) : 0;
+  if (lrc < 0) {
     snprintf(err, errlen, "logs from muster failed");
-    rc = -1;
+    rc = lrc;
   }
   free(req);
   if (rc >= 0) {

@@ -2,10 +2,11 @@
 #include "ctl_cmd.h"
 
 #include <cjson/cJSON.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <uv.h>
+
+#include "util_json.h"
 
 static const struct {
   const char *name;
@@ -21,19 +22,34 @@ const char *ctl_cmd_name(enum ctl_cmd_type t) {
   return cmds[t].name;
 }
 
-/* Reads an optional integer field within [min, max]. */
+int ctl_cmd_find(const char *word, enum ctl_cmd_type *out) {
+  for (int t = CTL_NONE + 1; t <= CTL_VERSION; t++) {
+    if (strcmp(word, cmds[t].name) == 0) {
+      *out = (enum ctl_cmd_type)t;
+      return 0;
+    }
+  }
+  return UV_ENOENT;
+}
+
+int ctl_cmd_service(enum ctl_cmd_type t) {
+  return cmds[t].needs_service;
+}
+
+/* Reads an optional integer field (util_json_int) within [min, max].
+ * Returns 1 and sets *out, 0 when absent, or UV_EINVAL with err set. */
 static int get_int(const cJSON *o, const char *cmd, const char *name, int64_t min, int64_t max,
                    int64_t *out, char *err, size_t errlen) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+  int64_t n;
   if (v == NULL)
     return 0;
-  double d = v->valuedouble;
-  if (!cJSON_IsNumber(v) || d != floor(d) || d < (double)min || d > (double)max) {
+  if (util_json_int(v, &n) != 0 || n < min || n > max) {
     snprintf(err, errlen, "%s: field \"%s\" must be an integer %lld..%lld", cmd, name,
              (long long)min, (long long)max);
-    return -1;
+    return UV_EINVAL;
   }
-  *out = (int64_t)d;
+  *out = n;
   return 1;
 }
 
@@ -41,6 +57,8 @@ static int get_int(const cJSON *o, const char *cmd, const char *name, int64_t mi
 static int get_publish(const cJSON *o, struct ctl_cmd *out, char *err, size_t errlen) {
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "topic");
   const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "data");
+  if (out->type != CTL_PUBLISH)
+    return 0;
   if (!cJSON_IsString(t) || t->valuestring[0] == '\0' ||
       strlen(t->valuestring) >= sizeof(out->topic)) {
     snprintf(err, errlen, "publish: field \"topic\" must be a room name (1..255 bytes)");
@@ -55,28 +73,35 @@ static int get_publish(const cJSON *o, struct ctl_cmd *out, char *err, size_t er
   return 0;
 }
 
-int ctl_cmd_parse(const char *line, size_t len, struct ctl_cmd *out, char *err, size_t errlen) {
-  static const char *const known[] = {"cmd",    "service", "instances", "lines",
-                                      "follow", "topic",   "data",      NULL};
+/* Parses line as one JSON object with nothing but blanks after it.
+ * Returns the tree (owned by the caller), or NULL with err set. */
+static cJSON *parse_object(const char *line, size_t len, char *err, size_t errlen) {
   const char *end = NULL;
-  int rc = -1;
-  memset(out, 0, sizeof(*out));
-  out->lines = CTL_LINES_DEFAULT;
   cJSON *o = cJSON_ParseWithLengthOpts(line, len, &end, 0);
   if (o == NULL) {
     snprintf(err, errlen, "invalid JSON near offset %zu", end ? (size_t)(end - line) : (size_t)0);
-    return -1;
+    return NULL;
   }
   for (const char *q = end; q < line + len; q++) { /* one request per line */
     if (*q != ' ' && *q != '\t' && *q != '\r' && *q != '\n') {
       snprintf(err, errlen, "invalid JSON near offset %zu: trailing data", (size_t)(q - line));
-      goto out;
+      cJSON_Delete(o);
+      return NULL;
     }
   }
   if (!cJSON_IsObject(o)) {
     snprintf(err, errlen, "a request is a JSON object like {\"cmd\":\"status\"}");
-    goto out;
+    cJSON_Delete(o);
+    return NULL;
   }
+  return o;
+}
+
+/* Checks that o has no field but the known ones. Returns 0 or UV_EINVAL
+ * with err set. */
+static int check_fields(const cJSON *o, char *err, size_t errlen) {
+  static const char *const known[] = {"cmd",    "service", "instances", "lines",
+                                      "follow", "topic",   "data",      NULL};
   const cJSON *f;
   cJSON_ArrayForEach(f, o) {
     int ok = 0;
@@ -84,53 +109,78 @@ int ctl_cmd_parse(const char *line, size_t len, struct ctl_cmd *out, char *err, 
       ok = strcmp(f->string, known[i]) == 0;
     if (!ok) {
       snprintf(err, errlen, "unknown field \"%.40s\"", f->string);
-      goto out;
+      return UV_EINVAL;
     }
   }
+  return 0;
+}
+
+/* Reads "cmd" into out->type. Returns 0 or UV_EINVAL with err set. */
+static int get_type(const cJSON *o, struct ctl_cmd *out, char *err, size_t errlen) {
   const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "cmd");
   if (!cJSON_IsString(c)) {
     snprintf(err, errlen, "field \"cmd\" (a string) is required");
-    goto out;
+    return UV_EINVAL;
   }
-  for (int t = CTL_NONE + 1; t <= CTL_VERSION; t++)
-    if (strcmp(c->valuestring, cmds[t].name) == 0)
-      out->type = (enum ctl_cmd_type)t;
-  if (out->type == CTL_NONE) {
+  if (ctl_cmd_find(c->valuestring, &out->type) != 0) {
     snprintf(err, errlen, "unknown command \"%.40s\"", c->valuestring);
-    goto out;
+    return UV_EINVAL;
   }
+  return 0;
+}
+
+/* Reads "service" into out->service, required or not as the command says.
+ * Returns 0 or UV_EINVAL with err set. */
+static int get_service(const cJSON *o, struct ctl_cmd *out, char *err, size_t errlen) {
   const char *name = cmds[out->type].name;
   const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "service");
   if (s && (!cJSON_IsString(s) || strlen(s->valuestring) == 0 ||
             strlen(s->valuestring) >= sizeof(out->service))) {
     snprintf(err, errlen, "%s: field \"service\" must be a service name", name);
-    goto out;
+    return UV_EINVAL;
   }
   if (s)
     snprintf(out->service, sizeof(out->service), "%s", s->valuestring);
-  else if (cmds[out->type].needs_service == 1) {
+  else if (ctl_cmd_service(out->type) == 1) {
     snprintf(err, errlen, "%s: field \"service\" is required", name);
-    goto out;
+    return UV_EINVAL;
   }
+  return 0;
+}
+
+/* Reads "lines", "instances" (required by scale) and "follow". Returns 0
+ * or UV_EINVAL with err set. */
+static int get_options(const cJSON *o, struct ctl_cmd *out, char *err, size_t errlen) {
+  const char *name = cmds[out->type].name;
   if (get_int(o, name, "lines", 1, CTL_LINES_MAX, &out->lines, err, errlen) < 0)
-    goto out;
+    return UV_EINVAL;
   int has = get_int(o, name, "instances", 0, 1024, &out->instances, err, errlen);
   if (has < 0)
-    goto out;
+    return UV_EINVAL;
   if (out->type == CTL_SCALE && has == 0) {
     snprintf(err, errlen, "scale: field \"instances\" is required");
-    goto out;
+    return UV_EINVAL;
   }
   const cJSON *fl = cJSON_GetObjectItemCaseSensitive(o, "follow");
   if (fl && !cJSON_IsBool(fl)) {
     snprintf(err, errlen, "%s: field \"follow\" must be true or false", name);
-    goto out;
+    return UV_EINVAL;
   }
   out->follow = cJSON_IsTrue(fl);
-  if (out->type == CTL_PUBLISH && get_publish(o, out, err, errlen) != 0)
-    goto out;
-  rc = 0;
-out:
+  return 0;
+}
+
+int ctl_cmd_parse(const char *line, size_t len, struct ctl_cmd *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof(*out));
+  out->lines = CTL_LINES_DEFAULT;
+  cJSON *o = parse_object(line, len, err, errlen);
+  if (o == NULL)
+    return UV_EINVAL;
+  int rc = UV_EINVAL;
+  if (check_fields(o, err, errlen) == 0 && get_type(o, out, err, errlen) == 0 &&
+      get_service(o, out, err, errlen) == 0 && get_options(o, out, err, errlen) == 0 &&
+      get_publish(o, out, err, errlen) == 0)
+    rc = 0;
   cJSON_Delete(o);
   return rc;
 }

@@ -18,6 +18,8 @@
   XX(LOGS, "logs", 1)                                                          \
   XX(EVENTS, "events", 0)                                                      \
   XX(SHUTDOWN, "shutdown", 0)                                                  \
+  XX(DRAIN, "drain", 0)                                                        \
+  XX(UNDRAIN, "undrain", 0)                                                    \
   XX(ROOMS, "rooms", 0)                                                        \
   XX(PUBLISH, "publish", 0)                                                    \
   XX(VERSION, "version", 0)
@@ -42,11 +44,20 @@ struct ctl_cmd {
   char data[16384];  /* publish: the text */
 };
 
-/* Parses one request line. Returns 0, or -1 with a one-line reason in err
- * ("invalid JSON near offset 3", "unknown command \"frob\"", "scale: field
- * \"instances\" must be an integer 0..1024", "unknown field \"sevice\""). */
+/* Parses one request line. Returns 0, or UV_EINVAL with a one-line reason
+ * in err ("invalid JSON near offset 3", "unknown command \"frob\"",
+ * "scale: field \"instances\" must be an integer 0..1024", "unknown field
+ * \"sevice\""). */
 int ctl_cmd_parse(const char *line, size_t len, struct ctl_cmd *out, char *err, size_t errlen);
 
+/* The command word of t ("status", ...; "?" for CTL_NONE). */
 const char *ctl_cmd_name(enum ctl_cmd_type t);
+
+/* Looks up a command word. Returns 0 and sets *out, or UV_ENOENT if
+ * unknown (*out untouched). */
+int ctl_cmd_find(const char *word, enum ctl_cmd_type *out);
+
+/* Whether t takes SERVICE: 0 no, 1 required, 2 optional. */
+int ctl_cmd_service(enum ctl_cmd_type t);
 
 #endif

@@ -289,6 +289,21 @@ static void on_event(void *ctx, const struct sup_event *ev) {
   }
 }
 
+/* ---- drain, undrain ---- */
+
+static void do_drain(struct ctl_client *cl, int drain) {
+  struct sup_host *h = cl->srv->host;
+  int rc = drain ? sup_host_drain(h) : sup_host_undrain(h);
+  if (rc == UV_EALREADY)
+    reply_error(cl, "muster is draining already");
+  else if (rc == UV_ECANCELED)
+    reply_error(cl, "muster is shutting down");
+  else if (rc != 0)
+    reply_error(cl, "muster is not draining");
+  else
+    reply_ok(cl, NULL);
+}
+
 /* ---- rooms, publish ---- */
 
 /* One room: its name, members by kind, history kept. */
@@ -343,6 +358,87 @@ static void do_publish(struct ctl_client *cl, const struct ctl_cmd *c) {
 
 /* ---- Dispatch ---- */
 
+/* `scale`: refused while a rolling restart of the service runs. */
+static void do_scale(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_service *svc) {
+  if (sup_service_scale(svc, (size_t)c->instances) != 0) {
+    reply_error(cl, "a rolling restart of this service is under way; scale after it");
+    return;
+  }
+  cJSON *o = ok_reply();
+  cJSON_AddStringToObject(o, "service", sup_view_service_cfg(svc)->name);
+  cJSON_AddNumberToObject(o, "instances", (double)c->instances);
+  send_json(cl, o);
+  cJSON_Delete(o);
+}
+
+/* `events`: the reply, then every host event on this connection. */
+static void do_events(struct ctl_client *cl) {
+  reply_ok(cl, NULL);
+  cl->events = 1;
+  sup_host_add_listener(cl->srv->host, on_event, cl);
+}
+
+/* `version`: muster's own. */
+static void do_version(struct ctl_client *cl) {
+  cJSON *o = ok_reply();
+  cJSON_AddStringToObject(o, "version", MUSTER_VERSION);
+  send_json(cl, o);
+  cJSON_Delete(o);
+}
+
+/* Runs command c (svc: its service, found already when it names one). */
+static void run_cmd(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_service *svc) {
+  switch (c->type) {
+  case CTL_STATUS:
+    do_status(cl, c);
+    break;
+  case CTL_START:
+    sup_service_start(svc);
+    reply_ok(cl, sup_view_service_cfg(svc)->name);
+    break;
+  case CTL_STOP:
+    sup_service_stop(svc);
+    reply_ok(cl, sup_view_service_cfg(svc)->name);
+    break;
+  case CTL_RESTART:
+    do_restart(cl, svc);
+    break;
+  case CTL_SCALE:
+    do_scale(cl, c, svc);
+    break;
+  case CTL_RELOAD:
+    do_reload(cl);
+    break;
+  case CTL_LOGS:
+    do_logs(cl, c, svc);
+    break;
+  case CTL_EVENTS:
+    do_events(cl);
+    break;
+  case CTL_SHUTDOWN:
+    reply_ok(cl, NULL);
+    sup_host_shutdown(cl->srv->host);
+    break;
+  case CTL_DRAIN:
+  case CTL_UNDRAIN:
+    do_drain(cl, c->type == CTL_DRAIN);
+    break;
+  case CTL_ROOMS:
+    do_rooms(cl);
+    break;
+  case CTL_PUBLISH:
+    do_publish(cl, c);
+    break;
+  case CTL_VERSION:
+    do_version(cl);
+    break;
+  case CTL_NONE:
+    break;
+  }
+}
+
+/* One request line: refused on a streaming connection or when it does not
+ * parse, or names a service that does not exist; else run. */
 static void handle_line(struct ctl_client *cl, const char *line, size_t len) {
   struct ctl_cmd c;
   char err[200];
@@ -357,64 +453,7 @@ static void handle_line(struct ctl_client *cl, const char *line, size_t len) {
   }
   if (c.service[0] && c.type != CTL_STATUS && (svc = find(cl, c.service)) == NULL)
     return;
-  switch (c.type) {
-  case CTL_STATUS:
-    do_status(cl, &c);
-    break;
-  case CTL_START:
-    sup_service_start(svc);
-    reply_ok(cl, sup_view_service_cfg(svc)->name);
-    break;
-  case CTL_STOP:
-    sup_service_stop(svc);
-    reply_ok(cl, sup_view_service_cfg(svc)->name);
-    break;
-  case CTL_RESTART:
-    do_restart(cl, svc);
-    break;
-  case CTL_SCALE: {
-    if (sup_service_scale(svc, (size_t)c.instances) != 0) {
-      reply_error(cl, "a rolling restart of this service is under way; scale after it");
-      break;
-    }
-    cJSON *o = ok_reply();
-    cJSON_AddStringToObject(o, "service", sup_view_service_cfg(svc)->name);
-    cJSON_AddNumberToObject(o, "instances", (double)c.instances);
-    send_json(cl, o);
-    cJSON_Delete(o);
-    break;
-  }
-  case CTL_RELOAD:
-    do_reload(cl);
-    break;
-  case CTL_LOGS:
-    do_logs(cl, &c, svc);
-    break;
-  case CTL_EVENTS:
-    reply_ok(cl, NULL);
-    cl->events = 1;
-    sup_host_add_listener(cl->srv->host, on_event, cl);
-    break;
-  case CTL_SHUTDOWN:
-    reply_ok(cl, NULL);
-    sup_host_shutdown(cl->srv->host);
-    break;
-  case CTL_ROOMS:
-    do_rooms(cl);
-    break;
-  case CTL_PUBLISH:
-    do_publish(cl, &c);
-    break;
-  case CTL_VERSION: {
-    cJSON *o = ok_reply();
-    cJSON_AddStringToObject(o, "version", MUSTER_VERSION);
-    send_json(cl, o);
-    cJSON_Delete(o);
-    break;
-  }
-  case CTL_NONE:
-    break;
-  }
+  run_cmd(cl, &c, svc);
 }
 
 static void on_client_line(struct ipc_channel *ch, const char *line, size_t len) {
@@ -514,7 +553,7 @@ static void hook_finished(void *ctx) {
 }
 
 /* Makes the socket's directory and removes a stale socket file. Returns 0,
- * or -1 when another process is listening there. */
+ * or UV_EADDRINUSE when another process is listening there. */
 static int prepare_path(const char *path) {
   char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
   if (slash && slash != dir) {
@@ -529,7 +568,7 @@ static int prepare_path(const char *path) {
     int busy = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
     close(fd);
     if (busy)
-      return -1;
+      return UV_EADDRINUSE;
   }
   unlink(path); /* stale from a muster that was killed */
   return 0;
@@ -562,7 +601,7 @@ struct ctl_server *ctl_server_start(struct sup_host *host) {
   }
   if (rc < 0) {
     sup_log(SUP_ERROR, "control: listen on %s failed: %s", path, uv_strerror(rc));
-    hook_finished(srv); /* closes the handle; srv is freed with the host */
+    hook_finished(srv); /* closes the handle; ctl_server_free() frees srv */
     srv->listening = 0;
   } else {
     sup_log(SUP_INFO, "control: listening on %s", path);

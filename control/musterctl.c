@@ -54,6 +54,8 @@ static void usage(FILE *f) {
           "  logs SERVICE [N] [-f]   the last N (default %d) lines of the service's output;\n"
           "                          -f, --follow: then every new line until interrupted\n"
           "  events                  the host's events as they happen, until interrupted\n"
+          "  drain                   fail /readyz, close kept-alive clients, then stop accepting\n"
+          "  undrain                 accept again after a drain\n"
           "  rooms                   the rooms and their members (connections, instances)\n"
           "  publish ROOM TEXT       publish TEXT to ROOM, as a service would\n"
           "  shutdown                stop muster gracefully\n"
@@ -95,14 +97,17 @@ __attribute__((format(printf, 1, 2))) static int bad_usage(const char *fmt, ...)
   return 2;
 }
 
-/* Parses a count N: decimal digits only, at most COUNT_MAX. Returns 0 or -1. */
+/* Parses a count N: decimal digits only, at most COUNT_MAX. Returns 0,
+ * UV_EINVAL (not digits) or UV_ERANGE (too large). */
 static int parse_count(const char *s, long long *out) {
   long long v = 0;
   if (*s == '\0')
-    return -1;
+    return UV_EINVAL;
   for (; *s; s++) {
-    if (*s < '0' || *s > '9' || (v = v * 10 + (*s - '0')) > COUNT_MAX)
-      return -1;
+    if (*s < '0' || *s > '9')
+      return UV_EINVAL;
+    if ((v = v * 10 + (*s - '0')) > COUNT_MAX)
+      return UV_ERANGE;
   }
   *out = v;
   return 0;

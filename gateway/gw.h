@@ -54,6 +54,7 @@ struct gw_server {
   const struct cfg_gateway *cfg;      /* borrowed from the host's config */
   const char *what;                   /* "gateway" or "admin", for messages */
   uv_tcp_t listener;
+  struct sockaddr_storage addr;       /* where it listens (kept for an undrain) */
   const struct gw_handler *const *handlers; /* asked in order; NULL-terminated */
   struct gw_routes routes;            /* the proxy's route table */
   struct gw_map inflight;             /* proxy: id → request */
@@ -86,6 +87,7 @@ struct gw_server {
   unsigned listening : 1;
   unsigned stopping : 1;              /* shutdown began: no keep-alive */
   unsigned metered : 1;               /* requests count in metrics (not admin) */
+  unsigned draining : 1;              /* a drain: answers carry connection: close */
 };
 
 /* ---- gw_h1.c ---- */

@@ -513,6 +513,8 @@ static int put_head(struct gw_req *req, struct ipc_buf *b, int status,
   } else if (clen == BODY_STREAM) {
     req->keepalive = 0; /* HTTP/1.0: the end of the stream is the close */
   }
+  if (req->srv->draining && status != 101)
+    req->keepalive = 0; /* a drain: clients go elsewhere for their next request */
   if (status == 101)
     ; /* the protocol's own connection header is among h */
   else if (!req->keepalive)

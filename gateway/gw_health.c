@@ -1,6 +1,9 @@
-/* gw_health — the health handler (SPEC §4 health_path; the admin
- * listener's /healthz): 200 {"status":"ok"} when every service has a ready
- * instance, else 503 with each service's state. */
+/* gw_health — health for people and load balancers (SPEC §4 health_path,
+ * §10), on the gateway and the admin listener alike:
+ *   /livez    200 while the loop runs (answering is the proof);
+ *   /readyz   200 {"status":"ok"} when every service has a ready instance
+ *             and the host is not draining, else 503 with each service's
+ *             state; the health path (/healthz) is the same. */
 #include <string.h>
 
 #include "gw.h"
@@ -24,18 +27,31 @@ static int health_body(struct sup_host *host, struct ipc_buf *b) {
     ipc_json_str(b, si.state_name, strlen(si.state_name));
   }
   /* A 503 is an error like any other: it carries "error" (SPEC §4). */
-  ipc_buf_adds(b, ok ? "},\"status\":\"ok\"}\n"
-                     : "},\"status\":\"unavailable\",\"error\":\"not every service has a "
-                       "ready instance\"}\n");
-  return ok;
+  if (ok && sup_view_draining(host))
+    ipc_buf_adds(b, "},\"status\":\"draining\",\"error\":\"muster is draining\"}\n");
+  else
+    ipc_buf_adds(b, ok ? "},\"status\":\"ok\"}\n"
+                       : "},\"status\":\"unavailable\",\"error\":\"not every service has "
+                         "a ready instance\"}\n");
+  return ok && !sup_view_draining(host);
+}
+
+static int is_path(const char *path, size_t plen, const char *want) {
+  return plen == strlen(want) && memcmp(path, want, plen) == 0;
 }
 
 static int on_req(const struct gw_handler *h, struct gw_req *req) {
-  const char *path, *want = h->arg ? h->arg : req->srv->cfg->health_path;
+  const char *path, *health = h->arg ? h->arg : req->srv->cfg->health_path;
   size_t plen;
   gw_req_target(req, &path, &plen, NULL, NULL);
-  if ((strcmp(req->method, "GET") != 0 && !req->is_head) || plen != strlen(want) ||
-      memcmp(path, want, plen) != 0)
+  if (strcmp(req->method, "GET") != 0 && !req->is_head)
+    return GW_DECLINED;
+  if (is_path(path, plen, "/livez")) {
+    static const char live[] = "{\"status\":\"live\"}\n";
+    gw_reply(req, 200, "application/json", live, sizeof(live) - 1, NULL, 0);
+    return 0;
+  }
+  if (!is_path(path, plen, health) && !is_path(path, plen, "/readyz"))
     return GW_DECLINED;
   struct ipc_buf *b = &req->srv->scratch;
   int ok = health_body(req->srv->host, b);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw_rt.h"
 #include "sup_proc.h"
 #include "sup_view.h"
 #include "util_vec.h"
@@ -181,4 +182,33 @@ void gw_metrics_render(const struct gw_metrics *m, struct sup_host *host, size_t
   line(b, "# HELP muster_gateway_connections Open client connections of the gateway.\n"
           "# TYPE muster_gateway_connections gauge\nmuster_gateway_connections %zu\n",
        connections);
+}
+
+void gw_metrics_render_rt(const struct gw_rt_stats *st, size_t websockets, size_t sse_holds,
+                          uint64_t publications, struct ipc_buf *b) {
+  line(b, "# HELP muster_realtime_connections Client connections muster holds, by kind.\n"
+          "# TYPE muster_realtime_connections gauge\n"
+          "muster_realtime_connections{kind=\"websocket\"} %zu\n"
+          "muster_realtime_connections{kind=\"sse\"} %zu\n",
+       websockets, sse_holds);
+  line(b, "# HELP muster_realtime_opened_total Connections opened, by kind.\n"
+          "# TYPE muster_realtime_opened_total counter\n"
+          "muster_realtime_opened_total{kind=\"websocket\"} %llu\n"
+          "muster_realtime_opened_total{kind=\"sse\"} %llu\n",
+       (unsigned long long)st->ws_opened, (unsigned long long)st->sse_opened);
+  line(b, "# HELP muster_ws_messages_total WebSocket messages, in from clients and out to them.\n"
+          "# TYPE muster_ws_messages_total counter\n"
+          "muster_ws_messages_total{direction=\"in\"} %llu\n"
+          "muster_ws_messages_total{direction=\"out\"} %llu\n",
+       (unsigned long long)st->msgs_in, (unsigned long long)st->msgs_out);
+  line(b, "# HELP muster_sse_events_total Events written to SSE holds.\n"
+          "# TYPE muster_sse_events_total counter\nmuster_sse_events_total %llu\n",
+       (unsigned long long)st->sse_events);
+  line(b, "# HELP muster_slow_consumer_closes_total Clients closed for max_outbound_bytes.\n"
+          "# TYPE muster_slow_consumer_closes_total counter\n"
+          "muster_slow_consumer_closes_total %llu\n",
+       (unsigned long long)st->slow_closes);
+  line(b, "# HELP muster_publications_total Publications to rooms.\n"
+          "# TYPE muster_publications_total counter\nmuster_publications_total %llu\n",
+       (unsigned long long)publications);
 }

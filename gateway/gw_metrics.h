@@ -38,6 +38,13 @@ void gw_metrics_init(struct gw_metrics *m);
 void gw_metrics_free(struct gw_metrics *m);
 /* Counts one finished request. service may be NULL (not routed). */
 void gw_metrics_record(struct gw_metrics *m, const char *service, int code, double seconds);
+struct gw_rt_stats;
+
+/* Appends the real-time families: connections by kind, messages in and
+ * out, slow-consumer closes, publications. */
+void gw_metrics_render_rt(const struct gw_rt_stats *st, size_t websockets, size_t sse_holds,
+                          uint64_t publications, struct ipc_buf *b);
+
 /* Appends the Prometheus exposition of m and of host's state to b. */
 void gw_metrics_render(const struct gw_metrics *m, struct sup_host *host, size_t connections,
                        struct ipc_buf *b);

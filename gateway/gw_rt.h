@@ -93,6 +93,9 @@ void gw_ws_instance_ready(struct gw_server *srv, struct sup_instance *inst);
 /* Makes a new connection id (for the handshake request). */
 uint64_t gw_ws_new_key(struct gw_server *srv, char *id, size_t n);
 
+/* Closes every WebSocket with code (a drain's end: 1001). */
+void gw_ws_close_all(struct gw_server *srv, int code, const char *reason);
+
 /* The connections of service svc (for `status`), or of every service when NULL. */
 size_t gw_ws_count(const struct gw_server *srv, const struct sup_service *svc);
 

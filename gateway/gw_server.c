@@ -65,15 +65,51 @@ static void on_listener_closed(uv_handle_t *h) {
   (void)h;
 }
 
+/* Binds the listener to srv->addr and listens. Returns 0 or < 0 (the
+ * handle is then open and must be closed). */
+static int listen_start(struct gw_server *srv) {
+  uv_tcp_init(srv->loop, &srv->listener);
+  srv->listener.data = srv;
+  srv->listening = 1;
+  int rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&srv->addr, 0);
+  if (rc == 0)
+    rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
+  return rc;
+}
+
+/* Stops accepting (connections already open go on). */
+static void listen_stop(struct gw_server *srv) {
+  if (srv->listening) {
+    srv->listening = 0;
+    uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+  }
+}
+
+/* A drain's phases (SPEC §10): answers carry connection: close; then the
+ * gateway stops accepting and WebSocket clients get 1001; undrain
+ * listens again. */
+static void hook_drain(void *ctx, int phase) {
+  struct gw_server *srv = ctx;
+  if (phase == SUP_DRAIN_BEGIN) {
+    srv->draining = 1;
+  } else if (phase == SUP_DRAIN_CLOSE) {
+    listen_stop(srv);
+    gw_ws_close_all(srv, 1001, "muster is draining");
+  } else if (phase == SUP_DRAIN_END) {
+    srv->draining = 0;
+    if (!srv->listening && listen_start(srv) != 0) {
+      sup_log(SUP_ERROR, "gateway: cannot listen again after the drain");
+      listen_stop(srv);
+    }
+  }
+}
+
 /* Shutdown began: stop accepting; idle connections go now, busy ones
  * after their response (keep-alive is off from here on). */
 static void hook_stopping(void *ctx) {
   struct gw_server *srv = ctx;
   srv->stopping = 1;
-  if (srv->listening) {
-    srv->listening = 0;
-    uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
-  }
+  listen_stop(srv);
   struct gw_conn *c, *next;
   for (c = LIST_FIRST(&srv->conns); c; c = next) {
     next = LIST_NEXT(c, link);
@@ -134,7 +170,6 @@ static void on_failed_listener_closed(uv_handle_t *h) {
 /* Allocates a server listening on l. NULL with a message logged. */
 static struct gw_server *server_new(struct sup_host *host, const struct cfg_listen *l,
                                     const char *what) {
-  struct sockaddr_storage ss;
   int rc;
   struct gw_server *srv = calloc(1, sizeof(*srv));
   if (srv == NULL)
@@ -154,17 +189,11 @@ static struct gw_server *server_new(struct sup_host *host, const struct cfg_list
   ipc_buf_init(&srv->head);
   gw_h1_settings(&srv->settings);
   if (l->ipv6)
-    rc = uv_ip6_addr(l->host, l->port, (struct sockaddr_in6 *)&ss);
+    rc = uv_ip6_addr(l->host, l->port, (struct sockaddr_in6 *)&srv->addr);
   else
-    rc = uv_ip4_addr(l->host, l->port, (struct sockaddr_in *)&ss);
-  if (rc == 0) {
-    uv_tcp_init(srv->loop, &srv->listener);
-    srv->listener.data = srv;
-    srv->listening = 1;
-    rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0);
-    if (rc == 0)
-      rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
-  }
+    rc = uv_ip4_addr(l->host, l->port, (struct sockaddr_in *)&srv->addr);
+  if (rc == 0)
+    rc = listen_start(srv);
   if (rc < 0) {
     sup_log(SUP_ERROR, "%s: listen on %s:%d failed: %s", what, l->host, l->port,
             uv_err_name(rc));
@@ -197,6 +226,7 @@ struct gw_server *gw_server_start(struct sup_host *host) {
   struct sup_host_hooks hooks = {.ctx = srv, .instance_msg = hook_instance_msg,
                                  .instance_gone = hook_instance_gone,
                                  .instance_routable = hook_instance_routable,
+                                 .drain = hook_drain,
                                  .stopping = hook_stopping,
                                  .finished = hook_finished, .reopen = hook_reopen,
                                  .reloaded = hook_reloaded};

@@ -31,6 +31,8 @@ struct sse_pos {
   char *room;          /* owned */
   char epoch[24];
   uint64_t offset;     /* the last one it was given */
+  uint8_t resume;      /* at the start: replay what it missed */
+  uint8_t reset;       /* at the start: what it missed is gone */
 };
 
 struct gw_sse {
@@ -179,35 +181,40 @@ static void replay_one(void *ctx, const struct rt_hist_entry *e) {
     write_event(r->s, e->sse->data, e->sse->len);
 }
 
-/* Sends what the client missed in room r since its position in id (the
- * publications, or one muster-reset), and sets the stream's position. */
-static void resume_room(struct gw_sse *s, struct rt_room *r, struct sse_pos *p, const char *id) {
+/* Where the stream starts in room r: the client's position in id when it
+ * has one and every publication since is still kept (*resume: replay
+ * them), else the room's present (*reset: the client had a position that
+ * can no longer be filled). Sets p->resume or p->reset. */
+static void start_pos(struct gw_sse *s, struct rt_room *r, struct sse_pos *p, const char *id) {
   struct rt_rooms *rs = sup_host_rooms(s->srv->host);
-  uint64_t now = sup_now_ms(), off = 0;
   char epoch[24];
+  uint64_t off = 0;
+  p->resume = p->reset = 0;
   snprintf(p->epoch, sizeof(p->epoch), "%s", r->epoch);
   p->offset = r->last_offset;
   if (id == NULL || !position_in(id, r->name, s->npos, epoch, sizeof(epoch), &off))
     return; /* a new reader: from now on */
-  if (!rt_room_can_resume(rs, r, epoch, off, now)) {
-    struct ipc_buf b;
-    ipc_buf_init(&b);
-    ipc_buf_adds(&b, "{\"room\":");
-    ipc_json_str(&b, r->name, strlen(r->name));
-    ipc_buf_addc(&b, '}');
-    struct ipc_buf ev;
-    ipc_buf_init(&ev);
-    rt_sse_event(&ev, "muster-reset", b.data ? b.data : "", b.len);
-    if (!ev.oom && !b.oom)
-      write_event(s, ev.data, ev.len);
-    ipc_buf_free(&ev);
-    ipc_buf_free(&b);
-    return;
+  if (rt_room_can_resume(rs, r, epoch, off, sup_now_ms())) {
+    p->offset = off; /* moves on as the replay goes */
+    p->resume = 1;
+  } else {
+    p->reset = 1;
   }
-  struct replay ctx = {s, p};
-  p->offset = off;
-  rt_room_replay(rs, r, off, now, replay_one, &ctx);
-  p->offset = r->last_offset;
+}
+
+/* Sends one `event: muster-reset` for room: the client must reload. */
+static void send_reset(struct gw_sse *s, const char *room) {
+  struct ipc_buf b, ev;
+  ipc_buf_init(&b);
+  ipc_buf_init(&ev);
+  ipc_buf_adds(&b, "{\"room\":");
+  ipc_json_str(&b, room, strlen(room));
+  ipc_buf_addc(&b, '}');
+  rt_sse_event(&ev, "muster-reset", b.data ? b.data : "", b.len);
+  if (!ev.oom && !b.oom)
+    write_event(s, ev.data, ev.len);
+  ipc_buf_free(&ev);
+  ipc_buf_free(&b);
 }
 
 /* ---- The hold ---- */
@@ -260,7 +267,9 @@ static const char *last_event_id(struct gw_req *req, char *buf, size_t n) {
   return ipc_query_get(query, "last_event_id", buf, n) > 0 ? buf : NULL;
 }
 
-/* Joins the hold's rooms and sends each one's missed history. */
+/* Joins the hold's rooms, then sends each one's missed history (or a
+ * reset); every id line meanwhile holds each room's position as far as
+ * the client has got, so a stream cut during the replay resumes right. */
 static void join_rooms(struct gw_sse *s, const cJSON *rooms, const char *id) {
   struct rt_rooms *rs = sup_host_rooms(s->srv->host);
   const cJSON *room;
@@ -273,10 +282,15 @@ static void join_rooms(struct gw_sse *s, const cJSON *rooms, const char *id) {
         (s->pos[s->npos].room = strdup(r->name)) != NULL)
       s->npos++;
   }
-  for (size_t i = 0; i < s->npos; i++) {
+  for (size_t i = 0; i < s->npos; i++)
+    start_pos(s, rt_rooms_find(rs, s->pos[i].room), &s->pos[i], id);
+  for (size_t i = 0; i < s->npos && !s->overflow; i++) {
     struct rt_room *r = rt_rooms_find(rs, s->pos[i].room);
-    if (r)
-      resume_room(s, r, &s->pos[i], id);
+    struct replay ctx = {s, &s->pos[i]};
+    if (s->pos[i].reset)
+      send_reset(s, r->name);
+    else if (s->pos[i].resume)
+      rt_room_replay(rs, r, s->pos[i].offset, sup_now_ms(), replay_one, &ctx);
   }
 }
 

@@ -323,6 +323,14 @@ void gw_ws_instance_ready(struct gw_server *srv, struct sup_instance *inst) {
       bind_to(ws, inst);
 }
 
+void gw_ws_close_all(struct gw_server *srv, int code, const char *reason) {
+  struct gw_ws *ws, *next;
+  for (ws = TAILQ_FIRST(&srv->ws_list); ws; ws = next) {
+    next = TAILQ_NEXT(ws, link); /* closing takes ws off the list */
+    close_with(ws, (uint16_t)code, reason, 1);
+  }
+}
+
 size_t gw_ws_count(const struct gw_server *srv, const struct sup_service *svc) {
   const struct gw_ws *ws;
   size_t n = 0;

@@ -1,7 +1,6 @@
 /* ipc_msg — message codec. See ipc_msg.h. */
 #include "ipc_msg.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 
 #include "ipc_scan.h"
 #include "ipc_text.h"
+#include "util_json.h"
 
 static const char *const type_names[IPC_T__COUNT] = {
     [IPC_T_NONE] = "?",
@@ -49,15 +49,14 @@ static int fail(struct parse *p, const char *fmt, ...) {
   return UV_EINVAL;
 }
 
-/* Reads field `name` as an integer within +-2^53. Returns 0 or UV_EINVAL. */
+/* Reads field `name` as an integer within +-2^53 (util_json_int). Returns
+ * 0 or UV_EINVAL. */
 static int get_int(struct parse *p, const char *name, int64_t *out, int required) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(p->m->root, name);
   if (v == NULL)
     return required ? fail(p, "missing field \"%s\"", name) : 0;
-  double d = v->valuedouble;
-  if (!cJSON_IsNumber(v) || d != floor(d) || fabs(d) > 9007199254740992.0)
+  if (util_json_int(v, out) != 0)
     return fail(p, "field \"%s\" must be an integer", name);
-  *out = (int64_t)d;
   return 0;
 }
 
@@ -72,25 +71,33 @@ static int get_str(struct parse *p, const char *name, const char **out, int requ
   return 0;
 }
 
-/* Reads a headers object: string values, or arrays of strings. */
-static int get_headers(struct parse *p) {
-  const cJSON *h = cJSON_GetObjectItemCaseSensitive(p->m->root, "headers");
-  if (h == NULL)
-    return 0;
-  if (!cJSON_IsObject(h))
-    return fail(p, "field \"headers\" must be an object");
-  const cJSON *v;
+/* The first member of the headers object h whose value is neither a string
+ * nor an array of strings, or NULL when there is none. Both paths check
+ * headers with it. */
+static const cJSON *bad_header(const cJSON *h) {
+  const cJSON *v, *e;
   cJSON_ArrayForEach(v, h) {
     if (cJSON_IsString(v))
       continue;
     if (!cJSON_IsArray(v))
-      return fail(p, "header \"%s\" must be a string or an array of strings", v->string);
-    const cJSON *e;
+      return v;
     cJSON_ArrayForEach(e, v) {
       if (!cJSON_IsString(e))
-        return fail(p, "header \"%s\" must be a string or an array of strings", v->string);
+        return v;
     }
   }
+  return NULL;
+}
+
+/* Reads a headers object: string values, or arrays of strings. */
+static int get_headers(struct parse *p) {
+  const cJSON *h = cJSON_GetObjectItemCaseSensitive(p->m->root, "headers"), *v;
+  if (h == NULL)
+    return 0;
+  if (!cJSON_IsObject(h))
+    return fail(p, "field \"headers\" must be an object");
+  if ((v = bad_header(h)) != NULL)
+    return fail(p, "header \"%s\" must be a string or an array of strings", v->string);
   p->m->headers = h;
   return 0;
 }
@@ -386,7 +393,10 @@ static int parse_fields(struct parse *p) {
   }
 }
 
-/* ---- The fast path ---- */
+/* ---- The fast path ----
+ *
+ * Its functions return 0, or UV_EINVAL for a line they do not take (then
+ * the full path decides, with its precise errors) or UV_ENOMEM. */
 
 /* Spans of the fields a hot message may carry. */
 struct fast {
@@ -422,16 +432,17 @@ static int fast_member(void *ctx, const char *k, size_t kn, const char *v, size_
   return 0; /* other fields are ignored, as on the full path */
 }
 
-/* A plain decimal integer of at most 15 digits (so within +-2^53), else -1
- * (then: full path, which judges longer ones as cJSON reads them). */
+/* A plain decimal integer of at most 15 digits (so within +-2^53), else
+ * UV_EINVAL (then: full path, which judges longer ones as cJSON reads
+ * them). */
 static int fast_int(const char *s, size_t n, int64_t *out) {
   int64_t v = 0;
   size_t i = s && n && s[0] == '-';
   if (s == NULL || i == n || n - i > 15)
-    return -1;
+    return UV_EINVAL;
   for (; i < n; i++) {
     if (s[i] < '0' || s[i] > '9')
-      return -1;
+      return UV_EINVAL;
     v = v * 10 + (s[i] - '0');
   }
   *out = s[0] == '-' ? -v : v;
@@ -439,14 +450,15 @@ static int fast_int(const char *s, size_t n, int64_t *out) {
 }
 
 /* A string field as bytes: plain ones point into the line; escaped ones are
- * decoded into m->body_buf. Base64 is decoded. Returns 0 or -1. */
+ * decoded into m->body_buf. Base64 is decoded. Returns 0, UV_EINVAL or
+ * UV_ENOMEM. */
 static int fast_bytes(struct ipc_msg *m, const char *text, size_t tn, const char *b64,
                       size_t bn) {
   if (text && b64)
-    return -1;
+    return UV_EINVAL;
   if (text) {
     if (text[0] != '"')
-      return -1;
+      return UV_EINVAL;
     if (ipc_scan_plain_string(text, tn)) {
       m->body = text + 1;
       m->body_len = tn - 2;
@@ -456,20 +468,20 @@ static int fast_bytes(struct ipc_msg *m, const char *text, size_t tn, const char
     ipc_buf_init(&b);
     if (ipc_scan_string(text, tn, &b) != 0 || memchr(b.data, '\0', b.len)) {
       ipc_buf_free(&b); /* NUL: the full path's (cJSON's) behaviour applies */
-      return -1;
+      return UV_EINVAL;
     }
     ipc_buf_addc(&b, '\0');
     m->body_buf = b.data;
     m->body = b.data;
     m->body_len = b.len - 1;
-    return b.oom ? -1 : 0;
+    return b.oom ? UV_ENOMEM : 0;
   }
   if (b64) {
     if (b64[0] != '"' || !ipc_scan_plain_string(b64, bn))
-      return -1;
+      return UV_EINVAL;
     m->body_buf = ipc_b64_decode(b64 + 1, bn - 2, &m->body_len);
     if (m->body_buf == NULL)
-      return -1;
+      return UV_EINVAL; /* not base64, or out of memory: the full path says which */
     m->body = m->body_buf;
   }
   return 0;
@@ -533,38 +545,38 @@ static int copy_header(void *ctx, const char *k, size_t kn, const char *v, size_
   return 0;
 }
 
-/* An optional string field: "" when absent. Returns 0 or -1. */
+/* An optional string field: "" when absent. Returns 0 or UV_EINVAL. */
 static int arena_opt(struct arena *a, const char *s, size_t n, const char **out) {
   *out = s ? arena_str(a, s, n) : "";
-  return *out ? 0 : -1;
+  return *out ? 0 : UV_EINVAL;
 }
 
 /* A request without cJSON: the fields the full path reads, with the same
- * rules; anything unusual (a header array, a NUL, a wrong type) returns -1
- * and the full path decides. */
+ * rules; anything unusual (a header array, a NUL, a wrong type) returns
+ * UV_EINVAL and the full path decides. */
 static int fast_request(struct ipc_msg *m, const struct fast *f, size_t len) {
   struct arena a = {0};
   m->type = IPC_T_REQUEST;
   if (fast_int(f->id, f->id_n, &m->id) || f->method == NULL || f->path == NULL ||
       (f->body && f->b64))
-    return -1;
+    return UV_EINVAL;
   if (f->headers) {
     if (f->headers[0] != '{' ||
         ipc_scan_object(f->headers, f->headers + f->headers_n, count_header, &a) != 0)
-      return -1;
+      return UV_EINVAL;
   }
   /* Every string is a distinct part of the line and decodes to no more
    * bytes than its literal (quotes included) takes: len bytes hold them. */
   size_t kvsize = a.nkv * sizeof(struct ipc_hdr);
   m->arena = malloc(kvsize + len + 1);
   if (m->arena == NULL)
-    return -1;
+    return UV_ENOMEM;
   a.kv = (struct ipc_hdr *)(void *)m->arena;
   a.p = m->arena + kvsize;
   a.nkv = 0;
   if (f->headers &&
       (ipc_scan_object(f->headers, f->headers + f->headers_n, copy_header, &a) != 0 || a.bad))
-    return -1;
+    return UV_EINVAL;
   m->hdrs = a.kv;
   m->nhdrs = a.nkv;
   if ((m->method = arena_str(&a, f->method, f->method_n)) == NULL ||
@@ -572,36 +584,77 @@ static int fast_request(struct ipc_msg *m, const struct fast *f, size_t len) {
       arena_opt(&a, f->query, f->query_n, &m->query) ||
       arena_opt(&a, f->prefix, f->prefix_n, &m->prefix) ||
       arena_opt(&a, f->remote, f->remote_n, &m->remote))
-    return -1;
+    return UV_EINVAL;
   if (f->body) {
     if ((m->body = arena_str(&a, f->body, f->body_n)) == NULL)
-      return -1;
+      return UV_EINVAL;
     m->body_len = (size_t)(a.p - m->body) - 1; /* no NUL inside: checked */
   } else if (f->b64) {
     if (f->b64[0] != '"' || !ipc_scan_plain_string(f->b64, f->b64_n))
-      return -1;
+      return UV_EINVAL;
     m->body_buf = ipc_b64_decode(f->b64 + 1, f->b64_n - 2, &m->body_len);
     if (m->body_buf == NULL)
-      return -1;
+      return UV_EINVAL;
     m->body = m->body_buf;
   }
   return 0;
 }
 
-/* Parses the hot service→muster messages without cJSON (headers, when
- * present and not empty, still go through cJSON: they are small). Returns
- * 0, or -1 to let the full path decide. */
+/* A response's headers (not empty) through cJSON, checked as the full
+ * path checks them (bad_header). The tree goes to m->root, which
+ * ipc_msg_free() releases whatever this returns. */
+static int fast_headers(struct ipc_msg *m, const char *text, size_t n) {
+  cJSON *h = cJSON_ParseWithLength(text, n);
+  m->root = h;
+  if (!cJSON_IsObject(h) || bad_header(h) != NULL)
+    return UV_EINVAL;
+  m->headers = h;
+  return 0;
+}
+
+/* A response: id, status 100..999, stream, a json or byte body, headers. */
+static int fast_response(struct ipc_msg *m, const struct fast *f) {
+  int64_t status;
+  m->type = IPC_T_RESPONSE;
+  if (fast_int(f->id, f->id_n, &m->id) || fast_int(f->status, f->status_n, &status) ||
+      status < 100 || status > 999 || (f->json && (f->body || f->b64)))
+    return UV_EINVAL;
+  m->status = (int)status;
+  if (f->stream) {
+    if (f->stream_n == 4 && !memcmp(f->stream, "true", 4))
+      m->stream = 1;
+    else if (!(f->stream_n == 5 && !memcmp(f->stream, "false", 5)))
+      return UV_EINVAL;
+  }
+  if (f->json) {
+    m->json_raw = f->json;
+    m->json_len = f->json_n;
+  }
+  if (fast_bytes(m, f->body, f->body_n, f->b64, f->b64_n) != 0)
+    return UV_EINVAL;
+  if (f->headers && !(f->headers_n == 2 && f->headers[0] == '{'))
+    return fast_headers(m, f->headers, f->headers_n);
+  return 0;
+}
+
+/* Parses the hot messages (request, and service→muster response, chunk,
+ * end, pong, ready) without a cJSON tree of the line; a response's
+ * headers, when present and not empty, still go through cJSON: they are
+ * small. Returns 0, or UV_EINVAL / UV_ENOMEM to let the full path decide. */
 static int fast_parse(struct ipc_msg *m, const char *line, size_t len) {
   struct fast f;
   memset(&f, 0, sizeof(f));
   if (len == 0 || line[0] != '{' || ipc_scan_object(line, line + len, fast_member, &f) != 0 ||
-      f.dup || f.type == NULL || !ipc_scan_plain_string(f.type, f.type_n) || f.ws || f.hold)
-    return -1;
+      f.dup || f.type == NULL || !ipc_scan_plain_string(f.type, f.type_n) ||
+      f.ws || f.hold)
+    return UV_EINVAL;
   const char *t = f.type + 1;
   size_t tn = f.type_n - 2;
 #define IS(name) (tn == sizeof(name) - 1 && !memcmp(t, name, tn))
   if (IS("request"))
     return fast_request(m, &f, len);
+  if (IS("response"))
+    return fast_response(m, &f);
   if (IS("pong")) {
     m->type = IPC_T_PONG;
     return fast_int(f.seq, f.seq_n, &m->seq);
@@ -617,49 +670,11 @@ static int fast_parse(struct ipc_msg *m, const char *line, size_t len) {
   if (IS("chunk")) {
     m->type = IPC_T_CHUNK;
     if (fast_int(f.id, f.id_n, &m->id) || (!f.data && !f.d64))
-      return -1;
+      return UV_EINVAL;
     return fast_bytes(m, f.data, f.data_n, f.d64, f.d64_n);
   }
-  if (!IS("response"))
-    return -1;
 #undef IS
-  int64_t status;
-  m->type = IPC_T_RESPONSE;
-  if (fast_int(f.id, f.id_n, &m->id) || fast_int(f.status, f.status_n, &status) ||
-      status < 100 || status > 999 || (f.json && (f.body || f.b64)))
-    return -1;
-  m->status = (int)status;
-  if (f.stream) {
-    if (f.stream_n == 4 && !memcmp(f.stream, "true", 4))
-      m->stream = 1;
-    else if (!(f.stream_n == 5 && !memcmp(f.stream, "false", 5)))
-      return -1;
-  }
-  if (f.json) {
-    m->json_raw = f.json;
-    m->json_len = f.json_n;
-  }
-  if (fast_bytes(m, f.body, f.body_n, f.b64, f.b64_n) != 0)
-    return -1;
-  if (f.headers && !(f.headers_n == 2 && f.headers[0] == '{')) {
-    cJSON *h = cJSON_ParseWithLength(f.headers, f.headers_n);
-    const cJSON *v, *e;
-    m->root = h;
-    if (!cJSON_IsObject(h))
-      return -1;
-    cJSON_ArrayForEach(v, h) {
-      if (cJSON_IsString(v))
-        continue;
-      if (!cJSON_IsArray(v))
-        return -1;
-      cJSON_ArrayForEach(e, v) {
-        if (!cJSON_IsString(e))
-          return -1;
-      }
-    }
-    m->headers = h;
-  }
-  return 0;
+  return UV_EINVAL;
 }
 
 int ipc_msg_parse(struct ipc_msg *m, const char *line, size_t len, char *err,
@@ -722,10 +737,7 @@ int ipc_msg_response_id(const char *line, size_t len, int64_t *id) {
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type");
   const cJSON *i = cJSON_GetObjectItemCaseSensitive(o, "id");
   int ok = cJSON_IsObject(o) && cJSON_IsString(t) && strcmp(t->valuestring, "response") == 0 &&
-           cJSON_IsNumber(i) && i->valuedouble == floor(i->valuedouble) &&
-           fabs(i->valuedouble) <= 9007199254740992.0;
-  if (ok)
-    *id = (int64_t)i->valuedouble;
+           util_json_int(i, id) == 0;
   cJSON_Delete(o);
   return ok;
 }
@@ -825,28 +837,34 @@ void ipc_enc_request(struct ipc_buf *b, const struct ipc_request_out *r) {
   end_line(b);
 }
 
-void ipc_enc_cancel(struct ipc_buf *b, int64_t id) {
-  begin(b, IPC_T_CANCEL);
-  field_int(b, "id", id);
+/* cancel, ping, pong, shutdown and end share a shape: one integer field. */
+static void enc_int_msg(struct ipc_buf *b, enum ipc_type t, const char *name, int64_t v) {
+  begin(b, t);
+  field_int(b, name, v);
   end_line(b);
+}
+
+/* subscribe and unsubscribe share a shape: the topic alone. */
+static void enc_topic(struct ipc_buf *b, enum ipc_type t, const char *topic) {
+  begin(b, t);
+  field_str(b, "topic", topic, strlen(topic));
+  end_line(b);
+}
+
+void ipc_enc_cancel(struct ipc_buf *b, int64_t id) {
+  enc_int_msg(b, IPC_T_CANCEL, "id", id);
 }
 
 void ipc_enc_ping(struct ipc_buf *b, int64_t seq) {
-  begin(b, IPC_T_PING);
-  field_int(b, "seq", seq);
-  end_line(b);
+  enc_int_msg(b, IPC_T_PING, "seq", seq);
 }
 
 void ipc_enc_pong(struct ipc_buf *b, int64_t seq) {
-  begin(b, IPC_T_PONG);
-  field_int(b, "seq", seq);
-  end_line(b);
+  enc_int_msg(b, IPC_T_PONG, "seq", seq);
 }
 
 void ipc_enc_shutdown(struct ipc_buf *b, int64_t deadline_ms) {
-  begin(b, IPC_T_SHUTDOWN);
-  field_int(b, "deadline_ms", deadline_ms);
-  end_line(b);
+  enc_int_msg(b, IPC_T_SHUTDOWN, "deadline_ms", deadline_ms);
 }
 
 /* message and publish share a shape: topic plus any JSON value. */
@@ -907,21 +925,15 @@ void ipc_enc_chunk(struct ipc_buf *b, int64_t id, const char *data, size_t len) 
 }
 
 void ipc_enc_end(struct ipc_buf *b, int64_t id) {
-  begin(b, IPC_T_END);
-  field_int(b, "id", id);
-  end_line(b);
+  enc_int_msg(b, IPC_T_END, "id", id);
 }
 
 void ipc_enc_subscribe(struct ipc_buf *b, const char *topic) {
-  begin(b, IPC_T_SUBSCRIBE);
-  field_str(b, "topic", topic, strlen(topic));
-  end_line(b);
+  enc_topic(b, IPC_T_SUBSCRIBE, topic);
 }
 
 void ipc_enc_unsubscribe(struct ipc_buf *b, const char *topic) {
-  begin(b, IPC_T_UNSUBSCRIBE);
-  field_str(b, "topic", topic, strlen(topic));
-  end_line(b);
+  enc_topic(b, IPC_T_UNSUBSCRIBE, topic);
 }
 
 /* ---- Real-time (SPEC §8) ---- */

@@ -1,9 +1,11 @@
-/* ipc_msg — the messages of the muster channel (SPEC §3) on cJSON.
+/* ipc_msg — the messages of the muster channel (SPEC §3).
  *
  * Parsing turns one line into a typed struct ipc_msg with precise errors
- * for bad JSON, a missing field or a field of the wrong type. Encoding
- * appends one complete line ("...\n") per message to an ipc_buf, written
- * directly (no cJSON tree) because the gateway does it per request. */
+ * for bad JSON, a missing field or a field of the wrong type: the hot
+ * messages take a fast path on ipc_scan, anything else (and every error)
+ * the cJSON path. Encoding appends one complete line ("...\n") per message
+ * to an ipc_buf, written directly (no cJSON tree) because the gateway does
+ * it per request. */
 #ifndef MUSTER_IPC_MSG_H
 #define MUSTER_IPC_MSG_H
 

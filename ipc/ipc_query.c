@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
+/* The value of hex digit c, or -1 when c is not one. */
 static int hexval(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -12,7 +14,8 @@ static int hexval(char c) {
   return -1;
 }
 
-/* Percent-decodes s[0..n) into out. Returns the length or -2. */
+/* Percent-decodes s[0..n) into out. Returns the length, UV_EINVAL (a bad
+ * escape) or UV_ENOBUFS (it does not fit). */
 static int decode(const char *s, size_t n, char *out, size_t outlen) {
   size_t o = 0;
   for (size_t i = 0; i < n; i++) {
@@ -22,12 +25,12 @@ static int decode(const char *s, size_t n, char *out, size_t outlen) {
     } else if (c == '%') {
       int hi, lo;
       if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
-        return -2;
+        return UV_EINVAL;
       c = (char)(hi << 4 | lo);
       i += 2;
     }
     if (o + 1 >= outlen)
-      return -2;
+      return UV_ENOBUFS;
     out[o++] = c;
   }
   out[o] = '\0';
@@ -44,7 +47,7 @@ int ipc_query_get(const char *query, const char *name, char *out, size_t outlen)
     size_t klen = eq ? (size_t)(eq - p) : plen;
     if (klen == nlen && memcmp(p, name, nlen) == 0) {
       if (outlen == 0)
-        return -2;
+        return UV_ENOBUFS;
       if (eq == NULL) {
         out[0] = '\0';
         return 0;
@@ -55,24 +58,24 @@ int ipc_query_get(const char *query, const char *name, char *out, size_t outlen)
     if (*p == '&')
       p++;
   }
-  return -1;
+  return UV_ENOENT;
 }
 
 int ipc_query_int(const char *query, const char *name, int64_t min, int64_t max,
                   int64_t def, int64_t *out) {
   char buf[32];
   int n = ipc_query_get(query, name, buf, sizeof(buf));
-  if (n == -1) {
+  if (n == UV_ENOENT) {
     *out = def;
     return 1;
   }
   if (n <= 0)
-    return -1;
+    return UV_EINVAL;
   char *end;
   errno = 0;
   long long v = strtoll(buf, &end, 10);
   if (errno || *end != '\0' || buf[0] == ' ' || buf[0] == '+' || v < min || v > max)
-    return -1;
+    return UV_EINVAL;
   *out = v;
   return 0;
 }

@@ -8,12 +8,14 @@
 
 /* Finds parameter `name` in query and copies its percent-decoded value
  * ("+" is a space) into out (NUL-terminated, at most outlen-1 bytes).
- * Returns the decoded length, -1 if the parameter is absent, -2 if the
- * value does not fit or is badly encoded. */
+ * Returns the decoded length, UV_ENOENT if the parameter is absent,
+ * UV_ENOBUFS if the value does not fit or UV_EINVAL if it is badly
+ * encoded. */
 int ipc_query_get(const char *query, const char *name, char *out, size_t outlen);
 
 /* Reads parameter `name` as a decimal integer in [min, max]. Returns 0 and
- * sets *out, 1 when absent (*out = def), or -1 when present but invalid. */
+ * sets *out, 1 when absent (*out = def), or UV_EINVAL when present but
+ * invalid. */
 int ipc_query_int(const char *query, const char *name, int64_t min, int64_t max,
                   int64_t def, int64_t *out);
 

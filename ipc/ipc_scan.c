@@ -2,6 +2,7 @@
 #include "ipc_scan.h"
 
 #include <string.h>
+#include <uv.h>
 
 static const char *skip_ws(const char *p, const char *end) {
   while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
@@ -9,17 +10,18 @@ static const char *skip_ws(const char *p, const char *end) {
   return p;
 }
 
+/* Reads the four hex digits at p into *out. Returns 0 or UV_EINVAL. */
 static int hex4(const char *p, const char *end, unsigned *out) {
   unsigned v = 0;
   if (end - p < 4)
-    return -1;
+    return UV_EINVAL;
   for (int i = 0; i < 4; i++) {
     char c = p[i];
     v <<= 4;
     if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
     else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
     else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-    else return -1;
+    else return UV_EINVAL;
   }
   *out = v;
   return 0;
@@ -160,20 +162,20 @@ const char *ipc_scan_value(const char *p, const char *end) {
 int ipc_scan_object(const char *p, const char *end, ipc_scan_member_cb cb, void *ctx) {
   p = skip_ws(p, end);
   if (p >= end || *p != '{')
-    return -1;
+    return UV_EINVAL;
   p = skip_ws(p + 1, end);
   if (p < end && *p == '}')
-    return skip_ws(p + 1, end) == end ? 0 : -1;
+    return skip_ws(p + 1, end) == end ? 0 : UV_EINVAL;
   for (;;) {
     const char *k = p, *ke;
     if (p >= end || *p != '"' || (ke = scan_string(p, end)) == NULL)
-      return -1;
+      return UV_EINVAL;
     p = skip_ws(ke, end);
     if (p >= end || *p != ':')
-      return -1;
+      return UV_EINVAL;
     const char *v = skip_ws(p + 1, end), *ve = scan(v, end, 1);
     if (ve == NULL)
-      return -1;
+      return UV_EINVAL;
     int rc = cb(ctx, k + 1, (size_t)(ke - k - 2), v, (size_t)(ve - v));
     if (rc != 0)
       return rc;
@@ -183,8 +185,8 @@ int ipc_scan_object(const char *p, const char *end, ipc_scan_member_cb cb, void 
       continue;
     }
     if (p < end && *p == '}')
-      return skip_ws(p + 1, end) == end ? 0 : -1;
-    return -1;
+      return skip_ws(p + 1, end) == end ? 0 : UV_EINVAL;
+    return UV_EINVAL;
   }
 }
 
@@ -213,7 +215,7 @@ static void put_utf8(struct ipc_buf *b, unsigned cp) {
 int ipc_scan_string(const char *s, size_t n, struct ipc_buf *out) {
   const char *end = s + n;
   if (n < 2 || s[0] != '"' || scan_string(s, end) != end)
-    return -1;
+    return UV_EINVAL;
   const char *p = s + 1, *run = p;
   end--; /* the closing quote */
   while (p < end) {
@@ -250,5 +252,5 @@ int ipc_scan_string(const char *s, size_t n, struct ipc_buf *out) {
     run = p;
   }
   ipc_buf_add(out, run, (size_t)(p - run));
-  return out->oom ? -1 : 0;
+  return out->oom ? UV_ENOMEM : 0;
 }

@@ -21,11 +21,12 @@ typedef int (*ipc_scan_member_cb)(void *ctx, const char *key, size_t klen, const
                                   size_t vlen);
 
 /* Scans an object that must fill [p, end) (blanks around are allowed),
- * calling cb for each member. Returns 0, -1 when invalid, or cb's value. */
+ * calling cb for each member. Returns 0, UV_EINVAL when invalid, or cb's
+ * non-zero value. */
 int ipc_scan_object(const char *p, const char *end, ipc_scan_member_cb cb, void *ctx);
 
 /* Decodes the JSON string literal s[0..n) (with its quotes) into out.
- * Returns 0 or -1 (not a valid string). */
+ * Returns 0, UV_EINVAL (not a valid string) or UV_ENOMEM (out->oom). */
 int ipc_scan_string(const char *s, size_t n, struct ipc_buf *out);
 
 /* 1 when the string literal s[0..n) holds no escape (its bytes are its

@@ -19,7 +19,7 @@ struct ipc_service {
   struct ipc_service_cbs cbs;
   void *data;               /* the service's pointer */
   int instance;             /* $MUSTER_INSTANCE */
-  struct ipc_req *reqs;     /* in-flight requests, newest first */
+  LIST_HEAD(, ipc_req) reqs; /* in-flight requests, newest first */
   size_t inflight;          /* length of reqs */
   uint64_t bad_lines;       /* invalid lines received (logged sparingly) */
   int open_handles;         /* ch + deadline, until closed */
@@ -64,14 +64,8 @@ static void do_finish(struct ipc_service *svc, int flush) {
 /* ---- In-flight requests ---- */
 
 static void req_unlink(struct ipc_req *req) {
-  struct ipc_service *svc = req->svc;
-  if (req->prev)
-    req->prev->next = req->next;
-  else
-    svc->reqs = req->next;
-  if (req->next)
-    req->next->prev = req->prev;
-  svc->inflight--;
+  LIST_REMOVE(req, link);
+  req->svc->inflight--;
 }
 
 /* Releases a request that was answered or dropped. */
@@ -94,8 +88,10 @@ static void req_cancel(struct ipc_req *req) {
   free(req);
 }
 
+/* The request in flight with that id, or NULL. */
 static struct ipc_req *req_find(struct ipc_service *svc, int64_t id) {
-  for (struct ipc_req *r = svc->reqs; r; r = r->next)
+  struct ipc_req *r;
+  LIST_FOREACH(r, &svc->reqs, link)
     if (r->id == id)
       return r;
   return NULL;
@@ -103,8 +99,8 @@ static struct ipc_req *req_find(struct ipc_service *svc, int64_t id) {
 
 /* Cancels every request in flight (shutdown deadline, end of run). */
 static void cancel_all(struct ipc_service *svc) {
-  while (svc->reqs)
-    req_cancel(svc->reqs);
+  while (!LIST_EMPTY(&svc->reqs))
+    req_cancel(LIST_FIRST(&svc->reqs));
 }
 
 /* ---- Sending ---- */
@@ -285,10 +281,7 @@ static void on_request_msg(struct ipc_service *svc, struct ipc_msg *m) {
   req->body_binary = m->body_buf != NULL;
   req->ws_conn = m->ws ? m->conn : NULL;
   req->subpath = subpath_of(m->path, m->prefix);
-  req->next = svc->reqs;
-  if (svc->reqs)
-    svc->reqs->prev = req;
-  svc->reqs = req;
+  LIST_INSERT_HEAD(&svc->reqs, req, link);
   svc->inflight++;
   if (svc->shutting_down) {
     ipc_respond_error(req, 503, "service is shutting down");
@@ -435,6 +428,7 @@ struct ipc_service *ipc_service_new(uv_loop_t *loop, const struct ipc_service_cb
   svc->data = data;
   svc->autopong = 1;
   svc->ws_ack = getenv("MUSTER_WS_ACK") != NULL && strcmp(getenv("MUSTER_WS_ACK"), "1") == 0;
+  LIST_INIT(&svc->reqs);
   const char *inst = getenv("MUSTER_INSTANCE");
   svc->instance = inst ? atoi(inst) : 0;
   uv_timer_init(loop, &svc->deadline);

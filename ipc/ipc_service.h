@@ -25,6 +25,7 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <uv.h>
 
 #include "ipc_msg.h"
@@ -64,7 +65,7 @@ struct ipc_req {
   void *data;          /* the handler's own pointer */
   /* private */
   struct ipc_msg msg;  /* the parsed request; owns the strings above */
-  struct ipc_req *prev, *next; /* in-flight list */
+  LIST_ENTRY(ipc_req) link; /* in the service's in-flight list */
   int streaming;       /* the head of a streamed response was sent */
 };
 

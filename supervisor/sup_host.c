@@ -53,7 +53,7 @@ void sup_host_run_closed(struct sup_run *run) {
   check_done(h);
 }
 
-/* ---- Hooks to the gateway ---- */
+/* ---- What services and instances report (passed on to the hooks) ---- */
 
 static void on_deps(uv_timer_t *t) {
   sup_deps_step(t->data);
@@ -221,6 +221,7 @@ static void on_done_check(uv_timer_t *t) {
   uv_close((uv_handle_t *)&h->beat_timer, on_host_handle_closed);
   uv_close((uv_handle_t *)&h->done_timer, on_host_handle_closed);
   uv_close((uv_handle_t *)&h->deps_timer, on_host_handle_closed);
+  uv_close((uv_handle_t *)&h->drain_timer, on_host_handle_closed);
   for (size_t s = 0; s < h->nsvcs; s++)
     sup_service_free(h->svcs[s]);
   h->nsvcs = 0;
@@ -238,6 +239,10 @@ void sup_host_check_done(struct sup_host *h) {
 void sup_host_shutdown(struct sup_host *h) {
   if (h->finished)
     return;
+  if (!h->stopping && !h->drain_then_stop && h->cfg->gateway.drain_delay_ms > 0) {
+    sup_host_drain_before_stop(h); /* /readyz fails first; the stop follows */
+    return;
+  }
   if (h->stopping) {
     sup_log(SUP_WARN, "second stop request: killing every service now");
     for (size_t s = 0; s < h->nsvcs; s++)
@@ -422,10 +427,10 @@ int sup_host_init(struct sup_host *h, uv_loop_t *loop, struct cfg *cfg,
   signal(SIGPIPE, SIG_IGN); /* a peer that went away is an error code */
   h->svcs = calloc(cfg->nservices ? cfg->nservices : 1, sizeof(*h->svcs));
   if (h->svcs == NULL || h->config_path == NULL)
-    return -1;
+    return UV_ENOMEM;
   for (size_t i = 0; i < cfg->nservices; i++) {
     if ((h->svcs[i] = sup_service_new(h, &cfg->services[i])) == NULL)
-      return -1;
+      return UV_EIO; /* its log file (logged), or out of memory */
     h->nsvcs++;
   }
   uv_signal_t *sigs[] = {&h->sig_term, &h->sig_int, &h->sig_hup, &h->sig_usr1};
@@ -437,6 +442,8 @@ int sup_host_init(struct sup_host *h, uv_loop_t *loop, struct cfg *cfg,
   }
   uv_timer_init(loop, &h->mem_timer);
   h->mem_timer.data = h;
+  uv_timer_init(loop, &h->drain_timer);
+  h->drain_timer.data = h;
   uv_timer_init(loop, &h->done_timer);
   h->done_timer.data = h;
   uv_timer_init(loop, &h->deps_timer);

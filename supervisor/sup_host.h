@@ -1,6 +1,7 @@
 /* sup_host — the whole supervisor: the config in force, every service,
  * the signals, the memory watch, the event stream and graceful shutdown.
- * The gateway and the control server plug in through sup_host_hooks. */
+ * The gateway, the admin listener, the control server and sup_notify
+ * plug in through sup_host_hooks. */
 #ifndef MUSTER_SUP_HOST_H
 #define MUSTER_SUP_HOST_H
 
@@ -36,6 +37,15 @@ struct sup_host_hooks {
   void (*reopen)(void *ctx);
   /* A reload changed the config in force (routes, gateway settings). */
   void (*reloaded)(void *ctx);
+  /* A drain (SPEC §10) moved on: see enum sup_drain_phase. */
+  void (*drain)(void *ctx, int phase);
+};
+
+/* The steps of a drain, as the hooks hear them. */
+enum sup_drain_phase {
+  SUP_DRAIN_BEGIN = 0, /* /readyz fails; answers carry connection: close */
+  SUP_DRAIN_CLOSE,     /* after drain_delay_ms: stop accepting (WebSockets: 1001) */
+  SUP_DRAIN_END        /* undrain: accept again, /readyz as the services say */
 };
 
 struct sup_host {
@@ -52,6 +62,9 @@ struct sup_host {
   uint64_t beat_at;             /* when beat_timer fires; SUP_SCHED_NEVER: stopped */
   uv_timer_t done_timer;        /* shutdown progress check, at a safe point */
   uv_timer_t deps_timer;        /* starts waiting services, at a safe point */
+  uv_timer_t drain_timer;       /* drain_delay_ms of a drain */
+  int draining;                 /* a drain is under way (sup_drain.c) */
+  int drain_then_stop;          /* it is SIGTERM's first step: shut down after it */
   struct sup_run **runs;        /* runs whose handles are open */
   size_t nruns, capruns;
   struct cfg **retired;         /* configs replaced by reloads, still pointed into */
@@ -69,7 +82,9 @@ struct sup_host {
 };
 
 /* Creates the services of cfg (taking ownership of cfg) and the host's
- * handles. Returns 0, or -1 with the reason logged. */
+ * handles. Returns 0, UV_ENOMEM, or UV_EIO when a service cannot be
+ * created (sup_service_new: its log file cannot be opened, which it logs,
+ * or out of memory). Free h with sup_host_free() either way. */
 int sup_host_init(struct sup_host *h, uv_loop_t *loop, struct cfg *cfg,
                   const char *config_path, const char *bin_dir);
 
@@ -97,6 +112,14 @@ struct sup_reload_result {
  * changed in res. */
 int sup_host_reload(struct sup_host *h, struct sup_reload_result *res, struct cfg_errors *errs);
 
+/* Drains (SPEC §10 `musterctl drain`): /readyz fails and answers carry
+ * connection: close for gateway.drain_delay_ms, then the gateway stops
+ * accepting while existing connections finish. Services keep running.
+ * Returns 0, or UV_EALREADY (draining) / UV_ECANCELED (shutting down). */
+int sup_host_drain(struct sup_host *h);
+/* Ends a drain: the gateway accepts again. Returns 0 or UV_EINVAL (none). */
+int sup_host_undrain(struct sup_host *h);
+
 /* Reopens every log file (SIGUSR1). */
 void sup_host_reopen_logs(struct sup_host *h);
 
@@ -119,6 +142,9 @@ void sup_host_add_listener(struct sup_host *h, sup_event_cb cb, void *ctx);
 void sup_host_remove_listener(struct sup_host *h, sup_event_cb cb, void *ctx);
 
 /* ---- For the supervisor's own modules ---- */
+
+/* SIGTERM with gateway.drain_delay_ms > 0: drains, then shuts down. */
+void sup_host_drain_before_stop(struct sup_host *h);
 
 uv_loop_t *sup_host_loop(struct sup_host *h);
 const struct cfg *sup_host_cfg(struct sup_host *h);

@@ -16,6 +16,7 @@
 #include "sup_host.h"
 #include "sup_log.h"
 #include "sup_service.h"
+#include "util_vec.h"
 
 struct sup_notify {
   struct sup_host *host;
@@ -28,7 +29,7 @@ struct sup_notify {
   int stopping;        /* STOPPING=1 sent */
   int send_failed;     /* a send failed: logged once */
   char **tried;        /* "name[i]": instances whose first try ended, owned */
-  size_t ntried;
+  size_t ntried, captried;
   char status[512]; /* the last STATUS= text sent */
 };
 
@@ -49,14 +50,17 @@ int sup_notify_addr(const char *value, void *addr, size_t cap) {
   return (int)(offsetof(struct sockaddr_un, sun_path) + len + (value[0] == '/'));
 }
 
-/* Reads a decimal number without sign or junk. Returns 0 or -1. */
+/* Reads a decimal number without sign or junk. Returns 0, UV_EINVAL (not
+ * a number) or UV_ERANGE (too large). */
 static int parse_u64(const char *s, uint64_t *out) {
   uint64_t v = 0;
   if (s == NULL || *s == '\0')
-    return -1;
+    return UV_EINVAL;
   for (; *s; s++) {
-    if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
-      return -1;
+    if (*s < '0' || *s > '9')
+      return UV_EINVAL;
+    if (v > (UINT64_MAX - 9) / 10)
+      return UV_ERANGE;
     v = v * 10 + (uint64_t)(*s - '0');
   }
   *out = v;
@@ -114,7 +118,7 @@ static void tried_clear(struct sup_notify *n) {
     free(n->tried[i]);
   free(n->tried);
   n->tried = NULL;
-  n->ntried = 0;
+  n->ntried = n->captried = 0;
 }
 
 /* Notes that the instance "name[index]" ended a try without being ready. */
@@ -123,11 +127,9 @@ static void tried_add(struct sup_notify *n, const char *service, int index) {
   snprintf(label, sizeof(label), "%s[%d]", service, index);
   if (tried(n, label))
     return;
-  char **v = realloc(n->tried, (n->ntried + 1) * sizeof(*v));
-  if (v == NULL)
+  if (util_vec_reserve(&n->tried, &n->captried, n->ntried + 1) != 0)
     return;
-  n->tried = v;
-  if ((v[n->ntried] = strdup(label)) != NULL)
+  if ((n->tried[n->ntried] = strdup(label)) != NULL)
     n->ntried++;
 }
 

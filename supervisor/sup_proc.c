@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <uv.h>
 
 uint64_t sup_proc_rss(pid_t pid) {
   char path[64], buf[128];
@@ -33,7 +34,7 @@ int sup_proc_stat_parse(const char *text, size_t len, uint64_t *ticks, uint64_t 
     if (*q == ')')
       p = q; /* the command name ends at the last ')' */
   if (p == NULL)
-    return -1;
+    return UV_EINVAL;
   p++;
   /* After ')': state (field 3) ... utime (14) stime (15) ... rss (24). */
   uint64_t v[3] = {0, 0, 0};
@@ -42,17 +43,17 @@ int sup_proc_stat_parse(const char *text, size_t len, uint64_t *ticks, uint64_t 
     while (p < end && *p == ' ')
       p++;
     if (p == end)
-      return -1;
+      return UV_EINVAL;
     const char *start = p;
     int want = field == 14 || field == 15 || field == 24;
     uint64_t n = 0;
     for (; p < end && *p != ' ' && *p != '\n'; p++) {
       if (want && (*p < '0' || *p > '9'))
-        return -1;
+        return UV_EINVAL;
       n = n * 10 + (uint64_t)(*p - '0');
     }
     if (p == start)
-      return -1;
+      return UV_EINVAL;
     if (want)
       v[field == 24 ? 2 : field - 14] = n;
   }

@@ -24,12 +24,12 @@ struct sup_cpu {
 
 /* Reads utime + stime (clock ticks) from the text of /proc/PID/stat (len
  * bytes, not NUL-terminated). The command name may hold spaces and
- * parentheses: fields are counted from its last ')'. Returns 0, or -1 when
- * the text is not such a line. */
+ * parentheses: fields are counted from its last ')'. Returns 0, or
+ * UV_EINVAL when the text is not such a line. */
 int sup_proc_stat_cpu(const char *text, size_t len, uint64_t *ticks);
 
 /* The same, and the resident set size in pages (field 24) into *rss_pages:
- * one file gives both figures. Returns 0 or -1. */
+ * one file gives both figures. Returns 0 or UV_EINVAL. */
 int sup_proc_stat_parse(const char *text, size_t len, uint64_t *ticks, uint64_t *rss_pages);
 
 /* Reads /proc/PID/stat once: utime + stime in clock ticks and the RSS in

@@ -106,6 +106,10 @@ const struct cfg *sup_view_cfg(const struct sup_host *h) {
   return h->cfg;
 }
 
+int sup_view_draining(const struct sup_host *h) {
+  return h->draining;
+}
+
 int sup_view_stopping(const struct sup_host *h) {
   return h->stopping;
 }

@@ -84,6 +84,9 @@ void sup_view_hook_info(const struct sup_host *h, size_t i, struct sup_evhook_in
 
 /* The config in force (borrowed). */
 const struct cfg *sup_view_cfg(const struct sup_host *h);
+/* 1 while the host drains (/readyz fails). */
+int sup_view_draining(const struct sup_host *h);
+
 /* 1 once shutdown began. */
 int sup_view_stopping(const struct sup_host *h);
 

@@ -40,16 +40,22 @@ static void on_waiter_closed(uv_handle_t *h) {
   free(h->data);
 }
 
+/* The wait is over: detach it from its request and close its timer (w is
+ * freed in the close callback). */
 static void waiter_done(struct waiter *w) {
   if (w->req)
     w->req->data = NULL;
   uv_close((uv_handle_t *)&w->timer, on_waiter_closed);
 }
 
+/* A waiter (and its timer) for req. Returns it, or NULL after answering
+ * req with 500 (out of memory). */
 static struct waiter *waiter_new(struct ipc_req *req) {
   struct waiter *w = calloc(1, sizeof(*w));
-  if (w == NULL)
+  if (w == NULL) {
+    ipc_respond_error(req, 500, "out of memory");
     return NULL;
+  }
   uv_timer_init(ipc_service_loop(req->svc), &w->timer);
   w->timer.data = w;
   w->req = req;
@@ -128,10 +134,8 @@ static void do_sleep(struct ipc_req *req) {
     return;
   }
   struct waiter *w = waiter_new(req);
-  if (w == NULL) {
-    ipc_respond_error(req, 500, "out of memory");
+  if (w == NULL)
     return;
-  }
   w->ms = ms;
   uv_timer_start(&w->timer, on_sleep_done, (uint64_t)ms, 0);
 }
@@ -200,10 +204,8 @@ static void do_stream(struct ipc_req *req) {
     return;
   }
   struct waiter *w = waiter_new(req);
-  if (w == NULL) {
-    ipc_respond_error(req, 500, "out of memory");
+  if (w == NULL)
     return;
-  }
   w->ms = ms;
   w->left = n;
   ipc_stream_begin(req, 200, hdr, 2);

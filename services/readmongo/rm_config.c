@@ -5,9 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 /* Reads variable name as an integer in [min, max] (def when unset or
- * empty). Returns 0, or -1 with a message in err. */
+ * empty). Returns 0, or UV_EINVAL with a message in err. */
 static int get_int(const char *(*getenv_fn)(const char *), const char *name, int64_t min,
                    int64_t max, int64_t def, int64_t *out, char *err, size_t errlen) {
   const char *s = getenv_fn(name);
@@ -21,7 +22,7 @@ static int get_int(const char *(*getenv_fn)(const char *), const char *name, int
   if (errno != 0 || *end != '\0' || v < min || v > max) {
     snprintf(err, errlen, "%s=\"%s\": must be an integer %lld..%lld", name, s,
              (long long)min, (long long)max);
-    return -1;
+    return UV_EINVAL;
   }
   *out = v;
   return 0;
@@ -47,7 +48,7 @@ int rm_config_load(struct rm_config *cfg, const char *(*getenv_fn)(const char *n
               &cfg->max_response_bytes, err, errlen) < 0 ||
       get_int(getenv_fn, "UV_THREADPOOL_SIZE", 2, 1024, RM_DEFAULT_THREADS, &threads, err,
               errlen) < 0)
-    return -1;
+    return UV_EINVAL;
   cfg->threads = (int)threads;
   const char *t = getenv_fn("UV_THREADPOOL_SIZE");
   cfg->threads_defaulted = t == NULL || *t == '\0';

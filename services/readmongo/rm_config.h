@@ -25,7 +25,7 @@ struct rm_config {
 };
 
 /* Reads the settings through getenv_fn (getenv, or a table in tests).
- * Returns 0, or -1 with a message naming the variable in err. */
+ * Returns 0, or UV_EINVAL with a message naming the variable in err. */
 int rm_config_load(struct rm_config *cfg, const char *(*getenv_fn)(const char *name),
                    char *err, size_t errlen);
 

@@ -4,6 +4,7 @@
 #include <mongoc/mongoc.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <uv.h>
 
 int rm_err_set(struct rm_err *err, int status, const char *fmt, ...) {
   va_list ap;
@@ -11,7 +12,7 @@ int rm_err_set(struct rm_err *err, int status, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
   va_end(ap);
-  return -1;
+  return UV_EINVAL;
 }
 
 /* The status for a server error code (the server answered ok: 0). */

@@ -17,8 +17,8 @@ struct rm_err {
   char msg[RM_ERR_MSG];   /* what went wrong, for {"error": msg} */
 };
 
-/* Sets err to status and a printf-style message. Returns -1 (for
- * `return rm_err_set(...)`). */
+/* Sets err to status and a printf-style message. Returns UV_EINVAL (for
+ * `return rm_err_set(...)`: the request fails, err says how). */
 int rm_err_set(struct rm_err *err, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
+
+#include "util_vec.h"
 
 /* ---- Allow-list ---- */
 
@@ -18,10 +21,11 @@ void rm_allow_free(struct rm_allow *a) {
   }
   free(a->v);
   a->v = NULL;
-  a->n = 0;
+  a->n = a->cap = 0;
 }
 
-/* Adds one trimmed entry s[0..n). Returns 0 or -1 with err. */
+/* Adds one trimmed entry s[0..n). Returns 0, or UV_EINVAL or UV_ENOMEM
+ * with err. */
 static int add_entry(struct rm_allow *a, const char *s, size_t n, char *err, size_t errlen) {
   struct rm_allow_entry e = {NULL, NULL};
   const char *dot = memchr(s, '.', n);
@@ -30,7 +34,7 @@ static int add_entry(struct rm_allow *a, const char *s, size_t n, char *err, siz
   } else if (dot == NULL || dot == s || dot == s + n - 1) {
     snprintf(err, errlen, "READMONGO_ALLOW: \"%.*s\" is not \"db.collection\", \"db.*\" or \"*\"",
              (int)n, s);
-    return -1;
+    return UV_EINVAL;
   } else {
     size_t clen = n - (size_t)(dot - s) - 1;
     int any = clen == 1 && dot[1] == '*';
@@ -43,25 +47,23 @@ static int add_entry(struct rm_allow *a, const char *s, size_t n, char *err, siz
       snprintf(err, errlen, "READMONGO_ALLOW: \"%.*s\" is not a valid namespace", (int)n, s);
       free(e.db);
       free(e.coll);
-      return -1;
+      return UV_EINVAL;
     }
   }
-  struct rm_allow_entry *v = realloc(a->v, (a->n + 1) * sizeof(*v));
-  if (v == NULL)
+  if (util_vec_reserve(&a->v, &a->cap, a->n + 1) != 0)
     goto out_oom;
-  a->v = v;
   a->v[a->n++] = e;
   return 0;
 out_oom:
   free(e.db);
   free(e.coll);
   snprintf(err, errlen, "READMONGO_ALLOW: out of memory");
-  return -1;
+  return UV_ENOMEM;
 }
 
 int rm_allow_parse(struct rm_allow *a, const char *spec, char *err, size_t errlen) {
   a->v = NULL;
-  a->n = 0;
+  a->n = a->cap = 0;
   if (spec == NULL || *spec == '\0')
     spec = "*";
   const char *p = spec;
@@ -75,15 +77,16 @@ int rm_allow_parse(struct rm_allow *a, const char *spec, char *err, size_t errle
     }
     while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
       n--;
-    if (n > 0 && add_entry(a, s, n, err, errlen) < 0) {
+    int rc = n > 0 ? add_entry(a, s, n, err, errlen) : 0;
+    if (rc < 0) {
       rm_allow_free(a);
-      return -1;
+      return rc;
     }
     p += comma ? (size_t)(comma - p) + 1 : strlen(p);
   }
   if (a->n == 0) {
     snprintf(err, errlen, "READMONGO_ALLOW: \"%s\" names no namespace", spec);
-    return -1;
+    return UV_EINVAL;
   }
   return 0;
 }
@@ -185,12 +188,12 @@ static int scan_doc(struct scan *s, bson_iter_t *it, int depth) {
       if ((strcmp(key, "$lookup") == 0 || strcmp(key, "$graphLookup") == 0 ||
            strcmp(key, "$unionWith") == 0) &&
           check_stage(s, key, it) < 0)
-        return -1;
+        return UV_EINVAL;
     }
     if (BSON_ITER_HOLDS_DOCUMENT(it) || BSON_ITER_HOLDS_ARRAY(it)) {
       bson_iter_t sub;
       if (bson_iter_recurse(it, &sub) && scan_doc(s, &sub, depth + 1) < 0)
-        return -1;
+        return UV_EINVAL;
     }
   }
   s->path[base] = '\0';

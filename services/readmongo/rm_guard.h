@@ -23,11 +23,12 @@ struct rm_allow_entry {
 
 struct rm_allow {
   struct rm_allow_entry *v; /* owned */
-  size_t n;
+  size_t n, cap;
 };
 
-/* Parses spec (NULL or "" means "*"). Returns 0, or -1 with a message in
- * err (an entry that is neither "*", "db.*" nor "db.coll"). */
+/* Parses spec (NULL or "" means "*"). Returns 0, or UV_EINVAL (an entry
+ * that is neither "*", "db.*" nor "db.coll") or UV_ENOMEM with a message
+ * in err. */
 int rm_allow_parse(struct rm_allow *a, const char *spec, char *err, size_t errlen);
 void rm_allow_free(struct rm_allow *a);
 
@@ -36,9 +37,9 @@ void rm_allow_free(struct rm_allow *a);
 int rm_allow_check(const struct rm_allow *a, const char *db, const char *coll);
 
 /* Scans doc (named `what` in messages, e.g. "filter" or "pipeline")
- * recursively. Returns 0, or -1 with err set: 400 for a refused operator,
- * 403 for a pipeline reading a namespace of db that is not allowed. The
- * message names the operator and where it was found. */
+ * recursively. Returns 0, or UV_EINVAL with err set: 400 for a refused
+ * operator, 403 for a pipeline reading a namespace of db that is not
+ * allowed. The message names the operator and where it was found. */
 int rm_guard_scan(const bson_t *doc, const char *what, const struct rm_allow *a,
                   const char *db, struct rm_err *err);
 

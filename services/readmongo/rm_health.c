@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "rm_jobs.h"
 #include "rm_ops.h"
@@ -16,13 +17,13 @@ struct waiter {
   struct rm_pending pending;      /* first member: req->data points here */
   struct ipc_req *req;            /* NULL once answered or cancelled */
   uv_timer_t timer;               /* the deadline */
-  struct waiter *prev, *next;     /* in H.waiters */
+  LIST_ENTRY(waiter) link;        /* in H.waiters */
 };
 
 static struct {
   uv_loop_t *loop;
   const struct rm_config *cfg;
-  struct waiter *waiters;         /* waiting requests */
+  LIST_HEAD(, waiter) waiters;    /* waiting requests, newest first */
   int probing;                    /* a probe is on the thread pool */
   int stopping;
   uv_work_t work;
@@ -39,12 +40,7 @@ static void on_waiter_closed(uv_handle_t *h) {
 
 /* Unlinks w and closes its timer (w is freed in the close callback). */
 static void waiter_drop(struct waiter *w) {
-  if (w->prev)
-    w->prev->next = w->next;
-  else
-    H.waiters = w->next;
-  if (w->next)
-    w->next->prev = w->prev;
+  LIST_REMOVE(w, link);
   w->req = NULL;
   uv_close((uv_handle_t *)&w->timer, on_waiter_closed);
 }
@@ -59,9 +55,10 @@ static void waiter_answer(struct waiter *w, const struct rm_err *err) {
     ipc_respond(req, 200, json_hdr, 1, "{\"status\":\"ok\"}", 15);
 }
 
+/* Answers every waiting request with err (or 200 when err is NULL). */
 static void answer_all(const struct rm_err *err) {
-  while (H.waiters)
-    waiter_answer(H.waiters, err);
+  while (!LIST_EMPTY(&H.waiters))
+    waiter_answer(LIST_FIRST(&H.waiters), err);
 }
 
 static void on_deadline(uv_timer_t *t) {
@@ -90,17 +87,13 @@ static void on_probe_done(uv_work_t *w, int status) {
 
 /* Starts the probe if someone waits and none runs. */
 static void kick(void) {
-  if (H.probing || H.waiters == NULL || H.stopping)
+  if (H.probing || LIST_EMPTY(&H.waiters) || H.stopping)
     return;
-  enum rm_pool_state st = rm_pool_state();
-  if (st == RM_POOL_NONE)
-    st = rm_pool_connect();
+  struct rm_err err;
+  enum rm_pool_state st = rm_pool_want(&err);
   if (st == RM_POOL_CREATING)
     return; /* rm_health_on_pool() comes back */
   if (st == RM_POOL_NONE) {
-    struct rm_err err = {0};
-    rm_err_set(&err, 503, "MongoDB unavailable: cannot create the client pool: %s",
-               rm_pool_error());
     answer_all(&err);
     return;
   }
@@ -119,6 +112,7 @@ void rm_health_init(uv_loop_t *loop, const struct rm_config *cfg) {
   H.loop = loop;
   H.cfg = cfg;
   H.op.kind = RM_HEALTH;
+  LIST_INIT(&H.waiters);
   ipc_buf_init(&H.res.out);
 }
 
@@ -134,10 +128,7 @@ void rm_health_request(struct ipc_req *req) {
   uv_timer_init(H.loop, &w->timer);
   w->timer.data = w;
   uv_timer_start(&w->timer, on_deadline, (uint64_t)H.cfg->health_timeout_ms, 0);
-  w->next = H.waiters;
-  if (H.waiters)
-    H.waiters->prev = w;
-  H.waiters = w;
+  LIST_INSERT_HEAD(&H.waiters, w, link);
   kick();
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "ipc_text.h"
 #include "rm_json.h"
@@ -30,12 +31,10 @@ struct job {
   enum job_state state;
   unsigned started : 1;       /* the stream's head was sent */
   unsigned closing : 1;       /* the step only closes exec, then the job ends */
-  struct job *prev, *next;    /* in `waiting` or `paused` */
+  TAILQ_ENTRY(job) link;      /* in `waiting` or `paused` */
 };
 
-struct job_list {
-  struct job *head, *tail;
-};
+TAILQ_HEAD(job_list, job);
 
 static struct {
   uv_loop_t *loop;
@@ -50,30 +49,6 @@ static struct {
 
 static const struct ipc_hdr json_hdr[] = {{"content-type", "application/json"}};
 static const struct ipc_hdr ndjson_hdr[] = {{"content-type", "application/x-ndjson"}};
-
-/* ---- Lists ---- */
-
-static void list_push(struct job_list *l, struct job *j) {
-  j->next = NULL;
-  j->prev = l->tail;
-  if (l->tail)
-    l->tail->next = j;
-  else
-    l->head = j;
-  l->tail = j;
-}
-
-static void list_remove(struct job_list *l, struct job *j) {
-  if (j->prev)
-    j->prev->next = j->next;
-  else
-    l->head = j->next;
-  if (j->next)
-    j->next->prev = j->prev;
-  else
-    l->tail = j->prev;
-  j->prev = j->next = NULL;
-}
 
 /* ---- Answers ---- */
 
@@ -173,7 +148,7 @@ static void deliver_stream(struct job *j) {
     run_step(j);
   } else {
     j->state = JOB_PAUSED;
-    list_push(&J.paused, j);
+    TAILQ_INSERT_TAIL(&J.paused, j, link);
   }
 }
 
@@ -232,11 +207,11 @@ static void on_job_cancel(struct rm_pending *p) {
   j->req = NULL;
   switch (j->state) {
   case JOB_WAITING:
-    list_remove(&J.waiting, j);
+    TAILQ_REMOVE(&J.waiting, j, link);
     job_free(j);
     break;
   case JOB_PAUSED:
-    list_remove(&J.paused, j);
+    TAILQ_REMOVE(&J.paused, j, link);
     j->closing = 1;
     run_step(j);
     break;
@@ -248,19 +223,15 @@ static void on_job_cancel(struct rm_pending *p) {
 /* Starts waiting jobs while slots are free, or fails them when there is
  * no pool and none can be made now. */
 static void pump(void) {
-  while (!J.stopping && J.waiting.head != NULL) {
-    enum rm_pool_state st = rm_pool_state();
-    if (st == RM_POOL_NONE)
-      st = rm_pool_connect();
+  while (!J.stopping && !TAILQ_EMPTY(&J.waiting)) {
+    struct rm_err err;
+    enum rm_pool_state st = rm_pool_want(&err);
     if (st == RM_POOL_CREATING)
       return; /* rm_jobs_on_pool() comes back */
     if (st == RM_POOL_NONE) {
-      struct rm_err err = {0};
-      rm_err_set(&err, 503, "MongoDB unavailable: cannot create the client pool: %s",
-                 rm_pool_error());
-      while (J.waiting.head) {
-        struct job *j = J.waiting.head;
-        list_remove(&J.waiting, j);
+      while (!TAILQ_EMPTY(&J.waiting)) {
+        struct job *j = TAILQ_FIRST(&J.waiting);
+        TAILQ_REMOVE(&J.waiting, j, link);
         rm_respond_error(j->req, &err);
         job_free(j);
       }
@@ -270,8 +241,8 @@ static void pump(void) {
      * on_drain (muster reads slower than MongoDB answers). */
     if (J.slots_free == 0 || !ipc_service_writable(J.svc))
       return;
-    struct job *j = J.waiting.head;
-    list_remove(&J.waiting, j);
+    struct job *j = TAILQ_FIRST(&J.waiting);
+    TAILQ_REMOVE(&J.waiting, j, link);
     J.slots_free--;
     j->exec.pool = rm_pool_get();
     run_step(j);
@@ -285,6 +256,8 @@ void rm_jobs_init(uv_loop_t *loop, const struct rm_config *cfg, int slots) {
   J.loop = loop;
   J.cfg = cfg;
   J.slots_free = slots;
+  TAILQ_INIT(&J.waiting);
+  TAILQ_INIT(&J.paused);
 }
 
 void rm_jobs_submit(struct ipc_req *req, struct rm_op *op) {
@@ -303,16 +276,16 @@ void rm_jobs_submit(struct ipc_req *req, struct rm_op *op) {
   req->data = &j->pending;
   J.svc = req->svc;
   J.count++;
-  list_push(&J.waiting, j);
+  TAILQ_INSERT_TAIL(&J.waiting, j, link);
   pump();
 }
 
 void rm_jobs_on_drain(void) {
-  while (J.paused.head != NULL) {
-    struct job *j = J.paused.head;
+  while (!TAILQ_EMPTY(&J.paused)) {
+    struct job *j = TAILQ_FIRST(&J.paused);
     if (!ipc_service_writable(j->req->svc))
       return;
-    list_remove(&J.paused, j);
+    TAILQ_REMOVE(&J.paused, j, link);
     run_step(j);
   }
   pump();

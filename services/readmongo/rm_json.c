@@ -2,6 +2,7 @@
 #include "rm_json.h"
 
 #include <string.h>
+#include <uv.h>
 
 /* The first byte that is not JSON whitespace, or len. */
 static size_t skip_ws(const char *t, size_t len, size_t i) {
@@ -63,10 +64,10 @@ int rm_json_append(struct ipc_buf *b, const bson_t *doc) {
   size_t n;
   char *s = bson_as_relaxed_extended_json(doc, &n);
   if (s == NULL)
-    return -1;
+    return UV_EINVAL;
   ipc_buf_add(b, s, n);
   bson_free(s);
-  return b->oom ? -1 : 0;
+  return b->oom ? UV_ENOMEM : 0;
 }
 
 size_t rm_json_utf8_cut(const char *p, size_t len, size_t max) {

@@ -25,8 +25,9 @@ enum rm_json_kind {
 bson_t *rm_json_parse(const char *what, const char *text, size_t len, enum rm_json_kind kind,
                       struct rm_err *err);
 
-/* Appends doc as relaxed Extended JSON to b. Returns 0, or -1 if the
- * document cannot be shown as JSON (a string that is not UTF-8). */
+/* Appends doc as relaxed Extended JSON to b. Returns 0, UV_EINVAL if the
+ * document cannot be shown as JSON (a string that is not UTF-8), or
+ * UV_ENOMEM (b->oom). */
 int rm_json_append(struct ipc_buf *b, const bson_t *doc);
 
 /* The length of the longest prefix of p[0..len), at most max bytes, that

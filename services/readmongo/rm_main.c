@@ -75,13 +75,13 @@ static void on_pool_change(void) {
 }
 
 /* Reads the settings; sets UV_THREADPOOL_SIZE before libuv reads it (at
- * the first uv_queue_work). Returns 0 or -1 (message printed). */
+ * the first uv_queue_work). Returns 0 or UV_EINVAL (message printed). */
 static int setup(void) {
   char err[512];
   if (rm_config_load(&cfg, env, err, sizeof(err)) < 0 ||
       rm_allow_parse(&allow, cfg.allow, err, sizeof(err)) < 0) {
     fprintf(stderr, "readmongo: %s\n", err);
-    return -1;
+    return UV_EINVAL;
   }
   if (cfg.threads_defaulted) {
     char n[16];

@@ -2,6 +2,7 @@
 #include "rm_ops.h"
 
 #include <string.h>
+#include <uv.h>
 
 #include "rm_json.h"
 
@@ -212,7 +213,7 @@ static void do_get_id(struct rm_exec *x, const struct rm_config *cfg, const stru
 /* ---- Steps ---- */
 
 /* Opens x for op: a client from the pool, the collection, the cursor.
- * Returns 0 or -1 with r set. */
+ * Returns 0, or UV_EBUSY with r set (no free client). */
 static int do_open(struct rm_exec *x, const struct rm_config *cfg, const struct rm_op *op,
                    struct rm_result *r) {
   /* The scheduler never has more operations open than the pool's
@@ -220,7 +221,7 @@ static int do_open(struct rm_exec *x, const struct rm_config *cfg, const struct 
   x->client = mongoc_client_pool_try_pop(x->pool);
   if (x->client == NULL) {
     fail(r, 503, "no free MongoDB client in the pool");
-    return -1;
+    return UV_EBUSY;
   }
   if (op->kind == RM_HEALTH)
     return 0;

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <uv.h>
 
 #define RETRY_MS 1000 /* least time between two creation attempts */
 
@@ -36,7 +37,7 @@ int rm_pool_setup(uv_loop_t *loop, struct rm_config *cfg, void (*on_change)(void
   P.uri = mongoc_uri_new_with_error(cfg->uri, &e);
   if (P.uri == NULL) {
     snprintf(err, errlen, "MONGODB_URI: %s", e.message);
-    return -1;
+    return UV_EINVAL;
   }
   int64_t st = cfg->max_time_ms + 1000;
   int64_t sst = cfg->max_time_ms < 1000 ? 1000 : cfg->max_time_ms;
@@ -100,12 +101,17 @@ enum rm_pool_state rm_pool_state(void) {
   return P.state;
 }
 
-mongoc_client_pool_t *rm_pool_get(void) {
-  return P.state == RM_POOL_READY ? P.pool : NULL;
+enum rm_pool_state rm_pool_want(struct rm_err *err) {
+  enum rm_pool_state st = P.state == RM_POOL_NONE ? rm_pool_connect() : P.state;
+  if (st == RM_POOL_NONE) {
+    memset(err, 0, sizeof(*err));
+    rm_err_set(err, 503, "MongoDB unavailable: cannot create the client pool: %s", P.errmsg);
+  }
+  return st;
 }
 
-const char *rm_pool_error(void) {
-  return P.errmsg;
+mongoc_client_pool_t *rm_pool_get(void) {
+  return P.state == RM_POOL_READY ? P.pool : NULL;
 }
 
 void rm_pool_stop(void) {

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "rm_config.h"
+#include "rm_error.h"
 
 enum rm_pool_state {
   RM_POOL_NONE = 0, /* not created yet (or the last attempt failed) */
@@ -25,9 +26,9 @@ enum rm_pool_state {
 
 /* Parses cfg->uri and applies the defaults above; sets
  * cfg->socket_timeout_ms and returns the client concurrency (maxPoolSize,
- * at most cfg->threads), or -1 with a message in err (a URI that does not
- * parse: a configuration error). on_change is called (loop thread) after
- * each creation attempt. */
+ * at most cfg->threads), or UV_EINVAL with a message in err (a URI that
+ * does not parse: a configuration error). on_change is called (loop
+ * thread) after each creation attempt. */
 int rm_pool_setup(uv_loop_t *loop, struct rm_config *cfg, void (*on_change)(void), char *err,
                   size_t errlen);
 
@@ -37,10 +38,13 @@ int rm_pool_setup(uv_loop_t *loop, struct rm_config *cfg, void (*on_change)(void
 enum rm_pool_state rm_pool_connect(void);
 
 enum rm_pool_state rm_pool_state(void);
+
+/* What a request that needs the pool finds: its state, after starting an
+ * attempt when there is no pool (rm_pool_connect). For RM_POOL_NONE (none
+ * can be made now) err is set to the 503 to answer. */
+enum rm_pool_state rm_pool_want(struct rm_err *err);
 /* The pool (RM_POOL_READY) or NULL. */
 mongoc_client_pool_t *rm_pool_get(void);
-/* Why the last attempt failed ("" if it did not). */
-const char *rm_pool_error(void);
 
 /* No more attempts (shutdown). */
 void rm_pool_stop(void);

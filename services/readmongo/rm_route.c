@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <uv.h>
 
 #include "ipc_query.h"
 #include "rm_json.h"
@@ -41,6 +42,7 @@ void rm_op_free(struct rm_op *op) {
 
 /* ---- Path ---- */
 
+/* The value of hex digit c, or -1 when c is not one. */
 static int hexval(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -77,8 +79,8 @@ static char *decode_segment(const char *s, size_t n, struct rm_err *err) {
 }
 
 /* Splits path into at most MAX_SEGMENTS decoded segments (one trailing
- * slash is ignored). Returns the count, or -1 with err (404: too many or
- * empty segments, 400: bad escapes). seg[] entries are owned. */
+ * slash is ignored). Returns the count, or UV_EINVAL with err (404: too
+ * many or empty segments, 400: bad escapes). seg[] entries are owned. */
 static int split_path(const char *path, char **seg, struct rm_err *err) {
   size_t len = strlen(path);
   int n = 0;
@@ -103,13 +105,13 @@ static int split_path(const char *path, char **seg, struct rm_err *err) {
 out_free:
   while (n > 0)
     free(seg[--n]);
-  return -1;
+  return UV_EINVAL;
 }
 
 /* ---- Query parameters ---- */
 
 /* Checks that every parameter of query is one of allowed (NULL-terminated)
- * and appears once. Returns 0 or -1 with a 400 in err. */
+ * and appears once. Returns 0 or UV_EINVAL with a 400 in err. */
 static int check_params(const char *query, const char *const *allowed, struct rm_err *err) {
   const char *p = query;
   while (*p) {
@@ -137,7 +139,8 @@ static int check_params(const char *query, const char *const *allowed, struct rm
 }
 
 /* Gets parameter name decoded into *out (owned, *len its length).
- * Returns 1 found, 0 absent, -1 bad encoding (400 in err). */
+ * Returns 1 found, 0 absent, or UV_EINVAL: bad encoding (400 in err) or
+ * out of memory (500). */
 static int get_param(const char *query, const char *name, char **out, size_t *len,
                      struct rm_err *err) {
   size_t cap = strlen(query) + 1;
@@ -145,7 +148,7 @@ static int get_param(const char *query, const char *name, char **out, size_t *le
   if (buf == NULL)
     return rm_err_set(err, 500, "out of memory");
   int n = ipc_query_get(query, name, buf, cap);
-  if (n == -1) {
+  if (n == UV_ENOENT) {
     free(buf);
     return 0;
   }
@@ -158,7 +161,8 @@ static int get_param(const char *query, const char *name, char **out, size_t *le
   return 1;
 }
 
-/* Parses JSON parameter name (if present) into *doc. Returns 0 or -1. */
+/* Parses JSON parameter name (if present) into *doc. Returns 0 or
+ * UV_EINVAL with err set. */
 static int json_param(const char *query, const char *name, bson_t **doc, struct rm_err *err) {
   char *text = NULL;
   size_t len = 0;
@@ -167,10 +171,11 @@ static int json_param(const char *query, const char *name, bson_t **doc, struct 
     return rc;
   *doc = rm_json_parse(name, text, len, RM_JSON_OBJECT, err);
   free(text);
-  return *doc ? 0 : -1;
+  return *doc ? 0 : UV_EINVAL;
 }
 
-/* Reads an integer parameter >= 0. Returns 0 (def if absent) or -1. */
+/* Reads an integer parameter >= 0. Returns 0 (def if absent) or UV_EINVAL
+ * with err set. */
 static int int_param(const char *query, const char *name, int64_t def, int64_t *out,
                      struct rm_err *err) {
   if (ipc_query_int(query, name, 0, INT64_MAX, def, out) < 0)
@@ -254,7 +259,7 @@ static int wants_ndjson(const char *accept) {
   return accept != NULL && strcasestr(accept, "application/x-ndjson") != NULL;
 }
 
-/* The operation kind for the segments, or -1 with a 404. */
+/* The operation kind for the segments, or UV_EINVAL with a 404. */
 static int kind_of(int nseg, char **seg, const char *path, struct rm_err *err) {
   if (nseg == 1 && strcmp(seg[0], "_health") == 0)
     return RM_HEALTH;
@@ -273,7 +278,8 @@ static int kind_of(int nseg, char **seg, const char *path, struct rm_err *err) {
                               "or /_health)", path);
 }
 
-/* Parses the parameters (and body) of op->kind. Returns 0 or -1. */
+/* Parses the parameters (and body) of op->kind. Returns 0 or UV_EINVAL
+ * with err set. */
 static int parse_params(const struct rm_route_in *in, const struct rm_config *cfg,
                         struct rm_op *op, struct rm_err *err) {
   const char *q = in->query;
@@ -283,7 +289,7 @@ static int parse_params(const struct rm_route_in *in, const struct rm_config *cf
         json_param(q, "projection", &op->projection, err) < 0 ||
         json_param(q, "sort", &op->sort, err) < 0 || int_param(q, "limit", 0, &op->limit, err) < 0 ||
         int_param(q, "skip", 0, &op->skip, err) < 0)
-      return -1;
+      return UV_EINVAL;
     if (op->limit == 0 || op->limit > cfg->max_limit)
       op->limit = cfg->max_limit;
     op->ndjson = wants_ndjson(in->accept);
@@ -291,32 +297,32 @@ static int parse_params(const struct rm_route_in *in, const struct rm_config *cf
   case RM_GET_ID:
     if (check_params(q, id_params, err) < 0 ||
         json_param(q, "projection", &op->projection, err) < 0)
-      return -1;
+      return UV_EINVAL;
     break;
   case RM_COUNT:
     if (check_params(q, count_params, err) < 0 || json_param(q, "filter", &op->filter, err) < 0 ||
         int_param(q, "limit", 0, &op->limit, err) < 0 || int_param(q, "skip", 0, &op->skip, err) < 0)
-      return -1;
+      return UV_EINVAL;
     break;
   case RM_DISTINCT: {
     size_t len = 0;
     if (check_params(q, distinct_params, err) < 0 || json_param(q, "filter", &op->filter, err) < 0)
-      return -1;
+      return UV_EINVAL;
     int rc = get_param(q, "key", &op->key, &len, err);
     if (rc < 0)
-      return -1;
+      return UV_EINVAL;
     if (rc == 0 || len == 0 || strlen(op->key) != len)
       return rm_err_set(err, 400, "key: the field to get distinct values of is required");
     break;
   }
   case RM_AGGREGATE:
     if (check_params(q, no_params, err) < 0)
-      return -1;
+      return UV_EINVAL;
     if (in->body_binary)
       return rm_err_set(err, 400, "pipeline: the body must be a JSON array (UTF-8)");
     op->pipeline = rm_json_parse("pipeline", in->body, in->body_len, RM_JSON_ARRAY, err);
     if (op->pipeline == NULL)
-      return -1;
+      return UV_EINVAL;
     op->limit = cfg->max_limit;
     op->ndjson = wants_ndjson(in->accept);
     break;
@@ -331,13 +337,13 @@ static int parse_params(const struct rm_route_in *in, const struct rm_config *cf
 /* Scans every user document of op for refused operators. */
 static int guard(const struct rm_op *op, const struct rm_allow *allow, struct rm_err *err) {
   if (op->filter && rm_guard_scan(op->filter, "filter", allow, op->db, err) < 0)
-    return -1;
+    return UV_EINVAL;
   if (op->projection && rm_guard_scan(op->projection, "projection", allow, op->db, err) < 0)
-    return -1;
+    return UV_EINVAL;
   if (op->sort && rm_guard_scan(op->sort, "sort", allow, op->db, err) < 0)
-    return -1;
+    return UV_EINVAL;
   if (op->pipeline && rm_guard_scan(op->pipeline, "pipeline", allow, op->db, err) < 0)
-    return -1;
+    return UV_EINVAL;
   return 0;
 }
 
@@ -350,7 +356,7 @@ int rm_route(const struct rm_route_in *in, const struct rm_config *cfg,
   err->allow = NULL;
   int nseg = split_path(in->subpath, seg, err);
   if (nseg < 0)
-    return -1;
+    return UV_EINVAL;
   int kind = kind_of(nseg, seg, in->subpath, err);
   if (kind < 0)
     goto out_fail;
@@ -388,5 +394,5 @@ out_fail:
   for (int i = 0; i < nseg; i++)
     free(seg[i]);
   rm_op_free(op);
-  return -1;
+  return UV_EINVAL;
 }

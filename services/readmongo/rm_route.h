@@ -50,7 +50,7 @@ struct rm_route_in {
   int body_binary;      /* the body is not UTF-8 */
 };
 
-/* Fills op from in. Returns 0, or -1 with err set (op left empty). */
+/* Fills op from in. Returns 0, or UV_EINVAL with err set (op left empty). */
 int rm_route(const struct rm_route_in *in, const struct rm_config *cfg,
              const struct rm_allow *allow, struct rm_op *op, struct rm_err *err);
 

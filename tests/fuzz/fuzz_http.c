@@ -46,6 +46,7 @@
 #include "gw_server.h"
 #include "sup_host.h"
 #include "sup_log.h"
+#include "util_token.h"
 
 #define GUARD_MS 5000 /* the server must close within this after our EOF */
 #define MAX_RESP 512
@@ -314,9 +315,10 @@ struct resp {
   int sse;        /* an admin event stream: it ends the connection */
 };
 
-static int is_token(unsigned char ch) {
-  return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-         (ch && strchr("!#$%&'*+-.^_`|~", ch));
+/* 1 for a character of a header name as muster writes them: a token
+ * character (util_token.h), letters in lower case. */
+static int is_name_char(unsigned char ch) {
+  return util_is_tchar(ch) && !(ch >= 'A' && ch <= 'Z');
 }
 
 /* Decodes a chunked body at p[0..n). Returns bytes used, or 0 when the
@@ -380,7 +382,7 @@ static size_t read_responses(const char *p, size_t n, const struct ref *ref, str
       FUZZ_CHECK(colon && colon > h && colon[1] == ' ', "a malformed header line: %.*s",
                  (int)(eol - h), h);
       for (const char *q = h; q < colon; q++)
-        FUZZ_CHECK(is_token((unsigned char)*q), "a bad header name: %.*s", (int)(eol - h), h);
+        FUZZ_CHECK(is_name_char((unsigned char)*q), "a bad header name: %.*s", (int)(eol - h), h);
       for (const char *q = colon + 2; q < eol; q++)
         FUZZ_CHECK((unsigned char)*q >= 0x20 && (unsigned char)*q < 0x7f,
                    "a control byte in a header value: %.*s", (int)(eol - h), h);

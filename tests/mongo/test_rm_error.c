@@ -4,6 +4,7 @@
 
 #include <mongoc/mongoc.h>
 #include <stdlib.h>
+#include <uv.h>
 
 #include "test.h"
 
@@ -98,10 +99,10 @@ TEST(config_values_and_errors) {
   CHECK_INT(c.threads, 4);
   CHECK_INT(c.threads_defaulted, 0);
   vars = bad;
-  CHECK_INT(rm_config_load(&c, fake_env, err, sizeof(err)), -1);
+  CHECK_INT(rm_config_load(&c, fake_env, err, sizeof(err)), UV_EINVAL);
   CHECK_STR(err, "READMONGO_MAX_LIMIT=\"10x\": must be an integer 1..100000000");
   vars = one;
-  CHECK_INT(rm_config_load(&c, fake_env, err, sizeof(err)), -1);
+  CHECK_INT(rm_config_load(&c, fake_env, err, sizeof(err)), UV_EINVAL);
 }
 
 TEST(redact) {

@@ -1,6 +1,8 @@
 /* Unit tests for rm_guard: the allow-list, names, the operator scan. */
 #include "rm_guard.h"
 
+#include <uv.h>
+
 #include "test.h"
 
 static int allowed(const char *spec, const char *db, const char *coll) {
@@ -39,12 +41,12 @@ TEST(explicit_entries) {
 TEST(bad_specs) {
   struct rm_allow a;
   char err[256];
-  CHECK_INT(rm_allow_parse(&a, "shop", err, sizeof(err)), -1);
+  CHECK_INT(rm_allow_parse(&a, "shop", err, sizeof(err)), UV_EINVAL);
   CHECK_STR(err, "READMONGO_ALLOW: \"shop\" is not \"db.collection\", \"db.*\" or \"*\"");
-  CHECK_INT(rm_allow_parse(&a, "shop.", err, sizeof(err)), -1);
-  CHECK_INT(rm_allow_parse(&a, ".x", err, sizeof(err)), -1);
-  CHECK_INT(rm_allow_parse(&a, " , ,", err, sizeof(err)), -1);
-  CHECK_INT(rm_allow_parse(&a, "sh$op.x", err, sizeof(err)), -1);
+  CHECK_INT(rm_allow_parse(&a, "shop.", err, sizeof(err)), UV_EINVAL);
+  CHECK_INT(rm_allow_parse(&a, ".x", err, sizeof(err)), UV_EINVAL);
+  CHECK_INT(rm_allow_parse(&a, " , ,", err, sizeof(err)), UV_EINVAL);
+  CHECK_INT(rm_allow_parse(&a, "sh$op.x", err, sizeof(err)), UV_EINVAL);
   CHECK_STR(err, "READMONGO_ALLOW: \"sh$op.x\" is not a valid namespace");
 }
 

@@ -48,7 +48,8 @@ def dummy(name):
 class CompletionTest(unittest.TestCase):
 
     def test_commands_and_options_without_muster(self):
-        all_cmds = sorted("status start stop restart scale reload logs events rooms publish shutdown version "
+        all_cmds = sorted("status start stop restart scale reload logs events drain undrain rooms publish shutdown "
+                          "version "
                           "wait top".split())
         self.assertEqual(complete([MUSTERCTL, ""]), all_cmds)
         self.assertEqual(complete([MUSTERCTL, "st"]), ["start", "status", "stop"])

@@ -291,8 +291,8 @@ class HealthTest(unittest.TestCase):
         port = free_port()
         svc = service("web", [sys.executable, os.path.join(SRC, "tests", "helpers",
                                                            "http_service.py")],
-                      env={"PORT": str(port)}, heartbeat_ms=100, heartbeat_misses=3,
-                      health={"http": "/health"})
+                      env={"PORT": str(port)}, heartbeat_ms=300, heartbeat_misses=3,
+                      health={"http": "/health"})  # 300 ms: room for a loaded machine
         m = Muster([svc])
         health = os.path.join(m.dir, "health")
         svc["env"]["HEALTH_FILE"] = health
@@ -328,7 +328,7 @@ class HealthTest(unittest.TestCase):
         script = ('test -n "$MUSTER_INSTANCE_PID" && test -z "$NODE_CHANNEL_FD" && '
                   'test -z "$MUSTER_CHANNEL_FD" && test "$MUSTER_SERVICE" = w && '
                   'echo "$MUSTER_INSTANCE_PID" >> "$RUNS" && ! test -e "$SICK"')
-        m = Muster([dummy("w", heartbeat_ms=50, heartbeat_misses=2,
+        m = Muster([dummy("w", heartbeat_ms=300, heartbeat_misses=2,
                           health={"command": ["sh", "-c", script]})])
         runs, sick = os.path.join(m.dir, "runs"), os.path.join(m.dir, "sick")
         m.config["services"][0]["env"] = {"RUNS": runs, "SICK": sick}
@@ -386,8 +386,9 @@ class HookTest(unittest.TestCase):
             self.assertRegex(ev["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
             self.assertEqual(set(ev), {"time", "type", "service", "index", "pid", "code",
                                        "signal", "detail"})
-            barrier(m)
-            hooks = ctl(m, cmd="status")["hooks"]
+            # Its output came before its exit: wait for the run to be over.
+            hooks = poll_until(lambda: (lambda h: h if not h[0]["running"] else None)(
+                ctl(m, cmd="status")["hooks"]), what="the hook's run to end")
             self.assertEqual(hooks, [{"index": 0, "events": ["failed"], "running": False,
                                       "queued": 0, "runs": 1, "failures": 0, "killed": 0,
                                       "dropped": 0}])
@@ -409,7 +410,8 @@ class HookTest(unittest.TestCase):
             self.assertEqual((h["running"], h["runs"], h["failures"], h["killed"]), (False, 1, 1, 1))
 
     def test_a_burst_of_events_does_not_block_requests(self):
-        script = "cat > /dev/null; sleep 0.5"
+        # No run ends during the burst: the queue stays full.
+        script = "cat > /dev/null; sleep 8"
         with Muster([dummy(routes=["/d"])], hooks=hook(["*"], script)).start() as m:
             m.ready("dummy[0]")
             import http.client

@@ -198,9 +198,10 @@ static int session(struct captured *c, const char *replies, const char *const *w
 /* ---- Commands ---- */
 
 TEST(command_words) {
-  const char *words[] = {"status", "start", "stop",     "restart", "scale",   "reload",
-                         "logs",   "events", "shutdown", "rooms",   "publish", "version"};
-  for (int i = 0; i < 12; i++) {
+  const char *words[] = {"status",   "start", "stop",    "restart", "scale",
+                         "reload",   "logs",  "events",  "shutdown", "drain",
+                         "undrain",  "rooms", "publish", "version"};
+  for (int i = 0; i < 14; i++) {
     enum ctl_cmd_type t = CTL_NONE;
     CHECK_INT(ctl_client_cmd_find(words[i], &t), 0);
     CHECK_INT(t, CTL_STATUS + i);
@@ -210,7 +211,7 @@ TEST(command_words) {
   enum ctl_cmd_type t = CTL_STOP;
   const char *unknown[] = {"", "stat", "STATUS", "Status", "statusx", "wait", "top", "help"};
   for (size_t i = 0; i < sizeof(unknown) / sizeof(*unknown); i++)
-    CHECK_INT(ctl_client_cmd_find(unknown[i], &t), -1);
+    CHECK_INT(ctl_client_cmd_find(unknown[i], &t), UV_ENOENT);
   CHECK_INT(t, CTL_STOP); /* untouched */
 }
 

@@ -1,4 +1,6 @@
 /* Unit tests for ctl_cmd: every command, defaults, and each kind of error. */
+#include <uv.h>
+
 #include "ctl_cmd.h"
 #include "test.h"
 
@@ -10,7 +12,7 @@ static int parse(const char *s, struct ctl_cmd *c) {
 
 static void expect_err(const char *line, const char *want, int lineno) {
   struct ctl_cmd c;
-  if (parse(line, &c) != -1 || strcmp(err, want) != 0) {
+  if (parse(line, &c) != UV_EINVAL || strcmp(err, want) != 0) {
     printf("  line %d: %s -> \"%s\", expected \"%s\"\n", lineno, line, err, want);
     test_cur_failed = 1;
   }

@@ -1,0 +1,190 @@
+"""SSE subscriptions (SPEC §8 `hold`): the stream muster keeps, the
+history with EPOCH-OFFSET positions, resume from last-event-id (header or
+query), muster-reset when the gap cannot be filled, keepalive comments,
+and streams that outlive the instance that answered them."""
+import os
+import re
+import signal
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rtlib import Muster, TIMEOUT, ctl, gateway_addr, wait_ready, ws_svc  # noqa: E402
+from httpclient import RawClient  # noqa: E402
+
+
+class Stream:
+    """An SSE stream read event by event from a raw connection."""
+
+    def __init__(self, m, path, headers=()):
+        self.c = RawClient(gateway_addr(m), TIMEOUT)
+        self.c.request("GET", path, headers=list(headers))
+        _, self.status, _, self.headers, _ = self.c.read_head()
+        self.chunks = self.c.iter_chunks()
+        self.text = ""
+
+    def header(self, name):
+        return dict(self.headers).get(name)
+
+    def next_block(self):
+        """The next event (a dict of its fields) or comment (":..." lines)."""
+        while "\n\n" not in self.text:
+            data, _ = next(self.chunks)
+            self.text += data.decode()
+        block, self.text = self.text.split("\n\n", 1)
+        ev = {"comment": [], "data": []}
+        for line in block.split("\n"):
+            if line.startswith(":"):
+                ev["comment"].append(line[1:].strip())
+                continue
+            k, _, v = line.partition(":")
+            v = v[1:] if v.startswith(" ") else v
+            if k == "data":
+                ev["data"].append(v)
+            else:
+                ev[k] = v
+        ev["data"] = "\n".join(ev["data"]) if ev["data"] else None
+        return ev
+
+    def next_event(self):
+        """The next event with data (comments skipped)."""
+        while True:
+            ev = self.next_block()
+            if ev["data"] is not None:
+                return ev
+
+    def close(self):
+        self.c.close()
+
+
+def publish(m, room, text):
+    r = ctl(m, cmd="publish", topic=room, data=text)
+    assert r["ok"], r
+    return r["delivered"]
+
+
+class HoldTest(unittest.TestCase):
+
+    def test_hold_streams_publications(self):
+        with Muster([ws_svc()]).start() as m:
+            wait_ready(m)
+            s = Stream(m, "/chat/sse?rooms=news")
+            self.addCleanup(s.close)
+            self.assertEqual(s.status, 200)
+            self.assertEqual(s.header("content-type"), "text/event-stream")
+            self.assertEqual(s.next_block()["comment"], ["hello"])  # the response's body first
+            self.assertEqual(publish(m, "news", "line one\nline two"), 1)
+            ev = s.next_event()
+            self.assertEqual(ev["data"], "line one\nline two")
+            self.assertNotIn("id", ev)  # no history: no position
+
+    def test_event_name_and_binary_skipped(self):
+        with Muster([ws_svc()], realtime={"history_size": 10}).start() as m:
+            wait_ready(m)
+            s = Stream(m, "/chat/sse?rooms=news")
+            self.addCleanup(s.close)
+            s.next_block()
+            c = RawClient(gateway_addr(m), TIMEOUT)
+            c.request("POST", "/chat/publish?room=news&event=flash", body=b"named")
+            self.assertEqual(c.read_response().status, 200)
+            c.close()
+            ev = s.next_event()
+            self.assertEqual((ev.get("event"), ev["data"]), ("flash", "named"))
+            self.assertRegex(ev["id"], r"^[0-9a-f]+-1$")
+
+    def test_stream_outlives_its_instance(self):
+        with Muster([ws_svc()]).start() as m:
+            wait_ready(m)
+            s = Stream(m, "/chat/sse?rooms=news")
+            self.addCleanup(s.close)
+            s.next_block()
+            pid = ctl(m, cmd="status")["services"][0]["instances"][0]["pid"]
+            os.kill(pid, signal.SIGKILL)
+            m.expect(r"chat\[0\]: exit: killed by signal 9")
+            publish(m, "news", "still here")
+            self.assertEqual(s.next_event()["data"], "still here")
+            st = ctl(m, cmd="status", service="chat")["services"][0]
+            self.assertEqual(st["connections"], 1)
+
+    def test_keepalive_comments(self):
+        with Muster([ws_svc()], realtime={"sse_keepalive_ms": 200}).start() as m:
+            wait_ready(m)
+            s = Stream(m, "/chat/sse?rooms=quiet")
+            self.addCleanup(s.close)
+            s.next_block()
+            self.assertEqual(s.next_block()["comment"], [""])  # ":" alone
+
+
+class HistoryTest(unittest.TestCase):
+
+    def test_resume_from_last_event_id(self):
+        with Muster([ws_svc()], realtime={"history_size": 10}).start() as m:
+            wait_ready(m)
+            s = Stream(m, "/chat/sse?rooms=news")
+            s.next_block()
+            for i in range(1, 4):
+                publish(m, "news", "m%d" % i)
+            evs = [s.next_event() for _ in range(3)]
+            s.close()
+            epoch, first = evs[0]["id"].split("-")
+            self.assertEqual([e["id"] for e in evs], ["%s-%d" % (epoch, i) for i in (1, 2, 3)])
+            publish(m, "news", "m4")  # while away
+            # EventSource sends Last-Event-ID as a header...
+            s = Stream(m, "/chat/sse?rooms=news", [("Last-Event-ID", "%s-2" % epoch)])
+            s.next_block()
+            got = [s.next_event() for _ in range(2)]
+            self.assertEqual([(e["data"], e["id"]) for e in got],
+                             [("m3", "%s-3" % epoch), ("m4", "%s-4" % epoch)])
+            s.close()
+            # ... a page may give it in the query instead
+            s = Stream(m, "/chat/sse?rooms=news&last_event_id=%s-3" % epoch)
+            self.addCleanup(s.close)
+            s.next_block()
+            self.assertEqual(s.next_event()["data"], "m4")
+
+    def test_gap_that_cannot_be_filled_resets(self):
+        with Muster([ws_svc()], realtime={"history_size": 2}).start() as m:
+            wait_ready(m)
+            s = Stream(m, "/chat/sse?rooms=news")
+            s.next_block()
+            publish(m, "news", "m1")
+            epoch = s.next_event()["id"].split("-")[0]
+            s.close()
+            for i in range(2, 6):
+                publish(m, "news", "m%d" % i)  # 2 and 3 fall out of the history
+            s = Stream(m, "/chat/sse?rooms=news", [("Last-Event-ID", "%s-1" % epoch)])
+            self.addCleanup(s.close)
+            s.next_block()
+            ev = s.next_event()
+            self.assertEqual(ev.get("event"), "muster-reset")
+            self.assertEqual(ev["data"], '{"room":"news"}')
+            # a position from another epoch (another muster) resets as well
+            s2 = Stream(m, "/chat/sse?rooms=news", [("Last-Event-ID", "deadbeef-5")])
+            self.addCleanup(s2.close)
+            s2.next_block()
+            self.assertEqual(s2.next_event().get("event"), "muster-reset")
+
+    def test_several_rooms_carry_every_position(self):
+        with Muster([ws_svc()], realtime={"history_size": 10}).start() as m:
+            wait_ready(m)
+            s = Stream(m, "/chat/sse?rooms=a,b")
+            s.next_block()
+            publish(m, "a", "in a")
+            ev1 = s.next_event()
+            publish(m, "b", "in b")
+            ev2 = s.next_event()
+            s.close()
+            ea = re.match(r"a=([0-9a-f]+)-1,b=([0-9a-f]+)-0$", ev1["id"])
+            self.assertTrue(ea, ev1["id"])
+            self.assertEqual(ev2["id"], "a=%s-1,b=%s-1" % (ea.group(1), ea.group(2)))
+            publish(m, "a", "a again")
+            s = Stream(m, "/chat/sse?rooms=a,b", [("Last-Event-ID", ev2["id"])])
+            self.addCleanup(s.close)
+            s.next_block()
+            ev = s.next_event()
+            self.assertEqual(ev["data"], "a again")
+            self.assertEqual(ev["id"], "a=%s-2,b=%s-1" % (ea.group(1), ea.group(2)))
+
+
+if __name__ == "__main__":
+    unittest.main()
