@@ -407,7 +407,8 @@ class HookTest(unittest.TestCase):
             self.assertTrue(wait_pid_gone(pid))
             self.assertEqual(http_get(m, "/d/echo")[0], 200)
             h = ctl(m, cmd="status")["hooks"][0]
-            self.assertEqual((h["running"], h["runs"], h["failures"], h["killed"]), (False, 1, 1, 1))
+            self.assertEqual((h["running"], h["runs"], h["failures"], h["killed"]),
+                             (False, 1, 1, 1))
 
     def test_a_burst_of_events_does_not_block_requests(self):
         # No run ends during the burst: the queue stays full.
