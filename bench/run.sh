@@ -23,3 +23,5 @@ if [ -n "${BENCH_BASELINE_BIN:-}" ]; then
 fi
 echo "== gateway throughput and latency (issue 4)"
 /usr/bin/python3 bench/gateway.py
+echo "== 1,000 idle instances: CPU, status latency, memory (issue 17)"
+/usr/bin/python3 bench/scale.py

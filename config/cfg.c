@@ -4,12 +4,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Frees the n strings of argv and argv. */
+static void free_argv(char **argv, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    free(argv[i]);
+  free(argv);
+}
+
 /* Frees everything s owns (not s itself). */
 void cfg__service_free(struct cfg_service *s) {
   free(s->name);
-  for (size_t i = 0; i < s->ncommand; i++)
-    free(s->command[i]);
-  free(s->command);
+  free_argv(s->command, s->ncommand);
+  free_argv(s->depends_on, s->ndepends);
+  free(s->as.user);
+  free(s->as.group);
+  free(s->as.login);
+  free(s->as.home);
+  free(s->env_file);
+  free(s->health.path);
+  free_argv(s->health.command, s->health.ncommand);
   for (size_t i = 0; i < s->nroutes; i++) {
     struct cfg_route *r = &s->routes[i];
     free(r->prefix);
@@ -42,6 +55,11 @@ void cfg_free(struct cfg *c) {
   for (size_t i = 0; i < c->nservices; i++)
     cfg__service_free(&c->services[i]);
   free(c->services);
+  for (size_t i = 0; i < c->nhooks; i++) {
+    free_argv(c->hooks[i].events, c->hooks[i].nevents);
+    free_argv(c->hooks[i].command, c->hooks[i].ncommand);
+  }
+  free(c->hooks);
   free(c);
 }
 
@@ -70,8 +88,38 @@ static int route_eq(const struct cfg_route *a, const struct cfg_route *b) {
   return 1;
 }
 
-/* Returns 1 when every field of a and b is the same, else 0. */
+/* Returns 1 when a[0..n) and b[0..m) hold the same strings in order. */
+static int argv_eq(char *const *a, size_t n, char *const *b, size_t m) {
+  if (n != m)
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!str_eq(a[i], b[i]))
+      return 0;
+  return 1;
+}
+
+/* Returns 1 when the keys of SPEC §12 are the same in a and b, but for
+ * depends_on: it orders starts and stops, and a change to it restarts
+ * nothing. */
+static int run_eq(const struct cfg_service *a, const struct cfg_service *b) {
+  const struct cfg_identity *ia = &a->as, *ib = &b->as;
+  if (!str_eq(ia->user, ib->user) || !str_eq(ia->group, ib->group) || ia->uid != ib->uid ||
+      ia->gid != ib->gid || ia->set_uid != ib->set_uid || ia->set_gid != ib->set_gid ||
+      !str_eq(ia->home, ib->home) || !str_eq(ia->login, ib->login))
+    return 0;
+  if (a->stop_signal != b->stop_signal ||
+      memcmp(a->success_exit, b->success_exit, sizeof(a->success_exit)) != 0 ||
+      !str_eq(a->env_file, b->env_file) || a->env_file_optional != b->env_file_optional)
+    return 0;
+  return a->health.kind == b->health.kind && str_eq(a->health.path, b->health.path) &&
+         argv_eq(a->health.command, a->health.ncommand, b->health.command, b->health.ncommand);
+}
+
+/* Returns 1 when every field of a and b is the same (depends_on aside),
+ * else 0. */
 int cfg_service_equal(const struct cfg_service *a, const struct cfg_service *b) {
+  if (!run_eq(a, b))
+    return 0;
   if (!str_eq(a->name, b->name) || !str_eq(a->cwd, b->cwd) || a->ncommand != b->ncommand ||
       a->nroutes != b->nroutes || a->nenv != b->nenv)
     return 0;

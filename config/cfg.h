@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* ---- The data model ---- */
 
@@ -104,11 +105,38 @@ struct cfg_env_var {
   char *value; /* expanded */
 };
 
+/* What tells a ready instance is healthy, besides its pongs (SPEC §12). */
+enum cfg_health_kind {
+  CFG_HEALTH_NONE = 0, /* pongs only */
+  CFG_HEALTH_HTTP,     /* GET path on 127.0.0.1:PORT, 2xx = healthy */
+  CFG_HEALTH_COMMAND   /* run command, exit 0 = healthy */
+};
+
+struct cfg_health {
+  enum cfg_health_kind kind;
+  char *path;      /* http: the path (and query) to GET, starts with '/' */
+  char **command;  /* command: argv, NULL-terminated; [0] is absolute */
+  size_t ncommand; /* entries in command */
+};
+
+/* Whom the instances run as (user, group). */
+struct cfg_identity {
+  char *user;        /* user name as configured, NULL: muster's own */
+  char *group;       /* group name as configured, NULL: the user's primary */
+  int set_uid;       /* 1: setuid(uid) in the child (user given) */
+  int set_gid;       /* 1: setgid(gid) and the groups (user or group given) */
+  uid_t uid;         /* resolved when the config is read */
+  gid_t gid;         /* the group's, or the user's primary group */
+  char *login;       /* the user's name from passwd (USER, LOGNAME), or NULL */
+  char *home;        /* the user's home directory (HOME), or NULL */
+};
+
 struct cfg_service {
   char *name;                 /* [A-Za-z0-9_.-]{1,64}, unique */
   char **command;             /* argv, NULL-terminated; [0] is absolute */
   size_t ncommand;            /* >= 1 */
   int instances;              /* instances to run */
+  int instances_max;          /* 1 when written "max": one per CPU of muster's affinity */
   struct cfg_route *routes;   /* in config order */
   size_t nroutes;             /* entries in routes (may be 0) */
   struct cfg_env_var *env;    /* in config order */
@@ -121,7 +149,28 @@ struct cfg_service {
   int stop_timeout_ms;        /* shutdown grace before SIGKILL */
   int max_inflight;           /* requests in flight per instance */
   int max_memory_mb;          /* RSS limit per instance; 0 = none */
+  char **depends_on;          /* names of services started first; NULL-terminated or NULL */
+  size_t ndepends;            /* entries in depends_on */
+  struct cfg_identity as;     /* user and group of the instances */
+  int stop_signal;            /* sent to the main process at the SIGTERM step */
+  uint8_t success_exit[32];   /* bit N set: exit code N is clean (default: only 0) */
+  char *env_file;             /* absolute path of the env file, or NULL */
+  int env_file_optional;      /* 1 when written with a leading '-': may be missing */
+  struct cfg_health health;   /* the extra health check, if any */
   int ws_ack;                 /* ws.ack: WebSocket messages kept until acknowledged */
+};
+
+/* 1 when exit code code (0..255) counts as clean for s. */
+static inline int cfg_success_exit(const struct cfg_service *s, int code) {
+  return code >= 0 && code <= 255 && (s->success_exit[code >> 3] >> (code & 7)) & 1;
+}
+
+/* One top-level hook (hooks.on_event): a command run for matching events. */
+struct cfg_hook {
+  char **events;   /* event types, NULL-terminated ("*": every event) */
+  size_t nevents;  /* entries in events */
+  char **command;  /* argv, NULL-terminated; [0] is absolute */
+  size_t ncommand; /* >= 1 */
 };
 
 struct cfg {
@@ -134,6 +183,8 @@ struct cfg {
   struct cfg_realtime realtime; /* WebSocket, SSE, rooms */
   struct cfg_service *services; /* in config order */
   size_t nservices;             /* entries in services (may be 0) */
+  struct cfg_hook *hooks;       /* hooks.on_event, in config order */
+  size_t nhooks;                /* entries in hooks (may be 0) */
 };
 
 /* ---- Errors ---- */
@@ -172,6 +223,10 @@ struct cfg_env {
   const char *path;     /* PATH for command lookup; NULL = skip */
   cfg_getenv_fn getenv; /* ${VAR} lookup; NULL = nothing is set */
   void *getenv_ctx;     /* passed to getenv */
+  int ncpu;             /* CPUs muster may run on ("max"); 0 = sched_getaffinity */
+  int fake_ids;         /* 1: muster runs as uid/gid below, not geteuid()/getegid() */
+  uid_t uid;            /* with fake_ids */
+  gid_t gid;            /* with fake_ids */
 };
 
 /* Parses and validates len bytes of JSON text. Returns 0 with *out set (free
@@ -211,6 +266,31 @@ int cfg_expand(const char *in, cfg_getenv_fn get_var, void *get_ctx, char **out,
 /* Parses a listen address (see struct cfg_listen) into l (l->host malloc'd).
  * Returns 0, or -1 with a reason in err and l untouched. */
 int cfg_listen_parse(const char *s, struct cfg_listen *l, char *err, size_t errlen);
+
+/* 1 when name is one of the variables muster sets for each instance
+ * (MUSTER_CHANNEL_FD, ...), which env and env_file may not set. */
+int cfg_env_reserved(const char *name);
+
+/* Parses an environment file (services[].env_file), systemd's
+ * EnvironmentFile= syntax: one NAME=value per line; blank lines and lines
+ * starting with '#' or ';' are skipped; blanks around the name and before
+ * the value go, and trailing ones of an unquoted value; a value may be in
+ * '...' (kept as is) or "..." (\" \\ \` \$ escaped, any other backslash
+ * kept), quotes may span lines; unquoted, a backslash keeps the next
+ * character, and a backslash at the end of a line joins the next. A later
+ * NAME wins. A line without '=', a name that is not
+ * [A-Za-z_][A-Za-z0-9_]* ("export NAME=" included), an unterminated quote
+ * or a NUL byte is an error. Returns 0 with *vars (malloc'd; free with
+ * cfg_env_vars_free) and *n, or -1 with *line (from 1) and the reason. */
+int cfg_envfile_parse(const char *text, size_t len, struct cfg_env_var **vars, size_t *n,
+                      int *line, char *err, size_t errlen);
+
+/* Reads and parses the file at path (at most 1 MiB). Returns 0, or
+ * UV_ENOENT (missing) or UV_EINVAL with err "PATH: cannot read: why" or
+ * "PATH:LINE: why". */
+int cfg_envfile_read(const char *path, struct cfg_env_var **vars, size_t *n, char *err,
+                     size_t errlen);
+void cfg_env_vars_free(struct cfg_env_var *v, size_t n);
 
 /* Returns path made absolute against dir (path itself when already absolute)
  * and cleaned lexically: no "//", no "." segment, no trailing '/' (".." is

@@ -12,8 +12,8 @@
 #define MAX_FILE_BYTES (16 * 1024 * 1024)           /* a config is never this big */
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin" /* when $PATH is unset */
 
-static const char *const root_keys[] = {"gateway", "admin", "control", "logs", "realtime",
-                                        "services", NULL};
+static const char *const root_keys[] = {"gateway",  "admin", "control", "logs", "realtime",
+                                        "services", "hooks", NULL};
 
 /* ---- JSON syntax errors ---- */
 
@@ -104,6 +104,7 @@ int cfg_parse(const char *text, size_t len, const struct cfg_env *env, struct cf
   cfg__parse_realtime(&x, root, c);
   cfg__parse_services(&x, root, c);
   cfg__check_route_conflicts(&x, c);
+  cfg__parse_hooks(&x, root, c);
 done:
   cJSON_Delete(root);
   if (x.failed > 0 || errs->oom) {
@@ -210,7 +211,8 @@ int cfg_load(const char *path, const char *bin_dir, struct cfg **out, struct cfg
     return -1;
   }
   const char *path_env = getenv("PATH");
-  struct cfg_env env = {path, dir, bin_dir, path_env ? path_env : DEFAULT_PATH, real_getenv, NULL};
+  struct cfg_env env = {.file = path, .dir = dir, .bin_dir = bin_dir,
+                        .path = path_env ? path_env : DEFAULT_PATH, .getenv = real_getenv};
   rc = cfg_parse(text, len, &env, out, errs);
   free(dir);
   free(text);

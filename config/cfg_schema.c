@@ -25,7 +25,9 @@
  *  logs.max_bytes                 10485760   0 (never rotate) or
  *                                            4096..1099511627776 (1 TiB)
  *  logs.keep                             5   0..1000
- *  services[].instances                  1   1..1024
+ *  services[].instances                  1   1..1024, or "max" (one per CPU
+ *                                            of muster's affinity mask, at
+ *                                            most 1024)
  *  services[].ready_timeout_ms       10000   1..3600000
  *  services[].heartbeat_ms            1000   0 (off) or 10..3600000
  *  services[].heartbeat_misses           3   1..1000
@@ -70,8 +72,11 @@ const struct cfg__int_field cfg__logs_ints[] = {
     INT_FIELD(struct cfg_logs, keep, 5, 0, 1000, 0),
     {NULL, 0, 0, 0, 0, 0, 0}};
 
+/* Read apart from the others: it may also be "max" (cfg_run.c). */
+const struct cfg__int_field cfg__instances_int[] = {
+    INT_FIELD(struct cfg_service, instances, 1, 1, 1024, 0), {NULL, 0, 0, 0, 0, 0, 0}};
+
 const struct cfg__int_field cfg__service_ints[] = {
-    INT_FIELD(struct cfg_service, instances, 1, 1, 1024, 0),
     INT_FIELD(struct cfg_service, ready_timeout_ms, 10000, 1, 3600000, 0),
     INT_FIELD(struct cfg_service, heartbeat_ms, 1000, 10, 3600000, 1),
     INT_FIELD(struct cfg_service, heartbeat_misses, 3, 1, 1000, 0),

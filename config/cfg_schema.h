@@ -36,6 +36,7 @@ struct cfg__int_field {
 extern const struct cfg__int_field cfg__gateway_ints[];
 extern const struct cfg__int_field cfg__logs_ints[];
 extern const struct cfg__int_field cfg__service_ints[];
+extern const struct cfg__int_field cfg__instances_int[];
 extern const struct cfg__int_field cfg__restart_ints[];
 extern const struct cfg__int_field cfg__realtime_ints[];
 
@@ -98,5 +99,19 @@ void cfg__parse_service_ws(struct cfg__ctx *x, const cJSON *v, const char *path,
 void cfg__check_route_conflicts(struct cfg__ctx *x, const struct cfg *c);
 /* Frees what s owns (cfg.c). */
 void cfg__service_free(struct cfg_service *s);
+/* Reads a command array v (at path p) into *argv / *n, NULL-terminated,
+ * its program looked up like services[].command (cfg_service.c). */
+void cfg__read_argv(struct cfg__ctx *x, const cJSON *v, const char *p, char ***argv, size_t *n);
+/* How a service's instances run (cfg_run.c): instances ("max"), user and
+ * group, stop_signal, success_exit_codes, env_file, health. After env. */
+void cfg__parse_run(struct cfg__ctx *x, const cJSON *obj, const char *path, struct cfg_service *s);
+/* services[i].depends_on (cfg_deps.c), and the graph once every service
+ * is read: unknown names, duplicates and cycles. */
+void cfg__read_depends(struct cfg__ctx *x, const cJSON *obj, const char *path,
+                       struct cfg_service *s);
+void cfg__check_deps(struct cfg__ctx *x, const struct cfg *c);
+/* The top-level "hooks" (cfg_hooks.c). */
+void cfg__parse_hooks(struct cfg__ctx *x, const cJSON *root, struct cfg *c);
+
 
 #endif

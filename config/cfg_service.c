@@ -21,6 +21,13 @@ static const char *const service_keys[] = {"name",
                                            "stop_timeout_ms",
                                            "max_inflight",
                                            "max_memory_mb",
+                                           "depends_on",
+                                           "user",
+                                           "group",
+                                           "stop_signal",
+                                           "success_exit_codes",
+                                           "env_file",
+                                           "health",
                                            "ws",
                                            NULL};
 static const char *const restart_keys[] = {"policy",       "backoff_initial_ms", "backoff_max_ms",
@@ -65,9 +72,9 @@ static void read_name(struct cfg__ctx *x, const cJSON *obj, const char *path,
 }
 
 /* Replaces argv[0] by the program it names (see cfg_path_find_command). */
-static void find_program(struct cfg__ctx *x, const char *p, struct cfg_service *s) {
+static void find_program(struct cfg__ctx *x, const char *p, char **argv) {
   const struct cfg_env *env = x->env;
-  const char *word = s->command[0];
+  const char *word = argv[0];
   char *abs;
   if (word[0] == '\0') {
     cfg__err(x, p, "the program name must not be empty");
@@ -75,8 +82,8 @@ static void find_program(struct cfg__ctx *x, const char *p, struct cfg_service *
   }
   int rc = cfg_path_find_command(word, env->dir, env->bin_dir, env->path, &abs);
   if (rc == 0) {
-    free(s->command[0]);
-    s->command[0] = abs;
+    free(argv[0]);
+    argv[0] = abs;
   } else if (rc == UV_ENOMEM) {
     cfg__err(x, p, "out of memory");
   } else if (rc == UV_EACCES) {
@@ -90,36 +97,49 @@ static void find_program(struct cfg__ctx *x, const char *p, struct cfg_service *
   }
 }
 
-/* Reads the required "command": a non-empty array of strings. */
-static void read_command(struct cfg__ctx *x, const cJSON *obj, const char *path,
-                         struct cfg_service *s) {
-  char p[CFG__PATH_MAX], pi[CFG__PATH_MAX];
-  cfg__join(p, sizeof(p), path, "command");
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "command");
-  if (v == NULL) {
-    cfg__err(x, p, "required");
-    return;
-  }
-  int n = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : 0;
-  if (n == 0) {
+/* Reads a command (at p): a non-empty array of strings whose first names a
+ * program that is looked up. */
+void cfg__read_argv(struct cfg__ctx *x, const cJSON *v, const char *p, char ***argv, size_t *n) {
+  char pi[CFG__PATH_MAX];
+  int count = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : 0;
+  if (count == 0) {
     cfg__err(x, p, "must be a non-empty array of strings, got %s",
              cJSON_IsArray(v) ? "[]" : cfg__type_name(v));
     return;
   }
-  s->command = calloc((size_t)n + 1, sizeof(*s->command));
-  if (s->command == NULL) {
+  *argv = calloc((size_t)count + 1, sizeof(**argv));
+  if (*argv == NULL) {
     cfg__err(x, p, "out of memory");
     return;
   }
-  s->ncommand = (size_t)n;
+  *n = (size_t)count;
   size_t i = 0;
   int bad = 0;
   for (const cJSON *it = v->child; it != NULL; it = it->next, i++) {
     cfg__join_index(pi, sizeof(pi), p, i);
-    bad |= cfg__string(x, it, pi, &s->command[i]) != 0;
+    bad |= cfg__string(x, it, pi, &(*argv)[i]) != 0;
   }
   if (!bad)
-    find_program(x, p, s);
+    find_program(x, p, *argv);
+}
+
+/* Reads the required "command". */
+static void read_command(struct cfg__ctx *x, const cJSON *obj, const char *path,
+                         struct cfg_service *s) {
+  char p[CFG__PATH_MAX];
+  cfg__join(p, sizeof(p), path, "command");
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "command");
+  if (v == NULL)
+    cfg__err(x, p, "required");
+  else
+    cfg__read_argv(x, v, p, &s->command, &s->ncommand);
+}
+
+int cfg_env_reserved(const char *name) {
+  for (size_t i = 0; reserved_env[i] != NULL; i++)
+    if (strcmp(name, reserved_env[i]) == 0)
+      return 1;
+  return 0;
 }
 
 /* Returns 1 when name may be given in "env". */
@@ -128,11 +148,9 @@ static int env_name_ok(struct cfg__ctx *x, const char *p, const char *name) {
     cfg__err(x, p, "a variable name must be non-empty, without '='");
     return 0;
   }
-  for (size_t i = 0; reserved_env[i] != NULL; i++) {
-    if (strcmp(name, reserved_env[i]) == 0) {
-      cfg__err(x, p, "reserved: muster sets it for each instance");
-      return 0;
-    }
+  if (cfg_env_reserved(name)) {
+    cfg__err(x, p, "reserved: muster sets it for each instance");
+    return 0;
   }
   return 1;
 }
@@ -246,6 +264,8 @@ static void parse_service(struct cfg__ctx *x, const cJSON *obj, const char *path
     cfg__join(p, sizeof(p), path, "ws");
     cfg__parse_service_ws(x, ws, p, s);
   }
+  cfg__read_depends(x, obj, path, s);
+  cfg__parse_run(x, obj, path, s);
 }
 
 /* Reports every service name used twice, at its second use. */
@@ -287,4 +307,5 @@ void cfg__parse_services(struct cfg__ctx *x, const cJSON *root, struct cfg *c) {
     parse_service(x, it, p, s);
   }
   check_unique_names(x, c);
+  cfg__check_deps(x, c);
 }

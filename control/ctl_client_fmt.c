@@ -326,6 +326,33 @@ static int service_rows(struct table *t, const cJSON *svc, const char **why) {
   return 0;
 }
 
+/* Appends "NAME WORDS a, b\n" for the string array key of svc, if any. */
+static void dep_note(struct ipc_buf *b, const cJSON *svc, const char *key, const char *words) {
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(svc, key), *it;
+  const char *name = str_field(svc, "name");
+  int n = 0;
+  if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) == 0 || name == NULL)
+    return;
+  add_clean(b, name);
+  ipc_buf_adds(b, words);
+  cJSON_ArrayForEach(it, a) {
+    if (!cJSON_IsString(it))
+      continue;
+    ipc_buf_adds(b, n++ ? ", " : " ");
+    add_clean(b, it->valuestring);
+  }
+  ipc_buf_addc(b, '\n');
+}
+
+/* Under the table: what waiting services wait for, failed dependencies. */
+static void dep_notes(struct ipc_buf *b, const cJSON *svcs) {
+  const cJSON *svc;
+  cJSON_ArrayForEach(svc, svcs) {
+    dep_note(b, svc, "waiting_for", " is waiting for");
+    dep_note(b, svc, "failed_dependencies", " depends on failed");
+  }
+}
+
 /* The status table. Returns 0, or UV_EINVAL / UV_ENOMEM with *why. */
 static int render_status(struct ipc_buf *b, const cJSON *reply, const char **why) {
   const cJSON *svcs = cJSON_GetObjectItemCaseSensitive(reply, "services");
@@ -348,6 +375,8 @@ static int render_status(struct ipc_buf *b, const cJSON *reply, const char **why
     ipc_buf_adds(b, "no services\n");
   else if (rc == 0)
     table_print(b, &t);
+  if (rc == 0)
+    dep_notes(b, svcs);
   free(t.rows);
   return rc;
 }

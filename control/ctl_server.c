@@ -113,17 +113,19 @@ static struct sup_service *find(struct ctl_client *cl, const char *name) {
   return svc;
 }
 
+/* The reply is written straight into the client's queue (sup_status.c). */
 static void do_status(struct ctl_client *cl, const struct ctl_cmd *c) {
   struct sup_service *one = NULL;
   if (c->service[0] && (one = find(cl, c->service)) == NULL)
     return;
-  cJSON *o = sup_status_reply(cl->srv->host, one);
-  if (o == NULL) {
+  sup_status_write(ipc_channel_begin(&cl->ch), cl->srv->host, one);
+  int rc = ipc_channel_commit(&cl->ch);
+  if (rc == UV_ENOMEM) {
     reply_error(cl, "out of memory");
-    return;
+  } else if (rc == UV_ENOBUFS) {
+    sup_log(SUP_WARN, "control: a client stopped reading; disconnecting it");
+    client_close(cl);
   }
-  send_json(cl, o);
-  cJSON_Delete(o);
 }
 
 /* ---- restart (answered when done) ---- */
@@ -269,24 +271,22 @@ static void do_logs(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_s
 
 /* ---- events ---- */
 
+/* One event, as sup_event_json writes it (hooks get the same object). */
 static void on_event(void *ctx, const struct sup_event *ev) {
   struct ctl_client *cl = ctx;
-  char ts[32];
-  sup_log_timestamp(ts, sizeof(ts));
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "time", ts);
-  cJSON_AddStringToObject(o, "type", ev->type);
-  if (ev->service)
-    cJSON_AddStringToObject(o, "service", ev->service);
-  else
-    cJSON_AddNullToObject(o, "service");
-  cJSON_AddNumberToObject(o, "index", ev->index);
-  cJSON_AddNumberToObject(o, "pid", ev->pid);
-  cJSON_AddNumberToObject(o, "code", ev->code);
-  cJSON_AddNumberToObject(o, "signal", ev->signal);
-  cJSON_AddStringToObject(o, "detail", ev->detail ? ev->detail : "");
-  send_json(cl, o);
-  cJSON_Delete(o);
+  char *text = sup_event_json(ev);
+  if (text == NULL) {
+    client_close(cl);
+    return;
+  }
+  struct ipc_buf *b = ipc_channel_begin(&cl->ch);
+  ipc_buf_adds(b, text);
+  ipc_buf_addc(b, '\n');
+  free(text);
+  if (ipc_channel_commit(&cl->ch) == UV_ENOBUFS) {
+    sup_log(SUP_WARN, "control: a client stopped reading; disconnecting it");
+    client_close(cl);
+  }
 }
 
 /* ---- drain, undrain ---- */

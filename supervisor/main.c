@@ -17,6 +17,7 @@
 #include "cfg.h"
 #include "ctl_server.h"
 #include "gw_server.h"
+#include "sup_exec.h"
 #include "sup_host.h"
 #include "sup_log.h"
 #include "sup_notify.h"
@@ -117,6 +118,8 @@ static int run(struct cfg *cfg, const char *config, const char *bin_dir) {
 }
 
 int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], SUP_EXEC_FLAG) == 0)
+    return sup_exec_main(argc, argv); /* a child changing its user (sup_exec.h) */
   const char *config = getenv("MUSTER_CONFIG");
   int check = 0, rc = parse_args(argc, argv, &config, &check);
   if (rc >= 0)

@@ -38,7 +38,8 @@ static void do_emit(struct sup_capture *c, const char *line, size_t len, const c
       {.iov_base = (char *)line, .iov_len = len},
       {.iov_base = "\n", .iov_len = 1},
   };
-  (void)sup_logfile_writev(c->lf, v, (int)(sizeof(v) / sizeof(v[0])));
+  if (c->lf != NULL)
+    (void)sup_logfile_writev(c->lf, v, (int)(sizeof(v) / sizeof(v[0])));
   if (c->on_line != NULL && !c->closing)
     c->on_line(c->ctx, c->label, stream, line, len);
 }

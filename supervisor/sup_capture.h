@@ -26,7 +26,8 @@
  *
  * The logfile is borrowed and may be shared by all the captures of a
  * service (the label tells instances apart); it must stay open until every
- * capture using it is closed. */
+ * capture using it is closed. With no logfile (NULL) records only go to
+ * on_line (the event hooks' output, into muster's own log). */
 #ifndef MUSTER_SUP_CAPTURE_H
 #define MUSTER_SUP_CAPTURE_H
 

@@ -1,6 +1,7 @@
 /* sup_events — event fan-out and listener lists. See sup_events.h. */
 #include "sup_events.h"
 
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -32,6 +33,26 @@ void sup_cblist_free(struct sup_cblist *l) {
 }
 
 /* ---- Host events ---- */
+
+char *sup_event_json(const struct sup_event *ev) {
+  char ts[32];
+  sup_log_timestamp(ts, sizeof(ts));
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "time", ts);
+  cJSON_AddStringToObject(o, "type", ev->type);
+  if (ev->service)
+    cJSON_AddStringToObject(o, "service", ev->service);
+  else
+    cJSON_AddNullToObject(o, "service");
+  cJSON_AddNumberToObject(o, "index", ev->index);
+  cJSON_AddNumberToObject(o, "pid", ev->pid);
+  cJSON_AddNumberToObject(o, "code", ev->code);
+  cJSON_AddNumberToObject(o, "signal", ev->signal);
+  cJSON_AddStringToObject(o, "detail", ev->detail ? ev->detail : "");
+  char *text = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  return text;
+}
 
 /* How loud an event is in muster's own log. */
 static enum sup_level level_of(const struct sup_host *h, const struct sup_event *ev) {

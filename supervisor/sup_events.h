@@ -24,6 +24,12 @@ struct sup_event {
 
 typedef void (*sup_event_cb)(void *ctx, const struct sup_event *ev);
 
+/* The event as one JSON object (a line of the control `events` stream and
+ * what a hook gets), with the time now: {"time","type","service","index",
+ * "pid","code","signal","detail"}. Returns malloc'd text without a newline,
+ * or NULL on out of memory. */
+char *sup_event_json(const struct sup_event *ev);
+
 /* A line a service wrote (label "dummy[1]", stream "out"/"err"). */
 typedef void (*sup_line_cb)(void *ctx, const char *label, const char *stream, const char *line,
                             size_t len);

@@ -2,6 +2,7 @@
 #include "sup_host.h"
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,8 @@
 #include <unistd.h>
 
 #include "ipc_msg.h"
+#include "sup_deps.h"
+#include "sup_evhook.h"
 #include "sup_instance.h"
 #include "sup_log.h"
 #include "sup_proc.h"
@@ -52,9 +55,15 @@ void sup_host_run_closed(struct sup_run *run) {
 
 /* ---- What services and instances report (passed on to the hooks) ---- */
 
+static void on_deps(uv_timer_t *t) {
+  sup_deps_step(t->data);
+}
+
 void sup_host_service_changed(struct sup_host *h, struct sup_service *svc) {
   if (svc->removed && !h->stopping)
     uv_timer_start(&h->done_timer, on_collect, 0, 0); /* free it once gone */
+  if (!h->stopping && !uv_is_active((uv_handle_t *)&h->deps_timer))
+    uv_timer_start(&h->deps_timer, on_deps, 0, 0); /* may a waiting service start? */
   check_done(h);
 }
 
@@ -81,14 +90,57 @@ void sup_host_instance_gone(struct sup_host *h, struct sup_instance *inst) {
       h->hooks[k].instance_gone(h->hooks[k].ctx, inst);
 }
 
-/* ---- Memory watch ---- */
+/* ---- Memory watch and heartbeats ---- */
 
+/* Every second: the instances of the services with a memory limit (the
+ * others are read only when `status` asks). */
 static void on_mem_timer(uv_timer_t *t) {
   struct sup_host *h = t->data;
   rt_rooms_sweep(&h->rooms, sup_now_ms()); /* expired history, empty rooms */
   for (size_t s = 0; s < h->nsvcs; s++)
-    for (size_t i = 0; i < h->svcs[s]->ninst; i++)
-      sup_instance_check_memory(h->svcs[s]->inst[i]);
+    if (h->svcs[s]->cfg->max_memory_mb > 0)
+      for (size_t i = 0; i < h->svcs[s]->ninst; i++)
+        sup_instance_check_memory(h->svcs[s]->inst[i]);
+}
+
+static void on_beat_timer(uv_timer_t *t);
+
+/* Arms the beat timer for the wheel's next wake-up, if that moved. */
+static void beat_arm(struct sup_host *h) {
+  uint64_t at = sup_sched_wake(&h->beats), now = uv_now(h->loop);
+  if (at == h->beat_at)
+    return;
+  h->beat_at = at;
+  if (at == SUP_SCHED_NEVER)
+    uv_timer_stop(&h->beat_timer);
+  else
+    uv_timer_start(&h->beat_timer, on_beat_timer, at > now ? at - now : 0, 0);
+}
+
+/* Every instance whose beat is due, in one loop turn: their pings leave
+ * together when the channels flush before the loop blocks. */
+static void on_beat_timer(uv_timer_t *t) {
+  struct sup_host *h = t->data;
+  uint64_t now = uv_now(h->loop);
+  struct sup_sched_entry *e;
+  h->beat_at = SUP_SCHED_NEVER;
+  while ((e = sup_sched_pop(&h->beats, now)) != NULL) {
+    struct sup_instance *inst =
+        (struct sup_instance *)((char *)e - offsetof(struct sup_instance, beat));
+    sup_instance_beat(inst, now);
+  }
+  beat_arm(h);
+}
+
+void sup_host_beat_add(struct sup_host *h, struct sup_sched_entry *e, uint64_t due) {
+  sup_host_beat_remove(h, e);
+  sup_sched_add(&h->beats, e, due);
+  if (due < h->beat_at)
+    beat_arm(h);
+}
+
+void sup_host_beat_remove(struct sup_host *h, struct sup_sched_entry *e) {
+  sup_sched_remove(&h->beats, e); /* the timer may fire for nothing: harmless */
 }
 
 /* ---- Signals ---- */
@@ -142,6 +194,7 @@ static void on_done_check(uv_timer_t *t) {
   struct sup_host *h = t->data;
   if (h->finished)
     return;
+  sup_deps_shutdown_step(h); /* the services whose dependents are gone */
   for (size_t s = 0; s < h->nsvcs; s++)
     if (!sup_service_all_exited(h->svcs[s]))
       return;
@@ -153,6 +206,8 @@ static void on_done_check(uv_timer_t *t) {
         sup_run_force_close(h->runs[i]);
     return;
   }
+  if (!sup_evhooks_idle(h->evhooks))
+    return; /* a hook is still running (it got SIGTERM) or closing */
   h->finished = 1;
   sup_log(SUP_INFO, "all services stopped; exiting");
   for (size_t k = 0; k < h->nhooks; k++)
@@ -163,7 +218,9 @@ static void on_done_check(uv_timer_t *t) {
   uv_close((uv_handle_t *)&h->sig_hup, on_host_handle_closed);
   uv_close((uv_handle_t *)&h->sig_usr1, on_host_handle_closed);
   uv_close((uv_handle_t *)&h->mem_timer, on_host_handle_closed);
+  uv_close((uv_handle_t *)&h->beat_timer, on_host_handle_closed);
   uv_close((uv_handle_t *)&h->done_timer, on_host_handle_closed);
+  uv_close((uv_handle_t *)&h->deps_timer, on_host_handle_closed);
   uv_close((uv_handle_t *)&h->drain_timer, on_host_handle_closed);
   for (size_t s = 0; s < h->nsvcs; s++)
     sup_service_free(h->svcs[s]);
@@ -173,6 +230,10 @@ static void on_done_check(uv_timer_t *t) {
 static void check_done(struct sup_host *h) {
   if (h->stopping && !h->finished)
     uv_timer_start(&h->done_timer, on_done_check, 0, 0);
+}
+
+void sup_host_check_done(struct sup_host *h) {
+  check_done(h);
 }
 
 void sup_host_shutdown(struct sup_host *h) {
@@ -195,8 +256,9 @@ void sup_host_shutdown(struct sup_host *h) {
     if (h->hooks[k].stopping)
       h->hooks[k].stopping(h->hooks[k].ctx);
   uv_timer_stop(&h->mem_timer);
-  for (size_t s = 0; s < h->nsvcs; s++)
-    sup_service_stop(h->svcs[s]);
+  uv_timer_stop(&h->deps_timer);
+  sup_evhooks_stop(h->evhooks);
+  sup_deps_shutdown_step(h); /* dependents first; the others as theirs go */
   check_done(h);
 }
 
@@ -254,9 +316,10 @@ static struct sup_service *find_live(struct sup_host *h, const char *name) {
 }
 
 /* Fills v with the new config's services, in its order: kept ones
- * reconfigured, new ones created and started. Returns how many. */
+ * reconfigured, new ones created (and listed in added). Returns how many. */
 static size_t apply_services(struct sup_host *h, struct cfg *nc, struct sup_service **v,
-                             struct sup_reload_result *res) {
+                             struct sup_reload_result *res, struct sup_service **added,
+                             size_t *nadded) {
   size_t n = 0;
   for (size_t i = 0; i < nc->nservices; i++) {
     const struct cfg_service *ns = &nc->services[i];
@@ -266,7 +329,7 @@ static size_t apply_services(struct sup_host *h, struct cfg *nc, struct sup_serv
         continue; /* logged; the rest of the reload goes on */
       list_add(res->added, sizeof(res->added), ns->name);
       v[n++] = svc;
-      sup_service_start(svc);
+      added[(*nadded)++] = svc; /* started once the whole reload is applied */
       continue;
     }
     v[n++] = svc;
@@ -317,25 +380,32 @@ int sup_host_reload(struct sup_host *h, struct sup_reload_result *res, struct cf
   }
   if ((rc = cfg_load(h->config_path, h->bin_dir, &nc, errs)) != 0)
     return rc;
-  size_t cap = nc->nservices + h->nsvcs;
+  size_t cap = nc->nservices + h->nsvcs, nadded = 0;
   struct sup_service **v = calloc(cap ? cap : 1, sizeof(*v));
-  if (v == NULL || util_vec_reserve(&h->retired, &h->capretired, h->nretired + 1) != 0) {
+  struct sup_service **added = calloc(cap ? cap : 1, sizeof(*added));
+  if (v == NULL || added == NULL ||
+      util_vec_reserve(&h->retired, &h->capretired, h->nretired + 1) != 0) {
     free(v);
+    free(added);
     cfg_free(nc);
     cfg_errors_add(errs, "out of memory");
     return UV_ENOMEM;
   }
-  size_t n = retire_services(h, v, apply_services(h, nc, v, res), res);
+  size_t n = retire_services(h, v, apply_services(h, nc, v, res, added, &nadded), res);
   free(h->svcs);
   h->svcs = v;
   h->nsvcs = n;
   h->retired[h->nretired++] = h->cfg;
   h->cfg = nc;
+  sup_evhooks_configure(h->evhooks, nc);
   for (size_t k = 0; k < h->nhooks; k++) /* before old configs can be freed */
     if (h->hooks[k].reloaded)
       h->hooks[k].reloaded(h->hooks[k].ctx);
   collect_retired(h);
   emit_reload(h, res);
+  for (size_t i = 0; i < nadded; i++) /* now that every service of nc is known */
+    sup_deps_start(h, added[i]);
+  free(added);
   return 0;
 }
 
@@ -349,6 +419,8 @@ int sup_host_init(struct sup_host *h, uv_loop_t *loop, struct cfg *cfg,
   h->config_path = strdup(config_path);
   h->bin_dir = bin_dir ? strdup(bin_dir) : NULL;
   h->environ = environ;
+  h->beat_at = SUP_SCHED_NEVER;
+  sup_sched_init(&h->beats, uv_now(loop));
   rt_rooms_init(&h->rooms, (size_t)cfg->realtime.history_size,
                 (uint64_t)cfg->realtime.history_ttl_s * 1000,
                 ((uint64_t)time(NULL) << 20) ^ ((uint64_t)getpid() << 4));
@@ -374,6 +446,12 @@ int sup_host_init(struct sup_host *h, uv_loop_t *loop, struct cfg *cfg,
   h->drain_timer.data = h;
   uv_timer_init(loop, &h->done_timer);
   h->done_timer.data = h;
+  uv_timer_init(loop, &h->deps_timer);
+  h->deps_timer.data = h;
+  if ((h->evhooks = sup_evhooks_new(h)) == NULL)
+    return -1;
+  uv_timer_init(loop, &h->beat_timer);
+  h->beat_timer.data = h;
   return 0;
 }
 
@@ -381,11 +459,12 @@ void sup_host_start(struct sup_host *h) {
   sup_log(SUP_INFO, "muster %s starting %zu services from %s", MUSTER_VERSION, h->nsvcs,
           h->config_path);
   for (size_t s = 0; s < h->nsvcs; s++)
-    sup_service_start(h->svcs[s]);
+    sup_deps_start(h, h->svcs[s]);
   uv_timer_start(&h->mem_timer, on_mem_timer, MEM_CHECK_MS, MEM_CHECK_MS);
 }
 
 void sup_host_free(struct sup_host *h) {
+  sup_evhooks_free(h->evhooks);
   for (size_t s = 0; s < h->nsvcs; s++)
     sup_service_free(h->svcs[s]);
   free(h->svcs);

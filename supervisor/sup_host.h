@@ -13,6 +13,7 @@
 #include "cfg.h"
 #include "rt_room.h"
 #include "sup_events.h"
+#include "sup_sched.h"
 
 struct sup_instance;
 struct sup_service;
@@ -55,8 +56,12 @@ struct sup_host {
   struct sup_service **svcs;    /* in config order, owned */
   size_t nsvcs;
   uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
-  uv_timer_t mem_timer;         /* RSS check, every second */
+  uv_timer_t mem_timer;         /* RSS check of services with max_memory_mb, every second */
+  struct sup_sched beats;       /* every instance's next heartbeat */
+  uv_timer_t beat_timer;        /* fires when the next beat is due */
+  uint64_t beat_at;             /* when beat_timer fires; SUP_SCHED_NEVER: stopped */
   uv_timer_t done_timer;        /* shutdown progress check, at a safe point */
+  uv_timer_t deps_timer;        /* starts waiting services, at a safe point */
   uv_timer_t drain_timer;       /* drain_delay_ms of a drain */
   int draining;                 /* a drain is under way (sup_drain.c) */
   int drain_then_stop;          /* it is SIGTERM's first step: shut down after it */
@@ -68,6 +73,7 @@ struct sup_host {
   struct sup_host_hooks hooks[8]; /* gateway, control, admin, notify */
   size_t nhooks;
   struct sup_cblist log_listeners; /* service output followers (sup_line_cb) */
+  struct sup_evhooks *evhooks;  /* hooks.on_event, owned */
   struct rt_rooms rooms;        /* every room and its members (instances, connections) */
   char **environ;               /* muster's environment at start */
   int stopping;                 /* shutdown under way */
@@ -150,6 +156,11 @@ void sup_host_service_changed(struct sup_host *h, struct sup_service *svc);
 void sup_host_instance_msg(struct sup_host *h, struct sup_instance *inst,
                            const struct ipc_msg *m);
 void sup_host_instance_gone(struct sup_host *h, struct sup_instance *inst);
+/* Queues a heartbeat at due (loop time) / takes it out of the wheel. */
+void sup_host_beat_add(struct sup_host *h, struct sup_sched_entry *e, uint64_t due);
+void sup_host_beat_remove(struct sup_host *h, struct sup_sched_entry *e);
+/* Something that shutdown waits for is gone: look again, at a safe point. */
+void sup_host_check_done(struct sup_host *h);
 void sup_host_instance_routable(struct sup_host *h, struct sup_instance *inst, int routable);
 
 /* The room index (SPEC §8): shared by the instances' subscriptions and

@@ -26,8 +26,10 @@
 #include "sup_capture.h"
 #include "sup_pubsub.h"
 #include "sup_proc.h"
+#include "sup_sched.h"
 
 struct sup_service;
+struct sup_hcheck;
 struct ipc_msg;
 
 /* XX(ENUM, "name as status shows it", has a process) for the states. */
@@ -58,6 +60,7 @@ enum sup_istate {
   XX(READY, "ready")       /* the ready message */                             \
   XX(TIMER, "timer")       /* the state's deadline passed */                   \
   XX(HUNG, "hung")         /* too many pongs missed */                         \
+  XX(UNHEALTHY, "unhealthy") /* heartbeat_misses health checks failed in a row */ \
   XX(BROKEN, "broken")     /* flood, huge line, channel closed while running */ \
   XX(KILL, "kill")         /* forced shutdown: SIGKILL now */                  \
   XX(EXIT, "exit")         /* the process is gone */
@@ -91,6 +94,8 @@ struct sup_run {
   struct rt_member member;   /* its subscriptions (rooms) */
   pid_t pid;                 /* 0 until spawned */
   int open;                  /* handles/closers not yet closed */
+  int health_port;           /* an http check's port (its PORT), 0: none */
+  char **health_env;         /* a health command's environment, or NULL */
   unsigned exited : 1;       /* the exit callback ran */
   unsigned ch_dead : 1;      /* the channel failed or closed */
 };
@@ -101,7 +106,8 @@ struct sup_instance {
   enum sup_istate state;
   struct sup_run *run;      /* the current process, or NULL */
   uv_timer_t timer;         /* the state's deadline: ready, backoff, drain, stop stages */
-  uv_timer_t hb;            /* heartbeat, or the grace after a channel EOF */
+  uv_timer_t grace;         /* the grace after a channel EOF */
+  struct sup_sched_entry beat; /* its next heartbeat, in the host's wheel */
   struct sup_backoff backoff;
   int stop_stage;           /* stopping: 0 asked by message, 1 SIGTERM sent */
   uint64_t started_ms;      /* monotonic time of the last spawn */
@@ -112,10 +118,12 @@ struct sup_instance {
   int64_t ping_seq;         /* last ping sent */
   int ping_outstanding;     /* a ping awaits its pong */
   int misses;               /* pongs missed in a row */
+  struct sup_hcheck *hcheck; /* the health check in flight, or NULL */
+  int health_fails;         /* health checks failed in a row */
   uint64_t bad_lines;       /* invalid lines in the current second */
   uint64_t bad_second;      /* that second (monotonic ms / 1000) */
-  uint64_t rss;             /* last RSS reading, bytes */
-  struct sup_cpu cpu;       /* last CPU reading (with the RSS, every second) */
+  uint64_t rss;             /* last RSS reading, bytes (sup_instance_sample) */
+  struct sup_cpu cpu;       /* last CPU reading, with the RSS */
   unsigned inflight;        /* requests in flight (gateway) */
   uint64_t requests;        /* requests routed to it */
   int closing;              /* its timers are being closed */
@@ -172,6 +180,18 @@ int sup_instance_routable(const struct sup_instance *inst);
 
 /* Reads its RSS and restarts it gracefully past max_memory_mb. */
 void sup_instance_check_memory(struct sup_instance *inst);
+
+/* Reads its RSS and CPU time from /proc now (one file): inst->rss, and
+ * inst->cpu when the last reading that counted is a second old or more. */
+void sup_instance_sample(struct sup_instance *inst);
+
+/* The result of its health check c (sup_health.c): ok, or why not. */
+void sup_instance_health_done(struct sup_instance *inst, struct sup_hcheck *c, int ok,
+                              const char *why);
+
+/* Its heartbeat is due (the host's wheel took it, at loop time now):
+ * counts a missed pong, sends the next ping, queues the next beat. */
+void sup_instance_beat(struct sup_instance *inst, uint64_t now);
 
 /* Closes the capture pipes of a run whose process is gone but whose output
  * pipes are still held open (by an escaped grandchild): end of shutdown. */

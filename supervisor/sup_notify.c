@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "sup_deps.h"
 #include "sup_host.h"
 #include "sup_log.h"
 #include "sup_service.h"
@@ -133,11 +134,22 @@ static void tried_add(struct sup_notify *n, const char *service, int index) {
 }
 
 /* Whether svc needs no more waiting: it has a ready instance, is failed,
- * stopped or removed, or each instance's first try ended unready. */
+ * stopped or removed, or each instance's first try ended unready; or it
+ * waits for dependencies that are all settled that way (depends_on). */
 static int settled(const struct sup_notify *n, const struct sup_service *svc) {
   int all_tried = 1;
   if (svc->failed || svc->stopped || svc->removed)
     return 1;
+  if (svc->waiting) {
+    const char *names[64];
+    size_t k = sup_deps_waiting_for(n->host, svc, names, 64);
+    for (size_t i = 0; i < k; i++) {
+      const struct sup_service *d = sup_deps_find(n->host, names[i]);
+      if (d != NULL && !settled(n, d))
+        return 0;
+    }
+    return 1;
+  }
   for (size_t i = 0; i < svc->ninst; i++) {
     if (svc->inst[i]->state == SUP_I_READY)
       return 1;

@@ -28,7 +28,7 @@ uint64_t sup_proc_rss(pid_t pid) {
   return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-int sup_proc_stat_cpu(const char *text, size_t len, uint64_t *ticks) {
+int sup_proc_stat_parse(const char *text, size_t len, uint64_t *ticks, uint64_t *rss_pages) {
   const char *end = text + len, *p = NULL;
   for (const char *q = text; q < end; q++)
     if (*q == ')')
@@ -36,26 +36,49 @@ int sup_proc_stat_cpu(const char *text, size_t len, uint64_t *ticks) {
   if (p == NULL)
     return UV_EINVAL;
   p++;
-  /* After ')': state (field 3) ... utime (14) stime (15). */
-  uint64_t v[2] = {0, 0};
-  for (int field = 3; field <= 15; field++) {
+  /* After ')': state (field 3) ... utime (14) stime (15) ... rss (24). */
+  uint64_t v[3] = {0, 0, 0};
+  int last = rss_pages ? 24 : 15;
+  for (int field = 3; field <= last; field++) {
     while (p < end && *p == ' ')
       p++;
     if (p == end)
       return UV_EINVAL;
     const char *start = p;
+    int want = field == 14 || field == 15 || field == 24;
     uint64_t n = 0;
     for (; p < end && *p != ' ' && *p != '\n'; p++) {
-      if (field >= 14 && (*p < '0' || *p > '9'))
+      if (want && (*p < '0' || *p > '9'))
         return UV_EINVAL;
       n = n * 10 + (uint64_t)(*p - '0');
     }
     if (p == start)
       return UV_EINVAL;
-    if (field >= 14)
-      v[field - 14] = n;
+    if (want)
+      v[field == 24 ? 2 : field - 14] = n;
   }
   *ticks = v[0] + v[1];
+  if (rss_pages)
+    *rss_pages = v[2];
+  return 0;
+}
+
+int sup_proc_stat_cpu(const char *text, size_t len, uint64_t *ticks) {
+  return sup_proc_stat_parse(text, len, ticks, NULL);
+}
+
+int sup_proc_stat_read(pid_t pid, uint64_t *ticks, uint64_t *rss) {
+  char path[64], buf[1024];
+  uint64_t pages;
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+  int err = n < 0 ? errno : EINVAL;
+  if (fd >= 0)
+    close(fd);
+  if (n <= 0 || sup_proc_stat_parse(buf, (size_t)n, ticks, &pages) != 0)
+    return -err;
+  *rss = pages * (uint64_t)sysconf(_SC_PAGESIZE);
   return 0;
 }
 
@@ -65,26 +88,27 @@ double sup_proc_cpu_percent(uint64_t dticks, long hz, uint64_t dms) {
   return (double)dticks * 100000.0 / ((double)hz * (double)dms);
 }
 
-int sup_proc_cpu_sample(struct sup_cpu *c, pid_t pid, uint64_t now_ms) {
-  char path[64], buf[1024];
-  uint64_t ticks;
-  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
-  int err = n < 0 ? errno : EINVAL;
-  if (fd >= 0)
-    close(fd);
-  if (n <= 0 || sup_proc_stat_cpu(buf, (size_t)n, &ticks) != 0) {
-    memset(c, 0, sizeof(*c));
-    return -err;
-  }
-  if (c->pid == pid && now_ms > c->at_ms && ticks >= c->ticks)
+void sup_proc_cpu_update(struct sup_cpu *c, pid_t pid, uint64_t ticks, uint64_t now_ms,
+                         uint64_t min_ms) {
+  if (c->pid == pid && (now_ms < c->at_ms + min_ms || (min_ms == 0 && now_ms == c->at_ms)))
+    return; /* too soon: keep the figure and its baseline */
+  if (c->pid == pid && ticks >= c->ticks)
     c->percent = sup_proc_cpu_percent(ticks - c->ticks, sysconf(_SC_CLK_TCK), now_ms - c->at_ms);
   else if (c->pid != pid)
     c->percent = 0;
   c->pid = pid;
   c->ticks = ticks;
   c->at_ms = now_ms;
+}
+
+int sup_proc_cpu_sample(struct sup_cpu *c, pid_t pid, uint64_t now_ms) {
+  uint64_t ticks, rss;
+  int rc = sup_proc_stat_read(pid, &ticks, &rss);
+  if (rc < 0) {
+    memset(c, 0, sizeof(*c));
+    return rc;
+  }
+  sup_proc_cpu_update(c, pid, ticks, now_ms, 0);
   return 0;
 }
 

@@ -12,9 +12,9 @@
  * cannot be read (the process is gone). */
 uint64_t sup_proc_rss(pid_t pid);
 
-/* CPU use of one process, sampled (every second, with the RSS): the
- * percentage is over the interval between the last two readings, 100 for
- * one core kept busy. */
+/* CPU use of one process, from readings of its /proc/PID/stat: the
+ * percentage is over the interval between the last two readings that
+ * count (see sup_proc_cpu_update), 100 for one core kept busy. */
 struct sup_cpu {
   pid_t pid;      /* the process the last reading was of; 0 = none */
   uint64_t ticks; /* its utime + stime then, in clock ticks */
@@ -28,13 +28,29 @@ struct sup_cpu {
  * UV_EINVAL when the text is not such a line. */
 int sup_proc_stat_cpu(const char *text, size_t len, uint64_t *ticks);
 
+/* The same, and the resident set size in pages (field 24) into *rss_pages:
+ * one file gives both figures. Returns 0 or UV_EINVAL. */
+int sup_proc_stat_parse(const char *text, size_t len, uint64_t *ticks, uint64_t *rss_pages);
+
+/* Reads /proc/PID/stat once: utime + stime in clock ticks and the RSS in
+ * bytes. Returns 0, or a negative errno (the process is gone). */
+int sup_proc_stat_read(pid_t pid, uint64_t *ticks, uint64_t *rss);
+
+/* Takes the reading (ticks at now_ms) of pid into c. The first reading of
+ * a pid is the baseline (0 %); a reading at least min_ms after the
+ * baseline gives the percentage over that interval and becomes the new
+ * baseline; a reading sooner changes nothing (so that two readers asking
+ * a moment apart do not shrink each other's interval to nothing). */
+void sup_proc_cpu_update(struct sup_cpu *c, pid_t pid, uint64_t ticks, uint64_t now_ms,
+                         uint64_t min_ms);
+
 /* The CPU percentage of dticks clock ticks (hz per second) over dms
  * milliseconds; 0 when dms is 0. */
 double sup_proc_cpu_percent(uint64_t dticks, long hz, uint64_t dms);
 
-/* Takes a reading of pid's CPU time at now_ms into c. A reading of another
- * pid than the last (a new process) starts over at 0 %. Returns 0, or a
- * negative errno when /proc/PID/stat cannot be read (then c is cleared). */
+/* Reads pid's CPU time at now_ms into c (sup_proc_cpu_update with no
+ * minimum interval). Returns 0, or a negative errno when /proc/PID/stat
+ * cannot be read (then c is cleared). */
 int sup_proc_cpu_sample(struct sup_cpu *c, pid_t pid, uint64_t now_ms);
 
 /* Sends sig to the process group led by pid (the child and everything it

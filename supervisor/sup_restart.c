@@ -9,8 +9,8 @@ enum sup_restart_verdict sup_restart_decide(const struct sup_restart_facts *f,
     return SUP_RESTART_STAY_EXITED;
   if (f->ready_ms && f->now_ms - f->ready_ms >= (uint64_t)f->cfg->window_s * 1000)
     sup_backoff_reset(b); /* it had proved stable */
-  if (sup_window_add(w, f->now_ms))
-    return SUP_RESTART_FAIL_SERVICE;
+  if (!f->clean && sup_window_add(w, f->now_ms))
+    return SUP_RESTART_FAIL_SERVICE; /* a clean exit never counts */
   *delay_ms = sup_backoff_next(b, f->rnd);
   return *delay_ms == 0 ? SUP_RESTART_NOW : SUP_RESTART_BACKOFF;
 }

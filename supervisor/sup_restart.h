@@ -7,8 +7,13 @@
  *
  *   host stopping, service stopped/failed, instance being removed  → stay exited
  *   policy never, or on-failure after a clean exit                   → stay exited
- *   one restart too many within window_s                             → service failed
+ *   one restart too many within window_s (clean exits never count)   → service failed
  *   else → restart now (the first after a stable run) or back off
+ *
+ * A clean exit is one of success_exit_codes (default 0), with no signal,
+ * and not a kill by muster; under `always` it restarts with the backoff
+ * (a program that exits at once is still throttled) but can never fail
+ * the service.
  *
  * An instance that had stayed ready for window_s proved stable: its
  * backoff starts over. */
@@ -30,7 +35,7 @@ enum sup_restart_verdict {
 /* The facts about one exit. */
 struct sup_restart_facts {
   const struct cfg_restart *cfg; /* the service's restart settings */
-  int clean;                     /* exit code 0, no signal, not killed by muster */
+  int clean;                     /* a success exit code, no signal, not killed by muster */
   int held;                      /* host stopping, service stopped or failed, instance removed */
   uint64_t now_ms;               /* monotonic time of the exit */
   uint64_t ready_ms;             /* when it last became ready, 0 if it never did */

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "sup_exec.h"
 #include "sup_host.h"
 #include "sup_log.h"
 #include "sup_proc.h"
@@ -22,6 +23,7 @@
 static void run_handle_closed(struct sup_run *run) {
   if (--run->open > 0)
     return;
+  sup_proc_env_free(run->health_env);
   sup_pubsub_run_done(run->host, run); /* no-op once it left at its exit */
   sup_host_run_closed(run);
   free(run);
@@ -56,32 +58,100 @@ void sup_run_force_close(struct sup_run *run) {
 
 /* ---- The child's environment ---- */
 
-/* muster's environment, the service's env, then the channel and instance
- * variables (SPEC §3). NULL on out of memory. */
-static char **child_env(struct sup_instance *inst) {
+/* Reads the service's env_file into *vars (none when it has none, or an
+ * optional one is missing). Returns 0, or UV_EINVAL with the reason logged:
+ * the spawn fails. */
+static int read_env_file(struct sup_instance *inst, struct cfg_env_var **vars, size_t *n) {
   const struct cfg_service *c = inst->svc->cfg;
-  size_t n = c->nenv + 7, k = 0;
-  char **set = calloc(n, sizeof(*set));
-  char **env = NULL;
-  if (set == NULL)
-    return NULL;
+  char err[600];
+  *vars = NULL;
+  *n = 0;
+  if (c->env_file == NULL)
+    return 0;
+  int rc = cfg_envfile_read(c->env_file, vars, n, err, sizeof(err));
+  if (rc == UV_ENOENT && c->env_file_optional)
+    return 0;
+  for (size_t i = 0; rc == 0 && i < *n; i++) {
+    if (cfg_env_reserved((*vars)[i].name)) {
+      snprintf(err, sizeof(err), "%s: %s is reserved: muster sets it for each instance",
+               c->env_file, (*vars)[i].name);
+      rc = UV_EINVAL;
+    }
+  }
+  if (rc != 0) {
+    sup_log(SUP_ERROR, "%s: env_file %s; not spawning", inst->label, err);
+    cfg_env_vars_free(*vars, *n);
+    *vars = NULL;
+    *n = 0;
+    return UV_EINVAL;
+  }
+  return 0;
+}
+
+/* Appends "NAME=value" to set[*k]. Returns 0 or -1. */
+static int put(char **set, size_t *k, const char *name, const char *value) {
+  return asprintf(&set[(*k)++], "%s=%s", name, value) < 0 ? -1 : 0;
+}
+
+/* The variables of the instance, a later one winning (docs/configuration.md):
+ * the user's HOME, USER, LOGNAME; env_file; env; the channel and instance
+ * variables (SPEC §3), and MUSTER_WS_ACK with ws.ack. Returns 0 or -1
+ * (out of memory). */
+static int fill_set(struct sup_instance *inst, const struct cfg_env_var *file, size_t nfile,
+                    char **set, size_t *k) {
+  const struct cfg_service *c = inst->svc->cfg;
+  char idx[16];
+  snprintf(idx, sizeof(idx), "%d", inst->index);
+  if (c->as.login && (put(set, k, "HOME", c->as.home) != 0 || put(set, k, "USER", c->as.login) ||
+                      put(set, k, "LOGNAME", c->as.login)))
+    return -1;
+  for (size_t i = 0; i < nfile; i++)
+    if (put(set, k, file[i].name, file[i].value) != 0)
+      return -1;
   for (size_t i = 0; i < c->nenv; i++)
-    if (asprintf(&set[k++], "%s=%s", c->env[i].name, c->env[i].value) < 0)
-      goto out_free;
-  if (asprintf(&set[k++], "MUSTER_CHANNEL_FD=3") < 0 ||
-      asprintf(&set[k++], "NODE_CHANNEL_FD=3") < 0 ||
-      asprintf(&set[k++], "NODE_CHANNEL_SERIALIZATION_MODE=json") < 0 ||
-      asprintf(&set[k++], "MUSTER_SERVICE=%s", c->name) < 0 ||
-      asprintf(&set[k++], "MUSTER_INSTANCE=%d", inst->index) < 0 ||
-      asprintf(&set[k++], "NODE_APP_INSTANCE=%d", inst->index) < 0 || /* PM2's name */
-      (c->ws_ack && asprintf(&set[k++], "MUSTER_WS_ACK=1") < 0))     /* for the library */
-    goto out_free;
-  env = sup_proc_env_build(sup_host_environ(inst->svc->host), set, k);
-out_free:
-  for (size_t i = 0; i < n; i++)
+    if (put(set, k, c->env[i].name, c->env[i].value) != 0)
+      return -1;
+  if (put(set, k, "MUSTER_CHANNEL_FD", "3") || put(set, k, "NODE_CHANNEL_FD", "3") ||
+      put(set, k, "NODE_CHANNEL_SERIALIZATION_MODE", "json") ||
+      put(set, k, "MUSTER_SERVICE", c->name) || put(set, k, "MUSTER_INSTANCE", idx) ||
+      put(set, k, "NODE_APP_INSTANCE", idx) || /* PM2's name */
+      (c->ws_ack && put(set, k, "MUSTER_WS_ACK", "1"))) /* for the library */
+    return -1;
+  return 0;
+}
+
+/* muster's environment, then the instance's variables. Returns 0 with
+ * *out (free with sup_proc_env_free), UV_EINVAL (env_file: logged) or
+ * UV_ENOMEM. */
+static int child_env(struct sup_instance *inst, char ***out) {
+  const struct cfg_service *c = inst->svc->cfg;
+  struct cfg_env_var *file;
+  size_t nfile, k = 0;
+  *out = NULL;
+  if (read_env_file(inst, &file, &nfile) != 0)
+    return UV_EINVAL;
+  size_t n = 3 + nfile + c->nenv + 7;
+  char **set = calloc(n, sizeof(*set));
+  if (set != NULL && fill_set(inst, file, nfile, set, &k) == 0)
+    *out = sup_proc_env_build(sup_host_environ(inst->svc->host), set, k);
+  for (size_t i = 0; set != NULL && i < n; i++)
     free(set[i]);
   free(set);
-  return env;
+  cfg_env_vars_free(file, nfile);
+  return *out ? 0 : UV_ENOMEM;
+}
+
+/* The PORT of env (an http health check's port), or 0 when there is none
+ * that is a port. */
+static int env_port(char *const *env) {
+  for (size_t i = 0; env[i] != NULL; i++) {
+    if (strncmp(env[i], "PORT=", 5) == 0) {
+      char *end;
+      long p = strtol(env[i] + 5, &end, 10);
+      return end != env[i] + 5 && *end == '\0' && p >= 1 && p <= 65535 ? (int)p : 0;
+    }
+  }
+  return 0;
 }
 
 /* ---- Spawning ---- */
@@ -110,9 +180,10 @@ static int open_captures(struct sup_run *run, struct sup_instance *inst) {
   return 0;
 }
 
-/* The uv_spawn options for inst with fd 3 = chfd. */
+/* The uv_spawn options for inst with fd 3 = chfd; argv is the command
+ * itself or its --exec-as form (sup_exec.h). */
 static void spawn_options(struct sup_run *run, struct sup_instance *inst, int chfd, char **env,
-                          uv_stdio_container_t stdio[4], uv_process_options_t *o) {
+                          char **argv, uv_stdio_container_t stdio[4], uv_process_options_t *o) {
   const struct cfg_service *c = inst->svc->cfg;
   memset(o, 0, sizeof(*o));
   memset(stdio, 0, 4 * sizeof(*stdio));
@@ -123,8 +194,8 @@ static void spawn_options(struct sup_run *run, struct sup_instance *inst, int ch
   stdio[2].data.stream = (uv_stream_t *)&run->err.pipe;
   stdio[3].flags = UV_INHERIT_FD;
   stdio[3].data.fd = chfd;
-  o->file = c->command[0];
-  o->args = c->command;
+  o->file = argv == c->command ? c->command[0] : SUP_EXEC_SELF;
+  o->args = argv;
   o->env = env;
   o->cwd = c->cwd;
   o->flags = UV_PROCESS_DETACHED; /* setsid(): its own process group */
@@ -132,40 +203,86 @@ static void spawn_options(struct sup_run *run, struct sup_instance *inst, int ch
   o->stdio_count = 4;
 }
 
+/* What a spawn needs before uv_spawn: the environment, the argv (*owned
+ * to free after the spawn), the socketpair. Returns 0, or a negative
+ * libuv error (logged) with nothing left to free. */
+static int prepare(struct sup_instance *inst, char ***env, char ***argv, char **owned, int sv[2]) {
+  const struct cfg_service *c = inst->svc->cfg;
+  int rc = child_env(inst, env);
+  if (rc == UV_ENOMEM)
+    sup_log(SUP_ERROR, "%s: out of memory while spawning", inst->label);
+  if (rc == 0 && (*argv = sup_exec_argv(&c->as, c->command, owned)) == NULL) {
+    sup_log(SUP_ERROR, "%s: out of memory while spawning", inst->label);
+    rc = UV_ENOMEM;
+  }
+  if (rc == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+    rc = -errno;
+    sup_log(SUP_ERROR, "%s: socketpair() failed: %s", inst->label, strerror(errno));
+    free(*owned);
+  }
+  if (rc != 0)
+    sup_proc_env_free(*env);
+  return rc;
+}
+
+/* Keeps from env what the health check needs: the port of an http check;
+ * for a command, the environment without the channel variables (it has no
+ * fd 3) and with MUSTER_INSTANCE_PID. Frees env. */
+static void keep_for_health(struct sup_run *run, struct sup_instance *inst, char **env) {
+  const struct cfg_health *hc = &inst->svc->cfg->health;
+  char pid[48];
+  size_t w = 0;
+  if (hc->kind == CFG_HEALTH_HTTP)
+    run->health_port = env_port(env);
+  if (hc->kind == CFG_HEALTH_COMMAND) {
+    for (size_t i = 0; env[i] != NULL; i++) {
+      if (strncmp(env[i], "MUSTER_CHANNEL_FD=", 18) == 0 ||
+          strncmp(env[i], "NODE_CHANNEL_", 13) == 0) {
+        free(env[i]);
+        continue;
+      }
+      env[w++] = env[i];
+    }
+    env[w] = NULL;
+    snprintf(pid, sizeof(pid), "MUSTER_INSTANCE_PID=%d", (int)run->pid);
+    char *set[] = {pid};
+    run->health_env = sup_proc_env_build(env, set, 1);
+  }
+  sup_proc_env_free(env);
+}
+
 int sup_run_spawn(struct sup_run *run, struct sup_instance *inst,
                   const struct ipc_channel_cbs *chcbs, uv_exit_cb on_exit) {
   uv_loop_t *loop = sup_host_loop(inst->svc->host);
   uv_stdio_container_t stdio[4];
   uv_process_options_t o;
+  char **env = NULL, **argv = NULL, *owned = NULL;
   int sv[2], rc;
   run->proc.data = run;
   sup_pubsub_run_init(run);
   if ((rc = open_captures(run, inst)) < 0)
     return rc;
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-    rc = -errno;
-    sup_log(SUP_ERROR, "%s: socketpair() failed: %s", inst->label, strerror(errno));
+  if ((rc = prepare(inst, &env, &argv, &owned, sv)) < 0) {
     sup_run_force_close(run);
     return rc;
   }
-  char **env = child_env(inst);
-  spawn_options(run, inst, sv[1], env, stdio, &o);
+  spawn_options(run, inst, sv[1], env, argv, stdio, &o);
   o.exit_cb = on_exit;
-  rc = env ? uv_spawn(loop, &run->proc, &o) : UV_ENOMEM;
-  sup_proc_env_free(env);
+  rc = uv_spawn(loop, &run->proc, &o);
+  free(owned);
   close(sv[1]);
-  run->open++; /* the process handle: closed even when the spawn failed */
+  run->open++; /* the process handle: uv_spawn initialised it, failed or not */
   if (rc < 0) {
     close(sv[0]);
-    sup_log(SUP_ERROR, "%s: spawn \"%s\" failed: %s", inst->label, o.file, uv_err_name(rc));
-    if (env) /* uv_spawn initialised the handle */
-      uv_close((uv_handle_t *)&run->proc, on_proc_closed);
-    else
-      run->open--;
+    sup_proc_env_free(env);
+    sup_log(SUP_ERROR, "%s: spawn \"%s\" failed: %s", inst->label, inst->svc->cfg->command[0],
+            uv_err_name(rc));
+    uv_close((uv_handle_t *)&run->proc, on_proc_closed);
     sup_run_force_close(run);
     return rc;
   }
   run->pid = run->proc.pid;
+  keep_for_health(run, inst, env);
   run->open++; /* the channel */
   if ((rc = ipc_channel_open(&run->ch, loop, sv[0], 0, chcbs, run)) < 0) {
     sup_log(SUP_ERROR, "%s: channel setup failed: %s", inst->label, uv_strerror(rc));

@@ -72,6 +72,7 @@ void sup_service_free(struct sup_service *svc) {
 void sup_service_start(struct sup_service *svc) {
   svc->stopped = 0;
   svc->failed = 0;
+  svc->waiting = 0;
   sup_window_clear(&svc->window);
   for (size_t i = 0; i < svc->ninst; i++) {
     struct sup_instance *inst = svc->inst[i];
@@ -84,6 +85,7 @@ void sup_service_start(struct sup_service *svc) {
 
 void sup_service_stop(struct sup_service *svc) {
   svc->stopped = 1;
+  svc->waiting = 0;
   for (size_t i = 0; i < svc->ninst; i++)
     sup_instance_stop(svc->inst[i]);
 }
@@ -99,6 +101,8 @@ enum sup_sstate sup_service_state(const struct sup_service *svc) {
   size_t ready = 0, starting = 0, alive = 0;
   if (svc->failed)
     return SUP_S_FAILED;
+  if (svc->waiting)
+    return SUP_S_STARTING; /* for its dependencies */
   for (size_t i = 0; i < svc->ninst; i++) {
     enum sup_istate s = svc->inst[i]->state;
     ready += s == SUP_I_READY;
@@ -134,7 +138,7 @@ static struct sup_instance *add_instance(struct sup_service *svc, int idx, int s
   if (inst == NULL)
     return NULL;
   svc->inst[svc->ninst++] = inst;
-  if (start && !svc->stopped && !svc->failed && !sup_host_stopping(svc->host))
+  if (start && !svc->stopped && !svc->failed && !svc->waiting && !sup_host_stopping(svc->host))
     sup_instance_start(inst);
   return inst;
 }
@@ -268,6 +272,7 @@ int sup_service_restart(struct sup_service *svc, sup_done_cb cb, void *ctx) {
     return UV_EBUSY;
   svc->stopped = 0;
   svc->failed = 0;
+  svc->waiting = 0; /* an operator's restart starts it, as start does */
   svc->roll = (struct sup_roll){.active = 1, .cb = cb, .ctx = ctx};
   roll_step(svc);
   return 0;
@@ -314,7 +319,7 @@ int sup_service_reconfigure(struct sup_service *svc, const struct cfg_service *n
   for (size_t k = 0; k < svc->ninst; k++)
     sup_backoff_init(&svc->inst[k]->backoff, (uint64_t)ns->restart.backoff_initial_ms,
                      (uint64_t)ns->restart.backoff_max_ms);
-  if (svc->stopped || svc->failed) {
+  if (svc->stopped || svc->failed || svc->waiting) {
     svc->target = (size_t)ns->instances; /* applies at the next start */
   } else if (sup_service_restart(svc, on_rolled, svc) != 0) {
     sup_log(SUP_WARN, "%s: changed by reload while restarting; new settings apply to new "

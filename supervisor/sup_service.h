@@ -59,6 +59,9 @@ struct sup_service {
   unsigned removed : 1;           /* dropped from the config by a reload */
   unsigned stopped : 1;           /* stopped on request: no restarts */
   unsigned failed : 1;            /* crash loop: no restarts until start */
+  unsigned waiting : 1;           /* not started yet: a dependency is not ready (sup_deps) */
+  unsigned shutdown_sent : 1;     /* shutdown: asked to stop (after its dependents) */
+  unsigned shutdown_waits : 1;    /* shutdown: said it waits for its dependents */
 };
 
 /* Creates the service and its instances (not started). Returns NULL with

@@ -1,55 +1,181 @@
-/* sup_status — the `status` reply as JSON. See sup_status.h. */
+/* sup_status — the `status` reply as JSON text. See sup_status.h. */
 #include "sup_status.h"
 
-#include "sup_proc.h"
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipc_text.h"
+#include "sup_service.h"
 #include "sup_view.h"
 
-cJSON *sup_status_instance(const struct sup_instance *inst) {
-  struct sup_instance_info ii;
-  cJSON *o = cJSON_CreateObject();
-  sup_view_instance_info(inst, &ii);
-  cJSON_AddNumberToObject(o, "index", ii.index);
-  cJSON_AddNumberToObject(o, "pid", ii.pid);
-  cJSON_AddStringToObject(o, "state", ii.state_name);
-  cJSON_AddNumberToObject(o, "restarts", ii.restarts);
-  cJSON_AddNumberToObject(o, "uptime_ms", (double)ii.uptime_ms);
-  cJSON_AddNumberToObject(o, "rss_bytes", ii.pid ? (double)sup_proc_rss(ii.pid) : 0);
-  /* Over the last second (the memory watch's reading), one decimal. */
-  cJSON_AddNumberToObject(o, "cpu_percent", (double)(long long)(ii.cpu_percent * 10 + 0.5) / 10);
-  cJSON_AddNumberToObject(o, "inflight", ii.inflight);
-  cJSON_AddNumberToObject(o, "requests", (double)ii.requests);
-  if (ii.last_code == -1 && ii.last_signal == 0) {
-    cJSON_AddNullToObject(o, "last_exit");
-  } else {
-    cJSON *e = cJSON_AddObjectToObject(o, "last_exit");
-    cJSON_AddNumberToObject(e, "code", ii.last_code);
-    cJSON_AddNumberToObject(e, "signal", ii.last_signal);
+/* ,"key": */
+static void key(struct ipc_buf *b, const char *k) {
+  ipc_buf_addc(b, ',');
+  ipc_json_str(b, k, strlen(k));
+  ipc_buf_addc(b, ':');
+}
+
+/* ,"key":N */
+static void field_int(struct ipc_buf *b, const char *k, int64_t v) {
+  key(b, k);
+  ipc_buf_addi(b, v);
+}
+
+/* ,"key":"text" */
+static void field_str(struct ipc_buf *b, const char *k, const char *v) {
+  key(b, k);
+  ipc_json_str(b, v, strlen(v));
+}
+
+/* A percentage with one decimal, written as cJSON would ("12.5", "3"). */
+static void field_tenths(struct ipc_buf *b, const char *k, double v) {
+  long long t = (long long)(v * 10 + 0.5);
+  key(b, k);
+  ipc_buf_addi(b, t / 10);
+  if (t % 10 != 0) {
+    ipc_buf_addc(b, '.');
+    ipc_buf_addc(b, (char)('0' + t % 10));
   }
+}
+
+/* One instance, its /proc figures read now. */
+static void instance_json(struct ipc_buf *b, struct sup_instance *inst) {
+  struct sup_instance_info ii;
+  sup_view_instance_sample(inst);
+  sup_view_instance_info(inst, &ii);
+  ipc_buf_adds(b, "{\"index\":");
+  ipc_buf_addi(b, ii.index);
+  field_int(b, "pid", ii.pid);
+  field_str(b, "state", ii.state_name);
+  field_int(b, "restarts", ii.restarts);
+  field_int(b, "uptime_ms", (int64_t)ii.uptime_ms);
+  field_int(b, "rss_bytes", (int64_t)ii.rss_bytes);
+  /* Over a second or more up to this reading, one decimal. */
+  field_tenths(b, "cpu_percent", ii.cpu_percent);
+  field_int(b, "inflight", ii.inflight);
+  field_int(b, "requests", (int64_t)ii.requests);
+  key(b, "last_exit");
+  if (ii.last_code == -1 && ii.last_signal == 0) {
+    ipc_buf_adds(b, "null");
+  } else {
+    ipc_buf_adds(b, "{\"code\":");
+    ipc_buf_addi(b, ii.last_code);
+    field_int(b, "signal", ii.last_signal);
+    ipc_buf_addc(b, '}');
+  }
+  if (ii.has_health)
+    field_int(b, "health_misses", ii.health_misses);
+  ipc_buf_addc(b, '}');
+}
+
+/* ,"key":["a","b"] when n > 0. */
+static void field_names(struct ipc_buf *b, const char *k, const char **names, size_t n) {
+  if (n == 0)
+    return;
+  key(b, k);
+  ipc_buf_addc(b, '[');
+  for (size_t i = 0; i < n; i++) {
+    if (i > 0)
+      ipc_buf_addc(b, ',');
+    ipc_json_str(b, names[i], strlen(names[i]));
+  }
+  ipc_buf_addc(b, ']');
+}
+
+/* One service and its instances. */
+static void service_json(struct ipc_buf *b, struct sup_host *h, struct sup_service *svc) {
+  struct sup_service_info si;
+  struct sup_instance *inst;
+  const char *names[64];
+  sup_view_service_info(svc, &si);
+  ipc_buf_adds(b, "{\"name\":");
+  ipc_json_str(b, si.name, strlen(si.name));
+  field_str(b, "state", si.state_name);
+  field_int(b, "restarts", (int64_t)si.restarts);
+  field_int(b, "connections", (int64_t)si.connections);
+  field_names(b, "waiting_for", names, sup_view_waiting_for(h, svc, names, 64));
+  field_names(b, "failed_dependencies", names, sup_view_failed_dependencies(h, svc, names, 64));
+  key(b, "instances");
+  ipc_buf_addc(b, '[');
+  for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++) {
+    if (i > 0)
+      ipc_buf_addc(b, ',');
+    instance_json(b, inst);
+  }
+  ipc_buf_adds(b, "]}");
+}
+
+/* ,"hooks":[...] when there are hooks: what each one did. */
+static void hooks_json(struct ipc_buf *b, struct sup_host *h) {
+  struct sup_evhook_info hi;
+  size_t n = sup_view_hook_count(h);
+  if (n == 0)
+    return;
+  key(b, "hooks");
+  ipc_buf_addc(b, '[');
+  for (size_t i = 0; i < n; i++) {
+    size_t ne = 0;
+    sup_view_hook_info(h, i, &hi);
+    while (hi.events[ne] != NULL)
+      ne++;
+    ipc_buf_adds(b, i ? ",{\"index\":" : "{\"index\":");
+    ipc_buf_addi(b, hi.index);
+    field_names(b, "events", (const char **)hi.events, ne);
+    key(b, "running");
+    ipc_buf_adds(b, hi.running ? "true" : "false");
+    field_int(b, "queued", (int64_t)hi.queued);
+    field_int(b, "runs", (int64_t)hi.runs);
+    field_int(b, "failures", (int64_t)hi.failures);
+    field_int(b, "killed", (int64_t)hi.killed);
+    field_int(b, "dropped", (int64_t)hi.dropped);
+    ipc_buf_addc(b, '}');
+  }
+  ipc_buf_addc(b, ']');
+}
+
+void sup_status_write(struct ipc_buf *b, struct sup_host *h, struct sup_service *one) {
+  struct sup_service *svc;
+  size_t n = 0;
+  ipc_buf_adds(b, "{\"ok\":true,\"services\":[");
+  for (size_t s = 0; (svc = sup_view_service(h, s)) != NULL; s++) {
+    if (one != NULL && svc != one)
+      continue;
+    if (n++ > 0)
+      ipc_buf_addc(b, ',');
+    service_json(b, h, svc);
+  }
+  ipc_buf_addc(b, ']');
+  if (one == NULL)
+    hooks_json(b, h);
+  ipc_buf_adds(b, "}\n");
+}
+
+/* The text b holds, parsed; b is freed. NULL on out of memory. */
+static cJSON *parsed(struct ipc_buf *b) {
+  cJSON *o = b->oom ? NULL : cJSON_ParseWithLength(b->data, b->len);
+  ipc_buf_free(b);
   return o;
+}
+
+/* The readings of /proc are cached in the instance: writing the reply
+ * updates them, which is why a const instance or host is cast here. */
+cJSON *sup_status_instance(const struct sup_instance *inst) {
+  struct ipc_buf b;
+  ipc_buf_init(&b);
+  instance_json(&b, (struct sup_instance *)inst);
+  return parsed(&b);
 }
 
 cJSON *sup_status_service(const struct sup_service *svc) {
-  struct sup_service_info si;
-  struct sup_instance *inst;
-  cJSON *o = cJSON_CreateObject();
-  sup_view_service_info(svc, &si);
-  cJSON_AddStringToObject(o, "name", si.name);
-  cJSON_AddStringToObject(o, "state", si.state_name);
-  cJSON_AddNumberToObject(o, "restarts", (double)si.restarts);
-  cJSON_AddNumberToObject(o, "connections", (double)si.connections);
-  cJSON *a = cJSON_AddArrayToObject(o, "instances");
-  for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++)
-    cJSON_AddItemToArray(a, sup_status_instance(inst));
-  return o;
+  struct ipc_buf b;
+  ipc_buf_init(&b);
+  service_json(&b, svc->host, (struct sup_service *)svc);
+  return parsed(&b);
 }
 
 cJSON *sup_status_reply(const struct sup_host *host, const struct sup_service *one) {
-  struct sup_service *svc;
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddTrueToObject(o, "ok");
-  cJSON *a = cJSON_AddArrayToObject(o, "services");
-  for (size_t s = 0; (svc = sup_view_service(host, s)) != NULL; s++)
-    if (one == NULL || svc == one)
-      cJSON_AddItemToArray(a, sup_status_service(svc));
-  return o;
+  struct ipc_buf b;
+  ipc_buf_init(&b);
+  sup_status_write(&b, (struct sup_host *)host, (struct sup_service *)one);
+  return parsed(&b);
 }

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "sup_deps.h"
 #include "sup_host.h"
 #include "sup_log.h"
 #include "sup_proc.h"
@@ -38,6 +39,16 @@ void sup_view_service_info(const struct sup_service *svc, struct sup_service_inf
   }
 }
 
+size_t sup_view_waiting_for(const struct sup_host *h, const struct sup_service *svc,
+                            const char **out, size_t max) {
+  return sup_deps_waiting_for(h, svc, out, max);
+}
+
+size_t sup_view_failed_dependencies(const struct sup_host *h, const struct sup_service *svc,
+                                    const char **out, size_t max) {
+  return sup_deps_failed(h, svc, out, max);
+}
+
 const struct cfg_service *sup_view_service_cfg(const struct sup_service *svc) {
   return svc->cfg;
 }
@@ -55,9 +66,16 @@ void sup_view_instance_info(const struct sup_instance *inst, struct sup_instance
   out->uptime_ms = out->pid ? sup_now_ms() - inst->started_ms : 0;
   out->inflight = inst->inflight;
   out->requests = inst->requests;
+  out->rss_bytes = out->pid ? inst->rss : 0;
   out->cpu_percent = out->pid && inst->cpu.pid == out->pid ? inst->cpu.percent : 0;
   out->last_code = inst->last_code;
   out->last_signal = inst->last_signal;
+  out->has_health = inst->svc->cfg->health.kind != CFG_HEALTH_NONE;
+  out->health_misses = inst->health_fails;
+}
+
+void sup_view_instance_sample(struct sup_instance *inst) {
+  sup_instance_sample(inst);
 }
 
 const char *sup_view_label(const struct sup_instance *inst) {
@@ -74,6 +92,14 @@ unsigned sup_view_inflight(const struct sup_instance *inst) {
 
 struct sup_service *sup_view_owner(const struct sup_instance *inst) {
   return inst->svc;
+}
+
+size_t sup_view_hook_count(const struct sup_host *h) {
+  return sup_evhooks_count(h->evhooks);
+}
+
+void sup_view_hook_info(const struct sup_host *h, size_t i, struct sup_evhook_info *out) {
+  sup_evhooks_info(h->evhooks, i, out);
 }
 
 const struct cfg *sup_view_cfg(const struct sup_host *h) {

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "cfg.h"
+#include "sup_evhook.h"
 #include "sup_instance.h"
 #include "sup_service.h"
 
@@ -38,9 +39,12 @@ struct sup_instance_info {
   uint64_t uptime_ms;     /* since the spawn, 0 when no process */
   unsigned inflight;
   uint64_t requests;
-  double cpu_percent;     /* over the last second; 100 = one core busy */
+  uint64_t rss_bytes;     /* resident memory at the last reading; 0 when no process */
+  double cpu_percent;     /* over a second or more up to the last reading; 100 = one core */
   int last_code;          /* -1 and 0: no exit yet */
   int last_signal;
+  int has_health;         /* the service has a health check */
+  int health_misses;      /* its checks failed in a row */
 };
 
 /* The live services: for (i = 0; (svc = sup_view_service(h, i)); i++). */
@@ -48,12 +52,23 @@ struct sup_service *sup_view_service(const struct sup_host *h, size_t i);
 /* The live service called name, or NULL. */
 struct sup_service *sup_view_find(const struct sup_host *h, const char *name);
 void sup_view_service_info(const struct sup_service *svc, struct sup_service_info *out);
+/* Up to max names (borrowed) of the services svc waits for before it
+ * starts (depends_on; none unless it is waiting), and of its dependencies
+ * that are in state failed. Each returns how many it wrote. */
+size_t sup_view_waiting_for(const struct sup_host *h, const struct sup_service *svc,
+                            const char **out, size_t max);
+size_t sup_view_failed_dependencies(const struct sup_host *h, const struct sup_service *svc,
+                                    const char **out, size_t max);
 /* Its configuration (borrowed from the config in force). */
 const struct cfg_service *sup_view_service_cfg(const struct sup_service *svc);
 
 /* The instances of svc: for (i = 0; (inst = sup_view_instance(svc, i)); i++). */
 struct sup_instance *sup_view_instance(const struct sup_service *svc, size_t i);
 void sup_view_instance_info(const struct sup_instance *inst, struct sup_instance_info *out);
+/* Reads the instance's RSS and CPU time from /proc now, for the info that
+ * follows: what `status` shows. (Nothing reads /proc for every instance
+ * in the background: only the services with max_memory_mb, each second.) */
+void sup_view_instance_sample(struct sup_instance *inst);
 /* Its label ("dummy[1]") for messages. */
 const char *sup_view_label(const struct sup_instance *inst);
 /* Its index (MUSTER_INSTANCE). */
@@ -62,6 +77,10 @@ int sup_view_index(const struct sup_instance *inst);
 unsigned sup_view_inflight(const struct sup_instance *inst);
 /* The service it belongs to. */
 struct sup_service *sup_view_owner(const struct sup_instance *inst);
+
+/* The event hooks (hooks.on_event), for `status`. */
+size_t sup_view_hook_count(const struct sup_host *h);
+void sup_view_hook_info(const struct sup_host *h, size_t i, struct sup_evhook_info *out);
 
 /* The config in force (borrowed). */
 const struct cfg *sup_view_cfg(const struct sup_host *h);

@@ -23,7 +23,7 @@ static const char *fake_getenv(void *ctx, const char *name) {
 }
 
 static const struct cfg_env env = {.file = "fuzz.json", .dir = "/tmp", .bin_dir = NULL,
-                                   .path = "/usr/bin:/bin", .getenv = fake_getenv};
+                                   .path = "/usr/bin:/bin", .getenv = fake_getenv, .ncpu = 4};
 
 /* A path as cfg.h promises them: absolute, no "//", no "." segment, no
  * trailing '/' (but "/" itself). */
@@ -64,6 +64,28 @@ static void check_route(const struct cfg_route *r, const char *svc) {
   }
 }
 
+/* The keys of SPEC §12: dependencies that exist and are not the service
+ * itself, a signal, a clean exit code, a usable health check. */
+static void check_supervision(const struct cfg *c, const struct cfg_service *s) {
+  int any_clean = 0;
+  for (size_t i = 0; i < s->ndepends; i++) {
+    const struct cfg_service *d = cfg_find_service(c, s->depends_on[i]);
+    FUZZ_CHECK(d != NULL && d != s, "%s: depends on \"%s\"", s->name, s->depends_on[i]);
+  }
+  FUZZ_CHECK(s->stop_signal > 0, "%s: stop_signal %d", s->name, s->stop_signal);
+  for (int code = 0; code < 256; code++)
+    any_clean |= cfg_success_exit(s, code);
+  FUZZ_CHECK(any_clean, "%s: no clean exit code", s->name);
+  FUZZ_CHECK(s->env_file == NULL || clean_abs(s->env_file), "%s: env_file", s->name);
+  if (s->health.kind == CFG_HEALTH_HTTP)
+    FUZZ_CHECK(s->health.path && s->health.path[0] == '/', "%s: health path", s->name);
+  if (s->health.kind == CFG_HEALTH_COMMAND)
+    FUZZ_CHECK(s->health.ncommand >= 1 && s->health.command[0][0] == '/', "%s: health command",
+               s->name);
+  FUZZ_CHECK(s->health.kind == CFG_HEALTH_NONE || s->heartbeat_ms > 0, "%s: health without beats",
+             s->name);
+}
+
 static void check_service(const struct cfg *c, const struct cfg_service *s) {
   size_t n = strlen(s->name);
   FUZZ_CHECK(n >= 1 && n <= 64 && strspn(s->name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -88,6 +110,7 @@ static void check_service(const struct cfg *c, const struct cfg_service *s) {
                    s->env[i].value != NULL,
                "%s: env name \"%s\"", s->name, s->env[i].name);
   FUZZ_CHECK(cfg_service_equal(s, s), "%s: not equal to itself", s->name);
+  check_supervision(c, s);
 }
 
 /* What cfg.h promises of an accepted config. */

@@ -5,6 +5,9 @@
  *                  group; its pid is written to $MISBEHAVE_PIDFILE
  *   ignore_term    ignore SIGTERM and the shutdown message, keep answering
  *                  pings (only SIGKILL ends it)
+ *   record_signal  ignore the shutdown message, keep answering pings; on
+ *                  SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1 or SIGUSR2
+ *                  print "got SIGNAME" (stdout) and exit 0
  *   close_channel  close fd 3 but keep running
  *   garbage        write invalid lines on the channel, fast
  *   spam           write lines to stdout as fast as it can
@@ -243,12 +246,27 @@ static int on_stubborn_line(void *ctx, const char *line, size_t len) {
   return 0;
 }
 
-static int stubborn(void) {
+/* record_signal: says which signal came, and exits. */
+static void on_recorded(int sig) {
+  static const char *const names[] = {[SIGTERM] = "SIGTERM", [SIGINT] = "SIGINT",
+                                      [SIGQUIT] = "SIGQUIT", [SIGHUP] = "SIGHUP",
+                                      [SIGUSR1] = "SIGUSR1", [SIGUSR2] = "SIGUSR2"};
+  const char *name = names[sig] ? names[sig] : "another signal";
+  if (write(1, "got ", 4) < 0 || write(1, name, strlen(name)) < 0 || write(1, "\n", 1) < 0)
+    _exit(1);
+  _exit(0);
+}
+
+static int stubborn(int record) {
   static const char ready[] = "{\"type\":\"ready\"}\n";
+  static const int recorded[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2};
   struct ipc_frame f;
   char buf[4096];
   ssize_t n;
-  signal(SIGTERM, SIG_IGN);
+  for (size_t i = 0; record && i < sizeof(recorded) / sizeof(recorded[0]); i++)
+    signal(recorded[i], on_recorded);
+  if (!record)
+    signal(SIGTERM, SIG_IGN);
   if (write(3, ready, sizeof(ready) - 1) < 0)
     return 1;
   ipc_frame_init(&f, 0);
@@ -283,8 +301,8 @@ int main(void) {
     mode = "bad_reply";
   if (strcmp(mode, "fork") == 0)
     fork_grandchild(); /* before the loop: the child must not share it */
-  if (strcmp(mode, "ignore_term") == 0)
-    return stubborn();
+  if (strcmp(mode, "ignore_term") == 0 || strcmp(mode, "record_signal") == 0)
+    return stubborn(mode[0] == 'r');
   if (strcmp(mode, "close_channel") == 0) {
     /* Say ready by hand, hang up the channel, and keep living. */
     static const char ready[] = "{\"type\":\"ready\"}\n";

@@ -88,11 +88,13 @@ class Muster:
         with open(self.config_path, "w") as f:
             json.dump(config or self.config, f, indent=2)
 
-    def start(self, extra_env=None):
+    def start(self, extra_env=None, wrap=None):
+        """Starts muster; wrap: a command line that runs it (it must exec
+        muster, keeping the pid), such as unshare."""
         env = dict(os.environ)
         env.update(extra_env or {})
         env["PATH"] = BIN + ":" + env.get("PATH", "")
-        self.proc = subprocess.Popen([bin_path("muster"), "-c", self.config_path],
+        self.proc = subprocess.Popen((wrap or []) + [bin_path("muster"), "-c", self.config_path],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, env=env, cwd=self.dir)
         self.reader = threading.Thread(target=self._read, daemon=True)

@@ -161,6 +161,23 @@ class NotifyTest(unittest.TestCase):
         finally:
             sd.close()
 
+    def test_ready_when_a_service_waits_for_a_failed_dependency(self):
+        # api waits for db (depends_on), which fails: neither will get ready,
+        # and systemd must not wait for them forever.
+        sd = FakeSystemd()
+        services = [dummy("api", depends_on=["db"]),
+                    service("db", ["sh", "-c", "exit 1"], restart={"max_restarts": 0}),
+                    dummy("web")]
+        try:
+            with Muster(services).start({"NOTIFY_SOCKET": sd.name}) as m:
+                ready = sd.next(lambda x: "READY" in x, "READY=1")
+                self.assertRegex(ready["STATUS"], r"^running 3 services: 1/3 instances ready; "
+                                                  r"failed: db$")
+                m.seen_or_expect(r"api: waiting: db")
+                self.assertNotIn("api[0]: spawn", m.log_text())
+        finally:
+            sd.close()
+
     def test_without_notify_socket_nothing_changes(self):
         with Muster([dummy("dummy")]).start({"NOTIFY_SOCKET": ""}) as m:
             m.seen_or_expect(r"dummy\[0\]: ready: ")

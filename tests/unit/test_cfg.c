@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,9 @@ static void fixture_teardown(void) {
 
 /* Returns the fake environment of the fixture. */
 static struct cfg_env fixture_env(void) {
-  struct cfg_env env = {"muster.json", tmp, bin_dir, path_env, fake_getenv, (void *)vars};
+  struct cfg_env env = {.file = "muster.json", .dir = tmp, .bin_dir = bin_dir,
+                        .path = path_env, .getenv = fake_getenv, .getenv_ctx = (void *)vars,
+                        .ncpu = 3};
   return env;
 }
 
@@ -397,7 +400,10 @@ TEST(int_types) {
   for (size_t i = 0; i < sizeof(int_cases) / sizeof(int_cases[0]); i++) {
     for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
       int_config(&int_cases[i], bad[k].value, json, sizeof(json), path, sizeof(path));
-      snprintf(want, sizeof(want), "%s: must be an integer, got %s", path, bad[k].got);
+      if (strcmp(int_cases[i].key, "instances") == 0 && k == 0) /* may be "max" */
+        snprintf(want, sizeof(want), "%s: must be 1..1024 or \"max\", got \"2\"", path);
+      else
+        snprintf(want, sizeof(want), "%s: must be an integer, got %s", path, bad[k].got);
       CHECK(one_error(json, want));
     }
   }
@@ -1115,6 +1121,262 @@ TEST(service_equal) {
   cfg_errors_free(&e1);
 }
 
+/* ---- Supervision keys (SPEC §12) ---- */
+
+/* Parses json as a muster running as uid/gid (fake ids). */
+static struct cfg *parse_as(const char *json, struct cfg_errors *e, uid_t uid, gid_t gid) {
+  struct cfg_env env = fixture_env();
+  struct cfg *c = NULL;
+  env.fake_ids = 1;
+  env.uid = uid;
+  env.gid = gid;
+  cfg_errors_init(e);
+  cfg_parse(json, strlen(json), &env, &c, e);
+  return c;
+}
+
+/* Writes text to the file rel of the config directory. */
+static void write_tmp(const char *rel, const char *text) {
+  int fd = open(in_tmp(rel), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+    perror(rel);
+  close(fd);
+}
+
+TEST(supervision_defaults) {
+  struct cfg_errors e;
+  struct cfg *c = parse(svc(""), &e);
+  CHECK(c != NULL);
+  if (c == NULL)
+    return;
+  const struct cfg_service *s = &c->services[0];
+  CHECK_INT(s->ndepends, 0);
+  CHECK(s->depends_on == NULL);
+  CHECK(s->as.user == NULL && s->as.group == NULL && !s->as.set_uid && !s->as.set_gid);
+  CHECK_INT(s->stop_signal, SIGTERM);
+  CHECK(cfg_success_exit(s, 0) && !cfg_success_exit(s, 1) && !cfg_success_exit(s, 255));
+  CHECK(!cfg_success_exit(s, -1) && !cfg_success_exit(s, 256));
+  CHECK(s->env_file == NULL);
+  CHECK_INT(s->health.kind, CFG_HEALTH_NONE);
+  CHECK_INT(s->instances_max, 0);
+  CHECK_INT(c->nhooks, 0);
+  cfg_free(c);
+  cfg_errors_free(&e);
+}
+
+TEST(supervision_values) {
+  struct cfg_errors e;
+  write_tmp("app.env", "# the app\nPORT=9090\nSECRET='s p'\n");
+  struct cfg *c = parse(svc("\"instances\": \"max\", \"stop_signal\": \"SIGINT\", "
+                            "\"success_exit_codes\": [0, 3, 255], \"env_file\": \"app.env\", "
+                            "\"health\": {\"http\": \"/health?deep=1\"}"),
+                        &e);
+  CHECK(c != NULL);
+  if (c != NULL) {
+    const struct cfg_service *s = &c->services[0];
+    CHECK_INT(s->instances, 3); /* the fixture's CPUs */
+    CHECK_INT(s->instances_max, 1);
+    CHECK_INT(s->stop_signal, SIGINT);
+    CHECK(cfg_success_exit(s, 0) && cfg_success_exit(s, 3) && cfg_success_exit(s, 255));
+    CHECK(!cfg_success_exit(s, 1));
+    CHECK_STR(s->env_file, in_tmp("app.env"));
+    CHECK_INT(s->env_file_optional, 0);
+    CHECK_INT(s->health.kind, CFG_HEALTH_HTTP);
+    CHECK_STR(s->health.path, "/health?deep=1");
+  }
+  cfg_free(c);
+  cfg_errors_free(&e);
+  c = parse(svc("\"env_file\": \"-nothere.env\", \"health\": {\"command\": [\"svc\", \"-q\"]}"), &e);
+  CHECK(c != NULL);
+  if (c != NULL) {
+    const struct cfg_service *s = &c->services[0];
+    CHECK_STR(s->env_file, in_tmp("nothere.env"));
+    CHECK_INT(s->env_file_optional, 1);
+    CHECK_INT(s->health.kind, CFG_HEALTH_COMMAND);
+    CHECK_INT(s->health.ncommand, 2);
+    CHECK_STR(s->health.command[0], in_tmp("bin/svc"));
+    CHECK(s->health.command[2] == NULL);
+  }
+  cfg_free(c);
+  cfg_errors_free(&e);
+  unlink(in_tmp("app.env"));
+}
+
+TEST(supervision_errors) {
+  char want[512];
+  write_tmp("bad.env", "A=1\nB=\"open\n");
+  write_tmp("reserved.env", "MUSTER_SERVICE=x\n");
+  CHECK(one_error(svc("\"instances\": \"all\""),
+                  "services[0].instances: must be 1..1024 or \"max\", got \"all\""));
+  CHECK(one_error(svc("\"stop_signal\": \"SIGFOO\""),
+                  "services[0].stop_signal: \"SIGFOO\" is not a signal muster sends; one of "
+                  "SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGABRT, SIGALRM, "
+                  "SIGWINCH, SIGPWR, SIGKILL"));
+  CHECK(one_error(svc("\"success_exit_codes\": []"),
+                  "services[0].success_exit_codes: must be a non-empty array of exit codes "
+                  "(0..255), got []"));
+  CHECK(one_error(svc("\"success_exit_codes\": [0, 256]"),
+                  "services[0].success_exit_codes[1]: must be an exit code 0..255"));
+  CHECK(one_error(svc("\"success_exit_codes\": [3, 3]"),
+                  "services[0].success_exit_codes[1]: duplicate exit code 3"));
+  snprintf(want, sizeof(want),
+           "services[0].env_file: %s: cannot read: No such file or directory",
+           in_tmp("nothere.env"));
+  CHECK(one_error(svc("\"env_file\": \"nothere.env\""), want));
+  snprintf(want, sizeof(want), "services[0].env_file: %s:2: unterminated double quote",
+           in_tmp("bad.env"));
+  CHECK(one_error(svc("\"env_file\": \"bad.env\""), want));
+  snprintf(want, sizeof(want),
+           "services[0].env_file: %s: MUSTER_SERVICE is reserved: muster sets it for each "
+           "instance",
+           in_tmp("reserved.env"));
+  CHECK(one_error(svc("\"env_file\": \"reserved.env\""), want));
+  CHECK(one_error(svc("\"env_file\": \"-\""), "services[0].env_file: must be a path"));
+  CHECK(one_error(svc("\"health\": {}"),
+                  "services[0].health: must have one of \"http\" and \"command\""));
+  CHECK(one_error(svc("\"health\": {\"http\": \"/h\", \"command\": [\"svc\"]}"),
+                  "services[0].health: must have one of \"http\" and \"command\""));
+  CHECK(one_error(svc("\"health\": {\"http\": \"health\"}"),
+                  "services[0].health.http: \"health\" must start with '/'"));
+  CHECK(one_error(svc("\"health\": {\"http\": \"/h\"}, \"env\": {\"PORT\": \"http\"}"),
+                  "services[0].health.http: PORT \"http\" is not a port (1..65535)"));
+  CHECK(one_error(svc("\"health\": {\"command\": [\"svc\"]}, \"heartbeat_ms\": 0"),
+                  "services[0].health: needs heartbeat_ms > 0: a check runs every heartbeat_ms"));
+  CHECK(one_error(svc("\"health\": {\"http\": \"/h\", \"timeout\": 1}"),
+                  "services[0].health.timeout: unknown key"));
+  unlink(in_tmp("bad.env"));
+  unlink(in_tmp("reserved.env"));
+}
+
+TEST(health_http_needs_a_port) {
+  /* The fixture's environment has PORT; without it there is no port. */
+  struct cfg_env env = fixture_env();
+  struct cfg *c = NULL;
+  struct cfg_errors e;
+  const char *json = svc("\"health\": {\"http\": \"/h\"}");
+  env.getenv = NULL;
+  cfg_errors_init(&e);
+  CHECK(cfg_parse(json, strlen(json), &env, &c, &e) != 0);
+  CHECK(has_error(&e, "services[0].health.http: no port to check: set PORT in env or env_file "
+                      "(the program listens there)"));
+  cfg_errors_free(&e);
+}
+
+TEST(user_and_group) {
+  struct cfg_errors e;
+  struct cfg *c = parse_as(svc("\"user\": \"nobody\""), &e, 0, 0);
+  CHECK(c != NULL);
+  if (c != NULL) {
+    const struct cfg_identity *as = &c->services[0].as;
+    CHECK(as->set_uid && as->set_gid);
+    CHECK_INT(as->uid, 65534);
+    CHECK_INT(as->gid, 65534);
+    CHECK_STR(as->login, "nobody");
+    CHECK_STR(as->home, "/nonexistent");
+  }
+  cfg_free(c);
+  cfg_errors_free(&e);
+  c = parse_as(svc("\"group\": \"nogroup\""), &e, 0, 0);
+  CHECK(c != NULL && !c->services[0].as.set_uid && c->services[0].as.set_gid &&
+        c->services[0].as.gid == 65534 && c->services[0].as.uid == 0);
+  cfg_free(c);
+  cfg_errors_free(&e);
+  /* muster running as nobody itself: its own user needs no change */
+  c = parse_as(svc("\"user\": \"nobody\""), &e, 65534, 65534);
+  CHECK(c != NULL && !c->services[0].as.set_uid && !c->services[0].as.set_gid &&
+        strcmp(c->services[0].as.home, "/nonexistent") == 0);
+  cfg_free(c);
+  cfg_errors_free(&e);
+  c = parse_as(svc("\"user\": \"nobody\""), &e, 1000, 1000);
+  CHECK(c == NULL && e.count == 1 &&
+        has_error(&e, "services[0].user: \"nobody\" is not muster's own user (muster runs as "
+                      "uid 1000): running instances as another user needs muster to run as "
+                      "root"));
+  cfg_free(c);
+  cfg_errors_free(&e);
+  c = parse_as(svc("\"user\": \"no_such_user_zz\", \"group\": \"no_such_group_zz\""), &e, 0, 0);
+  CHECK(c == NULL && has_error(&e, "services[0].user: unknown user \"no_such_user_zz\""));
+  cfg_free(c);
+  cfg_errors_free(&e);
+  c = parse_as(svc("\"group\": \"no_such_group_zz\""), &e, 0, 0);
+  CHECK(c == NULL && has_error(&e, "services[0].group: unknown group \"no_such_group_zz\""));
+  cfg_free(c);
+  cfg_errors_free(&e);
+}
+
+TEST(depends_on_graph) {
+  const char *two = "{\"services\": [{\"name\": \"a\", \"command\": [\"svc\"], "
+                    "\"depends_on\": [\"b\"]}, {\"name\": \"b\", \"command\": [\"svc\"], "
+                    "\"depends_on\": [\"a\"]}]}";
+  CHECK(one_error(two, "services[0].depends_on: cycle a \xe2\x86\x92 b \xe2\x86\x92 a"));
+  CHECK(one_error(svc("\"depends_on\": [\"a\"]"), "services[0].depends_on: cycle a \xe2\x86\x92 a"));
+  CHECK(one_error(svc("\"depends_on\": [\"zz\"]"),
+                  "services[0].depends_on[0]: unknown service \"zz\""));
+  CHECK(one_error(svc("\"depends_on\": \"zz\""),
+                  "services[0].depends_on: must be an array of service names, got a string"));
+  const char *three = "{\"services\": [{\"name\": \"x\", \"command\": [\"svc\"]}, "
+                      "{\"name\": \"web\", \"command\": [\"svc\"], \"depends_on\": [\"api\"]}, "
+                      "{\"name\": \"api\", \"command\": [\"svc\"], \"depends_on\": [\"db\", "
+                      "\"x\"]}, {\"name\": \"db\", \"command\": [\"svc\"], \"depends_on\": "
+                      "[\"web\"]}]}";
+  CHECK(one_error(three, "services[1].depends_on: cycle web \xe2\x86\x92 api \xe2\x86\x92 db "
+                         "\xe2\x86\x92 web"));
+  const char *dup = "{\"services\": [{\"name\": \"a\", \"command\": [\"svc\"], "
+                    "\"depends_on\": [\"b\", \"b\"]}, {\"name\": \"b\", \"command\": [\"svc\"]}]}";
+  CHECK(one_error(dup, "services[0].depends_on[1]: \"b\" is listed twice"));
+  /* A diamond is no cycle. */
+  struct cfg_errors e;
+  struct cfg *c = parse("{\"services\": [{\"name\": \"top\", \"command\": [\"svc\"], "
+                        "\"depends_on\": [\"l\", \"r\"]}, {\"name\": \"l\", \"command\": "
+                        "[\"svc\"], \"depends_on\": [\"base\"]}, {\"name\": \"r\", \"command\": "
+                        "[\"svc\"], \"depends_on\": [\"base\"]}, {\"name\": \"base\", "
+                        "\"command\": [\"svc\"]}]}",
+                        &e);
+  CHECK(c != NULL && c->services[0].ndepends == 2 && strcmp(c->services[0].depends_on[1], "r") == 0);
+  /* depends_on orders starts and stops: changing it restarts nothing */
+  struct cfg_errors e2;
+  struct cfg *c2 = parse("{\"services\": [{\"name\": \"top\", \"command\": [\"svc\"]}]}", &e2);
+  CHECK(c != NULL && c2 != NULL && cfg_service_equal(&c->services[0], &c2->services[0]));
+  cfg_free(c);
+  cfg_free(c2);
+  cfg_errors_free(&e);
+  cfg_errors_free(&e2);
+}
+
+TEST(hooks_config) {
+  struct cfg_errors e;
+  struct cfg *c = parse("{\"hooks\": {\"on_event\": {\"events\": [\"failed\", \"exit\"], "
+                        "\"command\": [\"svc\", \"--mail\"]}}}",
+                        &e);
+  CHECK(c != NULL && c->nhooks == 1);
+  if (c != NULL && c->nhooks == 1) {
+    CHECK_INT(c->hooks[0].nevents, 2);
+    CHECK_STR(c->hooks[0].events[1], "exit");
+    CHECK(c->hooks[0].events[2] == NULL);
+    CHECK_STR(c->hooks[0].command[0], in_tmp("bin/svc"));
+  }
+  cfg_free(c);
+  cfg_errors_free(&e);
+  c = parse("{\"hooks\": {\"on_event\": [{\"events\": [\"*\"], \"command\": [\"svc\"]}, "
+            "{\"events\": [\"ready\"], \"command\": [\"svc\"]}]}}",
+            &e);
+  CHECK(c != NULL && c->nhooks == 2);
+  cfg_free(c);
+  cfg_errors_free(&e);
+  CHECK(one_error("{\"hooks\": {\"on_event\": {\"events\": [\"crash\"], \"command\": [\"svc\"]}}}",
+                  "hooks.on_event.events[0]: \"crash\" is not an event type (spawn, ready, exit, "
+                  "restart, backoff, failed, stop, drain, memory, scale, restarted, "
+                  "restart-failed, reload, message, unhealthy, waiting, quarantine, or \"*\" "
+                  "for all)"));
+  CHECK(one_error("{\"hooks\": {\"on_event\": [{\"events\": [\"exit\"]}]}}",
+                  "hooks.on_event[0].command: required"));
+  CHECK(one_error("{\"hooks\": {\"on_event\": {\"command\": [\"svc\"]}}}",
+                  "hooks.on_event.events: must be a non-empty array of event types, got "
+                  "nothing"));
+  CHECK(one_error("{\"hooks\": {\"on_events\": {}}}",
+                  "hooks.on_events: unknown key (did you mean \"on_event\"?)"));
+}
+
 /* ---- Files ---- */
 
 TEST(load_file) {
@@ -1229,6 +1491,13 @@ int main(void) {
   RUN(route_conflicts);
   RUN(all_errors_collected);
   RUN(service_equal);
+  RUN(supervision_defaults);
+  RUN(supervision_values);
+  RUN(supervision_errors);
+  RUN(health_http_needs_a_port);
+  RUN(user_and_group);
+  RUN(depends_on_graph);
+  RUN(hooks_config);
   RUN(load_file);
   RUN(demo_config);
   fixture_teardown();

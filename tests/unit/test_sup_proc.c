@@ -36,6 +36,44 @@ TEST(stat_cpu_rejects_bad_lines) {
   CHECK_INT(t, 7); /* untouched on failure */
 }
 
+TEST(stat_parse_gives_rss_too) {
+  uint64_t t = 0, pages = 0;
+  /* Fields 14, 15 (utime, stime) and 24 (rss, pages). */
+  CHECK_INT(sup_proc_stat_parse(STAT("1234 (dummy_service) S 1 1234 1234 0 -1 4194560 120 0 0 0 "
+                                     "17 5 0 0 20 0 1 0 12345 1000 437 18446744073709551615\n"),
+                                &t, &pages),
+            0);
+  CHECK_INT(t, 22);
+  CHECK_INT(pages, 437);
+  /* Cut before field 24: an error with the RSS, fine without. */
+  CHECK_INT(sup_proc_stat_parse(STAT("1 (x) S 1 1 1 0 -1 0 0 0 0 0 3 4 0 0 20"), &t, &pages),
+            UV_EINVAL);
+  CHECK_INT(sup_proc_stat_parse(STAT("1 (x) S 1 1 1 0 -1 0 0 0 0 0 3 4 0 0 20"), &t, NULL), 0);
+  CHECK_INT(t, 7);
+  CHECK_INT(sup_proc_stat_parse(STAT("1 (x) S 1 1 1 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0 5 6 -7"), &t,
+                                &pages),
+            UV_EINVAL);
+}
+
+TEST(cpu_update_keeps_a_minimum_interval) {
+  long hz = sysconf(_SC_CLK_TCK);
+  struct sup_cpu c = {0};
+  sup_proc_cpu_update(&c, 42, 1000, 5000, 1000); /* first reading: the baseline */
+  CHECK_INT(c.pid, 42);
+  CHECK(c.percent == 0);
+  sup_proc_cpu_update(&c, 42, 1000 + (uint64_t)hz / 2, 5400, 1000); /* too soon: ignored */
+  CHECK(c.percent == 0);
+  CHECK_INT(c.at_ms, 5000);
+  sup_proc_cpu_update(&c, 42, 1000 + (uint64_t)hz / 2, 6000, 1000); /* half a core over 1 s */
+  CHECK_INT((int)(c.percent + 0.5), 50);
+  CHECK_INT(c.at_ms, 6000);
+  sup_proc_cpu_update(&c, 42, 1000 + (uint64_t)hz, 6500, 1000); /* kept: 50 % */
+  CHECK_INT((int)(c.percent + 0.5), 50);
+  sup_proc_cpu_update(&c, 43, 10, 6600, 1000); /* a new process starts over */
+  CHECK(c.percent == 0);
+  CHECK_INT(c.pid, 43);
+}
+
 TEST(cpu_percent) {
   CHECK_INT((int)(sup_proc_cpu_percent(100, 100, 1000) + 0.5), 100); /* one core */
   CHECK_INT((int)(sup_proc_cpu_percent(50, 100, 1000) + 0.5), 50);
@@ -123,6 +161,8 @@ int main(void) {
   RUN(stat_cpu_plain);
   RUN(stat_cpu_name_with_spaces_and_parens);
   RUN(stat_cpu_rejects_bad_lines);
+  RUN(stat_parse_gives_rss_too);
+  RUN(cpu_update_keeps_a_minimum_interval);
   RUN(cpu_percent);
   RUN(sample_this_process);
   RUN(sample_gone_process);

@@ -97,6 +97,22 @@ TEST(always_restarts_a_clean_exit) {
   sup_window_free(&s.w);
 }
 
+TEST(clean_exits_never_count_toward_max_restarts) {
+  /* success_exit_codes: restarted under always, with the backoff, but a
+   * clean exit never fills the window. */
+  struct svc s;
+  uint64_t d;
+  svc_init(&s, CFG_RESTART_ALWAYS, 2, 60);
+  for (int i = 0; i < 50; i++) {
+    enum sup_restart_verdict v = exit_at(&s, 1, 1000 + (uint64_t)i, &d);
+    CHECK(v == SUP_RESTART_NOW || v == SUP_RESTART_BACKOFF);
+  }
+  CHECK_INT(sup_window_count(&s.w, 1050), 0);
+  CHECK(d > 0 && d <= 1000); /* throttled */
+  CHECK(exit_at(&s, 0, 1060, &d) != SUP_RESTART_FAIL_SERVICE); /* the first failure counts 1 */
+  sup_window_free(&s.w);
+}
+
 TEST(verdict_names) {
   CHECK_STR(sup_restart_verdict_name(SUP_RESTART_STAY_EXITED), "stay-exited");
   CHECK_STR(sup_restart_verdict_name(SUP_RESTART_FAIL_SERVICE), "fail-service");
@@ -275,6 +291,7 @@ int main(void) {
   RUN(on_failure_clean_stays_exited);
   RUN(on_failure_unclean_restarts);
   RUN(always_restarts_a_clean_exit);
+  RUN(clean_exits_never_count_toward_max_restarts);
   RUN(verdict_names);
   RUN(window_full_fails_the_service);
   RUN(window_slides_past_old_restarts);

@@ -76,6 +76,8 @@ TEST(hung_broken_drain_where_they_mean_something) {
    * stops (it goes to SIGKILL); DRAIN gives up a pending backoff, and in a
    * stop, like STOP, makes it final. */
   ACTS_IN(SUP_E_HUNG, [SUP_I_STARTING] = 1, [SUP_I_READY] = 1, [SUP_I_DRAINING] = 1);
+  /* UNHEALTHY only once ready: health checks start with the ready state. */
+  ACTS_IN(SUP_E_UNHEALTHY, [SUP_I_READY] = 1, [SUP_I_DRAINING] = 1);
   ACTS_IN(SUP_E_BROKEN, [SUP_I_STARTING] = 1, [SUP_I_READY] = 1, [SUP_I_DRAINING] = 1,
           [SUP_I_STOPPING] = 1, [SUP_I_RESTARTING] = 1);
   ACTS_IN(SUP_E_DRAIN, [SUP_I_BACKOFF] = 1, [SUP_I_STARTING] = 1, [SUP_I_READY] = 1,
@@ -87,20 +89,20 @@ TEST(hung_broken_drain_where_they_mean_something) {
 /* The drawing: the action of each (state, event) by name; "" is none. Two
  * cells share a name exactly when the code shares the action. */
 static const char *const drawn[SUP_I__COUNT][SUP_E__COUNT] = {
-    /* events in order: START STOP RESTART DRAIN IDLE READY TIMER HUNG BROKEN KILL EXIT */
-    [SUP_I_EXITED] = {"spawn", "", "spawn", "", "", "", "", "", "", "", ""},
-    [SUP_I_BACKOFF] = {"spawn", "give up", "spawn", "give up", "", "", "spawn", "", "", "", ""},
-    [SUP_I_STARTING] = {"", "stop", "restart", "stop", "", "ready", "ready timeout", "kill", "kill",
-                        "kill final", "crashed"},
-    [SUP_I_READY] = {"", "stop", "restart", "drain", "", "", "", "kill", "kill", "kill final",
-                     "crashed"},
+    /* events in order: START STOP RESTART DRAIN IDLE READY TIMER HUNG UNHEALTHY BROKEN KILL EXIT */
+    [SUP_I_EXITED] = {"spawn", "", "spawn", "", "", "", "", "", "", "", "", ""},
+    [SUP_I_BACKOFF] = {"spawn", "give up", "spawn", "give up", "", "", "spawn", "", "", "", "", ""},
+    [SUP_I_STARTING] = {"", "stop", "restart", "stop", "", "ready", "ready timeout", "kill", "",
+                        "kill", "kill final", "crashed"},
+    [SUP_I_READY] = {"", "stop", "restart", "drain", "", "", "", "kill", "kill", "kill",
+                     "kill final", "crashed"},
     [SUP_I_DRAINING] = {"", "stop", "restart", "", "stop", "", "drain timeout", "kill", "kill",
-                        "kill final", "crashed"},
-    [SUP_I_STOPPING] = {"", "", "", "", "", "", "next stop stage", "", "kill final", "kill final",
-                        "stopped"},
-    [SUP_I_RESTARTING] = {"", "make final", "", "make final", "", "", "next stop stage", "", "kill",
-                          "kill final", "replaced"},
-    [SUP_I_KILLED] = {"", "make final", "", "make final", "", "", "", "", "", "kill final",
+                        "kill", "kill final", "crashed"},
+    [SUP_I_STOPPING] = {"", "", "", "", "", "", "next stop stage", "", "", "kill final",
+                        "kill final", "stopped"},
+    [SUP_I_RESTARTING] = {"", "make final", "", "make final", "", "", "next stop stage", "", "",
+                          "kill", "kill final", "replaced"},
+    [SUP_I_KILLED] = {"", "make final", "", "make final", "", "", "", "", "", "", "kill final",
                       "crashed"},
 };
 
