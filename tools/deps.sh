@@ -11,9 +11,11 @@ deb_pkgs="$install_pkgs build-essential debhelper dpkg-dev fakeroot lintian"
 # The operations tests (tests/ops, tests/ctl) build the package, render the
 # man pages, run the bash completion and drive `musterctl top` in tmux; the
 # status page test (tests/gw/test_status_page.py) drives headless chromium.
-test_pkgs="$deb_pkgs python3 python3-mockupdb apache2-utils man-db tmux bash-completion chromium"
+# libwslay-dev: the oracle fuzz_ws checks rt_frame against (the fuzzer, and
+# its corpus replayed under ctest); muster itself never links it.
+test_pkgs="$deb_pkgs python3 python3-mockupdb apache2-utils man-db tmux bash-completion chromium libwslay-dev"
 bench_pkgs="$build_pkgs wrk nginx-light nodejs"
-fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev"
+fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev libwslay-dev"
 
 case "${1:-build}" in
   build) want=$build_pkgs ;;
