@@ -384,6 +384,23 @@ TEST(utf8_fails_at_first_bad_byte_of_a_fragment) {
   rt_frame_free(&p);
 }
 
+TEST(close_reason_fails_at_first_bad_byte) {
+  /* A close frame announcing more bytes than came: its reason is refused
+   * at the bad byte, not when the frame is complete. */
+  struct wire w = {0};
+  struct rt_frame_parser p;
+  struct sink s = {0};
+  size_t used;
+  close_frame(&w, 1000, "ok \xff and more to come");
+  rt_frame_init(&p, 4096);
+  size_t upto = 6 + 2 + 4; /* the header, the code, "ok \xff" */
+  CHECK_INT(rt_frame_feed(&p, (const char *)w.b, upto - 1, &used, collect, &s), 0);
+  CHECK_INT(rt_frame_feed(&p, (const char *)w.b + upto - 1, 1, &used, collect, &s),
+            RT_CLOSE_INVALID_DATA);
+  CHECK_INT(s.events, 0);
+  rt_frame_free(&p);
+}
+
 TEST(utf8_split_across_fragments) {
   struct wire w = {0};
   struct sink s;
@@ -725,6 +742,7 @@ int main(void) {
   RUN(close_code_valid_ranges);
   RUN(text_not_utf8);
   RUN(utf8_fails_at_first_bad_byte_of_a_fragment);
+  RUN(close_reason_fails_at_first_bad_byte);
   RUN(utf8_split_across_fragments);
   RUN(utf8_ends_inside_a_character);
   RUN(utf8_overlongs_surrogates_and_beyond_refused);
