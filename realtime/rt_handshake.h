@@ -37,11 +37,12 @@ int rt_hs_wanted(const struct rt_hs_in *in);
 int rt_hs_check(const struct rt_hs_in *in, char *accept, const char **why);
 
 /* The accept value for key (base64 of SHA-1(key + the RFC's GUID)) into
- * accept (RT_HS_ACCEPT_LEN + 1 bytes). Returns 0 or UV_EIO (libcrypto). */
+ * accept (RT_HS_ACCEPT_LEN + 1 bytes). Returns 0, UV_EIO (libcrypto) or
+ * UV_ENOMEM. */
 int rt_hs_accept(const char *key, size_t n, char *accept);
 
-/* Calls fn for each comma-separated token of v (whitespace trimmed; empty
- * ones skipped), in order; stops when fn returns nonzero. */
+/* Calls fn for each comma-separated token of v (spaces and tabs trimmed;
+ * empty ones skipped), in order, every one of them (fn returns nothing). */
 void rt_hs_tokens(struct rt_hs_value v, void (*fn)(void *ctx, const char *p, size_t n),
                   void *ctx);
 

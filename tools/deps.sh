@@ -12,9 +12,11 @@ deb_pkgs="$install_pkgs build-essential debhelper dpkg-dev fakeroot lintian"
 # man pages, run the bash completion and drive `musterctl top` in tmux; the
 # status page test (tests/gw/test_status_page.py) drives headless chromium;
 # the user/group test (tests/sup/test_supervise.py) uses unshare and mount.
-test_pkgs="$deb_pkgs python3 python3-mockupdb python3-websockets apache2-utils man-db tmux bash-completion chromium util-linux mount"
+# libwslay-dev: the oracle fuzz_ws checks rt_frame against (the fuzzer, and
+# its corpus replayed under ctest); muster itself never links it.
+test_pkgs="$deb_pkgs python3 python3-mockupdb python3-websockets apache2-utils man-db tmux bash-completion chromium util-linux mount libwslay-dev"
 bench_pkgs="$build_pkgs wrk nginx-light nodejs"
-fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev"
+fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev libwslay-dev"
 
 case "${1:-build}" in
   build) want=$build_pkgs ;;
