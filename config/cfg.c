@@ -52,6 +52,9 @@ void cfg_free(struct cfg *c) {
   free(c->admin.listen.host);
   free(c->control.socket);
   free(c->logs.dir);
+  free(c->cluster.redis_host);
+  free(c->cluster.redis_password);
+  free(c->cluster.host_id);
   for (size_t i = 0; i < c->nservices; i++)
     cfg__service_free(&c->services[i]);
   free(c->services);

@@ -62,6 +62,15 @@ struct cfg_realtime {
   int history_ttl_s;            /* and at most this old */
 };
 
+/* Several hosts over Redis (SPEC §10); enabled when `cluster` is set. */
+struct cfg_cluster {
+  int enabled;         /* 0 when "cluster" is absent or null */
+  char *redis_host;    /* numeric IP (or "127.0.0.1" for localhost) */
+  int redis_port;      /* 1..65535, default 6379 */
+  char *redis_password; /* from redis://:PASSWORD@host:port, or NULL */
+  char *host_id;       /* [A-Za-z0-9._-]{1,64}; NULL: the machine's host name */
+};
+
 struct cfg_admin {
   int enabled;              /* 0 when "admin" is absent or null */
   struct cfg_listen listen; /* valid when enabled */
@@ -181,6 +190,7 @@ struct cfg {
   struct cfg_control control;   /* the control socket */
   struct cfg_logs logs;         /* service log files */
   struct cfg_realtime realtime; /* WebSocket, SSE, rooms */
+  struct cfg_cluster cluster;   /* Redis fan-out between hosts */
   struct cfg_service *services; /* in config order */
   size_t nservices;             /* entries in services (may be 0) */
   struct cfg_hook *hooks;       /* hooks.on_event, in config order */

@@ -12,8 +12,8 @@
 #define MAX_FILE_BYTES (16 * 1024 * 1024)           /* a config is never this big */
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin" /* when $PATH is unset */
 
-static const char *const root_keys[] = {"gateway",  "admin", "control", "logs", "realtime",
-                                        "services", "hooks", NULL};
+static const char *const root_keys[] = {"gateway",  "admin",    "control", "logs", "realtime",
+                                        "cluster",  "services", "hooks",   NULL};
 
 /* ---- JSON syntax errors ---- */
 
@@ -102,6 +102,7 @@ int cfg_parse(const char *text, size_t len, const struct cfg_env *env, struct cf
   cfg__check_object(&x, root, "", root_keys);
   cfg__parse_host(&x, root, c);
   cfg__parse_realtime(&x, root, c);
+  cfg__parse_cluster(&x, root, c);
   cfg__parse_services(&x, root, c);
   cfg__check_route_conflicts(&x, c);
   cfg__parse_hooks(&x, root, c);

@@ -92,6 +92,11 @@ void cfg__parse_services(struct cfg__ctx *x, const cJSON *root, struct cfg *c);
 void cfg__parse_routes(struct cfg__ctx *x, const cJSON *v, const char *path, struct cfg_service *s);
 /* realtime (cfg_realtime.c). */
 void cfg__parse_realtime(struct cfg__ctx *x, const cJSON *root, struct cfg *c);
+/* cluster (cfg_realtime.c). */
+void cfg__parse_cluster(struct cfg__ctx *x, const cJSON *root, struct cfg *c);
+/* Parses "redis://[:PASSWORD@]HOST[:PORT]" into c. Returns 0 or UV_EINVAL with
+ * a reason in err. */
+int cfg__redis_url(const char *url, struct cfg_cluster *c, char *err, size_t errlen);
 /* services[i].ws (cfg_realtime.c). */
 void cfg__parse_service_ws(struct cfg__ctx *x, const cJSON *v, const char *path,
                            struct cfg_service *s);

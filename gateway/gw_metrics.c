@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cl_node.h"
 #include "gw_rt.h"
+#include "sup_host.h"
 #include "sup_proc.h"
 #include "sup_view.h"
 #include "util_vec.h"
@@ -182,6 +184,8 @@ void gw_metrics_render(const struct gw_metrics *m, struct sup_host *host, size_t
   line(b, "# HELP muster_gateway_connections Open client connections of the gateway.\n"
           "# TYPE muster_gateway_connections gauge\nmuster_gateway_connections %zu\n",
        connections);
+  if (sup_host_cluster(host))
+    cl_node_metrics(sup_host_cluster(host), b); /* several hosts: Redis */
 }
 
 void gw_metrics_render_rt(const struct gw_rt_stats *st, size_t websockets, size_t sse_holds,

@@ -73,7 +73,7 @@ struct gw_proxy_req {
   uint32_t prefix_len;
   int tries;                 /* instances tried */
   uint64_t ws_key;           /* a WebSocket handshake: its connection's key, else 0 */
-  char ws_id[40];            /*   its connection id */
+  char ws_id[112];           /*   its connection id (GW_WS_ID_MAX) */
   char ws_accept[29];        /*   its sec-websocket-accept */
 };
 

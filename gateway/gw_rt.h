@@ -30,12 +30,15 @@ struct ipc_msg;
 struct sup_instance;
 struct sup_service;
 
+/* A connection id: [HOST_ID ":"] 16 hex digits "-" a hex count. */
+#define GW_WS_ID_MAX 112
+
 /* One WebSocket connection (the state of gw_ws_proto). */
 struct gw_ws {
   struct gw_conn *conn;         /* its connection (pdata points back) */
   struct gw_server *srv;
   struct rt_member member;      /* its rooms; member.id is id */
-  char id[40];                  /* CONN, as services see it */
+  char id[GW_WS_ID_MAX];        /* CONN, as services see it */
   uint64_t key;                 /* in srv->ws_conns */
   TAILQ_ENTRY(gw_ws) link;      /* srv->ws_list */
   struct sup_service *svc;      /* the service that accepted it */
@@ -98,6 +101,19 @@ void gw_ws_close_all(struct gw_server *srv, int code, const char *reason);
 
 /* The connections of service svc (for `status`), or of every service when NULL. */
 size_t gw_ws_count(const struct gw_server *srv, const struct sup_service *svc);
+
+/* ---- gw_cluster.c: several hosts (SPEC §10) ---- */
+
+/* This host's id when it is one of several, else NULL. */
+const char *gw_cluster_host_id(struct gw_server *srv);
+/* conn past "HOST:" when it names this host (or has no host), NULL when
+ * it names another. */
+const char *gw_cluster_local_conn(struct gw_server *srv, const char *conn);
+/* Sends m (about a connection another host owns) there. 0, or a negative
+ * UV_* code when it cannot (no such host in the id, Redis away). */
+int gw_cluster_forward(struct gw_server *srv, const struct ipc_msg *m);
+/* A line from another host about a connection here (the cluster's hook). */
+void gw_cluster_conn_msg(void *srv, const char *line, size_t len);
 
 /* ---- gw_sse.c ---- */
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cl_node.h"
 #include "gw.h"
 #include "gw_rt.h"
 #include "ipc_query.h"
@@ -26,6 +27,8 @@
 #include "sup_view.h"
 #include "util_vec.h"
 
+struct gw_sse;
+
 /* Where the stream stands in one room with history. */
 struct sse_pos {
   char *room;          /* owned */
@@ -33,6 +36,20 @@ struct sse_pos {
   uint64_t offset;     /* the last one it was given */
   uint8_t resume;      /* at the start: replay what it missed */
   uint8_t reset;       /* at the start: what it missed is gone */
+  uint8_t has_want;    /* the client came with a position here: */
+  char want_epoch[24];
+  uint64_t want_offset;
+  struct gw_sse *s;
+  struct cl_fetch *fetch; /* several hosts: Redis is asked what it missed */
+};
+
+/* A publication that came while Redis was being asked (it goes after). */
+struct sse_live {
+  struct rt_buf *ev;   /* a reference, or NULL (binary) */
+  size_t pos;          /* 1 + its room's index in pos, 0 none */
+  char epoch[24];
+  uint64_t offset;
+  int gap;
 };
 
 struct gw_sse {
@@ -44,6 +61,9 @@ struct gw_sse {
   size_t npos, cappos;
   struct ipc_buf scratch;   /* an event with its id line */
   int overflow;             /* the client holds too much: the stream ends */
+  size_t fetching;          /* Redis answers still to come */
+  struct sse_live *live;    /* what came meanwhile, in order; owned */
+  size_t nlive, caplive;
 };
 
 static const struct cfg_realtime *rtcfg(const struct gw_sse *s) {
@@ -151,16 +171,45 @@ static struct sse_pos *pos_of(struct gw_sse *s, const char *room) {
   return NULL;
 }
 
+static void send_reset(struct gw_sse *s, const char *room);
+
+/* Writes one publication's event (ev may be NULL: binary, only the
+ * position moves). */
+static void write_publication(struct gw_sse *s, struct sse_pos *p, struct rt_buf *ev,
+                              const char *epoch, uint64_t offset, int gap) {
+  if (p && gap)
+    send_reset(s, p->room); /* a hole here: the client reloads the room */
+  if (p && offset) {
+    snprintf(p->epoch, sizeof(p->epoch), "%s", epoch);
+    p->offset = offset; /* skipped binary ones too: not a gap */
+  }
+  if (ev)
+    write_event(s, ev->data, ev->len);
+}
+
+/* Keeps a publication until Redis has said what the client missed. */
+static void queue_live(struct gw_sse *s, struct sse_pos *p, struct rt_buf *ev,
+                       const struct rt_pub *pub) {
+  if (util_vec_reserve(&s->live, &s->caplive, s->nlive + 1) != 0) {
+    s->overflow = 1;
+    return;
+  }
+  struct sse_live *l = &s->live[s->nlive++];
+  *l = (struct sse_live){.ev = ev, .pos = p ? (size_t)(p - s->pos) + 1 : 0,
+                         .offset = pub->offset, .gap = pub->gap};
+  snprintf(l->epoch, sizeof(l->epoch), "%s", pub->offset ? pub->epoch : "");
+  if (ev)
+    rt_buf_ref(ev);
+}
+
 static void on_publication(struct rt_member *m, struct rt_room *r, struct rt_pub *pub) {
   struct gw_sse *s = (struct gw_sse *)((char *)m - offsetof(struct gw_sse, member));
   struct rt_buf *ev = rt_pub_sse(pub);
   struct sse_pos *p = pos_of(s, r->name);
-  if (p && pub->offset) {
-    snprintf(p->epoch, sizeof(p->epoch), "%s", pub->epoch);
-    p->offset = pub->offset; /* skipped binary ones too: not a gap */
-  }
-  if (ev)
-    write_event(s, ev->data, ev->len);
+  if (s->fetching)
+    queue_live(s, p, ev, pub);
+  else
+    write_publication(s, p, ev, pub->epoch, pub->offset, pub->gap);
   if (s->overflow)
     gw_conn_close(s->req->conn, 0); /* frees s (abandon) */
 }
@@ -181,25 +230,37 @@ static void replay_one(void *ctx, const struct rt_hist_entry *e) {
     write_event(r->s, e->sse->data, e->sse->len);
 }
 
-/* Where the stream starts in room r: the client's position in id when it
- * has one and every publication since is still kept (*resume: replay
- * them), else the room's present (*reset: the client had a position that
- * can no longer be filled). Sets p->resume or p->reset. */
-static void start_pos(struct gw_sse *s, struct rt_room *r, struct sse_pos *p, const char *id) {
+/* Where the stream starts in room r, from what this host keeps: the
+ * client's position when it has one and every publication since is
+ * still kept (p->resume: replay them), else the room's present (p->reset
+ * when the client had a position that can no longer be filled). */
+static void start_pos(struct gw_sse *s, struct rt_room *r, struct sse_pos *p) {
   struct rt_rooms *rs = sup_host_rooms(s->srv->host);
-  char epoch[24];
-  uint64_t off = 0;
   p->resume = p->reset = 0;
   snprintf(p->epoch, sizeof(p->epoch), "%s", r->epoch);
   p->offset = r->last_offset;
-  if (id == NULL || !position_in(id, r->name, s->npos, epoch, sizeof(epoch), &off))
+  if (!p->has_want)
     return; /* a new reader: from now on */
-  if (rt_room_can_resume(rs, r, epoch, off, sup_now_ms())) {
-    p->offset = off; /* moves on as the replay goes */
+  if (rt_room_can_resume(rs, r, p->want_epoch, p->want_offset, sup_now_ms())) {
+    p->offset = p->want_offset; /* moves on as the replay goes */
     p->resume = 1;
   } else {
     p->reset = 1;
   }
+}
+
+/* Sends what start_pos() decided for p. */
+static void start_local(struct gw_sse *s, struct sse_pos *p) {
+  struct rt_rooms *rs = sup_host_rooms(s->srv->host);
+  struct rt_room *r = rt_rooms_find(rs, p->room);
+  struct replay ctx = {s, p};
+  if (r == NULL)
+    return;
+  start_pos(s, r, p);
+  if (p->reset)
+    send_reset(s, r->name);
+  else if (p->resume)
+    rt_room_replay(rs, r, p->offset, sup_now_ms(), replay_one, &ctx);
 }
 
 /* Sends one `event: muster-reset` for room: the client must reload. */
@@ -217,6 +278,79 @@ static void send_reset(struct gw_sse *s, const char *room) {
   ipc_buf_free(&b);
 }
 
+/* ---- Several hosts: what the client missed, from Redis ---- */
+
+/* Writes the publications Redis kept for p (binary ones only move it). */
+static void replay_items(struct gw_sse *s, struct sse_pos *p, const struct cl_hist_item *v,
+                         size_t n) {
+  struct ipc_buf ev;
+  char name[256];
+  ipc_buf_init(&ev);
+  for (size_t i = 0; i < n && !s->overflow; i++) {
+    const struct cl_record *rec = &v[i].rec;
+    p->offset = v[i].offset;
+    if (rec->kind == 'b')
+      continue;
+    snprintf(name, sizeof(name), "%.*s", (int)rec->event_len, rec->event ? rec->event : "");
+    ipc_buf_reset(&ev);
+    rt_sse_event(&ev, rec->event ? name : NULL, rec->body, rec->body_len);
+    if (!ev.oom)
+      write_event(s, ev.data, ev.len);
+  }
+  ipc_buf_free(&ev);
+}
+
+/* Writes what came while Redis was asked, but what the replay had. */
+static void flush_live(struct gw_sse *s) {
+  struct sse_live *v = s->live;
+  size_t n = s->nlive;
+  s->live = NULL;
+  s->nlive = s->caplive = 0;
+  for (size_t i = 0; i < n; i++) {
+    struct sse_pos *p = v[i].pos ? &s->pos[v[i].pos - 1] : NULL;
+    int had = p && v[i].offset && strcmp(p->epoch, v[i].epoch) == 0 && v[i].offset <= p->offset;
+    if (!had && !s->overflow)
+      write_publication(s, p, v[i].ev, v[i].epoch, v[i].offset, v[i].gap);
+    rt_buf_unref(v[i].ev);
+  }
+  free(v);
+}
+
+static void on_fetched(void *ctx, int status, const char *epoch, uint64_t last,
+                       const struct cl_hist_item *items, size_t n) {
+  struct sse_pos *p = ctx;
+  struct gw_sse *s = p->s;
+  p->fetch = NULL;
+  s->fetching--;
+  if (status == UV_ENOTCONN) {
+    start_local(s, p); /* Redis could not say: what this host keeps */
+  } else {
+    snprintf(p->epoch, sizeof(p->epoch), "%s", epoch);
+    p->offset = status == 0 && p->has_want ? p->want_offset : last;
+    if (status != 0)
+      send_reset(s, p->room);
+    else
+      replay_items(s, p, items, n);
+  }
+  if (s->fetching == 0)
+    flush_live(s);
+  if (s->overflow)
+    gw_conn_close(s->req->conn, 0); /* frees s (abandon) */
+}
+
+/* Asks Redis where the client stands in p's room. 1 when asked. */
+static int ask_redis(struct gw_sse *s, struct sse_pos *p) {
+  struct cl_node *cl = sup_host_cluster(s->srv->host);
+  struct rt_room *r = rt_rooms_find(sup_host_rooms(s->srv->host), p->room);
+  if (cl == NULL || r == NULL || cl_node_in_sync(cl, r))
+    return 0; /* what this host keeps is the room's latest */
+  p->fetch = cl_node_fetch(cl, p->room, p->has_want ? p->want_epoch : NULL, p->want_offset,
+                           on_fetched, p);
+  if (p->fetch)
+    s->fetching++;
+  return p->fetch != NULL;
+}
+
 /* ---- The hold ---- */
 
 static void sse_abandon(struct gw_req *req) {
@@ -226,8 +360,13 @@ static void sse_abandon(struct gw_req *req) {
   req->u.sse = NULL;
   rt_member_leave_all(sup_host_rooms(s->srv->host), &s->member);
   rt_member_free(&s->member);
-  for (size_t i = 0; i < s->npos; i++)
+  for (size_t i = 0; i < s->npos; i++) {
+    cl_fetch_cancel(s->pos[i].fetch);
     free(s->pos[i].room);
+  }
+  for (size_t i = 0; i < s->nlive; i++)
+    rt_buf_unref(s->live[i].ev);
+  free(s->live);
   free(s->pos);
   ipc_buf_free(&s->scratch);
   s->srv->sse_holds--;
@@ -269,7 +408,9 @@ static const char *last_event_id(struct gw_req *req, char *buf, size_t n) {
 
 /* Joins the hold's rooms, then sends each one's missed history (or a
  * reset); every id line meanwhile holds each room's position as far as
- * the client has got, so a stream cut during the replay resumes right. */
+ * the client has got, so a stream cut during the replay resumes right.
+ * Several hosts: Redis is asked for rooms this host does not follow
+ * without a gap, and publications wait until it has answered. */
 static void join_rooms(struct gw_sse *s, const cJSON *rooms, const char *id) {
   struct rt_rooms *rs = sup_host_rooms(s->srv->host);
   const cJSON *room;
@@ -278,20 +419,24 @@ static void join_rooms(struct gw_sse *s, const cJSON *rooms, const char *id) {
     if (s->member.nrooms >= max || rt_room_join(rs, room->valuestring, &s->member) != 0)
       break;
     struct rt_room *r = rt_rooms_find(rs, room->valuestring);
-    if (r && r->hist_cap && util_vec_reserve(&s->pos, &s->cappos, s->npos + 1) == 0 &&
-        (s->pos[s->npos].room = strdup(r->name)) != NULL)
-      s->npos++;
+    if (r && r->hist_cap && util_vec_reserve(&s->pos, &s->cappos, s->npos + 1) == 0) {
+      s->pos[s->npos] = (struct sse_pos){.s = s};
+      if ((s->pos[s->npos].room = strdup(r->name)) != NULL)
+        s->npos++;
+    }
   }
-  for (size_t i = 0; i < s->npos; i++)
-    start_pos(s, rt_rooms_find(rs, s->pos[i].room), &s->pos[i], id);
-  for (size_t i = 0; i < s->npos && !s->overflow; i++) {
-    struct rt_room *r = rt_rooms_find(rs, s->pos[i].room);
-    struct replay ctx = {s, &s->pos[i]};
-    if (s->pos[i].reset)
-      send_reset(s, r->name);
-    else if (s->pos[i].resume)
-      rt_room_replay(rs, r, s->pos[i].offset, sup_now_ms(), replay_one, &ctx);
+  for (size_t i = 0; i < s->npos; i++) {
+    struct sse_pos *p = &s->pos[i];
+    struct rt_room *r = rt_rooms_find(rs, p->room);
+    p->s = s;
+    p->has_want = id && position_in(id, p->room, s->npos, p->want_epoch, sizeof(p->want_epoch),
+                                    &p->want_offset);
+    snprintf(p->epoch, sizeof(p->epoch), "%s", r->epoch);
+    p->offset = r->last_offset;
   }
+  for (size_t i = 0; i < s->npos && !s->overflow; i++)
+    if (!ask_redis(s, &s->pos[i]))
+      start_local(s, &s->pos[i]);
 }
 
 void gw_sse_hold(struct gw_req *req, const struct ipc_msg *m) {

@@ -403,12 +403,15 @@ static void ws_release(struct gw_conn *c) {
 
 uint64_t gw_ws_new_key(struct gw_server *srv, char *id, size_t n) {
   uint64_t key = ++srv->ws_next;
-  snprintf(id, n, "%016llx-%llx", (unsigned long long)srv->reqid_base, (unsigned long long)key);
+  const char *host = gw_cluster_host_id(srv);
+  snprintf(id, n, "%s%s%016llx-%llx", host ? host : "", host ? ":" : "",
+           (unsigned long long)srv->reqid_base, (unsigned long long)key);
   return key;
 }
 
 /* The connection a service names, or NULL (unknown, another muster's, or closed). */
 static struct gw_ws *find(struct gw_server *srv, const char *conn) {
+  conn = gw_cluster_local_conn(srv, conn); /* past "HOST:" when several hosts */
   const char *dash = conn ? strchr(conn, '-') : NULL;
   char *end;
   if (dash == NULL || (size_t)(dash - conn) != 16)
@@ -530,8 +533,11 @@ static void service_ack(struct gw_ws *ws, int64_t seq) {
 void gw_ws_service_msg(struct gw_server *srv, struct sup_instance *inst, const struct ipc_msg *m) {
   struct gw_ws *ws = find(srv, m->conn);
   if (ws == NULL) {
+    if (inst && m->type != IPC_T_ACK && gw_cluster_forward(srv, m) == 0)
+      return; /* another host's connection: it goes there */
     sup_log(SUP_DEBUG, "%s: %s for unknown or closed connection %s ignored",
-            sup_view_label(inst), ipc_type_name(m->type), m->conn ? m->conn : "?");
+            inst ? sup_view_label(inst) : "another host", ipc_type_name(m->type),
+            m->conn ? m->conn : "?");
     return;
   }
   switch (m->type) {

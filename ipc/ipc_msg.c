@@ -726,8 +726,8 @@ static int fast_parse(struct ipc_msg *m, const char *line, size_t len) {
   return UV_EINVAL;
 }
 
-int ipc_msg_parse(struct ipc_msg *m, const char *line, size_t len, char *err,
-                  size_t errlen) {
+static int parse_line(struct ipc_msg *m, const char *line, size_t len, char *err,
+                      size_t errlen) {
   struct parse p = {m, err, errlen, line, len};
   memset(m, 0, sizeof(*m));
   if (fast_parse(m, line, len) == 0)
@@ -778,6 +778,16 @@ int ipc_msg_parse(struct ipc_msg *m, const char *line, size_t len, char *err,
     return 0;
 out_free:
   ipc_msg_free(m);
+  return rc;
+}
+
+int ipc_msg_parse(struct ipc_msg *m, const char *line, size_t len, char *err,
+                  size_t errlen) {
+  int rc = parse_line(m, line, len, err, errlen);
+  if (rc == 0) {
+    m->line = line;
+    m->line_len = len;
+  }
   return rc;
 }
 

@@ -97,6 +97,8 @@ struct ipc_msg {
   const char *except;  /* publish: a connection left out, or NULL */
   const cJSON *ws;     /* response: the "ws" object (protocol, join, meta); request: ws */
   const cJSON *hold;   /* response: the "hold" object (rooms) */
+  const char *line;    /* the line parsed (borrowed: valid while it is), to pass on */
+  size_t line_len;
 };
 
 /* Parses one line (no "\n") into m. The messages services send most

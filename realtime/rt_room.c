@@ -112,7 +112,7 @@ static struct rt_room *room_get(struct rt_rooms *rs, const char *name) {
 /* Drops r when it has neither members nor history (and is not being
  * published to). */
 static void maybe_drop(struct rt_rooms *rs, struct rt_room *r) {
-  if (r->live > 0 || r->hist_n > 0 || r->publishing)
+  if (r->live > 0 || r->hist_n > 0 || r->publishing || r->ext)
     return;
   unlink_slot(rs, slot_of(rs, r->name));
   room_free(r);
@@ -142,7 +142,8 @@ int rt_room_join(struct rt_rooms *rs, const char *name, struct rt_member *m) {
   m->rooms[m->nrooms] = (struct rt_mslot){r, r->nmembers};
   r->nmembers++;
   m->nrooms++;
-  r->live++;
+  if (r->live++ == 0 && rs->on_used)
+    rs->on_used(rs->hook_ctx, r, 1);
   return 0;
 }
 
@@ -154,7 +155,8 @@ static void leave_slot(struct rt_rooms *rs, struct rt_member *m, size_t k) {
   m->rooms[k] = m->rooms[--m->nrooms];
   if (k < m->nrooms)
     m->rooms[k].room->members[m->rooms[k].i].k = k;
-  r->live--;
+  if (--r->live == 0 && rs->on_used)
+    rs->on_used(rs->hook_ctx, r, 0);
   if (r->publishing) {
     r->members[i].m = NULL; /* compacted once the publication is out */
   } else {
@@ -268,18 +270,9 @@ static void pub_release(struct rt_pub *pub) {
   pub->ws = pub->sse = pub->ipc = NULL;
 }
 
-int rt_rooms_publish(struct rt_rooms *rs, struct rt_pub *pub, uint64_t now_ms) {
-  struct rt_room *r = rs->history_size ? room_get(rs, pub->room) : rt_rooms_find(rs, pub->room);
+/* Gives pub to every member of r but pub->except. Returns how many. */
+static int deliver_all(struct rt_room *r, struct rt_pub *pub) {
   int reached = 0;
-  rs->published++;
-  if (r == NULL)
-    return rs->history_size ? UV_ENOMEM : 0; /* nobody in it, nothing kept */
-  if (r->hist_cap) {
-    hist_expire(rs, r, now_ms);
-    pub->offset = ++r->last_offset;
-    pub->epoch = r->epoch;
-    hist_keep(r, pub, now_ms);
-  }
   r->publishing = 1;
   for (size_t i = 0; i < r->nmembers; i++) {
     struct rt_member *m = r->members[i].m;
@@ -291,6 +284,54 @@ int rt_rooms_publish(struct rt_rooms *rs, struct rt_pub *pub, uint64_t now_ms) {
   r->publishing = 0;
   if (r->live < r->nmembers)
     compact(r);
+  return reached;
+}
+
+int rt_rooms_publish(struct rt_rooms *rs, struct rt_pub *pub, uint64_t now_ms) {
+  struct rt_room *r = rs->history_size ? room_get(rs, pub->room) : rt_rooms_find(rs, pub->room);
+  rs->published++;
+  if (r == NULL)
+    return rs->history_size ? UV_ENOMEM : 0; /* nobody in it, nothing kept */
+  if (r->hist_cap) {
+    hist_expire(rs, r, now_ms);
+    pub->offset = ++r->last_offset;
+    pub->epoch = r->epoch;
+    hist_keep(r, pub, now_ms);
+  }
+  int reached = deliver_all(r, pub);
+  pub_release(pub);
+  maybe_drop(rs, r);
+  return reached;
+}
+
+void rt_room_release(struct rt_rooms *rs, struct rt_room *r) {
+  maybe_drop(rs, r);
+}
+
+void rt_room_history_clear(struct rt_room *r) {
+  while (r->hist_n > 0)
+    hist_drop_oldest(r);
+  r->last_offset = 0;
+}
+
+int rt_rooms_deliver_at(struct rt_rooms *rs, struct rt_pub *pub, int deliver, uint64_t now_ms) {
+  struct rt_room *r = rt_rooms_find(rs, pub->room);
+  int reached = 0;
+  if (deliver)
+    rs->published++;
+  if (r == NULL)
+    return 0;
+  if (r->hist_cap && pub->offset) {
+    hist_expire(rs, r, now_ms);
+    if (strcmp(r->epoch, pub->epoch) != 0 || pub->offset != r->last_offset + 1) {
+      rt_room_history_clear(r); /* what came between is not here */
+      snprintf(r->epoch, sizeof(r->epoch), "%s", pub->epoch);
+    }
+    r->last_offset = pub->offset;
+    hist_keep(r, pub, now_ms);
+  }
+  if (deliver)
+    reached = deliver_all(r, pub);
   pub_release(pub);
   maybe_drop(rs, r);
   return reached;
@@ -305,7 +346,7 @@ void rt_rooms_sweep(struct rt_rooms *rs, uint64_t now_ms) {
     }
     if (r->hist_cap)
       hist_expire(rs, r, now_ms);
-    if (r->live == 0 && r->hist_n == 0) {
+    if (r->live == 0 && r->hist_n == 0 && r->ext == NULL) {
       unlink_slot(rs, i); /* a later room may have moved into slot i: look again */
       room_free(r);
       continue;

@@ -41,6 +41,8 @@ struct rt_pub {
   const char *except;  /* a connection left out, or NULL */
   uint64_t offset;     /* its position in the room, 0 without history */
   const char *epoch;   /* the room's epoch when offset is set */
+  int gap;             /* several hosts: publications before this one are lost
+                        * here (SSE readers get muster-reset first) */
   struct rt_buf *ws;   /* encodings, made on first use (rt_pub_*), owned */
   struct rt_buf *sse;
   struct rt_buf *ipc;
@@ -97,6 +99,7 @@ struct rt_room {
   struct rt_hist_entry *hist;   /* a ring of hist_cap entries, owned */
   size_t hist_cap;              /* history_size when the room was made */
   size_t hist_head, hist_n;     /* its oldest entry and count */
+  void *ext;                    /* another module's state (cluster/): kept while set */
 };
 
 struct rt_rooms {
@@ -107,6 +110,11 @@ struct rt_rooms {
   uint64_t epoch_base;          /* this muster's start, for epochs */
   uint64_t made;                /* rooms made so far (epochs differ) */
   uint64_t published;           /* publications so far (metrics) */
+  /* Told when room name gets its first member (used 1) and when it loses
+   * its last (used 0): several hosts follow a room's Redis channel only
+   * while it has members here. Optional. */
+  void (*on_used)(void *ctx, struct rt_room *r, int used);
+  void *hook_ctx;
 };
 
 /* Prepares an empty index. epoch_base should differ between runs (the
@@ -136,6 +144,25 @@ void rt_member_free(struct rt_member *m);
  * pub->except. Returns how many members it reached, or UV_ENOMEM. The
  * encodings pub made are released before it returns. */
 int rt_rooms_publish(struct rt_rooms *rs, struct rt_pub *pub, uint64_t now_ms);
+
+/* Several hosts (cluster/): Redis numbers a room's publications, not
+ * this index. Delivers pub at the position it carries (pub->epoch and
+ * pub->offset; offset 0: none, as while Redis is away) to the room's
+ * members but pub->except, and keeps it with history: a position right
+ * after the room's last joins the ring; any other (another epoch, a jump)
+ * starts the ring over from it, so a reader from before the jump resets.
+ * deliver 0: only kept (this host delivered it already). Makes no room:
+ * one without members here is not followed. Returns the members reached,
+ * or UV_ENOMEM. Releases pub's encodings. */
+int rt_rooms_deliver_at(struct rt_rooms *rs, struct rt_pub *pub, int deliver, uint64_t now_ms);
+
+/* Drops r when nothing keeps it any more (its ext was just cleared).
+ * r may be gone after. */
+void rt_room_release(struct rt_rooms *rs, struct rt_room *r);
+
+/* Forgets r's history (several hosts: this host stopped following the
+ * room, so what it kept may no longer be the room's latest). */
+void rt_room_history_clear(struct rt_room *r);
 
 /* Drops history older than the ttl and rooms that are left with neither
  * members nor history. */

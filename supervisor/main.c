@@ -15,7 +15,9 @@
 #include <uv.h>
 
 #include "cfg.h"
+#include "cl_node.h"
 #include "ctl_server.h"
+#include "gw_rt.h"
 #include "gw_server.h"
 #include "sup_exec.h"
 #include "sup_host.h"
@@ -82,6 +84,35 @@ static struct cfg *load(const char *config, const char *bin_dir, int check) {
   return cfg;
 }
 
+/* ---- Several hosts (SPEC §10) ---- */
+
+static int cluster_publish(void *node, struct rt_pub *pub) {
+  return cl_node_publish(node, pub);
+}
+
+/* Everything is stopped: the cluster node closes its connections. */
+static void cluster_finished(void *ctx) {
+  struct sup_host *h = ctx;
+  struct cl_node *cl = h->cluster.node;
+  h->cluster = (struct sup_cluster){0};
+  if (cl)
+    cl_node_close(cl, NULL, NULL);
+}
+
+/* Joins the cluster when the config has one. Returns 0 or UV_ENOMEM. */
+static int cluster_start(struct sup_host *h, struct gw_server *gw) {
+  struct cl_node *cl;
+  const struct cl_hooks ch = {.ctx = gw, .conn_msg = gw_cluster_conn_msg};
+  const struct sup_host_hooks hh = {.ctx = h, .finished = cluster_finished};
+  if (!h->cfg->cluster.enabled)
+    return 0;
+  if (cl_node_new(&cl, h->loop, &h->cfg->cluster, &h->cfg->realtime, &h->rooms, &ch) != 0)
+    return UV_ENOMEM;
+  h->cluster = (struct sup_cluster){.node = cl, .publish = cluster_publish};
+  sup_host_add_hooks(h, &hh);
+  return 0;
+}
+
 /* Runs the host on cfg (owned from here) until it is done. Returns the
  * exit code. */
 static int run(struct cfg *cfg, const char *config, const char *bin_dir) {
@@ -96,7 +127,7 @@ static int run(struct cfg *cfg, const char *config, const char *bin_dir) {
   struct ctl_server *ctl = gw ? ctl_server_start(&host) : NULL;
   struct gw_server *admin = NULL;
   struct sup_notify *notify = NULL;
-  int ok = gw != NULL && ctl != NULL;
+  int ok = gw != NULL && ctl != NULL && cluster_start(&host, gw) == 0;
   if (ok && host.cfg->admin.enabled)
     ok = (admin = gw_admin_start(&host, gw)) != NULL;
   if (!ok) {

@@ -84,6 +84,10 @@ struct rt_rooms *sup_host_rooms(struct sup_host *h) {
   return &h->rooms;
 }
 
+void *sup_host_cluster(struct sup_host *h) {
+  return h->cluster.node;
+}
+
 void sup_host_instance_gone(struct sup_host *h, struct sup_instance *inst) {
   for (size_t k = 0; k < h->nhooks; k++)
     if (h->hooks[k].instance_gone)

@@ -48,6 +48,13 @@ enum sup_drain_phase {
   SUP_DRAIN_END        /* undrain: accept again, /readyz as the services say */
 };
 
+/* Several hosts (cluster/, set up by main when `cluster` is on): every
+ * publication goes through it, to all hosts. node NULL: this host alone. */
+struct sup_cluster {
+  void *node;                                  /* struct cl_node */
+  int (*publish)(void *node, struct rt_pub *pub); /* as rt_rooms_publish */
+};
+
 struct sup_host {
   uv_loop_t *loop;
   struct cfg *cfg;              /* the config in force, owned */
@@ -75,6 +82,7 @@ struct sup_host {
   struct sup_cblist log_listeners; /* service output followers (sup_line_cb) */
   struct sup_evhooks *evhooks;  /* hooks.on_event, owned */
   struct rt_rooms rooms;        /* every room and its members (instances, connections) */
+  struct sup_cluster cluster;   /* several hosts (SPEC §10), or none */
   char **environ;               /* muster's environment at start */
   int stopping;                 /* shutdown under way */
   int finished;                 /* everything released */
@@ -166,5 +174,8 @@ void sup_host_instance_routable(struct sup_host *h, struct sup_instance *inst, i
 /* The room index (SPEC §8): shared by the instances' subscriptions and
  * the gateway's connections. */
 struct rt_rooms *sup_host_rooms(struct sup_host *h);
+
+/* The cluster node (struct cl_node *), or NULL when this host is alone. */
+void *sup_host_cluster(struct sup_host *h);
 
 #endif

@@ -32,7 +32,8 @@ void sup_pubsub_run_done(struct sup_host *h, struct sup_run *run) {
 }
 
 int sup_pubsub_publish(struct sup_host *h, struct rt_pub *pub, const char *service, int index) {
-  int n = rt_rooms_publish(&h->rooms, pub, sup_now_ms());
+  int n = h->cluster.publish ? h->cluster.publish(h->cluster.node, pub)
+                             : rt_rooms_publish(&h->rooms, pub, sup_now_ms());
   struct sup_event ev = {.type = "message", .service = service, .index = index, .code = -1,
                          .detail = pub->room};
   sup_host_emit(h, &ev);

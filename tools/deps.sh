@@ -5,7 +5,7 @@
 # apt-get line is printed and the script fails.
 set -euo pipefail
 
-build_pkgs="cmake make gcc pkg-config libuv1-dev libcjson-dev libmongoc-dev libbson-dev node-llhttp libssl-dev"
+build_pkgs="cmake make gcc pkg-config libuv1-dev libcjson-dev libmongoc-dev libbson-dev node-llhttp libssl-dev libhiredis-dev"
 install_pkgs="$build_pkgs scdoc"
 deb_pkgs="$install_pkgs build-essential debhelper dpkg-dev fakeroot lintian"
 # The operations tests (tests/ops, tests/ctl) build the package, render the
@@ -13,8 +13,10 @@ deb_pkgs="$install_pkgs build-essential debhelper dpkg-dev fakeroot lintian"
 # status page test (tests/gw/test_status_page.py) drives headless chromium;
 # the user/group test (tests/sup/test_supervise.py) uses unshare and mount.
 # libwslay-dev: the oracle fuzz_ws checks rt_frame against (the fuzzer, and
-# its corpus replayed under ctest); muster itself never links it.
-test_pkgs="$deb_pkgs python3 python3-mockupdb python3-websockets apache2-utils man-db tmux bash-completion chromium util-linux mount libwslay-dev"
+# its corpus replayed under ctest); muster itself never links it. The
+# cluster tests (tests/cluster) run redis-server, and haproxy in network
+# namespaces made with iproute2.
+test_pkgs="$deb_pkgs python3 python3-mockupdb python3-websockets apache2-utils man-db tmux bash-completion chromium util-linux mount libwslay-dev redis-server haproxy iproute2"
 bench_pkgs="$build_pkgs wrk nginx-light nodejs"
 fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev libwslay-dev"
 

@@ -7,7 +7,9 @@
 //              "bin"          → a binary ws_send         "join:R" / "leave:R"
 //              "pub:R:X"      → publish X to room R      "pubx:R:X" → the same, except self
 //              "close:C"      → ws_close with code C     "meta:X"  → meta {name: X}
-//              "hang"         → stop acking (ack mode)   anything else: ignored
+//              "hang"         → stop acking (ack mode)   "whoami" → ws_send its conn id
+//              "to:CONN:X"    → ws_send X to connection CONN ("joinc:CONN:R" → join CONN to R)
+//              anything else: ignored
 //   GET /sse?rooms=a,b        → an SSE hold with body ": hello\n\n"
 //   POST /publish?room=R&event=E  → publish the body (a string) to R
 //   GET /seen                 → {"messages": [...], "closes": [...]} what this process got
@@ -90,6 +92,13 @@ function onWsMessage(m) {
   } else if (text.startsWith('close:')) send({ type: 'ws_close', conn: c, code: Number(text.slice(6)), reason: 'bye' });
   else if (text.startsWith('meta:')) send({ type: 'meta', conn: c, meta: { name: text.slice(5) } });
   else if (text === 'hang') acking = false;
+  else if (text === 'whoami') send({ type: 'ws_send', conn: c, text: c });
+  else if (text.startsWith('to:') || text.startsWith('joinc:')) {
+    const rest = text.slice(text.indexOf(':') + 1), i = rest.lastIndexOf(':');
+    const conn = rest.slice(0, i), arg = rest.slice(i + 1);
+    if (text.startsWith('to:')) send({ type: 'ws_send', conn, text: arg });
+    else send({ type: 'join', conn, room: arg });
+  }
   if (acking) send({ type: 'ack', conn: c, seq: m.seq });
 }
 

@@ -11,7 +11,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "gw"))
 
-from musterproc import Muster, SRC, TIMEOUT, ctl, gateway_addr, service  # noqa: E402,F401
+from musterproc import Muster, SRC, TIMEOUT, ctl, free_port, gateway_addr, service  # noqa: E402,F401
 import websockets  # noqa: E402
 
 NODE = os.environ.get("MUSTER_NODE") or "node"

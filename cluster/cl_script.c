@@ -1,0 +1,48 @@
+/* cl_script — the Lua scripts that keep a room's history and order in
+ * Redis (SPEC §10, the way Centrifugo does it): a publication is
+ * numbered, kept and published in one step, so every host sees the same
+ * positions. */
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cl_int.h"
+
+/* KEYS: the room's position hash, its stream, its channel.
+ * ARGV: an epoch for a room Redis does not know, the record, the stream's
+ * MAXLEN, the stream's ttl (ms), now (ms), the hash's ttl (ms).
+ * A new epoch starts the stream over (its ids are the offsets). Returns
+ * the offset. */
+const char cl_script_publish[] =
+    "local k, s = KEYS[1], KEYS[2]\n"
+    "if redis.call('HSETNX', k, 'e', ARGV[1]) == 1 then redis.call('DEL', s) end\n"
+    "local e = redis.call('HGET', k, 'e')\n"
+    "local o = redis.call('HINCRBY', k, 'o', 1)\n"
+    "redis.call('PEXPIRE', k, ARGV[6])\n"
+    "redis.call('XADD', s, 'MAXLEN', ARGV[3], o .. '-0', 't', ARGV[5], 'r', ARGV[2])\n"
+    "redis.call('PEXPIRE', s, ARGV[4])\n"
+    "redis.call('PUBLISH', KEYS[3], e .. ' ' .. o .. ' ' .. ARGV[2])\n"
+    "return o\n";
+
+/* KEYS: the position hash, the stream. ARGV: the epoch the reader knows
+ * ("" none), the first offset it wants, at most how many (0: only the
+ * position). Another epoch is read from its start. Returns {epoch ("" when
+ * Redis knows no such room), last offset, {{id, {field, value, ...}}, ...}}. */
+const char cl_script_read[] =
+    "local e = redis.call('HGET', KEYS[1], 'e')\n"
+    "if not e then return {'', 0, {}} end\n"
+    "local o = tonumber(redis.call('HGET', KEYS[1], 'o') or '0')\n"
+    "local from = ARGV[2]\n"
+    "if e ~= ARGV[1] then from = '1' end\n"
+    "local r = {}\n"
+    "if tonumber(ARGV[3]) > 0 then\n"
+    "  r = redis.call('XRANGE', KEYS[2], from .. '-0', '+', 'COUNT', ARGV[3])\n"
+    "end\n"
+    "return {e, o, r}\n";
+
+void cl_script_sha(const char *script, char out[41]) {
+  unsigned char md[SHA_DIGEST_LENGTH];
+  SHA1((const unsigned char *)script, strlen(script), md);
+  for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+    snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
