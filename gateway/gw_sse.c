@@ -31,6 +31,7 @@ struct sse_pos {
   char *room;          /* owned */
   char epoch[24];
   uint64_t offset;     /* the last one it was given */
+  int from;            /* at the start: what last-event-id gave for it (position_in) */
 };
 
 struct gw_sse {
@@ -179,17 +180,28 @@ static void replay_one(void *ctx, const struct rt_hist_entry *e) {
     write_event(r->s, e->sse->data, e->sse->len);
 }
 
-/* Sends what the client missed in room r since its position in id (the
- * publications, or one muster-reset), and sets the stream's position. */
-static void resume_room(struct gw_sse *s, struct rt_room *r, struct sse_pos *p, const char *id) {
+/* Where the stream starts in room r, before any room is replayed: where
+ * the client stood (so that a stream cut while another room is replayed
+ * resumes this one from there too), else the room's present. */
+static void start_room(struct gw_sse *s, struct rt_room *r, struct sse_pos *p, const char *id) {
+  p->from = id ? position_in(id, r->name, s->npos, p->epoch, sizeof(p->epoch), &p->offset) : 0;
+  if (p->from == 0) { /* a new reader: from now on */
+    snprintf(p->epoch, sizeof(p->epoch), "%s", r->epoch);
+    p->offset = r->last_offset;
+  }
+}
+
+/* Sends what the client missed in room r since its position (the
+ * publications, or one muster-reset) and leaves the stream at the room's
+ * present. */
+static void resume_room(struct gw_sse *s, struct rt_room *r, struct sse_pos *p) {
   struct rt_rooms *rs = sup_host_rooms(s->srv->host);
-  uint64_t now = sup_now_ms(), off = 0;
-  char epoch[24];
-  snprintf(p->epoch, sizeof(p->epoch), "%s", r->epoch);
-  p->offset = r->last_offset;
-  if (id == NULL || !position_in(id, r->name, s->npos, epoch, sizeof(epoch), &off))
-    return; /* a new reader: from now on */
-  if (!rt_room_can_resume(rs, r, epoch, off, now)) {
+  uint64_t now = sup_now_ms(), off = p->offset;
+  if (p->from == 0)
+    return;
+  if (!rt_room_can_resume(rs, r, p->epoch, off, now)) {
+    snprintf(p->epoch, sizeof(p->epoch), "%s", r->epoch); /* from now on */
+    p->offset = r->last_offset;
     struct ipc_buf b;
     ipc_buf_init(&b);
     ipc_buf_adds(&b, "{\"room\":");
@@ -205,7 +217,6 @@ static void resume_room(struct gw_sse *s, struct rt_room *r, struct sse_pos *p, 
     return;
   }
   struct replay ctx = {s, p};
-  p->offset = off;
   rt_room_replay(rs, r, off, now, replay_one, &ctx);
   p->offset = r->last_offset;
 }
@@ -260,7 +271,8 @@ static const char *last_event_id(struct gw_req *req, char *buf, size_t n) {
   return ipc_query_get(query, "last_event_id", buf, n) > 0 ? buf : NULL;
 }
 
-/* Joins the hold's rooms and sends each one's missed history. */
+/* Joins the hold's rooms (each once) and sends each one's missed
+ * history, every position set before the first replay. */
 static void join_rooms(struct gw_sse *s, const cJSON *rooms, const char *id) {
   struct rt_rooms *rs = sup_host_rooms(s->srv->host);
   const cJSON *room;
@@ -269,15 +281,15 @@ static void join_rooms(struct gw_sse *s, const cJSON *rooms, const char *id) {
     if (s->member.nrooms >= max || rt_room_join(rs, room->valuestring, &s->member) != 0)
       break;
     struct rt_room *r = rt_rooms_find(rs, room->valuestring);
-    if (r && r->hist_cap && util_vec_reserve(&s->pos, &s->cappos, s->npos + 1) == 0 &&
+    if (r && r->hist_cap && pos_of(s, r->name) == NULL &&
+        util_vec_reserve(&s->pos, &s->cappos, s->npos + 1) == 0 &&
         (s->pos[s->npos].room = strdup(r->name)) != NULL)
       s->npos++;
   }
-  for (size_t i = 0; i < s->npos; i++) {
-    struct rt_room *r = rt_rooms_find(rs, s->pos[i].room);
-    if (r)
-      resume_room(s, r, &s->pos[i], id);
-  }
+  for (size_t i = 0; i < s->npos; i++)
+    start_room(s, rt_rooms_find(rs, s->pos[i].room), &s->pos[i], id);
+  for (size_t i = 0; i < s->npos; i++)
+    resume_room(s, rt_rooms_find(rs, s->pos[i].room), &s->pos[i]);
 }
 
 void gw_sse_hold(struct gw_req *req, const struct ipc_msg *m) {
