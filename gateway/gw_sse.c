@@ -10,7 +10,10 @@
  * ',' or control bytes percent-encoded), so the id a browser echoes in
  * last-event-id holds every position. A client that comes back gets what
  * it missed, in order, or an `event: muster-reset` for a room whose gap
- * can no longer be filled. Never a silent gap. */
+ * can no longer be filled. Never a silent gap. A new reader may ask for
+ * all that a room keeps with the position `earliest` (as Mercure's
+ * Last-Event-ID: earliest), so that a page that opens shows the room's
+ * last messages. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,9 +90,15 @@ static void add_id(struct gw_sse *s, struct ipc_buf *b) {
   ipc_buf_addc(b, '\n');
 }
 
+/* 1 when a position is "earliest" (the whole of it, or one of the pairs). */
+static int is_earliest(const char *item) {
+  return strncmp(item, "earliest", 8) == 0 && (item[8] == '\0' || item[8] == ',');
+}
+
 /* The position last-event-id gives for room (decoded in place of the
  * pairs), for a stream of npos history rooms. 1 with epoch and offset set,
- * else 0 (the client has none for it). */
+ * 2 for "earliest" (a new reader asking for all the room keeps), else 0
+ * (the client has none for it). */
 static int position_in(const char *id, const char *room, size_t npos, char *epoch, size_t elen,
                        uint64_t *offset) {
   char want[512];
@@ -100,7 +109,7 @@ static int position_in(const char *id, const char *room, size_t npos, char *epoc
   snprintf(want, sizeof(want), "%.*s=", (int)(b.len < 500 ? b.len : 500), b.data ? b.data : "");
   ipc_buf_free(&b);
   if (strchr(id, '=') == NULL) {
-    item = npos == 1 ? id : NULL; /* the single-room form */
+    item = npos == 1 || is_earliest(id) ? id : NULL; /* the single-room form */
   } else {
     for (; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
       if (strncmp(p, want, strlen(want)) == 0)
@@ -108,6 +117,8 @@ static int position_in(const char *id, const char *room, size_t npos, char *epoc
   }
   if (item == NULL)
     return 0;
+  if (is_earliest(item))
+    return 2;
   const char *dash = strchr(item, '-');
   char *end;
   if (dash == NULL || (size_t)(dash - item) >= elen)
@@ -185,21 +196,24 @@ static void replay_one(void *ctx, const struct rt_hist_entry *e) {
  * resumes this one from there too), else the room's present. */
 static void start_room(struct gw_sse *s, struct rt_room *r, struct sse_pos *p, const char *id) {
   p->from = id ? position_in(id, r->name, s->npos, p->epoch, sizeof(p->epoch), &p->offset) : 0;
-  if (p->from == 0) { /* a new reader: from now on */
+  if (p->from == 2) { /* earliest: before its first publication */
+    snprintf(p->epoch, sizeof(p->epoch), "%s", r->epoch);
+    p->offset = 0;
+  } else if (p->from == 0) { /* a new reader: from now on */
     snprintf(p->epoch, sizeof(p->epoch), "%s", r->epoch);
     p->offset = r->last_offset;
   }
 }
 
 /* Sends what the client missed in room r since its position (the
- * publications, or one muster-reset) and leaves the stream at the room's
- * present. */
+ * publications, or one muster-reset; for earliest, all the room keeps)
+ * and leaves the stream at the room's present. */
 static void resume_room(struct gw_sse *s, struct rt_room *r, struct sse_pos *p) {
   struct rt_rooms *rs = sup_host_rooms(s->srv->host);
   uint64_t now = sup_now_ms(), off = p->offset;
   if (p->from == 0)
     return;
-  if (!rt_room_can_resume(rs, r, p->epoch, off, now)) {
+  if (p->from == 1 && !rt_room_can_resume(rs, r, p->epoch, off, now)) {
     snprintf(p->epoch, sizeof(p->epoch), "%s", r->epoch); /* from now on */
     p->offset = r->last_offset;
     struct ipc_buf b;

@@ -1,7 +1,8 @@
 """SSE holds of rooms with history (SPEC §8): a new reader from now on,
 one that comes back from its last-event-id (header or query) gets what it
-missed or a muster-reset, in one room or several (the pairs form). Driven
-through tests/helpers/ws_service.js."""
+missed or a muster-reset, in one room or several (the pairs form), and one
+that asks for `earliest` gets all that a room keeps. Driven through
+tests/helpers/ws_service.js."""
 import os
 import re
 import sys
@@ -77,6 +78,43 @@ class HistoryTest(unittest.TestCase):
         # while a is replayed, b's position is the one the client had
         self.assertEqual([e["id"] for e in again],
                          ["a=%s-2,b=%s-0" % (pa, pb), "a=%s-2,b=%s-1" % (pa, pb), ids[3]])
+
+    def test_earliest_gets_what_the_room_keeps(self):
+        with SSE(self.m, "/chat/sse?rooms=news") as first:   # makes the room
+            for i in range(1, 8):
+                publish(self.m, "news", "n%d" % i)
+            got = first.events(7)
+        epoch = got[0]["id"].split("-")[0]
+        # the last 5 (history_size), with their own ids, no reset; then live
+        with SSE(self.m, "/chat/sse?rooms=news&last_event_id=earliest") as s:
+            got = s.events(5)
+            self.assertEqual(got, [{"id": "%s-%d" % (epoch, i), "data": "n%d" % i}
+                                   for i in range(3, 8)])
+            publish(self.m, "news", "live")
+            self.assertEqual(s.event(), {"id": "%s-8" % epoch, "data": "live"})
+        with SSE(self.m, "/chat/sse?rooms=news", {"Last-Event-ID": "earliest"}) as s:
+            self.assertEqual(s.event()["data"], "n4")
+        # a room nobody wrote to yet: nothing, then live
+        with SSE(self.m, "/chat/sse?rooms=empty&last_event_id=earliest") as s:
+            publish(self.m, "empty", "first")
+            self.assertEqual(s.event()["data"], "first")
+
+    def test_earliest_in_several_rooms(self):
+        with SSE(self.m, "/chat/sse?rooms=a,b") as s:
+            publish(self.m, "a", "a1")
+            publish(self.m, "b", "b1")
+            publish(self.m, "a", "a2")
+            ids = [e["id"] for e in s.events(3)]
+        with SSE(self.m, "/chat/sse?rooms=a,b&last_event_id=earliest") as s:
+            got = s.events(3)
+        self.assertEqual([e["data"] for e in got], ["a1", "a2", "b1"])
+        self.assertEqual(got[-1]["id"], ids[2])
+        # pairs: a from where it was, b from its earliest
+        pair_a = re.match(r"a=\w+-1", ids[0]).group(0)
+        with SSE(self.m, "/chat/sse?rooms=a,b&last_event_id=%s,b=earliest" % pair_a) as s:
+            got = s.events(2)
+        self.assertEqual([e["data"] for e in got], ["a2", "b1"])
+        self.assertEqual(got[-1]["id"], ids[2])
 
 
 if __name__ == "__main__":
