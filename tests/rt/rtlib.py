@@ -136,7 +136,8 @@ class SSE:
         self.headers = {k.lower(): v for k, v in self.resp.getheaders()}
 
     def event(self):
-        """The next event (comment lines skipped); EOFError at the end."""
+        """The next event (comments and data-less blocks skipped); EOFError at
+        the end."""
         ev = {}
         while True:
             line = self.resp.readline()
@@ -144,8 +145,9 @@ class SSE:
                 raise EOFError("the stream ended")
             line = line.decode().rstrip("\n")
             if line == "":
-                if ev:
+                if "data" in ev:    # as a browser: no data, no event (retry: ...)
                     return ev
+                ev = {}
                 continue
             if line.startswith(":"):
                 continue
