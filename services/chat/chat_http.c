@@ -8,8 +8,8 @@
 #include "ipc_query.h"
 
 /* The page loads nothing from elsewhere; its script talks to its origin. */
-#define CHAT_CSP                                                                                  \
-  "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src "      \
+#define CHAT_CSP                                                                                   \
+  "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src "        \
   "'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 /* The first bytes of each SSE hold: browsers reconnect after 1 s. */
@@ -75,12 +75,13 @@ static void do_ws(struct ipc_req *req) {
   }
   if (!param(req, "name", name, sizeof(name), chat_name_valid) ||
       !param(req, "room", room, sizeof(room), chat_room_valid)) {
-    ipc_respond_error(req, 400, "name must be 1..32 bytes of text and room 1..32 of "
-                                "A-Z a-z 0-9 _ . -");
+    ipc_respond_error(req, 400,
+                      "name must be 1..32 bytes of text and room 1..32 of "
+                      "A-Z a-z 0-9 _ . -");
     return;
   }
-  int joined = !(ipc_query_get(req->query, "join", join, sizeof(join)) > 0 &&
-                 strcmp(join, "0") == 0);
+  int joined =
+      !(ipc_query_get(req->query, "join", join, sizeof(join)) > 0 && strcmp(join, "0") == 0);
   snprintf(conn, sizeof(conn), "%s", req->ws_conn); /* req goes with the answer */
   cJSON *meta = chat_meta_new(name, room);
   const char *rooms[] = {room};

@@ -24,8 +24,8 @@ int chat_room_valid(const char *room, size_t len) {
     return 0;
   for (size_t i = 0; i < len; i++) {
     char c = room[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_' || c == '.' || c == '-'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '.' || c == '-'))
       return 0;
   }
   return 1;

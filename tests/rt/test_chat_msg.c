@@ -102,10 +102,14 @@ TEST(meta) {
   CHECK_STR(room, "lobby");
   CHECK_STR(text_of(m), "{\"name\":\"Ada\",\"room\":\"lobby\"}");
   CHECK_INT(chat_meta_read(NULL, &name, &room), -1);
-  static const char *const bad[] = {"{}", "{\"name\":\"Ada\"}", "{\"room\":\"lobby\"}",
+  static const char *const bad[] = {"{}",
+                                    "{\"name\":\"Ada\"}",
+                                    "{\"room\":\"lobby\"}",
                                     "{\"name\":\"\",\"room\":\"lobby\"}",
                                     "{\"name\":\"Ada\",\"room\":\"a b\"}",
-                                    "{\"name\":1,\"room\":\"lobby\"}", "\"Ada\"", "null"};
+                                    "{\"name\":1,\"room\":\"lobby\"}",
+                                    "\"Ada\"",
+                                    "null"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     cJSON *b = cJSON_Parse(bad[i]);
     CHECK_INT(chat_meta_read(b, &name, &room), -1);
