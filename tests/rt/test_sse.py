@@ -94,6 +94,12 @@ class HistoryTest(unittest.TestCase):
             self.assertEqual(s.event(), {"id": "%s-8" % epoch, "data": "live"})
         with SSE(self.m, "/chat/sse?rooms=news", {"Last-Event-ID": "earliest"}) as s:
             self.assertEqual(s.event()["data"], "n4")
+        # a browser reconnecting sends its Last-Event-ID, which wins over
+        # the query the page opened with (the chat page's case)
+        with SSE(self.m, "/chat/sse?rooms=news&last_event_id=earliest",
+                 {"Last-Event-ID": "%s-8" % epoch}) as s:
+            publish(self.m, "news", "after")
+            self.assertEqual(s.event(), {"id": "%s-9" % epoch, "data": "after"})
         # a room nobody wrote to yet: nothing, then live
         with SSE(self.m, "/chat/sse?rooms=empty&last_event_id=earliest") as s:
             publish(self.m, "empty", "first")
