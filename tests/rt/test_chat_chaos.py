@@ -283,7 +283,9 @@ class ChatChaosTest(unittest.TestCase):
         want, short = await self.drained(clients)
         dups, flagged = self.check(clients, want, short, "kills")
         self.report("kills", clients, dups, flagged, seconds, kills=kills, skipped_ticks=skipped)
-        self.assertGreaterEqual(kills, CHAOS_SECONDS / KILL_EVERY * 0.8)
+        ticks = CHAOS_SECONDS / KILL_EVERY
+        self.assertGreaterEqual(kills + skipped, ticks * 0.8)    # the killer kept its pace
+        self.assertGreaterEqual(kills, ticks / 2)   # skipped: a restart took over 200 ms
 
         # 2. a rolling restart under the same load
         before = await self.both_ready()
