@@ -3,7 +3,8 @@
 #   make test   install what is missing, build with ASan+UBSan and -Werror
 #               (build/asan/), run the whole ctest suite
 #   make build  release build only;  make bench  benchmarks;  make clean
-#   make fuzz   each fuzz target FUZZ_SECONDS;  make soak  the chaos soak
+#   make fuzz   each fuzz target FUZZ_SECONDS;  make soak  the chaos soaks
+#               (SOAK_SECONDS, and CHAOS_SECONDS for the chat's)
 #   make install  build (build/) and install under PREFIX (default
 #               /usr/local), staged under DESTDIR if set (docs/install.md)
 #   make deb    the Debian package, built from a copy into build/deb/
@@ -85,13 +86,19 @@ fuzz: deps-fuzz
 	done; \
 	if [ -n "$$failed" ]; then echo "make fuzz: failed:$$failed" >&2; exit 1; fi
 
-# The chaos soak for SOAK_SECONDS (default 60) on the sanitizer build.
+# The chaos soak for SOAK_SECONDS (default 60) on the sanitizer build, then
+# the chat's chaos (tests/rt/test_chat_chaos.py: 200 WebSocket clients, an
+# instance killed every 200 ms) for CHAOS_SECONDS (default 30, SPEC §8).
 SOAK_SECONDS ?= 60
+CHAOS_SECONDS ?= 30
 soak: deps-test
 	cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DMUSTER_SANITIZE=ON -DMUSTER_WERROR=ON
 	cmake --build build/asan -j $(JOBS)
 	SOAK_SECONDS=$(SOAK_SECONDS) MUSTER_BIN_DIR=$(CURDIR)/build/asan/bin \
 	  ASAN_OPTIONS=detect_leaks=1:exitcode=86 /usr/bin/python3 tests/soak/test_soak.py -v
+	CHAOS_SECONDS=$(CHAOS_SECONDS) MUSTER_BIN_DIR=$(CURDIR)/build/asan/bin \
+	  MUSTER_SRC_DIR=$(CURDIR) ASAN_OPTIONS=detect_leaks=1:exitcode=86 \
+	  /usr/bin/python3 tests/rt/test_chat_chaos.py -v
 
 clean:
 	rm -rf build

@@ -356,18 +356,19 @@ static void on_floor(struct cl_redis *r, const redisReply *reply, void *privdata
   const redisReply *entries;
   free(name);
   if (cr && cr->last == 0 && !cr->catching_up &&
-      cl_read_reply(reply, &epoch, &last, &entries) == 0 && epoch[0]) {
+      cl_read_reply(reply, &epoch, &last, &entries) == 0) {
     snprintf(cr->floor_epoch, sizeof(cr->floor_epoch), "%s", epoch);
-    cr->floor = last;
+    cr->floor = epoch[0] ? last : 0; /* none yet: everything from the first */
+    cr->floor_set = 1;
   }
 }
 
 void cl_deliver_subscribed(struct cl_node *cl, struct cl_room *cr) {
-  if (cr->last == 0 && cr->floor_epoch[0]) { /* away before its first delivery */
+  if (cr->last == 0 && cr->floor_set) { /* away before its first delivery */
     snprintf(cr->epoch, sizeof(cr->epoch), "%s", cr->floor_epoch);
     cr->last = cr->floor;
   }
-  if (cr->last > 0) {
+  if (cr->last > 0 || cr->floor_set) {
     cl_deliver_catch_up(cl, cr); /* what came while this host was away */
     return;
   }

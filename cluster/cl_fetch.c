@@ -14,6 +14,7 @@ struct cl_fetch {
   void *ctx;
   int cancelled;
   int new_reader;                /* wants the present position only */
+  int earliest;                  /* wants all that the room keeps */
   char epoch[CL_EPOCH_MAX + 1];  /* the reader's, "" before the first publication */
   uint64_t offset;
 };
@@ -37,6 +38,7 @@ static int seen(const struct cl_hist_item *v, size_t n, const struct cl_record *
 static long collect(const struct cl_fetch *f, const redisReply *entries, uint64_t last,
                     struct cl_hist_item **items) {
   uint64_t want = f->epoch[0] ? f->offset + 1 : 1, now = cl_now_ms();
+  int any = f->earliest; /* earliest: from the first entry kept and young enough */
   uint64_t ttl = f->cl->history_ttl_ms;
   size_t n = 0;
   *items = NULL;
@@ -53,9 +55,15 @@ static long collect(const struct cl_fetch *f, const redisReply *entries, uint64_
     size_t len;
     char err[64];
     struct cl_record r;
-    if (cl_entry_of(entries->element[i], &off, &at, &rec, &len) != 0 || off < want)
+    if (cl_entry_of(entries->element[i], &off, &at, &rec, &len) != 0)
       continue;
-    if (off != want || (ttl && at && now > at && now - at >= ttl) ||
+    int old = ttl && at && now > at && now - at >= ttl;
+    if (off < want || (any && old))
+      continue;
+    if (any) /* the first one kept */
+      want = off;
+    any = 0;
+    if (off != want || old ||
         cl_wire_parse_record(rec, len, &r, err, sizeof(err)) != 0) {
       free(v);
       return -1; /* trimmed, expired, or not ours */
@@ -85,7 +93,7 @@ static void on_fetch(struct cl_redis *r, const redisReply *reply, void *privdata
   }
   if (cl_read_reply(reply, &epoch, &last, &entries) != 0) {
     f->cb(f->ctx, UV_ENOTCONN, "", 0, NULL, 0);
-  } else if (f->new_reader) {
+  } else if (f->new_reader || (f->earliest && epoch[0] == '\0')) {
     f->cb(f->ctx, 0, epoch, last, NULL, 0);
   } else if (epoch[0] == '\0' || (f->epoch[0] && strcmp(epoch, f->epoch) != 0)) {
     /* Redis has no such room any more, or started it over */
@@ -109,8 +117,8 @@ struct cl_fetch *cl_node_fetch(struct cl_node *cl, const char *room, const char 
     return NULL;
   }
   *f = (struct cl_fetch){.cl = cl, .cb = cb, .ctx = ctx, .new_reader = epoch == NULL,
-                         .offset = offset};
-  snprintf(f->epoch, sizeof(f->epoch), "%s", epoch ? epoch : "");
+                         .earliest = epoch && strcmp(epoch, "*") == 0, .offset = offset};
+  snprintf(f->epoch, sizeof(f->epoch), "%s", epoch && !f->earliest ? epoch : "");
   ipc_buf_init(&k1);
   ipc_buf_init(&k2);
   cl_key(&k1, "pos", room);

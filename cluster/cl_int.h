@@ -37,8 +37,9 @@ struct cl_room {
   uint64_t catch_up_gen;         /* the current read's (cl_node.read_gen), 0 none */
   char epoch[CL_EPOCH_MAX + 1];  /* of the last position seen, "" none */
   uint64_t last;                 /* offset of the last position seen, 0 none */
-  char floor_epoch[CL_EPOCH_MAX + 1]; /* the room's position when first followed: */
-  uint64_t floor;                /* a catch-up before any delivery starts there */
+  char floor_epoch[CL_EPOCH_MAX + 1]; /* the room's position when first followed */
+  uint64_t floor;                /* ("" 0: Redis had none): a catch-up before any */
+  unsigned floor_set : 1;        /* delivery starts there */
   struct cl_held *held;          /* arrived during the catch-up, in order */
   size_t nheld, capheld;
   struct cl_mark *marks;

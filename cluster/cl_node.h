@@ -101,8 +101,9 @@ typedef void (*cl_fetch_cb)(void *ctx, int status, const char *epoch, uint64_t l
 struct cl_fetch;
 
 /* Asks Redis what a reader of room at epoch-offset missed (epoch ""
- * and offset 0: it joined before the room's first publication; NULL
- * epoch: a new reader, wanting only the present position). Returns NULL
+ * and offset 0: it joined before the room's first publication; "*": a
+ * new reader asking for all the room keeps; NULL: a new reader, wanting
+ * only the present position). Returns NULL
  * when Redis is away (decide from what is kept here); else cb is called
  * once, later, unless cancelled. */
 struct cl_fetch *cl_node_fetch(struct cl_node *cl, const char *room, const char *epoch,

@@ -10,7 +10,10 @@
  * ',' or control bytes percent-encoded), so the id a browser echoes in
  * last-event-id holds every position. A client that comes back gets what
  * it missed, in order, or an `event: muster-reset` for a room whose gap
- * can no longer be filled. Never a silent gap. */
+ * can no longer be filled. Never a silent gap. A new reader may ask for
+ * all that a room keeps with the position `earliest` (as Mercure's
+ * Last-Event-ID: earliest), so that a page that opens shows the room's
+ * last messages. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +39,7 @@ struct sse_pos {
   uint64_t offset;     /* the last one it was given */
   uint8_t resume;      /* at the start: replay what it missed */
   uint8_t reset;       /* at the start: what it missed is gone */
-  uint8_t has_want;    /* the client came with a position here: */
+  uint8_t has_want;    /* the client came with a position here (2: earliest): */
   char want_epoch[24];
   uint64_t want_offset;
   struct gw_sse *s;
@@ -108,9 +111,15 @@ static void add_id(struct gw_sse *s, struct ipc_buf *b) {
   ipc_buf_addc(b, '\n');
 }
 
+/* 1 when a position is "earliest" (the whole of it, or one of the pairs). */
+static int is_earliest(const char *item) {
+  return strncmp(item, "earliest", 8) == 0 && (item[8] == '\0' || item[8] == ',');
+}
+
 /* The position last-event-id gives for room (decoded in place of the
  * pairs), for a stream of npos history rooms. 1 with epoch and offset set,
- * else 0 (the client has none for it). */
+ * 2 for "earliest" (a new reader asking for all the room keeps), else 0
+ * (the client has none for it). */
 static int position_in(const char *id, const char *room, size_t npos, char *epoch, size_t elen,
                        uint64_t *offset) {
   char want[512];
@@ -121,7 +130,7 @@ static int position_in(const char *id, const char *room, size_t npos, char *epoc
   snprintf(want, sizeof(want), "%.*s=", (int)(b.len < 500 ? b.len : 500), b.data ? b.data : "");
   ipc_buf_free(&b);
   if (strchr(id, '=') == NULL) {
-    item = npos == 1 ? id : NULL; /* the single-room form */
+    item = npos == 1 || is_earliest(id) ? id : NULL; /* the single-room form */
   } else {
     for (; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
       if (strncmp(p, want, strlen(want)) == 0)
@@ -129,6 +138,8 @@ static int position_in(const char *id, const char *room, size_t npos, char *epoc
   }
   if (item == NULL)
     return 0;
+  if (is_earliest(item))
+    return 2;
   const char *dash = strchr(item, '-');
   char *end;
   if (dash == NULL || (size_t)(dash - item) >= elen)
@@ -237,15 +248,19 @@ static void replay_one(void *ctx, const struct rt_hist_entry *e) {
 static void start_pos(struct gw_sse *s, struct rt_room *r, struct sse_pos *p) {
   struct rt_rooms *rs = sup_host_rooms(s->srv->host);
   p->resume = p->reset = 0;
-  snprintf(p->epoch, sizeof(p->epoch), "%s", r->epoch);
-  p->offset = r->last_offset;
-  if (!p->has_want)
-    return; /* a new reader: from now on */
-  if (rt_room_can_resume(rs, r, p->want_epoch, p->want_offset, sup_now_ms())) {
+  if (p->has_want == 2) { /* earliest: all the room keeps */
+    snprintf(p->epoch, sizeof(p->epoch), "%s", r->epoch);
+    p->offset = 0;
+    p->resume = 1;
+  } else if (p->has_want == 1 &&
+             rt_room_can_resume(rs, r, p->want_epoch, p->want_offset, sup_now_ms())) {
+    snprintf(p->epoch, sizeof(p->epoch), "%s", p->want_epoch);
     p->offset = p->want_offset; /* moves on as the replay goes */
     p->resume = 1;
-  } else {
-    p->reset = 1;
+  } else { /* a new reader from now on, or one that must reset */
+    snprintf(p->epoch, sizeof(p->epoch), "%s", r->epoch);
+    p->offset = r->last_offset;
+    p->reset = p->has_want == 1;
   }
 }
 
@@ -257,10 +272,12 @@ static void start_local(struct gw_sse *s, struct sse_pos *p) {
   if (r == NULL)
     return;
   start_pos(s, r, p);
-  if (p->reset)
+  if (p->reset) {
     send_reset(s, r->name);
-  else if (p->resume)
+  } else if (p->resume) {
     rt_room_replay(rs, r, p->offset, sup_now_ms(), replay_one, &ctx);
+    p->offset = r->last_offset; /* earliest with nothing kept: the present */
+  }
 }
 
 /* Sends one `event: muster-reset` for room: the client must reload. */
@@ -326,11 +343,14 @@ static void on_fetched(void *ctx, int status, const char *epoch, uint64_t last,
     start_local(s, p); /* Redis could not say: what this host keeps */
   } else {
     snprintf(p->epoch, sizeof(p->epoch), "%s", epoch);
-    p->offset = status == 0 && p->has_want ? p->want_offset : last;
-    if (status != 0)
+    p->offset = status == 0 && p->has_want == 1 ? p->want_offset : 0;
+    if (status != 0) {
       send_reset(s, p->room);
-    else
+      p->offset = last;
+    } else {
       replay_items(s, p, items, n);
+      p->offset = p->has_want == 1 || n ? p->offset : last; /* a new reader: the present */
+    }
   }
   if (s->fetching == 0)
     flush_live(s);
@@ -344,8 +364,8 @@ static int ask_redis(struct gw_sse *s, struct sse_pos *p) {
   struct rt_room *r = rt_rooms_find(sup_host_rooms(s->srv->host), p->room);
   if (cl == NULL || r == NULL || cl_node_in_sync(cl, r))
     return 0; /* what this host keeps is the room's latest */
-  p->fetch = cl_node_fetch(cl, p->room, p->has_want ? p->want_epoch : NULL, p->want_offset,
-                           on_fetched, p);
+  const char *epoch = p->has_want == 2 ? "*" : p->has_want ? p->want_epoch : NULL;
+  p->fetch = cl_node_fetch(cl, p->room, epoch, p->want_offset, on_fetched, p);
   if (p->fetch)
     s->fetching++;
   return p->fetch != NULL;
@@ -419,7 +439,8 @@ static void join_rooms(struct gw_sse *s, const cJSON *rooms, const char *id) {
     if (s->member.nrooms >= max || rt_room_join(rs, room->valuestring, &s->member) != 0)
       break;
     struct rt_room *r = rt_rooms_find(rs, room->valuestring);
-    if (r && r->hist_cap && util_vec_reserve(&s->pos, &s->cappos, s->npos + 1) == 0) {
+    if (r && r->hist_cap && pos_of(s, r->name) == NULL && /* a room named twice: once */
+        util_vec_reserve(&s->pos, &s->cappos, s->npos + 1) == 0) {
       s->pos[s->npos] = (struct sse_pos){.s = s};
       if ((s->pos[s->npos].room = strdup(r->name)) != NULL)
         s->npos++;
@@ -429,10 +450,13 @@ static void join_rooms(struct gw_sse *s, const cJSON *rooms, const char *id) {
     struct sse_pos *p = &s->pos[i];
     struct rt_room *r = rt_rooms_find(rs, p->room);
     p->s = s;
-    p->has_want = id && position_in(id, p->room, s->npos, p->want_epoch, sizeof(p->want_epoch),
-                                    &p->want_offset);
-    snprintf(p->epoch, sizeof(p->epoch), "%s", r->epoch);
-    p->offset = r->last_offset;
+    p->has_want = id ? (uint8_t)position_in(id, p->room, s->npos, p->want_epoch,
+                                             sizeof(p->want_epoch), &p->want_offset)
+                     : 0;
+    /* before any replay: where the client stands (a stream cut while
+     * another room is replayed resumes this one from there too) */
+    snprintf(p->epoch, sizeof(p->epoch), "%s", p->has_want == 1 ? p->want_epoch : r->epoch);
+    p->offset = p->has_want == 1 ? p->want_offset : p->has_want == 2 ? 0 : r->last_offset;
   }
   for (size_t i = 0; i < s->npos && !s->overflow; i++)
     if (!ask_redis(s, &s->pos[i]))

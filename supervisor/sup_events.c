@@ -54,10 +54,13 @@ char *sup_event_json(const struct sup_event *ev) {
   return text;
 }
 
-/* How loud an event is in muster's own log. */
+/* How loud an event is in muster's own log: a `message` (one per
+ * publication, which a chat makes hundreds of a second) only at debug. */
 static enum sup_level level_of(const struct sup_host *h, const struct sup_event *ev) {
   if (strcmp(ev->type, "failed") == 0)
     return SUP_ERROR;
+  if (strcmp(ev->type, "message") == 0)
+    return SUP_DEBUG;
   if (strcmp(ev->type, "exit") == 0 && !h->stopping && (ev->code != 0 || ev->signal))
     return SUP_WARN;
   return SUP_INFO;

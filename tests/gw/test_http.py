@@ -473,6 +473,33 @@ class GatewayBehaviourTest(unittest.TestCase):
             self.assertEqual((r.json()["hello"], r.json()["query"]), ("muster", "x=1"))
             self.assertEqual(len({get(m, "/hello/x").json()["pid"] for _ in range(4)}), 2)
 
+    @unittest.skipUnless(os.environ.get("MUSTER_NODE"), "node not found")
+    def test_node_example_websocket(self):
+        # The same example speaks WebSocket through muster: an echo, a join.
+        import asyncio
+        import websockets
+        src = os.environ.get("MUSTER_SRC_DIR", os.path.join(os.path.dirname(__file__), "../.."))
+        svc = service("hello", [os.environ["MUSTER_NODE"],
+                                os.path.join(src, "services/examples/hello_node.js")],
+                      instances=2, routes=["/hello"])
+
+        async def go(base):
+            async with websockets.connect(base + "?name=Ada") as a, \
+                    websockets.connect(base + "?name=Bob+B") as b:
+                await a.send("hi there")
+                self.assertEqual(await a.recv(), "hi there")
+                await a.send(b"\x00\xff")
+                self.assertEqual(await a.recv(), b"\x00\xff")
+                await a.send("join lobby")
+                self.assertEqual(await a.recv(), "Ada joined lobby")
+                await b.send("join lobby")
+                self.assertEqual(await a.recv(), "Bob B joined lobby")
+                self.assertEqual(await b.recv(), "Bob B joined lobby")
+
+        with Muster([svc]).start() as m:
+            wait_ready(m, "hello", 2)
+            asyncio.run(asyncio.wait_for(go("ws://%s:%d/hello/ws" % gateway_addr(m)), TIMEOUT))
+
     def test_access_log_lines(self):
         gw = {"listen": "127.0.0.1:%d" % free_port(), "access_log": "logs/access.log"}
         with Muster([dummy()], gateway=gw).start() as m:

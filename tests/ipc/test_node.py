@@ -2,7 +2,8 @@
 
 Spawns `$MUSTER_NODE tests/ipc/node_service.js` exactly like muster spawns an
 instance (socketpair end on fd 3, NODE_CHANNEL_FD=3, json serialization) and
-checks that Node's own fork channel carries the protocol both ways.
+checks that Node's own fork channel carries the protocol both ways; then the
+example services/examples/hello_node.js and its real-time side (SPEC §8).
 Skipped when MUSTER_NODE is empty.
 """
 
@@ -74,6 +75,43 @@ class NodeServiceTest(harness.ChildTestCase):
         self.assertEqual(c.roundtrip_ping(1), [])
         c.close_channel()
         self.assertEqual(c.wait_exit(), 0)
+
+
+@unittest.skipUnless(NODE, "MUSTER_NODE is empty: node not available")
+class HelloExampleTest(harness.ChildTestCase):
+    """services/examples/hello_node.js over the channel: its real-time side
+    in plain process.send (SPEC §8)."""
+
+    def test_websocket_accept_echo_join(self):
+        c = self.spawn([NODE, os.path.join(harness.SRC_DIR, "services", "examples",
+                                           "hello_node.js")],
+                       service="hello", env={"NODE_OPTIONS": None})
+        self.assertEqual(c.recv(), {"type": "ready"})
+        hs = c.request(1, "GET", "/hello/ws", query="name=Ada+L%C3%B6", prefix="/hello",
+                       send=False)
+        hs["ws"] = {"conn": "abc-1", "protocols": []}
+        c.send(hs)
+        resp, _ = c.recv_response(1)
+        self.assertEqual(resp, {"type": "response", "id": 1, "status": 101,
+                                "ws": {"meta": {"name": "Ada L\u00f6"}}})
+        meta = resp["ws"]["meta"]
+        c.send({"type": "ws_message", "conn": "abc-1", "seq": 1, "text": "hi", "meta": meta})
+        self.assertEqual(c.recv(), {"type": "ws_send", "conn": "abc-1", "text": "hi"})
+        c.send({"type": "ws_message", "conn": "abc-1", "seq": 2, "data_base64": "AP8=",
+                "meta": meta})
+        self.assertEqual(c.recv(), {"type": "ws_send", "conn": "abc-1", "data_base64": "AP8="})
+        c.send({"type": "ws_message", "conn": "abc-1", "seq": 3, "text": "join lobby",
+                "meta": meta})
+        self.assertEqual(c.recv(), {"type": "join", "conn": "abc-1", "room": "lobby"})
+        self.assertEqual(c.recv(), {"type": "publish", "topic": "lobby",
+                                    "data": "Ada L\u00f6 joined lobby"})
+        # a badly encoded name is no crash
+        hs = c.request(2, "GET", "/hello/ws", query="name=%E0%A4%A", prefix="/hello",
+                       send=False)
+        hs["ws"] = {"conn": "abc-2", "protocols": []}
+        c.send(hs)
+        self.assertEqual(c.recv_response(2)[0]["ws"], {"meta": {"name": "someone"}})
+        self.assertEqual(c.roundtrip_ping(9), [])
 
 
 if __name__ == "__main__":

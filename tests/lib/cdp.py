@@ -4,10 +4,12 @@ library only (tests of the admin status page).
 chromium is started with --remote-debugging-pipe: it reads protocol
 messages on its fd 3 and writes on its fd 4, each a JSON text ended by a
 NUL byte, so no port and no WebSocket client are needed. A reader thread
-files replies by id and keeps events; the test talks to one page (a target
-attached in "flat" mode: commands carry its sessionId). Everything the
-test waits for is awaited by bounded polling of the page, never by
-sleeping. close() ends chromium by its pid (Browser.close, then SIGTERM,
+files replies by id and keeps events; the test talks to pages (targets
+attached in "flat" mode: commands carry their sessionId): the browser's
+first one through the Browser's own methods, more with new_page(), each
+in a browser context of its own unless asked otherwise (like two people:
+no shared cookies or storage). Everything the test waits for is awaited
+by bounded polling of the page, never by sleeping. close() ends chromium by its pid (Browser.close, then SIGTERM,
 then SIGKILL) and kills any of its processes left behind, by pid.
 """
 import base64
@@ -38,8 +40,89 @@ class CDPError(AssertionError):
     pass
 
 
+class Page:
+    """One page of a Browser: a target attached in flat mode."""
+
+    def __init__(self, browser, session, target_id):
+        self.browser, self.session, self.target_id = browser, session, target_id
+
+    def send(self, method, params=None, timeout=TIMEOUT):
+        """One command to this page; its result (CDPError on an error)."""
+        return self.browser.send(method, params, session=self.session, timeout=timeout)
+
+    def viewport(self, width, height, mobile=False):
+        """The page's size in CSS pixels (a phone when mobile)."""
+        self.send("Emulation.setDeviceMetricsOverride",
+                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+
+    def scripts(self, enabled):
+        self.send("Emulation.setScriptExecutionDisabled", {"value": not enabled})
+
+    def navigate(self, url):
+        """Loads url and waits until its document is complete."""
+        r = self.send("Page.navigate", {"url": url})
+        if r.get("errorText"):
+            raise CDPError("navigate %s: %s" % (url, r["errorText"]))
+        self.wait_for("document.readyState === 'complete' && location.href === %s"
+                      % json.dumps(url), what="page loaded")
+
+    def reload(self):
+        """Reloads the page and waits until the new document is complete."""
+        self.eval("window.__cdpBeforeReload = 1")
+        self.send("Page.reload", {"ignoreCache": True})
+        self.wait_for("!window.__cdpBeforeReload && document.readyState === 'complete'",
+                      what="page reloaded")
+
+    def eval(self, expr):
+        """The value of a JavaScript expression in the page (promises awaited)."""
+        r = self.send("Runtime.evaluate", {"expression": expr, "returnByValue": True,
+                                           "awaitPromise": True})
+        if "exceptionDetails" in r:
+            raise CDPError("JavaScript error in %r: %s" % (expr, r["exceptionDetails"]))
+        return r["result"].get("value")
+
+    def wait_for(self, expr, timeout=TIMEOUT, interval=0.05, what=None):
+        """Polls expr in the page until it is truthy; returns its value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            v = self.eval(expr)
+            if v:
+                return v
+            if time.monotonic() > deadline:
+                raise AssertionError("%s not true within %.0f s (last: %r)"
+                                     % (what or expr, timeout, v))
+            time.sleep(interval)
+
+    def console_errors(self):
+        """Exceptions thrown and console.error calls in the page so far."""
+        with self.browser.cond:
+            evs = [e for e in self.browser.events if e.get("sessionId") == self.session]
+        out = []
+        for e in evs:
+            if e.get("method") == "Runtime.exceptionThrown":
+                out.append(json.dumps(e["params"]["exceptionDetails"])[:500])
+            elif e.get("method") == "Runtime.consoleAPICalled" and \
+                    e["params"].get("type") == "error":
+                out.append(json.dumps(e["params"].get("args"))[:500])
+        return out
+
+    def screenshot(self, path, full_page=True):
+        """Writes a PNG of the page (all of it when full_page) to path."""
+        params = {"format": "png"}
+        if full_page:
+            m = self.send("Page.getLayoutMetrics")["cssContentSize"]
+            params.update(captureBeyondViewport=True,
+                          clip={"x": 0, "y": 0, "width": m["width"], "height": m["height"],
+                                "scale": 1})
+        data = self.send("Page.captureScreenshot", params)["data"]
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(data))
+        return path
+
+
 class Browser:
-    """One headless chromium with one page."""
+    """One headless chromium with one page (more with new_page()); the
+    page methods of the Browser are its first page's."""
 
     def __init__(self, width=1200, height=900, mobile=False):
         self.dir = tempfile.mkdtemp(prefix="muster-chromium-")
@@ -50,9 +133,11 @@ class Browser:
         self.closed = False
         self.proc = None
         self.session = None
+        self.page = None
         self._start()
         try:
-            self._open_page()
+            self.page = self._open_page()
+            self.session = self.page.session
             self.viewport(width, height, mobile)
         except BaseException:
             self.close()
@@ -105,12 +190,16 @@ class Browser:
             self.cond.notify_all()
 
     def send(self, method, params=None, session=True, timeout=TIMEOUT):
-        """Sends one command and returns its result; CDPError on an error."""
+        """Sends one command and returns its result; CDPError on an error.
+        session: True for the first page's, a page's sessionId, or False
+        for the browser itself."""
         with self.cond:
             self.next_id += 1
             mid = self.next_id
         msg = {"id": mid, "method": method, "params": params or {}}
-        if session and self.session:
+        if isinstance(session, str):
+            msg["sessionId"] = session
+        elif session and self.session:
             msg["sessionId"] = self.session
         os.write(self.wfd, json.dumps(msg).encode() + b"\0")
         with self.cond:
@@ -130,77 +219,55 @@ class Browser:
         except OSError:
             return ""
 
-    # ---- the page ----
+    # ---- the pages ----
 
-    def _open_page(self):
-        target = self.send("Target.createTarget", {"url": "about:blank"}, session=False)
+    def _open_page(self, context=None):
+        params = {"url": "about:blank"}
+        if context:
+            params["browserContextId"] = context
+        target = self.send("Target.createTarget", params, session=False)
         att = self.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True},
                         session=False)
-        self.session = att["sessionId"]
-        self.send("Page.enable")
-        self.send("Runtime.enable")
+        page = Page(self, att["sessionId"], target["targetId"])
+        page.send("Page.enable")
+        page.send("Runtime.enable")
+        return page
+
+    def new_page(self, width=1200, height=900, mobile=False, own_context=True):
+        """Another page, in a browser context of its own (no cookies or
+        storage shared with the others) unless own_context is False."""
+        context = None
+        if own_context:
+            context = self.send("Target.createBrowserContext", session=False)["browserContextId"]
+        page = self._open_page(context)
+        page.viewport(width, height, mobile)
+        return page
+
+    # The first page's methods, on the Browser itself.
 
     def viewport(self, width, height, mobile=False):
-        """The page's size in CSS pixels (a phone when mobile)."""
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+        self.page.viewport(width, height, mobile)
 
     def scripts(self, enabled):
-        self.send("Emulation.setScriptExecutionDisabled", {"value": not enabled})
+        self.page.scripts(enabled)
 
     def navigate(self, url):
-        """Loads url and waits until its document is complete."""
-        r = self.send("Page.navigate", {"url": url})
-        if r.get("errorText"):
-            raise CDPError("navigate %s: %s" % (url, r["errorText"]))
-        self.wait_for("document.readyState === 'complete' && location.href === %s"
-                      % json.dumps(url), what="page loaded")
+        self.page.navigate(url)
+
+    def reload(self):
+        self.page.reload()
 
     def eval(self, expr):
-        """The value of a JavaScript expression in the page (promises awaited)."""
-        r = self.send("Runtime.evaluate", {"expression": expr, "returnByValue": True,
-                                           "awaitPromise": True})
-        if "exceptionDetails" in r:
-            raise CDPError("JavaScript error in %r: %s" % (expr, r["exceptionDetails"]))
-        return r["result"].get("value")
+        return self.page.eval(expr)
 
     def wait_for(self, expr, timeout=TIMEOUT, interval=0.05, what=None):
-        """Polls expr in the page until it is truthy; returns its value."""
-        deadline = time.monotonic() + timeout
-        while True:
-            v = self.eval(expr)
-            if v:
-                return v
-            if time.monotonic() > deadline:
-                raise AssertionError("%s not true within %.0f s (last: %r)"
-                                     % (what or expr, timeout, v))
-            time.sleep(interval)
+        return self.page.wait_for(expr, timeout, interval, what)
 
     def console_errors(self):
-        """Exceptions thrown and console.error calls in the page so far."""
-        with self.cond:
-            evs = list(self.events)
-        out = []
-        for e in evs:
-            if e.get("method") == "Runtime.exceptionThrown":
-                out.append(json.dumps(e["params"]["exceptionDetails"])[:500])
-            elif e.get("method") == "Runtime.consoleAPICalled" and \
-                    e["params"].get("type") == "error":
-                out.append(json.dumps(e["params"].get("args"))[:500])
-        return out
+        return self.page.console_errors()
 
     def screenshot(self, path, full_page=True):
-        """Writes a PNG of the page (all of it when full_page) to path."""
-        params = {"format": "png"}
-        if full_page:
-            m = self.send("Page.getLayoutMetrics")["cssContentSize"]
-            params.update(captureBeyondViewport=True,
-                          clip={"x": 0, "y": 0, "width": m["width"], "height": m["height"],
-                                "scale": 1})
-        data = self.send("Page.captureScreenshot", params)["data"]
-        with open(path, "wb") as f:
-            f.write(base64.b64decode(data))
-        return path
+        return self.page.screenshot(path, full_page)
 
     # ---- the end ----
 

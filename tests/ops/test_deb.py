@@ -91,7 +91,7 @@ class DebTest(unittest.TestCase):
     def test_contents(self):
         listing = run("dpkg-deb", "-c", self.deb)
         files = {ln.split()[-1].lstrip("."): ln.split()[0] for ln in listing.splitlines()}
-        for b in ("muster", "musterctl", "dummy_service", "readmongo_service"):
+        for b in ("muster", "musterctl", "dummy_service", "chat_service", "readmongo_service"):
             self.assertEqual(files.get("/usr/bin/" + b), "-rwxr-xr-x", b)
         for p in ("/lib/systemd/system/muster.service", "/etc/muster/muster.json",
                   "/etc/logrotate.d/muster", "/usr/share/bash-completion/completions/musterctl",
@@ -139,7 +139,7 @@ class DebTest(unittest.TestCase):
         self.assertEqual(run(muster, "--version"), "muster %s\n" % self.version)
 
     def test_binaries_are_release_builds_with_hardening(self):
-        for b in ("muster", "musterctl", "dummy_service", "readmongo_service"):
+        for b in ("muster", "musterctl", "dummy_service", "chat_service", "readmongo_service"):
             path = os.path.join(self.data, "usr/bin", b)
             dyn = run("readelf", "-d", "-h", path)
             self.assertIn("DYN", dyn)          # PIE

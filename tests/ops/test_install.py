@@ -69,7 +69,7 @@ class InstallTest(unittest.TestCase):
 
     def test_tree(self):
         install(self.dest)
-        for b in ("muster", "musterctl", "dummy_service", "readmongo_service"):
+        for b in ("muster", "musterctl", "dummy_service", "chat_service", "readmongo_service"):
             self.assertTrue(os.access(os.path.join(self.root, "bin", b), os.X_OK), b)
         for page in ("man8/muster.8", "man8/musterctl.8", "man5/muster.json.5",
                      "man8/dummy_service.8", "man8/readmongo_service.8"):

@@ -175,3 +175,49 @@ class RawWs:
 
 def close_code(payload):
     return int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+
+
+class SSE:
+    """One SSE stream through the gateway: GET path, then events one by
+    one (each a dict with the fields it had: id, event, data), read with a
+    timeout (http.client undoes the chunked encoding)."""
+
+    def __init__(self, m, path, headers=None, timeout=TIMEOUT):
+        import http.client
+        self.conn = http.client.HTTPConnection(*gateway_addr(m), timeout=timeout)
+        self.conn.request("GET", path, headers=headers or {})
+        self.resp = self.conn.getresponse()
+        self.status = self.resp.status
+        self.headers = {k.lower(): v for k, v in self.resp.getheaders()}
+
+    def event(self):
+        """The next event (comments and data-less blocks skipped); EOFError at
+        the end."""
+        ev = {}
+        while True:
+            line = self.resp.readline()
+            if not line:
+                raise EOFError("the stream ended")
+            line = line.decode().rstrip("\n")
+            if line == "":
+                if "data" in ev:    # as a browser: no data, no event (retry: ...)
+                    return ev
+                ev = {}
+                continue
+            if line.startswith(":"):
+                continue
+            k, _, v = line.partition(":")
+            v = v[1:] if v.startswith(" ") else v
+            ev[k] = ev[k] + "\n" + v if k == "data" and k in ev else v
+
+    def events(self, n):
+        return [self.event() for _ in range(n)]
+
+    def close(self):
+        self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -64,6 +64,7 @@ static void fixture_setup(void) {
   make_file("bin/svc", 0755);
   make_file("bin/dummy_service", 0755);
   make_file("bin/readmongo_service", 0755);
+  make_file("bin/chat_service", 0755);
   make_file("path/svc", 0755);
   make_file("path/onlypath", 0755);
   make_file("notexec", 0644);
@@ -74,8 +75,9 @@ static void fixture_setup(void) {
 
 /* Removes everything fixture_setup() and the tests created. */
 static void fixture_teardown(void) {
-  const char *files[] = {"bin/svc",       "bin/dummy_service", "bin/readmongo_service", "path/svc",
-                         "path/onlypath", "notexec",           "muster.json",           NULL};
+  const char *files[] = {"bin/svc",          "bin/dummy_service", "bin/readmongo_service",
+                         "bin/chat_service", "path/svc",          "path/onlypath",
+                         "notexec",          "muster.json",       NULL};
   const char *dirs[] = {"bin", "path", "work", NULL};
   char p[256];
   for (size_t i = 0; files[i] != NULL; i++) {
@@ -1448,7 +1450,16 @@ TEST(demo_config) {
     CHECK_STR(c->gateway.listen.host, "127.0.0.1");
     CHECK_INT(c->gateway.listen.port, 8080);
     CHECK(c->admin.enabled && c->admin.listen.port == 9090);
-    CHECK_INT(c->nservices, 2);
+    CHECK_INT(c->nservices, 3);
+    CHECK_INT(c->realtime.history_size, 100);
+    const struct cfg_service *chat = cfg_find_service(c, "chat");
+    CHECK(chat != NULL);
+    if (chat != NULL) {
+      CHECK_INT(chat->instances, 2);
+      CHECK_STR(chat->routes[0].prefix, "/chat");
+      CHECK_STR(chat->command[0], in_tmp("bin/chat_service"));
+      CHECK(chat->ws_ack);
+    }
     const struct cfg_service *d = cfg_find_service(c, "dummy");
     const struct cfg_service *m = cfg_find_service(c, "readmongo");
     CHECK(d != NULL && m != NULL);
