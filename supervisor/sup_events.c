@@ -37,6 +37,8 @@ void sup_cblist_free(struct sup_cblist *l) {
 static enum sup_level level_of(const struct sup_host *h, const struct sup_event *ev) {
   if (strcmp(ev->type, "failed") == 0)
     return SUP_ERROR;
+  if (strcmp(ev->type, "quarantine") == 0) /* the gateway's: a poison request */
+    return SUP_WARN;
   if (strcmp(ev->type, "exit") == 0 && !h->stopping && (ev->code != 0 || ev->signal))
     return SUP_WARN;
   return SUP_INFO;

@@ -68,6 +68,24 @@ void sup_host_instance_gone(struct sup_host *h, struct sup_instance *inst) {
       h->hooks[k].instance_gone(h->hooks[k].ctx, inst);
 }
 
+void sup_host_instance_ready(struct sup_host *h, struct sup_instance *inst) {
+  for (size_t k = 0; k < h->nhooks; k++)
+    if (h->hooks[k].instance_ready)
+      h->hooks[k].instance_ready(h->hooks[k].ctx, inst);
+}
+
+void sup_host_service_reset(struct sup_host *h, struct sup_service *svc) {
+  for (size_t k = 0; k < h->nhooks; k++)
+    if (h->hooks[k].service_reset)
+      h->hooks[k].service_reset(h->hooks[k].ctx, svc);
+}
+
+void sup_host_service_status(struct sup_host *h, const struct sup_service *svc, struct cJSON *o) {
+  for (size_t k = 0; k < h->nhooks; k++)
+    if (h->hooks[k].service_status)
+      h->hooks[k].service_status(h->hooks[k].ctx, svc, o);
+}
+
 /* ---- Memory watch ---- */
 
 static void on_mem_timer(uv_timer_t *t) {

@@ -16,6 +16,7 @@ struct sup_instance;
 struct sup_service;
 struct sup_run;
 struct ipc_msg;
+struct cJSON;
 
 /* What other parts (gateway, control) want to hear about. All optional. */
 struct sup_host_hooks {
@@ -32,6 +33,14 @@ struct sup_host_hooks {
   void (*reopen)(void *ctx);
   /* A reload changed the config in force (routes, gateway settings). */
   void (*reloaded)(void *ctx);
+  /* The instance became ready (routable): requests waiting may go to it. */
+  void (*instance_ready)(void *ctx, struct sup_instance *inst);
+  /* `start` or `restart` of the service: forget what was held against its
+   * old processes (the gateway's quarantined paths). */
+  void (*service_reset)(void *ctx, struct sup_service *svc);
+  /* The service's object of a `status` reply (sup_status) is being made:
+   * add fields to it (the gateway's "queued", "quarantined"). */
+  void (*service_status)(void *ctx, const struct sup_service *svc, struct cJSON *o);
 };
 
 struct sup_host {
@@ -120,5 +129,11 @@ void sup_host_service_changed(struct sup_host *h, struct sup_service *svc);
 void sup_host_instance_msg(struct sup_host *h, struct sup_instance *inst,
                            const struct ipc_msg *m);
 void sup_host_instance_gone(struct sup_host *h, struct sup_instance *inst);
+/* The hooks of the same names: an instance became ready (sup_instance's
+ * ready transition), `start`/`restart` of a service (sup_service), a
+ * service's `status` object (sup_status). */
+void sup_host_instance_ready(struct sup_host *h, struct sup_instance *inst);
+void sup_host_service_reset(struct sup_host *h, struct sup_service *svc);
+void sup_host_service_status(struct sup_host *h, const struct sup_service *svc, struct cJSON *o);
 
 #endif

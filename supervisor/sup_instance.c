@@ -244,6 +244,7 @@ static void act_ready(struct sup_instance *inst, const char *why) {
   set_state(inst, SUP_I_READY);
   emit(inst, "ready", detail);
   start_heartbeat(inst);
+  sup_host_instance_ready(inst->svc->host, inst); /* the gateway's waiting requests */
 }
 
 /* ---- The table ---- */

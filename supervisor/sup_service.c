@@ -73,6 +73,7 @@ void sup_service_start(struct sup_service *svc) {
   svc->stopped = 0;
   svc->failed = 0;
   sup_window_clear(&svc->window);
+  sup_host_service_reset(svc->host, svc); /* the gateway lifts its quarantine */
   for (size_t i = 0; i < svc->ninst; i++) {
     struct sup_instance *inst = svc->inst[i];
     if (inst->state == SUP_I_EXITED || inst->state == SUP_I_BACKOFF) {
@@ -268,6 +269,7 @@ int sup_service_restart(struct sup_service *svc, sup_done_cb cb, void *ctx) {
     return UV_EBUSY;
   svc->stopped = 0;
   svc->failed = 0;
+  sup_host_service_reset(svc->host, svc); /* the gateway lifts its quarantine */
   svc->roll = (struct sup_roll){.active = 1, .cb = cb, .ctx = ctx};
   roll_step(svc);
   return 0;

@@ -1,6 +1,7 @@
 /* sup_status — the `status` reply as JSON. See sup_status.h. */
 #include "sup_status.h"
 
+#include "sup_host.h"
 #include "sup_proc.h"
 #include "sup_view.h"
 
@@ -39,6 +40,7 @@ cJSON *sup_status_service(const struct sup_service *svc) {
   cJSON *a = cJSON_AddArrayToObject(o, "instances");
   for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++)
     cJSON_AddItemToArray(a, sup_status_instance(inst));
+  sup_host_service_status(svc->host, svc, o); /* the gateway's: queued, quarantined */
   return o;
 }
 

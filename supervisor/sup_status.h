@@ -16,8 +16,9 @@ struct sup_service;
  * caller; NULL on out of memory. */
 cJSON *sup_status_instance(const struct sup_instance *inst);
 
-/* One service of the reply: name, state, restarts and its instances.
- * Owned by the caller; NULL on out of memory. */
+/* One service of the reply: name, state, restarts and its instances,
+ * then what the host's hooks add (service_status: the gateway's "queued"
+ * and "quarantined"). Owned by the caller; NULL on out of memory. */
 cJSON *sup_status_service(const struct sup_service *svc);
 
 /* The whole reply {"ok":true,"services":[...]}: every live service, or
