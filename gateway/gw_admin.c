@@ -86,6 +86,7 @@ static void reply_metrics(struct gw_req *req) {
   struct gw_server *pub = req->srv->peer;
   ipc_buf_init(&b);
   gw_metrics_render(&pub->metrics, req->srv->host, pub->nconns, &b);
+  gw_svcs_render_metrics(pub, &b); /* the queue, retries and quarantine */
   if (b.oom)
     gw_reply_error(req, 500, "out of memory", NULL);
   else

@@ -38,6 +38,14 @@ void gw_metrics_init(struct gw_metrics *m);
 void gw_metrics_free(struct gw_metrics *m);
 /* Counts one finished request. service may be NULL (not routed). */
 void gw_metrics_record(struct gw_metrics *m, const char *service, int code, double seconds);
+/* Adds one observation (seconds) to h. */
+void gw_metrics_hist_add(struct gw_metric_hist *h, double seconds);
+/* Appends h as the _bucket, _sum and _count lines of histogram `name`
+ * with the label service="service". */
+void gw_metrics_hist_render(struct ipc_buf *b, const char *name, const char *service,
+                            const struct gw_metric_hist *h);
+/* Appends one formatted line (or lines) to b: at most 511 bytes. */
+void gw_metrics_printf(struct ipc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends the Prometheus exposition of m and of host's state to b. */
 void gw_metrics_render(const struct gw_metrics *m, struct sup_host *host, size_t connections,
                        struct ipc_buf *b);
