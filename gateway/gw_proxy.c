@@ -387,7 +387,7 @@ static void orphaned(struct gw_req *req, struct sup_instance *inst, struct gw_re
     gw_reply_error(req, 502, exited, NULL);
     return;
   }
-  if (gw_svc_poison(req, v, n)) /* gw_svc: quarantined and answered */
+  if (gw_svc_poison(req, inst, v, n)) /* gw_svc: quarantined and answered */
     return;
   if (req->u.proxy.tries > req->srv->cfg->retries) {
     gw_svc_retry(req, GW_RETRY_EXHAUSTED);

@@ -16,7 +16,8 @@
 #include "util_vec.h"
 
 #define SHOWN_PATH 200   /* bytes of a path shown in messages and events */
-#define ALIKE_MAX 64     /* co-travelling suspects compared, at most */
+#define ALIKE_MAX 64     /* other requests of a death examined, at most */
+#define GW_SERVED_MS 10000 /* a path answered this long before a death was served */
 
 static uint64_t now_ms(const struct gw_req *req) {
   return uv_now(req->srv->loop);
@@ -337,18 +338,6 @@ void gw_svc_deaths(struct gw_req **v, size_t n, uint32_t death) {
   }
 }
 
-/* 1 when req is suspect: it met two deaths and no request of its method
- * and path was answered since the first. */
-static int suspect(const struct gw_req *req) {
-  const struct gw_proxy_req *p = &req->u.proxy;
-  const char *path;
-  size_t plen;
-  if (p->deaths < 2 || p->gs == NULL)
-    return 0;
-  path_of(req, &path, &plen);
-  return !gw_quar_answered_since(&p->gs->quar, req->method, path, plen, p->first_death_ms);
-}
-
 /* 1 when a and b have the same method and path. */
 static int same_key(const struct gw_req *a, const struct gw_req *b) {
   const char *pa, *pb;
@@ -358,18 +347,50 @@ static int same_key(const struct gw_req *a, const struct gw_req *b) {
   return la == lb && !strcmp(a->method, b->method) && !memcmp(pa, pb, la);
 }
 
-/* 1 unless another request of v travelled with req (the same two last
- * deaths) and is as suspect with another method or path: then either
- * could be the poison, and neither is taken for one yet. */
-static int alone(const struct gw_req *req, struct gw_req **v, size_t n) {
+/* 1 when the service answered a request of req's method and path in the
+ * GW_SERVED_MS before req's first death, or since (as far as the table
+ * knows: it records answers once a request of that path died). */
+static int answered_lately(const struct gw_req *req) {
   const struct gw_proxy_req *p = &req->u.proxy;
-  size_t alike = 0;
+  const char *path;
+  size_t plen;
+  uint64_t since = p->first_death_ms > GW_SERVED_MS ? p->first_death_ms - GW_SERVED_MS : 0;
+  path_of(req, &path, &plen);
+  return gw_quar_answered_since(&p->gs->quar, req->method, path, plen, since);
+}
+
+/* 1 when another request of req's method and path is in flight on a
+ * routable instance other than `dying` (the path is being served there). */
+static int served_elsewhere(const struct gw_req *req, const struct sup_instance *dying) {
+  size_t pos = 0;
+  uint64_t id;
+  void *val;
+  while (gw_map_next(&req->srv->inflight, &pos, &id, &val)) {
+    const struct gw_req *o = val;
+    if (o != req && o->u.proxy.inst != dying && o->u.proxy.inst != NULL &&
+        sup_instance_routable(o->u.proxy.inst) && same_key(o, req))
+      return 1;
+  }
+  return 0;
+}
+
+/* 1 when req's method and path are evidently no query of death: answered
+ * lately, or being served on another instance. */
+static int exonerated(const struct gw_req *req, const struct sup_instance *dying) {
+  return req->u.proxy.gs == NULL || answered_lately(req) || served_elsewhere(req, dying);
+}
+
+/* 1 unless another request that died with req (in v, this death) has
+ * another method and path that is not exonerated either: then it explains
+ * the death as well as req does, and neither is taken for the poison yet. */
+static int alone(const struct gw_req *req, const struct sup_instance *dying, struct gw_req **v,
+                 size_t n) {
+  size_t checked = 0;
   for (size_t i = 0; i < n; i++) {
-    const struct gw_proxy_req *o = &v[i]->u.proxy;
-    if (v[i] == req || o->deaths < 2 || o->last_death != p->last_death ||
-        o->prev_death != p->prev_death || same_key(v[i], req))
-      continue;
-    if (++alike > ALIKE_MAX || suspect(v[i]))
+    if (v[i] == req || v[i]->u.proxy.last_death != req->u.proxy.last_death ||
+        v[i]->head_sent || same_key(v[i], req))
+      continue; /* itself, answered meanwhile (reset), a stream, or its twin */
+    if (++checked > ALIKE_MAX || !exonerated(v[i], dying))
       return 0;
   }
   return 1;
@@ -401,8 +422,10 @@ static void quarantine(struct gw_req *req) {
   reply_quarantined(req, (uint64_t)qs * 1000, 1);
 }
 
-int gw_svc_poison(struct gw_req *req, struct gw_req **v, size_t n) {
-  if (req->srv->cfg->quarantine_s <= 0 || !suspect(req) || !alone(req, v, n))
+int gw_svc_poison(struct gw_req *req, const struct sup_instance *dying, struct gw_req **v,
+                  size_t n) {
+  if (req->srv->cfg->quarantine_s <= 0 || req->u.proxy.deaths < 2 || exonerated(req, dying) ||
+      !alone(req, dying, v, n))
     return 0;
   quarantine(req);
   return 1;

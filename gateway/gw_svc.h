@@ -128,12 +128,17 @@ static inline void gw_svc_answered(struct gw_req *req, struct gw_svc *gs) {
  * `death`): counts the death in each (and watches its method and path). */
 void gw_svc_deaths(struct gw_req **v, size_t n, uint32_t death);
 
-/* After its instance died: 1 when req is a poison — it met two deaths, no
- * request of its method and path was answered since its first one, and no
- * other request of v (the orphans of the same death) that shared its
- * previous death is as suspect — then the path is quarantined (event
- * `quarantine`) and req answered 502. Else 0. */
-int gw_svc_poison(struct gw_req *req, struct gw_req **v, size_t n);
+/* After its instance `dying` died: 1 when req is a poison, then its
+ * method and path are quarantined (event `quarantine`) and req is answered
+ * 502. A poison met two deaths (each instance died while req was in flight
+ * on it), and its method and path are not evidently served: no request of
+ * them was answered in the 10 s before its first death or since, none is
+ * in flight on another instance; and no other request that died with it
+ * (v: every request `dying` held) has another method and path as little
+ * served (either could be the cause: neither is taken for it yet). Else 0:
+ * it is retried or fails as any other. */
+int gw_svc_poison(struct gw_req *req, const struct sup_instance *dying, struct gw_req **v,
+                  size_t n);
 
 /* Counts an outcome of a death for muster_retries_total; for
  * GW_RETRY_RETRIED first asks the budget: returns 0 when it refuses (then

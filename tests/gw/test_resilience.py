@@ -295,6 +295,36 @@ class QuarantineTest(GatewayCase):
                                     outcome="retried"), 2)
 
 
+    def test_path_served_lately_is_not_quarantined_after_an_outage(self):
+        # One instance, killed twice while a GET is in flight on it: nothing
+        # can answer between the two deaths (the outage). The same path was
+        # answered a moment before: no query of death; the GET is retried.
+        svc = dummy(restart={"backoff_initial_ms": 1, "backoff_max_ms": 1})
+        with Muster([svc], gateway=gw(retries=3), admin=admin()).start() as m:
+            wait_ready(m, "dummy")
+
+            def kill_holder():
+                inst = poll_until(lambda: [i for i in status_of(m)["instances"]
+                                           if i["inflight"] == 1 and i["state"] == "ready"],
+                                  what="the sleep in flight")[0]
+                os.kill(inst["pid"], signal.SIGKILL)
+                m.expect(r"dummy\[0\]: exit: killed by signal 9")
+            # first a death of the path, then an answer of it (the retry's)
+            c = self.client(m)
+            c.send(b"GET /dummy/sleep?ms=500 HTTP/1.1\r\nHost: t\r\n\r\n")
+            kill_holder()
+            self.assertEqual(self.read(c).status, 200)
+            # now the outage: two deaths in a row, nothing answered between
+            c.send(b"GET /dummy/sleep?ms=2000 HTTP/1.1\r\nHost: t\r\n\r\n")
+            kill_holder()
+            kill_holder()
+            r = self.read(c, "GET through an outage")
+            self.assertEqual((r.status, r.json()["slept_ms"]), (200, 2000), r)
+            self.assertEqual(status_of(m)["quarantined"], [])
+            self.assertEqual(metric(m, "muster_retries_total", service="dummy",
+                                    outcome="retried"), 3)
+
+
 class BudgetTest(GatewayCase):
 
     def test_retry_budget_caps_retries_in_a_storm(self):
