@@ -92,15 +92,14 @@ class QueueTest(GatewayCase):
         # ready. A request arriving meanwhile waits for it: 200, not 503.
         svc = dummy(env={"DUMMY_READY_DELAY_MS": "300"},
                     restart={"backoff_initial_ms": 1, "backoff_max_ms": 1})
-        with Muster([svc], admin=admin()).start() as m:
+        # (a loaded machine may take long to restart: wait up to 20 s)
+        with Muster([svc], gateway=gw(queue_timeout_ms=20000), admin=admin()).start() as m:
             pid = wait_ready(m, "dummy")[0]
             os.kill(pid, signal.SIGKILL)
             m.expect(r"dummy\[0\]: exit: killed by signal 9")
-            t0 = time.monotonic()
             r = self.get(m, "/dummy/echo")
             self.assertEqual(r.status, 200, r)
             self.assertNotEqual(r.json()["pid"], pid)
-            self.assertLess(time.monotonic() - t0, 2.0, "waited past queue_timeout_ms")
             m.seen_or_expect(r"dummy\[0\]: ready: ")
             self.assertEqual(metric(m, "muster_queue_wait_seconds_count", service="dummy"), 1)
             self.assertEqual(metric(m, "muster_queued_requests", service="dummy"), 0)
@@ -110,7 +109,8 @@ class QueueTest(GatewayCase):
         # instance, so the retry waits for the replacement instead of a 503.
         svc = dummy(env={"DUMMY_READY_DELAY_MS": "300"},
                     restart={"backoff_initial_ms": 1, "backoff_max_ms": 1})
-        with Muster([svc], admin=admin()).start() as m:
+        # (a loaded machine may take long to restart: wait up to 20 s)
+        with Muster([svc], gateway=gw(queue_timeout_ms=20000), admin=admin()).start() as m:
             pid = wait_ready(m, "dummy")[0]
             c = self.client(m)
             c.send(b"GET /dummy/sleep?ms=1000 HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -126,7 +126,7 @@ class QueueTest(GatewayCase):
         # Never ready: every request waits. Two may (max_queued 2); the
         # third gets the 503 at once; the two get theirs at queue_timeout_ms.
         svc = dummy(env={"DUMMY_NO_READY": "1"}, ready_timeout_ms=120000)
-        with Muster([svc], gateway=gw(max_queued=2, queue_timeout_ms=1500),
+        with Muster([svc], gateway=gw(max_queued=2, queue_timeout_ms=3000),
                     admin=admin()).start() as m:
             wait_gateway(m)
             m.seen_or_expect(r"dummy\[0\]: spawn: ")
@@ -135,18 +135,21 @@ class QueueTest(GatewayCase):
             for c in waiting:
                 c.send(b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\n\r\n")
             poll_until(lambda: queued(m) == 2, what="two requests queued")
+            t1 = time.monotonic()
             r = self.get(m, "/dummy/echo")
             self.assertEqual(r.status, 503, r)
             self.assertTrue(r.header("retry-after"), r)
             self.assertIn("the queue is full", r.json()["error"])
-            self.assertLess(time.monotonic() - t0, 1.4, "the 503 of a full queue waited")
+            self.assertLess(time.monotonic() - t1, 2.0, "the 503 of a full queue waited")
             for c in waiting:
                 r = self.read(c, "queued request past queue_timeout_ms")
                 self.assertEqual(r.status, 503, r)
                 self.assertTrue(r.header("retry-after"), r)
-                self.assertRegex(r.json()["error"], r"no ready instance \(starting\) after "
-                                 r"1[45]\d\d ms in the queue")
-            self.assertGreaterEqual(time.monotonic() - t0, 1.45)
+                waited = re.search(r"no ready instance \(starting\) after (\d+) ms in the "
+                                   r"queue$", r.json()["error"])
+                self.assertTrue(waited, r)
+                self.assertGreaterEqual(int(waited.group(1)), 3000, r)
+            self.assertGreaterEqual(time.monotonic() - t0, 2.95)
             self.assertEqual(queued(m), 0)
             self.assertEqual(metric(m, "muster_queue_rejected_total", service="dummy",
                                     reason="full"), 1)
@@ -169,14 +172,16 @@ class QueueTest(GatewayCase):
             self.assertEqual(service_requests(m, "dummy"), 1, "the abandoned request was sent")
 
     def test_stopped_service_does_not_wait(self):
-        with Muster([dummy()]).start() as m:
+        # (queue_timeout_ms 20 s: a request that waited would time the test out)
+        with Muster([dummy()], gateway=gw(queue_timeout_ms=20000)).start() as m:
             wait_ready(m, "dummy")
             self.assertTrue(ctl(m, cmd="stop", service="dummy")["ok"])
             m.seen_or_expect(r"dummy\[0\]: exit: ")
             t0 = time.monotonic()
             r = self.get(m, "/dummy/echo")
             self.assertEqual(r.status, 503, r)
-            self.assertLess(time.monotonic() - t0, 1.0, "a stopped service's request waited")
+            self.assertEqual(r.json()["error"], 'service "dummy" has no ready instance (stopped)')
+            self.assertLess(time.monotonic() - t0, 10, "a stopped service's request waited")
 
     def test_full_instances_queue_then_serve_in_order(self):
         # max_inflight 1: while the sleep holds the only slot, two more
@@ -223,7 +228,7 @@ class QuarantineTest(GatewayCase):
                 r = self.get(m, "/dummy/crash" + q)
                 self.assertEqual(r.status, 502, r)
                 self.assertRegex(r.json()["error"], r"^quarantined: .* s more$")
-            self.assertLess(time.monotonic() - t0, 1.0)
+            self.assertLess(time.monotonic() - t0, 10)
             self.assertEqual(self.get(m, "/dummy/echo").status, 200)
             self.assertEqual(deaths(m), 2, "a quarantined request was sent")
             st = status_of(m)
