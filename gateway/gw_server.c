@@ -78,7 +78,6 @@ static void on_listener_closed(uv_handle_t *h) {
 static void hook_stopping(void *ctx) {
   struct gw_server *srv = ctx;
   srv->stopping = 1;
-  gw_svcs_flush_all(srv); /* no instance is coming: what waits gets its 503 */
   if (srv->listening) {
     srv->listening = 0;
     uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
@@ -88,6 +87,7 @@ static void hook_stopping(void *ctx) {
     next = LIST_NEXT(c, link);
     c->proto->stopping(c);
   }
+  gw_svcs_flush_all(srv); /* no instance is coming: what waits gets its 503 (and a close) */
 }
 
 /* Every service is stopped: close what is left. Responses still being

@@ -15,10 +15,11 @@
 #include "sup_view.h"
 #include "util_vec.h"
 
-#define SHOWN_PATH 200   /* bytes of a path shown in messages and events */
-#define ALIKE_MAX 64     /* other requests of a death examined, at most */
+#define SHOWN_PATH 200     /* bytes of a path shown in messages and events */
+#define ALIKE_MAX 64       /* other requests of a death examined, at most */
 #define GW_SERVED_MS 10000 /* a path answered this long before a death was served */
 
+/* The loop's time (ms), as the queue, the budget and the quarantine count it. */
 static uint64_t now_ms(const struct gw_req *req) {
   return uv_now(req->srv->loop);
 }
@@ -28,6 +29,7 @@ static struct gw_req *req_of(struct gw_qent *e) {
   return (struct gw_req *)((char *)e - offsetof(struct gw_req, u.proxy.qe));
 }
 
+/* The service's name (from the config in force). */
 static const char *name_of(const struct gw_svc *gs) {
   return sup_view_service_cfg(gs->svc)->name;
 }
@@ -36,6 +38,7 @@ static uint64_t leave(struct gw_svc *gs, struct gw_req *req, int record);
 
 /* ---- The table ---- */
 
+/* A new, empty state for svc, or NULL (out of memory). */
 static struct gw_svc *svc_new(struct sup_service *svc) {
   struct gw_svc *gs = calloc(1, sizeof(*gs));
   if (gs == NULL)
@@ -470,14 +473,17 @@ static void family(struct ipc_buf *b, const struct gw_server *srv, const char *h
     fn(b, srv->svcs[i], name_of(srv->svcs[i]));
 }
 
+/* Its muster_queued_requests sample. */
 static void render_queued(struct ipc_buf *b, const struct gw_svc *gs, const char *name) {
   gw_metrics_printf(b, "muster_queued_requests{service=\"%s\"} %zu\n", name, gs->queue.n);
 }
 
+/* Its muster_queue_wait_seconds histogram. */
 static void render_wait(struct ipc_buf *b, const struct gw_svc *gs, const char *name) {
   gw_metrics_hist_render(b, "muster_queue_wait_seconds", name, &gs->wait);
 }
 
+/* Its muster_queue_rejected_total samples, by reason. */
 static void render_rejected(struct ipc_buf *b, const struct gw_svc *gs, const char *name) {
   gw_metrics_printf(b, "muster_queue_rejected_total{service=\"%s\",reason=\"full\"} %llu\n"
                     "muster_queue_rejected_total{service=\"%s\",reason=\"timeout\"} %llu\n",
@@ -485,6 +491,7 @@ static void render_rejected(struct ipc_buf *b, const struct gw_svc *gs, const ch
                     (unsigned long long)gs->queue_timeout);
 }
 
+/* Its muster_retries_total samples, by outcome. */
 static void render_retries(struct ipc_buf *b, const struct gw_svc *gs, const char *name) {
   static const char *const outcomes[] = {
 #define XX(e, s) s,
@@ -496,6 +503,7 @@ static void render_retries(struct ipc_buf *b, const struct gw_svc *gs, const cha
                       outcomes[k], (unsigned long long)gs->retries[k]);
 }
 
+/* Its muster_quarantined_total sample. */
 static void render_quarantine(struct ipc_buf *b, const struct gw_svc *gs, const char *name) {
   gw_metrics_printf(b, "muster_quarantined_total{service=\"%s\"} %llu\n", name,
                     (unsigned long long)gs->quarantined);

@@ -183,6 +183,36 @@ class QueueTest(GatewayCase):
             self.assertEqual(r.json()["error"], 'service "dummy" has no ready instance (stopped)')
             self.assertLess(time.monotonic() - t0, 10, "a stopped service's request waited")
 
+    def test_reload_removing_the_service_answers_its_waiting_requests(self):
+        never = dummy("never", env={"DUMMY_NO_READY": "1"}, ready_timeout_ms=120000)
+        with Muster([dummy(), never], gateway=gw(queue_timeout_ms=20000)).start() as m:
+            wait_ready(m, "dummy")
+            c = self.client(m)
+            c.send(b"GET /never/echo HTTP/1.1\r\nHost: t\r\n\r\n")
+            poll_until(lambda: queued(m, "never") == 1, what="the request queued")
+            m.config["services"] = [s for s in m.config["services"] if s["name"] != "never"]
+            m.write_config()
+            self.assertTrue(ctl(m, cmd="reload")["ok"])
+            r = self.read(c, "queued request of a removed service")
+            self.assertEqual(r.status, 503, r)
+            self.assertIn("removed from the configuration", r.json()["error"])
+            self.assertEqual(self.get(m, "/dummy/echo").status, 200)
+
+    def test_shutdown_answers_waiting_requests(self):
+        svc = dummy(env={"DUMMY_NO_READY": "1"}, ready_timeout_ms=120000)
+        with Muster([svc], gateway=gw(queue_timeout_ms=20000)).start() as m:
+            wait_gateway(m)
+            m.seen_or_expect(r"dummy\[0\]: spawn: ")
+            c = self.client(m)
+            c.send(b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\n\r\n")
+            poll_until(lambda: queued(m) == 1, what="the request queued")
+            m.signal(signal.SIGTERM)
+            r = self.read(c, "queued request at shutdown")
+            self.assertEqual(r.status, 503, r)
+            self.assertIn("muster is shutting down", r.json()["error"])
+            self.assertEqual(r.header("connection"), "close")
+            self.assertEqual(m.wait(), 0)
+
     def test_full_instances_queue_then_serve_in_order(self):
         # max_inflight 1: while the sleep holds the only slot, two more
         # requests wait and are sent, oldest first, as the slot frees.
