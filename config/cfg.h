@@ -45,6 +45,10 @@ struct cfg_gateway {
   int64_t max_buffered_bytes; /* response bytes queued for slow clients, in all */
   int retries;              /* idempotent retries on instance failure */
   int drain_delay_ms;       /* SIGTERM / drain: /readyz fails this long first */
+  int queue_timeout_ms;     /* a request waits this long for an instance; 0 = no queue */
+  int max_queued;           /* requests waiting, the whole gateway; 0 = no queue */
+  double retry_budget;      /* retries: at most this fraction of the last 10 s's requests */
+  int quarantine_s;         /* a poison request's method and path: 502 this long; 0 = off */
   char *health_path;        /* starts with '/' */
   char *access_log;         /* absolute path, or NULL when off */
 };

@@ -12,6 +12,7 @@
 #define DEFAULT_ACCESS_LOG "logs/access.log"
 #define DEFAULT_SOCKET "run/muster.sock"
 #define DEFAULT_LOGS_DIR "logs"
+#define DEFAULT_RETRY_BUDGET 0.2 /* retries: a fifth of the requests, at most */
 
 static const char *const gateway_keys[] = {"listen",
                                            "request_timeout_ms",
@@ -23,6 +24,10 @@ static const char *const gateway_keys[] = {"listen",
                                            "max_buffered_bytes",
                                            "retries",
                                            "drain_delay_ms",
+                                           "queue_timeout_ms",
+                                           "max_queued",
+                                           "retry_budget",
+                                           "quarantine_s",
                                            "health_path",
                                            "access_log",
                                            NULL};
@@ -82,6 +87,7 @@ static void parse_gateway(struct cfg__ctx *x, const cJSON *v, struct cfg_gateway
     v = NULL; /* reported; use the defaults */
   read_listen(x, v, "gateway", DEFAULT_LISTEN, &g->listen);
   cfg__read_ints(x, v, "gateway", cfg__gateway_ints, g);
+  cfg__get_number(x, v, "gateway", "retry_budget", DEFAULT_RETRY_BUDGET, 0, 10, &g->retry_budget);
   read_health_path(x, v, g);
   read_access_log(x, v, g);
 }

@@ -22,6 +22,10 @@
  *                                            response bytes queued for
  *                                            clients, all connections
  *  gateway.retries                       1   0..10
+ *  gateway.queue_timeout_ms           2000   0..3600000 (0 = no queue)
+ *  gateway.max_queued                 1024   0..1000000 (0 = no queue)
+ *  gateway.quarantine_s                 30   0..86400 (0 = no quarantine)
+ *  (gateway.retry_budget, a number: 0.2, 0..10; cfg_host.c)
  *  logs.max_bytes                 10485760   0 (never rotate) or
  *                                            4096..1099511627776 (1 TiB)
  *  logs.keep                             5   0..1000
@@ -53,6 +57,9 @@ const struct cfg__int_field cfg__gateway_ints[] = {
     INT_FIELD(struct cfg_gateway, max_buffered_bytes, 268435456, 65536, INT64_C(68719476736), 0),
     INT_FIELD(struct cfg_gateway, retries, 1, 0, 10, 0),
     INT_FIELD(struct cfg_gateway, drain_delay_ms, 0, 0, 3600000, 0),
+    INT_FIELD(struct cfg_gateway, queue_timeout_ms, 2000, 0, 3600000, 0),
+    INT_FIELD(struct cfg_gateway, max_queued, 1024, 0, 1000000, 0),
+    INT_FIELD(struct cfg_gateway, quarantine_s, 30, 0, 86400, 0),
     {NULL, 0, 0, 0, 0, 0, 0}};
 
 const struct cfg__int_field cfg__realtime_ints[] = {
@@ -263,6 +270,28 @@ void cfg__read_ints(struct cfg__ctx *x, const cJSON *obj, const char *path,
       memcpy(dst, &v, sizeof(v));
     }
   }
+}
+
+/* Reads the number obj[key] into *out: def when absent, def plus a
+ * report when not a number within min..max. Returns 0 or -1. */
+int cfg__get_number(struct cfg__ctx *x, const cJSON *obj, const char *parent, const char *key,
+                    double def, double min, double max, double *out) {
+  char p[CFG__PATH_MAX];
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  *out = def;
+  if (v == NULL)
+    return 0;
+  cfg__join(p, sizeof(p), parent, key);
+  if (!cJSON_IsNumber(v)) {
+    cfg__err(x, p, "must be a number, got %s", cfg__type_name(v));
+    return -1;
+  }
+  if (!(v->valuedouble >= min && v->valuedouble <= max)) {
+    cfg__err(x, p, "must be %g..%g", min, max);
+    return -1;
+  }
+  *out = v->valuedouble;
+  return 0;
 }
 
 /* Stores the expanded string v in *out. Returns 0 or -1 (reported). */

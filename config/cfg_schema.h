@@ -63,6 +63,12 @@ int cfg__check_object(struct cfg__ctx *x, const cJSON *obj, const char *path,
 void cfg__read_ints(struct cfg__ctx *x, const cJSON *obj, const char *path,
                     const struct cfg__int_field *table, void *base);
 
+/* Reads the number obj[key] (at parent.key) into *out: def when absent;
+ * def and a report when it is not a number within min..max. Returns 0 or
+ * -1. */
+int cfg__get_number(struct cfg__ctx *x, const cJSON *obj, const char *parent, const char *key,
+                    double def, double min, double max, double *out);
+
 /* Stores the expansion of string value v (at path) in *out (malloc'd).
  * Returns 0, or -1 with *out NULL and the problem reported (not a string,
  * bad ${...}). */

@@ -326,6 +326,37 @@ static int service_rows(struct table *t, const cJSON *svc, const char **why) {
   return 0;
 }
 
+/* The gateway's lines about a service, after the table: requests waiting
+ * for an instance, and each quarantined method and path with its time
+ * left (rounded up to the second). */
+static void service_notes(struct ipc_buf *b, const cJSON *svc) {
+  const char *name = str_field(svc, "name");
+  const cJSON *e;
+  long long v;
+  char tmp[80];
+  if (name == NULL)
+    return;
+  if (int_field(svc, "queued", &v) && v > 0) {
+    add_clean(b, name);
+    snprintf(tmp, sizeof(tmp), ": %lld request%s waiting for an instance\n", v, v == 1 ? "" : "s");
+    ipc_buf_adds(b, tmp);
+  }
+  cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(svc, "quarantined")) {
+    const char *method = str_field(e, "method"), *path = str_field(e, "path");
+    if (method == NULL || path == NULL || !int_field(e, "left_ms", &v))
+      continue;
+    ctl_client_duration(tmp, sizeof(tmp), v + 999);
+    add_clean(b, name);
+    ipc_buf_adds(b, ": quarantined ");
+    add_clean(b, method);
+    ipc_buf_addc(b, ' ');
+    add_clean(b, path);
+    ipc_buf_adds(b, " (");
+    ipc_buf_adds(b, tmp);
+    ipc_buf_adds(b, " left)\n");
+  }
+}
+
 /* Appends "NAME WORDS a, b\n" for the string array key of svc, if any. */
 static void dep_note(struct ipc_buf *b, const cJSON *svc, const char *key, const char *words) {
   const cJSON *a = cJSON_GetObjectItemCaseSensitive(svc, key), *it;
@@ -375,8 +406,10 @@ static int render_status(struct ipc_buf *b, const cJSON *reply, const char **why
     ipc_buf_adds(b, "no services\n");
   else if (rc == 0)
     table_print(b, &t);
-  if (rc == 0)
+  if (rc == 0) {
     dep_notes(b, svcs);
+    cJSON_ArrayForEach(svc, svcs) service_notes(b, svc);
+  }
   free(t.rows);
   return rc;
 }

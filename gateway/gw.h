@@ -12,6 +12,8 @@
  *   gw_proxy    the proxy handler: a request to an IPC instance and back
  *   gw_fwd      the headers a service is given (hop-by-hop out, x-forwarded-*)
  *   gw_balance  which instance gets a request (pure)
+ *   gw_svc      per service: the queue, the retry budget, the quarantine
+ *               (gw_queue, gw_budget, gw_quarantine: their pure parts)
  *   gw_expire   request timeouts answered after the loop's poll
  *   gw_route, gw_map, gw_access, gw_metrics: the route table, the in-flight
  *   map, the access log, the counters. */
@@ -32,6 +34,7 @@
 #include "gw_req.h"
 #include "gw_route.h"
 #include "gw_rt.h"
+#include "gw_svc.h"
 #include "ipc_buf.h"
 #include "ipc_msg.h"
 
@@ -58,6 +61,10 @@ struct gw_server {
   const struct gw_handler *const *handlers; /* asked in order; NULL-terminated */
   struct gw_routes routes;            /* the proxy's route table */
   struct gw_map inflight;             /* proxy: id → request */
+  struct gw_svc **svcs;               /* proxy: per live service (gw_svc.h), owned */
+  size_t nsvcs, capsvcs;
+  size_t nqueued;                     /* requests waiting, every service */
+  uint32_t deaths;                    /* instance deaths seen holding requests */
   uint64_t next_id;                   /* last request id handed out */
   LIST_HEAD(gw_conns, gw_conn) conns; /* every open connection */
   TAILQ_HEAD(gw_dirty, gw_conn) dirty; /* connections with corked output */
@@ -130,6 +137,14 @@ void gw_proxy_instance_msg(struct gw_server *srv, struct sup_instance *inst,
 void gw_proxy_instance_gone(struct gw_server *srv, struct sup_instance *inst);
 /* A deferred timeout (gw_expire): 504 if request id is still unanswered. */
 void gw_proxy_expired(struct gw_server *srv, uint64_t id);
+/* Sends req to a ready instance of its service other than avoid (cursor:
+ * the round-robin cursor to use). Returns 0 when it was sent (or answered:
+ * out of memory), 1 when no instance can take it now; then *full is 1 when
+ * some were only at max_inflight. */
+int gw_proxy_send(struct gw_req *req, struct sup_instance *avoid, size_t *cursor, int *full);
+/* Answers the 503 of a request no instance took; suffix ("" or a clause
+ * such as "; the queue is full") ends the reason. */
+void gw_proxy_unavailable(struct gw_req *req, int full, const char *suffix);
 
 /* ---- gw_expire.c ---- */
 /* Queues the 504 of request id for after this turn's poll. Returns 0, or

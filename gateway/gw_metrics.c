@@ -60,8 +60,11 @@ void gw_metrics_record(struct gw_metrics *m, const char *service, int code, doub
   if (c)
     c->count++;
   struct gw_metric_hist *h = service ? hist_of(m, service) : NULL; /* latency: services only */
-  if (h == NULL)
-    return;
+  if (h != NULL)
+    gw_metrics_hist_add(h, seconds);
+}
+
+void gw_metrics_hist_add(struct gw_metric_hist *h, double seconds) {
   size_t k = 0;
   while (k < GW_METRICS_BUCKETS && seconds > bounds[k])
     k++;
@@ -70,8 +73,7 @@ void gw_metrics_record(struct gw_metrics *m, const char *service, int code, doub
   h->count++;
 }
 
-static void line(struct ipc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void line(struct ipc_buf *b, const char *fmt, ...) {
+void gw_metrics_printf(struct ipc_buf *b, const char *fmt, ...) {
   char tmp[512];
   va_list ap;
   va_start(ap, fmt);
@@ -79,6 +81,22 @@ static void line(struct ipc_buf *b, const char *fmt, ...) {
   va_end(ap);
   if (n > 0)
     ipc_buf_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+#define line gw_metrics_printf /* the short name the renderers below use */
+
+void gw_metrics_hist_render(struct ipc_buf *b, const char *name, const char *service,
+                            const struct gw_metric_hist *h) {
+  uint64_t cum = 0;
+  for (size_t k = 0; k < GW_METRICS_BUCKETS; k++) {
+    cum += h->buckets[k];
+    line(b, "%s_bucket{service=\"%s\",le=\"%g\"} %llu\n", name, service, bounds[k],
+         (unsigned long long)cum);
+  }
+  line(b, "%s_bucket{service=\"%s\",le=\"+Inf\"} %llu\n", name, service,
+       (unsigned long long)h->count);
+  line(b, "%s_sum{service=\"%s\"} %.6f\n", name, service, h->sum);
+  line(b, "%s_count{service=\"%s\"} %llu\n", name, service, (unsigned long long)h->count);
 }
 
 /* The request counters and latency histograms. */
@@ -90,20 +108,9 @@ static void render_requests(const struct gw_metrics *m, struct ipc_buf *b) {
          m->counts[i].code, (unsigned long long)m->counts[i].count);
   line(b, "# HELP muster_request_duration_seconds Time from a complete request to the end "
           "of its response.\n# TYPE muster_request_duration_seconds histogram\n");
-  for (size_t i = 0; i < m->nhists; i++) {
-    const struct gw_metric_hist *h = &m->hists[i];
-    uint64_t cum = 0;
-    for (size_t k = 0; k < GW_METRICS_BUCKETS; k++) {
-      cum += h->buckets[k];
-      line(b, "muster_request_duration_seconds_bucket{service=\"%s\",le=\"%g\"} %llu\n",
-           h->service, bounds[k], (unsigned long long)cum);
-    }
-    line(b, "muster_request_duration_seconds_bucket{service=\"%s\",le=\"+Inf\"} %llu\n",
-         h->service, (unsigned long long)h->count);
-    line(b, "muster_request_duration_seconds_sum{service=\"%s\"} %.6f\n", h->service, h->sum);
-    line(b, "muster_request_duration_seconds_count{service=\"%s\"} %llu\n", h->service,
-         (unsigned long long)h->count);
-  }
+  for (size_t i = 0; i < m->nhists; i++)
+    gw_metrics_hist_render(b, "muster_request_duration_seconds", m->hists[i].service,
+                           &m->hists[i]);
 }
 
 /* One family of the host's gauges and counters: a line (or lines) per

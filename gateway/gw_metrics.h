@@ -45,6 +45,14 @@ struct gw_rt_stats;
 void gw_metrics_render_rt(const struct gw_rt_stats *st, size_t websockets, size_t sse_holds,
                           uint64_t publications, struct ipc_buf *b);
 
+/* Adds one observation (seconds) to h. */
+void gw_metrics_hist_add(struct gw_metric_hist *h, double seconds);
+/* Appends h as the _bucket, _sum and _count lines of histogram `name`
+ * with the label service="service". */
+void gw_metrics_hist_render(struct ipc_buf *b, const char *name, const char *service,
+                            const struct gw_metric_hist *h);
+/* Appends one formatted line (or lines) to b: at most 511 bytes. */
+void gw_metrics_printf(struct ipc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends the Prometheus exposition of m and of host's state to b. */
 void gw_metrics_render(const struct gw_metrics *m, struct sup_host *host, size_t connections,
                        struct ipc_buf *b);

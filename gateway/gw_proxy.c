@@ -1,7 +1,9 @@
 /* gw_proxy — the proxy handler: a request to an IPC instance and its
  * answer back. Routing, balancing (gw_balance), load shedding, the request
  * timeout (gw_expire), retries of idempotent requests when an instance
- * dies, validation of what a service sends back. See gw.h. */
+ * dies, validation of what a service sends back. See gw.h. The queue, the
+ * retry budget and the quarantine are gw_svc's: the calls into it are
+ * marked "gw_svc:". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,7 +109,7 @@ static int send_request(struct gw_req *req, struct sup_instance *inst) {
 }
 
 /* Forgets the in-flight entry of req (the instance no longer holds it). */
-static void release(struct gw_req *req) {
+static void forget(struct gw_req *req) {
   struct gw_proxy_req *p = &req->u.proxy;
   if (p->id == 0)
     return;
@@ -117,36 +119,43 @@ static void release(struct gw_req *req) {
     sup_instance_released(p->inst);
 }
 
-static void reply_unavailable(struct gw_req *req, int full) {
+/* forget(), then the freed slot goes to a request waiting for one. (Not
+ * while srv->hv holds an answer's headers: sending fills it.) */
+static void release(struct gw_req *req) {
+  struct gw_svc *gs = req->u.proxy.gs;
+  forget(req);
+  if (gw_svc_queued(gs)) /* gw_svc: a slot is free */
+    gw_svc_dispatch(gs);
+}
+
+void gw_proxy_unavailable(struct gw_req *req, int full, const char *suffix) {
   struct sup_service_info si;
-  char msg[160];
+  char msg[224];
   sup_view_service_info(req->u.proxy.svc, &si);
   if (full)
     snprintf(msg, sizeof(msg), "service \"%s\" is overloaded: every ready instance has %d "
-             "requests in flight", si.name, sup_view_service_cfg(req->u.proxy.svc)->max_inflight);
+             "requests in flight%s", si.name, sup_view_service_cfg(req->u.proxy.svc)->max_inflight,
+             suffix);
   else
-    snprintf(msg, sizeof(msg), "service \"%s\" has no ready instance (%s)", si.name,
-             si.state_name);
+    snprintf(msg, sizeof(msg), "service \"%s\" has no ready instance (%s)%s", si.name,
+             si.state_name, suffix);
   gw_reply_error(req, 503, msg, &gw_retry_after);
 }
 
-/* Sends req to an instance of its service other than avoid. */
-static void try_send(struct gw_req *req, struct sup_instance *avoid, size_t *cursor) {
+int gw_proxy_send(struct gw_req *req, struct sup_instance *avoid, size_t *cursor, int *full) {
   struct gw_server *srv = req->srv;
   struct gw_proxy_req *p = &req->u.proxy;
   for (;;) {
-    int full;
-    struct sup_instance *inst = pick(srv, p->svc, avoid, cursor, &full);
+    struct sup_instance *inst = pick(srv, p->svc, avoid, cursor, full);
     if (inst == NULL) {
       p->inst = NULL;
-      reply_unavailable(req, full);
-      return;
+      return 1;
     }
     p->id = ++srv->next_id;
     if (gw_map_put(&srv->inflight, p->id, req) != 0) {
       p->id = 0;
       gw_reply_error(req, 500, "out of memory", NULL);
-      return;
+      return 0;
     }
     p->inst = inst;
     sup_instance_acquire(inst);
@@ -154,11 +163,21 @@ static void try_send(struct gw_req *req, struct sup_instance *avoid, size_t *cur
     req->instance = sup_view_index(inst);
     if (send_request(req, inst) == 0) {
       gw_req_timer(req, (uint64_t)srv->cfg->request_timeout_ms);
-      return;
+      return 0;
     }
     release(req); /* its channel is gone: it is leaving; try another */
     avoid = inst;
   }
+}
+
+/* Sends req to an instance of its service other than avoid; when none
+ * can take it, it waits for one (or gets its 503). While others wait, it
+ * waits behind them (FIFO). */
+static void try_send(struct gw_req *req, struct sup_instance *avoid, size_t *cursor) {
+  int full = 0;
+  if (gw_svc_queued(req->u.proxy.gs) == 0 && gw_proxy_send(req, avoid, cursor, &full) == 0)
+    return;
+  gw_svc_wait(req, full); /* gw_svc: the queue, or the 503 */
 }
 
 /* ---- The handler ---- */
@@ -213,8 +232,9 @@ static int on_req(const struct gw_handler *h, struct gw_req *req) {
   if (rt == NULL)
     return GW_DECLINED; /* 404 */
   struct gw_proxy_req *p = &req->u.proxy;
+  struct gw_svc *gs = rt->target;
   const char *prefix = rt->plen ? rt->prefix : "/";
-  *p = (struct gw_proxy_req){.svc = rt->target, .prefix_off = (uint32_t)req->hbuf.len,
+  *p = (struct gw_proxy_req){.svc = gs->svc, .gs = gs, .prefix_off = (uint32_t)req->hbuf.len,
                              .prefix_len = (uint32_t)strlen(prefix)};
   if (ws_handshake(req) != 0)
     return 0; /* refused by muster: 400 or 426 */
@@ -224,6 +244,8 @@ static int on_req(const struct gw_handler *h, struct gw_req *req) {
   memcpy(req->service, name, nlen);
   req->service[nlen] = '\0';
   req->gen = &proxy_gen;
+  if (gw_svc_admit(req)) /* gw_svc: quarantined, answered */
+    return 0;
   try_send(req, NULL, &rt->rr);
   return 0;
 }
@@ -242,6 +264,8 @@ static void send_cancel(struct sup_instance *inst, uint64_t id) {
 
 static void on_abandon(struct gw_req *req) {
   struct gw_proxy_req *p = &req->u.proxy;
+  if (p->qe.queued) /* gw_svc: it leaves the queue; nothing was sent */
+    gw_svc_leave(req);
   if (p->id == 0)
     return;
   if (p->inst)
@@ -259,6 +283,10 @@ static void timeout_now(struct gw_req *req) {
 
 /* The request timer fired: the 504 waits for this turn's poll (gw_expire). */
 static void on_timeout(struct gw_req *req) {
+  if (req->u.proxy.qe.queued) { /* gw_svc: waited queue_timeout_ms */
+    gw_svc_expired(req);
+    return;
+  }
   if (req->u.proxy.id == 0 || req->head_sent)
     return;
   if (gw_expire_add(req->srv, req->u.proxy.id) != 0)
@@ -368,8 +396,11 @@ static void on_response(struct gw_req *req, const struct ipc_msg *m) {
   } else if (m->stream) {
     gw_req_start(req, m->status, req->srv->hv, (size_t)nh);
   } else {
-    release(req);
+    struct gw_svc *gs = req->u.proxy.gs;
+    forget(req);
     gw_req_respond(req, m->status, req->srv->hv, (size_t)nh, body, len);
+    if (gw_svc_queued(gs)) /* gw_svc: the slot is free (hv is used no more) */
+      gw_svc_dispatch(gs);
   }
   free(json);
 }
@@ -388,6 +419,7 @@ void gw_proxy_instance_msg(struct gw_server *srv, struct sup_instance *inst,
   }
   switch (m->type) {
   case IPC_T_RESPONSE:
+    gw_svc_answered(req, req->u.proxy.gs); /* gw_svc: evidence against a quarantine */
     if (req->head_sent)
       sup_log(SUP_WARN, "%s: second response to request %s dropped", sup_view_label(inst),
               req->reqid);
@@ -411,20 +443,38 @@ void gw_proxy_instance_msg(struct gw_server *srv, struct sup_instance *inst,
 /* ---- An instance dies ---- */
 
 /* What becomes of a request whose instance died: retried elsewhere when
- * idempotent and nothing was sent yet, else 502, or a stream cut. */
-static void orphaned(struct gw_req *req, struct sup_instance *inst) {
+ * idempotent, nothing was sent yet, it is no poison and the retry budget
+ * allows it; else 502, or a stream cut. v: every request that instance
+ * held (for gw_svc_poison). */
+static void orphaned(struct gw_req *req, struct sup_instance *inst, struct gw_req **v,
+                     size_t n) {
+  static const char *const exited = "the instance handling the request exited";
+  size_t cursor = 0;
   release(req);
   if (req->head_sent) {
     req->keepalive = 0;
     gw_conn_close(req->conn, 1); /* a cut stream: the client sees it unterminated */
-  } else if (idempotent(req->method) && req->u.proxy.tries <= req->srv->cfg->retries) {
-    size_t cursor = 0;
-    sup_log(SUP_INFO, "%s: died holding request %s; retrying it elsewhere",
-            sup_view_label(inst), req->reqid);
-    try_send(req, inst, &cursor);
-  } else {
-    gw_reply_error(req, 502, "the instance handling the request exited", NULL);
+    return;
   }
+  if (!idempotent(req->method)) {
+    gw_reply_error(req, 502, exited, NULL);
+    return;
+  }
+  if (gw_svc_poison(req, inst, v, n)) /* gw_svc: quarantined and answered */
+    return;
+  if (req->u.proxy.tries > req->srv->cfg->retries) {
+    gw_svc_retry(req, GW_RETRY_EXHAUSTED);
+    gw_reply_error(req, 502, exited, NULL);
+    return;
+  }
+  if (!gw_svc_retry(req, GW_RETRY_RETRIED)) { /* gw_svc: the retry budget said no */
+    gw_reply_error(req, 502, "the instance handling the request exited; not retried: the "
+                   "service's retry budget is spent", NULL);
+    return;
+  }
+  sup_log(SUP_INFO, "%s: died holding request %s; retrying it elsewhere", sup_view_label(inst),
+          req->reqid);
+  try_send(req, inst, &cursor);
 }
 
 void gw_proxy_instance_gone(struct gw_server *srv, struct sup_instance *inst) {
@@ -441,8 +491,9 @@ void gw_proxy_instance_gone(struct gw_server *srv, struct sup_instance *inst) {
   for (pos = 0; k < n && gw_map_next(&srv->inflight, &pos, &id, &val);)
     if (((struct gw_req *)val)->u.proxy.inst == inst)
       v[k++] = val;
+  gw_svc_deaths(v, k, ++srv->deaths); /* gw_svc: each request counts the death */
   for (size_t i = 0; i < k; i++) /* still its? answering one may close another */
     if (v[i]->u.proxy.id != 0 && v[i]->u.proxy.inst == inst)
-      orphaned(v[i], inst);
+      orphaned(v[i], inst, v, k);
   free(v);
 }

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gw_queue.h"
 #include "ipc_buf.h"
 #include "ipc_msg.h"
 
@@ -29,6 +30,7 @@ struct gw_proto;
 struct gw_server;
 struct gw_req;
 struct gw_sse;
+struct gw_svc;
 struct sup_instance;
 struct sup_service;
 
@@ -69,12 +71,19 @@ struct gw_proxy_req {
   uint64_t id;               /* in-flight id (key in srv->inflight), 0 = none */
   struct sup_instance *inst; /* the instance holding it */
   struct sup_service *svc;   /* the routed service */
+  struct gw_svc *gs;         /* the gateway's state of it (gw_svc.h), or NULL */
   uint32_t prefix_off;       /* the matched route's prefix, copied into hbuf */
   uint32_t prefix_len;
   int tries;                 /* instances tried */
   uint64_t ws_key;           /* a WebSocket handshake: its connection's key, else 0 */
   char ws_id[112];           /*   its connection id (GW_WS_ID_MAX) */
   char ws_accept[29];        /*   its sec-websocket-accept */
+  /* ---- surviving bad moments (gw_svc.c) ---- */
+  struct gw_qent qe;         /* its place in the service's queue while it waits */
+  uint32_t deaths;           /* instances that died while it was in flight on them */
+  uint32_t last_death;       /* the number of the last such death (srv->deaths), */
+  uint32_t prev_death;       /*   and of the one before */
+  uint64_t first_death_ms;   /* when the first one died (loop time) */
 };
 
 struct gw_req {

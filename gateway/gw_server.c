@@ -17,18 +17,23 @@ static const struct gw_handler *const gateway_handlers[] = {&gw_health_handler,
 static const struct gw_handler *const admin_handlers[] = {
     &gw_healthz_handler, &gw_status_handler, &gw_admin_handler, NULL};
 
-/* The route table of the live services. Returns 0 or UV_ENOMEM. */
-static int build_routes(struct gw_routes *r, struct sup_host *host) {
+/* The route table of the live services: each route leads to its
+ * service's gw_svc (a service without one, out of memory, gets no route).
+ * Returns 0 or UV_ENOMEM. */
+static int build_routes(struct gw_routes *r, struct gw_server *srv) {
   struct sup_service *svc;
+  struct gw_svc *gs;
   size_t n = 0;
-  while (sup_view_service(host, n))
+  while (sup_view_service(srv->host, n))
     n++;
   struct gw_route_src *src = calloc(n ? n : 1, sizeof(*src));
   if (src == NULL)
     return UV_ENOMEM;
-  for (size_t i = 0; (svc = sup_view_service(host, i)) != NULL; i++)
-    src[i] = (struct gw_route_src){sup_view_service_cfg(svc), svc};
-  int rc = gw_routes_build(r, src, n);
+  size_t k = 0;
+  for (size_t i = 0; (svc = sup_view_service(srv->host, i)) != NULL; i++)
+    if ((gs = gw_svcs_find(srv, svc)) != NULL)
+      src[k++] = (struct gw_route_src){sup_view_service_cfg(svc), gs};
+  int rc = gw_routes_build(r, src, k);
   free(src);
   return rc;
 }
@@ -52,13 +57,24 @@ static void hook_instance_gone(void *ctx, struct sup_instance *inst) {
   gw_proxy_instance_gone(ctx, inst);
 }
 
-/* WebSocket connections follow their instances: rebound when theirs
- * leaves, held ones bound when one is ready. */
+/* Instances that start or stop taking work: WebSocket connections follow
+ * them (rebound when theirs leaves, held ones bound when one is ready),
+ * and requests waiting for an instance go to a ready one. */
 static void hook_instance_routable(void *ctx, struct sup_instance *inst, int routable) {
-  if (routable)
+  if (routable) {
     gw_ws_instance_ready(ctx, inst);
-  else
+    gw_svc_instance_ready(ctx, inst);
+  } else {
     gw_ws_instance_left(ctx, inst);
+  }
+}
+
+static void hook_service_reset(void *ctx, struct sup_service *svc) {
+  gw_svc_reset(ctx, svc);
+}
+
+static void hook_service_status(void *ctx, const struct sup_service *svc, struct ipc_buf *b) {
+  gw_svc_status(ctx, svc, b);
 }
 
 static void on_listener_closed(uv_handle_t *h) {
@@ -115,6 +131,7 @@ static void hook_stopping(void *ctx) {
     next = LIST_NEXT(c, link);
     c->proto->stopping(c);
   }
+  gw_svcs_flush_all(srv); /* no instance is coming: what waits gets its 503 (and a close) */
 }
 
 /* Every service is stopped: close what is left. Responses still being
@@ -142,13 +159,17 @@ static void hook_reloaded(void *ctx) {
   const struct cfg_listen *a = &srv->cfg->listen, *b = &cfg->gateway.listen;
   if (a->port != b->port || strcmp(a->host, b->host) != 0)
     sup_log(SUP_WARN, "gateway: a new listen address applies after a restart of muster");
-  if (build_routes(&routes, srv->host) != 0) {
+  srv->cfg = &cfg->gateway;
+  if (gw_svcs_add(srv) != 0)
+    sup_log(SUP_ERROR, "gateway: out of memory for a new service's queue; it gets no route");
+  if (build_routes(&routes, srv) != 0) {
     sup_log(SUP_ERROR, "gateway: out of memory rebuilding routes; keeping the old ones");
     return;
   }
   gw_routes_free(&srv->routes);
   srv->routes = routes;
-  srv->cfg = &cfg->gateway;
+  gw_svcs_drop_removed(srv); /* no route leads there now; what waits there: 503 */
+  gw_svcs_dispatch_all(srv); /* max_inflight may have grown */
 }
 
 /* A reload: the admin listener only follows the settings pointer. */
@@ -219,7 +240,7 @@ struct gw_server *gw_server_start(struct sup_host *host) {
     return NULL;
   srv->handlers = gateway_handlers;
   srv->metered = 1;
-  if (build_routes(&srv->routes, host) < 0)
+  if (gw_svcs_add(srv) < 0 || build_routes(&srv->routes, srv) < 0)
     sup_log(SUP_ERROR, "gateway: out of memory building routes"); /* every request: 404 */
   if (gw_access_open(&srv->access, srv->loop, cfg->gateway.access_log) < 0)
     sup_log(SUP_WARN, "gateway: running without an access log");
@@ -229,7 +250,9 @@ struct gw_server *gw_server_start(struct sup_host *host) {
                                  .drain = hook_drain,
                                  .stopping = hook_stopping,
                                  .finished = hook_finished, .reopen = hook_reopen,
-                                 .reloaded = hook_reloaded};
+                                 .reloaded = hook_reloaded,
+                                 .service_reset = hook_service_reset,
+                                 .service_status = hook_service_status};
   sup_host_add_hooks(host, &hooks);
   return srv;
 }
@@ -251,6 +274,7 @@ void gw_server_free(struct gw_server *srv) {
   if (srv == NULL)
     return;
   gw_routes_free(&srv->routes);
+  gw_svcs_free(srv);
   gw_map_free(&srv->inflight);
   gw_map_free(&srv->ws_conns);
   gw_metrics_free(&srv->metrics);

@@ -94,6 +94,19 @@ void sup_host_instance_gone(struct sup_host *h, struct sup_instance *inst) {
       h->hooks[k].instance_gone(h->hooks[k].ctx, inst);
 }
 
+void sup_host_service_reset(struct sup_host *h, struct sup_service *svc) {
+  for (size_t k = 0; k < h->nhooks; k++)
+    if (h->hooks[k].service_reset)
+      h->hooks[k].service_reset(h->hooks[k].ctx, svc);
+}
+
+void sup_host_service_status(struct sup_host *h, const struct sup_service *svc,
+                             struct ipc_buf *b) {
+  for (size_t k = 0; k < h->nhooks; k++)
+    if (h->hooks[k].service_status)
+      h->hooks[k].service_status(h->hooks[k].ctx, svc, b);
+}
+
 /* ---- Memory watch and heartbeats ---- */
 
 /* Every second: the instances of the services with a memory limit (the

@@ -15,10 +15,12 @@
 #include "sup_events.h"
 #include "sup_sched.h"
 
+struct ipc_buf;
 struct sup_instance;
 struct sup_service;
 struct sup_run;
 struct ipc_msg;
+struct cJSON;
 
 /* What other parts (gateway, control) want to hear about. All optional. */
 struct sup_host_hooks {
@@ -39,6 +41,12 @@ struct sup_host_hooks {
   void (*reloaded)(void *ctx);
   /* A drain (SPEC §10) moved on: see enum sup_drain_phase. */
   void (*drain)(void *ctx, int phase);
+  /* `start` or `restart` of the service: forget what was held against its
+   * old processes (the gateway's quarantined paths). */
+  void (*service_reset)(void *ctx, struct sup_service *svc);
+  /* The service's object of a `status` reply is being written: append
+   * ,"key":value members to it (the gateway's "queued", "quarantined"). */
+  void (*service_status)(void *ctx, const struct sup_service *svc, struct ipc_buf *b);
 };
 
 /* The steps of a drain, as the hooks hear them. */
@@ -177,5 +185,10 @@ struct rt_rooms *sup_host_rooms(struct sup_host *h);
 
 /* The cluster node (struct cl_node *), or NULL when this host is alone. */
 void *sup_host_cluster(struct sup_host *h);
+/* The hooks of the same names: `start`/`restart` of a service
+ * (sup_service), a service's `status` object (sup_status). */
+void sup_host_service_reset(struct sup_host *h, struct sup_service *svc);
+void sup_host_service_status(struct sup_host *h, const struct sup_service *svc,
+                             struct ipc_buf *b);
 
 #endif

@@ -74,6 +74,7 @@ void sup_service_start(struct sup_service *svc) {
   svc->failed = 0;
   svc->waiting = 0;
   sup_window_clear(&svc->window);
+  sup_host_service_reset(svc->host, svc); /* the gateway lifts its quarantine */
   for (size_t i = 0; i < svc->ninst; i++) {
     struct sup_instance *inst = svc->inst[i];
     if (inst->state == SUP_I_EXITED || inst->state == SUP_I_BACKOFF) {
@@ -273,6 +274,7 @@ int sup_service_restart(struct sup_service *svc, sup_done_cb cb, void *ctx) {
   svc->stopped = 0;
   svc->failed = 0;
   svc->waiting = 0; /* an operator's restart starts it, as start does */
+  sup_host_service_reset(svc->host, svc); /* the gateway lifts its quarantine */
   svc->roll = (struct sup_roll){.active = 1, .cb = cb, .ctx = ctx};
   roll_step(svc);
   return 0;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ipc_text.h"
+#include "sup_host.h"
 #include "sup_service.h"
 #include "sup_view.h"
 
@@ -102,7 +103,9 @@ static void service_json(struct ipc_buf *b, struct sup_host *h, struct sup_servi
       ipc_buf_addc(b, ',');
     instance_json(b, inst);
   }
-  ipc_buf_adds(b, "]}");
+  ipc_buf_addc(b, ']');
+  sup_host_service_status(h, svc, b); /* the gateway's: queued, quarantined */
+  ipc_buf_addc(b, '}');
 }
 
 /* ,"hooks":[...] when there are hooks: what each one did. */

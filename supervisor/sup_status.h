@@ -30,8 +30,9 @@ void sup_status_write(struct ipc_buf *b, struct sup_host *host, struct sup_servi
 cJSON *sup_status_instance(const struct sup_instance *inst);
 
 /* One service of the reply: name, state, restarts, connections,
- * waiting_for and failed_dependencies (when any), and its instances.
- * Owned by the caller; NULL on out of memory. */
+ * waiting_for and failed_dependencies (when any), its instances, then
+ * what the host's hooks add (service_status: the gateway's "queued" and
+ * "quarantined"). Owned by the caller; NULL on out of memory. */
 cJSON *sup_status_service(const struct sup_service *svc);
 
 /* The whole reply {"ok":true,"services":[...]} (and "hooks" when there are

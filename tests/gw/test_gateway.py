@@ -326,7 +326,9 @@ class AvailabilityTest(GatewayCase):
             self.assertEqual(self.read(c).status, 200)
 
     def test_max_inflight_sheds_503(self):
-        with Muster([dummy(max_inflight=1)]).start() as m:
+        # queue_timeout_ms 0: no queue, the overload is shed at once (the
+        # queue itself: tests/gw/test_resilience.py)
+        with Muster([dummy(max_inflight=1)], gateway=gw(queue_timeout_ms=0)).start() as m:
             wait_ready(m, "dummy")
             held = self.client(m)
             t0 = time.monotonic()

@@ -198,7 +198,10 @@ class GatewayTableTest(unittest.TestCase):
             c.close()
 
     def test_max_inflight_sheds_503(self):
-        with Muster([dummy(max_inflight=1)]).start() as m:
+        # queue_timeout_ms 0: no queue, shed at once (the queue:
+        # tests/gw/test_resilience.py)
+        gw = {"listen": "127.0.0.1:%d" % free_port(), "queue_timeout_ms": 0}
+        with Muster([dummy(max_inflight=1)], gateway=gw).start() as m:
             wait_ready(m, "dummy", 1)
             c = Client(m)
             c.send(b"GET /dummy/sleep?ms=2000 HTTP/1.1\r\nHost: t\r\n\r\n")

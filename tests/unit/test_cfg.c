@@ -188,6 +188,10 @@ TEST(defaults_host) {
   CHECK_INT(c->gateway.max_connections, 10000);
   CHECK_INT(c->gateway.max_buffered_bytes, 268435456);
   CHECK_INT(c->gateway.retries, 1);
+  CHECK_INT(c->gateway.queue_timeout_ms, 2000);
+  CHECK_INT(c->gateway.max_queued, 1024);
+  CHECK(c->gateway.retry_budget == 0.2);
+  CHECK_INT(c->gateway.quarantine_s, 30);
   CHECK_STR(c->gateway.health_path, "/healthz");
   CHECK_STR(c->gateway.access_log, in_tmp("logs/access.log"));
   CHECK_INT(c->admin.enabled, 0);
@@ -250,6 +254,10 @@ static const char *spec_example =
     "    \"max_connections\": 10001,\n"
     "    \"max_buffered_bytes\": 1048576,\n"
     "    \"retries\": 2,\n"
+    "    \"queue_timeout_ms\": 2001,\n"
+    "    \"max_queued\": 1025,\n"
+    "    \"retry_budget\": 0.25,\n"
+    "    \"quarantine_s\": 31,\n"
     "    \"health_path\": \"/health\",\n"
     "    \"access_log\": \"/var/log/muster/access.log\"\n"
     "  },\n"
@@ -293,6 +301,10 @@ TEST(full_example) {
   CHECK_INT(c->gateway.max_connections, 10001);
   CHECK_INT(c->gateway.max_buffered_bytes, 1048576);
   CHECK_INT(c->gateway.retries, 2);
+  CHECK_INT(c->gateway.queue_timeout_ms, 2001);
+  CHECK_INT(c->gateway.max_queued, 1025);
+  CHECK(c->gateway.retry_budget == 0.25);
+  CHECK_INT(c->gateway.quarantine_s, 31);
   CHECK_STR(c->gateway.health_path, "/health");
   CHECK_STR(c->gateway.access_log, "/var/log/muster/access.log");
   CHECK_INT(c->admin.enabled, 1);
@@ -355,6 +367,9 @@ static const struct int_case int_cases[] = {
     {"gateway", "max_connections", 1, 1000000, 0},
     {"gateway", "max_buffered_bytes", 65536, 68719476736LL, 0},
     {"gateway", "retries", 0, 10, 0},
+    {"gateway", "queue_timeout_ms", 0, 3600000, 0},
+    {"gateway", "max_queued", 0, 1000000, 0},
+    {"gateway", "quarantine_s", 0, 86400, 0},
     {"logs", "max_bytes", 4096, 1099511627776LL, 1},
     {"logs", "keep", 0, 1000, 0},
     {"service", "instances", 1, 1024, 0},
@@ -448,6 +463,28 @@ TEST(int_ranges) {
   CHECK(one_error(svc("\"restart\": {\"backoff_initial_ms\": 500, \"backoff_max_ms\": 400}"),
                   "services[0].restart.backoff_max_ms: must be >= backoff_initial_ms "
                   "(500)"));
+}
+
+TEST(retry_budget_number) {
+  struct cfg_errors e;
+  struct cfg *c = parse("{\"gateway\": {\"retry_budget\": 0}}", &e);
+  CHECK(c != NULL && c->gateway.retry_budget == 0);
+  cfg_free(c);
+  cfg_errors_free(&e);
+  c = parse("{\"gateway\": {\"retry_budget\": 10}}", &e);
+  CHECK(c != NULL && c->gateway.retry_budget == 10);
+  cfg_free(c);
+  cfg_errors_free(&e);
+  CHECK(one_error("{\"gateway\": {\"retry_budget\": -0.1}}",
+                  "gateway.retry_budget: must be 0..10"));
+  CHECK(one_error("{\"gateway\": {\"retry_budget\": 10.5}}",
+                  "gateway.retry_budget: must be 0..10"));
+  CHECK(one_error("{\"gateway\": {\"retry_budget\": \"0.2\"}}",
+                  "gateway.retry_budget: must be a number, got a string"));
+  CHECK(one_error("{\"gateway\": {\"retry_budget\": null}}",
+                  "gateway.retry_budget: must be a number, got null"));
+  CHECK(one_error("{\"gateway\": {\"retry_budgte\": 0.2}}",
+                  "gateway.retry_budgte: unknown key (did you mean \"retry_budget\"?)"));
 }
 
 TEST(other_types) {
@@ -1485,6 +1522,7 @@ int main(void) {
   RUN(full_example);
   RUN(int_types);
   RUN(int_ranges);
+  RUN(retry_budget_number);
   RUN(other_types);
   RUN(required_and_names);
   RUN(unknown_keys);

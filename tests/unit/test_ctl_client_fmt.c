@@ -479,6 +479,29 @@ TEST(status_table) {
             "worker   0     -  exited        -         0      -         0         0  SIGKILL\n");
 }
 
+TEST(status_table_then_queued_and_quarantined) {
+  /* The gateway's fields: a line each after the table, none when empty. */
+  const char *reply =
+      "{\"ok\":true,\"services\":["
+      "{\"name\":\"api\",\"state\":\"starting\",\"restarts\":0,\"queued\":3,"
+      "\"quarantined\":[{\"method\":\"GET\",\"path\":\"/api/crash\",\"left_ms\":27001},"
+      "{\"method\":\"DELETE\",\"path\":\"/api/x\\n\",\"left_ms\":90000},{\"method\":1}],"
+      "\"instances\":[]},"
+      "{\"name\":\"one\",\"state\":\"stopped\",\"restarts\":0,\"queued\":1,"
+      "\"quarantined\":[],\"instances\":[]},"
+      "{\"name\":\"calm\",\"state\":\"stopped\",\"restarts\":0,\"queued\":0,"
+      "\"quarantined\":[],\"instances\":[]}]}";
+  CHECK_STR(render(&status_req, reply),
+            "SERVICE  #  PID  STATE     UPTIME  RESTARTS  RSS  INFLIGHT  REQUESTS  LAST EXIT\n"
+            "api      -    -  starting       -         0    -         0         0  -\n"
+            "one      -    -  stopped        -         0    -         0         0  -\n"
+            "calm     -    -  stopped        -         0    -         0         0  -\n"
+            "api: 3 requests waiting for an instance\n"
+            "api: quarantined GET /api/crash (28s left)\n"
+            "api: quarantined DELETE /api/x? (1m30s left)\n"
+            "one: 1 request waiting for an instance\n");
+}
+
 TEST(status_table_sums_without_a_service_count) {
   /* No "restarts" on the service: the instances' sum. RSS sums the
    * instances with a process. */
@@ -742,6 +765,7 @@ int main(void) {
   RUN(byte_sizes);
   RUN(byte_sizes_next_unit_when_rounded_up);
   RUN(status_table);
+  RUN(status_table_then_queued_and_quarantined);
   RUN(status_table_sums_without_a_service_count);
   RUN(status_table_unknown_values);
   RUN(status_table_control_characters_and_width);
