@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""Benchmark: WebSocket connections held by muster (SPEC §8, issue 13),
+side by side in one run with Node.js `ws` and Socket.IO 4 doing the same
+work (bench/ws_peer.js, bench/sio_peer.js; npm packages in
+bench/node_modules from bench/package-lock.json).
+
+muster runs one bench_ws_service instance (bench/ws_service.c, on the C
+service library): every connection is accepted into the room "bench"; a
+message starting with 'P' is published to the room, any other is echoed.
+The client is wsload (bench/wsload.c: one C process on libuv, plain
+RFC 6455 framing, or Engine.IO v4 over WebSocket for Socket.IO).
+
+Per server and round:
+- idle: RSS of the server before, and with BENCH_WS_CONNS (10,000)
+  connections open (muster: the service's RSS separately);
+- broadcast: on those connections, connection 0 publishes a burst of 20
+  messages of 100 B, delivered to every connection; BENCH_WS_BURSTS (3)
+  bursts one after the other: deliveries per second;
+- echo: 100 new connections, each with one message of 64 B in flight,
+  1 s warm-up then BENCH_WS_SECONDS (5): messages per second, p50, p99.
+The client's and the servers' CPU use over each measured part is printed,
+so a reader sees which side was the limit. BENCH_ROUNDS rounds (default
+5), the servers in a rotating order; medians and per-round ratios."""
+import json
+import os
+import resource
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "lib"))
+sys.path.insert(0, HERE)
+from musterproc import free_port, rss_kb, wait_http  # noqa: E402
+from benchlib import cpu_s, median, met, read_stat, steal_pct, stop  # noqa: E402
+
+BIN = os.path.abspath(os.environ.get("MUSTER_BIN_DIR", os.path.join(HERE, "..", "build", "bin")))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+CONNS = int(os.environ.get("BENCH_WS_CONNS", "10000"))
+BURSTS = int(os.environ.get("BENCH_WS_BURSTS", "3"))
+PUBS = 20
+PUB_SIZE = 100
+ECHO_CONNS = 100
+ECHO_SIZE = 64
+ECHO_SECONDS = float(os.environ.get("BENCH_WS_SECONDS", "5"))
+STEP_TIMEOUT = 120  # seconds: any one wsload run
+NODE = os.environ.get("MUSTER_NODE") or shutil.which("node") or "node"
+NODE_MODULES = os.path.join(HERE, "node_modules")
+
+
+class Server:
+    """One server under test: its process(es), port and path."""
+
+    def __init__(self, name, kind, path):
+        self.name, self.kind, self.path = name, kind, path
+        self.proc = self.port = self.dir = None
+        self.svc_pid = None  # muster's instance
+
+    def pids(self):
+        return [self.proc.pid] + ([self.svc_pid] if self.svc_pid else [])
+
+    def stop(self):
+        if self.proc:
+            stop(self.proc)
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        self.proc = self.svc_pid = None
+
+
+class Muster(Server):
+    def __init__(self):
+        super().__init__("muster", "ws", "/bench/ws")
+        self.log = None
+
+    def start(self):
+        self.dir = tempfile.mkdtemp(prefix="muster-wsbench-")
+        self.port = free_port()
+        cfg = {"gateway": {"listen": "127.0.0.1:%d" % self.port, "access_log": None,
+                           "max_connections": CONNS + ECHO_CONNS + 100},
+               "control": {"socket": "m.sock"}, "logs": {"dir": "logs"},
+               "services": [{"name": "bench", "command": ["bench_ws_service"],
+                             "routes": ["/bench"]}]}
+        with open(os.path.join(self.dir, "m.json"), "w") as f:
+            json.dump(cfg, f)
+        self.log = open(os.path.join(self.dir, "muster.log"), "w")
+        self.proc = subprocess.Popen([os.path.join(BIN, "muster"), "-c",
+                                      os.path.join(self.dir, "m.json")],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=self.log, cwd=self.dir)
+        wait_http(self.port, "/healthz")
+        self.svc_pid = wait_child(self.proc.pid)
+
+    def stop(self):
+        super().stop()
+        if self.log:
+            self.log.close()
+            self.log = None
+
+
+class NodePeer(Server):
+    def __init__(self, name, kind, script, path):
+        super().__init__(name, kind, path)
+        self.script = script
+
+    def start(self):
+        self.port = free_port()
+        self.proc = subprocess.Popen([NODE, os.path.join(HERE, self.script), str(self.port)],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     cwd=HERE)
+        wait_http(self.port, "/healthz")
+
+
+def wait_child(pid, timeout=10):
+    """The pid of pid's one child (muster's instance), polled from /proc."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    with open("/proc/%s/stat" % d) as f:
+                        if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                            return int(d)
+                except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+                    pass
+        time.sleep(0.05)
+    raise RuntimeError("muster started no instance within %d s" % timeout)
+
+
+def wait_quiet(pids, limit_s=10):
+    """Waits (up to limit_s) until the pids use under 5% of a core over
+    200 ms: the servers have finished with the last test's connections."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        a = sum(cpu_s(p) for p in pids)
+        time.sleep(0.2)
+        if sum(cpu_s(p) for p in pids) - a < 0.01:
+            return
+
+
+class Load:
+    """One wsload run; its stdout read line by line with a deadline."""
+
+    def __init__(self, args):
+        self.p = subprocess.Popen([os.path.join(BIN, "wsload")] + args + ["-T", str(STEP_TIMEOUT)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        self.deadline = time.monotonic() + STEP_TIMEOUT + 10
+
+    def line(self):
+        while True:
+            left = self.deadline - time.monotonic()
+            if left <= 0 or not select.select([self.p.stdout], [], [], left)[0]:
+                self.p.kill()
+                raise RuntimeError("wsload gave no answer in time")
+            s = self.p.stdout.readline()
+            if not s:
+                err = self.p.stderr.read()
+                self.p.wait()
+                raise RuntimeError("wsload failed (%s): %s" % (self.p.returncode, err.strip()))
+            return s.strip()
+
+    def expect(self, word):
+        s = self.line()
+        if not s.startswith(word):
+            raise RuntimeError("wsload said %r, expected %r" % (s, word))
+        return s
+
+    def measured(self, srv):
+        """Reads start .. end and the figures; adds the servers' CPU use
+        over the measured part (percent of one core per pid)."""
+        self.expect("start")
+        t0, c0 = time.monotonic(), [cpu_s(p) for p in srv.pids()]
+        self.expect("end")
+        t1, c1 = time.monotonic(), [cpu_s(p) for p in srv.pids()]
+        res = json.loads(self.line())
+        self.p.stdin.close()
+        self.p.wait(10)
+        self.p.stdout.close()
+        self.p.stderr.close()
+        res["server_cpu_pct"] = [100.0 * (b - a) / max(1e-9, t1 - t0) for a, b in zip(c0, c1)]
+        return res
+
+
+def kind_args(srv):
+    return ["-p", str(srv.port), "-k", srv.kind] + (["-u", srv.path] if srv.kind == "ws" else [])
+
+
+def one_round(srv):
+    """idle + broadcast on CONNS connections, then echo; one result dict."""
+    out = {}
+    srv.start()
+    try:
+        time.sleep(0.5)
+        before = [rss_kb(p) for p in srv.pids()]
+        ld = Load(["broadcast"] + kind_args(srv) +
+                  ["-c", str(CONNS), "-n", str(PUBS), "-b", str(BURSTS), "-s", str(PUB_SIZE),
+                   "-W"])
+        ld.expect("connected")
+        time.sleep(1.0)  # let the server finish the last handshakes
+        wait_quiet(srv.pids(), 5)
+        with_conns = [rss_kb(p) for p in srv.pids()]
+        out["rss_before_kb"], out["rss_with_kb"] = before, with_conns
+        out["kib_per_conn"] = [(b - a) / CONNS for a, b in zip(before, with_conns)]
+        ld.p.stdin.write("go\n")
+        ld.p.stdin.flush()
+        out["broadcast"] = ld.measured(srv)
+        wait_quiet(srv.pids())
+        ld = Load(["echo"] + kind_args(srv) +
+                  ["-c", str(ECHO_CONNS), "-i", "1", "-s", str(ECHO_SIZE), "-w", "1",
+                   "-d", str(ECHO_SECONDS)])
+        ld.expect("connected")
+        out["echo"] = ld.measured(srv)
+    finally:
+        srv.stop()
+    return out
+
+
+def raise_nofile():
+    """Raises this process's soft limit on open files (the servers and
+    wsload inherit it); returns how many connections it allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = CONNS + ECHO_CONNS + 200
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+    return min(want, hard) - ECHO_CONNS - 200
+
+
+def cpu_text(res):
+    return "%3.0f%% / %s" % (res["client_cpu_pct"],
+                             "+".join("%.0f%%" % c for c in res["server_cpu_pct"]))
+
+
+def report(servers, runs, steal):
+    names = [s.name for s in servers]
+    med = lambda name, f: median([f(r) for r in runs[name]])  # noqa: E731
+    ratio = lambda name, peer, f: [f(a) / f(b) for a, b in zip(runs[name], runs[peer])]  # noqa: E731
+    bc = lambda r: r["broadcast"]["rate"]  # noqa: E731
+    ec = lambda r: r["echo"]["rate"]  # noqa: E731
+    print("WebSocket, loopback, %d cores; median of %d rounds (servers in rotating order); "
+          "CPU: the client / each server process, %% of one core over the measured part"
+          % (os.cpu_count(), ROUNDS))
+    print("\nbroadcast: %d connections in one room; bursts of %d publications of %d B to all, "
+          "%d bursts per round" % (CONNS, PUBS, PUB_SIZE, BURSTS))
+    print("%-10s %12s %10s %8s %8s  %-28s %-28s %s" % ("server", "deliveries/s", "burst ms",
+                                                     "x sio", "x ws", "x sio per round",
+                                                     "x ws per round", "CPU (median round)"))
+    for n in names:
+        rs = runs[n]
+        mid = sorted(rs, key=bc)[len(rs) // 2]
+        print("%-10s %12.0f %10.1f %8.2f %8.2f  %-28s %-28s %s" % (
+            n, med(n, bc), med(n, lambda r: median(r["broadcast"]["burst_ms"])),
+            median(ratio(n, "socket.io", bc)), median(ratio(n, "ws", bc)),
+            " ".join("%.2f" % x for x in ratio(n, "socket.io", bc)),
+            " ".join("%.2f" % x for x in ratio(n, "ws", bc)), cpu_text(mid["broadcast"])))
+    print("\necho: %d connections, 1 message of %d B in flight each, 1 s warm-up + %.0f s"
+          % (ECHO_CONNS, ECHO_SIZE, ECHO_SECONDS))
+    print("%-10s %12s %8s %8s %8s  %-28s %s" % ("server", "messages/s", "p50 ms", "p99 ms",
+                                              "x sio", "x sio per round", "CPU (median round)"))
+    for n in names:
+        rs = runs[n]
+        mid = sorted(rs, key=ec)[len(rs) // 2]
+        print("%-10s %12.0f %8.3f %8.3f %8.2f  %-28s %s" % (
+            n, med(n, ec), med(n, lambda r: r["echo"]["p50_us"] / 1000),
+            med(n, lambda r: r["echo"]["p99_us"] / 1000), median(ratio(n, "socket.io", ec)),
+            " ".join("%.2f" % x for x in ratio(n, "socket.io", ec)), cpu_text(mid["echo"])))
+    print("\nidle: RSS with %d connections open minus RSS before, / %d" % (CONNS, CONNS))
+    print("%-10s %12s %12s %10s  %s" % ("server", "before MiB", "with MiB", "KiB/conn",
+                                        "KiB/conn per round"))
+    for n in names:
+        print("%-10s %12.1f %12.1f %10.2f  %s" % (
+            n, med(n, lambda r: r["rss_before_kb"][0] / 1024),
+            med(n, lambda r: r["rss_with_kb"][0] / 1024), med(n, lambda r: r["kib_per_conn"][0]),
+            " ".join("%.2f" % r["kib_per_conn"][0] for r in runs[n])))
+    print("%-10s %12.1f %12.1f %10.2f  %s   (muster's instance, separately)" % (
+        "  service", med("muster", lambda r: r["rss_before_kb"][1] / 1024),
+        med("muster", lambda r: r["rss_with_kb"][1] / 1024),
+        med("muster", lambda r: r["kib_per_conn"][1]),
+        " ".join("%.2f" % r["kib_per_conn"][1] for r in runs["muster"])))
+    cl = max(max(r["broadcast"]["client_cpu_pct"], r["echo"]["client_cpu_pct"])
+             for n in names for r in runs[n])
+    print("\nthe client (wsload, one process) used at most %.0f%% of a core in any measured part"
+          % cl)
+    bad = sum(r[t]["bad"] for n in names for r in runs[n] for t in ("broadcast", "echo"))
+    if bad:
+        print("WARNING: %d messages arrived with the wrong length" % bad)
+    print("steal (CPU time the hypervisor gave to other guests) during the run: %.1f%%" % steal)
+    b_sio, b_ws = median(ratio("muster", "socket.io", bc)), median(ratio("muster", "ws", bc))
+    e_sio = median(ratio("muster", "socket.io", ec))
+    kib = med("muster", lambda r: r["kib_per_conn"][0])
+    print("targets (median of the per-round ratios):")
+    print("  broadcast >= 3x Socket.IO:   %.2fx %s" % (b_sio, met(b_sio >= 3)))
+    print("  broadcast >= 1.5x ws:        %.2fx %s" % (b_ws, met(b_ws >= 1.5)))
+    print("  echo >= 1.5x Socket.IO:      %.2fx %s" % (e_sio, met(e_sio >= 1.5)))
+    print("  idle <= 4 KiB per connection: %.2f KiB %s" % (kib, met(kib <= 4)))
+
+
+def main():
+    global CONNS
+    for b in ("muster", "bench_ws_service", "wsload"):
+        if not os.access(os.path.join(BIN, b), os.X_OK):
+            print("bench/ws.py: %s is not built in %s (make build)" % (b, BIN), file=sys.stderr)
+            return 1
+    for mod in ("ws", "socket.io"):
+        if not os.path.isfile(os.path.join(NODE_MODULES, mod, "package.json")):
+            print("bench/ws.py: skipped: the npm package %s is not in bench/node_modules "
+                  "(cd bench && npm ci)" % mod)
+            return 0
+    allowed = raise_nofile()
+    if allowed < CONNS:
+        print("bench/ws.py: the open-files limit allows %d connections, not %d: measuring %d"
+              % (allowed, CONNS, allowed))
+        CONNS = allowed
+    servers = [Muster(), NodePeer("ws", "ws", "ws_peer.js", "/"),
+               NodePeer("socket.io", "sio", "sio_peer.js", None)]
+    runs = {s.name: [] for s in servers}
+    stat0 = read_stat()
+    for rnd in range(ROUNDS):
+        order = servers[rnd % len(servers):] + servers[:rnd % len(servers)]
+        for srv in order:
+            r = one_round(srv)
+            runs[srv.name].append(r)
+            print("round %d of %d, %-9s broadcast %7.0f/s (client %3.0f%%), echo %6.0f/s "
+                  "p99 %.2f ms (client %3.0f%%), idle %.2f KiB/conn" % (
+                      rnd + 1, ROUNDS, srv.name, r["broadcast"]["rate"],
+                      r["broadcast"]["client_cpu_pct"], r["echo"]["rate"],
+                      r["echo"]["p99_us"] / 1000, r["echo"]["client_cpu_pct"],
+                      r["kib_per_conn"][0]), file=sys.stderr)
+    report(servers, runs, steal_pct(stat0, read_stat()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
