@@ -16,10 +16,14 @@ Per server and round:
 - broadcast: on those connections, connection 0 publishes a burst of 20
   messages of 100 B, delivered to every connection; BENCH_WS_BURSTS (3)
   bursts one after the other: deliveries per second;
-- echo: 100 new connections, each with one message of 64 B in flight,
-  1 s warm-up then BENCH_WS_SECONDS (5): messages per second, p50, p99.
+- echo: 100 new connections, each with W messages of 64 B in flight (W
+  from BENCH_WS_WINDOWS, default 1 and 8: one test each), 1 s warm-up then
+  BENCH_WS_SECONDS (5): messages per second, p50, p99.
 The client's and the servers' CPU use over each measured part is printed,
-so a reader sees which side was the limit. BENCH_ROUNDS rounds (default
+so a reader sees which side was the limit, with the servers' CPU time per
+message (what the figure costs, whatever the machine's load) and what
+the rest of the machine used meanwhile (other guests' work on a shared
+machine slows a chain of processes more than one process). BENCH_ROUNDS rounds (default
 5), the servers in a rotating order; medians and per-round ratios."""
 import json
 import os
@@ -46,6 +50,8 @@ PUB_SIZE = 100
 ECHO_CONNS = 100
 ECHO_SIZE = 64
 ECHO_SECONDS = float(os.environ.get("BENCH_WS_SECONDS", "5"))
+# Messages in flight per echo connection: one echo test each.
+WINDOWS = [int(w) for w in os.environ.get("BENCH_WS_WINDOWS", "1,8").split(",")]
 STEP_TIMEOUT = 120  # seconds: any one wsload run
 NODE = os.environ.get("MUSTER_NODE") or shutil.which("node") or "node"
 NODE_MODULES = os.path.join(HERE, "node_modules")
@@ -140,6 +146,14 @@ def wait_quiet(pids, limit_s=10):
             return
 
 
+def busy_cores(a, b):
+    """Cores' worth of CPU the whole machine used between two read_stat()
+    samples (everything but idle and iowait)."""
+    d = [y - x for x, y in zip(a, b)]
+    total = max(1, sum(d[:8]))
+    return (os.cpu_count() or 1) * (total - d[3] - d[4]) / total
+
+
 class Load:
     """One wsload run; its stdout read line by line with a deadline."""
 
@@ -150,17 +164,17 @@ class Load:
         self.deadline = time.monotonic() + STEP_TIMEOUT + 10
 
     def line(self):
-        while True:
-            left = self.deadline - time.monotonic()
-            if left <= 0 or not select.select([self.p.stdout], [], [], left)[0]:
-                self.p.kill()
-                raise RuntimeError("wsload gave no answer in time")
-            s = self.p.stdout.readline()
-            if not s:
-                err = self.p.stderr.read()
-                self.p.wait()
-                raise RuntimeError("wsload failed (%s): %s" % (self.p.returncode, err.strip()))
-            return s.strip()
+        left = self.deadline - time.monotonic()
+        if left <= 0 or not select.select([self.p.stdout], [], [], left)[0]:
+            self.p.kill()
+            self.p.wait()
+            raise RuntimeError("wsload gave no answer in time")
+        s = self.p.stdout.readline()
+        if not s:
+            err = self.p.stderr.read()
+            self.p.wait()
+            raise RuntimeError("wsload failed (%s): %s" % (self.p.returncode, err.strip()))
+        return s.strip()
 
     def expect(self, word):
         s = self.line()
@@ -170,17 +184,23 @@ class Load:
 
     def measured(self, srv):
         """Reads start .. end and the figures; adds the servers' CPU use
-        over the measured part (percent of one core per pid)."""
+        over the measured part (percent of one core per pid), their CPU
+        time per message, and what the rest of the machine used."""
         self.expect("start")
-        t0, c0 = time.monotonic(), [cpu_s(p) for p in srv.pids()]
+        t0, c0, s0 = time.monotonic(), [cpu_s(p) for p in srv.pids()], read_stat()
         self.expect("end")
-        t1, c1 = time.monotonic(), [cpu_s(p) for p in srv.pids()]
+        t1, c1, s1 = time.monotonic(), [cpu_s(p) for p in srv.pids()], read_stat()
         res = json.loads(self.line())
         self.p.stdin.close()
         self.p.wait(10)
         self.p.stdout.close()
         self.p.stderr.close()
-        res["server_cpu_pct"] = [100.0 * (b - a) / max(1e-9, t1 - t0) for a, b in zip(c0, c1)]
+        wall = max(1e-9, t1 - t0)
+        res["server_cpu_pct"] = [100.0 * (b - a) / wall for a, b in zip(c0, c1)]
+        count = res.get("deliveries", res.get("messages", 0))
+        res["server_us_per_msg"] = 1e6 * sum(b - a for a, b in zip(c0, c1)) / max(1, count)
+        ours = res["client_cpu_pct"] + sum(res["server_cpu_pct"])
+        res["others_pct"] = max(0.0, 100.0 * busy_cores(s0, s1) - ours)
         return res
 
 
@@ -189,7 +209,8 @@ def kind_args(srv):
 
 
 def one_round(srv):
-    """idle + broadcast on CONNS connections, then echo; one result dict."""
+    """idle + broadcast on CONNS connections, then echo for each window;
+    one result dict."""
     out = {}
     srv.start()
     try:
@@ -207,12 +228,13 @@ def one_round(srv):
         ld.p.stdin.write("go\n")
         ld.p.stdin.flush()
         out["broadcast"] = ld.measured(srv)
-        wait_quiet(srv.pids())
-        ld = Load(["echo"] + kind_args(srv) +
-                  ["-c", str(ECHO_CONNS), "-i", "1", "-s", str(ECHO_SIZE), "-w", "1",
-                   "-d", str(ECHO_SECONDS)])
-        ld.expect("connected")
-        out["echo"] = ld.measured(srv)
+        for w in WINDOWS:
+            wait_quiet(srv.pids())
+            ld = Load(["echo"] + kind_args(srv) +
+                      ["-c", str(ECHO_CONNS), "-i", str(w), "-s", str(ECHO_SIZE), "-w", "1",
+                       "-d", str(ECHO_SECONDS)])
+            ld.expect("connected")
+            out["echo%d" % w] = ld.measured(srv)
     finally:
         srv.stop()
     return out
@@ -229,43 +251,54 @@ def raise_nofile():
 
 
 def cpu_text(res):
-    return "%3.0f%% / %s" % (res["client_cpu_pct"],
-                             "+".join("%.0f%%" % c for c in res["server_cpu_pct"]))
+    """client / server(s) CPU, the servers' µs per message, the others' CPU."""
+    return "%3.0f%% / %-9s %6.2f %6.0f%%" % (
+        res["client_cpu_pct"], "+".join("%.0f%%" % c for c in res["server_cpu_pct"]),
+        res["server_us_per_msg"], res["others_pct"])
+
+
+def per_round(xs):
+    return " ".join("%.2f" % x for x in xs)
 
 
 def report(servers, runs, steal):
     names = [s.name for s in servers]
     med = lambda name, f: median([f(r) for r in runs[name]])  # noqa: E731
     ratio = lambda name, peer, f: [f(a) / f(b) for a, b in zip(runs[name], runs[peer])]  # noqa: E731
-    bc = lambda r: r["broadcast"]["rate"]  # noqa: E731
-    ec = lambda r: r["echo"]["rate"]  # noqa: E731
-    print("WebSocket, loopback, %d cores; median of %d rounds (servers in rotating order); "
-          "CPU: the client / each server process, %% of one core over the measured part"
+    rate = lambda test: lambda r: r[test]["rate"]  # noqa: E731
+    print("WebSocket, loopback, %d cores; median of %d rounds (servers in rotating order)"
           % (os.cpu_count(), ROUNDS))
+    print("CPU: the client / each server process (muster: muster+service), % of one core over "
+          "the measured part, in the median round;\n  us/msg: the server's CPU time per delivery "
+          "or message; others: what the rest of the machine used meanwhile (% of a core)")
     print("\nbroadcast: %d connections in one room; bursts of %d publications of %d B to all, "
           "%d bursts per round" % (CONNS, PUBS, PUB_SIZE, BURSTS))
-    print("%-10s %12s %10s %8s %8s  %-28s %-28s %s" % ("server", "deliveries/s", "burst ms",
-                                                     "x sio", "x ws", "x sio per round",
-                                                     "x ws per round", "CPU (median round)"))
+    print("%-10s %12s %9s %7s %7s  %-30s %-30s %s" % (
+        "server", "deliveries/s", "burst ms", "x sio", "x ws", "x sio per round",
+        "x ws per round", "CPU client / server, us/msg, others"))
+    bc = rate("broadcast")
     for n in names:
-        rs = runs[n]
-        mid = sorted(rs, key=bc)[len(rs) // 2]
-        print("%-10s %12.0f %10.1f %8.2f %8.2f  %-28s %-28s %s" % (
+        mid = sorted(runs[n], key=bc)[len(runs[n]) // 2]
+        print("%-10s %12.0f %9.1f %7.2f %7.2f  %-30s %-30s %s" % (
             n, med(n, bc), med(n, lambda r: median(r["broadcast"]["burst_ms"])),
             median(ratio(n, "socket.io", bc)), median(ratio(n, "ws", bc)),
-            " ".join("%.2f" % x for x in ratio(n, "socket.io", bc)),
-            " ".join("%.2f" % x for x in ratio(n, "ws", bc)), cpu_text(mid["broadcast"])))
-    print("\necho: %d connections, 1 message of %d B in flight each, 1 s warm-up + %.0f s"
-          % (ECHO_CONNS, ECHO_SIZE, ECHO_SECONDS))
-    print("%-10s %12s %8s %8s %8s  %-28s %s" % ("server", "messages/s", "p50 ms", "p99 ms",
-                                              "x sio", "x sio per round", "CPU (median round)"))
-    for n in names:
-        rs = runs[n]
-        mid = sorted(rs, key=ec)[len(rs) // 2]
-        print("%-10s %12.0f %8.3f %8.3f %8.2f  %-28s %s" % (
-            n, med(n, ec), med(n, lambda r: r["echo"]["p50_us"] / 1000),
-            med(n, lambda r: r["echo"]["p99_us"] / 1000), median(ratio(n, "socket.io", ec)),
-            " ".join("%.2f" % x for x in ratio(n, "socket.io", ec)), cpu_text(mid["echo"])))
+            per_round(ratio(n, "socket.io", bc)), per_round(ratio(n, "ws", bc)),
+            cpu_text(mid["broadcast"])))
+    for w in WINDOWS:
+        t = "echo%d" % w
+        ec = rate(t)
+        print("\necho: %d connections, %d message%s of %d B in flight each, 1 s warm-up + %.0f s"
+              % (ECHO_CONNS, w, "" if w == 1 else "s", ECHO_SIZE, ECHO_SECONDS))
+        print("%-10s %12s %8s %8s %7s %7s  %-30s %s" % (
+            "server", "messages/s", "p50 ms", "p99 ms", "x sio", "x ws", "x sio per round",
+            "CPU client / server, us/msg, others"))
+        for n in names:
+            mid = sorted(runs[n], key=ec)[len(runs[n]) // 2]
+            print("%-10s %12.0f %8.3f %8.3f %7.2f %7.2f  %-30s %s" % (
+                n, med(n, ec), med(n, lambda r: r[t]["p50_us"] / 1000),
+                med(n, lambda r: r[t]["p99_us"] / 1000), median(ratio(n, "socket.io", ec)),
+                median(ratio(n, "ws", ec)), per_round(ratio(n, "socket.io", ec)),
+                cpu_text(mid[t])))
     print("\nidle: RSS with %d connections open minus RSS before, / %d" % (CONNS, CONNS))
     print("%-10s %12s %12s %10s  %s" % ("server", "before MiB", "with MiB", "KiB/conn",
                                         "KiB/conn per round"))
@@ -273,28 +306,30 @@ def report(servers, runs, steal):
         print("%-10s %12.1f %12.1f %10.2f  %s" % (
             n, med(n, lambda r: r["rss_before_kb"][0] / 1024),
             med(n, lambda r: r["rss_with_kb"][0] / 1024), med(n, lambda r: r["kib_per_conn"][0]),
-            " ".join("%.2f" % r["kib_per_conn"][0] for r in runs[n])))
+            per_round(r["kib_per_conn"][0] for r in runs[n])))
     print("%-10s %12.1f %12.1f %10.2f  %s   (muster's instance, separately)" % (
         "  service", med("muster", lambda r: r["rss_before_kb"][1] / 1024),
         med("muster", lambda r: r["rss_with_kb"][1] / 1024),
         med("muster", lambda r: r["kib_per_conn"][1]),
-        " ".join("%.2f" % r["kib_per_conn"][1] for r in runs["muster"])))
-    cl = max(max(r["broadcast"]["client_cpu_pct"], r["echo"]["client_cpu_pct"])
-             for n in names for r in runs[n])
+        per_round(r["kib_per_conn"][1] for r in runs["muster"])))
+    tests = ["broadcast"] + ["echo%d" % w for w in WINDOWS]
+    cl = max(r[t]["client_cpu_pct"] for n in names for r in runs[n] for t in tests)
     print("\nthe client (wsload, one process) used at most %.0f%% of a core in any measured part"
           % cl)
-    bad = sum(r[t]["bad"] for n in names for r in runs[n] for t in ("broadcast", "echo"))
+    bad = sum(r[t]["bad"] for n in names for r in runs[n] for t in tests)
     if bad:
         print("WARNING: %d messages arrived with the wrong length" % bad)
     print("steal (CPU time the hypervisor gave to other guests) during the run: %.1f%%" % steal)
-    b_sio, b_ws = median(ratio("muster", "socket.io", bc)), median(ratio("muster", "ws", bc))
-    e_sio = median(ratio("muster", "socket.io", ec))
-    kib = med("muster", lambda r: r["kib_per_conn"][0])
     print("targets (median of the per-round ratios):")
-    print("  broadcast >= 3x Socket.IO:   %.2fx %s" % (b_sio, met(b_sio >= 3)))
-    print("  broadcast >= 1.5x ws:        %.2fx %s" % (b_ws, met(b_ws >= 1.5)))
-    print("  echo >= 1.5x Socket.IO:      %.2fx %s" % (e_sio, met(e_sio >= 1.5)))
-    print("  idle <= 4 KiB per connection: %.2f KiB %s" % (kib, met(kib <= 4)))
+    b_sio = median(ratio("muster", "socket.io", bc))
+    b_ws = median(ratio("muster", "ws", bc))
+    print("  broadcast >= 3x Socket.IO:     %6.2fx %s" % (b_sio, met(b_sio >= 3)))
+    print("  broadcast >= 1.5x ws:          %6.2fx %s" % (b_ws, met(b_ws >= 1.5)))
+    for w in WINDOWS:
+        e = median(ratio("muster", "socket.io", rate("echo%d" % w)))
+        print("  echo (%d in flight) >= 1.5x Socket.IO: %.2fx %s" % (w, e, met(e >= 1.5)))
+    kib = med("muster", lambda r: r["kib_per_conn"][0])
+    print("  idle <= 4 KiB per connection:  %6.2f KiB %s" % (kib, met(kib <= 4)))
 
 
 def main():
@@ -322,11 +357,14 @@ def main():
         for srv in order:
             r = one_round(srv)
             runs[srv.name].append(r)
-            print("round %d of %d, %-9s broadcast %7.0f/s (client %3.0f%%), echo %6.0f/s "
-                  "p99 %.2f ms (client %3.0f%%), idle %.2f KiB/conn" % (
+            print("round %d of %d, %-9s broadcast %7.0f/s (client %3.0f%%, others %3.0f%%), "
+                  "%s, idle %.2f KiB/conn" % (
                       rnd + 1, ROUNDS, srv.name, r["broadcast"]["rate"],
-                      r["broadcast"]["client_cpu_pct"], r["echo"]["rate"],
-                      r["echo"]["p99_us"] / 1000, r["echo"]["client_cpu_pct"],
+                      r["broadcast"]["client_cpu_pct"], r["broadcast"]["others_pct"],
+                      ", ".join("echo-%d %6.0f/s p99 %.2f ms (client %3.0f%%, others %3.0f%%)" % (
+                          w, r["echo%d" % w]["rate"], r["echo%d" % w]["p99_us"] / 1000,
+                          r["echo%d" % w]["client_cpu_pct"], r["echo%d" % w]["others_pct"])
+                                for w in WINDOWS),
                       r["kib_per_conn"][0]), file=sys.stderr)
     report(servers, runs, steal_pct(stat0, read_stat()))
     return 0
