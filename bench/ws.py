@@ -10,15 +10,19 @@ message starting with 'P' is published to the room, any other is echoed.
 The client is wsload (bench/wsload.c: one C process on libuv, plain
 RFC 6455 framing, or Engine.IO v4 over WebSocket for Socket.IO).
 
-Per server and round:
-- idle: RSS of the server before, and with BENCH_WS_CONNS (10,000)
-  connections open (muster: the service's RSS separately);
+Each round (BENCH_ROUNDS, default 5; servers in a rotating order):
+- idle: each server in turn is started; its RSS before, and with
+  BENCH_WS_CONNS (10,000) connections open (muster: the service's RSS
+  separately);
 - broadcast: on those connections, connection 0 publishes a burst of 20
   messages of 100 B, delivered to every connection; BENCH_WS_BURSTS (3)
   bursts one after the other: deliveries per second;
-- echo: 100 new connections, each with W messages of 64 B in flight (W
-  from BENCH_WS_WINDOWS, default 1 and 8: one test each), 1 s warm-up then
-  BENCH_WS_SECONDS (5): messages per second, p50, p99.
+- echo: then, with the three servers up, BENCH_WS_SLICES (3) slices in
+  which each server in turn gets 100 new connections with W messages of
+  64 B in flight each (W from BENCH_WS_WINDOWS, default 1 and 8: one test
+  each), 0.5 s warm-up then BENCH_WS_SECONDS (2): messages per second,
+  p50, p99. Ratios are taken within a slice, seconds apart, because the
+  load of a shared machine drifts faster than a round lasts.
 The client's and the servers' CPU use over each measured part is printed,
 so a reader sees which side was the limit, with the servers' CPU time per
 message (what the figure costs, whatever the machine's load) and what
@@ -49,7 +53,8 @@ PUBS = 20
 PUB_SIZE = 100
 ECHO_CONNS = 100
 ECHO_SIZE = 64
-ECHO_SECONDS = float(os.environ.get("BENCH_WS_SECONDS", "5"))
+ECHO_SECONDS = float(os.environ.get("BENCH_WS_SECONDS", "2"))
+ECHO_SLICES = int(os.environ.get("BENCH_WS_SLICES", "3"))
 # Messages in flight per echo connection: one echo test each.
 WINDOWS = [int(w) for w in os.environ.get("BENCH_WS_WINDOWS", "1,8").split(",")]
 STEP_TIMEOUT = 120  # seconds: any one wsload run
@@ -208,36 +213,80 @@ def kind_args(srv):
     return ["-p", str(srv.port), "-k", srv.kind] + (["-u", srv.path] if srv.kind == "ws" else [])
 
 
-def one_round(srv):
-    """idle + broadcast on CONNS connections, then echo for each window;
-    one result dict."""
+def broadcast_part(srv):
+    """Starts srv; idle RSS and broadcast on CONNS connections; leaves srv
+    running, its connections closed. Returns a result dict."""
     out = {}
     srv.start()
-    try:
-        time.sleep(0.5)
-        before = [rss_kb(p) for p in srv.pids()]
-        ld = Load(["broadcast"] + kind_args(srv) +
-                  ["-c", str(CONNS), "-n", str(PUBS), "-b", str(BURSTS), "-s", str(PUB_SIZE),
-                   "-W"])
-        ld.expect("connected")
-        time.sleep(1.0)  # let the server finish the last handshakes
-        wait_quiet(srv.pids(), 5)
-        with_conns = [rss_kb(p) for p in srv.pids()]
-        out["rss_before_kb"], out["rss_with_kb"] = before, with_conns
-        out["kib_per_conn"] = [(b - a) / CONNS for a, b in zip(before, with_conns)]
-        ld.p.stdin.write("go\n")
-        ld.p.stdin.flush()
-        out["broadcast"] = ld.measured(srv)
-        for w in WINDOWS:
-            wait_quiet(srv.pids())
-            ld = Load(["echo"] + kind_args(srv) +
-                      ["-c", str(ECHO_CONNS), "-i", str(w), "-s", str(ECHO_SIZE), "-w", "1",
-                       "-d", str(ECHO_SECONDS)])
-            ld.expect("connected")
-            out["echo%d" % w] = ld.measured(srv)
-    finally:
-        srv.stop()
+    time.sleep(0.5)
+    before = [rss_kb(p) for p in srv.pids()]
+    ld = Load(["broadcast"] + kind_args(srv) +
+              ["-c", str(CONNS), "-n", str(PUBS), "-b", str(BURSTS), "-s", str(PUB_SIZE), "-W"])
+    ld.expect("connected")
+    time.sleep(1.0)  # let the server finish the last handshakes
+    wait_quiet(srv.pids(), 5)
+    with_conns = [rss_kb(p) for p in srv.pids()]
+    out["rss_before_kb"], out["rss_with_kb"] = before, with_conns
+    out["kib_per_conn"] = [(b - a) / CONNS for a, b in zip(before, with_conns)]
+    ld.p.stdin.write("go\n")
+    ld.p.stdin.flush()
+    out["broadcast"] = ld.measured(srv)
+    wait_quiet(srv.pids())
     return out
+
+
+def echo_slice(srv, w):
+    """One echo test of ECHO_SECONDS on ECHO_CONNS new connections."""
+    wait_quiet(srv.pids())
+    ld = Load(["echo"] + kind_args(srv) +
+              ["-c", str(ECHO_CONNS), "-i", str(w), "-s", str(ECHO_SIZE), "-w", "0.5",
+               "-d", str(ECHO_SECONDS)])
+    ld.expect("connected")
+    return ld.measured(srv)
+
+
+def summary(slices):
+    """A round's echo figures from its slices: median rate, p50 and p99;
+    the CPU figures of the slice with the median rate."""
+    out = dict(sorted(slices, key=lambda r: r["rate"])[len(slices) // 2])
+    for f in ("rate", "p50_us", "p99_us"):
+        out[f] = median([r[f] for r in slices])
+    out["bad"] = sum(r["bad"] for r in slices)
+    return out
+
+
+def one_round(rnd, servers, runs):
+    """Round rnd: each server in turn (rotating order) started for the
+    idle and broadcast tests; then, all of them up, ECHO_SLICES slices
+    in which each server gets every echo test in turn, so that the
+    figures compared are minutes apart at most and seconds apart mostly."""
+    order = servers[rnd % len(servers):] + servers[:rnd % len(servers)]
+    res = {}
+    try:
+        for srv in order:
+            res[srv.name] = broadcast_part(srv)
+            r = res[srv.name]
+            print("round %d of %d, %-9s broadcast %8.0f/s (client %3.0f%%, others %3.0f%%), "
+                  "idle %.2f KiB/conn" % (rnd + 1, ROUNDS, srv.name, r["broadcast"]["rate"],
+                                          r["broadcast"]["client_cpu_pct"],
+                                          r["broadcast"]["others_pct"], r["kib_per_conn"][0]),
+                  file=sys.stderr)
+        for k in range(ECHO_SLICES):
+            for srv in order[k % len(order):] + order[:k % len(order)]:
+                for w in WINDOWS:
+                    e = echo_slice(srv, w)
+                    res[srv.name].setdefault("echo%d_slices" % w, []).append(e)
+                    print("round %d of %d, slice %d, %-9s echo-%d %7.0f/s p99 %6.2f ms "
+                          "(client %3.0f%%, others %3.0f%%)" % (
+                              rnd + 1, ROUNDS, k + 1, srv.name, w, e["rate"], e["p99_us"] / 1000,
+                              e["client_cpu_pct"], e["others_pct"]), file=sys.stderr)
+    finally:
+        for srv in order:
+            srv.stop()
+    for name, r in res.items():
+        for w in WINDOWS:
+            r["echo%d" % w] = summary(r["echo%d_slices" % w])
+        runs[name].append(r)
 
 
 def raise_nofile():
@@ -266,6 +315,12 @@ def report(servers, runs, steal):
     med = lambda name, f: median([f(r) for r in runs[name]])  # noqa: E731
     ratio = lambda name, peer, f: [f(a) / f(b) for a, b in zip(runs[name], runs[peer])]  # noqa: E731
     rate = lambda test: lambda r: r[test]["rate"]  # noqa: E731
+
+    def eratio(name, peer, t):
+        """Per round, the median over its slices of name's rate / peer's."""
+        return [median([x["rate"] / y["rate"] for x, y in zip(a[t + "_slices"],
+                                                             b[t + "_slices"])])
+                for a, b in zip(runs[name], runs[peer])]
     print("WebSocket, loopback, %d cores; median of %d rounds (servers in rotating order)"
           % (os.cpu_count(), ROUNDS))
     print("CPU: the client / each server process (muster: muster+service), % of one core over "
@@ -287,8 +342,9 @@ def report(servers, runs, steal):
     for w in WINDOWS:
         t = "echo%d" % w
         ec = rate(t)
-        print("\necho: %d connections, %d message%s of %d B in flight each, 1 s warm-up + %.0f s"
-              % (ECHO_CONNS, w, "" if w == 1 else "s", ECHO_SIZE, ECHO_SECONDS))
+        print("\necho: %d connections, %d message%s of %d B in flight each; %d slices per round "
+              "of 0.5 s warm-up + %.0f s; x: median of the ratios within a slice" % (
+                  ECHO_CONNS, w, "" if w == 1 else "s", ECHO_SIZE, ECHO_SLICES, ECHO_SECONDS))
         print("%-10s %12s %8s %8s %7s %7s  %-30s %s" % (
             "server", "messages/s", "p50 ms", "p99 ms", "x sio", "x ws", "x sio per round",
             "CPU client / server, us/msg, others"))
@@ -296,8 +352,8 @@ def report(servers, runs, steal):
             mid = sorted(runs[n], key=ec)[len(runs[n]) // 2]
             print("%-10s %12.0f %8.3f %8.3f %7.2f %7.2f  %-30s %s" % (
                 n, med(n, ec), med(n, lambda r: r[t]["p50_us"] / 1000),
-                med(n, lambda r: r[t]["p99_us"] / 1000), median(ratio(n, "socket.io", ec)),
-                median(ratio(n, "ws", ec)), per_round(ratio(n, "socket.io", ec)),
+                med(n, lambda r: r[t]["p99_us"] / 1000), median(eratio(n, "socket.io", t)),
+                median(eratio(n, "ws", t)), per_round(eratio(n, "socket.io", t)),
                 cpu_text(mid[t])))
     print("\nidle: RSS with %d connections open minus RSS before, / %d" % (CONNS, CONNS))
     print("%-10s %12s %12s %10s  %s" % ("server", "before MiB", "with MiB", "KiB/conn",
@@ -326,7 +382,7 @@ def report(servers, runs, steal):
     print("  broadcast >= 3x Socket.IO:     %6.2fx %s" % (b_sio, met(b_sio >= 3)))
     print("  broadcast >= 1.5x ws:          %6.2fx %s" % (b_ws, met(b_ws >= 1.5)))
     for w in WINDOWS:
-        e = median(ratio("muster", "socket.io", rate("echo%d" % w)))
+        e = median(eratio("muster", "socket.io", "echo%d" % w))
         print("  echo (%d in flight) >= 1.5x Socket.IO: %.2fx %s" % (w, e, met(e >= 1.5)))
     kib = med("muster", lambda r: r["kib_per_conn"][0])
     print("  idle <= 4 KiB per connection:  %6.2f KiB %s" % (kib, met(kib <= 4)))
@@ -353,19 +409,7 @@ def main():
     runs = {s.name: [] for s in servers}
     stat0 = read_stat()
     for rnd in range(ROUNDS):
-        order = servers[rnd % len(servers):] + servers[:rnd % len(servers)]
-        for srv in order:
-            r = one_round(srv)
-            runs[srv.name].append(r)
-            print("round %d of %d, %-9s broadcast %7.0f/s (client %3.0f%%, others %3.0f%%), "
-                  "%s, idle %.2f KiB/conn" % (
-                      rnd + 1, ROUNDS, srv.name, r["broadcast"]["rate"],
-                      r["broadcast"]["client_cpu_pct"], r["broadcast"]["others_pct"],
-                      ", ".join("echo-%d %6.0f/s p99 %.2f ms (client %3.0f%%, others %3.0f%%)" % (
-                          w, r["echo%d" % w]["rate"], r["echo%d" % w]["p99_us"] / 1000,
-                          r["echo%d" % w]["client_cpu_pct"], r["echo%d" % w]["others_pct"])
-                                for w in WINDOWS),
-                      r["kib_per_conn"][0]), file=sys.stderr)
+        one_round(rnd, servers, runs)
     report(servers, runs, steal_pct(stat0, read_stat()))
     return 0
 
