@@ -26,8 +26,8 @@ Each round (BENCH_ROUNDS, default 5; servers in a rotating order):
 The client's and the servers' CPU use over each measured part is printed,
 so a reader sees which side was the limit, with the servers' CPU time per
 message (what the figure costs, whatever the machine's load) and what
-the rest of the machine used meanwhile (other guests' work on a shared
-machine slows a chain of processes more than one process). BENCH_ROUNDS rounds (default
+the rest of the machine used meanwhile (other processes on a shared
+machine slow a chain of processes more than one process). BENCH_ROUNDS rounds (default
 5), the servers in a rotating order; medians and per-round ratios."""
 import json
 import os
@@ -168,16 +168,26 @@ class Load:
                                   stderr=subprocess.PIPE, text=True)
         self.deadline = time.monotonic() + STEP_TIMEOUT + 10
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        """Whatever happened, wsload is not left running."""
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait()
+        for f in (self.p.stdin, self.p.stdout, self.p.stderr):
+            if not f.closed:
+                f.close()
+
     def line(self):
         left = self.deadline - time.monotonic()
         if left <= 0 or not select.select([self.p.stdout], [], [], left)[0]:
-            self.p.kill()
-            self.p.wait()
             raise RuntimeError("wsload gave no answer in time")
         s = self.p.stdout.readline()
         if not s:
             err = self.p.stderr.read()
-            self.p.wait()
+            self.p.wait(10)
             raise RuntimeError("wsload failed (%s): %s" % (self.p.returncode, err.strip()))
         return s.strip()
 
@@ -196,10 +206,7 @@ class Load:
         self.expect("end")
         t1, c1, s1 = time.monotonic(), [cpu_s(p) for p in srv.pids()], read_stat()
         res = json.loads(self.line())
-        self.p.stdin.close()
         self.p.wait(10)
-        self.p.stdout.close()
-        self.p.stderr.close()
         wall = max(1e-9, t1 - t0)
         res["server_cpu_pct"] = [100.0 * (b - a) / wall for a, b in zip(c0, c1)]
         count = res.get("deliveries", res.get("messages", 0))
@@ -220,17 +227,18 @@ def broadcast_part(srv):
     srv.start()
     time.sleep(0.5)
     before = [rss_kb(p) for p in srv.pids()]
-    ld = Load(["broadcast"] + kind_args(srv) +
-              ["-c", str(CONNS), "-n", str(PUBS), "-b", str(BURSTS), "-s", str(PUB_SIZE), "-W"])
-    ld.expect("connected")
-    time.sleep(1.0)  # let the server finish the last handshakes
-    wait_quiet(srv.pids(), 5)
-    with_conns = [rss_kb(p) for p in srv.pids()]
-    out["rss_before_kb"], out["rss_with_kb"] = before, with_conns
-    out["kib_per_conn"] = [(b - a) / CONNS for a, b in zip(before, with_conns)]
-    ld.p.stdin.write("go\n")
-    ld.p.stdin.flush()
-    out["broadcast"] = ld.measured(srv)
+    with Load(["broadcast"] + kind_args(srv) +
+              ["-c", str(CONNS), "-n", str(PUBS), "-b", str(BURSTS), "-s", str(PUB_SIZE),
+               "-W"]) as ld:
+        ld.expect("connected")
+        time.sleep(1.0)  # let the server finish the last handshakes
+        wait_quiet(srv.pids(), 5)
+        with_conns = [rss_kb(p) for p in srv.pids()]
+        out["rss_before_kb"], out["rss_with_kb"] = before, with_conns
+        out["kib_per_conn"] = [(b - a) / CONNS for a, b in zip(before, with_conns)]
+        ld.p.stdin.write("go\n")
+        ld.p.stdin.flush()
+        out["broadcast"] = ld.measured(srv)
     wait_quiet(srv.pids())
     return out
 
@@ -238,11 +246,11 @@ def broadcast_part(srv):
 def echo_slice(srv, w):
     """One echo test of ECHO_SECONDS on ECHO_CONNS new connections."""
     wait_quiet(srv.pids())
-    ld = Load(["echo"] + kind_args(srv) +
+    with Load(["echo"] + kind_args(srv) +
               ["-c", str(ECHO_CONNS), "-i", str(w), "-s", str(ECHO_SIZE), "-w", "0.5",
-               "-d", str(ECHO_SECONDS)])
-    ld.expect("connected")
-    return ld.measured(srv)
+               "-d", str(ECHO_SECONDS)]) as ld:
+        ld.expect("connected")
+        return ld.measured(srv)
 
 
 def summary(slices):
