@@ -177,8 +177,10 @@ class Load:
             self.p.kill()
         self.p.wait()
         for f in (self.p.stdin, self.p.stdout, self.p.stderr):
-            if not f.closed:
+            try:
                 f.close()
+            except OSError:  # stdin of a wsload that is gone: nothing to flush to
+                pass
 
     def line(self):
         left = self.deadline - time.monotonic()
@@ -190,6 +192,15 @@ class Load:
             self.p.wait(10)
             raise RuntimeError("wsload failed (%s): %s" % (self.p.returncode, err.strip()))
         return s.strip()
+
+    def send(self, text):
+        """Writes text to wsload's stdin; when it is gone, its own error."""
+        try:
+            self.p.stdin.write(text)
+            self.p.stdin.flush()
+        except OSError:
+            self.line()  # raises with what wsload said
+            raise
 
     def expect(self, word):
         s = self.line()
@@ -236,8 +247,7 @@ def broadcast_part(srv):
         with_conns = [rss_kb(p) for p in srv.pids()]
         out["rss_before_kb"], out["rss_with_kb"] = before, with_conns
         out["kib_per_conn"] = [(b - a) / CONNS for a, b in zip(before, with_conns)]
-        ld.p.stdin.write("go\n")
-        ld.p.stdin.flush()
+        ld.send("go\n")
         out["broadcast"] = ld.measured(srv)
     wait_quiet(srv.pids())
     return out
