@@ -390,7 +390,7 @@ static void on_open(struct conn *c) {
 /* A complete message (text or binary) from the server. */
 static void on_message(struct conn *c, const char *p, size_t n) {
   if (opt.kind == K_SIO) {
-    if (n >= 1 && p[0] == '2' && n == 1) { /* ping */
+    if (n == 1 && p[0] == '2') { /* ping */
       send_text(c, "3", 1);
       return;
     }
