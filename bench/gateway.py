@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "lib"))
 from musterproc import free_port, wait_http  # noqa: E402
+sys.path.insert(0, HERE)
+from benchlib import median, met, read_stat, steal_pct, stop as stop_proc  # noqa: E402
 
 BIN = os.environ.get("MUSTER_BIN_DIR", os.path.join(HERE, "..", "build", "bin"))
 # The binaries of an older muster to measure side by side (bench/run.sh
@@ -103,20 +104,9 @@ def run_node():
 
 
 def stop(p, d):
-    p.send_signal(signal.SIGTERM)
-    try:
-        p.wait(20)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
+    stop_proc(p)
     if d:
         shutil.rmtree(d, ignore_errors=True)
-
-
-def median(xs):
-    xs = sorted(xs)
-    n = len(xs)
-    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
 
 
 def main():
@@ -182,19 +172,6 @@ def main():
             print("  %-9s %-4s %.2fx nginx %-7s %.2fx node %-7s p99 %.2f ms %s" % (
                 name, meth, rn, met(rn >= 0.6), rc, met(rc >= 1.2), x["p99"], met(x["p99"] <= 3)))
 
-
-def read_stat():
-    with open("/proc/stat") as f:
-        return [int(v) for v in f.readline().split()[1:]]
-
-
-def steal_pct(a, b):
-    d = [y - x for x, y in zip(a, b)]
-    return 100.0 * d[7] / max(1, sum(d[:8])) if len(d) > 7 else 0.0
-
-
-def met(ok):
-    return "MET" if ok else "NOT MET"
 
 if __name__ == "__main__":
     sys.exit(main())

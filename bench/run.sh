@@ -25,3 +25,14 @@ echo "== gateway throughput and latency (issue 4)"
 /usr/bin/python3 bench/gateway.py
 echo "== 1,000 idle instances: CPU, status latency, memory (issue 17)"
 /usr/bin/python3 bench/scale.py
+echo "== WebSocket: broadcast, echo, idle connections, against ws and Socket.IO (issue 13)"
+# The peers come from npm (bench/package-lock.json), installed again when
+# the lock file is newer than what npm ci left in bench/node_modules.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "bench/ws.py: skipped: npm is not installed (tools/deps.sh bench installs it)"
+elif ! { [ bench/node_modules/.package-lock.json -nt bench/package-lock.json ] ||
+         (cd bench && npm ci --no-audit --no-fund --loglevel=error); }; then
+  echo "bench/ws.py: skipped: npm ci in bench/ failed, so the peers ws and Socket.IO are missing"
+else
+  /usr/bin/python3 bench/ws.py
+fi

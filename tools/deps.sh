@@ -40,6 +40,11 @@ done
 if [ "${1:-build}" = test ] && ! command -v node >/dev/null 2>&1; then
   missing="$missing nodejs"
 fi
+# The WebSocket benchmark installs its peers (ws, Socket.IO) with npm ci;
+# Debian's nodejs comes without npm, other builds of Node bring their own.
+if [ "${1:-build}" = bench ] && ! command -v npm >/dev/null 2>&1; then
+  missing="$missing npm"
+fi
 
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
