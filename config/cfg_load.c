@@ -13,7 +13,7 @@
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin" /* when $PATH is unset */
 
 static const char *const root_keys[] = {"gateway", "admin", "control", "logs", "realtime",
-                                        "services", NULL};
+                                        "services", "tcp", NULL};
 
 /* ---- JSON syntax errors ---- */
 
@@ -103,7 +103,9 @@ int cfg_parse(const char *text, size_t len, const struct cfg_env *env, struct cf
   cfg__parse_host(&x, root, c);
   cfg__parse_realtime(&x, root, c);
   cfg__parse_services(&x, root, c);
+  cfg__parse_tcp(&x, root, c);
   cfg__check_route_conflicts(&x, c);
+  cfg__check_upstreams(&x, c);
 done:
   cJSON_Delete(root);
   if (x.failed > 0 || errs->oom) {

@@ -22,6 +22,7 @@ static const char *const service_keys[] = {"name",
                                            "max_inflight",
                                            "max_memory_mb",
                                            "ws",
+                                           "upstream",
                                            NULL};
 static const char *const restart_keys[] = {"policy",       "backoff_initial_ms", "backoff_max_ms",
                                            "max_restarts", "window_s",           NULL};
@@ -245,6 +246,11 @@ static void parse_service(struct cfg__ctx *x, const cJSON *obj, const char *path
   if (ws != NULL) {
     cfg__join(p, sizeof(p), path, "ws");
     cfg__parse_service_ws(x, ws, p, s);
+  }
+  const cJSON *up = cJSON_GetObjectItemCaseSensitive(obj, "upstream");
+  if (up != NULL) {
+    cfg__join(p, sizeof(p), path, "upstream");
+    cfg__parse_service_upstream(x, up, p, s);
   }
 }
 
