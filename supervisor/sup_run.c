@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "sup_host.h"
@@ -24,6 +26,7 @@ static void run_handle_closed(struct sup_run *run) {
     return;
   sup_pubsub_run_done(run->host, run); /* no-op once it left at its exit */
   sup_host_run_closed(run);
+  free(run->up_path);
   free(run);
 }
 
@@ -46,7 +49,8 @@ static void on_capture_eof(struct sup_capture *c) {
 void sup_run_release(struct sup_run *run) {
   if (!uv_is_closing((uv_handle_t *)&run->proc))
     uv_close((uv_handle_t *)&run->proc, on_proc_closed);
-  ipc_channel_close(&run->ch, 0, on_ch_closed);
+  if (!run->no_channel)
+    ipc_channel_close(&run->ch, 0, on_ch_closed);
 }
 
 void sup_run_force_close(struct sup_run *run) {
@@ -56,11 +60,21 @@ void sup_run_force_close(struct sup_run *run) {
 
 /* ---- The child's environment ---- */
 
-/* muster's environment, the service's env, then the channel and instance
- * variables (SPEC §3). NULL on out of memory. */
-static char **child_env(struct sup_instance *inst) {
+/* The channel variables of SPEC §3 into set[*k...]. Returns 0 or -1. */
+static int channel_vars(char **set, size_t *k) {
+  return asprintf(&set[(*k)++], "MUSTER_CHANNEL_FD=3") < 0 ||
+                 asprintf(&set[(*k)++], "NODE_CHANNEL_FD=3") < 0 ||
+                 asprintf(&set[(*k)++], "NODE_CHANNEL_SERIALIZATION_MODE=json") < 0
+             ? -1
+             : 0;
+}
+
+/* muster's environment, the service's env, then the channel (unless the
+ * program does not speak IPC), instance and upstream variables (SPEC §3,
+ * §9). NULL on out of memory. */
+static char **child_env(struct sup_run *run, struct sup_instance *inst) {
   const struct cfg_service *c = inst->svc->cfg;
-  size_t n = c->nenv + 7, k = 0;
+  size_t n = c->nenv + 8, k = 0;
   char **set = calloc(n, sizeof(*set));
   char **env = NULL;
   if (set == NULL)
@@ -68,13 +82,13 @@ static char **child_env(struct sup_instance *inst) {
   for (size_t i = 0; i < c->nenv; i++)
     if (asprintf(&set[k++], "%s=%s", c->env[i].name, c->env[i].value) < 0)
       goto out_free;
-  if (asprintf(&set[k++], "MUSTER_CHANNEL_FD=3") < 0 ||
-      asprintf(&set[k++], "NODE_CHANNEL_FD=3") < 0 ||
-      asprintf(&set[k++], "NODE_CHANNEL_SERIALIZATION_MODE=json") < 0 ||
+  if ((!run->no_channel && channel_vars(set, &k) < 0) ||
       asprintf(&set[k++], "MUSTER_SERVICE=%s", c->name) < 0 ||
       asprintf(&set[k++], "MUSTER_INSTANCE=%d", inst->index) < 0 ||
       asprintf(&set[k++], "NODE_APP_INSTANCE=%d", inst->index) < 0 || /* PM2's name */
-      (c->ws_ack && asprintf(&set[k++], "MUSTER_WS_ACK=1") < 0))     /* for the library */
+      (c->ws_ack && asprintf(&set[k++], "MUSTER_WS_ACK=1") < 0) ||   /* for the library */
+      (run->up_port && asprintf(&set[k++], "PORT=%d", run->up_port) < 0) ||
+      (run->up_path && asprintf(&set[k++], "MUSTER_SOCKET=%s", run->up_path) < 0))
     goto out_free;
   env = sup_proc_env_build(sup_host_environ(inst->svc->host), set, k);
 out_free:
@@ -82,6 +96,60 @@ out_free:
     free(set[i]);
   free(set);
   return env;
+}
+
+/* ---- Upstreams (SPEC §9): the address of this process ---- */
+
+/* Makes the directory of a Unix socket path (one level) and removes a
+ * stale socket file there. Returns 0, or UV_EADDRINUSE when something
+ * accepts connections on it. */
+static int prepare_socket(const char *path) {
+  char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
+  if (slash && slash != dir) {
+    *slash = '\0';
+    mkdir(dir, 0755);
+  }
+  free(dir);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    int busy = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    if (busy)
+      return UV_EADDRINUSE;
+  }
+  unlink(path); /* left by an instance that was killed */
+  return 0;
+}
+
+/* The port or socket run's instance listens on (instance i: port + i, or
+ * PATH.i), from the config in force at its spawn. Returns 0, or < 0 with
+ * the reason logged. */
+static int upstream_address(struct sup_run *run, struct sup_instance *inst) {
+  const struct cfg_upstream *u = &inst->svc->cfg->upstream;
+  if (!u->enabled)
+    return 0;
+  run->no_channel = u->ready == CFG_READY_PORT;
+  if (u->port) {
+    if (u->port + inst->index > 65535) {
+      sup_log(SUP_ERROR, "%s: port %d + instance %d is past 65535", inst->label, u->port,
+              inst->index);
+      return UV_EINVAL;
+    }
+    run->up_port = u->port + inst->index;
+    return 0;
+  }
+  if (asprintf(&run->up_path, "%s.%d", u->unix_path, inst->index) < 0) {
+    run->up_path = NULL;
+    return UV_ENOMEM;
+  }
+  if (prepare_socket(run->up_path) != 0) {
+    sup_log(SUP_ERROR, "%s: another program accepts connections on %s", inst->label,
+            run->up_path);
+    return UV_EADDRINUSE;
+  }
+  return 0;
 }
 
 /* ---- Spawning ---- */
@@ -129,7 +197,48 @@ static void spawn_options(struct sup_run *run, struct sup_instance *inst, int ch
   o->cwd = c->cwd;
   o->flags = UV_PROCESS_DETACHED; /* setsid(): its own process group */
   o->stdio = stdio;
-  o->stdio_count = 4;
+  o->stdio_count = chfd >= 0 ? 4 : 3; /* no channel: no fd 3 at all */
+}
+
+/* The socketpair of run's channel into sv (sv[1] for the child), or
+ * both -1 for a program without one. Returns 0 or a negative errno. */
+static int open_socketpair(struct sup_run *run, struct sup_instance *inst, int sv[2]) {
+  sv[0] = sv[1] = -1;
+  if (run->no_channel)
+    return 0;
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0)
+    return 0;
+  int rc = -errno;
+  sup_log(SUP_ERROR, "%s: socketpair() failed: %s", inst->label, strerror(errno));
+  return rc;
+}
+
+/* The spawn failed (rc): closes what is open of run. */
+static void spawn_failed(struct sup_run *run, struct sup_instance *inst, const char *file,
+                         char **env, int sv0, int rc) {
+  if (sv0 >= 0)
+    close(sv0);
+  sup_log(SUP_ERROR, "%s: spawn \"%s\" failed: %s", inst->label, file, uv_err_name(rc));
+  if (env) /* uv_spawn initialised the handle */
+    uv_close((uv_handle_t *)&run->proc, on_proc_closed);
+  else
+    run->open--;
+  sup_run_force_close(run);
+}
+
+/* Opens the channel on sv0, unless run has none. */
+static void open_channel(struct sup_run *run, struct sup_instance *inst, uv_loop_t *loop,
+                         int sv0, const struct ipc_channel_cbs *chcbs) {
+  int rc;
+  if (run->no_channel) {
+    run->ch_dead = 1; /* sup_instance_channel() is NULL: nobody to tell */
+    return;
+  }
+  run->open++; /* the channel */
+  if ((rc = ipc_channel_open(&run->ch, loop, sv0, 0, chcbs, run)) < 0) {
+    sup_log(SUP_ERROR, "%s: channel setup failed: %s", inst->label, uv_strerror(rc));
+    run->ch_dead = 1; /* the child will see EOF on fd 3 and exit */
+  }
 }
 
 int sup_run_spawn(struct sup_run *run, struct sup_instance *inst,
@@ -142,35 +251,24 @@ int sup_run_spawn(struct sup_run *run, struct sup_instance *inst,
   sup_pubsub_run_init(run);
   if ((rc = open_captures(run, inst)) < 0)
     return rc;
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-    rc = -errno;
-    sup_log(SUP_ERROR, "%s: socketpair() failed: %s", inst->label, strerror(errno));
+  if ((rc = upstream_address(run, inst)) < 0 || (rc = open_socketpair(run, inst, sv)) < 0) {
     sup_run_force_close(run);
     return rc;
   }
-  char **env = child_env(inst);
+  char **env = child_env(run, inst);
   spawn_options(run, inst, sv[1], env, stdio, &o);
   o.exit_cb = on_exit;
   rc = env ? uv_spawn(loop, &run->proc, &o) : UV_ENOMEM;
   sup_proc_env_free(env);
-  close(sv[1]);
+  if (sv[1] >= 0)
+    close(sv[1]);
   run->open++; /* the process handle: closed even when the spawn failed */
   if (rc < 0) {
-    close(sv[0]);
-    sup_log(SUP_ERROR, "%s: spawn \"%s\" failed: %s", inst->label, o.file, uv_err_name(rc));
-    if (env) /* uv_spawn initialised the handle */
-      uv_close((uv_handle_t *)&run->proc, on_proc_closed);
-    else
-      run->open--;
-    sup_run_force_close(run);
+    spawn_failed(run, inst, o.file, env, sv[0], rc);
     return rc;
   }
   run->pid = run->proc.pid;
-  run->open++; /* the channel */
-  if ((rc = ipc_channel_open(&run->ch, loop, sv[0], 0, chcbs, run)) < 0) {
-    sup_log(SUP_ERROR, "%s: channel setup failed: %s", inst->label, uv_strerror(rc));
-    run->ch_dead = 1; /* the child will see EOF on fd 3 and exit */
-  }
+  open_channel(run, inst, loop, sv[0], chcbs);
   sup_capture_start(&run->out);
   sup_capture_start(&run->err);
   return 0;

@@ -11,8 +11,8 @@ deb_pkgs="$install_pkgs build-essential debhelper dpkg-dev fakeroot lintian"
 # The operations tests (tests/ops, tests/ctl) build the package, render the
 # man pages, run the bash completion and drive `musterctl top` in tmux; the
 # status page test (tests/gw/test_status_page.py) drives headless chromium.
-test_pkgs="$deb_pkgs python3 python3-mockupdb python3-websockets apache2-utils man-db tmux bash-completion chromium"
-bench_pkgs="$build_pkgs wrk nginx-light nodejs"
+test_pkgs="$deb_pkgs python3 python3-mockupdb python3-websockets node-ws apache2-utils man-db tmux bash-completion chromium"
+bench_pkgs="$build_pkgs wrk nginx-light nodejs haproxy"
 fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev"
 
 case "${1:-build}" in
