@@ -107,6 +107,7 @@ void gw_req_reset(struct gw_req *req) {
   req->instance = -1;
   req->hdr_host = req->hdr_expect = req->hdr_reqid = -1;
   req->is_head = req->keepalive = req->head_sent = req->streaming = req->chunked = 0;
+  req->at_head = 0;
   memset(&req->u, 0, sizeof(req->u));
 }
 

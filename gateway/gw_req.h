@@ -29,10 +29,12 @@ struct gw_proto;
 struct gw_server;
 struct gw_req;
 struct gw_sse;
+struct gw_up_conn;
 struct sup_instance;
 struct sup_service;
 
-#define GW_DECLINED 1 /* a handler's on_req: not mine, ask the next one */
+#define GW_DECLINED 1 /* a handler's on_req/on_head: not mine, ask the next one */
+#define GW_LATER 2    /* a handler's on_head: mine, once it is complete (on_req) */
 
 /* One request header as offsets into req->hbuf. */
 struct gw_hdr {
@@ -49,19 +51,27 @@ struct gw_gen {
   void (*abandon)(struct gw_req *req);
   /* The timer set with gw_req_timer() fired. */
   void (*timeout)(struct gw_req *req);
+  /* A request taken at its head (on_head): the next piece of its body,
+   * decoded; data NULL and len 0 is its end. May answer the request. */
+  void (*body)(struct gw_req *req, const char *data, size_t len);
+  /* What was queued for the client went out (after gw_req_want_drain). */
+  void (*drained)(struct gw_req *req);
 };
 
 /* How a protocol frames the answers to its requests. */
 struct gw_resp_ops {
   void (*respond)(struct gw_req *req, int status, const struct ipc_header *h, size_t nh,
                   const char *body, size_t len);
-  void (*start)(struct gw_req *req, int status, const struct ipc_header *h, size_t nh);
+  void (*start)(struct gw_req *req, int status, const struct ipc_header *h, size_t nh,
+                int64_t clen);
   void (*send)(struct gw_req *req, const char *data, size_t len);
   void (*finish)(struct gw_req *req);
   void (*switch_proto)(struct gw_req *req, const struct ipc_header *h, size_t nh,
                        const struct gw_proto *p);
   void (*timer)(struct gw_req *req, uint64_t ms); /* 0: stop it */
   size_t (*queued)(const struct gw_req *req);     /* answer bytes not yet sent */
+  void (*pause_body)(struct gw_req *req, int pause); /* stop / resume reading the body */
+  int (*want_drain)(struct gw_req *req);          /* gen->drained when sent; 1: sent */
 };
 
 /* The exchange of a request with an IPC instance (gw_proxy.c). */
@@ -75,6 +85,22 @@ struct gw_proxy_req {
   uint64_t ws_key;           /* a WebSocket handshake: its connection's key, else 0 */
   char ws_id[40];            /*   its connection id */
   char ws_accept[29];        /*   its sec-websocket-accept */
+};
+
+/* The exchange of a request with an upstream instance (gw_up.c). */
+struct gw_up_req {
+  struct sup_instance *inst; /* the instance holding it, or NULL */
+  struct sup_service *svc;   /* the routed service */
+  struct gw_up_conn *uc;     /* the connection it is on, or NULL */
+  uint64_t body_in;          /* body bytes read from the client */
+  int tries;                 /* instances tried */
+  int fresh_tries;           /* tries on a fresh connection after a reused one failed */
+  unsigned replayable : 1;   /* req->body holds all that was sent: it may be sent again */
+  unsigned body_end : 1;     /* the client's body is complete */
+  unsigned chunked_up : 1;   /* the body goes up chunk-encoded */
+  unsigned upgrade : 1;      /* a WebSocket handshake: tunnelled on a 101 */
+  unsigned paused_up : 1;    /* the client's body is paused for the upstream */
+  unsigned paused_down : 1;  /* the upstream is paused for the client */
 };
 
 struct gw_req {
@@ -109,18 +135,28 @@ struct gw_req {
   unsigned head_sent : 1;  /* the answer's head was written */
   unsigned streaming : 1;  /* a stream was started and not finished */
   unsigned chunked : 1;    /* that stream is chunk-encoded */
+  unsigned at_head : 1;    /* taken at its head (on_head): its body streams */
   union {                  /* the state of the handler that took it */
     struct gw_proxy_req proxy;
+    struct gw_up_req up;   /* an upstream exchange (gw_up.c) */
     struct gw_sse *sse;    /* an SSE hold (gw_sse.c) */
     unsigned events;       /* admin /events: listening to host events */
   } u;
 };
 
-/* A handler: takes a request (0) or declines it (GW_DECLINED). */
+/* A handler: takes a request (0) or declines it (GW_DECLINED).
+ *
+ * on_head, optional, is asked when the head is complete, before the body,
+ * in the handlers' order: 0 takes the request now, and its body streams
+ * through gen->body as it arrives (reading pauses with gw_req_pause_body);
+ * GW_LATER keeps it for this handler's on_req once it is complete (so a
+ * later handler cannot take it at its head); GW_DECLINED asks the next. A
+ * request nobody took at its head is read whole and offered to on_req. */
 struct gw_handler {
   const char *name;
   int (*on_req)(const struct gw_handler *h, struct gw_req *req);
   const char *arg; /* the handler's setting (a path), or NULL */
+  int (*on_head)(const struct gw_handler *h, struct gw_req *req);
 };
 
 /* ---- Answering (the protocol frames; the request ends with the answer) ---- */
@@ -136,7 +172,15 @@ static inline void gw_req_respond(struct gw_req *req, int status, const struct i
  * close on HTTP/1.0). Stops the request timer. */
 static inline void gw_req_start(struct gw_req *req, int status, const struct ipc_header *h,
                                 size_t nh) {
-  req->out->start(req, status, h, nh);
+  req->out->start(req, status, h, nh, -1);
+}
+
+/* The head of a streamed response whose length is known (clen >= 0):
+ * content-length, then exactly clen bytes of gw_req_send() (none for
+ * HEAD, 204 and 304); clen -1 is gw_req_start(). */
+static inline void gw_req_start_len(struct gw_req *req, int status, const struct ipc_header *h,
+                                    size_t nh, int64_t clen) {
+  req->out->start(req, status, h, nh, clen);
 }
 
 /* The next piece of a stream (nothing for HEAD or an empty piece). */
@@ -165,6 +209,18 @@ static inline void gw_req_timer(struct gw_req *req, uint64_t ms) {
 /* Bytes of the answer queued for the client and not yet sent. */
 static inline size_t gw_req_queued(const struct gw_req *req) {
   return req->out->queued(req);
+}
+
+/* A request taken at its head: stops (1) or resumes (0) reading its body
+ * from the client (the handler's side is full). */
+static inline void gw_req_pause_body(struct gw_req *req, int pause) {
+  req->out->pause_body(req, pause);
+}
+
+/* Asks for gen->drained once the answer bytes queued for the client are
+ * (nearly) all sent. Returns 1 when they are already: no call follows. */
+static inline int gw_req_want_drain(struct gw_req *req) {
+  return req->out->want_drain(req);
 }
 
 /* ---- Reading (gw_req.c) ---- */
