@@ -32,6 +32,7 @@
 #include "gw_req.h"
 #include "gw_route.h"
 #include "gw_rt.h"
+#include "gw_up.h"
 #include "ipc_buf.h"
 #include "ipc_msg.h"
 
@@ -46,6 +47,14 @@ struct gw_expire {
   uv_idle_t idle;     /* active while ids is not empty: the poll must not block */
   uv_check_t check;   /* after the poll: answer what is still in flight */
   unsigned init : 1, closed : 1;
+};
+
+/* The gateway's upstream counters (metrics). */
+struct gw_up_stats {
+  uint64_t connects;    /* connections opened to upstream programs */
+  uint64_t reused;      /* requests sent on a pooled connection */
+  uint64_t retries;     /* requests sent again (fresh connection or another instance) */
+  uint64_t invalid;     /* responses refused (502) */
 };
 
 struct gw_server {
@@ -75,6 +84,11 @@ struct gw_server {
   struct gw_metrics metrics;          /* request counts and latencies */
   struct gw_server *peer;             /* admin: the public gateway (its metrics) */
   struct gw_expire expire;
+  /* ---- upstreams (gw_up.c, gw_up_pool.c; SPEC §9) ---- */
+  struct gw_map up_pools;             /* instance pointer → its keep-alive pool */
+  LIST_HEAD(gw_up_reqs, gw_req) up_reqs; /* exchanges with upstreams under way */
+  size_t tunnels;                     /* WebSocket tunnels open (gw_tunnel.c) */
+  struct gw_up_stats up;              /* counters for metrics */
   /* ---- real-time (gw_ws.c, gw_sse.c) ---- */
   struct gw_map ws_conns;             /* connection key → struct gw_ws */
   TAILQ_HEAD(gw_ws_list, gw_ws) ws_list; /* every WebSocket */

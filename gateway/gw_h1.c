@@ -259,6 +259,7 @@ static int on_headers_complete(llhttp_t *p) {
   if (check_expect(c))
     return CB_ERROR;
   int has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
+  req->body_len = (p->flags & F_CHUNKED) ? -1 : has_body ? (int64_t)p->content_length : 0;
   if (head_dispatch(c)) { /* the body streams to the handler: no max_body_bytes */
     if (c->h1.state == GW_H1_STREAMING && has_body)
       send_continue(c);

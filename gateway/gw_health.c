@@ -30,12 +30,22 @@ static int health_body(struct sup_host *host, struct ipc_buf *b) {
   return ok;
 }
 
-static int on_req(const struct gw_handler *h, struct gw_req *req) {
+/* 1 when req is a GET or HEAD of this handler's path. */
+static int is_health(const struct gw_handler *h, struct gw_req *req) {
   const char *path, *want = h->arg ? h->arg : req->srv->cfg->health_path;
   size_t plen;
   gw_req_target(req, &path, &plen, NULL, NULL);
-  if ((strcmp(req->method, "GET") != 0 && !req->is_head) || plen != strlen(want) ||
-      memcmp(path, want, plen) != 0)
+  return (strcmp(req->method, "GET") == 0 || req->is_head) && plen == strlen(want) &&
+         memcmp(path, want, plen) == 0;
+}
+
+/* At its head, the health path is kept for on_req: no route takes it. */
+static int on_head(const struct gw_handler *h, struct gw_req *req) {
+  return is_health(h, req) ? GW_LATER : GW_DECLINED;
+}
+
+static int on_req(const struct gw_handler *h, struct gw_req *req) {
+  if (!is_health(h, req))
     return GW_DECLINED;
   struct ipc_buf *b = &req->srv->scratch;
   int ok = health_body(req->srv->host, b);
@@ -47,6 +57,7 @@ static int on_req(const struct gw_handler *h, struct gw_req *req) {
   return 0;
 }
 
-const struct gw_handler gw_health_handler = {.name = "health", .on_req = on_req};
+const struct gw_handler gw_health_handler = {.name = "health", .on_req = on_req,
+                                             .on_head = on_head};
 const struct gw_handler gw_healthz_handler = {.name = "healthz", .on_req = on_req,
                                               .arg = "/healthz"};

@@ -20,7 +20,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
+#include "gw_hdr.h"
+#include "gw_up_parse.h"
 #include "ipc_buf.h"
 #include "ipc_msg.h"
 
@@ -36,13 +39,6 @@ struct sup_service;
 #define GW_DECLINED 1 /* a handler's on_req/on_head: not mine, ask the next one */
 #define GW_LATER 2    /* a handler's on_head: mine, once it is complete (on_req) */
 
-/* One request header as offsets into req->hbuf. */
-struct gw_hdr {
-  uint32_t name;  /* offset of the name (lower-case once the head is complete) */
-  uint32_t nlen;
-  uint32_t value; /* offset of the value */
-  uint32_t vlen;
-};
 
 /* What the handler that took a request wants to hear about it. */
 struct gw_gen {
@@ -89,7 +85,10 @@ struct gw_proxy_req {
 
 /* The exchange of a request with an upstream instance (gw_up.c). */
 struct gw_up_req {
+  struct gw_up_parser parser; /* its response */
+  LIST_ENTRY(gw_req) link;   /* srv->up_reqs: every exchange under way */
   struct sup_instance *inst; /* the instance holding it, or NULL */
+  struct sup_instance *tried; /* the last one tried (compared, never read) */
   struct sup_service *svc;   /* the routed service */
   struct gw_up_conn *uc;     /* the connection it is on, or NULL */
   uint64_t body_in;          /* body bytes read from the client */
@@ -101,6 +100,7 @@ struct gw_up_req {
   unsigned upgrade : 1;      /* a WebSocket handshake: tunnelled on a 101 */
   unsigned paused_up : 1;    /* the client's body is paused for the upstream */
   unsigned paused_down : 1;  /* the upstream is paused for the client */
+  unsigned parser_init : 1;  /* parser holds buffers */
 };
 
 struct gw_req {
@@ -120,7 +120,8 @@ struct gw_req {
   int hdr_host;            /* index in hdrs of host, expect and x-request-id, */
   int hdr_expect;          /*   or -1 (found once the head is complete: */
   int hdr_reqid;           /*   every request looks them up) */
-  struct ipc_buf body;     /* the request body */
+  struct ipc_buf body;     /* the request body (an upstream's: what was sent of it) */
+  int64_t body_len;        /* its content-length, -1 when chunked, 0 when none */
   char method[24];         /* "GET", ... */
   int http_minor;          /* HTTP/1.x: 0 or 1 */
   char reqid[72];          /* x-request-id: the client's or muster's */
@@ -230,6 +231,9 @@ const char *gw_req_header(const struct gw_req *req, const char *name, uint32_t *
 
 /* The value of header hdrs[i] (i from hdr_host, ...), or NULL when i < 0. */
 const char *gw_req_header_at(const struct gw_req *req, int i, uint32_t *len);
+
+/* The route of req (by path, method and Host without its port), or NULL. */
+struct gw_route *gw_req_route(struct gw_req *req);
 
 /* Splits the URL into path and query (once the head is complete). */
 void gw_req_split_target(struct gw_req *req);

@@ -7,13 +7,14 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "gw_up_pool.h"
 #include "sup_host.h"
 #include "sup_log.h"
 #include "sup_view.h"
 
 /* The handlers of each listener, asked in order. */
-static const struct gw_handler *const gateway_handlers[] = {&gw_health_handler,
-                                                            &gw_proxy_handler, NULL};
+static const struct gw_handler *const gateway_handlers[] = {
+    &gw_health_handler, &gw_up_handler, &gw_proxy_handler, NULL};
 static const struct gw_handler *const admin_handlers[] = {
     &gw_healthz_handler, &gw_status_handler, &gw_admin_handler, NULL};
 
@@ -50,6 +51,7 @@ static void hook_instance_msg(void *ctx, struct sup_instance *inst, const struct
 
 static void hook_instance_gone(void *ctx, struct sup_instance *inst) {
   gw_proxy_instance_gone(ctx, inst);
+  gw_up_instance_gone(ctx, inst);
 }
 
 /* WebSocket connections follow their instances: rebound when theirs
@@ -93,6 +95,7 @@ static void hook_finished(void *ctx) {
     gw_conn_close(c, 1);
   }
   gw_expire_close(srv);
+  gw_up_pools_close(srv);
   gw_conn_flush_all(srv);
   uv_close((uv_handle_t *)&srv->flush, on_listener_closed);
   gw_access_close(&srv->access);
@@ -149,6 +152,8 @@ static struct gw_server *server_new(struct sup_host *host, const struct cfg_list
   TAILQ_INIT(&srv->ws_list);
   gw_map_init(&srv->ws_conns);
   gw_map_init(&srv->inflight);
+  gw_map_init(&srv->up_pools);
+  LIST_INIT(&srv->up_reqs);
   gw_metrics_init(&srv->metrics);
   ipc_buf_init(&srv->scratch);
   ipc_buf_init(&srv->head);
@@ -223,6 +228,7 @@ void gw_server_free(struct gw_server *srv) {
   gw_routes_free(&srv->routes);
   gw_map_free(&srv->inflight);
   gw_map_free(&srv->ws_conns);
+  gw_map_free(&srv->up_pools);
   gw_metrics_free(&srv->metrics);
   ipc_buf_free(&srv->scratch);
   ipc_buf_free(&srv->head);

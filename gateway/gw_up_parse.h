@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gw_req.h"
+#include "gw_hdr.h"
 #include "ipc_buf.h"
 #include "ipc_msg.h"
 

@@ -11,12 +11,17 @@
 //   GET  /bytes?n=N      N bytes, streamed with backpressure
 //   GET  /stream?n=&ms=  n chunks, ms apart (chunked)
 //   GET  /slow?ms=N      answers after N ms
-//   GET  /crash          exits in the middle of the request
+//   GET  /crash          exits in the middle of the request (?instance=N: only
+//                        instance N does; the others answer)
 //   GET  /close          answers, then closes the connection
+//
+// BASE_PATH (optional) is where the app is mounted ("/web": /web/info ...):
+// muster passes the path as the client sent it.
 'use strict';
 const http = require('http');
 
 const instance = process.env.NODE_APP_INSTANCE || '0';
+const base = process.env.BASE_PATH || '';
 
 // ---- a router in the style of Express: app.get(path, handler) ----
 function makeApp() {
@@ -31,13 +36,14 @@ function makeApp() {
                              'content-length': Buffer.byteLength(body)});
       res.end(body);
     };
+    const method = req.method === 'HEAD' ? 'GET' : req.method; // as Express does
     for (const r of routes)
-      if (r.method === req.method && r.path === req.path)
+      if (r.method === method && r.path === req.path)
         return r.fn(req, res);
     res.json(404, {error: 'not found', path: req.path});
   };
   for (const m of ['get', 'post', 'put'])
-    app[m] = (path, fn) => routes.push({method: m.toUpperCase(), path, fn});
+    app[m] = (path, fn) => routes.push({method: m.toUpperCase(), path: base + path, fn});
   return app;
 }
 
@@ -45,11 +51,15 @@ const app = makeApp();
 
 app.get('/', (req, res) => res.json(200, {hello: 'world', instance, pid: process.pid}));
 
-app.get('/info', (req, res) => res.json(200, {method: req.method, url: req.url,
-  headers: req.headers, instance, pid: process.pid, httpVersion: req.httpVersion}));
-app.put('/info', (req, res) => { req.resume(); req.on('end', () => app.info(req, res)); });
-app.info = (req, res) => res.json(200, {method: req.method, url: req.url, headers: req.headers,
-  instance, pid: process.pid});
+const info = (req, res, body) => res.json(200, {method: req.method, url: req.url,
+  headers: req.headers, instance, pid: process.pid, port: process.env.PORT,
+  remotePort: req.socket.remotePort, httpVersion: req.httpVersion, body});
+app.get('/info', (req, res) => info(req, res));
+app.put('/info', (req, res) => {
+  const parts = [];
+  req.on('data', (d) => parts.push(d));
+  req.on('end', () => info(req, res, Buffer.concat(parts).toString()));
+});
 
 app.post('/echo', (req, res) => {
   res.writeHead(200, {'content-type': req.headers['content-type'] || 'application/octet-stream'});
@@ -96,7 +106,12 @@ app.get('/slow', (req, res) => {
              Number(req.query.ms || 100));
 });
 
-app.get('/crash', () => process.exit(1));
+app.get('/crash', (req, res) => {
+  if (req.query.instance === undefined || req.query.instance === instance)
+    process.exit(1);
+  res.json(200, {survived: true, instance, pid: process.pid});
+});
+app.post('/crash', () => process.exit(1));
 
 app.get('/close', (req, res) => {
   res.setHeader('connection', 'close');
