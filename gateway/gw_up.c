@@ -221,6 +221,8 @@ static void attempt(struct gw_req *req, struct sup_instance *avoid, int fresh) {
   for (int k = 0; k < 64; k++) {
     int full, reused = 0;
     struct sup_instance *inst = fresh ? avoid : pick(req->srv, u->svc, avoid, &cursor, &full);
+    if (inst == NULL && avoid && !fresh && sup_instance_routable(avoid))
+      inst = avoid; /* no other: the one that failed, if it is still up */
     if (inst == NULL || (fresh && !sup_instance_routable(inst))) {
       unavailable(req, inst ? 0 : full);
       return;
