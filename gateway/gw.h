@@ -88,6 +88,7 @@ struct gw_server {
   struct gw_map up_pools;             /* instance pointer → its keep-alive pool */
   LIST_HEAD(gw_up_reqs, gw_req) up_reqs; /* exchanges with upstreams under way */
   size_t tunnels;                     /* WebSocket tunnels open (gw_tunnel.c) */
+  struct gw_tcp *tcp;                 /* the TCP routes (gw_tcp.c), gateway only */
   struct gw_up_stats up;              /* counters for metrics */
   /* ---- real-time (gw_ws.c, gw_sse.c) ---- */
   struct gw_map ws_conns;             /* connection key → struct gw_ws */

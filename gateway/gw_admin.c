@@ -88,6 +88,7 @@ static void reply_metrics(struct gw_req *req) {
   gw_metrics_render(&pub->metrics, req->srv->host, pub->nconns, &b);
   gw_metrics_render_rt(&pub->rt, gw_ws_count(pub, NULL), pub->sse_holds,
                        sup_host_rooms(req->srv->host)->published, &b);
+  gw_up_render_metrics(pub, &b);
   if (b.oom)
     gw_reply_error(req, 500, "out of memory", NULL);
   else

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "gw_tcp.h"
 #include "gw_up_pool.h"
 #include "sup_host.h"
 #include "sup_log.h"
@@ -50,8 +51,10 @@ static void hook_instance_msg(void *ctx, struct sup_instance *inst, const struct
 }
 
 static void hook_instance_gone(void *ctx, struct sup_instance *inst) {
-  gw_proxy_instance_gone(ctx, inst);
-  gw_up_instance_gone(ctx, inst);
+  struct gw_server *srv = ctx;
+  gw_proxy_instance_gone(srv, inst);
+  gw_up_instance_gone(srv, inst);
+  gw_tcp_instance_gone(srv->tcp, inst);
 }
 
 /* WebSocket connections follow their instances: rebound when theirs
@@ -76,6 +79,7 @@ static void hook_stopping(void *ctx) {
     srv->listening = 0;
     uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
   }
+  gw_tcp_stop(srv->tcp, 0); /* its connections end with their instances */
   struct gw_conn *c, *next;
   for (c = LIST_FIRST(&srv->conns); c; c = next) {
     next = LIST_NEXT(c, link);
@@ -96,6 +100,7 @@ static void hook_finished(void *ctx) {
   }
   gw_expire_close(srv);
   gw_up_pools_close(srv);
+  gw_tcp_stop(srv->tcp, 1);
   gw_conn_flush_all(srv);
   uv_close((uv_handle_t *)&srv->flush, on_listener_closed);
   gw_access_close(&srv->access);
@@ -109,6 +114,8 @@ static void hook_reloaded(void *ctx) {
   const struct cfg_listen *a = &srv->cfg->listen, *b = &cfg->gateway.listen;
   if (a->port != b->port || strcmp(a->host, b->host) != 0)
     sup_log(SUP_WARN, "gateway: a new listen address applies after a restart of muster");
+  if (!gw_tcp_matches(srv->tcp, cfg))
+    sup_log(SUP_WARN, "gateway: changed tcp routes apply after a restart of muster");
   if (build_routes(&routes, srv->host) != 0) {
     sup_log(SUP_ERROR, "gateway: out of memory rebuilding routes; keeping the old ones");
     return;
@@ -197,6 +204,7 @@ struct gw_server *gw_server_start(struct sup_host *host) {
   srv->metered = 1;
   if (build_routes(&srv->routes, host) < 0)
     sup_log(SUP_ERROR, "gateway: out of memory building routes"); /* every request: 404 */
+  srv->tcp = gw_tcp_start(srv, cfg);
   if (gw_access_open(&srv->access, srv->loop, cfg->gateway.access_log) < 0)
     sup_log(SUP_WARN, "gateway: running without an access log");
   struct sup_host_hooks hooks = {.ctx = srv, .instance_msg = hook_instance_msg,
@@ -225,6 +233,7 @@ struct gw_server *gw_admin_start(struct sup_host *host, struct gw_server *gatewa
 void gw_server_free(struct gw_server *srv) {
   if (srv == NULL)
     return;
+  gw_tcp_free(srv->tcp);
   gw_routes_free(&srv->routes);
   gw_map_free(&srv->inflight);
   gw_map_free(&srv->ws_conns);

@@ -25,6 +25,7 @@
 #include "gw_balance.h"
 #include "gw_fwd.h"
 #include "gw_up.h"
+#include "gw_tcp.h"
 #include "gw_up_pool.h"
 #include "rt_handshake.h"
 #include "sup_instance.h"
@@ -533,4 +534,27 @@ void gw_up_instance_gone(struct gw_server *srv, struct sup_instance *inst) {
   LIST_FOREACH(req, &srv->up_reqs, u.up.link)
     if (req->u.up.inst == inst)
       release_instance(req); /* its connection's end says what follows */
+}
+
+void gw_up_render_metrics(const struct gw_server *srv, struct ipc_buf *b) {
+  char t[1024];
+  const struct gw_up_stats *st = &srv->up;
+  snprintf(t, sizeof(t),
+           "# HELP muster_upstream_connections_total Connections opened to upstream programs.\n"
+           "# TYPE muster_upstream_connections_total counter\nmuster_upstream_connections_total "
+           "%llu\n# HELP muster_upstream_reused_total Requests sent on a pooled connection.\n"
+           "# TYPE muster_upstream_reused_total counter\nmuster_upstream_reused_total %llu\n"
+           "# HELP muster_upstream_idle_connections Pooled connections waiting for a request.\n"
+           "# TYPE muster_upstream_idle_connections gauge\nmuster_upstream_idle_connections %zu\n"
+           "# HELP muster_upstream_retries_total Requests sent again after a failure.\n"
+           "# TYPE muster_upstream_retries_total counter\nmuster_upstream_retries_total %llu\n"
+           "# HELP muster_upstream_invalid_total Upstream responses refused (502).\n"
+           "# TYPE muster_upstream_invalid_total counter\nmuster_upstream_invalid_total %llu\n"
+           "# HELP muster_upstream_tunnels WebSocket tunnels to upstreams open.\n"
+           "# TYPE muster_upstream_tunnels gauge\nmuster_upstream_tunnels %zu\n",
+           (unsigned long long)st->connects, (unsigned long long)st->reused,
+           gw_up_pools_idle(srv), (unsigned long long)st->retries,
+           (unsigned long long)st->invalid, srv->tunnels);
+  ipc_buf_adds(b, t);
+  gw_tcp_render_metrics(srv->tcp, b);
 }

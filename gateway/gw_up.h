@@ -23,6 +23,11 @@ extern const struct gw_handler gw_up_handler;
  * (their connections' ends say what follows: a retry, 502, a cut). */
 void gw_up_instance_gone(struct gw_server *srv, struct sup_instance *inst);
 
+/* Appends the upstream families (connections opened and reused, idle
+ * ones, retries, invalid responses, tunnels) and the TCP routes' to b. */
+struct ipc_buf;
+void gw_up_render_metrics(const struct gw_server *srv, struct ipc_buf *b);
+
 /* ---- gw_tunnel.c ---- */
 
 /* The program answered req's upgrade with 101 (headers h for the

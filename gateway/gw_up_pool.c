@@ -64,9 +64,16 @@ void gw_up_conn_unpool(struct gw_up_conn *uc) {
 /* The connection ended (EOF or an error): the user hears it once; an
  * idle one just closes. */
 static void ended(struct gw_up_conn *uc, int err) {
-  if (uc->ended || uc->closing)
+  if (uc->closing || uc->failed || (uc->ended && err == UV_EOF))
     return;
+  if (uc->ended) { /* a write failed after the EOF was told: the user hears again */
+    uc->failed = 1;
+    if (uc->cbs)
+      uc->cbs->on_end(uc, err);
+    return;
+  }
   uc->ended = 1;
+  uc->failed = err != UV_EOF;
   uv_read_stop(&uc->sock.s);
   if (uc->cbs == NULL) {
     gw_up_conn_close(uc);
@@ -165,7 +172,7 @@ static void on_write(uv_write_t *req, int status) {
 
 void gw_up_conn_writev(struct gw_up_conn *uc, const uv_buf_t *bufs, unsigned n) {
   size_t done = 0;
-  if (uc->closing || uc->ended)
+  if (uc->closing || uc->failed)
     return;
   for (unsigned i = 0; i < n; i++)
     uc->bytes_out += bufs[i].len;
