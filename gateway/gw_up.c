@@ -11,12 +11,14 @@
  * body of any size passes both ways in bounded memory.
  *
  * What was sent of a request is kept (req->body) up to REPLAY_MAX bytes, so
- * that it can be sent again: on a fresh connection when a reused one
- * failed before any byte of the response came back (the program closed it
- * as muster reused it: the keep-alive race), and to another instance when
- * the instance failed, an idempotent request, nothing sent to the client
- * yet, within gateway.retries — SPEC §4's rule. A connection that failed
- * before it was established carried nothing: any method goes elsewhere. */
+ * that an idempotent one can be sent again: on a fresh connection when a
+ * reused one failed before any byte of the response came back (the program
+ * closed it as muster reused it: the keep-alive race; at most FRESH_TRIES
+ * times), and to another instance when the instance failed, nothing sent
+ * to the client yet, within gateway.retries — SPEC §4's rule. A connection
+ * that failed before it was established carried nothing: any method goes
+ * elsewhere. (Like nginx, muster does not send a POST again once it went
+ * up: the program may have acted on it.) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,7 +272,7 @@ static void failed(struct gw_req *req, int err, int never) {
   struct gw_up_req *u = up_of(req);
   int reused = u->uc && u->uc->requests > 0, none_back = u->parser.bytes == 0;
   int fresh = reused && none_back && u->replayable && u->fresh_tries < FRESH_TRIES && u->inst &&
-              sup_instance_routable(u->inst);
+              sup_instance_routable(u->inst) && idempotent(req->method);
   int elsewhere = none_back && u->replayable && u->tries <= req->srv->cfg->retries &&
                   (never || idempotent(req->method));
   struct sup_instance *avoid = u->tried;
