@@ -23,3 +23,5 @@ if [ -n "${BENCH_BASELINE_BIN:-}" ]; then
 fi
 echo "== gateway throughput and latency (issue 4)"
 /usr/bin/python3 bench/gateway.py
+echo "== proxying to programs that serve for themselves (issue 14)"
+/usr/bin/python3 bench/upstream.py
