@@ -90,6 +90,7 @@ struct gw_server {
   size_t tunnels;                     /* WebSocket tunnels open (gw_tunnel.c) */
   struct gw_tcp *tcp;                 /* the TCP routes (gw_tcp.c), gateway only */
   struct gw_up_stats up;              /* counters for metrics */
+  struct ipc_buf up_body;             /* a response's first body bytes, held with its head */
   /* ---- real-time (gw_ws.c, gw_sse.c) ---- */
   struct gw_map ws_conns;             /* connection key → struct gw_ws */
   TAILQ_HEAD(gw_ws_list, gw_ws) ws_list; /* every WebSocket */

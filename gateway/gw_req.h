@@ -101,6 +101,7 @@ struct gw_up_req {
   unsigned paused_up : 1;    /* the client's body is paused for the upstream */
   unsigned paused_down : 1;  /* the upstream is paused for the client */
   unsigned parser_init : 1;  /* parser holds buffers */
+  unsigned held : 1;         /* its response's head is read, not yet passed on */
 };
 
 struct gw_req {

@@ -164,6 +164,7 @@ static struct gw_server *server_new(struct sup_host *host, const struct cfg_list
   gw_metrics_init(&srv->metrics);
   ipc_buf_init(&srv->scratch);
   ipc_buf_init(&srv->head);
+  ipc_buf_init(&srv->up_body);
   gw_h1_settings(&srv->settings);
   if (l->ipv6)
     rc = uv_ip6_addr(l->host, l->port, (struct sockaddr_in6 *)&ss);
@@ -241,6 +242,7 @@ void gw_server_free(struct gw_server *srv) {
   gw_metrics_free(&srv->metrics);
   ipc_buf_free(&srv->scratch);
   ipc_buf_free(&srv->head);
+  ipc_buf_free(&srv->up_body);
   free(srv->hv);
   free(srv->cands);
   free(srv->expire.ids);

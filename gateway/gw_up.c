@@ -299,32 +299,85 @@ static void failed(struct gw_req *req, int err, int never) {
 
 /* ---- The response ---- */
 
+/* ---- The response ----
+ * A response's head is held until the end of the read that brought it:
+ * a small response complete within one read (most are) then goes out as
+ * one vectored write, head and body, as an IPC service's does. Otherwise
+ * the head and what was held go at the end of the read (or once HOLD_MAX
+ * bytes are held), and the rest streams. */
+
+#define HOLD_MAX (16 * 1024) /* body bytes held with a head, at most */
+
+/* The held head (and body) go to the client: the response streams. */
+static int flush_held(struct gw_req *req) {
+  struct gw_up_req *u = up_of(req);
+  struct gw_server *srv = req->srv;
+  int nh = gw_up_parse_headers(&u->parser, &srv->hv, &srv->caphv);
+  if (nh < 0)
+    return -1;
+  u->held = 0;
+  gw_req_start_len(req, gw_up_parse_status(&u->parser), srv->hv, (size_t)nh,
+                   gw_up_parse_clen(&u->parser));
+  if (srv->up_body.len > 0 && req->gen == &up_gen)
+    gw_req_send(req, srv->up_body.data, srv->up_body.len);
+  return req->gen == &up_gen ? 0 : -1; /* -1: the client went in the meantime */
+}
+
+/* A response complete while held: one answer (its headers live in the
+ * parser, which goes after the answer ends the request). */
+static void respond_held(struct gw_req *req, int reusable) {
+  struct gw_up_req *u = up_of(req);
+  struct gw_server *srv = req->srv;
+  int nh = gw_up_parse_headers(&u->parser, &srv->hv, &srv->caphv);
+  if (nh < 0) {
+    fail(req, 500, "out of memory", NULL);
+    return;
+  }
+  struct gw_up_parser saved = u->parser;
+  release_conn(req, reusable);
+  release_instance(req);
+  LIST_REMOVE(req, u.up.link);
+  u->parser_init = 0;
+  gw_req_respond(req, gw_up_parse_status(&saved), srv->hv, (size_t)nh, srv->up_body.data,
+                 srv->up_body.len);
+  gw_up_parse_free(&saved);
+}
+
 /* The response is complete: the connection goes back to its pool when
  * the whole request went up and nothing followed the response. */
 static void complete(struct gw_req *req, int leftover) {
   struct gw_up_req *u = up_of(req);
   int reusable = !leftover && u->body_end && gw_up_parse_keepalive(&u->parser);
+  if (u->held && !req->is_head) {
+    respond_held(req, reusable);
+    return;
+  }
+  if (u->held && flush_held(req) < 0)
+    return;
   release_all(req, reusable);
   gw_req_finish(req);
 }
 
 static int on_resp_head(void *ctx, struct gw_up_parser *p) {
   struct gw_req *req = ctx;
-  struct gw_server *srv = req->srv;
-  int status = gw_up_parse_status(p);
-  if (status == 101)
+  if (gw_up_parse_status(p) == 101)
     return 0; /* the tunnel is made when the parse stops for it */
   gw_up_conn_timer(up_of(req)->uc, 0); /* request_timeout_ms bounded the head only */
-  int nh = gw_up_parse_headers(p, &srv->hv, &srv->caphv);
-  if (nh < 0)
-    return -1;
-  gw_req_start_len(req, status, srv->hv, (size_t)nh, gw_up_parse_clen(p));
-  return req->gen == &up_gen ? 0 : -1; /* -1: the client went in the meantime */
+  up_of(req)->held = 1;
+  ipc_buf_reset(&req->srv->up_body);
+  return 0;
 }
 
 static int on_resp_body(void *ctx, const char *data, size_t len) {
   struct gw_req *req = ctx;
   struct gw_up_req *u = up_of(req);
+  struct ipc_buf *held = &req->srv->up_body;
+  if (u->held && held->len + len <= HOLD_MAX) {
+    ipc_buf_add(held, data, len);
+    return held->oom ? -1 : 0;
+  }
+  if (u->held && flush_held(req) < 0)
+    return -1;
   gw_req_send(req, data, len);
   if (req->gen != &up_gen)
     return -1;
@@ -385,6 +438,8 @@ static void on_up_read(struct gw_up_conn *uc, const char *data, size_t len) {
     invalid(req, u->parser.err);
   else if (rc == GW_UP_STOPPED)
     fail(req, 500, "out of memory", NULL);
+  else if (u->held)
+    flush_held(req); /* the rest comes later: the head goes now */
 }
 
 static void on_up_end(struct gw_up_conn *uc, int err) {
@@ -403,8 +458,10 @@ static void on_up_end(struct gw_up_conn *uc, int err) {
       return;
     }
   }
-  if (req->head_sent)
+  if (req->head_sent || (u->held && flush_held(req) == 0))
     cut(req);
+  else if (req->gen != &up_gen)
+    return;
   else if (u->parser.bytes > 0)
     invalid(req, "the upstream closed the connection within its response");
   else

@@ -129,6 +129,9 @@ static int on_headers_complete(llhttp_t *l) {
   if (refuse(p, gw_strict_framing(p->hbuf.data, p->hdrs, p->nhdrs)))
     return CB_ERROR;
   p->head_done = 1;
+  /* llhttp counts content_length down as the body is read: keep it now */
+  p->clen = (l->flags & F_CHUNKED) || !(l->flags & F_CONTENT_LENGTH) ? -1
+                                                                    : (int64_t)l->content_length;
   if (p->cbs->on_head(p->ctx, p) < 0) {
     p->stopped = 1;
     return CB_ERROR;
@@ -207,6 +210,7 @@ void gw_up_parse_reset(struct gw_up_parser *p, int head_only, int want_upgrade) 
   p->header_bytes = 0;
   p->bytes = 0;
   p->chunk_left = 0;
+  p->clen = -1;
   p->err = NULL;
   p->prev = p->prev2 = '\0';
   p->crlf_need = 0;
@@ -278,9 +282,7 @@ int gw_up_parse_status(const struct gw_up_parser *p) {
 }
 
 int64_t gw_up_parse_clen(const struct gw_up_parser *p) {
-  if ((p->p.flags & F_CHUNKED) || !(p->p.flags & F_CONTENT_LENGTH))
-    return -1;
-  return (int64_t)p->p.content_length;
+  return p->head_done ? p->clen : -1;
 }
 
 int gw_up_parse_keepalive(const struct gw_up_parser *p) {

@@ -54,6 +54,7 @@ struct gw_up_parser {
   uint32_t max_header_bytes;   /* more: refused */
   uint64_t bytes;              /* bytes fed since the last reset */
   uint64_t chunk_left;         /* data bytes left in the current chunk */
+  int64_t clen;                /* the content-length framing the body, or -1 */
   const char *err;             /* why the response was refused, or NULL */
   const char *feed_start;      /* the bytes being parsed start here */
   const char *feed_end;        /* ... and end here */

@@ -35,8 +35,9 @@ class Malformed(unittest.TestCase):
             out = raw(m, b"GET /cut HTTP/1.1\r\nhost: x\r\n\r\n")
             self.assertTrue(out.startswith(b"HTTP/1.1 200 OK"), out)
             self.assertTrue(out.endswith(b"0123456789"), out)
-            out = raw(m, b"GET /badchunk HTTP/1.1\r\nhost: x\r\n\r\n")
-            self.assertNotIn(b"0\r\n\r\n", out.split(b"\r\n\r\n", 1)[1])  # never terminated
+            # a bad chunk in the read that brought the head: nothing went out yet, 502
+            st, _, b = request(m, "GET", "/badchunk")
+            self.assertEqual(st, 502, b)
             self.assertEqual(request(m, "GET", "/ok")[0], 200)
 
 
