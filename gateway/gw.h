@@ -91,6 +91,8 @@ struct gw_server {
   struct gw_tcp *tcp;                 /* the TCP routes (gw_tcp.c), gateway only */
   struct gw_up_stats up;              /* counters for metrics */
   struct ipc_buf up_body;             /* a response's first body bytes, held with its head */
+  TAILQ_HEAD(gw_up_dirty, gw_up_conn) up_dirty; /* upstream connections with corked bytes */
+  uv_prepare_t up_flush;              /* writes them before the loop polls */
   /* ---- real-time (gw_ws.c, gw_sse.c) ---- */
   struct gw_map ws_conns;             /* connection key → struct gw_ws */
   TAILQ_HEAD(gw_ws_list, gw_ws) ws_list; /* every WebSocket */

@@ -103,6 +103,8 @@ static void hook_finished(void *ctx) {
   gw_tcp_stop(srv->tcp, 1);
   gw_conn_flush_all(srv);
   uv_close((uv_handle_t *)&srv->flush, on_listener_closed);
+  gw_up_flush_all(srv);
+  uv_close((uv_handle_t *)&srv->up_flush, on_listener_closed);
   gw_access_close(&srv->access);
 }
 
@@ -161,6 +163,7 @@ static struct gw_server *server_new(struct sup_host *host, const struct cfg_list
   gw_map_init(&srv->inflight);
   gw_map_init(&srv->up_pools);
   LIST_INIT(&srv->up_reqs);
+  TAILQ_INIT(&srv->up_dirty);
   gw_metrics_init(&srv->metrics);
   ipc_buf_init(&srv->scratch);
   ipc_buf_init(&srv->head);
@@ -191,6 +194,8 @@ static struct gw_server *server_new(struct sup_host *host, const struct cfg_list
   }
   uv_prepare_init(srv->loop, &srv->flush); /* corked output (gw_conn_cork) */
   srv->flush.data = srv;
+  uv_prepare_init(srv->loop, &srv->up_flush); /* corked writes to upstreams (gw_up_pool) */
+  srv->up_flush.data = srv;
   sup_log(SUP_INFO, "%s: listening on %s%s%s:%d", what, l->ipv6 ? "[" : "", l->host,
           l->ipv6 ? "]" : "", l->port);
   return srv;

@@ -217,13 +217,13 @@ static void send_pending(struct gw_req *req) {
 }
 
 /* Sends req to an instance other than avoid (fresh: on a new connection
- * to avoid itself). Answers 503 when there is none. */
-static void attempt(struct gw_req *req, struct sup_instance *avoid, int fresh) {
+ * to avoid itself), searching from *cursor (the route's round-robin
+ * cursor for a first try). Answers 503 when there is none. */
+static void attempt(struct gw_req *req, struct sup_instance *avoid, int fresh, size_t *cursor) {
   struct gw_up_req *u = up_of(req);
-  size_t cursor = 0;
   for (int k = 0; k < 64; k++) {
-    int full, reused = 0;
-    struct sup_instance *inst = fresh ? avoid : pick(req->srv, u->svc, avoid, &cursor, &full);
+    int full = 0, reused = 0;
+    struct sup_instance *inst = fresh ? avoid : pick(req->srv, u->svc, avoid, cursor, &full);
     if (inst == NULL && avoid && !fresh && sup_instance_routable(avoid))
       inst = avoid; /* no other: the one that failed, if it is still up */
     if (inst == NULL || (fresh && !sup_instance_routable(inst))) {
@@ -294,7 +294,8 @@ static void failed(struct gw_req *req, int err, int never) {
   release_instance(req);
   u->fresh_tries += fresh;
   req->srv->up.retries++;
-  attempt(req, avoid, fresh);
+  size_t cursor = 0;
+  attempt(req, avoid, fresh, &cursor);
 }
 
 /* ---- The response ---- */
@@ -576,7 +577,7 @@ static int on_head(const struct gw_handler *h, struct gw_req *req) {
     fail(req, 500, "out of memory", NULL);
     return 0;
   }
-  attempt(req, NULL, 0);
+  attempt(req, NULL, 0, &rt->rr);
   return 0;
 }
 

@@ -47,9 +47,12 @@ static void unlist(struct gw_up_conn *uc) {
   uc->idle = 0;
 }
 
+static void uncork(struct gw_up_conn *uc);
+
 void gw_up_conn_close(struct gw_up_conn *uc) {
   if (uc->closing)
     return;
+  uncork(uc);
   uc->closing = 1;
   uc->cbs = NULL;
   unlist(uc);
@@ -119,6 +122,7 @@ void gw_up_conn_pause(struct gw_up_conn *uc, int pause) {
 /* ---- Writing ---- */
 
 static void on_write(uv_write_t *req, int status);
+static void drained(struct gw_up_conn *uc);
 
 static void do_write(struct gw_up_conn *uc) {
   struct ipc_buf t = uc->wbuf;
@@ -164,33 +168,64 @@ static void on_write(uv_write_t *req, int status) {
   if (uc->wq.len > 0)
     do_write(uc);
   maybe_shutdown(uc);
-  if (uc->high && gw_up_conn_queued(uc) <= GW_UP_LOW && uc->cbs) {
+  drained(uc);
+}
+
+/* The queue went past GW_UP_HIGH and is down to GW_UP_LOW: the user
+ * feeds it again. */
+static void drained(struct gw_up_conn *uc) {
+  if (uc->high && !uc->closing && gw_up_conn_queued(uc) <= GW_UP_LOW && uc->cbs) {
     uc->high = 0;
     uc->cbs->on_drain(uc);
   }
 }
 
+/* Takes uc off the corked list. */
+static void uncork(struct gw_up_conn *uc) {
+  if (uc->corked) {
+    uc->corked = 0;
+    TAILQ_REMOVE(&uc->srv->up_dirty, uc, dirty);
+  }
+}
+
+/* Writes what waits in the queue: at once what the socket takes, the rest
+ * with uv_write. */
+static void flush(struct gw_up_conn *uc) {
+  uncork(uc);
+  if (!uc->connected || uc->writing || uc->wq.len == 0 || uc->closing || uc->failed)
+    return;
+  uv_buf_t b = uv_buf_init(uc->wq.data, (unsigned)uc->wq.len);
+  int w = uv_try_write(&uc->sock.s, &b, 1);
+  if (w < 0 && w != UV_EAGAIN) {
+    ended(uc, w);
+    return;
+  }
+  if (w > 0)
+    ipc_buf_consume(&uc->wq, (size_t)w);
+  if (uc->wq.len > 0)
+    do_write(uc);
+  else
+    maybe_shutdown(uc);
+  drained(uc);
+}
+
+static void on_flush(uv_prepare_t *h) {
+  gw_up_flush_all(h->data);
+}
+
+void gw_up_flush_all(struct gw_server *srv) {
+  struct gw_up_conn *uc;
+  while ((uc = TAILQ_FIRST(&srv->up_dirty)) != NULL)
+    flush(uc); /* takes uc off the list */
+  uv_prepare_stop(&srv->up_flush);
+}
+
 void gw_up_conn_writev(struct gw_up_conn *uc, const uv_buf_t *bufs, unsigned n) {
-  size_t done = 0;
   if (uc->closing || uc->failed)
     return;
-  for (unsigned i = 0; i < n; i++)
-    uc->bytes_out += bufs[i].len;
-  if (uc->connected && !uc->writing && uc->wq.len == 0) {
-    int w = uv_try_write(&uc->sock.s, bufs, n);
-    if (w < 0 && w != UV_EAGAIN) {
-      ended(uc, w);
-      return;
-    }
-    done = w > 0 ? (size_t)w : 0;
-  }
   for (unsigned i = 0; i < n; i++) {
-    if (done >= bufs[i].len) {
-      done -= bufs[i].len;
-      continue;
-    }
-    ipc_buf_add(&uc->wq, bufs[i].base + done, bufs[i].len - done);
-    done = 0;
+    uc->bytes_out += bufs[i].len;
+    ipc_buf_add(&uc->wq, bufs[i].base, bufs[i].len);
   }
   if (uc->wq.oom) {
     ended(uc, UV_ENOMEM);
@@ -198,8 +233,13 @@ void gw_up_conn_writev(struct gw_up_conn *uc, const uv_buf_t *bufs, unsigned n) 
   }
   if (gw_up_conn_queued(uc) > GW_UP_HIGH)
     uc->high = 1;
-  if (uc->connected && !uc->writing && uc->wq.len > 0)
-    do_write(uc);
+  if (uv_is_closing((uv_handle_t *)&uc->srv->up_flush)) {
+    flush(uc); /* the gateway is closing: no more corking */
+  } else if (!uc->corked && uc->connected && !uc->writing) {
+    uc->corked = 1; /* written before the loop polls, with what follows this turn */
+    TAILQ_INSERT_TAIL(&uc->srv->up_dirty, uc, dirty);
+    uv_prepare_start(&uc->srv->up_flush, on_flush);
+  }
 }
 
 size_t gw_up_conn_queued(const struct gw_up_conn *uc) {
@@ -269,8 +309,7 @@ static void on_connect(uv_connect_t *req, int status) {
     if (uc->sock.h.type == UV_TCP)
       uv_tcp_nodelay(&uc->sock.tcp, 1);
     uv_read_start(&uc->sock.s, on_alloc, on_read);
-    if (uc->wq.len > 0)
-      do_write(uc);
+    flush(uc);
     maybe_shutdown(uc);
   }
   if (uc->cbs)

@@ -5,9 +5,11 @@
  *
  * A connection is used by one user at a time (an HTTP exchange, gw_up.c;
  * a WebSocket tunnel, gw_tunnel.c; a TCP splice, gw_tcp.c), which binds
- * its callbacks. Writes try the socket first (uv_try_write); what does not
- * go out is copied to the queue, and on_drain says when the queue is down
- * to GW_UP_LOW again: the user stops feeding it past GW_UP_HIGH.
+ * its callbacks. Writes are corked: queued and written once per loop turn
+ * (a uv_prepare_t, before the loop polls), so a request's head and the
+ * body that came in the same read go up as one write (one segment for the
+ * program to read); on_drain says when the queue is down to GW_UP_LOW
+ * again: the user stops feeding it past GW_UP_HIGH.
  *
  * The pool of an instance keeps at most upstream.keepalive idle
  * connections, most recently used first, each closed after
@@ -64,6 +66,7 @@ struct gw_up_conn {
   struct gw_server *srv;
   struct gw_up_pool *pool;        /* its instance's pool, NULL when none or detached */
   LIST_ENTRY(gw_up_conn) link;    /* the pool's idle list, or its busy one */
+  TAILQ_ENTRY(gw_up_conn) dirty;  /* srv->up_dirty while corked bytes wait */
   const struct gw_up_conn_cbs *cbs; /* the user's, NULL while idle */
   void *user;
   struct ipc_buf wq;              /* bytes waiting behind the write in flight */
@@ -80,6 +83,7 @@ struct gw_up_conn {
   unsigned failed : 1;            /* an error: nothing more is written */
   unsigned shut : 1;              /* shut down (write side) once the queue is out */
   unsigned high : 1;              /* the queue went past GW_UP_HIGH: on_drain due */
+  unsigned corked : 1;            /* on srv->up_dirty */
 };
 
 /* ---- Connections ---- */
@@ -134,6 +138,9 @@ void gw_up_pool_put(struct gw_up_conn *uc, int reusable);
 /* inst's process is gone: its pool's idle connections close, the ones in
  * use are detached. */
 void gw_up_pools_gone(struct gw_server *srv, struct sup_instance *inst);
+
+/* Writes what every connection of srv has corked (its prepare handle). */
+void gw_up_flush_all(struct gw_server *srv);
 
 /* Every pool goes (the gateway closes). */
 void gw_up_pools_close(struct gw_server *srv);
