@@ -42,7 +42,8 @@ static int on_head(void *ctx, struct gw_up_parser *p) {
 static int on_body(void *ctx, const char *data, size_t len) {
   struct run *r = ctx;
   r->body += len;
-  r->body_hash = fuzz_hash((const uint8_t *)data, len) ^ (r->body_hash * 31);
+  for (size_t i = 0; i < len; i++) /* FNV-1a over the whole body, however it is cut */
+    r->body_hash = (r->body_hash ^ (uint8_t)data[i]) * 16777619u;
   return 0;
 }
 
@@ -71,6 +72,7 @@ static void feed(const uint8_t *data, size_t size, int flags, int split, uint32_
                  struct run *r) {
   struct gw_up_parser p;
   memset(r, 0, sizeof(*r));
+  r->body_hash = 2166136261u;
   gw_up_parse_init(&p, &cbs, r, 4096);
   gw_up_parse_reset(&p, flags & 1, (flags >> 1) & 1);
   size_t off = 0, used;
