@@ -38,6 +38,7 @@ void cfg__service_free(struct cfg_service *s) {
   }
   free(s->env);
   free(s->cwd);
+  free(s->upstream.unix_path);
 }
 
 /* Frees c and all it owns. */
@@ -63,6 +64,7 @@ void cfg_free(struct cfg *c) {
     free_argv(c->hooks[i].command, c->hooks[i].ncommand);
   }
   free(c->hooks);
+  cfg__tcp_free(c);
   free(c);
 }
 
@@ -130,6 +132,11 @@ int cfg_service_equal(const struct cfg_service *a, const struct cfg_service *b) 
       a->heartbeat_ms != b->heartbeat_ms || a->heartbeat_misses != b->heartbeat_misses ||
       a->stop_timeout_ms != b->stop_timeout_ms || a->max_inflight != b->max_inflight ||
       a->max_memory_mb != b->max_memory_mb || a->ws_ack != b->ws_ack)
+    return 0;
+  const struct cfg_upstream *ua = &a->upstream, *ub = &b->upstream;
+  if (ua->enabled != ub->enabled || ua->port != ub->port || ua->ready != ub->ready ||
+      !str_eq(ua->unix_path, ub->unix_path) || ua->connect_timeout_ms != ub->connect_timeout_ms ||
+      ua->idle_timeout_ms != ub->idle_timeout_ms || ua->keepalive != ub->keepalive)
     return 0;
   const struct cfg_restart *ra = &a->restart, *rb = &b->restart;
   if (ra->policy != rb->policy || ra->backoff_initial_ms != rb->backoff_initial_ms ||

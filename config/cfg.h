@@ -144,6 +144,24 @@ struct cfg_identity {
   char *home;        /* the user's home directory (HOME), or NULL */
 };
 
+/* How muster knows an upstream instance can take requests (SPEC §9). */
+enum cfg_ready {
+  CFG_READY_PORT = 0, /* its port (or socket) accepts connections */
+  CFG_READY_MESSAGE   /* it speaks IPC and sends `ready` */
+};
+
+/* services[].upstream: the program serves HTTP (or TCP) for itself on a
+ * port or a Unix socket of its own, and muster proxies to it (SPEC §9). */
+struct cfg_upstream {
+  int enabled;            /* 0: an IPC service (no "upstream" key) */
+  int port;               /* instance i listens on port + i; 0 with unix */
+  char *unix_path;        /* absolute; instance i listens on "PATH.i"; or NULL */
+  enum cfg_ready ready;   /* "port" (default) or "message" */
+  int connect_timeout_ms; /* connecting to an instance: longer is a failure */
+  int idle_timeout_ms;    /* an idle pooled connection is closed after this */
+  int keepalive;          /* idle connections kept per instance; 0 = none */
+};
+
 struct cfg_service {
   char *name;                 /* [A-Za-z0-9_.-]{1,64}, unique */
   char **command;             /* argv, NULL-terminated; [0] is absolute */
@@ -171,6 +189,15 @@ struct cfg_service {
   int env_file_optional;      /* 1 when written with a leading '-': may be missing */
   struct cfg_health health;   /* the extra health check, if any */
   int ws_ack;                 /* ws.ack: WebSocket messages kept until acknowledged */
+  struct cfg_upstream upstream; /* a program that serves for itself (SPEC §9) */
+};
+
+/* tcp[]: a TCP listener spliced to the instances of an upstream service. */
+struct cfg_tcp_route {
+  struct cfg_listen listen; /* where clients connect */
+  char *service;            /* the upstream service's name */
+  int idle_timeout_ms;      /* no byte either way this long: both closed; 0 = never */
+  int max_connections;      /* open client connections at most */
 };
 
 /* 1 when exit code code (0..255) counts as clean for s. */
@@ -199,6 +226,8 @@ struct cfg {
   size_t nservices;             /* entries in services (may be 0) */
   struct cfg_hook *hooks;       /* hooks.on_event, in config order */
   size_t nhooks;                /* entries in hooks (may be 0) */
+  struct cfg_tcp_route *tcp;    /* TCP routes (SPEC §9), in config order */
+  size_t ntcp;                  /* entries in tcp (may be 0) */
 };
 
 /* ---- Errors ---- */
@@ -262,6 +291,12 @@ void cfg_free(struct cfg *c);
 
 /* Returns the service called name (borrowed from c), or NULL. */
 const struct cfg_service *cfg_find_service(const struct cfg *c, const char *name);
+
+/* The port upstream instance index of s listens on (s->upstream.port +
+ * index), or 0 for a Unix socket or an IPC service. */
+static inline int cfg_upstream_port(const struct cfg_service *s, int index) {
+  return s->upstream.enabled && s->upstream.port ? s->upstream.port + index : 0;
+}
 
 /* Returns 1 when a and b configure the same thing (every field, in order),
  * else 0: a reload restarts exactly the services that differ. */

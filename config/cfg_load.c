@@ -13,7 +13,7 @@
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin" /* when $PATH is unset */
 
 static const char *const root_keys[] = {"gateway",  "admin",    "control", "logs", "realtime",
-                                        "cluster",  "services", "hooks",   NULL};
+                                        "cluster",  "services", "tcp",     "hooks",   NULL};
 
 /* ---- JSON syntax errors ---- */
 
@@ -104,7 +104,9 @@ int cfg_parse(const char *text, size_t len, const struct cfg_env *env, struct cf
   cfg__parse_realtime(&x, root, c);
   cfg__parse_cluster(&x, root, c);
   cfg__parse_services(&x, root, c);
+  cfg__parse_tcp(&x, root, c);
   cfg__check_route_conflicts(&x, c);
+  cfg__check_upstreams(&x, c);
   cfg__parse_hooks(&x, root, c);
 done:
   cJSON_Delete(root);

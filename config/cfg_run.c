@@ -13,6 +13,7 @@
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -250,10 +251,15 @@ static void read_env_file(struct cfg__ctx *x, const cJSON *obj, const char *path
 
 /* ---- health ---- */
 
-/* The PORT an http check would use, as the config knows it now: env wins
- * over env_file, which wins over muster's own environment. */
+/* The PORT an http check would use, as the config knows it now: an
+ * upstream's own (instance 0's into buf), else env wins over env_file,
+ * which wins over muster's own environment. */
 static const char *known_port(struct cfg__ctx *x, const struct cfg_service *s,
-                              const struct cfg_env_var *vars, size_t nvars) {
+                              const struct cfg_env_var *vars, size_t nvars, char buf[16]) {
+  if (s->upstream.enabled && s->upstream.port) {
+    snprintf(buf, 16, "%d", s->upstream.port);
+    return buf;
+  }
   for (size_t i = 0; i < s->nenv; i++)
     if (strcmp(s->env[i].name, "PORT") == 0)
       return s->env[i].value;
@@ -286,7 +292,7 @@ static void read_health_http(struct cfg__ctx *x, const cJSON *v, const char *p,
 /* Reads "health": {"http": PATH} or {"command": [...]}. */
 static void read_health(struct cfg__ctx *x, const cJSON *obj, const char *path,
                         struct cfg_service *s, const struct cfg_env_var *vars, size_t nvars) {
-  char p[CFG__PATH_MAX], pk[CFG__PATH_MAX];
+  char p[CFG__PATH_MAX], pk[CFG__PATH_MAX], portbuf[16];
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "health");
   if (v == NULL)
     return;
@@ -303,7 +309,7 @@ static void read_health(struct cfg__ctx *x, const cJSON *obj, const char *path,
     cfg__err(x, p, "needs heartbeat_ms > 0: a check runs every heartbeat_ms");
   cfg__join(pk, sizeof(pk), p, http ? "http" : "command");
   if (http) {
-    read_health_http(x, http, pk, s, known_port(x, s, vars, nvars));
+    read_health_http(x, http, pk, s, known_port(x, s, vars, nvars, portbuf));
   } else {
     s->health.kind = CFG_HEALTH_COMMAND;
     cfg__read_argv(x, cmd, pk, &s->health.command, &s->health.ncommand);

@@ -42,6 +42,13 @@
  *  restart.backoff_max_ms            30000   1..86400000, >= backoff_initial
  *  restart.max_restarts                 10   0..1000000
  *  restart.window_s                     60   1..86400
+ *  upstream.connect_timeout_ms        5000   1..600000
+ *  upstream.idle_timeout_ms           4000   1..3600000 (under Node's 5 s
+ *                                            keepAliveTimeout: muster closes
+ *                                            first, the race stays rare)
+ *  upstream.keepalive                   64   0 (no reuse)..100000
+ *  tcp[].idle_timeout_ms            600000   0 (never) or 100..86400000
+ *  tcp[].max_connections             10000   1..1000000
  */
 
 #define INT_FIELD(type, field, def, min, max, zero_ok)                                             \
@@ -90,6 +97,17 @@ const struct cfg__int_field cfg__service_ints[] = {
     INT_FIELD(struct cfg_service, stop_timeout_ms, 5000, 0, 3600000, 0),
     INT_FIELD(struct cfg_service, max_inflight, 1024, 1, 1000000, 0),
     INT_FIELD(struct cfg_service, max_memory_mb, 0, 0, 4194304, 0),
+    {NULL, 0, 0, 0, 0, 0, 0}};
+
+const struct cfg__int_field cfg__upstream_ints[] = {
+    INT_FIELD(struct cfg_upstream, connect_timeout_ms, 5000, 1, 600000, 0),
+    INT_FIELD(struct cfg_upstream, idle_timeout_ms, 4000, 1, 3600000, 0),
+    INT_FIELD(struct cfg_upstream, keepalive, 64, 0, 100000, 0),
+    {NULL, 0, 0, 0, 0, 0, 0}};
+
+const struct cfg__int_field cfg__tcp_ints[] = {
+    INT_FIELD(struct cfg_tcp_route, idle_timeout_ms, 600000, 100, 86400000, 1),
+    INT_FIELD(struct cfg_tcp_route, max_connections, 10000, 1, 1000000, 0),
     {NULL, 0, 0, 0, 0, 0, 0}};
 
 const struct cfg__int_field cfg__restart_ints[] = {

@@ -39,6 +39,8 @@ extern const struct cfg__int_field cfg__service_ints[];
 extern const struct cfg__int_field cfg__instances_int[];
 extern const struct cfg__int_field cfg__restart_ints[];
 extern const struct cfg__int_field cfg__realtime_ints[];
+extern const struct cfg__int_field cfg__upstream_ints[];
+extern const struct cfg__int_field cfg__tcp_ints[];
 
 /* Reports "PATH: message" (or just the message when path is ""). */
 void cfg__err(struct cfg__ctx *x, const char *path, const char *fmt, ...)
@@ -106,6 +108,16 @@ int cfg__redis_url(const char *url, struct cfg_cluster *c, char *err, size_t err
 /* services[i].ws (cfg_realtime.c). */
 void cfg__parse_service_ws(struct cfg__ctx *x, const cJSON *v, const char *path,
                            struct cfg_service *s);
+/* services[i].upstream (cfg_upstream.c): reads v into s->upstream; needs
+ * s->instances read first. */
+void cfg__parse_service_upstream(struct cfg__ctx *x, const cJSON *v, const char *path,
+                                 struct cfg_service *s);
+/* tcp[] (cfg_upstream.c). */
+void cfg__parse_tcp(struct cfg__ctx *x, const cJSON *root, struct cfg *c);
+/* The checks of upstreams and TCP routes across services (cfg_upstream.c). */
+void cfg__check_upstreams(struct cfg__ctx *x, const struct cfg *c);
+/* Frees the TCP routes of c (cfg_upstream.c). */
+void cfg__tcp_free(struct cfg *c);
 /* Reports every prefix+host served by two routes (cfg_route.c). */
 void cfg__check_route_conflicts(struct cfg__ctx *x, const struct cfg *c);
 /* Frees what s owns (cfg.c). */

@@ -29,6 +29,7 @@ static const char *const service_keys[] = {"name",
                                            "env_file",
                                            "health",
                                            "ws",
+                                           "upstream",
                                            NULL};
 static const char *const restart_keys[] = {"policy",       "backoff_initial_ms", "backoff_max_ms",
                                            "max_restarts", "window_s",           NULL};
@@ -264,8 +265,13 @@ static void parse_service(struct cfg__ctx *x, const cJSON *obj, const char *path
     cfg__join(p, sizeof(p), path, "ws");
     cfg__parse_service_ws(x, ws, p, s);
   }
+  const cJSON *up = cJSON_GetObjectItemCaseSensitive(obj, "upstream");
+  if (up != NULL) {
+    cfg__join(p, sizeof(p), path, "upstream");
+    cfg__parse_service_upstream(x, up, p, s);
+  }
   cfg__read_depends(x, obj, path, s);
-  cfg__parse_run(x, obj, path, s);
+  cfg__parse_run(x, obj, path, s); /* after upstream: an http check's port */
 }
 
 /* Reports every service name used twice, at its second use. */

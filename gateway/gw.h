@@ -35,6 +35,7 @@
 #include "gw_route.h"
 #include "gw_rt.h"
 #include "gw_svc.h"
+#include "gw_up.h"
 #include "ipc_buf.h"
 #include "ipc_msg.h"
 
@@ -49,6 +50,14 @@ struct gw_expire {
   uv_idle_t idle;     /* active while ids is not empty: the poll must not block */
   uv_check_t check;   /* after the poll: answer what is still in flight */
   unsigned init : 1, closed : 1;
+};
+
+/* The gateway's upstream counters (metrics). */
+struct gw_up_stats {
+  uint64_t connects;    /* connections opened to upstream programs */
+  uint64_t reused;      /* requests sent on a pooled connection */
+  uint64_t retries;     /* requests sent again (fresh connection or another instance) */
+  uint64_t invalid;     /* responses refused (502) */
 };
 
 struct gw_server {
@@ -83,6 +92,15 @@ struct gw_server {
   struct gw_metrics metrics;          /* request counts and latencies */
   struct gw_server *peer;             /* admin: the public gateway (its metrics) */
   struct gw_expire expire;
+  /* ---- upstreams (gw_up.c, gw_up_pool.c; SPEC §9) ---- */
+  struct gw_map up_pools;             /* instance pointer → its keep-alive pool */
+  LIST_HEAD(gw_up_reqs, gw_req) up_reqs; /* exchanges with upstreams under way */
+  size_t tunnels;                     /* WebSocket tunnels open (gw_tunnel.c) */
+  struct gw_tcp *tcp;                 /* the TCP routes (gw_tcp.c), gateway only */
+  struct gw_up_stats up;              /* counters for metrics */
+  struct ipc_buf up_body;             /* a response's first body bytes, held with its head */
+  TAILQ_HEAD(gw_up_dirty, gw_up_conn) up_dirty; /* upstream connections with corked bytes */
+  uv_prepare_t up_flush;              /* writes them before the loop polls */
   /* ---- real-time (gw_ws.c, gw_sse.c) ---- */
   struct gw_map ws_conns;             /* connection key → struct gw_ws */
   TAILQ_HEAD(gw_ws_list, gw_ws) ws_list; /* every WebSocket */

@@ -138,6 +138,18 @@ static void on_write(uv_write_t *req, int status) {
     c->close_after_write = 0;
     gw_conn_close(c, 1); /* the queue is out: closes, or lingers */
   }
+  if (c->want_drain && !c->closing && gw_conn_queued(c) <= GW_CONN_DRAINED) {
+    c->want_drain = 0;
+    if (c->proto->drained)
+      c->proto->drained(c);
+  }
+}
+
+int gw_conn_want_drain(struct gw_conn *c) {
+  if (gw_conn_queued(c) <= GW_CONN_DRAINED)
+    return 1;
+  c->want_drain = 1;
+  return 0;
 }
 
 /* Tries the socket first: most writes go out whole at once, with no copy

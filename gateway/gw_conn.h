@@ -53,12 +53,19 @@ struct gw_proto {
   void (*on_close)(struct gw_conn *c);
   /* Its memory goes (after the handles closed). */
   void (*release)(struct gw_conn *c);
+  /* Optional: what was queued for the client went out, down to
+   * GW_CONN_DRAINED bytes (after gw_conn_want_drain). */
+  void (*drained)(struct gw_conn *c);
 };
+
+#define GW_CONN_DRAINED (64 * 1024) /* queued bytes at most for proto->drained */
 
 /* Where an HTTP/1 connection is in its request/response cycle. */
 enum gw_h1_state {
   GW_H1_IDLE = 0, /* between requests (keep-alive timer runs) */
   GW_H1_READING,  /* a request's head or body is arriving (header timer) */
+  GW_H1_STREAMING, /* taken at its head: its body goes to the handler as it comes */
+  GW_H1_DISCARD,  /* answered before its body ended: the rest is read and dropped */
   GW_H1_BUSY,     /* a whole request is being answered; parser paused */
 };
 
@@ -82,6 +89,10 @@ struct gw_h1 {
   unsigned in_trailers : 1;     /* past the head: header callbacks are trailers */
   unsigned feeding : 1;         /* inside the feed loop: do not re-enter */
   unsigned reading_stopped : 1; /* `in` is full: reading paused */
+  unsigned body_paused : 1;     /* STREAMING: the handler cannot take more body now */
+  unsigned stream_end : 1;      /* STREAMING: the body's end was parsed, not yet told */
+  unsigned continue_due : 1;    /* the request expects 100-continue, not sent yet */
+  uint64_t discarded;           /* DISCARD: body bytes dropped */
 };
 
 struct gw_conn {
@@ -105,6 +116,7 @@ struct gw_conn {
   unsigned linger : 1;             /* graceful closes half-close and drain (WebSocket) */
   unsigned lingering : 1;          /* our FIN is sent: reading to the client's */
   uv_shutdown_t sreq;              /* the FIN of a lingering close */
+  unsigned want_drain : 1;         /* proto->drained once the queue is down */
   int open_handles;                /* tcp + timer, while closing */
   /* ---- corked output (WebSocket, SSE holds): written once a loop turn ---- */
   struct rt_buf **cork;            /* shared buffers to write, each a reference; owned */
@@ -154,6 +166,10 @@ void gw_conn_flush_all(struct gw_server *srv);
 
 /* (Re)starts the connection's one timer; 0 ms with cb NULL stops it. */
 void gw_conn_timer(struct gw_conn *c, uint64_t ms, uv_timer_cb cb);
+
+/* Asks for proto->drained once at most GW_CONN_DRAINED bytes are queued.
+ * Returns 1 when that is already so (no call follows). */
+int gw_conn_want_drain(struct gw_conn *c);
 
 /* Stops reading from the socket (the protocol holds too much) / resumes. */
 void gw_conn_pause(struct gw_conn *c);

@@ -54,9 +54,17 @@ static char byte_before(const struct gw_conn *c, const char *at, size_t back) {
 
 /* ---- Timers ---- */
 
+static void abandon_handler(struct gw_conn *c);
+
 static void on_header_timeout(uv_timer_t *t) {
   struct gw_conn *c = t->data;
-  if (c->h1.state != GW_H1_READING)
+  if (c->h1.state == GW_H1_DISCARD || (c->h1.state == GW_H1_STREAMING && c->req.head_sent)) {
+    gw_conn_close(c, 1); /* a body that stalls after its answer began */
+    return;
+  }
+  if (c->h1.state == GW_H1_STREAMING)
+    abandon_handler(c); /* its body stalled: the handler lets go, 408 */
+  else if (c->h1.state != GW_H1_READING)
     return;
   c->req.keepalive = 0;
   c->h1.state = GW_H1_BUSY;
@@ -183,19 +191,52 @@ static void lower_names(struct gw_req *req) {
   }
 }
 
-/* Expect: 100-continue is answered at once (HTTP/1.1); anything else: 417. */
+/* Expect: 100-continue is answered (HTTP/1.1) once the head is accepted
+ * (send_continue); anything else: 417. */
 static int check_expect(struct gw_conn *c) {
   uint32_t len;
   const char *expect = gw_req_header_at(&c->req, c->req.hdr_expect, &len);
+  c->h1.continue_due = 0;
   if (expect == NULL)
     return 0;
   if (len != 12 || strncasecmp(expect, "100-continue", 12) != 0)
     return raise_err(c, 417, "unsupported expectation");
-  if (c->req.http_minor >= 1) {
-    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    uv_buf_t b = uv_buf_init((char *)cont, sizeof(cont) - 1);
-    c->req.bytes_out += b.len;
-    gw_conn_writev(c, &b, 1);
+  c->h1.continue_due = c->req.http_minor >= 1;
+  return 0;
+}
+
+/* The interim 100 Continue, unless the request was answered already. */
+static void send_continue(struct gw_conn *c) {
+  static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+  uv_buf_t b = uv_buf_init((char *)cont, sizeof(cont) - 1);
+  if (!c->h1.continue_due || c->req.head_sent || c->closing)
+    return;
+  c->h1.continue_due = 0;
+  c->req.bytes_out += b.len;
+  gw_conn_writev(c, &b, 1);
+}
+
+/* Offers the head of a request to the handlers that take requests at
+ * their head (on_head), in order. Returns 1 when one took it (state
+ * STREAMING, or whatever its answer made it), else 0. */
+static int head_dispatch(struct gw_conn *c) {
+  struct gw_req *req = &c->req;
+  for (const struct gw_handler *const *h = c->srv->handlers; *h; h++) {
+    if ((*h)->on_head == NULL)
+      continue;
+    if (req->reqid[0] == '\0') {
+      req->start_ns = uv_hrtime();
+      gw_req_assign_id(req);
+    }
+    c->h1.state = GW_H1_STREAMING; /* an answer now leaves the body to be dropped */
+    req->at_head = 1;
+    int r = (*h)->on_head(*h, req);
+    if (r == 0)
+      return 1;
+    req->at_head = 0;
+    c->h1.state = GW_H1_READING;
+    if (r == GW_LATER)
+      return 0;
   }
   return 0;
 }
@@ -215,15 +256,23 @@ static int on_headers_complete(llhttp_t *p) {
   size_t mlen = strnlen(mn, sizeof(req->method) - 1);
   memcpy(req->method, mn, mlen);
   req->method[mlen] = '\0';
-  if ((p->flags & F_CONTENT_LENGTH) &&
-      p->content_length > (uint64_t)c->srv->cfg->max_body_bytes)
-    return raise_err(c, 413, "request body too large");
   if (check_expect(c))
     return CB_ERROR;
+  int has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
+  req->body_len = (p->flags & F_CHUNKED) ? -1 : has_body ? (int64_t)p->content_length : 0;
+  if (head_dispatch(c)) { /* the body streams to the handler: no max_body_bytes */
+    if (c->h1.state == GW_H1_STREAMING && has_body)
+      send_continue(c);
+  } else {
+    if ((p->flags & F_CONTENT_LENGTH) &&
+        p->content_length > (uint64_t)c->srv->cfg->max_body_bytes)
+      return raise_err(c, 413, "request body too large");
+    send_continue(c);
+  }
   /* A slow body is bounded like slow headers: by inactivity. (Without a
    * body the request is complete now: the header timer still runs and
    * the dispatch replaces it; timers are a share of the hot path.) */
-  if ((p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0))
+  if (has_body && c->h1.state != GW_H1_BUSY && c->h1.state != GW_H1_IDLE)
     header_timer(c);
   return 0;
 }
@@ -235,10 +284,12 @@ static int on_chunk_header(llhttp_t *p) {
   return 0;
 }
 
+#define DISCARD_MAX (1024 * 1024) /* body bytes dropped after an early answer, at most */
+
 static int on_body(llhttp_t *p, const char *at, size_t len) {
   struct gw_conn *c = conn_of(p);
   struct gw_h1 *h = &c->h1;
-  if (c->req.body.len + len > (uint64_t)c->srv->cfg->max_body_bytes)
+  if (h->state == GW_H1_READING && c->req.body.len + len > (uint64_t)c->srv->cfg->max_body_bytes)
     return raise_err(c, 413, "request body too large");
   if ((p->flags & F_CHUNKED) && h->chunk_left >= len) {
     h->chunk_left -= len;
@@ -247,6 +298,14 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
       if (refuse(c, gw_strict_chunk_crlf(&h->crlf_need, at + len, h->feed_end)))
         return CB_ERROR;
     }
+  }
+  if (h->state == GW_H1_DISCARD) { /* answered already: dropped, within a bound */
+    h->discarded += len;
+    return h->discarded > DISCARD_MAX ? raise_err(c, 413, "request body too large") : 0;
+  }
+  if (h->state == GW_H1_STREAMING) {
+    c->req.gen->body(&c->req, at, len);
+    return c->closing ? CB_ERROR : 0;
   }
   ipc_buf_add(&c->req.body, at, len);
   if (c->req.body.oom)
@@ -257,8 +316,17 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
 static int on_message_complete(llhttp_t *p) {
   struct gw_conn *c = conn_of(p);
   /* muster is no forward proxy: after CONNECT the connection ends. */
-  c->req.keepalive = llhttp_should_keep_alive(p) && !c->srv->stopping &&
-                     p->method != HTTP_CONNECT;
+  int keep = llhttp_should_keep_alive(p) && !c->srv->stopping && p->method != HTTP_CONNECT;
+  if (c->h1.state == GW_H1_DISCARD) { /* the answer went out: on to the next request */
+    c->h1.state = GW_H1_IDLE;
+    if (!keep)
+      gw_conn_close(c, 1);
+    else
+      gw_conn_timer(c, (uint64_t)c->srv->cfg->keepalive_timeout_ms, on_idle_timeout);
+    return keep ? 0 : CB_ERROR;
+  }
+  c->req.keepalive = keep;
+  c->h1.stream_end = c->h1.state == GW_H1_STREAMING; /* told from feed() */
   return HPE_PAUSED; /* one request at a time: answered in order */
 }
 
@@ -281,7 +349,8 @@ void gw_h1_settings(llhttp_settings_t *s) {
 static void dispatch(struct gw_conn *c) {
   struct gw_req *req = &c->req;
   req->start_ns = uv_hrtime();
-  gw_req_assign_id(req);
+  if (req->reqid[0] == '\0')
+    gw_req_assign_id(req);
   for (const struct gw_handler *const *h = c->srv->handlers; *h; h++)
     if ((*h)->on_req(*h, req) != GW_DECLINED)
       return;
@@ -290,10 +359,62 @@ static void dispatch(struct gw_conn *c) {
 
 static void drain_in(struct gw_conn *c);
 
+/* Reading from the client goes on unless `in` is full or the handler of a
+ * streamed body holds too much. */
+static void update_reading(struct gw_conn *c) {
+  if (c->h1.reading_stopped || c->h1.body_paused)
+    gw_conn_pause(c);
+  else
+    gw_conn_resume(c);
+}
+
+/* A request taken at its head was answered before its body ended: the
+ * rest of the body is read and dropped (DISCARD), then the connection
+ * goes on; unless the client still waits for its 100 Continue (it may
+ * never send the body) or muster stops: then it closes. */
+static void end_early(struct gw_conn *c) {
+  struct gw_req *req = &c->req;
+  int close_now = c->h1.continue_due || c->srv->stopping;
+  gw_req_log(req);
+  gw_req_reset(req);
+  c->h1.continue_due = 0;
+  c->h1.body_paused = 0;
+  if (c->closing)
+    return;
+  if (close_now) {
+    c->h1.state = GW_H1_IDLE;
+    gw_conn_close(c, 1);
+    return;
+  }
+  c->h1.state = GW_H1_DISCARD;
+  c->h1.discarded = 0;
+  header_timer(c);
+  update_reading(c);
+}
+
+/* The end of a streamed body (feed, outside llhttp): the request is now
+ * whole and being answered (BUSY); the handler hears of it. */
+static void end_stream(struct gw_conn *c) {
+  struct gw_req *req = &c->req;
+  c->h1.stream_end = 0;
+  c->h1.state = GW_H1_BUSY;
+  gw_conn_timer(c, 0, NULL); /* the handler's timeouts from here on */
+  if (c->h1.body_paused) {
+    c->h1.body_paused = 0;
+    update_reading(c);
+  }
+  if (req->gen && req->gen->body)
+    req->gen->body(req, NULL, 0);
+}
+
 /* The request was answered: log it, then read the next one or close.
  * Every request ends here. */
 static void req_end(struct gw_conn *c) {
   struct gw_req *req = &c->req;
+  if (c->h1.state == GW_H1_STREAMING) {
+    end_early(c); /* answered before its body ended */
+    return;
+  }
   if (c->h1.state != GW_H1_BUSY)
     return; /* ended already (the connection closed while answering) */
   int keep = req->keepalive && !c->srv->stopping;
@@ -321,11 +442,13 @@ static void fail_parse(struct gw_conn *c, llhttp_errno_t e) {
   struct gw_h1 *h = &c->h1;
   int status = h->err_status ? h->err_status : 400;
   const char *msg = h->err_status ? h->err_msg : llhttp_get_error_reason(&h->parser);
-  if (e == HPE_CLOSED_CONNECTION) { /* bytes after a "Connection: close" request */
-    gw_conn_close(c, 1);
+  if (e == HPE_CLOSED_CONNECTION || h->state == GW_H1_DISCARD) {
+    gw_conn_close(c, 1); /* bytes after a "Connection: close" request, or a bad dropped body */
     return;
   }
   c->req.keepalive = 0;
+  if (h->state == GW_H1_STREAMING)
+    abandon_handler(c); /* a bad streamed body: the handler lets go */
   if (h->state != GW_H1_BUSY && !c->req.head_sent) {
     h->state = GW_H1_BUSY;
     gw_req_split_target(&c->req); /* what came of it, for the log */
@@ -380,6 +503,12 @@ static size_t feed(struct gw_conn *c, const char *data, size_t len) {
     }
     off = (size_t)(llhttp_get_error_pos(&h->parser) - data);
     llhttp_resume(&h->parser);
+    if (c->closing)
+      break;
+    if (h->stream_end) { /* a body streamed to its handler is complete */
+      end_stream(c);
+      continue;
+    }
     h->state = GW_H1_BUSY; /* the header timer, if it fires now, does nothing */
     dispatch(c);           /* may answer at once and set IDLE again */
   }
@@ -427,6 +556,8 @@ static void h1_start(struct gw_conn *c) {
 
 static void h1_on_data(struct gw_conn *c, const char *data, size_t len) {
   struct gw_h1 *h = &c->h1;
+  if (h->state == GW_H1_STREAMING || h->state == GW_H1_DISCARD)
+    header_timer(c); /* a streamed body: the longest gap is bounded, not its whole time */
   if (h->in.len == 0 && h->state != GW_H1_BUSY) {
     size_t n = feed(c, data, len);
     if (n < len && !c->closing)
@@ -443,8 +574,16 @@ static void h1_on_data(struct gw_conn *c, const char *data, size_t len) {
 
 static void h1_stopping(struct gw_conn *c) {
   c->req.keepalive = 0;
-  if (c->h1.state != GW_H1_BUSY)
+  if (c->h1.state != GW_H1_BUSY && c->h1.state != GW_H1_STREAMING)
     gw_conn_close(c, 1);
+}
+
+/* The handler of a request lets go of it (the request is not ended). */
+static void abandon_handler(struct gw_conn *c) {
+  const struct gw_gen *gen = c->req.gen;
+  c->req.gen = NULL;
+  if (gen && gen->abandon)
+    gen->abandon(&c->req);
 }
 
 /* The connection closes with a request unanswered or half answered: the
@@ -452,12 +591,9 @@ static void h1_stopping(struct gw_conn *c) {
  * "client closed request", when nothing was sent). */
 static void h1_on_close(struct gw_conn *c) {
   struct gw_req *req = &c->req;
-  const struct gw_gen *gen = req->gen;
-  if (c->h1.state != GW_H1_BUSY)
+  if (c->h1.state != GW_H1_BUSY && c->h1.state != GW_H1_STREAMING)
     return;
-  req->gen = NULL;
-  if (gen && gen->abandon)
-    gen->abandon(req);
+  abandon_handler(c);
   if (!req->head_sent)
     req->status = 499;
   gw_req_log(req);
@@ -470,9 +606,17 @@ static void h1_release(struct gw_conn *c) {
   ipc_buf_free(&c->h1.in);
 }
 
+/* The client took what was queued for it: the handler may send more. */
+static void h1_drained(struct gw_conn *c) {
+  if ((c->h1.state == GW_H1_BUSY || c->h1.state == GW_H1_STREAMING) && c->req.gen &&
+      c->req.gen->drained)
+    c->req.gen->drained(&c->req);
+}
+
 const struct gw_proto gw_h1_proto = {.name = "http/1.1", .start = h1_start,
                                      .on_data = h1_on_data, .stopping = h1_stopping,
-                                     .on_close = h1_on_close, .release = h1_release};
+                                     .on_close = h1_on_close, .release = h1_release,
+                                     .drained = h1_drained};
 
 /* ---- Framing the answers ---- */
 
@@ -552,10 +696,13 @@ static void h1_respond(struct gw_req *req, int status, const struct ipc_header *
 }
 
 static void h1_stream_start(struct gw_req *req, int status, const struct ipc_header *h,
-                            size_t nh) {
+                            size_t nh, int64_t clen) {
   struct ipc_buf *b = &req->srv->head;
-  gw_conn_timer(req->conn, 0, NULL); /* the timeout bounded the head, not the stream */
-  if (put_head(req, b, status, h, nh, BODY_STREAM) != 0) {
+  int bodyless = status == 204 || status == 304;
+  if (req->conn->h1.state != GW_H1_STREAMING) /* (there, the timer bounds the body) */
+    gw_conn_timer(req->conn, 0, NULL); /* the timeout bounded the head, not the stream */
+  if (put_head(req, b, status, h, nh, bodyless ? BODY_NONE : clen >= 0 ? clen : BODY_STREAM) !=
+      0) {
     head_failed(req);
     return;
   }
@@ -614,6 +761,8 @@ static void h1_switch(struct gw_req *req, const struct ipc_header *h, size_t nh,
 }
 
 static void h1_timer(struct gw_req *req, uint64_t ms) {
+  if (req->conn->h1.state == GW_H1_STREAMING)
+    return; /* the timer bounds the body's gaps until it is complete */
   gw_conn_timer(req->conn, ms, ms ? on_request_timeout : NULL);
 }
 
@@ -621,7 +770,27 @@ static size_t h1_queued(const struct gw_req *req) {
   return gw_conn_queued(req->conn);
 }
 
+/* Stops or resumes reading a streamed body (the handler is full or not). */
+static void h1_pause_body(struct gw_req *req, int pause) {
+  struct gw_conn *c = req->conn;
+  if (c->h1.state != GW_H1_STREAMING)
+    pause = 0;
+  if (c->h1.body_paused == (unsigned)pause || c->closing)
+    return;
+  c->h1.body_paused = (unsigned)pause;
+  if (pause)
+    gw_conn_timer(c, 0, NULL); /* not the client's gap: the handler's side bounds it */
+  else
+    header_timer(c);
+  update_reading(c);
+}
+
+static int h1_want_drain(struct gw_req *req) {
+  return gw_conn_want_drain(req->conn);
+}
+
 static const struct gw_resp_ops h1_out = {.respond = h1_respond, .start = h1_stream_start,
                                           .send = h1_send, .finish = h1_finish,
                                           .switch_proto = h1_switch, .timer = h1_timer,
-                                          .queued = h1_queued};
+                                          .queued = h1_queued, .pause_body = h1_pause_body,
+                                          .want_drain = h1_want_drain};

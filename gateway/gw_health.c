@@ -40,19 +40,32 @@ static int is_path(const char *path, size_t plen, const char *want) {
   return plen == strlen(want) && memcmp(path, want, plen) == 0;
 }
 
-static int on_req(const struct gw_handler *h, struct gw_req *req) {
-  const char *path, *health = h->arg ? h->arg : req->srv->cfg->health_path;
+/* 1 when req is a GET or HEAD of /livez, /readyz or this handler's path. */
+static int is_health(const struct gw_handler *h, struct gw_req *req) {
+  const char *path, *want = h->arg ? h->arg : req->srv->cfg->health_path;
   size_t plen;
   gw_req_target(req, &path, &plen, NULL, NULL);
-  if (strcmp(req->method, "GET") != 0 && !req->is_head)
+  return (strcmp(req->method, "GET") == 0 || req->is_head) &&
+         (is_path(path, plen, want) || is_path(path, plen, "/livez") ||
+          is_path(path, plen, "/readyz"));
+}
+
+/* At its head, a health path is kept for on_req: no route takes it. */
+static int on_head(const struct gw_handler *h, struct gw_req *req) {
+  return is_health(h, req) ? GW_LATER : GW_DECLINED;
+}
+
+static int on_req(const struct gw_handler *h, struct gw_req *req) {
+  if (!is_health(h, req))
     return GW_DECLINED;
+  const char *path;
+  size_t plen;
+  gw_req_target(req, &path, &plen, NULL, NULL);
   if (is_path(path, plen, "/livez")) {
     static const char live[] = "{\"status\":\"live\"}\n";
     gw_reply(req, 200, "application/json", live, sizeof(live) - 1, NULL, 0);
     return 0;
   }
-  if (!is_path(path, plen, health) && !is_path(path, plen, "/readyz"))
-    return GW_DECLINED;
   struct ipc_buf *b = &req->srv->scratch;
   int ok = health_body(req->srv->host, b);
   if (b->oom)
@@ -63,6 +76,7 @@ static int on_req(const struct gw_handler *h, struct gw_req *req) {
   return 0;
 }
 
-const struct gw_handler gw_health_handler = {.name = "health", .on_req = on_req};
+const struct gw_handler gw_health_handler = {.name = "health", .on_req = on_req,
+                                             .on_head = on_head};
 const struct gw_handler gw_healthz_handler = {.name = "healthz", .on_req = on_req,
                                               .arg = "/healthz"};

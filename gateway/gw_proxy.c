@@ -182,21 +182,6 @@ static void try_send(struct gw_req *req, struct sup_instance *avoid, size_t *cur
 
 /* ---- The handler ---- */
 
-/* The route of req, or NULL: by path, method and Host (without port). */
-static struct gw_route *route_of(struct gw_req *req) {
-  const char *path, *host;
-  size_t plen;
-  uint32_t hlen = 0;
-  gw_req_target(req, &path, &plen, NULL, NULL);
-  host = gw_req_header_at(req, req->hdr_host, &hlen);
-  if (host) {
-    const char *colon = memchr(host, ':', hlen); /* drop the port */
-    if (colon && host[0] != '[')
-      hlen = (uint32_t)(colon - host);
-  }
-  return gw_routes_match(&req->srv->routes, req->method, host, hlen, path, plen);
-}
-
 /* The value of header name as a handshake field. */
 static struct rt_hs_value hs_value(struct gw_req *req, const char *name) {
   uint32_t len = 0;
@@ -228,7 +213,7 @@ static int ws_handshake(struct gw_req *req) {
 }
 
 static int on_req(const struct gw_handler *h, struct gw_req *req) {
-  struct gw_route *rt = route_of(req);
+  struct gw_route *rt = gw_req_route(req);
   if (rt == NULL)
     return GW_DECLINED; /* 404 */
   struct gw_proxy_req *p = &req->u.proxy;

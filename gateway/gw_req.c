@@ -29,6 +29,20 @@ const char *gw_req_header_at(const struct gw_req *req, int i, uint32_t *len) {
   return req->hbuf.data + req->hdrs[i].value;
 }
 
+struct gw_route *gw_req_route(struct gw_req *req) {
+  const char *path, *host;
+  size_t plen;
+  uint32_t hlen = 0;
+  gw_req_target(req, &path, &plen, NULL, NULL);
+  host = gw_req_header_at(req, req->hdr_host, &hlen);
+  if (host) {
+    const char *colon = memchr(host, ':', hlen); /* drop the port */
+    if (colon && host[0] != '[')
+      hlen = (uint32_t)(colon - host);
+  }
+  return gw_routes_match(&req->srv->routes, req->method, host, hlen, path, plen);
+}
+
 void gw_req_split_target(struct gw_req *req) {
   const char *u = req->hbuf.data ? req->hbuf.data : "";
   size_t n = req->url_len, skip = 0;
@@ -107,6 +121,8 @@ void gw_req_reset(struct gw_req *req) {
   req->instance = -1;
   req->hdr_host = req->hdr_expect = req->hdr_reqid = -1;
   req->is_head = req->keepalive = req->head_sent = req->streaming = req->chunked = 0;
+  req->at_head = 0;
+  req->body_len = 0;
   memset(&req->u, 0, sizeof(req->u));
 }
 

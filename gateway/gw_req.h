@@ -20,8 +20,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "gw_queue.h"
+#include "gw_hdr.h"
+#include "gw_up_parse.h"
 #include "ipc_buf.h"
 #include "ipc_msg.h"
 
@@ -31,18 +34,13 @@ struct gw_server;
 struct gw_req;
 struct gw_sse;
 struct gw_svc;
+struct gw_up_conn;
 struct sup_instance;
 struct sup_service;
 
-#define GW_DECLINED 1 /* a handler's on_req: not mine, ask the next one */
+#define GW_DECLINED 1 /* a handler's on_req/on_head: not mine, ask the next one */
+#define GW_LATER 2    /* a handler's on_head: mine, once it is complete (on_req) */
 
-/* One request header as offsets into req->hbuf. */
-struct gw_hdr {
-  uint32_t name;  /* offset of the name (lower-case once the head is complete) */
-  uint32_t nlen;
-  uint32_t value; /* offset of the value */
-  uint32_t vlen;
-};
 
 /* What the handler that took a request wants to hear about it. */
 struct gw_gen {
@@ -51,19 +49,27 @@ struct gw_gen {
   void (*abandon)(struct gw_req *req);
   /* The timer set with gw_req_timer() fired. */
   void (*timeout)(struct gw_req *req);
+  /* A request taken at its head (on_head): the next piece of its body,
+   * decoded; data NULL and len 0 is its end. May answer the request. */
+  void (*body)(struct gw_req *req, const char *data, size_t len);
+  /* What was queued for the client went out (after gw_req_want_drain). */
+  void (*drained)(struct gw_req *req);
 };
 
 /* How a protocol frames the answers to its requests. */
 struct gw_resp_ops {
   void (*respond)(struct gw_req *req, int status, const struct ipc_header *h, size_t nh,
                   const char *body, size_t len);
-  void (*start)(struct gw_req *req, int status, const struct ipc_header *h, size_t nh);
+  void (*start)(struct gw_req *req, int status, const struct ipc_header *h, size_t nh,
+                int64_t clen);
   void (*send)(struct gw_req *req, const char *data, size_t len);
   void (*finish)(struct gw_req *req);
   void (*switch_proto)(struct gw_req *req, const struct ipc_header *h, size_t nh,
                        const struct gw_proto *p);
   void (*timer)(struct gw_req *req, uint64_t ms); /* 0: stop it */
   size_t (*queued)(const struct gw_req *req);     /* answer bytes not yet sent */
+  void (*pause_body)(struct gw_req *req, int pause); /* stop / resume reading the body */
+  int (*want_drain)(struct gw_req *req);          /* gen->drained when sent; 1: sent */
 };
 
 /* The exchange of a request with an IPC instance (gw_proxy.c). */
@@ -86,6 +92,27 @@ struct gw_proxy_req {
   uint64_t first_death_ms;   /* when the first one died (loop time) */
 };
 
+/* The exchange of a request with an upstream instance (gw_up.c). */
+struct gw_up_req {
+  struct gw_up_parser parser; /* its response */
+  LIST_ENTRY(gw_req) link;   /* srv->up_reqs: every exchange under way */
+  struct sup_instance *inst; /* the instance holding it, or NULL */
+  struct sup_instance *tried; /* the last one tried (compared, never read) */
+  struct sup_service *svc;   /* the routed service */
+  struct gw_up_conn *uc;     /* the connection it is on, or NULL */
+  uint64_t body_in;          /* body bytes read from the client */
+  int tries;                 /* instances tried */
+  int fresh_tries;           /* tries on a fresh connection after a reused one failed */
+  unsigned replayable : 1;   /* req->body holds all that was sent: it may be sent again */
+  unsigned body_end : 1;     /* the client's body is complete */
+  unsigned chunked_up : 1;   /* the body goes up chunk-encoded */
+  unsigned upgrade : 1;      /* a WebSocket handshake: tunnelled on a 101 */
+  unsigned paused_up : 1;    /* the client's body is paused for the upstream */
+  unsigned paused_down : 1;  /* the upstream is paused for the client */
+  unsigned parser_init : 1;  /* parser holds buffers */
+  unsigned held : 1;         /* its response's head is read, not yet passed on */
+};
+
 struct gw_req {
   struct gw_conn *conn;          /* the connection it came on */
   struct gw_server *srv;         /* that connection's server */
@@ -103,7 +130,8 @@ struct gw_req {
   int hdr_host;            /* index in hdrs of host, expect and x-request-id, */
   int hdr_expect;          /*   or -1 (found once the head is complete: */
   int hdr_reqid;           /*   every request looks them up) */
-  struct ipc_buf body;     /* the request body */
+  struct ipc_buf body;     /* the request body (an upstream's: what was sent of it) */
+  int64_t body_len;        /* its content-length, -1 when chunked, 0 when none */
   char method[24];         /* "GET", ... */
   int http_minor;          /* HTTP/1.x: 0 or 1 */
   char reqid[72];          /* x-request-id: the client's or muster's */
@@ -118,18 +146,28 @@ struct gw_req {
   unsigned head_sent : 1;  /* the answer's head was written */
   unsigned streaming : 1;  /* a stream was started and not finished */
   unsigned chunked : 1;    /* that stream is chunk-encoded */
+  unsigned at_head : 1;    /* taken at its head (on_head): its body streams */
   union {                  /* the state of the handler that took it */
     struct gw_proxy_req proxy;
+    struct gw_up_req up;   /* an upstream exchange (gw_up.c) */
     struct gw_sse *sse;    /* an SSE hold (gw_sse.c) */
     unsigned events;       /* admin /events: listening to host events */
   } u;
 };
 
-/* A handler: takes a request (0) or declines it (GW_DECLINED). */
+/* A handler: takes a request (0) or declines it (GW_DECLINED).
+ *
+ * on_head, optional, is asked when the head is complete, before the body,
+ * in the handlers' order: 0 takes the request now, and its body streams
+ * through gen->body as it arrives (reading pauses with gw_req_pause_body);
+ * GW_LATER keeps it for this handler's on_req once it is complete (so a
+ * later handler cannot take it at its head); GW_DECLINED asks the next. A
+ * request nobody took at its head is read whole and offered to on_req. */
 struct gw_handler {
   const char *name;
   int (*on_req)(const struct gw_handler *h, struct gw_req *req);
   const char *arg; /* the handler's setting (a path), or NULL */
+  int (*on_head)(const struct gw_handler *h, struct gw_req *req);
 };
 
 /* ---- Answering (the protocol frames; the request ends with the answer) ---- */
@@ -145,7 +183,15 @@ static inline void gw_req_respond(struct gw_req *req, int status, const struct i
  * close on HTTP/1.0). Stops the request timer. */
 static inline void gw_req_start(struct gw_req *req, int status, const struct ipc_header *h,
                                 size_t nh) {
-  req->out->start(req, status, h, nh);
+  req->out->start(req, status, h, nh, -1);
+}
+
+/* The head of a streamed response whose length is known (clen >= 0):
+ * content-length, then exactly clen bytes of gw_req_send() (none for
+ * HEAD, 204 and 304); clen -1 is gw_req_start(). */
+static inline void gw_req_start_len(struct gw_req *req, int status, const struct ipc_header *h,
+                                    size_t nh, int64_t clen) {
+  req->out->start(req, status, h, nh, clen);
 }
 
 /* The next piece of a stream (nothing for HEAD or an empty piece). */
@@ -176,6 +222,18 @@ static inline size_t gw_req_queued(const struct gw_req *req) {
   return req->out->queued(req);
 }
 
+/* A request taken at its head: stops (1) or resumes (0) reading its body
+ * from the client (the handler's side is full). */
+static inline void gw_req_pause_body(struct gw_req *req, int pause) {
+  req->out->pause_body(req, pause);
+}
+
+/* Asks for gen->drained once the answer bytes queued for the client are
+ * (nearly) all sent. Returns 1 when they are already: no call follows. */
+static inline int gw_req_want_drain(struct gw_req *req) {
+  return req->out->want_drain(req);
+}
+
 /* ---- Reading (gw_req.c) ---- */
 
 /* The value of request header name (lower-case), or NULL. */
@@ -183,6 +241,9 @@ const char *gw_req_header(const struct gw_req *req, const char *name, uint32_t *
 
 /* The value of header hdrs[i] (i from hdr_host, ...), or NULL when i < 0. */
 const char *gw_req_header_at(const struct gw_req *req, int i, uint32_t *len);
+
+/* The route of req (by path, method and Host without its port), or NULL. */
+struct gw_route *gw_req_route(struct gw_req *req);
 
 /* Splits the URL into path and query (once the head is complete). */
 void gw_req_split_target(struct gw_req *req);

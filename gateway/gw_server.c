@@ -7,13 +7,15 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "gw_tcp.h"
+#include "gw_up_pool.h"
 #include "sup_host.h"
 #include "sup_log.h"
 #include "sup_view.h"
 
 /* The handlers of each listener, asked in order. */
-static const struct gw_handler *const gateway_handlers[] = {&gw_health_handler,
-                                                            &gw_proxy_handler, NULL};
+static const struct gw_handler *const gateway_handlers[] = {
+    &gw_health_handler, &gw_up_handler, &gw_proxy_handler, NULL};
 static const struct gw_handler *const admin_handlers[] = {
     &gw_healthz_handler, &gw_status_handler, &gw_admin_handler, NULL};
 
@@ -54,7 +56,10 @@ static void hook_instance_msg(void *ctx, struct sup_instance *inst, const struct
 }
 
 static void hook_instance_gone(void *ctx, struct sup_instance *inst) {
-  gw_proxy_instance_gone(ctx, inst);
+  struct gw_server *srv = ctx;
+  gw_proxy_instance_gone(srv, inst);
+  gw_up_instance_gone(srv, inst);
+  gw_tcp_instance_gone(srv->tcp, inst);
 }
 
 /* Instances that start or stop taking work: WebSocket connections follow
@@ -126,6 +131,7 @@ static void hook_stopping(void *ctx) {
   struct gw_server *srv = ctx;
   srv->stopping = 1;
   listen_stop(srv);
+  gw_tcp_stop(srv->tcp, 0); /* its connections end with their instances */
   struct gw_conn *c, *next;
   for (c = LIST_FIRST(&srv->conns); c; c = next) {
     next = LIST_NEXT(c, link);
@@ -146,8 +152,12 @@ static void hook_finished(void *ctx) {
     gw_conn_close(c, 1);
   }
   gw_expire_close(srv);
+  gw_up_pools_close(srv);
+  gw_tcp_stop(srv->tcp, 1);
   gw_conn_flush_all(srv);
   uv_close((uv_handle_t *)&srv->flush, on_listener_closed);
+  gw_up_flush_all(srv);
+  uv_close((uv_handle_t *)&srv->up_flush, on_listener_closed);
   gw_access_close(&srv->access);
 }
 
@@ -162,6 +172,8 @@ static void hook_reloaded(void *ctx) {
   srv->cfg = &cfg->gateway;
   if (gw_svcs_add(srv) != 0)
     sup_log(SUP_ERROR, "gateway: out of memory for a new service's queue; it gets no route");
+  if (!gw_tcp_matches(srv->tcp, cfg))
+    sup_log(SUP_WARN, "gateway: changed tcp routes apply after a restart of muster");
   if (build_routes(&routes, srv) != 0) {
     sup_log(SUP_ERROR, "gateway: out of memory rebuilding routes; keeping the old ones");
     return;
@@ -205,9 +217,13 @@ static struct gw_server *server_new(struct sup_host *host, const struct cfg_list
   TAILQ_INIT(&srv->ws_list);
   gw_map_init(&srv->ws_conns);
   gw_map_init(&srv->inflight);
+  gw_map_init(&srv->up_pools);
+  LIST_INIT(&srv->up_reqs);
+  TAILQ_INIT(&srv->up_dirty);
   gw_metrics_init(&srv->metrics);
   ipc_buf_init(&srv->scratch);
   ipc_buf_init(&srv->head);
+  ipc_buf_init(&srv->up_body);
   gw_h1_settings(&srv->settings);
   if (l->ipv6)
     rc = uv_ip6_addr(l->host, l->port, (struct sockaddr_in6 *)&srv->addr);
@@ -228,6 +244,8 @@ static struct gw_server *server_new(struct sup_host *host, const struct cfg_list
   }
   uv_prepare_init(srv->loop, &srv->flush); /* corked output (gw_conn_cork) */
   srv->flush.data = srv;
+  uv_prepare_init(srv->loop, &srv->up_flush); /* corked writes to upstreams (gw_up_pool) */
+  srv->up_flush.data = srv;
   sup_log(SUP_INFO, "%s: listening on %s%s%s:%d", what, l->ipv6 ? "[" : "", l->host,
           l->ipv6 ? "]" : "", l->port);
   return srv;
@@ -242,6 +260,7 @@ struct gw_server *gw_server_start(struct sup_host *host) {
   srv->metered = 1;
   if (gw_svcs_add(srv) < 0 || build_routes(&srv->routes, srv) < 0)
     sup_log(SUP_ERROR, "gateway: out of memory building routes"); /* every request: 404 */
+  srv->tcp = gw_tcp_start(srv, cfg);
   if (gw_access_open(&srv->access, srv->loop, cfg->gateway.access_log) < 0)
     sup_log(SUP_WARN, "gateway: running without an access log");
   struct sup_host_hooks hooks = {.ctx = srv, .instance_msg = hook_instance_msg,
@@ -273,13 +292,16 @@ struct gw_server *gw_admin_start(struct sup_host *host, struct gw_server *gatewa
 void gw_server_free(struct gw_server *srv) {
   if (srv == NULL)
     return;
+  gw_tcp_free(srv->tcp);
   gw_routes_free(&srv->routes);
   gw_svcs_free(srv);
   gw_map_free(&srv->inflight);
   gw_map_free(&srv->ws_conns);
+  gw_map_free(&srv->up_pools);
   gw_metrics_free(&srv->metrics);
   ipc_buf_free(&srv->scratch);
   ipc_buf_free(&srv->head);
+  ipc_buf_free(&srv->up_body);
   free(srv->hv);
   free(srv->cands);
   free(srv->expire.ids);

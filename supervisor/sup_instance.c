@@ -13,6 +13,7 @@
 #include "sup_health.h"
 #include "sup_host.h"
 #include "sup_log.h"
+#include "sup_probe.h"
 #include "sup_proc.h"
 #include "sup_restart.h"
 #include "sup_run.h"
@@ -119,8 +120,12 @@ static void act_kill_final(struct sup_instance *inst, const char *why) {
 }
 
 static void act_ready_timeout(struct sup_instance *inst, const char *why) {
-  char msg[96];
-  snprintf(msg, sizeof(msg), "no ready message within %d ms", cfg_of(inst)->ready_timeout_ms);
+  char msg[192];
+  if (inst->probe)
+    snprintf(msg, sizeof(msg), "%s not accepting connections within %d ms",
+             sup_probe_what(inst->probe), cfg_of(inst)->ready_timeout_ms);
+  else
+    snprintf(msg, sizeof(msg), "no ready message within %d ms", cfg_of(inst)->ready_timeout_ms);
   act_kill(inst, msg);
 }
 
@@ -254,14 +259,32 @@ static void act_spawn(struct sup_instance *inst, const char *why) {
   spawn(inst);
 }
 
+/* The readiness probe goes (upstream.ready "port"). */
+static void stop_probe(struct sup_instance *inst) {
+  if (inst->probe) {
+    sup_probe_cancel(inst->probe);
+    inst->probe = NULL;
+  }
+}
+
+/* upstream.ready "port": time to try the instance's port again. */
+static void act_probe(struct sup_instance *inst, const char *why) {
+  if (inst->probe)
+    sup_probe_try(inst->probe);
+}
+
 static void act_ready(struct sup_instance *inst, const char *why) {
   char detail[64];
   uv_timer_stop(&inst->timer);
+  stop_probe(inst);
   inst->ready_ms = sup_now_ms();
   snprintf(detail, sizeof(detail), "ready in %llu ms",
            (unsigned long long)(inst->ready_ms - inst->started_ms));
   set_state(inst, SUP_I_READY);
   emit(inst, "ready", detail);
+  /* The beats: pings for a program that speaks IPC (an upstream without a
+   * channel gets none) and the health check (services[].health, SPEC §12)
+   * when there is one. */
   start_heartbeat(inst);
   sup_instance_sample(inst); /* the CPU baseline of a first `status` */
 }
@@ -276,7 +299,8 @@ static const sup_iact table[SUP_I__COUNT][SUP_E__COUNT] = {
     [SUP_I_BACKOFF] = {[SUP_E_START] = act_spawn, [SUP_E_RESTART] = act_spawn,
                        [SUP_E_TIMER] = act_spawn, [SUP_E_STOP] = act_give_up,
                        [SUP_E_DRAIN] = act_give_up},
-    [SUP_I_STARTING] = {[SUP_E_READY] = act_ready, [SUP_E_TIMER] = act_ready_timeout,
+    [SUP_I_STARTING] = {[SUP_E_READY] = act_ready, [SUP_E_PROBE] = act_probe,
+                        [SUP_E_TIMER] = act_ready_timeout,
                         [SUP_E_STOP] = act_stop, [SUP_E_DRAIN] = act_stop,
                         [SUP_E_RESTART] = act_restart, [SUP_E_HUNG] = act_kill,
                         [SUP_E_BROKEN] = act_kill, [SUP_E_KILL] = act_kill_final,
@@ -333,6 +357,7 @@ static void stop_timers(struct sup_instance *inst) {
     sup_health_cancel(inst->hcheck);
     inst->hcheck = NULL;
   }
+  stop_probe(inst);
 }
 
 /* ---- Health checks (sup_health.c) ---- */
@@ -582,6 +607,8 @@ static void spawn(struct sup_instance *inst) {
   snprintf(detail, sizeof(detail), "spawned pid %d", (int)run->pid);
   emit(inst, "spawn", detail);
   deadline(inst, (uint64_t)cfg_of(inst)->ready_timeout_ms);
+  if (run->no_channel) /* ready once its port accepts connections (SPEC §9) */
+    inst->probe = sup_probe_start(inst, run->up_port, run->up_path);
 }
 
 /* ---- Queries and small acts ---- */
@@ -610,7 +637,7 @@ int sup_instance_send(struct sup_instance *inst, const char *line, size_t len) {
 }
 
 int sup_instance_routable(const struct sup_instance *inst) {
-  return inst->state == SUP_I_READY && inst->run && !inst->run->ch_dead;
+  return inst->state == SUP_I_READY && inst->run && (inst->run->no_channel || !inst->run->ch_dead);
 }
 
 pid_t sup_instance_pid(const struct sup_instance *inst) {
@@ -674,6 +701,7 @@ static void on_inst_timer_closed(uv_handle_t *h) {
 }
 
 void sup_instance_free(struct sup_instance *inst) {
+  stop_probe(inst);
   if (inst->run) {
     inst->run->inst = NULL;
     inst->run = NULL;

@@ -30,6 +30,7 @@
 
 struct sup_service;
 struct sup_hcheck;
+struct sup_probe;
 struct ipc_msg;
 
 /* XX(ENUM, "name as status shows it", has a process) for the states. */
@@ -57,7 +58,8 @@ enum sup_istate {
   XX(RESTART, "restart")   /* replace the process now (memory, roll) */        \
   XX(DRAIN, "drain")       /* out of rotation; stop once idle */               \
   XX(IDLE, "idle")         /* its last request in flight was answered */       \
-  XX(READY, "ready")       /* the ready message */                             \
+  XX(READY, "ready")       /* the ready message, or (upstream) its port open */ \
+  XX(PROBE, "probe")       /* upstream.ready "port": time to try its port */   \
   XX(TIMER, "timer")       /* the state's deadline passed */                   \
   XX(HUNG, "hung")         /* too many pongs missed */                         \
   XX(UNHEALTHY, "unhealthy") /* heartbeat_misses health checks failed in a row */ \
@@ -96,8 +98,11 @@ struct sup_run {
   int open;                  /* handles/closers not yet closed */
   int health_port;           /* an http check's port (its PORT), 0: none */
   char **health_env;         /* a health command's environment, or NULL */
+  int up_port;               /* upstream: the PORT it was given, else 0 */
+  char *up_path;             /* upstream: the MUSTER_SOCKET it was given, owned, or NULL */
   unsigned exited : 1;       /* the exit callback ran */
   unsigned ch_dead : 1;      /* the channel failed or closed */
+  unsigned no_channel : 1;   /* upstream.ready "port": no fd 3, never a channel */
 };
 
 struct sup_instance {
@@ -108,6 +113,7 @@ struct sup_instance {
   uv_timer_t timer;         /* the state's deadline: ready, backoff, drain, stop stages */
   uv_timer_t grace;         /* the grace after a channel EOF */
   struct sup_sched_entry beat; /* its next heartbeat, in the host's wheel */
+  struct sup_probe *probe;  /* upstream.ready "port": the readiness probe, or NULL */
   struct sup_backoff backoff;
   int stop_stage;           /* stopping: 0 asked by message, 1 SIGTERM sent */
   uint64_t started_ms;      /* monotonic time of the last spawn */

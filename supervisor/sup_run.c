@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "sup_exec.h"
@@ -26,6 +28,7 @@ static void run_handle_closed(struct sup_run *run) {
   sup_proc_env_free(run->health_env);
   sup_pubsub_run_done(run->host, run); /* no-op once it left at its exit */
   sup_host_run_closed(run);
+  free(run->up_path);
   free(run);
 }
 
@@ -48,7 +51,8 @@ static void on_capture_eof(struct sup_capture *c) {
 void sup_run_release(struct sup_run *run) {
   if (!uv_is_closing((uv_handle_t *)&run->proc))
     uv_close((uv_handle_t *)&run->proc, on_proc_closed);
-  ipc_channel_close(&run->ch, 0, on_ch_closed);
+  if (!run->no_channel)
+    ipc_channel_close(&run->ch, 0, on_ch_closed);
 }
 
 void sup_run_force_close(struct sup_run *run) {
@@ -93,15 +97,25 @@ static int put(char **set, size_t *k, const char *name, const char *value) {
   return asprintf(&set[(*k)++], "%s=%s", name, value) < 0 ? -1 : 0;
 }
 
+/* The channel variables of SPEC §3 into set[*k...]. Returns 0 or -1. */
+static int channel_vars(char **set, size_t *k) {
+  return put(set, k, "MUSTER_CHANNEL_FD", "3") || put(set, k, "NODE_CHANNEL_FD", "3") ||
+                 put(set, k, "NODE_CHANNEL_SERIALIZATION_MODE", "json")
+             ? -1
+             : 0;
+}
+
 /* The variables of the instance, a later one winning (docs/configuration.md):
- * the user's HOME, USER, LOGNAME; env_file; env; the channel and instance
- * variables (SPEC §3), and MUSTER_WS_ACK with ws.ack. Returns 0 or -1
- * (out of memory). */
-static int fill_set(struct sup_instance *inst, const struct cfg_env_var *file, size_t nfile,
-                    char **set, size_t *k) {
+ * the user's HOME, USER, LOGNAME; env_file; env; the channel (unless the
+ * program does not speak IPC) and instance variables (SPEC §3),
+ * MUSTER_WS_ACK with ws.ack, and an upstream's PORT or MUSTER_SOCKET
+ * (SPEC §9). Returns 0 or -1 (out of memory). */
+static int fill_set(struct sup_run *run, struct sup_instance *inst,
+                    const struct cfg_env_var *file, size_t nfile, char **set, size_t *k) {
   const struct cfg_service *c = inst->svc->cfg;
-  char idx[16];
+  char idx[16], port[16];
   snprintf(idx, sizeof(idx), "%d", inst->index);
+  snprintf(port, sizeof(port), "%d", run->up_port);
   if (c->as.login && (put(set, k, "HOME", c->as.home) != 0 || put(set, k, "USER", c->as.login) ||
                       put(set, k, "LOGNAME", c->as.login)))
     return -1;
@@ -111,11 +125,12 @@ static int fill_set(struct sup_instance *inst, const struct cfg_env_var *file, s
   for (size_t i = 0; i < c->nenv; i++)
     if (put(set, k, c->env[i].name, c->env[i].value) != 0)
       return -1;
-  if (put(set, k, "MUSTER_CHANNEL_FD", "3") || put(set, k, "NODE_CHANNEL_FD", "3") ||
-      put(set, k, "NODE_CHANNEL_SERIALIZATION_MODE", "json") ||
+  if ((!run->no_channel && channel_vars(set, k) != 0) ||
       put(set, k, "MUSTER_SERVICE", c->name) || put(set, k, "MUSTER_INSTANCE", idx) ||
-      put(set, k, "NODE_APP_INSTANCE", idx) || /* PM2's name */
-      (c->ws_ack && put(set, k, "MUSTER_WS_ACK", "1"))) /* for the library */
+      put(set, k, "NODE_APP_INSTANCE", idx) ||           /* PM2's name */
+      (c->ws_ack && put(set, k, "MUSTER_WS_ACK", "1")) || /* for the library */
+      (run->up_port && put(set, k, "PORT", port)) ||
+      (run->up_path && put(set, k, "MUSTER_SOCKET", run->up_path)))
     return -1;
   return 0;
 }
@@ -123,16 +138,16 @@ static int fill_set(struct sup_instance *inst, const struct cfg_env_var *file, s
 /* muster's environment, then the instance's variables. Returns 0 with
  * *out (free with sup_proc_env_free), UV_EINVAL (env_file: logged) or
  * UV_ENOMEM. */
-static int child_env(struct sup_instance *inst, char ***out) {
+static int child_env(struct sup_run *run, struct sup_instance *inst, char ***out) {
   const struct cfg_service *c = inst->svc->cfg;
   struct cfg_env_var *file;
   size_t nfile, k = 0;
   *out = NULL;
   if (read_env_file(inst, &file, &nfile) != 0)
     return UV_EINVAL;
-  size_t n = 3 + nfile + c->nenv + 7;
+  size_t n = 3 + nfile + c->nenv + 9;
   char **set = calloc(n, sizeof(*set));
-  if (set != NULL && fill_set(inst, file, nfile, set, &k) == 0)
+  if (set != NULL && fill_set(run, inst, file, nfile, set, &k) == 0)
     *out = sup_proc_env_build(sup_host_environ(inst->svc->host), set, k);
   for (size_t i = 0; set != NULL && i < n; i++)
     free(set[i]);
@@ -150,6 +165,60 @@ static int env_port(char *const *env) {
       long p = strtol(env[i] + 5, &end, 10);
       return end != env[i] + 5 && *end == '\0' && p >= 1 && p <= 65535 ? (int)p : 0;
     }
+  }
+  return 0;
+}
+
+/* ---- Upstreams (SPEC §9): the address of this process ---- */
+
+/* Makes the directory of a Unix socket path (one level) and removes a
+ * stale socket file there. Returns 0, or UV_EADDRINUSE when something
+ * accepts connections on it. */
+static int prepare_socket(const char *path) {
+  char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
+  if (slash && slash != dir) {
+    *slash = '\0';
+    mkdir(dir, 0755);
+  }
+  free(dir);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    int busy = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    if (busy)
+      return UV_EADDRINUSE;
+  }
+  unlink(path); /* left by an instance that was killed */
+  return 0;
+}
+
+/* The port or socket run's instance listens on (instance i: port + i, or
+ * PATH.i), from the config in force at its spawn. Returns 0, or < 0 with
+ * the reason logged. */
+static int upstream_address(struct sup_run *run, struct sup_instance *inst) {
+  const struct cfg_upstream *u = &inst->svc->cfg->upstream;
+  if (!u->enabled)
+    return 0;
+  run->no_channel = u->ready == CFG_READY_PORT;
+  if (u->port) {
+    if (u->port + inst->index > 65535) {
+      sup_log(SUP_ERROR, "%s: port %d + instance %d is past 65535", inst->label, u->port,
+              inst->index);
+      return UV_EINVAL;
+    }
+    run->up_port = u->port + inst->index;
+    return 0;
+  }
+  if (asprintf(&run->up_path, "%s.%d", u->unix_path, inst->index) < 0) {
+    run->up_path = NULL;
+    return UV_ENOMEM;
+  }
+  if (prepare_socket(run->up_path) != 0) {
+    sup_log(SUP_ERROR, "%s: another program accepts connections on %s", inst->label,
+            run->up_path);
+    return UV_EADDRINUSE;
   }
   return 0;
 }
@@ -200,22 +269,28 @@ static void spawn_options(struct sup_run *run, struct sup_instance *inst, int ch
   o->cwd = c->cwd;
   o->flags = UV_PROCESS_DETACHED; /* setsid(): its own process group */
   o->stdio = stdio;
-  o->stdio_count = 4;
+  o->stdio_count = chfd >= 0 ? 4 : 3; /* no channel: no fd 3 at all */
 }
 
-/* What a spawn needs before uv_spawn: the environment, the argv (*owned
- * to free after the spawn), the socketpair. Returns 0, or a negative
+/* What a spawn needs before uv_spawn: the upstream's address, the
+ * environment, the argv (*owned to free after the spawn), the socketpair
+ * (both -1 for a program without a channel). Returns 0, or a negative
  * libuv error (logged) with nothing left to free. */
-static int prepare(struct sup_instance *inst, char ***env, char ***argv, char **owned, int sv[2]) {
+static int prepare(struct sup_run *run, struct sup_instance *inst, char ***env, char ***argv,
+                   char **owned, int sv[2]) {
   const struct cfg_service *c = inst->svc->cfg;
-  int rc = child_env(inst, env);
+  sv[0] = sv[1] = -1;
+  int rc = upstream_address(run, inst);
+  if (rc < 0)
+    return rc;
+  rc = child_env(run, inst, env);
   if (rc == UV_ENOMEM)
     sup_log(SUP_ERROR, "%s: out of memory while spawning", inst->label);
   if (rc == 0 && (*argv = sup_exec_argv(&c->as, c->command, owned)) == NULL) {
     sup_log(SUP_ERROR, "%s: out of memory while spawning", inst->label);
     rc = UV_ENOMEM;
   }
-  if (rc == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+  if (rc == 0 && !run->no_channel && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
     rc = -errno;
     sup_log(SUP_ERROR, "%s: socketpair() failed: %s", inst->label, strerror(errno));
     free(*owned);
@@ -251,6 +326,21 @@ static void keep_for_health(struct sup_run *run, struct sup_instance *inst, char
   sup_proc_env_free(env);
 }
 
+/* Opens the channel on sv0, unless run has none. */
+static void open_channel(struct sup_run *run, struct sup_instance *inst, uv_loop_t *loop,
+                         int sv0, const struct ipc_channel_cbs *chcbs) {
+  int rc;
+  if (run->no_channel) {
+    run->ch_dead = 1; /* sup_instance_channel() is NULL: nobody to tell */
+    return;
+  }
+  run->open++; /* the channel */
+  if ((rc = ipc_channel_open(&run->ch, loop, sv0, 0, chcbs, run)) < 0) {
+    sup_log(SUP_ERROR, "%s: channel setup failed: %s", inst->label, uv_strerror(rc));
+    run->ch_dead = 1; /* the child will see EOF on fd 3 and exit */
+  }
+}
+
 int sup_run_spawn(struct sup_run *run, struct sup_instance *inst,
                   const struct ipc_channel_cbs *chcbs, uv_exit_cb on_exit) {
   uv_loop_t *loop = sup_host_loop(inst->svc->host);
@@ -262,7 +352,7 @@ int sup_run_spawn(struct sup_run *run, struct sup_instance *inst,
   sup_pubsub_run_init(run);
   if ((rc = open_captures(run, inst)) < 0)
     return rc;
-  if ((rc = prepare(inst, &env, &argv, &owned, sv)) < 0) {
+  if ((rc = prepare(run, inst, &env, &argv, &owned, sv)) < 0) {
     sup_run_force_close(run);
     return rc;
   }
@@ -270,10 +360,12 @@ int sup_run_spawn(struct sup_run *run, struct sup_instance *inst,
   o.exit_cb = on_exit;
   rc = uv_spawn(loop, &run->proc, &o);
   free(owned);
-  close(sv[1]);
+  if (sv[1] >= 0)
+    close(sv[1]);
   run->open++; /* the process handle: uv_spawn initialised it, failed or not */
   if (rc < 0) {
-    close(sv[0]);
+    if (sv[0] >= 0)
+      close(sv[0]);
     sup_proc_env_free(env);
     sup_log(SUP_ERROR, "%s: spawn \"%s\" failed: %s", inst->label, inst->svc->cfg->command[0],
             uv_err_name(rc));
@@ -283,11 +375,7 @@ int sup_run_spawn(struct sup_run *run, struct sup_instance *inst,
   }
   run->pid = run->proc.pid;
   keep_for_health(run, inst, env);
-  run->open++; /* the channel */
-  if ((rc = ipc_channel_open(&run->ch, loop, sv[0], 0, chcbs, run)) < 0) {
-    sup_log(SUP_ERROR, "%s: channel setup failed: %s", inst->label, uv_strerror(rc));
-    run->ch_dead = 1; /* the child will see EOF on fd 3 and exit */
-  }
+  open_channel(run, inst, loop, sv[0], chcbs);
   sup_capture_start(&run->out);
   sup_capture_start(&run->err);
   return 0;

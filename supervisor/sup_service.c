@@ -212,9 +212,83 @@ static void drop_instance(struct sup_service *svc, struct sup_instance *inst) {
   sup_instance_free(inst);
 }
 
+/* ---- Rolling restart in place (upstreams, SPEC §9) ----
+ * An upstream instance listens on its index's own port or socket, so a
+ * replacement cannot start beside it (and its readiness probe would be
+ * answered by the old process). Each instance is drained, stopped and
+ * started again instead, while the others serve. */
+
+/* Begins replacing old in place. */
+static void in_place_begin(struct sup_roll *r, struct sup_instance *old) {
+  r->old = old;
+  if (old->state == SUP_I_READY) {
+    r->in_place = 1;
+    sup_instance_drain(old);
+  } else {
+    r->in_place = 2;
+    sup_instance_restart(old);
+  }
+}
+
+/* Advances the in-place replacement of r->old. Returns 1 when it is done
+ * (ready again), 0 to wait, -1 when it did not come back. */
+static int in_place_step(struct sup_roll *r) {
+  struct sup_instance *old = r->old;
+  if (r->in_place == 1) {
+    if (old->state == SUP_I_EXITED && old->run == NULL)
+      sup_instance_start(old);
+    if (old->state == SUP_I_EXITED || old->state == SUP_I_DRAINING ||
+        old->state == SUP_I_STOPPING)
+      return 0;
+    r->in_place = 2;
+  }
+  if (old->state == SUP_I_READY)
+    return 1;
+  return old->state == SUP_I_EXITED || old->state == SUP_I_BACKOFF ? -1 : 0;
+}
+
+/* The rolling restart of an upstream service: one instance at a time. */
+static void roll_step_in_place(struct sup_service *svc) {
+  struct sup_roll *r = &svc->roll;
+  while (r->active) {
+    if (r->old != NULL) {
+      int done = in_place_step(r);
+      if (done == 0)
+        return;
+      r->old = NULL;
+      r->in_place = 0;
+      if (done < 0) {
+        roll_finish(svc, "a restarted instance failed to become ready");
+        return;
+      }
+      r->next++;
+      continue;
+    }
+    if (r->next >= svc->target || sup_host_stopping(svc->host)) {
+      roll_finish(svc, sup_host_stopping(svc->host) ? "muster is shutting down" : NULL);
+      return;
+    }
+    struct sup_instance *old = NULL;
+    for (size_t i = 0; i < svc->ninst; i++)
+      if ((size_t)svc->inst[i]->index == r->next && !svc->inst[i]->removing)
+        old = svc->inst[i];
+    if (old == NULL || old->state == SUP_I_EXITED || old->state == SUP_I_BACKOFF) {
+      if (old)
+        sup_instance_restart(old); /* not serving: restart in place */
+      r->next++;
+      continue;
+    }
+    in_place_begin(r, old);
+  }
+}
+
 /* Advances the rolling restart as far as it can go now. */
 static void roll_step(struct sup_service *svc) {
   struct sup_roll *r = &svc->roll;
+  if (svc->cfg->upstream.enabled) {
+    roll_step_in_place(svc);
+    return;
+  }
   while (r->active) {
     if (r->old == NULL) {
       /* Next instance to replace: the first not yet done, in index order. */

@@ -39,6 +39,7 @@ struct sup_roll {
   size_t next;                  /* index of the instance being replaced */
   struct sup_instance *old;     /* the one being replaced, or NULL */
   struct sup_instance *repl;    /* its replacement (at the array's tail) */
+  int in_place;                 /* upstream: 1 draining old, 2 old started again */
   sup_done_cb cb;               /* told when all are replaced */
   void *ctx;
 };

@@ -113,3 +113,12 @@ int sup_view_draining(const struct sup_host *h) {
 int sup_view_stopping(const struct sup_host *h) {
   return h->stopping;
 }
+
+int sup_view_upstream_addr(const struct sup_instance *inst, int *port, const char **path) {
+  const struct sup_run *run = inst->run;
+  if (run == NULL || (run->up_port == 0 && run->up_path == NULL))
+    return UV_ENOENT;
+  *port = run->up_port;
+  *path = run->up_path;
+  return 0;
+}

@@ -15,9 +15,10 @@ deb_pkgs="$install_pkgs build-essential debhelper dpkg-dev fakeroot lintian"
 # libwslay-dev: the oracle fuzz_ws checks rt_frame against (the fuzzer, and
 # its corpus replayed under ctest); muster itself never links it. The
 # cluster tests (tests/cluster) run redis-server, and haproxy in network
-# namespaces made with iproute2.
-test_pkgs="$deb_pkgs python3 python3-mockupdb python3-websockets apache2-utils man-db tmux bash-completion chromium util-linux mount libwslay-dev redis-server haproxy iproute2"
-bench_pkgs="$build_pkgs wrk nginx-light nodejs"
+# namespaces made with iproute2. node-ws: the unmodified WebSocket app the
+# upstream tunnel test (tests/up) puts behind muster.
+test_pkgs="$deb_pkgs python3 python3-mockupdb python3-websockets node-ws apache2-utils man-db tmux bash-completion chromium util-linux mount libwslay-dev redis-server haproxy iproute2"
+bench_pkgs="$build_pkgs wrk nginx-light nodejs haproxy"
 fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev libwslay-dev"
 
 case "${1:-build}" in

@@ -1036,6 +1036,155 @@ TEST(route_conflicts) {
                "[{\"prefix\": \"/x\", \"host\": \"h2\"}, \"/x/y\", \"/xy\"]}]}"));
 }
 
+/* ---- Programs that serve for themselves (SPEC §9) ---- */
+
+TEST(upstream) {
+  struct cfg_errors e;
+  struct cfg *c = parse(svc("\"instances\": 3, \"upstream\": {\"port\": 3000}"), &e);
+  CHECK(c != NULL);
+  if (c) {
+    const struct cfg_upstream *u = &c->services[0].upstream;
+    CHECK_INT(u->enabled, 1);
+    CHECK_INT(u->port, 3000);
+    CHECK(u->unix_path == NULL);
+    CHECK_INT(u->ready, CFG_READY_PORT);
+    CHECK_INT(u->connect_timeout_ms, 5000);
+    CHECK_INT(u->idle_timeout_ms, 4000);
+    CHECK_INT(u->keepalive, 64);
+    CHECK_INT(cfg_upstream_port(&c->services[0], 2), 3002);
+  }
+  cfg_free(c);
+  cfg_errors_free(&e);
+  c = parse(svc("\"upstream\": {\"unix\": \"run/a.sock\", \"ready\": \"message\", "
+                "\"keepalive\": 0}"), &e);
+  CHECK(c != NULL);
+  if (c) {
+    CHECK_STR(c->services[0].upstream.unix_path, in_tmp("run/a.sock"));
+    CHECK_INT(c->services[0].upstream.ready, CFG_READY_MESSAGE);
+    CHECK_INT(c->services[0].upstream.keepalive, 0);
+    CHECK_INT(cfg_upstream_port(&c->services[0], 0), 0);
+  }
+  cfg_free(c);
+  cfg_errors_free(&e);
+  c = parse(svc("\"routes\": [\"/a\"]"), &e); /* an IPC service */
+  CHECK(c != NULL && !c->services[0].upstream.enabled && c->ntcp == 0);
+  cfg_free(c);
+  cfg_errors_free(&e);
+  CHECK(parses(svc("\"upstream\": {\"port\": 3000}"))); /* no routes: supervised only */
+  /* an http health check of an upstream uses the port muster gives it */
+  CHECK(parses(svc("\"upstream\": {\"port\": 3000}, \"heartbeat_ms\": 500, "
+                   "\"health\": {\"http\": \"/health\"}")));
+  CHECK(parses(svc("\"instances\": \"max\", \"upstream\": {\"port\": 3000}")));
+}
+
+TEST(upstream_errors) {
+  CHECK(one_error(svc("\"upstream\": {\"port\": 0}"), "services[0].upstream.port: must be 1..65535"));
+  CHECK(one_error(svc("\"upstream\": {\"port\": \"80\"}"),
+                  "services[0].upstream.port: must be an integer, got a string"));
+  CHECK(one_error(svc("\"instances\": 2, \"upstream\": {\"port\": 65535}"),
+                  "services[0].upstream.port: 65535 + 2 instances goes past port 65535"));
+  CHECK(parses(svc("\"instances\": 2, \"upstream\": {\"port\": 65534}")));
+  CHECK(one_error(svc("\"upstream\": {}"),
+                  "services[0].upstream: needs exactly one of \"port\" and \"unix\""));
+  CHECK(one_error(svc("\"upstream\": {\"port\": 1, \"unix\": \"x\"}"),
+                  "services[0].upstream: needs exactly one of \"port\" and \"unix\""));
+  CHECK(one_error(svc("\"upstream\": {\"port\": 3000, \"ready\": \"tcp\"}"),
+                  "services[0].upstream.ready: must be \"port\" or \"message\", got \"tcp\""));
+  CHECK(one_error(svc("\"upstream\": {\"port\": 3000, \"prot\": 1}"),
+                  "services[0].upstream.prot: unknown key (did you mean \"port\"?)"));
+  CHECK(one_error(svc("\"upstream\": {\"port\": 3000, \"keepalive\": -1}"),
+                  "services[0].upstream.keepalive: must be 0..100000"));
+  CHECK(one_error(svc("\"upstream\": {\"port\": 3000}, \"env\": {\"PORT\": \"1\"}"),
+                  "services[0].env.PORT: reserved: muster sets it for each instance of an "
+                  "upstream"));
+  CHECK(parses(svc("\"env\": {\"PORT\": \"1\"}"))); /* an IPC service may have its own */
+  CHECK(one_error(svc("\"upstream\": {\"port\": 3000}, \"ws\": {\"ack\": true}"),
+                  "services[0].ws: applies to IPC services only: an upstream's WebSockets are "
+                  "tunnelled"));
+  char longpath[200];
+  memset(longpath, 'x', 110);
+  longpath[110] = '\0';
+  char body[400];
+  snprintf(body, sizeof(body), "\"upstream\": {\"unix\": \"/%s\"}", longpath);
+  CHECK(one_error(svc(body), "services[0].upstream.unix: \"/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                             "xxxxxxxxxxxxxxx.0\" is too long for a Unix socket (at most 107 "
+                             "bytes)"));
+}
+
+TEST(upstream_ports) {
+  CHECK(one_error("{\"services\": ["
+                  "{\"name\": \"a\", \"command\": [\"svc\"], \"instances\": 3, "
+                  "\"upstream\": {\"port\": 3000}},"
+                  "{\"name\": \"b\", \"command\": [\"svc\"], \"upstream\": {\"port\": 3002}}]}",
+                  "services[1].upstream.port: ports 3002..3002 of \"b\" overlap ports "
+                  "3000..3002 of \"a\""));
+  CHECK(parses("{\"services\": ["
+               "{\"name\": \"a\", \"command\": [\"svc\"], \"instances\": 2, "
+               "\"upstream\": {\"port\": 3000}},"
+               "{\"name\": \"b\", \"command\": [\"svc\"], \"upstream\": {\"port\": 3002}}]}"));
+  CHECK(one_error("{\"gateway\": {\"listen\": \"127.0.0.1:3001\"}, \"services\": ["
+                  "{\"name\": \"a\", \"command\": [\"svc\"], \"instances\": 2, "
+                  "\"upstream\": {\"port\": 3000}}]}",
+                  "services[0].upstream.port: port 3001 is muster's own (gateway.listen)"));
+}
+
+TEST(tcp_routes) {
+  struct cfg_errors e;
+  const char *up = "\"services\": [{\"name\": \"chat\", \"command\": [\"svc\"], "
+                   "\"upstream\": {\"port\": 7100}}, {\"name\": \"ipc\", \"command\": [\"svc\"]}]";
+  char json[1024];
+  snprintf(json, sizeof(json), "{\"tcp\": [{\"listen\": \"127.0.0.1:7000\", \"service\": "
+           "\"chat\"}, {\"listen\": \"7001\", \"service\": \"chat\", \"idle_timeout_ms\": 0, "
+           "\"max_connections\": 5}], %s}", up);
+  struct cfg *c = parse(json, &e);
+  CHECK(c != NULL);
+  if (c) {
+    CHECK_INT(c->ntcp, 2);
+    CHECK_STR(c->tcp[0].listen.host, "127.0.0.1");
+    CHECK_INT(c->tcp[0].listen.port, 7000);
+    CHECK_STR(c->tcp[0].service, "chat");
+    CHECK_INT(c->tcp[0].idle_timeout_ms, 600000);
+    CHECK_INT(c->tcp[0].max_connections, 10000);
+    CHECK_STR(c->tcp[1].listen.host, "0.0.0.0");
+    CHECK_INT(c->tcp[1].idle_timeout_ms, 0);
+    CHECK_INT(c->tcp[1].max_connections, 5);
+  }
+  cfg_free(c);
+  cfg_errors_free(&e);
+  snprintf(json, sizeof(json), "{\"tcp\": [{\"listen\": \"7000\", \"service\": \"ipc\"}], %s}", up);
+  CHECK(one_error(json, "tcp[0].service: \"ipc\" has no upstream: a TCP route needs a program "
+                        "listening on a port or a socket"));
+  snprintf(json, sizeof(json), "{\"tcp\": [{\"listen\": \"7000\", \"service\": \"nope\"}], %s}", up);
+  CHECK(one_error(json, "tcp[0].service: no service is called \"nope\""));
+  snprintf(json, sizeof(json), "{\"tcp\": [{\"service\": \"chat\"}], %s}", up);
+  CHECK(one_error(json, "tcp[0].listen: required"));
+  snprintf(json, sizeof(json), "{\"tcp\": [{\"listen\": \"7000\"}], %s}", up);
+  CHECK(one_error(json, "tcp[0].service: required"));
+  snprintf(json, sizeof(json), "{\"tcp\": [{\"listen\": \"7000\", \"service\": \"chat\"}, "
+           "{\"listen\": \"127.0.0.1:7000\", \"service\": \"chat\"}], %s}", up);
+  CHECK(one_error(json, "tcp[1].listen: port 7000 is already muster's tcp[0].listen"));
+  snprintf(json, sizeof(json), "{\"tcp\": [{\"listen\": \"7100\", \"service\": \"chat\"}], %s}",
+           up);
+  CHECK(one_error(json, "services[0].upstream.port: port 7100 is muster's own (tcp[0].listen)"));
+  CHECK(one_error("{\"tcp\": {}}", "tcp: must be an array, got an object"));
+  snprintf(json, sizeof(json), "{\"tcp\": [{\"listen\": \"7000\", \"service\": \"chat\", "
+           "\"idle_timeout_ms\": 5}], %s}", up);
+  CHECK(one_error(json, "tcp[0].idle_timeout_ms: must be 0 or 100..86400000"));
+}
+
+TEST(upstream_equal) {
+  struct cfg_errors e1, e2;
+  struct cfg *a = parse(svc("\"upstream\": {\"port\": 3000}"), &e1);
+  struct cfg *b = parse(svc("\"upstream\": {\"port\": 3001}"), &e2);
+  CHECK(a && b && cfg_service_equal(&a->services[0], &a->services[0]));
+  CHECK(a && b && !cfg_service_equal(&a->services[0], &b->services[0]));
+  cfg_free(a);
+  cfg_free(b);
+  cfg_errors_free(&e1);
+  cfg_errors_free(&e2);
+}
+
 /* ---- Many errors at once ---- */
 
 TEST(all_errors_collected) {
@@ -1538,6 +1687,11 @@ int main(void) {
   RUN(listen);
   RUN(routes);
   RUN(route_conflicts);
+  RUN(upstream);
+  RUN(upstream_errors);
+  RUN(upstream_ports);
+  RUN(tcp_routes);
+  RUN(upstream_equal);
   RUN(all_errors_collected);
   RUN(service_equal);
   RUN(supervision_defaults);

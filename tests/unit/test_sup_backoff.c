@@ -1,5 +1,6 @@
 /* Unit tests for sup_backoff: delays, cap, jitter bounds, window. */
 #include "sup_backoff.h"
+#include "sup_probe.h"
 #include "test.h"
 
 TEST(first_restart_is_immediate_then_doubles) {
@@ -71,7 +72,17 @@ TEST(window_zero_restarts_allowed) {
   sup_window_free(&w);
 }
 
+/* An upstream's readiness probe (sup_probe): 10 ms, doubling, 500 ms at most. */
+TEST(probe_delays) {
+  uint64_t d = 0, want[] = {10, 20, 40, 80, 160, 320, 500, 500};
+  for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+    d = sup_probe_next_delay(d);
+    CHECK_INT(d, want[i]);
+  }
+}
+
 int main(void) {
+  RUN(probe_delays);
   RUN(first_restart_is_immediate_then_doubles);
   RUN(jitter_bounds);
   RUN(zero_initial_means_no_delay);

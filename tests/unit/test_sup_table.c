@@ -54,6 +54,8 @@ TEST(start_and_restart_spawn_when_there_is_none) {
 
 TEST(ready_only_in_starting) {
   ACTS_IN(SUP_E_READY, [SUP_I_STARTING] = 1);
+  /* an upstream's port is tried only while the instance waits for it */
+  ACTS_IN(SUP_E_PROBE, [SUP_I_STARTING] = 1);
 }
 
 TEST(idle_only_in_draining) {
@@ -89,21 +91,23 @@ TEST(hung_broken_drain_where_they_mean_something) {
 /* The drawing: the action of each (state, event) by name; "" is none. Two
  * cells share a name exactly when the code shares the action. */
 static const char *const drawn[SUP_I__COUNT][SUP_E__COUNT] = {
-    /* events in order: START STOP RESTART DRAIN IDLE READY TIMER HUNG UNHEALTHY BROKEN KILL EXIT */
-    [SUP_I_EXITED] = {"spawn", "", "spawn", "", "", "", "", "", "", "", "", ""},
-    [SUP_I_BACKOFF] = {"spawn", "give up", "spawn", "give up", "", "", "spawn", "", "", "", "", ""},
-    [SUP_I_STARTING] = {"", "stop", "restart", "stop", "", "ready", "ready timeout", "kill", "",
-                        "kill", "kill final", "crashed"},
-    [SUP_I_READY] = {"", "stop", "restart", "drain", "", "", "", "kill", "kill", "kill",
+    /* events in order: START STOP RESTART DRAIN IDLE READY PROBE TIMER HUNG UNHEALTHY BROKEN
+     * KILL EXIT */
+    [SUP_I_EXITED] = {"spawn", "", "spawn", "", "", "", "", "", "", "", "", "", ""},
+    [SUP_I_BACKOFF] = {"spawn", "give up", "spawn", "give up", "", "", "", "spawn", "", "", "", "",
+                       ""},
+    [SUP_I_STARTING] = {"", "stop", "restart", "stop", "", "ready", "probe", "ready timeout",
+                        "kill", "", "kill", "kill final", "crashed"},
+    [SUP_I_READY] = {"", "stop", "restart", "drain", "", "", "", "", "kill", "kill", "kill",
                      "kill final", "crashed"},
-    [SUP_I_DRAINING] = {"", "stop", "restart", "", "stop", "", "drain timeout", "kill", "kill",
+    [SUP_I_DRAINING] = {"", "stop", "restart", "", "stop", "", "", "drain timeout", "kill", "kill",
                         "kill", "kill final", "crashed"},
-    [SUP_I_STOPPING] = {"", "", "", "", "", "", "next stop stage", "", "", "kill final",
+    [SUP_I_STOPPING] = {"", "", "", "", "", "", "", "next stop stage", "", "", "kill final",
                         "kill final", "stopped"},
-    [SUP_I_RESTARTING] = {"", "make final", "", "make final", "", "", "next stop stage", "", "",
+    [SUP_I_RESTARTING] = {"", "make final", "", "make final", "", "", "", "next stop stage", "", "",
                           "kill", "kill final", "replaced"},
-    [SUP_I_KILLED] = {"", "make final", "", "make final", "", "", "", "", "", "", "kill final",
-                      "crashed"},
+    [SUP_I_KILLED] = {"", "make final", "", "make final", "", "", "", "", "", "", "",
+                      "kill final", "crashed"},
 };
 
 TEST(table_matches_the_drawing) {

@@ -1,0 +1,452 @@
+/* gw_tcp — TCP routes (SPEC §9): each `tcp[]` entry is a listener whose
+ * connections are spliced to a ready instance of an upstream service, the
+ * one with the fewest connections (round-robin among ties, gw_balance).
+ *
+ * Both sides are gw_up_conns (the accepted client too): each way, reading
+ * stops while the other side has GW_UP_HIGH bytes queued and resumes when
+ * it is down to GW_UP_LOW, so a connection holds at most about 2 ×
+ * (GW_UP_HIGH + one read) whatever flows through it. A side's EOF is
+ * passed on as a shutdown of the other's write side once its queue is out
+ * (half-close); the splice closes when both ways are shut, when either
+ * side fails, after idle_timeout_ms with no byte either way, or when the
+ * instance's process exits (its connections close, new ones go to the
+ * others). Per route: connections open and in all, bytes each way, for
+ * /metrics. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw.h"
+#include "gw_balance.h"
+#include "gw_tcp.h"
+#include "gw_up_pool.h"
+#include "sup_host.h"
+#include "sup_log.h"
+#include "sup_view.h"
+#include "util_vec.h"
+
+#define CONNECT_TRIES 3 /* instances tried for one connection */
+
+struct gw_tcp_route;
+
+/* One client connection and its instance's. */
+struct gw_splice {
+  struct gw_tcp_route *rt;
+  struct gw_up_conn *client;  /* the accepted connection */
+  struct gw_up_conn *up;      /* the instance's, NULL before the pick or once closed */
+  struct sup_instance *inst;  /* the instance it goes to (counted in rt->tcp->counts) */
+  LIST_ENTRY(gw_splice) link; /* rt->splices */
+  int tries;                  /* instances tried */
+  int in_cb;                  /* callbacks of its connections under way (no free then) */
+  unsigned client_eof : 1;    /* the client shut its side */
+  unsigned up_eof : 1;        /* the instance shut its side */
+  unsigned closed : 1;
+};
+
+struct gw_tcp_route {
+  struct gw_tcp *tcp;
+  struct cfg_tcp_route conf;       /* as at start (its strings owned: configs are retired) */
+  char *service;                   /* = conf.service */
+  uv_tcp_t listener;
+  LIST_HEAD(, gw_splice) splices;
+  size_t nconns;                   /* open */
+  uint64_t total, refused;         /* accepted in all; closed at once (no instance, full) */
+  uint64_t bytes_up, bytes_down;   /* client → instance, instance → client */
+  size_t rr;                       /* the balancer's cursor */
+  unsigned listening : 1;
+};
+
+struct gw_tcp {
+  struct gw_server *srv;           /* the gateway: loop, read buffer */
+  struct gw_tcp_route *routes;
+  size_t n;
+  struct gw_map counts;            /* instance pointer → its open connections */
+  int open;                        /* listeners not yet closed */
+  unsigned freeing : 1;
+};
+
+/* ---- Counting connections per instance ---- */
+
+static size_t count_of(struct gw_tcp *tcp, struct sup_instance *inst) {
+  return (size_t)(uintptr_t)gw_map_get(&tcp->counts, (uint64_t)(uintptr_t)inst);
+}
+
+static void count_add(struct gw_tcp *tcp, struct sup_instance *inst, int d) {
+  size_t n = count_of(tcp, inst) + (size_t)d;
+  if (n == 0)
+    gw_map_del(&tcp->counts, (uint64_t)(uintptr_t)inst);
+  else
+    gw_map_put(&tcp->counts, (uint64_t)(uintptr_t)inst, (void *)(uintptr_t)n);
+}
+
+/* The ready instance of svc with the fewest connections, never avoid. */
+static struct sup_instance *pick(struct gw_tcp_route *rt, struct sup_service *svc,
+                                 struct sup_instance *avoid) {
+  struct gw_server *srv = rt->tcp->srv;
+  struct sup_instance *inst;
+  size_t n = 0;
+  int full;
+  while (sup_view_instance(svc, n))
+    n++;
+  if (util_vec_reserve(&srv->cands, &srv->capcands, n) != 0)
+    return NULL;
+  for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++)
+    srv->cands[i] = (struct gw_cand){.inflight = (unsigned)count_of(rt->tcp, inst),
+                                     .usable = inst != avoid && sup_instance_routable(inst)};
+  size_t k = gw_balance_pick(srv->cands, n, UINT32_MAX, &rt->rr, &full);
+  return k == GW_BALANCE_NONE ? NULL : sup_view_instance(svc, k);
+}
+
+/* ---- Closing ---- */
+
+/* Closes both sides of s; it is freed once no callback of it runs. */
+static void splice_close(struct gw_splice *s) {
+  if (s->closed)
+    return;
+  sup_log(SUP_DEBUG, "tcp %s: closing a connection (%s, client eof %d, instance eof %d)",
+          s->rt->service, s->inst ? sup_view_label(s->inst) : "no instance", s->client_eof,
+          s->up_eof);
+  s->closed = 1;
+  LIST_REMOVE(s, link);
+  s->rt->nconns--;
+  if (s->inst)
+    count_add(s->rt->tcp, s->inst, -1);
+  if (s->up)
+    gw_up_conn_close(s->up);
+  gw_up_conn_close(s->client);
+  if (s->in_cb == 0)
+    free(s);
+}
+
+/* A callback of s begins / ends (a close inside it frees s at its end). */
+static struct gw_splice *enter(struct gw_up_conn *uc) {
+  struct gw_splice *s = uc->user;
+  s->in_cb++;
+  return s;
+}
+
+static void leave(struct gw_splice *s) {
+  if (--s->in_cb == 0 && s->closed)
+    free(s);
+}
+
+/* Both ways are shut: done. */
+static void maybe_done(struct gw_splice *s) {
+  if (s->client_eof && s->up_eof)
+    splice_close(s);
+}
+
+/* Some byte went either way: the idle timer starts again. */
+static void active(struct gw_splice *s) {
+  int ms = s->rt->conf.idle_timeout_ms;
+  if (ms > 0)
+    gw_up_conn_timer(s->client, (uint64_t)ms);
+}
+
+/* ---- The two sides ---- */
+
+static void connect_to(struct gw_splice *s, struct sup_instance *avoid);
+
+static struct gw_up_conn *other(struct gw_splice *s, struct gw_up_conn *uc) {
+  return uc == s->client ? s->up : s->client;
+}
+
+static void on_read(struct gw_up_conn *uc, const char *data, size_t len) {
+  struct gw_splice *s = enter(uc);
+  struct gw_up_conn *to = other(s, uc);
+  uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+  if (uc == s->client)
+    s->rt->bytes_up += len;
+  else
+    s->rt->bytes_down += len;
+  gw_up_conn_writev(to, &b, 1);
+  if (!s->closed && gw_up_conn_queued(to) > GW_UP_HIGH)
+    gw_up_conn_pause(uc, 1); /* to's on_drain resumes it */
+  if (!s->closed)
+    active(s);
+  leave(s);
+}
+
+/* A side ended: EOF is passed on as a shutdown; an error closes both. */
+static void on_end(struct gw_up_conn *uc, int err) {
+  struct gw_splice *s = enter(uc);
+  if (uc == s->up && uc->bytes_in == 0 && s->client->bytes_in == 0 && !s->client_eof) {
+    struct sup_instance *gone = s->inst; /* nothing went either way: a dying instance */
+    gw_up_conn_close(uc);
+    s->up = NULL;
+    if (gone)
+      count_add(s->rt->tcp, gone, -1);
+    s->inst = NULL;
+    connect_to(s, gone);
+  } else if (err != UV_EOF) {
+    splice_close(s);
+  } else {
+    if (uc == s->client)
+      s->client_eof = 1;
+    else
+      s->up_eof = 1;
+    gw_up_conn_shutdown(other(s, uc));
+    maybe_done(s);
+  }
+  leave(s);
+}
+
+/* uc's queue is down: the side that feeds it reads again. */
+static void on_drain(struct gw_up_conn *uc) {
+  struct gw_splice *s = enter(uc);
+  struct gw_up_conn *from = other(s, uc);
+  int from_eof = from == s->client ? s->client_eof : s->up_eof;
+  if (from && !from_eof && !s->closed)
+    gw_up_conn_pause(from, 0);
+  leave(s);
+}
+
+/* The client's timer: idle_timeout_ms with no byte either way. */
+static void on_timeout(struct gw_up_conn *uc) {
+  struct gw_splice *s = enter(uc);
+  splice_close(s);
+  leave(s);
+}
+
+/* The instance's side connected, or did not: another instance then. */
+static void on_connect(struct gw_up_conn *uc, int status) {
+  struct gw_splice *s = enter(uc);
+  struct sup_instance *failed = s->inst;
+  if (status == 0) {
+    gw_up_conn_pause(s->client, 0); /* the client's bytes may flow now */
+  } else {
+    sup_log(SUP_WARN, "tcp %s: connect to %s failed: %s", s->rt->service,
+            failed ? sup_view_label(failed) : "an instance", uv_err_name(status));
+    gw_up_conn_close(uc);
+    s->up = NULL;
+    if (failed)
+      count_add(s->rt->tcp, failed, -1);
+    s->inst = NULL;
+    connect_to(s, failed);
+  }
+  leave(s);
+}
+
+static const struct gw_up_conn_cbs splice_cbs = {.on_connect = on_connect, .on_read = on_read,
+                                                 .on_end = on_end, .on_drain = on_drain,
+                                                 .on_timeout = on_timeout};
+
+/* The client's side never connects (it is accepted). */
+static const struct gw_up_conn_cbs *const client_cbs = &splice_cbs;
+
+/* Connects s to an instance other than avoid; none: the client is closed. */
+static void connect_to(struct gw_splice *s, struct sup_instance *avoid) {
+  struct gw_tcp_route *rt = s->rt;
+  struct sup_service *svc = sup_view_find(rt->tcp->srv->host, rt->service);
+  struct sup_instance *inst = svc && s->tries < CONNECT_TRIES ? pick(rt, svc, avoid) : NULL;
+  const char *path;
+  int port;
+  if (inst == NULL || sup_view_upstream_addr(inst, &port, &path) != 0) {
+    sup_log(SUP_DEBUG, "tcp %s: no instance to connect to (%d tried)", rt->service, s->tries);
+    if (s->tries == 0)
+      rt->refused++;
+    splice_close(s);
+    return;
+  }
+  s->tries++;
+  s->inst = inst;
+  count_add(rt->tcp, inst, 1);
+  const struct cfg_service *cfg = sup_view_service_cfg(svc);
+  s->up = gw_up_conn_open(rt->tcp->srv, port, path, (uint64_t)cfg->upstream.connect_timeout_ms,
+                          &splice_cbs, s);
+  if (s->up == NULL)
+    splice_close(s);
+}
+
+/* ---- Accepting ---- */
+
+static void on_connection(uv_stream_t *l, int status) {
+  struct gw_tcp_route *rt = l->data;
+  if (status < 0) {
+    sup_log(SUP_WARN, "tcp %s: accept failed: %s", rt->service, uv_strerror(status));
+    return;
+  }
+  struct gw_splice *s = calloc(1, sizeof(*s));
+  if (s == NULL)
+    return;
+  s->rt = rt;
+  s->client = gw_up_conn_accept(rt->tcp->srv, l, client_cbs, s);
+  if (s->client == NULL) {
+    free(s);
+    return;
+  }
+  LIST_INSERT_HEAD(&rt->splices, s, link);
+  rt->nconns++;
+  rt->total++;
+  if (rt->nconns > (size_t)rt->conf.max_connections) {
+    rt->refused++;
+    splice_close(s);
+    return;
+  }
+  gw_up_conn_pause(s->client, 1); /* until the instance's side is connected */
+  active(s);
+  connect_to(s, NULL);
+}
+
+/* ---- Life cycle ---- */
+
+/* Opens rt's listener. Returns 0 or < 0 (logged). */
+static int listen_on(struct gw_tcp_route *rt, uv_loop_t *loop) {
+  const struct cfg_listen *l = &rt->conf.listen;
+  struct sockaddr_storage ss;
+  int rc = l->ipv6 ? uv_ip6_addr(l->host, l->port, (struct sockaddr_in6 *)&ss)
+                   : uv_ip4_addr(l->host, l->port, (struct sockaddr_in *)&ss);
+  if (rc == 0) {
+    uv_tcp_init(loop, &rt->listener);
+    rt->listener.data = rt;
+    rt->listening = 1;
+    rt->tcp->open++;
+    rc = uv_tcp_bind(&rt->listener, (struct sockaddr *)&ss, 0);
+    if (rc == 0)
+      rc = uv_listen((uv_stream_t *)&rt->listener, 511, on_connection);
+  }
+  if (rc < 0)
+    sup_log(SUP_ERROR, "tcp %s: listen on %s:%d failed: %s", rt->service, l->host, l->port,
+            uv_err_name(rc));
+  else
+    sup_log(SUP_INFO, "tcp %s: listening on %s%s%s:%d", rt->service, l->ipv6 ? "[" : "",
+            l->host, l->ipv6 ? "]" : "", l->port);
+  return rc;
+}
+
+struct gw_tcp *gw_tcp_start(struct gw_server *srv, const struct cfg *cfg) {
+  struct gw_tcp *tcp = calloc(1, sizeof(*tcp));
+  if (tcp == NULL)
+    return NULL;
+  tcp->srv = srv;
+  gw_map_init(&tcp->counts);
+  if (cfg->ntcp && (tcp->routes = calloc(cfg->ntcp, sizeof(*tcp->routes))) == NULL) {
+    free(tcp);
+    return NULL;
+  }
+  for (size_t i = 0; i < cfg->ntcp; i++) {
+    struct gw_tcp_route *rt = &tcp->routes[tcp->n++];
+    rt->tcp = tcp;
+    rt->conf = cfg->tcp[i];
+    rt->conf.listen.host = strdup(cfg->tcp[i].listen.host);
+    rt->service = rt->conf.service = strdup(cfg->tcp[i].service);
+    LIST_INIT(&rt->splices);
+    if (rt->service == NULL || rt->conf.listen.host == NULL)
+      sup_log(SUP_ERROR, "tcp[%zu]: out of memory", i);
+    else if (listen_on(rt, srv->loop) < 0 && rt->listening) { /* logged; the rest runs */
+      rt->listening = 0;
+      uv_close((uv_handle_t *)&rt->listener, NULL);
+      tcp->open--; /* closed before the loop runs again: nothing to wait for */
+    }
+  }
+  return tcp;
+}
+
+/* Frees tcp and what it owns (its listeners are closed). */
+static void tcp_free_now(struct gw_tcp *tcp) {
+  for (size_t i = 0; i < tcp->n; i++) {
+    free(tcp->routes[i].service);
+    free(tcp->routes[i].conf.listen.host);
+  }
+  free(tcp->routes);
+  gw_map_free(&tcp->counts);
+  free(tcp);
+}
+
+static void on_listener_closed(uv_handle_t *h) {
+  struct gw_tcp_route *rt = h->data;
+  struct gw_tcp *tcp = rt->tcp;
+  if (--tcp->open == 0 && tcp->freeing)
+    tcp_free_now(tcp);
+}
+
+void gw_tcp_stop(struct gw_tcp *tcp, int connections) {
+  for (size_t i = 0; tcp && i < tcp->n; i++) {
+    struct gw_tcp_route *rt = &tcp->routes[i];
+    if (rt->listening) {
+      rt->listening = 0;
+      uv_close((uv_handle_t *)&rt->listener, on_listener_closed);
+    }
+    while (connections && !LIST_EMPTY(&rt->splices))
+      splice_close(LIST_FIRST(&rt->splices));
+  }
+}
+
+void gw_tcp_free(struct gw_tcp *tcp) {
+  if (tcp == NULL)
+    return;
+  gw_tcp_stop(tcp, 1);
+  tcp->freeing = 1;
+  if (tcp->open == 0)
+    tcp_free_now(tcp); /* else the last listener's close does */
+}
+
+int gw_tcp_matches(const struct gw_tcp *tcp, const struct cfg *cfg) {
+  size_t n = tcp ? tcp->n : 0;
+  if (n != cfg->ntcp)
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    const struct cfg_tcp_route *a = &tcp->routes[i].conf, *b = &cfg->tcp[i];
+    if (a->listen.port != b->listen.port || strcmp(a->listen.host, b->listen.host) != 0 ||
+        strcmp(a->service, b->service) != 0 || a->idle_timeout_ms != b->idle_timeout_ms ||
+        a->max_connections != b->max_connections)
+      return 0;
+  }
+  return 1;
+}
+
+void gw_tcp_instance_gone(struct gw_tcp *tcp, struct sup_instance *inst) {
+  for (size_t i = 0; tcp && i < tcp->n; i++) {
+    struct gw_splice *s, *next;
+    for (s = LIST_FIRST(&tcp->routes[i].splices); s; s = next) {
+      next = LIST_NEXT(s, link);
+      if (s->inst != inst)
+        continue;
+      if (s->up && s->up->connected) {
+        splice_close(s); /* its instance is gone: so is the connection */
+        continue;
+      }
+      if (s->up) /* still connecting: another instance then */
+        gw_up_conn_close(s->up);
+      s->up = NULL;
+      count_add(tcp, inst, -1);
+      s->inst = NULL;
+      connect_to(s, inst);
+    }
+  }
+}
+
+void gw_tcp_render_metrics(const struct gw_tcp *tcp, struct ipc_buf *b) {
+  static const char *const fams[] = {
+      "# HELP muster_tcp_connections TCP route connections open.\n"
+      "# TYPE muster_tcp_connections gauge\n",
+      "# HELP muster_tcp_connections_total TCP route connections accepted.\n"
+      "# TYPE muster_tcp_connections_total counter\n",
+      "# HELP muster_tcp_refused_total TCP route connections closed at once (no ready instance, "
+      "max_connections).\n# TYPE muster_tcp_refused_total counter\n",
+      "# HELP muster_tcp_bytes_total Bytes through TCP routes, by direction.\n"
+      "# TYPE muster_tcp_bytes_total counter\n"};
+  char line[512];
+  for (size_t f = 0; tcp && tcp->n && f < 4; f++) {
+    ipc_buf_adds(b, fams[f]);
+    for (size_t i = 0; i < tcp->n; i++) {
+      const struct gw_tcp_route *rt = &tcp->routes[i];
+      char route[160];
+      snprintf(route, sizeof(route), "route=\"%s:%d\",service=\"%s\"", rt->conf.listen.host,
+               rt->conf.listen.port, rt->service);
+      if (f == 0)
+        snprintf(line, sizeof(line), "muster_tcp_connections{%s} %zu\n", route, rt->nconns);
+      else if (f == 1)
+        snprintf(line, sizeof(line), "muster_tcp_connections_total{%s} %llu\n", route,
+                 (unsigned long long)rt->total);
+      else if (f == 2)
+        snprintf(line, sizeof(line), "muster_tcp_refused_total{%s} %llu\n", route,
+                 (unsigned long long)rt->refused);
+      else
+        snprintf(line, sizeof(line), "muster_tcp_bytes_total{%s,direction=\"in\"} %llu\n"
+                 "muster_tcp_bytes_total{%s,direction=\"out\"} %llu\n", route,
+                 (unsigned long long)rt->bytes_up, route, (unsigned long long)rt->bytes_down);
+      ipc_buf_adds(b, line);
+    }
+  }
+}

@@ -1,0 +1,621 @@
+/* gw_up — the upstream handler (SPEC §9): a request routed to a service
+ * that serves HTTP itself goes to one of its instances over a keep-alive
+ * connection (gw_up_pool), both ways as a stream.
+ *
+ * The request is taken at its head (gw_handler.on_head): its head goes up
+ * at once and its body follows as it arrives, chunk-encoded when the
+ * client's was; reading from the client pauses while GW_UP_HIGH bytes wait
+ * for the program. The response is read strictly (gw_up_parse) and framed
+ * for the client by gw_h1 (content-length passed on, else chunked); reading
+ * from the program pauses while GW_UP_HIGH bytes wait for the client. So a
+ * body of any size passes both ways in bounded memory.
+ *
+ * What was sent of a request is kept (req->body) up to REPLAY_MAX bytes, so
+ * that an idempotent one can be sent again: on a fresh connection when a
+ * reused one failed before any byte of the response came back (the program
+ * closed it as muster reused it: the keep-alive race; at most FRESH_TRIES
+ * times), and to another instance when the instance failed, nothing sent
+ * to the client yet, within gateway.retries — SPEC §4's rule. A connection
+ * that failed before it was established carried nothing: any method goes
+ * elsewhere. (Like nginx, muster does not send a POST again once it went
+ * up: the program may have acted on it.) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw.h"
+#include "gw_balance.h"
+#include "gw_fwd.h"
+#include "gw_up.h"
+#include "gw_tcp.h"
+#include "gw_up_pool.h"
+#include "rt_handshake.h"
+#include "sup_instance.h"
+#include "sup_log.h"
+#include "sup_view.h"
+#include "util_vec.h"
+
+#define REPLAY_MAX (64 * 1024) /* bytes of a request kept to send it again */
+#define FRESH_TRIES 2          /* fresh connections after a reused one failed */
+
+static const struct gw_gen up_gen;
+static const struct gw_up_conn_cbs up_cbs;
+
+static struct gw_up_req *up_of(struct gw_req *req) {
+  return &req->u.up;
+}
+
+static const char *service_name(struct gw_req *req) {
+  return sup_view_service_cfg(up_of(req)->svc)->name;
+}
+
+static int idempotent(const char *m) {
+  return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS") ||
+         !strcmp(m, "PUT") || !strcmp(m, "DELETE") || !strcmp(m, "TRACE");
+}
+
+/* ---- Letting go ---- */
+
+/* The instance no longer holds req. */
+static void release_instance(struct gw_req *req) {
+  struct gw_up_req *u = up_of(req);
+  if (u->inst) {
+    sup_instance_released(u->inst);
+    u->inst = NULL;
+  }
+}
+
+/* The connection of req goes: back to its pool when reusable. */
+static void release_conn(struct gw_req *req, int reusable) {
+  struct gw_up_req *u = up_of(req);
+  if (u->uc == NULL)
+    return;
+  u->uc->user = NULL;
+  gw_up_pool_put(u->uc, reusable);
+  u->uc = NULL;
+}
+
+/* Everything req holds goes, before its answer ends it. */
+static void release_all(struct gw_req *req, int reusable) {
+  struct gw_up_req *u = up_of(req);
+  release_conn(req, reusable);
+  release_instance(req);
+  if (u->parser_init) {
+    gw_up_parse_free(&u->parser);
+    u->parser_init = 0;
+    LIST_REMOVE(req, u.up.link);
+  }
+}
+
+/* An error answer (nothing was sent to the client yet). */
+static void fail(struct gw_req *req, int status, const char *msg, const struct ipc_header *extra) {
+  release_all(req, 0);
+  gw_reply_error(req, status, msg, extra);
+}
+
+/* The exchange broke after the head went to the client: the client sees
+ * the answer cut (no final chunk, or too few bytes) as the connection
+ * closes. */
+static void cut(struct gw_req *req) {
+  release_all(req, 0);
+  req->keepalive = 0;
+  gw_conn_close(req->conn, 1);
+}
+
+/* ---- Balancing ---- */
+
+/* The instance of svc for req (gw_balance), never avoid. NULL when none;
+ * *full when every candidate was at max_inflight. */
+static struct sup_instance *pick(struct gw_server *srv, struct sup_service *svc,
+                                 struct sup_instance *avoid, size_t *cursor, int *full) {
+  struct sup_instance *inst;
+  size_t n = 0;
+  *full = 0;
+  while (sup_view_instance(svc, n))
+    n++;
+  if (util_vec_reserve(&srv->cands, &srv->capcands, n) != 0)
+    return NULL;
+  for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++)
+    srv->cands[i] = (struct gw_cand){.inflight = sup_view_inflight(inst),
+                                     .usable = inst != avoid && sup_instance_routable(inst)};
+  unsigned max = (unsigned)sup_view_service_cfg(svc)->max_inflight;
+  size_t k = gw_balance_pick(srv->cands, n, max, cursor, full);
+  return k == GW_BALANCE_NONE ? NULL : sup_view_instance(svc, k);
+}
+
+/* 503: no ready instance, or every one full. */
+static void unavailable(struct gw_req *req, int full) {
+  struct sup_service_info si;
+  char msg[160];
+  sup_view_service_info(up_of(req)->svc, &si);
+  if (full)
+    snprintf(msg, sizeof(msg), "service \"%s\" is overloaded: every ready instance has %d "
+             "requests in flight", si.name, sup_view_service_cfg(up_of(req)->svc)->max_inflight);
+  else
+    snprintf(msg, sizeof(msg), "service \"%s\" has no ready instance (%s)", si.name,
+             si.state_name);
+  fail(req, 503, msg, &gw_retry_after);
+}
+
+/* ---- Sending the request ---- */
+
+/* The request head for the program into req->body: the request line as
+ * the client sent its target (no prefix stripped), gw_fwd's headers (no
+ * expect: muster answered 100 itself) and the framing of the body. */
+static int build_head(struct gw_req *req) {
+  struct gw_server *srv = req->srv;
+  struct gw_up_req *u = up_of(req);
+  struct ipc_buf *b = &req->body;
+  struct gw_fwd_in fin = {.buf = req->hbuf.data, .hdrs = req->hdrs, .n = req->nhdrs,
+                          .reqid = req->reqid, .remote = req->conn->remote, .proto = "http",
+                          .upgrade = u->upgrade};
+  int nh = gw_fwd_headers(&fin, &srv->hv, &srv->caphv, &srv->scratch);
+  if (nh < 0)
+    return nh;
+  ipc_buf_reset(b);
+  ipc_buf_adds(b, req->method);
+  ipc_buf_addc(b, ' ');
+  ipc_buf_add(b, req->hbuf.data, req->url_len);
+  ipc_buf_adds(b, " HTTP/1.1\r\n");
+  for (int i = 0; i < nh; i++) {
+    const struct ipc_header *h = &srv->hv[i];
+    if (h->name_len == 6 && memcmp(h->name, "expect", 6) == 0)
+      continue;
+    ipc_buf_add(b, h->name, h->name_len);
+    ipc_buf_add(b, ": ", 2);
+    ipc_buf_add(b, h->value, h->value_len);
+    ipc_buf_add(b, "\r\n", 2);
+  }
+  if (u->chunked_up)
+    ipc_buf_adds(b, "transfer-encoding: chunked\r\n");
+  ipc_buf_add(b, "\r\n", 2);
+  return b->oom ? UV_ENOMEM : 0;
+}
+
+/* Pauses the client's body while too much waits for the program. */
+static void check_up_queue(struct gw_req *req) {
+  struct gw_up_req *u = up_of(req);
+  size_t queued = u->uc && u->uc->connected ? gw_up_conn_queued(u->uc) : req->body.len;
+  if (!u->paused_up && queued > GW_UP_HIGH && !u->body_end) {
+    u->paused_up = 1;
+    gw_req_pause_body(req, 1);
+  }
+}
+
+/* Sends bufs of the request: written when connected (and kept while the
+ * request may be replayed), else kept until the connection is up. */
+static void send_up(struct gw_req *req, const uv_buf_t *bufs, unsigned n) {
+  struct gw_up_req *u = up_of(req);
+  int connected = u->uc && u->uc->connected;
+  if (connected)
+    gw_up_conn_writev(u->uc, bufs, n);
+  if (!connected || u->replayable) {
+    for (unsigned i = 0; i < n; i++)
+      ipc_buf_add(&req->body, bufs[i].base, bufs[i].len);
+    if (connected && req->body.len > REPLAY_MAX) {
+      u->replayable = 0; /* too big to keep: this one cannot be sent again */
+      ipc_buf_free(&req->body);
+    }
+  }
+  if (u->uc)
+    gw_up_conn_timer(u->uc, (uint64_t)req->srv->cfg->request_timeout_ms);
+  check_up_queue(req);
+}
+
+/* The connection is up: what waited goes. */
+static void send_pending(struct gw_req *req) {
+  struct gw_up_req *u = up_of(req);
+  uv_buf_t b = uv_buf_init(req->body.data, (unsigned)req->body.len);
+  gw_up_parse_reset(&u->parser, req->is_head, u->upgrade);
+  gw_up_conn_writev(u->uc, &b, 1);
+  gw_up_conn_timer(u->uc, (uint64_t)req->srv->cfg->request_timeout_ms);
+  if (req->body.len > REPLAY_MAX) {
+    u->replayable = 0;
+    ipc_buf_free(&req->body);
+  }
+  check_up_queue(req);
+}
+
+/* Sends req to an instance other than avoid (fresh: on a new connection
+ * to avoid itself), searching from *cursor (the route's round-robin
+ * cursor for a first try). Answers 503 when there is none. */
+static void attempt(struct gw_req *req, struct sup_instance *avoid, int fresh, size_t *cursor) {
+  struct gw_up_req *u = up_of(req);
+  for (int k = 0; k < 64; k++) {
+    int full = 0, reused = 0;
+    struct sup_instance *inst = fresh ? avoid : pick(req->srv, u->svc, avoid, cursor, &full);
+    if (inst == NULL && avoid && !fresh && sup_instance_routable(avoid))
+      inst = avoid; /* no other: the one that failed, if it is still up */
+    if (inst == NULL || (fresh && !sup_instance_routable(inst))) {
+      unavailable(req, inst ? 0 : full);
+      return;
+    }
+    sup_instance_acquire(inst);
+    u->inst = inst;
+    u->tried = inst;
+    u->tries += !fresh;
+    req->instance = sup_view_index(inst);
+    u->uc = gw_up_pool_get(req->srv, inst, &up_cbs, req, fresh, &reused);
+    if (u->uc != NULL) {
+      req->srv->up.connects += !reused;
+      req->srv->up.reused += reused;
+      if (reused)
+        send_pending(req);
+      return;
+    }
+    release_instance(req); /* no address (its process is going) or out of memory */
+    avoid = inst;
+    fresh = 0;
+  }
+  fail(req, 502, "no upstream connection could be made", NULL);
+}
+
+/* ---- When it goes wrong ---- */
+
+/* The response was not valid HTTP (gw_up_parse): 502, or a cut stream. */
+static void invalid(struct gw_req *req, const char *why) {
+  struct gw_up_req *u = up_of(req);
+  sup_log(SUP_WARN, "%s: invalid response to request %s (%s); answering 502",
+          u->inst ? sup_view_label(u->inst) : service_name(req), req->reqid,
+          why ? why : "invalid response");
+  req->srv->up.invalid++;
+  if (req->head_sent)
+    cut(req);
+  else
+    fail(req, 502, "the upstream sent an invalid response", NULL);
+}
+
+/* The exchange failed before any response head reached the client: sent
+ * again when that is safe (see the top of the file), else 502. never: the
+ * connection was never established (nothing was sent on it). */
+static void failed(struct gw_req *req, int err, int never) {
+  struct gw_up_req *u = up_of(req);
+  int reused = u->uc && u->uc->requests > 0, none_back = u->parser.bytes == 0;
+  int fresh = reused && none_back && u->replayable && u->fresh_tries < FRESH_TRIES && u->inst &&
+              sup_instance_routable(u->inst) && idempotent(req->method);
+  int elsewhere = none_back && u->replayable && u->tries <= req->srv->cfg->retries &&
+                  (never || idempotent(req->method));
+  struct sup_instance *avoid = u->tried;
+  char msg[160];
+  if (!fresh && !elsewhere) {
+    if (never)
+      snprintf(msg, sizeof(msg), "cannot connect to service \"%s\": %s", service_name(req),
+               uv_err_name(err));
+    else
+      snprintf(msg, sizeof(msg), "service \"%s\" closed the connection without answering",
+               service_name(req));
+    fail(req, 502, msg, NULL);
+    return;
+  }
+  sup_log(SUP_INFO, "%s: request %s failed (%s) before any answer; sending it again%s",
+          u->inst ? sup_view_label(u->inst) : service_name(req), req->reqid, uv_err_name(err),
+          fresh ? " on a fresh connection" : " elsewhere");
+  release_conn(req, 0);
+  release_instance(req);
+  u->fresh_tries += fresh;
+  req->srv->up.retries++;
+  size_t cursor = 0;
+  attempt(req, avoid, fresh, &cursor);
+}
+
+/* ---- The response ---- */
+
+/* ---- The response ----
+ * A response's head is held until the end of the read that brought it:
+ * a small response complete within one read (most are) then goes out as
+ * one vectored write, head and body, as an IPC service's does. Otherwise
+ * the head and what was held go at the end of the read (or once HOLD_MAX
+ * bytes are held), and the rest streams. */
+
+#define HOLD_MAX (16 * 1024) /* body bytes held with a head, at most */
+
+/* The held head (and body) go to the client: the response streams. */
+static int flush_held(struct gw_req *req) {
+  struct gw_up_req *u = up_of(req);
+  struct gw_server *srv = req->srv;
+  int nh = gw_up_parse_headers(&u->parser, &srv->hv, &srv->caphv);
+  if (nh < 0)
+    return -1;
+  u->held = 0;
+  gw_req_start_len(req, gw_up_parse_status(&u->parser), srv->hv, (size_t)nh,
+                   gw_up_parse_clen(&u->parser));
+  if (srv->up_body.len > 0 && req->gen == &up_gen)
+    gw_req_send(req, srv->up_body.data, srv->up_body.len);
+  return req->gen == &up_gen ? 0 : -1; /* -1: the client went in the meantime */
+}
+
+/* A response complete while held: one answer (its headers live in the
+ * parser, which goes after the answer ends the request). */
+static void respond_held(struct gw_req *req, int reusable) {
+  struct gw_up_req *u = up_of(req);
+  struct gw_server *srv = req->srv;
+  int nh = gw_up_parse_headers(&u->parser, &srv->hv, &srv->caphv);
+  if (nh < 0) {
+    fail(req, 500, "out of memory", NULL);
+    return;
+  }
+  struct gw_up_parser saved = u->parser;
+  release_conn(req, reusable);
+  release_instance(req);
+  LIST_REMOVE(req, u.up.link);
+  u->parser_init = 0;
+  gw_req_respond(req, gw_up_parse_status(&saved), srv->hv, (size_t)nh, srv->up_body.data,
+                 srv->up_body.len);
+  gw_up_parse_free(&saved);
+}
+
+/* The response is complete: the connection goes back to its pool when
+ * the whole request went up and nothing followed the response. */
+static void complete(struct gw_req *req, int leftover) {
+  struct gw_up_req *u = up_of(req);
+  int reusable = !leftover && u->body_end && gw_up_parse_keepalive(&u->parser);
+  if (u->held && !req->is_head) {
+    respond_held(req, reusable);
+    return;
+  }
+  if (u->held && flush_held(req) < 0)
+    return;
+  release_all(req, reusable);
+  gw_req_finish(req);
+}
+
+static int on_resp_head(void *ctx, struct gw_up_parser *p) {
+  struct gw_req *req = ctx;
+  if (gw_up_parse_status(p) == 101)
+    return 0; /* the tunnel is made when the parse stops for it */
+  gw_up_conn_timer(up_of(req)->uc, 0); /* request_timeout_ms bounded the head only */
+  up_of(req)->held = 1;
+  ipc_buf_reset(&req->srv->up_body);
+  return 0;
+}
+
+static int on_resp_body(void *ctx, const char *data, size_t len) {
+  struct gw_req *req = ctx;
+  struct gw_up_req *u = up_of(req);
+  struct ipc_buf *held = &req->srv->up_body;
+  if (u->held && held->len + len <= HOLD_MAX) {
+    ipc_buf_add(held, data, len);
+    return held->oom ? -1 : 0;
+  }
+  if (u->held && flush_held(req) < 0)
+    return -1;
+  gw_req_send(req, data, len);
+  if (req->gen != &up_gen)
+    return -1;
+  if (!u->paused_down && gw_req_queued(req) > GW_UP_HIGH && !gw_req_want_drain(req)) {
+    u->paused_down = 1; /* the client reads slower than the program writes */
+    gw_up_conn_pause(u->uc, 1);
+    gw_req_timer(req, (uint64_t)req->srv->cfg->request_timeout_ms);
+  }
+  return 0;
+}
+
+static const struct gw_up_parse_cbs parse_cbs = {on_resp_head, on_resp_body};
+
+/* The program answered 101: the client's connection becomes a tunnel to
+ * this connection (gw_tunnel); rest is what came after the head. */
+static void upgraded(struct gw_req *req, const char *rest, size_t n) {
+  struct gw_up_req *u = up_of(req);
+  struct gw_up_conn *uc = u->uc;
+  struct gw_up_parser saved = u->parser; /* its buffers hold the headers */
+  int nh = gw_up_parse_headers(&u->parser, &req->srv->hv, &req->srv->caphv);
+  if (nh < 0) {
+    fail(req, 500, "out of memory", NULL);
+    return;
+  }
+  u->uc = NULL;
+  uc->user = NULL;
+  gw_up_conn_unpool(uc);
+  gw_up_conn_timer(uc, 0);
+  release_instance(req);
+  LIST_REMOVE(req, u.up.link);
+  u->parser_init = 0;
+  gw_tunnel_start(req, uc, req->srv->hv, (size_t)nh, rest, n); /* ends req */
+  gw_up_parse_free(&saved);
+}
+
+/* ---- The connection's callbacks ---- */
+
+static void on_up_connect(struct gw_up_conn *uc, int status) {
+  struct gw_req *req = uc->user;
+  if (status < 0)
+    failed(req, status, 1);
+  else
+    send_pending(req);
+}
+
+static void on_up_read(struct gw_up_conn *uc, const char *data, size_t len) {
+  struct gw_req *req = uc->user;
+  struct gw_up_req *u = up_of(req);
+  size_t used;
+  int rc = gw_up_parse_feed(&u->parser, data, len, &used);
+  if (uc->closing || req->gen != &up_gen)
+    return; /* the client went while the answer was passed on */
+  if (rc == GW_UP_DONE)
+    complete(req, used < len);
+  else if (rc == GW_UP_UPGRADE)
+    upgraded(req, data + used, len - used);
+  else if (rc == GW_UP_INVALID)
+    invalid(req, u->parser.err);
+  else if (rc == GW_UP_STOPPED)
+    fail(req, 500, "out of memory", NULL);
+  else if (u->held)
+    flush_held(req); /* the rest comes later: the head goes now */
+}
+
+static void on_up_end(struct gw_up_conn *uc, int err) {
+  struct gw_req *req = uc->user;
+  struct gw_up_req *u = up_of(req);
+  if (err == UV_EOF && u->parser.bytes > 0) {
+    int rc = gw_up_parse_eof(&u->parser);
+    if (rc == GW_UP_DONE) { /* a body read until the close */
+      complete(req, 1);
+      return;
+    }
+    if (req->gen != &up_gen)
+      return;
+    if (rc == GW_UP_INVALID) {
+      invalid(req, u->parser.err);
+      return;
+    }
+  }
+  if (req->head_sent || (u->held && flush_held(req) == 0))
+    cut(req);
+  else if (req->gen != &up_gen)
+    return;
+  else if (u->parser.bytes > 0)
+    invalid(req, "the upstream closed the connection within its response");
+  else
+    failed(req, err, 0);
+}
+
+/* The program takes the request's bytes again: the client's body goes on. */
+static void on_up_drain(struct gw_up_conn *uc) {
+  struct gw_req *req = uc->user;
+  struct gw_up_req *u = up_of(req);
+  if (u->paused_up) {
+    u->paused_up = 0;
+    gw_req_pause_body(req, 0);
+  }
+}
+
+/* No response head, or no progress sending the request, within
+ * request_timeout_ms: 504, and the connection is closed. */
+static void on_up_timeout(struct gw_up_conn *uc) {
+  struct gw_req *req = uc->user;
+  char msg[128];
+  if (req->head_sent)
+    return;
+  snprintf(msg, sizeof(msg), "no response from service \"%s\" within %d ms", service_name(req),
+           req->srv->cfg->request_timeout_ms);
+  fail(req, 504, msg, NULL);
+}
+
+static const struct gw_up_conn_cbs up_cbs = {.on_connect = on_up_connect, .on_read = on_up_read,
+                                             .on_end = on_up_end, .on_drain = on_up_drain,
+                                             .on_timeout = on_up_timeout};
+
+/* ---- The generator: the client's side ---- */
+
+static void on_abandon(struct gw_req *req) {
+  release_all(req, 0);
+}
+
+/* The client's body, piece by piece (data NULL: its end). */
+static void on_client_body(struct gw_req *req, const char *data, size_t len) {
+  struct gw_up_req *u = up_of(req);
+  char size[24];
+  if (data == NULL) {
+    u->body_end = 1;
+    if (u->chunked_up) {
+      uv_buf_t b = uv_buf_init("0\r\n\r\n", 5);
+      send_up(req, &b, 1);
+    }
+    return;
+  }
+  u->body_in += len;
+  if (!u->chunked_up) {
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    send_up(req, &b, 1);
+    return;
+  }
+  int n = snprintf(size, sizeof(size), "%zx\r\n", len);
+  uv_buf_t b[3] = {uv_buf_init(size, (unsigned)n), uv_buf_init((char *)data, (unsigned)len),
+                   uv_buf_init("\r\n", 2)};
+  send_up(req, b, 3);
+}
+
+/* The client took what waited for it: the program's answer goes on. */
+static void on_client_drained(struct gw_req *req) {
+  struct gw_up_req *u = up_of(req);
+  if (u->paused_down && u->uc) {
+    u->paused_down = 0;
+    gw_req_timer(req, 0);
+    gw_up_conn_pause(u->uc, 0);
+  }
+}
+
+/* The client read nothing of its answer for request_timeout_ms. */
+static void on_client_stall(struct gw_req *req) {
+  if (up_of(req)->paused_down)
+    cut(req);
+}
+
+static const struct gw_gen up_gen = {.abandon = on_abandon, .timeout = on_client_stall,
+                                     .body = on_client_body, .drained = on_client_drained};
+
+/* ---- The handler ---- */
+
+/* 1 when req asks for a WebSocket (tunnelled as it is: the program checks it). */
+static int wants_websocket(struct gw_req *req) {
+  uint32_t ul = 0, cl = 0;
+  const char *up = gw_req_header(req, "upgrade", &ul), *conn = gw_req_header(req, "connection", &cl);
+  struct rt_hs_in in = {.method = req->method, .http_minor = req->http_minor,
+                        .upgrade = {up, up ? ul : 0}, .connection = {conn, conn ? cl : 0}};
+  return req->body_len == 0 && rt_hs_wanted(&in);
+}
+
+static int on_head(const struct gw_handler *h, struct gw_req *req) {
+  struct gw_route *rt = gw_req_route(req);
+  if (rt == NULL)
+    return GW_DECLINED;
+  const struct gw_svc *gs = rt->target;
+  const struct cfg_service *cfg = sup_view_service_cfg(gs->svc);
+  if (!cfg->upstream.enabled)
+    return GW_LATER; /* an IPC service: the proxy takes it whole */
+  struct gw_up_req *u = up_of(req);
+  memset(u, 0, sizeof(*u));
+  u->svc = gs->svc;
+  u->upgrade = (unsigned)wants_websocket(req);
+  u->chunked_up = req->body_len < 0;
+  u->replayable = 1;
+  snprintf(req->service, sizeof(req->service), "%s", cfg->name);
+  gw_up_parse_init(&u->parser, &parse_cbs, req, (uint32_t)req->srv->cfg->max_header_bytes);
+  u->parser_init = 1;
+  LIST_INSERT_HEAD(&req->srv->up_reqs, req, u.up.link);
+  req->gen = &up_gen;
+  if (build_head(req) != 0) {
+    fail(req, 500, "out of memory", NULL);
+    return 0;
+  }
+  attempt(req, NULL, 0, &rt->rr);
+  return 0;
+}
+
+/* Requests for upstream services are all taken at their head. */
+static int on_req(const struct gw_handler *h, struct gw_req *req) {
+  return GW_DECLINED;
+}
+
+const struct gw_handler gw_up_handler = {.name = "upstream", .on_req = on_req, .on_head = on_head};
+
+void gw_up_instance_gone(struct gw_server *srv, struct sup_instance *inst) {
+  struct gw_req *req;
+  gw_up_pools_gone(srv, inst);
+  LIST_FOREACH(req, &srv->up_reqs, u.up.link)
+    if (req->u.up.inst == inst)
+      release_instance(req); /* its connection's end says what follows */
+}
+
+void gw_up_render_metrics(const struct gw_server *srv, struct ipc_buf *b) {
+  char t[1024];
+  const struct gw_up_stats *st = &srv->up;
+  snprintf(t, sizeof(t),
+           "# HELP muster_upstream_connections_total Connections opened to upstream programs.\n"
+           "# TYPE muster_upstream_connections_total counter\nmuster_upstream_connections_total "
+           "%llu\n# HELP muster_upstream_reused_total Requests sent on a pooled connection.\n"
+           "# TYPE muster_upstream_reused_total counter\nmuster_upstream_reused_total %llu\n"
+           "# HELP muster_upstream_idle_connections Pooled connections waiting for a request.\n"
+           "# TYPE muster_upstream_idle_connections gauge\nmuster_upstream_idle_connections %zu\n"
+           "# HELP muster_upstream_retries_total Requests sent again after a failure.\n"
+           "# TYPE muster_upstream_retries_total counter\nmuster_upstream_retries_total %llu\n"
+           "# HELP muster_upstream_invalid_total Upstream responses refused (502).\n"
+           "# TYPE muster_upstream_invalid_total counter\nmuster_upstream_invalid_total %llu\n"
+           "# HELP muster_upstream_tunnels WebSocket tunnels to upstreams open.\n"
+           "# TYPE muster_upstream_tunnels gauge\nmuster_upstream_tunnels %zu\n",
+           (unsigned long long)st->connects, (unsigned long long)st->reused,
+           gw_up_pools_idle(srv), (unsigned long long)st->retries,
+           (unsigned long long)st->invalid, srv->tunnels);
+  ipc_buf_adds(b, t);
+  gw_tcp_render_metrics(srv->tcp, b);
+}
