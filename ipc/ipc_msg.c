@@ -151,6 +151,22 @@ static int body_with_nul(struct parse *p, const char *name) {
   return 0;
 }
 
+/* publish's data holding a "\u0000", which cJSON would cut: its text in
+ * the line as json_raw (when it has no CR, so it stays one SSE line) and,
+ * for a string, the whole decoded string as body. Out of memory keeps
+ * cJSON's value. */
+static void data_with_nul(struct parse *p) {
+  struct member f = {"data", 4, NULL, 0};
+  if (p->line == NULL || memmem(p->line, p->len, "\\u0000", 6) == NULL ||
+      ipc_scan_object(p->line, p->line + p->len, find_member, &f) != 1 ||
+      memchr(f.v, '\r', f.vn) != NULL)
+    return;
+  p->m->json_raw = f.v;
+  p->m->json_len = f.vn;
+  if (cJSON_IsString(p->m->data) && body_with_nul(p, "data") != 0)
+    p->m->json_raw = NULL;
+}
+
 /* Reads a body given as text field `text` or base64 field `b64` (at most
  * one of them may be present). */
 static int get_body(struct parse *p, const char *text, const char *b64) {
@@ -265,6 +281,8 @@ static int parse_publish(struct parse *p) {
     return fail(p, "fields \"data\" and \"data_base64\" are exclusive");
   if (m->data == NULL && !has64)
     return fail(p, "missing field \"data\"");
+  if (m->data)
+    data_with_nul(p);
   return has64 ? get_bytes(p, "data_base64", 1) : 0;
 }
 

@@ -75,11 +75,13 @@ struct ipc_msg {
   const cJSON *headers; /* response (and request on the full path): object or NULL */
   const struct ipc_hdr *hdrs; /* request: its headers in order (both paths) */
   size_t nhdrs;
-  const char *body;    /* request/response body, chunk data; NULL if none */
+  const char *body;    /* request/response body, chunk data, publish's string
+                          data holding U+0000; NULL if none */
   size_t body_len;     /* length of body (may hold any byte when base64) */
   const cJSON *json;   /* response: the "json" value, or NULL */
   const char *json_raw; /* response: the "json" value's text in the line, when
-                          parsed by the fast path (then json is NULL) */
+                          parsed by the fast path (then json is NULL);
+                          publish: data's text when it holds a "\u0000" */
   size_t json_len;
   const char *topic;   /* message, subscribe, unsubscribe, publish */
   const cJSON *data;   /* message, publish: any JSON value */

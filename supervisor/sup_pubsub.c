@@ -43,12 +43,17 @@ int sup_pubsub_publish(struct sup_host *h, struct rt_pub *pub, const char *servi
 /* A `publish` line as a publication: a string is sent as it is, any other
  * JSON value serialised once; data_base64 is binary. */
 static void publish_msg(struct sup_host *h, struct sup_instance *inst, const struct ipc_msg *m) {
-  char *json = m->binary ? NULL : cJSON_PrintUnformatted(m->data);
+  char *json = m->binary || m->json_raw ? NULL : cJSON_PrintUnformatted(m->data);
   struct rt_pub pub = {.room = m->topic, .binary = m->binary, .event = m->event,
                        .except = m->except};
   if (m->binary) {
     pub.text = m->body;
     pub.text_len = m->body_len;
+  } else if (m->json_raw) { /* it holds a U+0000 (ipc_msg.c: data_with_nul) */
+    pub.json = m->json_raw;
+    pub.json_len = m->json_len;
+    pub.text = m->body ? m->body : m->json_raw;
+    pub.text_len = m->body ? m->body_len : m->json_len;
   } else if (json == NULL) {
     sup_log(SUP_WARN, "%s: out of memory publishing to \"%s\"", inst->label, m->topic);
     return;

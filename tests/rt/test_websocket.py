@@ -97,6 +97,20 @@ class RoomsTest(unittest.TestCase):
                     self.assertEqual(await recv(b), "b-ok")
             run(go())
 
+    def test_publish_keeps_u0000(self):
+        # cJSON keeps strings as C strings; a publication holding U+0000
+        # (from Node: "\\u0000" in the line) still arrives whole.
+        with Muster([ws_svc()]).start() as m:
+            wait_ready(m)
+
+            async def go():
+                async with websockets.connect(url(m, "/chat/ws?join=lobby")) as a, \
+                        websockets.connect(url(m, "/chat/ws?join=lobby")) as b:
+                    await a.send("pub:lobby:before\u0000after")
+                    self.assertEqual(await recv(a), "before\u0000after")
+                    self.assertEqual(await recv(b), "before\u0000after")
+            run(go())
+
     def test_operator_publish_and_rooms_command(self):
         with Muster([ws_svc()]).start() as m:
             wait_ready(m)
