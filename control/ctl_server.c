@@ -23,6 +23,7 @@
 #include "sup_service.h"
 #include "sup_status.h"
 #include "sup_view.h"
+#include "util_unix.h"
 
 #define CLIENT_MAX_QUEUE ((size_t)8 << 20) /* a client that stops reading */
 #define REQUEST_MAX_LINE ((size_t)1 << 20)
@@ -552,28 +553,6 @@ static void hook_finished(void *ctx) {
     client_close(LIST_FIRST(&srv->clients));
 }
 
-/* Makes the socket's directory and removes a stale socket file. Returns 0,
- * or UV_EADDRINUSE when another process is listening there. */
-static int prepare_path(const char *path) {
-  char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
-  if (slash && slash != dir) {
-    *slash = '\0';
-    mkdir(dir, 0700);
-  }
-  free(dir);
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd >= 0) {
-    int busy = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    close(fd);
-    if (busy)
-      return UV_EADDRINUSE;
-  }
-  unlink(path); /* stale from a muster that was killed */
-  return 0;
-}
-
 struct ctl_server *ctl_server_start(struct sup_host *host) {
   const char *path = sup_view_cfg(host)->control.socket;
   struct ctl_server *srv = calloc(1, sizeof(*srv));
@@ -583,7 +562,7 @@ struct ctl_server *ctl_server_start(struct sup_host *host) {
   }
   srv->host = host;
   LIST_INIT(&srv->clients);
-  if (prepare_path(path) != 0) {
+  if (util_unix_prepare(path, 0700) != 0) {
     sup_log(SUP_ERROR, "control: another muster is listening on %s", path);
     free(srv->path);
     free(srv);

@@ -31,28 +31,6 @@ static const char *service_name(const struct gw_req *req) {
   return sup_view_service_cfg(req->u.proxy.svc)->name;
 }
 
-/* ---- Balancing ---- */
-
-/* The instance of svc to send to (gw_balance over its instances), never
- * `avoid`. NULL when none; *full when some were at max_inflight. */
-static struct sup_instance *pick(struct gw_server *srv, struct sup_service *svc,
-                                 struct sup_instance *avoid, size_t *cursor, int *full) {
-  struct sup_instance *inst;
-  size_t n = 0;
-  while (sup_view_instance(svc, n))
-    n++;
-  if (util_vec_reserve(&srv->cands, &srv->capcands, n) != 0) {
-    *full = 0;
-    return NULL;
-  }
-  for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++)
-    srv->cands[i] = (struct gw_cand){.inflight = sup_view_inflight(inst),
-                                     .usable = inst != avoid && sup_instance_routable(inst)};
-  unsigned max = (unsigned)sup_view_service_cfg(svc)->max_inflight;
-  size_t k = gw_balance_pick(srv->cands, n, max, cursor, full);
-  return k == GW_BALANCE_NONE ? NULL : sup_view_instance(svc, k);
-}
-
 /* ---- Sending the request ---- */
 
 /* The sec-websocket-protocol tokens of a handshake into v (at most max). */
@@ -146,7 +124,7 @@ int gw_proxy_send(struct gw_req *req, struct sup_instance *avoid, size_t *cursor
   struct gw_server *srv = req->srv;
   struct gw_proxy_req *p = &req->u.proxy;
   for (;;) {
-    struct sup_instance *inst = pick(srv, p->svc, avoid, cursor, full);
+    struct sup_instance *inst = gw_svc_pick(srv, p->svc, avoid, cursor, full);
     if (inst == NULL) {
       p->inst = NULL;
       return 1;

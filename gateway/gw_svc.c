@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "gw.h"
+#include "gw_balance.h"
 #include "ipc_text.h"
 #include "sup_host.h"
 #include "sup_log.h"
@@ -526,4 +527,23 @@ void gw_svcs_render_metrics(const struct gw_server *srv, struct ipc_buf *b) {
          render_retries);
   family(b, srv, "# HELP muster_quarantined_total Requests answered 502 \"quarantined\".\n"
                  "# TYPE muster_quarantined_total counter\n", render_quarantine);
+}
+
+/* ---- Picking an instance (both handlers) ---- */
+
+struct sup_instance *gw_svc_pick(struct gw_server *srv, struct sup_service *svc,
+                                 const struct sup_instance *avoid, size_t *cursor, int *full) {
+  struct sup_instance *inst;
+  size_t n = 0;
+  *full = 0;
+  while (sup_view_instance(svc, n))
+    n++;
+  if (util_vec_reserve(&srv->cands, &srv->capcands, n) != 0)
+    return NULL;
+  for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++)
+    srv->cands[i] = (struct gw_cand){.inflight = sup_view_inflight(inst),
+                                     .usable = inst != avoid && sup_instance_routable(inst)};
+  unsigned max = (unsigned)sup_view_service_cfg(svc)->max_inflight;
+  size_t k = gw_balance_pick(srv->cands, n, max, cursor, full);
+  return k == GW_BALANCE_NONE ? NULL : sup_view_instance(svc, k);
 }

@@ -146,4 +146,10 @@ int gw_svc_poison(struct gw_req *req, const struct sup_instance *dying, struct g
  * counted as GW_RETRY_BUDGET), 1 otherwise. */
 int gw_svc_retry(struct gw_req *req, enum gw_retry_outcome outcome);
 
+/* The instance of svc for a request (gw_balance: fewest in flight, ties
+ * from *cursor), never avoid. NULL when none; *full when every candidate
+ * was at max_inflight. The IPC proxy and the upstream handler both ask. */
+struct sup_instance *gw_svc_pick(struct gw_server *srv, struct sup_service *svc,
+                                 const struct sup_instance *avoid, size_t *cursor, int *full);
+
 #endif

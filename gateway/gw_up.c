@@ -102,26 +102,7 @@ static void cut(struct gw_req *req) {
   gw_conn_close(req->conn, 1);
 }
 
-/* ---- Balancing ---- */
-
-/* The instance of svc for req (gw_balance), never avoid. NULL when none;
- * *full when every candidate was at max_inflight. */
-static struct sup_instance *pick(struct gw_server *srv, struct sup_service *svc,
-                                 struct sup_instance *avoid, size_t *cursor, int *full) {
-  struct sup_instance *inst;
-  size_t n = 0;
-  *full = 0;
-  while (sup_view_instance(svc, n))
-    n++;
-  if (util_vec_reserve(&srv->cands, &srv->capcands, n) != 0)
-    return NULL;
-  for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++)
-    srv->cands[i] = (struct gw_cand){.inflight = sup_view_inflight(inst),
-                                     .usable = inst != avoid && sup_instance_routable(inst)};
-  unsigned max = (unsigned)sup_view_service_cfg(svc)->max_inflight;
-  size_t k = gw_balance_pick(srv->cands, n, max, cursor, full);
-  return k == GW_BALANCE_NONE ? NULL : sup_view_instance(svc, k);
-}
+/* ---- No instance to take it ---- */
 
 /* 503: no ready instance, or every one full. */
 static void unavailable(struct gw_req *req, int full) {
@@ -223,7 +204,7 @@ static void attempt(struct gw_req *req, struct sup_instance *avoid, int fresh, s
   struct gw_up_req *u = up_of(req);
   for (int k = 0; k < 64; k++) {
     int full = 0, reused = 0;
-    struct sup_instance *inst = fresh ? avoid : pick(req->srv, u->svc, avoid, cursor, &full);
+    struct sup_instance *inst = fresh ? avoid : gw_svc_pick(req->srv, u->svc, avoid, cursor, &full);
     if (inst == NULL && avoid && !fresh && sup_instance_routable(avoid))
       inst = avoid; /* no other: the one that failed, if it is still up */
     if (inst == NULL || (fresh && !sup_instance_routable(inst))) {

@@ -19,6 +19,7 @@
 #include "sup_proc.h"
 #include "sup_pubsub.h"
 #include "sup_service.h"
+#include "util_unix.h"
 
 /* ---- Closing ---- */
 
@@ -171,29 +172,6 @@ static int env_port(char *const *env) {
 
 /* ---- Upstreams (SPEC §9): the address of this process ---- */
 
-/* Makes the directory of a Unix socket path (one level) and removes a
- * stale socket file there. Returns 0, or UV_EADDRINUSE when something
- * accepts connections on it. */
-static int prepare_socket(const char *path) {
-  char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
-  if (slash && slash != dir) {
-    *slash = '\0';
-    mkdir(dir, 0755);
-  }
-  free(dir);
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd >= 0) {
-    int busy = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    close(fd);
-    if (busy)
-      return UV_EADDRINUSE;
-  }
-  unlink(path); /* left by an instance that was killed */
-  return 0;
-}
-
 /* The port or socket run's instance listens on (instance i: port + i, or
  * PATH.i), from the config in force at its spawn. Returns 0, or < 0 with
  * the reason logged. */
@@ -215,7 +193,7 @@ static int upstream_address(struct sup_run *run, struct sup_instance *inst) {
     run->up_path = NULL;
     return UV_ENOMEM;
   }
-  if (prepare_socket(run->up_path) != 0) {
+  if (util_unix_prepare(run->up_path, 0755) != 0) {
     sup_log(SUP_ERROR, "%s: another program accepts connections on %s", inst->label,
             run->up_path);
     return UV_EADDRINUSE;
