@@ -180,7 +180,7 @@ static const char *own_listener(const struct cfg *c, int port, size_t upto, char
  * listeners takes (instances i and j would fight over them). */
 static void check_ports(struct cfg__ctx *x, const struct cfg *c, size_t i) {
   const struct cfg_service *a = &c->services[i];
-  char p[CFG__PATH_MAX], buf[32];
+  char p[CFG__PATH_MAX], buf[48];
   int lo = a->upstream.port, hi = lo + a->instances - 1;
   if (lo == 0)
     return;
@@ -205,7 +205,7 @@ static void check_ports(struct cfg__ctx *x, const struct cfg *c, size_t i) {
  * one whose port another listener of muster takes. */
 static void check_tcp_route(struct cfg__ctx *x, const struct cfg *c, size_t t) {
   const struct cfg_tcp_route *r = &c->tcp[t];
-  char p[CFG__PATH_MAX], buf[32];
+  char p[CFG__PATH_MAX], buf[48];
   if (r->service != NULL) {
     const struct cfg_service *s = cfg_find_service(c, r->service);
     snprintf(p, sizeof(p), "tcp[%zu].service", t);
