@@ -710,7 +710,7 @@ class NetnsClusterTest(unittest.TestCase):
             await a.send("whoami")
             conn_a = await asyncio.wait_for(a.recv(), TIMEOUT)
             others = []
-            for _ in range(6):  # leastconn: the next lands elsewhere
+            for _ in range(6):  # roundrobin: the next lands elsewhere
                 b = await websockets.connect(url, ping_interval=None)
                 others.append(b)
                 await b.send("whoami")
@@ -740,16 +740,24 @@ class NetnsClusterTest(unittest.TestCase):
 
         async def go():
             nonlocal load
-            readers = [Reader(room, failures) for _ in range(n_readers)]
-            for r in readers:
+            # Readers and senders on every host (the GETs of the load
+            # take turns too): more until so, bounded.
+            readers = []
+            while len(readers) < n_readers or \
+                    {r.hosts[0] for r in readers} != set(HOSTS):
+                self.assertLess(len(readers), 3 * n_readers, "readers all on one host")
+                r = Reader(room, failures)
                 r.task = asyncio.create_task(r.run())
-            await asyncio.wait_for(asyncio.gather(*(r.connected.wait() for r in readers)), TIMEOUT)
+                await asyncio.wait_for(r.connected.wait(), TIMEOUT)
+                readers.append(r)
 
             def seen(text):
                 return any(text in r.texts for r in readers)
-            senders = [Sender("s%d" % i, room, seen) for i in range(n_senders)]
-            for s in senders:
-                await s.connect()
+            senders = []
+            while len(senders) < n_senders or {s.hosts[0] for s in senders} != set(HOSTS):
+                self.assertLess(len(senders), 3 * n_senders, "senders all on one host")
+                senders.append(Sender("s%d" % len(senders), room, seen))
+                await senders[-1].connect()
             load = GetLoad(2)
             stop = asyncio.Event()
 
@@ -793,7 +801,7 @@ class NetnsClusterTest(unittest.TestCase):
         print("\n  %s: %d says, %d readers, %d GETs, duplicates %d, resets %d, "
               "reader streams %s, sender hosts %s, %s"
               % (self.id().rsplit(".", 1)[1], len(sent), len(readers), load.ok, dups,
-                 sum(r.resets for r in readers), [len(r.hosts) for r in readers],
+                 sum(r.resets for r in readers), [r.hosts for r in readers],
                  [s.hosts for s in senders], info), file=sys.stderr)
         return readers, senders
 
