@@ -23,7 +23,7 @@ struct cl_redis_conn {
   uv_connect_t creq;
   uv_write_t wreq;
   struct cl_redis *r;      /* NULL once dropped */
-  redisReader *reader;
+  struct cl_reader rd;      /* its replies */
   struct ipc_buf out;      /* commands not written yet */
   struct ipc_buf writing;  /* the write in flight */
   int connected;
@@ -32,6 +32,35 @@ struct cl_redis_conn {
 
 static uint64_t now_ms(const struct cl_redis *r) {
   return uv_now(r->loop);
+}
+
+/* ---- RESP in: hiredis's reader, bounded ---- */
+
+static void *bounded_array(const redisReadTask *task, int elements) {
+  struct cl_reader *rd = task->privdata;
+  if (elements > CL_REDIS_MAX_ELEMENTS) {
+    rd->too_large = 1;
+    return NULL; /* the reader's error: the connection is dropped */
+  }
+  return rd->create_array(task, elements);
+}
+
+int cl_reader_init(struct cl_reader *rd) {
+  if ((rd->r = redisReaderCreate()) == NULL)
+    return UV_ENOMEM;
+  rd->fns = *rd->r->fn;
+  rd->create_array = rd->fns.createArray;
+  rd->fns.createArray = bounded_array;
+  rd->r->fn = &rd->fns;
+  rd->r->privdata = rd;
+  rd->too_large = 0;
+  return 0;
+}
+
+void cl_reader_free(struct cl_reader *rd) {
+  if (rd->r)
+    redisReaderFree(rd->r);
+  rd->r = NULL;
 }
 
 /* ---- RESP out ---- */
@@ -83,8 +112,7 @@ static void start_write(struct cl_redis_conn *c) {
 
 static void on_conn_closed(uv_handle_t *h) {
   struct cl_redis_conn *c = h->data;
-  if (c->reader)
-    redisReaderFree(c->reader);
+  cl_reader_free(&c->rd);
   ipc_buf_free(&c->out);
   ipc_buf_free(&c->writing);
   free(c);
@@ -258,15 +286,19 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     cl_redis_drop(r, nread == UV_EOF ? "closed by Redis" : uv_strerror((int)nread));
     return;
   }
-  if (redisReaderFeed(c->reader, buf->base, (size_t)nread) != REDIS_OK) {
+  if (redisReaderFeed(c->rd.r, buf->base, (size_t)nread) != REDIS_OK) {
     cl_redis_drop(r, "out of memory");
     return;
   }
   while (c->r != NULL) {
     void *reply = NULL;
-    if (redisReaderGetReply(c->reader, &reply) != REDIS_OK) {
+    if (redisReaderGetReply(c->rd.r, &reply) != REDIS_OK) {
       char why[160];
-      snprintf(why, sizeof(why), "bad reply: %s", c->reader->errstr);
+      if (c->rd.too_large)
+        snprintf(why, sizeof(why), "bad reply: an array of more than %d elements",
+                 CL_REDIS_MAX_ELEMENTS);
+      else
+        snprintf(why, sizeof(why), "bad reply: %s", c->rd.r->errstr);
       cl_redis_drop(r, why);
       return;
     }
@@ -275,7 +307,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     dispatch(r, reply);
     freeReplyObject(reply);
   }
-  if (c->r != NULL && c->reader->len - c->reader->pos > CL_REDIS_MAX_REPLY)
+  if (c->r != NULL && c->rd.r->len - c->rd.r->pos > CL_REDIS_MAX_REPLY)
     cl_redis_drop(r, "a reply larger than 512 MiB");
 }
 
@@ -342,7 +374,7 @@ static void connect_now(struct cl_redis *r) {
   struct cl_redis_conn *c = calloc(1, sizeof(*c));
   r->state = CL_REDIS_CONNECTING;
   r->state_ms = now_ms(r);
-  if (c == NULL || (c->reader = redisReaderCreate()) == NULL) {
+  if (c == NULL || cl_reader_init(&c->rd) != 0) {
     free(c);
     went_down(r, "out of memory");
     return;

@@ -33,6 +33,22 @@ struct redisReply;
 #define CL_REDIS_BACKOFF_MIN_MS 100
 #define CL_REDIS_BACKOFF_MAX_MS 5000
 #define CL_REDIS_MAX_REPLY (512u << 20) /* a reply larger than this drops the connection */
+#define CL_REDIS_MAX_ELEMENTS (1 << 20) /* an aggregate announcing more is a bad reply */
+
+/* hiredis's reader with its aggregates bounded: a reply that announces an
+ * array of more than CL_REDIS_MAX_ELEMENTS (hiredis would allocate them
+ * all at once) is an error of the reader ("out of memory"), so a broken
+ * or hostile server costs bounded memory. Must not move once made. */
+struct cl_reader {
+  redisReader *r;
+  redisReplyObjectFunctions fns; /* hiredis's own, createArray bounded */
+  void *(*create_array)(const redisReadTask *task, int elements); /* hiredis's */
+  int too_large; /* the reader's error was an aggregate past the bound */
+};
+
+/* Makes rd's reader. Returns 0 or UV_ENOMEM. */
+int cl_reader_init(struct cl_reader *rd);
+void cl_reader_free(struct cl_reader *rd);
 
 struct cl_redis;
 

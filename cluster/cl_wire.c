@@ -105,7 +105,8 @@ static int parse_record(struct cur *c, struct cl_record *r) {
     return fail(c, "bad origin");
   if (take_u64(c, ' ', &r->oseq, "bad sequence number") != 0 || r->oseq == 0)
     return fail(c, "bad sequence number");
-  if (take_word(c, ' ', 1, &kind, &kn, "bad kind") != 0 || strchr("tjb", *kind) == NULL)
+  if (take_word(c, ' ', 1, &kind, &kn, "bad kind") != 0 || kn != 1 ||
+      memchr("tjb", *kind, 3) == NULL) /* strchr would take the NUL */
     return fail(c, "bad kind");
   r->kind = *kind;
   if (take_counted(c, ' ', &r->event, &r->event_len, "bad event") != 0 ||

@@ -9,7 +9,9 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import sys
+import threading
 import time
 import unittest
 
@@ -280,6 +282,77 @@ class ClusterTest(unittest.TestCase):
         got = run(go())
         self.assertEqual(got, ["m%d" % i for i in range(40)])
         # (h1 comes back after 100 ms at least: what h2 published meanwhile is read back)
+
+
+class FakeRedis:
+    """A server on 127.0.0.1 that answers whatever it is sent with one
+    reply of the test's choosing, on every connection."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.url = "redis://127.0.0.1:%d" % self.port
+        self.conns = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            try:
+                c.settimeout(TIMEOUT)
+                if c.recv(65536):
+                    c.sendall(self.reply)
+            except OSError:
+                pass
+
+    def stop(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+        self.thread.join(TIMEOUT)
+
+
+class BadRedisTest(unittest.TestCase):
+    """Replies no Redis sends: the connection is dropped with the reason,
+    muster keeps serving, and memory stays bounded (an array announced
+    with two billion elements is refused before anything is allocated)."""
+
+    def check(self, reply, why, line=None):
+        fake = FakeRedis(reply)
+        self.addCleanup(fake.stop)
+        m = host(fake, "h1").start()
+        self.addCleanup(m.stop)
+        m.expect(line or r"cluster: cannot reach Redis at 127\.0\.0\.1:%d \(\w+ connection: %s"
+                 % (fake.port, why))
+        wait_ready(m)
+        self.assertEqual(metric(m, "muster_redis_up"), 0)
+        c = RawClient(gateway_addr(m), TIMEOUT)
+        try:
+            c.request("GET", "/livez")
+            self.assertEqual(c.read_response().status, 200)
+        finally:
+            c.close()
+
+    def test_huge_array(self):
+        self.check(b"*2000000000\r\n", r"bad reply: an array of more than 1048576 elements")
+
+    def test_huge_nested_array(self):
+        self.check(b"*1\r\n*1048577\r\n", r"bad reply: an array of more than 1048576 elements")
+
+    def test_not_resp(self):
+        self.check(b"HTTP/1.1 400 Bad Request\r\n\r\n", r"bad reply: Protocol error")
+
+    def test_error_to_ping(self):
+        self.check(b"-NOAUTH Authentication required.\r\n", None,
+                   r"cluster: Redis at 127\.0\.0\.1:\d+ refused PING: NOAUTH Authentication")
 
 
 if __name__ == "__main__":
