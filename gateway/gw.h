@@ -77,6 +77,7 @@ struct gw_server {
   uint64_t next_id;                   /* last request id handed out */
   LIST_HEAD(gw_conns, gw_conn) conns; /* every open connection */
   TAILQ_HEAD(gw_dirty, gw_conn) dirty; /* connections with corked output */
+  TAILQ_HEAD(gw_tp_dirty, gw_conn) tp_dirty; /* connections whose transport holds bytes (TLS) */
   uv_prepare_t flush;                 /* writes it before the loop polls */
   size_t nconns;
   size_t buffered;                    /* answer bytes queued, every connection */

@@ -46,7 +46,7 @@ static void on_connection(uv_stream_t *l, int status) {
     sup_log(SUP_WARN, "gateway: accept failed: %s", uv_strerror(status));
     return;
   }
-  gw_conn_accept(srv);
+  gw_conn_accept(srv, l, NULL);
 }
 
 /* ---- Hooks from the supervisor ---- */
@@ -214,6 +214,7 @@ static struct gw_server *server_new(struct sup_host *host, const struct cfg_list
   srv->reqid_base = ((uint64_t)time(NULL) << 32) ^ ((uint64_t)getpid() << 48);
   LIST_INIT(&srv->conns);
   TAILQ_INIT(&srv->dirty);
+  TAILQ_INIT(&srv->tp_dirty);
   TAILQ_INIT(&srv->ws_list);
   gw_map_init(&srv->ws_conns);
   gw_map_init(&srv->inflight);
