@@ -323,6 +323,8 @@ void gw_conn_close(struct gw_conn *c, int graceful) {
     gw_conn_uncork(c); /* what was corked goes first */
   if (graceful && c->tp->closing)
     c->tp->closing(c); /* the transport's last bytes (TLS close_notify) */
+  if (uv_is_closing((uv_handle_t *)&c->tcp))
+    return; /* a write of the above failed: the connection is closed already */
   if (!c->closing) {
     c->closing = 1;
     c->proto->on_close(c); /* once: what is in progress is abandoned */

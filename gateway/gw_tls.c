@@ -382,6 +382,13 @@ int gw_tls_listen(struct gw_tls_server *ts) {
   return rc;
 }
 
+int gw_tls_sockname(struct gw_tls_server *ts, struct sockaddr_storage *ss) {
+  int len = sizeof(*ss);
+  if (ts == NULL || !ts->listening)
+    return UV_EINVAL;
+  return uv_tcp_getsockname(&ts->listener, (struct sockaddr *)ss, &len);
+}
+
 void gw_tls_unlisten(struct gw_tls_server *ts) {
   if (ts == NULL || !ts->listening)
     return;

@@ -25,6 +25,8 @@
 #ifndef MUSTER_GW_TLS_H
 #define MUSTER_GW_TLS_H
 
+#include <sys/socket.h>
+
 #include "cfg.h"
 #include "ipc_buf.h"
 
@@ -51,6 +53,10 @@ int gw_tls_reload_prepare(struct gw_tls_server *ts, const struct cfg *nc, struct
  * a changed tls.listen is logged as applying at the next start. ts NULL:
  * logs that a tls section added by the reload waits for a restart. */
 void gw_tls_reload_commit(struct gw_tls_server *ts, const struct cfg *nc);
+
+/* The address the listener is bound to (its port when configured as 0).
+ * Returns 0 or < 0. */
+int gw_tls_sockname(struct gw_tls_server *ts, struct sockaddr_storage *ss);
 
 /* Appends the muster_tls_* families to b. */
 void gw_tls_render_metrics(const struct gw_tls_server *ts, struct ipc_buf *b);
