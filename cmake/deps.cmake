@@ -20,6 +20,7 @@ muster_require(CJSON libcjson       libcjson-dev)
 muster_require(MONGOC libmongoc-1.0 libmongoc-dev)
 muster_require(BSON  libbson-1.0    libbson-dev)
 muster_require(CRYPTO libcrypto     libssl-dev)
+muster_require(SSL   libssl        libssl-dev)
 muster_require(HIREDIS hiredis      libhiredis-dev)
 
 # llhttp: Debian's node-llhttp ships the C sources; we compile them here.

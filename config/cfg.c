@@ -48,6 +48,7 @@ void cfg_free(struct cfg *c) {
   free(c->file);
   free(c->dir);
   free(c->gateway.listen.host);
+  cfg__tls_free(&c->gateway);
   free(c->gateway.health_path);
   free(c->gateway.access_log);
   free(c->admin.listen.host);

@@ -34,8 +34,31 @@ struct cfg_listen {
   int ipv6;   /* 1 when host is an IPv6 literal */
 };
 
+/* gateway.tls.min_version: the oldest TLS a client may speak. */
+enum cfg_tls_version {
+  CFG_TLS_1_2 = 0, /* "TLSv1.2" (default) */
+  CFG_TLS_1_3      /* "TLSv1.3" */
+};
+
+/* One certificate of gateway.tls.certificates. */
+struct cfg_tls_cert {
+  char *cert; /* absolute path of the PEM certificate (and its chain) */
+  char *key;  /* absolute path of its PEM private key */
+};
+
+/* gateway.tls (SPEC §13): TLS termination on a listener of its own. */
+struct cfg_tls {
+  int enabled;                /* 0 when "tls" is absent or null */
+  struct cfg_listen listen;   /* the TLS address (valid when enabled) */
+  struct cfg_tls_cert *certs; /* in config order; SNI falls back to the first */
+  size_t ncerts;              /* >= 1 when enabled */
+  enum cfg_tls_version min_version;
+  int http2;                  /* http2: accepted; h2 is not offered yet (HTTP/1.1 only) */
+};
+
 struct cfg_gateway {
   struct cfg_listen listen; /* public HTTP address */
+  struct cfg_tls tls;       /* TLS listener, when enabled */
   int request_timeout_ms;   /* no response head within it: 504 */
   int header_timeout_ms;    /* request headers not complete: 408 */
   int keepalive_timeout_ms; /* idle keep-alive connection lifetime */

@@ -30,14 +30,15 @@ static const char *const gateway_keys[] = {"listen",
                                            "quarantine_s",
                                            "health_path",
                                            "access_log",
+                                           "tls",
                                            NULL};
 static const char *const admin_keys[] = {"listen", NULL};
 static const char *const control_keys[] = {"socket", NULL};
 static const char *const logs_keys[] = {"dir", "max_bytes", "keep", NULL};
 
 /* Reads the listen address obj.listen (default def) into l. */
-static void read_listen(struct cfg__ctx *x, const cJSON *obj, const char *parent, const char *def,
-                        struct cfg_listen *l) {
+void cfg__read_listen(struct cfg__ctx *x, const cJSON *obj, const char *parent, const char *def,
+                      struct cfg_listen *l) {
   char p[CFG__PATH_MAX], err[256];
   char *s;
   cfg__join(p, sizeof(p), parent, "listen");
@@ -85,11 +86,14 @@ static void read_access_log(struct cfg__ctx *x, const cJSON *obj, struct cfg_gat
 static void parse_gateway(struct cfg__ctx *x, const cJSON *v, struct cfg_gateway *g) {
   if (v != NULL && cfg__check_object(x, v, "gateway", gateway_keys) != 0)
     v = NULL; /* reported; use the defaults */
-  read_listen(x, v, "gateway", DEFAULT_LISTEN, &g->listen);
+  cfg__read_listen(x, v, "gateway", DEFAULT_LISTEN, &g->listen);
   cfg__read_ints(x, v, "gateway", cfg__gateway_ints, g);
   cfg__get_number(x, v, "gateway", "retry_budget", DEFAULT_RETRY_BUDGET, 0, 10, &g->retry_budget);
   read_health_path(x, v, g);
   read_access_log(x, v, g);
+  const cJSON *tls = cJSON_GetObjectItemCaseSensitive(v, "tls");
+  if (tls != NULL && !cJSON_IsNull(tls))
+    cfg__parse_tls(x, tls, g);
 }
 
 /* Returns 1 when listening on a and on b would take the same port. */
@@ -108,10 +112,15 @@ static void parse_admin(struct cfg__ctx *x, const cJSON *v, struct cfg *c) {
   if (cfg__check_object(x, v, "admin", admin_keys) != 0)
     return;
   c->admin.enabled = 1;
-  read_listen(x, v, "admin", DEFAULT_ADMIN_LISTEN, &c->admin.listen);
+  cfg__read_listen(x, v, "admin", DEFAULT_ADMIN_LISTEN, &c->admin.listen);
   if (c->admin.listen.host != NULL && c->gateway.listen.host != NULL &&
       same_socket(&c->admin.listen, &c->gateway.listen))
     cfg__err(x, "admin.listen", "port %d is the gateway's: admin must not be on the public port",
+             c->admin.listen.port);
+  const struct cfg_tls *t = &c->gateway.tls;
+  if (c->admin.listen.host != NULL && t->enabled && t->listen.host != NULL &&
+      same_socket(&c->admin.listen, &t->listen))
+    cfg__err(x, "admin.listen", "port %d is gateway.tls's: admin must not be on the public port",
              c->admin.listen.port);
 }
 

@@ -94,6 +94,13 @@ int cfg__strdup(struct cfg__ctx *x, const char *path, const char *s, char **out)
 
 /* gateway, admin, control, logs (cfg_host.c). */
 void cfg__parse_host(struct cfg__ctx *x, const cJSON *root, struct cfg *c);
+/* Reads the listen address obj.listen (default def) into l (cfg_host.c). */
+void cfg__read_listen(struct cfg__ctx *x, const cJSON *obj, const char *parent, const char *def,
+                      struct cfg_listen *l);
+/* gateway.tls (cfg_tls.c): reads v (not NULL) into g->tls. */
+void cfg__parse_tls(struct cfg__ctx *x, const cJSON *v, struct cfg_gateway *g);
+/* Frees what g->tls owns (cfg_tls.c). */
+void cfg__tls_free(struct cfg_gateway *g);
 /* services[] (cfg_service.c). */
 void cfg__parse_services(struct cfg__ctx *x, const cJSON *root, struct cfg *c);
 /* services[i].routes (cfg_route.c): reads v into s->routes. */

@@ -161,11 +161,13 @@ static void check_upstream_service(struct cfg__ctx *x, const struct cfg_service 
 }
 
 /* The name of what already takes TCP port port on loopback among
- * muster's own listeners (gateway, admin, tcp routes before tcp[upto]),
+ * muster's own listeners (gateway, its TLS one, admin, tcp routes before tcp[upto]),
  * or NULL. */
 static const char *own_listener(const struct cfg *c, int port, size_t upto, char *buf, size_t n) {
   if (c->gateway.listen.host && c->gateway.listen.port == port)
     return "gateway.listen";
+  if (c->gateway.tls.enabled && c->gateway.tls.listen.host && c->gateway.tls.listen.port == port)
+    return "gateway.tls.listen";
   if (c->admin.enabled && c->admin.listen.host && c->admin.listen.port == port)
     return "admin.listen";
   for (size_t t = 0; t < upto && t < c->ntcp; t++)

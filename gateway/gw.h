@@ -2,6 +2,8 @@
  *
  *   gw_server   listeners (the gateway, the admin one) and the host hooks
  *   gw_conn     one connection: socket, transport seam, protocol seam
+ *   gw_tls      the TLS listener and transport (OpenSSL, memory BIOs)
+ *   gw_cert     its certificates: loading, checking, SNI (names: pure)
  *   gw_h1       the HTTP/1 protocol: parsing (llhttp, strict) and framing
  *   gw_strict   the checks of a request llhttp lets through (pure)
  *   gw_req      a request as handlers see it; the handler interface
@@ -41,6 +43,7 @@
 
 struct sup_host;
 struct sup_instance;
+struct gw_tls_server;
 
 /* Request timeouts that fired this loop turn, answered 504 after its
  * poll unless their response came in it (gw_expire.c). */
@@ -77,6 +80,7 @@ struct gw_server {
   uint64_t next_id;                   /* last request id handed out */
   LIST_HEAD(gw_conns, gw_conn) conns; /* every open connection */
   TAILQ_HEAD(gw_dirty, gw_conn) dirty; /* connections with corked output */
+  TAILQ_HEAD(gw_tp_dirty, gw_conn) tp_dirty; /* connections whose transport holds bytes (TLS) */
   uv_prepare_t flush;                 /* writes it before the loop polls */
   size_t nconns;
   size_t buffered;                    /* answer bytes queued, every connection */
@@ -97,6 +101,7 @@ struct gw_server {
   LIST_HEAD(gw_up_reqs, gw_req) up_reqs; /* exchanges with upstreams under way */
   size_t tunnels;                     /* WebSocket tunnels open (gw_tunnel.c) */
   struct gw_tcp *tcp;                 /* the TCP routes (gw_tcp.c), gateway only */
+  struct gw_tls_server *tls;          /* the TLS listener (gw_tls.c), gateway only, or NULL */
   struct gw_up_stats up;              /* counters for metrics */
   struct ipc_buf up_body;             /* a response's first body bytes, held with its head */
   TAILQ_HEAD(gw_up_dirty, gw_up_conn) up_dirty; /* upstream connections with corked bytes */
@@ -113,6 +118,7 @@ struct gw_server {
   unsigned stopping : 1;              /* shutdown began: no keep-alive */
   unsigned metered : 1;               /* requests count in metrics (not admin) */
   unsigned draining : 1;              /* a drain: answers carry connection: close */
+  unsigned failed : 1;                /* a listener did not start (gw_server_failed) */
 };
 
 /* ---- gw_h1.c ---- */

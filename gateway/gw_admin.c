@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gw.h"
+#include "gw_tls.h"
 #include "ipc_text.h"
 #include "sup_host.h"
 #include "sup_log.h"
@@ -90,6 +91,7 @@ static void reply_metrics(struct gw_req *req) {
                        sup_host_rooms(req->srv->host)->published, &b);
   gw_svcs_render_metrics(pub, &b); /* the queue, retries and quarantine */
   gw_up_render_metrics(pub, &b);
+  gw_tls_render_metrics(pub->tls, &b); /* handshakes by version and outcome */
   if (b.oom)
     gw_reply_error(req, 500, "out of memory", NULL);
   else

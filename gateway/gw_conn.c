@@ -21,7 +21,7 @@ static void plain_on_read(struct gw_conn *c, const char *data, size_t len) {
 }
 
 static const struct gw_transport plain = {
-    .name = "tcp", .on_read = plain_on_read, .writev = gw_conn_sock_writev};
+    .name = "tcp", .scheme = "http", .on_read = plain_on_read, .writev = gw_conn_sock_writev};
 
 /* ---- Timer and reading ---- */
 
@@ -200,7 +200,7 @@ void gw_conn_sock_writev(struct gw_conn *c, const uv_buf_t *bufs, unsigned n) {
 }
 
 size_t gw_conn_queued(const struct gw_conn *c) {
-  return c->wq.len + c->wbuf.len + c->cork_bytes;
+  return c->wq.len + c->wbuf.len + c->cork_bytes + c->tp_held;
 }
 
 /* ---- Corked output ---- */
@@ -250,10 +250,30 @@ void gw_conn_uncork(struct gw_conn *c) {
   cork_drop(c);
 }
 
+/* Takes c off the transport's dirty list. */
+static void tp_clean(struct gw_conn *c) {
+  if (c->tp_dirty) {
+    c->tp_dirty = 0;
+    TAILQ_REMOVE(&c->srv->tp_dirty, c, tp_link);
+  }
+}
+
+void gw_conn_tp_dirty(struct gw_conn *c) {
+  if (c->tp_dirty || uv_is_closing((uv_handle_t *)&c->tcp))
+    return;
+  c->tp_dirty = 1;
+  TAILQ_INSERT_TAIL(&c->srv->tp_dirty, c, tp_link);
+  uv_prepare_start(&c->srv->flush, on_flush);
+}
+
 void gw_conn_flush_all(struct gw_server *srv) {
   struct gw_conn *c;
   while ((c = TAILQ_FIRST(&srv->dirty)) != NULL)
-    gw_conn_uncork(c); /* takes c off the list */
+    gw_conn_uncork(c); /* takes c off the list (its bytes may make it tp-dirty) */
+  while ((c = TAILQ_FIRST(&srv->tp_dirty)) != NULL) {
+    tp_clean(c);
+    c->tp->flush(c); /* the transport's batch of this turn (TLS: one SSL_write) */
+  }
 }
 
 /* ---- Life cycle ---- */
@@ -263,6 +283,8 @@ static void on_closed(uv_handle_t *h) {
   if (--c->open_handles > 0)
     return;
   c->proto->release(c);
+  if (c->tp->release)
+    c->tp->release(c);
   ipc_buf_free(&c->wq);
   ipc_buf_free(&c->wbuf);
   free(c->cork);
@@ -299,6 +321,10 @@ void gw_conn_close(struct gw_conn *c, int graceful) {
     return;
   if (graceful)
     gw_conn_uncork(c); /* what was corked goes first */
+  if (graceful && c->tp->closing)
+    c->tp->closing(c); /* the transport's last bytes (TLS close_notify) */
+  if (uv_is_closing((uv_handle_t *)&c->tcp))
+    return; /* a write of the above failed: the connection is closed already */
   if (!c->closing) {
     c->closing = 1;
     c->proto->on_close(c); /* once: what is in progress is abandoned */
@@ -315,6 +341,7 @@ void gw_conn_close(struct gw_conn *c, int graceful) {
   if (graceful && c->linger && !c->lingering && start_linger(c) == 0)
     return;
   cork_drop(c);
+  tp_clean(c);
   LIST_REMOVE(c, link);
   c->srv->nconns--;
   c->open_handles = 2;
@@ -336,24 +363,34 @@ static void read_remote(struct gw_conn *c) {
     uv_ip4_name((struct sockaddr_in *)&ss, c->remote, sizeof(c->remote));
 }
 
-void gw_conn_accept(struct gw_server *srv) {
+void gw_conn_start_proto(struct gw_conn *c) {
+  if (!c->closing)
+    c->proto->start(c);
+}
+
+void gw_conn_accept(struct gw_server *srv, uv_stream_t *listener, const struct gw_transport *tp) {
   struct gw_conn *c = calloc(1, sizeof(*c));
   if (c == NULL)
     return;
   c->srv = srv;
-  c->tp = &plain;
+  c->tp = tp ? tp : &plain;
   c->proto = &gw_h1_proto;
   uv_tcp_init(srv->loop, &c->tcp);
   uv_timer_init(srv->loop, &c->timer);
   c->tcp.data = c->timer.data = c;
   LIST_INSERT_HEAD(&srv->conns, c, link);
   srv->nconns++;
-  if (uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&c->tcp) < 0) {
+  if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
     gw_conn_close(c, 0);
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
   read_remote(c);
-  c->proto->start(c);
+  if (c->tp->start == NULL)
+    c->proto->start(c);
+  else if (c->tp->start(c) < 0) {
+    gw_conn_close(c, 0);
+    return;
+  }
   gw_conn_resume(c);
 }

@@ -5,8 +5,8 @@
  *   socket <─write── transport <─bytes─── protocol <──answers──── handlers
  *
  * The transport (struct gw_transport) sits between the socket and the
- * protocol: plain TCP passes bytes through; TLS will decrypt and encrypt
- * there without the socket or the parser knowing. The protocol (struct
+ * protocol: plain TCP passes bytes through; TLS (gw_tls.c) decrypts and
+ * encrypts there without the socket or the parser knowing. The protocol (struct
  * gw_proto) turns bytes into requests: HTTP/1 (gw_h1.c) to begin with; a
  * connection can switch protocol (a WebSocket upgrade) with
  * gw_conn_set_proto().
@@ -34,10 +34,24 @@ struct rt_buf;
 /* Between the socket and the protocol. */
 struct gw_transport {
   const char *name;
+  const char *scheme; /* what the client speaks: "http" or "https" (x-forwarded-proto) */
+  /* Optional: the connection is accepted. The transport starts the
+   * protocol (gw_conn_start_proto) now or later (after a handshake).
+   * Returns 0, or < 0: the connection is closed at once. Without it the
+   * protocol starts at once. */
+  int (*start)(struct gw_conn *c);
   /* Bytes read from the socket: decode, hand to the protocol. */
   void (*on_read)(struct gw_conn *c, const char *data, size_t len);
   /* Bytes of the protocol: encode, hand to gw_conn_sock_writev(). */
   void (*writev)(struct gw_conn *c, const uv_buf_t *bufs, unsigned n);
+  /* Optional: what the transport holds goes to the socket now (once a
+   * loop turn, after gw_conn_tp_dirty). */
+  void (*flush)(struct gw_conn *c);
+  /* Optional: a graceful close begins: the transport's last bytes (TLS
+   * close_notify) go to the socket before the queue drains and the FIN. */
+  void (*closing)(struct gw_conn *c);
+  /* Optional: its state goes (after the handles closed). */
+  void (*release)(struct gw_conn *c);
 };
 
 /* Turns bytes into requests (or frames) and back. */
@@ -124,10 +138,22 @@ struct gw_conn {
   size_t cork_bytes;               /* their bytes */
   TAILQ_ENTRY(gw_conn) dirty;      /* on srv->dirty while ncork > 0 */
   void *pdata;                     /* the state of a protocol other than HTTP/1 */
+  /* ---- the transport's state (TLS) ---- */
+  void *tdata;                     /* owned by the transport (released in tp->release) */
+  size_t tp_held;                  /* bytes of the protocol the transport holds, not yet encoded */
+  TAILQ_ENTRY(gw_conn) tp_link;    /* on srv->tp_dirty while tp_dirty is set */
+  unsigned tp_dirty : 1;           /* tp->flush is due before the loop polls */
 };
 
-/* Accepts a connection on srv's listener and starts its protocol. */
-void gw_conn_accept(struct gw_server *srv);
+/* Accepts a connection on listener (one of srv's) with transport tp (NULL:
+ * plain TCP) and starts it. */
+void gw_conn_accept(struct gw_server *srv, uv_stream_t *listener, const struct gw_transport *tp);
+
+/* Starts the connection's protocol (the transport's call, once). */
+void gw_conn_start_proto(struct gw_conn *c);
+
+/* Asks for tp->flush(c) before the loop polls (once a turn at most). */
+void gw_conn_tp_dirty(struct gw_conn *c);
 
 /* Writes bufs through the transport (what the protocol sends). */
 static inline void gw_conn_writev(struct gw_conn *c, const uv_buf_t *bufs, unsigned n) {

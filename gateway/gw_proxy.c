@@ -66,7 +66,8 @@ static int send_request(struct gw_req *req, struct sup_instance *inst) {
   if (ch == NULL)
     return UV_EPIPE;
   struct gw_fwd_in fin = {.buf = req->hbuf.data, .hdrs = req->hdrs, .n = req->nhdrs,
-                          .reqid = req->reqid, .remote = req->conn->remote, .proto = "http",
+                          .reqid = req->reqid, .remote = req->conn->remote,
+                          .proto = req->conn->tp->scheme,
                           .upgrade = p->ws_key != 0};
   int nh = gw_fwd_headers(&fin, &srv->hv, &srv->caphv, &srv->scratch);
   if (nh < 0)

@@ -8,6 +8,7 @@
 
 #include "gw.h"
 #include "gw_tcp.h"
+#include "gw_tls.h"
 #include "gw_up_pool.h"
 #include "sup_host.h"
 #include "sup_log.h"
@@ -46,7 +47,7 @@ static void on_connection(uv_stream_t *l, int status) {
     sup_log(SUP_WARN, "gateway: accept failed: %s", uv_strerror(status));
     return;
   }
-  gw_conn_accept(srv);
+  gw_conn_accept(srv, l, NULL);
 }
 
 /* ---- Hooks from the supervisor ---- */
@@ -98,8 +99,9 @@ static int listen_start(struct gw_server *srv) {
   return rc;
 }
 
-/* Stops accepting (connections already open go on). */
+/* Stops accepting, TLS too (connections already open go on). */
 static void listen_stop(struct gw_server *srv) {
+  gw_tls_unlisten(srv->tls);
   if (srv->listening) {
     srv->listening = 0;
     uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
@@ -121,6 +123,9 @@ static void hook_drain(void *ctx, int phase) {
     if (!srv->listening && listen_start(srv) != 0) {
       sup_log(SUP_ERROR, "gateway: cannot listen again after the drain");
       listen_stop(srv);
+    } else if (gw_tls_listen(srv->tls) != 0) {
+      sup_log(SUP_ERROR, "gateway: cannot listen for TLS again after the drain");
+      gw_tls_unlisten(srv->tls);
     }
   }
 }
@@ -161,6 +166,13 @@ static void hook_finished(void *ctx) {
   gw_access_close(&srv->access);
 }
 
+/* A reload, before any of it applies: the TLS certificates are read
+ * again; when they do not load, the reload fails. */
+static int hook_reload_check(void *ctx, const struct cfg *nc, struct cfg_errors *errs) {
+  struct gw_server *srv = ctx;
+  return gw_tls_reload_prepare(srv->tls, nc, errs);
+}
+
 /* A reload: new routes and settings (the listen address needs a restart). */
 static void hook_reloaded(void *ctx) {
   struct gw_server *srv = ctx;
@@ -170,6 +182,7 @@ static void hook_reloaded(void *ctx) {
   if (a->port != b->port || strcmp(a->host, b->host) != 0)
     sup_log(SUP_WARN, "gateway: a new listen address applies after a restart of muster");
   srv->cfg = &cfg->gateway;
+  gw_tls_reload_commit(srv->tls, cfg);
   if (gw_svcs_add(srv) != 0)
     sup_log(SUP_ERROR, "gateway: out of memory for a new service's queue; it gets no route");
   if (!gw_tcp_matches(srv->tcp, cfg))
@@ -214,6 +227,7 @@ static struct gw_server *server_new(struct sup_host *host, const struct cfg_list
   srv->reqid_base = ((uint64_t)time(NULL) << 32) ^ ((uint64_t)getpid() << 48);
   LIST_INIT(&srv->conns);
   TAILQ_INIT(&srv->dirty);
+  TAILQ_INIT(&srv->tp_dirty);
   TAILQ_INIT(&srv->ws_list);
   gw_map_init(&srv->ws_conns);
   gw_map_init(&srv->inflight);
@@ -269,10 +283,13 @@ struct gw_server *gw_server_start(struct sup_host *host) {
                                  .drain = hook_drain,
                                  .stopping = hook_stopping,
                                  .finished = hook_finished, .reopen = hook_reopen,
+                                 .reload_check = hook_reload_check,
                                  .reloaded = hook_reloaded,
                                  .service_reset = hook_service_reset,
                                  .service_status = hook_service_status};
   sup_host_add_hooks(host, &hooks);
+  if (gw_tls_start(srv, &srv->tls) != 0)
+    srv->failed = 1; /* logged; the caller winds the host down */
   return srv;
 }
 
@@ -289,10 +306,15 @@ struct gw_server *gw_admin_start(struct sup_host *host, struct gw_server *gatewa
   return srv;
 }
 
+int gw_server_failed(const struct gw_server *srv) {
+  return srv == NULL || srv->failed;
+}
+
 void gw_server_free(struct gw_server *srv) {
   if (srv == NULL)
     return;
   gw_tcp_free(srv->tcp);
+  gw_tls_free(srv->tls);
   gw_routes_free(&srv->routes);
   gw_svcs_free(srv);
   gw_map_free(&srv->inflight);

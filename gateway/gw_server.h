@@ -7,10 +7,15 @@
 struct sup_host;
 struct gw_server;
 
-/* Binds gateway.listen and starts accepting. Returns the server, or NULL
- * with a message logged ("gateway: listen on 127.0.0.1:8080 failed:
- * EADDRINUSE"). */
+/* Binds gateway.listen (and gateway.tls.listen, its certificates loaded)
+ * and starts accepting. Returns the server, or NULL with a message logged
+ * ("gateway: listen on 127.0.0.1:8080 failed: EADDRINUSE"). A server whose
+ * TLS listener failed is returned (its hooks are set: a shutdown closes
+ * it) with gw_server_failed() true. */
 struct gw_server *gw_server_start(struct sup_host *host);
+
+/* 1 when srv is NULL or did not start whole (see gw_server_start). */
+int gw_server_failed(const struct gw_server *srv);
 
 /* Starts the admin listener (admin.listen): /healthz, /metrics, /events.
  * gateway is the public server whose metrics it shows. NULL on failure. */

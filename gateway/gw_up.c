@@ -128,7 +128,8 @@ static int build_head(struct gw_req *req) {
   struct gw_up_req *u = up_of(req);
   struct ipc_buf *b = &req->body;
   struct gw_fwd_in fin = {.buf = req->hbuf.data, .hdrs = req->hdrs, .n = req->nhdrs,
-                          .reqid = req->reqid, .remote = req->conn->remote, .proto = "http",
+                          .reqid = req->reqid, .remote = req->conn->remote,
+                          .proto = req->conn->tp->scheme,
                           .upgrade = u->upgrade};
   int nh = gw_fwd_headers(&fin, &srv->hv, &srv->caphv, &srv->scratch);
   if (nh < 0)

@@ -17,6 +17,7 @@
 #include "cfg.h"
 #include "cl_node.h"
 #include "ctl_server.h"
+#include "gw_cert.h"
 #include "gw_rt.h"
 #include "gw_server.h"
 #include "sup_exec.h"
@@ -124,10 +125,10 @@ static int run(struct cfg *cfg, const char *config, const char *bin_dir) {
     return 1;
   }
   struct gw_server *gw = gw_server_start(&host);
-  struct ctl_server *ctl = gw ? ctl_server_start(&host) : NULL;
+  struct ctl_server *ctl = !gw_server_failed(gw) ? ctl_server_start(&host) : NULL;
   struct gw_server *admin = NULL;
   struct sup_notify *notify = NULL;
-  int ok = gw != NULL && ctl != NULL && cluster_start(&host, gw) == 0;
+  int ok = !gw_server_failed(gw) && ctl != NULL && cluster_start(&host, gw) == 0;
   if (ok && host.cfg->admin.enabled)
     ok = (admin = gw_admin_start(&host, gw)) != NULL;
   if (!ok) {
@@ -160,6 +161,10 @@ int main(int argc, char **argv) {
   sup_log_init_from_env();
   char *bin_dir = self_dir();
   struct cfg *cfg = load(config, bin_dir, check);
+  if (cfg != NULL && check && gw_cert_check(cfg, stderr) != 0) {
+    cfg_free(cfg); /* a certificate that does not load (SPEC §13) */
+    cfg = NULL;
+  }
   if (cfg == NULL || check) {
     if (cfg)
       printf("config ok\n");

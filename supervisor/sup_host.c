@@ -387,6 +387,18 @@ static void emit_reload(struct sup_host *h, const struct sup_reload_result *res)
   sup_host_emit(h, &ev);
 }
 
+/* Asks every hook whether nc can be applied (the TLS certificates load).
+ * Returns 0, or the first hook's error (every hook is asked). */
+static int reload_check(struct sup_host *h, const struct cfg *nc, struct cfg_errors *errs) {
+  int rc = 0;
+  for (size_t k = 0; k < h->nhooks; k++) {
+    int r = h->hooks[k].reload_check ? h->hooks[k].reload_check(h->hooks[k].ctx, nc, errs) : 0;
+    if (r != 0 && rc == 0)
+      rc = r < 0 ? r : UV_EINVAL;
+  }
+  return rc;
+}
+
 int sup_host_reload(struct sup_host *h, struct sup_reload_result *res, struct cfg_errors *errs) {
   struct cfg *nc = NULL;
   int rc;
@@ -407,6 +419,12 @@ int sup_host_reload(struct sup_host *h, struct sup_reload_result *res, struct cf
     cfg_free(nc);
     cfg_errors_add(errs, "out of memory");
     return UV_ENOMEM;
+  }
+  if ((rc = reload_check(h, nc, errs)) != 0) {
+    free(v);
+    free(added);
+    cfg_free(nc);
+    return rc;
   }
   size_t n = retire_services(h, v, apply_services(h, nc, v, res, added, &nadded), res);
   free(h->svcs);

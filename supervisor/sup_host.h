@@ -37,6 +37,10 @@ struct sup_host_hooks {
   void (*finished)(void *ctx);
   /* SIGUSR1: reopen log files. */
   void (*reopen)(void *ctx);
+  /* A reload, before anything of it applies: nc is the new config.
+   * Returns 0, or < 0 with the reasons added to errs: the reload fails
+   * and the config in force stays (the gateway's TLS certificates). */
+  int (*reload_check)(void *ctx, const struct cfg *nc, struct cfg_errors *errs);
   /* A reload changed the config in force (routes, gateway settings). */
   void (*reloaded)(void *ctx);
   /* A drain (SPEC §10) moved on: see enum sup_drain_phase. */

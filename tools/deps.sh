@@ -16,8 +16,10 @@ deb_pkgs="$install_pkgs build-essential debhelper dpkg-dev fakeroot lintian"
 # its corpus replayed under ctest); muster itself never links it. The
 # cluster tests (tests/cluster) run redis-server, and haproxy in network
 # namespaces made with iproute2. node-ws: the unmodified WebSocket app the
-# upstream tunnel test (tests/up) puts behind muster.
-test_pkgs="$deb_pkgs python3 python3-mockupdb python3-websockets node-ws apache2-utils man-db tmux bash-completion chromium util-linux mount libwslay-dev redis-server haproxy iproute2"
+# upstream tunnel test (tests/up) puts behind muster. openssl: the TLS tests
+# make their certificates with it; testssl.sh: tests/gw/test_testssl.py
+# grades the TLS listener.
+test_pkgs="$deb_pkgs python3 python3-mockupdb python3-websockets node-ws apache2-utils man-db tmux bash-completion chromium util-linux mount libwslay-dev redis-server haproxy iproute2 openssl testssl.sh"
 bench_pkgs="$build_pkgs wrk nginx-light nodejs haproxy"
 fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev libwslay-dev"
 

@@ -167,6 +167,65 @@ static const char *svc(const char *body) {
   return buf;
 }
 
+/* ---- gateway.tls (SPEC §13) ---- */
+
+TEST(tls) {
+  struct cfg_errors e;
+  struct cfg *c = parse("{\"gateway\": {\"tls\": {\"listen\": \"127.0.0.1:8443\", "
+                        "\"certificates\": [{\"cert\": \"certs/a.pem\", \"key\": \"/k/a.key\"}, "
+                        "{\"cert\": \"b.pem\", \"key\": \"b.key\"}], \"min_version\": \"TLSv1.3\", "
+                        "\"http2\": false}}}",
+                        &e);
+  CHECK(c != NULL);
+  if (c != NULL) {
+    const struct cfg_tls *t = &c->gateway.tls;
+    CHECK_INT(t->enabled, 1);
+    CHECK_STR(t->listen.host, "127.0.0.1");
+    CHECK_INT(t->listen.port, 8443);
+    CHECK_INT(t->ncerts, 2);
+    CHECK_STR(t->certs[0].cert, in_tmp("certs/a.pem")); /* against the config directory */
+    CHECK_STR(t->certs[0].key, "/k/a.key");
+    CHECK_STR(t->certs[1].key, in_tmp("b.key"));
+    CHECK_INT(t->min_version, CFG_TLS_1_3);
+    CHECK_INT(t->http2, 0);
+  }
+  cfg_free(c);
+  cfg_errors_free(&e);
+  c = parse("{\"gateway\": {\"tls\": {\"certificates\": [{\"cert\": \"a\", \"key\": \"b\"}]}}}",
+            &e);
+  CHECK(c != NULL && c->gateway.tls.listen.port == 8443 && c->gateway.tls.http2 == 1 &&
+        c->gateway.tls.min_version == CFG_TLS_1_2);
+  cfg_free(c);
+  cfg_errors_free(&e);
+  CHECK(parses("{\"gateway\": {\"tls\": null}}"));
+}
+
+TEST(tls_errors) {
+  CHECK(one_error("{\"gateway\": {\"tls\": {}}}",
+                  "gateway.tls.certificates: required: a list of {\"cert\": PATH, \"key\": PATH}"));
+  CHECK(one_error("{\"gateway\": {\"tls\": {\"certificates\": []}}}",
+                  "gateway.tls.certificates: must be a list of 1..64 {\"cert\", \"key\"} objects, "
+                  "got an empty list"));
+  CHECK(one_error("{\"gateway\": {\"tls\": {\"certificates\": [{\"cert\": \"a\"}]}}}",
+                  "gateway.tls.certificates[0].key: required (the path of a PEM file)"));
+  CHECK(one_error("{\"gateway\": {\"tls\": {\"certificates\": [{\"cert\": \"a\", \"key\": \"b\", "
+                  "\"chain\": \"c\"}]}}}",
+                  "gateway.tls.certificates[0].chain: unknown key"));
+  CHECK(one_error("{\"gateway\": {\"tls\": {\"certificates\": [{\"cert\": \"a\", \"key\": \"b\"}], "
+                  "\"min_version\": \"TLSv1.1\"}}}",
+                  "gateway.tls.min_version: must be \"TLSv1.2\" or \"TLSv1.3\" (nothing older is "
+                  "offered), got \"TLSv1.1\""));
+  CHECK(one_error("{\"gateway\": {\"tls\": {\"certificates\": [{\"cert\": \"a\", \"key\": \"b\"}], "
+                  "\"http2\": 1}}}",
+                  "gateway.tls.http2: must be true or false, got a number"));
+  CHECK(one_error("{\"gateway\": {\"listen\": \"127.0.0.1:8443\", \"tls\": {\"certificates\": "
+                  "[{\"cert\": \"a\", \"key\": \"b\"}]}}}",
+                  "gateway.tls.listen: port 8443 is gateway.listen's: TLS needs a port of its own"));
+  CHECK(one_error("{\"gateway\": {\"tls\": {\"certificates\": [{\"cert\": \"a\", \"key\": \"b\"}]}}, "
+                  "\"admin\": {\"listen\": \"127.0.0.1:8443\"}}",
+                  "admin.listen: port 8443 is gateway.tls's: admin must not be on the public port"));
+}
+
 /* ---- Defaults ---- */
 
 TEST(defaults_host) {
@@ -1685,6 +1744,8 @@ int main(void) {
   RUN(commands_in_config);
   RUN(env_vars);
   RUN(listen);
+  RUN(tls);
+  RUN(tls_errors);
   RUN(routes);
   RUN(route_conflicts);
   RUN(upstream);

@@ -1,0 +1,109 @@
+/* cfg_tls — gateway.tls (SPEC §13): the TLS listener's address, its
+ * certificates (paths against the config directory), the oldest version
+ * and http2. Only the shape is checked here; the files are read by the
+ * gateway (gw_tls_cert.c), at start, on a reload and by `muster --check`. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg_schema.h"
+
+#define DEFAULT_TLS_LISTEN "127.0.0.1:8443"
+#define MAX_CERTS 64 /* certificates at most (each is an SNI candidate) */
+
+static const char *const tls_keys[] = {"listen", "certificates", "min_version", "http2", NULL};
+static const char *const cert_keys[] = {"cert", "key", NULL};
+
+/* Reads certificates[i] (at path p): {"cert": PATH, "key": PATH}, both
+ * required. */
+static void read_cert(struct cfg__ctx *x, const cJSON *v, const char *p, struct cfg_tls_cert *c) {
+  if (cfg__check_object(x, v, p, cert_keys) != 0)
+    return;
+  for (int k = 0; k < 2; k++) {
+    const char *key = k == 0 ? "cert" : "key";
+    char **out = k == 0 ? &c->cert : &c->key;
+    char kp[CFG__PATH_MAX];
+    cfg__join(kp, sizeof(kp), p, key);
+    if (cJSON_GetObjectItemCaseSensitive(v, key) == NULL)
+      cfg__err(x, kp, "required (the path of a PEM file)");
+    else
+      cfg__get_path(x, v, p, key, NULL, out);
+  }
+}
+
+/* Reads tls.certificates: a non-empty array of pairs. */
+static void read_certs(struct cfg__ctx *x, const cJSON *v, struct cfg_tls *t) {
+  const char *path = "gateway.tls.certificates";
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(v, "certificates");
+  int n = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : 0;
+  if (a == NULL) {
+    cfg__err(x, path, "required: a list of {\"cert\": PATH, \"key\": PATH}");
+    return;
+  }
+  if (!cJSON_IsArray(a) || n == 0 || n > MAX_CERTS) {
+    cfg__err(x, path, "must be a list of 1..%d {\"cert\", \"key\"} objects, got %s", MAX_CERTS,
+             cJSON_IsArray(a) ? (n == 0 ? "an empty list" : "too many") : cfg__type_name(a));
+    return;
+  }
+  if ((t->certs = calloc((size_t)n, sizeof(*t->certs))) == NULL) {
+    cfg__err(x, path, "out of memory");
+    return;
+  }
+  t->ncerts = (size_t)n;
+  for (int i = 0; i < n; i++) {
+    char p[CFG__PATH_MAX];
+    cfg__join_index(p, sizeof(p), path, (size_t)i);
+    read_cert(x, cJSON_GetArrayItem(a, i), p, &t->certs[i]);
+  }
+}
+
+/* Reads tls.min_version: "TLSv1.2" (default) or "TLSv1.3". */
+static void read_min_version(struct cfg__ctx *x, const cJSON *v, struct cfg_tls *t) {
+  char *s;
+  if (cfg__get_string(x, v, "gateway.tls", "min_version", "TLSv1.2", &s) != 0 || s == NULL) {
+    free(s);
+    return;
+  }
+  if (strcmp(s, "TLSv1.3") == 0)
+    t->min_version = CFG_TLS_1_3;
+  else if (strcmp(s, "TLSv1.2") != 0)
+    cfg__err(x, "gateway.tls.min_version",
+             "must be \"TLSv1.2\" or \"TLSv1.3\" (nothing older is offered), got \"%s\"", s);
+  free(s);
+}
+
+/* Reads tls.http2: true (default) or false. */
+static void read_http2(struct cfg__ctx *x, const cJSON *v, struct cfg_tls *t) {
+  const cJSON *h = cJSON_GetObjectItemCaseSensitive(v, "http2");
+  t->http2 = 1;
+  if (h == NULL)
+    return;
+  if (!cJSON_IsBool(h))
+    cfg__err(x, "gateway.tls.http2", "must be true or false, got %s", cfg__type_name(h));
+  else
+    t->http2 = cJSON_IsTrue(h);
+}
+
+void cfg__parse_tls(struct cfg__ctx *x, const cJSON *v, struct cfg_gateway *g) {
+  struct cfg_tls *t = &g->tls;
+  if (cfg__check_object(x, v, "gateway.tls", tls_keys) != 0)
+    return;
+  t->enabled = 1;
+  cfg__read_listen(x, v, "gateway.tls", DEFAULT_TLS_LISTEN, &t->listen);
+  read_certs(x, v, t);
+  read_min_version(x, v, t);
+  read_http2(x, v, t);
+  if (t->listen.host && g->listen.host && t->listen.port == g->listen.port)
+    cfg__err(x, "gateway.tls.listen", "port %d is gateway.listen's: TLS needs a port of its own",
+             t->listen.port);
+}
+
+void cfg__tls_free(struct cfg_gateway *g) {
+  struct cfg_tls *t = &g->tls;
+  free(t->listen.host);
+  for (size_t i = 0; i < t->ncerts; i++) {
+    free(t->certs[i].cert);
+    free(t->certs[i].key);
+  }
+  free(t->certs);
+  memset(t, 0, sizeof(*t));
+}

@@ -1,0 +1,67 @@
+/* gw_tls — TLS termination at the gateway (SPEC §13): the TLS listener
+ * and the TLS transport of its connections (struct gw_transport, the seam
+ * of gw_conn).
+ *
+ *   socket ──> rbio ──SSL_read──> protocol (gw_h1)
+ *   socket <── wbio <─SSL_write── plaintext of this turn <── protocol
+ *
+ * OpenSSL runs on memory BIOs: bytes read from the socket are written into
+ * the read BIO and SSL_do_handshake / SSL_read consume them; the protocol's
+ * writes of one loop turn are gathered and encrypted by one SSL_write
+ * (before the loop polls, or at the end of the read that caused them), and
+ * the write BIO's bytes go to gw_conn's socket queue. Nothing blocks.
+ *
+ * - The first byte tells TLS (0x16, a handshake record) from the rest: a
+ *   request line (a capital letter) gets an unencrypted 400 and the
+ *   connection closes; anything else is dropped.
+ * - A handshake not finished within gateway.header_timeout_ms is dropped;
+ *   after it the protocol starts (its own header timer runs from there).
+ * - A graceful close sends close_notify first; the client's close_notify
+ *   is answered with ours and the connection closes.
+ * - Handshakes are counted by version and outcome for /metrics.
+ * - The listener holds the certificate set new handshakes use
+ *   (gw_cert.h); a reload loads the files again and swaps it, each
+ *   connection keeping the set it started with. */
+#ifndef MUSTER_GW_TLS_H
+#define MUSTER_GW_TLS_H
+
+#include <sys/socket.h>
+
+#include "cfg.h"
+#include "ipc_buf.h"
+
+struct gw_server;
+struct gw_tls_server;
+
+/* Starts srv's TLS listener from srv->cfg->tls when it is enabled:
+ * loads the certificates (warnings logged), binds and listens. Returns 0
+ * (*out NULL when TLS is off), or -1 with the reason logged. */
+int gw_tls_start(struct gw_server *srv, struct gw_tls_server **out);
+
+/* Stops accepting / accepts again (drain, shutdown). listen returns 0 or
+ * < 0 (logged). */
+void gw_tls_unlisten(struct gw_tls_server *ts);
+int gw_tls_listen(struct gw_tls_server *ts);
+
+/* A reload, step one (before anything of it is applied): loads the
+ * certificates of nc again, even when its text did not change. Returns 0,
+ * or -1 with the reasons added to errs and logged (the set in use stays).
+ * ts NULL or nc without TLS: 0, nothing loaded. */
+int gw_tls_reload_prepare(struct gw_tls_server *ts, const struct cfg *nc, struct cfg_errors *errs);
+
+/* Step two, once nc is in force: new handshakes use what step one loaded;
+ * a changed tls.listen is logged as applying at the next start. ts NULL:
+ * logs that a tls section added by the reload waits for a restart. */
+void gw_tls_reload_commit(struct gw_tls_server *ts, const struct cfg *nc);
+
+/* The address the listener is bound to (its port when configured as 0).
+ * Returns 0 or < 0. */
+int gw_tls_sockname(struct gw_tls_server *ts, struct sockaddr_storage *ss);
+
+/* Appends the muster_tls_* families to b. */
+void gw_tls_render_metrics(const struct gw_tls_server *ts, struct ipc_buf *b);
+
+/* Frees ts after its listener and connections closed. NULL is fine. */
+void gw_tls_free(struct gw_tls_server *ts);
+
+#endif

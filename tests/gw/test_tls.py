@@ -1,0 +1,443 @@
+"""TLS at the gateway (SPEC §13, without HTTP/2): the real muster with
+gateway.tls, certificates made by the test with the `openssl` command (a
+root CA, an intermediate, leaves for two names and a wildcard, an expired
+one, one expiring in 5 days, a key that matches nothing), Python's `ssl`
+as the client.
+
+What is checked: requests through /dummy/echo over TLS with keep-alive
+and x-forwarded-proto: https; the chain sent (the client trusts only the
+root); SNI choosing by SAN, the wildcard, the first certificate for an
+unknown name or none; TLS 1.1 refused; plain HTTP → 400 and close; a
+silent or half-finished handshake dropped after header_timeout_ms;
+garbage dropped; close_notify both ways; the handshake metrics; reload
+re-reading the files (new handshakes get the new pair, an open connection
+keeps working on the old), a broken pair on reload keeping the old one
+(ok: false, the log says why); `muster --check` on every bad pair."""
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import warnings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, HERE)
+
+from gwtest import dummy, wait_ready  # noqa: E402
+from musterproc import Muster, TIMEOUT, bin_path, ctl, free_port, http_get  # noqa: E402
+import tlscerts  # noqa: E402
+
+HEADER_TIMEOUT_MS = 600
+
+
+def make_certs(d):
+    """The test's certificates in directory d; returns (factory, paths)."""
+    f = tlscerts.CertFactory(d)
+    c = {
+        "a": f.leaf("a", ["a.test", "www.a.test"]),
+        "b": f.leaf("b", ["*.b.test"]),
+        "a2": f.leaf("a2", ["a.test", "www.a.test"]),  # a's replacement on reload
+        "expired": f.leaf("expired", ["old.test"], start="20200101000000Z",
+                          end="20210101000000Z"),
+        "soon": f.leaf("soon", ["soon.test"], days=5),
+        "other_key": (None, f.key("other")),
+    }
+    return f, c
+
+
+def tls_config(port, certs, **kw):
+    t = {"listen": "127.0.0.1:%d" % port,
+         "certificates": [{"cert": c, "key": k} for c, k in certs]}
+    t.update(kw)
+    return t
+
+
+class TLSMuster:
+    """A muster with a TLS listener on certificates copied to its config
+    dir as site-a.pem/key (changed by reload tests) and b.pem/key."""
+
+    def __init__(self, certs, header_timeout_ms=HEADER_TIMEOUT_MS):
+        self.tls_port, self.admin_port = free_port(), free_port()
+        self.m = Muster([dummy()], admin={"listen": "127.0.0.1:%d" % self.admin_port})
+        for name, (cert, key) in (("site-a", certs["a"]), ("b", certs["b"])):
+            shutil.copy(cert, os.path.join(self.m.dir, name + ".pem"))
+            shutil.copy(key, os.path.join(self.m.dir, name + ".key"))
+        self.m.config["gateway"]["header_timeout_ms"] = header_timeout_ms
+        self.m.config["gateway"]["tls"] = tls_config(
+            self.tls_port, [("site-a.pem", "site-a.key"), ("b.pem", "b.key")])
+        self.m.write_config()
+
+    def start(self):
+        self.m.start()
+        wait_ready(self.m, "dummy")
+        self.m.seen_or_expect(r"gateway: TLS listening on 127\.0\.0\.1:%d" % self.tls_port)
+        return self
+
+    def put(self, name, cert, key):
+        """Replaces the config dir's NAME.pem / NAME.key."""
+        for src, ext in ((cert, ".pem"), (key, ".key")):
+            if src:
+                shutil.copy(src, os.path.join(self.m.dir, name + ext))
+
+    def metrics(self):
+        status, _, body = http_get(self.m, "/metrics", addr=("127.0.0.1", self.admin_port))
+        assert status == 200, status
+        return body.decode()
+
+    def handshakes(self, version, outcome):
+        rx = r'muster_tls_handshakes_total\{version="%s",outcome="%s"\} (\d+)' % (
+            re.escape(version), outcome)
+        m = re.search(rx, self.metrics())
+        return int(m.group(1)) if m else 0
+
+
+class TLSClient:
+    """One TLS connection with an HTTP/1.1 request helper."""
+
+    def __init__(self, port, server_name, ctx):
+        raw = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        self.s = ctx.wrap_socket(raw, server_hostname=server_name,
+                                 suppress_ragged_eofs=False)
+        self.buf = b""
+
+    def peer_der(self):
+        return self.s.getpeercert(binary_form=True)
+
+    def _read_more(self):
+        d = self.s.recv(65536)
+        if not d:
+            raise EOFError("closed")
+        self.buf += d
+
+    def request(self, method, path, body=b"", headers=()):
+        """Sends one request and reads its answer (content-length framing).
+        Returns (status, headers dict, body)."""
+        h = "".join("%s: %s\r\n" % kv for kv in headers)
+        self.s.sendall(("%s %s HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n%s\r\n"
+                        % (method, path, len(body), h)).encode() + body)
+        while b"\r\n\r\n" not in self.buf:
+            self._read_more()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode().split("\r\n")
+        status = int(lines[0].split()[1])
+        hdrs = {k.lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:])}
+        n = int(hdrs.get("content-length", "0"))
+        while len(self.buf) < n:
+            self._read_more()
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return status, hdrs, body
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+
+class Base(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="muster-tls-certs-")
+        cls.factory, cls.certs = make_certs(cls.tmp)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def ctx(self, verify=True):
+        c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if verify:
+            c.load_verify_locations(self.factory.root)  # the root only: the chain must come
+        else:
+            c.check_hostname = False
+            c.verify_mode = ssl.CERT_NONE
+        return c
+
+    def connect(self, tm, name, verify=True, ctx=None):
+        c = TLSClient(tm.tls_port, name, ctx or self.ctx(verify))
+        self.addCleanup(c.close)
+        return c
+
+    def raw(self, tm):
+        s = socket.create_connection(("127.0.0.1", tm.tls_port), timeout=TIMEOUT)
+        self.addCleanup(s.close)
+        return s
+
+    def read_to_eof(self, s):
+        """Reads until the server closes; returns the bytes."""
+        data = b""
+        while True:
+            try:
+                d = s.recv(65536)
+            except ConnectionResetError:
+                return data
+            if not d:
+                return data
+            data += d
+
+
+class TLSServing(Base):
+    """One muster for the tests that change nothing."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tm = TLSMuster(cls.certs).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tm.m.stop()
+        super().tearDownClass()
+
+    def test_get_keepalive_forwarded_proto(self):
+        c = self.connect(self.tm, "a.test")
+        self.assertEqual(c.s.version(), "TLSv1.3")
+        self.assertIsNone(c.s.selected_alpn_protocol())  # none offered: none chosen
+        for i in range(3):  # one connection, three requests
+            status, h, body = c.request("POST", "/dummy/echo", b"hello %d" % i)
+            self.assertEqual(status, 200, body)
+            self.assertIn(b'"x-forwarded-proto":"https"', body)
+            self.assertIn(b'"body":"hello %d"' % i, body)
+            self.assertTrue(h.get("x-request-id"))
+        self.assertEqual(c.peer_der(), tlscerts.leaf_der(self.certs["a"][0]))
+
+    def test_big_answer(self):
+        """A response larger than one SSL_write chunk and the socket buffer."""
+        c = self.connect(self.tm, "a.test")
+        body = b"x" * (700 * 1024)
+        status, _, got = c.request("POST", "/dummy/echo", body)
+        self.assertEqual(status, 200)
+        self.assertIn(body, got)
+
+    def test_alpn_http11_only(self):
+        ctx = self.ctx()
+        ctx.set_alpn_protocols(["h2", "http/1.1"])
+        c = self.connect(self.tm, "a.test", ctx=ctx)
+        self.assertEqual(c.s.selected_alpn_protocol(), "http/1.1")  # no h2 yet
+        self.assertEqual(c.request("GET", "/dummy/echo")[0], 200)
+
+    def test_tls12_client(self):
+        ctx = self.ctx()
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        c = self.connect(self.tm, "www.a.test", ctx=ctx)
+        self.assertEqual(c.s.version(), "TLSv1.2")
+        self.assertEqual(c.request("GET", "/dummy/echo")[0], 200)
+
+    def test_sni_picks_by_san(self):
+        cases = [("a.test", "a"), ("www.a.test", "a"), ("x.b.test", "b"), ("API.B.TEST", "b")]
+        for name, which in cases:
+            c = self.connect(self.tm, name)  # verified: the name matches the cert sent
+            self.assertEqual(c.peer_der(), tlscerts.leaf_der(self.certs[which][0]), name)
+
+    def test_sni_unknown_or_none_gets_the_first(self):
+        for name in ("unknown.test", "b.test", "a.b.b.test", None):
+            c = self.connect(self.tm, name, verify=False)
+            self.assertEqual(c.peer_der(), tlscerts.leaf_der(self.certs["a"][0]), name)
+            self.assertEqual(c.request("GET", "/dummy/echo")[0], 200)
+
+    def test_tls11_refused(self):
+        before = self.tm.handshakes("TLSv1.1", "version_refused")
+        ctx = self.ctx(verify=False)
+        with warnings.catch_warnings():  # deprecated: that is the point
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # let the client offer TLS 1.1 at all
+        with self.assertRaises(ssl.SSLError):
+            self.connect(self.tm, "a.test", ctx=ctx)
+        self.assertEqual(self.tm.handshakes("TLSv1.1", "version_refused"), before + 1)
+
+    def test_plain_http_gets_400_and_close(self):
+        before = self.tm.handshakes("unknown", "plain_http")
+        s = self.raw(self.tm)
+        s.sendall(b"GET /dummy/echo HTTP/1.1\r\nhost: x\r\n\r\n")
+        data = self.read_to_eof(s)
+        self.assertTrue(data.startswith(b"HTTP/1.1 400 "), data)
+        self.assertIn(b"connection: close", data)
+        self.assertIn(b'"error":"plain HTTP sent to the TLS port', data)
+        self.assertEqual(self.tm.handshakes("unknown", "plain_http"), before + 1)
+
+    def test_silent_client_dropped_after_header_timeout(self):
+        before = self.tm.handshakes("unknown", "timeout")
+        for first in (b"", b"\x16\x03\x01\x02\x00\x01"):  # nothing; a ClientHello's start
+            s = self.raw(self.tm)
+            t0 = time.monotonic()
+            s.sendall(first)
+            self.assertEqual(self.read_to_eof(s), b"")
+            took = time.monotonic() - t0
+            self.assertGreaterEqual(took, HEADER_TIMEOUT_MS / 1000 * 0.9)
+            self.assertLess(took, TIMEOUT)
+        self.assertEqual(self.tm.handshakes("unknown", "timeout"), before + 2)
+
+    def test_garbage_dropped(self):
+        failed = self.tm.handshakes("unknown", "failed")
+        not_tls = self.tm.handshakes("unknown", "not_tls")
+        s = self.raw(self.tm)  # a handshake record's header, then junk
+        s.sendall(b"\x16\x03\x01\x00\x30" + b"\xff" * 48 + os.urandom(200))
+        data = self.read_to_eof(s)
+        self.assertTrue(data == b"" or data[0] == 0x15, data)  # nothing, or an alert
+        s = self.raw(self.tm)  # not even a record
+        s.sendall(b"\x00\x01\x02\x03" + os.urandom(100))
+        self.assertEqual(self.read_to_eof(s), b"")
+        self.assertEqual(self.tm.handshakes("unknown", "failed"), failed + 1)
+        self.assertEqual(self.tm.handshakes("unknown", "not_tls"), not_tls + 1)
+        c = self.connect(self.tm, "a.test")  # and it still serves
+        self.assertEqual(c.request("GET", "/dummy/echo")[0], 200)
+
+    def test_garbage_after_handshake_closes(self):
+        c = self.connect(self.tm, "a.test")
+        self.assertEqual(c.request("GET", "/dummy/echo")[0], 200)
+        raw = socket.fromfd(c.s.fileno(), socket.AF_INET, socket.SOCK_STREAM)  # beside TLS
+        raw.settimeout(TIMEOUT)  # the fd is non-blocking (shared flags): wait with poll
+        self.addCleanup(raw.close)
+        raw.sendall(b"\x17\x03\x03\x00\x20" + os.urandom(32))  # a record that does not decrypt
+        data = self.read_to_eof(raw)
+        self.assertTrue(data == b"" or data[0] == 0x15, data)
+
+    def test_client_close_notify_answered(self):
+        c = self.connect(self.tm, "a.test")
+        self.assertEqual(c.request("GET", "/dummy/echo")[0], 200)
+        plain = c.s.unwrap()  # sends close_notify and waits for the server's
+        self.addCleanup(plain.close)
+        self.assertEqual(self.read_to_eof(plain), b"")
+
+    def test_server_close_sends_close_notify(self):
+        c = self.connect(self.tm, "a.test")
+        status, h, _ = c.request("GET", "/dummy/echo", headers=[("connection", "close")])
+        self.assertEqual(status, 200)
+        self.assertEqual(h.get("connection"), "close")
+        # suppress_ragged_eofs=False: an EOF without close_notify would raise
+        self.assertEqual(c.s.recv(100), b"")
+
+    def test_plain_listener_says_http(self):
+        status, _, body = http_get(self.tm.m, "/dummy/echo")
+        self.assertEqual(status, 200)
+        self.assertIn(b'"x-forwarded-proto":"http"', body)
+
+    def test_metrics_count_ok_handshakes(self):
+        before = self.tm.handshakes("TLSv1.3", "ok")
+        self.connect(self.tm, "a.test").request("GET", "/dummy/echo")
+        self.assertEqual(self.tm.handshakes("TLSv1.3", "ok"), before + 1)
+
+
+class TLSReload(Base):
+    """Reloads re-read the certificate files."""
+
+    def start(self):
+        tm = TLSMuster(self.certs)
+        self.addCleanup(tm.m.stop)
+        return tm.start()
+
+    def test_reload_new_pair(self):
+        tm = self.start()
+        old = self.connect(tm, "a.test")
+        self.assertEqual(old.request("GET", "/dummy/echo")[0], 200)
+        tm.put("site-a", *self.certs["a2"])  # the config text stays the same
+        r = ctl(tm.m, cmd="reload")
+        self.assertTrue(r.get("ok"), r)
+        tm.m.expect(r"gateway: TLS certificates reloaded \(2\)")
+        new = self.connect(tm, "a.test")
+        self.assertEqual(new.peer_der(), tlscerts.leaf_der(self.certs["a2"][0]))
+        self.assertEqual(new.request("GET", "/dummy/echo")[0], 200)
+        self.assertEqual(old.peer_der(), tlscerts.leaf_der(self.certs["a"][0]))
+        self.assertEqual(old.request("GET", "/dummy/echo")[0], 200)  # still on the old pair
+
+    def test_reload_broken_pair_keeps_old(self):
+        tm = self.start()
+        key = os.path.join(tm.m.dir, "site-a.key")
+        tm.put("site-a", None, self.certs["other_key"][1])  # a key of another certificate
+        r = ctl(tm.m, cmd="reload")
+        self.assertFalse(r.get("ok"), r)
+        why = " ".join(r.get("problems", []))
+        self.assertIn("gateway.tls.certificates[0].key: %s: the key does not match" % key, why)
+        tm.m.expect(r"gateway: reload: keeping the certificates in use: "
+                    r"gateway\.tls\.certificates\[0\]\.key: .*does not match")
+        c = self.connect(tm, "a.test")
+        self.assertEqual(c.peer_der(), tlscerts.leaf_der(self.certs["a"][0]))
+        self.assertEqual(c.request("GET", "/dummy/echo")[0], 200)
+        os.unlink(os.path.join(tm.m.dir, "b.pem"))  # SIGHUP: a file gone
+        tm.m.signal(1)
+        tm.m.expect(r"reload failed, config unchanged: .*gateway\.tls\.certificates\[1\]\.cert: "
+                    r"\S*/b\.pem: cannot read: No such file")
+        c = self.connect(tm, "x.b.test")
+        self.assertEqual(c.peer_der(), tlscerts.leaf_der(self.certs["b"][0]))
+
+    def test_reload_listen_change_waits_for_restart(self):
+        tm = self.start()
+        tm.m.config["gateway"]["tls"]["listen"] = "127.0.0.1:%d" % free_port()
+        tm.m.write_config()
+        self.assertTrue(ctl(tm.m, cmd="reload").get("ok"))
+        tm.m.expect(r"a new gateway\.tls\.listen applies after a restart of muster")
+        self.assertEqual(self.connect(tm, "a.test").request("GET", "/dummy/echo")[0], 200)
+
+
+class TLSCheck(Base):
+    """`muster --check` and a start on certificates that do not load."""
+
+    def check(self, cert, key):
+        d = tempfile.mkdtemp(prefix="muster-tls-check-")
+        self.addCleanup(shutil.rmtree, d, True)
+        cfg = os.path.join(d, "muster.json")
+        with open(cfg, "w") as f:
+            f.write('{"gateway": {"tls": {"listen": "127.0.0.1:%d", "certificates": '
+                    '[{"cert": "%s", "key": "%s"}]}}, "control": {"socket": "run/s"}}'
+                    % (free_port(), cert, key))
+        p = subprocess.run([bin_path("muster"), "--check", "-c", cfg], capture_output=True,
+                           text=True, timeout=TIMEOUT)
+        return p.returncode, p.stdout + p.stderr
+
+    def test_good_pair(self):
+        rc, out = self.check(*self.certs["a"])
+        self.assertEqual((rc, out.strip()), (0, "config ok"))
+
+    def test_missing_file(self):
+        rc, out = self.check(self.tmp + "/nothing.pem", self.certs["a"][1])
+        self.assertEqual(rc, 1, out)
+        self.assertIn("gateway.tls.certificates[0].cert: %s/nothing.pem: cannot read: "
+                      "No such file or directory" % self.tmp, out)
+
+    def test_unreadable_and_not_pem(self):
+        rc, out = self.check(self.certs["a"][1], self.certs["a"][0])  # swapped
+        self.assertEqual(rc, 1, out)
+        self.assertIn("gateway.tls.certificates[0].key: %s: no PEM private key" %
+                      self.certs["a"][0], out)
+
+    def test_mismatched_key(self):
+        rc, out = self.check(self.certs["a"][0], self.certs["other_key"][1])
+        self.assertEqual(rc, 1, out)
+        self.assertIn("gateway.tls.certificates[0].key: %s: the key does not match the "
+                      "certificate in %s" % (self.certs["other_key"][1], self.certs["a"][0]), out)
+
+    def test_expired(self):
+        rc, out = self.check(*self.certs["expired"])
+        self.assertEqual(rc, 1, out)
+        self.assertIn("gateway.tls.certificates[0].cert: %s: the certificate expired on "
+                      "2021-01-01" % self.certs["expired"][0], out)
+
+    def test_expiring_soon_is_a_warning(self):
+        rc, out = self.check(*self.certs["soon"])
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out, r"warning: gateway\.tls\.certificates\[0\]\.cert: %s: the "
+                         r"certificate expires in [45] days" % re.escape(self.certs["soon"][0]))
+        self.assertIn("config ok", out)
+
+    def test_start_refused_on_a_bad_pair(self):
+        m = Muster([], gateway={"listen": "127.0.0.1:%d" % free_port(),
+                                "tls": tls_config(free_port(), [self.certs["expired"]])})
+        try:
+            m.start()
+            m.expect(r"gateway: TLS certificates not loaded: gateway\.tls\.certificates\[0\]"
+                     r"\.cert: .*expired\.pem: the certificate expired")
+            self.assertEqual(m.wait(TIMEOUT), 1)
+        finally:
+            m.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
