@@ -52,7 +52,7 @@ static void on_event(void *ctx, const struct sup_event *ev) {
     gw_req_send(req, b.data, b.len);
   ipc_buf_free(&b);
   if (gw_req_queued(req) > EVENTS_MAX_QUEUED)
-    gw_conn_close(req->conn, 0);
+    gw_req_abort(req, 0);
 }
 
 static void events_abandon(struct gw_req *req) {
