@@ -90,6 +90,7 @@ static void reply_metrics(struct gw_req *req) {
                        sup_host_rooms(req->srv->host)->published, &b);
   gw_svcs_render_metrics(pub, &b); /* the queue, retries and quarantine */
   gw_up_render_metrics(pub, &b);
+  gw_h2_render_metrics(pub, &b);
   if (b.oom)
     gw_reply_error(req, 500, "out of memory", NULL);
   else

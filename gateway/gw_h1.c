@@ -510,8 +510,37 @@ static void h1_start(struct gw_conn *c) {
   header_timer(c);
 }
 
+/* h2c with prior knowledge (RFC 9113 §3.3): a connection whose first
+ * bytes are the HTTP/2 connection preface goes to gw_h2 (no HTTP/1.1
+ * request starts so: "PRI" is reserved for it). Returns 1 when data was
+ * taken: held while it may still be the preface, or handed over. */
+static int sniff_h2(struct gw_conn *c, const char *data, size_t len) {
+  static const char pre[] = GW_H2_PREFACE;
+  struct gw_h1 *h = &c->h1;
+  size_t have = h->in.len, n = GW_H2_PREFACE_LEN - have;
+  if (n > len)
+    n = len;
+  if (memcmp(data, pre + have, n) != 0) {
+    h->sniffed = 1; /* HTTP/1: what was held is parsed first */
+    return 0;
+  }
+  ipc_buf_add(&h->in, data, len);
+  if (h->in.len < GW_H2_PREFACE_LEN)
+    return 1;
+  h->sniffed = 1;
+  struct ipc_buf in = h->in;
+  ipc_buf_init(&h->in);
+  gw_h2_start_on(c);
+  if (!c->closing)
+    c->proto->on_data(c, in.data, in.len);
+  ipc_buf_free(&in);
+  return 1;
+}
+
 static void h1_on_data(struct gw_conn *c, const char *data, size_t len) {
   struct gw_h1 *h = &c->h1;
+  if (!h->sniffed && sniff_h2(c, data, len))
+    return;
   if (h->state == GW_H1_STREAMING || h->state == GW_H1_DISCARD)
     header_timer(c); /* a streamed body: the longest gap is bounded, not its whole time */
   if (h->in.len == 0 && h->state != GW_H1_BUSY) {

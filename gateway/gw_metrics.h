@@ -32,6 +32,7 @@ struct gw_metrics {
   size_t ncounts, capcounts;
   struct gw_metric_hist *hists;   /* owned */
   size_t nhists, caphists;
+  uint64_t by_version[3];         /* requests answered over HTTP/1.0, 1.1, 2 */
 };
 
 void gw_metrics_init(struct gw_metrics *m);

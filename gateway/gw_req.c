@@ -160,7 +160,7 @@ void gw_req_reset(struct gw_req *req) {
   req->nhdrs = 0;
   req->url_len = req->path_off = req->path_len = req->query_off = req->query_len = 0;
   req->method[0] = req->reqid[0] = req->service[0] = '\0';
-  req->http_minor = 1;
+  req->http_major = req->http_minor = 1;
   req->start_ns = req->bytes_out = 0;
   req->status = 0;
   req->instance = -1;
@@ -190,6 +190,8 @@ void gw_req_log(struct gw_req *req) {
       .duration_ms = req->start_ns ? (double)(uv_hrtime() - req->start_ns) / 1e6 : 0,
       .service = req->service[0] ? req->service : NULL, .instance = req->instance, .request_id = req->reqid};
   gw_access_write(&srv->access, &rec);
-  if (srv->metered)
+  if (srv->metered) {
     gw_metrics_record(&srv->metrics, rec.service, req->status, rec.duration_ms / 1000);
+    srv->metrics.by_version[req->http_major >= 2 ? 2 : req->http_minor >= 1]++;
+  }
 }

@@ -134,6 +134,7 @@ struct gw_req {
   struct ipc_buf body;     /* the request body (an upstream's: what was sent of it) */
   int64_t body_len;        /* its content-length, -1 when chunked, 0 when none */
   char method[24];         /* "GET", ... */
+  int http_major;          /* 1, or 2 (HTTP/2) */
   int http_minor;          /* HTTP/1.x: 0 or 1 */
   char reqid[72];          /* x-request-id: the client's or muster's */
   uint64_t start_ns;       /* when it was complete (uv_hrtime) */
