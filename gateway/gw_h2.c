@@ -1129,17 +1129,12 @@ void gw_h2_render_metrics(const struct gw_server *srv, struct ipc_buf *b) {
 #undef XX
   };
   const struct gw_h2_stats *st = &srv->h2;
-  gw_metrics_printf(b, "# HELP muster_h2_connections_total Client connections that spoke "
-                       "HTTP/2.\n# TYPE muster_h2_connections_total counter\n"
-                       "muster_h2_connections_total %llu\n",
-                    (unsigned long long)st->connections);
-  gw_metrics_printf(b, "# HELP muster_h2_streams_total HTTP/2 streams opened by clients.\n"
-                       "# TYPE muster_h2_streams_total counter\nmuster_h2_streams_total %llu\n",
-                    (unsigned long long)st->streams);
-  gw_metrics_printf(b, "# HELP muster_h2_resets_total RST_STREAM frames received from "
-                       "clients.\n# TYPE muster_h2_resets_total counter\n"
-                       "muster_h2_resets_total %llu\n",
-                    (unsigned long long)st->resets);
+  gw_metrics_counter(b, "muster_h2_connections_total", "Client connections that spoke HTTP/2.",
+                     st->connections);
+  gw_metrics_counter(b, "muster_h2_streams_total", "HTTP/2 streams opened by clients.",
+                     st->streams);
+  gw_metrics_counter(b, "muster_h2_resets_total", "RST_STREAM frames received from clients.",
+                     st->resets);
   gw_metrics_printf(b, "# HELP muster_h2_goaways_total GOAWAY frames sent to clients, by "
                        "reason.\n# TYPE muster_h2_goaways_total counter\n");
   for (int i = 0; i < GW_H2_GOAWAY_N; i++)

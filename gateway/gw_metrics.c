@@ -85,6 +85,11 @@ void gw_metrics_printf(struct ipc_buf *b, const char *fmt, ...) {
 
 #define line gw_metrics_printf /* the short name the renderers below use */
 
+void gw_metrics_counter(struct ipc_buf *b, const char *name, const char *help, uint64_t v) {
+  line(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
+       (unsigned long long)v);
+}
+
 void gw_metrics_hist_render(struct ipc_buf *b, const char *name, const char *service,
                             const struct gw_metric_hist *h) {
   uint64_t cum = 0;

@@ -343,11 +343,12 @@ class H2Test(GatewayCase):
         self.assertLess(metric(text, "muster_h2_streams_total"), 1000)
         self.assertEqual(self.client(m).get("/dummy/echo").status, 200)  # muster is fine
 
-    def test_ping_flood(self):
+    def flood(self, send_one):
+        """5000 frames of send_one(client, i): GOAWAY ENHANCE_YOUR_CALM."""
         m = self.muster()
         c = self.client(m)
         for i in range(5000):
-            c.conn.ping(i.to_bytes(8, "big"))
+            send_one(c, i)
             if i % 500 == 499:
                 c.flush()
         c.flush()
@@ -355,15 +356,12 @@ class H2Test(GatewayCase):
         self.assertGreaterEqual(metric(admin_metrics(m), "muster_h2_goaways_total",
                                        '{reason="flood"}'), 1)
 
+    def test_ping_flood(self):
+        self.flood(lambda c, i: c.conn.ping(i.to_bytes(8, "big")))
+
     def test_settings_flood(self):
-        m = self.muster()
-        c = self.client(m)
-        for i in range(5000):
-            c.conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 65535 + i})
-            if i % 500 == 499:
-                c.flush()
-        c.flush()
-        self.assertEqual(c.until_closed(), ENHANCE_YOUR_CALM)
+        self.flood(lambda c, i: c.conn.update_settings(
+            {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 65535 + i}))
 
     def test_header_list_over_the_limit(self):
         """Over max_header_bytes: 431 on that stream, the connection goes on;
