@@ -287,7 +287,7 @@ class H2Test(GatewayCase):
                                               ("sec-websocket-version", "13")])
         c.wait(lambda: c.done(sid), "the handshake")
         st = c.streams[sid]
-        self.assertTrue(st.reset is not None or st.status == 400, vars(st))
+        self.assertEqual(st.reset, h2.errors.ErrorCodes.PROTOCOL_ERROR, vars(st))
         self.assertEqual(c.get("/dummy/echo").status, 200)
 
     # ---- limits ----
