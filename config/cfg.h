@@ -53,7 +53,7 @@ struct cfg_tls {
   struct cfg_tls_cert *certs; /* in config order; SNI falls back to the first */
   size_t ncerts;              /* >= 1 when enabled */
   enum cfg_tls_version min_version;
-  int http2;                  /* http2: accepted; h2 is not offered yet (HTTP/1.1 only) */
+  int http2;                  /* http2: ALPN selects h2 when offered (else http/1.1 only) */
 };
 
 struct cfg_gateway {

@@ -5,6 +5,7 @@
  *   gw_tls      the TLS listener and transport (OpenSSL, memory BIOs)
  *   gw_cert     its certificates: loading, checking, SNI (names: pure)
  *   gw_h1       the HTTP/1 protocol: parsing (llhttp, strict) and framing
+ *   gw_h2       the HTTP/2 protocol (nghttp2): a gw_req per stream, limits
  *   gw_strict   the checks of a request llhttp lets through (pure)
  *   gw_req      a request as handlers see it; the handler interface
  *   gw_reply    answers muster makes itself (errors)
@@ -31,6 +32,7 @@
 #include "gw_access.h"
 #include "gw_balance.h"
 #include "gw_conn.h"
+#include "gw_h2.h"
 #include "gw_map.h"
 #include "gw_metrics.h"
 #include "gw_req.h"
@@ -113,6 +115,7 @@ struct gw_server {
   size_t ws_rr;                       /* round-robin cursor for rebinding */
   struct gw_rt_stats rt;              /* counters for metrics */
   size_t sse_holds;                   /* SSE holds open */
+  struct gw_h2_stats h2;              /* HTTP/2 counters for metrics (gw_h2.c) */
   uint64_t reqid_base;                /* random prefix of generated request ids */
   unsigned listening : 1;
   unsigned stopping : 1;              /* shutdown began: no keep-alive */

@@ -53,7 +53,7 @@ static void on_event(void *ctx, const struct sup_event *ev) {
     gw_req_send(req, b.data, b.len);
   ipc_buf_free(&b);
   if (gw_req_queued(req) > EVENTS_MAX_QUEUED)
-    gw_conn_close(req->conn, 0);
+    gw_req_abort(req, 0);
 }
 
 static void events_abandon(struct gw_req *req) {
@@ -92,6 +92,7 @@ static void reply_metrics(struct gw_req *req) {
   gw_svcs_render_metrics(pub, &b); /* the queue, retries and quarantine */
   gw_up_render_metrics(pub, &b);
   gw_tls_render_metrics(pub->tls, &b); /* handshakes by version and outcome */
+  gw_h2_render_metrics(pub, &b);
   if (b.oom)
     gw_reply_error(req, 500, "out of memory", NULL);
   else

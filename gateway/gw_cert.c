@@ -192,14 +192,16 @@ static int check_dates(const char *field, const char *path, X509 *leaf, time_t n
 
 /* ---- The TLS settings of a context ---- */
 
-/* ALPN: HTTP/1.1 only (no HTTP/2 yet, whatever tls.http2 says). */
+/* ALPN: h2 whenever the client offers it and tls.http2 is on (arg is
+ * non-NULL), else http/1.1 (SPEC §13). */
 static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                    const unsigned char *in, unsigned inlen, void *arg) {
-  static const unsigned char ours[] = "\x08http/1.1";
-  (void)ssl, (void)arg;
+  static const unsigned char both[] = "\x02h2\x08http/1.1";
+  const unsigned char *ours = arg ? both : both + 3;
+  unsigned ourlen = arg ? sizeof(both) - 1 : sizeof(both) - 4;
+  (void)ssl;
   unsigned char *sel;
-  if (SSL_select_next_proto(&sel, outlen, ours, sizeof(ours) - 1, in, inlen) !=
-      OPENSSL_NPN_NEGOTIATED)
+  if (SSL_select_next_proto(&sel, outlen, ours, ourlen, in, inlen) != OPENSSL_NPN_NEGOTIATED)
     return SSL_TLSEXT_ERR_NOACK; /* none in common: go on without ALPN */
   *out = sel;
   return SSL_TLSEXT_ERR_OK;
@@ -235,7 +237,7 @@ static SSL_CTX *new_ctx(const struct cfg_tls *t) {
                                SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS); /* idle connections hold no record buffers */
   SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"muster", 6);
-  SSL_CTX_set_alpn_select_cb(ctx, on_alpn, NULL);
+  SSL_CTX_set_alpn_select_cb(ctx, on_alpn, t->http2 ? (void *)ctx : NULL); /* a flag */
   return ctx;
 }
 

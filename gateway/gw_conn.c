@@ -14,6 +14,8 @@
 #define LINGER_MS 5000            /* a closing connection's last writes */
 #define KEEP_CAP (64 * 1024)      /* buffer capacity kept between writes */
 
+static void on_flush_cb(uv_prepare_t *h);
+
 /* ---- The plain transport: bytes pass through ---- */
 
 static void plain_on_read(struct gw_conn *c, const char *data, size_t len) {
@@ -99,7 +101,7 @@ static void do_write(struct gw_conn *c) {
 /* Keeps srv->buffered, the answer bytes queued for clients on every
  * connection, equal to the sum of what each holds (none once closed). */
 static void account(struct gw_conn *c) {
-  size_t now = uv_is_closing((uv_handle_t *)&c->tcp) ? 0 : c->wq.len + c->wbuf.len;
+  size_t now = uv_is_closing((uv_handle_t *)&c->tcp) ? 0 : c->wq.len + c->wbuf.len + c->held;
   c->srv->buffered = c->srv->buffered - c->counted + now;
   c->counted = now;
 }
@@ -199,14 +201,39 @@ void gw_conn_sock_writev(struct gw_conn *c, const uv_buf_t *bufs, unsigned n) {
     shed_buffered(srv);
 }
 
+void gw_conn_hold(struct gw_conn *c, size_t held) {
+  struct gw_server *srv = c->srv;
+  c->held = held;
+  account(c);
+  if (srv->buffered > (size_t)srv->cfg->max_buffered_bytes)
+    shed_buffered(srv);
+}
+
 size_t gw_conn_queued(const struct gw_conn *c) {
   return c->wq.len + c->wbuf.len + c->cork_bytes + c->tp_held;
 }
 
 /* ---- Corked output ---- */
 
+/* c is on srv->dirty: written (and its protocol's flush run) before the
+ * loop polls. */
+static void dirty_add(struct gw_conn *c) {
+  if (c->on_dirty)
+    return;
+  c->on_dirty = 1;
+  TAILQ_INSERT_TAIL(&c->srv->dirty, c, dirty);
+  uv_prepare_start(&c->srv->flush, on_flush_cb);
+}
+
+static void dirty_remove(struct gw_conn *c) {
+  if (c->on_dirty) {
+    c->on_dirty = 0;
+    TAILQ_REMOVE(&c->srv->dirty, c, dirty);
+  }
+}
+
 /* Before the loop polls: every corked connection writes. */
-static void on_flush(uv_prepare_t *h) {
+static void on_flush_cb(uv_prepare_t *h) {
   struct gw_server *srv = h->data;
   gw_conn_flush_all(srv);
   uv_prepare_stop(h);
@@ -219,19 +246,24 @@ int gw_conn_cork(struct gw_conn *c, struct rt_buf *b) {
     return UV_ENOMEM;
   c->cork[c->ncork++] = rt_buf_ref(b);
   c->cork_bytes += b->len;
-  if (c->ncork == 1) {
-    TAILQ_INSERT_TAIL(&c->srv->dirty, c, dirty);
-    uv_prepare_start(&c->srv->flush, on_flush);
-  }
+  dirty_add(c);
   return 0;
 }
 
-/* Drops what is corked (and c from the dirty list). */
+void gw_conn_flush_soon(struct gw_conn *c) {
+  if (c->closing)
+    return;
+  c->flush_due = 1;
+  dirty_add(c);
+}
+
+/* Drops what is corked (and c from the dirty list unless its protocol's
+ * flush is due). */
 static void cork_drop(struct gw_conn *c) {
   for (size_t i = 0; i < c->ncork; i++)
     rt_buf_unref(c->cork[i]);
-  if (c->ncork)
-    TAILQ_REMOVE(&c->srv->dirty, c, dirty);
+  if (!c->flush_due)
+    dirty_remove(c);
   c->ncork = 0;
   c->cork_bytes = 0;
 }
@@ -263,13 +295,20 @@ void gw_conn_tp_dirty(struct gw_conn *c) {
     return;
   c->tp_dirty = 1;
   TAILQ_INSERT_TAIL(&c->srv->tp_dirty, c, tp_link);
-  uv_prepare_start(&c->srv->flush, on_flush);
+  uv_prepare_start(&c->srv->flush, on_flush_cb);
 }
 
 void gw_conn_flush_all(struct gw_server *srv) {
   struct gw_conn *c;
-  while ((c = TAILQ_FIRST(&srv->dirty)) != NULL)
-    gw_conn_uncork(c); /* takes c off the list (its bytes may make it tp-dirty) */
+  while ((c = TAILQ_FIRST(&srv->dirty)) != NULL) {
+    dirty_remove(c);
+    if (c->flush_due) {
+      c->flush_due = 0;
+      if (!c->closing && c->proto->flush)
+        c->proto->flush(c); /* the protocol's frames of this turn (HTTP/2) */
+    }
+    gw_conn_uncork(c); /* its bytes may make it tp-dirty */
+  }
   while ((c = TAILQ_FIRST(&srv->tp_dirty)) != NULL) {
     tp_clean(c);
     c->tp->flush(c); /* the transport's batch of this turn (TLS: one SSL_write) */
@@ -340,6 +379,7 @@ void gw_conn_close(struct gw_conn *c, int graceful) {
   }
   if (graceful && c->linger && !c->lingering && start_linger(c) == 0)
     return;
+  c->flush_due = 0;
   cork_drop(c);
   tp_clean(c);
   LIST_REMOVE(c, link);

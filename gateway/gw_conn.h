@@ -7,8 +7,9 @@
  * The transport (struct gw_transport) sits between the socket and the
  * protocol: plain TCP passes bytes through; TLS (gw_tls.c) decrypts and
  * encrypts there without the socket or the parser knowing. The protocol (struct
- * gw_proto) turns bytes into requests: HTTP/1 (gw_h1.c) to begin with; a
- * connection can switch protocol (a WebSocket upgrade) with
+ * gw_proto) turns bytes into requests: HTTP/1 (gw_h1.c) to begin with,
+ * HTTP/2 (gw_h2.c) when the client opens with its preface or ALPN chose
+ * it; a connection can switch protocol (a WebSocket upgrade) with
  * gw_conn_set_proto().
  *
  * Writes try the socket at once (uv_try_write: no copy, no request in the
@@ -28,6 +29,7 @@
 #include "ipc_buf.h"
 
 struct gw_conn;
+struct gw_h2;
 struct gw_server;
 struct rt_buf;
 
@@ -70,6 +72,9 @@ struct gw_proto {
   /* Optional: what was queued for the client went out, down to
    * GW_CONN_DRAINED bytes (after gw_conn_want_drain). */
   void (*drained)(struct gw_conn *c);
+  /* Optional: the write asked for with gw_conn_flush_soon(), before the
+   * loop polls (HTTP/2 frames every answer of a loop turn in one go). */
+  void (*flush)(struct gw_conn *c);
 };
 
 #define GW_CONN_DRAINED (64 * 1024) /* queued bytes at most for proto->drained */
@@ -106,6 +111,7 @@ struct gw_h1 {
   unsigned body_paused : 1;     /* STREAMING: the handler cannot take more body now */
   unsigned stream_end : 1;      /* STREAMING: the body's end was parsed, not yet told */
   unsigned continue_due : 1;    /* the request expects 100-continue, not sent yet */
+  unsigned sniffed : 1;         /* the first bytes were compared with HTTP/2's preface */
   uint64_t discarded;           /* DISCARD: body bytes dropped */
 };
 
@@ -136,13 +142,18 @@ struct gw_conn {
   struct rt_buf **cork;            /* shared buffers to write, each a reference; owned */
   size_t ncork, capcork;
   size_t cork_bytes;               /* their bytes */
-  TAILQ_ENTRY(gw_conn) dirty;      /* on srv->dirty while ncork > 0 */
+  TAILQ_ENTRY(gw_conn) dirty;      /* on srv->dirty while ncork > 0 or flush_due */
+  unsigned on_dirty : 1;           /* it is on srv->dirty */
+  unsigned flush_due : 1;          /* proto->flush before the loop polls */
+  size_t held;                     /* answer bytes the protocol holds beyond the queue
+                                      (HTTP/2 streams), counted in srv->buffered */
   void *pdata;                     /* the state of a protocol other than HTTP/1 */
   /* ---- the transport's state (TLS) ---- */
   void *tdata;                     /* owned by the transport (released in tp->release) */
   size_t tp_held;                  /* bytes of the protocol the transport holds, not yet encoded */
   TAILQ_ENTRY(gw_conn) tp_link;    /* on srv->tp_dirty while tp_dirty is set */
   unsigned tp_dirty : 1;           /* tp->flush is due before the loop polls */
+  struct gw_h2 *h2;                /* HTTP/2 (gw_h2.c), or NULL */
 };
 
 /* Accepts a connection on listener (one of srv's) with transport tp (NULL:
@@ -172,6 +183,14 @@ void gw_conn_sock_writev(struct gw_conn *c, const uv_buf_t *bufs, unsigned n);
  * answer to closing a socket with unread bytes) destroys the last bytes
  * sent. A close during the linger that is not graceful ends it. */
 void gw_conn_close(struct gw_conn *c, int graceful);
+
+/* The protocol holds `held` answer bytes beyond the queue (HTTP/2's
+ * streams): counted against gateway.max_buffered_bytes with the queue,
+ * and the connections holding the most closed when it is passed. */
+void gw_conn_hold(struct gw_conn *c, size_t held);
+
+/* Runs proto->flush once before the loop polls (with the corked output). */
+void gw_conn_flush_soon(struct gw_conn *c);
 
 /* Bytes queued for the client, not yet taken by the socket (corked ones
  * included). */

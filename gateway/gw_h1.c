@@ -173,24 +173,6 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
   return 0;
 }
 
-/* Lower-cases header names in place, once the head is complete, and
- * notes where the headers every request looks at are (the first of each). */
-static void lower_names(struct gw_req *req) {
-  for (size_t i = 0; i < req->nhdrs; i++) {
-    char *n = req->hbuf.data + req->hdrs[i].name;
-    uint32_t len = req->hdrs[i].nlen;
-    for (uint32_t k = 0; k < len; k++)
-      if (n[k] >= 'A' && n[k] <= 'Z')
-        n[k] = (char)(n[k] + 32);
-    int *at = len == 4 && !memcmp(n, "host", 4)            ? &req->hdr_host
-              : len == 6 && !memcmp(n, "expect", 6)        ? &req->hdr_expect
-              : len == 12 && !memcmp(n, "x-request-id", 12) ? &req->hdr_reqid
-                                                             : NULL;
-    if (at && *at < 0)
-      *at = (int)i;
-  }
-}
-
 /* Expect: 100-continue is answered (HTTP/1.1) once the head is accepted
  * (send_continue); anything else: 417. */
 static int check_expect(struct gw_conn *c) {
@@ -217,34 +199,20 @@ static void send_continue(struct gw_conn *c) {
 }
 
 /* Offers the head of a request to the handlers that take requests at
- * their head (on_head), in order. Returns 1 when one took it (state
+ * their head (gw_req_offer_head). Returns 1 when one took it (state
  * STREAMING, or whatever its answer made it), else 0. */
 static int head_dispatch(struct gw_conn *c) {
-  struct gw_req *req = &c->req;
-  for (const struct gw_handler *const *h = c->srv->handlers; *h; h++) {
-    if ((*h)->on_head == NULL)
-      continue;
-    if (req->reqid[0] == '\0') {
-      req->start_ns = uv_hrtime();
-      gw_req_assign_id(req);
-    }
-    c->h1.state = GW_H1_STREAMING; /* an answer now leaves the body to be dropped */
-    req->at_head = 1;
-    int r = (*h)->on_head(*h, req);
-    if (r == 0)
-      return 1;
-    req->at_head = 0;
-    c->h1.state = GW_H1_READING;
-    if (r == GW_LATER)
-      return 0;
-  }
+  c->h1.state = GW_H1_STREAMING; /* an answer now leaves the body to be dropped */
+  if (gw_req_offer_head(&c->req))
+    return 1;
+  c->h1.state = GW_H1_READING;
   return 0;
 }
 
 static int on_headers_complete(llhttp_t *p) {
   struct gw_conn *c = conn_of(p);
   struct gw_req *req = &c->req;
-  lower_names(req);
+  gw_req_index_headers(req);
   gw_req_split_target(req);
   c->h1.in_trailers = 1; /* what header callbacks follow the body are trailers */
   if (p->http_major != 1)
@@ -344,18 +312,6 @@ void gw_h1_settings(llhttp_settings_t *s) {
 }
 
 /* ---- Requests: dispatch and end ---- */
-
-/* Offers the complete request to the server's handlers in order. */
-static void dispatch(struct gw_conn *c) {
-  struct gw_req *req = &c->req;
-  req->start_ns = uv_hrtime();
-  if (req->reqid[0] == '\0')
-    gw_req_assign_id(req);
-  for (const struct gw_handler *const *h = c->srv->handlers; *h; h++)
-    if ((*h)->on_req(*h, req) != GW_DECLINED)
-      return;
-  gw_reply_error(req, 404, "no route for this path", NULL);
-}
 
 static void drain_in(struct gw_conn *c);
 
@@ -510,7 +466,7 @@ static size_t feed(struct gw_conn *c, const char *data, size_t len) {
       continue;
     }
     h->state = GW_H1_BUSY; /* the header timer, if it fires now, does nothing */
-    dispatch(c);           /* may answer at once and set IDLE again */
+    gw_req_offer(&c->req); /* may answer at once and set IDLE again */
   }
   keep_prev(h, data, off);
   h->feeding = 0;
@@ -554,8 +510,37 @@ static void h1_start(struct gw_conn *c) {
   header_timer(c);
 }
 
+/* h2c with prior knowledge (RFC 9113 §3.3): a connection whose first
+ * bytes are the HTTP/2 connection preface goes to gw_h2 (no HTTP/1.1
+ * request starts so: "PRI" is reserved for it). Returns 1 when data was
+ * taken: held while it may still be the preface, or handed over. */
+static int sniff_h2(struct gw_conn *c, const char *data, size_t len) {
+  static const char pre[] = GW_H2_PREFACE;
+  struct gw_h1 *h = &c->h1;
+  size_t have = h->in.len, n = GW_H2_PREFACE_LEN - have;
+  if (n > len)
+    n = len;
+  if (memcmp(data, pre + have, n) != 0) {
+    h->sniffed = 1; /* HTTP/1: what was held is parsed first */
+    return 0;
+  }
+  ipc_buf_add(&h->in, data, len);
+  if (h->in.len < GW_H2_PREFACE_LEN)
+    return 1;
+  h->sniffed = 1;
+  struct ipc_buf in = h->in;
+  ipc_buf_init(&h->in);
+  gw_h2_start_on(c);
+  if (!c->closing)
+    c->proto->on_data(c, in.data, in.len);
+  ipc_buf_free(&in);
+  return 1;
+}
+
 static void h1_on_data(struct gw_conn *c, const char *data, size_t len) {
   struct gw_h1 *h = &c->h1;
+  if (!h->sniffed && sniff_h2(c, data, len))
+    return;
   if (h->state == GW_H1_STREAMING || h->state == GW_H1_DISCARD)
     header_timer(c); /* a streamed body: the longest gap is bounded, not its whole time */
   if (h->in.len == 0 && h->state != GW_H1_BUSY) {
@@ -789,8 +774,13 @@ static int h1_want_drain(struct gw_req *req) {
   return gw_conn_want_drain(req->conn);
 }
 
+/* Cutting a request's answer: HTTP/1 has no other way than the close. */
+static void h1_abort(struct gw_req *req, int graceful) {
+  gw_conn_close(req->conn, graceful);
+}
+
 static const struct gw_resp_ops h1_out = {.respond = h1_respond, .start = h1_stream_start,
                                           .send = h1_send, .finish = h1_finish,
                                           .switch_proto = h1_switch, .timer = h1_timer,
                                           .queued = h1_queued, .pause_body = h1_pause_body,
-                                          .want_drain = h1_want_drain};
+                                          .want_drain = h1_want_drain, .abort = h1_abort};

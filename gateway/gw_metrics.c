@@ -85,6 +85,11 @@ void gw_metrics_printf(struct ipc_buf *b, const char *fmt, ...) {
 
 #define line gw_metrics_printf /* the short name the renderers below use */
 
+void gw_metrics_counter(struct ipc_buf *b, const char *name, const char *help, uint64_t v) {
+  line(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
+       (unsigned long long)v);
+}
+
 void gw_metrics_hist_render(struct ipc_buf *b, const char *name, const char *service,
                             const struct gw_metric_hist *h) {
   uint64_t cum = 0;
@@ -106,6 +111,13 @@ static void render_requests(const struct gw_metrics *m, struct ipc_buf *b) {
   for (size_t i = 0; i < m->ncounts; i++)
     line(b, "muster_requests_total{service=\"%s\",code=\"%d\"} %llu\n", m->counts[i].service,
          m->counts[i].code, (unsigned long long)m->counts[i].count);
+  line(b, "# HELP muster_requests_by_version_total HTTP requests answered by the gateway, by "
+          "HTTP version.\n# TYPE muster_requests_by_version_total counter\n"
+          "muster_requests_by_version_total{version=\"1.0\"} %llu\n"
+          "muster_requests_by_version_total{version=\"1.1\"} %llu\n"
+          "muster_requests_by_version_total{version=\"2\"} %llu\n",
+       (unsigned long long)m->by_version[0], (unsigned long long)m->by_version[1],
+       (unsigned long long)m->by_version[2]);
   line(b, "# HELP muster_request_duration_seconds Time from a complete request to the end "
           "of its response.\n# TYPE muster_request_duration_seconds histogram\n");
   for (size_t i = 0; i < m->nhists; i++)

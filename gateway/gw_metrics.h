@@ -32,6 +32,7 @@ struct gw_metrics {
   size_t ncounts, capcounts;
   struct gw_metric_hist *hists;   /* owned */
   size_t nhists, caphists;
+  uint64_t by_version[3];         /* requests answered over HTTP/1.0, 1.1, 2 */
 };
 
 void gw_metrics_init(struct gw_metrics *m);
@@ -53,6 +54,8 @@ void gw_metrics_hist_render(struct ipc_buf *b, const char *name, const char *ser
                             const struct gw_metric_hist *h);
 /* Appends one formatted line (or lines) to b: at most 511 bytes. */
 void gw_metrics_printf(struct ipc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends a counter family of one value: its HELP, TYPE and sample lines. */
+void gw_metrics_counter(struct ipc_buf *b, const char *name, const char *help, uint64_t v);
 /* Appends the Prometheus exposition of m and of host's state to b. */
 void gw_metrics_render(const struct gw_metrics *m, struct sup_host *host, size_t connections,
                        struct ipc_buf *b);

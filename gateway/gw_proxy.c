@@ -417,7 +417,7 @@ static void orphaned(struct gw_req *req, struct sup_instance *inst, struct gw_re
   release(req);
   if (req->head_sent) {
     req->keepalive = 0;
-    gw_conn_close(req->conn, 1); /* a cut stream: the client sees it unterminated */
+    gw_req_abort(req, 1); /* a cut stream: the client sees it unterminated */
     return;
   }
   if (!idempotent(req->method)) {

@@ -43,6 +43,51 @@ struct gw_route *gw_req_route(struct gw_req *req) {
   return gw_routes_match(&req->srv->routes, req->method, host, hlen, path, plen);
 }
 
+void gw_req_index_headers(struct gw_req *req) {
+  for (size_t i = 0; i < req->nhdrs; i++) {
+    char *n = req->hbuf.data + req->hdrs[i].name;
+    uint32_t len = req->hdrs[i].nlen;
+    for (uint32_t k = 0; k < len; k++)
+      if (n[k] >= 'A' && n[k] <= 'Z')
+        n[k] = (char)(n[k] + 32);
+    int *at = len == 4 && !memcmp(n, "host", 4)            ? &req->hdr_host
+              : len == 6 && !memcmp(n, "expect", 6)        ? &req->hdr_expect
+              : len == 12 && !memcmp(n, "x-request-id", 12) ? &req->hdr_reqid
+                                                             : NULL;
+    if (at && *at < 0)
+      *at = (int)i;
+  }
+}
+
+int gw_req_offer_head(struct gw_req *req) {
+  for (const struct gw_handler *const *h = req->srv->handlers; *h; h++) {
+    if ((*h)->on_head == NULL)
+      continue;
+    if (req->reqid[0] == '\0') {
+      req->start_ns = uv_hrtime();
+      gw_req_assign_id(req);
+    }
+    req->at_head = 1;
+    int r = (*h)->on_head(*h, req);
+    if (r == 0)
+      return 1;
+    req->at_head = 0;
+    if (r == GW_LATER)
+      return 0;
+  }
+  return 0;
+}
+
+void gw_req_offer(struct gw_req *req) {
+  req->start_ns = uv_hrtime();
+  if (req->reqid[0] == '\0')
+    gw_req_assign_id(req);
+  for (const struct gw_handler *const *h = req->srv->handlers; *h; h++)
+    if ((*h)->on_req(*h, req) != GW_DECLINED)
+      return;
+  gw_reply_error(req, 404, "no route for this path", NULL);
+}
+
 void gw_req_split_target(struct gw_req *req) {
   const char *u = req->hbuf.data ? req->hbuf.data : "";
   size_t n = req->url_len, skip = 0;
@@ -115,7 +160,7 @@ void gw_req_reset(struct gw_req *req) {
   req->nhdrs = 0;
   req->url_len = req->path_off = req->path_len = req->query_off = req->query_len = 0;
   req->method[0] = req->reqid[0] = req->service[0] = '\0';
-  req->http_minor = 1;
+  req->http_major = req->http_minor = 1;
   req->start_ns = req->bytes_out = 0;
   req->status = 0;
   req->instance = -1;
@@ -145,6 +190,8 @@ void gw_req_log(struct gw_req *req) {
       .duration_ms = req->start_ns ? (double)(uv_hrtime() - req->start_ns) / 1e6 : 0,
       .service = req->service[0] ? req->service : NULL, .instance = req->instance, .request_id = req->reqid};
   gw_access_write(&srv->access, &rec);
-  if (srv->metered)
+  if (srv->metered) {
     gw_metrics_record(&srv->metrics, rec.service, req->status, rec.duration_ms / 1000);
+    srv->metrics.by_version[req->http_major >= 2 ? 2 : req->http_minor >= 1]++;
+  }
 }

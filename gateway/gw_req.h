@@ -70,6 +70,7 @@ struct gw_resp_ops {
   size_t (*queued)(const struct gw_req *req);     /* answer bytes not yet sent */
   void (*pause_body)(struct gw_req *req, int pause); /* stop / resume reading the body */
   int (*want_drain)(struct gw_req *req);          /* gen->drained when sent; 1: sent */
+  void (*abort)(struct gw_req *req, int graceful); /* cut the answer (see gw_req_abort) */
 };
 
 /* The exchange of a request with an IPC instance (gw_proxy.c). */
@@ -133,6 +134,7 @@ struct gw_req {
   struct ipc_buf body;     /* the request body (an upstream's: what was sent of it) */
   int64_t body_len;        /* its content-length, -1 when chunked, 0 when none */
   char method[24];         /* "GET", ... */
+  int http_major;          /* 1, or 2 (HTTP/2) */
   int http_minor;          /* HTTP/1.x: 0 or 1 */
   char reqid[72];          /* x-request-id: the client's or muster's */
   uint64_t start_ns;       /* when it was complete (uv_hrtime) */
@@ -234,6 +236,16 @@ static inline int gw_req_want_drain(struct gw_req *req) {
   return req->out->want_drain(req);
 }
 
+/* Cuts a request whose answer cannot go on (its instance died mid-stream,
+ * its client reads too slowly): the client sees the answer end without
+ * its proper end. On HTTP/1 the connection closes (graceful: what is
+ * queued goes out first); on HTTP/2 only the request's stream is reset.
+ * The handler's gen->abandon is called as when the client goes away; the
+ * request must not be touched afterwards. */
+static inline void gw_req_abort(struct gw_req *req, int graceful) {
+  req->out->abort(req, graceful);
+}
+
 /* ---- Reading (gw_req.c) ---- */
 
 /* The value of request header name (lower-case), or NULL. */
@@ -244,6 +256,25 @@ const char *gw_req_header_at(const struct gw_req *req, int i, uint32_t *len);
 
 /* The route of req (by path, method and Host without its port), or NULL. */
 struct gw_route *gw_req_route(struct gw_req *req);
+
+/* Lower-cases the header names in place, once the head is complete, and
+ * notes where the headers every request looks at are (hdr_host,
+ * hdr_expect, hdr_reqid: the first of each). */
+void gw_req_index_headers(struct gw_req *req);
+
+/* ---- Dispatch (the protocols share it) ---- */
+
+/* Offers a request whose head is complete to the handlers that take
+ * requests at their head (on_head), in order; gives it an id first.
+ * Returns 1 when one took it (its body then streams through gen->body;
+ * the handler may have answered already), 0 when it must be read whole
+ * and offered with gw_req_offer(). The protocol's state must already
+ * treat an answer as one made before the body ended. */
+int gw_req_offer_head(struct gw_req *req);
+
+/* Offers a complete request to the handlers' on_req in order; 404 when
+ * every one declines. */
+void gw_req_offer(struct gw_req *req);
 
 /* Splits the URL into path and query (once the head is complete). */
 void gw_req_split_target(struct gw_req *req);

@@ -222,7 +222,7 @@ static void on_publication(struct rt_member *m, struct rt_room *r, struct rt_pub
   else
     write_publication(s, p, ev, pub->epoch, pub->offset, pub->gap);
   if (s->overflow)
-    gw_conn_close(s->req->conn, 0); /* frees s (abandon) */
+    gw_req_abort(s->req, 0); /* frees s (abandon) */
 }
 
 static const struct rt_member_ops sse_member_ops = {.deliver = on_publication};
@@ -355,7 +355,7 @@ static void on_fetched(void *ctx, int status, const char *epoch, uint64_t last,
   if (s->fetching == 0)
     flush_live(s);
   if (s->overflow)
-    gw_conn_close(s->req->conn, 0); /* frees s (abandon) */
+    gw_req_abort(s->req, 0); /* frees s (abandon) */
 }
 
 /* Asks Redis where the client stands in p's room. 1 when asked. */
@@ -494,7 +494,7 @@ void gw_sse_hold(struct gw_req *req, const struct ipc_msg *m) {
     gw_req_send(req, m->body, m->body_len);
   join_rooms(s, cJSON_GetObjectItemCaseSensitive(m->hold, "rooms"), id);
   if (s->overflow) { /* the history did not fit */
-    gw_conn_close(req->conn, 0);
+    gw_req_abort(req, 0);
     return;
   }
   if (rtcfg(s)->sse_keepalive_ms > 0)

@@ -223,6 +223,14 @@ static void handshake_failed(struct gw_conn *c, struct gw_tls_conn *t) {
   gw_conn_close(c, 1);
 }
 
+/* 1 when ALPN chose HTTP/2. */
+static int alpn_is_h2(const SSL *ssl) {
+  const unsigned char *p;
+  unsigned n;
+  SSL_get0_alpn_selected(ssl, &p, &n);
+  return n == 2 && memcmp(p, "h2", 2) == 0;
+}
+
 /* Goes on with the handshake on what was read. */
 static void handshake(struct gw_conn *c, struct gw_tls_conn *t) {
   int r = SSL_do_handshake(t->ssl);
@@ -231,6 +239,8 @@ static void handshake(struct gw_conn *c, struct gw_tls_conn *t) {
     count(t, OUT_OK, version_index(SSL_version(t->ssl)));
     gw_conn_timer(c, 0, NULL);
     gw_conn_start_proto(c); /* its header timer starts now */
+    if (alpn_is_h2(t->ssl) && !c->closing)
+      gw_h2_start_on(c); /* before any plaintext reaches HTTP/1 */
     return;
   }
   if (SSL_get_error(t->ssl, r) == SSL_ERROR_WANT_READ)

@@ -94,12 +94,12 @@ static void fail(struct gw_req *req, int status, const char *msg, const struct i
 }
 
 /* The exchange broke after the head went to the client: the client sees
- * the answer cut (no final chunk, or too few bytes) as the connection
- * closes. */
+ * the answer cut (no final chunk, or too few bytes: the connection
+ * closes; over HTTP/2 the stream is reset). */
 static void cut(struct gw_req *req) {
   release_all(req, 0);
   req->keepalive = 0;
-  gw_conn_close(req->conn, 1);
+  gw_req_abort(req, 1);
 }
 
 /* ---- No instance to take it ---- */

@@ -5,7 +5,7 @@
 # apt-get line is printed and the script fails.
 set -euo pipefail
 
-build_pkgs="cmake make gcc pkg-config libuv1-dev libcjson-dev libmongoc-dev libbson-dev node-llhttp libssl-dev libhiredis-dev"
+build_pkgs="cmake make gcc pkg-config libuv1-dev libcjson-dev libmongoc-dev libbson-dev node-llhttp libssl-dev libhiredis-dev libnghttp2-dev"
 install_pkgs="$build_pkgs scdoc"
 deb_pkgs="$install_pkgs build-essential debhelper dpkg-dev fakeroot lintian"
 # The operations tests (tests/ops, tests/ctl) build the package, render the
@@ -18,10 +18,12 @@ deb_pkgs="$install_pkgs build-essential debhelper dpkg-dev fakeroot lintian"
 # namespaces made with iproute2. node-ws: the unmodified WebSocket app the
 # upstream tunnel test (tests/up) puts behind muster. openssl: the TLS tests
 # make their certificates with it; testssl.sh: tests/gw/test_testssl.py
-# grades the TLS listener.
-test_pkgs="$deb_pkgs python3 python3-mockupdb python3-websockets node-ws apache2-utils man-db tmux bash-completion chromium util-linux mount libwslay-dev redis-server haproxy iproute2 openssl testssl.sh"
+# grades the TLS listener. python3-h2 and nghttp2-client (h2load, nghttp):
+# the HTTP/2 tests (tests/gw/test_h2.py) craft frames and load the gateway;
+# curl: --http2-prior-knowledge.
+test_pkgs="$deb_pkgs python3 python3-mockupdb python3-websockets node-ws apache2-utils man-db tmux bash-completion chromium util-linux mount libwslay-dev redis-server haproxy iproute2 openssl testssl.sh python3-h2 nghttp2-client curl"
 bench_pkgs="$build_pkgs wrk nginx-light nodejs haproxy"
-fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev libwslay-dev"
+fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev libwslay-dev python3-h2"
 
 case "${1:-build}" in
   build) want=$build_pkgs ;;

@@ -1,4 +1,4 @@
-"""TLS at the gateway (SPEC §13, without HTTP/2): the real muster with
+"""TLS at the gateway (SPEC §13; HTTP/2 itself is tests/gw/test_h2.py): the real muster with
 gateway.tls, certificates made by the test with the `openssl` command (a
 root CA, an intermediate, leaves for two names and a wildcard, an expired
 one, one expiring in 5 days, a key that matches nothing), Python's `ssl`
@@ -215,11 +215,48 @@ class TLSServing(Base):
         self.assertEqual(status, 200)
         self.assertIn(body, got)
 
-    def test_alpn_http11_only(self):
+    def h2_get(self, c, path):
+        """One GET over HTTP/2 on TLS connection c (python3-h2); returns
+        (status, body)."""
+        import h2.config
+        import h2.connection
+        import h2.events
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        conn.initiate_connection()
+        conn.send_headers(1, [(":method", "GET"), (":scheme", "https"),
+                              (":authority", "a.test"), (":path", path)], end_stream=True)
+        c.s.sendall(conn.data_to_send())
+        status, body, deadline = None, b"", time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            data = c.s.recv(65536)
+            if not data:
+                break
+            for ev in conn.receive_data(data):
+                if isinstance(ev, h2.events.ResponseReceived):
+                    status = int(dict(ev.headers)[b":status"])
+                elif isinstance(ev, h2.events.DataReceived):
+                    body += ev.data
+                    conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                elif isinstance(ev, h2.events.StreamEnded):
+                    return status, body
+            c.s.sendall(conn.data_to_send())
+        raise AssertionError("no whole answer over HTTP/2 (status %s)" % status)
+
+    def test_alpn_h2_when_offered(self):
         ctx = self.ctx()
         ctx.set_alpn_protocols(["h2", "http/1.1"])
         c = self.connect(self.tm, "a.test", ctx=ctx)
-        self.assertEqual(c.s.selected_alpn_protocol(), "http/1.1")  # no h2 yet
+        self.assertEqual(c.s.selected_alpn_protocol(), "h2")
+        status, body = self.h2_get(c, "/dummy/echo")
+        self.assertEqual(status, 200, body)
+        self.assertIn(b'"x-forwarded-proto":"https"', body)
+        self.assertIn(b'"host":"a.test"', body)  # from :authority
+
+    def test_alpn_http11_when_h2_not_offered(self):
+        ctx = self.ctx()
+        ctx.set_alpn_protocols(["http/1.1"])
+        c = self.connect(self.tm, "a.test", ctx=ctx)
+        self.assertEqual(c.s.selected_alpn_protocol(), "http/1.1")
         self.assertEqual(c.request("GET", "/dummy/echo")[0], 200)
 
     def test_tls12_client(self):
@@ -324,6 +361,21 @@ class TLSServing(Base):
         before = self.tm.handshakes("TLSv1.3", "ok")
         self.connect(self.tm, "a.test").request("GET", "/dummy/echo")
         self.assertEqual(self.tm.handshakes("TLSv1.3", "ok"), before + 1)
+
+
+class TLSWithoutH2(Base):
+
+    def test_http2_false_offers_http11_only(self):
+        tm = TLSMuster(self.certs)
+        tm.m.config["gateway"]["tls"]["http2"] = False
+        tm.m.write_config()
+        tm.start()
+        self.addCleanup(tm.m.stop)
+        ctx = self.ctx()
+        ctx.set_alpn_protocols(["h2", "http/1.1"])
+        c = self.connect(tm, "a.test", ctx=ctx)
+        self.assertEqual(c.s.selected_alpn_protocol(), "http/1.1")
+        self.assertEqual(c.request("GET", "/dummy/echo")[0], 200)
 
 
 class TLSReload(Base):
