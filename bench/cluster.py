@@ -20,20 +20,24 @@ connections of host 1 also publish 100-byte messages that carry their send
 time (CLOCK_MONOTONIC, shared by every process here) and number, so every
 delivery gives an end-to-end latency; those of hosts 2 and 3 (another
 host than the publisher's) are the "remote" latency the target is about.
-Two tests:
+Three tests:
 - saturated: BENCH_CL_WINDOW (32) publications in flight, the next sent
   when every one of the 3,000 receivers has one (a bounded window, never
   an unbounded queue): delivered messages per second over all receivers,
   and the latency at that load;
-- paced: BENCH_CL_RATE (20) publications a second at a fixed pace, the
-  same offered load for both (60,000 deliveries/s with 3,000 receivers,
-  which Socket.IO sustains too): the latency the p99 target is judged on.
-  Besides the latency of every delivery, wsload reports that of the first
-  delivery of each publication on each host: the hop through Redis and
-  the host, before its fan-out to 1,000 sockets and the client's reading
-  of 3,000. The same paced test also runs against the floor: one muster
-  host without a cluster and its 1,000 receivers (the publishers among
-  them), i.e. what one host's fan-out and the client cost without Redis.
+- paced: BENCH_CL_RATE (10) publications a second at a fixed pace, the
+  same offered load for both (30,000 deliveries/s with 3,000 receivers,
+  well under what either sustains): the latency the p99 target is judged
+  on. The same paced test also runs against the floor: one muster host
+  without a cluster and its 1,000 receivers (the publishers among them),
+  i.e. what one host's fan-out and the client cost without Redis;
+- hop: the same pace with HOP_CONNS (10) receivers per host instead of
+  1,000: what the path through Redis costs when the hosts and the client
+  have little to write and read.
+In every test a probe (a second wsload process, one receiver per host,
+connected before the load so that each host writes to it first) measures
+publish to delivery on hosts 2 and 3 without the client's reading of
+3,000 sockets in between.
 Each test: 1 s warm-up, BENCH_CL_SECONDS (3) measured. Both clusters stay
 up through the run and take turns test by test (order rotating by round),
 so the figures compared are seconds apart; BENCH_ROUNDS rounds (default
@@ -63,9 +67,10 @@ CONNS = int(os.environ.get("BENCH_CL_CONNS", "1000"))
 PUBLISHERS = 4
 SIZE = 100
 WINDOW = int(os.environ.get("BENCH_CL_WINDOW", "32"))
-RATE = float(os.environ.get("BENCH_CL_RATE", "20"))
+RATE = float(os.environ.get("BENCH_CL_RATE", "10"))
+HOP_CONNS = 10
 SECONDS = float(os.environ.get("BENCH_CL_SECONDS", "3"))
-TESTS = ["saturated", "paced"]
+TESTS = ["saturated", "paced", "hop"]
 
 
 class Redis:
@@ -237,8 +242,8 @@ def one_test_of(cl, pids, test):
     common = ["-p", ",".join(str(p) for p in cl.ports), "-k", cl.kind, "-s", str(SIZE)]
     if cl.path:
         common += ["-u", cl.path]
-    args = ["fanout"] + common + ["-c", str(CONNS), "-P", str(PUBLISHERS), "-w", "1",
-                                  "-d", str(SECONDS)]
+    args = ["fanout"] + common + ["-c", str(HOP_CONNS if test == "hop" else CONNS),
+                                  "-P", str(PUBLISHERS), "-w", "1", "-d", str(SECONDS)]
     args += ["-i", str(WINDOW)] if test == "saturated" else ["-r", str(RATE)]
     with Load(["fanout"] + common + ["-c", "1", "-P", "0"]) as pr:
         pr.expect("connected")
@@ -294,6 +299,10 @@ def report(runs, steal):
         if test == "saturated":
             print("\nsaturated: %d publications in flight (the next when all %d receivers have "
                   "one); %.0f s measured" % (WINDOW, HOSTS * CONNS, SECONDS))
+        elif test == "hop":
+            print("\nhop: %.0f publications/s offered to %d receivers per host (%.0f "
+                  "deliveries/s); %.0f s measured" % (RATE, HOP_CONNS, RATE * HOSTS * HOP_CONNS,
+                                                     SECONDS))
         else:
             print("\npaced: %.0f publications/s offered (%.0f deliveries/s); %.0f s measured"
                   % (RATE, RATE * HOSTS * CONNS, SECONDS))
@@ -306,7 +315,8 @@ def report(runs, steal):
                 continue
             mid = sorted(rs, key=lambda r: r["rate"])[len(rs) // 2]
             ratios = [a[test]["rate"] / b[test]["rate"]
-                      for a, b in zip(runs[n], runs["socket.io"])] if n != "floor" else []
+                      for a, b in zip(runs[n], runs["socket.io"])] \
+                if n != "floor" and test == "saturated" else []
             print("%-10s %12.0f %7.1f %7.2f %7.2f %7.2f %7.2f %6s  %-29s %s" % (
                 n, median([r["rate"] for r in rs]), median([r["pub_rate"] for r in rs]),
                 median([r["remote"]["p50_us"] / 1000 for r in rs]),
@@ -339,6 +349,10 @@ def report(runs, steal):
           "without Redis: %.2f ms)" % (p99, met(p99 <= 5), floor))
     print("  p99 <= 5 ms, the probe on hosts 2 and 3, paced:   %6.2f ms %s (Socket.IO: %.2f ms)"
           % (first, met(first <= 5), firsts))
+    hop = median([r["hop"]["remote"]["p99_us"] / 1000 for r in runs["muster"]])
+    hops = median([r["hop"]["remote"]["p99_us"] / 1000 for r in runs["socket.io"]])
+    print("  p99 <= 5 ms, hop (%d receivers per host):         %6.2f ms %s (Socket.IO: %.2f ms)"
+          % (HOP_CONNS, hop, met(hop <= 5), hops))
 
 
 def main():

@@ -62,6 +62,7 @@
 #define FAN_RING 65536 /* fanout: publications tracked (by number, mod this) */
 #define FAN_CAP 16384  /* fanout: in flight at most */
 #define FAN_STAMP 24   /* fanout: 16 hex digits of send time, 8 of number, after 'P' */
+#define FAN_STEP_US 10 /* fanout: latency histograms in 10 µs steps, up to 10 s */
 
 enum mode { M_BROADCAST = 0, M_ECHO, M_FANOUT };
 enum kind { K_WS = 0, K_SIO };
@@ -422,7 +423,8 @@ static void fan_send(void) {
 
 static void fan_side(const char *name, const uint32_t *h, uint64_t n, uint64_t max_ns) {
   printf("\"%s\":{\"n\":%llu,\"p50_us\":%u,\"p99_us\":%u,\"p999_us\":%u,\"max_us\":%.0f}", name,
-         (unsigned long long)n, hist_pct(h, n, 0.50), hist_pct(h, n, 0.99), hist_pct(h, n, 0.999),
+         (unsigned long long)n, FAN_STEP_US * hist_pct(h, n, 0.50),
+         FAN_STEP_US * hist_pct(h, n, 0.99), FAN_STEP_US * hist_pct(h, n, 0.999),
          (double)max_ns / 1e3);
 }
 
@@ -462,20 +464,21 @@ static void on_fan(struct conn *c, const char *p, size_t n) {
   }
   st.fan_delivered++;
   if (st.measuring) {
-    uint64_t ns = st.now > ts ? st.now - ts : 0, us = ns / 1000 < HIST_US ? ns / 1000 : HIST_US - 1;
+    uint64_t ns = st.now > ts ? st.now - ts : 0, step = ns / (1000 * FAN_STEP_US);
+    uint64_t bk = step < HIST_US ? step : HIST_US - 1;
     st.fan_window_delivered++;
     if (c->host == 0) {
-      st.hist[us]++;
+      st.hist[bk]++;
       st.n_local++;
       st.max_local_ns = ns > st.max_local_ns ? ns : st.max_local_ns;
     } else {
-      st.hist_remote[us]++;
+      st.hist_remote[bk]++;
       st.n_remote++;
       st.max_remote_ns = ns > st.max_remote_ns ? ns : st.max_remote_ns;
     }
     if (!probe && !(st.fan_seen[seq % FAN_RING] & (1u << c->host))) { /* the first on its host */
       int side = c->host != 0;
-      st.hist_first[side][us]++;
+      st.hist_first[side][bk]++;
       st.n_first[side]++;
       st.max_first_ns[side] = ns > st.max_first_ns[side] ? ns : st.max_first_ns[side];
     }
