@@ -272,9 +272,11 @@ def one_test_of(cl, pids, test):
 
 
 def cpu_text(res):
-    return "%3.0f%% / %-23s / %3.0f%%  %5.2f %5.0f%%" % (
+    """The CPU columns; us/dlv only where deliveries outweigh the idle work."""
+    us = "%5.2f" % res["server_us_per_msg"] if res["deliveries"] >= 10000 else "    -"
+    return "%3.0f%% / %-23s / %3.0f%%  %s %5.0f%%" % (
         res["client_cpu_pct"], "+".join("%.0f" % c for c in res["server_cpu_pct"]),
-        res["redis_cpu_pct"], res["server_us_per_msg"], res["others_pct"])
+        res["redis_cpu_pct"], us, res["others_pct"])
 
 
 def per_round(xs):

@@ -127,7 +127,7 @@ static struct {
   /* fanout */
   int body_off;                  /* where the payload starts in st.msg */
   uint64_t now;                  /* the time of the read being taken apart */
-  uint64_t pub_sent, pub_done, pub_skipped, pub_window_sent, pub_window_done;
+  uint64_t pub_sent, pub_done, pub_skipped, pub_window_sent, pub_window_done, pub_window_skipped;
   uint64_t fan_delivered, fan_window_delivered;
   uint32_t *fan_count;           /* deliveries of each publication in flight (ring) */
   uint64_t fan_rate_t0;          /* -r: when the pace started */
@@ -439,7 +439,8 @@ static void fan_done(void) {
          (unsigned long long)st.fan_window_delivered, (unsigned long long)st.bad,
          (double)st.fan_window_delivered / wall, (unsigned long long)st.pub_window_sent,
          (unsigned long long)st.pub_window_done, (double)st.pub_window_done / wall,
-         (unsigned long long)st.pub_skipped, (unsigned long long)(st.pub_sent - st.pub_done));
+         (unsigned long long)st.pub_window_skipped,
+         (unsigned long long)(st.pub_sent - st.pub_done));
   fan_side("local", st.hist, st.n_local, st.max_local_ns);
   printf(",");
   fan_side("remote", st.hist_remote, st.n_remote, st.max_remote_ns);
@@ -507,10 +508,12 @@ static void on_fan(struct conn *c, const char *p, size_t n) {
 static void fan_pace(uv_timer_t *t) {
   uint64_t due = (uint64_t)((double)(uv_hrtime() - st.fan_rate_t0) / 1e9 * opt.rate);
   while (st.pub_sent + st.pub_skipped < due) {
-    if (st.pub_sent - st.pub_done >= FAN_CAP)
+    if (st.pub_sent - st.pub_done >= FAN_CAP) {
       st.pub_skipped++;
-    else
+      st.pub_window_skipped += (uint64_t)st.measuring;
+    } else {
       fan_send();
+    }
   }
 }
 
@@ -519,7 +522,6 @@ static void fan_pace(uv_timer_t *t) {
 static void fan_phase(uv_timer_t *t) {
   if (!st.measuring && !st.stopping) {
     st.measuring = 1;
-    st.pub_skipped = 0;
     begin_measure();
     uv_timer_start(t, fan_phase, (uint64_t)(opt.seconds * 1000), 0);
     return;
