@@ -355,7 +355,8 @@ def report(runs, steal):
     print("targets (medians over the rounds; latency on hosts 2 and 3):")
     narrow = median([a["narrow"]["rate"] / b["narrow"]["rate"]
                      for a, b in zip(runs["muster"], runs["socket.io"])])
-    print("  delivered messages/s >= 3x Socket.IO (saturated): %6.2fx %s" % (ratio, met(ratio >= 3)))
+    print("  delivered messages/s >= 3x Socket.IO (saturated): %6.2fx %s"
+          % (ratio, met(ratio >= 3)))
     print("  the same with %d in flight (narrow):               %6.2fx %s"
           % (NARROW, narrow, met(narrow >= 3)))
     print("  p99 <= 5 ms, every delivery, paced:               %6.2f ms %s (the floor, one host "

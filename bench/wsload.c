@@ -24,9 +24,9 @@
  *     publishers' host and the others, and of the first delivery of each
  *     publication on each host (the hop itself, before the host's fan-out
  *     to its receivers and the client's reading of them all). -w seconds
- *     of warm-up, -d measured,
- *     then up to 10 s for what is in flight to arrive. Figures: deliveries
- *     and complete publications per second, p50/p99/p99.9 per side.
+ *     of warm-up, -d measured, then up to 10 s for what is in flight to
+ *     arrive. Figures: deliveries and complete publications per second,
+ *     p50/p99/p99.9 per side (10 µs steps, up to 10 s).
  *     With -P 0 it is a probe that only receives (a few connections that
  *     joined before the load's, so each host writes to them first): after
  *     "connected" it measures from one line on stdin to the next.
@@ -103,8 +103,8 @@ static struct {
   int wait_stdin;
   int concurrency;               /* handshakes in progress at most */
   double timeout_s;
-} opt = {.npub = -1, .conns = -1, .pubs = 20, .bursts = 3, .size = -1, .inflight = 1, .warmup_s = 1,
-         .seconds = 5, .concurrency = 200, .timeout_s = 120};
+} opt = {.npub = -1, .conns = -1, .pubs = 20, .bursts = 3, .size = -1, .inflight = 1,
+         .warmup_s = 1, .seconds = 5, .concurrency = 200, .timeout_s = 120};
 
 static struct {
   uv_loop_t *loop;
@@ -127,14 +127,15 @@ static struct {
   /* fanout */
   int body_off;                  /* where the payload starts in st.msg */
   uint64_t now;                  /* the time of the read being taken apart */
-  uint64_t pub_sent, pub_done, pub_skipped, pub_window_sent, pub_window_done, pub_window_skipped;
+  uint64_t pub_sent, pub_done, pub_skipped;      /* since the start */
+  uint64_t pub_window_sent, pub_window_done, pub_window_skipped; /* measured */
   uint64_t fan_delivered, fan_window_delivered;
   uint32_t *fan_count;           /* deliveries of each publication in flight (ring) */
   uint64_t fan_rate_t0;          /* -r: when the pace started */
   int next_pub;                  /* the publisher that sends next */
   uint16_t *fan_seen;            /* the hosts each publication in flight reached (ring) */
-  uint32_t *hist_remote;         /* latency on the other hosts (µs); hist: the first */
-  uint32_t *hist_first[2];       /* the same, of the first delivery of each on a host */
+  uint32_t *hist_remote;         /* latency on the other hosts; hist: the publishers' */
+  uint32_t *hist_first[2];       /* of the first delivery of each on a host: its, the others' */
   uint64_t n_local, n_remote, max_local_ns, max_remote_ns;
   uint64_t n_first[2], max_first_ns[2];
   uv_timer_t pace;
