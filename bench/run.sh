@@ -30,11 +30,21 @@ echo "== proxying to programs that serve for themselves (issue 14)"
 echo "== WebSocket: broadcast, echo, idle connections, against ws and Socket.IO (issue 13)"
 # The peers come from npm (bench/package-lock.json), installed again when
 # the lock file is newer than what npm ci left in bench/node_modules.
+npm_ok=0
 if ! command -v npm >/dev/null 2>&1; then
   echo "bench/ws.py: skipped: npm is not installed (tools/deps.sh bench installs it)"
 elif ! { [ bench/node_modules/.package-lock.json -nt bench/package-lock.json ] ||
          (cd bench && npm ci --no-audit --no-fund --loglevel=error); }; then
   echo "bench/ws.py: skipped: npm ci in bench/ failed, so the peers ws and Socket.IO are missing"
 else
+  npm_ok=1
   /usr/bin/python3 bench/ws.py
+fi
+echo "== cluster: 3 hosts over one Redis, against Socket.IO with @socket.io/redis-adapter (issue 15)"
+if [ "$npm_ok" != 1 ]; then
+  echo "bench/cluster.py: skipped: the npm peers are missing (see above)"
+elif ! command -v redis-server >/dev/null 2>&1; then
+  echo "bench/cluster.py: skipped: redis-server is not installed (apt-get install redis-server)"
+else
+  /usr/bin/python3 bench/cluster.py
 fi

@@ -11,6 +11,25 @@
  *     each connection keeps -i messages in flight, sending the next when
  *     an echo comes back; -w seconds of warm-up, then -d measured.
  *     Figures: messages per second, latency percentiles.
+ *   wsload fanout -p PORT[,PORT...] [-u PATH] [-c 1000] [-P 4] [-i 32 | -r RATE] [-s 100]
+ *                 [-w 1] [-d 5] [-k ws|sio]
+ *     several hosts of one cluster (bench/cluster.py): -c receivers on each
+ *     port, all in the room; the first -P connections of the first port
+ *     also publish, in turn: either -i publications in flight (the next
+ *     goes when every receiver has one), or -r publications a second at a
+ *     fixed pace (at most FAN_CAP in flight; what the server cannot take
+ *     is counted as not sent). Each publication carries its send time
+ *     (CLOCK_MONOTONIC, which every process of the machine shares) and its
+ *     number, so each delivery gives a latency: separately for the
+ *     publishers' host and the others, and of the first delivery of each
+ *     publication on each host (the hop itself, before the host's fan-out
+ *     to its receivers and the client's reading of them all). -w seconds
+ *     of warm-up, -d measured, then up to 10 s for what is in flight to
+ *     arrive. Figures: deliveries and complete publications per second,
+ *     p50/p99/p99.9 per side (10 µs steps, up to 10 s).
+ *     With -P 0 it is a probe that only receives (a few connections that
+ *     joined before the load's, so each host writes to them first): after
+ *     "connected" it measures from one line on stdin to the next.
  *
  * A publication is text starting with 'P' (Socket.IO: the event "pub"),
  * an echo text starting with 'E' (the event "echo"); what the servers do
@@ -39,8 +58,13 @@
 #define MAX_HEAD 8192
 #define HIST_US 1000000 /* latency histogram: 1 µs steps up to 1 s */
 #define MAX_INFLIGHT 64
+#define MAX_PORTS 16
+#define FAN_RING 65536 /* fanout: publications tracked (by number, mod this) */
+#define FAN_CAP 16384  /* fanout: in flight at most */
+#define FAN_STAMP 24   /* fanout: 16 hex digits of send time, 8 of number, after 'P' */
+#define FAN_STEP_US 10 /* fanout: latency histograms in 10 µs steps, up to 10 s */
 
-enum mode { M_BROADCAST = 0, M_ECHO };
+enum mode { M_BROADCAST = 0, M_ECHO, M_FANOUT };
 enum kind { K_WS = 0, K_SIO };
 enum cstate { C_IDLE = 0, C_CONNECTING, C_HANDSHAKE, C_SIO_OPEN, C_SIO_CONNECT, C_OPEN };
 
@@ -49,6 +73,7 @@ struct conn {
   uv_tcp_t tcp;
   uv_connect_t creq;
   int idx;
+  int host;                      /* index in opt.ports */
   enum cstate state;
   char *in;                      /* an incomplete head or frame, or NULL */
   size_t in_len, in_cap;
@@ -65,17 +90,21 @@ struct wreq {
 static struct {
   enum mode mode;
   enum kind kind;
-  int port;
+  int port;                      /* the first of ports */
+  int ports[MAX_PORTS], nports;  /* fanout: one per host; others: port */
+  int npub;                      /* fanout: publishers */
+  double rate;                   /* fanout: publications/s, 0: a window of -i */
   const char *path;
-  int conns;
+  int conns;                     /* fanout: per port */
+  int total;                     /* connections in all */
   int pubs, bursts, size;        /* broadcast */
   int inflight;                  /* echo */
   double warmup_s, seconds;      /* echo */
   int wait_stdin;
   int concurrency;               /* handshakes in progress at most */
   double timeout_s;
-} opt = {.conns = -1, .pubs = 20, .bursts = 3, .size = -1, .inflight = 1, .warmup_s = 1,
-         .seconds = 5, .concurrency = 200, .timeout_s = 120};
+} opt = {.npub = -1, .conns = -1, .pubs = 20, .bursts = 3, .size = -1, .inflight = 1,
+         .warmup_s = 1, .seconds = 5, .concurrency = 200, .timeout_s = 120};
 
 static struct {
   uv_loop_t *loop;
@@ -95,6 +124,21 @@ static struct {
   uint64_t echoed, inflight_total;
   uint32_t *hist;
   uint64_t max_ns;
+  /* fanout */
+  int body_off;                  /* where the payload starts in st.msg */
+  uint64_t now;                  /* the time of the read being taken apart */
+  uint64_t pub_sent, pub_done, pub_skipped;      /* since the start */
+  uint64_t pub_window_sent, pub_window_done, pub_window_skipped; /* measured */
+  uint64_t fan_delivered, fan_window_delivered;
+  uint32_t *fan_count;           /* deliveries of each publication in flight (ring) */
+  uint64_t fan_rate_t0;          /* -r: when the pace started */
+  int next_pub;                  /* the publisher that sends next */
+  uint16_t *fan_seen;            /* the hosts each publication in flight reached (ring) */
+  uint32_t *hist_remote;         /* latency on the other hosts; hist: the publishers' */
+  uint32_t *hist_first[2];       /* of the first delivery of each on a host: its, the others' */
+  uint64_t n_local, n_remote, max_local_ns, max_remote_ns;
+  uint64_t n_first[2], max_first_ns[2];
+  uv_timer_t pace;
   /* the measured part */
   uint64_t t0, t1;
   struct rusage ru0, ru1;
@@ -275,15 +319,19 @@ static void echo_send(struct conn *c) {
   send_text(c, st.msg, st.msg_len);
 }
 
-/* The nearest-rank percentile p of the histogram, in µs. */
-static unsigned pct_us(double p) {
-  uint64_t rank = (uint64_t)(p * (double)st.echoed + 0.999999), sum = 0;
+/* The nearest-rank percentile p of a histogram of count samples, in µs. */
+static unsigned hist_pct(const uint32_t *h, uint64_t count, double p) {
+  uint64_t rank = (uint64_t)(p * (double)count + 0.999999), sum = 0;
   for (unsigned i = 0; i < HIST_US; i++) {
-    sum += st.hist[i];
+    sum += h[i];
     if (sum >= rank && rank > 0)
       return i;
   }
   return HIST_US;
+}
+
+static unsigned pct_us(double p) {
+  return hist_pct(st.hist, st.echoed, p);
 }
 
 static void echo_done(void) {
@@ -334,7 +382,223 @@ static void on_phase(uv_timer_t *t) {
     echo_done();
 }
 
+/* ---- Fanout: several hosts, publications with their send time ---- */
+
+static void hex_put(char *out, uint64_t v, int digits) {
+  static const char hx[] = "0123456789abcdef";
+  for (int i = digits - 1; i >= 0; i--, v >>= 4)
+    out[i] = hx[v & 15];
+}
+
+static int hex_get(const char *p, int digits, uint64_t *v) {
+  uint64_t x = 0;
+  for (int i = 0; i < digits; i++) {
+    char ch = p[i];
+    unsigned d;
+    if (ch >= '0' && ch <= '9')
+      d = (unsigned)(ch - '0');
+    else if (ch >= 'a' && ch <= 'f')
+      d = (unsigned)(ch - 'a' + 10);
+    else
+      return -1;
+    x = x << 4 | d;
+  }
+  *v = x;
+  return 0;
+}
+
+/* The next publication, from the next publisher: its send time and
+ * number written into the payload. */
+static void fan_send(void) {
+  struct conn *c = &st.conns[st.next_pub];
+  uint64_t seq = st.pub_sent++;
+  st.next_pub = (st.next_pub + 1) % opt.npub;
+  st.fan_count[seq % FAN_RING] = 0;
+  st.fan_seen[seq % FAN_RING] = 0;
+  if (st.measuring)
+    st.pub_window_sent++;
+  hex_put(st.msg + st.body_off + 1, uv_hrtime(), 16);
+  hex_put(st.msg + st.body_off + 17, seq, 8);
+  send_text(c, st.msg, st.msg_len);
+}
+
+static void fan_side(const char *name, const uint32_t *h, uint64_t n, uint64_t max_ns) {
+  printf("\"%s\":{\"n\":%llu,\"p50_us\":%u,\"p99_us\":%u,\"p999_us\":%u,\"max_us\":%.0f}", name,
+         (unsigned long long)n, FAN_STEP_US * hist_pct(h, n, 0.50),
+         FAN_STEP_US * hist_pct(h, n, 0.99), FAN_STEP_US * hist_pct(h, n, 0.999),
+         (double)max_ns / 1e3);
+}
+
+static void fan_done(void) {
+  double wall = secs(st.t1 - st.t0);
+  printf("{\"mode\":\"fanout\",");
+  print_common();
+  printf(",\"hosts\":%d,\"receivers\":%d,\"publishers\":%d,\"window\":%d,\"offered\":%.1f,"
+         "\"deliveries\":%llu,\"bad\":%llu,\"rate\":%.1f,\"pubs_sent\":%llu,\"pubs_done\":%llu,"
+         "\"pub_rate\":%.1f,\"skipped\":%llu,\"incomplete\":%llu,",
+         opt.nports, opt.total, opt.npub, opt.rate > 0 ? 0 : opt.inflight, opt.rate,
+         (unsigned long long)st.fan_window_delivered, (unsigned long long)st.bad,
+         (double)st.fan_window_delivered / wall, (unsigned long long)st.pub_window_sent,
+         (unsigned long long)st.pub_window_done, (double)st.pub_window_done / wall,
+         (unsigned long long)st.pub_window_skipped,
+         (unsigned long long)(st.pub_sent - st.pub_done));
+  fan_side("local", st.hist, st.n_local, st.max_local_ns);
+  printf(",");
+  fan_side("remote", st.hist_remote, st.n_remote, st.max_remote_ns);
+  printf(",");
+  fan_side("first_local", st.hist_first[0], st.n_first[0], st.max_first_ns[0]);
+  printf(",");
+  fan_side("first_remote", st.hist_first[1], st.n_first[1], st.max_first_ns[1]);
+  printf("}\n");
+  fflush(stdout);
+  exit(0);
+}
+
+/* A publication reached c. */
+static void on_fan(struct conn *c, const char *p, size_t n) {
+  uint64_t ts, seq;
+  int probe = opt.npub == 0;
+  if (n != st.want_len || hex_get(p + st.body_off + 1, 16, &ts) != 0 ||
+      hex_get(p + st.body_off + 17, 8, &seq) != 0 ||
+      (!probe && (seq >= st.pub_sent || st.pub_sent - seq > FAN_RING))) {
+    st.bad++;
+    return;
+  }
+  st.fan_delivered++;
+  if (st.measuring) {
+    uint64_t ns = st.now > ts ? st.now - ts : 0, step = ns / (1000 * FAN_STEP_US);
+    uint64_t bk = step < HIST_US ? step : HIST_US - 1;
+    st.fan_window_delivered++;
+    if (c->host == 0) {
+      st.hist[bk]++;
+      st.n_local++;
+      st.max_local_ns = ns > st.max_local_ns ? ns : st.max_local_ns;
+    } else {
+      st.hist_remote[bk]++;
+      st.n_remote++;
+      st.max_remote_ns = ns > st.max_remote_ns ? ns : st.max_remote_ns;
+    }
+    if (!probe && !(st.fan_seen[seq % FAN_RING] & (1u << c->host))) { /* the first on its host */
+      int side = c->host != 0;
+      st.hist_first[side][bk]++;
+      st.n_first[side]++;
+      st.max_first_ns[side] = ns > st.max_first_ns[side] ? ns : st.max_first_ns[side];
+    }
+  }
+  if (probe)
+    return;
+  st.fan_seen[seq % FAN_RING] |= (uint16_t)(1u << c->host);
+  uint32_t k = ++st.fan_count[seq % FAN_RING];
+  if (k > (uint32_t)opt.total)
+    fail("publication %llu delivered %u times to %d receivers", (unsigned long long)seq, k,
+         opt.total);
+  if (k < (uint32_t)opt.total)
+    return;
+  st.pub_done++;
+  if (st.measuring)
+    st.pub_window_done++;
+  if (st.stopping) {
+    if (st.pub_done == st.pub_sent)
+      fan_done();
+  } else if (opt.rate <= 0) {
+    fan_send();
+  }
+}
+
+/* -r: sends what is due by now (at most FAN_CAP in flight). */
+static void fan_pace(uv_timer_t *t) {
+  uint64_t due = (uint64_t)((double)(uv_hrtime() - st.fan_rate_t0) / 1e9 * opt.rate);
+  while (st.pub_sent + st.pub_skipped < due) {
+    if (st.pub_sent - st.pub_done >= FAN_CAP) {
+      st.pub_skipped++;
+      st.pub_window_skipped += (uint64_t)st.measuring;
+    } else {
+      fan_send();
+    }
+  }
+}
+
+/* Warm-up over: measuring; measured part over: what is in flight may
+ * arrive (up to 10 s); then the figures. */
+static void fan_phase(uv_timer_t *t) {
+  if (!st.measuring && !st.stopping) {
+    st.measuring = 1;
+    begin_measure();
+    uv_timer_start(t, fan_phase, (uint64_t)(opt.seconds * 1000), 0);
+    return;
+  }
+  if (st.measuring) {
+    end_measure();
+    st.measuring = 0;
+    st.stopping = 1;
+    if (opt.rate > 0)
+      uv_timer_stop(&st.pace);
+    if (st.pub_done == st.pub_sent)
+      fan_done();
+    uv_timer_start(t, fan_phase, 10000, 0);
+    return;
+  }
+  fan_done(); /* some never arrived: "incomplete" */
+}
+
+static void fan_alloc(void) {
+  st.fan_count = calloc(FAN_RING, sizeof(*st.fan_count));
+  st.fan_seen = calloc(FAN_RING, sizeof(*st.fan_seen));
+  st.hist_remote = calloc(HIST_US, sizeof(*st.hist_remote));
+  st.hist_first[0] = calloc(HIST_US, sizeof(*st.hist_first[0]));
+  st.hist_first[1] = calloc(HIST_US, sizeof(*st.hist_first[1]));
+  if (st.fan_count == NULL || st.fan_seen == NULL || st.hist_remote == NULL ||
+      st.hist_first[0] == NULL || st.hist_first[1] == NULL)
+    fail("out of memory");
+}
+
+static void fan_start(void) {
+  fan_alloc();
+  if (opt.rate > 0) {
+    st.fan_rate_t0 = uv_hrtime();
+    uv_timer_init(st.loop, &st.pace);
+    uv_timer_start(&st.pace, fan_pace, 1, 1);
+  } else {
+    for (int i = 0; i < opt.inflight; i++)
+      fan_send();
+  }
+  uv_timer_init(st.loop, &st.phase);
+  uv_timer_start(&st.phase, fan_phase, (uint64_t)(opt.warmup_s * 1000), 0);
+}
+
+static void on_stdin_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b);
+
+/* The probe (-P 0): a line on stdin starts the measured part, the next
+ * ends it. */
+static void on_probe_stdin(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
+  if (n < 0)
+    fail("end of input before the probe's end");
+  for (ssize_t i = 0; i < n; i++) {
+    if (b->base[i] != '\n')
+      continue;
+    if (!st.measuring) {
+      st.measuring = 1;
+      begin_measure();
+    } else {
+      end_measure();
+      st.measuring = 0;
+      fan_done();
+    }
+  }
+}
+
 static void run_test(void) {
+  if (opt.mode == M_FANOUT && opt.npub == 0) {
+    fan_alloc();
+    if (uv_pipe_init(st.loop, &st.in, 0) != 0 || uv_pipe_open(&st.in, 0) != 0)
+      fail("cannot read stdin");
+    uv_read_start((uv_stream_t *)&st.in, on_stdin_alloc, on_probe_stdin);
+    return;
+  }
+  if (opt.mode == M_FANOUT) {
+    fan_start();
+    return;
+  }
   if (opt.mode == M_BROADCAST) {
     begin_measure();
     do_burst();
@@ -365,7 +629,7 @@ static void on_stdin(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
 }
 
 static void all_connected(void) {
-  printf("connected %d %.3f\n", opt.conns, secs(uv_hrtime() - st.t_begin));
+  printf("connected %d %.3f\n", opt.total, secs(uv_hrtime() - st.t_begin));
   if (!opt.wait_stdin) {
     run_test();
     return;
@@ -381,7 +645,7 @@ static void start_more(void);
 
 static void on_open(struct conn *c) {
   c->state = C_OPEN;
-  if (++st.opened == opt.conns)
+  if (++st.opened == opt.total)
     all_connected();
   else
     start_more();
@@ -411,6 +675,8 @@ static void on_message(struct conn *c, const char *p, size_t n) {
     fail("connection %d: a message before the connection was open", c->idx);
   if (opt.mode == M_BROADCAST)
     on_delivery(n);
+  else if (opt.mode == M_FANOUT)
+    on_fan(c, p, n);
   else
     on_echo(c, n);
 }
@@ -520,6 +786,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
     return;
   const char *p = b->base;
   size_t n = (size_t)nread;
+  st.now = uv_hrtime(); /* every delivery in this read arrived now */
   if (c->in_len > 0) { /* a partial head or frame waits: join them */
     if (c->in_len + n > c->in_cap) {
       char *q = realloc(c->in, c->in_len + n);
@@ -548,7 +815,7 @@ static void on_connect(uv_connect_t *r, int status) {
                    "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
                    "Connection: Upgrade\r\nSec-WebSocket-Key: " KEY "\r\n"
                    "Sec-WebSocket-Version: 13\r\n\r\n",
-                   opt.path, opt.port);
+                   opt.path, opt.ports[c->host]);
   c->state = C_HANDSHAKE;
   conn_write(c, req, (size_t)n);
   int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
@@ -558,7 +825,7 @@ static void on_connect(uv_connect_t *r, int status) {
 
 static void conn_start(struct conn *c) {
   struct sockaddr_in a;
-  uv_ip4_addr("127.0.0.1", opt.port, &a);
+  uv_ip4_addr("127.0.0.1", opt.ports[c->host], &a);
   uv_tcp_init(st.loop, &c->tcp);
   c->tcp.data = c;
   c->creq.data = c;
@@ -570,16 +837,16 @@ static void conn_start(struct conn *c) {
 
 /* Starts connections while fewer than -C are in their handshake. */
 static void start_more(void) {
-  while (st.started < opt.conns && st.started - st.opened < opt.concurrency)
+  while (st.started < opt.total && st.started - st.opened < opt.concurrency)
     conn_start(&st.conns[st.started++]);
 }
 
 /* ---- Set-up ---- */
 
 static void on_deadline(uv_timer_t *t) {
-  if (st.opened < opt.conns)
+  if (st.opened < opt.total)
     fail("timed out after %.0f s: %d of %d connections open", opt.timeout_s, st.opened,
-         opt.conns);
+         opt.total);
   fail("timed out after %.0f s (broadcast: %llu of %llu deliveries; echo: %llu in flight)",
        opt.timeout_s, (unsigned long long)st.delivered, (unsigned long long)st.expect,
        (unsigned long long)st.inflight_total);
@@ -588,13 +855,13 @@ static void on_deadline(uv_timer_t *t) {
 /* Raises the soft limit on open files to what -c needs (up to the hard one). */
 static void raise_nofile(void) {
   struct rlimit rl;
-  rlim_t need = (rlim_t)opt.conns + 64;
+  rlim_t need = (rlim_t)opt.total + 64;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
     fail("getrlimit: %s", strerror(errno));
   if (rl.rlim_cur >= need)
     return;
   if (rl.rlim_max < need)
-    fail("%d connections need %llu open files; the hard limit is %llu", opt.conns,
+    fail("%d connections need %llu open files; the hard limit is %llu", opt.total,
          (unsigned long long)need, (unsigned long long)rl.rlim_max);
   rl.rlim_cur = need;
   if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -605,8 +872,9 @@ static void raise_nofile(void) {
  * bytes, inside 42["pub",...] / 42["echo",...] for Socket.IO. Sets the
  * length a delivery must have. */
 static void make_payload(void) {
-  const char *ev = opt.mode == M_BROADCAST ? "pub" : "echo";
-  const char *back = opt.mode == M_BROADCAST ? "msg" : "echo";
+  int pub = opt.mode != M_ECHO;
+  const char *ev = pub ? "pub" : "echo";
+  const char *back = pub ? "msg" : "echo";
   size_t n = (size_t)opt.size;
   char *s = malloc(n + 32);
   if (s == NULL)
@@ -614,7 +882,8 @@ static void make_payload(void) {
   size_t off = 0;
   if (opt.kind == K_SIO)
     off = (size_t)sprintf(s, "42[\"%s\",\"", ev);
-  s[off] = opt.mode == M_BROADCAST ? 'P' : 'E';
+  st.body_off = (int)off; /* also in what comes back: "pub" and "msg" are as long */
+  s[off] = pub ? 'P' : 'E';
   for (size_t i = 1; i < n; i++)
     s[off + i] = (char)('a' + i % 26);
   off += n;
@@ -627,9 +896,9 @@ static void make_payload(void) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: wsload broadcast|echo -p PORT [-u PATH] [-k ws|sio] [-c CONNS] [-s SIZE]\n"
-          "         [-n PUBS] [-b BURSTS] [-i INFLIGHT] [-w WARMUP_S] [-d SECONDS] [-C CONCURRENCY]\n"
-          "         [-T TIMEOUT_S] [-W]\n");
+          "usage: wsload broadcast|echo|fanout -p PORT[,PORT...] [-u PATH] [-k ws|sio] [-c CONNS]\n"
+          "         [-s SIZE] [-n PUBS] [-b BURSTS] [-i INFLIGHT] [-w WARMUP_S] [-d SECONDS]\n"
+          "         [-C CONCURRENCY] [-P PUBLISHERS] [-r RATE] [-T TIMEOUT_S] [-W]\n");
   exit(2);
 }
 
@@ -641,12 +910,26 @@ static void parse_args(int argc, char **argv) {
     opt.mode = M_BROADCAST;
   else if (strcmp(argv[1], "echo") == 0)
     opt.mode = M_ECHO;
+  else if (strcmp(argv[1], "fanout") == 0)
+    opt.mode = M_FANOUT;
   else
     usage();
   optind = 2;
-  while ((ch = getopt(argc, argv, "p:u:k:c:s:n:b:i:w:d:C:T:W")) != -1) {
+  opt.inflight = 0; /* unset */
+  while ((ch = getopt(argc, argv, "p:u:k:c:s:n:b:i:w:d:C:T:WP:r:")) != -1) {
     switch (ch) {
-    case 'p': opt.port = atoi(optarg); break;
+    case 'p':
+      for (char *q = optarg; *q && opt.nports < MAX_PORTS; q += *q == ',') {
+        char *end;
+        opt.ports[opt.nports++] = (int)strtol(q, &end, 10);
+        if (end == q || (*end != ',' && *end != '\0'))
+          usage();
+        q = end;
+      }
+      opt.port = opt.ports[0];
+      break;
+    case 'P': opt.npub = atoi(optarg); break;
+    case 'r': opt.rate = atof(optarg); break;
     case 'u': opt.path = optarg; break;
     case 'k': opt.kind = strcmp(optarg, "sio") == 0 ? K_SIO : K_WS; break;
     case 'c': opt.conns = atoi(optarg); break;
@@ -663,15 +946,26 @@ static void parse_args(int argc, char **argv) {
     }
   }
   if (opt.conns < 0)
-    opt.conns = opt.mode == M_BROADCAST ? 10000 : 100;
+    opt.conns = opt.mode == M_BROADCAST ? 10000 : opt.mode == M_FANOUT ? 1000 : 100;
   if (opt.size < 0)
-    opt.size = opt.mode == M_BROADCAST ? 100 : 64;
+    opt.size = opt.mode == M_ECHO ? 64 : 100;
+  if (opt.inflight == 0)
+    opt.inflight = opt.mode == M_FANOUT ? 32 : 1;
+  if (opt.npub < 0)
+    opt.npub = 4;
+  if (opt.mode != M_FANOUT && opt.nports > 1)
+    usage(); /* several ports: fanout only */
+  opt.total = opt.conns * (opt.nports > 0 ? opt.nports : 1);
+  for (int i = 0; i < opt.nports; i++)
+    if (opt.ports[i] <= 0 || opt.ports[i] > 65535)
+      usage();
   if (opt.path == NULL)
     opt.path = opt.kind == K_SIO ? "/socket.io/?EIO=4&transport=websocket" : "/";
   if (opt.port <= 0 || opt.port > 65535 || opt.conns < 1 || opt.size < 1 || opt.size > 60000 ||
       opt.pubs < 1 || opt.bursts < 1 || opt.bursts > 64 || opt.inflight < 1 ||
-      opt.inflight > MAX_INFLIGHT || opt.concurrency < 1 || opt.seconds <= 0 ||
-      opt.timeout_s <= 0)
+      opt.inflight > (opt.mode == M_FANOUT ? FAN_CAP : MAX_INFLIGHT) || opt.concurrency < 1 ||
+      opt.seconds <= 0 || opt.timeout_s <= 0 || opt.rate < 0 ||
+      (opt.mode == M_FANOUT && (opt.size < 1 + FAN_STAMP || opt.npub < 0 || opt.npub > opt.conns)))
     usage();
 }
 
@@ -682,12 +976,14 @@ int main(int argc, char **argv) {
   make_payload();
   st.loop = uv_default_loop();
   st.mask_state = 0x9e3779b9u;
-  st.conns = calloc((size_t)opt.conns, sizeof(*st.conns));
+  st.conns = calloc((size_t)opt.total, sizeof(*st.conns));
   st.hist = calloc(HIST_US, sizeof(*st.hist));
   if (st.conns == NULL || st.hist == NULL)
     fail("out of memory");
-  for (int i = 0; i < opt.conns; i++)
+  for (int i = 0; i < opt.total; i++) {
     st.conns[i].idx = i;
+    st.conns[i].host = i / opt.conns;
+  }
   uv_timer_init(st.loop, &st.deadline);
   uv_timer_start(&st.deadline, on_deadline, (uint64_t)(opt.timeout_s * 1000), 0);
   st.t_begin = uv_hrtime();
