@@ -74,10 +74,12 @@ static int same_name(const struct gw_fwd_in *in, size_t i, size_t k) {
          memcmp(in->buf + in->hdrs[k].name, in->buf + in->hdrs[i].name, in->hdrs[i].nlen) == 0;
 }
 
-/* The value of header i with its later repeats joined by ", ", plus
- * `also` at the end when given (x-forwarded-for); in join or in place. */
+/* The value of header i with its later repeats joined by ", " (cookie:
+ * "; ", RFC 9113 §8.2.3 — HTTP/2 clients send a cookie field per pair),
+ * plus `also` at the end when given (x-forwarded-for); in join or in place. */
 static void joined_value(const struct gw_fwd_in *in, size_t i, const char *also,
                          struct ipc_header *o, struct ipc_buf *join) {
+  const char *sep = is(in->buf + in->hdrs[i].name, in->hdrs[i].nlen, "cookie") ? "; " : ", ";
   int repeated = 0;
   for (size_t k = i + 1; k < in->n && !repeated; k++)
     repeated = same_name(in, i, k);
@@ -89,7 +91,7 @@ static void joined_value(const struct gw_fwd_in *in, size_t i, const char *also,
   ipc_buf_add(join, o->value, o->value_len);
   for (size_t k = i + 1; k < in->n; k++) {
     if (same_name(in, i, k)) {
-      ipc_buf_add(join, ", ", 2);
+      ipc_buf_add(join, sep, 2);
       ipc_buf_add(join, in->buf + in->hdrs[k].value, in->hdrs[k].vlen);
     }
   }

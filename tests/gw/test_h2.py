@@ -422,5 +422,33 @@ class H2Test(GatewayCase):
         self.assertEqual(m.proc.wait(TIMEOUT), 0)
 
 
+class H2SSETest(unittest.TestCase):
+    """An SSE hold over HTTP/2: the stream muster keeps is one HTTP/2
+    stream, fed with publications (with positions), while other streams of
+    the same connection come and go."""
+
+    def test_sse_hold_on_a_stream(self):
+        sys.path.insert(0, os.path.join(HERE, "..", "rt"))
+        import rtlib
+        m = Muster([rtlib.ws_svc()], realtime={"history_size": 10}).start()
+        self.addCleanup(m.stop)
+        rtlib.wait_ready(m)
+        c = H2Client(gateway_addr(m))
+        self.addCleanup(c.close)
+        sid = c.request("/chat/sse?rooms=news")
+        c.wait(lambda: b"hello" in c.streams[sid].data, "the hold's first bytes")
+        self.assertEqual(c.streams[sid].status, 200)
+        self.assertEqual(c.streams[sid].headers.get("content-type"), "text/event-stream")
+        for i in range(3):  # each publication on a stream of its own
+            st = c.get("/chat/publish?room=news", method="POST", body=b"over h2 %d" % i)
+            self.assertEqual(st.status, 200, st.data)
+        c.wait(lambda: c.streams[sid].data.count(b"data: over h2") == 3, "three events")
+        text = c.streams[sid].data.decode()
+        self.assertEqual(re.findall(r"data: (over h2 \d)", text),
+                         ["over h2 0", "over h2 1", "over h2 2"])
+        self.assertEqual(len(re.findall(r"^id: \w+-\d+$", text, re.M)), 3)  # positions
+        self.assertFalse(c.streams[sid].ended)  # the hold goes on
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -255,6 +255,16 @@ TEST(repeats_joined_in_order) {
   fwd_free(&f);
 }
 
+TEST(cookies_joined_with_semicolons) {
+  struct fwd f; /* an HTTP/2 client sends one cookie field per pair */
+  fwd_init(&f);
+  add(&f, "cookie", "a=1");
+  add(&f, "host", "h");
+  add(&f, "cookie", "b=2");
+  CHECK_STR(run(&f), "cookie: a=1; b=2\nhost: h\n" ADDED);
+  fwd_free(&f);
+}
+
 TEST(repeats_with_empty_values) {
   struct fwd f;
   fwd_init(&f);
