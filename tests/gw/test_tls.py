@@ -252,6 +252,19 @@ class TLSServing(Base):
         self.assertIn(b'"x-forwarded-proto":"https"', body)
         self.assertIn(b'"host":"a.test"', body)  # from :authority
 
+    def test_curl_http2_over_tls(self):
+        """curl --http2 on the TLS port: ALPN h2, the chain checked against
+        the test's root, the answer through a service."""
+        port = self.tm.tls_port
+        r = subprocess.run(["curl", "-sS", "--http2", "--cacert", self.factory.root,
+                            "--resolve", "a.test:%d:127.0.0.1" % port, "-w",
+                            "\n%{http_code} %{http_version}", "--max-time", str(int(TIMEOUT)),
+                            "https://a.test:%d/dummy/echo" % port],
+                           capture_output=True, timeout=TIMEOUT + 5)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.endswith(b"\n200 2"), r.stdout[-200:])
+        self.assertIn(b'"x-forwarded-proto":"https"', r.stdout)
+
     def test_alpn_http11_when_h2_not_offered(self):
         ctx = self.ctx()
         ctx.set_alpn_protocols(["http/1.1"])
