@@ -53,7 +53,7 @@
 #include <sys/resource.h>
 #include <uv.h>
 
-#define KEY "dGhlIHNhbXBsZSBub25jZQ==" /* RFC 6455 §1.3's example key ... */
+#define KEY "dGhlIHNhbXBsZSBub25jZQ=="        /* RFC 6455 §1.3's example key ... */
 #define ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" /* ... and its answer */
 #define MAX_HEAD 8192
 #define HIST_US 1000000 /* latency histogram: 1 µs steps up to 1 s */
@@ -73,12 +73,12 @@ struct conn {
   uv_tcp_t tcp;
   uv_connect_t creq;
   int idx;
-  int host;                      /* index in opt.ports */
+  int host; /* index in opt.ports */
   enum cstate state;
-  char *in;                      /* an incomplete head or frame, or NULL */
+  char *in; /* an incomplete head or frame, or NULL */
   size_t in_len, in_cap;
-  uint64_t sent[MAX_INFLIGHT];   /* echo: send times of the messages in flight (ring) */
-  unsigned head, n;              /* echo: oldest in the ring, how many */
+  uint64_t sent[MAX_INFLIGHT]; /* echo: send times of the messages in flight (ring) */
+  unsigned head, n;            /* echo: oldest in the ring, how many */
 };
 
 /* A write that did not go out at once: its bytes follow. */
@@ -90,30 +90,38 @@ struct wreq {
 static struct {
   enum mode mode;
   enum kind kind;
-  int port;                      /* the first of ports */
-  int ports[MAX_PORTS], nports;  /* fanout: one per host; others: port */
-  int npub;                      /* fanout: publishers */
-  double rate;                   /* fanout: publications/s, 0: a window of -i */
+  int port;                     /* the first of ports */
+  int ports[MAX_PORTS], nports; /* fanout: one per host; others: port */
+  int npub;                     /* fanout: publishers */
+  double rate;                  /* fanout: publications/s, 0: a window of -i */
   const char *path;
-  int conns;                     /* fanout: per port */
-  int total;                     /* connections in all */
-  int pubs, bursts, size;        /* broadcast */
-  int inflight;                  /* echo */
-  double warmup_s, seconds;      /* echo */
+  int conns;                /* fanout: per port */
+  int total;                /* connections in all */
+  int pubs, bursts, size;   /* broadcast */
+  int inflight;             /* echo */
+  double warmup_s, seconds; /* echo */
   int wait_stdin;
-  int concurrency;               /* handshakes in progress at most */
+  int concurrency; /* handshakes in progress at most */
   double timeout_s;
-} opt = {.npub = -1, .conns = -1, .pubs = 20, .bursts = 3, .size = -1, .inflight = 1,
-         .warmup_s = 1, .seconds = 5, .concurrency = 200, .timeout_s = 120};
+} opt = {.npub = -1,
+         .conns = -1,
+         .pubs = 20,
+         .bursts = 3,
+         .size = -1,
+         .inflight = 1,
+         .warmup_s = 1,
+         .seconds = 5,
+         .concurrency = 200,
+         .timeout_s = 120};
 
 static struct {
   uv_loop_t *loop;
   struct conn *conns;
   int started, opened;
-  uint64_t t_begin;              /* the run began (connecting) */
-  char *msg;                     /* the payload each client message carries (text) */
+  uint64_t t_begin; /* the run began (connecting) */
+  char *msg;        /* the payload each client message carries (text) */
   size_t msg_len;
-  size_t want_len;               /* the payload length a delivery must have */
+  size_t want_len; /* the payload length a delivery must have */
   uint32_t mask_state;
   /* broadcast */
   uint64_t delivered, expect, bad;
@@ -125,17 +133,17 @@ static struct {
   uint32_t *hist;
   uint64_t max_ns;
   /* fanout */
-  int body_off;                  /* where the payload starts in st.msg */
-  uint64_t now;                  /* the time of the read being taken apart */
-  uint64_t pub_sent, pub_done, pub_skipped;      /* since the start */
+  int body_off;                             /* where the payload starts in st.msg */
+  uint64_t now;                             /* the time of the read being taken apart */
+  uint64_t pub_sent, pub_done, pub_skipped; /* since the start */
   uint64_t pub_window_sent, pub_window_done, pub_window_skipped; /* measured */
   uint64_t fan_delivered, fan_window_delivered;
-  uint32_t *fan_count;           /* deliveries of each publication in flight (ring) */
-  uint64_t fan_rate_t0;          /* -r: when the pace started */
-  int next_pub;                  /* the publisher that sends next */
-  uint16_t *fan_seen;            /* the hosts each publication in flight reached (ring) */
-  uint32_t *hist_remote;         /* latency on the other hosts; hist: the publishers' */
-  uint32_t *hist_first[2];       /* of the first delivery of each on a host: its, the others' */
+  uint32_t *fan_count;     /* deliveries of each publication in flight (ring) */
+  uint64_t fan_rate_t0;    /* -r: when the pace started */
+  int next_pub;            /* the publisher that sends next */
+  uint16_t *fan_seen;      /* the hosts each publication in flight reached (ring) */
+  uint32_t *hist_remote;   /* latency on the other hosts; hist: the publishers' */
+  uint32_t *hist_first[2]; /* of the first delivery of each on a host: its, the others' */
   uint64_t n_local, n_remote, max_local_ns, max_remote_ns;
   uint64_t n_first[2], max_first_ns[2];
   uv_timer_t pace;
@@ -787,7 +795,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
   const char *p = b->base;
   size_t n = (size_t)nread;
   st.now = uv_hrtime(); /* every delivery in this read arrived now */
-  if (c->in_len > 0) { /* a partial head or frame waits: join them */
+  if (c->in_len > 0) {  /* a partial head or frame waits: join them */
     if (c->in_len + n > c->in_cap) {
       char *q = realloc(c->in, c->in_len + n);
       if (q == NULL)
@@ -845,8 +853,7 @@ static void start_more(void) {
 
 static void on_deadline(uv_timer_t *t) {
   if (st.opened < opt.total)
-    fail("timed out after %.0f s: %d of %d connections open", opt.timeout_s, st.opened,
-         opt.total);
+    fail("timed out after %.0f s: %d of %d connections open", opt.timeout_s, st.opened, opt.total);
   fail("timed out after %.0f s (broadcast: %llu of %llu deliveries; echo: %llu in flight)",
        opt.timeout_s, (unsigned long long)st.delivered, (unsigned long long)st.expect,
        (unsigned long long)st.inflight_total);
@@ -928,21 +935,50 @@ static void parse_args(int argc, char **argv) {
       }
       opt.port = opt.ports[0];
       break;
-    case 'P': opt.npub = atoi(optarg); break;
-    case 'r': opt.rate = atof(optarg); break;
-    case 'u': opt.path = optarg; break;
-    case 'k': opt.kind = strcmp(optarg, "sio") == 0 ? K_SIO : K_WS; break;
-    case 'c': opt.conns = atoi(optarg); break;
-    case 's': opt.size = atoi(optarg); break;
-    case 'n': opt.pubs = atoi(optarg); break;
-    case 'b': opt.bursts = atoi(optarg); break;
-    case 'i': opt.inflight = atoi(optarg); break;
-    case 'w': opt.warmup_s = atof(optarg); break;
-    case 'd': opt.seconds = atof(optarg); break;
-    case 'C': opt.concurrency = atoi(optarg); break;
-    case 'T': opt.timeout_s = atof(optarg); break;
-    case 'W': opt.wait_stdin = 1; break;
-    default: usage();
+    case 'P':
+      opt.npub = atoi(optarg);
+      break;
+    case 'r':
+      opt.rate = atof(optarg);
+      break;
+    case 'u':
+      opt.path = optarg;
+      break;
+    case 'k':
+      opt.kind = strcmp(optarg, "sio") == 0 ? K_SIO : K_WS;
+      break;
+    case 'c':
+      opt.conns = atoi(optarg);
+      break;
+    case 's':
+      opt.size = atoi(optarg);
+      break;
+    case 'n':
+      opt.pubs = atoi(optarg);
+      break;
+    case 'b':
+      opt.bursts = atoi(optarg);
+      break;
+    case 'i':
+      opt.inflight = atoi(optarg);
+      break;
+    case 'w':
+      opt.warmup_s = atof(optarg);
+      break;
+    case 'd':
+      opt.seconds = atof(optarg);
+      break;
+    case 'C':
+      opt.concurrency = atoi(optarg);
+      break;
+    case 'T':
+      opt.timeout_s = atof(optarg);
+      break;
+    case 'W':
+      opt.wait_stdin = 1;
+      break;
+    default:
+      usage();
     }
   }
   if (opt.conns < 0)

@@ -67,8 +67,8 @@ int cl_deliver_record(struct cl_node *cl, struct rt_room *r, const struct cl_rec
   struct cl_room *cr = r->ext;
   int self = rec->origin_len == strlen(cl->origin) &&
              memcmp(rec->origin, cl->origin, rec->origin_len) == 0;
-  int fresh = cr == NULL || mark_fresh(cr, cl_origin_id(cl, rec->origin, rec->origin_len),
-                                       rec->oseq);
+  int fresh =
+      cr == NULL || mark_fresh(cr, cl_origin_id(cl, rec->origin, rec->origin_len), rec->oseq);
   char evbuf[128], exbuf[128], *evheap = NULL, *exheap = NULL;
   struct ipc_buf json;
   if (offset && self)
@@ -76,8 +76,12 @@ int cl_deliver_record(struct cl_node *cl, struct rt_room *r, const struct cl_rec
   if (!fresh)
     cl->st.duplicates++;
   ipc_buf_init(&json);
-  struct rt_pub pub = {.room = r->name, .text = rec->body, .text_len = rec->body_len,
-                       .binary = rec->kind == 'b', .offset = offset, .epoch = epoch,
+  struct rt_pub pub = {.room = r->name,
+                       .text = rec->body,
+                       .text_len = rec->body_len,
+                       .binary = rec->kind == 'b',
+                       .offset = offset,
+                       .epoch = epoch,
                        .gap = gap};
   pub.event = cstr(rec->event, rec->event_len, evbuf, sizeof(evbuf), &evheap);
   pub.except = cstr(rec->except, rec->except_len, exbuf, sizeof(exbuf), &exheap);
@@ -99,8 +103,8 @@ int cl_deliver_record(struct cl_node *cl, struct rt_room *r, const struct cl_rec
 /* ---- In order ---- */
 
 static void hold(struct cl_node *cl, struct cl_room *cr, const char *p, size_t n);
-static void place(struct cl_node *cl, struct cl_room *cr, const struct cl_posted *m,
-                  const char *p, size_t n, int may_catch_up);
+static void place(struct cl_node *cl, struct cl_room *cr, const struct cl_posted *m, const char *p,
+                  size_t n, int may_catch_up);
 
 /* Delivers m: the room's next position. */
 static void take(struct cl_node *cl, struct cl_room *cr, const struct cl_posted *m) {
@@ -119,8 +123,8 @@ static void bad_message(struct cl_node *cl, const struct cl_room *cr, const char
             cr->room->name, err);
 }
 
-static void place(struct cl_node *cl, struct cl_room *cr, const struct cl_posted *m,
-                  const char *p, size_t n, int may_catch_up) {
+static void place(struct cl_node *cl, struct cl_room *cr, const struct cl_posted *m, const char *p,
+                  size_t n, int may_catch_up) {
   int same = strcmp(m->epoch, cr->epoch) == 0;
   if (cr->last == 0 || (!same && m->offset == 1)) {
     cr->gap |= cr->last > 0; /* another epoch: Redis lost the room's history */
@@ -320,8 +324,7 @@ static void send_read(struct cl_node *cl, struct cl_room *cr, struct cl_read *rd
   size_t lens[8];
   for (int i = 0; i < 8; i++)
     lens[i] = argv[i] ? strlen(argv[i]) : 0;
-  int rc = k1.oom || k2.oom ? UV_ENOMEM
-                            : cl_redis_command(&cl->cmd, on_read, rd, 8, argv, lens);
+  int rc = k1.oom || k2.oom ? UV_ENOMEM : cl_redis_command(&cl->cmd, on_read, rd, 8, argv, lens);
   ipc_buf_free(&k1);
   ipc_buf_free(&k2);
   if (rc != 0) { /* later, when the connection is back */

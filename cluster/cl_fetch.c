@@ -13,9 +13,9 @@ struct cl_fetch {
   cl_fetch_cb cb;
   void *ctx;
   int cancelled;
-  int new_reader;                /* wants the present position only */
-  int earliest;                  /* wants all that the room keeps */
-  char epoch[CL_EPOCH_MAX + 1];  /* the reader's, "" before the first publication */
+  int new_reader;               /* wants the present position only */
+  int earliest;                 /* wants all that the room keeps */
+  char epoch[CL_EPOCH_MAX + 1]; /* the reader's, "" before the first publication */
   uint64_t offset;
 };
 
@@ -63,8 +63,7 @@ static long collect(const struct cl_fetch *f, const redisReply *entries, uint64_
     if (any) /* the first one kept */
       want = off;
     any = 0;
-    if (off != want || old ||
-        cl_wire_parse_record(rec, len, &r, err, sizeof(err)) != 0) {
+    if (off != want || old || cl_wire_parse_record(rec, len, &r, err, sizeof(err)) != 0) {
       free(v);
       return -1; /* trimmed, expired, or not ours */
     }
@@ -116,8 +115,12 @@ struct cl_fetch *cl_node_fetch(struct cl_node *cl, const char *room, const char 
     free(f);
     return NULL;
   }
-  *f = (struct cl_fetch){.cl = cl, .cb = cb, .ctx = ctx, .new_reader = epoch == NULL,
-                         .earliest = epoch && strcmp(epoch, "*") == 0, .offset = offset};
+  *f = (struct cl_fetch){.cl = cl,
+                         .cb = cb,
+                         .ctx = ctx,
+                         .new_reader = epoch == NULL,
+                         .earliest = epoch && strcmp(epoch, "*") == 0,
+                         .offset = offset};
   snprintf(f->epoch, sizeof(f->epoch), "%s", epoch && !f->earliest ? epoch : "");
   ipc_buf_init(&k1);
   ipc_buf_init(&k2);

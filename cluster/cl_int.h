@@ -27,20 +27,20 @@ struct cl_mark {
 /* A room this host follows (rt_room.ext). */
 struct cl_room {
   struct rt_room *room;
-  TAILQ_ENTRY(cl_room) linger;   /* cl_node.lingering, while unused_since */
-  uint64_t unused_since;         /* its last member left then; 0 while it has members */
-  unsigned subscribed : 1;       /* SUBSCRIBE went on the current connection */
-  unsigned confirmed : 1;        /* and Redis confirmed it */
-  unsigned catching_up : 1;      /* a read of the stream is under way */
-  unsigned catch_up_due : 1;     /* one is needed once the commands connection is up */
-  unsigned gap : 1;              /* the next delivery follows a hole (SSE readers reset) */
-  uint64_t catch_up_gen;         /* the current read's (cl_node.read_gen), 0 none */
-  char epoch[CL_EPOCH_MAX + 1];  /* of the last position seen, "" none */
-  uint64_t last;                 /* offset of the last position seen, 0 none */
+  TAILQ_ENTRY(cl_room) linger;        /* cl_node.lingering, while unused_since */
+  uint64_t unused_since;              /* its last member left then; 0 while it has members */
+  unsigned subscribed : 1;            /* SUBSCRIBE went on the current connection */
+  unsigned confirmed : 1;             /* and Redis confirmed it */
+  unsigned catching_up : 1;           /* a read of the stream is under way */
+  unsigned catch_up_due : 1;          /* one is needed once the commands connection is up */
+  unsigned gap : 1;                   /* the next delivery follows a hole (SSE readers reset) */
+  uint64_t catch_up_gen;              /* the current read's (cl_node.read_gen), 0 none */
+  char epoch[CL_EPOCH_MAX + 1];       /* of the last position seen, "" none */
+  uint64_t last;                      /* offset of the last position seen, 0 none */
   char floor_epoch[CL_EPOCH_MAX + 1]; /* the room's position when first followed */
-  uint64_t floor;                /* ("" 0: Redis had none): a catch-up before any */
-  unsigned floor_set : 1;        /* delivery starts there */
-  struct cl_held *held;          /* arrived during the catch-up, in order */
+  uint64_t floor;                     /* ("" 0: Redis had none): a catch-up before any */
+  unsigned floor_set : 1;             /* delivery starts there */
+  struct cl_held *held;               /* arrived during the catch-up, in order */
   size_t nheld, capheld;
   struct cl_mark *marks;
   size_t nmarks, capmarks;
@@ -51,12 +51,12 @@ struct cl_room {
 struct cl_own {
   TAILQ_ENTRY(cl_own) link;
   uint64_t oseq;
-  char *room;                    /* owned */
-  char *rec;                     /* its record, owned */
+  char *room; /* owned */
+  char *rec;  /* its record, owned */
   size_t rec_len;
-  unsigned sent : 1;             /* went on the current commands connection */
-  unsigned confirmed : 1;        /* the script ran */
-  unsigned delivered : 1;        /* delivered here */
+  unsigned sent : 1;      /* went on the current commands connection */
+  unsigned confirmed : 1; /* the script ran */
+  unsigned delivered : 1; /* delivered here */
 };
 
 struct cl_node {
@@ -64,25 +64,25 @@ struct cl_node {
   struct rt_rooms *rooms;
   struct cl_hooks hooks;
   char host_id[65];
-  char origin[CL_ORIGIN_MAX + 1];      /* host_id "/" this run */
-  char host_channel[96];               /* muster:host:HOST_ID */
-  char ping_pattern[128];              /* see cl_redis.c */
-  uint64_t maxlen;                     /* stream length */
+  char origin[CL_ORIGIN_MAX + 1]; /* host_id "/" this run */
+  char host_channel[96];          /* muster:host:HOST_ID */
+  char ping_pattern[128];         /* see cl_redis.c */
+  uint64_t maxlen;                /* stream length */
   uint64_t history_ttl_ms;
-  char *password;                      /* owned */
+  char *password; /* owned */
   struct cl_redis cmd, sub;
-  uint64_t oseq;                       /* this run's publications */
-  uint64_t epoch_seq;                  /* epochs proposed */
-  uint64_t read_gen;                   /* catch-ups started (their generations) */
-  TAILQ_HEAD(, cl_own) own;            /* in oseq order */
+  uint64_t oseq;            /* this run's publications */
+  uint64_t epoch_seq;       /* epochs proposed */
+  uint64_t read_gen;        /* catch-ups started (their generations) */
+  TAILQ_HEAD(, cl_own) own; /* in oseq order */
   size_t nown, own_bytes;
   TAILQ_HEAD(, cl_room) lingering;
-  uv_timer_t tick;                     /* lingering rooms, every second */
-  char **origins;                      /* interned origins (marks) */
+  uv_timer_t tick; /* lingering rooms, every second */
+  char **origins;  /* interned origins (marks) */
   size_t norigins, caporigins;
-  char pub_sha[41];                    /* the publish script's SHA-1 */
+  char pub_sha[41]; /* the publish script's SHA-1 */
   struct cl_stats st;
-  int closing, open;                   /* handles still open while closing */
+  int closing, open; /* handles still open while closing */
   void (*done)(void *arg);
   void *done_arg;
 };
@@ -110,7 +110,7 @@ void cl_deliver_posted(struct cl_node *cl, struct cl_room *cr, const char *p, si
 /* Delivers rec here (epoch/offset: its position, or offset 0) unless it
  * was delivered here already. Returns the members reached. */
 int cl_deliver_record(struct cl_node *cl, struct rt_room *r, const struct cl_record *rec,
-                       const char *epoch, uint64_t offset, int gap);
+                      const char *epoch, uint64_t offset, int gap);
 /* Reads back what cr missed (after a gap or a reconnection). */
 void cl_deliver_catch_up(struct cl_node *cl, struct cl_room *cr);
 /* cr's subscription is confirmed: catch up when it was followed before,

@@ -314,9 +314,8 @@ static void default_host_id(char *out, size_t n) {
     snprintf(name, sizeof(name), "muster");
   size_t k = 0;
   for (const char *p = name; *p && k + 1 < n && k < 64; p++)
-    out[k++] = strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-", *p)
-                   ? *p
-                   : '-';
+    out[k++] =
+        strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-", *p) ? *p : '-';
   out[k] = '\0';
 }
 
@@ -351,8 +350,8 @@ int cl_node_new(struct cl_node **out, uv_loop_t *loop, const struct cfg_cluster 
   uv_timer_start(&cl->tick, on_tick, 1000, 1000);
   cl_redis_start(&cl->cmd, loop, "commands", cfg->redis_host, cfg->redis_port, cl->password, 0,
                  &cmd_cbs, cl);
-  cl_redis_start(&cl->sub, loop, "subscriptions", cfg->redis_host, cfg->redis_port,
-                 cl->password, 1, &sub_cbs, cl);
+  cl_redis_start(&cl->sub, loop, "subscriptions", cfg->redis_host, cfg->redis_port, cl->password, 1,
+                 &sub_cbs, cl);
   sup_log(SUP_INFO, "cluster: host %s, Redis at %s:%d", cl->host_id, cfg->redis_host,
           cfg->redis_port);
   *out = cl;
@@ -420,10 +419,9 @@ void cl_node_metrics(const struct cl_node *cl, struct ipc_buf *b) {
   metric(b, "muster_redis_up", "gauge", "1 when both Redis connections are up.", cl_up(cl));
   metric(b, "muster_redis_reconnects_total", "counter", "Redis connections lost.",
          cl->cmd.drops + cl->sub.drops);
-  metric(b, "muster_cluster_published_total", "counter", "Publications Redis took.",
-         s->published);
-  metric(b, "muster_cluster_delivered_total", "counter",
-         "Publications from Redis delivered here.", s->delivered);
+  metric(b, "muster_cluster_published_total", "counter", "Publications Redis took.", s->published);
+  metric(b, "muster_cluster_delivered_total", "counter", "Publications from Redis delivered here.",
+         s->delivered);
   metric(b, "muster_cluster_local_total", "counter",
          "Publications delivered here at once while Redis was away.", s->local_only);
   metric(b, "muster_cluster_duplicates_total", "counter",

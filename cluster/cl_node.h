@@ -29,9 +29,9 @@
 #include "cl_wire.h"
 #include "rt_room.h"
 
-#define CL_LINGER_MS 5000        /* a room without members is followed this long still */
-#define CL_REPAIR_WINDOW 256     /* stream length without history: for gaps only */
-#define CL_OUTBOX_MAX 100000     /* publications waiting for Redis, at most */
+#define CL_LINGER_MS 5000    /* a room without members is followed this long still */
+#define CL_REPAIR_WINDOW 256 /* stream length without history: for gaps only */
+#define CL_OUTBOX_MAX 100000 /* publications waiting for Redis, at most */
 #define CL_OUTBOX_BYTES (64u << 20)
 
 struct cl_node;
@@ -45,14 +45,14 @@ struct cl_hooks {
 
 /* Counters (metrics). */
 struct cl_stats {
-  uint64_t published;   /* publications Redis took */
-  uint64_t delivered;   /* publications from Redis delivered here */
-  uint64_t local_only;  /* delivered here at once, Redis being away */
-  uint64_t duplicates;  /* dropped: delivered here already */
-  uint64_t repaired;    /* read back from the stream after a gap */
-  uint64_t lost;        /* gaps the stream could no longer fill */
-  uint64_t dropped;     /* outbox overflow: never reached Redis */
-  uint64_t errors;      /* Redis refused a command */
+  uint64_t published;         /* publications Redis took */
+  uint64_t delivered;         /* publications from Redis delivered here */
+  uint64_t local_only;        /* delivered here at once, Redis being away */
+  uint64_t duplicates;        /* dropped: delivered here already */
+  uint64_t repaired;          /* read back from the stream after a gap */
+  uint64_t lost;              /* gaps the stream could no longer fill */
+  uint64_t dropped;           /* outbox overflow: never reached Redis */
+  uint64_t errors;            /* Redis refused a command */
   uint64_t conn_out, conn_in; /* connection messages sent to / from other hosts */
 };
 

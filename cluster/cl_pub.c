@@ -151,8 +151,16 @@ static void send_pub(struct cl_node *cl, struct cl_own *e, int full_script) {
   }
   const char *argv[] = {full_script ? "EVAL" : "EVALSHA",
                         full_script ? cl_script_publish : cl->pub_sha,
-                        "3", keys[0].data, keys[1].data, keys[2].data, epoch, e->rec, maxlen,
-                        ttl, now, hash_ttl};
+                        "3",
+                        keys[0].data,
+                        keys[1].data,
+                        keys[2].data,
+                        epoch,
+                        e->rec,
+                        maxlen,
+                        ttl,
+                        now,
+                        hash_ttl};
   size_t lens[12];
   for (int i = 0; i < 12; i++) /* the record is bytes, not a string */
     lens[i] = i == 7 ? e->rec_len : i >= 3 && i <= 5 ? keys[i - 3].len : strlen(argv[i]);
@@ -183,9 +191,10 @@ static void overflow(struct cl_node *cl) {
   if (!e->confirmed) {
     cl->st.dropped++;
     if (cl->st.dropped == 1 || cl->st.dropped % 10000 == 0)
-      sup_log(SUP_WARN, "cluster: outbox full (%zu publications waiting for Redis): %llu "
-              "dropped so far, delivered here only", cl->nown,
-              (unsigned long long)cl->st.dropped);
+      sup_log(SUP_WARN,
+              "cluster: outbox full (%zu publications waiting for Redis): %llu "
+              "dropped so far, delivered here only",
+              cl->nown, (unsigned long long)cl->st.dropped);
   }
   remove_own(cl, e);
 }
@@ -198,12 +207,18 @@ static struct cl_own *make_own(struct cl_node *cl, const struct rt_pub *pub) {
     free(e);
     return NULL;
   }
-  struct cl_record rec = {
-      .origin = cl->origin, .origin_len = strlen(cl->origin), .oseq = cl->oseq + 1,
-      .kind = pub->binary ? 'b' : (pub->json && pub->text == pub->json) ? 'j' : 't',
-      .event = pub->event, .event_len = pub->event ? strlen(pub->event) : 0,
-      .except = pub->except, .except_len = pub->except ? strlen(pub->except) : 0,
-      .body = pub->text, .body_len = pub->text_len};
+  struct cl_record rec = {.origin = cl->origin,
+                          .origin_len = strlen(cl->origin),
+                          .oseq = cl->oseq + 1,
+                          .kind = pub->binary                             ? 'b'
+                                  : (pub->json && pub->text == pub->json) ? 'j'
+                                                                          : 't',
+                          .event = pub->event,
+                          .event_len = pub->event ? strlen(pub->event) : 0,
+                          .except = pub->except,
+                          .except_len = pub->except ? strlen(pub->except) : 0,
+                          .body = pub->text,
+                          .body_len = pub->text_len};
   ipc_buf_init(&b);
   cl_wire_record(&b, &rec);
   if (b.oom) {

@@ -22,12 +22,12 @@ struct cl_redis_conn {
   uv_tcp_t tcp;
   uv_connect_t creq;
   uv_write_t wreq;
-  struct cl_redis *r;      /* NULL once dropped */
-  struct cl_reader rd;      /* its replies */
-  struct ipc_buf out;      /* commands not written yet */
-  struct ipc_buf writing;  /* the write in flight */
+  struct cl_redis *r;     /* NULL once dropped */
+  struct cl_reader rd;    /* its replies */
+  struct ipc_buf out;     /* commands not written yet */
+  struct ipc_buf writing; /* the write in flight */
   int connected;
-  char in[65536];          /* reads land here; the reader copies them */
+  char in[65536]; /* reads land here; the reader copies them */
 };
 
 static uint64_t now_ms(const struct cl_redis *r) {
@@ -151,18 +151,18 @@ static void went_down(struct cl_redis *r, const char *why) {
   r->state = CL_REDIS_WAITING;
   r->ping_sent = 0;
   r->retry_at = now_ms(r) + r->backoff_ms;
-  r->backoff_ms = r->backoff_ms * 2 > CL_REDIS_BACKOFF_MAX_MS ? CL_REDIS_BACKOFF_MAX_MS
-                                                             : r->backoff_ms * 2;
+  r->backoff_ms =
+      r->backoff_ms * 2 > CL_REDIS_BACKOFF_MAX_MS ? CL_REDIS_BACKOFF_MAX_MS : r->backoff_ms * 2;
   fail_owed(r);
   if (was == CL_REDIS_UP) {
     r->drops++;
-    sup_log(SUP_WARN, "cluster: Redis %s connection to %s:%d lost (%s); connecting again",
-            r->name, r->host, r->port, r->last_err);
+    sup_log(SUP_WARN, "cluster: Redis %s connection to %s:%d lost (%s); connecting again", r->name,
+            r->host, r->port, r->last_err);
     if (r->cbs.down)
       r->cbs.down(r);
   } else if (!r->quiet || now_ms(r) - r->logged_ms >= QUIET_LOG_MS) {
-    sup_log(SUP_WARN, "cluster: cannot reach Redis at %s:%d (%s connection: %s); retrying",
-            r->host, r->port, r->name, r->last_err);
+    sup_log(SUP_WARN, "cluster: cannot reach Redis at %s:%d (%s connection: %s); retrying", r->host,
+            r->port, r->name, r->last_err);
     r->quiet = 1;
     r->logged_ms = now_ms(r);
   }
@@ -231,7 +231,7 @@ int cl_redis_up(const struct cl_redis *r) {
 /* 1 when reply is a subscriber's push: an array whose first element is
  * one of the push kinds. */
 static int is_push(const redisReply *reply, int *pong) {
-  static const char *const kinds[] = {"message", "subscribe", "unsubscribe", "pmessage",
+  static const char *const kinds[] = {"message",    "subscribe",    "unsubscribe", "pmessage",
                                       "psubscribe", "punsubscribe", NULL};
   *pong = 0;
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
@@ -445,8 +445,8 @@ static void on_tick(uv_timer_t *t) {
 }
 
 void cl_redis_start(struct cl_redis *r, uv_loop_t *loop, const char *name, const char *host,
-                    int port, const char *password, int subscriber,
-                    const struct cl_redis_cbs *cbs, void *data) {
+                    int port, const char *password, int subscriber, const struct cl_redis_cbs *cbs,
+                    void *data) {
   memset(r, 0, sizeof(*r));
   r->loop = loop;
   r->name = name;

@@ -27,9 +27,9 @@
 
 struct redisReply;
 
-#define CL_REDIS_CONNECT_MS 2000      /* a connect (and AUTH) finishes within this */
-#define CL_REDIS_DEADLINE_MS 2500     /* a reply comes within this (SPEC §10: wedged within 3 s) */
-#define CL_REDIS_PING_MS 500          /* an idle connection is pinged this often */
+#define CL_REDIS_CONNECT_MS 2000  /* a connect (and AUTH) finishes within this */
+#define CL_REDIS_DEADLINE_MS 2500 /* a reply comes within this (SPEC §10: wedged within 3 s) */
+#define CL_REDIS_PING_MS 500      /* an idle connection is pinged this often */
 #define CL_REDIS_BACKOFF_MIN_MS 100
 #define CL_REDIS_BACKOFF_MAX_MS 5000
 #define CL_REDIS_MAX_REPLY (512u << 20) /* a reply larger than this drops the connection */
@@ -85,33 +85,33 @@ struct cl_redis_conn; /* one TCP connection (cl_redis.c) */
 
 struct cl_redis {
   uv_loop_t *loop;
-  const char *name;            /* "commands" / "subscriptions", for the log */
+  const char *name; /* "commands" / "subscriptions", for the log */
   char host[64];
   int port;
-  const char *password;        /* borrowed, or NULL */
-  int subscriber;              /* pushes come (SUBSCRIBE) */
+  const char *password; /* borrowed, or NULL */
+  int subscriber;       /* pushes come (SUBSCRIBE) */
   struct cl_redis_cbs cbs;
-  void *data;                  /* the owner's */
-  struct cl_redis_conn *c;     /* NULL while waiting */
+  void *data;              /* the owner's */
+  struct cl_redis_conn *c; /* NULL while waiting */
   enum cl_redis_state state;
-  uv_timer_t timer;            /* deadlines, pings, retries */
-  uint64_t state_ms;           /* when the state began (UP: the last ping) */
-  uint64_t logged_ms;          /* when "cannot reach" was last logged */
-  uint64_t retry_at;           /* WAITING: when to connect again */
-  uint64_t backoff_ms;         /* the next retry's delay */
-  int quiet;                   /* "cannot reach" was logged this outage */
+  uv_timer_t timer;              /* deadlines, pings, retries */
+  uint64_t state_ms;             /* when the state began (UP: the last ping) */
+  uint64_t logged_ms;            /* when "cannot reach" was last logged */
+  uint64_t retry_at;             /* WAITING: when to connect again */
+  uint64_t backoff_ms;           /* the next retry's delay */
+  int quiet;                     /* "cannot reach" was logged this outage */
   struct cl_redis_pending *ring; /* replies owed (growable ring) */
   size_t cap, head, n;
-  uint64_t ping_sent;          /* subscriber: a PING is out since then, 0 */
-  uint64_t connects, drops;    /* for metrics */
+  uint64_t ping_sent;                 /* subscriber: a PING is out since then, 0 */
+  uint64_t connects, drops;           /* for metrics */
   void (*closed)(struct cl_redis *r); /* stop's callback */
-  char last_err[128];          /* why it last went down */
+  char last_err[128];                 /* why it last went down */
 };
 
 /* Starts connecting to host:port (an IPv4 address). */
 void cl_redis_start(struct cl_redis *r, uv_loop_t *loop, const char *name, const char *host,
-                    int port, const char *password, int subscriber,
-                    const struct cl_redis_cbs *cbs, void *data);
+                    int port, const char *password, int subscriber, const struct cl_redis_cbs *cbs,
+                    void *data);
 
 /* Closes the connection for good; closed (may be NULL) once its handles
  * are closed. Owed replies go to their callbacks as NULL. */

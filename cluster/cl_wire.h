@@ -22,16 +22,16 @@
 
 struct ipc_buf;
 
-#define CL_ORIGIN_MAX 96  /* host id (64) + "/" + a run's hex */
-#define CL_EPOCH_MAX 23   /* as an rt_room epoch */
+#define CL_ORIGIN_MAX 96 /* host id (64) + "/" + a run's hex */
+#define CL_EPOCH_MAX 23  /* as an rt_room epoch */
 
 /* A publication between hosts. The pointers are into the parsed bytes. */
 struct cl_record {
   const char *origin;
   size_t origin_len;
   uint64_t oseq;
-  char kind;          /* 't', 'j' or 'b' */
-  const char *event;  /* NULL when none */
+  char kind;         /* 't', 'j' or 'b' */
+  const char *event; /* NULL when none */
   size_t event_len;
   const char *except; /* NULL when none */
   size_t except_len;

@@ -53,27 +53,27 @@ struct cfg_tls {
   struct cfg_tls_cert *certs; /* in config order; SNI falls back to the first */
   size_t ncerts;              /* >= 1 when enabled */
   enum cfg_tls_version min_version;
-  int http2;                  /* http2: ALPN selects h2 when offered (else http/1.1 only) */
+  int http2; /* http2: ALPN selects h2 when offered (else http/1.1 only) */
 };
 
 struct cfg_gateway {
-  struct cfg_listen listen; /* public HTTP address */
-  struct cfg_tls tls;       /* TLS listener, when enabled */
-  int request_timeout_ms;   /* no response head within it: 504 */
-  int header_timeout_ms;    /* request headers not complete: 408 */
-  int keepalive_timeout_ms; /* idle keep-alive connection lifetime */
-  int64_t max_header_bytes; /* larger request headers: 431 */
-  int64_t max_body_bytes;   /* larger request body: 413 */
-  int max_connections;      /* open client connections at most */
+  struct cfg_listen listen;   /* public HTTP address */
+  struct cfg_tls tls;         /* TLS listener, when enabled */
+  int request_timeout_ms;     /* no response head within it: 504 */
+  int header_timeout_ms;      /* request headers not complete: 408 */
+  int keepalive_timeout_ms;   /* idle keep-alive connection lifetime */
+  int64_t max_header_bytes;   /* larger request headers: 431 */
+  int64_t max_body_bytes;     /* larger request body: 413 */
+  int max_connections;        /* open client connections at most */
   int64_t max_buffered_bytes; /* response bytes queued for slow clients, in all */
-  int retries;              /* idempotent retries on instance failure */
-  int drain_delay_ms;       /* SIGTERM / drain: /readyz fails this long first */
-  int queue_timeout_ms;     /* a request waits this long for an instance; 0 = no queue */
-  int max_queued;           /* requests waiting, the whole gateway; 0 = no queue */
-  double retry_budget;      /* retries: at most this fraction of the last 10 s's requests */
-  int quarantine_s;         /* a poison request's method and path: 502 this long; 0 = off */
-  char *health_path;        /* starts with '/' */
-  char *access_log;         /* absolute path, or NULL when off */
+  int retries;                /* idempotent retries on instance failure */
+  int drain_delay_ms;         /* SIGTERM / drain: /readyz fails this long first */
+  int queue_timeout_ms;       /* a request waits this long for an instance; 0 = no queue */
+  int max_queued;             /* requests waiting, the whole gateway; 0 = no queue */
+  double retry_budget;        /* retries: at most this fraction of the last 10 s's requests */
+  int quarantine_s;           /* a poison request's method and path: 502 this long; 0 = off */
+  char *health_path;          /* starts with '/' */
+  char *access_log;           /* absolute path, or NULL when off */
 };
 
 /* The real-time settings (SPEC §8): WebSocket and SSE limits, history. */
@@ -91,11 +91,11 @@ struct cfg_realtime {
 
 /* Several hosts over Redis (SPEC §10); enabled when `cluster` is set. */
 struct cfg_cluster {
-  int enabled;         /* 0 when "cluster" is absent or null */
-  char *redis_host;    /* numeric IP (or "127.0.0.1" for localhost) */
-  int redis_port;      /* 1..65535, default 6379 */
+  int enabled;          /* 0 when "cluster" is absent or null */
+  char *redis_host;     /* numeric IP (or "127.0.0.1" for localhost) */
+  int redis_port;       /* 1..65535, default 6379 */
   char *redis_password; /* from redis://:PASSWORD@host:port, or NULL */
-  char *host_id;       /* [A-Za-z0-9._-]{1,64}; NULL: the machine's host name */
+  char *host_id;        /* [A-Za-z0-9._-]{1,64}; NULL: the machine's host name */
 };
 
 struct cfg_admin {
@@ -157,14 +157,14 @@ struct cfg_health {
 
 /* Whom the instances run as (user, group). */
 struct cfg_identity {
-  char *user;        /* user name as configured, NULL: muster's own */
-  char *group;       /* group name as configured, NULL: the user's primary */
-  int set_uid;       /* 1: setuid(uid) in the child (user given) */
-  int set_gid;       /* 1: setgid(gid) and the groups (user or group given) */
-  uid_t uid;         /* resolved when the config is read */
-  gid_t gid;         /* the group's, or the user's primary group */
-  char *login;       /* the user's name from passwd (USER, LOGNAME), or NULL */
-  char *home;        /* the user's home directory (HOME), or NULL */
+  char *user;  /* user name as configured, NULL: muster's own */
+  char *group; /* group name as configured, NULL: the user's primary */
+  int set_uid; /* 1: setuid(uid) in the child (user given) */
+  int set_gid; /* 1: setgid(gid) and the groups (user or group given) */
+  uid_t uid;   /* resolved when the config is read */
+  gid_t gid;   /* the group's, or the user's primary group */
+  char *login; /* the user's name from passwd (USER, LOGNAME), or NULL */
+  char *home;  /* the user's home directory (HOME), or NULL */
 };
 
 /* How muster knows an upstream instance can take requests (SPEC §9). */
@@ -186,32 +186,32 @@ struct cfg_upstream {
 };
 
 struct cfg_service {
-  char *name;                 /* [A-Za-z0-9_.-]{1,64}, unique */
-  char **command;             /* argv, NULL-terminated; [0] is absolute */
-  size_t ncommand;            /* >= 1 */
-  int instances;              /* instances to run */
-  int instances_max;          /* 1 when written "max": one per CPU of muster's affinity */
-  struct cfg_route *routes;   /* in config order */
-  size_t nroutes;             /* entries in routes (may be 0) */
-  struct cfg_env_var *env;    /* in config order */
-  size_t nenv;                /* entries in env */
-  char *cwd;                  /* absolute working directory */
-  struct cfg_restart restart; /* restart policy and backoff */
-  int ready_timeout_ms;       /* no "ready" within it: restart */
-  int heartbeat_ms;           /* ping period; 0 = no heartbeat */
-  int heartbeat_misses;       /* pongs missed in a row before a kill */
-  int stop_timeout_ms;        /* shutdown grace before SIGKILL */
-  int max_inflight;           /* requests in flight per instance */
-  int max_memory_mb;          /* RSS limit per instance; 0 = none */
-  char **depends_on;          /* names of services started first; NULL-terminated or NULL */
-  size_t ndepends;            /* entries in depends_on */
-  struct cfg_identity as;     /* user and group of the instances */
-  int stop_signal;            /* sent to the main process at the SIGTERM step */
-  uint8_t success_exit[32];   /* bit N set: exit code N is clean (default: only 0) */
-  char *env_file;             /* absolute path of the env file, or NULL */
-  int env_file_optional;      /* 1 when written with a leading '-': may be missing */
-  struct cfg_health health;   /* the extra health check, if any */
-  int ws_ack;                 /* ws.ack: WebSocket messages kept until acknowledged */
+  char *name;                   /* [A-Za-z0-9_.-]{1,64}, unique */
+  char **command;               /* argv, NULL-terminated; [0] is absolute */
+  size_t ncommand;              /* >= 1 */
+  int instances;                /* instances to run */
+  int instances_max;            /* 1 when written "max": one per CPU of muster's affinity */
+  struct cfg_route *routes;     /* in config order */
+  size_t nroutes;               /* entries in routes (may be 0) */
+  struct cfg_env_var *env;      /* in config order */
+  size_t nenv;                  /* entries in env */
+  char *cwd;                    /* absolute working directory */
+  struct cfg_restart restart;   /* restart policy and backoff */
+  int ready_timeout_ms;         /* no "ready" within it: restart */
+  int heartbeat_ms;             /* ping period; 0 = no heartbeat */
+  int heartbeat_misses;         /* pongs missed in a row before a kill */
+  int stop_timeout_ms;          /* shutdown grace before SIGKILL */
+  int max_inflight;             /* requests in flight per instance */
+  int max_memory_mb;            /* RSS limit per instance; 0 = none */
+  char **depends_on;            /* names of services started first; NULL-terminated or NULL */
+  size_t ndepends;              /* entries in depends_on */
+  struct cfg_identity as;       /* user and group of the instances */
+  int stop_signal;              /* sent to the main process at the SIGTERM step */
+  uint8_t success_exit[32];     /* bit N set: exit code N is clean (default: only 0) */
+  char *env_file;               /* absolute path of the env file, or NULL */
+  int env_file_optional;        /* 1 when written with a leading '-': may be missing */
+  struct cfg_health health;     /* the extra health check, if any */
+  int ws_ack;                   /* ws.ack: WebSocket messages kept until acknowledged */
   struct cfg_upstream upstream; /* a program that serves for itself (SPEC §9) */
 };
 
@@ -354,8 +354,8 @@ int cfg_env_reserved(const char *name);
  * [A-Za-z_][A-Za-z0-9_]* ("export NAME=" included), an unterminated quote
  * or a NUL byte is an error. Returns 0 with *vars (malloc'd; free with
  * cfg_env_vars_free) and *n, or -1 with *line (from 1) and the reason. */
-int cfg_envfile_parse(const char *text, size_t len, struct cfg_env_var **vars, size_t *n,
-                      int *line, char *err, size_t errlen);
+int cfg_envfile_parse(const char *text, size_t len, struct cfg_env_var **vars, size_t *n, int *line,
+                      char *err, size_t errlen);
 
 /* Reads and parses the file at path (at most 1 MiB). Returns 0, or
  * UV_ENOENT (missing) or UV_EINVAL with err "PATH: cannot read: why" or

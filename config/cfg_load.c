@@ -12,8 +12,8 @@
 #define MAX_FILE_BYTES (16 * 1024 * 1024)           /* a config is never this big */
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin" /* when $PATH is unset */
 
-static const char *const root_keys[] = {"gateway",  "admin",    "control", "logs", "realtime",
-                                        "cluster",  "services", "tcp",     "hooks",   NULL};
+static const char *const root_keys[] = {"gateway", "admin",    "control", "logs",  "realtime",
+                                        "cluster", "services", "tcp",     "hooks", NULL};
 
 /* ---- JSON syntax errors ---- */
 
@@ -214,8 +214,11 @@ int cfg_load(const char *path, const char *bin_dir, struct cfg **out, struct cfg
     return -1;
   }
   const char *path_env = getenv("PATH");
-  struct cfg_env env = {.file = path, .dir = dir, .bin_dir = bin_dir,
-                        .path = path_env ? path_env : DEFAULT_PATH, .getenv = real_getenv};
+  struct cfg_env env = {.file = path,
+                        .dir = dir,
+                        .bin_dir = bin_dir,
+                        .path = path_env ? path_env : DEFAULT_PATH,
+                        .getenv = real_getenv};
   rc = cfg_parse(text, len, &env, out, errs);
   free(dir);
   free(text);

@@ -8,10 +8,11 @@
 
 #include "cfg_schema.h"
 
-static const char *const realtime_keys[] = {
-    "ws_max_message_bytes", "max_outbound_bytes", "ping_interval_ms", "pong_timeout_ms",
-    "sse_keepalive_ms",     "hold_ms",            "max_rooms_per_conn", "history_size",
-    "history_ttl_s",        NULL};
+static const char *const realtime_keys[] = {"ws_max_message_bytes", "max_outbound_bytes",
+                                            "ping_interval_ms",     "pong_timeout_ms",
+                                            "sse_keepalive_ms",     "hold_ms",
+                                            "max_rooms_per_conn",   "history_size",
+                                            "history_ttl_s",        NULL};
 static const char *const ws_keys[] = {"ack", NULL};
 
 /* Reads the optional "realtime" section (every field has a default). */
@@ -83,8 +84,9 @@ int cfg__redis_url(const char *url, struct cfg_cluster *c, char *err, size_t err
 /* 1 when s is [A-Za-z0-9._-]{1,64}. */
 static int valid_host_id(const char *s) {
   size_t n = strlen(s);
-  return n >= 1 && n <= 64 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                        "0123456789._-") == n;
+  return n >= 1 && n <= 64 &&
+         strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                   "0123456789._-") == n;
 }
 
 /* Reads the optional "cluster" section. */

@@ -143,5 +143,4 @@ void cfg__check_deps(struct cfg__ctx *x, const struct cfg *c);
 /* The top-level "hooks" (cfg_hooks.c). */
 void cfg__parse_hooks(struct cfg__ctx *x, const cJSON *root, struct cfg *c);
 
-
 #endif

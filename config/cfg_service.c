@@ -35,9 +35,14 @@ static const char *const restart_keys[] = {"policy",       "backoff_initial_ms",
                                            "max_restarts", "window_s",           NULL};
 
 /* Variables muster sets for every instance (SPEC §3); env may not hide them. */
-static const char *const reserved_env[] = {
-    "MUSTER_CHANNEL_FD", "NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE",
-    "MUSTER_SERVICE",    "MUSTER_INSTANCE", "NODE_APP_INSTANCE", "MUSTER_WS_ACK", NULL};
+static const char *const reserved_env[] = {"MUSTER_CHANNEL_FD",
+                                           "NODE_CHANNEL_FD",
+                                           "NODE_CHANNEL_SERIALIZATION_MODE",
+                                           "MUSTER_SERVICE",
+                                           "MUSTER_INSTANCE",
+                                           "NODE_APP_INSTANCE",
+                                           "MUSTER_WS_ACK",
+                                           NULL};
 
 /* Returns 1 when s matches [A-Za-z0-9_.-]{1,64}. */
 static int valid_name(const char *s) {

@@ -8,9 +8,8 @@
 #include <string.h>
 #include <sys/un.h>
 
-static const char *const upstream_keys[] = {"port",           "unix",          "ready",
-                                            "connect_timeout_ms", "idle_timeout_ms",
-                                            "keepalive",      NULL};
+static const char *const upstream_keys[] = {
+    "port", "unix", "ready", "connect_timeout_ms", "idle_timeout_ms", "keepalive", NULL};
 static const char *const tcp_keys[] = {"listen", "service", "idle_timeout_ms", "max_connections",
                                        NULL};
 
@@ -20,8 +19,7 @@ static const char *const upstream_env[] = {"PORT", "MUSTER_SOCKET", NULL};
 /* ---- services[].upstream ---- */
 
 /* Reads upstream.port: 1..65535, and the last instance's port too. */
-static void read_port(struct cfg__ctx *x, const cJSON *v, const char *path,
-                      struct cfg_service *s) {
+static void read_port(struct cfg__ctx *x, const cJSON *v, const char *path, struct cfg_service *s) {
   char p[CFG__PATH_MAX];
   cfg__join(p, sizeof(p), path, "port");
   double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
@@ -140,8 +138,8 @@ static void check_instances(struct cfg__ctx *x, const struct cfg_service *s, siz
   int n = snprintf(last, sizeof(last), ".%d", s->instances - 1);
   if (u->unix_path && strlen(u->unix_path) + (size_t)n >= sizeof(sun.sun_path)) {
     snprintf(p, sizeof(p), "services[%zu].upstream.unix", i);
-    cfg__err(x, p, "\"%s%s\" is too long for a Unix socket (at most %zu bytes)", u->unix_path,
-             last, sizeof(sun.sun_path) - 1);
+    cfg__err(x, p, "\"%s%s\" is too long for a Unix socket (at most %zu bytes)", u->unix_path, last,
+             sizeof(sun.sun_path) - 1);
   }
 }
 
@@ -191,8 +189,8 @@ static void check_ports(struct cfg__ctx *x, const struct cfg *c, size_t i) {
     const struct cfg_service *b = &c->services[j];
     int blo = b->upstream.port, bhi = blo + b->instances - 1;
     if (blo != 0 && lo <= bhi && blo <= hi && b->name && a->name)
-      cfg__err(x, p, "ports %d..%d of \"%s\" overlap ports %d..%d of \"%s\"", lo, hi, a->name,
-               blo, bhi, b->name);
+      cfg__err(x, p, "ports %d..%d of \"%s\" overlap ports %d..%d of \"%s\"", lo, hi, a->name, blo,
+               bhi, b->name);
   }
   for (int port = lo; port <= hi; port++) {
     const char *who = own_listener(c, port, c->ntcp, buf, sizeof(buf));
@@ -214,8 +212,10 @@ static void check_tcp_route(struct cfg__ctx *x, const struct cfg *c, size_t t) {
     if (s == NULL)
       cfg__err(x, p, "no service is called \"%s\"", r->service);
     else if (!s->upstream.enabled)
-      cfg__err(x, p, "\"%s\" has no upstream: a TCP route needs a program listening on a "
-               "port or a socket", r->service);
+      cfg__err(x, p,
+               "\"%s\" has no upstream: a TCP route needs a program listening on a "
+               "port or a socket",
+               r->service);
   }
   if (r->listen.host == NULL)
     return;

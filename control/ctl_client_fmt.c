@@ -491,7 +491,8 @@ static int render_rooms(struct ipc_buf *b, const cJSON *reply, const char **why)
     *why = "no \"rooms\"";
     return -1;
   }
-  ipc_buf_adds(b, "ROOM                             MEMBERS  INSTANCES  WEBSOCKETS  SSE  HISTORY\n");
+  ipc_buf_adds(b,
+               "ROOM                             MEMBERS  INSTANCES  WEBSOCKETS  SSE  HISTORY\n");
   cJSON_ArrayForEach(r, rooms) {
     long long m = 0, i = 0, w = 0, s = 0, h = 0;
     const char *name = str_field(r, "room");

@@ -11,10 +11,9 @@
 static const struct {
   const char *name;
   int needs_service;
-} cmds[] = {
-    [CTL_NONE] = {"?", 0},
+} cmds[] = {[CTL_NONE] = {"?", 0},
 #define XX(e, s, svc) [CTL_##e] = {s, svc},
-    CTL_CMD_MAP(XX)
+            CTL_CMD_MAP(XX)
 #undef XX
 };
 

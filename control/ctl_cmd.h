@@ -8,20 +8,20 @@
 
 /* XX(ENUM, "wire name", SERVICE: 0 none, 1 required, 2 optional). The one
  * command table: the server (ctl_cmd.c) and musterctl both use it. */
-#define CTL_CMD_MAP(XX)                                                        \
-  XX(STATUS, "status", 2)                                                      \
-  XX(START, "start", 1)                                                        \
-  XX(STOP, "stop", 1)                                                          \
-  XX(RESTART, "restart", 1)                                                    \
-  XX(SCALE, "scale", 1)                                                        \
-  XX(RELOAD, "reload", 0)                                                      \
-  XX(LOGS, "logs", 1)                                                          \
-  XX(EVENTS, "events", 0)                                                      \
-  XX(SHUTDOWN, "shutdown", 0)                                                  \
-  XX(DRAIN, "drain", 0)                                                        \
-  XX(UNDRAIN, "undrain", 0)                                                    \
-  XX(ROOMS, "rooms", 0)                                                        \
-  XX(PUBLISH, "publish", 0)                                                    \
+#define CTL_CMD_MAP(XX)                                                                            \
+  XX(STATUS, "status", 2)                                                                          \
+  XX(START, "start", 1)                                                                            \
+  XX(STOP, "stop", 1)                                                                              \
+  XX(RESTART, "restart", 1)                                                                        \
+  XX(SCALE, "scale", 1)                                                                            \
+  XX(RELOAD, "reload", 0)                                                                          \
+  XX(LOGS, "logs", 1)                                                                              \
+  XX(EVENTS, "events", 0)                                                                          \
+  XX(SHUTDOWN, "shutdown", 0)                                                                      \
+  XX(DRAIN, "drain", 0)                                                                            \
+  XX(UNDRAIN, "undrain", 0)                                                                        \
+  XX(ROOMS, "rooms", 0)                                                                            \
+  XX(PUBLISH, "publish", 0)                                                                        \
   XX(VERSION, "version", 0)
 
 enum ctl_cmd_type {

@@ -36,21 +36,21 @@ struct ctl_op {
 };
 
 struct ctl_client {
-  struct ipc_channel ch;          /* the connection; handle lives here */
+  struct ipc_channel ch; /* the connection; handle lives here */
   struct ctl_server *srv;
-  LIST_ENTRY(ctl_client) link;    /* the server's clients */
-  struct ctl_op *op;              /* the command awaiting its reply, or NULL */
-  char op_service[65];            /* the service that command is about */
-  struct ipc_buf backlog;         /* lines received while op was pending */
-  char follow[65];                /* logs --follow: the service; "" = none */
-  unsigned events : 1;            /* subscribed to events */
+  LIST_ENTRY(ctl_client) link; /* the server's clients */
+  struct ctl_op *op;           /* the command awaiting its reply, or NULL */
+  char op_service[65];         /* the service that command is about */
+  struct ipc_buf backlog;      /* lines received while op was pending */
+  char follow[65];             /* logs --follow: the service; "" = none */
+  unsigned events : 1;         /* subscribed to events */
   unsigned closing : 1;
 };
 
 struct ctl_server {
   struct sup_host *host;
   uv_pipe_t listener;
-  char *path;                     /* the socket file, unlinked at the end */
+  char *path; /* the socket file, unlinked at the end */
   LIST_HEAD(, ctl_client) clients;
   unsigned listening : 1;
 };
@@ -342,8 +342,11 @@ static void do_publish(struct ctl_client *cl, const struct ctl_cmd *c) {
   cJSON *text = cJSON_CreateStringReference(c->data);
   char *json = text ? cJSON_PrintUnformatted(text) : NULL;
   cJSON_Delete(text);
-  struct rt_pub pub = {.room = c->topic, .text = c->data, .text_len = strlen(c->data),
-                       .json = json, .json_len = json ? strlen(json) : 0};
+  struct rt_pub pub = {.room = c->topic,
+                       .text = c->data,
+                       .text_len = strlen(c->data),
+                       .json = json,
+                       .json_len = json ? strlen(json) : 0};
   int n = json ? sup_pubsub_publish(cl->srv->host, &pub, NULL, -1) : UV_ENOMEM;
   free(json);
   if (n < 0) {

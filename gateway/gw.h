@@ -50,78 +50,78 @@ struct gw_tls_server;
 /* Request timeouts that fired this loop turn, answered 504 after its
  * poll unless their response came in it (gw_expire.c). */
 struct gw_expire {
-  uint64_t *ids;      /* request ids, owned */
+  uint64_t *ids; /* request ids, owned */
   size_t n, cap;
-  uv_idle_t idle;     /* active while ids is not empty: the poll must not block */
-  uv_check_t check;   /* after the poll: answer what is still in flight */
+  uv_idle_t idle;   /* active while ids is not empty: the poll must not block */
+  uv_check_t check; /* after the poll: answer what is still in flight */
   unsigned init : 1, closed : 1;
 };
 
 /* The gateway's upstream counters (metrics). */
 struct gw_up_stats {
-  uint64_t connects;    /* connections opened to upstream programs */
-  uint64_t reused;      /* requests sent on a pooled connection */
-  uint64_t retries;     /* requests sent again (fresh connection or another instance) */
-  uint64_t invalid;     /* responses refused (502) */
+  uint64_t connects; /* connections opened to upstream programs */
+  uint64_t reused;   /* requests sent on a pooled connection */
+  uint64_t retries;  /* requests sent again (fresh connection or another instance) */
+  uint64_t invalid;  /* responses refused (502) */
 };
 
 struct gw_server {
   struct sup_host *host;
   uv_loop_t *loop;
-  const struct cfg_gateway *cfg;      /* borrowed from the host's config */
-  const char *what;                   /* "gateway" or "admin", for messages */
+  const struct cfg_gateway *cfg; /* borrowed from the host's config */
+  const char *what;              /* "gateway" or "admin", for messages */
   uv_tcp_t listener;
-  struct sockaddr_storage addr;       /* where it listens (kept for an undrain) */
+  struct sockaddr_storage addr;             /* where it listens (kept for an undrain) */
   const struct gw_handler *const *handlers; /* asked in order; NULL-terminated */
-  struct gw_routes routes;            /* the proxy's route table */
-  struct gw_map inflight;             /* proxy: id → request */
-  struct gw_svc **svcs;               /* proxy: per live service (gw_svc.h), owned */
+  struct gw_routes routes;                  /* the proxy's route table */
+  struct gw_map inflight;                   /* proxy: id → request */
+  struct gw_svc **svcs;                     /* proxy: per live service (gw_svc.h), owned */
   size_t nsvcs, capsvcs;
-  size_t nqueued;                     /* requests waiting, every service */
-  uint32_t deaths;                    /* instance deaths seen holding requests */
-  uint64_t next_id;                   /* last request id handed out */
-  LIST_HEAD(gw_conns, gw_conn) conns; /* every open connection */
-  TAILQ_HEAD(gw_dirty, gw_conn) dirty; /* connections with corked output */
+  size_t nqueued;                            /* requests waiting, every service */
+  uint32_t deaths;                           /* instance deaths seen holding requests */
+  uint64_t next_id;                          /* last request id handed out */
+  LIST_HEAD(gw_conns, gw_conn) conns;        /* every open connection */
+  TAILQ_HEAD(gw_dirty, gw_conn) dirty;       /* connections with corked output */
   TAILQ_HEAD(gw_tp_dirty, gw_conn) tp_dirty; /* connections whose transport holds bytes (TLS) */
-  uv_prepare_t flush;                 /* writes it before the loop polls */
+  uv_prepare_t flush;                        /* writes it before the loop polls */
   size_t nconns;
-  size_t buffered;                    /* answer bytes queued, every connection */
-  llhttp_settings_t settings;         /* shared by the connections (gw_h1) */
-  struct gw_access access;            /* the access log */
-  struct ipc_buf scratch;             /* bodies muster makes, joined request headers */
-  struct ipc_buf head;                /* answer heads (gw_h1) */
-  struct ipc_header *hv;              /* headers of a request or answer being made, owned */
+  size_t buffered;            /* answer bytes queued, every connection */
+  llhttp_settings_t settings; /* shared by the connections (gw_h1) */
+  struct gw_access access;    /* the access log */
+  struct ipc_buf scratch;     /* bodies muster makes, joined request headers */
+  struct ipc_buf head;        /* answer heads (gw_h1) */
+  struct ipc_header *hv;      /* headers of a request or answer being made, owned */
   size_t caphv;
-  struct gw_cand *cands;              /* proxy: the instances being balanced, owned */
+  struct gw_cand *cands; /* proxy: the instances being balanced, owned */
   size_t capcands;
-  char rbuf[65536];                   /* the read buffer all connections share */
-  struct gw_metrics metrics;          /* request counts and latencies */
-  struct gw_server *peer;             /* admin: the public gateway (its metrics) */
+  char rbuf[65536];          /* the read buffer all connections share */
+  struct gw_metrics metrics; /* request counts and latencies */
+  struct gw_server *peer;    /* admin: the public gateway (its metrics) */
   struct gw_expire expire;
   /* ---- upstreams (gw_up.c, gw_up_pool.c; SPEC §9) ---- */
-  struct gw_map up_pools;             /* instance pointer → its keep-alive pool */
+  struct gw_map up_pools;                /* instance pointer → its keep-alive pool */
   LIST_HEAD(gw_up_reqs, gw_req) up_reqs; /* exchanges with upstreams under way */
-  size_t tunnels;                     /* WebSocket tunnels open (gw_tunnel.c) */
-  struct gw_tcp *tcp;                 /* the TCP routes (gw_tcp.c), gateway only */
-  struct gw_tls_server *tls;          /* the TLS listener (gw_tls.c), gateway only, or NULL */
-  struct gw_up_stats up;              /* counters for metrics */
-  struct ipc_buf up_body;             /* a response's first body bytes, held with its head */
+  size_t tunnels;                        /* WebSocket tunnels open (gw_tunnel.c) */
+  struct gw_tcp *tcp;                    /* the TCP routes (gw_tcp.c), gateway only */
+  struct gw_tls_server *tls;             /* the TLS listener (gw_tls.c), gateway only, or NULL */
+  struct gw_up_stats up;                 /* counters for metrics */
+  struct ipc_buf up_body;                /* a response's first body bytes, held with its head */
   TAILQ_HEAD(gw_up_dirty, gw_up_conn) up_dirty; /* upstream connections with corked bytes */
-  uv_prepare_t up_flush;              /* writes them before the loop polls */
+  uv_prepare_t up_flush;                        /* writes them before the loop polls */
   /* ---- real-time (gw_ws.c, gw_sse.c) ---- */
-  struct gw_map ws_conns;             /* connection key → struct gw_ws */
+  struct gw_map ws_conns;                /* connection key → struct gw_ws */
   TAILQ_HEAD(gw_ws_list, gw_ws) ws_list; /* every WebSocket */
-  uint64_t ws_next;                   /* last connection key handed out */
-  size_t ws_rr;                       /* round-robin cursor for rebinding */
-  struct gw_rt_stats rt;              /* counters for metrics */
-  size_t sse_holds;                   /* SSE holds open */
-  struct gw_h2_stats h2;              /* HTTP/2 counters for metrics (gw_h2.c) */
-  uint64_t reqid_base;                /* random prefix of generated request ids */
+  uint64_t ws_next;                      /* last connection key handed out */
+  size_t ws_rr;                          /* round-robin cursor for rebinding */
+  struct gw_rt_stats rt;                 /* counters for metrics */
+  size_t sse_holds;                      /* SSE holds open */
+  struct gw_h2_stats h2;                 /* HTTP/2 counters for metrics (gw_h2.c) */
+  uint64_t reqid_base;                   /* random prefix of generated request ids */
   unsigned listening : 1;
-  unsigned stopping : 1;              /* shutdown began: no keep-alive */
-  unsigned metered : 1;               /* requests count in metrics (not admin) */
-  unsigned draining : 1;              /* a drain: answers carry connection: close */
-  unsigned failed : 1;                /* a listener did not start (gw_server_failed) */
+  unsigned stopping : 1; /* shutdown began: no keep-alive */
+  unsigned metered : 1;  /* requests count in metrics (not admin) */
+  unsigned draining : 1; /* a drain: answers carry connection: close */
+  unsigned failed : 1;   /* a listener did not start (gw_server_failed) */
 };
 
 /* ---- gw_h1.c ---- */
@@ -145,9 +145,9 @@ extern const struct ipc_header gw_retry_after;
 /* ---- the handlers ---- */
 extern const struct gw_handler gw_health_handler;  /* GET gateway.health_path */
 extern const struct gw_handler gw_healthz_handler; /* GET /healthz (admin) */
-extern const struct gw_handler gw_status_handler; /* GET / and /status.json (admin) */
-extern const struct gw_handler gw_admin_handler;  /* /metrics, /events, else 404/405 */
-extern const struct gw_handler gw_proxy_handler;  /* routes to IPC services */
+extern const struct gw_handler gw_status_handler;  /* GET / and /status.json (admin) */
+extern const struct gw_handler gw_admin_handler;   /* /metrics, /events, else 404/405 */
+extern const struct gw_handler gw_proxy_handler;   /* routes to IPC services */
 
 /* ---- gw_status.c ---- */
 /* Appends s[0..n) to b with & < > " ' escaped for HTML text and

@@ -11,23 +11,24 @@
 #include "ipc_buf.h"
 
 struct gw_access {
-  char *path;          /* NULL when the access log is off; owned */
-  int fd;              /* -1 when not open */
-  struct ipc_buf buf;  /* lines not yet written */
-  uv_timer_t flush;    /* flushes buf a short while after it got data */
-  int timer_init;      /* flush timer initialised (must be closed) */
+  char *path;         /* NULL when the access log is off; owned */
+  int fd;             /* -1 when not open */
+  struct ipc_buf buf; /* lines not yet written */
+  uv_timer_t flush;   /* flushes buf a short while after it got data */
+  int timer_init;     /* flush timer initialised (must be closed) */
 };
 
 /* One finished request. Strings need not be NUL-terminated: lengths given. */
 struct gw_access_rec {
   const char *remote;
   const char *method;
-  const char *path; size_t path_len;
+  const char *path;
+  size_t path_len;
   int status;
   uint64_t bytes;
   double duration_ms;
-  const char *service;  /* NULL when not routed */
-  int instance;         /* -1 when none */
+  const char *service; /* NULL when not routed */
+  int instance;        /* -1 when none */
   const char *request_id;
 };
 

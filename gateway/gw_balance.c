@@ -1,8 +1,7 @@
 /* gw_balance — least in-flight with round-robin ties. See gw_balance.h. */
 #include "gw_balance.h"
 
-size_t gw_balance_pick(const struct gw_cand *c, size_t n, unsigned max, size_t *cursor,
-                       int *full) {
+size_t gw_balance_pick(const struct gw_cand *c, size_t n, unsigned max, size_t *cursor, int *full) {
   size_t best = GW_BALANCE_NONE;
   *full = 0;
   for (size_t k = 0; k < n; k++) {

@@ -20,7 +20,6 @@ struct gw_cand {
  * searching from *cursor so that ties rotate (the cursor moves past the
  * one picked). GW_BALANCE_NONE when there is none; then *full is 1 when
  * some usable candidate was only at max_inflight. */
-size_t gw_balance_pick(const struct gw_cand *c, size_t n, unsigned max, size_t *cursor,
-                       int *full);
+size_t gw_balance_pick(const struct gw_cand *c, size_t n, unsigned max, size_t *cursor, int *full);
 
 #endif

@@ -14,9 +14,9 @@
 
 #include <stdint.h>
 
-#define GW_BUDGET_SLOTS 10      /* the window: 10 slots ... */
-#define GW_BUDGET_SLOT_MS 1000  /* ... of one second */
-#define GW_BUDGET_FLOOR 10      /* retries always allowed per window */
+#define GW_BUDGET_SLOTS 10     /* the window: 10 slots ... */
+#define GW_BUDGET_SLOT_MS 1000 /* ... of one second */
+#define GW_BUDGET_FLOOR 10     /* retries always allowed per window */
 
 struct gw_budget {
   uint64_t second[GW_BUDGET_SLOTS];   /* the second (ms / 1000) each slot counts */

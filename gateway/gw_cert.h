@@ -24,7 +24,7 @@ typedef struct ssl_ctx_st SSL_CTX;
 
 /* The names one certificate serves. */
 struct gw_cert_names {
-  char **v;  /* lower-case DNS names (SAN dNSName, else the subject CN), owned */
+  char **v; /* lower-case DNS names (SAN dNSName, else the subject CN), owned */
   size_t n;
 };
 
@@ -37,8 +37,8 @@ struct gw_cert {
 
 /* The certificates of one load (start or reload). */
 struct gw_cert_set {
-  int refs;             /* the listener's, and one per connection */
-  struct gw_cert *v;    /* in config order: v[0] is the default */
+  int refs;          /* the listener's, and one per connection */
+  struct gw_cert *v; /* in config order: v[0] is the default */
   size_t n;
 };
 

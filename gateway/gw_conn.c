@@ -114,11 +114,12 @@ static void shed_buffered(struct gw_server *srv) {
   while (srv->buffered > max) {
     struct gw_conn *big = NULL, *c;
     LIST_FOREACH(c, &srv->conns, link)
-      if (big == NULL || c->counted > big->counted)
-        big = c;
+    if (big == NULL || c->counted > big->counted)
+      big = c;
     if (big == NULL || big->counted == 0)
       return;
-    sup_log(SUP_WARN, "gateway: %zu response bytes queued for clients (max_buffered_bytes "
+    sup_log(SUP_WARN,
+            "gateway: %zu response bytes queued for clients (max_buffered_bytes "
             "%zu); closing the connection of %s, which is not reading %zu of them",
             srv->buffered, max, big->remote, big->counted);
     gw_conn_close(big, 0);
@@ -187,8 +188,10 @@ static void queue_writev(struct gw_conn *c, const uv_buf_t *bufs, unsigned n) {
   if (c->wq.len > WQ_MAX || c->wq.oom) {
     /* The client reads slower than the service writes (a stream it does
      * not consume): drop it rather than buffer without bound. */
-    sup_log(SUP_WARN, "gateway: client %s is not reading its response (%zu bytes queued); "
-            "closing the connection", c->remote, c->wq.len);
+    sup_log(SUP_WARN,
+            "gateway: client %s is not reading its response (%zu bytes queued); "
+            "closing the connection",
+            c->remote, c->wq.len);
     gw_conn_close(c, 0);
   }
 }
@@ -370,7 +373,7 @@ void gw_conn_close(struct gw_conn *c, int graceful) {
   }
   if (graceful && (c->writing || c->wq.len > 0)) {
     if (!c->close_after_write) {
-      c->close_after_write = 1; /* on_write closes once the queue is out */
+      c->close_after_write = 1;                       /* on_write closes once the queue is out */
       gw_conn_timer(c, LINGER_MS, on_linger_timeout); /* or when it will not read */
       if (!c->linger)
         uv_read_stop((uv_stream_t *)&c->tcp);

@@ -81,11 +81,11 @@ struct gw_proto {
 
 /* Where an HTTP/1 connection is in its request/response cycle. */
 enum gw_h1_state {
-  GW_H1_IDLE = 0, /* between requests (keep-alive timer runs) */
-  GW_H1_READING,  /* a request's head or body is arriving (header timer) */
+  GW_H1_IDLE = 0,  /* between requests (keep-alive timer runs) */
+  GW_H1_READING,   /* a request's head or body is arriving (header timer) */
   GW_H1_STREAMING, /* taken at its head: its body goes to the handler as it comes */
-  GW_H1_DISCARD,  /* answered before its body ended: the rest is read and dropped */
-  GW_H1_BUSY,     /* a whole request is being answered; parser paused */
+  GW_H1_DISCARD,   /* answered before its body ended: the rest is read and dropped */
+  GW_H1_BUSY,      /* a whole request is being answered; parser paused */
 };
 
 /* The HTTP/1 protocol's state (gw_h1.c). One request at a time: when a
@@ -116,44 +116,44 @@ struct gw_h1 {
 };
 
 struct gw_conn {
-  uv_tcp_t tcp;                    /* the client socket; the handle lives here */
-  uv_timer_t timer;                /* header, keep-alive, request or linger timeout */
+  uv_tcp_t tcp;     /* the client socket; the handle lives here */
+  uv_timer_t timer; /* header, keep-alive, request or linger timeout */
   struct gw_server *srv;
-  LIST_ENTRY(gw_conn) link;        /* the server's connections */
-  const struct gw_transport *tp;   /* plain TCP, or TLS */
-  const struct gw_proto *proto;    /* HTTP/1, or what it was upgraded to */
-  char remote[48];                 /* client IP */
-  struct gw_h1 h1;                 /* HTTP/1 parsing state */
-  struct gw_req req;               /* the request being read or answered */
+  LIST_ENTRY(gw_conn) link;      /* the server's connections */
+  const struct gw_transport *tp; /* plain TCP, or TLS */
+  const struct gw_proto *proto;  /* HTTP/1, or what it was upgraded to */
+  char remote[48];               /* client IP */
+  struct gw_h1 h1;               /* HTTP/1 parsing state */
+  struct gw_req req;             /* the request being read or answered */
   /* ---- writing ---- */
   uv_write_t wreq;
-  struct ipc_buf wq;               /* bytes waiting behind the write in flight */
-  struct ipc_buf wbuf;             /* bytes of the write in flight */
-  size_t counted;                  /* wq + wbuf as counted in srv->buffered */
-  unsigned writing : 1;            /* wreq is in flight */
-  unsigned closing : 1;            /* closed, or closing once the queue is out */
+  struct ipc_buf wq;    /* bytes waiting behind the write in flight */
+  struct ipc_buf wbuf;  /* bytes of the write in flight */
+  size_t counted;       /* wq + wbuf as counted in srv->buffered */
+  unsigned writing : 1; /* wreq is in flight */
+  unsigned closing : 1; /* closed, or closing once the queue is out */
   unsigned close_after_write : 1;
-  unsigned linger : 1;             /* graceful closes half-close and drain (WebSocket) */
-  unsigned lingering : 1;          /* our FIN is sent: reading to the client's */
-  uv_shutdown_t sreq;              /* the FIN of a lingering close */
-  unsigned want_drain : 1;         /* proto->drained once the queue is down */
-  int open_handles;                /* tcp + timer, while closing */
+  unsigned linger : 1;     /* graceful closes half-close and drain (WebSocket) */
+  unsigned lingering : 1;  /* our FIN is sent: reading to the client's */
+  uv_shutdown_t sreq;      /* the FIN of a lingering close */
+  unsigned want_drain : 1; /* proto->drained once the queue is down */
+  int open_handles;        /* tcp + timer, while closing */
   /* ---- corked output (WebSocket, SSE holds): written once a loop turn ---- */
-  struct rt_buf **cork;            /* shared buffers to write, each a reference; owned */
+  struct rt_buf **cork; /* shared buffers to write, each a reference; owned */
   size_t ncork, capcork;
-  size_t cork_bytes;               /* their bytes */
-  TAILQ_ENTRY(gw_conn) dirty;      /* on srv->dirty while ncork > 0 or flush_due */
-  unsigned on_dirty : 1;           /* it is on srv->dirty */
-  unsigned flush_due : 1;          /* proto->flush before the loop polls */
-  size_t held;                     /* answer bytes the protocol holds beyond the queue
-                                      (HTTP/2 streams), counted in srv->buffered */
-  void *pdata;                     /* the state of a protocol other than HTTP/1 */
+  size_t cork_bytes;          /* their bytes */
+  TAILQ_ENTRY(gw_conn) dirty; /* on srv->dirty while ncork > 0 or flush_due */
+  unsigned on_dirty : 1;      /* it is on srv->dirty */
+  unsigned flush_due : 1;     /* proto->flush before the loop polls */
+  size_t held;                /* answer bytes the protocol holds beyond the queue
+                                 (HTTP/2 streams), counted in srv->buffered */
+  void *pdata;                /* the state of a protocol other than HTTP/1 */
   /* ---- the transport's state (TLS) ---- */
-  void *tdata;                     /* owned by the transport (released in tp->release) */
-  size_t tp_held;                  /* bytes of the protocol the transport holds, not yet encoded */
-  TAILQ_ENTRY(gw_conn) tp_link;    /* on srv->tp_dirty while tp_dirty is set */
-  unsigned tp_dirty : 1;           /* tp->flush is due before the loop polls */
-  struct gw_h2 *h2;                /* HTTP/2 (gw_h2.c), or NULL */
+  void *tdata;                  /* owned by the transport (released in tp->release) */
+  size_t tp_held;               /* bytes of the protocol the transport holds, not yet encoded */
+  TAILQ_ENTRY(gw_conn) tp_link; /* on srv->tp_dirty while tp_dirty is set */
+  unsigned tp_dirty : 1;        /* tp->flush is due before the loop polls */
+  struct gw_h2 *h2;             /* HTTP/2 (gw_h2.c), or NULL */
 };
 
 /* Accepts a connection on listener (one of srv's) with transport tp (NULL:

@@ -22,12 +22,18 @@ static int is(const char *name, size_t n, const char *lit) {
 
 int gw_fwd_hop_by_hop(const char *name, size_t n) {
   switch (n) {
-  case 2: return is(name, n, "te");
-  case 7: return is(name, n, "trailer") || is(name, n, "upgrade");
-  case 10: return is(name, n, "connection") || is(name, n, "keep-alive");
-  case 16: return is(name, n, "proxy-connection");
-  case 17: return is(name, n, "transfer-encoding");
-  default: return 0;
+  case 2:
+    return is(name, n, "te");
+  case 7:
+    return is(name, n, "trailer") || is(name, n, "upgrade");
+  case 10:
+    return is(name, n, "connection") || is(name, n, "keep-alive");
+  case 16:
+    return is(name, n, "proxy-connection");
+  case 17:
+    return is(name, n, "transfer-encoding");
+  default:
+    return 0;
   }
 }
 
@@ -53,8 +59,7 @@ static size_t connection_tokens(const struct gw_fwd_in *in, struct span *t) {
 }
 
 /* 1 when header i does not go to the service. */
-static int dropped(const struct gw_fwd_in *in, size_t i, const struct span *named,
-                   size_t nnamed) {
+static int dropped(const struct gw_fwd_in *in, size_t i, const struct span *named, size_t nnamed) {
   const char *name = in->buf + in->hdrs[i].name;
   size_t n = in->hdrs[i].nlen;
   if (in->upgrade && (is(name, n, "upgrade") || is(name, n, "connection")))

@@ -19,13 +19,13 @@
 #include "ipc_msg.h"
 
 struct gw_fwd_in {
-  const char *buf;          /* the request's header bytes (req->hbuf) */
+  const char *buf; /* the request's header bytes (req->hbuf) */
   const struct gw_hdr *hdrs;
   size_t n;
-  const char *reqid;        /* NUL-terminated */
-  const char *remote;       /* the client's address, NUL-terminated */
-  const char *proto;        /* "http" or "https" */
-  int upgrade;              /* a WebSocket handshake: upgrade and connection pass */
+  const char *reqid;  /* NUL-terminated */
+  const char *remote; /* the client's address, NUL-terminated */
+  const char *proto;  /* "http" or "https" */
+  int upgrade;        /* a WebSocket handshake: upgrade and connection pass */
 };
 
 /* Fills *out (an array of *cap entries, grown as needed) with the headers

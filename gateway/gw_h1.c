@@ -232,8 +232,7 @@ static int on_headers_complete(llhttp_t *p) {
     if (c->h1.state == GW_H1_STREAMING && has_body)
       send_continue(c);
   } else {
-    if ((p->flags & F_CONTENT_LENGTH) &&
-        p->content_length > (uint64_t)c->srv->cfg->max_body_bytes)
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > (uint64_t)c->srv->cfg->max_body_bytes)
       return raise_err(c, 413, "request body too large");
     send_continue(c);
   }
@@ -295,7 +294,7 @@ static int on_message_complete(llhttp_t *p) {
   }
   c->req.keepalive = keep;
   c->h1.stream_end = c->h1.state == GW_H1_STREAMING; /* told from feed() */
-  return HPE_PAUSED; /* one request at a time: answered in order */
+  return HPE_PAUSED;                                 /* one request at a time: answered in order */
 }
 
 void gw_h1_settings(llhttp_settings_t *s) {
@@ -598,9 +597,12 @@ static void h1_drained(struct gw_conn *c) {
     c->req.gen->drained(&c->req);
 }
 
-const struct gw_proto gw_h1_proto = {.name = "http/1.1", .start = h1_start,
-                                     .on_data = h1_on_data, .stopping = h1_stopping,
-                                     .on_close = h1_on_close, .release = h1_release,
+const struct gw_proto gw_h1_proto = {.name = "http/1.1",
+                                     .start = h1_start,
+                                     .on_data = h1_on_data,
+                                     .stopping = h1_stopping,
+                                     .on_close = h1_on_close,
+                                     .release = h1_release,
                                      .drained = h1_drained};
 
 /* ---- Framing the answers ---- */
@@ -618,8 +620,8 @@ static void out(struct gw_req *req, const uv_buf_t *bufs, unsigned n) {
 /* The head of an answer into the server's head buffer: status line, the
  * given headers, x-request-id, the framing and the connection header.
  * Returns 0, or UV_ENOMEM. */
-static int put_head(struct gw_req *req, struct ipc_buf *b, int status,
-                    const struct ipc_header *h, size_t nh, int64_t clen) {
+static int put_head(struct gw_req *req, struct ipc_buf *b, int status, const struct ipc_header *h,
+                    size_t nh, int64_t clen) {
   ipc_buf_reset(b);
   ipc_buf_adds(b, "HTTP/1.1 ");
   ipc_buf_addi(b, status);
@@ -680,14 +682,13 @@ static void h1_respond(struct gw_req *req, int status, const struct ipc_header *
   req_end(req->conn);
 }
 
-static void h1_stream_start(struct gw_req *req, int status, const struct ipc_header *h,
-                            size_t nh, int64_t clen) {
+static void h1_stream_start(struct gw_req *req, int status, const struct ipc_header *h, size_t nh,
+                            int64_t clen) {
   struct ipc_buf *b = &req->srv->head;
   int bodyless = status == 204 || status == 304;
   if (req->conn->h1.state != GW_H1_STREAMING) /* (there, the timer bounds the body) */
-    gw_conn_timer(req->conn, 0, NULL); /* the timeout bounded the head, not the stream */
-  if (put_head(req, b, status, h, nh, bodyless ? BODY_NONE : clen >= 0 ? clen : BODY_STREAM) !=
-      0) {
+    gw_conn_timer(req->conn, 0, NULL);        /* the timeout bounded the head, not the stream */
+  if (put_head(req, b, status, h, nh, bodyless ? BODY_NONE : clen >= 0 ? clen : BODY_STREAM) != 0) {
     head_failed(req);
     return;
   }
@@ -779,8 +780,13 @@ static void h1_abort(struct gw_req *req, int graceful) {
   gw_conn_close(req->conn, graceful);
 }
 
-static const struct gw_resp_ops h1_out = {.respond = h1_respond, .start = h1_stream_start,
-                                          .send = h1_send, .finish = h1_finish,
-                                          .switch_proto = h1_switch, .timer = h1_timer,
-                                          .queued = h1_queued, .pause_body = h1_pause_body,
-                                          .want_drain = h1_want_drain, .abort = h1_abort};
+static const struct gw_resp_ops h1_out = {.respond = h1_respond,
+                                          .start = h1_stream_start,
+                                          .send = h1_send,
+                                          .finish = h1_finish,
+                                          .switch_proto = h1_switch,
+                                          .timer = h1_timer,
+                                          .queued = h1_queued,
+                                          .pause_body = h1_pause_body,
+                                          .want_drain = h1_want_drain,
+                                          .abort = h1_abort};

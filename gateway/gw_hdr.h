@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 struct gw_hdr {
-  uint32_t name;  /* offset of the name (lower-case once the head is complete) */
+  uint32_t name; /* offset of the name (lower-case once the head is complete) */
   uint32_t nlen;
   uint32_t value; /* offset of the value */
   uint32_t vlen;

@@ -76,7 +76,7 @@ static int on_req(const struct gw_handler *h, struct gw_req *req) {
   return 0;
 }
 
-const struct gw_handler gw_health_handler = {.name = "health", .on_req = on_req,
-                                             .on_head = on_head};
-const struct gw_handler gw_healthz_handler = {.name = "healthz", .on_req = on_req,
-                                              .arg = "/healthz"};
+const struct gw_handler gw_health_handler = {
+    .name = "health", .on_req = on_req, .on_head = on_head};
+const struct gw_handler gw_healthz_handler = {
+    .name = "healthz", .on_req = on_req, .arg = "/healthz"};

@@ -15,8 +15,8 @@
 
 /* Upper bounds of the latency buckets, seconds (like the Prometheus
  * client libraries' defaults, finer at the fast end). */
-static const double bounds[GW_METRICS_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                  0.05,   0.1,   0.25,   0.5,   1,    2.5, 10};
+static const double bounds[GW_METRICS_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                  0.1,    0.25,  0.5,    1,     2.5,  10};
 
 void gw_metrics_init(struct gw_metrics *m) {
   memset(m, 0, sizeof(*m));
@@ -111,18 +111,18 @@ static void render_requests(const struct gw_metrics *m, struct ipc_buf *b) {
   for (size_t i = 0; i < m->ncounts; i++)
     line(b, "muster_requests_total{service=\"%s\",code=\"%d\"} %llu\n", m->counts[i].service,
          m->counts[i].code, (unsigned long long)m->counts[i].count);
-  line(b, "# HELP muster_requests_by_version_total HTTP requests answered by the gateway, by "
-          "HTTP version.\n# TYPE muster_requests_by_version_total counter\n"
-          "muster_requests_by_version_total{version=\"1.0\"} %llu\n"
-          "muster_requests_by_version_total{version=\"1.1\"} %llu\n"
-          "muster_requests_by_version_total{version=\"2\"} %llu\n",
+  line(b,
+       "# HELP muster_requests_by_version_total HTTP requests answered by the gateway, by "
+       "HTTP version.\n# TYPE muster_requests_by_version_total counter\n"
+       "muster_requests_by_version_total{version=\"1.0\"} %llu\n"
+       "muster_requests_by_version_total{version=\"1.1\"} %llu\n"
+       "muster_requests_by_version_total{version=\"2\"} %llu\n",
        (unsigned long long)m->by_version[0], (unsigned long long)m->by_version[1],
        (unsigned long long)m->by_version[2]);
   line(b, "# HELP muster_request_duration_seconds Time from a complete request to the end "
           "of its response.\n# TYPE muster_request_duration_seconds histogram\n");
   for (size_t i = 0; i < m->nhists; i++)
-    gw_metrics_hist_render(b, "muster_request_duration_seconds", m->hists[i].service,
-                           &m->hists[i]);
+    gw_metrics_hist_render(b, "muster_request_duration_seconds", m->hists[i].service, &m->hists[i]);
 }
 
 /* One family of the host's gauges and counters: a line (or lines) per
@@ -139,8 +139,8 @@ static void render_restarts(struct sup_service *svc, const struct sup_service_in
 /* Instances of svc by state, in the states' order (SPEC §5 names). */
 static void render_states(struct sup_service *svc, const struct sup_service_info *si,
                           struct ipc_buf *b) {
-  static const char *const states[] = {"starting", "ready", "draining", "stopping", "backoff",
-                                       "exited"};
+  static const char *const states[] = {"starting", "ready",   "draining",
+                                       "stopping", "backoff", "exited"};
   struct sup_instance *inst;
   struct sup_instance_info ii;
   for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++) {
@@ -176,15 +176,17 @@ static void render_host(struct sup_host *host, struct ipc_buf *b) {
   static const struct {
     const char *head;
     family_fn fn;
-  } fam[] = {
-      {"# HELP muster_restarts_total Instance restarts since muster started.\n"
-       "# TYPE muster_restarts_total counter\n", render_restarts},
-      {"# HELP muster_instances Instances by state.\n# TYPE muster_instances gauge\n",
-       render_states},
-      {"# HELP muster_inflight_requests Requests being answered by a service.\n"
-       "# TYPE muster_inflight_requests gauge\n", render_inflight},
-      {"# HELP muster_instance_rss_bytes Resident memory of each running instance.\n"
-       "# TYPE muster_instance_rss_bytes gauge\n", render_rss}};
+  } fam[] = {{"# HELP muster_restarts_total Instance restarts since muster started.\n"
+              "# TYPE muster_restarts_total counter\n",
+              render_restarts},
+             {"# HELP muster_instances Instances by state.\n# TYPE muster_instances gauge\n",
+              render_states},
+             {"# HELP muster_inflight_requests Requests being answered by a service.\n"
+              "# TYPE muster_inflight_requests gauge\n",
+              render_inflight},
+             {"# HELP muster_instance_rss_bytes Resident memory of each running instance.\n"
+              "# TYPE muster_instance_rss_bytes gauge\n",
+              render_rss}};
   struct sup_service *svc;
   struct sup_service_info si;
   for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
@@ -200,8 +202,9 @@ void gw_metrics_render(const struct gw_metrics *m, struct sup_host *host, size_t
                        struct ipc_buf *b) {
   render_requests(m, b);
   render_host(host, b);
-  line(b, "# HELP muster_gateway_connections Open client connections of the gateway.\n"
-          "# TYPE muster_gateway_connections gauge\nmuster_gateway_connections %zu\n",
+  line(b,
+       "# HELP muster_gateway_connections Open client connections of the gateway.\n"
+       "# TYPE muster_gateway_connections gauge\nmuster_gateway_connections %zu\n",
        connections);
   if (sup_host_cluster(host))
     cl_node_metrics(sup_host_cluster(host), b); /* several hosts: Redis */
@@ -209,29 +212,35 @@ void gw_metrics_render(const struct gw_metrics *m, struct sup_host *host, size_t
 
 void gw_metrics_render_rt(const struct gw_rt_stats *st, size_t websockets, size_t sse_holds,
                           uint64_t publications, struct ipc_buf *b) {
-  line(b, "# HELP muster_realtime_connections Client connections muster holds, by kind.\n"
-          "# TYPE muster_realtime_connections gauge\n"
-          "muster_realtime_connections{kind=\"websocket\"} %zu\n"
-          "muster_realtime_connections{kind=\"sse\"} %zu\n",
+  line(b,
+       "# HELP muster_realtime_connections Client connections muster holds, by kind.\n"
+       "# TYPE muster_realtime_connections gauge\n"
+       "muster_realtime_connections{kind=\"websocket\"} %zu\n"
+       "muster_realtime_connections{kind=\"sse\"} %zu\n",
        websockets, sse_holds);
-  line(b, "# HELP muster_realtime_opened_total Connections opened, by kind.\n"
-          "# TYPE muster_realtime_opened_total counter\n"
-          "muster_realtime_opened_total{kind=\"websocket\"} %llu\n"
-          "muster_realtime_opened_total{kind=\"sse\"} %llu\n",
+  line(b,
+       "# HELP muster_realtime_opened_total Connections opened, by kind.\n"
+       "# TYPE muster_realtime_opened_total counter\n"
+       "muster_realtime_opened_total{kind=\"websocket\"} %llu\n"
+       "muster_realtime_opened_total{kind=\"sse\"} %llu\n",
        (unsigned long long)st->ws_opened, (unsigned long long)st->sse_opened);
-  line(b, "# HELP muster_ws_messages_total WebSocket messages, in from clients and out to them.\n"
-          "# TYPE muster_ws_messages_total counter\n"
-          "muster_ws_messages_total{direction=\"in\"} %llu\n"
-          "muster_ws_messages_total{direction=\"out\"} %llu\n",
+  line(b,
+       "# HELP muster_ws_messages_total WebSocket messages, in from clients and out to them.\n"
+       "# TYPE muster_ws_messages_total counter\n"
+       "muster_ws_messages_total{direction=\"in\"} %llu\n"
+       "muster_ws_messages_total{direction=\"out\"} %llu\n",
        (unsigned long long)st->msgs_in, (unsigned long long)st->msgs_out);
-  line(b, "# HELP muster_sse_events_total Events written to SSE holds.\n"
-          "# TYPE muster_sse_events_total counter\nmuster_sse_events_total %llu\n",
+  line(b,
+       "# HELP muster_sse_events_total Events written to SSE holds.\n"
+       "# TYPE muster_sse_events_total counter\nmuster_sse_events_total %llu\n",
        (unsigned long long)st->sse_events);
-  line(b, "# HELP muster_slow_consumer_closes_total Clients closed for max_outbound_bytes.\n"
-          "# TYPE muster_slow_consumer_closes_total counter\n"
-          "muster_slow_consumer_closes_total %llu\n",
+  line(b,
+       "# HELP muster_slow_consumer_closes_total Clients closed for max_outbound_bytes.\n"
+       "# TYPE muster_slow_consumer_closes_total counter\n"
+       "muster_slow_consumer_closes_total %llu\n",
        (unsigned long long)st->slow_closes);
-  line(b, "# HELP muster_publications_total Publications to rooms.\n"
-          "# TYPE muster_publications_total counter\nmuster_publications_total %llu\n",
+  line(b,
+       "# HELP muster_publications_total Publications to rooms.\n"
+       "# TYPE muster_publications_total counter\nmuster_publications_total %llu\n",
        (unsigned long long)publications);
 }

@@ -30,9 +30,9 @@ struct gw_metric_hist {
 struct gw_metrics {
   struct gw_metric_count *counts; /* owned */
   size_t ncounts, capcounts;
-  struct gw_metric_hist *hists;   /* owned */
+  struct gw_metric_hist *hists; /* owned */
   size_t nhists, caphists;
-  uint64_t by_version[3];         /* requests answered over HTTP/1.0, 1.1, 2 */
+  uint64_t by_version[3]; /* requests answered over HTTP/1.0, 1.1, 2 */
 };
 
 void gw_metrics_init(struct gw_metrics *m);
@@ -53,7 +53,8 @@ void gw_metrics_hist_add(struct gw_metric_hist *h, double seconds);
 void gw_metrics_hist_render(struct ipc_buf *b, const char *name, const char *service,
                             const struct gw_metric_hist *h);
 /* Appends one formatted line (or lines) to b: at most 511 bytes. */
-void gw_metrics_printf(struct ipc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void gw_metrics_printf(struct ipc_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Appends a counter family of one value: its HELP, TYPE and sample lines. */
 void gw_metrics_counter(struct ipc_buf *b, const char *name, const char *help, uint64_t v);
 /* Appends the Prometheus exposition of m and of host's state to b. */

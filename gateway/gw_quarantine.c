@@ -52,9 +52,9 @@ struct gw_quar_entry *gw_quar_find(const struct gw_quar *q, const char *method, 
   uint64_t h = key_hash(method, path, plen);
   size_t mlen = strlen(method);
   LIST_FOREACH(e, &q->buckets[h & (GW_QUAR_BUCKETS - 1)], hlink)
-    if (e->hash == h && e->mlen == mlen && e->plen == plen && !memcmp(e->key, method, mlen) &&
-        !memcmp(e->key + mlen + 1, path, plen))
-      return e;
+  if (e->hash == h && e->mlen == mlen && e->plen == plen && !memcmp(e->key, method, mlen) &&
+      !memcmp(e->key + mlen + 1, path, plen))
+    return e;
   return NULL;
 }
 
@@ -80,8 +80,8 @@ static struct gw_quar_entry *get(struct gw_quar *q, const char *method, const ch
   size_t mlen = strlen(method);
   if ((e = malloc(sizeof(*e) + mlen + plen + 2)) == NULL)
     return NULL;
-  *e = (struct gw_quar_entry){.hash = key_hash(method, path, plen), .died_ms = now_ms,
-                              .mlen = mlen, .plen = plen};
+  *e = (struct gw_quar_entry){
+      .hash = key_hash(method, path, plen), .died_ms = now_ms, .mlen = mlen, .plen = plen};
   memcpy(e->key, method, mlen + 1);
   memcpy(e->key + mlen + 1, path, plen);
   e->key[mlen + 1 + plen] = '\0';

@@ -23,9 +23,9 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-#define GW_QUAR_MAX 1000         /* entries per service; the oldest goes */
-#define GW_QUAR_TRACK_MS 60000   /* a path is watched this long after a death */
-#define GW_QUAR_BUCKETS 256      /* hash buckets (a power of two) */
+#define GW_QUAR_MAX 1000       /* entries per service; the oldest goes */
+#define GW_QUAR_TRACK_MS 60000 /* a path is watched this long after a death */
+#define GW_QUAR_BUCKETS 256    /* hash buckets (a power of two) */
 
 struct gw_quar_entry {
   LIST_ENTRY(gw_quar_entry) hlink;  /* its hash bucket */

@@ -33,9 +33,9 @@ struct gw_queue {
 /* Why a request may not wait (gw_queue_admit). */
 enum gw_queue_refusal {
   GW_QUEUE_OK = 0,
-  GW_QUEUE_OFF,     /* queue_timeout_ms or max_queued is 0 */
-  GW_QUEUE_FULL,    /* the gateway already holds max_queued */
-  GW_QUEUE_NO_TIME  /* it already waited queue_timeout_ms */
+  GW_QUEUE_OFF,    /* queue_timeout_ms or max_queued is 0 */
+  GW_QUEUE_FULL,   /* the gateway already holds max_queued */
+  GW_QUEUE_NO_TIME /* it already waited queue_timeout_ms */
 };
 
 void gw_queue_init(struct gw_queue *q);

@@ -57,8 +57,8 @@ static int host_ok(const struct cfg_route *c, const char *host, size_t hlen) {
   return host && strlen(c->host) == hlen && strncasecmp(c->host, host, hlen) == 0;
 }
 
-struct gw_route *gw_routes_match(const struct gw_routes *r, const char *method,
-                                 const char *host, size_t hlen, const char *path, size_t len) {
+struct gw_route *gw_routes_match(const struct gw_routes *r, const char *method, const char *host,
+                                 size_t hlen, const char *path, size_t len) {
   for (size_t i = 0; i < r->n; i++) {
     struct gw_route *rt = &r->v[i];
     if (rt->plen > len || memcmp(path, rt->prefix, rt->plen) != 0)

@@ -14,11 +14,11 @@
 #include "cfg.h"
 
 struct gw_route {
-  const char *prefix;             /* borrowed from the config */
-  size_t plen;                    /* strlen(prefix), 0 for "/" */
-  const struct cfg_route *cfg;    /* methods and host */
-  void *target;                   /* what answers it (the proxy: a sup_service) */
-  size_t rr;                      /* round-robin cursor among its instances */
+  const char *prefix;          /* borrowed from the config */
+  size_t plen;                 /* strlen(prefix), 0 for "/" */
+  const struct cfg_route *cfg; /* methods and host */
+  void *target;                /* what answers it (the proxy: a sup_service) */
+  size_t rr;                   /* round-robin cursor among its instances */
 };
 
 /* A service's routes and what they lead to, for gw_routes_build. */
@@ -38,8 +38,7 @@ void gw_routes_free(struct gw_routes *r);
 
 /* The route for a request, or NULL. path is the request path without the
  * query; host is the Host header without port (may be NULL/empty). */
-struct gw_route *gw_routes_match(const struct gw_routes *r, const char *method,
-                                       const char *host, size_t hlen, const char *path,
-                                       size_t len);
+struct gw_route *gw_routes_match(const struct gw_routes *r, const char *method, const char *host,
+                                 size_t hlen, const char *path, size_t len);
 
 #endif

@@ -35,39 +35,39 @@ struct sup_service;
 
 /* One WebSocket connection (the state of gw_ws_proto). */
 struct gw_ws {
-  struct gw_conn *conn;         /* its connection (pdata points back) */
+  struct gw_conn *conn; /* its connection (pdata points back) */
   struct gw_server *srv;
-  struct rt_member member;      /* its rooms; member.id is id */
-  char id[GW_WS_ID_MAX];        /* CONN, as services see it */
-  uint64_t key;                 /* in srv->ws_conns */
-  TAILQ_ENTRY(gw_ws) link;      /* srv->ws_list */
-  struct sup_service *svc;      /* the service that accepted it */
-  struct sup_instance *inst;    /* the instance it is bound to, NULL while none */
-  struct rt_frame_parser fp;    /* the client's frames */
-  char *meta;                   /* its meta as JSON text, owned, or NULL */
+  struct rt_member member;   /* its rooms; member.id is id */
+  char id[GW_WS_ID_MAX];     /* CONN, as services see it */
+  uint64_t key;              /* in srv->ws_conns */
+  TAILQ_ENTRY(gw_ws) link;   /* srv->ws_list */
+  struct sup_service *svc;   /* the service that accepted it */
+  struct sup_instance *inst; /* the instance it is bound to, NULL while none */
+  struct rt_frame_parser fp; /* the client's frames */
+  char *meta;                /* its meta as JSON text, owned, or NULL */
   size_t meta_len;
-  int64_t seq;                  /* number of the last message from the client */
-  int64_t acked;                /* ack mode: the service handled up to this */
-  int64_t sent;                 /* sent to the current instance up to this */
-  int64_t delivered;            /* sent to some instance up to this (redelivery) */
-  struct ipc_buf q;             /* messages not sent yet (and, in ack mode, not acked) */
-  uint64_t held_since;          /* when a message began waiting for an instance, 0 */
-  uint64_t ping_at;             /* when the last ping went out unanswered, 0 */
-  uint64_t next_ping;           /* when the next ping is due */
-  uint64_t msgs_in, msgs_out;   /* counters (metrics) */
-  unsigned ack : 1;             /* the service's ws.ack */
-  unsigned close_sent : 1;      /* a close frame went out: nothing more follows */
-  unsigned paused : 1;          /* reading stopped: too much waits for the service */
-  unsigned gone : 1;            /* the service was told (ws_close) */
+  int64_t seq;                /* number of the last message from the client */
+  int64_t acked;              /* ack mode: the service handled up to this */
+  int64_t sent;               /* sent to the current instance up to this */
+  int64_t delivered;          /* sent to some instance up to this (redelivery) */
+  struct ipc_buf q;           /* messages not sent yet (and, in ack mode, not acked) */
+  uint64_t held_since;        /* when a message began waiting for an instance, 0 */
+  uint64_t ping_at;           /* when the last ping went out unanswered, 0 */
+  uint64_t next_ping;         /* when the next ping is due */
+  uint64_t msgs_in, msgs_out; /* counters (metrics) */
+  unsigned ack : 1;           /* the service's ws.ack */
+  unsigned close_sent : 1;    /* a close frame went out: nothing more follows */
+  unsigned paused : 1;        /* reading stopped: too much waits for the service */
+  unsigned gone : 1;          /* the service was told (ws_close) */
 };
 
 /* The gateway's real-time counters (metrics). */
 struct gw_rt_stats {
   uint64_t ws_opened, ws_closed;
-  uint64_t msgs_in, msgs_out;        /* WebSocket messages from / to clients */
-  uint64_t slow_closes;              /* clients closed for max_outbound_bytes */
+  uint64_t msgs_in, msgs_out; /* WebSocket messages from / to clients */
+  uint64_t slow_closes;       /* clients closed for max_outbound_bytes */
   uint64_t sse_opened, sse_closed;
-  uint64_t sse_events;               /* events written to SSE holds */
+  uint64_t sse_events; /* events written to SSE holds */
 };
 
 /* ---- gw_ws.c ---- */

@@ -15,10 +15,10 @@
 #include "sup_view.h"
 
 /* The handlers of each listener, asked in order. */
-static const struct gw_handler *const gateway_handlers[] = {
-    &gw_health_handler, &gw_up_handler, &gw_proxy_handler, NULL};
-static const struct gw_handler *const admin_handlers[] = {
-    &gw_healthz_handler, &gw_status_handler, &gw_admin_handler, NULL};
+static const struct gw_handler *const gateway_handlers[] = {&gw_health_handler, &gw_up_handler,
+                                                            &gw_proxy_handler, NULL};
+static const struct gw_handler *const admin_handlers[] = {&gw_healthz_handler, &gw_status_handler,
+                                                          &gw_admin_handler, NULL};
 
 /* The route table of the live services: each route leads to its
  * service's gw_svc (a service without one, out of memory, gets no route).
@@ -246,8 +246,7 @@ static struct gw_server *server_new(struct sup_host *host, const struct cfg_list
   if (rc == 0)
     rc = listen_start(srv);
   if (rc < 0) {
-    sup_log(SUP_ERROR, "%s: listen on %s:%d failed: %s", what, l->host, l->port,
-            uv_err_name(rc));
+    sup_log(SUP_ERROR, "%s: listen on %s:%d failed: %s", what, l->host, l->port, uv_err_name(rc));
     if (srv->listening) { /* the handle owns srv's memory until closed */
       srv->listening = 0;
       uv_close((uv_handle_t *)&srv->listener, on_failed_listener_closed);
@@ -277,12 +276,14 @@ struct gw_server *gw_server_start(struct sup_host *host) {
   srv->tcp = gw_tcp_start(srv, cfg);
   if (gw_access_open(&srv->access, srv->loop, cfg->gateway.access_log) < 0)
     sup_log(SUP_WARN, "gateway: running without an access log");
-  struct sup_host_hooks hooks = {.ctx = srv, .instance_msg = hook_instance_msg,
+  struct sup_host_hooks hooks = {.ctx = srv,
+                                 .instance_msg = hook_instance_msg,
                                  .instance_gone = hook_instance_gone,
                                  .instance_routable = hook_instance_routable,
                                  .drain = hook_drain,
                                  .stopping = hook_stopping,
-                                 .finished = hook_finished, .reopen = hook_reopen,
+                                 .finished = hook_finished,
+                                 .reopen = hook_reopen,
                                  .reload_check = hook_reload_check,
                                  .reloaded = hook_reloaded,
                                  .service_reset = hook_service_reset,
@@ -300,8 +301,10 @@ struct gw_server *gw_admin_start(struct sup_host *host, struct gw_server *gatewa
   srv->handlers = admin_handlers;
   srv->peer = gateway;
   gw_access_open(&srv->access, srv->loop, NULL); /* not logged */
-  struct sup_host_hooks hooks = {.ctx = srv, .stopping = hook_stopping,
-                                 .finished = hook_finished, .reloaded = hook_reloaded_admin};
+  struct sup_host_hooks hooks = {.ctx = srv,
+                                 .stopping = hook_stopping,
+                                 .finished = hook_finished,
+                                 .reloaded = hook_reloaded_admin};
   sup_host_add_hooks(host, &hooks);
   return srv;
 }

@@ -34,12 +34,12 @@ struct gw_sse;
 
 /* Where the stream stands in one room with history. */
 struct sse_pos {
-  char *room;          /* owned */
+  char *room; /* owned */
   char epoch[24];
-  uint64_t offset;     /* the last one it was given */
-  uint8_t resume;      /* at the start: replay what it missed */
-  uint8_t reset;       /* at the start: what it missed is gone */
-  uint8_t has_want;    /* the client came with a position here (2: earliest): */
+  uint64_t offset;  /* the last one it was given */
+  uint8_t resume;   /* at the start: replay what it missed */
+  uint8_t reset;    /* at the start: what it missed is gone */
+  uint8_t has_want; /* the client came with a position here (2: earliest): */
   char want_epoch[24];
   uint64_t want_offset;
   struct gw_sse *s;
@@ -48,8 +48,8 @@ struct sse_pos {
 
 /* A publication that came while Redis was being asked (it goes after). */
 struct sse_live {
-  struct rt_buf *ev;   /* a reference, or NULL (binary) */
-  size_t pos;          /* 1 + its room's index in pos, 0 none */
+  struct rt_buf *ev; /* a reference, or NULL (binary) */
+  size_t pos;        /* 1 + its room's index in pos, 0 none */
   char epoch[24];
   uint64_t offset;
   int gap;
@@ -58,14 +58,14 @@ struct sse_live {
 struct gw_sse {
   struct gw_req *req;
   struct gw_server *srv;
-  struct sup_service *svc;  /* the service that answered */
-  struct rt_member member;  /* its rooms */
-  struct sse_pos *pos;      /* rooms with history, in hold order; owned */
+  struct sup_service *svc; /* the service that answered */
+  struct rt_member member; /* its rooms */
+  struct sse_pos *pos;     /* rooms with history, in hold order; owned */
   size_t npos, cappos;
-  struct ipc_buf scratch;   /* an event with its id line */
-  int overflow;             /* the client holds too much: the stream ends */
-  size_t fetching;          /* Redis answers still to come */
-  struct sse_live *live;    /* what came meanwhile, in order; owned */
+  struct ipc_buf scratch; /* an event with its id line */
+  int overflow;           /* the client holds too much: the stream ends */
+  size_t fetching;        /* Redis answers still to come */
+  struct sse_live *live;  /* what came meanwhile, in order; owned */
   size_t nlive, caplive;
 };
 
@@ -164,8 +164,10 @@ static void write_event(struct gw_sse *s, const char *ev, size_t len) {
   if (gw_req_queued(req) + s->scratch.len > (size_t)rtcfg(s)->max_outbound_bytes) {
     s->overflow = 1; /* ended by the caller, at a point where s may go */
     s->srv->rt.slow_closes++;
-    sup_log(SUP_WARN, "gateway: SSE client %s does not read (%zu bytes queued): ending its "
-            "stream", req->conn->remote, gw_req_queued(req));
+    sup_log(SUP_WARN,
+            "gateway: SSE client %s does not read (%zu bytes queued): ending its "
+            "stream",
+            req->conn->remote, gw_req_queued(req));
     return;
   }
   s->srv->rt.sse_events++;
@@ -206,8 +208,8 @@ static void queue_live(struct gw_sse *s, struct sse_pos *p, struct rt_buf *ev,
     return;
   }
   struct sse_live *l = &s->live[s->nlive++];
-  *l = (struct sse_live){.ev = ev, .pos = p ? (size_t)(p - s->pos) + 1 : 0,
-                         .offset = pub->offset, .gap = pub->gap};
+  *l = (struct sse_live){
+      .ev = ev, .pos = p ? (size_t)(p - s->pos) + 1 : 0, .offset = pub->offset, .gap = pub->gap};
   snprintf(l->epoch, sizeof(l->epoch), "%s", pub->offset ? pub->epoch : "");
   if (ev)
     rt_buf_ref(ev);
@@ -451,7 +453,7 @@ static void join_rooms(struct gw_sse *s, const cJSON *rooms, const char *id) {
     struct rt_room *r = rt_rooms_find(rs, p->room);
     p->s = s;
     p->has_want = id ? (uint8_t)position_in(id, p->room, s->npos, p->want_epoch,
-                                             sizeof(p->want_epoch), &p->want_offset)
+                                            sizeof(p->want_epoch), &p->want_offset)
                      : 0;
     /* before any replay: where the client stands (a stream cut while
      * another room is replayed resumes this one from there too) */

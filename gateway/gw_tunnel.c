@@ -17,10 +17,10 @@
 #define CLOSE_GRACE_MS 5000 /* the program's side, after the client went */
 
 struct gw_tunnel {
-  struct gw_conn *c;       /* the client's connection, NULL once it closed */
-  struct gw_up_conn *uc;   /* the program's, NULL once it closed */
+  struct gw_conn *c;     /* the client's connection, NULL once it closed */
+  struct gw_up_conn *uc; /* the program's, NULL once it closed */
   struct gw_server *srv;
-  int sides;               /* sides not yet gone; the last one frees the tunnel */
+  int sides; /* sides not yet gone; the last one frees the tunnel */
 };
 
 static struct gw_tunnel *tunnel_of(struct gw_conn *c) {
@@ -78,8 +78,10 @@ static void up_timeout(struct gw_up_conn *uc) {
   close_up(uc->user);
 }
 
-static const struct gw_up_conn_cbs up_side = {.on_connect = up_connect, .on_read = up_read,
-                                              .on_end = up_end, .on_drain = up_drain,
+static const struct gw_up_conn_cbs up_side = {.on_connect = up_connect,
+                                              .on_read = up_read,
+                                              .on_end = up_end,
+                                              .on_drain = up_drain,
                                               .on_timeout = up_timeout};
 
 /* ---- The client's side (the protocol of its connection) ---- */
@@ -127,9 +129,12 @@ static void t_drained(struct gw_conn *c) {
     gw_up_conn_pause(t->uc, 0);
 }
 
-static const struct gw_proto tunnel_proto = {.name = "tunnel", .start = t_start,
-                                             .on_data = t_on_data, .stopping = t_stopping,
-                                             .on_close = t_on_close, .release = t_release,
+static const struct gw_proto tunnel_proto = {.name = "tunnel",
+                                             .start = t_start,
+                                             .on_data = t_on_data,
+                                             .stopping = t_stopping,
+                                             .on_close = t_on_close,
+                                             .release = t_release,
                                              .drained = t_drained};
 
 void gw_tunnel_start(struct gw_req *req, struct gw_up_conn *uc, const struct ipc_header *h,
@@ -151,7 +156,7 @@ void gw_tunnel_start(struct gw_req *req, struct gw_up_conn *uc, const struct ipc
   req->srv->tunnels++;
   gw_req_switch(req, h, nh, &tunnel_proto); /* the 101; c is a tunnel from here */
   if (n > 0 && !c->closing)
-    up_read(uc, rest, n); /* what the program sent after its head */
+    up_read(uc, rest, n);                /* what the program sent after its head */
   if (c->h1.in.len > 0 && !c->closing) { /* what the client sent after its request */
     struct ipc_buf in = c->h1.in;
     ipc_buf_init(&c->h1.in);

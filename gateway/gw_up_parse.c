@@ -130,8 +130,8 @@ static int on_headers_complete(llhttp_t *l) {
     return CB_ERROR;
   p->head_done = 1;
   /* llhttp counts content_length down as the body is read: keep it now */
-  p->clen = (l->flags & F_CHUNKED) || !(l->flags & F_CONTENT_LENGTH) ? -1
-                                                                    : (int64_t)l->content_length;
+  p->clen =
+      (l->flags & F_CHUNKED) || !(l->flags & F_CONTENT_LENGTH) ? -1 : (int64_t)l->content_length;
   if (p->cbs->on_head(p->ctx, p) < 0) {
     p->stopped = 1;
     return CB_ERROR;

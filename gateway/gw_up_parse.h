@@ -47,26 +47,26 @@ struct gw_up_parser {
   llhttp_t p;
   const struct gw_up_parse_cbs *cbs;
   void *ctx;
-  struct ipc_buf hbuf;         /* header names and values of the response */
-  struct gw_hdr *hdrs;         /* its headers, in order; owned */
+  struct ipc_buf hbuf; /* header names and values of the response */
+  struct gw_hdr *hdrs; /* its headers, in order; owned */
   size_t nhdrs, caphdrs;
-  uint32_t header_bytes;       /* status line and headers so far */
-  uint32_t max_header_bytes;   /* more: refused */
-  uint64_t bytes;              /* bytes fed since the last reset */
-  uint64_t chunk_left;         /* data bytes left in the current chunk */
-  int64_t clen;                /* the content-length framing the body, or -1 */
-  const char *err;             /* why the response was refused, or NULL */
-  const char *feed_start;      /* the bytes being parsed start here */
-  const char *feed_end;        /* ... and end here */
-  char prev, prev2;            /* the two bytes before feed_start ('\0': none) */
-  uint8_t crlf_need;           /* bytes of a chunk's CRLF still to come */
-  unsigned head_only : 1;      /* the response to a HEAD request: no body */
-  unsigned want_upgrade : 1;   /* the request asked for an upgrade: a 101 may come */
-  unsigned in_field : 1;       /* the last header callback was a name */
-  unsigned in_trailers : 1;    /* past the head: header callbacks are trailers */
-  unsigned head_done : 1;      /* the final head was told */
-  unsigned done : 1;           /* the response is complete */
-  unsigned stopped : 1;        /* a callback stopped the parse */
+  uint32_t header_bytes;     /* status line and headers so far */
+  uint32_t max_header_bytes; /* more: refused */
+  uint64_t bytes;            /* bytes fed since the last reset */
+  uint64_t chunk_left;       /* data bytes left in the current chunk */
+  int64_t clen;              /* the content-length framing the body, or -1 */
+  const char *err;           /* why the response was refused, or NULL */
+  const char *feed_start;    /* the bytes being parsed start here */
+  const char *feed_end;      /* ... and end here */
+  char prev, prev2;          /* the two bytes before feed_start ('\0': none) */
+  uint8_t crlf_need;         /* bytes of a chunk's CRLF still to come */
+  unsigned head_only : 1;    /* the response to a HEAD request: no body */
+  unsigned want_upgrade : 1; /* the request asked for an upgrade: a 101 may come */
+  unsigned in_field : 1;     /* the last header callback was a name */
+  unsigned in_trailers : 1;  /* past the head: header callbacks are trailers */
+  unsigned head_done : 1;    /* the final head was told */
+  unsigned done : 1;         /* the response is complete */
+  unsigned stopped : 1;      /* a callback stopped the parse */
 };
 
 #define GW_UP_MORE 0     /* the response needs more bytes */

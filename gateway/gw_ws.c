@@ -50,8 +50,10 @@ static void send_buf(struct gw_ws *ws, struct rt_buf *b) {
     return;
   if (gw_conn_queued(c) + b->len > (size_t)rtcfg(ws)->max_outbound_bytes) {
     ws->srv->rt.slow_closes++;
-    sup_log(SUP_WARN, "gateway: WebSocket %s of %s does not read (%zu bytes queued): closing "
-            "it (1008)", ws->id, c->remote, gw_conn_queued(c));
+    sup_log(SUP_WARN,
+            "gateway: WebSocket %s of %s does not read (%zu bytes queued): closing "
+            "it (1008)",
+            ws->id, c->remote, gw_conn_queued(c));
     close_with(ws, RT_CLOSE_POLICY, "too slow a consumer", 0);
     return;
   }
@@ -94,8 +96,8 @@ static void tell_closed(struct gw_ws *ws, int code, const char *reason, size_t l
 }
 
 /* Sends one message to the bound instance. */
-static void send_msg(struct gw_ws *ws, struct ipc_channel *ch, int64_t seq, const char *p,
-                     size_t n, int binary) {
+static void send_msg(struct gw_ws *ws, struct ipc_channel *ch, int64_t seq, const char *p, size_t n,
+                     int binary) {
   ipc_enc_ws_message(ipc_channel_begin(ch), ws->id, seq, p, n, binary, ws->meta, ws->meta_len,
                      seq <= ws->delivered);
   ipc_channel_commit(ch);
@@ -204,8 +206,7 @@ static void ws_on_data(struct gw_conn *c, const char *data, size_t len) {
     return;
   int rc = rt_frame_feed(&ws->fp, data, len, &used, on_frame, ws);
   if (rc > 1) {
-    sup_log(SUP_DEBUG, "gateway: WebSocket %s of %s: %s (%d)", ws->id, c->remote, ws->fp.why,
-            rc);
+    sup_log(SUP_DEBUG, "gateway: WebSocket %s of %s: %s (%d)", ws->id, c->remote, ws->fp.why, rc);
     close_with(ws, (uint16_t)rc, ws->fp.why, 1);
   }
 }
@@ -215,8 +216,7 @@ static void ws_on_data(struct gw_conn *c, const char *data, size_t len) {
 /* Ends the connection with code and reason (len bytes): the service
  * hears it, the client gets a close frame (send: unless it is gone or too
  * slow for one). */
-static void close_withn(struct gw_ws *ws, uint16_t code, const char *reason, size_t len,
-                        int send) {
+static void close_withn(struct gw_ws *ws, uint16_t code, const char *reason, size_t len, int send) {
   if (ws->close_sent)
     return;
   if (reason == NULL) {
@@ -330,8 +330,8 @@ void gw_ws_instance_ready(struct gw_server *srv, struct sup_instance *inst) {
   struct gw_ws *ws;
   struct sup_service *svc = sup_view_owner(inst);
   TAILQ_FOREACH(ws, &srv->ws_list, link)
-    if (ws->inst == NULL && ws->svc == svc && !ws->close_sent)
-      bind_to(ws, inst);
+  if (ws->inst == NULL && ws->svc == svc && !ws->close_sent)
+    bind_to(ws, inst);
 }
 
 void gw_ws_close_all(struct gw_server *srv, int code, const char *reason) {
@@ -346,7 +346,7 @@ size_t gw_ws_count(const struct gw_server *srv, const struct sup_service *svc) {
   const struct gw_ws *ws;
   size_t n = 0;
   TAILQ_FOREACH(ws, &srv->ws_list, link)
-    n += svc == NULL || ws->svc == svc;
+  n += svc == NULL || ws->svc == svc;
   return n;
 }
 
@@ -426,8 +426,10 @@ static struct gw_ws *find(struct gw_server *srv, const char *conn) {
 /* Joins room (the limit of max_rooms_per_conn kept). */
 static void join(struct gw_ws *ws, const char *room) {
   if (ws->member.nrooms >= (size_t)rtcfg(ws)->max_rooms_per_conn) {
-    sup_log(SUP_WARN, "gateway: WebSocket %s is in %zu rooms (max_rooms_per_conn): not joining "
-            "\"%s\"", ws->id, ws->member.nrooms, room);
+    sup_log(SUP_WARN,
+            "gateway: WebSocket %s is in %zu rooms (max_rooms_per_conn): not joining "
+            "\"%s\"",
+            ws->id, ws->member.nrooms, room);
     return;
   }
   if (rt_room_join(sup_host_rooms(ws->srv->host), room, &ws->member) != 0)
@@ -564,6 +566,9 @@ void gw_ws_service_msg(struct gw_server *srv, struct sup_instance *inst, const s
   }
 }
 
-const struct gw_proto gw_ws_proto = {.name = "websocket", .start = ws_start,
-                                     .on_data = ws_on_data, .stopping = ws_stopping,
-                                     .on_close = ws_on_close, .release = ws_release};
+const struct gw_proto gw_ws_proto = {.name = "websocket",
+                                     .start = ws_start,
+                                     .on_data = ws_on_data,
+                                     .stopping = ws_stopping,
+                                     .on_close = ws_on_close,
+                                     .release = ws_release};

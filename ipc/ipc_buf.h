@@ -22,7 +22,7 @@ void ipc_buf_free(struct ipc_buf *b);
 void ipc_buf_reset(struct ipc_buf *b);
 /* Grows b to hold n more bytes (the slow path of ipc_buf_reserve). */
 int ipc_buf_grow(struct ipc_buf *b, size_t n);
-void ipc_buf_addi(struct ipc_buf *b, int64_t v);  /* decimal */
+void ipc_buf_addi(struct ipc_buf *b, int64_t v); /* decimal */
 
 /* The appends are inline: the gateway and the services make dozens per
  * message, and a call each was a measurable share of the hot path. */

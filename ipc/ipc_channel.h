@@ -47,17 +47,17 @@ struct ipc_channel {
   char *rbuf;             /* read buffer, owned */
   struct ipc_channel_cbs cbs;
   ipc_channel_close_cb close_cb;
-  void *data;             /* the owner's pointer */
-  unsigned writing : 1;   /* wreq is in flight */
-  unsigned full : 1;      /* passed high water; on_drain owed */
-  unsigned failed : 1;    /* on_error was reported */
-  unsigned closing : 1;   /* ipc_channel_close() was called */
+  void *data;           /* the owner's pointer */
+  unsigned writing : 1; /* wreq is in flight */
+  unsigned full : 1;    /* passed high water; on_drain owed */
+  unsigned failed : 1;  /* on_error was reported */
+  unsigned closing : 1; /* ipc_channel_close() was called */
   unsigned close_when_flushed : 1;
-  int open_handles;       /* handles still to be closed */
+  int open_handles; /* handles still to be closed */
 };
 
-#define IPC_CHANNEL_HIGH_WATER ((size_t)1 << 20)   /* 1 MiB */
-#define IPC_CHANNEL_MAX_QUEUE ((size_t)256 << 20)  /* 256 MiB */
+#define IPC_CHANNEL_HIGH_WATER ((size_t)1 << 20)  /* 1 MiB */
+#define IPC_CHANNEL_MAX_QUEUE ((size_t)256 << 20) /* 256 MiB */
 
 /* Opens a channel on fd (a connected stream socket) and starts reading.
  * max_line: longest accepted line (0 = 64 MiB). Returns 0 or a negative

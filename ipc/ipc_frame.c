@@ -56,8 +56,8 @@ static int hold(struct ipc_frame *f, const char *data, size_t n) {
   return 0;
 }
 
-int ipc_frame_feed(struct ipc_frame *f, const char *data, size_t n,
-                   ipc_frame_line_cb cb, void *ctx) {
+int ipc_frame_feed(struct ipc_frame *f, const char *data, size_t n, ipc_frame_line_cb cb,
+                   void *ctx) {
   if (f->err)
     return f->err;
   while (n > 0) {

@@ -36,8 +36,8 @@ void ipc_frame_free(struct ipc_frame *f);
 /* Feeds n bytes. Calls cb for every line they complete. Returns 0, the
  * callback's non-zero return value, UV_E2BIG when a line exceeds max_line,
  * or UV_ENOMEM. After UV_E2BIG every later call returns UV_E2BIG. */
-int ipc_frame_feed(struct ipc_frame *f, const char *data, size_t n,
-                   ipc_frame_line_cb cb, void *ctx);
+int ipc_frame_feed(struct ipc_frame *f, const char *data, size_t n, ipc_frame_line_cb cb,
+                   void *ctx);
 
 /* Bytes of an incomplete line waiting for their newline. */
 size_t ipc_frame_pending(const struct ipc_frame *f);

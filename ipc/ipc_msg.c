@@ -11,10 +11,9 @@
 #include "ipc_text.h"
 #include "util_json.h"
 
-static const char *const type_names[IPC_T__COUNT] = {
-    [IPC_T_NONE] = "?",
+static const char *const type_names[IPC_T__COUNT] = {[IPC_T_NONE] = "?",
 #define XX(e, s) [IPC_T_##e] = s,
-    IPC_TYPE_MAP(XX)
+                                                     IPC_TYPE_MAP(XX)
 #undef XX
 };
 
@@ -291,7 +290,8 @@ static int parse_ws_message(struct parse *p) {
   struct ipc_msg *m = p->m;
   int rc;
   if ((rc = get_str(p, "conn", &m->conn, 1)) || (rc = get_int(p, "seq", &m->seq, 1)) ||
-      (rc = get_body(p, "text", "data_base64")) || (rc = get_bool(p, "redelivered", &m->redelivered)))
+      (rc = get_body(p, "text", "data_base64")) ||
+      (rc = get_bool(p, "redelivered", &m->redelivered)))
     return rc;
   if (m->body == NULL)
     return fail(p, "missing field \"text\"");
@@ -387,8 +387,7 @@ static int parse_fields(struct parse *p) {
     if ((rc = get_int(p, "id", &m->id, 1)) || (rc = get_str(p, "method", &m->method, 1)) ||
         (rc = get_str(p, "path", &m->path, 1)) || (rc = get_str(p, "query", &m->query, 0)) ||
         (rc = get_str(p, "prefix", &m->prefix, 0)) || (rc = get_str(p, "remote", &m->remote, 0)) ||
-        (rc = get_headers(p)) || (rc = headers_kv(p)) ||
-        (rc = get_body(p, "body", "body_base64")))
+        (rc = get_headers(p)) || (rc = headers_kv(p)) || (rc = get_body(p, "body", "body_base64")))
       return rc;
     return parse_request_ws(p);
   case IPC_T_CANCEL:
@@ -483,20 +482,21 @@ static int fast_member(void *ctx, const char *k, size_t kn, const char *v, size_
     f->dup = 1;
     return 0;
   }
-#define F(name, field)                                                         \
-  if (kn == sizeof(name) - 1 && !memcmp(k, name, kn)) {                        \
-    if (f->field)                                                              \
-      f->dup = 1;                                                              \
-    f->field = v;                                                              \
-    f->field##_n = vn;                                                         \
-    return 0;                                                                  \
+#define F(name, field)                                                                             \
+  if (kn == sizeof(name) - 1 && !memcmp(k, name, kn)) {                                            \
+    if (f->field)                                                                                  \
+      f->dup = 1;                                                                                  \
+    f->field = v;                                                                                  \
+    f->field##_n = vn;                                                                             \
+    return 0;                                                                                      \
   }
-  F("type", type) F("id", id) F("seq", seq) F("status", status) F("stream", stream)
-  F("headers", headers) F("body", body) F("body_base64", b64) F("json", json) F("data", data)
-  F("data_base64", d64) F("method", method) F("path", path) F("query", query)
-  F("prefix", prefix) F("remote", remote) F("ws", ws) F("hold", hold)
+  F("type", type)
+  F("id", id) F("seq", seq) F("status", status) F("stream", stream) F("headers", headers)
+      F("body", body) F("body_base64", b64) F("json", json) F("data", data) F("data_base64", d64)
+          F("method", method) F("path", path) F("query", query) F("prefix", prefix)
+              F("remote", remote) F("ws", ws) F("hold", hold)
 #undef F
-  return 0; /* other fields are ignored, as on the full path */
+                  return 0; /* other fields are ignored, as on the full path */
 }
 
 /* A plain decimal integer of at most 15 digits (so within +-2^53), else
@@ -519,8 +519,7 @@ static int fast_int(const char *s, size_t n, int64_t *out) {
 /* A string field as bytes: plain ones point into the line; escaped ones are
  * decoded into m->body_buf. Base64 is decoded. Returns 0, UV_EINVAL or
  * UV_ENOMEM. */
-static int fast_bytes(struct ipc_msg *m, const char *text, size_t tn, const char *b64,
-                      size_t bn) {
+static int fast_bytes(struct ipc_msg *m, const char *text, size_t tn, const char *b64, size_t bn) {
   if (text && b64)
     return UV_EINVAL;
   if (text) {
@@ -560,8 +559,8 @@ static int fast_bytes(struct ipc_msg *m, const char *text, size_t tn, const char
 struct arena {
   struct ipc_hdr *kv;
   size_t nkv;
-  char *p;  /* next free byte */
-  int bad;  /* a value that is not a plain string: full path */
+  char *p; /* next free byte */
+  int bad; /* a value that is not a plain string: full path */
 };
 
 /* Copies the JSON string literal s[0..n) decoded and NUL-terminated to
@@ -712,8 +711,7 @@ static int fast_parse(struct ipc_msg *m, const char *line, size_t len) {
   struct fast f;
   memset(&f, 0, sizeof(f));
   if (len == 0 || line[0] != '{' || ipc_scan_object(line, line + len, fast_member, &f) != 0 ||
-      f.dup || f.type == NULL || !ipc_scan_plain_string(f.type, f.type_n) ||
-      f.ws || f.hold)
+      f.dup || f.type == NULL || !ipc_scan_plain_string(f.type, f.type_n) || f.ws || f.hold)
     return UV_EINVAL;
   const char *t = f.type + 1;
   size_t tn = f.type_n - 2;
@@ -744,8 +742,7 @@ static int fast_parse(struct ipc_msg *m, const char *line, size_t len) {
   return UV_EINVAL;
 }
 
-static int parse_line(struct ipc_msg *m, const char *line, size_t len, char *err,
-                      size_t errlen) {
+static int parse_line(struct ipc_msg *m, const char *line, size_t len, char *err, size_t errlen) {
   struct parse p = {m, err, errlen, line, len};
   memset(m, 0, sizeof(*m));
   if (fast_parse(m, line, len) == 0)
@@ -765,8 +762,7 @@ static int parse_line(struct ipc_msg *m, const char *line, size_t len, char *err
   /* Trailing bytes after the value (other than blanks) make the line bad. */
   for (const char *q = end; q && q < line + len; q++) {
     if (*q != ' ' && *q != '\t' && *q != '\r') {
-      snprintf(err, errlen, "invalid JSON near offset %zu: trailing data",
-               (size_t)(q - line));
+      snprintf(err, errlen, "invalid JSON near offset %zu: trailing data", (size_t)(q - line));
       goto out_free;
     }
   }
@@ -799,8 +795,7 @@ out_free:
   return rc;
 }
 
-int ipc_msg_parse(struct ipc_msg *m, const char *line, size_t len, char *err,
-                  size_t errlen) {
+int ipc_msg_parse(struct ipc_msg *m, const char *line, size_t len, char *err, size_t errlen) {
   int rc = parse_line(m, line, len, err, errlen);
   if (rc == 0) {
     m->line = line;
@@ -865,8 +860,8 @@ static void field_raw(struct ipc_buf *b, const char *name, const char *json, siz
 }
 
 /* Bytes as `text` when valid UTF-8, else base64 in `text`_base64. */
-static void field_bytes(struct ipc_buf *b, const char *text, const char *b64,
-                        const char *p, size_t n) {
+static void field_bytes(struct ipc_buf *b, const char *text, const char *b64, const char *p,
+                        size_t n) {
   if (ipc_utf8_valid(p, n)) {
     field_str(b, text, p, n);
   } else {
@@ -945,8 +940,8 @@ void ipc_enc_shutdown(struct ipc_buf *b, int64_t deadline_ms) {
 }
 
 /* message and publish share a shape: topic plus any JSON value. */
-static void enc_topic_data(struct ipc_buf *b, enum ipc_type t, const char *topic,
-                           const char *data, size_t n) {
+static void enc_topic_data(struct ipc_buf *b, enum ipc_type t, const char *topic, const char *data,
+                           size_t n) {
   begin(b, t);
   field_str(b, "topic", topic, strlen(topic));
   field_raw(b, "data", data, n);
@@ -967,17 +962,16 @@ void ipc_enc_ready(struct ipc_buf *b) {
 }
 
 /* The common head of a response: id, status, headers. */
-static void response_head(struct ipc_buf *b, int64_t id, int status,
-                          const struct ipc_header *h, size_t nh) {
+static void response_head(struct ipc_buf *b, int64_t id, int status, const struct ipc_header *h,
+                          size_t nh) {
   begin(b, IPC_T_RESPONSE);
   field_int(b, "id", id);
   field_int(b, "status", status);
   field_headers(b, h, nh);
 }
 
-void ipc_enc_response(struct ipc_buf *b, int64_t id, int status,
-                      const struct ipc_header *h, size_t nh, const char *body,
-                      size_t body_len, int stream) {
+void ipc_enc_response(struct ipc_buf *b, int64_t id, int status, const struct ipc_header *h,
+                      size_t nh, const char *body, size_t body_len, int stream) {
   response_head(b, id, status, h, nh);
   if (stream)
     ipc_buf_adds(b, ",\"stream\":true");
@@ -986,9 +980,8 @@ void ipc_enc_response(struct ipc_buf *b, int64_t id, int status,
   end_line(b);
 }
 
-void ipc_enc_response_json(struct ipc_buf *b, int64_t id, int status,
-                           const struct ipc_header *h, size_t nh,
-                           const char *json_text, size_t json_len) {
+void ipc_enc_response_json(struct ipc_buf *b, int64_t id, int status, const struct ipc_header *h,
+                           size_t nh, const char *json_text, size_t json_len) {
   response_head(b, id, status, h, nh);
   field_raw(b, "json", json_text, json_len);
   end_line(b);
@@ -1068,8 +1061,7 @@ void ipc_enc_ws_close(struct ipc_buf *b, const char *conn, int code, const char 
 }
 
 /* join and leave share a shape. */
-static void enc_conn_room(struct ipc_buf *b, enum ipc_type t, const char *conn,
-                          const char *room) {
+static void enc_conn_room(struct ipc_buf *b, enum ipc_type t, const char *conn, const char *room) {
   begin(b, t);
   field_str(b, "conn", conn, strlen(conn));
   field_str(b, "room", room, strlen(room));
@@ -1129,9 +1121,8 @@ static void field_strings(struct ipc_buf *b, const char *name, const char *const
   ipc_buf_addc(b, ']');
 }
 
-void ipc_enc_ws_accept(struct ipc_buf *b, int64_t id, const char *protocol,
-                       const char *const *join, size_t njoin, const char *meta_json,
-                       size_t meta_len) {
+void ipc_enc_ws_accept(struct ipc_buf *b, int64_t id, const char *protocol, const char *const *join,
+                       size_t njoin, const char *meta_json, size_t meta_len) {
   response_head(b, id, 101, NULL, 0);
   ipc_buf_adds(b, ",\"ws\":{");
   size_t first = b->len; /* the fields below start with ','; the first one's goes */

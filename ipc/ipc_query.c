@@ -8,9 +8,12 @@
 
 /* The value of hex digit c, or -1 when c is not one. */
 static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
   return -1;
 }
 
@@ -61,8 +64,8 @@ int ipc_query_get(const char *query, const char *name, char *out, size_t outlen)
   return UV_ENOENT;
 }
 
-int ipc_query_int(const char *query, const char *name, int64_t min, int64_t max,
-                  int64_t def, int64_t *out) {
+int ipc_query_int(const char *query, const char *name, int64_t min, int64_t max, int64_t def,
+                  int64_t *out) {
   char buf[32];
   int n = ipc_query_get(query, name, buf, sizeof(buf));
   if (n == UV_ENOENT) {

@@ -16,7 +16,7 @@ int ipc_query_get(const char *query, const char *name, char *out, size_t outlen)
 /* Reads parameter `name` as a decimal integer in [min, max]. Returns 0 and
  * sets *out, 1 when absent (*out = def), or UV_EINVAL when present but
  * invalid. */
-int ipc_query_int(const char *query, const char *name, int64_t min, int64_t max,
-                  int64_t def, int64_t *out);
+int ipc_query_int(const char *query, const char *name, int64_t min, int64_t max, int64_t def,
+                  int64_t *out);
 
 #endif

@@ -18,10 +18,14 @@ static int hex4(const char *p, const char *end, unsigned *out) {
   for (int i = 0; i < 4; i++) {
     char c = p[i];
     v <<= 4;
-    if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-    else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-    else return UV_EINVAL;
+    if (c >= '0' && c <= '9')
+      v |= (unsigned)(c - '0');
+    else if (c >= 'a' && c <= 'f')
+      v |= (unsigned)(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F')
+      v |= (unsigned)(c - 'A' + 10);
+    else
+      return UV_EINVAL;
   }
   *out = v;
   return 0;
@@ -30,10 +34,9 @@ static int hex4(const char *p, const char *end, unsigned *out) {
 /* 1 for a byte that stands for itself inside a string (not a control
  * byte, '"' or '\\'): most of a string is skipped a table lookup a byte.
  * (Range designators: a GNU C extension gcc and clang share.) */
-static const unsigned char plain_byte[256] = {
-    [0x20 ... 0x21] = 1, /* '"' is 0x22 */
-    [0x23 ... 0x5b] = 1, /* '\\' is 0x5c */
-    [0x5d ... 0xff] = 1};
+static const unsigned char plain_byte[256] = {[0x20 ... 0x21] = 1, /* '"' is 0x22 */
+                                              [0x23 ... 0x5b] = 1, /* '\\' is 0x5c */
+                                              [0x5d ... 0xff] = 1};
 
 /* End of the string starting at p (on its '"'), or NULL. Control bytes
  * and unpaired \u surrogates are refused (as cJSON does); other bytes pass
@@ -55,7 +58,14 @@ static const char *scan_string(const char *p, const char *end) {
         return NULL;
       unsigned u;
       switch (*p) {
-      case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+      case '"':
+      case '\\':
+      case '/':
+      case 'b':
+      case 'f':
+      case 'n':
+      case 'r':
+      case 't':
         break;
       case 'u': /* surrogates must pair up, as cJSON requires */
         if (hex4(p + 1, end, &u) < 0 || (u >= 0xDC00 && u <= 0xDFFF))
@@ -145,13 +155,20 @@ static const char *scan(const char *p, const char *end, int depth) {
   if (p >= end || depth > IPC_SCAN_MAX_DEPTH)
     return NULL;
   switch (*p) {
-  case '"': return scan_string(p, end);
-  case '{': return scan_container(p, end, depth, '}');
-  case '[': return scan_container(p, end, depth, ']');
-  case 't': return (end - p >= 4 && !memcmp(p, "true", 4)) ? p + 4 : NULL;
-  case 'f': return (end - p >= 5 && !memcmp(p, "false", 5)) ? p + 5 : NULL;
-  case 'n': return (end - p >= 4 && !memcmp(p, "null", 4)) ? p + 4 : NULL;
-  default: return scan_number(p, end);
+  case '"':
+    return scan_string(p, end);
+  case '{':
+    return scan_container(p, end, depth, '}');
+  case '[':
+    return scan_container(p, end, depth, ']');
+  case 't':
+    return (end - p >= 4 && !memcmp(p, "true", 4)) ? p + 4 : NULL;
+  case 'f':
+    return (end - p >= 5 && !memcmp(p, "false", 5)) ? p + 5 : NULL;
+  case 'n':
+    return (end - p >= 4 && !memcmp(p, "null", 4)) ? p + 4 : NULL;
+  default:
+    return scan_number(p, end);
   }
 }
 
@@ -228,11 +245,21 @@ int ipc_scan_string(const char *s, size_t n, struct ipc_buf *out) {
     unsigned cp = 0xFFFD; /* scan_string() validated the escape already */
     p += 2;
     switch (e) {
-    case 'b': ipc_buf_addc(out, '\b'); break;
-    case 'f': ipc_buf_addc(out, '\f'); break;
-    case 'n': ipc_buf_addc(out, '\n'); break;
-    case 'r': ipc_buf_addc(out, '\r'); break;
-    case 't': ipc_buf_addc(out, '\t'); break;
+    case 'b':
+      ipc_buf_addc(out, '\b');
+      break;
+    case 'f':
+      ipc_buf_addc(out, '\f');
+      break;
+    case 'n':
+      ipc_buf_addc(out, '\n');
+      break;
+    case 'r':
+      ipc_buf_addc(out, '\r');
+      break;
+    case 't':
+      ipc_buf_addc(out, '\t');
+      break;
     case 'u':
       hex4(p, end, &cp);
       p += 4;
@@ -247,7 +274,9 @@ int ipc_scan_string(const char *s, size_t n, struct ipc_buf *out) {
         cp = 0xFFFD; /* a lone surrogate */
       put_utf8(out, cp);
       break;
-    default: ipc_buf_addc(out, e); break; /* " \ / */
+    default:
+      ipc_buf_addc(out, e);
+      break; /* " \ / */
     }
     run = p;
   }

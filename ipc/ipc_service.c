@@ -14,19 +14,19 @@
 
 struct ipc_service {
   uv_loop_t *loop;
-  struct ipc_channel ch;    /* the channel to muster */
-  uv_timer_t deadline;      /* shutdown deadline */
+  struct ipc_channel ch; /* the channel to muster */
+  uv_timer_t deadline;   /* shutdown deadline */
   struct ipc_service_cbs cbs;
-  void *data;               /* the service's pointer */
-  int instance;             /* $MUSTER_INSTANCE */
+  void *data;                /* the service's pointer */
+  int instance;              /* $MUSTER_INSTANCE */
   LIST_HEAD(, ipc_req) reqs; /* in-flight requests, newest first */
-  size_t inflight;          /* length of reqs */
-  uint64_t bad_lines;       /* invalid lines received (logged sparingly) */
-  int open_handles;         /* ch + deadline, until closed */
-  unsigned autopong : 1;    /* answer ping by ourselves */
-  unsigned ws_ack : 1;      /* $MUSTER_WS_ACK: acknowledge WebSocket messages */
+  size_t inflight;           /* length of reqs */
+  uint64_t bad_lines;        /* invalid lines received (logged sparingly) */
+  int open_handles;          /* ch + deadline, until closed */
+  unsigned autopong : 1;     /* answer ping by ourselves */
+  unsigned ws_ack : 1;       /* $MUSTER_WS_ACK: acknowledge WebSocket messages */
   unsigned shutting_down : 1;
-  unsigned done : 1;        /* the run is over; loop stopping */
+  unsigned done : 1; /* the run is over; loop stopping */
 };
 
 /* Writes one line to stderr (captured by muster into the service's log). */
@@ -92,8 +92,8 @@ static void req_cancel(struct ipc_req *req) {
 static struct ipc_req *req_find(struct ipc_service *svc, int64_t id) {
   struct ipc_req *r;
   LIST_FOREACH(r, &svc->reqs, link)
-    if (r->id == id)
-      return r;
+  if (r->id == id)
+    return r;
   return NULL;
 }
 
@@ -112,8 +112,8 @@ static int send_commit(struct ipc_service *svc) {
 
 /* Converts NUL-terminated headers to slices. *out is `stack` when n fits,
  * else malloc'd. Returns 0 or UV_ENOMEM. */
-static int to_slices(const struct ipc_hdr *h, size_t n, struct ipc_header *stack,
-                     size_t nstack, struct ipc_header **out) {
+static int to_slices(const struct ipc_hdr *h, size_t n, struct ipc_header *stack, size_t nstack,
+                     struct ipc_header **out) {
   struct ipc_header *v = stack;
   if (n > nstack && (v = malloc(n * sizeof(*v))) == NULL)
     return UV_ENOMEM;
@@ -128,20 +128,19 @@ static int to_slices(const struct ipc_hdr *h, size_t n, struct ipc_header *stack
 }
 
 /* Sends a response head (stream) or a whole response with a byte body. */
-static int send_response(struct ipc_req *req, int status, const struct ipc_hdr *h,
-                         size_t nh, const void *body, size_t len, int stream) {
+static int send_response(struct ipc_req *req, int status, const struct ipc_hdr *h, size_t nh,
+                         const void *body, size_t len, int stream) {
   struct ipc_header stack[16], *v;
   if (to_slices(h, nh, stack, 16, &v) != 0)
     return UV_ENOMEM;
-  ipc_enc_response(ipc_channel_begin(&req->svc->ch), req->id, status, v, nh, body, len,
-                   stream);
+  ipc_enc_response(ipc_channel_begin(&req->svc->ch), req->id, status, v, nh, body, len, stream);
   if (v != stack)
     free(v);
   return send_commit(req->svc);
 }
 
-int ipc_respond(struct ipc_req *req, int status, const struct ipc_hdr *headers,
-                size_t nheaders, const void *body, size_t len) {
+int ipc_respond(struct ipc_req *req, int status, const struct ipc_hdr *headers, size_t nheaders,
+                const void *body, size_t len) {
   int rc = send_response(req, status, headers, nheaders, body, len, 0);
   req_complete(req);
   return rc;
@@ -161,8 +160,7 @@ int ipc_respond_json(struct ipc_req *req, int status, const cJSON *json) {
 }
 
 int ipc_respond_json_text(struct ipc_req *req, int status, const char *json_text, size_t len) {
-  ipc_enc_response_json(ipc_channel_begin(&req->svc->ch), req->id, status, NULL, 0, json_text,
-                        len);
+  ipc_enc_response_json(ipc_channel_begin(&req->svc->ch), req->id, status, NULL, 0, json_text, len);
   int rc = send_commit(req->svc);
   req_complete(req);
   return rc;
@@ -176,8 +174,8 @@ int ipc_respond_error(struct ipc_req *req, int status, const char *message) {
   ipc_buf_addc(&b, '}');
   int rc = UV_ENOMEM;
   if (!b.oom) {
-    ipc_enc_response_json(ipc_channel_begin(&req->svc->ch), req->id, status, NULL, 0,
-                          b.data, b.len);
+    ipc_enc_response_json(ipc_channel_begin(&req->svc->ch), req->id, status, NULL, 0, b.data,
+                          b.len);
     rc = send_commit(req->svc);
   }
   ipc_buf_free(&b);
@@ -292,8 +290,7 @@ static void on_request_msg(struct ipc_service *svc, struct ipc_msg *m) {
 
 static void on_deadline(uv_timer_t *t) {
   struct ipc_service *svc = t->data;
-  svc_log("shutdown deadline passed with %zu requests in flight; abandoning them",
-          svc->inflight);
+  svc_log("shutdown deadline passed with %zu requests in flight; abandoning them", svc->inflight);
   cancel_all(svc);
   do_finish(svc, 1);
 }
@@ -318,8 +315,12 @@ static void on_shutdown_msg(struct ipc_service *svc, int64_t deadline_ms) {
 
 /* A client's message: the handler, then (ack mode, $MUSTER_WS_ACK) the ack. */
 static void on_ws_message_msg(struct ipc_service *svc, const struct ipc_msg *m) {
-  struct ipc_ws_msg w = {.conn = m->conn, .seq = m->seq, .data = m->body ? m->body : "",
-                         .len = m->body_len, .binary = m->binary, .meta = m->meta,
+  struct ipc_ws_msg w = {.conn = m->conn,
+                         .seq = m->seq,
+                         .data = m->body ? m->body : "",
+                         .len = m->body_len,
+                         .binary = m->binary,
+                         .meta = m->meta,
                          .redelivered = m->redelivered};
   if (svc->cbs.on_ws_message)
     svc->cbs.on_ws_message(svc, &w);
@@ -338,8 +339,7 @@ static void on_line(struct ipc_channel *ch, const char *line, size_t len) {
   if (ipc_msg_parse(&m, line, len, err, sizeof(err)) != 0) {
     /* Log the first few, then one in a thousand: a flood must not flood. */
     if (svc->bad_lines++ < 10 || svc->bad_lines % 1000 == 0)
-      svc_log("dropped invalid message (%llu so far): %s",
-              (unsigned long long)svc->bad_lines, err);
+      svc_log("dropped invalid message (%llu so far): %s", (unsigned long long)svc->bad_lines, err);
     return;
   }
   switch (m.type) {
@@ -416,7 +416,8 @@ struct ipc_service *ipc_service_new(uv_loop_t *loop, const struct ipc_service_cb
   int fd = channel_fd();
   if (fd < 0 || fcntl(fd, F_GETFD) < 0) {
     svc_log("no channel on fd %d: this program runs under muster "
-            "(MUSTER_CHANNEL_FD names the channel)", fd);
+            "(MUSTER_CHANNEL_FD names the channel)",
+            fd);
     return NULL;
   }
   signal(SIGPIPE, SIG_IGN); /* a closed channel is an error, not a death */
@@ -496,8 +497,8 @@ static char *json_text(const cJSON *v, size_t *len) {
   return t;
 }
 
-int ipc_ws_accept(struct ipc_req *req, const char *protocol, const char *const *join,
-                  size_t njoin, const cJSON *meta) {
+int ipc_ws_accept(struct ipc_req *req, const char *protocol, const char *const *join, size_t njoin,
+                  const cJSON *meta) {
   struct ipc_service *svc = req->svc;
   size_t mlen;
   char *mtext = json_text(meta, &mlen);
@@ -558,8 +559,8 @@ int ipc_meta(struct ipc_service *svc, const char *conn, const cJSON *meta) {
   return send_commit(svc);
 }
 
-int ipc_publish_ex(struct ipc_service *svc, const char *topic, const cJSON *data,
-                   const char *event, const char *except) {
+int ipc_publish_ex(struct ipc_service *svc, const char *topic, const cJSON *data, const char *event,
+                   const char *except) {
   size_t len;
   char *text = json_text(data, &len);
   if (text == NULL)

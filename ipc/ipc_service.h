@@ -35,13 +35,13 @@ struct ipc_service;
 /* One message of a WebSocket client (SPEC §8 ws_message), borrowed for
  * the on_ws_message call. */
 struct ipc_ws_msg {
-  const char *conn;    /* the connection's id */
-  int64_t seq;         /* per connection, from 1 */
-  const char *data;    /* the message: text (UTF-8), or bytes when binary */
+  const char *conn; /* the connection's id */
+  int64_t seq;      /* per connection, from 1 */
+  const char *data; /* the message: text (UTF-8), or bytes when binary */
   size_t len;
   int binary;
-  const cJSON *meta;   /* what the service keeps on the connection (ipc_meta), or NULL */
-  int redelivered;     /* sent before to an instance that went (ack mode) */
+  const cJSON *meta; /* what the service keeps on the connection (ipc_meta), or NULL */
+  int redelivered;   /* sent before to an instance that went (ack mode) */
 };
 
 /* One in-flight request. Owned by the library: valid from on_request until
@@ -50,23 +50,23 @@ struct ipc_ws_msg {
 struct ipc_req {
   int64_t id;
   const char *method;
-  const char *path;    /* full request path, e.g. "/dummy/echo" */
-  const char *subpath; /* path after the route prefix, e.g. "/echo"; "/" at least */
-  const char *query;   /* raw, without "?" */
-  const char *prefix;  /* the route prefix that matched */
-  const char *remote;  /* client address */
+  const char *path;              /* full request path, e.g. "/dummy/echo" */
+  const char *subpath;           /* path after the route prefix, e.g. "/echo"; "/" at least */
+  const char *query;             /* raw, without "?" */
+  const char *prefix;            /* the route prefix that matched */
+  const char *remote;            /* client address */
   const struct ipc_hdr *headers; /* in order; names lower-case (see ipc_req_header) */
   size_t nheaders;
-  const char *body;    /* request body ("" if none); may hold any byte */
+  const char *body; /* request body ("" if none); may hold any byte */
   size_t body_len;
   int body_binary;     /* 1 when the body came as body_base64 */
   const char *ws_conn; /* a WebSocket handshake: the connection's id; else NULL */
   struct ipc_service *svc;
-  void *data;          /* the handler's own pointer */
+  void *data; /* the handler's own pointer */
   /* private */
-  struct ipc_msg msg;  /* the parsed request; owns the strings above */
+  struct ipc_msg msg;       /* the parsed request; owns the strings above */
   LIST_ENTRY(ipc_req) link; /* in the service's in-flight list */
-  int streaming;       /* the head of a streamed response was sent */
+  int streaming;            /* the head of a streamed response was sent */
 };
 
 struct ipc_service_cbs {
@@ -100,8 +100,7 @@ const char *ipc_req_header(const struct ipc_req *req, const char *name);
 /* Opens the channel on $MUSTER_CHANNEL_FD (default 3). Returns the service
  * (owned by the caller until ipc_service_run() frees it) or NULL with a
  * message on stderr. */
-struct ipc_service *ipc_service_new(uv_loop_t *loop, const struct ipc_service_cbs *cbs,
-                                    void *data);
+struct ipc_service *ipc_service_new(uv_loop_t *loop, const struct ipc_service_cbs *cbs, void *data);
 
 /* The pointer given to ipc_service_new(). */
 void *ipc_service_data(const struct ipc_service *svc);
@@ -131,8 +130,8 @@ int ipc_service_writable(const struct ipc_service *svc);
 
 /* Answers req with a byte body and completes it (req is freed). headers
  * may be NULL. Returns 0 or < 0 (req is completed either way). */
-int ipc_respond(struct ipc_req *req, int status, const struct ipc_hdr *headers,
-                size_t nheaders, const void *body, size_t len);
+int ipc_respond(struct ipc_req *req, int status, const struct ipc_hdr *headers, size_t nheaders,
+                const void *body, size_t len);
 
 /* Answers req with a JSON body (serialised by muster with content-type
  * application/json). json is borrowed. Completes req. */
@@ -163,8 +162,8 @@ int ipc_unsubscribe(struct ipc_service *svc, const char *topic);
 /* Accepts the WebSocket handshake req (req->ws_conn set): status 101 with
  * protocol (one the client offered, or NULL), the rooms to join and the
  * connection's meta (borrowed JSON, or NULL). Completes req. */
-int ipc_ws_accept(struct ipc_req *req, const char *protocol, const char *const *join,
-                  size_t njoin, const cJSON *meta);
+int ipc_ws_accept(struct ipc_req *req, const char *protocol, const char *const *join, size_t njoin,
+                  const cJSON *meta);
 /* Answers req as an SSE subscription to rooms: body (may be NULL) is sent
  * first, then every publication in them. Completes req. */
 int ipc_hold(struct ipc_req *req, const char *const *rooms, size_t nrooms, const char *body,
@@ -184,7 +183,7 @@ int ipc_meta(struct ipc_service *svc, const char *conn, const cJSON *meta);
 /* Publishes data (a string goes to clients as it is, other JSON
  * serialised) with an SSE event name and a connection left out (each NULL
  * for none). */
-int ipc_publish_ex(struct ipc_service *svc, const char *topic, const cJSON *data,
-                   const char *event, const char *except);
+int ipc_publish_ex(struct ipc_service *svc, const char *topic, const cJSON *data, const char *event,
+                   const char *except);
 
 #endif

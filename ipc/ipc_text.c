@@ -78,11 +78,21 @@ void ipc_json_str(struct ipc_buf *b, const char *s, size_t n) {
     }
     ipc_buf_add(b, p + run, i - run);
     switch (c) {
-    case '"': ipc_buf_add(b, "\\\"", 2); break;
-    case '\\': ipc_buf_add(b, "\\\\", 2); break;
-    case '\n': ipc_buf_add(b, "\\n", 2); break;
-    case '\r': ipc_buf_add(b, "\\r", 2); break;
-    case '\t': ipc_buf_add(b, "\\t", 2); break;
+    case '"':
+      ipc_buf_add(b, "\\\"", 2);
+      break;
+    case '\\':
+      ipc_buf_add(b, "\\\\", 2);
+      break;
+    case '\n':
+      ipc_buf_add(b, "\\n", 2);
+      break;
+    case '\r':
+      ipc_buf_add(b, "\\r", 2);
+      break;
+    case '\t':
+      ipc_buf_add(b, "\\t", 2);
+      break;
     default:
       if (c < 0x20) {
         char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
@@ -98,8 +108,7 @@ void ipc_json_str(struct ipc_buf *b, const char *s, size_t n) {
   ipc_buf_addc(b, '"');
 }
 
-static const char b64chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 void ipc_b64_encode(struct ipc_buf *b, const void *data, size_t n) {
   const unsigned char *p = data;
@@ -126,11 +135,16 @@ void ipc_b64_encode(struct ipc_buf *b, const void *data, size_t n) {
 
 /* Value of one base64 digit, or -1. */
 static int b64val(unsigned char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
+  if (c >= 'A' && c <= 'Z')
+    return c - 'A';
+  if (c >= 'a' && c <= 'z')
+    return c - 'a' + 26;
+  if (c >= '0' && c <= '9')
+    return c - '0' + 52;
+  if (c == '+')
+    return 62;
+  if (c == '/')
+    return 63;
   return -1;
 }
 

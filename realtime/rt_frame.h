@@ -39,7 +39,7 @@ enum rt_op {
 /* Close codes muster uses. */
 enum rt_close_code {
   RT_CLOSE_NORMAL = 1000,
-  RT_CLOSE_GOING_AWAY = 1001,   /* shutdown */
+  RT_CLOSE_GOING_AWAY = 1001, /* shutdown */
   RT_CLOSE_PROTOCOL = 1002,
   RT_CLOSE_NO_STATUS = 1005,    /* a close frame without a code (never sent) */
   RT_CLOSE_ABNORMAL = 1006,     /* no close frame at all (never sent) */
@@ -47,7 +47,7 @@ enum rt_close_code {
   RT_CLOSE_POLICY = 1008,       /* too slow a consumer */
   RT_CLOSE_TOO_BIG = 1009,
   RT_CLOSE_INTERNAL = 1011,
-  RT_CLOSE_TRY_AGAIN = 1013     /* no instance to hear it within hold_ms */
+  RT_CLOSE_TRY_AGAIN = 1013 /* no instance to hear it within hold_ms */
 };
 
 /* What the parser found. data/len: the message (text, binary), the
@@ -65,24 +65,24 @@ struct rt_frame_event {
 typedef int (*rt_frame_cb)(void *ctx, const struct rt_frame_event *ev);
 
 struct rt_frame_parser {
-  uint64_t max_message;   /* bigger messages: 1009 */
+  uint64_t max_message; /* bigger messages: 1009 */
   /* the frame being read */
-  uint8_t head[14];       /* its header so far */
-  uint8_t head_len;       /* bytes of it read */
-  uint8_t head_need;      /* bytes it has in all (2 until the length is known) */
-  uint8_t op;             /* its opcode */
+  uint8_t head[14];  /* its header so far */
+  uint8_t head_len;  /* bytes of it read */
+  uint8_t head_need; /* bytes it has in all (2 until the length is known) */
+  uint8_t op;        /* its opcode */
   uint8_t fin;
   uint8_t mask[4];
-  uint64_t left;          /* payload bytes still to come */
-  uint64_t pos;           /* payload bytes read (for the mask) */
+  uint64_t left; /* payload bytes still to come */
+  uint64_t pos;  /* payload bytes read (for the mask) */
   /* the message being assembled (data frames) */
-  uint8_t msg_op;         /* RT_OP_TEXT or RT_OP_BINARY, 0 when none */
-  uint32_t utf8;          /* UTF-8 decoder state of the text so far */
-  struct ipc_buf msg;     /* its bytes */
-  struct ipc_buf ctl;     /* a control frame's payload (at most 125 bytes) */
-  uint32_t ctl_utf8;      /* the close reason's UTF-8 state */
-  uint16_t error;         /* the close code once it failed, else 0 */
-  const char *why;        /* a sentence for the log */
+  uint8_t msg_op;     /* RT_OP_TEXT or RT_OP_BINARY, 0 when none */
+  uint32_t utf8;      /* UTF-8 decoder state of the text so far */
+  struct ipc_buf msg; /* its bytes */
+  struct ipc_buf ctl; /* a control frame's payload (at most 125 bytes) */
+  uint32_t ctl_utf8;  /* the close reason's UTF-8 state */
+  uint16_t error;     /* the close code once it failed, else 0 */
+  const char *why;    /* a sentence for the log */
 };
 
 /* Prepares a parser; max_message: the largest message accepted. */

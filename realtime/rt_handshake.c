@@ -11,8 +11,7 @@
 
 static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-void rt_hs_tokens(struct rt_hs_value v, void (*fn)(void *ctx, const char *p, size_t n),
-                  void *ctx) {
+void rt_hs_tokens(struct rt_hs_value v, void (*fn)(void *ctx, const char *p, size_t n), void *ctx) {
   const char *s = v.p, *end = v.p ? v.p + v.n : NULL;
   while (s && s < end) {
     const char *comma = memchr(s, ',', (size_t)(end - s));

@@ -43,7 +43,6 @@ int rt_hs_accept(const char *key, size_t n, char *accept);
 
 /* Calls fn for each comma-separated token of v (spaces and tabs trimmed;
  * empty ones skipped), in order, every one of them (fn returns nothing). */
-void rt_hs_tokens(struct rt_hs_value v, void (*fn)(void *ctx, const char *p, size_t n),
-                  void *ctx);
+void rt_hs_tokens(struct rt_hs_value v, void (*fn)(void *ctx, const char *p, size_t n), void *ctx);
 
 #endif

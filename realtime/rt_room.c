@@ -102,8 +102,7 @@ static struct rt_room *room_get(struct rt_rooms *rs, const char *name) {
     return NULL;
   }
   r->hist_cap = rs->history_size;
-  snprintf(r->epoch, sizeof(r->epoch), "%llx",
-           (unsigned long long)(rs->epoch_base + ++rs->made));
+  snprintf(r->epoch, sizeof(r->epoch), "%llx", (unsigned long long)(rs->epoch_base + ++rs->made));
   rs->slots[slot_of(rs, name)] = r;
   rs->n++;
   return r;
@@ -217,8 +216,7 @@ static void hist_drop_oldest(struct rt_room *r) {
 }
 
 /* The first kept entry younger than the ttl (hist_n when none). */
-static size_t hist_first_live(const struct rt_rooms *rs, const struct rt_room *r,
-                              uint64_t now_ms) {
+static size_t hist_first_live(const struct rt_rooms *rs, const struct rt_room *r, uint64_t now_ms) {
   size_t j = 0;
   while (j < r->hist_n && now_ms - hist_at(r, j)->at_ms >= rs->history_ttl_ms)
     j++;
@@ -248,7 +246,7 @@ int rt_room_can_resume(const struct rt_rooms *rs, const struct rt_room *r, const
   if (strcmp(epoch, r->epoch) != 0 || offset > r->last_offset)
     return 0;
   if (offset == r->last_offset)
-    return 1; /* nothing missed */
+    return 1;                                /* nothing missed */
   size_t j = hist_first_live(rs, r, now_ms); /* the next one it needs must be kept */
   return j < r->hist_n && hist_at(r, j)->offset <= offset + 1;
 }

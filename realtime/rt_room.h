@@ -32,18 +32,18 @@ struct rt_member;
 /* One publication, as a receiver sees it. */
 struct rt_pub {
   const char *room;
-  const char *text;    /* the payload: a string as it is, other JSON serialised; bytes */
+  const char *text; /* the payload: a string as it is, other JSON serialised; bytes */
   size_t text_len;
-  const char *json;    /* the payload as a JSON value (IPC), NULL for binary */
+  const char *json; /* the payload as a JSON value (IPC), NULL for binary */
   size_t json_len;
-  int binary;          /* data_base64: a binary frame; SSE skips it */
-  const char *event;   /* SSE event name, or NULL */
-  const char *except;  /* a connection left out, or NULL */
-  uint64_t offset;     /* its position in the room, 0 without history */
-  const char *epoch;   /* the room's epoch when offset is set */
-  int gap;             /* several hosts: publications before this one are lost
-                        * here (SSE readers get muster-reset first) */
-  struct rt_buf *ws;   /* encodings, made on first use (rt_pub_*), owned */
+  int binary;         /* data_base64: a binary frame; SSE skips it */
+  const char *event;  /* SSE event name, or NULL */
+  const char *except; /* a connection left out, or NULL */
+  uint64_t offset;    /* its position in the room, 0 without history */
+  const char *epoch;  /* the room's epoch when offset is set */
+  int gap;            /* several hosts: publications before this one are lost
+                       * here (SSE readers get muster-reset first) */
+  struct rt_buf *ws;  /* encodings, made on first use (rt_pub_*), owned */
   struct rt_buf *sse;
   struct rt_buf *ipc;
 };
@@ -89,27 +89,27 @@ struct rt_hist_entry {
 };
 
 struct rt_room {
-  char *name;                   /* owned */
-  struct rt_rslot *members;     /* owned */
+  char *name;               /* owned */
+  struct rt_rslot *members; /* owned */
   size_t nmembers, capmembers;
-  size_t live;                  /* members that are not NULL */
-  int publishing;               /* a publication is being delivered */
-  char epoch[24];               /* see above */
-  uint64_t last_offset;         /* of the last publication (history only) */
-  struct rt_hist_entry *hist;   /* a ring of hist_cap entries, owned */
-  size_t hist_cap;              /* history_size when the room was made */
-  size_t hist_head, hist_n;     /* its oldest entry and count */
-  void *ext;                    /* another module's state (cluster/): kept while set */
+  size_t live;                /* members that are not NULL */
+  int publishing;             /* a publication is being delivered */
+  char epoch[24];             /* see above */
+  uint64_t last_offset;       /* of the last publication (history only) */
+  struct rt_hist_entry *hist; /* a ring of hist_cap entries, owned */
+  size_t hist_cap;            /* history_size when the room was made */
+  size_t hist_head, hist_n;   /* its oldest entry and count */
+  void *ext;                  /* another module's state (cluster/): kept while set */
 };
 
 struct rt_rooms {
-  struct rt_room **slots;       /* open addressing by name, owned */
+  struct rt_room **slots; /* open addressing by name, owned */
   size_t cap, n;
-  size_t history_size;          /* per room, 0 = none */
+  size_t history_size; /* per room, 0 = none */
   uint64_t history_ttl_ms;
-  uint64_t epoch_base;          /* this muster's start, for epochs */
-  uint64_t made;                /* rooms made so far (epochs differ) */
-  uint64_t published;           /* publications so far (metrics) */
+  uint64_t epoch_base; /* this muster's start, for epochs */
+  uint64_t made;       /* rooms made so far (epochs differ) */
+  uint64_t published;  /* publications so far (metrics) */
   /* Told when room name gets its first member (used 1) and when it loses
    * its last (used 0): several hosts follow a room's Redis channel only
    * while it has members here. Optional. */

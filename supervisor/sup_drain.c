@@ -32,7 +32,9 @@ static void drain_begin(struct sup_host *h) {
   int ms = h->cfg->gateway.drain_delay_ms;
   h->draining = 1;
   drain_hooks(h, SUP_DRAIN_BEGIN);
-  struct sup_event ev = {.type = "drain", .index = -1, .code = -1,
+  struct sup_event ev = {.type = "drain",
+                         .index = -1,
+                         .code = -1,
                          .detail = "readyz fails; the gateway stops accepting after the delay"};
   sup_host_emit(h, &ev);
   uv_timer_start(&h->drain_timer, on_drain_delay, (uint64_t)(ms > 0 ? ms : 0), 0);
@@ -63,8 +65,8 @@ int sup_host_undrain(struct sup_host *h) {
   uv_timer_stop(&h->drain_timer);
   h->draining = 0;
   drain_hooks(h, SUP_DRAIN_END); /* listening again before the event is told */
-  struct sup_event ev = {.type = "undrain", .index = -1, .code = -1,
-                         .detail = "the gateway accepts again"};
+  struct sup_event ev = {
+      .type = "undrain", .index = -1, .code = -1, .detail = "the gateway accepts again"};
   sup_host_emit(h, &ev);
   return 0;
 }

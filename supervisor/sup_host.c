@@ -67,8 +67,7 @@ void sup_host_service_changed(struct sup_host *h, struct sup_service *svc) {
   check_done(h);
 }
 
-void sup_host_instance_msg(struct sup_host *h, struct sup_instance *inst,
-                           const struct ipc_msg *m) {
+void sup_host_instance_msg(struct sup_host *h, struct sup_instance *inst, const struct ipc_msg *m) {
   for (size_t k = 0; k < h->nhooks; k++)
     if (h->hooks[k].instance_msg)
       h->hooks[k].instance_msg(h->hooks[k].ctx, inst, m);
@@ -100,8 +99,7 @@ void sup_host_service_reset(struct sup_host *h, struct sup_service *svc) {
       h->hooks[k].service_reset(h->hooks[k].ctx, svc);
 }
 
-void sup_host_service_status(struct sup_host *h, const struct sup_service *svc,
-                             struct ipc_buf *b) {
+void sup_host_service_status(struct sup_host *h, const struct sup_service *svc, struct ipc_buf *b) {
   for (size_t k = 0; k < h->nhooks; k++)
     if (h->hooks[k].service_status)
       h->hooks[k].service_status(h->hooks[k].ctx, svc, b);
@@ -446,8 +444,8 @@ int sup_host_reload(struct sup_host *h, struct sup_reload_result *res, struct cf
 
 /* ---- Life cycle ---- */
 
-int sup_host_init(struct sup_host *h, uv_loop_t *loop, struct cfg *cfg,
-                  const char *config_path, const char *bin_dir) {
+int sup_host_init(struct sup_host *h, uv_loop_t *loop, struct cfg *cfg, const char *config_path,
+                  const char *bin_dir) {
   memset(h, 0, sizeof(*h));
   h->loop = loop;
   h->cfg = cfg;

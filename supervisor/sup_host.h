@@ -63,50 +63,50 @@ enum sup_drain_phase {
 /* Several hosts (cluster/, set up by main when `cluster` is on): every
  * publication goes through it, to all hosts. node NULL: this host alone. */
 struct sup_cluster {
-  void *node;                                  /* struct cl_node */
+  void *node;                                     /* struct cl_node */
   int (*publish)(void *node, struct rt_pub *pub); /* as rt_rooms_publish */
 };
 
 struct sup_host {
   uv_loop_t *loop;
-  struct cfg *cfg;              /* the config in force, owned */
-  char *config_path;            /* for reload, owned */
-  char *bin_dir;                /* muster's own directory, owned */
-  struct sup_service **svcs;    /* in config order, owned */
+  struct cfg *cfg;           /* the config in force, owned */
+  char *config_path;         /* for reload, owned */
+  char *bin_dir;             /* muster's own directory, owned */
+  struct sup_service **svcs; /* in config order, owned */
   size_t nsvcs;
   uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
-  uv_timer_t mem_timer;         /* RSS check of services with max_memory_mb, every second */
-  struct sup_sched beats;       /* every instance's next heartbeat */
-  uv_timer_t beat_timer;        /* fires when the next beat is due */
-  uint64_t beat_at;             /* when beat_timer fires; SUP_SCHED_NEVER: stopped */
-  uv_timer_t done_timer;        /* shutdown progress check, at a safe point */
-  uv_timer_t deps_timer;        /* starts waiting services, at a safe point */
-  uv_timer_t drain_timer;       /* drain_delay_ms of a drain */
-  int draining;                 /* a drain is under way (sup_drain.c) */
-  int drain_then_stop;          /* it is SIGTERM's first step: shut down after it */
-  struct sup_run **runs;        /* runs whose handles are open */
+  uv_timer_t mem_timer;   /* RSS check of services with max_memory_mb, every second */
+  struct sup_sched beats; /* every instance's next heartbeat */
+  uv_timer_t beat_timer;  /* fires when the next beat is due */
+  uint64_t beat_at;       /* when beat_timer fires; SUP_SCHED_NEVER: stopped */
+  uv_timer_t done_timer;  /* shutdown progress check, at a safe point */
+  uv_timer_t deps_timer;  /* starts waiting services, at a safe point */
+  uv_timer_t drain_timer; /* drain_delay_ms of a drain */
+  int draining;           /* a drain is under way (sup_drain.c) */
+  int drain_then_stop;    /* it is SIGTERM's first step: shut down after it */
+  struct sup_run **runs;  /* runs whose handles are open */
   size_t nruns, capruns;
-  struct cfg **retired;         /* configs replaced by reloads, still pointed into */
+  struct cfg **retired; /* configs replaced by reloads, still pointed into */
   size_t nretired, capretired;
-  struct sup_cblist listeners;  /* event listeners (sup_event_cb) */
+  struct sup_cblist listeners;    /* event listeners (sup_event_cb) */
   struct sup_host_hooks hooks[8]; /* gateway, control, admin, notify */
   size_t nhooks;
   struct sup_cblist log_listeners; /* service output followers (sup_line_cb) */
-  struct sup_evhooks *evhooks;  /* hooks.on_event, owned */
-  struct rt_rooms rooms;        /* every room and its members (instances, connections) */
-  struct sup_cluster cluster;   /* several hosts (SPEC §10), or none */
-  char **environ;               /* muster's environment at start */
-  int stopping;                 /* shutdown under way */
-  int finished;                 /* everything released */
-  int exit_code;                /* what main returns */
+  struct sup_evhooks *evhooks;     /* hooks.on_event, owned */
+  struct rt_rooms rooms;           /* every room and its members (instances, connections) */
+  struct sup_cluster cluster;      /* several hosts (SPEC §10), or none */
+  char **environ;                  /* muster's environment at start */
+  int stopping;                    /* shutdown under way */
+  int finished;                    /* everything released */
+  int exit_code;                   /* what main returns */
 };
 
 /* Creates the services of cfg (taking ownership of cfg) and the host's
  * handles. Returns 0, UV_ENOMEM, or UV_EIO when a service cannot be
  * created (sup_service_new: its log file cannot be opened, which it logs,
  * or out of memory). Free h with sup_host_free() either way. */
-int sup_host_init(struct sup_host *h, uv_loop_t *loop, struct cfg *cfg,
-                  const char *config_path, const char *bin_dir);
+int sup_host_init(struct sup_host *h, uv_loop_t *loop, struct cfg *cfg, const char *config_path,
+                  const char *bin_dir);
 
 /* Starts every service. */
 void sup_host_start(struct sup_host *h);
@@ -173,8 +173,7 @@ int sup_host_stopping(struct sup_host *h);
 void sup_host_run_opened(struct sup_host *h, struct sup_run *run);
 void sup_host_run_closed(struct sup_run *run);
 void sup_host_service_changed(struct sup_host *h, struct sup_service *svc);
-void sup_host_instance_msg(struct sup_host *h, struct sup_instance *inst,
-                           const struct ipc_msg *m);
+void sup_host_instance_msg(struct sup_host *h, struct sup_instance *inst, const struct ipc_msg *m);
 void sup_host_instance_gone(struct sup_host *h, struct sup_instance *inst);
 /* Queues a heartbeat at due (loop time) / takes it out of the wheel. */
 void sup_host_beat_add(struct sup_host *h, struct sup_sched_entry *e, uint64_t due);
@@ -192,7 +191,6 @@ void *sup_host_cluster(struct sup_host *h);
 /* The hooks of the same names: `start`/`restart` of a service
  * (sup_service), a service's `status` object (sup_status). */
 void sup_host_service_reset(struct sup_host *h, struct sup_service *svc);
-void sup_host_service_status(struct sup_host *h, const struct sup_service *svc,
-                             struct ipc_buf *b);
+void sup_host_service_status(struct sup_host *h, const struct sup_service *svc, struct ipc_buf *b);
 
 #endif

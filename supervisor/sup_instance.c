@@ -62,9 +62,13 @@ static const struct cfg_service *cfg_of(const struct sup_instance *inst) {
 
 /* Emits an event about inst (logged, and streamed to `events` clients). */
 static void emit(struct sup_instance *inst, const char *type, const char *detail) {
-  struct sup_event ev = {.type = type, .service = cfg_of(inst)->name, .index = inst->index,
-                         .pid = sup_instance_pid(inst), .code = inst->last_code,
-                         .signal = inst->last_signal, .detail = detail};
+  struct sup_event ev = {.type = type,
+                         .service = cfg_of(inst)->name,
+                         .index = inst->index,
+                         .pid = sup_instance_pid(inst),
+                         .code = inst->last_code,
+                         .signal = inst->last_signal,
+                         .detail = detail};
   sup_host_emit(inst->svc->host, &ev);
 }
 
@@ -170,8 +174,8 @@ static void act_stop_stage(struct sup_instance *inst, const char *why) {
     inst->stop_stage = 1;
     deadline(inst, (uint64_t)(total - total / 2));
   } else {
-    sup_log(SUP_WARN, "%s: still running %d ms after the shutdown request; SIGKILL",
-            inst->label, total);
+    sup_log(SUP_WARN, "%s: still running %d ms after the shutdown request; SIGKILL", inst->label,
+            total);
     signal_group(inst, SIGKILL);
   }
 }
@@ -211,10 +215,13 @@ static void after_crash(struct sup_instance *inst, int clean) {
   struct sup_service *svc = inst->svc;
   char detail[64];
   uint64_t delay = 0;
-  struct sup_restart_facts f = {
-      .cfg = &cfg_of(inst)->restart, .clean = clean, .now_ms = sup_now_ms(),
-      .held = sup_host_stopping(svc->host) || svc->stopped || svc->failed || inst->removing,
-      .ready_ms = inst->ready_ms, .rnd = (uint32_t)random()};
+  struct sup_restart_facts f = {.cfg = &cfg_of(inst)->restart,
+                                .clean = clean,
+                                .now_ms = sup_now_ms(),
+                                .held = sup_host_stopping(svc->host) || svc->stopped ||
+                                        svc->failed || inst->removing,
+                                .ready_ms = inst->ready_ms,
+                                .rnd = (uint32_t)random()};
   enum sup_restart_verdict v = sup_restart_decide(&f, &svc->window, &inst->backoff, &delay);
   if (v == SUP_RESTART_STAY_EXITED || v == SUP_RESTART_FAIL_SERVICE) {
     set_state(inst, SUP_I_EXITED);
@@ -238,7 +245,8 @@ static void after_crash(struct sup_instance *inst, int clean) {
 /* Clean: one of success_exit_codes, no signal, not killed by muster. */
 static void act_crashed(struct sup_instance *inst, const char *why) {
   int by_us = inst->state == SUP_I_KILLED;
-  after_crash(inst, !by_us && inst->last_signal == 0 && cfg_success_exit(cfg_of(inst), inst->last_code));
+  after_crash(inst,
+              !by_us && inst->last_signal == 0 && cfg_success_exit(cfg_of(inst), inst->last_code));
 }
 
 static void act_stopped(struct sup_instance *inst, const char *why) {
@@ -296,31 +304,52 @@ typedef void (*sup_iact)(struct sup_instance *inst, const char *why);
 /* What each event does in each state; NULL: nothing. */
 static const sup_iact table[SUP_I__COUNT][SUP_E__COUNT] = {
     [SUP_I_EXITED] = {[SUP_E_START] = act_spawn, [SUP_E_RESTART] = act_spawn},
-    [SUP_I_BACKOFF] = {[SUP_E_START] = act_spawn, [SUP_E_RESTART] = act_spawn,
-                       [SUP_E_TIMER] = act_spawn, [SUP_E_STOP] = act_give_up,
+    [SUP_I_BACKOFF] = {[SUP_E_START] = act_spawn,
+                       [SUP_E_RESTART] = act_spawn,
+                       [SUP_E_TIMER] = act_spawn,
+                       [SUP_E_STOP] = act_give_up,
                        [SUP_E_DRAIN] = act_give_up},
-    [SUP_I_STARTING] = {[SUP_E_READY] = act_ready, [SUP_E_PROBE] = act_probe,
+    [SUP_I_STARTING] = {[SUP_E_READY] = act_ready,
+                        [SUP_E_PROBE] = act_probe,
                         [SUP_E_TIMER] = act_ready_timeout,
-                        [SUP_E_STOP] = act_stop, [SUP_E_DRAIN] = act_stop,
-                        [SUP_E_RESTART] = act_restart, [SUP_E_HUNG] = act_kill,
-                        [SUP_E_BROKEN] = act_kill, [SUP_E_KILL] = act_kill_final,
+                        [SUP_E_STOP] = act_stop,
+                        [SUP_E_DRAIN] = act_stop,
+                        [SUP_E_RESTART] = act_restart,
+                        [SUP_E_HUNG] = act_kill,
+                        [SUP_E_BROKEN] = act_kill,
+                        [SUP_E_KILL] = act_kill_final,
                         [SUP_E_EXIT] = act_crashed},
-    [SUP_I_READY] = {[SUP_E_STOP] = act_stop, [SUP_E_DRAIN] = act_drain,
-                     [SUP_E_RESTART] = act_restart, [SUP_E_HUNG] = act_kill,
-                     [SUP_E_UNHEALTHY] = act_kill, [SUP_E_BROKEN] = act_kill,
-                     [SUP_E_KILL] = act_kill_final, [SUP_E_EXIT] = act_crashed},
-    [SUP_I_DRAINING] = {[SUP_E_STOP] = act_stop, [SUP_E_IDLE] = act_stop,
-                        [SUP_E_TIMER] = act_drain_timeout, [SUP_E_RESTART] = act_restart,
-                        [SUP_E_HUNG] = act_kill, [SUP_E_UNHEALTHY] = act_kill,
-                        [SUP_E_BROKEN] = act_kill, [SUP_E_KILL] = act_kill_final,
+    [SUP_I_READY] = {[SUP_E_STOP] = act_stop,
+                     [SUP_E_DRAIN] = act_drain,
+                     [SUP_E_RESTART] = act_restart,
+                     [SUP_E_HUNG] = act_kill,
+                     [SUP_E_UNHEALTHY] = act_kill,
+                     [SUP_E_BROKEN] = act_kill,
+                     [SUP_E_KILL] = act_kill_final,
+                     [SUP_E_EXIT] = act_crashed},
+    [SUP_I_DRAINING] = {[SUP_E_STOP] = act_stop,
+                        [SUP_E_IDLE] = act_stop,
+                        [SUP_E_TIMER] = act_drain_timeout,
+                        [SUP_E_RESTART] = act_restart,
+                        [SUP_E_HUNG] = act_kill,
+                        [SUP_E_UNHEALTHY] = act_kill,
+                        [SUP_E_BROKEN] = act_kill,
+                        [SUP_E_KILL] = act_kill_final,
                         [SUP_E_EXIT] = act_crashed},
-    [SUP_I_STOPPING] = {[SUP_E_TIMER] = act_stop_stage, [SUP_E_BROKEN] = act_kill_final,
-                        [SUP_E_KILL] = act_kill_final, [SUP_E_EXIT] = act_stopped},
-    [SUP_I_RESTARTING] = {[SUP_E_STOP] = act_make_final, [SUP_E_DRAIN] = act_make_final,
-                          [SUP_E_TIMER] = act_stop_stage, [SUP_E_BROKEN] = act_kill,
-                          [SUP_E_KILL] = act_kill_final, [SUP_E_EXIT] = act_replaced},
-    [SUP_I_KILLED] = {[SUP_E_STOP] = act_make_final, [SUP_E_DRAIN] = act_make_final,
-                      [SUP_E_KILL] = act_kill_final, [SUP_E_EXIT] = act_crashed},
+    [SUP_I_STOPPING] = {[SUP_E_TIMER] = act_stop_stage,
+                        [SUP_E_BROKEN] = act_kill_final,
+                        [SUP_E_KILL] = act_kill_final,
+                        [SUP_E_EXIT] = act_stopped},
+    [SUP_I_RESTARTING] = {[SUP_E_STOP] = act_make_final,
+                          [SUP_E_DRAIN] = act_make_final,
+                          [SUP_E_TIMER] = act_stop_stage,
+                          [SUP_E_BROKEN] = act_kill,
+                          [SUP_E_KILL] = act_kill_final,
+                          [SUP_E_EXIT] = act_replaced},
+    [SUP_I_KILLED] = {[SUP_E_STOP] = act_make_final,
+                      [SUP_E_DRAIN] = act_make_final,
+                      [SUP_E_KILL] = act_kill_final,
+                      [SUP_E_EXIT] = act_crashed},
 };
 
 const void *sup_instance__action(enum sup_istate s, enum sup_ievent e) {
@@ -378,8 +407,8 @@ static void health_result(struct sup_instance *inst, int ok, const char *why) {
           limit, why);
   if (inst->health_fails < limit)
     return;
-  snprintf(detail, sizeof(detail), "health check failed %d times in a row: %s",
-           inst->health_fails, why);
+  snprintf(detail, sizeof(detail), "health check failed %d times in a row: %s", inst->health_fails,
+           why);
   emit(inst, "unhealthy", detail);
   sup_instance_event(inst, SUP_E_UNHEALTHY, detail);
 }
@@ -572,8 +601,12 @@ static void on_exit_cb(uv_process_t *proc, int64_t status, int sig) {
     snprintf(detail, sizeof(detail), "killed by signal %d (%s)", sig, strsignal(sig));
   else
     snprintf(detail, sizeof(detail), "exited with code %d", (int)status);
-  struct sup_event ev = {.type = "exit", .service = cfg_of(inst)->name, .index = inst->index,
-                         .pid = run->pid, .code = inst->last_code, .signal = sig,
+  struct sup_event ev = {.type = "exit",
+                         .service = cfg_of(inst)->name,
+                         .index = inst->index,
+                         .pid = run->pid,
+                         .code = inst->last_code,
+                         .signal = sig,
                          .detail = detail};
   sup_host_emit(inst->svc->host, &ev);
   sup_host_instance_gone(inst->svc->host, inst);

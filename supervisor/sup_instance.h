@@ -34,44 +34,44 @@ struct sup_probe;
 struct ipc_msg;
 
 /* XX(ENUM, "name as status shows it", has a process) for the states. */
-#define SUP_ISTATE_MAP(XX)                                                                     \
-  XX(EXITED, "exited", 0)         /* no process, and none wanted now */                       \
-  XX(BACKOFF, "backoff", 0)       /* no process; the timer restarts it */                     \
-  XX(STARTING, "starting", 1)     /* spawned, no ready message yet */                         \
-  XX(READY, "ready", 1)           /* takes requests */                                         \
-  XX(DRAINING, "draining", 1)     /* no new requests; stops once idle */                       \
-  XX(STOPPING, "stopping", 1)     /* asked to stop for good */                                 \
-  XX(RESTARTING, "stopping", 1)   /* asked to stop, replaced at once (memory, roll in place) */ \
-  XX(KILLED, "stopping", 1)       /* killed by muster: its exit is a crash */
+#define SUP_ISTATE_MAP(XX)                                                                         \
+  XX(EXITED, "exited", 0)       /* no process, and none wanted now */                              \
+  XX(BACKOFF, "backoff", 0)     /* no process; the timer restarts it */                            \
+  XX(STARTING, "starting", 1)   /* spawned, no ready message yet */                                \
+  XX(READY, "ready", 1)         /* takes requests */                                               \
+  XX(DRAINING, "draining", 1)   /* no new requests; stops once idle */                             \
+  XX(STOPPING, "stopping", 1)   /* asked to stop for good */                                       \
+  XX(RESTARTING, "stopping", 1) /* asked to stop, replaced at once (memory, roll in place) */      \
+  XX(KILLED, "stopping", 1)     /* killed by muster: its exit is a crash */
 
 enum sup_istate {
 #define XX(e, s, p) SUP_I_##e,
   SUP_ISTATE_MAP(XX)
 #undef XX
-  SUP_I__COUNT
+      SUP_I__COUNT
 };
 
 /* XX(ENUM, "name") for what can happen to an instance. */
-#define SUP_IEVENT_MAP(XX)                                                     \
-  XX(START, "start")       /* start (service start, scale up) */               \
-  XX(STOP, "stop")         /* stop for good (stop, scale down, shutdown) */    \
-  XX(RESTART, "restart")   /* replace the process now (memory, roll) */        \
-  XX(DRAIN, "drain")       /* out of rotation; stop once idle */               \
-  XX(IDLE, "idle")         /* its last request in flight was answered */       \
-  XX(READY, "ready")       /* the ready message, or (upstream) its port open */ \
-  XX(PROBE, "probe")       /* upstream.ready "port": time to try its port */   \
-  XX(TIMER, "timer")       /* the state's deadline passed */                   \
-  XX(HUNG, "hung")         /* too many pongs missed */                         \
-  XX(UNHEALTHY, "unhealthy") /* heartbeat_misses health checks failed in a row */ \
-  XX(BROKEN, "broken")     /* flood, huge line, channel closed while running */ \
-  XX(KILL, "kill")         /* forced shutdown: SIGKILL now */                  \
-  XX(EXIT, "exit")         /* the process is gone */
+#define SUP_IEVENT_MAP(XX)                                                                         \
+  XX(START, "start")         /* start (service start, scale up) */                                 \
+  XX(STOP, "stop")           /* stop for good (stop, scale down, shutdown) */                      \
+  XX(RESTART, "restart")     /* replace the process now (memory, roll) */                          \
+  XX(DRAIN, "drain")         /* out of rotation; stop once idle */                                 \
+  XX(IDLE, "idle")           /* its last request in flight was answered */                         \
+  XX(READY, "ready")         /* the ready message, or (upstream) its port open */                  \
+  XX(PROBE, "probe")         /* upstream.ready "port": time to try its port */                     \
+  XX(TIMER, "timer")         /* the state's deadline passed */                                     \
+  XX(HUNG, "hung")           /* too many pongs missed */                                           \
+  XX(UNHEALTHY, "unhealthy") /* heartbeat_misses health checks failed in a row */                  \
+  XX(BROKEN, "broken")       /* flood, huge line, channel closed while running */                  \
+  XX(KILL, "kill")           /* forced shutdown: SIGKILL now */                                    \
+  XX(EXIT, "exit")           /* the process is gone */
 
 enum sup_ievent {
 #define XX(e, s) SUP_E_##e,
   SUP_IEVENT_MAP(XX)
 #undef XX
-  SUP_E__COUNT
+      SUP_E__COUNT
 };
 
 /* The state's name as `status` shows it ("stopping" for all three stops). */
@@ -106,35 +106,35 @@ struct sup_run {
 };
 
 struct sup_instance {
-  struct sup_service *svc;  /* owner */
-  int index;                /* 0-based, as MUSTER_INSTANCE */
+  struct sup_service *svc; /* owner */
+  int index;               /* 0-based, as MUSTER_INSTANCE */
   enum sup_istate state;
-  struct sup_run *run;      /* the current process, or NULL */
-  uv_timer_t timer;         /* the state's deadline: ready, backoff, drain, stop stages */
-  uv_timer_t grace;         /* the grace after a channel EOF */
+  struct sup_run *run;         /* the current process, or NULL */
+  uv_timer_t timer;            /* the state's deadline: ready, backoff, drain, stop stages */
+  uv_timer_t grace;            /* the grace after a channel EOF */
   struct sup_sched_entry beat; /* its next heartbeat, in the host's wheel */
-  struct sup_probe *probe;  /* upstream.ready "port": the readiness probe, or NULL */
+  struct sup_probe *probe;     /* upstream.ready "port": the readiness probe, or NULL */
   struct sup_backoff backoff;
-  int stop_stage;           /* stopping: 0 asked by message, 1 SIGTERM sent */
-  uint64_t started_ms;      /* monotonic time of the last spawn */
-  uint64_t ready_ms;        /* monotonic time it became ready (0: never) */
-  unsigned restarts;        /* restarts so far */
-  int last_code;            /* last exit code, -1 if none */
-  int last_signal;          /* last terminating signal, 0 if none */
-  int64_t ping_seq;         /* last ping sent */
-  int ping_outstanding;     /* a ping awaits its pong */
-  int misses;               /* pongs missed in a row */
+  int stop_stage;            /* stopping: 0 asked by message, 1 SIGTERM sent */
+  uint64_t started_ms;       /* monotonic time of the last spawn */
+  uint64_t ready_ms;         /* monotonic time it became ready (0: never) */
+  unsigned restarts;         /* restarts so far */
+  int last_code;             /* last exit code, -1 if none */
+  int last_signal;           /* last terminating signal, 0 if none */
+  int64_t ping_seq;          /* last ping sent */
+  int ping_outstanding;      /* a ping awaits its pong */
+  int misses;                /* pongs missed in a row */
   struct sup_hcheck *hcheck; /* the health check in flight, or NULL */
-  int health_fails;         /* health checks failed in a row */
-  uint64_t bad_lines;       /* invalid lines in the current second */
-  uint64_t bad_second;      /* that second (monotonic ms / 1000) */
-  uint64_t rss;             /* last RSS reading, bytes (sup_instance_sample) */
-  struct sup_cpu cpu;       /* last CPU reading, with the RSS */
-  unsigned inflight;        /* requests in flight (gateway) */
-  uint64_t requests;        /* requests routed to it */
-  int closing;              /* its timers are being closed */
-  int removing;             /* scale-down or rolling restart: goes once exited */
-  char label[80];           /* "dummy[1]" for messages */
+  int health_fails;          /* health checks failed in a row */
+  uint64_t bad_lines;        /* invalid lines in the current second */
+  uint64_t bad_second;       /* that second (monotonic ms / 1000) */
+  uint64_t rss;              /* last RSS reading, bytes (sup_instance_sample) */
+  struct sup_cpu cpu;        /* last CPU reading, with the RSS */
+  unsigned inflight;         /* requests in flight (gateway) */
+  uint64_t requests;         /* requests routed to it */
+  int closing;               /* its timers are being closed */
+  int removing;              /* scale-down or rolling restart: goes once exited */
+  char label[80];            /* "dummy[1]" for messages */
 };
 
 /* Allocates an instance of svc (not started). NULL on out of memory. */

@@ -10,8 +10,7 @@ enum sup_level { SUP_DEBUG = 0, SUP_INFO, SUP_WARN, SUP_ERROR };
 void sup_log_set_level(enum sup_level level);
 void sup_log_init_from_env(void);
 
-void sup_log(enum sup_level level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void sup_log(enum sup_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Formats the current UTC time as 2026-11-23T03:02:01.123Z into out (>= 25
  * bytes). */

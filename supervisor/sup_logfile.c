@@ -313,10 +313,10 @@ static int do_open_read(const char *path, int *fd, uint64_t *size) {
 
 /* The last lines of one file: where they start and how long they are. */
 struct tail_part {
-  int fd;          /* -1: the file does not exist */
-  uint64_t start;  /* offset of the first byte kept */
-  size_t len;      /* bytes kept */
-  size_t found;    /* lines found */
+  int fd;         /* -1: the file does not exist */
+  uint64_t start; /* offset of the first byte kept */
+  size_t len;     /* bytes kept */
+  size_t found;   /* lines found */
 };
 
 /* Finds the last nlines (at most max bytes) of path. Returns 0 or < 0. */

@@ -19,14 +19,14 @@ struct sup_probe {
     uv_tcp_t tcp;
     uv_pipe_t pipe;
     uv_handle_t h;
-  } sock;                    /* the try under way */
+  } sock; /* the try under way */
   uv_connect_t creq;
-  uint64_t delay;            /* the last delay, ms */
-  int port;                  /* 127.0.0.1:port, or 0 for path */
-  int open;                  /* handles not yet closed */
-  unsigned connecting : 1;   /* sock is open (a try is under way) */
-  char what[128];            /* "port 3000", for messages */
-  char path[];               /* the Unix socket */
+  uint64_t delay;          /* the last delay, ms */
+  int port;                /* 127.0.0.1:port, or 0 for path */
+  int open;                /* handles not yet closed */
+  unsigned connecting : 1; /* sock is open (a try is under way) */
+  char what[128];          /* "port 3000", for messages */
+  char path[];             /* the Unix socket */
 };
 
 uint64_t sup_probe_next_delay(uint64_t last) {

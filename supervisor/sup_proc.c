@@ -152,8 +152,8 @@ char **sup_proc_env_build(char *const *base, char *const *set, size_t nset) {
     /* A later entry of `set` with the same name wins. */
     int later = 0;
     for (size_t k = j + 1; k < nset && !later; k++)
-      later = name_len(set[k]) == name_len(set[j]) &&
-              strncmp(set[k], set[j], name_len(set[j])) == 0;
+      later =
+          name_len(set[k]) == name_len(set[j]) && strncmp(set[k], set[j], name_len(set[j])) == 0;
     if (!later && (env[n++] = strdup(set[j])) == NULL)
       goto out_free;
   }

@@ -34,8 +34,8 @@ void sup_pubsub_run_done(struct sup_host *h, struct sup_run *run) {
 int sup_pubsub_publish(struct sup_host *h, struct rt_pub *pub, const char *service, int index) {
   int n = h->cluster.publish ? h->cluster.publish(h->cluster.node, pub)
                              : rt_rooms_publish(&h->rooms, pub, sup_now_ms());
-  struct sup_event ev = {.type = "message", .service = service, .index = index, .code = -1,
-                         .detail = pub->room};
+  struct sup_event ev = {
+      .type = "message", .service = service, .index = index, .code = -1, .detail = pub->room};
   sup_host_emit(h, &ev);
   return n;
 }
@@ -44,8 +44,8 @@ int sup_pubsub_publish(struct sup_host *h, struct rt_pub *pub, const char *servi
  * JSON value serialised once; data_base64 is binary. */
 static void publish_msg(struct sup_host *h, struct sup_instance *inst, const struct ipc_msg *m) {
   char *json = m->binary || m->json_raw ? NULL : cJSON_PrintUnformatted(m->data);
-  struct rt_pub pub = {.room = m->topic, .binary = m->binary, .event = m->event,
-                       .except = m->except};
+  struct rt_pub pub = {
+      .room = m->topic, .binary = m->binary, .event = m->event, .except = m->except};
   if (m->binary) {
     pub.text = m->body;
     pub.text_len = m->body_len;

@@ -44,9 +44,8 @@ struct sup_restart_facts {
 
 /* Decides, recording the restart in the service's window w and the
  * instance's backoff b when there is one. *delay_ms is set for BACKOFF. */
-enum sup_restart_verdict sup_restart_decide(const struct sup_restart_facts *f,
-                                            struct sup_window *w, struct sup_backoff *b,
-                                            uint64_t *delay_ms);
+enum sup_restart_verdict sup_restart_decide(const struct sup_restart_facts *f, struct sup_window *w,
+                                            struct sup_backoff *b, uint64_t *delay_ms);
 
 /* Its name, for messages and tests ("backoff", ...). */
 const char *sup_restart_verdict_name(enum sup_restart_verdict v);

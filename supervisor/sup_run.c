@@ -111,8 +111,8 @@ static int channel_vars(char **set, size_t *k) {
  * program does not speak IPC) and instance variables (SPEC §3),
  * MUSTER_WS_ACK with ws.ack, and an upstream's PORT or MUSTER_SOCKET
  * (SPEC §9). Returns 0 or -1 (out of memory). */
-static int fill_set(struct sup_run *run, struct sup_instance *inst,
-                    const struct cfg_env_var *file, size_t nfile, char **set, size_t *k) {
+static int fill_set(struct sup_run *run, struct sup_instance *inst, const struct cfg_env_var *file,
+                    size_t nfile, char **set, size_t *k) {
   const struct cfg_service *c = inst->svc->cfg;
   char idx[16], port[16];
   snprintf(idx, sizeof(idx), "%d", inst->index);
@@ -126,9 +126,9 @@ static int fill_set(struct sup_run *run, struct sup_instance *inst,
   for (size_t i = 0; i < c->nenv; i++)
     if (put(set, k, c->env[i].name, c->env[i].value) != 0)
       return -1;
-  if ((!run->no_channel && channel_vars(set, k) != 0) ||
-      put(set, k, "MUSTER_SERVICE", c->name) || put(set, k, "MUSTER_INSTANCE", idx) ||
-      put(set, k, "NODE_APP_INSTANCE", idx) ||           /* PM2's name */
+  if ((!run->no_channel && channel_vars(set, k) != 0) || put(set, k, "MUSTER_SERVICE", c->name) ||
+      put(set, k, "MUSTER_INSTANCE", idx) ||
+      put(set, k, "NODE_APP_INSTANCE", idx) ||            /* PM2's name */
       (c->ws_ack && put(set, k, "MUSTER_WS_ACK", "1")) || /* for the library */
       (run->up_port && put(set, k, "PORT", port)) ||
       (run->up_path && put(set, k, "MUSTER_SOCKET", run->up_path)))
@@ -194,8 +194,7 @@ static int upstream_address(struct sup_run *run, struct sup_instance *inst) {
     return UV_ENOMEM;
   }
   if (util_unix_prepare(run->up_path, 0755) != 0) {
-    sup_log(SUP_ERROR, "%s: another program accepts connections on %s", inst->label,
-            run->up_path);
+    sup_log(SUP_ERROR, "%s: another program accepts connections on %s", inst->label, run->up_path);
     return UV_EADDRINUSE;
   }
   return 0;
@@ -305,8 +304,8 @@ static void keep_for_health(struct sup_run *run, struct sup_instance *inst, char
 }
 
 /* Opens the channel on sv0, unless run has none. */
-static void open_channel(struct sup_run *run, struct sup_instance *inst, uv_loop_t *loop,
-                         int sv0, const struct ipc_channel_cbs *chcbs) {
+static void open_channel(struct sup_run *run, struct sup_instance *inst, uv_loop_t *loop, int sv0,
+                         const struct ipc_channel_cbs *chcbs) {
   int rc;
   if (run->no_channel) {
     run->ch_dead = 1; /* sup_instance_channel() is NULL: nobody to tell */

@@ -181,8 +181,8 @@ int sup_service_scale(struct sup_service *svc, size_t n) {
     if (!present && add_instance(svc, (int)idx, 1) == NULL)
       return UV_ENOMEM;
   }
-  struct sup_event ev = {.type = "scale", .service = svc->cfg->name, .index = -1, .code = -1,
-                         .detail = detail};
+  struct sup_event ev = {
+      .type = "scale", .service = svc->cfg->name, .index = -1, .code = -1, .detail = detail};
   sup_host_emit(svc->host, &ev);
   return 0;
 }
@@ -192,8 +192,10 @@ int sup_service_scale(struct sup_service *svc, size_t n) {
 static void roll_finish(struct sup_service *svc, const char *err) {
   struct sup_roll r = svc->roll;
   memset(&svc->roll, 0, sizeof(svc->roll));
-  struct sup_event ev = {.type = err ? "restart-failed" : "restarted", .service = svc->cfg->name,
-                         .index = -1, .code = -1,
+  struct sup_event ev = {.type = err ? "restart-failed" : "restarted",
+                         .service = svc->cfg->name,
+                         .index = -1,
+                         .code = -1,
                          .detail = err ? err : "every instance replaced"};
   sup_host_emit(svc->host, &ev);
   if (r.cb)
@@ -237,8 +239,7 @@ static int in_place_step(struct sup_roll *r) {
   if (r->in_place == 1) {
     if (old->state == SUP_I_EXITED && old->run == NULL)
       sup_instance_start(old);
-    if (old->state == SUP_I_EXITED || old->state == SUP_I_DRAINING ||
-        old->state == SUP_I_STOPPING)
+    if (old->state == SUP_I_EXITED || old->state == SUP_I_DRAINING || old->state == SUP_I_STOPPING)
       return 0;
     r->in_place = 2;
   }
@@ -347,7 +348,7 @@ int sup_service_restart(struct sup_service *svc, sup_done_cb cb, void *ctx) {
     return UV_EBUSY;
   svc->stopped = 0;
   svc->failed = 0;
-  svc->waiting = 0; /* an operator's restart starts it, as start does */
+  svc->waiting = 0;                       /* an operator's restart starts it, as start does */
   sup_host_service_reset(svc->host, svc); /* the gateway lifts its quarantine */
   svc->roll = (struct sup_roll){.active = 1, .cb = cb, .ctx = ctx};
   roll_step(svc);
@@ -373,8 +374,11 @@ void sup_service_fail(struct sup_service *svc, struct sup_instance *inst) {
   snprintf(detail, sizeof(detail),
            "more than %d restarts within %d s; not restarting until `musterctl start %s`",
            svc->cfg->restart.max_restarts, svc->cfg->restart.window_s, svc->cfg->name);
-  struct sup_event ev = {.type = "failed", .service = svc->cfg->name, .index = -1,
-                         .code = inst->last_code, .signal = inst->last_signal,
+  struct sup_event ev = {.type = "failed",
+                         .service = svc->cfg->name,
+                         .index = -1,
+                         .code = inst->last_code,
+                         .signal = inst->last_signal,
                          .detail = detail};
   sup_host_emit(svc->host, &ev);
   sup_service_changed(svc);
@@ -398,8 +402,10 @@ int sup_service_reconfigure(struct sup_service *svc, const struct cfg_service *n
   if (svc->stopped || svc->failed || svc->waiting) {
     svc->target = (size_t)ns->instances; /* applies at the next start */
   } else if (sup_service_restart(svc, on_rolled, svc) != 0) {
-    sup_log(SUP_WARN, "%s: changed by reload while restarting; new settings apply to new "
-            "instances", ns->name);
+    sup_log(SUP_WARN,
+            "%s: changed by reload while restarting; new settings apply to new "
+            "instances",
+            ns->name);
   }
   return 1;
 }

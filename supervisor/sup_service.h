@@ -14,11 +14,11 @@
 struct sup_host;
 
 /* XX(ENUM, "name") for the service states of SPEC §5. */
-#define SUP_SSTATE_MAP(XX)                                                     \
-  XX(RUNNING, "running")                                                       \
-  XX(DEGRADED, "degraded")                                                     \
-  XX(STARTING, "starting")                                                     \
-  XX(STOPPED, "stopped")                                                       \
+#define SUP_SSTATE_MAP(XX)                                                                         \
+  XX(RUNNING, "running")                                                                           \
+  XX(DEGRADED, "degraded")                                                                         \
+  XX(STARTING, "starting")                                                                         \
+  XX(STOPPED, "stopped")                                                                           \
   XX(FAILED, "failed")
 
 enum sup_sstate {
@@ -36,33 +36,33 @@ typedef void (*sup_done_cb)(void *ctx, const char *err);
  * new one, which must be ready before the old one drains and stops. */
 struct sup_roll {
   int active;
-  size_t next;                  /* index of the instance being replaced */
-  struct sup_instance *old;     /* the one being replaced, or NULL */
-  struct sup_instance *repl;    /* its replacement (at the array's tail) */
-  int in_place;                 /* upstream: 1 draining old, 2 old started again */
-  sup_done_cb cb;               /* told when all are replaced */
+  size_t next;               /* index of the instance being replaced */
+  struct sup_instance *old;  /* the one being replaced, or NULL */
+  struct sup_instance *repl; /* its replacement (at the array's tail) */
+  int in_place;              /* upstream: 1 draining old, 2 old started again */
+  sup_done_cb cb;            /* told when all are replaced */
   void *ctx;
 };
 
 struct sup_service {
-  struct sup_host *host;          /* owner */
-  const struct cfg_service *cfg;  /* borrowed from the host's config */
-  struct sup_instance **inst;     /* instances, index = position; owned */
-  size_t ninst;                   /* entries in inst */
-  size_t capinst;                 /* entries allocated */
-  struct sup_window window;       /* restarts within restart.window_s */
-  struct sup_logfile *log;        /* logs/<name>.log, shared by instances */
-  uint64_t restarts_total;        /* restarts since muster started */
-  size_t connections;             /* WebSocket and SSE clients it accepted (gateway) */
-  size_t target;                  /* instances wanted (scale) */
-  struct sup_roll roll;           /* rolling restart state */
-  uv_timer_t step;                /* runs the next scale/roll step at a safe point */
-  unsigned removed : 1;           /* dropped from the config by a reload */
-  unsigned stopped : 1;           /* stopped on request: no restarts */
-  unsigned failed : 1;            /* crash loop: no restarts until start */
-  unsigned waiting : 1;           /* not started yet: a dependency is not ready (sup_deps) */
-  unsigned shutdown_sent : 1;     /* shutdown: asked to stop (after its dependents) */
-  unsigned shutdown_waits : 1;    /* shutdown: said it waits for its dependents */
+  struct sup_host *host;         /* owner */
+  const struct cfg_service *cfg; /* borrowed from the host's config */
+  struct sup_instance **inst;    /* instances, index = position; owned */
+  size_t ninst;                  /* entries in inst */
+  size_t capinst;                /* entries allocated */
+  struct sup_window window;      /* restarts within restart.window_s */
+  struct sup_logfile *log;       /* logs/<name>.log, shared by instances */
+  uint64_t restarts_total;       /* restarts since muster started */
+  size_t connections;            /* WebSocket and SSE clients it accepted (gateway) */
+  size_t target;                 /* instances wanted (scale) */
+  struct sup_roll roll;          /* rolling restart state */
+  uv_timer_t step;               /* runs the next scale/roll step at a safe point */
+  unsigned removed : 1;          /* dropped from the config by a reload */
+  unsigned stopped : 1;          /* stopped on request: no restarts */
+  unsigned failed : 1;           /* crash loop: no restarts until start */
+  unsigned waiting : 1;          /* not started yet: a dependency is not ready (sup_deps) */
+  unsigned shutdown_sent : 1;    /* shutdown: asked to stop (after its dependents) */
+  unsigned shutdown_waits : 1;   /* shutdown: said it waits for its dependents */
 };
 
 /* Creates the service and its instances (not started). Returns NULL with

@@ -32,19 +32,19 @@ struct sup_service_info {
 /* An instance as `status` and metrics show it. */
 struct sup_instance_info {
   int index;
-  pid_t pid;              /* 0 when no process */
+  pid_t pid; /* 0 when no process */
   enum sup_istate state;
   const char *state_name; /* "ready", ... (SPEC §5 names) */
   unsigned restarts;
-  uint64_t uptime_ms;     /* since the spawn, 0 when no process */
+  uint64_t uptime_ms; /* since the spawn, 0 when no process */
   unsigned inflight;
   uint64_t requests;
-  uint64_t rss_bytes;     /* resident memory at the last reading; 0 when no process */
-  double cpu_percent;     /* over a second or more up to the last reading; 100 = one core */
-  int last_code;          /* -1 and 0: no exit yet */
+  uint64_t rss_bytes; /* resident memory at the last reading; 0 when no process */
+  double cpu_percent; /* over a second or more up to the last reading; 100 = one core */
+  int last_code;      /* -1 and 0: no exit yet */
   int last_signal;
-  int has_health;         /* the service has a health check */
-  int health_misses;      /* its checks failed in a row */
+  int has_health;    /* the service has a health check */
+  int health_misses; /* its checks failed in a row */
 };
 
 /* The live services: for (i = 0; (svc = sup_view_service(h, i)); i++). */

@@ -18,7 +18,7 @@
 int util_vec_grow(void **base, size_t *cap, size_t need, size_t elem);
 
 /* util_vec_grow for a typed array pointer: util_vec_reserve(&v, &cap, n). */
-#define util_vec_reserve(pv, pcap, need)                                                        \
+#define util_vec_reserve(pv, pcap, need)                                                           \
   (*(pcap) >= (size_t)(need) ? 0 : util_vec_grow((void **)(pv), (pcap), (need), sizeof(**(pv))))
 
 #endif

@@ -18,9 +18,9 @@
 #include "ipc_service.h"
 #include "ipc_text.h"
 
-#define MAX_BYTES (64 << 20)   /* /bytes limit */
-#define MAX_SLEEP_MS 3600000   /* /sleep limit: one hour */
-#define MAX_MESSAGES 100       /* messages kept for /messages */
+#define MAX_BYTES (64 << 20) /* /bytes limit */
+#define MAX_SLEEP_MS 3600000 /* /sleep limit: one hour */
+#define MAX_MESSAGES 100     /* messages kept for /messages */
 
 /* A request waiting on a timer (/sleep, /stream). Freed in the timer's
  * close callback, never while the timer may still fire. */
@@ -308,8 +308,8 @@ static void subscribe_all(struct ipc_service *svc, const char *list) {
 int main(void) {
   static uv_timer_t ready_timer, hang_timer;
   uv_loop_t *loop = uv_default_loop();
-  struct ipc_service_cbs cbs = {.on_request = on_request, .on_cancel = on_cancel,
-                                .on_message = on_message};
+  struct ipc_service_cbs cbs = {
+      .on_request = on_request, .on_cancel = on_cancel, .on_message = on_message};
   struct ipc_service *svc = ipc_service_new(loop, &cbs, NULL);
   if (svc == NULL)
     return 1;

@@ -20,16 +20,16 @@ static int get_int(const char *(*getenv_fn)(const char *), const char *name, int
   errno = 0;
   long long v = strtoll(s, &end, 10);
   if (errno != 0 || *end != '\0' || v < min || v > max) {
-    snprintf(err, errlen, "%s=\"%s\": must be an integer %lld..%lld", name, s,
-             (long long)min, (long long)max);
+    snprintf(err, errlen, "%s=\"%s\": must be an integer %lld..%lld", name, s, (long long)min,
+             (long long)max);
     return UV_EINVAL;
   }
   *out = v;
   return 0;
 }
 
-int rm_config_load(struct rm_config *cfg, const char *(*getenv_fn)(const char *name),
-                   char *err, size_t errlen) {
+int rm_config_load(struct rm_config *cfg, const char *(*getenv_fn)(const char *name), char *err,
+                   size_t errlen) {
   memset(cfg, 0, sizeof(*cfg));
   cfg->uri = getenv_fn("MONGODB_URI");
   if (cfg->uri == NULL || *cfg->uri == '\0')
@@ -38,16 +38,16 @@ int rm_config_load(struct rm_config *cfg, const char *(*getenv_fn)(const char *n
   if (cfg->allow != NULL && *cfg->allow == '\0')
     cfg->allow = NULL;
   int64_t threads;
-  if (get_int(getenv_fn, "READMONGO_MAX_LIMIT", 1, 100000000, 1000, &cfg->max_limit, err,
-              errlen) < 0 ||
+  if (get_int(getenv_fn, "READMONGO_MAX_LIMIT", 1, 100000000, 1000, &cfg->max_limit, err, errlen) <
+          0 ||
       get_int(getenv_fn, "READMONGO_MAX_TIME_MS", 1, 86400000, 5000, &cfg->max_time_ms, err,
               errlen) < 0 ||
-      get_int(getenv_fn, "READMONGO_HEALTH_TIMEOUT_MS", 1, 600000, 1000,
-              &cfg->health_timeout_ms, err, errlen) < 0 ||
+      get_int(getenv_fn, "READMONGO_HEALTH_TIMEOUT_MS", 1, 600000, 1000, &cfg->health_timeout_ms,
+              err, errlen) < 0 ||
       get_int(getenv_fn, "READMONGO_MAX_RESPONSE_BYTES", 1024, RM_MAX_RESPONSE_BYTES, 16 << 20,
               &cfg->max_response_bytes, err, errlen) < 0 ||
-      get_int(getenv_fn, "UV_THREADPOOL_SIZE", 2, 1024, RM_DEFAULT_THREADS, &threads, err,
-              errlen) < 0)
+      get_int(getenv_fn, "UV_THREADPOOL_SIZE", 2, 1024, RM_DEFAULT_THREADS, &threads, err, errlen) <
+          0)
     return UV_EINVAL;
   cfg->threads = (int)threads;
   const char *t = getenv_fn("UV_THREADPOOL_SIZE");

@@ -26,8 +26,8 @@ struct rm_config {
 
 /* Reads the settings through getenv_fn (getenv, or a table in tests).
  * Returns 0, or UV_EINVAL with a message naming the variable in err. */
-int rm_config_load(struct rm_config *cfg, const char *(*getenv_fn)(const char *name),
-                   char *err, size_t errlen);
+int rm_config_load(struct rm_config *cfg, const char *(*getenv_fn)(const char *name), char *err,
+                   size_t errlen);
 
 /* Copies uri into out with any password replaced by "***", for logs. */
 void rm_config_redact_uri(const char *uri, char *out, size_t outlen);

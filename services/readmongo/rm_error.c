@@ -18,9 +18,9 @@ int rm_err_set(struct rm_err *err, int status, const char *fmt, ...) {
 /* The status for a server error code (the server answered ok: 0). */
 static int server_status(uint32_t code) {
   switch (code) {
-  case 50:    /* MaxTimeMSExpired */
-  case 262:   /* ExceededTimeLimit */
-  case 89:    /* NetworkTimeout */
+  case 50:  /* MaxTimeMSExpired */
+  case 262: /* ExceededTimeLimit */
+  case 89:  /* NetworkTimeout */
     return 504;
   case 6:     /* HostUnreachable */
   case 7:     /* HostNotFound */
@@ -35,14 +35,14 @@ static int server_status(uint32_t code) {
   case 13435: /* NotPrimaryNoSecondaryOk */
   case 13436: /* NotPrimaryOrSecondary */
     return 503;
-  case 13:    /* Unauthorized: our user may not read this namespace */
+  case 13: /* Unauthorized: our user may not read this namespace */
     return 403;
-  case 26:    /* NamespaceNotFound */
+  case 26: /* NamespaceNotFound */
     return 404;
-  case 1:     /* InternalError */
-  case 8:     /* UnknownError */
+  case 1: /* InternalError */
+  case 8: /* UnknownError */
     return 502;
-  default:    /* BadValue, FailedToParse, unknown operator, ...: the query */
+  default: /* BadValue, FailedToParse, unknown operator, ...: the query */
     return 400;
   }
 }
@@ -50,7 +50,7 @@ static int server_status(uint32_t code) {
 int rm_error_status(const bson_error_t *e, int64_t elapsed_ms, int64_t socket_timeout_ms) {
   switch (e->domain) {
   case MONGOC_ERROR_SERVER:
-  case MONGOC_ERROR_QUERY:        /* legacy error API: server codes too */
+  case MONGOC_ERROR_QUERY: /* legacy error API: server codes too */
   case MONGOC_ERROR_WRITE_CONCERN:
     return server_status(e->code);
   case MONGOC_ERROR_SERVER_SELECTION:
@@ -74,7 +74,7 @@ int rm_error_status(const bson_error_t *e, int64_t elapsed_ms, int64_t socket_ti
   case MONGOC_ERROR_NAMESPACE:
   case MONGOC_ERROR_COLLECTION:
     return 400;
-  default:                        /* protocol, cursor, ...: a bad answer */
+  default: /* protocol, cursor, ...: a bad answer */
     return 502;
   }
 }
@@ -85,8 +85,7 @@ void rm_err_from_bson(struct rm_err *err, const bson_error_t *e, const char *doi
   const char *what = status == 503   ? "MongoDB unavailable"
                      : status == 504 ? "MongoDB timed out"
                                      : "MongoDB error";
-  err->code = (e->domain == MONGOC_ERROR_SERVER || e->domain == MONGOC_ERROR_QUERY)
-                  ? (int32_t)e->code
-                  : 0;
+  err->code =
+      (e->domain == MONGOC_ERROR_SERVER || e->domain == MONGOC_ERROR_QUERY) ? (int32_t)e->code : 0;
   rm_err_set(err, status, "%s: %s: %s", doing, what, e->message);
 }

@@ -11,10 +11,10 @@
 
 /* An HTTP error: status, message, and the extras some statuses carry. */
 struct rm_err {
-  int status;             /* HTTP status, 0 while no error */
-  int32_t code;           /* MongoDB server error code, 0 if none */
-  const char *allow;      /* 405: the methods allowed (static string) */
-  char msg[RM_ERR_MSG];   /* what went wrong, for {"error": msg} */
+  int status;           /* HTTP status, 0 while no error */
+  int32_t code;         /* MongoDB server error code, 0 if none */
+  const char *allow;    /* 405: the methods allowed (static string) */
+  char msg[RM_ERR_MSG]; /* what went wrong, for {"error": msg} */
 };
 
 /* Sets err to status and a printf-style message. Returns UV_EINVAL (for

@@ -146,11 +146,11 @@ static int scan_doc(struct scan *s, bson_iter_t *it, int depth);
 /* Checks that the pipeline may read coll (a stage's "from"/"coll"). */
 static int check_from(struct scan *s, const char *stage, const char *coll) {
   if (!rm_guard_coll_name_ok(s->db, coll))
-    return rm_err_set(s->err, 400, "%s: %s reads \"%s\", not a valid collection name",
-                      s->path, stage, coll);
+    return rm_err_set(s->err, 400, "%s: %s reads \"%s\", not a valid collection name", s->path,
+                      stage, coll);
   if (!rm_allow_check(s->allow, s->db, coll))
-    return rm_err_set(s->err, 403, "%s: %s reads namespace %s.%s, which is not allowed",
-                      s->path, stage, s->db, coll);
+    return rm_err_set(s->err, 403, "%s: %s reads namespace %s.%s, which is not allowed", s->path,
+                      stage, s->db, coll);
   return 0;
 }
 
@@ -168,8 +168,7 @@ static int check_stage(struct scan *s, const char *stage, const bson_iter_t *val
   if (BSON_ITER_HOLDS_UTF8(&f))
     return check_from(s, stage, bson_iter_utf8(&f, NULL));
   if (BSON_ITER_HOLDS_DOCUMENT(&f)) /* {db, coll}: another database */
-    return rm_err_set(s->err, 403, "%s: %s from another database is not allowed", s->path,
-                      stage);
+    return rm_err_set(s->err, 403, "%s: %s from another database is not allowed", s->path, stage);
   return 0;
 }
 
@@ -183,8 +182,7 @@ static int scan_doc(struct scan *s, bson_iter_t *it, int depth) {
     if (key[0] == '$') {
       for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
         if (strcmp(key, refused[i].op) == 0)
-          return rm_err_set(s->err, 400, "%s: %s is refused: %s", s->path, key,
-                            refused[i].why);
+          return rm_err_set(s->err, 400, "%s: %s is refused: %s", s->path, key, refused[i].why);
       if ((strcmp(key, "$lookup") == 0 || strcmp(key, "$graphLookup") == 0 ||
            strcmp(key, "$unionWith") == 0) &&
           check_stage(s, key, it) < 0)
@@ -200,8 +198,8 @@ static int scan_doc(struct scan *s, bson_iter_t *it, int depth) {
   return 0;
 }
 
-int rm_guard_scan(const bson_t *doc, const char *what, const struct rm_allow *a,
-                  const char *db, struct rm_err *err) {
+int rm_guard_scan(const bson_t *doc, const char *what, const struct rm_allow *a, const char *db,
+                  struct rm_err *err) {
   struct scan s = {a, db, err, ""};
   bson_iter_t it;
   snprintf(s.path, sizeof(s.path), "%s", what);

@@ -40,8 +40,8 @@ int rm_allow_check(const struct rm_allow *a, const char *db, const char *coll);
  * recursively. Returns 0, or UV_EINVAL with err set: 400 for a refused
  * operator, 403 for a pipeline reading a namespace of db that is not
  * allowed. The message names the operator and where it was found. */
-int rm_guard_scan(const bson_t *doc, const char *what, const struct rm_allow *a,
-                  const char *db, struct rm_err *err);
+int rm_guard_scan(const bson_t *doc, const char *what, const struct rm_allow *a, const char *db,
+                  struct rm_err *err);
 
 /* 1 when name is a valid database name (1..63 bytes, none of /\. "$). */
 int rm_guard_db_name_ok(const char *name);

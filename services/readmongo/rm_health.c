@@ -14,22 +14,22 @@
 /* A /_health request waiting for the probe. Freed in its timer's close
  * callback. */
 struct waiter {
-  struct rm_pending pending;      /* first member: req->data points here */
-  struct ipc_req *req;            /* NULL once answered or cancelled */
-  uv_timer_t timer;               /* the deadline */
-  LIST_ENTRY(waiter) link;        /* in H.waiters */
+  struct rm_pending pending; /* first member: req->data points here */
+  struct ipc_req *req;       /* NULL once answered or cancelled */
+  uv_timer_t timer;          /* the deadline */
+  LIST_ENTRY(waiter) link;   /* in H.waiters */
 };
 
 static struct {
   uv_loop_t *loop;
   const struct rm_config *cfg;
-  LIST_HEAD(, waiter) waiters;    /* waiting requests, newest first */
-  int probing;                    /* a probe is on the thread pool */
+  LIST_HEAD(, waiter) waiters; /* waiting requests, newest first */
+  int probing;                 /* a probe is on the thread pool */
   int stopping;
   uv_work_t work;
-  struct rm_op op;                /* kind RM_HEALTH */
-  struct rm_exec exec;            /* the probe's driver state */
-  struct rm_result res;           /* the probe's result */
+  struct rm_op op;      /* kind RM_HEALTH */
+  struct rm_exec exec;  /* the probe's driver state */
+  struct rm_result res; /* the probe's result */
 } H;
 
 static const struct ipc_hdr json_hdr[] = {{"content-type", "application/json"}};

@@ -22,16 +22,16 @@ enum job_state {
 };
 
 struct job {
-  struct rm_pending pending;  /* first member: req->data points here */
-  struct ipc_req *req;        /* NULL once answered or cancelled */
-  struct rm_op op;            /* what to run (owned) */
-  struct rm_exec exec;        /* driver state (worker side while RUNNING) */
-  struct rm_result res;       /* the last step's result */
+  struct rm_pending pending; /* first member: req->data points here */
+  struct ipc_req *req;       /* NULL once answered or cancelled */
+  struct rm_op op;           /* what to run (owned) */
+  struct rm_exec exec;       /* driver state (worker side while RUNNING) */
+  struct rm_result res;      /* the last step's result */
   uv_work_t work;
   enum job_state state;
-  unsigned started : 1;       /* the stream's head was sent */
-  unsigned closing : 1;       /* the step only closes exec, then the job ends */
-  TAILQ_ENTRY(job) link;      /* in `waiting` or `paused` */
+  unsigned started : 1;  /* the stream's head was sent */
+  unsigned closing : 1;  /* the step only closes exec, then the job ends */
+  TAILQ_ENTRY(job) link; /* in `waiting` or `paused` */
 };
 
 TAILQ_HEAD(job_list, job);
@@ -39,12 +39,12 @@ TAILQ_HEAD(job_list, job);
 static struct {
   uv_loop_t *loop;
   const struct rm_config *cfg;
-  int slots_free;             /* query slots not held by a job */
-  struct job_list waiting;    /* FIFO of jobs without a slot */
-  struct job_list paused;     /* streams waiting for on_drain */
-  size_t count;               /* jobs alive */
+  int slots_free;          /* query slots not held by a job */
+  struct job_list waiting; /* FIFO of jobs without a slot */
+  struct job_list paused;  /* streams waiting for on_drain */
+  size_t count;            /* jobs alive */
   int stopping;
-  struct ipc_service *svc;    /* the channel, once a request came */
+  struct ipc_service *svc; /* the channel, once a request came */
 } J;
 
 static const struct ipc_hdr json_hdr[] = {{"content-type", "application/json"}};
@@ -60,8 +60,7 @@ void rm_respond_error(struct ipc_req *req, const struct rm_err *err) {
   if (err->status == 503)
     h[nh++] = (struct ipc_hdr){"retry-after", "1"};
   if (err->status >= 500)
-    fprintf(stderr, "readmongo: %s %s -> %d: %s\n", req->method, req->path, err->status,
-            err->msg);
+    fprintf(stderr, "readmongo: %s %s -> %d: %s\n", req->method, req->path, err->status, err->msg);
   struct ipc_buf b;
   ipc_buf_init(&b);
   ipc_buf_adds(&b, "{\"error\":");

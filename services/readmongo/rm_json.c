@@ -44,11 +44,10 @@ bson_t *rm_json_parse(const char *what, const char *text, size_t len, enum rm_js
       rc = -2;
     }
   } else if (rc == 0) {
-    rm_err_set(err, 400, "%s: invalid JSON: Incomplete JSON (input ends at position %zu)",
-               what, len);
+    rm_err_set(err, 400, "%s: invalid JSON: Incomplete JSON (input ends at position %zu)", what,
+               len);
   } else if (strstr(e.message, "position") == NULL && strstr(e.message, "Incomplete")) {
-    rm_err_set(err, 400, "%s: invalid JSON: %s (input ends at position %zu)", what,
-               e.message, len);
+    rm_err_set(err, 400, "%s: invalid JSON: %s (input ends at position %zu)", what, e.message, len);
   } else {
     rm_err_set(err, 400, "%s: invalid JSON: %s", what, e.message);
   }

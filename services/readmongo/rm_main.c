@@ -102,8 +102,8 @@ int main(void) {
     fprintf(stderr, "readmongo: %s\n", err);
     goto out_free_allow;
   }
-  struct ipc_service_cbs cbs = {.on_request = on_request, .on_cancel = on_cancel,
-                                .on_drain = on_drain};
+  struct ipc_service_cbs cbs = {
+      .on_request = on_request, .on_cancel = on_cancel, .on_drain = on_drain};
   struct ipc_service *svc = ipc_service_new(loop, &cbs, NULL);
   if (svc == NULL)
     goto out_free_pool;
@@ -111,9 +111,8 @@ int main(void) {
   fprintf(stderr,
           "readmongo: %s, mongoc %s, %d threads, %d clients (%d for queries, 1 for /_health), "
           "maxTimeMS %lld, socketTimeoutMS %lld, max limit %lld\n",
-          redacted, mongoc_get_version(), cfg.threads, conc, conc - 1,
-          (long long)cfg.max_time_ms, (long long)cfg.socket_timeout_ms,
-          (long long)cfg.max_limit);
+          redacted, mongoc_get_version(), cfg.threads, conc, conc - 1, (long long)cfg.max_time_ms,
+          (long long)cfg.socket_timeout_ms, (long long)cfg.max_limit);
   rm_jobs_init(loop, &cfg, conc - 1);
   rm_health_init(loop, &cfg);
   rm_pool_connect();

@@ -245,10 +245,18 @@ void rm_ops_step(struct rm_exec *x, const struct rm_op *op, const struct rm_conf
     return;
   }
   switch (op->kind) {
-  case RM_HEALTH: do_ping(x, cfg, op, r); break;
-  case RM_COUNT: do_count(x, cfg, op, r); break;
-  case RM_DISTINCT: do_distinct(x, cfg, op, r); break;
-  case RM_GET_ID: do_get_id(x, cfg, op, r); break;
+  case RM_HEALTH:
+    do_ping(x, cfg, op, r);
+    break;
+  case RM_COUNT:
+    do_count(x, cfg, op, r);
+    break;
+  case RM_DISTINCT:
+    do_distinct(x, cfg, op, r);
+    break;
+  case RM_GET_ID:
+    do_get_id(x, cfg, op, r);
+    break;
   case RM_FIND:
   case RM_AGGREGATE:
     emit_docs(x, cfg, op, r);

@@ -23,11 +23,11 @@
 
 /* One operation's driver state. Zeroed, then `pool` set, before step 1. */
 struct rm_exec {
-  mongoc_client_pool_t *pool;  /* where the client comes from */
-  mongoc_client_t *client;     /* popped while the operation is open */
-  mongoc_collection_t *coll;   /* the namespace, while open */
-  mongoc_cursor_t *cursor;     /* find / aggregate in progress */
-  int64_t ndocs;               /* documents emitted so far */
+  mongoc_client_pool_t *pool; /* where the client comes from */
+  mongoc_client_t *client;    /* popped while the operation is open */
+  mongoc_collection_t *coll;  /* the namespace, while open */
+  mongoc_cursor_t *cursor;    /* find / aggregate in progress */
+  int64_t ndocs;              /* documents emitted so far */
 };
 
 /* What a step produced. ipc_buf_init(&out) before the first step. */

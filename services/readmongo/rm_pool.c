@@ -9,16 +9,16 @@
 
 static struct {
   uv_loop_t *loop;
-  mongoc_uri_t *uri;               /* owned */
-  mongoc_client_pool_t *pool;      /* owned, once READY */
+  mongoc_uri_t *uri;          /* owned */
+  mongoc_client_pool_t *pool; /* owned, once READY */
   enum rm_pool_state state;
-  uint64_t last_attempt;           /* uv_now of the last attempt; 0 if none */
-  int attempted;                   /* an attempt was made */
+  uint64_t last_attempt; /* uv_now of the last attempt; 0 if none */
+  int attempted;         /* an attempt was made */
   int stopping;
   void (*on_change)(void);
-  uv_work_t work;                  /* the creation attempt */
-  mongoc_client_pool_t *created;   /* result of the attempt (worker writes) */
-  bson_error_t error;              /* its error (worker writes) */
+  uv_work_t work;                /* the creation attempt */
+  mongoc_client_pool_t *created; /* result of the attempt (worker writes) */
+  bson_error_t error;            /* its error (worker writes) */
   char errmsg[sizeof(((bson_error_t *)0)->message)];
 } P;
 

@@ -15,12 +15,18 @@
 
 const char *rm_kind_name(enum rm_kind kind) {
   switch (kind) {
-  case RM_FIND: return "find";
-  case RM_GET_ID: return "find by _id";
-  case RM_COUNT: return "count";
-  case RM_DISTINCT: return "distinct";
-  case RM_AGGREGATE: return "aggregate";
-  case RM_HEALTH: return "ping";
+  case RM_FIND:
+    return "find";
+  case RM_GET_ID:
+    return "find by _id";
+  case RM_COUNT:
+    return "count";
+  case RM_DISTINCT:
+    return "distinct";
+  case RM_AGGREGATE:
+    return "aggregate";
+  case RM_HEALTH:
+    return "ping";
   }
   return "?";
 }
@@ -44,9 +50,12 @@ void rm_op_free(struct rm_op *op) {
 
 /* The value of hex digit c, or -1 when c is not one. */
 static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
   return -1;
 }
 
@@ -123,8 +132,7 @@ static int check_params(const char *query, const char *const *allowed, struct rm
         if (strlen(*a) == klen && memcmp(*a, p, klen) == 0)
           known = 1;
       if (!known)
-        return rm_err_set(err, 400, "unknown parameter \"%.*s\"", (int)(klen > 64 ? 64 : klen),
-                          p);
+        return rm_err_set(err, 400, "unknown parameter \"%.*s\"", (int)(klen > 64 ? 64 : klen), p);
       /* Seen before? */
       for (const char *q = query; q < p;) {
         size_t ql = strcspn(q, "&"), qk = strcspn(q, "=&");
@@ -274,20 +282,23 @@ static int kind_of(int nseg, char **seg, const char *path, struct rm_err *err) {
       return RM_AGGREGATE;
     return RM_GET_ID;
   }
-  return rm_err_set(err, 404, "no such endpoint: %s (expected /{db}/{collection}[/{id}] "
-                              "or /_health)", path);
+  return rm_err_set(err, 404,
+                    "no such endpoint: %s (expected /{db}/{collection}[/{id}] "
+                    "or /_health)",
+                    path);
 }
 
 /* Parses the parameters (and body) of op->kind. Returns 0 or UV_EINVAL
  * with err set. */
-static int parse_params(const struct rm_route_in *in, const struct rm_config *cfg,
-                        struct rm_op *op, struct rm_err *err) {
+static int parse_params(const struct rm_route_in *in, const struct rm_config *cfg, struct rm_op *op,
+                        struct rm_err *err) {
   const char *q = in->query;
   switch (op->kind) {
   case RM_FIND:
     if (check_params(q, find_params, err) < 0 || json_param(q, "filter", &op->filter, err) < 0 ||
         json_param(q, "projection", &op->projection, err) < 0 ||
-        json_param(q, "sort", &op->sort, err) < 0 || int_param(q, "limit", 0, &op->limit, err) < 0 ||
+        json_param(q, "sort", &op->sort, err) < 0 ||
+        int_param(q, "limit", 0, &op->limit, err) < 0 ||
         int_param(q, "skip", 0, &op->skip, err) < 0)
       return UV_EINVAL;
     if (op->limit == 0 || op->limit > cfg->max_limit)
@@ -301,7 +312,8 @@ static int parse_params(const struct rm_route_in *in, const struct rm_config *cf
     break;
   case RM_COUNT:
     if (check_params(q, count_params, err) < 0 || json_param(q, "filter", &op->filter, err) < 0 ||
-        int_param(q, "limit", 0, &op->limit, err) < 0 || int_param(q, "skip", 0, &op->skip, err) < 0)
+        int_param(q, "limit", 0, &op->limit, err) < 0 ||
+        int_param(q, "skip", 0, &op->skip, err) < 0)
       return UV_EINVAL;
     break;
   case RM_DISTINCT: {

@@ -26,28 +26,28 @@ enum rm_kind {
 /* What a request asks for. Every pointer is owned (rm_op_free). */
 struct rm_op {
   enum rm_kind kind;
-  char *db, *coll;      /* decoded names; NULL for RM_HEALTH */
-  bson_t *filter;       /* find, id, count, distinct: never NULL */
-  bson_t *projection;   /* find, id: NULL if none */
-  bson_t *sort;         /* find: NULL if none */
-  bson_t *pipeline;     /* aggregate: the array, as a document */
-  char *key;            /* distinct: the field */
-  int64_t limit;        /* find: 1..max_limit; id: candidates; aggregate:
-                           documents kept (max_limit); count: 0 = none */
-  int64_t skip;         /* find, count */
-  int id_numeric;       /* id: prefer a numeric _id over its string form */
-  int ndjson;           /* find, aggregate: stream one document per line */
+  char *db, *coll;    /* decoded names; NULL for RM_HEALTH */
+  bson_t *filter;     /* find, id, count, distinct: never NULL */
+  bson_t *projection; /* find, id: NULL if none */
+  bson_t *sort;       /* find: NULL if none */
+  bson_t *pipeline;   /* aggregate: the array, as a document */
+  char *key;          /* distinct: the field */
+  int64_t limit;      /* find: 1..max_limit; id: candidates; aggregate:
+                         documents kept (max_limit); count: 0 = none */
+  int64_t skip;       /* find, count */
+  int id_numeric;     /* id: prefer a numeric _id over its string form */
+  int ndjson;         /* find, aggregate: stream one document per line */
 };
 
 /* The parts of a request the route looks at (all borrowed). */
 struct rm_route_in {
   const char *method;
-  const char *subpath;  /* "/db/coll/..." (percent-escaped) */
-  const char *query;    /* raw, without "?" */
-  const char *accept;   /* the accept header, NULL if none */
+  const char *subpath; /* "/db/coll/..." (percent-escaped) */
+  const char *query;   /* raw, without "?" */
+  const char *accept;  /* the accept header, NULL if none */
   const char *body;
   size_t body_len;
-  int body_binary;      /* the body is not UTF-8 */
+  int body_binary; /* the body is not UTF-8 */
 };
 
 /* Fills op from in. Returns 0, or UV_EINVAL with err set (op left empty). */

@@ -12,9 +12,12 @@
 #include "fuzz.h"
 
 static const char *fake_getenv(void *ctx, const char *name) {
-  static const char *const vars[][2] = {
-      {"HOME", "/root"}, {"EMPTY", ""}, {"PORT", "8080"}, {"DIR", "logs/../x"},
-      {"MONGODB_URI", "mongodb://127.0.0.1:27017"}, {"DOLLAR", "$${X}"}};
+  static const char *const vars[][2] = {{"HOME", "/root"},
+                                        {"EMPTY", ""},
+                                        {"PORT", "8080"},
+                                        {"DIR", "logs/../x"},
+                                        {"MONGODB_URI", "mongodb://127.0.0.1:27017"},
+                                        {"DOLLAR", "$${X}"}};
   (void)ctx;
   for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
     if (strcmp(name, vars[i][0]) == 0)
@@ -22,8 +25,12 @@ static const char *fake_getenv(void *ctx, const char *name) {
   return NULL;
 }
 
-static const struct cfg_env env = {.file = "fuzz.json", .dir = "/tmp", .bin_dir = NULL,
-                                   .path = "/usr/bin:/bin", .getenv = fake_getenv, .ncpu = 4};
+static const struct cfg_env env = {.file = "fuzz.json",
+                                   .dir = "/tmp",
+                                   .bin_dir = NULL,
+                                   .path = "/usr/bin:/bin",
+                                   .getenv = fake_getenv,
+                                   .ncpu = 4};
 
 /* A path as cfg.h promises them: absolute, no "//", no "." segment, no
  * trailing '/' (but "/" itself). */
@@ -40,8 +47,8 @@ static int clean_abs(const char *p) {
 static void check_listen(const struct cfg_listen *l, const char *what) {
   FUZZ_CHECK(l->host != NULL && l->host[0] != '\0' && l->port >= 1 && l->port <= 65535,
              "%s: host %s port %d", what, l->host ? l->host : "(null)", l->port);
-  FUZZ_CHECK((strchr(l->host, ':') != NULL) == (l->ipv6 != 0), "%s: ipv6 flag wrong for %s",
-             what, l->host);
+  FUZZ_CHECK((strchr(l->host, ':') != NULL) == (l->ipv6 != 0), "%s: ipv6 flag wrong for %s", what,
+             l->host);
 }
 
 static void check_route(const struct cfg_route *r, const char *svc) {
@@ -88,14 +95,14 @@ static void check_supervision(const struct cfg *c, const struct cfg_service *s) 
 
 static void check_service(const struct cfg *c, const struct cfg_service *s) {
   size_t n = strlen(s->name);
-  FUZZ_CHECK(n >= 1 && n <= 64 && strspn(s->name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                  "abcdefghijklmnopqrstuvwxyz0123456789_.-") == n,
+  FUZZ_CHECK(n >= 1 && n <= 64 &&
+                 strspn(s->name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                 "abcdefghijklmnopqrstuvwxyz0123456789_.-") == n,
              "service name \"%s\"", s->name);
   FUZZ_CHECK(cfg_find_service(c, s->name) == s, "service %s: not found or not unique", s->name);
   FUZZ_CHECK(s->ncommand >= 1 && s->command[s->ncommand] == NULL && s->command[0][0] == '/',
              "%s: command", s->name);
-  FUZZ_CHECK(s->instances >= 1 && s->instances <= 1024, "%s: instances %d", s->name,
-             s->instances);
+  FUZZ_CHECK(s->instances >= 1 && s->instances <= 1024, "%s: instances %d", s->name, s->instances);
   FUZZ_CHECK(clean_abs(s->cwd), "%s: cwd \"%s\"", s->name, s->cwd);
   FUZZ_CHECK(s->restart.backoff_max_ms >= s->restart.backoff_initial_ms &&
                  s->restart.backoff_initial_ms >= 0,
@@ -121,8 +128,8 @@ static void check_cfg(const struct cfg *c) {
   FUZZ_CHECK(clean_abs(c->dir), "dir \"%s\"", c->dir);
   FUZZ_CHECK(clean_abs(c->control.socket), "control.socket \"%s\"", c->control.socket);
   FUZZ_CHECK(clean_abs(c->logs.dir), "logs.dir \"%s\"", c->logs.dir);
-  FUZZ_CHECK(c->gateway.access_log == NULL || clean_abs(c->gateway.access_log),
-             "access_log \"%s\"", c->gateway.access_log);
+  FUZZ_CHECK(c->gateway.access_log == NULL || clean_abs(c->gateway.access_log), "access_log \"%s\"",
+             c->gateway.access_log);
   FUZZ_CHECK(c->gateway.health_path && c->gateway.health_path[0] == '/', "health_path");
   FUZZ_CHECK(c->gateway.max_header_bytes > 0 && c->gateway.max_body_bytes >= 0 &&
                  c->gateway.max_connections >= 1 && c->logs.max_bytes >= 0 && c->logs.keep >= 0,
@@ -135,8 +142,7 @@ static void check_errors(const struct cfg_errors *e) {
   FUZZ_CHECK(e->count > 0 || e->oom, "a refused config with no reason");
   for (size_t i = 0; i < e->count; i++)
     for (const unsigned char *p = (const unsigned char *)e->lines[i]; *p; p++)
-      FUZZ_CHECK(*p >= 0x20 && *p != 0x7f, "a control character in error %zu: %s", i,
-                 e->lines[i]);
+      FUZZ_CHECK(*p >= 0x20 && *p != 0x7f, "a control character in error %zu: %s", i, e->lines[i]);
   char *joined = cfg_errors_join(e, "\n");
   FUZZ_CHECK(joined != NULL, "cfg_errors_join failed");
   free(joined);

@@ -11,10 +11,9 @@
 #include "ctl_cmd.h"
 #include "fuzz.h"
 
-static const int needs_service[] = {
-    [CTL_NONE] = 0,
+static const int needs_service[] = {[CTL_NONE] = 0,
 #define XX(e, s, svc) [CTL_##e] = svc,
-    CTL_CMD_MAP(XX)
+                                    CTL_CMD_MAP(XX)
 #undef XX
 };
 
@@ -53,8 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(err[0] != '\0', "a refusal without a reason");
     return 0;
   }
-  FUZZ_CHECK(one_value(line, size), "accepted a line that is not one JSON object: %.*s",
-             (int)size, line);
+  FUZZ_CHECK(one_value(line, size), "accepted a line that is not one JSON object: %.*s", (int)size,
+             line);
   FUZZ_CHECK(c.type > CTL_NONE && c.type <= CTL_VERSION, "type %d", (int)c.type);
   FUZZ_CHECK(c.lines >= 1 && c.lines <= CTL_LINES_MAX, "lines %lld", (long long)c.lines);
   FUZZ_CHECK(c.instances >= 0 && c.instances <= 1024, "instances %lld", (long long)c.instances);

@@ -65,17 +65,18 @@ static void setup(void) {
     abort();
   atexit(remove_logdir);
   /* Ports 1 and 2 only pass validation: both listeners bind port 0. */
-  snprintf(text, sizeof(text),
-           "{\"gateway\": {\"listen\": \"127.0.0.1:1\", \"max_header_bytes\": 1024,"
-           " \"max_body_bytes\": 512, \"max_connections\": 64, \"access_log\": \"/dev/null\"},"
-           " \"admin\": {\"listen\": \"127.0.0.1:2\"},"
-           " \"control\": {\"socket\": \"%s/ctl.sock\"}, \"logs\": {\"dir\": \"%s\"},"
-           " \"services\": ["
-           "  {\"name\": \"s\", \"command\": [\"/bin/true\"], \"routes\": [\"/s\","
-           "   {\"prefix\": \"/h\", \"methods\": [\"GET\", \"HEAD\", \"POST\"], \"host\": \"a.b\"}]},"
-           "  {\"name\": \"t\", \"command\": [\"/bin/true\"], \"instances\": 2,"
-           "   \"routes\": [\"/t/u\"], \"max_inflight\": 1}]}",
-           logdir, logdir);
+  snprintf(
+      text, sizeof(text),
+      "{\"gateway\": {\"listen\": \"127.0.0.1:1\", \"max_header_bytes\": 1024,"
+      " \"max_body_bytes\": 512, \"max_connections\": 64, \"access_log\": \"/dev/null\"},"
+      " \"admin\": {\"listen\": \"127.0.0.1:2\"},"
+      " \"control\": {\"socket\": \"%s/ctl.sock\"}, \"logs\": {\"dir\": \"%s\"},"
+      " \"services\": ["
+      "  {\"name\": \"s\", \"command\": [\"/bin/true\"], \"routes\": [\"/s\","
+      "   {\"prefix\": \"/h\", \"methods\": [\"GET\", \"HEAD\", \"POST\"], \"host\": \"a.b\"}]},"
+      "  {\"name\": \"t\", \"command\": [\"/bin/true\"], \"instances\": 2,"
+      "   \"routes\": [\"/t/u\"], \"max_inflight\": 1}]}",
+      logdir, logdir);
   struct cfg_env env = {.file = "fuzz.json", .dir = "/tmp", .path = "/usr/bin:/bin"};
   struct cfg *cfg = NULL;
   struct cfg_errors errs;
@@ -174,8 +175,8 @@ static void send_bytes(struct client *cl, const char *p, size_t n) {
 
 /* One connection: the input in pieces of `piece` bytes, then our EOF; the
  * server's bytes end up in out (owned by the caller). */
-static void exchange(const struct sockaddr_in *sa, const uint8_t *data, size_t size,
-                     size_t piece, struct ipc_buf *out) {
+static void exchange(const struct sockaddr_in *sa, const uint8_t *data, size_t size, size_t piece,
+                     struct ipc_buf *out) {
   struct client cl;
   memset(&cl, 0, sizeof(cl));
   ipc_buf_init(&cl.got);

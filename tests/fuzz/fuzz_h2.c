@@ -76,8 +76,8 @@ static void check_frames(const uint8_t *p, size_t n) {
   while (n >= 9) {
     size_t len = (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
     uint8_t type = p[3], flags = p[4];
-    uint32_t sid = ((uint32_t)p[5] << 24 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 8 | p[8]) &
-                   0x7fffffffu;
+    uint32_t sid =
+        ((uint32_t)p[5] << 24 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 8 | p[8]) & 0x7fffffffu;
     FUZZ_CHECK(len <= MAX_FRAME, "a frame of %zu bytes", len);
     if (n < 9 + len)
       break; /* cut by the close */

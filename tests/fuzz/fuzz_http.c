@@ -44,8 +44,8 @@ struct ref_req {
 
 struct ref {
   struct ref_req *req;
-  size_t n, cap;     /* requests begun */
-  size_t ncomplete;  /* requests complete */
+  size_t n, cap;      /* requests begun */
+  size_t ncomplete;   /* requests complete */
   llhttp_errno_t err; /* what parsing the whole input ended with */
 };
 
@@ -109,14 +109,14 @@ static void ref_parse(struct ref *r, const uint8_t *data, size_t size) {
 
 struct resp {
   int status;
-  int close;      /* connection: close */
-  int keep;       /* connection: keep-alive (HTTP/1.0 requests only) */
-  int body;       /* a body was sent */
-  size_t len;     /* its length (decoded when chunked) */
-  size_t idlen;   /* the x-request-id's length: bodies quote it, and a
-                     client's own id may differ in length from muster's */
-  int cut;        /* a chunked body the close cut short */
-  int sse;        /* an admin event stream: it ends the connection */
+  int close;    /* connection: close */
+  int keep;     /* connection: keep-alive (HTTP/1.0 requests only) */
+  int body;     /* a body was sent */
+  size_t len;   /* its length (decoded when chunked) */
+  size_t idlen; /* the x-request-id's length: bodies quote it, and a
+                   client's own id may differ in length from muster's */
+  int cut;      /* a chunked body the close cut short */
+  int sse;      /* an admin event stream: it ends the connection */
 };
 
 /* 1 for a character of a header name as muster writes them: a token
@@ -267,8 +267,7 @@ static void check_exchange(const struct ref *ref, const struct resp *r, size_t k
   for (size_t i = 0; i < k; i++)
     if (r[i].status != 100)
       finals++, last = i;
-  FUZZ_CHECK(finals <= ref->ncomplete + 1, "%zu responses to %zu requests", finals,
-             ref->ncomplete);
+  FUZZ_CHECK(finals <= ref->ncomplete + 1, "%zu responses to %zu requests", finals, ref->ncomplete);
   size_t f = 0;
   for (size_t i = 0; i < k; i++) {
     if (r[i].status == 100)
@@ -284,7 +283,8 @@ static void check_exchange(const struct ref *ref, const struct resp *r, size_t k
       FUZZ_CHECK(!r[i].close && !r[i].cut, "response %zu closes but is not the last", f);
       FUZZ_CHECK(f < ref->ncomplete && ref->req[f].keepalive,
                  "request %zu answered and the connection kept, but it was not a complete "
-                 "keep-alive request", f);
+                 "keep-alive request",
+                 f);
     }
     f++;
   }
@@ -292,7 +292,8 @@ static void check_exchange(const struct ref *ref, const struct resp *r, size_t k
     /* Still open when the client left: everything was answered. */
     FUZZ_CHECK(finals == ref->ncomplete && ref->err == HPE_OK,
                "%zu of %zu requests answered, llhttp says %s, and the gateway kept the "
-               "connection without a word", finals, ref->ncomplete, llhttp_errno_name(ref->err));
+               "connection without a word",
+               finals, ref->ncomplete, llhttp_errno_name(ref->err));
     if (finals > 0)
       FUZZ_CHECK(ref->req[finals - 1].keepalive, "a non-keep-alive request answered keep-alive");
   } else if (r[last].close && !r[last].sse) {

@@ -136,26 +136,53 @@ static void check_roundtrip(const struct ipc_msg *m, const char *line) {
   ipc_buf_init(&b);
   switch (m->type) {
   case IPC_T_REQUEST: {
-    struct ipc_request_out o = {
-        .id = m->id, .method = m->method, .method_len = strlen(m->method),
-        .path = m->path, .path_len = strlen(m->path), .query = m->query,
-        .query_len = strlen(m->query), .prefix = m->prefix, .prefix_len = strlen(m->prefix),
-        .remote = m->remote, .remote_len = strlen(m->remote), .headers = hv, .nheaders = nh,
-        .body = m->body, .body_len = m->body_len};
-    text_ok = utf8(m->method) && utf8(m->path) && utf8(m->query) && utf8(m->prefix) &&
-              utf8(m->remote);
+    struct ipc_request_out o = {.id = m->id,
+                                .method = m->method,
+                                .method_len = strlen(m->method),
+                                .path = m->path,
+                                .path_len = strlen(m->path),
+                                .query = m->query,
+                                .query_len = strlen(m->query),
+                                .prefix = m->prefix,
+                                .prefix_len = strlen(m->prefix),
+                                .remote = m->remote,
+                                .remote_len = strlen(m->remote),
+                                .headers = hv,
+                                .nheaders = nh,
+                                .body = m->body,
+                                .body_len = m->body_len};
+    text_ok =
+        utf8(m->method) && utf8(m->path) && utf8(m->query) && utf8(m->prefix) && utf8(m->remote);
     ipc_enc_request(&b, &o);
     break;
   }
-  case IPC_T_CANCEL: ipc_enc_cancel(&b, m->id); break;
-  case IPC_T_PING: ipc_enc_ping(&b, m->seq); break;
-  case IPC_T_SHUTDOWN: ipc_enc_shutdown(&b, m->deadline_ms); break;
-  case IPC_T_READY: ipc_enc_ready(&b); break;
-  case IPC_T_END: ipc_enc_end(&b, m->id); break;
-  case IPC_T_PONG: ipc_enc_pong(&b, m->seq); break;
-  case IPC_T_CHUNK: ipc_enc_chunk(&b, m->id, m->body, m->body_len); break;
-  case IPC_T_SUBSCRIBE: ipc_enc_subscribe(&b, m->topic); break;
-  case IPC_T_UNSUBSCRIBE: ipc_enc_unsubscribe(&b, m->topic); break;
+  case IPC_T_CANCEL:
+    ipc_enc_cancel(&b, m->id);
+    break;
+  case IPC_T_PING:
+    ipc_enc_ping(&b, m->seq);
+    break;
+  case IPC_T_SHUTDOWN:
+    ipc_enc_shutdown(&b, m->deadline_ms);
+    break;
+  case IPC_T_READY:
+    ipc_enc_ready(&b);
+    break;
+  case IPC_T_END:
+    ipc_enc_end(&b, m->id);
+    break;
+  case IPC_T_PONG:
+    ipc_enc_pong(&b, m->seq);
+    break;
+  case IPC_T_CHUNK:
+    ipc_enc_chunk(&b, m->id, m->body, m->body_len);
+    break;
+  case IPC_T_SUBSCRIBE:
+    ipc_enc_subscribe(&b, m->topic);
+    break;
+  case IPC_T_UNSUBSCRIBE:
+    ipc_enc_unsubscribe(&b, m->topic);
+    break;
   case IPC_T_MESSAGE:
   case IPC_T_PUBLISH:
     data = json_text(m->data);

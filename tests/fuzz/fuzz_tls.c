@@ -108,14 +108,15 @@ static void setup(void) {
     abort();
   atexit(remove_dir);
   make_cert();
-  snprintf(text, sizeof(text),
-           "{\"gateway\": {\"listen\": \"127.0.0.1:1\", \"max_header_bytes\": 1024,"
-           " \"max_body_bytes\": 512, \"header_timeout_ms\": 2000, \"access_log\": null,"
-           " \"tls\": {\"listen\": \"127.0.0.1:2\", \"certificates\": "
-           "[{\"cert\": \"%s/c.pem\", \"key\": \"%s/k.pem\"}]}},"
-           " \"control\": {\"socket\": \"%s/ctl.sock\"}, \"logs\": {\"dir\": \"%s\"},"
-           " \"services\": [{\"name\": \"s\", \"command\": [\"/bin/true\"], \"routes\": [\"/s\"]}]}",
-           dir, dir, dir, dir);
+  snprintf(
+      text, sizeof(text),
+      "{\"gateway\": {\"listen\": \"127.0.0.1:1\", \"max_header_bytes\": 1024,"
+      " \"max_body_bytes\": 512, \"header_timeout_ms\": 2000, \"access_log\": null,"
+      " \"tls\": {\"listen\": \"127.0.0.1:2\", \"certificates\": "
+      "[{\"cert\": \"%s/c.pem\", \"key\": \"%s/k.pem\"}]}},"
+      " \"control\": {\"socket\": \"%s/ctl.sock\"}, \"logs\": {\"dir\": \"%s\"},"
+      " \"services\": [{\"name\": \"s\", \"command\": [\"/bin/true\"], \"routes\": [\"/s\"]}]}",
+      dir, dir, dir, dir);
   struct cfg_env env = {.file = "fuzz.json", .dir = "/tmp", .path = "/usr/bin:/bin"};
   struct cfg *cfg = NULL;
   struct cfg_errors errs;

@@ -69,8 +69,7 @@ static void raw(const char *line) {
 static void raw_response(int64_t id, const char *body) {
   char line[160];
   snprintf(line, sizeof(line),
-           "{\"type\":\"response\",\"id\":%" PRId64 ",\"status\":200,\"body\":\"%s\"}\n", id,
-           body);
+           "{\"type\":\"response\",\"id\":%" PRId64 ",\"status\":200,\"body\":\"%s\"}\n", id, body);
   raw(line);
 }
 
@@ -248,9 +247,9 @@ static int on_stubborn_line(void *ctx, const char *line, size_t len) {
 
 /* record_signal: says which signal came, and exits. */
 static void on_recorded(int sig) {
-  static const char *const names[] = {[SIGTERM] = "SIGTERM", [SIGINT] = "SIGINT",
-                                      [SIGQUIT] = "SIGQUIT", [SIGHUP] = "SIGHUP",
-                                      [SIGUSR1] = "SIGUSR1", [SIGUSR2] = "SIGUSR2"};
+  static const char *const names[] = {
+      [SIGTERM] = "SIGTERM", [SIGINT] = "SIGINT",   [SIGQUIT] = "SIGQUIT",
+      [SIGHUP] = "SIGHUP",   [SIGUSR1] = "SIGUSR1", [SIGUSR2] = "SIGUSR2"};
   const char *name = names[sig] ? names[sig] : "another signal";
   if (write(1, "got ", 4) < 0 || write(1, name, strlen(name)) < 0 || write(1, "\n", 1) < 0)
     _exit(1);

@@ -15,15 +15,15 @@ static int status(uint32_t domain, uint32_t code, int64_t elapsed, int64_t sto) 
 }
 
 TEST(server_errors) {
-  CHECK_INT(status(MONGOC_ERROR_SERVER, 50, 0, 6000), 504);   /* MaxTimeMSExpired */
-  CHECK_INT(status(MONGOC_ERROR_SERVER, 262, 0, 6000), 504);  /* ExceededTimeLimit */
-  CHECK_INT(status(MONGOC_ERROR_SERVER, 2, 0, 6000), 400);    /* BadValue */
+  CHECK_INT(status(MONGOC_ERROR_SERVER, 50, 0, 6000), 504);    /* MaxTimeMSExpired */
+  CHECK_INT(status(MONGOC_ERROR_SERVER, 262, 0, 6000), 504);   /* ExceededTimeLimit */
+  CHECK_INT(status(MONGOC_ERROR_SERVER, 2, 0, 6000), 400);     /* BadValue */
   CHECK_INT(status(MONGOC_ERROR_SERVER, 40324, 0, 6000), 400); /* unknown stage */
-  CHECK_INT(status(MONGOC_ERROR_SERVER, 13, 0, 6000), 403);   /* Unauthorized */
+  CHECK_INT(status(MONGOC_ERROR_SERVER, 13, 0, 6000), 403);    /* Unauthorized */
   CHECK_INT(status(MONGOC_ERROR_SERVER, 13435, 0, 6000), 503); /* NotPrimaryNoSecondaryOk */
-  CHECK_INT(status(MONGOC_ERROR_SERVER, 91, 0, 6000), 503);   /* ShutdownInProgress */
-  CHECK_INT(status(MONGOC_ERROR_SERVER, 1, 0, 6000), 502);    /* InternalError */
-  CHECK_INT(status(MONGOC_ERROR_SERVER, 26, 0, 6000), 404);   /* NamespaceNotFound */
+  CHECK_INT(status(MONGOC_ERROR_SERVER, 91, 0, 6000), 503);    /* ShutdownInProgress */
+  CHECK_INT(status(MONGOC_ERROR_SERVER, 1, 0, 6000), 502);     /* InternalError */
+  CHECK_INT(status(MONGOC_ERROR_SERVER, 26, 0, 6000), 404);    /* NamespaceNotFound */
 }
 
 TEST(driver_errors) {
@@ -82,9 +82,16 @@ TEST(config_defaults) {
 }
 
 TEST(config_values_and_errors) {
-  static const char *const set[] = {"MONGODB_URI", "mongodb://h/?replicaSet=rs",
-                                    "READMONGO_ALLOW", "a.*", "READMONGO_MAX_LIMIT", "50",
-                                    "READMONGO_MAX_TIME_MS", "250", "UV_THREADPOOL_SIZE", "4",
+  static const char *const set[] = {"MONGODB_URI",
+                                    "mongodb://h/?replicaSet=rs",
+                                    "READMONGO_ALLOW",
+                                    "a.*",
+                                    "READMONGO_MAX_LIMIT",
+                                    "50",
+                                    "READMONGO_MAX_TIME_MS",
+                                    "250",
+                                    "UV_THREADPOOL_SIZE",
+                                    "4",
                                     NULL};
   static const char *const bad[] = {"READMONGO_MAX_LIMIT", "10x", NULL};
   static const char *const one[] = {"UV_THREADPOOL_SIZE", "1", NULL};

@@ -31,7 +31,7 @@ TEST(explicit_entries) {
   CHECK_INT(allowed(spec, "shop", "users"), 0);
   CHECK_INT(allowed(spec, "logs", "anything.with.dots"), 1);
   CHECK_INT(allowed(spec, "logs", "system.js"), 0); /* db.* skips system.* */
-  CHECK_INT(allowed(spec, "admin", "audit"), 1);     /* named: allowed */
+  CHECK_INT(allowed(spec, "admin", "audit"), 1);    /* named: allowed */
   CHECK_INT(allowed(spec, "admin", "users"), 0);
   CHECK_INT(allowed(spec, "other", "orders"), 0);
   CHECK_INT(allowed("a.b.c", "a", "b.c"), 1);
@@ -85,16 +85,22 @@ TEST(refused_operators_anywhere) {
   CHECK_INT(scan("filter", "{\"a\":{\"$gt\":1},\"b\":[{\"c\":1}]}", NULL, &err), 0);
   CHECK_INT(scan("filter", "{\"$where\":\"sleep(1)\"}", NULL, &err), 400);
   CHECK_STR(err.msg, "filter.$where: $where is refused: server-side JavaScript is not allowed");
-  CHECK_INT(scan("filter", "{\"$expr\":{\"$function\":{\"body\":\"x\",\"args\":[],"
-                           "\"lang\":\"js\"}}}", NULL, &err), 400);
-  CHECK_INT(scan("pipeline", "[{\"$group\":{\"_id\":1,\"x\":{\"$accumulator\":{}}}}]", NULL,
-                 &err), 400);
+  CHECK_INT(scan("filter",
+                 "{\"$expr\":{\"$function\":{\"body\":\"x\",\"args\":[],"
+                 "\"lang\":\"js\"}}}",
+                 NULL, &err),
+            400);
+  CHECK_INT(scan("pipeline", "[{\"$group\":{\"_id\":1,\"x\":{\"$accumulator\":{}}}}]", NULL, &err),
+            400);
   CHECK_STR(err.msg, "pipeline.0.$group.x.$accumulator: $accumulator is refused: server-side "
                      "JavaScript is not allowed");
   CHECK_INT(scan("pipeline", "[{\"$match\":{}},{\"$merge\":{\"into\":\"x\"}}]", NULL, &err), 400);
   CHECK_STR(err.msg, "pipeline.1.$merge: $merge is refused: writes are not allowed");
-  CHECK_INT(scan("pipeline", "[{\"$lookup\":{\"from\":\"o\",\"as\":\"x\",\"pipeline\":"
-                             "[{\"$out\":\"y\"}]}}]", NULL, &err), 400);
+  CHECK_INT(scan("pipeline",
+                 "[{\"$lookup\":{\"from\":\"o\",\"as\":\"x\",\"pipeline\":"
+                 "[{\"$out\":\"y\"}]}}]",
+                 NULL, &err),
+            400);
   CHECK_INT(scan("pipeline", "[{\"$changeStream\":{}}]", NULL, &err), 400);
   /* Values are not operators: "$out" as a string is fine. */
   CHECK_INT(scan("filter", "{\"a\":\"$out\",\"b\":{\"$in\":[\"$where\"]}}", NULL, &err), 0);
@@ -104,19 +110,23 @@ TEST(pipelines_reading_other_collections) {
   struct rm_err err;
   const char *spec = "db.orders,db.items";
   CHECK_INT(scan("pipeline", "[{\"$lookup\":{\"from\":\"items\",\"as\":\"i\"}}]", spec, &err), 0);
-  CHECK_INT(scan("pipeline", "[{\"$lookup\":{\"from\":\"users\",\"as\":\"u\"}}]", spec, &err),
-            403);
+  CHECK_INT(scan("pipeline", "[{\"$lookup\":{\"from\":\"users\",\"as\":\"u\"}}]", spec, &err), 403);
   CHECK_STR(err.msg, "pipeline.0.$lookup: $lookup reads namespace db.users, which is not allowed");
   CHECK_INT(scan("pipeline", "[{\"$unionWith\":\"users\"}]", spec, &err), 403);
-  CHECK_INT(scan("pipeline", "[{\"$unionWith\":{\"coll\":\"items\",\"pipeline\":"
-                             "[{\"$graphLookup\":{\"from\":\"users\"}}]}}]", spec, &err), 403);
+  CHECK_INT(scan("pipeline",
+                 "[{\"$unionWith\":{\"coll\":\"items\",\"pipeline\":"
+                 "[{\"$graphLookup\":{\"from\":\"users\"}}]}}]",
+                 spec, &err),
+            403);
   CHECK_STR(err.msg, "pipeline.0.$unionWith.pipeline.0.$graphLookup: $graphLookup reads "
                      "namespace db.users, which is not allowed");
-  CHECK_INT(scan("pipeline", "[{\"$lookup\":{\"from\":{\"db\":\"x\",\"coll\":\"y\"}}}]", spec,
-                 &err), 403);
+  CHECK_INT(
+      scan("pipeline", "[{\"$lookup\":{\"from\":{\"db\":\"x\",\"coll\":\"y\"}}}]", spec, &err),
+      403);
   CHECK_INT(scan("pipeline", "[{\"$lookup\":{\"from\":\"system.users\"}}]", NULL, &err), 403);
-  CHECK_INT(scan("pipeline", "[{\"$facet\":{\"x\":[{\"$lookup\":{\"from\":\"users\"}}]}}]",
-                 NULL, &err), 0);
+  CHECK_INT(
+      scan("pipeline", "[{\"$facet\":{\"x\":[{\"$lookup\":{\"from\":\"users\"}}]}}]", NULL, &err),
+      0);
 }
 
 int main(void) {

@@ -46,8 +46,8 @@ TEST(find_with_every_parameter) {
   struct rm_op op;
   struct rm_err err;
   CHECK_INT(get("/db/coll",
-                "filter=%7B%22a%22%3A1%7D&projection={\"a\":1}&sort={\"b\":-1}&limit=5&skip=2",
-                &op, &err),
+                "filter=%7B%22a%22%3A1%7D&projection={\"a\":1}&sort={\"b\":-1}&limit=5&skip=2", &op,
+                &err),
             0);
   CHECK_INT(op.kind, RM_FIND);
   CHECK_STR(op.db, "db");
@@ -133,8 +133,9 @@ TEST(ids) {
   struct rm_op op;
   struct rm_err err;
   CHECK_INT(get("/db/c/0123456789abcdef01234567", "", &op, &err), 0);
-  CHECK_STR(json(op.filter), "{ \"_id\" : { \"$in\" : [ { \"$oid\" : \"0123456789abcdef01234567\" }, "
-                             "\"0123456789abcdef01234567\" ] } }");
+  CHECK_STR(json(op.filter),
+            "{ \"_id\" : { \"$in\" : [ { \"$oid\" : \"0123456789abcdef01234567\" }, "
+            "\"0123456789abcdef01234567\" ] } }");
   CHECK_INT(op.limit, 2);
   CHECK_INT(op.id_numeric, 0);
   rm_op_free(&op);
@@ -200,7 +201,8 @@ TEST(invalid_json_names_the_parameter_and_position) {
   struct rm_op op;
   struct rm_err err;
   CHECK_INT(get("/db/c", "filter={\"a\":1,}", &op, &err), 400);
-  CHECK_STR(err.msg, "filter: invalid JSON: Got parse error at \"}\", position 7: \"TRAILING_COMMA\"");
+  CHECK_STR(err.msg,
+            "filter: invalid JSON: Got parse error at \"}\", position 7: \"TRAILING_COMMA\"");
   CHECK_INT(get("/db/c", "sort={\"a\":", &op, &err), 400);
   CHECK_STR(err.msg, "sort: invalid JSON: Incomplete JSON (input ends at position 5)");
   CHECK_INT(get("/db/c", "filter=[1]", &op, &err), 400);
@@ -236,14 +238,16 @@ TEST(refused_operators_and_namespaces) {
   CHECK_INT(get("/local/oplog.rs", "", &op, &err), 403);
   CHECK_INT(get("/config/x/_count", "", &op, &err), 403);
   CHECK_INT(get("/db/c", "filter={\"$or\":[{\"a\":1},{\"$where\":\"1\"}]}", &op, &err), 400);
-  CHECK_STR(err.msg, "filter.$or.1.$where: $where is refused: server-side JavaScript is not allowed");
+  CHECK_STR(err.msg,
+            "filter.$or.1.$where: $where is refused: server-side JavaScript is not allowed");
   CHECK_INT(get("/db/c", "projection={\"x\":{\"$function\":{}}}", &op, &err), 400);
   CHECK_INT(route("POST", "/db/c/_aggregate", "",
                   "[{\"$facet\":{\"a\":[{\"$match\":{}}],\"b\":[{\"$out\":\"x\"}]}}]", NULL, &op,
                   &err),
             400);
   CHECK_STR(err.msg, "pipeline.0.$facet.b.0.$out: $out is refused: writes are not allowed");
-  CHECK_INT(route("POST", "/db/c/_aggregate", "", "[{\"$lookup\":{\"from\":\"system.users\","
+  CHECK_INT(route("POST", "/db/c/_aggregate", "",
+                  "[{\"$lookup\":{\"from\":\"system.users\","
                   "\"as\":\"u\",\"localField\":\"a\",\"foreignField\":\"b\"}}]",
                   NULL, &op, &err),
             403);
@@ -252,9 +256,10 @@ TEST(refused_operators_and_namespaces) {
 }
 
 TEST(utf8_cut) {
-  const char *s = "ab\xc3\xa9" "cd"; /* "abécd" */
+  const char *s = "ab\xc3\xa9"
+                  "cd"; /* "abécd" */
   CHECK_INT(rm_json_utf8_cut(s, 6, 10), 6);
-  CHECK_INT(rm_json_utf8_cut(s, 6, 3), 2);  /* not inside é */
+  CHECK_INT(rm_json_utf8_cut(s, 6, 3), 2); /* not inside é */
   CHECK_INT(rm_json_utf8_cut(s, 6, 4), 4);
   CHECK_INT(rm_json_utf8_cut(s, 6, 2), 2);
 }

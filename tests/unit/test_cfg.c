@@ -93,8 +93,12 @@ static void fixture_teardown(void) {
 
 /* Returns the fake environment of the fixture. */
 static struct cfg_env fixture_env(void) {
-  struct cfg_env env = {.file = "muster.json", .dir = tmp, .bin_dir = bin_dir,
-                        .path = path_env, .getenv = fake_getenv, .getenv_ctx = (void *)vars,
+  struct cfg_env env = {.file = "muster.json",
+                        .dir = tmp,
+                        .bin_dir = bin_dir,
+                        .path = path_env,
+                        .getenv = fake_getenv,
+                        .getenv_ctx = (void *)vars,
                         .ncpu = 3};
   return env;
 }
@@ -218,12 +222,14 @@ TEST(tls_errors) {
   CHECK(one_error("{\"gateway\": {\"tls\": {\"certificates\": [{\"cert\": \"a\", \"key\": \"b\"}], "
                   "\"http2\": 1}}}",
                   "gateway.tls.http2: must be true or false, got a number"));
-  CHECK(one_error("{\"gateway\": {\"listen\": \"127.0.0.1:8443\", \"tls\": {\"certificates\": "
-                  "[{\"cert\": \"a\", \"key\": \"b\"}]}}}",
-                  "gateway.tls.listen: port 8443 is gateway.listen's: TLS needs a port of its own"));
-  CHECK(one_error("{\"gateway\": {\"tls\": {\"certificates\": [{\"cert\": \"a\", \"key\": \"b\"}]}}, "
-                  "\"admin\": {\"listen\": \"127.0.0.1:8443\"}}",
-                  "admin.listen: port 8443 is gateway.tls's: admin must not be on the public port"));
+  CHECK(
+      one_error("{\"gateway\": {\"listen\": \"127.0.0.1:8443\", \"tls\": {\"certificates\": "
+                "[{\"cert\": \"a\", \"key\": \"b\"}]}}}",
+                "gateway.tls.listen: port 8443 is gateway.listen's: TLS needs a port of its own"));
+  CHECK(
+      one_error("{\"gateway\": {\"tls\": {\"certificates\": [{\"cert\": \"a\", \"key\": \"b\"}]}}, "
+                "\"admin\": {\"listen\": \"127.0.0.1:8443\"}}",
+                "admin.listen: port 8443 is gateway.tls's: admin must not be on the public port"));
 }
 
 /* ---- Defaults ---- */
@@ -534,10 +540,10 @@ TEST(retry_budget_number) {
   CHECK(c != NULL && c->gateway.retry_budget == 10);
   cfg_free(c);
   cfg_errors_free(&e);
-  CHECK(one_error("{\"gateway\": {\"retry_budget\": -0.1}}",
-                  "gateway.retry_budget: must be 0..10"));
-  CHECK(one_error("{\"gateway\": {\"retry_budget\": 10.5}}",
-                  "gateway.retry_budget: must be 0..10"));
+  CHECK(
+      one_error("{\"gateway\": {\"retry_budget\": -0.1}}", "gateway.retry_budget: must be 0..10"));
+  CHECK(
+      one_error("{\"gateway\": {\"retry_budget\": 10.5}}", "gateway.retry_budget: must be 0..10"));
   CHECK(one_error("{\"gateway\": {\"retry_budget\": \"0.2\"}}",
                   "gateway.retry_budget: must be a number, got a string"));
   CHECK(one_error("{\"gateway\": {\"retry_budget\": null}}",
@@ -1115,7 +1121,8 @@ TEST(upstream) {
   cfg_free(c);
   cfg_errors_free(&e);
   c = parse(svc("\"upstream\": {\"unix\": \"run/a.sock\", \"ready\": \"message\", "
-                "\"keepalive\": 0}"), &e);
+                "\"keepalive\": 0}"),
+            &e);
   CHECK(c != NULL);
   if (c) {
     CHECK_STR(c->services[0].upstream.unix_path, in_tmp("run/a.sock"));
@@ -1137,7 +1144,8 @@ TEST(upstream) {
 }
 
 TEST(upstream_errors) {
-  CHECK(one_error(svc("\"upstream\": {\"port\": 0}"), "services[0].upstream.port: must be 1..65535"));
+  CHECK(
+      one_error(svc("\"upstream\": {\"port\": 0}"), "services[0].upstream.port: must be 1..65535"));
   CHECK(one_error(svc("\"upstream\": {\"port\": \"80\"}"),
                   "services[0].upstream.port: must be an integer, got a string"));
   CHECK(one_error(svc("\"instances\": 2, \"upstream\": {\"port\": 65535}"),
@@ -1193,9 +1201,11 @@ TEST(tcp_routes) {
   const char *up = "\"services\": [{\"name\": \"chat\", \"command\": [\"svc\"], "
                    "\"upstream\": {\"port\": 7100}}, {\"name\": \"ipc\", \"command\": [\"svc\"]}]";
   char json[1024];
-  snprintf(json, sizeof(json), "{\"tcp\": [{\"listen\": \"127.0.0.1:7000\", \"service\": "
+  snprintf(json, sizeof(json),
+           "{\"tcp\": [{\"listen\": \"127.0.0.1:7000\", \"service\": "
            "\"chat\"}, {\"listen\": \"7001\", \"service\": \"chat\", \"idle_timeout_ms\": 0, "
-           "\"max_connections\": 5}], %s}", up);
+           "\"max_connections\": 5}], %s}",
+           up);
   struct cfg *c = parse(json, &e);
   CHECK(c != NULL);
   if (c) {
@@ -1214,21 +1224,26 @@ TEST(tcp_routes) {
   snprintf(json, sizeof(json), "{\"tcp\": [{\"listen\": \"7000\", \"service\": \"ipc\"}], %s}", up);
   CHECK(one_error(json, "tcp[0].service: \"ipc\" has no upstream: a TCP route needs a program "
                         "listening on a port or a socket"));
-  snprintf(json, sizeof(json), "{\"tcp\": [{\"listen\": \"7000\", \"service\": \"nope\"}], %s}", up);
+  snprintf(json, sizeof(json), "{\"tcp\": [{\"listen\": \"7000\", \"service\": \"nope\"}], %s}",
+           up);
   CHECK(one_error(json, "tcp[0].service: no service is called \"nope\""));
   snprintf(json, sizeof(json), "{\"tcp\": [{\"service\": \"chat\"}], %s}", up);
   CHECK(one_error(json, "tcp[0].listen: required"));
   snprintf(json, sizeof(json), "{\"tcp\": [{\"listen\": \"7000\"}], %s}", up);
   CHECK(one_error(json, "tcp[0].service: required"));
-  snprintf(json, sizeof(json), "{\"tcp\": [{\"listen\": \"7000\", \"service\": \"chat\"}, "
-           "{\"listen\": \"127.0.0.1:7000\", \"service\": \"chat\"}], %s}", up);
+  snprintf(json, sizeof(json),
+           "{\"tcp\": [{\"listen\": \"7000\", \"service\": \"chat\"}, "
+           "{\"listen\": \"127.0.0.1:7000\", \"service\": \"chat\"}], %s}",
+           up);
   CHECK(one_error(json, "tcp[1].listen: port 7000 is already muster's tcp[0].listen"));
   snprintf(json, sizeof(json), "{\"tcp\": [{\"listen\": \"7100\", \"service\": \"chat\"}], %s}",
            up);
   CHECK(one_error(json, "services[0].upstream.port: port 7100 is muster's own (tcp[0].listen)"));
   CHECK(one_error("{\"tcp\": {}}", "tcp: must be an array, got an object"));
-  snprintf(json, sizeof(json), "{\"tcp\": [{\"listen\": \"7000\", \"service\": \"chat\", "
-           "\"idle_timeout_ms\": 5}], %s}", up);
+  snprintf(json, sizeof(json),
+           "{\"tcp\": [{\"listen\": \"7000\", \"service\": \"chat\", "
+           "\"idle_timeout_ms\": 5}], %s}",
+           up);
   CHECK(one_error(json, "tcp[0].idle_timeout_ms: must be 0 or 100..86400000"));
 }
 
@@ -1433,7 +1448,8 @@ TEST(supervision_values) {
   }
   cfg_free(c);
   cfg_errors_free(&e);
-  c = parse(svc("\"env_file\": \"-nothere.env\", \"health\": {\"command\": [\"svc\", \"-q\"]}"), &e);
+  c = parse(svc("\"env_file\": \"-nothere.env\", \"health\": {\"command\": [\"svc\", \"-q\"]}"),
+            &e);
   CHECK(c != NULL);
   if (c != NULL) {
     const struct cfg_service *s = &c->services[0];
@@ -1466,8 +1482,7 @@ TEST(supervision_errors) {
                   "services[0].success_exit_codes[1]: must be an exit code 0..255"));
   CHECK(one_error(svc("\"success_exit_codes\": [3, 3]"),
                   "services[0].success_exit_codes[1]: duplicate exit code 3"));
-  snprintf(want, sizeof(want),
-           "services[0].env_file: %s: cannot read: No such file or directory",
+  snprintf(want, sizeof(want), "services[0].env_file: %s: cannot read: No such file or directory",
            in_tmp("nothere.env"));
   CHECK(one_error(svc("\"env_file\": \"nothere.env\""), want));
   snprintf(want, sizeof(want), "services[0].env_file: %s:2: unterminated double quote",
@@ -1556,7 +1571,8 @@ TEST(depends_on_graph) {
                     "\"depends_on\": [\"b\"]}, {\"name\": \"b\", \"command\": [\"svc\"], "
                     "\"depends_on\": [\"a\"]}]}";
   CHECK(one_error(two, "services[0].depends_on: cycle a \xe2\x86\x92 b \xe2\x86\x92 a"));
-  CHECK(one_error(svc("\"depends_on\": [\"a\"]"), "services[0].depends_on: cycle a \xe2\x86\x92 a"));
+  CHECK(
+      one_error(svc("\"depends_on\": [\"a\"]"), "services[0].depends_on: cycle a \xe2\x86\x92 a"));
   CHECK(one_error(svc("\"depends_on\": [\"zz\"]"),
                   "services[0].depends_on[0]: unknown service \"zz\""));
   CHECK(one_error(svc("\"depends_on\": \"zz\""),
@@ -1579,7 +1595,8 @@ TEST(depends_on_graph) {
                         "[\"svc\"], \"depends_on\": [\"base\"]}, {\"name\": \"base\", "
                         "\"command\": [\"svc\"]}]}",
                         &e);
-  CHECK(c != NULL && c->services[0].ndepends == 2 && strcmp(c->services[0].depends_on[1], "r") == 0);
+  CHECK(c != NULL && c->services[0].ndepends == 2 &&
+        strcmp(c->services[0].depends_on[1], "r") == 0);
   /* depends_on orders starts and stops: changing it restarts nothing */
   struct cfg_errors e2;
   struct cfg *c2 = parse("{\"services\": [{\"name\": \"top\", \"command\": [\"svc\"]}]}", &e2);

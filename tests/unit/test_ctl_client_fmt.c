@@ -198,9 +198,8 @@ static int session(struct captured *c, const char *replies, const char *const *w
 /* ---- Commands ---- */
 
 TEST(command_words) {
-  const char *words[] = {"status",   "start", "stop",    "restart", "scale",
-                         "reload",   "logs",  "events",  "shutdown", "drain",
-                         "undrain",  "rooms", "publish", "version"};
+  const char *words[] = {"status", "start",    "stop",  "restart", "scale", "reload",  "logs",
+                         "events", "shutdown", "drain", "undrain", "rooms", "publish", "version"};
   for (int i = 0; i < 14; i++) {
     enum ctl_cmd_type t = CTL_NONE;
     CHECK_INT(ctl_client_cmd_find(words[i], &t), 0);

@@ -52,7 +52,8 @@ TEST(errors) {
   EXPECT_ERR("{\"cmd\":5}", "field \"cmd\" (a string) is required");
   EXPECT_ERR("{\"cmd\":\"frob\"}", "unknown command \"frob\"");
   EXPECT_ERR("{\"cmd\":\"stop\"}", "stop: field \"service\" is required");
-  EXPECT_ERR("{\"cmd\":\"stop\",\"service\":\"\"}", "stop: field \"service\" must be a service name");
+  EXPECT_ERR("{\"cmd\":\"stop\",\"service\":\"\"}",
+             "stop: field \"service\" must be a service name");
   EXPECT_ERR("{\"cmd\":\"stop\",\"service\":1}", "stop: field \"service\" must be a service name");
   EXPECT_ERR("{\"cmd\":\"stop\",\"sevice\":\"d\"}", "unknown field \"sevice\"");
   EXPECT_ERR("{\"cmd\":\"scale\",\"service\":\"d\"}", "scale: field \"instances\" is required");

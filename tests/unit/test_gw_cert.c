@@ -30,12 +30,12 @@ TEST(wildcard_left_most_label) {
 }
 
 TEST(wildcard_forms_refused) {
-  CHECK(!gw_cert_name_match("*.com", "example.com"));        /* two labels after it */
+  CHECK(!gw_cert_name_match("*.com", "example.com")); /* two labels after it */
   CHECK(!gw_cert_name_match("*", "example"));
   CHECK(!gw_cert_name_match("*.", "a."));
   CHECK(!gw_cert_name_match("w*.example.com", "www.example.com")); /* part of a label */
   CHECK(!gw_cert_name_match("*w.example.com", "ww.example.com"));
-  CHECK(!gw_cert_name_match("www.*.com", "www.example.com"));     /* not left-most */
+  CHECK(!gw_cert_name_match("www.*.com", "www.example.com")); /* not left-most */
   CHECK(!gw_cert_name_match("*.*.example.com", "a.b.example.com"));
   CHECK(!gw_cert_name_match("**.example.com", "a.example.com"));
   CHECK(!gw_cert_name_match("*.example.com", "*.example.com")); /* a client's '*' is no name */

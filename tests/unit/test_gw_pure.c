@@ -78,7 +78,7 @@ TEST(routes) {
   CHECK_STR(match(&r, "GET", NULL, "/apix"), "none");
   CHECK_STR(match(&r, "GET", NULL, "/"), "none");
   CHECK_STR(match(&r, "GET", NULL, "/x/y"), "c");
-  CHECK_STR(match(&r, "POST", NULL, "/x/y"), "none"); /* method-bound */
+  CHECK_STR(match(&r, "POST", NULL, "/x/y"), "none");            /* method-bound */
   CHECK_STR(match(&r, "GET", "api.example.com", "/api/q"), "c"); /* host-bound first */
   CHECK_STR(match(&r, "GET", "API.Example.com", "/api/q"), "c");
   CHECK_STR(match(&r, "GET", "other", "/api/q"), "a");

@@ -93,7 +93,8 @@ TEST(framing) {
   CHECK(parses_as("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello", 0, 0, 0, GW_UP_DONE, 200,
                   "hello"));
   CHECK(parses_as("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
-                  "3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n", 0, 0, 0, GW_UP_DONE, 200, "hello"));
+                  "3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n",
+                  0, 0, 0, GW_UP_DONE, 200, "hello"));
   CHECK(parses_as("HTTP/1.1 200 OK\r\n\r\nuntil the close", 0, 0, 1, GW_UP_DONE, 200,
                   "until the close"));
   CHECK(parses_as("HTTP/1.0 200 OK\r\n\r\nold", 0, 0, 1, GW_UP_DONE, 200, "old"));
@@ -104,10 +105,11 @@ TEST(framing) {
   CHECK(parses_as("HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n", 1, 0, 0, GW_UP_DONE, 200, ""));
   /* trailers are read and dropped */
   CHECK(parses_as("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
-                  "2\r\nok\r\n0\r\nx-trailer: 1\r\n\r\n", 0, 0, 0, GW_UP_DONE, 200, "ok"));
+                  "2\r\nok\r\n0\r\nx-trailer: 1\r\n\r\n",
+                  0, 0, 0, GW_UP_DONE, 200, "ok"));
   /* a body cut by the close */
-  CHECK(parses_as("HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nshort", 0, 0, 1, GW_UP_INVALID,
-                  200, "short"));
+  CHECK(parses_as("HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nshort", 0, 0, 1, GW_UP_INVALID, 200,
+                  "short"));
   /* a connection closed before any byte: nothing started */
   CHECK(parses_as("", 0, 0, 1, GW_UP_MORE, 0, ""));
 }
@@ -123,11 +125,13 @@ TEST(clen_and_keepalive) {
   CHECK_INT(gw_up_parse_keepalive(&p), 1);
   gw_up_parse_free(&p);
   CHECK_INT(run(&p, &s, "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n", 0, 0,
-                0, 0, &used), GW_UP_DONE);
+                0, 0, &used),
+            GW_UP_DONE);
   CHECK_INT(gw_up_parse_keepalive(&p), 0);
   gw_up_parse_free(&p);
   CHECK_INT(run(&p, &s, "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n", 0, 0, 0,
-                0, &used), GW_UP_DONE);
+                0, &used),
+            GW_UP_DONE);
   CHECK_INT(s.clen, -1);
   CHECK_INT(gw_up_parse_keepalive(&p), 1);
   gw_up_parse_free(&p);
@@ -138,8 +142,11 @@ TEST(interim_and_upgrade) {
   struct gw_up_parser p;
   struct seen s;
   size_t used;
-  CHECK_INT(run(&p, &s, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n"
-                "HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n", 1, 0, 0, 0, &used), GW_UP_DONE);
+  CHECK_INT(run(&p, &s,
+                "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n"
+                "HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n",
+                1, 0, 0, 0, &used),
+            GW_UP_DONE);
   CHECK_INT(s.heads, 1);
   CHECK_INT(s.status, 201);
   gw_up_parse_free(&p);
@@ -188,9 +195,11 @@ TEST(headers_for_the_client) {
   struct gw_up_parser p;
   struct seen s;
   size_t used;
-  CHECK_INT(run(&p, &s, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close, X-Hop\r\n"
+  CHECK_INT(run(&p, &s,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close, X-Hop\r\n"
                 "Keep-Alive: timeout=5\r\nX-Hop: 1\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"
-                "X-Request-Id: theirs\r\nContent-Length: 2\r\nDate: x\r\n\r\nok", 0, 0, 0, 0, &used),
+                "X-Request-Id: theirs\r\nContent-Length: 2\r\nDate: x\r\n\r\nok",
+                0, 0, 0, 0, &used),
             GW_UP_DONE);
   struct ipc_header *h = NULL;
   size_t cap = 0;

@@ -105,7 +105,7 @@ TEST(oversized_line_without_newline) {
   ipc_frame_init(&f, 8);
   CHECK_INT(feed(&f, &s, "12345"), 0);
   CHECK_INT(feed(&f, &s, "6789"), UV_E2BIG); /* detected before the newline */
-  CHECK_INT(ipc_frame_pending(&f), 0);        /* and the memory released */
+  CHECK_INT(ipc_frame_pending(&f), 0);       /* and the memory released */
   ipc_frame_free(&f);
 }
 

@@ -28,9 +28,11 @@ static void expect_error(const char *line, const char *want, int lineno) {
 
 TEST(parse_request) {
   struct ipc_msg m;
-  CHECK_INT(parse(&m, "{\"type\":\"request\",\"id\":7,\"method\":\"GET\",\"path\":\"/d/echo\","
-                      "\"query\":\"a=1\",\"prefix\":\"/d\",\"headers\":{\"x\":\"1\",\"y\":[\"a\",\"b\"]},"
-                      "\"body\":\"hi\",\"remote\":\"127.0.0.1\"}"), 0);
+  CHECK_INT(
+      parse(&m, "{\"type\":\"request\",\"id\":7,\"method\":\"GET\",\"path\":\"/d/echo\","
+                "\"query\":\"a=1\",\"prefix\":\"/d\",\"headers\":{\"x\":\"1\",\"y\":[\"a\",\"b\"]},"
+                "\"body\":\"hi\",\"remote\":\"127.0.0.1\"}"),
+      0);
   CHECK_INT(m.type, IPC_T_REQUEST);
   CHECK_INT(m.id, 7);
   CHECK_STR(m.method, "GET");
@@ -53,7 +55,8 @@ TEST(parse_request) {
 TEST(parse_request_defaults_and_base64) {
   struct ipc_msg m;
   CHECK_INT(parse(&m, "{\"type\":\"request\",\"id\":1,\"method\":\"POST\",\"path\":\"/\","
-                      "\"body_base64\":\"AP8A\"}"), 0);
+                      "\"body_base64\":\"AP8A\"}"),
+            0);
   CHECK_STR(m.query, "");
   CHECK_STR(m.prefix, "");
   CHECK_INT(m.body_len, 3);
@@ -77,8 +80,8 @@ TEST(parse_every_type) {
       "{\"type\":\"publish\",\"topic\":\"t\",\"data\":null}",
   };
   static const enum ipc_type types[] = {
-      IPC_T_CANCEL, IPC_T_PING, IPC_T_SHUTDOWN, IPC_T_MESSAGE, IPC_T_READY, IPC_T_RESPONSE,
-      IPC_T_CHUNK, IPC_T_END, IPC_T_PONG, IPC_T_SUBSCRIBE, IPC_T_UNSUBSCRIBE, IPC_T_PUBLISH};
+      IPC_T_CANCEL, IPC_T_PING, IPC_T_SHUTDOWN, IPC_T_MESSAGE,   IPC_T_READY,       IPC_T_RESPONSE,
+      IPC_T_CHUNK,  IPC_T_END,  IPC_T_PONG,     IPC_T_SUBSCRIBE, IPC_T_UNSUBSCRIBE, IPC_T_PUBLISH};
   for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
     struct ipc_msg m;
     int rc = parse(&m, lines[i]);
@@ -92,7 +95,8 @@ TEST(parse_every_type) {
 TEST(parse_response_fields) {
   struct ipc_msg m;
   CHECK_INT(parse(&m, "{\"type\":\"response\",\"id\":9,\"status\":201,\"stream\":true,"
-                      "\"headers\":{\"a\":\"b\"}}"), 0);
+                      "\"headers\":{\"a\":\"b\"}}"),
+            0);
   CHECK_INT(m.id, 9);
   CHECK_INT(m.status, 201);
   CHECK_INT(m.stream, 1);
@@ -144,25 +148,31 @@ TEST(field_errors) {
                "request: field \"method\" must be a string");
   EXPECT_ERROR("{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"headers\":[]}",
                "request: field \"headers\" must be an object");
-  EXPECT_ERROR("{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"headers\":{\"a\":1}}",
+  EXPECT_ERROR(
+      "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"headers\":{\"a\":1}}",
+      "request: header \"a\" must be a string or an array of strings");
+  EXPECT_ERROR("{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/"
+               "\",\"headers\":{\"a\":[\"x\",2]}}",
                "request: header \"a\" must be a string or an array of strings");
-  EXPECT_ERROR("{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"headers\":{\"a\":[\"x\",2]}}",
-               "request: header \"a\" must be a string or an array of strings");
-  EXPECT_ERROR("{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"body_base64\":\"@@@@\"}",
-               "request: field \"body_base64\" is not valid base64");
-  EXPECT_ERROR("{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"body\":\"a\",\"body_base64\":\"YQ==\"}",
+  EXPECT_ERROR(
+      "{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"body_base64\":\"@@@@\"}",
+      "request: field \"body_base64\" is not valid base64");
+  EXPECT_ERROR("{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/"
+               "\",\"body\":\"a\",\"body_base64\":\"YQ==\"}",
                "request: fields \"body\" and \"body_base64\" are exclusive");
   EXPECT_ERROR("{\"type\":\"ping\"}", "ping: missing field \"seq\"");
   EXPECT_ERROR("{\"type\":\"pong\",\"seq\":null}", "pong: field \"seq\" must be an integer");
   EXPECT_ERROR("{\"type\":\"response\",\"id\":1}", "response: missing field \"status\"");
-  EXPECT_ERROR("{\"type\":\"response\",\"id\":1,\"status\":42}", "response: field \"status\" must be 100..999");
+  EXPECT_ERROR("{\"type\":\"response\",\"id\":1,\"status\":42}",
+               "response: field \"status\" must be 100..999");
   EXPECT_ERROR("{\"type\":\"response\",\"id\":1,\"status\":200,\"stream\":1}",
                "response: field \"stream\" must be a boolean");
   EXPECT_ERROR("{\"type\":\"response\",\"id\":1,\"status\":200,\"body\":\"x\",\"json\":1}",
                "response: fields \"body\" and \"json\" are exclusive");
   EXPECT_ERROR("{\"type\":\"chunk\",\"id\":1}", "chunk: missing field \"data\"");
   EXPECT_ERROR("{\"type\":\"publish\",\"topic\":\"t\"}", "publish: missing field \"data\"");
-  EXPECT_ERROR("{\"type\":\"subscribe\",\"topic\":[]}", "subscribe: field \"topic\" must be a string");
+  EXPECT_ERROR("{\"type\":\"subscribe\",\"topic\":[]}",
+               "subscribe: field \"topic\" must be a string");
   EXPECT_ERROR("{\"type\":\"shutdown\",\"deadline_ms\":\"soon\"}",
                "shutdown: field \"deadline_ms\" must be an integer");
 }
@@ -179,10 +189,21 @@ TEST(encode_request_roundtrip) {
   struct ipc_buf b;
   struct ipc_msg m;
   struct ipc_header h[] = {{"x-a", 3, "v\"1\n", 4}, {"accept", 6, "*/*", 3}};
-  struct ipc_request_out r = {.id = 42, .method = "POST", .method_len = 4,
-                              .path = "/svc/x", .path_len = 6, .query = "q=1", .query_len = 3,
-                              .prefix = "/svc", .prefix_len = 4, .remote = "::1", .remote_len = 3,
-                              .headers = h, .nheaders = 2, .body = "h\xc3\xa9llo\x01", .body_len = 7};
+  struct ipc_request_out r = {.id = 42,
+                              .method = "POST",
+                              .method_len = 4,
+                              .path = "/svc/x",
+                              .path_len = 6,
+                              .query = "q=1",
+                              .query_len = 3,
+                              .prefix = "/svc",
+                              .prefix_len = 4,
+                              .remote = "::1",
+                              .remote_len = 3,
+                              .headers = h,
+                              .nheaders = 2,
+                              .body = "h\xc3\xa9llo\x01",
+                              .body_len = 7};
   ipc_buf_init(&b);
   ipc_enc_request(&b, &r);
   CHECK_INT(roundtrip(&b, &m), 0);
@@ -218,12 +239,12 @@ TEST(encode_every_type_roundtrip) {
   struct ipc_msg m;
   struct ipc_header h[] = {{"content-type", 12, "text/plain", 10}};
   ipc_buf_init(&b);
-#define RT(call, want_type)                                                    \
-  do {                                                                         \
-    ipc_buf_reset(&b);                                                         \
-    call;                                                                      \
-    CHECK_INT(roundtrip(&b, &m), 0);                                           \
-    CHECK_INT(m.type, want_type);                                              \
+#define RT(call, want_type)                                                                        \
+  do {                                                                                             \
+    ipc_buf_reset(&b);                                                                             \
+    call;                                                                                          \
+    CHECK_INT(roundtrip(&b, &m), 0);                                                               \
+    CHECK_INT(m.type, want_type);                                                                  \
   } while (0)
   RT(ipc_enc_cancel(&b, 5), IPC_T_CANCEL);
   CHECK_INT(m.id, 5);
@@ -276,12 +297,12 @@ TEST(utf8_validation) {
   CHECK(ipc_utf8_valid("", 0));
   CHECK(ipc_utf8_valid("plain", 5));
   CHECK(ipc_utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9));
-  CHECK(!ipc_utf8_valid("a\0b", 3));          /* NUL cannot travel as text */
-  CHECK(!ipc_utf8_valid("\xc0\xaf", 2));      /* overlong */
-  CHECK(!ipc_utf8_valid("\xed\xa0\x80", 3));  /* surrogate */
+  CHECK(!ipc_utf8_valid("a\0b", 3));             /* NUL cannot travel as text */
+  CHECK(!ipc_utf8_valid("\xc0\xaf", 2));         /* overlong */
+  CHECK(!ipc_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
   CHECK(!ipc_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
-  CHECK(!ipc_utf8_valid("\xe2\x82", 2));      /* truncated */
-  CHECK(!ipc_utf8_valid("\x80", 1));          /* lone continuation */
+  CHECK(!ipc_utf8_valid("\xe2\x82", 2));         /* truncated */
+  CHECK(!ipc_utf8_valid("\x80", 1));             /* lone continuation */
 }
 
 TEST(json_string_escaping) {
@@ -309,9 +330,9 @@ TEST(base64) {
     ipc_buf_free(&b);
   }
   size_t n;
-  CHECK(ipc_b64_decode("abc", 3, &n) == NULL);    /* not a multiple of 4 */
-  CHECK(ipc_b64_decode("ab=c", 4, &n) == NULL);   /* padding in the middle */
-  CHECK(ipc_b64_decode("a===", 4, &n) == NULL);   /* too much padding */
+  CHECK(ipc_b64_decode("abc", 3, &n) == NULL);      /* not a multiple of 4 */
+  CHECK(ipc_b64_decode("ab=c", 4, &n) == NULL);     /* padding in the middle */
+  CHECK(ipc_b64_decode("a===", 4, &n) == NULL);     /* too much padding */
   CHECK(ipc_b64_decode("Zg==Zg==", 8, &n) == NULL); /* padding before the end */
 }
 
@@ -326,8 +347,7 @@ static void same_both_ways(const char *line, int lineno) {
   int ok = ra == rb;
   if (ok && ra == 0) {
     ok = a.type == b.type && a.id == b.id && a.seq == b.seq && a.status == b.status &&
-         a.stream == b.stream && a.body_len == b.body_len &&
-         (a.body == NULL) == (b.body == NULL) &&
+         a.stream == b.stream && a.body_len == b.body_len && (a.body == NULL) == (b.body == NULL) &&
          (a.body == NULL || memcmp(a.body, b.body, a.body_len) == 0) &&
          (a.type == IPC_T_REQUEST || /* requests: compared as hdrs below */
           cJSON_GetArraySize(a.headers) == cJSON_GetArraySize(b.headers)) &&
@@ -361,8 +381,10 @@ TEST(fast_path_agrees_with_full_path) {
   SAME("{\"type\":\"end\",\"id\":-3}");
   SAME("{\"type\":\"chunk\",\"id\":1,\"data\":\"a\\nb\\u00e9\\ud83d\\ude00\\\"\"}");
   SAME("{\"type\":\"chunk\",\"id\":1,\"data_base64\":\"AP8=\"}");
-  SAME("{\"type\":\"response\",\"id\":5,\"status\":200,\"json\":{\"a\":[1,2.5e3,true,null,\"\\u0041\"]}}");
-  SAME("{\"type\":\"response\",\"id\":5,\"status\":200,\"stream\":true,\"headers\":{\"a\":\"b\",\"c\":[\"d\",\"e\"]}}");
+  SAME("{\"type\":\"response\",\"id\":5,\"status\":200,\"json\":{\"a\":[1,2.5e3,true,null,"
+       "\"\\u0041\"]}}");
+  SAME("{\"type\":\"response\",\"id\":5,\"status\":200,\"stream\":true,\"headers\":{\"a\":\"b\","
+       "\"c\":[\"d\",\"e\"]}}");
   SAME("{\"type\":\"response\",\"id\":5,\"status\":204,\"headers\":{},\"body\":\"\"}");
   SAME("{ \"type\" : \"response\" , \"id\" : 5 , \"status\" : 201 , \"body\" : \"x\" }");
   SAME("{\"type\":\"response\",\"id\":5,\"status\":200,\"extra\":[{}],\"body\":\"x\"}");
@@ -381,18 +403,23 @@ TEST(fast_path_agrees_with_full_path) {
   SAME("{\"type\":\"response\",\"id\":4,\"status\":200,\"json\":\"\\ud800\"}");
   /* requests */
   SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/d/e\",\"query\":\"a=1\","
-       "\"prefix\":\"/d\",\"remote\":\"::1\",\"headers\":{\"host\":\"x\",\"a\":\"\"},\"body\":\"\"}");
+       "\"prefix\":\"/"
+       "d\",\"remote\":\"::1\",\"headers\":{\"host\":\"x\",\"a\":\"\"},\"body\":\"\"}");
   SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/\"}");
   SAME("{\"type\":\"request\",\"id\":9,\"method\":\"P\\u004fST\",\"path\":\"/\\n\","
        "\"headers\":{\"k\\u0065y\":\"v\\\"\\u00e9\",\"k2\":[\"a\",\"b\"]},\"body\":\"x\\ty\"}");
-  SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/\",\"headers\":{\"a\":\"x\\u0000y\"}}");
+  SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/"
+       "\",\"headers\":{\"a\":\"x\\u0000y\"}}");
   SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/\",\"body\":\"x\\u0000y\"}");
-  SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/\",\"body_base64\":\"AP8=\"}");
-  SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/\",\"headers\":{\"a\":\"1\",\"a\":\"2\"}}");
+  SAME(
+      "{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/\",\"body_base64\":\"AP8=\"}");
+  SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/"
+       "\",\"headers\":{\"a\":\"1\",\"a\":\"2\"}}");
   SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/\",\"query\":5}");
   SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\"}");
   SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/\",\"headers\":{\"a\":1}}");
-  SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/\",\"body\":\"a\",\"body_base64\":\"\"}");
+  SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/"
+       "\",\"body\":\"a\",\"body_base64\":\"\"}");
   SAME("{\"type\":\"request\",\"id\":9,\"method\":\"GET\",\"path\":\"/\",\"headers\":[]}");
 }
 
@@ -409,9 +436,11 @@ TEST(nul_in_text_bodies) {
       {"{\"type\":\"ws_message\",\"conn\":\"c\",\"seq\":1,\"text\":\"x\\u0000\"}", "x\0", 2},
       {"{\"type\":\"response\",\"id\":1,\"status\":200,\"body\":\"a\\u0000b\"}", "a\0b", 3},
       {"{\"type\":\"chunk\",\"id\":1,\"data\":\"\\u0000\\u0000\"}", "\0\0", 2},
-      {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"body\":\"a\\u0000\"}", "a\0", 2},
+      {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/\",\"body\":\"a\\u0000\"}",
+       "a\0", 2},
       /* the first member of the name, as cJSON takes it */
-      {"{\"type\":\"ws_send\",\"conn\":\"c\",\"te\\u0078t\":\"1\\u0000\",\"text\":\"2\"}", "1\0", 2},
+      {"{\"type\":\"ws_send\",\"conn\":\"c\",\"te\\u0078t\":\"1\\u0000\",\"text\":\"2\"}", "1\0",
+       2},
       /* an escaped backslash before u0000 is no NUL */
       {"{\"type\":\"ws_send\",\"conn\":\"c\",\"text\":\"\\\\u0000\"}", "\\u0000", 6},
   };
@@ -434,10 +463,11 @@ TEST(nul_in_text_bodies) {
 }
 
 TEST(scanner) {
-  static const char *valid[] = {"0", "-1.5e-3", "\"\\u00e9\"", "[]", "{}", "[1,[2,{\"a\":null}]]",
+  static const char *valid[] = {"0",    "-1.5e-3", "\"\\u00e9\"",
+                                "[]",   "{}",      "[1,[2,{\"a\":null}]]",
                                 "true", " false ", "{\"k\":\"v\",\"n\":[true]}"};
-  static const char *invalid[] = {"", "01", "1.", "-", "[1,]", "{\"a\"}", "{\"a\":}", "\"\\x\"",
-                                  "\"a", "[", "tru", "{1:2}", "\"\\u12\"", "\"\x01\""};
+  static const char *invalid[] = {"",        "01",  "1.", "-",   "[1,]",  "{\"a\"}",   "{\"a\":}",
+                                  "\"\\x\"", "\"a", "[",  "tru", "{1:2}", "\"\\u12\"", "\"\x01\""};
   for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
     const char *e = ipc_scan_value(valid[i], valid[i] + strlen(valid[i]));
     CHECK(e != NULL);

@@ -24,7 +24,7 @@ TEST(jitter_bounds) {
   struct sup_backoff b;
   sup_backoff_init(&b, 1000, 60000);
   sup_backoff_next(&b, 0);
-  CHECK_INT(sup_backoff_next(&b, 0), 800);          /* -20% */
+  CHECK_INT(sup_backoff_next(&b, 0), 800); /* -20% */
   sup_backoff_init(&b, 1000, 60000);
   sup_backoff_next(&b, 0);
   CHECK_INT(sup_backoff_next(&b, 0xFFFFFFFFu), 1199); /* just under +20% */

@@ -50,9 +50,9 @@ TEST(stat_parse_gives_rss_too) {
             UV_EINVAL);
   CHECK_INT(sup_proc_stat_parse(STAT("1 (x) S 1 1 1 0 -1 0 0 0 0 0 3 4 0 0 20"), &t, NULL), 0);
   CHECK_INT(t, 7);
-  CHECK_INT(sup_proc_stat_parse(STAT("1 (x) S 1 1 1 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0 5 6 -7"), &t,
-                                &pages),
-            UV_EINVAL);
+  CHECK_INT(
+      sup_proc_stat_parse(STAT("1 (x) S 1 1 1 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0 5 6 -7"), &t, &pages),
+      UV_EINVAL);
 }
 
 TEST(cpu_update_keeps_a_minimum_interval) {

@@ -108,7 +108,7 @@ TEST(clean_exits_never_count_toward_max_restarts) {
     CHECK(v == SUP_RESTART_NOW || v == SUP_RESTART_BACKOFF);
   }
   CHECK_INT(sup_window_count(&s.w, 1050), 0);
-  CHECK(d > 0 && d <= 1000); /* throttled */
+  CHECK(d > 0 && d <= 1000);                                   /* throttled */
   CHECK(exit_at(&s, 0, 1060, &d) != SUP_RESTART_FAIL_SERVICE); /* the first failure counts 1 */
   sup_window_free(&s.w);
 }

@@ -106,8 +106,8 @@ static const char *const drawn[SUP_I__COUNT][SUP_E__COUNT] = {
                         "kill final", "stopped"},
     [SUP_I_RESTARTING] = {"", "make final", "", "make final", "", "", "", "next stop stage", "", "",
                           "kill", "kill final", "replaced"},
-    [SUP_I_KILLED] = {"", "make final", "", "make final", "", "", "", "", "", "", "",
-                      "kill final", "crashed"},
+    [SUP_I_KILLED] = {"", "make final", "", "make final", "", "", "", "", "", "", "", "kill final",
+                      "crashed"},
 };
 
 TEST(table_matches_the_drawing) {
