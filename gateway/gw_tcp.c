@@ -45,23 +45,23 @@ struct gw_splice {
 
 struct gw_tcp_route {
   struct gw_tcp *tcp;
-  struct cfg_tcp_route conf;       /* as at start (its strings owned: configs are retired) */
-  char *service;                   /* = conf.service */
+  struct cfg_tcp_route conf; /* as at start (its strings owned: configs are retired) */
+  char *service;             /* = conf.service */
   uv_tcp_t listener;
   LIST_HEAD(, gw_splice) splices;
-  size_t nconns;                   /* open */
-  uint64_t total, refused;         /* accepted in all; closed at once (no instance, full) */
-  uint64_t bytes_up, bytes_down;   /* client → instance, instance → client */
-  size_t rr;                       /* the balancer's cursor */
+  size_t nconns;                 /* open */
+  uint64_t total, refused;       /* accepted in all; closed at once (no instance, full) */
+  uint64_t bytes_up, bytes_down; /* client → instance, instance → client */
+  size_t rr;                     /* the balancer's cursor */
   unsigned listening : 1;
 };
 
 struct gw_tcp {
-  struct gw_server *srv;           /* the gateway: loop, read buffer */
+  struct gw_server *srv; /* the gateway: loop, read buffer */
   struct gw_tcp_route *routes;
   size_t n;
-  struct gw_map counts;            /* instance pointer → its open connections */
-  int open;                        /* listeners not yet closed */
+  struct gw_map counts; /* instance pointer → its open connections */
+  int open;             /* listeners not yet closed */
   unsigned freeing : 1;
 };
 
@@ -99,8 +99,13 @@ static struct sup_instance *pick(struct gw_tcp_route *rt, struct sup_service *sv
 
 /* ---- Closing ---- */
 
-/* Closes both sides of s; it is freed once no callback of it runs. */
-static void splice_close(struct gw_splice *s) {
+#define GW_TCP_FINISH_MS 10000 /* the last bytes of a connection: written within this */
+
+/* Closes both sides of s; it is freed once no callback of it runs. With
+ * graceful, each side closes once what is queued for it is written (both
+ * ways ended: the last bytes of each way still go); else at once (an
+ * error, the idle timeout, the instance's exit). */
+static void splice_end(struct gw_splice *s, int graceful) {
   if (s->closed)
     return;
   sup_log(SUP_DEBUG, "tcp %s: closing a connection (%s, client eof %d, instance eof %d)",
@@ -111,11 +116,20 @@ static void splice_close(struct gw_splice *s) {
   s->rt->nconns--;
   if (s->inst)
     count_add(s->rt->tcp, s->inst, -1);
-  if (s->up)
+  if (s->up && graceful)
+    gw_up_conn_finish(s->up, GW_TCP_FINISH_MS);
+  else if (s->up)
     gw_up_conn_close(s->up);
-  gw_up_conn_close(s->client);
+  if (graceful)
+    gw_up_conn_finish(s->client, GW_TCP_FINISH_MS);
+  else
+    gw_up_conn_close(s->client);
   if (s->in_cb == 0)
     free(s);
+}
+
+static void splice_close(struct gw_splice *s) {
+  splice_end(s, 0);
 }
 
 /* A callback of s begins / ends (a close inside it frees s at its end). */
@@ -130,10 +144,10 @@ static void leave(struct gw_splice *s) {
     free(s);
 }
 
-/* Both ways are shut: done. */
+/* Both ways are shut: done, once the last bytes of each are written. */
 static void maybe_done(struct gw_splice *s) {
   if (s->client_eof && s->up_eof)
-    splice_close(s);
+    splice_end(s, 1);
 }
 
 /* Some byte went either way: the idle timer starts again. */
@@ -227,8 +241,10 @@ static void on_connect(struct gw_up_conn *uc, int status) {
   leave(s);
 }
 
-static const struct gw_up_conn_cbs splice_cbs = {.on_connect = on_connect, .on_read = on_read,
-                                                 .on_end = on_end, .on_drain = on_drain,
+static const struct gw_up_conn_cbs splice_cbs = {.on_connect = on_connect,
+                                                 .on_read = on_read,
+                                                 .on_end = on_end,
+                                                 .on_drain = on_drain,
                                                  .on_timeout = on_timeout};
 
 /* The client's side never connects (it is accepted). */
@@ -309,8 +325,8 @@ static int listen_on(struct gw_tcp_route *rt, uv_loop_t *loop) {
     sup_log(SUP_ERROR, "tcp %s: listen on %s:%d failed: %s", rt->service, l->host, l->port,
             uv_err_name(rc));
   else
-    sup_log(SUP_INFO, "tcp %s: listening on %s%s%s:%d", rt->service, l->ipv6 ? "[" : "",
-            l->host, l->ipv6 ? "]" : "", l->port);
+    sup_log(SUP_INFO, "tcp %s: listening on %s%s%s:%d", rt->service, l->ipv6 ? "[" : "", l->host,
+            l->ipv6 ? "]" : "", l->port);
   return rc;
 }
 
@@ -443,9 +459,11 @@ void gw_tcp_render_metrics(const struct gw_tcp *tcp, struct ipc_buf *b) {
         snprintf(line, sizeof(line), "muster_tcp_refused_total{%s} %llu\n", route,
                  (unsigned long long)rt->refused);
       else
-        snprintf(line, sizeof(line), "muster_tcp_bytes_total{%s,direction=\"in\"} %llu\n"
-                 "muster_tcp_bytes_total{%s,direction=\"out\"} %llu\n", route,
-                 (unsigned long long)rt->bytes_up, route, (unsigned long long)rt->bytes_down);
+        snprintf(line, sizeof(line),
+                 "muster_tcp_bytes_total{%s,direction=\"in\"} %llu\n"
+                 "muster_tcp_bytes_total{%s,direction=\"out\"} %llu\n",
+                 route, (unsigned long long)rt->bytes_up, route,
+                 (unsigned long long)rt->bytes_down);
       ipc_buf_adds(b, line);
     }
   }

@@ -13,10 +13,10 @@
 
 /* The idle and busy connections of one instance's process. */
 struct gw_up_pool {
-  struct sup_instance *inst;        /* whose (the key in srv->up_pools) */
-  int port;                         /* its address: 127.0.0.1:port, */
-  char *path;                       /*   or this Unix socket (owned) */
-  LIST_HEAD(, gw_up_conn) idle;     /* most recently used first */
+  struct sup_instance *inst;    /* whose (the key in srv->up_pools) */
+  int port;                     /* its address: 127.0.0.1:port, */
+  char *path;                   /*   or this Unix socket (owned) */
+  LIST_HEAD(, gw_up_conn) idle; /* most recently used first */
   LIST_HEAD(, gw_up_conn) busy;
   size_t nidle;
 };
@@ -168,6 +168,10 @@ static void on_write(uv_write_t *req, int status) {
   if (uc->wq.len > 0)
     do_write(uc);
   maybe_shutdown(uc);
+  if (uc->finishing && !uc->writing && uc->wq.len == 0) {
+    gw_up_conn_close(uc); /* gw_up_conn_finish: all written */
+    return;
+  }
   drained(uc);
 }
 
@@ -246,6 +250,19 @@ size_t gw_up_conn_queued(const struct gw_up_conn *uc) {
   return uc->wq.len + uc->wbuf.len;
 }
 
+void gw_up_conn_finish(struct gw_up_conn *uc, uint64_t ms) {
+  if (uc->closing)
+    return;
+  uc->cbs = NULL; /* the user hears nothing more: an EOF, a read, the timer close it */
+  uc->finishing = 1;
+  unlist(uc);
+  flush(uc);
+  if (!uc->closing && !uc->writing && uc->wq.len == 0)
+    gw_up_conn_close(uc);
+  else if (!uc->closing)
+    gw_up_conn_timer(uc, ms);
+}
+
 void gw_up_conn_shutdown(struct gw_up_conn *uc) {
   uc->shut = 1;
   if (uc->connected)
@@ -314,6 +331,8 @@ static void on_connect(uv_connect_t *req, int status) {
   }
   if (uc->cbs)
     uc->cbs->on_connect(uc, status);
+  else if (uc->finishing && !uc->closing && (status != 0 || (!uc->writing && !uc->wq.len)))
+    gw_up_conn_close(uc); /* finishing: nothing (more) to write */
 }
 
 struct gw_up_conn *gw_up_conn_open(struct gw_server *srv, int port, const char *path,

@@ -62,28 +62,29 @@ struct gw_up_conn {
   uv_connect_t creq;
   uv_write_t wreq;
   uv_shutdown_t sreq;
-  uv_timer_t timer;               /* connect, exchange or idle timeout */
+  uv_timer_t timer; /* connect, exchange or idle timeout */
   struct gw_server *srv;
-  struct gw_up_pool *pool;        /* its instance's pool, NULL when none or detached */
-  LIST_ENTRY(gw_up_conn) link;    /* the pool's idle list, or its busy one */
-  TAILQ_ENTRY(gw_up_conn) dirty;  /* srv->up_dirty while corked bytes wait */
+  struct gw_up_pool *pool;          /* its instance's pool, NULL when none or detached */
+  LIST_ENTRY(gw_up_conn) link;      /* the pool's idle list, or its busy one */
+  TAILQ_ENTRY(gw_up_conn) dirty;    /* srv->up_dirty while corked bytes wait */
   const struct gw_up_conn_cbs *cbs; /* the user's, NULL while idle */
   void *user;
-  struct ipc_buf wq;              /* bytes waiting behind the write in flight */
-  struct ipc_buf wbuf;            /* bytes of the write in flight */
-  uint64_t requests;              /* requests it carried before this one (0: fresh) */
-  uint64_t bytes_in, bytes_out;   /* read and written (TCP metrics) */
-  int open;                       /* handles not yet closed */
+  struct ipc_buf wq;            /* bytes waiting behind the write in flight */
+  struct ipc_buf wbuf;          /* bytes of the write in flight */
+  uint64_t requests;            /* requests it carried before this one (0: fresh) */
+  uint64_t bytes_in, bytes_out; /* read and written (TCP metrics) */
+  int open;                     /* handles not yet closed */
   unsigned connected : 1;
   unsigned writing : 1;
-  unsigned idle : 1;              /* in the pool, unused */
+  unsigned idle : 1; /* in the pool, unused */
   unsigned closing : 1;
-  unsigned paused : 1;            /* the user stopped reading */
-  unsigned ended : 1;             /* EOF or error seen (told the user) */
-  unsigned failed : 1;            /* an error: nothing more is written */
-  unsigned shut : 1;              /* shut down (write side) once the queue is out */
-  unsigned high : 1;              /* the queue went past GW_UP_HIGH: on_drain due */
-  unsigned corked : 1;            /* on srv->up_dirty */
+  unsigned paused : 1; /* the user stopped reading */
+  unsigned ended : 1;  /* EOF or error seen (told the user) */
+  unsigned failed : 1; /* an error: nothing more is written */
+  unsigned shut : 1;   /* shut down (write side) once the queue is out */
+  unsigned high : 1;   /* the queue went past GW_UP_HIGH: on_drain due */
+  unsigned corked : 1; /* on srv->up_dirty */
+  unsigned finishing : 1; /* gw_up_conn_finish: closes once all is written */
 };
 
 /* ---- Connections ---- */
@@ -101,6 +102,10 @@ struct gw_up_conn *gw_up_conn_accept(struct gw_server *srv, uv_stream_t *listene
                                      const struct gw_up_conn_cbs *cbs, void *user);
 
 /* Writes bufs: at once when the socket takes them, else queued. */
+/* Closes uc once what is queued for it is written, or after ms at the
+ * most (a peer that does not read); the user hears nothing more of it.
+ * gw_up_conn_close() drops what is queued. */
+void gw_up_conn_finish(struct gw_up_conn *uc, uint64_t ms);
 void gw_up_conn_writev(struct gw_up_conn *uc, const uv_buf_t *bufs, unsigned n);
 
 /* Bytes queued, not yet taken by the socket. */

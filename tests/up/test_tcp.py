@@ -90,6 +90,29 @@ class TcpRoutes(unittest.TestCase):
             for c in clients:
                 c.s.close()
 
+    def test_last_words_before_the_close_arrive_whole(self):
+        """Both ways end in one turn (the program answers the half-close with
+        4 MiB and its FIN at once): every byte reaches the client before the
+        close (they were dropped when the splice closed on the two EOFs)."""
+        port = free_port()
+        prog = os.path.join(SRC, "tests", "helpers", "tcp_last_words.js")
+        m = Muster([up_svc("words", 1, command=[NODE, prog], routes=[])],
+                   tcp=[{"listen": "127.0.0.1:%d" % port, "service": "words"}])
+        with m.start():
+            m.seen_or_expect(r"words\[0\]: ready: ")
+            for _ in range(5):
+                s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+                s.sendall(b"x")
+                s.shutdown(socket.SHUT_WR)
+                got = 0
+                while True:
+                    chunk = s.recv(1 << 20)
+                    if not chunk:
+                        break
+                    got += len(chunk)
+                s.close()
+                self.assertEqual(got, 4 << 20)
+
     def test_bulk_transfer_with_backpressure(self):
         m, port = chat_muster(1)
         with m:
