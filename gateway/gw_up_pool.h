@@ -78,12 +78,12 @@ struct gw_up_conn {
   unsigned writing : 1;
   unsigned idle : 1; /* in the pool, unused */
   unsigned closing : 1;
-  unsigned paused : 1; /* the user stopped reading */
-  unsigned ended : 1;  /* EOF or error seen (told the user) */
-  unsigned failed : 1; /* an error: nothing more is written */
-  unsigned shut : 1;   /* shut down (write side) once the queue is out */
-  unsigned high : 1;   /* the queue went past GW_UP_HIGH: on_drain due */
-  unsigned corked : 1; /* on srv->up_dirty */
+  unsigned paused : 1;    /* the user stopped reading */
+  unsigned ended : 1;     /* EOF or error seen (told the user) */
+  unsigned failed : 1;    /* an error: nothing more is written */
+  unsigned shut : 1;      /* shut down (write side) once the queue is out */
+  unsigned high : 1;      /* the queue went past GW_UP_HIGH: on_drain due */
+  unsigned corked : 1;    /* on srv->up_dirty */
   unsigned finishing : 1; /* gw_up_conn_finish: closes once all is written */
 };
 
