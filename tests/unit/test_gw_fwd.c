@@ -409,6 +409,7 @@ int main(void) {
   RUN(upgrade_keeps_upgrade_and_connection);
   RUN(upgrade_still_drops_named_and_others);
   RUN(repeats_joined_in_order);
+  RUN(cookies_joined_with_semicolons);
   RUN(repeats_with_empty_values);
   RUN(single_value_points_into_request);
   RUN(request_id_replaced);
