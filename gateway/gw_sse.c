@@ -67,7 +67,28 @@ struct gw_sse {
   size_t fetching;        /* Redis answers still to come */
   struct sse_live *live;  /* what came meanwhile, in order; owned */
   size_t nlive, caplive;
+  /* A write can end the connection at once (the client is gone, the
+   * buffered bytes are over the limit), and that abandons the stream:
+   * while one of its callbacks runs, s stays (gone set), freed on the way
+   * out (sse_enter / sse_leave). */
+  unsigned busy;     /* callbacks of s running */
+  unsigned gone : 1; /* abandoned while busy: freed by the last sse_leave */
 };
+
+static void sse_free(struct gw_sse *s);
+
+static void sse_enter(struct gw_sse *s) {
+  s->busy++;
+}
+
+/* Ends a callback of s. Returns 1 when s was abandoned meanwhile (then it
+ * is freed now, or by an outer callback): do not touch it. */
+static int sse_leave(struct gw_sse *s) {
+  if (--s->busy > 0 || !s->gone)
+    return s->gone;
+  sse_free(s);
+  return 1;
+}
 
 static const struct cfg_realtime *rtcfg(const struct gw_sse *s) {
   return &sup_view_cfg(s->srv->host)->realtime;
@@ -156,6 +177,8 @@ static int position_in(const char *id, const char *room, size_t npos, char *epoc
  * ends the stream when the client holds more than max_outbound_bytes. */
 static void write_event(struct gw_sse *s, const char *ev, size_t len) {
   struct gw_req *req = s->req;
+  if (s->gone)
+    return;
   ipc_buf_reset(&s->scratch);
   add_id(s, &s->scratch);
   ipc_buf_add(&s->scratch, ev, len);
@@ -171,8 +194,10 @@ static void write_event(struct gw_sse *s, const char *ev, size_t len) {
     return;
   }
   s->srv->rt.sse_events++;
-  gw_req_send(req, s->scratch.data, s->scratch.len);
-  if (s->scratch.cap > 65536)
+  gw_req_send(req, s->scratch.data, s->scratch.len); /* may abandon s: see busy */
+  if (s->gone)
+    s->overflow = 1; /* nothing more is written; the loops stop */
+  else if (s->scratch.cap > 65536)
     ipc_buf_free(&s->scratch);
 }
 
@@ -219,12 +244,14 @@ static void on_publication(struct rt_member *m, struct rt_room *r, struct rt_pub
   struct gw_sse *s = (struct gw_sse *)((char *)m - offsetof(struct gw_sse, member));
   struct rt_buf *ev = rt_pub_sse(pub);
   struct sse_pos *p = pos_of(s, r->name);
+  sse_enter(s);
   if (s->fetching)
     queue_live(s, p, ev, pub);
   else
     write_publication(s, p, ev, pub->epoch, pub->offset, pub->gap);
-  if (s->overflow)
-    gw_req_abort(s->req, 0); /* frees s (abandon) */
+  if (!s->gone && s->overflow)
+    gw_req_abort(s->req, 0); /* abandons s */
+  sse_leave(s);
 }
 
 static const struct rt_member_ops sse_member_ops = {.deliver = on_publication};
@@ -341,6 +368,7 @@ static void on_fetched(void *ctx, int status, const char *epoch, uint64_t last,
   struct gw_sse *s = p->s;
   p->fetch = NULL;
   s->fetching--;
+  sse_enter(s);
   if (status == UV_ENOTCONN) {
     start_local(s, p); /* Redis could not say: what this host keeps */
   } else {
@@ -354,10 +382,11 @@ static void on_fetched(void *ctx, int status, const char *epoch, uint64_t last,
       p->offset = p->has_want == 1 || n ? p->offset : last; /* a new reader: the present */
     }
   }
-  if (s->fetching == 0)
+  if (s->fetching == 0 && !s->gone)
     flush_live(s);
-  if (s->overflow)
-    gw_req_abort(s->req, 0); /* frees s (abandon) */
+  if (!s->gone && s->overflow)
+    gw_req_abort(s->req, 0); /* abandons s */
+  sse_leave(s);
 }
 
 /* Asks Redis where the client stands in p's room. 1 when asked. */
@@ -375,6 +404,20 @@ static int ask_redis(struct gw_sse *s, struct sse_pos *p) {
 
 /* ---- The hold ---- */
 
+/* What s owns goes with it. */
+static void sse_free(struct gw_sse *s) {
+  for (size_t i = 0; i < s->npos; i++)
+    free(s->pos[i].room);
+  for (size_t i = 0; i < s->nlive; i++)
+    rt_buf_unref(s->live[i].ev);
+  free(s->live);
+  free(s->pos);
+  ipc_buf_free(&s->scratch);
+  free(s);
+}
+
+/* The stream ends: out of its rooms, its Redis questions cancelled, and
+ * freed now, or when the callback of it that runs ends (busy). */
 static void sse_abandon(struct gw_req *req) {
   struct gw_sse *s = sse_of(req);
   if (s == NULL)
@@ -384,17 +427,16 @@ static void sse_abandon(struct gw_req *req) {
   rt_member_free(&s->member);
   for (size_t i = 0; i < s->npos; i++) {
     cl_fetch_cancel(s->pos[i].fetch);
-    free(s->pos[i].room);
+    s->pos[i].fetch = NULL;
   }
-  for (size_t i = 0; i < s->nlive; i++)
-    rt_buf_unref(s->live[i].ev);
-  free(s->live);
-  free(s->pos);
-  ipc_buf_free(&s->scratch);
+  s->fetching = 0;
   s->srv->sse_holds--;
   s->srv->rt.sse_closed++;
   sup_service_connections(s->svc, -1);
-  free(s);
+  s->gone = 1;
+  s->overflow = 1; /* the loops of a running callback stop */
+  if (s->busy == 0)
+    sse_free(s);
 }
 
 /* sse_keepalive_ms without a write: a comment line keeps proxies open. */
@@ -492,13 +534,14 @@ void gw_sse_hold(struct gw_req *req, const struct ipc_msg *m) {
   s->srv->sse_holds++;
   s->srv->rt.sse_opened++;
   sup_service_connections(s->svc, 1);
+  sse_enter(s);
   if (m->body_len > 0)
     gw_req_send(req, m->body, m->body_len);
-  join_rooms(s, cJSON_GetObjectItemCaseSensitive(m->hold, "rooms"), id);
-  if (s->overflow) { /* the history did not fit */
+  if (!s->gone)
+    join_rooms(s, cJSON_GetObjectItemCaseSensitive(m->hold, "rooms"), id);
+  if (!s->gone && s->overflow) /* the history did not fit */
     gw_req_abort(req, 0);
-    return;
-  }
-  if (rtcfg(s)->sse_keepalive_ms > 0)
+  else if (!s->gone && rtcfg(s)->sse_keepalive_ms > 0)
     gw_req_timer(req, (uint64_t)rtcfg(s)->sse_keepalive_ms);
+  sse_leave(s);
 }

@@ -5,6 +5,7 @@ and streams that outlive the instance that answered them."""
 import os
 import re
 import signal
+import socket
 import sys
 import unittest
 
@@ -77,6 +78,33 @@ class HoldTest(unittest.TestCase):
             ev = s.next_event()
             self.assertEqual(ev["data"], "line one\nline two")
             self.assertNotIn("id", ev)  # no history: no position
+
+    def test_stream_closed_by_its_own_write(self):
+        """A client that does not read, past gateway.max_buffered_bytes
+        (below realtime.max_outbound_bytes): the write itself closes the
+        connection, in the middle of delivering to the stream; muster goes
+        on (ASan found the stream used after it was freed there) and the
+        other reader gets every publication."""
+        m = Muster([ws_svc()], realtime={"max_outbound_bytes": 8388608})
+        m.config["gateway"]["max_buffered_bytes"] = 262144
+        m.write_config()
+        with m.start():
+            wait_ready(m)
+            stuck = socket.socket()
+            stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before: a small window
+            stuck.settimeout(TIMEOUT)
+            stuck.connect(gateway_addr(m))
+            stuck.sendall(b"GET /chat/sse?rooms=news HTTP/1.1\r\nhost: x\r\n\r\n")
+            self.addCleanup(stuck.close)
+            s = Stream(m, "/chat/sse?rooms=news")
+            self.addCleanup(s.close)
+            s.next_block()  # ": hello": both holds are up (in order of arrival)
+            big = "x" * 16000
+            for i in range(400):  # 6.4 MB: past the kernel's buffers, then the 256 KiB budget
+                publish(m, "news", "%d %s" % (i, big))
+                self.assertEqual(s.next_event()["data"], "%d %s" % (i, big))
+            self.assertEqual(publish(m, "news", "after"), 1)  # the stuck one is gone
+            self.assertEqual(s.next_event()["data"], "after")
 
     def test_event_name_and_binary_skipped(self):
         with Muster([ws_svc()], realtime={"history_size": 10}).start() as m:
