@@ -120,6 +120,7 @@ struct gw_up_req {
   unsigned parser_init : 1;  /* parser holds buffers */
   unsigned held : 1;         /* its response's head is read, not yet passed on */
   unsigned verdict : 1;      /* its connection failed: is its instance dying? (gw_up.c) */
+  unsigned sent_here : 1;    /* its bytes went to the instance holding it */
 };
 
 struct gw_req {

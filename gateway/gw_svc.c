@@ -253,6 +253,13 @@ void gw_svc_leave(struct gw_req *req) {
   leave(req->sv.gs, req, 1);
 }
 
+void gw_svc_rearm(struct gw_req *req) {
+  const struct gw_qent *e = &req->sv.qe;
+  uint64_t spent = e->waited_ms + (now_ms(req) - e->since_ms);
+  uint64_t limit = (uint64_t)req->srv->cfg->queue_timeout_ms;
+  gw_req_timer(req, spent < limit ? limit - spent : 1);
+}
+
 void gw_svc_expired(struct gw_req *req) {
   struct gw_svc *gs = req->sv.gs;
   char suffix[64];
@@ -443,10 +450,19 @@ static void quarantine(struct gw_req *req) {
   reply_quarantined(req, (uint64_t)qs * 1000, 1);
 }
 
+int gw_svc_is_poison(const struct gw_req *req, const struct sup_instance *dying,
+                     struct gw_req **v, size_t n) {
+  return req->srv->cfg->quarantine_s > 0 && req->sv.deaths >= 2 && !exonerated(req, dying) &&
+         alone(req, dying, v, n);
+}
+
+void gw_svc_quarantine(struct gw_req *req) {
+  quarantine(req);
+}
+
 int gw_svc_poison(struct gw_req *req, const struct sup_instance *dying, struct gw_req **v,
                   size_t n) {
-  if (req->srv->cfg->quarantine_s <= 0 || req->sv.deaths < 2 || exonerated(req, dying) ||
-      !alone(req, dying, v, n))
+  if (!gw_svc_is_poison(req, dying, v, n))
     return 0;
   quarantine(req);
   return 1;

@@ -130,6 +130,11 @@ void gw_svc_dispatch(struct gw_svc *gs);
 /* req leaves the queue without being sent (client gone). */
 void gw_svc_leave(struct gw_req *req);
 
+/* The protocol stopped the request timer of a waiting req (the body of a
+ * request taken at its head ended): it runs again for what is left of
+ * its wait. */
+void gw_svc_rearm(struct gw_req *req);
+
 /* The request timer of a waiting req fired: 503. */
 void gw_svc_expired(struct gw_req *req);
 
@@ -160,6 +165,13 @@ void gw_svc_deaths(struct gw_req **v, size_t n, uint32_t death);
  * it is retried or fails as any other. */
 int gw_svc_poison(struct gw_req *req, const struct sup_instance *dying, struct gw_req **v,
                   size_t n);
+
+/* gw_svc_poison in two steps, for a handler that must let go of what
+ * req holds before it is answered: whether it is a poison (nothing
+ * changes), then its quarantine (the event, the 502). */
+int gw_svc_is_poison(const struct gw_req *req, const struct sup_instance *dying,
+                     struct gw_req **v, size_t n);
+void gw_svc_quarantine(struct gw_req *req);
 
 /* Counts an outcome of a death for muster_retries_total; for
  * GW_RETRY_RETRIED first asks the budget: returns 0 when it refuses (then
