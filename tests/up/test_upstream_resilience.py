@@ -6,11 +6,8 @@ tests/helpers/crashy_upstream.js instances (plain Node `http`); events
 are awaited (a response, a log line, an event), state that has no event
 (`status`) is polled, bounded."""
 import os
-import re
 import signal
 import sys
-import threading
-import time
 import unittest
 
 sys.dont_write_bytecode = True
@@ -18,9 +15,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "gw"))
 from uplib import NODE, SRC, Muster, up_svc  # noqa: E402
-from gwtest import GatewayCase, gw, wait_gateway, wait_ready, TIMEOUT  # noqa: E402
+from gwtest import GatewayCase, gw, wait_gateway, wait_ready  # noqa: E402
 from musterproc import poll_until  # noqa: E402
-from test_resilience import Events, admin, metric, status_of  # noqa: E402
+from test_resilience import (admin, check_budget_storm, check_query_of_death,  # noqa: E402
+                             check_queue_bound_and_timeout, leave_the_queue, metric,
+                             status_of)
 
 APP = os.path.join(SRC, "tests", "helpers", "crashy_upstream.js")
 FAST_RESTART = {"backoff_initial_ms": 1, "backoff_max_ms": 5, "max_restarts": 100000,
@@ -100,40 +99,14 @@ class QueueTest(GatewayCase):
                     admin=admin()).start() as m:
             wait_gateway(m)
             m.seen_or_expect(r"web\[0\]: spawn: ")
-            t0 = time.monotonic()
-            waiting = [self.client(m) for _ in range(2)]
-            for c in waiting:
-                c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-            poll_until(lambda: queued(m) == 2, what="two requests queued")
-            t1 = time.monotonic()
-            r = self.get(m, "/")
-            self.assertEqual(r.status, 503, r)
-            self.assertTrue(r.header("retry-after"), r)
-            self.assertIn("the queue is full", r.json()["error"])
-            self.assertLess(time.monotonic() - t1, 2.0, "the 503 of a full queue waited")
-            for c in waiting:
-                r = self.read(c, "queued request past queue_timeout_ms")
-                self.assertEqual(r.status, 503, r)
-                self.assertTrue(r.header("retry-after"), r)
-                waited = re.search(r"no ready instance \(starting\) after (\d+) ms in the "
-                                   r"queue$", r.json()["error"])
-                self.assertTrue(waited, r)
-                self.assertGreaterEqual(int(waited.group(1)), 3000, r)
-            self.assertGreaterEqual(time.monotonic() - t0, 2.95)
-            self.assertEqual(queued(m), 0)
-            self.assertEqual(wmetric(m, "muster_queue_rejected_total", reason="full"), 1)
-            self.assertEqual(wmetric(m, "muster_queue_rejected_total", reason="timeout"), 2)
+            check_queue_bound_and_timeout(self, m, "/", "web")
 
     def test_client_leaving_the_queue_sends_nothing(self):
         svc = web(env={"READY_DELAY_MS": "1500"})
         with Muster([svc], gateway=gw(queue_timeout_ms=10000)).start() as m:
             wait_gateway(m)
             m.seen_or_expect(r"web\[0\]: spawn: ")
-            c = self.client(m)
-            c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-            poll_until(lambda: queued(m) == 1, what="the request queued")
-            c.close()
-            poll_until(lambda: queued(m) == 0, what="the request gone from the queue")
+            leave_the_queue(self, m, "/", "web")
             m.seen_or_expect(r"web\[0\]: ready: ")
             r = self.get(m, "/count")
             self.assertEqual(r.status, 200, r)
@@ -165,29 +138,7 @@ class QuarantineTest(GatewayCase):
     def test_query_of_death_kills_two_instances_then_is_quarantined(self):
         with self.crash_setup(quarantine_s=30).start() as m:
             wait_ready(m, "web", 3)
-            events = Events(m)
-            self.addCleanup(events.close)
-            r = self.get(m, "/crash?x=1")
-            self.assertEqual(r.status, 502, r)
-            self.assertRegex(r.json()["error"], r"^quarantined: GET /crash ")
-            ev = events.expect("quarantine")
-            self.assertEqual(ev["service"], "web")
-            self.assertIn("GET /crash", ev["detail"])
-            self.assertEqual(deaths(m), 2, "not two instances died")
-            # the same method and path, any query: 502 at once, nothing dies
-            t0 = time.monotonic()
-            for q in ("", "?x=2"):
-                r = self.get(m, "/crash" + q)
-                self.assertEqual(r.status, 502, r)
-                self.assertRegex(r.json()["error"], r"^quarantined: .* s more$")
-            self.assertLess(time.monotonic() - t0, 10)
-            self.assertEqual(self.get(m, "/").status, 200)
-            self.assertEqual(deaths(m), 2, "a quarantined request was sent")
-            st = status_of(m, "web")
-            self.assertEqual([(q["method"], q["path"]) for q in st["quarantined"]],
-                             [("GET", "/crash")])
-            self.assertTrue(0 < st["quarantined"][0]["left_ms"] <= 30000, st)
-            self.assertEqual(wmetric(m, "muster_quarantined_total"), 3)
+            check_query_of_death(self, m, "web", "/crash", "/")
 
     def test_quarantine_off_retries_as_configured(self):
         with self.crash_setup(quarantine_s=0, queue_timeout_ms=20000).start() as m:
@@ -209,29 +160,7 @@ class BudgetTest(GatewayCase):
         g = gw(retries=3, quarantine_s=0, retry_budget=0.2)
         with Muster([web(3, restart=FAST_RESTART)], gateway=g, admin=admin()).start() as m:
             wait_ready(m, "web", 3)
-            statuses, lock = [], threading.Lock()
-            t0 = time.monotonic()
-
-            def storm():
-                for _ in range(n // threads):
-                    r = self.get(m, "/crash")
-                    with lock:
-                        statuses.append(r.status)
-            ts = [threading.Thread(target=storm) for _ in range(threads)]
-            for t in ts:
-                t.start()
-            for t in ts:
-                t.join(TIMEOUT * 2)
-            took = time.monotonic() - t0
-            self.assertEqual(len(statuses), n)
-            self.assertTrue(set(statuses) <= {502, 503}, statuses)
-            retried = wmetric(m, "muster_retries_total", outcome="retried")
-            refused = wmetric(m, "muster_retries_total", outcome="budget")
-            windows = int(took // 10) + 1
-            self.assertLessEqual(retried, windows * (10 + 0.2 * n), (retried, took))
-            self.assertGreater(refused, 0)
-            # every /crash sent kills its instance: kills <= first tries + retries
-            self.assertLessEqual(deaths(m), n + retried)
+            check_budget_storm(self, m, "web", "/crash", n, threads)
 
 
 if __name__ == "__main__":
