@@ -164,14 +164,6 @@ void gw_proxy_instance_msg(struct gw_server *srv, struct sup_instance *inst,
 void gw_proxy_instance_gone(struct gw_server *srv, struct sup_instance *inst);
 /* A deferred timeout (gw_expire): 504 if request id is still unanswered. */
 void gw_proxy_expired(struct gw_server *srv, uint64_t id);
-/* Sends req to a ready instance of its service other than avoid (cursor:
- * the round-robin cursor to use). Returns 0 when it was sent (or answered:
- * out of memory), 1 when no instance can take it now; then *full is 1 when
- * some were only at max_inflight. */
-int gw_proxy_send(struct gw_req *req, struct sup_instance *avoid, size_t *cursor, int *full);
-/* Answers the 503 of a request no instance took; suffix ("" or a clause
- * such as "; the queue is full") ends the reason. */
-void gw_proxy_unavailable(struct gw_req *req, int full, const char *suffix);
 
 /* ---- gw_expire.c ---- */
 /* Queues the 504 of request id for after this turn's poll. Returns 0, or

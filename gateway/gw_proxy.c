@@ -21,6 +21,7 @@
 #include "util_vec.h"
 
 static const struct gw_gen proxy_gen;
+static const struct gw_svc_ops proxy_svc_ops;
 
 static int idempotent(const char *m) {
   return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS") ||
@@ -101,13 +102,15 @@ static void forget(struct gw_req *req) {
 /* forget(), then the freed slot goes to a request waiting for one. (Not
  * while srv->hv holds an answer's headers: sending fills it.) */
 static void release(struct gw_req *req) {
-  struct gw_svc *gs = req->u.proxy.gs;
+  struct gw_svc *gs = req->sv.gs;
   forget(req);
   if (gw_svc_queued(gs)) /* gw_svc: a slot is free */
     gw_svc_dispatch(gs);
 }
 
-void gw_proxy_unavailable(struct gw_req *req, int full, const char *suffix) {
+/* Answers the 503 of a request no instance took; suffix ("" or a clause
+ * such as "; the queue is full") ends the reason. */
+static void unavailable(struct gw_req *req, int full, const char *suffix) {
   struct sup_service_info si;
   char msg[224];
   sup_view_service_info(req->u.proxy.svc, &si);
@@ -121,7 +124,11 @@ void gw_proxy_unavailable(struct gw_req *req, int full, const char *suffix) {
   gw_reply_error(req, 503, msg, &gw_retry_after);
 }
 
-int gw_proxy_send(struct gw_req *req, struct sup_instance *avoid, size_t *cursor, int *full) {
+/* Sends req to a ready instance of its service other than avoid (cursor:
+ * the round-robin cursor to use). Returns 0 when it was sent (or answered:
+ * out of memory), 1 when no instance can take it now; then *full is 1 when
+ * some were only at max_inflight. */
+static int send_to(struct gw_req *req, struct sup_instance *avoid, size_t *cursor, int *full) {
   struct gw_server *srv = req->srv;
   struct gw_proxy_req *p = &req->u.proxy;
   for (;;) {
@@ -154,10 +161,22 @@ int gw_proxy_send(struct gw_req *req, struct sup_instance *avoid, size_t *cursor
  * waits behind them (FIFO). */
 static void try_send(struct gw_req *req, struct sup_instance *avoid, size_t *cursor) {
   int full = 0;
-  if (gw_svc_queued(req->u.proxy.gs) == 0 && gw_proxy_send(req, avoid, cursor, &full) == 0)
+  if (gw_svc_queued(req->sv.gs) == 0 && send_to(req, avoid, cursor, &full) == 0)
     return;
-  gw_svc_wait(req, full); /* gw_svc: the queue, or the 503 */
+  gw_svc_wait(req, full, req->u.proxy.tries > 0); /* gw_svc: the queue, or the 503 */
 }
+
+/* gw_svc's operations for a request of the proxy. */
+static int svc_send(struct gw_req *req, size_t *cursor, int *full) {
+  return send_to(req, NULL, cursor, full);
+}
+
+static struct sup_instance *svc_inst(const struct gw_req *req) {
+  return req->u.proxy.inst;
+}
+
+static const struct gw_svc_ops proxy_svc_ops = {.send = svc_send, .unavailable = unavailable,
+                                                .inst = svc_inst};
 
 /* ---- The handler ---- */
 
@@ -198,8 +217,9 @@ static int on_req(const struct gw_handler *h, struct gw_req *req) {
   struct gw_proxy_req *p = &req->u.proxy;
   struct gw_svc *gs = rt->target;
   const char *prefix = rt->plen ? rt->prefix : "/";
-  *p = (struct gw_proxy_req){.svc = gs->svc, .gs = gs, .prefix_off = (uint32_t)req->hbuf.len,
+  *p = (struct gw_proxy_req){.svc = gs->svc, .prefix_off = (uint32_t)req->hbuf.len,
                              .prefix_len = (uint32_t)strlen(prefix)};
+  req->sv = (struct gw_svc_req){.gs = gs, .ops = &proxy_svc_ops};
   if (ws_handshake(req) != 0)
     return 0; /* refused by muster: 400 or 426 */
   ipc_buf_add(&req->hbuf, prefix, p->prefix_len); /* kept with the request: routes change */
@@ -228,7 +248,7 @@ static void send_cancel(struct sup_instance *inst, uint64_t id) {
 
 static void on_abandon(struct gw_req *req) {
   struct gw_proxy_req *p = &req->u.proxy;
-  if (p->qe.queued) /* gw_svc: it leaves the queue; nothing was sent */
+  if (req->sv.qe.queued) /* gw_svc: it leaves the queue; nothing was sent */
     gw_svc_leave(req);
   if (p->id == 0)
     return;
@@ -247,7 +267,7 @@ static void timeout_now(struct gw_req *req) {
 
 /* The request timer fired: the 504 waits for this turn's poll (gw_expire). */
 static void on_timeout(struct gw_req *req) {
-  if (req->u.proxy.qe.queued) { /* gw_svc: waited queue_timeout_ms */
+  if (req->sv.qe.queued) { /* gw_svc: waited queue_timeout_ms */
     gw_svc_expired(req);
     return;
   }
@@ -360,7 +380,7 @@ static void on_response(struct gw_req *req, const struct ipc_msg *m) {
   } else if (m->stream) {
     gw_req_start(req, m->status, req->srv->hv, (size_t)nh);
   } else {
-    struct gw_svc *gs = req->u.proxy.gs;
+    struct gw_svc *gs = req->sv.gs;
     forget(req);
     gw_req_respond(req, m->status, req->srv->hv, (size_t)nh, body, len);
     if (gw_svc_queued(gs)) /* gw_svc: the slot is free (hv is used no more) */
@@ -383,7 +403,7 @@ void gw_proxy_instance_msg(struct gw_server *srv, struct sup_instance *inst,
   }
   switch (m->type) {
   case IPC_T_RESPONSE:
-    gw_svc_answered(req, req->u.proxy.gs); /* gw_svc: evidence against a quarantine */
+    gw_svc_answered(req, req->sv.gs); /* gw_svc: evidence against a quarantine */
     if (req->head_sent)
       sup_log(SUP_WARN, "%s: second response to request %s dropped", sup_view_label(inst),
               req->reqid);

@@ -34,6 +34,7 @@ struct gw_server;
 struct gw_req;
 struct gw_sse;
 struct gw_svc;
+struct gw_svc_ops;
 struct gw_up_conn;
 struct sup_instance;
 struct sup_service;
@@ -73,24 +74,30 @@ struct gw_resp_ops {
   void (*abort)(struct gw_req *req, int graceful); /* cut the answer (see gw_req_abort) */
 };
 
+/* What gw_svc keeps of a request routed to a service, whichever handler
+ * (the IPC proxy or the upstream one) took it: the queue, the retry
+ * budget and the quarantine are the same for both (gw_svc.h). */
+struct gw_svc_req {
+  struct gw_svc *gs;         /* the gateway's state of its service, or NULL */
+  const struct gw_svc_ops *ops; /* how its handler sends it and answers it 503 */
+  struct gw_qent qe;         /* its place in the service's queue while it waits */
+  uint32_t deaths;           /* instances that died while it was in flight on them */
+  uint32_t last_death;       /* the number of the last such death (srv->deaths), */
+  uint32_t prev_death;       /*   and of the one before */
+  uint64_t first_death_ms;   /* when the first one died (loop time) */
+};
+
 /* The exchange of a request with an IPC instance (gw_proxy.c). */
 struct gw_proxy_req {
   uint64_t id;               /* in-flight id (key in srv->inflight), 0 = none */
   struct sup_instance *inst; /* the instance holding it */
   struct sup_service *svc;   /* the routed service */
-  struct gw_svc *gs;         /* the gateway's state of it (gw_svc.h), or NULL */
   uint32_t prefix_off;       /* the matched route's prefix, copied into hbuf */
   uint32_t prefix_len;
   int tries;                 /* instances tried */
   uint64_t ws_key;           /* a WebSocket handshake: its connection's key, else 0 */
   char ws_id[112];           /*   its connection id (GW_WS_ID_MAX) */
   char ws_accept[29];        /*   its sec-websocket-accept */
-  /* ---- surviving bad moments (gw_svc.c) ---- */
-  struct gw_qent qe;         /* its place in the service's queue while it waits */
-  uint32_t deaths;           /* instances that died while it was in flight on them */
-  uint32_t last_death;       /* the number of the last such death (srv->deaths), */
-  uint32_t prev_death;       /*   and of the one before */
-  uint64_t first_death_ms;   /* when the first one died (loop time) */
 };
 
 /* The exchange of a request with an upstream instance (gw_up.c). */
@@ -112,6 +119,8 @@ struct gw_up_req {
   unsigned paused_down : 1;  /* the upstream is paused for the client */
   unsigned parser_init : 1;  /* parser holds buffers */
   unsigned held : 1;         /* its response's head is read, not yet passed on */
+  unsigned verdict : 1;      /* its connection failed: is its instance dying? (gw_up.c) */
+  unsigned sent_here : 1;    /* its bytes went to the instance holding it */
 };
 
 struct gw_req {
@@ -149,6 +158,7 @@ struct gw_req {
   unsigned streaming : 1;  /* a stream was started and not finished */
   unsigned chunked : 1;    /* that stream is chunk-encoded */
   unsigned at_head : 1;    /* taken at its head (on_head): its body streams */
+  struct gw_svc_req sv;    /* routed to a service: its queue, budget, quarantine */
   union {                  /* the state of the handler that took it */
     struct gw_proxy_req proxy;
     struct gw_up_req up;   /* an upstream exchange (gw_up.c) */

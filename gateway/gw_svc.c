@@ -1,5 +1,5 @@
 /* gw_svc — the queue, the retry budget and the quarantine of each service,
- * as the proxy uses them. See gw_svc.h; the pure parts are gw_queue,
+ * as the IPC proxy and the upstream handler use them. See gw_svc.h; the pure parts are gw_queue,
  * gw_budget and gw_quarantine. */
 #include "gw_svc.h"
 
@@ -28,7 +28,7 @@ static uint64_t now_ms(const struct gw_req *req) {
 
 /* The request a queue entry belongs to. */
 static struct gw_req *req_of(struct gw_qent *e) {
-  return (struct gw_req *)((char *)e - offsetof(struct gw_req, u.proxy.qe));
+  return (struct gw_req *)((char *)e - offsetof(struct gw_req, sv.qe));
 }
 
 /* The service's name (from the config in force). */
@@ -60,21 +60,26 @@ static void flush(struct gw_svc *gs, const char *suffix) {
   while ((e = gw_queue_first(&gs->queue)) != NULL) {
     struct gw_req *req = req_of(e);
     leave(gs, req, 1);
-    gw_proxy_unavailable(req, 0, suffix);
+    req->sv.ops->unavailable(req, 0, suffix);
   }
 }
 
 /* Frees gs (its service left the config): what waits gets its 503; the
- * requests in flight let go of it. */
+ * requests in flight (on IPC instances, and exchanges with upstreams) let
+ * go of it. */
 static void svc_free(struct gw_server *srv, struct gw_svc *gs) {
   size_t pos = 0;
   uint64_t id;
   void *val;
+  struct gw_req *req;
   gs->gone = 1;
   flush(gs, "; it was removed from the configuration");
   while (gw_map_next(&srv->inflight, &pos, &id, &val))
-    if (((struct gw_req *)val)->u.proxy.gs == gs)
-      ((struct gw_req *)val)->u.proxy.gs = NULL;
+    if (((struct gw_req *)val)->sv.gs == gs)
+      ((struct gw_req *)val)->sv.gs = NULL;
+  LIST_FOREACH(req, &srv->up_reqs, u.up.link)
+    if (req->sv.gs == gs)
+      req->sv.gs = NULL;
   gw_quar_free(&gs->quar);
   free(gs);
 }
@@ -183,7 +188,7 @@ static int some_routable(const struct sup_service *svc) {
 /* req leaves its queue: the gateway's count, the wait histogram (once it
  * leaves for good: record). Returns the time it waited in all. */
 static uint64_t leave(struct gw_svc *gs, struct gw_req *req, int record) {
-  struct gw_qent *e = &req->u.proxy.qe;
+  struct gw_qent *e = &req->sv.qe;
   req->srv->nqueued--;
   gw_queue_remove(&gs->queue, e, now_ms(req));
   if (record)
@@ -191,20 +196,20 @@ static uint64_t leave(struct gw_svc *gs, struct gw_req *req, int record) {
   return e->waited_ms;
 }
 
-void gw_svc_wait(struct gw_req *req, int full) {
+void gw_svc_wait(struct gw_req *req, int full, int retry) {
   struct gw_server *srv = req->srv;
-  struct gw_proxy_req *p = &req->u.proxy;
+  struct gw_svc_req *p = &req->sv;
   struct gw_svc *gs = p->gs;
   char suffix[96];
   uint64_t wait_ms;
-  if (gs == NULL || gs->gone || srv->stopping || !coming(p->svc)) {
-    gw_proxy_unavailable(req, full, "");
+  if (gs == NULL || gs->gone || srv->stopping || !coming(gs->svc)) {
+    p->ops->unavailable(req, full, "");
     return;
   }
   switch (gw_queue_admit(srv->nqueued, srv->cfg->max_queued, srv->cfg->queue_timeout_ms,
                          p->qe.waited_ms, &wait_ms)) {
   case GW_QUEUE_OK:
-    gw_queue_push(&gs->queue, &p->qe, p->tries > 0, now_ms(req)); /* a retry: first */
+    gw_queue_push(&gs->queue, &p->qe, retry, now_ms(req)); /* a retry: first */
     srv->nqueued++;
     gw_req_timer(req, wait_ms);
     return;
@@ -222,7 +227,7 @@ void gw_svc_wait(struct gw_req *req, int full) {
     suffix[0] = '\0';
     break;
   }
-  gw_proxy_unavailable(req, full, suffix);
+  p->ops->unavailable(req, full, suffix);
 }
 
 void gw_svc_dispatch(struct gw_svc *gs) {
@@ -234,7 +239,7 @@ void gw_svc_dispatch(struct gw_svc *gs) {
     struct gw_req *req = req_of(e);
     int full;
     uint64_t waited = leave(gs, req, 0); /* out before a send can answer it (500) */
-    if (gw_proxy_send(req, NULL, &gs->rr, &full) != 0) {
+    if (req->sv.ops->send(req, &gs->rr, &full) != 0) {
       gw_queue_push(&gs->queue, e, 1, now_ms(req)); /* none free: back where it was */
       req->srv->nqueued++;
       break;
@@ -245,16 +250,23 @@ void gw_svc_dispatch(struct gw_svc *gs) {
 }
 
 void gw_svc_leave(struct gw_req *req) {
-  leave(req->u.proxy.gs, req, 1);
+  leave(req->sv.gs, req, 1);
+}
+
+void gw_svc_rearm(struct gw_req *req) {
+  const struct gw_qent *e = &req->sv.qe;
+  uint64_t spent = e->waited_ms + (now_ms(req) - e->since_ms);
+  uint64_t limit = (uint64_t)req->srv->cfg->queue_timeout_ms;
+  gw_req_timer(req, spent < limit ? limit - spent : 1);
 }
 
 void gw_svc_expired(struct gw_req *req) {
-  struct gw_svc *gs = req->u.proxy.gs;
+  struct gw_svc *gs = req->sv.gs;
   char suffix[64];
   uint64_t waited = leave(gs, req, 1);
   gs->queue_timeout++;
   snprintf(suffix, sizeof(suffix), " after %llu ms in the queue", (unsigned long long)waited);
-  gw_proxy_unavailable(req, some_routable(req->u.proxy.svc), suffix);
+  req->sv.ops->unavailable(req, some_routable(gs->svc), suffix);
 }
 
 void gw_svc_instance_ready(struct gw_server *srv, struct sup_instance *inst) {
@@ -266,7 +278,7 @@ void gw_svc_instance_ready(struct gw_server *srv, struct sup_instance *inst) {
 /* ---- The retry budget ---- */
 
 int gw_svc_retry(struct gw_req *req, enum gw_retry_outcome outcome) {
-  struct gw_svc *gs = req->u.proxy.gs;
+  struct gw_svc *gs = req->sv.gs;
   if (gs == NULL)
     return 1;
   if (outcome == GW_RETRY_RETRIED &&
@@ -292,14 +304,14 @@ static void reply_quarantined(struct gw_req *req, uint64_t left_ms, int fresh) {
   path_of(req, &path, &plen);
   snprintf(msg, sizeof(msg), "quarantined: %s %.*s killed two instances of service \"%s\"; "
            "answered 502 for %llu s%s", req->method, (int)(plen < SHOWN_PATH ? plen : SHOWN_PATH),
-           path, name_of(req->u.proxy.gs), (unsigned long long)((left_ms + 999) / 1000),
+           path, name_of(req->sv.gs), (unsigned long long)((left_ms + 999) / 1000),
            fresh ? "" : " more");
-  req->u.proxy.gs->quarantined++;
+  req->sv.gs->quarantined++;
   gw_reply_error(req, 502, msg, NULL);
 }
 
 int gw_svc_admit(struct gw_req *req) {
-  struct gw_svc *gs = req->u.proxy.gs;
+  struct gw_svc *gs = req->sv.gs;
   uint64_t now = now_ms(req);
   if (gs->quar.nquar) {
     const char *path;
@@ -319,13 +331,13 @@ void gw_svc_answered_slow(struct gw_req *req) {
   const char *path;
   size_t plen;
   path_of(req, &path, &plen);
-  gw_quar_answered(&req->u.proxy.gs->quar, req->method, path, plen, now_ms(req));
+  gw_quar_answered(&req->sv.gs->quar, req->method, path, plen, now_ms(req));
 }
 
 void gw_svc_deaths(struct gw_req **v, size_t n, uint32_t death) {
   for (size_t i = 0; i < n; i++) {
     struct gw_req *req = v[i];
-    struct gw_proxy_req *p = &req->u.proxy;
+    struct gw_svc_req *p = &req->sv;
     if (req->head_sent)
       continue; /* a stream: cut, never retried */
     p->prev_death = p->last_death;
@@ -356,7 +368,7 @@ static int same_key(const struct gw_req *a, const struct gw_req *b) {
  * GW_SERVED_MS before req's first death, or since (as far as the table
  * knows: it records answers once a request of that path died). */
 static int answered_lately(const struct gw_req *req) {
-  const struct gw_proxy_req *p = &req->u.proxy;
+  const struct gw_svc_req *p = &req->sv;
   const char *path;
   size_t plen;
   uint64_t since = p->first_death_ms > GW_SERVED_MS ? p->first_death_ms - GW_SERVED_MS : 0;
@@ -364,25 +376,36 @@ static int answered_lately(const struct gw_req *req) {
   return gw_quar_answered_since(&p->gs->quar, req->method, path, plen, since);
 }
 
+/* 1 when o, another request of req's method and path, is in flight on a
+ * routable instance other than `dying`. */
+static int serving(const struct gw_req *o, const struct gw_req *req,
+                   const struct sup_instance *dying) {
+  const struct sup_instance *inst = o->sv.ops ? o->sv.ops->inst(o) : NULL;
+  return o != req && inst != dying && inst != NULL && sup_instance_routable(inst) &&
+         same_key(o, req);
+}
+
 /* 1 when another request of req's method and path is in flight on a
- * routable instance other than `dying` (the path is being served there). */
+ * routable instance other than `dying` (the path is being served there):
+ * on an IPC instance (srv->inflight) or an upstream one (srv->up_reqs). */
 static int served_elsewhere(const struct gw_req *req, const struct sup_instance *dying) {
   size_t pos = 0;
   uint64_t id;
   void *val;
-  while (gw_map_next(&req->srv->inflight, &pos, &id, &val)) {
-    const struct gw_req *o = val;
-    if (o != req && o->u.proxy.inst != dying && o->u.proxy.inst != NULL &&
-        sup_instance_routable(o->u.proxy.inst) && same_key(o, req))
+  const struct gw_req *o;
+  while (gw_map_next(&req->srv->inflight, &pos, &id, &val))
+    if (serving(val, req, dying))
       return 1;
-  }
+  LIST_FOREACH(o, &req->srv->up_reqs, u.up.link)
+    if (serving(o, req, dying))
+      return 1;
   return 0;
 }
 
 /* 1 when req's method and path are evidently no query of death: answered
  * lately, or being served on another instance. */
 static int exonerated(const struct gw_req *req, const struct sup_instance *dying) {
-  return req->u.proxy.gs == NULL || answered_lately(req) || served_elsewhere(req, dying);
+  return req->sv.gs == NULL || answered_lately(req) || served_elsewhere(req, dying);
 }
 
 /* 1 unless another request that died with req (in v, this death) has
@@ -392,7 +415,7 @@ static int alone(const struct gw_req *req, const struct sup_instance *dying, str
                  size_t n) {
   size_t checked = 0;
   for (size_t i = 0; i < n; i++) {
-    if (v[i] == req || v[i]->u.proxy.last_death != req->u.proxy.last_death ||
+    if (v[i] == req || v[i]->sv.last_death != req->sv.last_death ||
         v[i]->head_sent || same_key(v[i], req))
       continue; /* itself, answered meanwhile (reset), a stream, or its twin */
     if (++checked > ALIKE_MAX || !exonerated(v[i], dying))
@@ -404,7 +427,7 @@ static int alone(const struct gw_req *req, const struct sup_instance *dying, str
 /* Quarantines req's method and path for quarantine_s; the event when it
  * was not quarantined yet; answers req. */
 static void quarantine(struct gw_req *req) {
-  struct gw_svc *gs = req->u.proxy.gs;
+  struct gw_svc *gs = req->sv.gs;
   int qs = req->srv->cfg->quarantine_s;
   const char *path;
   size_t plen;
@@ -415,7 +438,7 @@ static void quarantine(struct gw_req *req) {
   if (rc == 1) {
     snprintf(detail, sizeof(detail), "%s %.*s: %u instances died while one request was in "
              "flight on them; answered 502 for %d s", req->method,
-             (int)(plen < SHOWN_PATH ? plen : SHOWN_PATH), path, req->u.proxy.deaths, qs);
+             (int)(plen < SHOWN_PATH ? plen : SHOWN_PATH), path, req->sv.deaths, qs);
     struct sup_event ev = {.type = "quarantine", .service = name_of(gs), .index = -1,
                            .code = -1, .detail = detail};
     sup_host_emit(req->srv->host, &ev);
@@ -427,10 +450,19 @@ static void quarantine(struct gw_req *req) {
   reply_quarantined(req, (uint64_t)qs * 1000, 1);
 }
 
+int gw_svc_is_poison(const struct gw_req *req, const struct sup_instance *dying,
+                     struct gw_req **v, size_t n) {
+  return req->srv->cfg->quarantine_s > 0 && req->sv.deaths >= 2 && !exonerated(req, dying) &&
+         alone(req, dying, v, n);
+}
+
+void gw_svc_quarantine(struct gw_req *req) {
+  quarantine(req);
+}
+
 int gw_svc_poison(struct gw_req *req, const struct sup_instance *dying, struct gw_req **v,
                   size_t n) {
-  if (req->srv->cfg->quarantine_s <= 0 || req->u.proxy.deaths < 2 || exonerated(req, dying) ||
-      !alone(req, dying, v, n))
+  if (!gw_svc_is_poison(req, dying, v, n))
     return 0;
   quarantine(req);
   return 1;

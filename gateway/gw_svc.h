@@ -3,18 +3,22 @@
  * instance, the retry budget, the poison-request quarantine, and their
  * counters for /metrics and `status`.
  *
- * The proxy (gw_proxy.c) calls in at a few marked places: a request that
+ * Both handlers that send requests to a service's instances use it: the
+ * IPC proxy (gw_proxy.c) and the upstream handler (gw_up.c). A request
+ * keeps its part in req->sv (struct gw_svc_req), with the operations of
+ * its handler (struct gw_svc_ops) by which a waiting request is sent or
+ * answered 503. The handlers call in at a few marked places: a request that
  * finds no instance waits here (gw_svc_wait) instead of a 503; a freed
  * slot or an instance that became ready sends the waiting ones on
  * (gw_svc_dispatch); a request whose instance died asks here whether it is
  * a poison (gw_svc_poison) and whether the budget allows its retry
- * (gw_svc_retry_ok). When nothing waits and nothing was quarantined these
+ * (gw_svc_retry). When nothing waits and nothing was quarantined these
  * cost a comparison each: no allocation, no timer (a waiting request uses
  * its connection's request timer).
  *
  * One struct gw_svc per live service, in srv->svcs; the routes point at it
  * (gw_route's target). A reload that removes a service answers what waits
- * for it (503), unhooks its requests in flight (p->gs = NULL) and frees it. */
+ * for it (503), unhooks its requests in flight (sv.gs = NULL) and frees it. */
 #ifndef MUSTER_GW_SVC_H
 #define MUSTER_GW_SVC_H
 
@@ -28,6 +32,7 @@
 
 struct cJSON;
 struct gw_req;
+struct gw_svc_req;
 struct gw_server;
 struct ipc_buf;
 struct sup_instance;
@@ -62,6 +67,20 @@ struct gw_svc {
   unsigned gone : 1;            /* its service left the config: nothing may wait */
 };
 
+/* What gw_svc asks of the handler that took a request (req->sv.ops). */
+struct gw_svc_ops {
+  /* Sends req, which waited, to an instance of its service (cursor: the
+   * service's round-robin cursor). Returns 0 when it was sent (or
+   * answered: out of memory), 1 when no instance can take it now; then
+   * *full is 1 when some were only at max_inflight. */
+  int (*send)(struct gw_req *req, size_t *cursor, int *full);
+  /* Answers the 503 of a request no instance took; suffix ("" or a clause
+   * such as "; the queue is full") ends the reason. */
+  void (*unavailable)(struct gw_req *req, int full, const char *suffix);
+  /* The instance req is in flight on, or NULL. */
+  struct sup_instance *(*inst)(const struct gw_req *req);
+};
+
 /* ---- The table (gw_server.c) ---- */
 
 /* Gives every live service without one its struct (before the routes are
@@ -92,7 +111,7 @@ void gw_svc_status(struct gw_server *srv, const struct sup_service *svc, struct 
 /* The queue, retry and quarantine families of /metrics. */
 void gw_svcs_render_metrics(const struct gw_server *srv, struct ipc_buf *b);
 
-/* ---- The proxy's calls (gw_proxy.c) ---- */
+/* ---- The handlers' calls (gw_proxy.c, gw_up.c) ---- */
 
 /* Requests waiting for gs's service (0 without gs). */
 static inline size_t gw_svc_queued(const struct gw_svc *gs) {
@@ -101,14 +120,20 @@ static inline size_t gw_svc_queued(const struct gw_svc *gs) {
 
 /* No instance can take req now (full: some were at max_inflight): it
  * waits for one, or gets the 503 when it may not (queue off or full, no
- * instance coming, its wait used up, shutdown). */
-void gw_svc_wait(struct gw_req *req, int full);
+ * instance coming, its wait used up, shutdown). retry: it was sent before
+ * (it waits ahead of first tries). The request timer bounds its wait. */
+void gw_svc_wait(struct gw_req *req, int full, int retry);
 
 /* Sends the oldest waiting requests of gs while an instance takes them. */
 void gw_svc_dispatch(struct gw_svc *gs);
 
 /* req leaves the queue without being sent (client gone). */
 void gw_svc_leave(struct gw_req *req);
+
+/* The protocol stopped the request timer of a waiting req (the body of a
+ * request taken at its head ended): it runs again for what is left of
+ * its wait. */
+void gw_svc_rearm(struct gw_req *req);
 
 /* The request timer of a waiting req fired: 503. */
 void gw_svc_expired(struct gw_req *req);
@@ -140,6 +165,13 @@ void gw_svc_deaths(struct gw_req **v, size_t n, uint32_t death);
  * it is retried or fails as any other. */
 int gw_svc_poison(struct gw_req *req, const struct sup_instance *dying, struct gw_req **v,
                   size_t n);
+
+/* gw_svc_poison in two steps, for a handler that must let go of what
+ * req holds before it is answered: whether it is a poison (nothing
+ * changes), then its quarantine (the event, the 502). */
+int gw_svc_is_poison(const struct gw_req *req, const struct sup_instance *dying,
+                     struct gw_req **v, size_t n);
+void gw_svc_quarantine(struct gw_req *req);
 
 /* Counts an outcome of a death for muster_retries_total; for
  * GW_RETRY_RETRIED first asks the budget: returns 0 when it refuses (then

@@ -14,11 +14,23 @@
  * that an idempotent one can be sent again: on a fresh connection when a
  * reused one failed before any byte of the response came back (the program
  * closed it as muster reused it: the keep-alive race; at most FRESH_TRIES
- * times), and to another instance when the instance failed, nothing sent
- * to the client yet, within gateway.retries — SPEC §4's rule. A connection
+ * times, and no retry: free of the budget), and to another instance when
+ * the instance failed, nothing sent to the client yet, within
+ * gateway.retries and the retry budget — SPEC §4's rule. A connection
  * that failed before it was established carried nothing: any method goes
  * elsewhere. (Like nginx, muster does not send a POST again once it went
- * up: the program may have acted on it.) */
+ * up: the program may have acted on it.)
+ *
+ * The queue, the retry budget and the quarantine are gw_svc's, as for an
+ * IPC service (calls marked "gw_svc:"): a request no instance can take
+ * waits (when its body is complete: the protocol's request timer, which
+ * bounds the wait, does not run while a body streams), and is sent by
+ * gw_svc through up_svc_ops. An instance's death is known when its
+ * process is reaped (gw_up_instance_gone), which may come after its
+ * connections' ends: a request whose connection ended unanswered while its
+ * instance still stands waits up to VERDICT_MS for that verdict (u->verdict)
+ * before it goes elsewhere, so that the death is counted first — a query
+ * of death is then quarantined after two deaths, not retried into a third. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +49,11 @@
 
 #define REPLAY_MAX (64 * 1024) /* bytes of a request kept to send it again */
 #define FRESH_TRIES 2          /* fresh connections after a reused one failed */
+#define VERDICT_MS 1000        /* a failed request waits this long to hear of a death */
 
 static const struct gw_gen up_gen;
 static const struct gw_up_conn_cbs up_cbs;
+static const struct gw_svc_ops up_svc_ops;
 
 static struct gw_up_req *up_of(struct gw_req *req) {
   return &req->u.up;
@@ -56,12 +70,16 @@ static int idempotent(const char *m) {
 
 /* ---- Letting go ---- */
 
-/* The instance no longer holds req. */
+/* The instance no longer holds req; the freed slot goes to a request
+ * waiting for one (gw_svc). (Not while srv->hv holds an answer's
+ * headers: a send may fill it.) */
 static void release_instance(struct gw_req *req) {
   struct gw_up_req *u = up_of(req);
   if (u->inst) {
     sup_instance_released(u->inst);
     u->inst = NULL;
+    if (gw_svc_queued(req->sv.gs)) /* gw_svc: a slot is free */
+      gw_svc_dispatch(req->sv.gs);
   }
 }
 
@@ -104,17 +122,19 @@ static void cut(struct gw_req *req) {
 
 /* ---- No instance to take it ---- */
 
-/* 503: no ready instance, or every one full. */
-static void unavailable(struct gw_req *req, int full) {
+/* 503: no ready instance, or every one full; suffix ("" or a clause of
+ * the queue's) ends the reason. */
+static void unavailable(struct gw_req *req, int full, const char *suffix) {
   struct sup_service_info si;
-  char msg[160];
+  char msg[224];
   sup_view_service_info(up_of(req)->svc, &si);
   if (full)
     snprintf(msg, sizeof(msg), "service \"%s\" is overloaded: every ready instance has %d "
-             "requests in flight", si.name, sup_view_service_cfg(up_of(req)->svc)->max_inflight);
+             "requests in flight%s", si.name,
+             sup_view_service_cfg(up_of(req)->svc)->max_inflight, suffix);
   else
-    snprintf(msg, sizeof(msg), "service \"%s\" has no ready instance (%s)", si.name,
-             si.state_name);
+    snprintf(msg, sizeof(msg), "service \"%s\" has no ready instance (%s)%s", si.name,
+             si.state_name, suffix);
   fail(req, 503, msg, &gw_retry_after);
 }
 
@@ -189,6 +209,7 @@ static void send_pending(struct gw_req *req) {
   struct gw_up_req *u = up_of(req);
   uv_buf_t b = uv_buf_init(req->body.data, (unsigned)req->body.len);
   gw_up_parse_reset(&u->parser, req->is_head, u->upgrade);
+  u->sent_here = 1;
   gw_up_conn_writev(u->uc, &b, 1);
   gw_up_conn_timer(u->uc, (uint64_t)req->srv->cfg->request_timeout_ms);
   if (req->body.len > REPLAY_MAX) {
@@ -200,20 +221,23 @@ static void send_pending(struct gw_req *req) {
 
 /* Sends req to an instance other than avoid (fresh: on a new connection
  * to avoid itself), searching from *cursor (the route's round-robin
- * cursor for a first try). Answers 503 when there is none. */
-static void attempt(struct gw_req *req, struct sup_instance *avoid, int fresh, size_t *cursor) {
+ * cursor for a first try). Returns 0 when it was sent (or answered), 1
+ * when no instance can take it (*full: some were at max_inflight). */
+static int attempt(struct gw_req *req, struct sup_instance *avoid, int fresh, size_t *cursor,
+                   int *full) {
   struct gw_up_req *u = up_of(req);
   for (int k = 0; k < 64; k++) {
-    int full = 0, reused = 0;
-    struct sup_instance *inst = fresh ? avoid : gw_svc_pick(req->srv, u->svc, avoid, cursor, &full);
+    int reused = 0;
+    struct sup_instance *inst = fresh ? avoid : gw_svc_pick(req->srv, u->svc, avoid, cursor, full);
     if (inst == NULL && avoid && !fresh && sup_instance_routable(avoid))
       inst = avoid; /* no other: the one that failed, if it is still up */
     if (inst == NULL || (fresh && !sup_instance_routable(inst))) {
-      unavailable(req, inst ? 0 : full);
-      return;
+      *full = inst ? 0 : *full;
+      return 1;
     }
     sup_instance_acquire(inst);
     u->inst = inst;
+    u->sent_here = inst == u->tried ? u->sent_here : 0;
     u->tried = inst;
     u->tries += !fresh;
     req->instance = sup_view_index(inst);
@@ -223,14 +247,45 @@ static void attempt(struct gw_req *req, struct sup_instance *avoid, int fresh, s
       req->srv->up.reused += reused;
       if (reused)
         send_pending(req);
-      return;
+      return 0;
     }
     release_instance(req); /* no address (its process is going) or out of memory */
     avoid = inst;
     fresh = 0;
   }
   fail(req, 502, "no upstream connection could be made", NULL);
+  return 0;
 }
+
+/* 1 when req may wait in its service's queue: its body is complete (the
+ * request timer bounds the wait; it does not run while a body streams). */
+static int may_wait(const struct gw_req *req) {
+  return req->body_len == 0 || req->u.up.body_end;
+}
+
+/* attempt(); when no instance can take req (or others wait before it),
+ * it waits for one, or gets its 503. */
+static void try_send(struct gw_req *req, struct sup_instance *avoid, int fresh, size_t *cursor) {
+  int full = 0;
+  if ((fresh || gw_svc_queued(req->sv.gs) == 0) && attempt(req, avoid, fresh, cursor, &full) == 0)
+    return;
+  if (may_wait(req))
+    gw_svc_wait(req, full, up_of(req)->tries > 0); /* gw_svc: the queue, or the 503 */
+  else
+    unavailable(req, full, "");
+}
+
+/* gw_svc's operations for an upstream request. */
+static int svc_send(struct gw_req *req, size_t *cursor, int *full) {
+  return attempt(req, NULL, 0, cursor, full);
+}
+
+static struct sup_instance *svc_inst(const struct gw_req *req) {
+  return req->u.up.inst;
+}
+
+static const struct gw_svc_ops up_svc_ops = {.send = svc_send, .unavailable = unavailable,
+                                             .inst = svc_inst};
 
 /* ---- When it goes wrong ---- */
 
@@ -247,37 +302,101 @@ static void invalid(struct gw_req *req, const char *why) {
     fail(req, 502, "the upstream sent an invalid response", NULL);
 }
 
+/* Sends req, whose instance (avoid) failed it, to another one when it
+ * may (ok: nothing came back, it is kept whole, and its method allows),
+ * within gateway.retries and the retry budget (gw_svc); else 502 with why.
+ * why_err names the failure in the log. */
+static void retry_elsewhere(struct gw_req *req, struct sup_instance *avoid, int ok,
+                            const char *why, const char *why_err) {
+  char msg[224];
+  size_t cursor = 0;
+  if (!ok) {
+    fail(req, 502, why, NULL);
+    return;
+  }
+  if (up_of(req)->tries > req->srv->cfg->retries) {
+    gw_svc_retry(req, GW_RETRY_EXHAUSTED); /* gw_svc: counted */
+    fail(req, 502, why, NULL);
+    return;
+  }
+  if (!gw_svc_retry(req, GW_RETRY_RETRIED)) { /* gw_svc: the retry budget said no */
+    snprintf(msg, sizeof(msg), "%s; not retried: the service's retry budget is spent", why);
+    fail(req, 502, msg, NULL);
+    return;
+  }
+  sup_log(SUP_INFO, "%s: request %s failed (%s) before any answer; sending it again elsewhere",
+          avoid ? sup_view_label(avoid) : service_name(req), req->reqid, why_err);
+  req->srv->up.retries++;
+  try_send(req, avoid, 0, &cursor);
+}
+
 /* The exchange failed before any response head reached the client: sent
  * again when that is safe (see the top of the file), else 502. never: the
- * connection was never established (nothing was sent on it). */
+ * connection was never established (nothing was sent on it). While its
+ * instance stands, a request that would go elsewhere first waits for the
+ * verdict on it (gw_up_instance_gone, or VERDICT_MS). */
 static void failed(struct gw_req *req, int err, int never) {
   struct gw_up_req *u = up_of(req);
   int reused = u->uc && u->uc->requests > 0, none_back = u->parser.bytes == 0;
   int fresh = reused && none_back && u->replayable && u->fresh_tries < FRESH_TRIES && u->inst &&
               sup_instance_routable(u->inst) && idempotent(req->method);
-  int elsewhere = none_back && u->replayable && u->tries <= req->srv->cfg->retries &&
-                  (never || idempotent(req->method));
+  int elsewhere = none_back && u->replayable && (never || idempotent(req->method));
   struct sup_instance *avoid = u->tried;
   char msg[160];
-  if (!fresh && !elsewhere) {
-    if (never)
-      snprintf(msg, sizeof(msg), "cannot connect to service \"%s\": %s", service_name(req),
-               uv_err_name(err));
-    else
-      snprintf(msg, sizeof(msg), "service \"%s\" closed the connection without answering",
-               service_name(req));
-    fail(req, 502, msg, NULL);
-    return;
+  size_t cursor = 0;
+  if (never)
+    snprintf(msg, sizeof(msg), "cannot connect to service \"%s\": %s", service_name(req),
+             uv_err_name(err));
+  else
+    snprintf(msg, sizeof(msg), "service \"%s\" closed the connection without answering",
+             service_name(req));
+  release_conn(req, 0);
+  if (fresh) { /* the keep-alive race: no retry, free of the budget */
+    sup_log(SUP_INFO, "%s: request %s failed (%s) before any answer; sending it again on a "
+            "fresh connection", sup_view_label(u->inst), req->reqid, uv_err_name(err));
+    release_instance(req);
+    u->fresh_tries++;
+    req->srv->up.retries++;
+    try_send(req, avoid, 1, &cursor);
+  } else if (elsewhere && u->inst && may_wait(req)) {
+    u->verdict = 1; /* is its instance dying? it keeps holding it until told */
+    gw_req_timer(req, VERDICT_MS);
+  } else {
+    release_instance(req);
+    retry_elsewhere(req, avoid, elsewhere, msg, uv_err_name(err));
   }
-  sup_log(SUP_INFO, "%s: request %s failed (%s) before any answer; sending it again%s",
-          u->inst ? sup_view_label(u->inst) : service_name(req), req->reqid, uv_err_name(err),
-          fresh ? " on a fresh connection" : " elsewhere");
+}
+
+/* No death of its instance within VERDICT_MS of a failure: req goes on as
+ * a plain failure of the connection. */
+static void verdict_timeout(struct gw_req *req) {
+  struct gw_up_req *u = up_of(req);
+  char msg[160];
+  u->verdict = 0;
+  release_instance(req);
+  snprintf(msg, sizeof(msg), "service \"%s\" closed the connection without answering",
+           service_name(req));
+  retry_elsewhere(req, u->tried, 1, msg, "closed");
+}
+
+/* The instance inst died holding req, nothing sent to the client yet: a
+ * poison is quarantined (gw_svc; v: the n requests the instance was sent);
+ * else req goes elsewhere when it may, or 502. */
+static void died(struct gw_req *req, struct sup_instance *inst, struct gw_req **v, size_t n) {
+  struct gw_up_req *u = up_of(req);
+  int ok = u->parser.bytes == 0 && u->replayable && (!u->sent_here || idempotent(req->method));
+  if (u->verdict) {
+    u->verdict = 0;
+    gw_req_timer(req, 0);
+  }
   release_conn(req, 0);
   release_instance(req);
-  u->fresh_tries += fresh;
-  req->srv->up.retries++;
-  size_t cursor = 0;
-  attempt(req, avoid, fresh, &cursor);
+  if (u->sent_here && gw_svc_is_poison(req, inst, v, n)) { /* gw_svc: a query of death */
+    release_all(req, 0);
+    gw_svc_quarantine(req);
+    return;
+  }
+  retry_elsewhere(req, inst, ok, "the instance handling the request exited", "exited");
 }
 
 /* ---- The response ---- */
@@ -311,18 +430,17 @@ static int flush_held(struct gw_req *req) {
 static void respond_held(struct gw_req *req, int reusable) {
   struct gw_up_req *u = up_of(req);
   struct gw_server *srv = req->srv;
-  int nh = gw_up_parse_headers(&u->parser, &srv->hv, &srv->caphv);
-  if (nh < 0) {
-    fail(req, 500, "out of memory", NULL);
-    return;
-  }
   struct gw_up_parser saved = u->parser;
   release_conn(req, reusable);
-  release_instance(req);
+  release_instance(req); /* (before srv->hv is filled: the freed slot may send) */
   LIST_REMOVE(req, u.up.link);
   u->parser_init = 0;
-  gw_req_respond(req, gw_up_parse_status(&saved), srv->hv, (size_t)nh, srv->up_body.data,
-                 srv->up_body.len);
+  int nh = gw_up_parse_headers(&saved, &srv->hv, &srv->caphv);
+  if (nh < 0)
+    gw_reply_error(req, 500, "out of memory", NULL);
+  else
+    gw_req_respond(req, gw_up_parse_status(&saved), srv->hv, (size_t)nh, srv->up_body.data,
+                   srv->up_body.len);
   gw_up_parse_free(&saved);
 }
 
@@ -343,6 +461,7 @@ static void complete(struct gw_req *req, int leftover) {
 
 static int on_resp_head(void *ctx, struct gw_up_parser *p) {
   struct gw_req *req = ctx;
+  gw_svc_answered(req, req->sv.gs); /* gw_svc: evidence against a quarantine */
   if (gw_up_parse_status(p) == 101)
     return 0; /* the tunnel is made when the parse stops for it */
   gw_up_conn_timer(up_of(req)->uc, 0); /* request_timeout_ms bounded the head only */
@@ -380,19 +499,20 @@ static void upgraded(struct gw_req *req, const char *rest, size_t n) {
   struct gw_up_req *u = up_of(req);
   struct gw_up_conn *uc = u->uc;
   struct gw_up_parser saved = u->parser; /* its buffers hold the headers */
-  int nh = gw_up_parse_headers(&u->parser, &req->srv->hv, &req->srv->caphv);
-  if (nh < 0) {
-    fail(req, 500, "out of memory", NULL);
-    return;
-  }
   u->uc = NULL;
   uc->user = NULL;
   gw_up_conn_unpool(uc);
   gw_up_conn_timer(uc, 0);
-  release_instance(req);
+  release_instance(req); /* (before srv->hv is filled: the freed slot may send) */
   LIST_REMOVE(req, u.up.link);
   u->parser_init = 0;
-  gw_tunnel_start(req, uc, req->srv->hv, (size_t)nh, rest, n); /* ends req */
+  int nh = gw_up_parse_headers(&saved, &req->srv->hv, &req->srv->caphv);
+  if (nh < 0) {
+    gw_up_conn_close(uc);
+    gw_reply_error(req, 500, "out of memory", NULL);
+  } else {
+    gw_tunnel_start(req, uc, req->srv->hv, (size_t)nh, rest, n); /* ends req */
+  }
   gw_up_parse_free(&saved);
 }
 
@@ -480,6 +600,8 @@ static const struct gw_up_conn_cbs up_cbs = {.on_connect = on_up_connect, .on_re
 /* ---- The generator: the client's side ---- */
 
 static void on_abandon(struct gw_req *req) {
+  if (req->sv.qe.queued) /* gw_svc: it leaves the queue; nothing was sent */
+    gw_svc_leave(req);
   release_all(req, 0);
 }
 
@@ -489,6 +611,8 @@ static void on_client_body(struct gw_req *req, const char *data, size_t len) {
   char size[24];
   if (data == NULL) {
     u->body_end = 1;
+    if (req->sv.qe.queued) /* gw_svc: the protocol dropped the timer of its wait */
+      gw_svc_rearm(req);
     if (u->chunked_up) {
       uv_buf_t b = uv_buf_init("0\r\n\r\n", 5);
       send_up(req, &b, 1);
@@ -517,13 +641,19 @@ static void on_client_drained(struct gw_req *req) {
   }
 }
 
-/* The client read nothing of its answer for request_timeout_ms. */
-static void on_client_stall(struct gw_req *req) {
-  if (up_of(req)->paused_down)
+/* The request timer: its wait in the queue is over (gw_svc), no death
+ * came within VERDICT_MS, or the client read nothing of its answer for
+ * request_timeout_ms. */
+static void on_timer(struct gw_req *req) {
+  if (req->sv.qe.queued)
+    gw_svc_expired(req); /* gw_svc: 503 */
+  else if (up_of(req)->verdict)
+    verdict_timeout(req);
+  else if (up_of(req)->paused_down)
     cut(req);
 }
 
-static const struct gw_gen up_gen = {.abandon = on_abandon, .timeout = on_client_stall,
+static const struct gw_gen up_gen = {.abandon = on_abandon, .timeout = on_timer,
                                      .body = on_client_body, .drained = on_client_drained};
 
 /* ---- The handler ---- */
@@ -541,7 +671,7 @@ static int on_head(const struct gw_handler *h, struct gw_req *req) {
   struct gw_route *rt = gw_req_route(req);
   if (rt == NULL)
     return GW_DECLINED;
-  const struct gw_svc *gs = rt->target;
+  struct gw_svc *gs = rt->target;
   const struct cfg_service *cfg = sup_view_service_cfg(gs->svc);
   if (!cfg->upstream.enabled)
     return GW_LATER; /* an IPC service: the proxy takes it whole */
@@ -552,15 +682,18 @@ static int on_head(const struct gw_handler *h, struct gw_req *req) {
   u->chunked_up = req->body_len < 0;
   u->replayable = 1;
   snprintf(req->service, sizeof(req->service), "%s", cfg->name);
+  req->sv = (struct gw_svc_req){.gs = gs, .ops = &up_svc_ops};
+  req->gen = &up_gen;
+  if (gw_svc_admit(req)) /* gw_svc: quarantined, answered */
+    return 0;
   gw_up_parse_init(&u->parser, &parse_cbs, req, (uint32_t)req->srv->cfg->max_header_bytes);
   u->parser_init = 1;
   LIST_INSERT_HEAD(&req->srv->up_reqs, req, u.up.link);
-  req->gen = &up_gen;
   if (build_head(req) != 0) {
     fail(req, 500, "out of memory", NULL);
     return 0;
   }
-  attempt(req, NULL, 0, &rt->rr);
+  try_send(req, NULL, 0, &rt->rr);
   return 0;
 }
 
@@ -571,12 +704,44 @@ static int on_req(const struct gw_handler *h, struct gw_req *req) {
 
 const struct gw_handler gw_up_handler = {.name = "upstream", .on_req = on_req, .on_head = on_head};
 
-void gw_up_instance_gone(struct gw_server *srv, struct sup_instance *inst) {
+/* The requests inst holds, not yet answered, into v (at most max): those
+ * it was sent first (their count in *nsent), then those it was not. */
+static size_t held_by(struct gw_server *srv, struct sup_instance *inst, struct gw_req **v,
+                      size_t max, size_t *nsent) {
   struct gw_req *req;
+  size_t k = 0;
+  *nsent = 0;
+  for (int sent = 1; sent >= 0; sent--)
+    LIST_FOREACH(req, &srv->up_reqs, u.up.link)
+      if (k < max && req->u.up.inst == inst && !req->head_sent && !req->u.up.held &&
+          req->u.up.sent_here == (unsigned)sent)
+        v[k++] = req;
+  for (size_t i = 0; i < k && v[i]->u.up.sent_here; i++)
+    (*nsent)++;
+  return k;
+}
+
+void gw_up_instance_gone(struct gw_server *srv, struct sup_instance *inst) {
+  struct gw_req *req, **v;
+  size_t n = 0, nsent;
   gw_up_pools_gone(srv, inst);
   LIST_FOREACH(req, &srv->up_reqs, u.up.link)
+    n += req->u.up.inst == inst;
+  if (n == 0 || (v = malloc(n * sizeof(*v))) == NULL) {
+    LIST_FOREACH(req, &srv->up_reqs, u.up.link)
+      if (req->u.up.inst == inst)
+        release_instance(req); /* its connection's end says what follows */
+    return;
+  }
+  size_t k = held_by(srv, inst, v, n, &nsent);
+  gw_svc_deaths(v, nsent, ++srv->deaths); /* gw_svc: each request it was sent counts it */
+  for (size_t i = 0; i < k; i++) /* still its? answering one may end another */
+    if (v[i]->u.up.inst == inst && !v[i]->head_sent)
+      died(v[i], inst, v, nsent);
+  LIST_FOREACH(req, &srv->up_reqs, u.up.link)
     if (req->u.up.inst == inst)
-      release_instance(req); /* its connection's end says what follows */
+      release_instance(req); /* streaming: its connection's end cuts it */
+  free(v);
 }
 
 void gw_up_render_metrics(const struct gw_server *srv, struct ipc_buf *b) {

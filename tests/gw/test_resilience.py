@@ -85,6 +85,108 @@ class Events:
         self.conn.close()
 
 
+def leave_the_queue(case, m, path, name):
+    """A request for path waits in service name's queue; its client goes
+    away: it leaves the queue at once."""
+    c = case.client(m)
+    c.send(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % path.encode())
+    poll_until(lambda: queued(m, name) == 1, what="the request queued")
+    c.close()
+    poll_until(lambda: queued(m, name) == 0, what="the request gone from the queue")
+
+
+def check_queue_bound_and_timeout(case, m, path, name):
+    """Service name, never ready, under max_queued 2 and queue_timeout_ms
+    3000: two requests for path wait, the third gets the 503 at once, the
+    two get theirs at queue_timeout_ms (case: the GatewayCase asking; the
+    upstream tests ask it too)."""
+    t0 = time.monotonic()
+    waiting = [case.client(m) for _ in range(2)]
+    for c in waiting:
+        c.send(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % path.encode())
+    poll_until(lambda: queued(m, name) == 2, what="two requests queued")
+    t1 = time.monotonic()
+    r = case.get(m, path)
+    case.assertEqual(r.status, 503, r)
+    case.assertTrue(r.header("retry-after"), r)
+    case.assertIn("the queue is full", r.json()["error"])
+    case.assertLess(time.monotonic() - t1, 2.0, "the 503 of a full queue waited")
+    for c in waiting:
+        r = case.read(c, "queued request past queue_timeout_ms")
+        case.assertEqual(r.status, 503, r)
+        case.assertTrue(r.header("retry-after"), r)
+        waited = re.search(r"no ready instance \(starting\) after (\d+) ms in the "
+                           r"queue$", r.json()["error"])
+        case.assertTrue(waited, r)
+        case.assertGreaterEqual(int(waited.group(1)), 3000, r)
+    case.assertGreaterEqual(time.monotonic() - t0, 2.95)
+    case.assertEqual(queued(m, name), 0)
+    case.assertEqual(metric(m, "muster_queue_rejected_total", service=name,
+                            reason="full"), 1)
+    case.assertEqual(metric(m, "muster_queue_rejected_total", service=name,
+                            reason="timeout"), 2)
+    case.assertEqual(metric(m, "muster_queue_wait_seconds_count", service=name), 2)
+
+
+def check_query_of_death(case, m, name, crash, ok):
+    """Service name's 3 instances ready, retries 3, quarantine_s 30: GET
+    crash kills two instances, is quarantined (event, status, metric) and
+    answered 502 at once from then on, while ok is answered 200."""
+    events = Events(m)
+    case.addCleanup(events.close)
+    r = case.get(m, crash + "?x=1")
+    case.assertEqual(r.status, 502, r)
+    case.assertRegex(r.json()["error"], r"^quarantined: GET %s " % re.escape(crash))
+    ev = events.expect("quarantine")
+    case.assertEqual(ev["service"], name)
+    case.assertIn("GET " + crash, ev["detail"])
+    case.assertEqual(deaths(m, name), 2, "not two instances died")
+    # the same method and path, any query: 502 at once, nothing dies
+    t0 = time.monotonic()
+    for q in ("", "?x=2"):
+        r = case.get(m, crash + q)
+        case.assertEqual(r.status, 502, r)
+        case.assertRegex(r.json()["error"], r"^quarantined: .* s more$")
+    case.assertLess(time.monotonic() - t0, 10)
+    case.assertEqual(case.get(m, ok).status, 200)
+    case.assertEqual(deaths(m, name), 2, "a quarantined request was sent")
+    st = status_of(m, name)
+    case.assertEqual([(q["method"], q["path"]) for q in st["quarantined"]],
+                     [("GET", crash)])
+    case.assertTrue(0 < st["quarantined"][0]["left_ms"] <= 30000, st)
+    case.assertEqual(metric(m, "muster_quarantined_total", service=name), 3)
+
+
+def check_budget_storm(case, m, name, crash, n, threads):
+    """Service name's 3 instances ready, retries 3, quarantine off,
+    retry_budget 0.2: n requests for crash (each kills its instance) from
+    `threads` threads; retries stay within the budget."""
+    statuses, lock = [], threading.Lock()
+    t0 = time.monotonic()
+
+    def storm():
+        for _ in range(n // threads):
+            r = case.get(m, crash)
+            with lock:
+                statuses.append(r.status)
+    ts = [threading.Thread(target=storm) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(TIMEOUT * 2)
+    took = time.monotonic() - t0
+    case.assertEqual(len(statuses), n)
+    case.assertTrue(set(statuses) <= {502, 503}, statuses)
+    retried = metric(m, "muster_retries_total", service=name, outcome="retried")
+    refused = metric(m, "muster_retries_total", service=name, outcome="budget")
+    windows = int(took // 10) + 1
+    case.assertLessEqual(retried, windows * (10 + 0.2 * n), (retried, took))
+    case.assertGreater(refused, 0)
+    # every attempt of a /crash kills its instance: kills = first
+    # attempts that found an instance + retries
+    case.assertLessEqual(deaths(m, name), n + retried)
+
+
 class QueueTest(GatewayCase):
 
     def test_request_during_a_restart_waits_and_gets_200(self):
@@ -130,43 +232,14 @@ class QueueTest(GatewayCase):
                     admin=admin()).start() as m:
             wait_gateway(m)
             m.seen_or_expect(r"dummy\[0\]: spawn: ")
-            t0 = time.monotonic()
-            waiting = [self.client(m) for _ in range(2)]
-            for c in waiting:
-                c.send(b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\n\r\n")
-            poll_until(lambda: queued(m) == 2, what="two requests queued")
-            t1 = time.monotonic()
-            r = self.get(m, "/dummy/echo")
-            self.assertEqual(r.status, 503, r)
-            self.assertTrue(r.header("retry-after"), r)
-            self.assertIn("the queue is full", r.json()["error"])
-            self.assertLess(time.monotonic() - t1, 2.0, "the 503 of a full queue waited")
-            for c in waiting:
-                r = self.read(c, "queued request past queue_timeout_ms")
-                self.assertEqual(r.status, 503, r)
-                self.assertTrue(r.header("retry-after"), r)
-                waited = re.search(r"no ready instance \(starting\) after (\d+) ms in the "
-                                   r"queue$", r.json()["error"])
-                self.assertTrue(waited, r)
-                self.assertGreaterEqual(int(waited.group(1)), 3000, r)
-            self.assertGreaterEqual(time.monotonic() - t0, 2.95)
-            self.assertEqual(queued(m), 0)
-            self.assertEqual(metric(m, "muster_queue_rejected_total", service="dummy",
-                                    reason="full"), 1)
-            self.assertEqual(metric(m, "muster_queue_rejected_total", service="dummy",
-                                    reason="timeout"), 2)
-            self.assertEqual(metric(m, "muster_queue_wait_seconds_count", service="dummy"), 2)
+            check_queue_bound_and_timeout(self, m, "/dummy/echo", "dummy")
 
     def test_client_leaving_the_queue_sends_nothing(self):
         svc = dummy(env={"DUMMY_READY_DELAY_MS": "1500"})
         with Muster([svc], gateway=gw(queue_timeout_ms=10000)).start() as m:
             wait_gateway(m)
             m.seen_or_expect(r"dummy\[0\]: spawn: ")
-            c = self.client(m)
-            c.send(b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\n\r\n")
-            poll_until(lambda: queued(m) == 1, what="the request queued")
-            c.close()
-            poll_until(lambda: queued(m) == 0, what="the request gone from the queue")
+            leave_the_queue(self, m, "/dummy/echo", "dummy")
             m.seen_or_expect(r"dummy\[0\]: ready: ")
             self.assertEqual(self.get(m, "/dummy/echo").status, 200)
             self.assertEqual(service_requests(m, "dummy"), 1, "the abandoned request was sent")
@@ -243,29 +316,7 @@ class QuarantineTest(GatewayCase):
     def test_query_of_death_kills_two_instances_then_is_quarantined(self):
         with self.crash_setup(quarantine_s=30).start() as m:
             wait_ready(m, "dummy", 3)
-            events = Events(m)
-            self.addCleanup(events.close)
-            r = self.get(m, "/dummy/crash?x=1")
-            self.assertEqual(r.status, 502, r)
-            self.assertRegex(r.json()["error"], r"^quarantined: GET /dummy/crash ")
-            ev = events.expect("quarantine")
-            self.assertEqual(ev["service"], "dummy")
-            self.assertIn("GET /dummy/crash", ev["detail"])
-            self.assertEqual(deaths(m), 2, "not two instances died")
-            # the same method and path, any query: 502 at once, nothing dies
-            t0 = time.monotonic()
-            for q in ("", "?x=2"):
-                r = self.get(m, "/dummy/crash" + q)
-                self.assertEqual(r.status, 502, r)
-                self.assertRegex(r.json()["error"], r"^quarantined: .* s more$")
-            self.assertLess(time.monotonic() - t0, 10)
-            self.assertEqual(self.get(m, "/dummy/echo").status, 200)
-            self.assertEqual(deaths(m), 2, "a quarantined request was sent")
-            st = status_of(m)
-            self.assertEqual([(q["method"], q["path"]) for q in st["quarantined"]],
-                             [("GET", "/dummy/crash")])
-            self.assertTrue(0 < st["quarantined"][0]["left_ms"] <= 30000, st)
-            self.assertEqual(metric(m, "muster_quarantined_total", service="dummy"), 3)
+            check_query_of_death(self, m, "dummy", "/dummy/crash", "/dummy/echo")
 
     def test_quarantine_ends_after_quarantine_s(self):
         with self.crash_setup(quarantine_s=1).start() as m:
@@ -372,30 +423,7 @@ class BudgetTest(GatewayCase):
         g = gw(retries=3, quarantine_s=0, retry_budget=0.2)
         with Muster([svc], gateway=g, admin=admin()).start() as m:
             wait_ready(m, "dummy", 3)
-            statuses, lock = [], threading.Lock()
-            t0 = time.monotonic()
-
-            def storm():
-                for _ in range(n // threads):
-                    r = self.get(m, "/dummy/crash")
-                    with lock:
-                        statuses.append(r.status)
-            ts = [threading.Thread(target=storm) for _ in range(threads)]
-            for t in ts:
-                t.start()
-            for t in ts:
-                t.join(TIMEOUT * 2)
-            took = time.monotonic() - t0
-            self.assertEqual(len(statuses), n)
-            self.assertTrue(set(statuses) <= {502, 503}, statuses)
-            retried = metric(m, "muster_retries_total", service="dummy", outcome="retried")
-            refused = metric(m, "muster_retries_total", service="dummy", outcome="budget")
-            windows = int(took // 10) + 1
-            self.assertLessEqual(retried, windows * (10 + 0.2 * n), (retried, took))
-            self.assertGreater(refused, 0)
-            # every attempt of a /crash kills its instance: kills = first
-            # attempts that found an instance + retries
-            self.assertLessEqual(deaths(m), n + retried)
+            check_budget_storm(self, m, "dummy", "/dummy/crash", n, threads)
 
 
 if __name__ == "__main__":

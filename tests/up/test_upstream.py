@@ -11,8 +11,8 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from uplib import (APP, NODE, Muster, conn, ctl, get_json, raw, request, up_svc,  # noqa: E402
-                   wait_ready)
+from uplib import (APP, NODE, Muster, conn, ctl, free_port, get_json, raw,  # noqa: E402
+                   request, up_svc, wait_ready)
 
 
 class Basics(unittest.TestCase):
@@ -177,6 +177,9 @@ class Failures(unittest.TestCase):
         svc = up_svc("web", 1, max_inflight=1)
         m = Muster([svc])
         m.config["gateway"]["request_timeout_ms"] = 600
+        # the queue off: the request finding the only slot taken gets its 503
+        # at once (with the queue it waits: test_upstream_resilience.py)
+        m.config["gateway"]["max_queued"] = 0
         m.write_config()
         with m.start():
             wait_ready(m, "web", 1)
@@ -223,7 +226,10 @@ class Modes(unittest.TestCase):
                               "ipc_upstream.js")
         svc = up_svc("ipc", 1, command=[NODE, helper], env={"READY_DELAY_MS": "1500"},
                      upstream={"ready": "message"})
-        with Muster([svc]).start() as m:
+        # the queue off: a request before the ready message gets its 503 at
+        # once, not a wait that would end in a 200 either way
+        with Muster([svc], gateway={"listen": "127.0.0.1:%d" % free_port(),
+                                    "max_queued": 0}).start() as m:
             m.expect(r"ipc\[0\]: spawn: ")
             port = svc["upstream"]["port"]
             import socket

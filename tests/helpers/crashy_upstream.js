@@ -1,0 +1,38 @@
+// An upstream for the resilience tests of upstream services (SPEC §4
+// "Surviving bad moments", §9): plain Node `http` on process.env.PORT.
+//   GET /            {"pid", "instance"}
+//   GET /slow?ms=N   the same after N ms
+//   GET /crash       process.exit(1) while handling it: a query of death
+//   GET /count       {"pid", "seen"}: requests this process was sent before
+// READY_DELAY_MS delays the listen (its port is not ready meanwhile).
+'use strict';
+const http = require('http');
+
+let seen = 0;
+const instance = process.env.NODE_APP_INSTANCE || '0';
+
+function json(res, obj) {
+  const body = JSON.stringify(obj);
+  res.writeHead(200, {'content-type': 'application/json',
+                      'content-length': Buffer.byteLength(body)});
+  res.end(body);
+}
+
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, 'http://x');
+  const before = seen++;
+  if (url.pathname === '/crash') {
+    process.exit(1);
+  } else if (url.pathname === '/slow') {
+    const ms = Number(url.searchParams.get('ms') || 100);
+    setTimeout(() => json(res, {pid: process.pid, instance, slept: ms}), ms);
+  } else if (url.pathname === '/count') {
+    json(res, {pid: process.pid, instance, seen: before});
+  } else {
+    json(res, {pid: process.pid, instance});
+  }
+});
+server.keepAliveTimeout = 60000;
+setTimeout(() => server.listen(Number(process.env.PORT), '127.0.0.1'),
+           Number(process.env.READY_DELAY_MS || 0));
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,167 @@
+"""Surviving bad moments (SPEC §4, issue 18 point 4) for upstream services
+(SPEC §9): the queue of requests waiting for an instance, the retry
+budget and the poison-request quarantine, as tests/gw/test_resilience.py
+checks them for IPC services. The real muster binary with
+tests/helpers/crashy_upstream.js instances (plain Node `http`); events
+are awaited (a response, a log line, an event), state that has no event
+(`status`) is polled, bounded."""
+import os
+import signal
+import sys
+import unittest
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "gw"))
+from uplib import NODE, SRC, Muster, up_svc  # noqa: E402
+from gwtest import GatewayCase, gw, wait_gateway, wait_ready  # noqa: E402
+from musterproc import poll_until  # noqa: E402
+from test_resilience import (admin, check_budget_storm, check_query_of_death,  # noqa: E402
+                             check_queue_bound_and_timeout, leave_the_queue, metric,
+                             status_of)
+
+APP = os.path.join(SRC, "tests", "helpers", "crashy_upstream.js")
+FAST_RESTART = {"backoff_initial_ms": 1, "backoff_max_ms": 5, "max_restarts": 100000,
+                "window_s": 1}
+
+
+def web(instances=1, **kw):
+    """An upstream service "web" on every path, running crashy_upstream.js."""
+    kw.setdefault("command", [NODE, APP])
+    return up_svc("web", instances, **kw)
+
+
+def queued(m):
+    return status_of(m, "web")["queued"]
+
+
+def deaths(m):
+    """Deaths of web's instances (their restarts: counted as muster handles
+    the exit, before the requests the instance held are answered)."""
+    return status_of(m, "web")["restarts"]
+
+
+def wmetric(m, name, **labels):
+    return metric(m, name, service="web", **labels)
+
+
+class QueueTest(GatewayCase):
+
+    def test_request_before_the_port_is_ready_waits_and_gets_200(self):
+        svc = web(env={"READY_DELAY_MS": "1000"})
+        with Muster([svc], gateway=gw(queue_timeout_ms=20000), admin=admin()).start() as m:
+            wait_gateway(m)
+            m.seen_or_expect(r"web\[0\]: spawn: ")
+            c = self.client(m)
+            c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            poll_until(lambda: queued(m) == 1, what="the request queued")
+            r = self.read(c, "request before the port was ready")
+            self.assertEqual(r.status, 200, r)
+            m.seen_or_expect(r"web\[0\]: ready: ")
+            self.assertEqual(wmetric(m, "muster_queue_wait_seconds_count"), 1)
+
+    def test_request_during_a_restart_waits_and_gets_200(self):
+        # The only instance is killed; its replacement listens after 300 ms.
+        svc = web(env={"READY_DELAY_MS": "300"}, restart=FAST_RESTART)
+        # (a loaded machine may take long to restart: wait up to 20 s)
+        with Muster([svc], gateway=gw(queue_timeout_ms=20000), admin=admin()).start() as m:
+            pid = wait_ready(m, "web")[0]
+            os.kill(pid, signal.SIGKILL)
+            m.expect(r"web\[0\]: exit: killed by signal 9")
+            r = self.get(m, "/")
+            self.assertEqual(r.status, 200, r)
+            self.assertNotEqual(r.json()["pid"], pid)
+            self.assertEqual(wmetric(m, "muster_queue_wait_seconds_count"), 1)
+            self.assertEqual(wmetric(m, "muster_queued_requests"), 0)
+
+    def test_retry_that_finds_no_instance_waits_for_the_restart(self):
+        # The only instance is killed holding a GET: its retry waits for
+        # the replacement instead of a 503.
+        svc = web(env={"READY_DELAY_MS": "300"}, restart=FAST_RESTART)
+        with Muster([svc], gateway=gw(queue_timeout_ms=20000), admin=admin()).start() as m:
+            pid = wait_ready(m, "web")[0]
+            c = self.client(m)
+            c.send(b"GET /slow?ms=1000 HTTP/1.1\r\nHost: t\r\n\r\n")
+            poll_until(lambda: status_of(m, "web")["instances"][0]["inflight"] == 1,
+                       what="the slow request in flight")
+            os.kill(pid, signal.SIGKILL)
+            r = self.read(c, "GET retried after the only instance died")
+            self.assertEqual((r.status, r.json()["slept"]), (200, 1000), r)
+            self.assertNotEqual(r.json()["pid"], pid)
+            self.assertEqual(wmetric(m, "muster_retries_total", outcome="retried"), 1)
+
+    def test_queue_bound_and_timeout_give_503_with_retry_after(self):
+        # Never ready: every request waits. Two may (max_queued 2); the
+        # third gets the 503 at once; the two get theirs at queue_timeout_ms.
+        svc = web(command=["/bin/sleep", "60"], ready_timeout_ms=120000)
+        with Muster([svc], gateway=gw(max_queued=2, queue_timeout_ms=3000),
+                    admin=admin()).start() as m:
+            wait_gateway(m)
+            m.seen_or_expect(r"web\[0\]: spawn: ")
+            check_queue_bound_and_timeout(self, m, "/", "web")
+
+    def test_client_leaving_the_queue_sends_nothing(self):
+        svc = web(env={"READY_DELAY_MS": "1500"})
+        with Muster([svc], gateway=gw(queue_timeout_ms=10000)).start() as m:
+            wait_gateway(m)
+            m.seen_or_expect(r"web\[0\]: spawn: ")
+            leave_the_queue(self, m, "/", "web")
+            m.seen_or_expect(r"web\[0\]: ready: ")
+            r = self.get(m, "/count")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json()["seen"], 0, "the abandoned request was sent")
+
+    def test_full_instance_queues_then_serves(self):
+        # max_inflight 1: while the slow request holds the only slot, the
+        # next waits and is sent as the slot frees.
+        with Muster([web(max_inflight=1)], gateway=gw()).start() as m:
+            wait_ready(m, "web")
+            held = self.client(m)
+            held.send(b"GET /slow?ms=300 HTTP/1.1\r\nHost: t\r\n\r\n")
+            poll_until(lambda: status_of(m, "web")["instances"][0]["inflight"] == 1,
+                       what="the slow request in flight")
+            nxt = self.client(m)
+            nxt.send(b"GET /count HTTP/1.1\r\nHost: t\r\n\r\n")
+            poll_until(lambda: queued(m) == 1, what="the next one queued")
+            self.assertEqual(self.read(held).status, 200)
+            r = self.read(nxt)
+            self.assertEqual((r.status, r.json()["seen"]), (200, 1), r)
+
+
+class QuarantineTest(GatewayCase):
+
+    def crash_setup(self, **gwkw):
+        svc = web(3, restart=FAST_RESTART)
+        return Muster([svc], gateway=gw(retries=3, **gwkw), admin=admin())
+
+    def test_query_of_death_kills_two_instances_then_is_quarantined(self):
+        with self.crash_setup(quarantine_s=30).start() as m:
+            wait_ready(m, "web", 3)
+            check_query_of_death(self, m, "web", "/crash", "/")
+
+    def test_quarantine_off_retries_as_configured(self):
+        with self.crash_setup(quarantine_s=0, queue_timeout_ms=20000).start() as m:
+            wait_ready(m, "web", 3)
+            r = self.get(m, "/crash")
+            self.assertEqual(r.status, 502, r)
+            self.assertEqual(r.json()["error"], "the instance handling the request exited")
+            self.assertEqual(deaths(m), 4, "retries 3: four attempts, four deaths")
+            self.assertEqual(wmetric(m, "muster_retries_total", outcome="exhausted"), 1)
+
+
+class BudgetTest(GatewayCase):
+
+    def test_retry_budget_caps_retries_in_a_storm(self):
+        # quarantine off, retries 3: without a budget each /crash would kill
+        # four instances. With retry_budget 0.2, retries stay within the
+        # floor (10 per 10 s) plus a fifth of the requests.
+        n, threads = 30, 3
+        g = gw(retries=3, quarantine_s=0, retry_budget=0.2)
+        with Muster([web(3, restart=FAST_RESTART)], gateway=g, admin=admin()).start() as m:
+            wait_ready(m, "web", 3)
+            check_budget_storm(self, m, "web", "/crash", n, threads)
+
+
+if __name__ == "__main__":
+    unittest.main()
