@@ -31,50 +31,50 @@
 #include "sup_log.h"
 #include "util_vec.h"
 
-#define MAX_STREAMS 128              /* SETTINGS_MAX_CONCURRENT_STREAMS */
-#define STREAM_WINDOW (256 * 1024)   /* request body bytes a stream may have unread */
-#define CONN_WINDOW (1024 * 1024)    /* ... all streams of a connection */
-#define SEND_HIGH (256 * 1024)       /* frames are made while less is queued for the socket */
-#define WINDOW_MS 1000               /* the window of the flood and reset counters */
-#define MAX_RESETS 128               /* RST_STREAM per window beyond the streams completed */
-#define MAX_CTRL 256                 /* PING, SETTINGS, PRIORITY, empty DATA per window */
-#define FAR_PAST 4                   /* header bytes this many times max_header_bytes: GOAWAY */
-#define KEEP_CAP (64 * 1024)         /* buffer capacity kept between uses */
+#define MAX_STREAMS 128            /* SETTINGS_MAX_CONCURRENT_STREAMS */
+#define STREAM_WINDOW (256 * 1024) /* request body bytes a stream may have unread */
+#define CONN_WINDOW (1024 * 1024)  /* ... all streams of a connection */
+#define SEND_HIGH (256 * 1024)     /* frames are made while less is queued for the socket */
+#define WINDOW_MS 1000             /* the window of the flood and reset counters */
+#define MAX_RESETS 128             /* RST_STREAM per window beyond the streams completed */
+#define MAX_CTRL 256               /* PING, SETTINGS, PRIORITY, empty DATA per window */
+#define FAR_PAST 4                 /* header bytes this many times max_header_bytes: GOAWAY */
+#define KEEP_CAP (64 * 1024)       /* buffer capacity kept between uses */
 
 /* Where a stream's request is. */
 enum h2_state {
-  ST_HEAD = 0, /* its header block is arriving */
-  ST_READING,  /* its body is read whole, for on_req */
+  ST_HEAD = 0,  /* its header block is arriving */
+  ST_READING,   /* its body is read whole, for on_req */
   ST_STREAMING, /* taken at its head: its body goes to the handler as it comes */
-  ST_BUSY,     /* complete, being answered */
-  ST_DONE,     /* answered (or abandoned) and logged; what is left is dropped */
+  ST_BUSY,      /* complete, being answered */
+  ST_DONE,      /* answered (or abandoned) and logged; what is left is dropped */
 };
 
 struct gw_h2;
 
 struct h2_stream {
-  struct gw_req req;          /* the request, as handlers see it */
+  struct gw_req req; /* the request, as handlers see it */
   struct gw_h2 *h2;
   int32_t id;
   enum h2_state state;
-  uv_timer_t timer;           /* its head or body gaps, then the handler's timer */
+  uv_timer_t timer;            /* its head or body gaps, then the handler's timer */
   TAILQ_ENTRY(h2_stream) link; /* h2->streams while nghttp2 has it open */
-  struct ipc_buf pend;        /* answer bytes not yet taken by nghttp2 */
-  size_t pend_off;            /* ... from here */
-  struct ipc_buf held;        /* body bytes that came while the handler paused it */
-  nghttp2_rcbuf *authority;   /* :authority until the head is complete */
-  uint64_t hdr_bytes;         /* names and values of its header block */
-  int err_status;             /* 431 or 400 found while reading the head, or 0 */
+  struct ipc_buf pend;         /* answer bytes not yet taken by nghttp2 */
+  size_t pend_off;             /* ... from here */
+  struct ipc_buf held;         /* body bytes that came while the handler paused it */
+  nghttp2_rcbuf *authority;    /* :authority until the head is complete */
+  uint64_t hdr_bytes;          /* names and values of its header block */
+  int err_status;              /* 431 or 400 found while reading the head, or 0 */
   const char *err_msg;
-  unsigned body_end : 1;      /* the client ended its side (END_STREAM) */
-  unsigned eof : 1;           /* the answer is complete in pend */
-  unsigned nobody : 1;        /* the answer has no body (HEAD, 204, 304) */
-  unsigned deferred : 1;      /* nghttp2 waits for pend to fill (resume_data) */
-  unsigned body_paused : 1;   /* the handler takes no more body now */
-  unsigned want_drain : 1;    /* gen->drained once its bytes are out */
-  unsigned continue_due : 1;  /* expect: 100-continue, no interim answer yet */
-  unsigned closed : 1;        /* nghttp2 closed it (or the connection went) */
-  unsigned freeing : 1;       /* its timer is closing: the memory goes next */
+  unsigned body_end : 1;     /* the client ended its side (END_STREAM) */
+  unsigned eof : 1;          /* the answer is complete in pend */
+  unsigned nobody : 1;       /* the answer has no body (HEAD, 204, 304) */
+  unsigned deferred : 1;     /* nghttp2 waits for pend to fill (resume_data) */
+  unsigned body_paused : 1;  /* the handler takes no more body now */
+  unsigned want_drain : 1;   /* gen->drained once its bytes are out */
+  unsigned continue_due : 1; /* expect: 100-continue, no interim answer yet */
+  unsigned closed : 1;       /* nghttp2 closed it (or the connection went) */
+  unsigned freeing : 1;      /* its timer is closing: the memory goes next */
 };
 
 struct gw_h2 {
@@ -82,21 +82,22 @@ struct gw_h2 {
   nghttp2_session *ses;
   TAILQ_HEAD(h2_streams, h2_stream) streams; /* open streams */
   size_t nstreams;
-  size_t refs;                 /* the connection + every h2_stream not yet freed */
-  size_t held;                 /* answer bytes in every pend (gw_conn_hold) */
-  size_t ndrain;               /* streams with want_drain */
-  struct ipc_buf out;          /* frames gathered for one write */
-  struct ipc_buf scratch;      /* an answer head's names and numbers */
-  nghttp2_nv *nv;              /* an answer head, owned */
+  size_t refs;            /* the connection + every h2_stream not yet freed */
+  size_t held;            /* answer bytes in every pend (gw_conn_hold) */
+  size_t ndrain;          /* streams with want_drain */
+  struct ipc_buf out;     /* frames gathered for one write */
+  struct ipc_buf scratch; /* an answer head's names and numbers */
+  nghttp2_nv *nv;         /* an answer head, owned */
   size_t capnv;
-  uint64_t win_start;          /* the counters' window began (loop time) */
-  uint32_t resets, done, ctrl; /* in this window: RST_STREAM got, streams completed, floodable frames */
-  int fatal;                   /* a GOAWAY reason + 1 once the client is to be dropped */
-  int ga_reason;               /* the reason of the next GOAWAY sent, or -1: from its code */
-  unsigned in_recv : 1;        /* inside mem_recv: frames go out after it */
+  uint64_t win_start; /* the counters' window began (loop time) */
+  uint32_t resets, done,
+      ctrl;             /* in this window: RST_STREAM got, streams completed, floodable frames */
+  int fatal;            /* a GOAWAY reason + 1 once the client is to be dropped */
+  int ga_reason;        /* the reason of the next GOAWAY sent, or -1: from its code */
+  unsigned in_recv : 1; /* inside mem_recv: frames go out after it */
   unsigned flushing : 1;
-  unsigned goaway : 1;         /* a graceful GOAWAY is queued: close when streams end */
-  unsigned dead : 1;           /* the connection closed: callbacks do nothing */
+  unsigned goaway : 1; /* a graceful GOAWAY is queued: close when streams end */
+  unsigned dead : 1;   /* the connection closed: callbacks do nothing */
 };
 
 static const struct gw_resp_ops h2_out;
@@ -186,8 +187,8 @@ static void goaway_graceful(struct gw_h2 *h2) {
   h2->goaway = 1;
   h2->ga_reason = GW_H2_GOAWAY_GRACEFUL;
   nghttp2_submit_goaway(h2->ses, NGHTTP2_FLAG_NONE,
-                        nghttp2_session_get_last_proc_stream_id(h2->ses), NGHTTP2_NO_ERROR,
-                        NULL, 0);
+                        nghttp2_session_get_last_proc_stream_id(h2->ses), NGHTTP2_NO_ERROR, NULL,
+                        0);
   kick(h2);
 }
 
@@ -198,8 +199,8 @@ static void fatal(struct gw_h2 *h2, int reason, uint32_t code, const char *why) 
     return;
   h2->fatal = reason + 1;
   h2->ga_reason = reason;
-  sup_log(SUP_WARN, "gateway: HTTP/2 client %s: %s; sending GOAWAY and closing",
-          h2->c->remote, why);
+  sup_log(SUP_WARN, "gateway: HTTP/2 client %s: %s; sending GOAWAY and closing", h2->c->remote,
+          why);
   nghttp2_session_terminate_session(h2->ses, code);
 }
 
@@ -370,8 +371,7 @@ static void count_reset(struct gw_h2 *h2) {
 static int on_begin_headers(nghttp2_session *ses, const nghttp2_frame *frame, void *ud) {
   struct gw_h2 *h2 = ud;
   (void)ses;
-  if (h2->dead || frame->hd.type != NGHTTP2_HEADERS ||
-      frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+  if (h2->dead || frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
     return 0;
   struct h2_stream *st = calloc(1, sizeof(*st));
   if (st == NULL)
@@ -671,11 +671,16 @@ static int on_frame_recv(nghttp2_session *ses, const nghttp2_frame *frame, void 
 /* The reason a GOAWAY with code has, when muster did not give one. */
 static int goaway_reason(uint32_t code) {
   switch (code) {
-  case NGHTTP2_NO_ERROR: return GW_H2_GOAWAY_GRACEFUL;
-  case NGHTTP2_COMPRESSION_ERROR: return GW_H2_GOAWAY_COMPRESSION;
-  case NGHTTP2_ENHANCE_YOUR_CALM: return GW_H2_GOAWAY_FLOOD; /* nghttp2's own limits */
-  case NGHTTP2_INTERNAL_ERROR: return GW_H2_GOAWAY_INTERNAL;
-  default: return GW_H2_GOAWAY_PROTOCOL;
+  case NGHTTP2_NO_ERROR:
+    return GW_H2_GOAWAY_GRACEFUL;
+  case NGHTTP2_COMPRESSION_ERROR:
+    return GW_H2_GOAWAY_COMPRESSION;
+  case NGHTTP2_ENHANCE_YOUR_CALM:
+    return GW_H2_GOAWAY_FLOOD; /* nghttp2's own limits */
+  case NGHTTP2_INTERNAL_ERROR:
+    return GW_H2_GOAWAY_INTERNAL;
+  default:
+    return GW_H2_GOAWAY_PROTOCOL;
   }
 }
 
@@ -781,8 +786,8 @@ static nghttp2_nv nv_of(const char *name, size_t nlen, const char *value, size_t
 /* The head of an answer into h2->nv: :status, the handler's headers with
  * lower-case names (those dropped_header names left out), x-request-id
  * and content-length (clen >= 0). Returns how many, or -1 (no memory). */
-static int make_head(struct gw_h2 *h2, struct gw_req *req, int status,
-                     const struct ipc_header *h, size_t nh, int64_t clen) {
+static int make_head(struct gw_h2 *h2, struct gw_req *req, int status, const struct ipc_header *h,
+                     size_t nh, int64_t clen) {
   struct ipc_buf *b = &h2->scratch;
   size_t total = 48, n = 0;
   for (size_t i = 0; i < nh; i++)
@@ -823,8 +828,8 @@ static void submit(struct h2_stream *st, int status, const struct ipc_header *h,
   int n = make_head(h2, req, status, h, nh, clen);
   req->status = status;
   req->head_sent = 1;
-  if (n < 0 || nghttp2_submit_response(h2->ses, st->id, h2->nv, (size_t)n,
-                                       st->nobody ? NULL : &prd) != 0) {
+  if (n < 0 ||
+      nghttp2_submit_response(h2->ses, st->id, h2->nv, (size_t)n, st->nobody ? NULL : &prd) != 0) {
     req->status = 500;
     nghttp2_submit_rst_stream(h2->ses, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
   }
@@ -877,14 +882,14 @@ static void h2_respond(struct gw_req *req, int status, const struct ipc_header *
   req_end(st);
 }
 
-static void h2_stream_start(struct gw_req *req, int status, const struct ipc_header *h,
-                            size_t nh, int64_t clen) {
+static void h2_stream_start(struct gw_req *req, int status, const struct ipc_header *h, size_t nh,
+                            int64_t clen) {
   struct h2_stream *st = stream_of(req);
   int bodyless = status == 204 || status == 304;
   if (st->state == ST_DONE)
     return;
   if (st->state != ST_STREAMING) /* (there, the timer bounds the body) */
-    uv_timer_stop(&st->timer); /* the timeout bounded the head, not the stream */
+    uv_timer_stop(&st->timer);   /* the timeout bounded the head, not the stream */
   st->nobody = bodyless || req->is_head;
   st->eof = st->nobody;
   req->streaming = 1;
@@ -986,11 +991,16 @@ static void h2_abort(struct gw_req *req, int graceful) {
   kick(st->h2);
 }
 
-static const struct gw_resp_ops h2_out = {.respond = h2_respond, .start = h2_stream_start,
-                                          .send = h2_send, .finish = h2_finish,
-                                          .switch_proto = h2_switch, .timer = h2_timer,
-                                          .queued = h2_queued, .pause_body = h2_pause_body,
-                                          .want_drain = h2_want_drain, .abort = h2_abort};
+static const struct gw_resp_ops h2_out = {.respond = h2_respond,
+                                          .start = h2_stream_start,
+                                          .send = h2_send,
+                                          .finish = h2_finish,
+                                          .switch_proto = h2_switch,
+                                          .timer = h2_timer,
+                                          .queued = h2_queued,
+                                          .pause_body = h2_pause_body,
+                                          .want_drain = h2_want_drain,
+                                          .abort = h2_abort};
 
 /* ---- The protocol seam (gw_conn.h) ---- */
 
@@ -1108,9 +1118,13 @@ static void h2_release(struct gw_conn *c) {
   h2_unref(h2);
 }
 
-const struct gw_proto gw_h2_proto = {.name = "h2", .start = h2_start, .on_data = h2_on_data,
-                                     .stopping = h2_stopping, .on_close = h2_on_close,
-                                     .release = h2_release, .drained = h2_flush,
+const struct gw_proto gw_h2_proto = {.name = "h2",
+                                     .start = h2_start,
+                                     .on_data = h2_on_data,
+                                     .stopping = h2_stopping,
+                                     .on_close = h2_on_close,
+                                     .release = h2_release,
+                                     .drained = h2_flush,
                                      .flush = h2_flush};
 
 void gw_h2_start_on(struct gw_conn *c) {

@@ -29,28 +29,28 @@ struct gw_server;
 #define GW_H2_PREFACE_LEN 24
 
 /* Why muster sent a GOAWAY: the label of muster_h2_goaways_total. */
-#define GW_H2_GOAWAY_MAP(XX)                                                                   \
-  XX(GRACEFUL, "graceful")       /* shutdown, drain, idle timeout: NO_ERROR */                \
-  XX(PROTOCOL, "protocol_error") /* nghttp2 found a framing or flow-control error */          \
-  XX(COMPRESSION, "compression_error") /* invalid HPACK */                                    \
-  XX(HEADERS, "header_block")    /* a header block far past max_header_bytes, or too slow */  \
-  XX(RAPID_RESET, "rapid_reset") /* streams reset faster than they complete */                \
-  XX(FLOOD, "flood")             /* PING, SETTINGS, PRIORITY or empty DATA frames */           \
-  XX(INTERNAL, "internal")       /* out of memory */
+#define GW_H2_GOAWAY_MAP(XX)                                                                       \
+  XX(GRACEFUL, "graceful")             /* shutdown, drain, idle timeout: NO_ERROR */               \
+  XX(PROTOCOL, "protocol_error")       /* nghttp2 found a framing or flow-control error */         \
+  XX(COMPRESSION, "compression_error") /* invalid HPACK */                                         \
+  XX(HEADERS, "header_block")          /* a header block far past max_header_bytes, or too slow */ \
+  XX(RAPID_RESET, "rapid_reset")       /* streams reset faster than they complete */               \
+  XX(FLOOD, "flood")                   /* PING, SETTINGS, PRIORITY or empty DATA frames */         \
+  XX(INTERNAL, "internal")             /* out of memory */
 
 enum gw_h2_goaway {
 #define XX(name, label) GW_H2_GOAWAY_##name,
   GW_H2_GOAWAY_MAP(XX)
 #undef XX
-  GW_H2_GOAWAY_N
+      GW_H2_GOAWAY_N
 };
 
 /* The gateway's HTTP/2 counters (metrics). */
 struct gw_h2_stats {
-  uint64_t connections;                 /* connections that spoke HTTP/2 */
-  uint64_t streams;                     /* streams (requests) opened by clients */
-  uint64_t resets;                      /* RST_STREAM received from clients */
-  uint64_t goaways[GW_H2_GOAWAY_N];     /* GOAWAY frames sent, by reason */
+  uint64_t connections;             /* connections that spoke HTTP/2 */
+  uint64_t streams;                 /* streams (requests) opened by clients */
+  uint64_t resets;                  /* RST_STREAM received from clients */
+  uint64_t goaways[GW_H2_GOAWAY_N]; /* GOAWAY frames sent, by reason */
 };
 
 /* The HTTP/2 protocol. */

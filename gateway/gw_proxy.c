@@ -24,8 +24,8 @@ static const struct gw_gen proxy_gen;
 static const struct gw_svc_ops proxy_svc_ops;
 
 static int idempotent(const char *m) {
-  return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS") ||
-         !strcmp(m, "PUT") || !strcmp(m, "DELETE") || !strcmp(m, "TRACE");
+  return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS") || !strcmp(m, "PUT") ||
+         !strcmp(m, "DELETE") || !strcmp(m, "TRACE");
 }
 
 static const char *service_name(const struct gw_req *req) {
@@ -66,21 +66,33 @@ static int send_request(struct gw_req *req, struct sup_instance *inst) {
   size_t plen, qlen;
   if (ch == NULL)
     return UV_EPIPE;
-  struct gw_fwd_in fin = {.buf = req->hbuf.data, .hdrs = req->hdrs, .n = req->nhdrs,
-                          .reqid = req->reqid, .remote = req->conn->remote,
+  struct gw_fwd_in fin = {.buf = req->hbuf.data,
+                          .hdrs = req->hdrs,
+                          .n = req->nhdrs,
+                          .reqid = req->reqid,
+                          .remote = req->conn->remote,
                           .proto = req->conn->tp->scheme,
                           .upgrade = p->ws_key != 0};
   int nh = gw_fwd_headers(&fin, &srv->hv, &srv->caphv, &srv->scratch);
   if (nh < 0)
     return nh;
   gw_req_target(req, &path, &plen, &query, &qlen);
-  struct ipc_request_out r = {
-      .id = (int64_t)p->id, .method = req->method, .method_len = strlen(req->method),
-      .path = path, .path_len = plen, .query = query, .query_len = qlen,
-      .prefix = req->hbuf.data + p->prefix_off, .prefix_len = p->prefix_len,
-      .remote = req->conn->remote, .remote_len = strlen(req->conn->remote),
-      .headers = srv->hv, .nheaders = (size_t)nh, .body = req->body.data,
-      .body_len = req->body.len, .ws_conn = p->ws_key ? p->ws_id : NULL};
+  struct ipc_request_out r = {.id = (int64_t)p->id,
+                              .method = req->method,
+                              .method_len = strlen(req->method),
+                              .path = path,
+                              .path_len = plen,
+                              .query = query,
+                              .query_len = qlen,
+                              .prefix = req->hbuf.data + p->prefix_off,
+                              .prefix_len = p->prefix_len,
+                              .remote = req->conn->remote,
+                              .remote_len = strlen(req->conn->remote),
+                              .headers = srv->hv,
+                              .nheaders = (size_t)nh,
+                              .body = req->body.data,
+                              .body_len = req->body.len,
+                              .ws_conn = p->ws_key ? p->ws_id : NULL};
   struct ipc_header protos[16];
   if (p->ws_key)
     r.ws_nprotocols = ws_protocols(req, protos, 16, &r.ws_protocols);
@@ -115,9 +127,10 @@ static void unavailable(struct gw_req *req, int full, const char *suffix) {
   char msg[224];
   sup_view_service_info(req->u.proxy.svc, &si);
   if (full)
-    snprintf(msg, sizeof(msg), "service \"%s\" is overloaded: every ready instance has %d "
-             "requests in flight%s", si.name, sup_view_service_cfg(req->u.proxy.svc)->max_inflight,
-             suffix);
+    snprintf(msg, sizeof(msg),
+             "service \"%s\" is overloaded: every ready instance has %d "
+             "requests in flight%s",
+             si.name, sup_view_service_cfg(req->u.proxy.svc)->max_inflight, suffix);
   else
     snprintf(msg, sizeof(msg), "service \"%s\" has no ready instance (%s)%s", si.name,
              si.state_name, suffix);
@@ -175,8 +188,8 @@ static struct sup_instance *svc_inst(const struct gw_req *req) {
   return req->u.proxy.inst;
 }
 
-static const struct gw_svc_ops proxy_svc_ops = {.send = svc_send, .unavailable = unavailable,
-                                                .inst = svc_inst};
+static const struct gw_svc_ops proxy_svc_ops = {
+    .send = svc_send, .unavailable = unavailable, .inst = svc_inst};
 
 /* ---- The handler ---- */
 
@@ -193,7 +206,8 @@ static struct rt_hs_value hs_value(struct gw_req *req, const char *name) {
 static int ws_handshake(struct gw_req *req) {
   static const struct ipc_header version = {"sec-websocket-version", 21, "13", 2};
   struct gw_proxy_req *p = &req->u.proxy;
-  struct rt_hs_in in = {.method = req->method, .http_minor = req->http_minor,
+  struct rt_hs_in in = {.method = req->method,
+                        .http_minor = req->http_minor,
                         .upgrade = hs_value(req, "upgrade"),
                         .connection = hs_value(req, "connection"),
                         .key = hs_value(req, "sec-websocket-key"),
@@ -217,13 +231,14 @@ static int on_req(const struct gw_handler *h, struct gw_req *req) {
   struct gw_proxy_req *p = &req->u.proxy;
   struct gw_svc *gs = rt->target;
   const char *prefix = rt->plen ? rt->prefix : "/";
-  *p = (struct gw_proxy_req){.svc = gs->svc, .prefix_off = (uint32_t)req->hbuf.len,
+  *p = (struct gw_proxy_req){.svc = gs->svc,
+                             .prefix_off = (uint32_t)req->hbuf.len,
                              .prefix_len = (uint32_t)strlen(prefix)};
   req->sv = (struct gw_svc_req){.gs = gs, .ops = &proxy_svc_ops};
   if (ws_handshake(req) != 0)
-    return 0; /* refused by muster: 400 or 426 */
+    return 0;                                     /* refused by muster: 400 or 426 */
   ipc_buf_add(&req->hbuf, prefix, p->prefix_len); /* kept with the request: routes change */
-  const char *name = service_name(req); /* at most 64 bytes (config) */
+  const char *name = service_name(req);           /* at most 64 bytes (config) */
   size_t nlen = strnlen(name, sizeof(req->service) - 1);
   memcpy(req->service, name, nlen);
   req->service[nlen] = '\0';
@@ -260,8 +275,8 @@ static void on_abandon(struct gw_req *req) {
 static void timeout_now(struct gw_req *req) {
   char msg[128];
   on_abandon(req);
-  snprintf(msg, sizeof(msg), "no response from service \"%s\" within %d ms",
-           service_name(req), req->srv->cfg->request_timeout_ms);
+  snprintf(msg, sizeof(msg), "no response from service \"%s\" within %d ms", service_name(req),
+           req->srv->cfg->request_timeout_ms);
   gw_reply_error(req, 504, msg, NULL);
 }
 
@@ -296,9 +311,9 @@ static int valid_value(const char *s) {
 
 /* Headers muster sets itself or that describe this hop only. */
 static int skipped_header(const char *n, int json) {
-  static const char *const own[] = {"connection", "keep-alive", "transfer-encoding",
-                                    "content-length", "upgrade", "proxy-connection", "te",
-                                    "trailer", "x-request-id", NULL};
+  static const char *const own[] = {
+      "connection",       "keep-alive", "transfer-encoding", "content-length", "upgrade",
+      "proxy-connection", "te",         "trailer",           "x-request-id",   NULL};
   for (int i = 0; own[i]; i++)
     if (!strcasecmp(n, own[i]))
       return 1;
@@ -397,8 +412,8 @@ void gw_proxy_instance_msg(struct gw_server *srv, struct sup_instance *inst,
   }
   struct gw_req *req = gw_map_get(&srv->inflight, (uint64_t)m->id);
   if (req == NULL || req->u.proxy.inst != inst) {
-    sup_log(SUP_DEBUG, "%s: %s for unknown or cancelled request %lld dropped",
-            sup_view_label(inst), ipc_type_name(m->type), (long long)m->id);
+    sup_log(SUP_DEBUG, "%s: %s for unknown or cancelled request %lld dropped", sup_view_label(inst),
+            ipc_type_name(m->type), (long long)m->id);
     return;
   }
   switch (m->type) {
@@ -430,8 +445,7 @@ void gw_proxy_instance_msg(struct gw_server *srv, struct sup_instance *inst,
  * idempotent, nothing was sent yet, it is no poison and the retry budget
  * allows it; else 502, or a stream cut. v: every request that instance
  * held (for gw_svc_poison). */
-static void orphaned(struct gw_req *req, struct sup_instance *inst, struct gw_req **v,
-                     size_t n) {
+static void orphaned(struct gw_req *req, struct sup_instance *inst, struct gw_req **v, size_t n) {
   static const char *const exited = "the instance handling the request exited";
   size_t cursor = 0;
   release(req);
@@ -452,8 +466,10 @@ static void orphaned(struct gw_req *req, struct sup_instance *inst, struct gw_re
     return;
   }
   if (!gw_svc_retry(req, GW_RETRY_RETRIED)) { /* gw_svc: the retry budget said no */
-    gw_reply_error(req, 502, "the instance handling the request exited; not retried: the "
-                   "service's retry budget is spent", NULL);
+    gw_reply_error(req, 502,
+                   "the instance handling the request exited; not retried: the "
+                   "service's retry budget is spent",
+                   NULL);
     return;
   }
   sup_log(SUP_INFO, "%s: died holding request %s; retrying it elsewhere", sup_view_label(inst),
@@ -476,7 +492,7 @@ void gw_proxy_instance_gone(struct gw_server *srv, struct sup_instance *inst) {
     if (((struct gw_req *)val)->u.proxy.inst == inst)
       v[k++] = val;
   gw_svc_deaths(v, k, ++srv->deaths); /* gw_svc: each request counts the death */
-  for (size_t i = 0; i < k; i++) /* still its? answering one may close another */
+  for (size_t i = 0; i < k; i++)      /* still its? answering one may close another */
     if (v[i]->u.proxy.id != 0 && v[i]->u.proxy.inst == inst)
       orphaned(v[i], inst, v, k);
   free(v);

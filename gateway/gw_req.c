@@ -50,10 +50,10 @@ void gw_req_index_headers(struct gw_req *req) {
     for (uint32_t k = 0; k < len; k++)
       if (n[k] >= 'A' && n[k] <= 'Z')
         n[k] = (char)(n[k] + 32);
-    int *at = len == 4 && !memcmp(n, "host", 4)            ? &req->hdr_host
-              : len == 6 && !memcmp(n, "expect", 6)        ? &req->hdr_expect
+    int *at = len == 4 && !memcmp(n, "host", 4)             ? &req->hdr_host
+              : len == 6 && !memcmp(n, "expect", 6)         ? &req->hdr_expect
               : len == 12 && !memcmp(n, "x-request-id", 12) ? &req->hdr_reqid
-                                                             : NULL;
+                                                            : NULL;
     if (at && *at < 0)
       *at = (int)i;
   }
@@ -103,8 +103,8 @@ void gw_req_split_target(struct gw_req *req) {
   req->query_len = q ? (uint32_t)(n - (size_t)(q - u) - 1) : 0;
 }
 
-void gw_req_target(const struct gw_req *req, const char **path, size_t *plen,
-                   const char **query, size_t *qlen) {
+void gw_req_target(const struct gw_req *req, const char **path, size_t *plen, const char **query,
+                   size_t *qlen) {
   const char *u = req->hbuf.data ? req->hbuf.data : "";
   *path = u + req->path_off;
   *plen = req->path_len;
@@ -185,11 +185,17 @@ void gw_req_log(struct gw_req *req) {
   const char *path;
   size_t plen;
   gw_req_target(req, &path, &plen, NULL, NULL);
-  struct gw_access_rec rec = {
-      .remote = req->conn->remote, .method = req->method, .path = path, .path_len = plen,
-      .status = req->status, .bytes = req->bytes_out,
-      .duration_ms = req->start_ns ? (double)(uv_hrtime() - req->start_ns) / 1e6 : 0,
-      .service = req->service[0] ? req->service : NULL, .instance = req->instance, .request_id = req->reqid};
+  struct gw_access_rec rec = {.remote = req->conn->remote,
+                              .method = req->method,
+                              .path = path,
+                              .path_len = plen,
+                              .status = req->status,
+                              .bytes = req->bytes_out,
+                              .duration_ms =
+                                  req->start_ns ? (double)(uv_hrtime() - req->start_ns) / 1e6 : 0,
+                              .service = req->service[0] ? req->service : NULL,
+                              .instance = req->instance,
+                              .request_id = req->reqid};
   gw_access_write(&srv->access, &rec);
   if (srv->metered) {
     gw_metrics_record(&srv->metrics, rec.service, req->status, rec.duration_ms / 1000);

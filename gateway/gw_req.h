@@ -42,7 +42,6 @@ struct sup_service;
 #define GW_DECLINED 1 /* a handler's on_req/on_head: not mine, ask the next one */
 #define GW_LATER 2    /* a handler's on_head: mine, once it is complete (on_req) */
 
-
 /* What the handler that took a request wants to hear about it. */
 struct gw_gen {
   /* The request will not be answered (client gone, connection closing):
@@ -67,24 +66,24 @@ struct gw_resp_ops {
   void (*finish)(struct gw_req *req);
   void (*switch_proto)(struct gw_req *req, const struct ipc_header *h, size_t nh,
                        const struct gw_proto *p);
-  void (*timer)(struct gw_req *req, uint64_t ms); /* 0: stop it */
-  size_t (*queued)(const struct gw_req *req);     /* answer bytes not yet sent */
+  void (*timer)(struct gw_req *req, uint64_t ms);    /* 0: stop it */
+  size_t (*queued)(const struct gw_req *req);        /* answer bytes not yet sent */
   void (*pause_body)(struct gw_req *req, int pause); /* stop / resume reading the body */
-  int (*want_drain)(struct gw_req *req);          /* gen->drained when sent; 1: sent */
-  void (*abort)(struct gw_req *req, int graceful); /* cut the answer (see gw_req_abort) */
+  int (*want_drain)(struct gw_req *req);             /* gen->drained when sent; 1: sent */
+  void (*abort)(struct gw_req *req, int graceful);   /* cut the answer (see gw_req_abort) */
 };
 
 /* What gw_svc keeps of a request routed to a service, whichever handler
  * (the IPC proxy or the upstream one) took it: the queue, the retry
  * budget and the quarantine are the same for both (gw_svc.h). */
 struct gw_svc_req {
-  struct gw_svc *gs;         /* the gateway's state of its service, or NULL */
+  struct gw_svc *gs;            /* the gateway's state of its service, or NULL */
   const struct gw_svc_ops *ops; /* how its handler sends it and answers it 503 */
-  struct gw_qent qe;         /* its place in the service's queue while it waits */
-  uint32_t deaths;           /* instances that died while it was in flight on them */
-  uint32_t last_death;       /* the number of the last such death (srv->deaths), */
-  uint32_t prev_death;       /*   and of the one before */
-  uint64_t first_death_ms;   /* when the first one died (loop time) */
+  struct gw_qent qe;            /* its place in the service's queue while it waits */
+  uint32_t deaths;              /* instances that died while it was in flight on them */
+  uint32_t last_death;          /* the number of the last such death (srv->deaths), */
+  uint32_t prev_death;          /*   and of the one before */
+  uint64_t first_death_ms;      /* when the first one died (loop time) */
 };
 
 /* The exchange of a request with an IPC instance (gw_proxy.c). */
@@ -94,33 +93,33 @@ struct gw_proxy_req {
   struct sup_service *svc;   /* the routed service */
   uint32_t prefix_off;       /* the matched route's prefix, copied into hbuf */
   uint32_t prefix_len;
-  int tries;                 /* instances tried */
-  uint64_t ws_key;           /* a WebSocket handshake: its connection's key, else 0 */
-  char ws_id[112];           /*   its connection id (GW_WS_ID_MAX) */
-  char ws_accept[29];        /*   its sec-websocket-accept */
+  int tries;          /* instances tried */
+  uint64_t ws_key;    /* a WebSocket handshake: its connection's key, else 0 */
+  char ws_id[112];    /*   its connection id (GW_WS_ID_MAX) */
+  char ws_accept[29]; /*   its sec-websocket-accept */
 };
 
 /* The exchange of a request with an upstream instance (gw_up.c). */
 struct gw_up_req {
   struct gw_up_parser parser; /* its response */
-  LIST_ENTRY(gw_req) link;   /* srv->up_reqs: every exchange under way */
-  struct sup_instance *inst; /* the instance holding it, or NULL */
+  LIST_ENTRY(gw_req) link;    /* srv->up_reqs: every exchange under way */
+  struct sup_instance *inst;  /* the instance holding it, or NULL */
   struct sup_instance *tried; /* the last one tried (compared, never read) */
-  struct sup_service *svc;   /* the routed service */
-  struct gw_up_conn *uc;     /* the connection it is on, or NULL */
-  uint64_t body_in;          /* body bytes read from the client */
-  int tries;                 /* instances tried */
-  int fresh_tries;           /* tries on a fresh connection after a reused one failed */
-  unsigned replayable : 1;   /* req->body holds all that was sent: it may be sent again */
-  unsigned body_end : 1;     /* the client's body is complete */
-  unsigned chunked_up : 1;   /* the body goes up chunk-encoded */
-  unsigned upgrade : 1;      /* a WebSocket handshake: tunnelled on a 101 */
-  unsigned paused_up : 1;    /* the client's body is paused for the upstream */
-  unsigned paused_down : 1;  /* the upstream is paused for the client */
-  unsigned parser_init : 1;  /* parser holds buffers */
-  unsigned held : 1;         /* its response's head is read, not yet passed on */
-  unsigned verdict : 1;      /* its connection failed: is its instance dying? (gw_up.c) */
-  unsigned sent_here : 1;    /* its bytes went to the instance holding it */
+  struct sup_service *svc;    /* the routed service */
+  struct gw_up_conn *uc;      /* the connection it is on, or NULL */
+  uint64_t body_in;           /* body bytes read from the client */
+  int tries;                  /* instances tried */
+  int fresh_tries;            /* tries on a fresh connection after a reused one failed */
+  unsigned replayable : 1;    /* req->body holds all that was sent: it may be sent again */
+  unsigned body_end : 1;      /* the client's body is complete */
+  unsigned chunked_up : 1;    /* the body goes up chunk-encoded */
+  unsigned upgrade : 1;       /* a WebSocket handshake: tunnelled on a 101 */
+  unsigned paused_up : 1;     /* the client's body is paused for the upstream */
+  unsigned paused_down : 1;   /* the upstream is paused for the client */
+  unsigned parser_init : 1;   /* parser holds buffers */
+  unsigned held : 1;          /* its response's head is read, not yet passed on */
+  unsigned verdict : 1;       /* its connection failed: is its instance dying? (gw_up.c) */
+  unsigned sent_here : 1;     /* its bytes went to the instance holding it */
 };
 
 struct gw_req {
@@ -129,41 +128,41 @@ struct gw_req {
   const struct gw_resp_ops *out; /* its protocol's framing */
   const struct gw_gen *gen;      /* set by the handler that took it, or NULL */
   /* ---- the request as read ---- */
-  struct ipc_buf hbuf;     /* URL, then header names and values */
-  struct gw_hdr *hdrs;     /* headers in arrival order, owned */
+  struct ipc_buf hbuf; /* URL, then header names and values */
+  struct gw_hdr *hdrs; /* headers in arrival order, owned */
   size_t nhdrs, caphdrs;
-  uint32_t url_len;        /* the URL is hbuf[0 .. url_len) */
-  uint32_t path_off;       /* the path within it (absolute-form skipped), */
-  uint32_t path_len;       /*   set with query_* once the head is complete */
-  uint32_t query_off;      /* the query, without "?" */
+  uint32_t url_len;   /* the URL is hbuf[0 .. url_len) */
+  uint32_t path_off;  /* the path within it (absolute-form skipped), */
+  uint32_t path_len;  /*   set with query_* once the head is complete */
+  uint32_t query_off; /* the query, without "?" */
   uint32_t query_len;
-  int hdr_host;            /* index in hdrs of host, expect and x-request-id, */
-  int hdr_expect;          /*   or -1 (found once the head is complete: */
-  int hdr_reqid;           /*   every request looks them up) */
-  struct ipc_buf body;     /* the request body (an upstream's: what was sent of it) */
-  int64_t body_len;        /* its content-length, -1 when chunked, 0 when none */
-  char method[24];         /* "GET", ... */
-  int http_major;          /* 1, or 2 (HTTP/2) */
-  int http_minor;          /* HTTP/1.x: 0 or 1 */
-  char reqid[72];          /* x-request-id: the client's or muster's */
-  uint64_t start_ns;       /* when it was complete (uv_hrtime) */
+  int hdr_host;        /* index in hdrs of host, expect and x-request-id, */
+  int hdr_expect;      /*   or -1 (found once the head is complete: */
+  int hdr_reqid;       /*   every request looks them up) */
+  struct ipc_buf body; /* the request body (an upstream's: what was sent of it) */
+  int64_t body_len;    /* its content-length, -1 when chunked, 0 when none */
+  char method[24];     /* "GET", ... */
+  int http_major;      /* 1, or 2 (HTTP/2) */
+  int http_minor;      /* HTTP/1.x: 0 or 1 */
+  char reqid[72];      /* x-request-id: the client's or muster's */
+  uint64_t start_ns;   /* when it was complete (uv_hrtime) */
   /* ---- the answer ---- */
-  int status;              /* the status sent */
-  uint64_t bytes_out;      /* answer bytes written (access log) */
-  char service[72];        /* the service, for the access log and metrics; "" none */
-  int instance;            /* instance index for the access log, -1 */
-  unsigned is_head : 1;    /* HEAD: no body in the answer */
-  unsigned keepalive : 1;  /* the connection survives the answer */
-  unsigned head_sent : 1;  /* the answer's head was written */
-  unsigned streaming : 1;  /* a stream was started and not finished */
-  unsigned chunked : 1;    /* that stream is chunk-encoded */
-  unsigned at_head : 1;    /* taken at its head (on_head): its body streams */
-  struct gw_svc_req sv;    /* routed to a service: its queue, budget, quarantine */
-  union {                  /* the state of the handler that took it */
+  int status;             /* the status sent */
+  uint64_t bytes_out;     /* answer bytes written (access log) */
+  char service[72];       /* the service, for the access log and metrics; "" none */
+  int instance;           /* instance index for the access log, -1 */
+  unsigned is_head : 1;   /* HEAD: no body in the answer */
+  unsigned keepalive : 1; /* the connection survives the answer */
+  unsigned head_sent : 1; /* the answer's head was written */
+  unsigned streaming : 1; /* a stream was started and not finished */
+  unsigned chunked : 1;   /* that stream is chunk-encoded */
+  unsigned at_head : 1;   /* taken at its head (on_head): its body streams */
+  struct gw_svc_req sv;   /* routed to a service: its queue, budget, quarantine */
+  union {                 /* the state of the handler that took it */
     struct gw_proxy_req proxy;
-    struct gw_up_req up;   /* an upstream exchange (gw_up.c) */
-    struct gw_sse *sse;    /* an SSE hold (gw_sse.c) */
-    unsigned events;       /* admin /events: listening to host events */
+    struct gw_up_req up; /* an upstream exchange (gw_up.c) */
+    struct gw_sse *sse;  /* an SSE hold (gw_sse.c) */
+    unsigned events;     /* admin /events: listening to host events */
   } u;
 };
 
@@ -291,8 +290,8 @@ void gw_req_split_target(struct gw_req *req);
 
 /* The request path (without query) and query (without "?"); query may
  * be NULL when not wanted. */
-void gw_req_target(const struct gw_req *req, const char **path, size_t *plen,
-                   const char **query, size_t *qlen);
+void gw_req_target(const struct gw_req *req, const char **path, size_t *plen, const char **query,
+                   size_t *qlen);
 
 /* Uses the client's x-request-id when it is 1..64 visible ASCII bytes,
  * else makes one (gw_req_new_id). */

@@ -78,8 +78,8 @@ static void svc_free(struct gw_server *srv, struct gw_svc *gs) {
     if (((struct gw_req *)val)->sv.gs == gs)
       ((struct gw_req *)val)->sv.gs = NULL;
   LIST_FOREACH(req, &srv->up_reqs, u.up.link)
-    if (req->sv.gs == gs)
-      req->sv.gs = NULL;
+  if (req->sv.gs == gs)
+    req->sv.gs = NULL;
   gw_quar_free(&gs->quar);
   free(gs);
 }
@@ -302,10 +302,11 @@ static void reply_quarantined(struct gw_req *req, uint64_t left_ms, int fresh) {
   size_t plen;
   char msg[SHOWN_PATH + 192];
   path_of(req, &path, &plen);
-  snprintf(msg, sizeof(msg), "quarantined: %s %.*s killed two instances of service \"%s\"; "
-           "answered 502 for %llu s%s", req->method, (int)(plen < SHOWN_PATH ? plen : SHOWN_PATH),
-           path, name_of(req->sv.gs), (unsigned long long)((left_ms + 999) / 1000),
-           fresh ? "" : " more");
+  snprintf(msg, sizeof(msg),
+           "quarantined: %s %.*s killed two instances of service \"%s\"; "
+           "answered 502 for %llu s%s",
+           req->method, (int)(plen < SHOWN_PATH ? plen : SHOWN_PATH), path, name_of(req->sv.gs),
+           (unsigned long long)((left_ms + 999) / 1000), fresh ? "" : " more");
   req->sv.gs->quarantined++;
   gw_reply_error(req, 502, msg, NULL);
 }
@@ -397,8 +398,8 @@ static int served_elsewhere(const struct gw_req *req, const struct sup_instance 
     if (serving(val, req, dying))
       return 1;
   LIST_FOREACH(o, &req->srv->up_reqs, u.up.link)
-    if (serving(o, req, dying))
-      return 1;
+  if (serving(o, req, dying))
+    return 1;
   return 0;
 }
 
@@ -415,8 +416,8 @@ static int alone(const struct gw_req *req, const struct sup_instance *dying, str
                  size_t n) {
   size_t checked = 0;
   for (size_t i = 0; i < n; i++) {
-    if (v[i] == req || v[i]->sv.last_death != req->sv.last_death ||
-        v[i]->head_sent || same_key(v[i], req))
+    if (v[i] == req || v[i]->sv.last_death != req->sv.last_death || v[i]->head_sent ||
+        same_key(v[i], req))
       continue; /* itself, answered meanwhile (reset), a stream, or its twin */
     if (++checked > ALIKE_MAX || !exonerated(v[i], dying))
       return 0;
@@ -436,11 +437,12 @@ static void quarantine(struct gw_req *req) {
   uint64_t now = now_ms(req);
   int rc = gw_quar_add(&gs->quar, req->method, path, plen, now, now + (uint64_t)qs * 1000);
   if (rc == 1) {
-    snprintf(detail, sizeof(detail), "%s %.*s: %u instances died while one request was in "
-             "flight on them; answered 502 for %d s", req->method,
-             (int)(plen < SHOWN_PATH ? plen : SHOWN_PATH), path, req->sv.deaths, qs);
-    struct sup_event ev = {.type = "quarantine", .service = name_of(gs), .index = -1,
-                           .code = -1, .detail = detail};
+    snprintf(detail, sizeof(detail),
+             "%s %.*s: %u instances died while one request was in "
+             "flight on them; answered 502 for %d s",
+             req->method, (int)(plen < SHOWN_PATH ? plen : SHOWN_PATH), path, req->sv.deaths, qs);
+    struct sup_event ev = {
+        .type = "quarantine", .service = name_of(gs), .index = -1, .code = -1, .detail = detail};
     sup_host_emit(req->srv->host, &ev);
   } else if (rc < 0) {
     sup_log(SUP_WARN, "gateway: out of memory quarantining %s %.*s", req->method,
@@ -450,8 +452,8 @@ static void quarantine(struct gw_req *req) {
   reply_quarantined(req, (uint64_t)qs * 1000, 1);
 }
 
-int gw_svc_is_poison(const struct gw_req *req, const struct sup_instance *dying,
-                     struct gw_req **v, size_t n) {
+int gw_svc_is_poison(const struct gw_req *req, const struct sup_instance *dying, struct gw_req **v,
+                     size_t n) {
   return req->srv->cfg->quarantine_s > 0 && req->sv.deaths >= 2 && !exonerated(req, dying) &&
          alone(req, dying, v, n);
 }
@@ -521,7 +523,8 @@ static void render_wait(struct ipc_buf *b, const struct gw_svc *gs, const char *
 
 /* Its muster_queue_rejected_total samples, by reason. */
 static void render_rejected(struct ipc_buf *b, const struct gw_svc *gs, const char *name) {
-  gw_metrics_printf(b, "muster_queue_rejected_total{service=\"%s\",reason=\"full\"} %llu\n"
+  gw_metrics_printf(b,
+                    "muster_queue_rejected_total{service=\"%s\",reason=\"full\"} %llu\n"
                     "muster_queue_rejected_total{service=\"%s\",reason=\"timeout\"} %llu\n",
                     name, (unsigned long long)gs->queue_full, name,
                     (unsigned long long)gs->queue_timeout);
@@ -546,19 +549,28 @@ static void render_quarantine(struct ipc_buf *b, const struct gw_svc *gs, const 
 }
 
 void gw_svcs_render_metrics(const struct gw_server *srv, struct ipc_buf *b) {
-  family(b, srv, "# HELP muster_queued_requests Requests waiting for an instance.\n"
-                 "# TYPE muster_queued_requests gauge\n", render_queued);
-  family(b, srv, "# HELP muster_queue_wait_seconds Time requests waited for an instance "
-                 "(counted when they leave the queue).\n"
-                 "# TYPE muster_queue_wait_seconds histogram\n", render_wait);
-  family(b, srv, "# HELP muster_queue_rejected_total Requests answered 503 by the queue: "
-                 "full, or queue_timeout_ms passed.\n"
-                 "# TYPE muster_queue_rejected_total counter\n", render_rejected);
-  family(b, srv, "# HELP muster_retries_total Requests whose instance died before answering, "
-                 "by what became of them.\n# TYPE muster_retries_total counter\n",
+  family(b, srv,
+         "# HELP muster_queued_requests Requests waiting for an instance.\n"
+         "# TYPE muster_queued_requests gauge\n",
+         render_queued);
+  family(b, srv,
+         "# HELP muster_queue_wait_seconds Time requests waited for an instance "
+         "(counted when they leave the queue).\n"
+         "# TYPE muster_queue_wait_seconds histogram\n",
+         render_wait);
+  family(b, srv,
+         "# HELP muster_queue_rejected_total Requests answered 503 by the queue: "
+         "full, or queue_timeout_ms passed.\n"
+         "# TYPE muster_queue_rejected_total counter\n",
+         render_rejected);
+  family(b, srv,
+         "# HELP muster_retries_total Requests whose instance died before answering, "
+         "by what became of them.\n# TYPE muster_retries_total counter\n",
          render_retries);
-  family(b, srv, "# HELP muster_quarantined_total Requests answered 502 \"quarantined\".\n"
-                 "# TYPE muster_quarantined_total counter\n", render_quarantine);
+  family(b, srv,
+         "# HELP muster_quarantined_total Requests answered 502 \"quarantined\".\n"
+         "# TYPE muster_quarantined_total counter\n",
+         render_quarantine);
 }
 
 /* ---- Picking an instance (both handlers) ---- */

@@ -39,32 +39,32 @@ struct sup_instance;
 struct sup_service;
 
 /* XX(ENUM, "outcome label") for muster_retries_total. */
-#define GW_RETRY_OUTCOMES(XX)                                                  \
-  XX(RETRIED, "retried")         /* sent again to another instance */         \
-  XX(BUDGET, "budget")           /* refused by the retry budget: 502 */       \
-  XX(EXHAUSTED, "exhausted")     /* its retries used up: 502 */               \
+#define GW_RETRY_OUTCOMES(XX)                                                                      \
+  XX(RETRIED, "retried")         /* sent again to another instance */                              \
+  XX(BUDGET, "budget")           /* refused by the retry budget: 502 */                            \
+  XX(EXHAUSTED, "exhausted")     /* its retries used up: 502 */                                    \
   XX(QUARANTINED, "quarantined") /* a poison: not tried again, 502 */
 
 enum gw_retry_outcome {
 #define XX(e, s) GW_RETRY_##e,
   GW_RETRY_OUTCOMES(XX)
 #undef XX
-  GW_RETRY__COUNT
+      GW_RETRY__COUNT
 };
 
 struct gw_svc {
-  struct sup_service *svc;      /* the service (borrowed from the host) */
-  struct gw_queue queue;        /* requests waiting for an instance */
-  size_t rr;                    /* round-robin cursor for the waiting ones */
-  struct gw_budget budget;      /* requests and retries of the last 10 s */
-  struct gw_quar quar;          /* paths watched after a death, and quarantined */
-  struct gw_metric_hist wait;   /* time requests waited in the queue */
-  uint64_t queue_full;          /* 503: the gateway's queue was full */
-  uint64_t queue_timeout;       /* 503: queue_timeout_ms passed */
+  struct sup_service *svc;    /* the service (borrowed from the host) */
+  struct gw_queue queue;      /* requests waiting for an instance */
+  size_t rr;                  /* round-robin cursor for the waiting ones */
+  struct gw_budget budget;    /* requests and retries of the last 10 s */
+  struct gw_quar quar;        /* paths watched after a death, and quarantined */
+  struct gw_metric_hist wait; /* time requests waited in the queue */
+  uint64_t queue_full;        /* 503: the gateway's queue was full */
+  uint64_t queue_timeout;     /* 503: queue_timeout_ms passed */
   uint64_t retries[GW_RETRY__COUNT];
-  uint64_t quarantined;         /* answers 502 "quarantined" */
-  unsigned dispatching : 1;     /* gw_svc_dispatch is running (no reentry) */
-  unsigned gone : 1;            /* its service left the config: nothing may wait */
+  uint64_t quarantined;     /* answers 502 "quarantined" */
+  unsigned dispatching : 1; /* gw_svc_dispatch is running (no reentry) */
+  unsigned gone : 1;        /* its service left the config: nothing may wait */
 };
 
 /* What gw_svc asks of the handler that took a request (req->sv.ops). */
@@ -169,8 +169,8 @@ int gw_svc_poison(struct gw_req *req, const struct sup_instance *dying, struct g
 /* gw_svc_poison in two steps, for a handler that must let go of what
  * req holds before it is answered: whether it is a poison (nothing
  * changes), then its quarantine (the event, the 502). */
-int gw_svc_is_poison(const struct gw_req *req, const struct sup_instance *dying,
-                     struct gw_req **v, size_t n);
+int gw_svc_is_poison(const struct gw_req *req, const struct sup_instance *dying, struct gw_req **v,
+                     size_t n);
 void gw_svc_quarantine(struct gw_req *req);
 
 /* Counts an outcome of a death for muster_retries_total; for

@@ -12,9 +12,9 @@
 #include "gw_cert.h"
 #include "sup_log.h"
 
-#define CHUNK (64 * 1024)      /* plaintext per SSL_write: the write BIO stays small */
-#define KEEP_BIO (64 * 1024)   /* a memory BIO grown past this is replaced once empty */
-#define KEEP_PT (64 * 1024)    /* plaintext buffer capacity kept between turns */
+#define CHUNK (64 * 1024)    /* plaintext per SSL_write: the write BIO stays small */
+#define KEEP_BIO (64 * 1024) /* a memory BIO grown past this is replaced once empty */
+#define KEEP_PT (64 * 1024)  /* plaintext buffer capacity kept between turns */
 
 /* Where a connection's TLS is. */
 enum tls_state {
@@ -26,17 +26,17 @@ enum tls_state {
 
 /* Handshake outcomes, as /metrics names them. */
 enum tls_outcome {
-  OUT_OK = 0,      /* finished */
-  OUT_VERSION,     /* refused: the client's versions are all older than min_version */
-  OUT_FAILED,      /* any other handshake failure (garbage records, no shared cipher) */
-  OUT_PLAIN_HTTP,  /* plain HTTP on the TLS port: 400 */
-  OUT_NOT_TLS,     /* the first byte is no handshake record nor a request line: dropped */
-  OUT_TIMEOUT,     /* not finished within header_timeout_ms */
-  OUT_ABORTED,     /* the connection ended during the handshake */
+  OUT_OK = 0,     /* finished */
+  OUT_VERSION,    /* refused: the client's versions are all older than min_version */
+  OUT_FAILED,     /* any other handshake failure (garbage records, no shared cipher) */
+  OUT_PLAIN_HTTP, /* plain HTTP on the TLS port: 400 */
+  OUT_NOT_TLS,    /* the first byte is no handshake record nor a request line: dropped */
+  OUT_TIMEOUT,    /* not finished within header_timeout_ms */
+  OUT_ABORTED,    /* the connection ended during the handshake */
   NOUT
 };
-static const char *const outcome_names[NOUT] = {"ok", "version_refused", "failed", "plain_http",
-                                                "not_tls", "timeout", "aborted"};
+static const char *const outcome_names[NOUT] = {
+    "ok", "version_refused", "failed", "plain_http", "not_tls", "timeout", "aborted"};
 
 /* Versions, as /metrics names them (OpenSSL's names). */
 enum { V_13 = 0, V_12, V_11, V_10, V_UNKNOWN, NVER };
@@ -46,36 +46,41 @@ static const char *const version_names[NVER] = {"TLSv1.3", "TLSv1.2", "TLSv1.1",
 struct gw_tls_server {
   struct gw_server *srv;
   uv_tcp_t listener;
-  struct sockaddr_storage addr;   /* where it listens (kept for an undrain) */
-  struct cfg_listen at;           /* the address as configured at start (host owned) */
-  struct gw_cert_set *certs;      /* what new handshakes use; a reference */
-  struct gw_cert_set *next;       /* loaded by a reload not yet in force; a reference */
-  uint64_t hs[NVER][NOUT];        /* handshakes by version and outcome */
-  char pbuf[16384];               /* decrypted bytes, handed on at once (shared) */
+  struct sockaddr_storage addr; /* where it listens (kept for an undrain) */
+  struct cfg_listen at;         /* the address as configured at start (host owned) */
+  struct gw_cert_set *certs;    /* what new handshakes use; a reference */
+  struct gw_cert_set *next;     /* loaded by a reload not yet in force; a reference */
+  uint64_t hs[NVER][NOUT];      /* handshakes by version and outcome */
+  char pbuf[16384];             /* decrypted bytes, handed on at once (shared) */
   unsigned listening : 1;
-  unsigned open : 1;              /* the handle is initialised (closed in gw_tls_unlisten) */
+  unsigned open : 1; /* the handle is initialised (closed in gw_tls_unlisten) */
 };
 
 /* A connection's TLS (c->tdata). */
 struct gw_tls_conn {
   struct gw_tls_server *ts;
   SSL *ssl;
-  struct gw_cert_set *set;  /* the certificates it started with; a reference */
-  struct ipc_buf pt;        /* the protocol's bytes this turn, encrypted at the flush */
+  struct gw_cert_set *set; /* the certificates it started with; a reference */
+  struct ipc_buf pt;       /* the protocol's bytes this turn, encrypted at the flush */
   enum tls_state state;
-  unsigned counted : 1;     /* its handshake is in the metrics */
-  unsigned shut : 1;        /* our close_notify is written */
+  unsigned counted : 1; /* its handshake is in the metrics */
+  unsigned shut : 1;    /* our close_notify is written */
 };
 
 /* ---- Metrics ---- */
 
 static int version_index(int v) {
   switch (v) {
-  case TLS1_3_VERSION: return V_13;
-  case TLS1_2_VERSION: return V_12;
-  case TLS1_1_VERSION: return V_11;
-  case TLS1_VERSION: return V_10;
-  default: return V_UNKNOWN;
+  case TLS1_3_VERSION:
+    return V_13;
+  case TLS1_2_VERSION:
+    return V_12;
+  case TLS1_1_VERSION:
+    return V_11;
+  case TLS1_VERSION:
+    return V_10;
+  default:
+    return V_UNKNOWN;
   }
 }
 
@@ -201,7 +206,8 @@ static void plain_http(struct gw_conn *c, struct gw_tls_conn *t) {
   char head[256];
   int n = snprintf(head, sizeof(head),
                    "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
-                   "content-length: %zu\r\nconnection: close\r\n\r\n", sizeof(body) - 1);
+                   "content-length: %zu\r\nconnection: close\r\n\r\n",
+                   sizeof(body) - 1);
   uv_buf_t v[2] = {uv_buf_init(head, (unsigned)n), uv_buf_init((char *)body, sizeof(body) - 1)};
   count(t, OUT_PLAIN_HTTP, V_UNKNOWN);
   t->state = ST_DONE;
@@ -358,9 +364,14 @@ static void tls_release(struct gw_conn *c) {
   c->tdata = NULL;
 }
 
-static const struct gw_transport tls_transport = {
-    .name = "tls", .scheme = "https", .start = tls_start, .on_read = tls_on_read,
-    .writev = tls_writev, .flush = tls_flush, .closing = tls_closing, .release = tls_release};
+static const struct gw_transport tls_transport = {.name = "tls",
+                                                  .scheme = "https",
+                                                  .start = tls_start,
+                                                  .on_read = tls_on_read,
+                                                  .writev = tls_writev,
+                                                  .flush = tls_flush,
+                                                  .closing = tls_closing,
+                                                  .release = tls_release};
 
 /* ---- The listener ---- */
 
@@ -479,10 +490,12 @@ void gw_tls_reload_commit(struct gw_tls_server *ts, const struct cfg *nc) {
   }
   if (!t->enabled)
     sup_log(SUP_WARN, "gateway: removing gateway.tls applies after a restart of muster; "
-            "the TLS listener keeps its certificates");
+                      "the TLS listener keeps its certificates");
   else if (t->listen.port != ts->at.port || strcmp(t->listen.host, ts->at.host) != 0)
-    sup_log(SUP_WARN, "gateway: a new gateway.tls.listen applies after a restart of muster "
-            "(still on %s:%d)", ts->at.host, ts->at.port);
+    sup_log(SUP_WARN,
+            "gateway: a new gateway.tls.listen applies after a restart of muster "
+            "(still on %s:%d)",
+            ts->at.host, ts->at.port);
   if (ts->next == NULL)
     return;
   gw_cert_unref(ts->certs); /* connections that use it hold their own reference */

@@ -64,8 +64,8 @@ static const char *service_name(struct gw_req *req) {
 }
 
 static int idempotent(const char *m) {
-  return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS") ||
-         !strcmp(m, "PUT") || !strcmp(m, "DELETE") || !strcmp(m, "TRACE");
+  return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS") || !strcmp(m, "PUT") ||
+         !strcmp(m, "DELETE") || !strcmp(m, "TRACE");
 }
 
 /* ---- Letting go ---- */
@@ -129,9 +129,10 @@ static void unavailable(struct gw_req *req, int full, const char *suffix) {
   char msg[224];
   sup_view_service_info(up_of(req)->svc, &si);
   if (full)
-    snprintf(msg, sizeof(msg), "service \"%s\" is overloaded: every ready instance has %d "
-             "requests in flight%s", si.name,
-             sup_view_service_cfg(up_of(req)->svc)->max_inflight, suffix);
+    snprintf(msg, sizeof(msg),
+             "service \"%s\" is overloaded: every ready instance has %d "
+             "requests in flight%s",
+             si.name, sup_view_service_cfg(up_of(req)->svc)->max_inflight, suffix);
   else
     snprintf(msg, sizeof(msg), "service \"%s\" has no ready instance (%s)%s", si.name,
              si.state_name, suffix);
@@ -147,8 +148,11 @@ static int build_head(struct gw_req *req) {
   struct gw_server *srv = req->srv;
   struct gw_up_req *u = up_of(req);
   struct ipc_buf *b = &req->body;
-  struct gw_fwd_in fin = {.buf = req->hbuf.data, .hdrs = req->hdrs, .n = req->nhdrs,
-                          .reqid = req->reqid, .remote = req->conn->remote,
+  struct gw_fwd_in fin = {.buf = req->hbuf.data,
+                          .hdrs = req->hdrs,
+                          .n = req->nhdrs,
+                          .reqid = req->reqid,
+                          .remote = req->conn->remote,
                           .proto = req->conn->tp->scheme,
                           .upgrade = u->upgrade};
   int nh = gw_fwd_headers(&fin, &srv->hv, &srv->caphv, &srv->scratch);
@@ -284,8 +288,8 @@ static struct sup_instance *svc_inst(const struct gw_req *req) {
   return req->u.up.inst;
 }
 
-static const struct gw_svc_ops up_svc_ops = {.send = svc_send, .unavailable = unavailable,
-                                             .inst = svc_inst};
+static const struct gw_svc_ops up_svc_ops = {
+    .send = svc_send, .unavailable = unavailable, .inst = svc_inst};
 
 /* ---- When it goes wrong ---- */
 
@@ -306,8 +310,8 @@ static void invalid(struct gw_req *req, const char *why) {
  * may (ok: nothing came back, it is kept whole, and its method allows),
  * within gateway.retries and the retry budget (gw_svc); else 502 with why.
  * why_err names the failure in the log. */
-static void retry_elsewhere(struct gw_req *req, struct sup_instance *avoid, int ok,
-                            const char *why, const char *why_err) {
+static void retry_elsewhere(struct gw_req *req, struct sup_instance *avoid, int ok, const char *why,
+                            const char *why_err) {
   char msg[224];
   size_t cursor = 0;
   if (!ok) {
@@ -352,8 +356,10 @@ static void failed(struct gw_req *req, int err, int never) {
              service_name(req));
   release_conn(req, 0);
   if (fresh) { /* the keep-alive race: no retry, free of the budget */
-    sup_log(SUP_INFO, "%s: request %s failed (%s) before any answer; sending it again on a "
-            "fresh connection", sup_view_label(u->inst), req->reqid, uv_err_name(err));
+    sup_log(SUP_INFO,
+            "%s: request %s failed (%s) before any answer; sending it again on a "
+            "fresh connection",
+            sup_view_label(u->inst), req->reqid, uv_err_name(err));
     release_instance(req);
     u->fresh_tries++;
     req->srv->up.retries++;
@@ -463,7 +469,7 @@ static int on_resp_head(void *ctx, struct gw_up_parser *p) {
   struct gw_req *req = ctx;
   gw_svc_answered(req, req->sv.gs); /* gw_svc: evidence against a quarantine */
   if (gw_up_parse_status(p) == 101)
-    return 0; /* the tunnel is made when the parse stops for it */
+    return 0;                          /* the tunnel is made when the parse stops for it */
   gw_up_conn_timer(up_of(req)->uc, 0); /* request_timeout_ms bounded the head only */
   up_of(req)->held = 1;
   ipc_buf_reset(&req->srv->up_body);
@@ -593,8 +599,10 @@ static void on_up_timeout(struct gw_up_conn *uc) {
   fail(req, 504, msg, NULL);
 }
 
-static const struct gw_up_conn_cbs up_cbs = {.on_connect = on_up_connect, .on_read = on_up_read,
-                                             .on_end = on_up_end, .on_drain = on_up_drain,
+static const struct gw_up_conn_cbs up_cbs = {.on_connect = on_up_connect,
+                                             .on_read = on_up_read,
+                                             .on_end = on_up_end,
+                                             .on_drain = on_up_drain,
                                              .on_timeout = on_up_timeout};
 
 /* ---- The generator: the client's side ---- */
@@ -653,17 +661,22 @@ static void on_timer(struct gw_req *req) {
     cut(req);
 }
 
-static const struct gw_gen up_gen = {.abandon = on_abandon, .timeout = on_timer,
-                                     .body = on_client_body, .drained = on_client_drained};
+static const struct gw_gen up_gen = {.abandon = on_abandon,
+                                     .timeout = on_timer,
+                                     .body = on_client_body,
+                                     .drained = on_client_drained};
 
 /* ---- The handler ---- */
 
 /* 1 when req asks for a WebSocket (tunnelled as it is: the program checks it). */
 static int wants_websocket(struct gw_req *req) {
   uint32_t ul = 0, cl = 0;
-  const char *up = gw_req_header(req, "upgrade", &ul), *conn = gw_req_header(req, "connection", &cl);
-  struct rt_hs_in in = {.method = req->method, .http_minor = req->http_minor,
-                        .upgrade = {up, up ? ul : 0}, .connection = {conn, conn ? cl : 0}};
+  const char *up = gw_req_header(req, "upgrade", &ul),
+             *conn = gw_req_header(req, "connection", &cl);
+  struct rt_hs_in in = {.method = req->method,
+                        .http_minor = req->http_minor,
+                        .upgrade = {up, up ? ul : 0},
+                        .connection = {conn, conn ? cl : 0}};
   return req->body_len == 0 && rt_hs_wanted(&in);
 }
 
@@ -713,9 +726,9 @@ static size_t held_by(struct gw_server *srv, struct sup_instance *inst, struct g
   *nsent = 0;
   for (int sent = 1; sent >= 0; sent--)
     LIST_FOREACH(req, &srv->up_reqs, u.up.link)
-      if (k < max && req->u.up.inst == inst && !req->head_sent && !req->u.up.held &&
-          req->u.up.sent_here == (unsigned)sent)
-        v[k++] = req;
+  if (k < max && req->u.up.inst == inst && !req->head_sent && !req->u.up.held &&
+      req->u.up.sent_here == (unsigned)sent)
+    v[k++] = req;
   for (size_t i = 0; i < k && v[i]->u.up.sent_here; i++)
     (*nsent)++;
   return k;
@@ -726,21 +739,21 @@ void gw_up_instance_gone(struct gw_server *srv, struct sup_instance *inst) {
   size_t n = 0, nsent;
   gw_up_pools_gone(srv, inst);
   LIST_FOREACH(req, &srv->up_reqs, u.up.link)
-    n += req->u.up.inst == inst;
+  n += req->u.up.inst == inst;
   if (n == 0 || (v = malloc(n * sizeof(*v))) == NULL) {
     LIST_FOREACH(req, &srv->up_reqs, u.up.link)
-      if (req->u.up.inst == inst)
-        release_instance(req); /* its connection's end says what follows */
+    if (req->u.up.inst == inst)
+      release_instance(req); /* its connection's end says what follows */
     return;
   }
   size_t k = held_by(srv, inst, v, n, &nsent);
   gw_svc_deaths(v, nsent, ++srv->deaths); /* gw_svc: each request it was sent counts it */
-  for (size_t i = 0; i < k; i++) /* still its? answering one may end another */
+  for (size_t i = 0; i < k; i++)          /* still its? answering one may end another */
     if (v[i]->u.up.inst == inst && !v[i]->head_sent)
       died(v[i], inst, v, nsent);
   LIST_FOREACH(req, &srv->up_reqs, u.up.link)
-    if (req->u.up.inst == inst)
-      release_instance(req); /* streaming: its connection's end cuts it */
+  if (req->u.up.inst == inst)
+    release_instance(req); /* streaming: its connection's end cuts it */
   free(v);
 }
 
@@ -760,9 +773,8 @@ void gw_up_render_metrics(const struct gw_server *srv, struct ipc_buf *b) {
            "# TYPE muster_upstream_invalid_total counter\nmuster_upstream_invalid_total %llu\n"
            "# HELP muster_upstream_tunnels WebSocket tunnels to upstreams open.\n"
            "# TYPE muster_upstream_tunnels gauge\nmuster_upstream_tunnels %zu\n",
-           (unsigned long long)st->connects, (unsigned long long)st->reused,
-           gw_up_pools_idle(srv), (unsigned long long)st->retries,
-           (unsigned long long)st->invalid, srv->tunnels);
+           (unsigned long long)st->connects, (unsigned long long)st->reused, gw_up_pools_idle(srv),
+           (unsigned long long)st->retries, (unsigned long long)st->invalid, srv->tunnels);
   ipc_buf_adds(b, t);
   gw_tcp_render_metrics(srv->tcp, b);
 }

@@ -490,13 +490,15 @@ static int fast_member(void *ctx, const char *k, size_t kn, const char *v, size_
     f->field##_n = vn;                                                                             \
     return 0;                                                                                      \
   }
-  F("type", type)
-  F("id", id) F("seq", seq) F("status", status) F("stream", stream) F("headers", headers)
-      F("body", body) F("body_base64", b64) F("json", json) F("data", data) F("data_base64", d64)
-          F("method", method) F("path", path) F("query", query) F("prefix", prefix)
-              F("remote", remote) F("ws", ws) F("hold", hold)
+  /* one F per field (clang-format would read them as one expression) */
+  // clang-format off
+  F("type", type) F("id", id) F("seq", seq) F("status", status) F("stream", stream)
+  F("headers", headers) F("body", body) F("body_base64", b64) F("json", json) F("data", data)
+  F("data_base64", d64) F("method", method) F("path", path) F("query", query)
+  F("prefix", prefix) F("remote", remote) F("ws", ws) F("hold", hold)
 #undef F
-                  return 0; /* other fields are ignored, as on the full path */
+  return 0; /* other fields are ignored, as on the full path */
+  // clang-format on
 }
 
 /* A plain decimal integer of at most 15 digits (so within +-2^53), else

@@ -20,8 +20,9 @@ deb_pkgs="$install_pkgs build-essential debhelper dpkg-dev fakeroot lintian"
 # make their certificates with it; testssl.sh: tests/gw/test_testssl.py
 # grades the TLS listener. python3-h2 and nghttp2-client (h2load, nghttp):
 # the HTTP/2 tests (tests/gw/test_h2.py) craft frames and load the gateway;
-# curl: --http2-prior-knowledge.
-test_pkgs="$deb_pkgs python3 python3-mockupdb python3-websockets node-ws apache2-utils man-db tmux bash-completion chromium util-linux mount libwslay-dev redis-server haproxy iproute2 openssl testssl.sh python3-h2 nghttp2-client curl"
+# curl: --http2-prior-knowledge. clang-format: the ctest "format"
+# (tools/check-format.sh) checks the C sources against .clang-format.
+test_pkgs="$deb_pkgs python3 python3-mockupdb python3-websockets node-ws apache2-utils man-db tmux bash-completion chromium util-linux mount libwslay-dev redis-server haproxy iproute2 openssl testssl.sh python3-h2 nghttp2-client curl clang-format"
 bench_pkgs="$build_pkgs wrk nginx-light nodejs haproxy"
 fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev libwslay-dev python3-h2"
 
