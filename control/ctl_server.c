@@ -60,10 +60,9 @@ static void handle_line(struct ctl_client *cl, const char *line, size_t len);
 
 /* ---- Replies ---- */
 
-/* Sends one JSON value as a line. A client past its queue limit is
- * dropped (it stopped reading). */
-static void send_json(struct ctl_client *cl, cJSON *o) {
-  char *text = cJSON_PrintUnformatted(o);
+/* Sends text (JSON, freed here; NULL: out of memory, the client goes) as
+ * a line. A client past its queue limit is dropped (it stopped reading). */
+static void send_line(struct ctl_client *cl, char *text) {
   if (text == NULL) {
     client_close(cl);
     return;
@@ -72,11 +71,15 @@ static void send_json(struct ctl_client *cl, cJSON *o) {
   ipc_buf_adds(b, text);
   ipc_buf_addc(b, '\n');
   free(text);
-  int rc = ipc_channel_commit(&cl->ch);
-  if (rc == UV_ENOBUFS) {
+  if (ipc_channel_commit(&cl->ch) == UV_ENOBUFS) {
     sup_log(SUP_WARN, "control: a client stopped reading; disconnecting it");
     client_close(cl);
   }
+}
+
+/* Sends one JSON value as a line. */
+static void send_json(struct ctl_client *cl, cJSON *o) {
+  send_line(cl, cJSON_PrintUnformatted(o));
 }
 
 static void reply_error(struct ctl_client *cl, const char *msg) {
@@ -274,20 +277,7 @@ static void do_logs(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_s
 
 /* One event, as sup_event_json writes it (hooks get the same object). */
 static void on_event(void *ctx, const struct sup_event *ev) {
-  struct ctl_client *cl = ctx;
-  char *text = sup_event_json(ev);
-  if (text == NULL) {
-    client_close(cl);
-    return;
-  }
-  struct ipc_buf *b = ipc_channel_begin(&cl->ch);
-  ipc_buf_adds(b, text);
-  ipc_buf_addc(b, '\n');
-  free(text);
-  if (ipc_channel_commit(&cl->ch) == UV_ENOBUFS) {
-    sup_log(SUP_WARN, "control: a client stopped reading; disconnecting it");
-    client_close(cl);
-  }
+  send_line(ctx, sup_event_json(ev));
 }
 
 /* ---- drain, undrain ---- */
