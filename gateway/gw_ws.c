@@ -521,7 +521,7 @@ static void service_close(struct gw_ws *ws, const struct ipc_msg *m) {
   if (!rt_close_code_valid((unsigned)code) && !(code >= 1012 && code <= 1014))
     code = RT_CLOSE_NORMAL;
   ws->gone = 1; /* it knows */
-  close_with(ws, (uint16_t)code, m->reason, 1);
+  close_withn(ws, (uint16_t)code, m->reason, m->reason_len, 1);
 }
 
 /* ack: the service handled messages up to seq (ack mode). */

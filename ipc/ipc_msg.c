@@ -309,6 +309,13 @@ static int parse_ws_close(struct parse *p) {
   if ((rc = get_str(p, "conn", &m->conn, 1)) || (rc = get_int(p, "code", &code, 0)) ||
       (rc = get_str(p, "reason", &m->reason, 0)))
     return rc;
+  m->reason_len = strlen(m->reason);
+  if (body_with_nul(p, "reason") == 0) { /* a U+0000 cJSON would cut */
+    m->reason = m->body;
+    m->reason_len = m->body_len;
+    m->body = NULL;
+    m->body_len = 0;
+  }
   if (code != 0 && (code < 1000 || code > 4999))
     return fail(p, "field \"code\" must be 1000..4999");
   m->code = (int)code;

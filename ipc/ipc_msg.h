@@ -92,7 +92,8 @@ struct ipc_msg {
   const char *room;   /* join, leave */
   const cJSON *meta;  /* meta, ws_message, ws_close: any JSON value, or NULL */
   int code;           /* ws_close: the close code (0: none given) */
-  const char *reason; /* ws_close: the reason, "" if none */
+  const char *reason; /* ws_close: the reason, "" if none, */
+  size_t reason_len;  /*   reason_len bytes (it may hold U+0000) */
   int binary;         /* ws_send, ws_message, publish: body holds bytes (data_base64) */
   int redelivered;    /* ws_message: sent again after a rebinding */
   const char *event;  /* publish: the SSE event name, or NULL */

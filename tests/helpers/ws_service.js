@@ -6,7 +6,7 @@
 //   message    "echo:X"       → ws_send X back          "json:X"  → ws_send {"echo":X}
 //              "bin"          → a binary ws_send         "join:R" / "leave:R"
 //              "pub:R:X"      → publish X to room R      "pubx:R:X" → the same, except self
-//              "close:C"      → ws_close with code C     "meta:X"  → meta {name: X}
+//              "close:C[:R]"  → ws_close with code C, reason R (bye)   "meta:X" → meta {name: X}
 //              "hang"         → stop acking (ack mode)   "whoami" → ws_send its conn id
 //              "to:CONN:X"    → ws_send X to connection CONN ("joinc:CONN:R" → join CONN to R)
 //              anything else: ignored
@@ -89,8 +89,10 @@ function onWsMessage(m) {
     const p = { type: 'publish', topic: rest.slice(0, i), data: rest.slice(i + 1) };
     if (text.startsWith('pubx:')) p.except = c;
     send(p);
-  } else if (text.startsWith('close:')) send({ type: 'ws_close', conn: c, code: Number(text.slice(6)), reason: 'bye' });
-  else if (text.startsWith('meta:')) send({ type: 'meta', conn: c, meta: { name: text.slice(5) } });
+  } else if (text.startsWith('close:')) {
+    const [code, reason] = text.slice(6).split(':', 2); /* "close:C" or "close:C:REASON" */
+    send({ type: 'ws_close', conn: c, code: Number(code), reason: reason === undefined ? 'bye' : reason });
+  } else if (text.startsWith('meta:')) send({ type: 'meta', conn: c, meta: { name: text.slice(5) } });
   else if (text === 'hang') acking = false;
   else if (text === 'whoami') send({ type: 'ws_send', conn: c, text: c });
   else if (text.startsWith('to:') || text.startsWith('joinc:')) {

@@ -141,6 +141,9 @@ class CloseTest(unittest.TestCase):
                 async with websockets.connect(url(m, "/chat/ws")) as a:
                     await a.send("close:4001")
                     self.assertEqual(await closed_code(a), (4001, "bye"))
+                async with websockets.connect(url(m, "/chat/ws")) as b:
+                    await b.send("close:4002:see\u0000you")  # U+0000 kept (cJSON cut it)
+                    self.assertEqual(await closed_code(b), (4002, "see\u0000you"))
             run(go())
 
     def test_shutdown_closes_with_1001(self):
