@@ -22,7 +22,10 @@ deb_pkgs="$install_pkgs build-essential debhelper dpkg-dev fakeroot lintian"
 # the HTTP/2 tests (tests/gw/test_h2.py) craft frames and load the gateway;
 # curl: --http2-prior-knowledge.
 test_pkgs="$deb_pkgs python3 python3-mockupdb python3-websockets node-ws apache2-utils man-db tmux bash-completion chromium util-linux mount libwslay-dev redis-server haproxy iproute2 openssl testssl.sh python3-h2 nghttp2-client curl"
-bench_pkgs="$build_pkgs wrk nginx-light nodejs haproxy"
+# The TLS benchmark (bench/tls.py) loads with h2load (nghttp2-client) and
+# makes its certificate with the openssl command; nginx-light has the ssl
+# and http2 modules.
+bench_pkgs="$build_pkgs wrk nginx-light nodejs haproxy nghttp2-client openssl"
 fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev libwslay-dev python3-h2"
 
 case "${1:-build}" in
