@@ -32,7 +32,9 @@ Three figures per server, all with h2load (one thread):
 BENCH_ROUNDS interleaved rounds (default 5), each starting muster, nginx
 and HAProxy in turn; medians, the per-round ratios, MET / NOT MET. The CPU
 time of every process (from /proc) over each measurement says who was
-saturated; h2load runs on the same 2 cores and its CPU is shown too."""
+saturated; h2load runs on the same 2 cores and its CPU is shown too, and
+"others" is what the rest of the machine (other users of the VM) took
+meanwhile, out of the 200 % of 2 cores."""
 import json
 import os
 import re
@@ -225,20 +227,27 @@ def keepalive(url, proto):
     return h2load(args + [url], SECONDS + 60)
 
 
+def busy_s():
+    """CPU seconds the whole machine spent busy (all cores, not idle or iowait)."""
+    st = read_stat()
+    return (sum(st[:8]) - st[3] - st[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(test, url, labels):
-    """One figure: {rate, bad, cpu: {label: % of a core}}."""
-    before = {k: sum(cpu_s(p) for p in v) for k, v in labels.items()}
-    t0 = time.monotonic()
+    """One figure: {rate, bad, cpu: {label: % of a core}}; cpu["others"]
+    is what every other process of the machine took meanwhile."""
     if test == "hs":
         h2load(["--h1", "-n", str(BATCH), "-c", str(BATCH), url], 60)  # warm-up, discarded
-        t0 = time.monotonic()
-        before = {k: sum(cpu_s(p) for p in v) for k, v in labels.items()}
+    before = {k: sum(cpu_s(p) for p in v) for k, v in labels.items()}
+    b0, t0 = busy_s(), time.monotonic()
+    if test == "hs":
         done, secs, bad, h2cpu = handshakes(url)
     else:
         done, secs, bad, h2cpu = keepalive(url, test)
-    wall = time.monotonic() - t0
+    wall, b1 = time.monotonic() - t0, busy_s()
     cpu = {k: 100.0 * (sum(cpu_s(p) for p in v) - before[k]) / wall for k, v in labels.items()}
     cpu["h2load"] = 100.0 * h2cpu / wall
+    cpu["others"] = max(0.0, 100.0 * (b1 - b0) / wall - sum(cpu.values()))
     return {"rate": done / secs, "bad": bad, "cpu": cpu}
 
 
@@ -283,7 +292,7 @@ def report(runs, steal):
           % (os.cpu_count(), SECONDS, ROUNDS))
     for test in TESTS:
         print("%s: %s" % (test, WHAT[test]))
-        print("  %-8s %10s %8s %9s  %-24s %-24s %s" % (
+        print("  %-8s %8s %7s %9s  %-29s %-29s %s" % (
             "server", "rate", "x nginx", "x haproxy", "x nginx per round",
             "x haproxy per round", "CPU % of a core (median)"))
         for name, _ in SERVERS:
@@ -293,12 +302,13 @@ def report(runs, steal):
             cpu = " ".join("%s %.0f" % (k, median([r["cpu"][k] for r in rs]))
                            for k in rs[0]["cpu"])
             bad = sum(r["bad"] for r in rs)
-            print("  %-8s %10.0f %8.2f %9.2f  %-24s %-24s %s%s" % (
+            print("  %-8s %8.0f %7.2f %9.2f  %-29s %-29s %s%s" % (
                 name, res[(name, test)], res[(name, test)] / res[("nginx", test)],
                 res[(name, test)] / res[("haproxy", test)],
                 " ".join("%.2f" % x for x in pn), " ".join("%.2f" % x for x in ph), cpu,
                 "  (%d failed or non-2xx)" % bad if bad else ""))
-    print("steal (CPU time the hypervisor gave to other guests) during the run: %.1f%%" % steal)
+    print("steal (CPU time the hypervisor gave to other guests) during the run: %.1f%%; "
+          "load average at the end: %s" % (steal, " ".join(open("/proc/loadavg").read().split()[:3])))
     hs = res[("muster", "hs")] / res[("nginx", "hs")]
     h2n = res[("muster", "h2")] / res[("nginx", "h2")]
     h2h = res[("muster", "h2")] / res[("haproxy", "h2")]
