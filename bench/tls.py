@@ -32,7 +32,8 @@ Three figures per server, all with h2load (one thread):
 BENCH_ROUNDS interleaved rounds (default 5), each starting muster, nginx
 and HAProxy in turn; medians, the per-round ratios, MET / NOT MET. The CPU
 time of every process (from /proc) over each measurement says who was
-saturated; h2load runs on the same 2 cores and its CPU is shown too, and
+saturated, and the server's CPU time per request (all its processes) what
+a figure costs; h2load runs on the same 2 cores and its CPU is shown too, and
 "others" is what the rest of the machine (other users of the VM) took
 meanwhile, out of the 200 % of 2 cores."""
 import json
@@ -245,10 +246,14 @@ def measure(test, url, labels):
     else:
         done, secs, bad, h2cpu = keepalive(url, test)
     wall, b1 = time.monotonic() - t0, busy_s()
-    cpu = {k: 100.0 * (sum(cpu_s(p) for p in v) - before[k]) / wall for k, v in labels.items()}
+    used = {k: sum(cpu_s(p) for p in v) - before[k] for k, v in labels.items()}
+    cpu = {k: 100.0 * v / wall for k, v in used.items()}
     cpu["h2load"] = 100.0 * h2cpu / wall
     cpu["others"] = max(0.0, 100.0 * (b1 - b0) / wall - sum(cpu.values()))
-    return {"rate": done / secs, "bad": bad, "cpu": cpu}
+    # The server's CPU per request (all its processes): what a figure costs,
+    # less disturbed than the rate by what else runs on the cores.
+    return {"rate": done / secs, "bad": bad, "cpu": cpu,
+            "us": 1e6 * sum(used.values()) / max(1, done)}
 
 
 def make_certs(d):
@@ -292,8 +297,8 @@ def report(runs, steal):
           % (os.cpu_count(), SECONDS, ROUNDS))
     for test in TESTS:
         print("%s: %s" % (test, WHAT[test]))
-        print("  %-8s %8s %7s %9s  %-29s %-29s %s" % (
-            "server", "rate", "x nginx", "x haproxy", "x nginx per round",
+        print("  %-8s %8s %7s %9s %7s  %-29s %-29s %s" % (
+            "server", "rate", "x nginx", "x haproxy", "CPU us", "x nginx per round",
             "x haproxy per round", "CPU % of a core (median)"))
         for name, _ in SERVERS:
             rs = runs[(name, test)]
@@ -302,11 +307,13 @@ def report(runs, steal):
             cpu = " ".join("%s %.0f" % (k, median([r["cpu"][k] for r in rs]))
                            for k in rs[0]["cpu"])
             bad = sum(r["bad"] for r in rs)
-            print("  %-8s %8.0f %7.2f %9.2f  %-29s %-29s %s%s" % (
+            print("  %-8s %8.0f %7.2f %9.2f %7.1f  %-29s %-29s %s%s" % (
                 name, res[(name, test)], res[(name, test)] / res[("nginx", test)],
-                res[(name, test)] / res[("haproxy", test)],
+                res[(name, test)] / res[("haproxy", test)], median([r["us"] for r in rs]),
                 " ".join("%.2f" % x for x in pn), " ".join("%.2f" % x for x in ph), cpu,
                 "  (%d failed or non-2xx)" % bad if bad else ""))
+    print("CPU us: the server's CPU time per request (per handshake for hs), all its "
+          "processes (HAProxy's row: HAProxy + muster + dummy), median of the rounds")
     print("steal (CPU time the hypervisor gave to other guests) during the run: %.1f%%; "
           "load average at the end: %s" % (steal, " ".join(open("/proc/loadavg").read().split()[:3])))
     hs = res[("muster", "hs")] / res[("nginx", "hs")]
