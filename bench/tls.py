@@ -169,11 +169,11 @@ defaults
   http-reuse always
 frontend f
   bind 127.0.0.1:%d ssl crt %s alpn h2,http/1.1 backlog 511
-  http-request return status 200 content-type application/json string "{\\"ok\\":true}" if { path /hs }
+  http-request return status 200 content-type application/json %s if { path /hs }
   default_backend b
 backend b
   server muster 127.0.0.1:%d
-""" % (port, certs["pem"], plain))
+""" % (port, certs["pem"], 'string "{\\"ok\\":true}"', plain))
     p = spawn([HAPROXY, "-db", "-f", conf])
     wait_https(port, "/dummy/echo")
     labels = {"haproxy": [p.pid]}
@@ -315,7 +315,8 @@ def report(runs, steal):
     print("CPU us: the server's CPU time per request (per handshake for hs), all its "
           "processes (HAProxy's row: HAProxy + muster + dummy), median of the rounds")
     print("steal (CPU time the hypervisor gave to other guests) during the run: %.1f%%; "
-          "load average at the end: %s" % (steal, " ".join(open("/proc/loadavg").read().split()[:3])))
+          "load average at the end: %s"
+          % (steal, " ".join(open("/proc/loadavg").read().split()[:3])))
     hs = res[("muster", "hs")] / res[("nginx", "hs")]
     h2n = res[("muster", "h2")] / res[("nginx", "h2")]
     h2h = res[("muster", "h2")] / res[("haproxy", "h2")]
