@@ -27,6 +27,8 @@ echo "== 1,000 idle instances: CPU, status latency, memory (issue 17)"
 /usr/bin/python3 bench/scale.py
 echo "== proxying to programs that serve for themselves (issue 14)"
 /usr/bin/python3 bench/upstream.py
+echo "== TLS and HTTP/2: handshakes/s, HTTPS req/s over HTTP/1.1 and HTTP/2, against nginx and HAProxy (issue 19)"
+/usr/bin/python3 bench/tls.py
 echo "== WebSocket: broadcast, echo, idle connections, against ws and Socket.IO (issue 13)"
 # The peers come from npm (bench/package-lock.json), installed again when
 # the lock file is newer than what npm ci left in bench/node_modules.

@@ -809,7 +809,11 @@ static int make_head(struct gw_h2 *h2, struct gw_req *req, int status, const str
     b->len += h[i].name_len;
     h2->nv[n++] = nv_of(lower, h[i].name_len, h[i].value, h[i].value_len);
   }
-  h2->nv[n++] = nv_of("x-request-id", 12, req->reqid, strlen(req->reqid));
+  /* New with every answer: never indexed, or each one would go into the
+   * HPACK dynamic table, push out the headers that do repeat, and grow the
+   * chain nghttp2 walks (memcmp by memcmp) for every header it encodes. */
+  h2->nv[n] = nv_of("x-request-id", 12, req->reqid, strlen(req->reqid));
+  h2->nv[n++].flags = NGHTTP2_NV_FLAG_NO_INDEX;
   if (clen >= 0) {
     char *digits = b->data + b->len;
     int k = snprintf(digits, 24, "%lld", (long long)clen);

@@ -23,7 +23,10 @@ deb_pkgs="$install_pkgs build-essential debhelper dpkg-dev fakeroot lintian"
 # curl: --http2-prior-knowledge. clang-format: the ctest "format"
 # (tools/check-format.sh) checks the C sources against .clang-format.
 test_pkgs="$deb_pkgs python3 python3-mockupdb python3-websockets node-ws apache2-utils man-db tmux bash-completion chromium util-linux mount libwslay-dev redis-server haproxy iproute2 openssl testssl.sh python3-h2 nghttp2-client curl clang-format"
-bench_pkgs="$build_pkgs wrk nginx-light nodejs haproxy"
+# The TLS benchmark (bench/tls.py) loads with h2load (nghttp2-client) and
+# makes its certificate with the openssl command; nginx-light has the ssl
+# and http2 modules.
+bench_pkgs="$build_pkgs wrk nginx-light nodejs haproxy nghttp2-client openssl"
 fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev libwslay-dev python3-h2"
 
 case "${1:-build}" in

@@ -109,6 +109,7 @@ class H2Client:
         st = self.streams.get(getattr(ev, "stream_id", None))
         if isinstance(ev, h2.events.ResponseReceived):
             st.headers = dict(ev.headers)
+            st.raw_headers = list(ev.headers)  # hpack's tuples tell how each was sent
             st.status = int(st.headers[":status"])
         elif isinstance(ev, h2.events.DataReceived):
             st.data += ev.data
@@ -232,6 +233,18 @@ class H2Test(GatewayCase):
         status, _, body = http_get(m, "/dummy/echo")
         self.assertEqual(status, 200)
         self.assertEqual(json.loads(body)["method"], "GET")
+
+    def test_request_id_never_indexed(self):
+        """x-request-id is new in every answer: sent as never indexed, so it
+        does not churn the HPACK dynamic table (the headers that repeat do
+        go in it)."""
+        from hpack import NeverIndexedHeaderTuple
+        m = self.muster()
+        c = self.client(m)
+        for _ in range(3):
+            hs = dict((k, type(t)) for t in c.get("/dummy/echo").raw_headers for k in t[:1])
+            self.assertIs(hs["x-request-id"], NeverIndexedHeaderTuple)
+            self.assertIsNot(hs["content-type"], NeverIndexedHeaderTuple)
 
     def test_big_bodies_both_ways(self):
         """A body larger than the windows goes up (window updates follow

@@ -66,10 +66,14 @@ class CertFactory:
     def path(self, name):
         return os.path.join(self.dir, name)
 
-    def key(self, name):
-        """A new P-256 key in NAME.key."""
+    def key(self, name, rsa_bits=None):
+        """A new P-256 key in NAME.key (an RSA key of rsa_bits when given)."""
         out = self.path(name + ".key")
-        run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", out)
+        if rsa_bits:
+            run("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:%d" % rsa_bits,
+                "-out", out)
+        else:
+            run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", out)
         return out
 
     def _root(self):
@@ -96,11 +100,11 @@ class CertFactory:
         self._sign(csr, cert, "v3_ca", "DNS:unused", self.root, self.root_key, days=3650)
         return key, cert
 
-    def leaf(self, name, dns, days=None, start=None, end=None, chain=True):
+    def leaf(self, name, dns, days=None, start=None, end=None, chain=True, rsa_bits=None):
         """A leaf for DNS names dns (a list; the first is its CN): NAME.pem
-        (leaf, then the intermediate when chain) and NAME.key. Returns
-        (cert path, key path)."""
-        key = self.key(name)
+        (leaf, then the intermediate when chain) and NAME.key, a P-256 key
+        unless rsa_bits. Returns (cert path, key path)."""
+        key = self.key(name, rsa_bits)
         csr, cert = self.path(name + ".csr"), self.path(name + ".pem")
         run("req", "-new", "-key", key, "-out", csr, "-subj", "/CN=" + dns[0])
         self._sign(csr, cert, "leaf", ",".join("DNS:" + d for d in dns), self.inter,
