@@ -66,14 +66,7 @@ static int send_request(struct gw_req *req, struct sup_instance *inst) {
   size_t plen, qlen;
   if (ch == NULL)
     return UV_EPIPE;
-  struct gw_fwd_in fin = {.buf = req->hbuf.data,
-                          .hdrs = req->hdrs,
-                          .n = req->nhdrs,
-                          .reqid = req->reqid,
-                          .remote = req->conn->remote,
-                          .proto = req->conn->tp->scheme,
-                          .upgrade = p->ws_key != 0};
-  int nh = gw_fwd_headers(&fin, &srv->hv, &srv->caphv, &srv->scratch);
+  int nh = gw_req_fwd_headers(req, p->ws_key != 0);
   if (nh < 0)
     return nh;
   gw_req_target(req, &path, &plen, &query, &qlen);

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "gw.h"
+#include "gw_fwd.h"
 
 #define KEEP_CAP (64 * 1024) /* buffer capacity kept between requests */
 
@@ -27,6 +28,18 @@ const char *gw_req_header_at(const struct gw_req *req, int i, uint32_t *len) {
     return NULL;
   *len = req->hdrs[i].vlen;
   return req->hbuf.data + req->hdrs[i].value;
+}
+
+int gw_req_fwd_headers(struct gw_req *req, int upgrade) {
+  struct gw_server *srv = req->srv;
+  struct gw_fwd_in fin = {.buf = req->hbuf.data,
+                          .hdrs = req->hdrs,
+                          .n = req->nhdrs,
+                          .reqid = req->reqid,
+                          .remote = req->conn->remote,
+                          .proto = req->conn->tp->scheme,
+                          .upgrade = upgrade};
+  return gw_fwd_headers(&fin, &srv->hv, &srv->caphv, &srv->scratch);
 }
 
 struct gw_route *gw_req_route(struct gw_req *req) {

@@ -263,6 +263,12 @@ const char *gw_req_header(const struct gw_req *req, const char *name, uint32_t *
 /* The value of header hdrs[i] (i from hdr_host, ...), or NULL when i < 0. */
 const char *gw_req_header_at(const struct gw_req *req, int i, uint32_t *len);
 
+/* The headers a service gets for req (gw_fwd: hop-by-hop out,
+ * x-forwarded-* in; upgrade and connection kept for a WebSocket
+ * handshake when upgrade) into srv->hv, joined values in srv->scratch.
+ * Returns their number or UV_ENOMEM. */
+int gw_req_fwd_headers(struct gw_req *req, int upgrade);
+
 /* The route of req (by path, method and Host without its port), or NULL. */
 struct gw_route *gw_req_route(struct gw_req *req);
 

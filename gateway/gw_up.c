@@ -148,14 +148,7 @@ static int build_head(struct gw_req *req) {
   struct gw_server *srv = req->srv;
   struct gw_up_req *u = up_of(req);
   struct ipc_buf *b = &req->body;
-  struct gw_fwd_in fin = {.buf = req->hbuf.data,
-                          .hdrs = req->hdrs,
-                          .n = req->nhdrs,
-                          .reqid = req->reqid,
-                          .remote = req->conn->remote,
-                          .proto = req->conn->tp->scheme,
-                          .upgrade = u->upgrade};
-  int nh = gw_fwd_headers(&fin, &srv->hv, &srv->caphv, &srv->scratch);
+  int nh = gw_req_fwd_headers(req, u->upgrade);
   if (nh < 0)
     return nh;
   ipc_buf_reset(b);

@@ -6,8 +6,7 @@
 #include <string.h>
 #include <uv.h>
 
-/* The value of hex digit c, or -1 when c is not one. */
-static int hexval(char c) {
+int ipc_query_hexval(char c) {
   if (c >= '0' && c <= '9')
     return c - '0';
   if (c >= 'a' && c <= 'f')
@@ -27,7 +26,8 @@ static int decode(const char *s, size_t n, char *out, size_t outlen) {
       c = ' ';
     } else if (c == '%') {
       int hi, lo;
-      if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
+      if (i + 2 >= n || (hi = ipc_query_hexval(s[i + 1])) < 0 ||
+          (lo = ipc_query_hexval(s[i + 2])) < 0)
         return UV_EINVAL;
       c = (char)(hi << 4 | lo);
       i += 2;

@@ -19,4 +19,7 @@ int ipc_query_get(const char *query, const char *name, char *out, size_t outlen)
 int ipc_query_int(const char *query, const char *name, int64_t min, int64_t max, int64_t def,
                   int64_t *out);
 
+/* The value of hex digit c, or -1 when c is not one (percent-decoding). */
+int ipc_query_hexval(char c);
+
 #endif

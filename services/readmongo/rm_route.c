@@ -48,17 +48,6 @@ void rm_op_free(struct rm_op *op) {
 
 /* ---- Path ---- */
 
-/* The value of hex digit c, or -1 when c is not one. */
-static int hexval(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* Percent-decodes the path segment s[0..n) into a new string (owned).
  * Returns NULL with a 400 in err on a bad escape or a NUL byte. */
 static char *decode_segment(const char *s, size_t n, struct rm_err *err) {
@@ -71,8 +60,8 @@ static char *decode_segment(const char *s, size_t n, struct rm_err *err) {
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
     if (c == '%') {
-      int hi = i + 1 < n ? hexval(s[i + 1]) : -1;
-      int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+      int hi = i + 1 < n ? ipc_query_hexval(s[i + 1]) : -1;
+      int lo = i + 2 < n ? ipc_query_hexval(s[i + 2]) : -1;
       if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
         rm_err_set(err, 400, "path: bad percent-escape in \"%.*s\"", (int)n, s);
         free(out);
