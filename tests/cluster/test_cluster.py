@@ -314,10 +314,16 @@ class FakeRedis:
                 pass
 
     def stop(self):
-        self.sock.close()
-        for c in self.conns:
-            c.close()
+        # shutdown() wakes the thread's accept() or recv() (close() alone
+        # does not, on Linux), so the join is at once
+        for sk in [self.sock] + self.conns:
+            try:
+                sk.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sk.close()
         self.thread.join(TIMEOUT)
+        assert not self.thread.is_alive(), "the fake Redis's thread did not end"
 
 
 class BadRedisTest(unittest.TestCase):
