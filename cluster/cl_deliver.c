@@ -146,7 +146,7 @@ static void place(struct cl_node *cl, struct cl_room *cr, const struct cl_posted
 void cl_deliver_posted(struct cl_node *cl, struct cl_room *cr, const char *p, size_t n) {
   struct cl_posted m;
   char err[96];
-  if (cr->catching_up) {
+  if (cr->catching_up || cr->floor_pending) {
     hold(cl, cr, p, n);
     return;
   }
@@ -180,6 +180,7 @@ static void release_held(struct cl_node *cl, struct cl_room *cr) {
 static void hold(struct cl_node *cl, struct cl_room *cr, const char *p, size_t n) {
   if (cr->nheld >= CL_HELD_MAX) {
     cr->catching_up = 0;
+    cr->floor_pending = 0;
     cr->catch_up_due = 0;
     cr->catch_up_gen = 0; /* its reply is stale now */
     release_held(cl, cr);
@@ -358,23 +359,22 @@ static void on_floor(struct cl_redis *r, const redisReply *reply, void *privdata
   uint64_t last;
   const redisReply *entries;
   free(name);
-  if (cr && cr->last == 0 && !cr->catching_up &&
-      cl_read_reply(reply, &epoch, &last, &entries) == 0) {
+  if (cr == NULL || !cr->floor_pending)
+    return; /* unfollowed meanwhile, or given up */
+  cr->floor_pending = 0;
+  if (cr->last == 0 && !cr->catching_up && cl_read_reply(reply, &epoch, &last, &entries) == 0) {
     snprintf(cr->floor_epoch, sizeof(cr->floor_epoch), "%s", epoch);
     cr->floor = epoch[0] ? last : 0; /* none yet: everything from the first */
     cr->floor_set = 1;
   }
+  if (cr->confirmed && cr->floor_set && cr->last == 0)
+    cl_deliver_subscribed(cl, cr); /* what came since the follow, from the stream */
+  else if (!cr->catching_up)
+    release_held(cl, cr); /* no floor: what came is delivered as it is */
 }
 
-void cl_deliver_subscribed(struct cl_node *cl, struct cl_room *cr) {
-  if (cr->last == 0 && cr->floor_set) { /* away before its first delivery */
-    snprintf(cr->epoch, sizeof(cr->epoch), "%s", cr->floor_epoch);
-    cr->last = cr->floor;
-  }
-  if (cr->last > 0 || cr->floor_set) {
-    cl_deliver_catch_up(cl, cr); /* what came while this host was away */
-    return;
-  }
+/* Asks Redis where room cr stands (its floor). */
+static void read_floor(struct cl_node *cl, struct cl_room *cr) {
   struct ipc_buf k1, k2;
   char *name = strdup(cr->room->name);
   ipc_buf_init(&k1);
@@ -388,6 +388,26 @@ void cl_deliver_subscribed(struct cl_node *cl, struct cl_room *cr) {
   if (name == NULL || k1.oom || k2.oom ||
       cl_redis_command(&cl->cmd, on_floor, name, 8, argv, lens) != 0)
     free(name);
+  else
+    cr->floor_pending = 1;
   ipc_buf_free(&k1);
   ipc_buf_free(&k2);
+}
+
+void cl_deliver_followed(struct cl_node *cl, struct cl_room *cr) {
+  if (cr->last == 0 && !cr->floor_set && !cr->floor_pending && cl_up(cl))
+    read_floor(cl, cr);
+}
+
+void cl_deliver_subscribed(struct cl_node *cl, struct cl_room *cr) {
+  if (cr->last == 0 && cr->floor_set) { /* away before its first delivery */
+    snprintf(cr->epoch, sizeof(cr->epoch), "%s", cr->floor_epoch);
+    cr->last = cr->floor;
+  }
+  if (cr->last > 0 || cr->floor_set) {
+    cl_deliver_catch_up(cl, cr); /* what came while this host was away */
+    return;
+  }
+  if (!cr->floor_pending) /* not asked when it was followed (Redis was away) */
+    read_floor(cl, cr);
 }

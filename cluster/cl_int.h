@@ -40,6 +40,7 @@ struct cl_room {
   char floor_epoch[CL_EPOCH_MAX + 1]; /* the room's position when first followed */
   uint64_t floor;                     /* ("" 0: Redis had none): a catch-up before any */
   unsigned floor_set : 1;             /* delivery starts there */
+  unsigned floor_pending : 1;         /* asked; what comes meanwhile is held */
   struct cl_held *held;               /* arrived during the catch-up, in order */
   size_t nheld, capheld;
   struct cl_mark *marks;
@@ -113,8 +114,12 @@ int cl_deliver_record(struct cl_node *cl, struct rt_room *r, const struct cl_rec
                       const char *epoch, uint64_t offset, int gap);
 /* Reads back what cr missed (after a gap or a reconnection). */
 void cl_deliver_catch_up(struct cl_node *cl, struct cl_room *cr);
-/* cr's subscription is confirmed: catch up when it was followed before,
- * else note where the room stands (the floor). */
+/* cr is followed for the first time: Redis is asked where the room stands
+ * now (its floor), so that what is published between this moment and the
+ * subscription's confirmation is read back from the stream, not lost. */
+void cl_deliver_followed(struct cl_node *cl, struct cl_room *cr);
+/* cr's subscription is confirmed: catch up from where it was (or from
+ * its floor), else note where the room stands. */
 void cl_deliver_subscribed(struct cl_node *cl, struct cl_room *cr);
 /* A read script's reply {epoch, last offset, entries}: 0, or -1 when it
  * is not one. */

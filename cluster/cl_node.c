@@ -86,6 +86,7 @@ static void follow(struct cl_node *cl, struct rt_room *r) {
     cr->room = r;
     r->ext = cr;
     rt_room_history_clear(r); /* positions come from Redis from now on */
+    cl_deliver_followed(cl, cr);
   }
   if (cr->unused_since) {
     TAILQ_REMOVE(&cl->lingering, cr, linger);

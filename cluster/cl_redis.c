@@ -92,9 +92,20 @@ static void on_written(uv_write_t *w, int status) {
   start_write(c);
 }
 
-/* Writes what is queued, unless a write is in flight. */
+/* Writes what is queued: at once what the socket takes (a command goes
+ * out in the turn that made it, before what the same turn sends clients:
+ * a host's question to Redis precedes whatever a client does once
+ * answered), the rest by uv_write unless one is in flight. libuv's
+ * try-write refuses while a write is still partly queued, so the order
+ * of bytes holds. */
 static void start_write(struct cl_redis_conn *c) {
-  if (c->writing.len > 0 || c->out.len == 0 || !c->connected)
+  if (c->out.len == 0 || !c->connected)
+    return;
+  uv_buf_t now = uv_buf_init(c->out.data, (unsigned)c->out.len);
+  int n = uv_try_write((uv_stream_t *)&c->tcp, &now, 1);
+  if (n > 0)
+    ipc_buf_consume(&c->out, (size_t)n);
+  if (c->writing.len > 0 || c->out.len == 0)
     return;
   struct ipc_buf t = c->writing; /* swap: out is written, writing takes new commands */
   c->writing = c->out;

@@ -470,12 +470,11 @@ static const char *last_event_id(struct gw_req *req, char *buf, size_t n) {
   return ipc_query_get(query, "last_event_id", buf, n) > 0 ? buf : NULL;
 }
 
-/* Joins the hold's rooms, then sends each one's missed history (or a
- * reset); every id line meanwhile holds each room's position as far as
- * the client has got, so a stream cut during the replay resumes right.
- * Several hosts: Redis is asked for rooms this host does not follow
- * without a gap, and publications wait until it has answered. */
-static void join_rooms(struct gw_sse *s, const cJSON *rooms, const char *id) {
+/* Joins the hold's rooms. Before the first byte of the answer goes: on
+ * several hosts a room followed now asks Redis where it stands, and that
+ * question must reach Redis before anything the client does once it has
+ * the answer (a publication elsewhere) can. */
+static void join_rooms(struct gw_sse *s, const cJSON *rooms) {
   struct rt_rooms *rs = sup_host_rooms(s->srv->host);
   const cJSON *room;
   size_t max = (size_t)rtcfg(s)->max_rooms_per_conn;
@@ -490,6 +489,15 @@ static void join_rooms(struct gw_sse *s, const cJSON *rooms, const char *id) {
         s->npos++;
     }
   }
+}
+
+/* Sends each history room's missed publications (or a reset); every id
+ * line meanwhile holds each room's position as far as the client has
+ * got, so a stream cut during the replay resumes right. Several hosts:
+ * Redis is asked for rooms this host does not follow without a gap, and
+ * publications wait until it has answered. */
+static void start_rooms(struct gw_sse *s, const char *id) {
+  struct rt_rooms *rs = sup_host_rooms(s->srv->host);
   for (size_t i = 0; i < s->npos; i++) {
     struct sse_pos *p = &s->pos[i];
     struct rt_room *r = rt_rooms_find(rs, p->room);
@@ -511,6 +519,12 @@ void gw_sse_hold(struct gw_req *req, const struct ipc_msg *m) {
   static const struct ipc_header h[] = {{"content-type", 12, "text/event-stream", 17},
                                         {"cache-control", 13, "no-cache", 8}};
   char idbuf[1024];
+  req->keepalive = 0; /* the stream lasts as long as the connection */
+  if (req->is_head) { /* the head only: no stream */
+    gw_req_start(req, 200, h, 2);
+    gw_req_finish(req);
+    return;
+  }
   struct gw_sse *s = calloc(1, sizeof(*s));
   if (s == NULL) {
     gw_reply_error(req, 500, "out of memory", NULL);
@@ -522,23 +536,20 @@ void gw_sse_hold(struct gw_req *req, const struct ipc_msg *m) {
   s->svc = req->u.proxy.svc;
   s->member = (struct rt_member){.ops = &sse_member_ops, .kind = RT_MEMBER_SSE};
   ipc_buf_init(&s->scratch);
-  req->keepalive = 0; /* the stream lasts as long as the connection */
-  gw_req_start(req, 200, h, 2);
-  if (req->is_head) { /* the head only: no stream */
-    free(s);
-    gw_req_finish(req);
-    return;
-  }
   req->u.sse = s;
   req->gen = &sse_gen;
   s->srv->sse_holds++;
   s->srv->rt.sse_opened++;
   sup_service_connections(s->svc, 1);
   sse_enter(s);
-  if (m->body_len > 0)
+  /* in its rooms before the client sees a byte (an EventSource opens on
+   * the head): join_rooms */
+  join_rooms(s, cJSON_GetObjectItemCaseSensitive(m->hold, "rooms"));
+  gw_req_start(req, 200, h, 2);
+  if (m->body_len > 0 && !s->gone)
     gw_req_send(req, m->body, m->body_len);
   if (!s->gone)
-    join_rooms(s, cJSON_GetObjectItemCaseSensitive(m->hold, "rooms"), id);
+    start_rooms(s, id);
   if (!s->gone && s->overflow) /* the history did not fit */
     gw_req_abort(req, 0);
   else if (!s->gone && rtcfg(s)->sse_keepalive_ms > 0)

@@ -7,6 +7,7 @@ import re
 import signal
 import socket
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -27,9 +28,13 @@ class Stream:
     def header(self, name):
         return dict(self.headers).get(name)
 
-    def next_block(self):
+    def next_block(self, deadline=None):
         """The next event (a dict of its fields) or comment (":..." lines)."""
+        deadline = deadline or time.monotonic() + TIMEOUT
         while "\n\n" not in self.text:
+            if time.monotonic() > deadline:  # keepalive comments would reset every recv's timeout
+                raise AssertionError("no whole SSE block within %.0f s; have %r"
+                                     % (TIMEOUT, self.text[-300:]))
             data, _ = next(self.chunks)
             self.text += data.decode()
         block, self.text = self.text.split("\n\n", 1)
@@ -48,9 +53,12 @@ class Stream:
         return ev
 
     def next_event(self):
-        """The next event with data (comments skipped)."""
+        """The next event with data (comments skipped), within TIMEOUT."""
+        deadline = time.monotonic() + TIMEOUT
         while True:
-            ev = self.next_block()
+            if time.monotonic() > deadline:
+                raise AssertionError("no SSE event within %.0f s (only comments)" % TIMEOUT)
+            ev = self.next_block(deadline)
             if ev["data"] is not None:
                 return ev
 
