@@ -47,3 +47,23 @@ def stop(p, timeout=20):
     except subprocess.TimeoutExpired:
         p.kill()
         p.wait()
+
+
+NGINX_HEAD = """worker_processes 1;
+pid %(d)s/nginx.pid;
+error_log %(d)s/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path %(d)s;
+"""
+
+
+def nginx_argv(d, http_body):
+    """Writes d/nginx.conf (one worker; its pid, logs and temporary files in
+    d; the lines of http_body inside `http { }`) and returns the command
+    that runs nginx on it in the foreground."""
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_HEAD % {"d": d} + http_body + "}\n")
+    return ["nginx", "-c", conf, "-p", d, "-g", "daemon off;"]

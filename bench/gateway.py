@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "lib"))
 from musterproc import free_port, wait_http  # noqa: E402
 sys.path.insert(0, HERE)
-from benchlib import median, met, read_stat, steal_pct, stop as stop_proc  # noqa: E402
+from benchlib import median, met, nginx_argv, read_stat, steal_pct, stop as stop_proc  # noqa: E402,E501
 
 BIN = os.environ.get("MUSTER_BIN_DIR", os.path.join(HERE, "..", "build", "bin"))
 # The binaries of an older muster to measure side by side (bench/run.sh
@@ -74,24 +74,13 @@ def run_muster(instances, bin_dir=BIN):
 def run_nginx():
     d = tempfile.mkdtemp(prefix="nginx-bench-")
     port = free_port()
-    conf = os.path.join(d, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write("""worker_processes 1;
-pid %s/nginx.pid;
-error_log %s/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path %s;
+    argv = nginx_argv(d, """  keepalive_requests 1000000;
   server {
     listen 127.0.0.1:%d;
     location / { default_type application/json; return 200 '{"ok":true}'; }
   }
-}
-""" % (d, d, d, port))
-    p = subprocess.Popen(["nginx", "-c", conf, "-p", d, "-g", "daemon off;"],
-                         stderr=subprocess.DEVNULL)
+""" % port)
+    p = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
     wait_http(port, "/")
     return p, port, d
 

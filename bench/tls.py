@@ -53,7 +53,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "lib"))
 from musterproc import descendants, free_port, wait_http  # noqa: E402
 from tlscerts import CertFactory  # noqa: E402
 sys.path.insert(0, HERE)
-from benchlib import cpu_s, median, met, read_stat, steal_pct, stop  # noqa: E402
+from benchlib import cpu_s, median, met, nginx_argv, read_stat, steal_pct, stop  # noqa: E402,E501
 
 BIN = os.environ.get("MUSTER_BIN_DIR", os.path.join(HERE, "..", "build", "bin"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
@@ -125,16 +125,7 @@ def run_muster(certs):
 def run_nginx(certs):
     d = tempfile.mkdtemp(prefix="nginx-tlsbench-")
     port = free_port()
-    conf = os.path.join(d, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write("""worker_processes 1;
-pid %s/nginx.pid;
-error_log %s/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path %s;
+    p = spawn(nginx_argv(d, """  keepalive_requests 1000000;
   server {
     listen 127.0.0.1:%d ssl http2;
     ssl_certificate %s;
@@ -142,9 +133,7 @@ http {
     ssl_protocols TLSv1.2 TLSv1.3;
     location / { default_type application/json; return 200 '{"ok":true}'; }
   }
-}
-""" % (d, d, d, port, certs["cert"], certs["key"]))
-    p = spawn(["nginx", "-c", conf, "-p", d, "-g", "daemon off;"])
+""" % (port, certs["cert"], certs["key"])))
     wait_https(port, "/")
     # The master does nothing under load; the worker is its child.
     return [p], {"nginx": list(descendants(p.pid))}, port, {"hs": "/", "echo": "/"}, d

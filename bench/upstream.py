@@ -25,6 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "lib"))
 sys.path.insert(0, HERE)
 from musterproc import free_port, wait_http  # noqa: E402
+from benchlib import nginx_argv  # noqa: E402
 from gateway import median, met, read_stat, steal_pct, to_ms  # noqa: E402
 
 BIN = os.environ.get("MUSTER_BIN_DIR", os.path.join(HERE, "..", "build", "bin"))
@@ -138,16 +139,7 @@ def nginx(app):
     ps, base = nodes(app)
     d = tempfile.mkdtemp(prefix="nginx-bench-")
     port = free_port()
-    conf = os.path.join(d, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write("""worker_processes 1;
-pid %s/nginx.pid;
-error_log %s/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path %s;
-  proxy_temp_path %s;
+    p = spawn(nginx_argv(d, """  proxy_temp_path %s;
   upstream app { least_conn; server 127.0.0.1:%d; server 127.0.0.1:%d; keepalive 64; }
   server {
     listen 127.0.0.1:%d;
@@ -155,9 +147,7 @@ http {
     location / { proxy_pass http://app; proxy_http_version 1.1;
                  proxy_set_header Connection ""; }
   }
-}
-""" % (d, d, d, d, base, base + 1, port))
-    p = spawn(["nginx", "-c", conf, "-p", d, "-g", "daemon off;"])
+""" % (d, base, base + 1, port)))
     wait_http(port, "/")
     return [p] + ps, p.pid, port, d
 
