@@ -311,24 +311,10 @@ static void on_read(struct cl_redis *r, const redisReply *reply, void *privdata)
     release_held(cl, cr);
 }
 
-/* EVAL, not EVALSHA: catch-ups are rare, and need no NOSCRIPT path. */
+/* Reads what came after cr's position. */
 static void send_read(struct cl_node *cl, struct cl_room *cr, struct cl_read *rd) {
-  struct ipc_buf k1, k2;
-  char from[24], count[24];
-  ipc_buf_init(&k1);
-  ipc_buf_init(&k2);
-  cl_key(&k1, "pos", cr->room->name);
-  cl_key(&k2, "hist", cr->room->name);
-  snprintf(from, sizeof(from), "%llu", (unsigned long long)(cr->last + 1));
-  snprintf(count, sizeof(count), "%llu", (unsigned long long)cl->maxlen);
-  const char *argv[] = {"EVAL", cl_script_read, "2", k1.data, k2.data, cr->epoch, from, count};
-  size_t lens[8];
-  for (int i = 0; i < 8; i++)
-    lens[i] = argv[i] ? strlen(argv[i]) : 0;
-  int rc = k1.oom || k2.oom ? UV_ENOMEM : cl_redis_command(&cl->cmd, on_read, rd, 8, argv, lens);
-  ipc_buf_free(&k1);
-  ipc_buf_free(&k2);
-  if (rc != 0) { /* later, when the connection is back */
+  if (cl_script_read_room(cl, cr->room->name, cr->epoch, cr->last + 1, cl->maxlen, on_read, rd) !=
+      0) { /* later, when the connection is back */
     free(rd->room);
     free(rd);
     cr->catch_up_due = 1;
@@ -375,23 +361,11 @@ static void on_floor(struct cl_redis *r, const redisReply *reply, void *privdata
 
 /* Asks Redis where room cr stands (its floor). */
 static void read_floor(struct cl_node *cl, struct cl_room *cr) {
-  struct ipc_buf k1, k2;
   char *name = strdup(cr->room->name);
-  ipc_buf_init(&k1);
-  ipc_buf_init(&k2);
-  cl_key(&k1, "pos", cr->room->name);
-  cl_key(&k2, "hist", cr->room->name);
-  const char *argv[] = {"EVAL", cl_script_read, "2", k1.data, k2.data, "", "1", "0"};
-  size_t lens[8];
-  for (int i = 0; i < 8; i++)
-    lens[i] = argv[i] ? strlen(argv[i]) : 0;
-  if (name == NULL || k1.oom || k2.oom ||
-      cl_redis_command(&cl->cmd, on_floor, name, 8, argv, lens) != 0)
+  if (name == NULL || cl_script_read_room(cl, cr->room->name, "", 1, 0, on_floor, name) != 0)
     free(name);
   else
     cr->floor_pending = 1;
-  ipc_buf_free(&k1);
-  ipc_buf_free(&k2);
 }
 
 void cl_deliver_followed(struct cl_node *cl, struct cl_room *cr) {

@@ -109,8 +109,6 @@ static void on_fetch(struct cl_redis *r, const redisReply *reply, void *privdata
 struct cl_fetch *cl_node_fetch(struct cl_node *cl, const char *room, const char *epoch,
                                uint64_t offset, cl_fetch_cb cb, void *ctx) {
   struct cl_fetch *f = calloc(1, sizeof(*f));
-  struct ipc_buf k1, k2;
-  char from[24], count[24];
   if (f == NULL || !cl_redis_up(&cl->cmd)) {
     free(f);
     return NULL;
@@ -122,20 +120,8 @@ struct cl_fetch *cl_node_fetch(struct cl_node *cl, const char *room, const char 
                          .earliest = epoch && strcmp(epoch, "*") == 0,
                          .offset = offset};
   snprintf(f->epoch, sizeof(f->epoch), "%s", epoch && !f->earliest ? epoch : "");
-  ipc_buf_init(&k1);
-  ipc_buf_init(&k2);
-  cl_key(&k1, "pos", room);
-  cl_key(&k2, "hist", room);
-  snprintf(from, sizeof(from), "%llu", (unsigned long long)(f->epoch[0] ? offset + 1 : 1));
-  snprintf(count, sizeof(count), "%llu", (unsigned long long)(epoch ? cl->maxlen : 0));
-  const char *argv[] = {"EVAL", cl_script_read, "2", k1.data, k2.data, f->epoch, from, count};
-  size_t lens[8];
-  for (int i = 0; i < 8; i++)
-    lens[i] = argv[i] ? strlen(argv[i]) : 0;
-  int rc = k1.oom || k2.oom ? UV_ENOMEM : cl_redis_command(&cl->cmd, on_fetch, f, 8, argv, lens);
-  ipc_buf_free(&k1);
-  ipc_buf_free(&k2);
-  if (rc != 0) {
+  if (cl_script_read_room(cl, room, f->epoch, f->epoch[0] ? offset + 1 : 1, epoch ? cl->maxlen : 0,
+                          on_fetch, f) != 0) {
     free(f);
     return NULL;
   }

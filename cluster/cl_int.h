@@ -138,5 +138,11 @@ extern const char cl_script_publish[];
 extern const char cl_script_read[];
 /* The SHA-1 of a script in hex (for EVALSHA). */
 void cl_script_sha(const char *script, char out[41]);
+/* Runs the read script on room: its epoch (checked against epoch, "" for
+ * none), last offset and up to count entries from offset from; fn gets
+ * the reply (cl_read_reply). EVAL, not EVALSHA: reads are rare and need
+ * no NOSCRIPT path. Returns 0 or a negative libuv error (nothing sent). */
+int cl_script_read_room(struct cl_node *cl, const char *room, const char *epoch, uint64_t from,
+                        uint64_t count, cl_redis_fn *fn, void *privdata);
 
 #endif

@@ -46,3 +46,23 @@ void cl_script_sha(const char *script, char out[41]) {
   for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
     snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
+
+int cl_script_read_room(struct cl_node *cl, const char *room, const char *epoch, uint64_t from,
+                        uint64_t count, cl_redis_fn *fn, void *privdata) {
+  struct ipc_buf k1, k2;
+  char f[24], n[24];
+  ipc_buf_init(&k1);
+  ipc_buf_init(&k2);
+  cl_key(&k1, "pos", room);
+  cl_key(&k2, "hist", room);
+  snprintf(f, sizeof(f), "%llu", (unsigned long long)from);
+  snprintf(n, sizeof(n), "%llu", (unsigned long long)count);
+  const char *argv[] = {"EVAL", cl_script_read, "2", k1.data, k2.data, epoch, f, n};
+  size_t lens[8];
+  for (int i = 0; i < 8; i++)
+    lens[i] = argv[i] ? strlen(argv[i]) : 0;
+  int rc = k1.oom || k2.oom ? UV_ENOMEM : cl_redis_command(&cl->cmd, fn, privdata, 8, argv, lens);
+  ipc_buf_free(&k1);
+  ipc_buf_free(&k2);
+  return rc;
+}
