@@ -34,20 +34,16 @@
 
 #include "cfg.h"
 #include "fuzz.h"
+#include "fuzz_client.h"
 #include "gw.h"
 #include "gw_server.h"
 #include "gw_tls.h"
 #include "sup_host.h"
 #include "sup_log.h"
 
-#define GUARD_MS 5000 /* the server must close within this after our EOF */
-
-static uv_loop_t *loop;
 static struct sup_host host;
 static struct gw_server *gateway;
 static struct sockaddr_storage tls_addr;
-static uv_timer_t guard;
-static int hung;
 static char dir[] = "/tmp/muster-fuzz-tls-XXXXXX";
 static SSL_CTX *client_ctx;
 
@@ -149,76 +145,22 @@ static void setup(void) {
     abort();
 }
 
-/* ---- The client ---- */
+/* ---- The client (fuzz_client.h's, with an SSL) ---- */
 
-struct client {
-  uv_tcp_t tcp;
-  uv_connect_t creq;
-  uv_shutdown_t sreq;
-  struct ipc_buf got; /* every byte the server sent (records) */
-  int connected;      /* 1 connected, -1 failed */
-  int eof;            /* the server closed (or reset) */
-  int closed;         /* our handle is closed */
-  SSL *ssl;           /* in a session: the client's TLS */
-};
-
-static void on_guard(uv_timer_t *t) {
-  (void)t;
-  hung = 1;
+static SSL *ssl_of(const struct client *cl) {
+  return cl->user;
 }
 
-static void on_connect(uv_connect_t *req, int status) {
-  struct client *cl = req->handle->data;
-  cl->connected = status == 0 ? 1 : -1;
-}
-
-static void on_client_closed(uv_handle_t *h) {
-  ((struct client *)h->data)->closed = 1;
-}
-
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
-  static char rbuf[65536];
-  (void)h, (void)hint;
-  buf->base = rbuf;
-  buf->len = sizeof(rbuf);
-}
-
-static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
-  struct client *cl = s->data;
-  if (nread > 0) {
-    ipc_buf_add(&cl->got, buf->base, (size_t)nread);
-    if (cl->ssl)
-      BIO_write(SSL_get_rbio(cl->ssl), buf->base, (int)nread);
-  } else if (nread < 0 && !cl->eof) {
-    cl->eof = 1;
-    uv_close((uv_handle_t *)s, on_client_closed);
-  }
-}
-
-static void on_shutdown(uv_shutdown_t *req, int status) {
-  (void)req, (void)status;
-}
-
-/* Writes p[0..n) unless the server has closed. */
-static void send_bytes(struct client *cl, const char *p, size_t n) {
-  while (n > 0 && !cl->eof && !hung) {
-    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-    int w = uv_try_write((uv_stream_t *)&cl->tcp, &b, 1);
-    if (w > 0) {
-      p += w;
-      n -= (size_t)w;
-    } else if (w == UV_EAGAIN) {
-      uv_run(loop, UV_RUN_ONCE);
-    } else {
-      return;
-    }
-  }
+/* The server's bytes go into the client SSL's read BIO too. */
+static void on_records(struct client *cl, const char *p, size_t n) {
+  if (ssl_of(cl))
+    BIO_write(SSL_get_rbio(ssl_of(cl)), p, (int)n);
 }
 
 /* Sends what the client SSL wrote into its write BIO. */
 static void send_records(struct client *cl) {
   char *p;
-  BIO *w = SSL_get_wbio(cl->ssl);
+  BIO *w = SSL_get_wbio(ssl_of(cl));
   long n = BIO_get_mem_data(w, &p);
   if (n > 0)
     send_bytes(cl, p, (size_t)n);
@@ -227,49 +169,25 @@ static void send_records(struct client *cl) {
 
 /* Runs the client's handshake through the loop. Returns 1 when done. */
 static int handshake(struct client *cl) {
-  cl->ssl = SSL_new(client_ctx);
+  SSL *ssl = SSL_new(client_ctx);
   BIO *r = BIO_new(BIO_s_mem()), *w = BIO_new(BIO_s_mem());
-  if (cl->ssl == NULL || r == NULL || w == NULL)
+  if (ssl == NULL || r == NULL || w == NULL)
     abort();
+  cl->user = ssl;
+  cl->on_bytes = on_records;
   BIO_set_mem_eof_return(r, -1);
-  SSL_set_bio(cl->ssl, r, w);
-  SSL_set_tlsext_host_name(cl->ssl, "fuzz.test");
-  SSL_set_connect_state(cl->ssl);
+  SSL_set_bio(ssl, r, w);
+  SSL_set_tlsext_host_name(ssl, "fuzz.test");
+  SSL_set_connect_state(ssl);
   for (;;) {
-    int rc = SSL_do_handshake(cl->ssl);
+    int rc = SSL_do_handshake(ssl);
     send_records(cl);
     if (rc == 1)
       return 1;
-    if (SSL_get_error(cl->ssl, rc) != SSL_ERROR_WANT_READ || cl->eof || hung)
+    if (SSL_get_error(ssl, rc) != SSL_ERROR_WANT_READ || cl->eof || hung)
       return 0;
     uv_run(loop, UV_RUN_ONCE);
   }
-}
-
-/* Connects to the TLS port (and starts reading). */
-static void client_open(struct client *cl) {
-  memset(cl, 0, sizeof(*cl));
-  ipc_buf_init(&cl->got);
-  hung = 0;
-  uv_timer_start(&guard, on_guard, GUARD_MS, 0);
-  uv_tcp_init(loop, &cl->tcp);
-  cl->tcp.data = cl;
-  uv_tcp_connect(&cl->creq, &cl->tcp, (const struct sockaddr *)&tls_addr, on_connect);
-  while (cl->connected == 0 && !hung)
-    uv_run(loop, UV_RUN_ONCE);
-  FUZZ_CHECK(cl->connected == 1, "cannot connect to the TLS listener");
-  uv_read_start((uv_stream_t *)&cl->tcp, on_alloc, on_client_read);
-}
-
-/* Our EOF, then waiting for the server's close. */
-static void client_finish(struct client *cl) {
-  if (!cl->eof)
-    uv_shutdown(&cl->sreq, (uv_stream_t *)&cl->tcp, on_shutdown);
-  while (!cl->closed && !hung)
-    uv_run(loop, UV_RUN_ONCE);
-  FUZZ_CHECK(!hung, "the server did not close within %d ms of the client's EOF", GUARD_MS);
-  uv_timer_stop(&guard);
-  uv_run(loop, UV_RUN_NOWAIT); /* the server's close callbacks */
 }
 
 /* ---- The modes ---- */
@@ -277,12 +195,8 @@ static void client_finish(struct client *cl) {
 /* Raw bytes in pieces of `piece`; checks what came back. */
 static void raw(const uint8_t *data, size_t size, size_t piece) {
   struct client cl;
-  client_open(&cl);
-  for (size_t off = 0; off < size && !cl.eof; off += piece) {
-    send_bytes(&cl, (const char *)data + off, size - off < piece ? size - off : piece);
-    if (piece < size)
-      uv_run(loop, UV_RUN_NOWAIT);
-  }
+  client_open(&cl, (const struct sockaddr *)&tls_addr);
+  send_pieces(&cl, data, size, piece);
   client_finish(&cl);
   const unsigned char *g = (const unsigned char *)cl.got.data;
   if (cl.got.len > 0 && size > 0 && data[0] >= 'A' && data[0] <= 'Z')
@@ -299,27 +213,28 @@ static void session(const uint8_t *data, size_t size, int raw_after) {
   struct client cl;
   char plain[65536];
   size_t nplain = 0;
-  client_open(&cl);
+  client_open(&cl, (const struct sockaddr *)&tls_addr);
   FUZZ_CHECK(handshake(&cl), "the handshake with the TLS listener did not finish");
   if (raw_after) {
     send_bytes(&cl, (const char *)data, size);
   } else if (size > 0) {
-    FUZZ_CHECK(SSL_write(cl.ssl, data, (int)size) == (int)size, "SSL_write failed");
+    FUZZ_CHECK(SSL_write(ssl_of(&cl), data, (int)size) == (int)size, "SSL_write failed");
     send_records(&cl);
   }
   if (!raw_after && !cl.eof) {
-    SSL_shutdown(cl.ssl); /* our close_notify */
+    SSL_shutdown(ssl_of(&cl)); /* our close_notify */
     send_records(&cl);
   }
   client_finish(&cl);
   int n;
-  while (!raw_after && (n = SSL_read(cl.ssl, plain + nplain, (int)(sizeof(plain) - nplain))) > 0)
+  while (!raw_after &&
+         (n = SSL_read(ssl_of(&cl), plain + nplain, (int)(sizeof(plain) - nplain))) > 0)
     nplain += (size_t)n;
   if (nplain > 0)
     FUZZ_CHECK(nplain >= 9 && memcmp(plain, "HTTP/1.1 ", 9) == 0,
                "a decrypted answer that is not HTTP/1.1 (%zu bytes)", nplain);
   ERR_clear_error();
-  SSL_free(cl.ssl);
+  SSL_free(ssl_of(&cl));
   ipc_buf_free(&cl.got);
 }
 
