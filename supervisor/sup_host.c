@@ -232,6 +232,7 @@ static void on_done_check(uv_timer_t *t) {
   uv_close((uv_handle_t *)&h->sig_int, on_host_handle_closed);
   uv_close((uv_handle_t *)&h->sig_hup, on_host_handle_closed);
   uv_close((uv_handle_t *)&h->sig_usr1, on_host_handle_closed);
+  sup_reaper_close(&h->reaper, on_host_handle_closed);
   uv_close((uv_handle_t *)&h->mem_timer, on_host_handle_closed);
   uv_close((uv_handle_t *)&h->beat_timer, on_host_handle_closed);
   uv_close((uv_handle_t *)&h->done_timer, on_host_handle_closed);
@@ -473,6 +474,8 @@ int sup_host_init(struct sup_host *h, uv_loop_t *loop, struct cfg *cfg, const ch
     sigs[i]->data = h;
     uv_signal_start(sigs[i], on_signal, nums[i]);
   }
+  if (sup_reaper_init(loop, &h->reaper) < 0)
+    return UV_EIO;
   uv_timer_init(loop, &h->mem_timer);
   h->mem_timer.data = h;
   uv_timer_init(loop, &h->drain_timer);

@@ -12,6 +12,7 @@
 
 #include "cfg.h"
 #include "rt_room.h"
+#include "sup_child.h"
 #include "sup_events.h"
 #include "sup_sched.h"
 
@@ -75,16 +76,17 @@ struct sup_host {
   struct sup_service **svcs; /* in config order, owned */
   size_t nsvcs;
   uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
-  uv_timer_t mem_timer;   /* RSS check of services with max_memory_mb, every second */
-  struct sup_sched beats; /* every instance's next heartbeat */
-  uv_timer_t beat_timer;  /* fires when the next beat is due */
-  uint64_t beat_at;       /* when beat_timer fires; SUP_SCHED_NEVER: stopped */
-  uv_timer_t done_timer;  /* shutdown progress check, at a safe point */
-  uv_timer_t deps_timer;  /* starts waiting services, at a safe point */
-  uv_timer_t drain_timer; /* drain_delay_ms of a drain */
-  int draining;           /* a drain is under way (sup_drain.c) */
-  int drain_then_stop;    /* it is SIGTERM's first step: shut down after it */
-  struct sup_run **runs;  /* runs whose handles are open */
+  struct sup_reaper reaper; /* SIGCHLD: the instances' processes (sup_child.h) */
+  uv_timer_t mem_timer;     /* RSS check of services with max_memory_mb, every second */
+  struct sup_sched beats;   /* every instance's next heartbeat */
+  uv_timer_t beat_timer;    /* fires when the next beat is due */
+  uint64_t beat_at;         /* when beat_timer fires; SUP_SCHED_NEVER: stopped */
+  uv_timer_t done_timer;    /* shutdown progress check, at a safe point */
+  uv_timer_t deps_timer;    /* starts waiting services, at a safe point */
+  uv_timer_t drain_timer;   /* drain_delay_ms of a drain */
+  int draining;             /* a drain is under way (sup_drain.c) */
+  int drain_then_stop;      /* it is SIGTERM's first step: shut down after it */
+  struct sup_run **runs;    /* runs whose handles are open */
   size_t nruns, capruns;
   struct cfg **retired; /* configs replaced by reloads, still pointed into */
   size_t nretired, capretired;

@@ -563,8 +563,7 @@ static void on_ch_error(struct ipc_channel *ch, int err) {
 /* ---- Spawn and exit ---- */
 
 /* The process of run is gone: what every exit does, then the event. */
-static void on_exit_cb(uv_process_t *proc, int64_t status, int sig) {
-  struct sup_run *run = proc->data;
+static void on_exit_cb(struct sup_run *run, int64_t status, int sig) {
   struct sup_instance *inst = run->inst;
   char detail[96];
   run->exited = 1;

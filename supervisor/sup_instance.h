@@ -24,6 +24,7 @@
 #include "ipc_channel.h"
 #include "sup_backoff.h"
 #include "sup_capture.h"
+#include "sup_child.h"
 #include "sup_pubsub.h"
 #include "sup_proc.h"
 #include "sup_sched.h"
@@ -85,11 +86,16 @@ const char *sup_ievent_name(enum sup_ievent e);
  * with the same action give the same pointer. */
 const void *sup_instance__action(enum sup_istate s, enum sup_ievent e);
 
+struct sup_run;
+/* The process of run exited with status, or was killed by sig (!= 0). */
+typedef void (*sup_run_exit_cb)(struct sup_run *run, int64_t status, int sig);
+
 /* One spawned process and what belongs to it. */
 struct sup_run {
   struct sup_host *host;     /* the host, which lists open runs */
   struct sup_instance *inst; /* owner; NULL once detached */
-  uv_process_t proc;         /* the child */
+  struct sup_child child;    /* the process (sup_child.h) */
+  sup_run_exit_cb on_exit;   /* the instance's, when it is reaped */
   struct ipc_channel ch;     /* its fd 3 */
   struct sup_capture out;    /* its stdout */
   struct sup_capture err;    /* its stderr */

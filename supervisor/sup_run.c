@@ -33,8 +33,11 @@ static void run_handle_closed(struct sup_run *run) {
   free(run);
 }
 
-static void on_proc_closed(uv_handle_t *h) {
-  run_handle_closed(h->data);
+/* The process was reaped: the instance's exit, then the process's count. */
+static void on_child_exit(struct sup_child *c, int64_t status, int sig) {
+  struct sup_run *run = c->data;
+  run->on_exit(run, status, sig);
+  run_handle_closed(run);
 }
 
 static void on_ch_closed(struct ipc_channel *ch) {
@@ -50,8 +53,6 @@ static void on_capture_eof(struct sup_capture *c) {
 }
 
 void sup_run_release(struct sup_run *run) {
-  if (!uv_is_closing((uv_handle_t *)&run->proc))
-    uv_close((uv_handle_t *)&run->proc, on_proc_closed);
   if (!run->no_channel)
     ipc_channel_close(&run->ch, 0, on_ch_closed);
 }
@@ -222,34 +223,63 @@ static int open_captures(struct sup_run *run, struct sup_instance *inst) {
   run->out.on_eof = run->err.on_eof = on_capture_eof;
   run->out.on_line = run->err.on_line = sup_host_service_line;
   run->out.ctx = run->err.ctx = inst->svc->host;
-  run->open = 2; /* the captures; proc and channel are counted as they open */
+  run->open = 2; /* the captures; process and channel are counted as they open */
   return 0;
 }
 
-/* The uv_spawn options for inst with fd 3 = chfd; argv is the command
- * itself or its --exec-as form (sup_exec.h). */
-static void spawn_options(struct sup_run *run, struct sup_instance *inst, int chfd, char **env,
-                          char **argv, uv_stdio_container_t stdio[4], uv_process_options_t *o) {
+/* What to spawn for inst: argv is the command itself or its --exec-as
+ * form (sup_exec.h); fd 1 and 2 are out and err, fd 3 is chfd (none when
+ * -1: a program without a channel). */
+static struct sup_child_opts child_opts(struct sup_instance *inst, char **env, char **argv, int out,
+                                        int err, int chfd) {
   const struct cfg_service *c = inst->svc->cfg;
-  memset(o, 0, sizeof(*o));
-  memset(stdio, 0, 4 * sizeof(*stdio));
-  stdio[0].flags = UV_IGNORE; /* /dev/null */
-  stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-  stdio[1].data.stream = (uv_stream_t *)&run->out.pipe;
-  stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-  stdio[2].data.stream = (uv_stream_t *)&run->err.pipe;
-  stdio[3].flags = UV_INHERIT_FD;
-  stdio[3].data.fd = chfd;
-  o->file = argv == c->command ? c->command[0] : SUP_EXEC_SELF;
-  o->args = argv;
-  o->env = env;
-  o->cwd = c->cwd;
-  o->flags = UV_PROCESS_DETACHED; /* setsid(): its own process group */
-  o->stdio = stdio;
-  o->stdio_count = chfd >= 0 ? 4 : 3; /* no channel: no fd 3 at all */
+  return (struct sup_child_opts){.file = argv == c->command ? c->command[0] : SUP_EXEC_SELF,
+                                 .argv = argv,
+                                 .env = env,
+                                 .cwd = c->cwd,
+                                 .fds = {-1, out, err, chfd},
+                                 .nfds = chfd >= 0 ? 4 : 3};
 }
 
-/* What a spawn needs before uv_spawn: the upstream's address, the
+/* One output stream of the child: a socketpair, as uv_spawn's
+ * UV_CREATE_PIPE makes; our end opened as c->pipe, the child's in *child.
+ * Returns 0 or a negative libuv error. */
+static int capture_pair(struct sup_capture *c, int *child) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    return -errno;
+  int rc = uv_pipe_open(&c->pipe, sv[0]);
+  if (rc < 0) {
+    close(sv[0]);
+    close(sv[1]);
+    return rc;
+  }
+  *child = sv[1];
+  return 0;
+}
+
+/* Spawns the process of run with env and argv, fd 3 = chfd. Returns 0 or
+ * a negative libuv error. */
+static int start_child(struct sup_run *run, struct sup_instance *inst, char **env, char **argv,
+                       int chfd) {
+  int out = -1, err = -1;
+  int rc = capture_pair(&run->out, &out);
+  if (rc == 0)
+    rc = capture_pair(&run->err, &err);
+  if (rc == 0) {
+    struct sup_child_opts o = child_opts(inst, env, argv, out, err, chfd);
+    run->child.data = run;
+    run->child.on_exit = on_child_exit;
+    rc = sup_child_spawn(&run->host->reaper, &run->child, &o);
+  }
+  if (out >= 0)
+    close(out);
+  if (err >= 0)
+    close(err);
+  return rc;
+}
+
+/* What a spawn needs: the upstream's address, the
  * environment, the argv (*owned to free after the spawn), the socketpair
  * (both -1 for a program without a channel). Returns 0, or a negative
  * libuv error (logged) with nothing left to free. */
@@ -319,13 +349,11 @@ static void open_channel(struct sup_run *run, struct sup_instance *inst, uv_loop
 }
 
 int sup_run_spawn(struct sup_run *run, struct sup_instance *inst,
-                  const struct ipc_channel_cbs *chcbs, uv_exit_cb on_exit) {
+                  const struct ipc_channel_cbs *chcbs, sup_run_exit_cb on_exit) {
   uv_loop_t *loop = sup_host_loop(inst->svc->host);
-  uv_stdio_container_t stdio[4];
-  uv_process_options_t o;
   char **env = NULL, **argv = NULL, *owned = NULL;
   int sv[2], rc;
-  run->proc.data = run;
+  run->on_exit = on_exit;
   sup_pubsub_run_init(run);
   if ((rc = open_captures(run, inst)) < 0)
     return rc;
@@ -333,24 +361,21 @@ int sup_run_spawn(struct sup_run *run, struct sup_instance *inst,
     sup_run_force_close(run);
     return rc;
   }
-  spawn_options(run, inst, sv[1], env, argv, stdio, &o);
-  o.exit_cb = on_exit;
-  rc = uv_spawn(loop, &run->proc, &o);
+  rc = start_child(run, inst, env, argv, sv[1]);
   free(owned);
   if (sv[1] >= 0)
     close(sv[1]);
-  run->open++; /* the process handle: uv_spawn initialised it, failed or not */
   if (rc < 0) {
     if (sv[0] >= 0)
       close(sv[0]);
     sup_proc_env_free(env);
     sup_log(SUP_ERROR, "%s: spawn \"%s\" failed: %s", inst->label, inst->svc->cfg->command[0],
             uv_err_name(rc));
-    uv_close((uv_handle_t *)&run->proc, on_proc_closed);
     sup_run_force_close(run);
     return rc;
   }
-  run->pid = run->proc.pid;
+  run->open++; /* the process, until it is reaped (on_child_exit) */
+  run->pid = run->child.pid;
   keep_for_health(run, inst, env);
   open_channel(run, inst, loop, sv[0], chcbs);
   sup_capture_start(&run->out);

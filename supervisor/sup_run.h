@@ -10,14 +10,15 @@
 
 /* Spawns inst's command as the process of run (zeroed, registered with
  * the host): fd 3 is a channel with chcbs (run as its data), stdout and
- * stderr go to the service's log, on_exit is the process's exit callback.
+ * stderr go to the service's log, on_exit is called once the process is
+ * reaped (sup_child.h: its own process group, muster's session).
  * Returns 0, or a negative libuv error, after which every handle of run
  * is closing and run frees itself. run->inst is left to the caller. */
 int sup_run_spawn(struct sup_run *run, struct sup_instance *inst,
-                  const struct ipc_channel_cbs *chcbs, uv_exit_cb on_exit);
+                  const struct ipc_channel_cbs *chcbs, sup_run_exit_cb on_exit);
 
-/* The process is gone: closes the process handle and the channel (the
- * captures close at their EOF). */
+/* The process is gone (from on_exit): closes the channel (the captures
+ * close at their EOF). */
 void sup_run_release(struct sup_run *run);
 
 #endif

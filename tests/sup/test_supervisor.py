@@ -3,13 +3,15 @@ temp dir, real child processes, events awaited from muster's log."""
 import glob
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from musterproc import Muster, bin_path, pid_alive, service, wait_pid_gone, TIMEOUT  # noqa: E402
+from musterproc import Muster, bin_path, free_port, pid_alive, service, wait_pid_gone, TIMEOUT  # noqa: E402
 
 
 def dummy(name="dummy", **kw):
@@ -155,6 +157,50 @@ class SupervisorTest(unittest.TestCase):
             m.expect(r"mute\[0\]: closed its channel but kept running; killing")
             m.expect(r"mute\[0\]: exit: killed by signal 9")
             self.assertTrue(wait_pid_gone(pid))
+
+    def test_instance_has_its_own_group_in_musters_session(self):
+        # A process group of its own (a stop reaches what it forked), but
+        # muster's session: a session each would be a scheduling group each
+        # under the kernel's autogroup (sup_child.h). Signals as from a
+        # fresh exec: none of 1..31 ignored (muster ignores SIGPIPE), none
+        # blocked. (/bin/sleep: dummy_service ignores SIGPIPE itself.)
+        svc = service("s", ["/bin/sleep", "60"], upstream={"port": free_port()},
+                      ready_timeout_ms=60000)
+        with Muster([dummy(), svc]).start() as m:
+            pid = m.spawned_pid("dummy[0]")
+            m.ready("dummy[0]")
+            self.assertEqual(os.getpgid(pid), pid)
+            self.assertEqual(os.getsid(pid), os.getsid(m.proc.pid))
+            spid = int(m.seen_or_expect(r"s\[0\]: spawn: spawned pid (\d+)").group(1))
+            with open("/proc/%d/status" % spid) as f:
+                st = dict(line.split(":", 1) for line in f if ":" in line)
+            self.assertEqual(int(st["PPid"]), m.proc.pid)
+            self.assertEqual(os.getpgid(spid), spid)
+            self.assertEqual(int(st["SigIgn"], 16) & 0x7fffffff, 0)  # 32, 33: glibc's own
+            self.assertEqual(int(st["SigBlk"], 16), 0)
+            self.assertEqual(os.readlink("/proc/%d/fd/0" % spid), "/dev/null")
+            self.assertFalse(os.path.exists("/proc/%d/fd/3" % spid), "no channel, no fd 3")
+
+    def test_program_gone_at_a_restart_is_a_failed_spawn(self):
+        # The config check found the program; removed later, the restart's
+        # spawn fails with the reason, and is handled as a crash.
+        d = tempfile.mkdtemp(prefix="muster-test-prog-")
+        self.addCleanup(shutil.rmtree, d, True)
+        prog = os.path.join(d, "my-dummy")
+        with open(prog, "w") as f:
+            f.write("#!/bin/sh\nexec %s \"$@\"\n" % bin_path("dummy_service"))
+        os.chmod(prog, 0o755)
+        svc = service("gone", [prog], restart={"backoff_initial_ms": 1, "backoff_max_ms": 5,
+                                               "max_restarts": 2, "window_s": 60})
+        with Muster([svc, dummy()]).start() as m:
+            pid = m.spawned_pid("gone[0]")
+            m.ready("gone[0]")
+            os.unlink(prog)
+            os.kill(pid, signal.SIGKILL)
+            m.expect(r'gone\[0\]: spawn "%s" failed: ENOENT' % re.escape(prog))
+            m.expect(r"gone: failed: more than 2 restarts within 60 s")
+            m.seen_or_expect(r"dummy\[0\]: ready: ")
+            self.assertIsNone(m.proc.poll())
 
     def test_spawn_failure_is_reported(self):
         svc = service("ghost", ["/bin/sh"], cwd="/nonexistent-dir-for-test",
