@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gw.h"
+#include "gw_up_pool.h"
 #include "rt_buf.h"
 #include "sup_log.h"
 #include "util_vec.h"
@@ -53,8 +54,17 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     gw_conn_close(c, 0); /* the client went away: its request is abandoned */
     return;
   }
+  struct gw_server *srv = c->srv;
   if (!c->closing)
     c->tp->on_read(c, buf->base, (size_t)nread);
+  /* What this read sent to programs over HTTP goes now, head and body in
+   * one write, before the next client's read: each request has its
+   * upstream connection to itself, so waiting for the turn's other reads
+   * (the prepare handle) only made the program start later (p99 behind
+   * wrk -c64, bench/RESULTS.md). The prepare still writes what timers and
+   * other callbacks cork. */
+  if (!TAILQ_EMPTY(&srv->up_dirty))
+    gw_up_flush_all(srv);
 }
 
 void gw_conn_pause(struct gw_conn *c) {
