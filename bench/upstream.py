@@ -240,9 +240,16 @@ def report_http(runs):
         for peer in ("nginx", "haproxy"):
             p = res[(peer, meth)]
             per = [a["rps"] / b["rps"] for a, b in zip(runs[("muster", meth)], runs[(peer, meth)])]
-            print("  %-4s %.2fx %-7s req/s %-7s (rounds %s)  p99 %.2f vs %.2f ms %s" % (
-                meth, m["rps"] / p["rps"], peer, met(m["rps"] >= p["rps"]),
-                " ".join("%.2f" % x for x in per), m["p99"], p["p99"], met(m["p99"] <= p["p99"])))
+            lower = sum(a["p99"] <= b["p99"]
+                        for a, b in zip(runs[("muster", meth)], runs[(peer, meth)]))
+            print("  %-4s %.2fx %-7s req/s %-7s (rounds %s)  p99 %.2f vs %.2f ms %s "
+                  "(muster's lower or equal in %d of %d rounds)" % (
+                      meth, m["rps"] / p["rps"], peer, met(m["rps"] >= p["rps"]),
+                      " ".join("%.2f" % x for x in per), m["p99"], p["p99"],
+                      met(m["p99"] <= p["p99"]), lower, len(per)))
+        print("  %-4s p99 per round, ms: %s" % (meth, "; ".join(
+            "%s %s" % (name, " ".join("%.2f" % r["p99"] for r in runs[(name, meth)]))
+            for name in ("muster", "nginx", "haproxy"))))
 
 
 def report_tcp(runs):
