@@ -40,6 +40,7 @@
 #include "gw_rt.h"
 #include "gw_svc.h"
 #include "gw_up.h"
+#include "gw_ws_notice.h"
 #include "ipc_buf.h"
 #include "ipc_msg.h"
 
@@ -113,6 +114,7 @@ struct gw_server {
   TAILQ_HEAD(gw_ws_list, gw_ws) ws_list; /* every WebSocket */
   uint64_t ws_next;                      /* last connection key handed out */
   size_t ws_rr;                          /* round-robin cursor for rebinding */
+  struct gw_ws_notices ws_notices;       /* ws_close waiting for an instance */
   struct gw_rt_stats rt;                 /* counters for metrics */
   size_t sse_holds;                      /* SSE holds open */
   struct gw_h2_stats h2;                 /* HTTP/2 counters for metrics (gw_h2.c) */

@@ -229,6 +229,7 @@ static struct gw_server *server_new(struct sup_host *host, const struct cfg_list
   TAILQ_INIT(&srv->dirty);
   TAILQ_INIT(&srv->tp_dirty);
   TAILQ_INIT(&srv->ws_list);
+  gw_ws_notices_init(&srv->ws_notices);
   gw_map_init(&srv->ws_conns);
   gw_map_init(&srv->inflight);
   gw_map_init(&srv->up_pools);
@@ -322,6 +323,7 @@ void gw_server_free(struct gw_server *srv) {
   gw_svcs_free(srv);
   gw_map_free(&srv->inflight);
   gw_map_free(&srv->ws_conns);
+  gw_ws_notices_free(&srv->ws_notices);
   gw_map_free(&srv->up_pools);
   gw_metrics_free(&srv->metrics);
   ipc_buf_free(&srv->scratch);

@@ -8,6 +8,7 @@
 
 #include "gw.h"
 #include "gw_rt.h"
+#include "gw_ws_notice.h"
 #include "ipc_channel.h"
 #include "rt_buf.h"
 #include "rt_handshake.h"
@@ -83,16 +84,30 @@ static struct ipc_channel *channel(struct gw_ws *ws) {
   return ws->inst ? sup_instance_channel(ws->inst) : NULL;
 }
 
-/* The connection ended: the bound instance hears it (best effort). */
+static struct sup_instance *pick_for(struct gw_server *srv, struct sup_service *svc,
+                                     const struct sup_instance *avoid);
+
+/* The connection ended: the bound instance hears it, or another ready
+ * one; with none, the first to be ready (gw_ws_notice.h). */
 static void tell_closed(struct gw_ws *ws, int code, const char *reason, size_t len) {
   struct ipc_channel *ch = channel(ws);
+  struct sup_instance *other;
   if (ws->gone)
     return;
   ws->gone = 1;
-  if (ch == NULL)
+  if (ch == NULL && (other = pick_for(ws->srv, ws->svc, NULL)) != NULL)
+    ch = sup_instance_channel(other);
+  if (ch != NULL) {
+    ipc_enc_ws_closed(ipc_channel_begin(ch), ws->id, code, reason, len, ws->meta, ws->meta_len);
+    ipc_channel_commit(ch);
     return;
-  ipc_enc_ws_closed(ipc_channel_begin(ch), ws->id, code, reason, len, ws->meta, ws->meta_len);
-  ipc_channel_commit(ch);
+  }
+  struct ipc_buf b;
+  ipc_buf_init(&b);
+  ipc_enc_ws_closed(&b, ws->id, code, reason, len, ws->meta, ws->meta_len);
+  if (!b.oom)
+    gw_ws_notice_hold(&ws->srv->ws_notices, sup_view_service_cfg(ws->svc)->name, b.data, b.len);
+  ipc_buf_free(&b);
 }
 
 /* Sends one message to the bound instance. */
@@ -329,6 +344,9 @@ void gw_ws_instance_left(struct gw_server *srv, struct sup_instance *inst) {
 void gw_ws_instance_ready(struct gw_server *srv, struct sup_instance *inst) {
   struct gw_ws *ws;
   struct sup_service *svc = sup_view_owner(inst);
+  struct ipc_channel *ch = sup_instance_channel(inst);
+  if (ch != NULL && srv->ws_notices.n > 0) /* the oldest news first */
+    gw_ws_notice_flush(&srv->ws_notices, sup_view_service_cfg(svc)->name, ch);
   TAILQ_FOREACH(ws, &srv->ws_list, link)
   if (ws->inst == NULL && ws->svc == svc && !ws->close_sent)
     bind_to(ws, inst);

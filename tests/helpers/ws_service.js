@@ -19,6 +19,7 @@
 // text, data_base64 as binary) and nothing else is done with it; /seen
 // then lists the messages with their text cut at 64 characters.
 // /seen also lists the ws_close events this process heard ("closes").
+// WS_READY_DELAY_MS delays its ready message.
 const seen = [], closes = [];
 let acking = !process.env.WS_NO_ACK;
 const echoAll = !!process.env.WS_ECHO_ALL;
@@ -115,4 +116,5 @@ process.on('message', (m) => {
   }
   else if (m.type === 'shutdown') process.exit(0);
 });
-send({ type: 'ready' });
+// WS_READY_DELAY_MS: ready that much later (a replacement slow to start).
+setTimeout(() => send({ type: 'ready' }), Number(process.env.WS_READY_DELAY_MS || 0));

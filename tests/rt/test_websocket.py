@@ -185,6 +185,29 @@ class BindingTest(unittest.TestCase):
                     self.assertEqual(await recv(a), "rooms kept")
             run(go())
 
+    def test_close_while_no_instance_is_ready_reaches_the_next(self):
+        # The client leaves while its service's only instance restarts: its
+        # ws_close waits and goes to the replacement once that is ready
+        # (before any request: /seen already lists it). Without the wait
+        # the close was dropped and the service never heard of it.
+        svc = ws_svc(env={"WS_READY_DELAY_MS": "1500"})
+        with Muster([svc]).start() as m:
+            wait_ready(m)
+
+            async def go():
+                async with websockets.connect(url(m, "/chat/ws?name=ann")) as a:
+                    await a.send("whoami")
+                    conn = await recv(a)
+                    self.kill_all(m)
+                return conn  # leaving the block closes with 1000
+            conn = run(go())
+            m.expect(r"chat\[0\]: ready: ")
+            status, _, body = http_get(m, "/chat/seen")
+            self.assertEqual(status, 200)
+            closes = json.loads(body)["closes"]
+            self.assertEqual([(c["conn"], c["code"], c["meta"]) for c in closes],
+                             [(conn, 1000, {"name": "ann"})])
+
     def test_ack_mode_redelivers_unacknowledged(self):
         # The service never acknowledges: after its death the message comes
         # again to the new instance, flagged redelivered (at least once).
