@@ -31,6 +31,7 @@
 #include "sup_log.h"
 #include "util_vec.h"
 
+#define CUT_MS 5000                /* a cut stream's last bytes (on_cut_timeout) */
 #define MAX_STREAMS 128            /* SETTINGS_MAX_CONCURRENT_STREAMS */
 #define STREAM_WINDOW (256 * 1024) /* request body bytes a stream may have unread */
 #define CONN_WINDOW (1024 * 1024)  /* ... all streams of a connection */
@@ -70,6 +71,7 @@ struct h2_stream {
   unsigned eof : 1;          /* the answer is complete in pend */
   unsigned nobody : 1;       /* the answer has no body (HEAD, 204, 304) */
   unsigned deferred : 1;     /* nghttp2 waits for pend to fill (resume_data) */
+  unsigned cut : 1;          /* cut (gw_req_abort): pend goes, then RST_STREAM */
   unsigned body_paused : 1;  /* the handler takes no more body now */
   unsigned want_drain : 1;   /* gen->drained once its bytes are out */
   unsigned continue_due : 1; /* expect: 100-continue, no interim answer yet */
@@ -749,6 +751,8 @@ static ssize_t on_read_body(nghttp2_session *ses, int32_t id, uint8_t *buf, size
   size_t left = st->pend.len - st->pend_off, n = left < length ? left : length;
   (void)ses;
   (void)id;
+  if (n == 0 && st->cut)
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM INTERNAL_ERROR */
   if (n == 0 && !st->eof) {
     st->deferred = 1; /* h2_send resumes it */
     return NGHTTP2_ERR_DEFERRED;
@@ -982,13 +986,34 @@ static void abandon_handler(struct h2_stream *st) {
     gen->abandon(&st->req);
 }
 
-/* Cuts one stream (RST_STREAM INTERNAL_ERROR); the others go on. */
+/* A cut stream whose client did not take its last bytes within
+ * CUT_MS (as an HTTP/1 connection's LINGER_MS): reset now. */
+static void on_cut_timeout(uv_timer_t *t) {
+  struct h2_stream *st = t->data;
+  if (st->closed)
+    return;
+  nghttp2_submit_rst_stream(st->h2->ses, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+  kick(st->h2);
+}
+
+/* Cuts one stream (RST_STREAM INTERNAL_ERROR); the others go on. With
+ * graceful, the answer's bytes already queued go first, as HTTP/1 writes
+ * its queue before the close: the client gets all that muster had. */
 static void h2_abort(struct gw_req *req, int graceful) {
   struct h2_stream *st = stream_of(req);
-  (void)graceful;
   if (st->state == ST_DONE)
     return;
   stream_abandoned(st);
+  if (graceful && st->req.head_sent && !st->closed && st->pend.len > st->pend_off) {
+    st->cut = 1; /* on_read_body resets it once pend is out */
+    uv_timer_start(&st->timer, on_cut_timeout, CUT_MS, 0);
+    if (st->deferred) {
+      st->deferred = 0;
+      nghttp2_session_resume_data(st->h2->ses, st->id);
+    }
+    kick(st->h2);
+    return;
+  }
   stream_drop(st);
   hold(st->h2);
   nghttp2_submit_rst_stream(st->h2->ses, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);

@@ -54,6 +54,7 @@ class H2Client:
         self.goaway = None  # the GOAWAY error code, once received
         self.closed = False
         self.host = "%s:%d" % addr
+        self.ack = True  # False: received DATA is not acknowledged (windows stay shut)
         self.flush()
 
     def flush(self):
@@ -113,7 +114,8 @@ class H2Client:
             st.status = int(st.headers[":status"])
         elif isinstance(ev, h2.events.DataReceived):
             st.data += ev.data
-            self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            if self.ack:
+                self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
         elif isinstance(ev, h2.events.StreamEnded):
             st.ended = True
         elif isinstance(ev, h2.events.StreamReset):
@@ -461,6 +463,56 @@ class H2SSETest(unittest.TestCase):
                          ["over h2 0", "over h2 1", "over h2 2"])
         self.assertEqual(len(re.findall(r"^id: \w+-\d+$", text, re.M)), 3)  # positions
         self.assertFalse(c.streams[sid].ended)  # the hold goes on
+
+
+class H2CutTest(GatewayCase):
+    """An answer cut by its instance's death, over HTTP/2."""
+
+    def test_cut_stream_delivers_what_muster_had_then_resets(self):
+        # The client's window lets 16 bytes out; the Node upstream writes a
+        # chunk a millisecond and is killed once it wrote some. The bytes
+        # muster holds for the stream go when the client opens its window,
+        # then RST_STREAM INTERNAL_ERROR (as HTTP/1 writes its queue before
+        # the close). Before, the reset came at once: 16 bytes, no more.
+        sys.path.insert(0, os.path.join(HERE, "..", "up"))
+        from uplib import up_svc, wait_ready as up_ready
+        m = Muster([up_svc(instances=1)]).start()
+        self.addCleanup(m.stop)
+        up_ready(m, n=1)
+        pid = int(m.seen_or_expect(r"web\[0\]: spawn: spawned pid (\d+)").group(1))
+        c = H2Client(gateway_addr(m))
+        self.addCleanup(c.close)
+        c.ack = False
+        c.conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 16})
+        c.flush()
+
+        def wchar():
+            with open("/proc/%d/io" % pid) as f:
+                return int(re.search(r"^wchar: (\d+)", f.read(), re.M).group(1))
+        w0 = wchar()
+        sid = c.request("/stream?n=100000&ms=1")
+        c.wait(lambda: len(c.streams[sid].data) >= 16, "the first 16 bytes")
+        deadline = time.monotonic() + TIMEOUT
+        while wchar() - w0 < 2000 and time.monotonic() < deadline:
+            c.sock.settimeout(0.05)  # nothing comes: the window is shut
+            try:
+                c.pump()
+            except socket.timeout:
+                pass
+        c.sock.settimeout(TIMEOUT)
+        os.kill(pid, signal.SIGKILL)
+        m.expect(r"web\[0\]: exit: killed by signal 9")
+        c.ack = True
+        c.conn.increment_flow_control_window(1 << 20, stream_id=sid)
+        c.conn.increment_flow_control_window(1 << 20)
+        c.flush()
+        c.wait(lambda: c.done(sid), "the end of the cut stream")
+        st = c.streams[sid]
+        self.assertEqual(st.reset, h2.errors.ErrorCodes.INTERNAL_ERROR)
+        self.assertFalse(st.ended)
+        lines = st.data.decode().split("\n")
+        self.assertGreater(len(lines), 20, "the held bytes came: %d bytes" % len(st.data))
+        self.assertEqual(lines[:-1], ["chunk %d" % i for i in range(len(lines) - 1)])
 
 
 if __name__ == "__main__":
