@@ -16,7 +16,9 @@
 /* ---- Reaping ---- */
 
 /* Waits for each of r's children by pid (never -1: libuv's children and
- * anyone else's are theirs to reap). */
+ * anyone else's are theirs to reap). One pass: on_exit only removes the
+ * child it is given (here) and may spawn, which inserts at the head, behind
+ * the pass; a child that exits meanwhile raises SIGCHLD again. */
 static void on_sigchld(uv_signal_t *h, int signum) {
   struct sup_reaper *r = h->data;
   struct sup_child *c, *next;
@@ -35,7 +37,6 @@ static void on_sigchld(uv_signal_t *h, int signum) {
       c->on_exit(c, 0, WTERMSIG(st));
     else
       c->on_exit(c, WEXITSTATUS(st), 0);
-    next = LIST_FIRST(&r->kids); /* on_exit may have spawned or released others */
   }
 }
 
