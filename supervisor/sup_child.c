@@ -33,6 +33,8 @@ static void on_sigchld(uv_signal_t *h, int signum) {
     if (got != c->pid)
       continue;
     LIST_REMOVE(c, link);
+    if (LIST_EMPTY(&r->kids))
+      uv_unref((uv_handle_t *)&r->sig);
     if (WIFSIGNALED(st))
       c->on_exit(c, 0, WTERMSIG(st));
     else
@@ -48,7 +50,7 @@ int sup_reaper_init(uv_loop_t *loop, struct sup_reaper *r) {
   r->sig.data = r;
   if ((rc = uv_signal_start(&r->sig, on_sigchld, SIGCHLD)) < 0)
     return rc;
-  uv_unref((uv_handle_t *)&r->sig); /* running children are the host's to count */
+  uv_unref((uv_handle_t *)&r->sig); /* referenced while children run, as uv_spawn's are */
   return 0;
 }
 
@@ -166,5 +168,6 @@ int sup_child_spawn(struct sup_reaper *r, struct sup_child *c, const struct sup_
   if (rc != 0)
     return -rc; /* libuv's errors are negated errnos on Unix */
   LIST_INSERT_HEAD(&r->kids, c, link);
+  uv_ref((uv_handle_t *)&r->sig); /* the loop lives until it is reaped */
   return 0;
 }

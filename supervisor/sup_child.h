@@ -52,7 +52,8 @@ struct sup_child_opts {
   int nfds;          /* 3 or 4 */
 };
 
-/* Starts watching SIGCHLD on loop (the handle does not keep it alive).
+/* Starts watching SIGCHLD on loop (the handle keeps it alive only while
+ * a child runs, as a uv_process_t does).
  * Returns 0 or a negative libuv error. */
 int sup_reaper_init(uv_loop_t *loop, struct sup_reaper *r);
 /* Stops it; the children not yet reaped are forgotten. */
