@@ -571,7 +571,15 @@ class StalledTest(GatewayCase):
             # 15 finds per instance reach the server; the other 20 wait in
             # the instances' queues; muster has all 50 in flight.
             self.mongo.wait_for(lambda f: f.held_count("find") == 30, "30 finds held")
-            svc = self.status()
+            # The last of the 50 may still be on its way to muster: 30
+            # held finds say nothing of the 20 others. Await them.
+            deadline = time.monotonic() + TIMEOUT
+            while True:
+                svc = self.status()
+                if sum(i["inflight"] for i in svc["instances"]) >= 50 or \
+                        time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
             self.assertEqual(sum(i["inflight"] for i in svc["instances"]), 50, svc)
 
             # Another service is answered promptly meanwhile.
