@@ -6,12 +6,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
 /* ---- Reaping ---- */
 
@@ -60,44 +56,6 @@ void sup_reaper_close(struct sup_reaper *r, uv_close_cb cb) {
 }
 
 /* ---- Spawning ---- */
-
-/* The value of PATH in env, or the default. */
-static const char *env_path(char *const *env) {
-  for (size_t i = 0; env[i] != NULL; i++)
-    if (strncmp(env[i], "PATH=", 5) == 0)
-      return env[i] + 5;
-  return DEFAULT_PATH;
-}
-
-/* posix_spawn of file, searched in the PATH of o's environment when it
- * names no directory, with execvp's rules: EACCES is remembered and the
- * search goes on; ENOENT and ENOTDIR go on. Returns 0 or an errno. */
-static int spawn_search(pid_t *pid, const struct sup_child_opts *o,
-                        const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *at) {
-  if (strchr(o->file, '/') != NULL)
-    return posix_spawn(pid, o->file, fa, at, o->argv, o->env);
-  size_t flen = strlen(o->file);
-  int denied = 0;
-  for (const char *p = env_path(o->env);;) {
-    const char *end = strchrnul(p, ':');
-    size_t dlen = (size_t)(end - p);
-    char *full = malloc(dlen + flen + 3);
-    if (full == NULL)
-      return ENOMEM;
-    memcpy(full, dlen ? p : ".", dlen ? dlen : 1);
-    size_t at_ = dlen ? dlen : 1;
-    full[at_] = '/';
-    memcpy(full + at_ + 1, o->file, flen + 1);
-    int rc = posix_spawn(pid, full, fa, at, o->argv, o->env);
-    free(full);
-    if (rc == 0 || (rc != ENOENT && rc != ENOTDIR && rc != EACCES))
-      return rc;
-    denied |= rc == EACCES;
-    if (*end == '\0')
-      return denied ? EACCES : ENOENT;
-    p = end + 1;
-  }
-}
 
 /* The child's signal state: every disposition default, nothing blocked,
  * and a process group of its own. */
@@ -157,7 +115,7 @@ int sup_child_spawn(struct sup_reaper *r, struct sup_child *c, const struct sup_
   int rc = lift(o, fds, moved);
   if (rc == 0 && (rc = file_actions(&fa, o, fds)) == 0) {
     if ((rc = attrs(&at)) == 0) {
-      rc = spawn_search(&c->pid, o, &fa, &at);
+      rc = posix_spawn(&c->pid, o->file, &fa, &at, o->argv, o->env);
       posix_spawnattr_destroy(&at);
     }
     posix_spawn_file_actions_destroy(&fa);

@@ -44,7 +44,7 @@ struct sup_reaper {
 
 /* What to run and with which descriptors. */
 struct sup_child_opts {
-  const char *file;  /* with no '/': looked up in env's PATH, as execvp does */
+  const char *file;  /* the program's path (the config resolved argv[0]) */
   char *const *argv; /* NULL-terminated */
   char *const *env;  /* NULL-terminated */
   const char *cwd;   /* NULL: muster's */

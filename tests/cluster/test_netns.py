@@ -42,7 +42,8 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "rt"))
-from musterproc import Muster, SRC, TIMEOUT, descendants, pid_alive, wait_pid_gone  # noqa: E402
+from musterproc import (Muster, SRC, TIMEOUT, descendants, end_process, pid_alive,  # noqa: E402
+                        recv_all, wait_pid_gone)
 from redisproc import Redis, have_redis  # noqa: E402
 from rtlib import ws_svc  # noqa: E402
 import websockets  # noqa: E402
@@ -236,12 +237,7 @@ class HAProxy:
             s.settimeout(TIMEOUT)
             s.connect(self.sock)
             s.sendall(b"show stat\n")
-            out = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                out += chunk
+            out = recv_all(s)
         lines = out.decode().splitlines()
         head = lines[0].lstrip("# ").split(",")
         out = {}
@@ -265,13 +261,7 @@ class HAProxy:
         raise AssertionError("HAProxy: %s is %s, not %s, after %.0f s" % (host, st, want, timeout))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc)
         self.log.seek(0)
         text = self.log.read()
         self.log.close()

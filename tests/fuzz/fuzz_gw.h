@@ -11,8 +11,6 @@
 #ifndef MUSTER_FUZZ_GW_H
 #define MUSTER_FUZZ_GW_H
 
-#include <dirent.h>
-#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
@@ -20,6 +18,7 @@
 #include "cfg.h"
 #include "fuzz.h"
 #include "fuzz_client.h"
+#include "fuzz_host.h"
 #include "gw.h"
 #include "gw_server.h"
 #include "sup_host.h"
@@ -32,21 +31,6 @@ static char logdir[] = "/tmp/muster-fuzz-XXXXXX";
 
 /* ---- Setup, once per process ---- */
 
-static void remove_logdir(void) {
-  DIR *d = opendir(logdir);
-  struct dirent *e;
-  char path[sizeof(logdir) + 300];
-  while (d && (e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.')
-      continue;
-    snprintf(path, sizeof(path), "%s/%s", logdir, e->d_name);
-    unlink(path);
-  }
-  if (d)
-    closedir(d);
-  rmdir(logdir);
-}
-
 static void addr_of(struct gw_server *srv, struct sockaddr_in *sa) {
   int len = sizeof(*sa);
   if (srv == NULL || uv_tcp_getsockname(&srv->listener, (struct sockaddr *)sa, &len) != 0)
@@ -55,11 +39,7 @@ static void addr_of(struct gw_server *srv, struct sockaddr_in *sa) {
 
 static void setup(void) {
   char text[2048];
-  struct sigaction saved[4];
-  int sigs[4] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
-  if (mkdtemp(logdir) == NULL)
-    abort();
-  atexit(remove_logdir);
+  fuzz_dir_make(logdir);
   /* Ports 1 and 2 only pass validation: both listeners bind port 0. */
   snprintf(
       text, sizeof(text),
@@ -73,30 +53,11 @@ static void setup(void) {
       "  {\"name\": \"t\", \"command\": [\"/bin/true\"], \"instances\": 2,"
       "   \"routes\": [\"/t/u\"], \"max_inflight\": 1}]}",
       logdir, logdir);
-  struct cfg_env env = {.file = "fuzz.json", .dir = "/tmp", .path = "/usr/bin:/bin"};
-  struct cfg *cfg = NULL;
-  struct cfg_errors errs;
-  cfg_errors_init(&errs);
-  if (cfg_parse(text, strlen(text), &env, &cfg, &errs) != 0) {
-    cfg_errors_print(&errs, stderr);
-    abort();
-  }
-  cfg_errors_free(&errs);
+  struct cfg *cfg = fuzz_cfg(text);
   cfg->gateway.listen.port = 0;
   cfg->admin.listen.port = 0;
-  sup_log_set_level(SUP_ERROR);
   loop = uv_default_loop();
-  /* The host takes SIGINT and friends; give them back to libFuzzer. */
-  for (int i = 0; i < 4; i++)
-    sigaction(sigs[i], NULL, &saved[i]);
-  if (sup_host_init(&host, loop, cfg, "fuzz.json", NULL) != 0)
-    abort();
-  uv_signal_stop(&host.sig_term);
-  uv_signal_stop(&host.sig_int);
-  uv_signal_stop(&host.sig_hup);
-  uv_signal_stop(&host.sig_usr1);
-  for (int i = 0; i < 4; i++)
-    sigaction(sigs[i], &saved[i], NULL);
+  fuzz_host_init(&host, loop, cfg);
   gateway = gw_server_start(&host);
   admin = gateway ? gw_admin_start(&host, gateway) : NULL;
   addr_of(gateway, &gateway_addr);

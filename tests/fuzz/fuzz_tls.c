@@ -20,8 +20,6 @@
  * Every time: the server closes the connection within GUARD_MS of our
  * EOF (nothing hangs), nothing crashes or leaks (LSan), and the gateway
  * holds no connection afterwards. */
-#include <dirent.h>
-#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
@@ -35,6 +33,7 @@
 #include "cfg.h"
 #include "fuzz.h"
 #include "fuzz_client.h"
+#include "fuzz_host.h"
 #include "gw.h"
 #include "gw_server.h"
 #include "gw_tls.h"
@@ -48,21 +47,6 @@ static char dir[] = "/tmp/muster-fuzz-tls-XXXXXX";
 static SSL_CTX *client_ctx;
 
 /* ---- Setup, once per process ---- */
-
-static void remove_dir(void) {
-  DIR *d = opendir(dir);
-  struct dirent *e;
-  char path[sizeof(dir) + 300];
-  while (d && (e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.')
-      continue;
-    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-    unlink(path);
-  }
-  if (d)
-    closedir(d);
-  rmdir(dir);
-}
 
 /* Writes a self-signed P-256 certificate for fuzz.test to dir/c.pem and
  * its key to dir/k.pem. */
@@ -98,11 +82,7 @@ static void make_cert(void) {
 /* The host and its gateway with a TLS listener, as fuzz_http's. */
 static void setup(void) {
   char text[2048];
-  struct sigaction saved[4];
-  int sigs[4] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
-  if (mkdtemp(dir) == NULL)
-    abort();
-  atexit(remove_dir);
+  fuzz_dir_make(dir);
   make_cert();
   snprintf(
       text, sizeof(text),
@@ -113,29 +93,11 @@ static void setup(void) {
       " \"control\": {\"socket\": \"%s/ctl.sock\"}, \"logs\": {\"dir\": \"%s\"},"
       " \"services\": [{\"name\": \"s\", \"command\": [\"/bin/true\"], \"routes\": [\"/s\"]}]}",
       dir, dir, dir, dir);
-  struct cfg_env env = {.file = "fuzz.json", .dir = "/tmp", .path = "/usr/bin:/bin"};
-  struct cfg *cfg = NULL;
-  struct cfg_errors errs;
-  cfg_errors_init(&errs);
-  if (cfg_parse(text, strlen(text), &env, &cfg, &errs) != 0) {
-    cfg_errors_print(&errs, stderr);
-    abort();
-  }
-  cfg_errors_free(&errs);
+  struct cfg *cfg = fuzz_cfg(text);
   cfg->gateway.listen.port = 0;
   cfg->gateway.tls.listen.port = 0;
-  sup_log_set_level(SUP_ERROR);
   loop = uv_default_loop();
-  for (int i = 0; i < 4; i++) /* the host takes SIGINT and friends: give them back */
-    sigaction(sigs[i], NULL, &saved[i]);
-  if (sup_host_init(&host, loop, cfg, "fuzz.json", NULL) != 0)
-    abort();
-  uv_signal_stop(&host.sig_term);
-  uv_signal_stop(&host.sig_int);
-  uv_signal_stop(&host.sig_hup);
-  uv_signal_stop(&host.sig_usr1);
-  for (int i = 0; i < 4; i++)
-    sigaction(sigs[i], &saved[i], NULL);
+  fuzz_host_init(&host, loop, cfg);
   gateway = gw_server_start(&host);
   if (gw_server_failed(gateway) || gw_tls_sockname(gateway->tls, &tls_addr) != 0)
     abort();

@@ -204,6 +204,28 @@ class Muster:
         self.stop()
 
 
+def end_process(p, timeout=TIMEOUT):
+    """Stops the Popen p: SIGTERM, then SIGKILL when it has not exited
+    within timeout; waits for it either way."""
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def recv_all(s):
+    """Every byte the socket s receives until the peer closes."""
+    out = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return out
+        out += chunk
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     import socket
@@ -214,22 +236,26 @@ def free_port():
     return port
 
 
-def wait_http(port, path, timeout=20, host="127.0.0.1"):
+def wait_http(port, path, timeout=20, host="127.0.0.1", tls=None):
     """Waits until GET path on host:port answers 200 (a server just started:
-    polled, bounded by timeout)."""
+    polled, bounded by timeout). tls: an ssl.SSLContext to speak HTTPS with
+    (server name "localhost")."""
     import socket
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection((host, port), timeout=1) as s:
-                s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-                           % path).encode())
-                if s.recv(100).startswith(b"HTTP/1.1 200"):
-                    return
+            with socket.create_connection((host, port), timeout=1) as raw:
+                s = tls.wrap_socket(raw, server_hostname="localhost") if tls else raw
+                with s:
+                    s.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close"
+                               "\r\n\r\n" % path).encode())
+                    if s.recv(100).startswith(b"HTTP/1.1 200"):
+                        return
         except OSError:
             pass
         time.sleep(0.05)
-    raise RuntimeError("nothing answered 200 on port %d %s" % (port, path))
+    raise RuntimeError("nothing answered 200%s on port %d %s"
+                       % (" over TLS" if tls else "", port, path))
 
 
 # ---- Control socket and HTTP helpers (issue 5 tests) ----

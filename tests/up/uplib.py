@@ -12,7 +12,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
 from musterproc import (Muster, SRC, TIMEOUT, ctl, free_port, gateway_addr,  # noqa: E402,F401
-                        service)
+                        recv_all, service)
 
 NODE = os.environ.get("MUSTER_NODE") or "node"
 APP = os.path.join(SRC, "services", "examples", "express_like.js")
@@ -86,13 +86,6 @@ def raw(m, data, timeout=TIMEOUT):
     `connection: close`), returns all it got until muster closed it. (No
     half-close: a client that closes its side gives its request up, as
     nginx has it.)"""
-    s = socket.create_connection(gateway_addr(m), timeout=timeout)
-    s.sendall(data)
-    out = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        out += chunk
-    s.close()
-    return out
+    with socket.create_connection(gateway_addr(m), timeout=timeout) as s:
+        s.sendall(data)
+        return recv_all(s)
