@@ -6,8 +6,13 @@ HTTP: the same Node app (services/examples/express_like.js, plain `http`)
 with 2 instances behind muster (an upstream service, its keep-alive pool),
 behind nginx (`proxy_pass`, upstream `keepalive 64`, 1 worker) and behind
 HAProxy (`mode http`, `http-reuse always`, 1 thread); `wrk -t1 -c64` GET /
-and POST of 4 KB to /sink. TCP: muster's TCP route and HAProxy `mode tcp`
-in front of bench/tcp_sink.js (2 instances): MB/s through one connection
+and POST of 4 KB to /sink. The peers are configured to do the work muster
+does for every request: `x-forwarded-for`, `x-forwarded-proto` and a request
+id to the app, the id in the answer (nginx `proxy_set_header`/`add_header`
+with `$request_id`, HAProxy `option forwardfor` and `unique-id-header`);
+BENCH_PEERS_BARE=1 leaves that out (the app then parses three headers fewer
+behind them than behind muster). TCP: muster's TCP route and HAProxy
+`mode tcp` in front of bench/tcp_sink.js (2 instances): MB/s through one connection
 and connections/s (bench/tcp_client.c). The proxies' CPU time per request
 is read from /proc. BENCH_ROUNDS interleaved rounds (default 5); medians,
 ratios, MET/NOT MET against the targets."""
@@ -35,6 +40,12 @@ APP = os.path.join(HERE, "..", "services", "examples", "express_like.js")
 SINK = os.path.join(HERE, "tcp_sink.js")
 STREAM_MB = int(os.environ.get("BENCH_STREAM_MB", "512"))
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+BARE = os.environ.get("BENCH_PEERS_BARE") == "1"
+NGINX_SAME_WORK = """
+                 proxy_set_header X-Request-Id $request_id;
+                 proxy_set_header X-Forwarded-For $remote_addr;
+                 proxy_set_header X-Forwarded-Proto $scheme;
+                 add_header X-Request-Id $request_id;"""
 
 
 def ports(n):
@@ -145,9 +156,9 @@ def nginx(app):
     listen 127.0.0.1:%d;
     keepalive_requests 1000000;
     location / { proxy_pass http://app; proxy_http_version 1.1;
-                 proxy_set_header Connection ""; }
+                 proxy_set_header Connection "";%s }
   }
-""" % (d, base, base + 1, port)))
+""" % (d, base, base + 1, port, "" if BARE else NGINX_SAME_WORK)))
     wait_http(port, "/")
     return [p] + ps, p.pid, port, d
 
@@ -157,7 +168,14 @@ def haproxy(app, mode="http"):
     d = tempfile.mkdtemp(prefix="haproxy-bench-")
     port = free_port()
     conf = os.path.join(d, "haproxy.cfg")
+    # The same work as muster's: x-forwarded-for, x-forwarded-proto and a
+    # request id to the app, the id in the answer too.
+    same = mode == "http" and not BARE
     extra = "  http-reuse always\n  option http-keep-alive\n" if mode == "http" else ""
+    extra += ("  option forwardfor\n  unique-id-format %{+X}o%Ts%rt\n"
+              "  unique-id-header X-Request-Id\n" if same else "")
+    front = ("  http-request set-header X-Forwarded-Proto http\n"
+             "  http-after-response set-header X-Request-Id %[unique-id]\n" if same else "")
     with open(conf, "w") as f:
         f.write("""global
   nbthread 1
@@ -169,12 +187,12 @@ defaults
   timeout server 60s
 %sfrontend f
   bind 127.0.0.1:%d
-  default_backend b
+%s  default_backend b
 backend b
   balance leastconn
   server s0 127.0.0.1:%d
   server s1 127.0.0.1:%d
-""" % (mode, extra, port, base, base + 1))
+""" % (mode, extra, port, front, base, base + 1))
     p = spawn([HAPROXY, "-db", "-f", conf])
     if mode == "http":
         wait_http(port, "/")
@@ -223,8 +241,9 @@ def build_client():
 
 
 def report_http(runs):
-    print("HTTP: wrk -t1 -c64 -d%s, keep-alive, 2 Node instances; median of %d rounds"
-          % (DURATION, ROUNDS))
+    print("HTTP: wrk -t1 -c64 -d%s, keep-alive, 2 Node instances; median of %d rounds; %s"
+          % (DURATION, ROUNDS, "peers bare (BENCH_PEERS_BARE=1)" if BARE else
+             "peers send x-forwarded-for/-proto and a request id as muster does"))
     print("%-8s %-5s %10s %9s %12s  %s" % ("proxy", "meth", "req/s", "p99 ms", "CPU us/req",
                                            "errors"))
     res = {}
