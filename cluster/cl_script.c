@@ -2,11 +2,11 @@
  * Redis (SPEC §10, the way Centrifugo does it): a publication is
  * numbered, kept and published in one step, so every host sees the same
  * positions. */
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cl_int.h"
+#include "util_sha1.h"
 
 /* KEYS: the room's position hash, its stream, its channel.
  * ARGV: an epoch for a room Redis does not know, the record, the stream's
@@ -41,9 +41,12 @@ const char cl_script_read[] =
     "return {e, o, r}\n";
 
 void cl_script_sha(const char *script, char out[41]) {
-  unsigned char md[SHA_DIGEST_LENGTH];
-  SHA1((const unsigned char *)script, strlen(script), md);
-  for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+  unsigned char md[UTIL_SHA1_LEN];
+  if (util_sha1(script, strlen(script), NULL, 0, md) != 0) {
+    out[0] = '\0'; /* EVALSHA of "" fails: cl_redis falls back to EVAL */
+    return;
+  }
+  for (int i = 0; i < UTIL_SHA1_LEN; i++)
     snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 

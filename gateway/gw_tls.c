@@ -1,5 +1,6 @@
-/* gw_tls — the TLS listener and transport. See gw_tls.h. */
-#include "gw_tls.h"
+/* gw_tls — the TLS listener and transport: the TLS module's table
+ * (gw_tls_mod.h), behind the gateway's gw_tls.h. See gw_tls.h. */
+#include "gw_tls_mod.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,7 @@ struct gw_tls_server {
   uint64_t hs[NVER][NOUT];      /* handshakes by version and outcome */
   char pbuf[16384];             /* decrypted bytes, handed on at once (shared) */
   unsigned listening : 1;
-  unsigned open : 1; /* the handle is initialised (closed in gw_tls_unlisten) */
+  unsigned open : 1; /* the handle is initialised (closed in mod_unlisten) */
 };
 
 /* A connection's TLS (c->tdata). */
@@ -92,7 +93,7 @@ static void count(struct gw_tls_conn *t, enum tls_outcome o, int v) {
   t->ts->hs[v][o]++;
 }
 
-void gw_tls_render_metrics(const struct gw_tls_server *ts, struct ipc_buf *b) {
+static void mod_render_metrics(const struct gw_tls_server *ts, struct ipc_buf *b) {
   if (ts == NULL)
     return;
   gw_metrics_printf(b, "# HELP muster_tls_handshakes_total TLS handshakes on gateway.tls.listen, "
@@ -388,7 +389,7 @@ static void on_listener_closed(uv_handle_t *h) {
   (void)h;
 }
 
-int gw_tls_listen(struct gw_tls_server *ts) {
+static int mod_listen(struct gw_tls_server *ts) {
   if (ts == NULL || ts->listening)
     return 0;
   uv_tcp_init(ts->srv->loop, &ts->listener);
@@ -403,14 +404,14 @@ int gw_tls_listen(struct gw_tls_server *ts) {
   return rc;
 }
 
-int gw_tls_sockname(struct gw_tls_server *ts, struct sockaddr_storage *ss) {
+static int mod_sockname(struct gw_tls_server *ts, struct sockaddr_storage *ss) {
   int len = sizeof(*ss);
   if (ts == NULL || !ts->listening)
     return UV_EINVAL;
   return uv_tcp_getsockname(&ts->listener, (struct sockaddr *)ss, &len);
 }
 
-void gw_tls_unlisten(struct gw_tls_server *ts) {
+static void mod_unlisten(struct gw_tls_server *ts) {
   if (ts == NULL || !ts->listening)
     return;
   ts->listening = 0;
@@ -438,7 +439,7 @@ static struct gw_cert_set *load(const struct cfg_tls *t, const char *what,
   return s;
 }
 
-int gw_tls_start(struct gw_server *srv, struct gw_tls_server **out) {
+static int mod_start(struct gw_server *srv, struct gw_tls_server **out) {
   const struct cfg_tls *t = &srv->cfg->tls;
   *out = NULL;
   if (!t->enabled)
@@ -458,10 +459,10 @@ int gw_tls_start(struct gw_server *srv, struct gw_tls_server **out) {
   if (rc == 0 && (ts->certs = load(t, "TLS certificates not loaded", NULL)) == NULL)
     rc = -1;
   if (rc == 0)
-    rc = gw_tls_listen(ts);
+    rc = mod_listen(ts);
   *out = ts; /* freed by the caller's gw_server_free, once the handle is closed */
   if (rc < 0) {
-    gw_tls_unlisten(ts);
+    mod_unlisten(ts);
     return -1;
   }
   sup_log(SUP_INFO, "gateway: TLS listening on %s%s%s:%d (%zu certificate%s, from %s)",
@@ -473,7 +474,8 @@ int gw_tls_start(struct gw_server *srv, struct gw_tls_server **out) {
 
 /* ---- Reload ---- */
 
-int gw_tls_reload_prepare(struct gw_tls_server *ts, const struct cfg *nc, struct cfg_errors *errs) {
+static int mod_reload_prepare(struct gw_tls_server *ts, const struct cfg *nc,
+                              struct cfg_errors *errs) {
   if (ts == NULL || !nc->gateway.tls.enabled)
     return 0;
   gw_cert_unref(ts->next); /* a reload that failed after its step one */
@@ -481,13 +483,10 @@ int gw_tls_reload_prepare(struct gw_tls_server *ts, const struct cfg *nc, struct
   return ts->next ? 0 : -1;
 }
 
-void gw_tls_reload_commit(struct gw_tls_server *ts, const struct cfg *nc) {
+static void mod_reload_commit(struct gw_tls_server *ts, const struct cfg *nc) {
   const struct cfg_tls *t = &nc->gateway.tls;
-  if (ts == NULL) {
-    if (t->enabled)
-      sup_log(SUP_WARN, "gateway: gateway.tls applies after a restart of muster");
-    return;
-  }
+  if (ts == NULL)
+    return; /* gw_tls_load.c's, which says a new tls section waits for a restart */
   if (!t->enabled)
     sup_log(SUP_WARN, "gateway: removing gateway.tls applies after a restart of muster; "
                       "the TLS listener keeps its certificates");
@@ -505,7 +504,7 @@ void gw_tls_reload_commit(struct gw_tls_server *ts, const struct cfg *nc) {
           ts->certs->n);
 }
 
-void gw_tls_free(struct gw_tls_server *ts) {
+static void mod_free(struct gw_tls_server *ts) {
   if (ts == NULL)
     return;
   gw_cert_unref(ts->certs);
@@ -513,3 +512,16 @@ void gw_tls_free(struct gw_tls_server *ts) {
   free(ts->at.host);
   free(ts);
 }
+
+/* ---- The module's table, its one exported symbol ---- */
+
+GW_TLS_MOD_EXPORT const struct gw_tls_mod gw_tls_module = {.abi = GW_TLS_MOD_ABI,
+                                                           .start = mod_start,
+                                                           .listen = mod_listen,
+                                                           .unlisten = mod_unlisten,
+                                                           .sockname = mod_sockname,
+                                                           .reload_prepare = mod_reload_prepare,
+                                                           .reload_commit = mod_reload_commit,
+                                                           .render_metrics = mod_render_metrics,
+                                                           .free = mod_free,
+                                                           .check = gw_cert_check};

@@ -21,10 +21,15 @@
  * - Handshakes are counted by version and outcome for /metrics.
  * - The listener holds the certificate set new handshakes use
  *   (gw_cert.h); a reload loads the files again and swaps it, each
- *   connection keeping the set it started with. */
+ *   connection keeping the set it started with.
+ *
+ * These functions are the gateway's side (gw_tls_load.c): they open the
+ * TLS module (gw_tls_mod.h) when a config enables TLS, and do nothing
+ * with a NULL listener, so that a muster without TLS never loads it. */
 #ifndef MUSTER_GW_TLS_H
 #define MUSTER_GW_TLS_H
 
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "cfg.h"
@@ -34,8 +39,9 @@ struct gw_server;
 struct gw_tls_server;
 
 /* Starts srv's TLS listener from srv->cfg->tls when it is enabled:
- * loads the certificates (warnings logged), binds and listens. Returns 0
- * (*out NULL when TLS is off), or -1 with the reason logged. */
+ * opens the TLS module, loads the certificates (warnings logged), binds
+ * and listens. Returns 0 (*out NULL when TLS is off), or -1 with the
+ * reason logged (a module that cannot be opened names its path and why). */
 int gw_tls_start(struct gw_server *srv, struct gw_tls_server **out);
 
 /* Stops accepting / accepts again (drain, shutdown). listen returns 0 or
@@ -63,5 +69,10 @@ void gw_tls_render_metrics(const struct gw_tls_server *ts, struct ipc_buf *b);
 
 /* Frees ts after its listener and connections closed. NULL is fine. */
 void gw_tls_free(struct gw_tls_server *ts);
+
+/* `muster --check`: when c enables TLS, opens the module and checks the
+ * certificates (gw_cert_check): each problem printed to f, "warning: "
+ * before each warning. Returns 0 when there is no error, else -1. */
+int gw_tls_check(const struct cfg *c, FILE *f);
 
 #endif

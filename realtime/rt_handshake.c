@@ -1,13 +1,13 @@
 /* rt_handshake — WebSocket opening handshake checks. See rt_handshake.h. */
 #include "rt_handshake.h"
 
-#include <openssl/evp.h>
 #include <string.h>
 #include <strings.h>
 #include <uv.h>
 
 #include "ipc_buf.h"
 #include "ipc_text.h"
+#include "util_sha1.h"
 
 static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -85,13 +85,8 @@ int rt_hs_check(const struct rt_hs_in *in, char *accept, const char **why) {
 }
 
 int rt_hs_accept(const char *key, size_t n, char *accept) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned mdlen = 0;
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) && EVP_DigestUpdate(ctx, key, n) &&
-           EVP_DigestUpdate(ctx, guid, sizeof(guid) - 1) && EVP_DigestFinal_ex(ctx, md, &mdlen);
-  EVP_MD_CTX_free(ctx);
-  if (!ok || mdlen != 20)
+  unsigned char md[UTIL_SHA1_LEN];
+  if (util_sha1(key, n, guid, sizeof(guid) - 1, md) != 0)
     return UV_EIO;
   struct ipc_buf b;
   ipc_buf_init(&b);

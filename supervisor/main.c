@@ -17,7 +17,7 @@
 #include "cfg.h"
 #include "cl_node.h"
 #include "ctl_server.h"
-#include "gw_cert.h"
+#include "gw_tls.h"
 #include "gw_rt.h"
 #include "gw_server.h"
 #include "sup_exec.h"
@@ -161,7 +161,7 @@ int main(int argc, char **argv) {
   sup_log_init_from_env();
   char *bin_dir = self_dir();
   struct cfg *cfg = load(config, bin_dir, check);
-  if (cfg != NULL && check && gw_cert_check(cfg, stderr) != 0) {
+  if (cfg != NULL && check && gw_tls_check(cfg, stderr) != 0) {
     cfg_free(cfg); /* a certificate that does not load (SPEC §13) */
     cfg = NULL;
   }

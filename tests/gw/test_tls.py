@@ -12,7 +12,10 @@ silent or half-finished handshake dropped after header_timeout_ms;
 garbage dropped; close_notify both ways; the handshake metrics; reload
 re-reading the files (new handshakes get the new pair, an open connection
 keeps working on the old), a broken pair on reload keeping the old one
-(ok: false, the log says why); `muster --check` on every bad pair."""
+(ok: false, the log says why); `muster --check` on every bad pair. The
+TLS module (gateway/gw_tls_mod.h): a muster without TLS maps neither it
+nor libssl/libcrypto, one with TLS does; a muster whose module is missing
+refuses TLS, naming the file, at a start and in `--check`."""
 import os
 import re
 import shutil
@@ -502,6 +505,59 @@ class TLSCheck(Base):
             self.assertEqual(m.wait(TIMEOUT), 1)
         finally:
             m.stop()
+
+
+def mapped(pid):
+    """The file names mapped in pid, by basename."""
+    with open("/proc/%d/maps" % pid) as f:
+        return {os.path.basename(line.split()[-1]) for line in f if "/" in line}
+
+
+class TLSModule(Base):
+    """muster-tls.so is opened only by a config with TLS."""
+
+    def test_without_tls_nothing_of_openssl_is_mapped(self):
+        with Muster([dummy()]) as m:
+            m.start()
+            wait_ready(m, "dummy")
+            self.assertEqual(http_get(m, "/dummy/echo")[0], 200)
+            libs = mapped(m.proc.pid)
+            self.assertIn(os.path.basename(bin_path("muster")), libs)
+            self.assertFalse({n for n in libs if n.startswith(("libssl", "libcrypto"))
+                              or n == "muster-tls.so"}, sorted(libs))
+
+    def test_with_tls_the_module_is_mapped(self):
+        tm = TLSMuster(self.certs).start()
+        try:
+            libs = mapped(tm.m.proc.pid)
+            self.assertIn("muster-tls.so", libs)
+            self.assertTrue(any(n.startswith("libssl") for n in libs), sorted(libs))
+        finally:
+            tm.m.stop()
+
+    def test_missing_module_refuses_tls(self):
+        """A copy of the binary with no lib/ next to it."""
+        d = tempfile.mkdtemp(prefix="muster-tls-mod-")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.mkdir(os.path.join(d, "bin"))
+        exe = os.path.join(d, "bin", "muster")
+        shutil.copy(bin_path("muster"), exe)
+        cfg = os.path.join(d, "muster.json")
+        with open(cfg, "w") as f:
+            f.write('{"gateway": {"listen": "127.0.0.1:%d", "tls": {"listen": "127.0.0.1:%d", '
+                    '"certificates": [{"cert": "%s", "key": "%s"}]}}, "control": {"socket": '
+                    '"run/s"}, "logs": {"dir": "logs"}}'
+                    % ((free_port(), free_port()) + self.certs["a"]))
+        want = "gateway: TLS needs the module %s/lib/" % d
+        p = subprocess.run([exe, "--check", "-c", cfg], capture_output=True, text=True,
+                           timeout=TIMEOUT, cwd=d)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(want, p.stderr)
+        self.assertIn("muster-tls.so: No such file or directory", p.stderr)
+        p = subprocess.run([exe, "-c", cfg], capture_output=True, text=True, timeout=TIMEOUT,
+                           cwd=d)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(want, p.stderr)
 
 
 if __name__ == "__main__":

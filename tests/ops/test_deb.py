@@ -84,7 +84,7 @@ class DebTest(unittest.TestCase):
         self.assertEqual(f["Package"], "muster")
         self.assertEqual(f["Version"], self.version)
         self.assertEqual(f["Section"], "net")
-        for dep in ("adduser", "libuv1", "libcjson1", "libmongoc-1.0-0", "libc6"):
+        for dep in ("adduser", "libuv1", "libcjson1", "libmongoc-1.0-0", "libc6", "libssl3"):
             self.assertIn(dep, f["Depends"])
         self.assertRegex(f["Maintainer"], r"<[^@>]+@[^>]+>")
 
@@ -99,6 +99,9 @@ class DebTest(unittest.TestCase):
                   "/usr/share/man/man5/muster.json.5.gz", "/usr/share/doc/muster/copyright",
                   "/usr/share/doc/muster/examples/muster.json"):
             self.assertIn(p, files)
+        mod = [p for p in files if p.endswith("/muster/muster-tls.so")]
+        self.assertEqual(mod, ["/usr/lib/x86_64-linux-gnu/muster/muster-tls.so"])
+        self.assertEqual(files[mod[0]], "-rw-r--r--")
         self.assertEqual([p for p in files if p.startswith("/usr/local")], [])
         with open(os.path.join(self.ctl, "conffiles")) as f:
             conffiles = f.read().split()

@@ -4,7 +4,9 @@ inspected — binaries, man pages, systemd unit, example config, logrotate
 snippet, bash completion — then the installed muster is run on the
 installed example config (ports and paths moved into the temp dir): it
 finds dummy_service next to itself, and the installed `musterctl wait`
-sees it ready. A second install keeps an edited config."""
+sees it ready. A second install keeps an edited config. The installed
+muster finds its installed TLS module: `--check` of a config with TLS
+passes."""
 import json
 import os
 import re
@@ -18,6 +20,7 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from musterproc import BIN, SRC, TIMEOUT, free_port, wait_pid_gone  # noqa: E402
+import tlscerts  # noqa: E402
 
 BUILD = os.path.dirname(os.path.abspath(BIN))
 
@@ -110,6 +113,27 @@ class InstallTest(unittest.TestCase):
         edited = open(conf).read()
         self.assertIn("Kept: ", install(self.dest))
         self.assertEqual(open(conf).read(), edited)
+
+    def test_installed_muster_opens_its_tls_module(self):
+        install(self.dest)
+        mods = [os.path.join(dp, f) for dp, _, fs in os.walk(self.root) for f in fs
+                if f == "muster-tls.so"]
+        self.assertEqual(len(mods), 1, mods)
+        self.assertEqual(os.path.basename(os.path.dirname(mods[0])), "muster")
+        cert, key = tlscerts.CertFactory(self.dest).leaf("a", ["a.test"])
+        path = os.path.join(self.dest, "tls.json")
+        with open(path, "w") as f:
+            json.dump({"gateway": {"tls": {"listen": "127.0.0.1:%d" % free_port(),
+                                           "certificates": [{"cert": cert, "key": key}]}},
+                       "control": {"socket": os.path.join(self.dest, "s")}}, f)
+        check = subprocess.run([os.path.join(self.root, "bin/muster"), "--check", "-c", path],
+                               capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual((check.returncode, check.stdout), (0, "config ok\n"), check.stderr)
+        os.rename(mods[0], mods[0] + ".gone")
+        check = subprocess.run([os.path.join(self.root, "bin/muster"), "--check", "-c", path],
+                               capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(check.returncode, 1, check.stderr)
+        self.assertIn("TLS needs the module %s" % mods[0], check.stderr)
 
     def test_installed_muster_runs_the_example_config(self):
         install(self.dest)
