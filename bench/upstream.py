@@ -14,7 +14,8 @@ BENCH_PEERS_BARE=1 leaves that out (the app then parses three headers fewer
 behind them than behind muster). TCP: muster's TCP route and HAProxy
 `mode tcp` in front of bench/tcp_sink.js (2 instances): MB/s through one connection
 and connections/s (bench/tcp_client.c). The proxies' CPU time per request
-is read from /proc. BENCH_ROUNDS interleaved rounds (default 5); medians,
+is read from /proc. BENCH_PIN=N puts each proxy's process (not the Node
+processes) on CPU N for the HTTP rounds: a diagnostic, not the default. BENCH_ROUNDS interleaved rounds (default 5); medians,
 ratios, MET/NOT MET against the targets."""
 import json
 import os
@@ -41,6 +42,7 @@ SINK = os.path.join(HERE, "tcp_sink.js")
 STREAM_MB = int(os.environ.get("BENCH_STREAM_MB", "512"))
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 BARE = os.environ.get("BENCH_PEERS_BARE") == "1"
+PIN = os.environ.get("BENCH_PIN")  # a CPU for the proxies' processes (see pin)
 NGINX_SAME_WORK = """
                  proxy_set_header X-Request-Id $request_id;
                  proxy_set_header X-Forwarded-For $remote_addr;
@@ -112,6 +114,16 @@ def wait_port(port, timeout=20):
 
 # ---- The proxies ----
 
+def started(procs, d, wait):
+    """wait() for a peer to answer; if it does not, procs (the peer and its
+    Node processes) are stopped before the error goes on."""
+    try:
+        wait()
+    except BaseException:
+        stop(procs, d)
+        raise
+
+
 def muster(app, tcp=False):
     """muster with 2 instances of app as an upstream (and a TCP route)."""
     d = tempfile.mkdtemp(prefix="muster-bench-")
@@ -127,12 +139,8 @@ def muster(app, tcp=False):
     with open(os.path.join(d, "m.json"), "w") as f:
         json.dump(cfg, f)
     p = spawn([os.path.join(BIN, "muster"), "-c", os.path.join(d, "m.json")], cwd=d)
-    wait_port(base)
-    wait_port(base + 1)
-    if tcp:
-        wait_port(port)
-    else:
-        wait_http(port, "/")
+    started([p], d, lambda: (wait_port(base), wait_port(base + 1),
+                             wait_port(port) if tcp else wait_http(port, "/")))
     time.sleep(0.3)  # both instances ready (the readiness probe)
     return [p], p.pid, port, d
 
@@ -141,8 +149,7 @@ def nodes(app):
     base = ports(2)
     ps = [spawn(["node", app], env={"PORT": str(base + i), "NODE_APP_INSTANCE": str(i)})
           for i in range(2)]
-    wait_port(base)
-    wait_port(base + 1)
+    started(ps, None, lambda: (wait_port(base), wait_port(base + 1)))
     return ps, base
 
 
@@ -159,7 +166,7 @@ def nginx(app):
                  proxy_set_header Connection "";%s }
   }
 """ % (d, base, base + 1, port, "" if BARE else NGINX_SAME_WORK)))
-    wait_http(port, "/")
+    started([p] + ps, d, lambda: wait_http(port, "/"))
     return [p] + ps, p.pid, port, d
 
 
@@ -194,18 +201,31 @@ backend b
   server s1 127.0.0.1:%d
 """ % (mode, extra, port, front, base, base + 1))
     p = spawn([HAPROXY, "-db", "-f", conf])
-    if mode == "http":
-        wait_http(port, "/")
-    else:
-        wait_port(port)
+    started([p] + ps, d, lambda: wait_http(port, "/") if mode == "http" else wait_port(port))
     return [p] + ps, p.pid, port, d
 
 
 # ---- Rounds ----
 
+def pin(name, pid):
+    """BENCH_PIN=N: the proxy's own process (muster's, nginx's worker,
+    HAProxy's) on CPU N, set after the start so that the Node processes
+    stay free: how the proxies compare when the scheduler does not place
+    them among the programs they wake."""
+    if PIN is None:
+        return
+    pids = [pid]
+    if name == "nginx":
+        pids = subprocess.run(["pgrep", "-P", str(pid), "nginx"], capture_output=True,
+                              text=True).stdout.split()
+    for p in pids:
+        subprocess.run(["taskset", "-pc", PIN, str(p)], capture_output=True, check=True)
+
+
 def http_round(name, starter, runs):
     procs, pid, port, d = starter()
     try:
+        pin(name, pid)
         url = "http://127.0.0.1:%d" % port
         subprocess.run(["wrk", "-t1", "-c64", "-d2s", url + "/"], capture_output=True,
                        check=True)  # warm-up, discarded
@@ -241,9 +261,10 @@ def build_client():
 
 
 def report_http(runs):
-    print("HTTP: wrk -t1 -c64 -d%s, keep-alive, 2 Node instances; median of %d rounds; %s"
+    print("HTTP: wrk -t1 -c64 -d%s, keep-alive, 2 Node instances; median of %d rounds; %s%s"
           % (DURATION, ROUNDS, "peers bare (BENCH_PEERS_BARE=1)" if BARE else
-             "peers send x-forwarded-for/-proto and a request id as muster does"))
+             "peers send x-forwarded-for/-proto and a request id as muster does",
+             "; each proxy's process on CPU %s (BENCH_PIN)" % PIN if PIN else ""))
     print("%-8s %-5s %10s %9s %12s  %s" % ("proxy", "meth", "req/s", "p99 ms", "CPU us/req",
                                            "errors"))
     res = {}

@@ -516,6 +516,9 @@ static void mod_free(struct gw_tls_server *ts) {
 /* ---- The module's table, its one exported symbol ---- */
 
 GW_TLS_MOD_EXPORT const struct gw_tls_mod gw_tls_module = {.abi = GW_TLS_MOD_ABI,
+                                                           .version = MUSTER_VERSION,
+                                                           .conn_size = sizeof(struct gw_conn),
+                                                           .server_size = sizeof(struct gw_server),
                                                            .start = mod_start,
                                                            .listen = mod_listen,
                                                            .unlisten = mod_unlisten,

@@ -50,6 +50,12 @@ static int module_path(char *path, size_t cap, const char **why) {
   return 0;
 }
 
+/* 1 when m was built with this binary's table and structures. */
+static int same_build(const struct gw_tls_mod *m) {
+  return m->abi == GW_TLS_MOD_ABI && strcmp(m->version, MUSTER_VERSION) == 0 &&
+         m->conn_size == sizeof(struct gw_conn) && m->server_size == sizeof(struct gw_server);
+}
+
 /* The table, opened on the first call; NULL with the reason logged. */
 static const struct gw_tls_mod *module(void) {
   if (loaded != NULL)
@@ -66,7 +72,7 @@ static const struct gw_tls_mod *module(void) {
   else if ((h = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL)
     why = dlerror();
   const struct gw_tls_mod *m = h ? dlsym(h, "gw_tls_module") : NULL;
-  if (h != NULL && (m == NULL || m->abi != GW_TLS_MOD_ABI)) {
+  if (h != NULL && (m == NULL || !same_build(m))) {
     why = m == NULL ? "no gw_tls_module in it" : "it is from another build of muster";
     dlclose(h);
     m = NULL;

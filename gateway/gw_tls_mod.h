@@ -17,15 +17,19 @@
 
 #include "gw_tls.h"
 
-/* Raised whenever the table or a structure the module shares with the
- * binary changes: a module from another build is refused. */
+/* Raised whenever the table changes. A module is refused unless its abi,
+ * muster version and the sizes of the structures it shares with the
+ * binary are the binary's own (a module left from another build). */
 #define GW_TLS_MOD_ABI 1
 #define GW_TLS_MOD_FILE "muster-tls.so"
 #define GW_TLS_MOD_EXPORT __attribute__((visibility("default")))
 
 /* What gw_tls.h promises, with the same meanings (see there). */
 struct gw_tls_mod {
-  int abi; /* GW_TLS_MOD_ABI */
+  int abi;             /* GW_TLS_MOD_ABI */
+  const char *version; /* MUSTER_VERSION */
+  size_t conn_size;    /* sizeof(struct gw_conn) */
+  size_t server_size;  /* sizeof(struct gw_server) */
   int (*start)(struct gw_server *srv, struct gw_tls_server **out);
   int (*listen)(struct gw_tls_server *ts);
   void (*unlisten)(struct gw_tls_server *ts);

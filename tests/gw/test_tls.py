@@ -507,6 +507,24 @@ class TLSCheck(Base):
             m.stop()
 
 
+def cjson_path():
+    """The libcjson muster is linked with (ldd)."""
+    out = subprocess.run(["ldd", bin_path("muster")], capture_output=True, text=True).stdout
+    return re.search(r"libcjson\S* => (\S+)", out).group(1)
+
+
+def module_dir_rel():
+    """Where the build put muster-tls.so, relative to the binary's directory."""
+    bindir = os.path.dirname(bin_path("muster"))
+    top = os.path.dirname(bindir)
+    for dp, dirs, fs in os.walk(top):
+        if "muster-tls.so" in fs:
+            return os.path.relpath(dp, bindir)
+        dirs[:] = [x for x in dirs  # not into another build tree (build/asan)
+                   if not os.path.exists(os.path.join(dp, x, "CMakeCache.txt"))]
+    raise AssertionError("no muster-tls.so in the build tree")
+
+
 def mapped(pid):
     """The file names mapped in pid, by basename."""
     with open("/proc/%d/maps" % pid) as f:
@@ -548,7 +566,8 @@ class TLSModule(Base):
                     '"certificates": [{"cert": "%s", "key": "%s"}]}}, "control": {"socket": '
                     '"run/s"}, "logs": {"dir": "logs"}}'
                     % ((free_port(), free_port()) + self.certs["a"]))
-        want = "gateway: TLS needs the module %s/lib/" % d
+        moddir = os.path.normpath(os.path.join(d, "bin", module_dir_rel()))
+        want = "gateway: TLS needs the module %s/muster-tls.so: " % moddir
         p = subprocess.run([exe, "--check", "-c", cfg], capture_output=True, text=True,
                            timeout=TIMEOUT, cwd=d)
         self.assertEqual(p.returncode, 1, p.stderr)
@@ -558,6 +577,14 @@ class TLSModule(Base):
                            cwd=d)
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertIn(want, p.stderr)
+        # A shared object that is not muster's module (here libcjson) in its place.
+        mod = os.path.join(moddir, "muster-tls.so")
+        os.makedirs(os.path.dirname(mod))
+        shutil.copy(cjson_path(), mod)
+        p = subprocess.run([exe, "--check", "-c", cfg], capture_output=True, text=True,
+                           timeout=TIMEOUT, cwd=d)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("gateway: TLS needs the module %s: no gw_tls_module in it" % mod, p.stderr)
 
 
 if __name__ == "__main__":
