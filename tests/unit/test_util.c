@@ -1,4 +1,5 @@
-/* Unit tests for util/: array growth, exact JSON integers, token bytes.
+/* Unit tests for util/: array growth, exact JSON integers, token bytes,
+ * SHA-1 (FIPS 180 vectors; the libcrypto behind it is opened on use).
  *
  * util_vec.c is included with realloc redirected, so an allocation
  * failure can be made to happen on demand. */
@@ -25,6 +26,7 @@ static void *test_realloc(void *p, size_t n) {
 
 #include "test.h"
 #include "util_json.h"
+#include "util_sha1.h"
 #include "util_token.h"
 
 /* ---- util_vec ---- */
@@ -257,6 +259,31 @@ TEST(token_strings) {
   CHECK_INT(util_is_token("a\0b", 3), 0);
 }
 
+/* ---- util_sha1 ---- */
+
+static void hex(const unsigned char *md, char *out) {
+  for (int i = 0; i < UTIL_SHA1_LEN; i++)
+    snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+TEST(sha1_vectors) {
+  unsigned char md[UTIL_SHA1_LEN];
+  char h[2 * UTIL_SHA1_LEN + 1];
+  CHECK_INT(util_sha1("abc", 3, NULL, 0, md), 0);
+  hex(md, h);
+  CHECK_STR(h, "a9993e364706816aba3e25717850c26c9cd0d89d");
+  CHECK_INT(util_sha1("", 0, NULL, 0, md), 0);
+  hex(md, h);
+  CHECK_STR(h, "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+  /* Two parts hash as their concatenation. */
+  static const char m[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  for (size_t cut = 0; cut <= sizeof(m) - 1; cut += 7) {
+    CHECK_INT(util_sha1(m, cut, m + cut, sizeof(m) - 1 - cut, md), 0);
+    hex(md, h);
+    CHECK_STR(h, "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
+  }
+}
+
 int main(void) {
   RUN(vec_first_growth_is_8);
   RUN(vec_doubles_to_cover_need);
@@ -273,5 +300,6 @@ int main(void) {
   RUN(tchar_every_byte);
   RUN(token_every_byte);
   RUN(token_strings);
+  RUN(sha1_vectors);
   return test_summary();
 }
