@@ -2,8 +2,9 @@
 the source tree into a temp dir (DEB_BUILD_OPTIONS="nocheck parallel=2",
 so the package build compiles the project once and runs no test suite);
 then the package is inspected: control fields, contents, conffiles,
-maintainer scripts, the unit, the binaries' hardening, and lintian must
-report no error. The source tree must be left as it was."""
+maintainer scripts, the unit, the binaries' hardening, the packaged
+muster opening its packaged TLS module, and lintian must report no
+error. The source tree must be left as it was."""
 import os
 import re
 import shutil
@@ -14,7 +15,8 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from musterproc import SRC, TIMEOUT  # noqa: E402
+from musterproc import SRC, TIMEOUT, free_port  # noqa: E402
+import tlscerts  # noqa: E402
 
 TOOLS = ("dpkg-buildpackage", "dh", "dpkg-deb", "lintian", "fakeroot")
 
@@ -140,6 +142,18 @@ class DebTest(unittest.TestCase):
                   env=dict(os.environ, PATH="/usr/bin:/bin"))
         self.assertEqual(out, "config ok\n")
         self.assertEqual(run(muster, "--version"), "muster %s\n" % self.version)
+
+    def test_packaged_muster_opens_the_packaged_tls_module(self):
+        """muster-tls.so is found from /usr/bin/muster in the package's own
+        layout (LIBDIR is lib/x86_64-linux-gnu there)."""
+        cert, key = tlscerts.CertFactory(self.out).leaf("a", ["a.test"])
+        path = os.path.join(self.out, "tls.json")
+        with open(path, "w") as f:
+            f.write('{"gateway": {"tls": {"listen": "127.0.0.1:%d", "certificates": '
+                    '[{"cert": "%s", "key": "%s"}]}}, "control": {"socket": "%s/s"}}'
+                    % (free_port(), cert, key, self.out))
+        out = run(os.path.join(self.data, "usr/bin/muster"), "--check", "-c", path)
+        self.assertEqual(out, "config ok\n")
 
     def test_binaries_are_release_builds_with_hardening(self):
         for b in ("muster", "musterctl", "dummy_service", "chat_service", "readmongo_service"):
