@@ -275,7 +275,7 @@ void gw_conn_flush_soon(struct gw_conn *c) {
 static void cork_drop(struct gw_conn *c) {
   for (size_t i = 0; i < c->ncork; i++)
     rt_buf_unref(c->cork[i]);
-  if (!c->flush_due)
+  if (!c->flush_due && !c->http1_drop)
     dirty_remove(c);
   c->ncork = 0;
   c->cork_bytes = 0;
@@ -315,6 +315,8 @@ void gw_conn_flush_all(struct gw_server *srv) {
   struct gw_conn *c;
   while ((c = TAILQ_FIRST(&srv->dirty)) != NULL) {
     dirty_remove(c);
+    if (c->http1_drop)
+      gw_conn_http1_free(c);
     if (c->flush_due) {
       c->flush_due = 0;
       if (!c->closing && c->proto->flush)
@@ -328,6 +330,26 @@ void gw_conn_flush_all(struct gw_server *srv) {
   }
 }
 
+/* ---- HTTP/1's state ---- */
+
+void gw_conn_http1_drop(struct gw_conn *c) {
+  if (c->h1 == NULL || c->http1_drop || c->closing)
+    return; /* a closing connection frees it with itself */
+  c->http1_drop = 1;
+  dirty_add(c);
+}
+
+void gw_conn_http1_free(struct gw_conn *c) {
+  c->http1_drop = 0;
+  if (c->h1 == NULL)
+    return;
+  gw_req_free(c->req);
+  ipc_buf_free(&c->h1->in);
+  free((struct gw_conn_http1 *)c->h1); /* h1 is the block's first member */
+  c->h1 = NULL;
+  c->req = NULL;
+}
+
 /* ---- Life cycle ---- */
 
 static void on_closed(uv_handle_t *h) {
@@ -337,6 +359,7 @@ static void on_closed(uv_handle_t *h) {
   c->proto->release(c);
   if (c->tp->release)
     c->tp->release(c);
+  gw_conn_http1_free(c);
   ipc_buf_free(&c->wq);
   ipc_buf_free(&c->wbuf);
   free(c->cork);
@@ -393,6 +416,7 @@ void gw_conn_close(struct gw_conn *c, int graceful) {
   if (graceful && c->linger && !c->lingering && start_linger(c) == 0)
     return;
   c->flush_due = 0;
+  c->http1_drop = 0; /* freed in on_closed: c leaves the dirty list now */
   cork_drop(c);
   tp_clean(c);
   LIST_REMOVE(c, link);
@@ -423,8 +447,13 @@ void gw_conn_start_proto(struct gw_conn *c) {
 
 void gw_conn_accept(struct gw_server *srv, uv_stream_t *listener, const struct gw_transport *tp) {
   struct gw_conn *c = calloc(1, sizeof(*c));
-  if (c == NULL)
-    return;
+  struct gw_conn_http1 *http1 = c ? calloc(1, sizeof(*http1)) : NULL;
+  if (http1 == NULL) {
+    free(c);
+    return; /* the connection waits in the backlog; the next accept tries again */
+  }
+  c->h1 = &http1->h1;
+  c->req = &http1->req;
   c->srv = srv;
   c->tp = tp ? tp : &plain;
   c->proto = &gw_h1_proto;

@@ -123,8 +123,12 @@ struct gw_conn {
   const struct gw_transport *tp; /* plain TCP, or TLS */
   const struct gw_proto *proto;  /* HTTP/1, or what it was upgraded to */
   char remote[48];               /* client IP */
-  struct gw_h1 h1;               /* HTTP/1 parsing state */
-  struct gw_req req;             /* the request being read or answered */
+  /* HTTP/1's state (struct gw_conn_http1): allocated with the connection,
+   * given back once it speaks another protocol (gw_conn_http1_drop), so an
+   * idle WebSocket does not carry a request. NULL after that. */
+  struct gw_h1 *h1;        /* HTTP/1 parsing state */
+  struct gw_req *req;      /* the request being read or answered */
+  unsigned http1_drop : 1; /* h1 and req are freed before the loop polls */
   /* ---- writing ---- */
   uv_write_t wreq;
   struct ipc_buf wq;    /* bytes waiting behind the write in flight */
@@ -155,6 +159,21 @@ struct gw_conn {
   unsigned tp_dirty : 1;        /* tp->flush is due before the loop polls */
   struct gw_h2 *h2;             /* HTTP/2 (gw_h2.c), or NULL */
 };
+
+/* What a connection needs while it speaks HTTP/1 (one allocation). */
+struct gw_conn_http1 {
+  struct gw_h1 h1;
+  struct gw_req req;
+};
+
+/* The connection speaks another protocol now (WebSocket, a tunnel,
+ * HTTP/2): its HTTP/1 state is freed before the loop polls — not at once,
+ * since the HTTP/1 code that switched may still be up the stack. What was
+ * left in h1->in must have been taken by then. */
+void gw_conn_http1_drop(struct gw_conn *c);
+
+/* Frees c's HTTP/1 state (buffers and the block) now. NULL-safe. */
+void gw_conn_http1_free(struct gw_conn *c);
 
 /* Accepts a connection on listener (one of srv's) with transport tp (NULL:
  * plain TCP) and starts it. */

@@ -25,8 +25,8 @@ static struct gw_conn *conn_of(llhttp_t *p) {
 
 /* Makes the parser stop; the request is refused with status and msg. */
 static int raise_err(struct gw_conn *c, int status, const char *msg) {
-  c->h1.err_status = status;
-  c->h1.err_msg = msg;
+  c->h1->err_status = status;
+  c->h1->err_msg = msg;
   return CB_ERROR;
 }
 
@@ -35,8 +35,8 @@ static int refuse(struct gw_conn *c, const char *why) {
 }
 
 static int count_header_bytes(struct gw_conn *c, size_t len) {
-  c->h1.header_bytes += (uint32_t)len;
-  if (c->h1.header_bytes > (uint64_t)c->srv->cfg->max_header_bytes)
+  c->h1->header_bytes += (uint32_t)len;
+  if (c->h1->header_bytes > (uint64_t)c->srv->cfg->max_header_bytes)
     return raise_err(c, 431, "request headers too large");
   return 0;
 }
@@ -44,12 +44,12 @@ static int count_header_bytes(struct gw_conn *c, size_t len) {
 /* The byte `back` places before at in the input stream, or '\0' when it
  * is out of reach (llhttp callbacks only see the current read). */
 static char byte_before(const struct gw_conn *c, const char *at, size_t back) {
-  size_t k = (size_t)(at - c->h1.feed_start);
+  size_t k = (size_t)(at - c->h1->feed_start);
   if (k >= back)
     return at[-(ptrdiff_t)back];
   if (back - k == 1)
-    return c->h1.feed_prev;
-  return back - k == 2 ? c->h1.feed_prev2 : '\0';
+    return c->h1->feed_prev;
+  return back - k == 2 ? c->h1->feed_prev2 : '\0';
 }
 
 /* ---- Timers ---- */
@@ -58,31 +58,31 @@ static void abandon_handler(struct gw_conn *c);
 
 static void on_header_timeout(uv_timer_t *t) {
   struct gw_conn *c = t->data;
-  if (c->h1.state == GW_H1_DISCARD || (c->h1.state == GW_H1_STREAMING && c->req.head_sent)) {
+  if (c->h1->state == GW_H1_DISCARD || (c->h1->state == GW_H1_STREAMING && c->req->head_sent)) {
     gw_conn_close(c, 1); /* a body that stalls after its answer began */
     return;
   }
-  if (c->h1.state == GW_H1_STREAMING)
+  if (c->h1->state == GW_H1_STREAMING)
     abandon_handler(c); /* its body stalled: the handler lets go, 408 */
-  else if (c->h1.state != GW_H1_READING)
+  else if (c->h1->state != GW_H1_READING)
     return;
-  c->req.keepalive = 0;
-  c->h1.state = GW_H1_BUSY;
-  gw_req_split_target(&c->req); /* what came of it, for the log */
-  gw_reply_error(&c->req, 408, "request not complete within header_timeout_ms", NULL);
+  c->req->keepalive = 0;
+  c->h1->state = GW_H1_BUSY;
+  gw_req_split_target(c->req); /* what came of it, for the log */
+  gw_reply_error(c->req, 408, "request not complete within header_timeout_ms", NULL);
   gw_conn_close(c, 1);
 }
 
 static void on_idle_timeout(uv_timer_t *t) {
   struct gw_conn *c = t->data;
-  if (c->h1.state == GW_H1_IDLE)
+  if (c->h1->state == GW_H1_IDLE)
     gw_conn_close(c, 1);
 }
 
 static void on_request_timeout(uv_timer_t *t) {
   struct gw_conn *c = t->data;
-  if (c->req.gen && c->req.gen->timeout)
-    c->req.gen->timeout(&c->req);
+  if (c->req->gen && c->req->gen->timeout)
+    c->req->gen->timeout(c->req);
 }
 
 static void header_timer(struct gw_conn *c) {
@@ -93,12 +93,12 @@ static void header_timer(struct gw_conn *c) {
 
 static int on_message_begin(llhttp_t *p) {
   struct gw_conn *c = conn_of(p);
-  c->h1.header_bytes = 0;
-  c->h1.in_field = 0;
-  c->h1.in_trailers = 0;
-  c->h1.err_status = 0;
-  if (c->h1.state == GW_H1_IDLE) {
-    c->h1.state = GW_H1_READING;
+  c->h1->header_bytes = 0;
+  c->h1->in_field = 0;
+  c->h1->in_trailers = 0;
+  c->h1->err_status = 0;
+  if (c->h1->state == GW_H1_IDLE) {
+    c->h1->state = GW_H1_READING;
     header_timer(c);
   }
   return 0;
@@ -107,7 +107,7 @@ static int on_message_begin(llhttp_t *p) {
 /* The method is known: an answer to HEAD has no body, even an error
  * raised before the request is complete. */
 static int on_method_complete(llhttp_t *p) {
-  conn_of(p)->req.is_head = p->method == HTTP_HEAD;
+  conn_of(p)->req->is_head = p->method == HTTP_HEAD;
   return 0;
 }
 
@@ -115,17 +115,17 @@ static int on_url(llhttp_t *p, const char *at, size_t len) {
   struct gw_conn *c = conn_of(p);
   if (count_header_bytes(c, len))
     return CB_ERROR;
-  if (c->req.url_len == 0 &&
+  if (c->req->url_len == 0 &&
       refuse(c, gw_strict_target_start(byte_before(c, at, 1), byte_before(c, at, 2))))
     return CB_ERROR;
-  ipc_buf_add(&c->req.hbuf, at, len);
-  c->req.url_len += (uint32_t)len;
+  ipc_buf_add(&c->req->hbuf, at, len);
+  c->req->url_len += (uint32_t)len;
   return 0;
 }
 
 /* A header line begins: a new entry in req->hdrs. */
 static int begin_header(struct gw_conn *c, const char *at) {
-  struct gw_req *req = &c->req;
+  struct gw_req *req = c->req;
   if (refuse(c, gw_strict_line_start(byte_before(c, at, 1), byte_before(c, at, 2))))
     return CB_ERROR;
   if (util_vec_reserve(&req->hdrs, &req->caphdrs, req->nhdrs + 1) != 0)
@@ -133,7 +133,7 @@ static int begin_header(struct gw_conn *c, const char *at) {
   struct gw_hdr *h = &req->hdrs[req->nhdrs++];
   h->name = h->value = (uint32_t)req->hbuf.len;
   h->nlen = h->vlen = 0;
-  c->h1.in_field = 1;
+  c->h1->in_field = 1;
   return 0;
 }
 
@@ -141,32 +141,32 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
   struct gw_conn *c = conn_of(p);
   if (count_header_bytes(c, len))
     return CB_ERROR;
-  if (c->h1.in_trailers) /* checked like a header, then dropped */
+  if (c->h1->in_trailers) /* checked like a header, then dropped */
     return refuse(c, gw_strict_name(at, len)) ? CB_ERROR : 0;
-  if (!c->h1.in_field && begin_header(c, at))
+  if (!c->h1->in_field && begin_header(c, at))
     return CB_ERROR;
   if (refuse(c, gw_strict_name(at, len)))
     return CB_ERROR;
-  ipc_buf_add(&c->req.hbuf, at, len);
-  c->req.hdrs[c->req.nhdrs - 1].nlen += (uint32_t)len;
+  ipc_buf_add(&c->req->hbuf, at, len);
+  c->req->hdrs[c->req->nhdrs - 1].nlen += (uint32_t)len;
   return 0;
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len) {
   struct gw_conn *c = conn_of(p);
-  struct gw_req *req = &c->req;
+  struct gw_req *req = c->req;
   if (count_header_bytes(c, len))
     return CB_ERROR;
   if (refuse(c, gw_strict_value(at, len, byte_before(c, at, 1))))
     return CB_ERROR;
-  if (c->h1.in_trailers)
+  if (c->h1->in_trailers)
     return 0;
-  if (req->nhdrs == 0 || (c->h1.in_field && req->hdrs[req->nhdrs - 1].nlen == 0))
+  if (req->nhdrs == 0 || (c->h1->in_field && req->hdrs[req->nhdrs - 1].nlen == 0))
     return raise_err(c, 400, "empty header name");
   struct gw_hdr *h = &req->hdrs[req->nhdrs - 1];
-  if (c->h1.in_field) {
+  if (c->h1->in_field) {
     h->value = (uint32_t)req->hbuf.len;
-    c->h1.in_field = 0;
+    c->h1->in_field = 0;
   }
   ipc_buf_add(&req->hbuf, at, len);
   h->vlen += (uint32_t)len;
@@ -177,13 +177,13 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
  * (send_continue); anything else: 417. */
 static int check_expect(struct gw_conn *c) {
   uint32_t len;
-  const char *expect = gw_req_header_at(&c->req, c->req.hdr_expect, &len);
-  c->h1.continue_due = 0;
+  const char *expect = gw_req_header_at(c->req, c->req->hdr_expect, &len);
+  c->h1->continue_due = 0;
   if (expect == NULL)
     return 0;
   if (len != 12 || strncasecmp(expect, "100-continue", 12) != 0)
     return raise_err(c, 417, "unsupported expectation");
-  c->h1.continue_due = c->req.http_minor >= 1;
+  c->h1->continue_due = c->req->http_minor >= 1;
   return 0;
 }
 
@@ -191,10 +191,10 @@ static int check_expect(struct gw_conn *c) {
 static void send_continue(struct gw_conn *c) {
   static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
   uv_buf_t b = uv_buf_init((char *)cont, sizeof(cont) - 1);
-  if (!c->h1.continue_due || c->req.head_sent || c->closing)
+  if (!c->h1->continue_due || c->req->head_sent || c->closing)
     return;
-  c->h1.continue_due = 0;
-  c->req.bytes_out += b.len;
+  c->h1->continue_due = 0;
+  c->req->bytes_out += b.len;
   gw_conn_writev(c, &b, 1);
 }
 
@@ -202,19 +202,19 @@ static void send_continue(struct gw_conn *c) {
  * their head (gw_req_offer_head). Returns 1 when one took it (state
  * STREAMING, or whatever its answer made it), else 0. */
 static int head_dispatch(struct gw_conn *c) {
-  c->h1.state = GW_H1_STREAMING; /* an answer now leaves the body to be dropped */
-  if (gw_req_offer_head(&c->req))
+  c->h1->state = GW_H1_STREAMING; /* an answer now leaves the body to be dropped */
+  if (gw_req_offer_head(c->req))
     return 1;
-  c->h1.state = GW_H1_READING;
+  c->h1->state = GW_H1_READING;
   return 0;
 }
 
 static int on_headers_complete(llhttp_t *p) {
   struct gw_conn *c = conn_of(p);
-  struct gw_req *req = &c->req;
+  struct gw_req *req = c->req;
   gw_req_index_headers(req);
   gw_req_split_target(req);
-  c->h1.in_trailers = 1; /* what header callbacks follow the body are trailers */
+  c->h1->in_trailers = 1; /* what header callbacks follow the body are trailers */
   if (p->http_major != 1)
     return raise_err(c, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
   req->http_minor = p->http_minor;
@@ -229,7 +229,7 @@ static int on_headers_complete(llhttp_t *p) {
   int has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
   req->body_len = (p->flags & F_CHUNKED) ? -1 : has_body ? (int64_t)p->content_length : 0;
   if (head_dispatch(c)) { /* the body streams to the handler: no max_body_bytes */
-    if (c->h1.state == GW_H1_STREAMING && has_body)
+    if (c->h1->state == GW_H1_STREAMING && has_body)
       send_continue(c);
   } else {
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > (uint64_t)c->srv->cfg->max_body_bytes)
@@ -239,7 +239,7 @@ static int on_headers_complete(llhttp_t *p) {
   /* A slow body is bounded like slow headers: by inactivity. (Without a
    * body the request is complete now: the header timer still runs and
    * the dispatch replaces it; timers are a share of the hot path.) */
-  if (has_body && c->h1.state != GW_H1_BUSY && c->h1.state != GW_H1_IDLE)
+  if (has_body && c->h1->state != GW_H1_BUSY && c->h1->state != GW_H1_IDLE)
     header_timer(c);
   return 0;
 }
@@ -247,7 +247,7 @@ static int on_headers_complete(llhttp_t *p) {
 /* ---- llhttp callbacks: the body ---- */
 
 static int on_chunk_header(llhttp_t *p) {
-  conn_of(p)->h1.chunk_left = p->content_length;
+  conn_of(p)->h1->chunk_left = p->content_length;
   return 0;
 }
 
@@ -255,8 +255,8 @@ static int on_chunk_header(llhttp_t *p) {
 
 static int on_body(llhttp_t *p, const char *at, size_t len) {
   struct gw_conn *c = conn_of(p);
-  struct gw_h1 *h = &c->h1;
-  if (h->state == GW_H1_READING && c->req.body.len + len > (uint64_t)c->srv->cfg->max_body_bytes)
+  struct gw_h1 *h = c->h1;
+  if (h->state == GW_H1_READING && c->req->body.len + len > (uint64_t)c->srv->cfg->max_body_bytes)
     return raise_err(c, 413, "request body too large");
   if ((p->flags & F_CHUNKED) && h->chunk_left >= len) {
     h->chunk_left -= len;
@@ -271,11 +271,11 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
     return h->discarded > DISCARD_MAX ? raise_err(c, 413, "request body too large") : 0;
   }
   if (h->state == GW_H1_STREAMING) {
-    c->req.gen->body(&c->req, at, len);
+    c->req->gen->body(c->req, at, len);
     return c->closing ? CB_ERROR : 0;
   }
-  ipc_buf_add(&c->req.body, at, len);
-  if (c->req.body.oom)
+  ipc_buf_add(&c->req->body, at, len);
+  if (c->req->body.oom)
     return raise_err(c, 500, "out of memory");
   return 0;
 }
@@ -284,17 +284,17 @@ static int on_message_complete(llhttp_t *p) {
   struct gw_conn *c = conn_of(p);
   /* muster is no forward proxy: after CONNECT the connection ends. */
   int keep = llhttp_should_keep_alive(p) && !c->srv->stopping && p->method != HTTP_CONNECT;
-  if (c->h1.state == GW_H1_DISCARD) { /* the answer went out: on to the next request */
-    c->h1.state = GW_H1_IDLE;
+  if (c->h1->state == GW_H1_DISCARD) { /* the answer went out: on to the next request */
+    c->h1->state = GW_H1_IDLE;
     if (!keep)
       gw_conn_close(c, 1);
     else
       gw_conn_timer(c, (uint64_t)c->srv->cfg->keepalive_timeout_ms, on_idle_timeout);
     return keep ? 0 : CB_ERROR;
   }
-  c->req.keepalive = keep;
-  c->h1.stream_end = c->h1.state == GW_H1_STREAMING; /* told from feed() */
-  return HPE_PAUSED;                                 /* one request at a time: answered in order */
+  c->req->keepalive = keep;
+  c->h1->stream_end = c->h1->state == GW_H1_STREAMING; /* told from feed() */
+  return HPE_PAUSED; /* one request at a time: answered in order */
 }
 
 void gw_h1_settings(llhttp_settings_t *s) {
@@ -317,7 +317,7 @@ static void drain_in(struct gw_conn *c);
 /* Reading from the client goes on unless `in` is full or the handler of a
  * streamed body holds too much. */
 static void update_reading(struct gw_conn *c) {
-  if (c->h1.reading_stopped || c->h1.body_paused)
+  if (c->h1->reading_stopped || c->h1->body_paused)
     gw_conn_pause(c);
   else
     gw_conn_resume(c);
@@ -328,21 +328,21 @@ static void update_reading(struct gw_conn *c) {
  * goes on; unless the client still waits for its 100 Continue (it may
  * never send the body) or muster stops: then it closes. */
 static void end_early(struct gw_conn *c) {
-  struct gw_req *req = &c->req;
-  int close_now = c->h1.continue_due || c->srv->stopping;
+  struct gw_req *req = c->req;
+  int close_now = c->h1->continue_due || c->srv->stopping;
   gw_req_log(req);
   gw_req_reset(req);
-  c->h1.continue_due = 0;
-  c->h1.body_paused = 0;
+  c->h1->continue_due = 0;
+  c->h1->body_paused = 0;
   if (c->closing)
     return;
   if (close_now) {
-    c->h1.state = GW_H1_IDLE;
+    c->h1->state = GW_H1_IDLE;
     gw_conn_close(c, 1);
     return;
   }
-  c->h1.state = GW_H1_DISCARD;
-  c->h1.discarded = 0;
+  c->h1->state = GW_H1_DISCARD;
+  c->h1->discarded = 0;
   header_timer(c);
   update_reading(c);
 }
@@ -350,12 +350,12 @@ static void end_early(struct gw_conn *c) {
 /* The end of a streamed body (feed, outside llhttp): the request is now
  * whole and being answered (BUSY); the handler hears of it. */
 static void end_stream(struct gw_conn *c) {
-  struct gw_req *req = &c->req;
-  c->h1.stream_end = 0;
-  c->h1.state = GW_H1_BUSY;
+  struct gw_req *req = c->req;
+  c->h1->stream_end = 0;
+  c->h1->state = GW_H1_BUSY;
   gw_conn_timer(c, 0, NULL); /* the handler's timeouts from here on */
-  if (c->h1.body_paused) {
-    c->h1.body_paused = 0;
+  if (c->h1->body_paused) {
+    c->h1->body_paused = 0;
     update_reading(c);
   }
   if (req->gen && req->gen->body)
@@ -365,17 +365,17 @@ static void end_stream(struct gw_conn *c) {
 /* The request was answered: log it, then read the next one or close.
  * Every request ends here. */
 static void req_end(struct gw_conn *c) {
-  struct gw_req *req = &c->req;
-  if (c->h1.state == GW_H1_STREAMING) {
+  struct gw_req *req = c->req;
+  if (c->h1->state == GW_H1_STREAMING) {
     end_early(c); /* answered before its body ended */
     return;
   }
-  if (c->h1.state != GW_H1_BUSY)
+  if (c->h1->state != GW_H1_BUSY)
     return; /* ended already (the connection closed while answering) */
   int keep = req->keepalive && !c->srv->stopping;
   gw_req_log(req);
   gw_req_reset(req);
-  c->h1.state = GW_H1_IDLE;
+  c->h1->state = GW_H1_IDLE;
   if (c->closing)
     return; /* closed while answering (slow client, write error) */
   if (!keep) {
@@ -383,8 +383,8 @@ static void req_end(struct gw_conn *c) {
     return;
   }
   gw_conn_timer(c, (uint64_t)c->srv->cfg->keepalive_timeout_ms, on_idle_timeout);
-  if (c->h1.reading_stopped) {
-    c->h1.reading_stopped = 0;
+  if (c->h1->reading_stopped) {
+    c->h1->reading_stopped = 0;
     gw_conn_resume(c);
   }
   drain_in(c);
@@ -394,20 +394,20 @@ static void req_end(struct gw_conn *c) {
 
 /* Answers a request the parser refused, then closes. */
 static void fail_parse(struct gw_conn *c, llhttp_errno_t e) {
-  struct gw_h1 *h = &c->h1;
+  struct gw_h1 *h = c->h1;
   int status = h->err_status ? h->err_status : 400;
   const char *msg = h->err_status ? h->err_msg : llhttp_get_error_reason(&h->parser);
   if (e == HPE_CLOSED_CONNECTION || h->state == GW_H1_DISCARD) {
     gw_conn_close(c, 1); /* bytes after a "Connection: close" request, or a bad dropped body */
     return;
   }
-  c->req.keepalive = 0;
+  c->req->keepalive = 0;
   if (h->state == GW_H1_STREAMING)
     abandon_handler(c); /* a bad streamed body: the handler lets go */
-  if (h->state != GW_H1_BUSY && !c->req.head_sent) {
+  if (h->state != GW_H1_BUSY && !c->req->head_sent) {
     h->state = GW_H1_BUSY;
-    gw_req_split_target(&c->req); /* what came of it, for the log */
-    gw_reply_error(&c->req, status, msg ? msg : "bad request", NULL);
+    gw_req_split_target(c->req); /* what came of it, for the log */
+    gw_reply_error(c->req, status, msg ? msg : "bad request", NULL);
   }
   gw_conn_close(c, 1);
 }
@@ -426,7 +426,7 @@ static void keep_prev(struct gw_h1 *h, const char *data, size_t off) {
  * the bytes consumed; the rest waits in `in`. Requests answered at once
  * (404, 503, health) let parsing go on within the same call. */
 static size_t feed(struct gw_conn *c, const char *data, size_t len) {
-  struct gw_h1 *h = &c->h1;
+  struct gw_h1 *h = c->h1;
   size_t off = 0;
   h->feeding = 1;
   h->feed_start = data;
@@ -465,7 +465,7 @@ static size_t feed(struct gw_conn *c, const char *data, size_t len) {
       continue;
     }
     h->state = GW_H1_BUSY; /* the header timer, if it fires now, does nothing */
-    gw_req_offer(&c->req); /* may answer at once and set IDLE again */
+    gw_req_offer(c->req);  /* may answer at once and set IDLE again */
   }
   keep_prev(h, data, off);
   h->feeding = 0;
@@ -474,7 +474,7 @@ static size_t feed(struct gw_conn *c, const char *data, size_t len) {
 
 /* Parses what waited in `in` while a request was being answered. */
 static void drain_in(struct gw_conn *c) {
-  struct gw_h1 *h = &c->h1;
+  struct gw_h1 *h = c->h1;
   if (h->in.len == 0 || h->feeding || c->closing)
     return;
   size_t n = feed(c, h->in.data, h->in.len);
@@ -485,27 +485,27 @@ static void drain_in(struct gw_conn *c) {
 
 /* Answers a connection over max_connections with 503 and closes it. */
 static void shed(struct gw_conn *c) {
-  c->req.keepalive = 0;
-  c->h1.state = GW_H1_BUSY;
-  gw_reply_error(&c->req, 503, "too many connections", &gw_retry_after);
+  c->req->keepalive = 0;
+  c->h1->state = GW_H1_BUSY;
+  gw_reply_error(c->req, 503, "too many connections", &gw_retry_after);
   gw_conn_close(c, 1);
 }
 
 static void h1_start(struct gw_conn *c) {
   struct gw_server *srv = c->srv;
-  llhttp_init(&c->h1.parser, HTTP_REQUEST, &srv->settings);
-  c->h1.parser.data = c;
-  c->req.conn = c;
-  c->req.srv = srv;
-  c->req.out = &h1_out;
-  c->req.instance = -1;
-  c->req.http_minor = 1;
-  c->req.hdr_host = c->req.hdr_expect = c->req.hdr_reqid = -1;
+  llhttp_init(&c->h1->parser, HTTP_REQUEST, &srv->settings);
+  c->h1->parser.data = c;
+  c->req->conn = c;
+  c->req->srv = srv;
+  c->req->out = &h1_out;
+  c->req->instance = -1;
+  c->req->http_minor = 1;
+  c->req->hdr_host = c->req->hdr_expect = c->req->hdr_reqid = -1;
   if (srv->nconns > (size_t)srv->cfg->max_connections) {
     shed(c);
     return;
   }
-  c->h1.state = GW_H1_READING; /* a connection that never sends is a slowloris too */
+  c->h1->state = GW_H1_READING; /* a connection that never sends is a slowloris too */
   header_timer(c);
 }
 
@@ -515,7 +515,7 @@ static void h1_start(struct gw_conn *c) {
  * taken: held while it may still be the preface, or handed over. */
 static int sniff_h2(struct gw_conn *c, const char *data, size_t len) {
   static const char pre[] = GW_H2_PREFACE;
-  struct gw_h1 *h = &c->h1;
+  struct gw_h1 *h = c->h1;
   size_t have = h->in.len, n = GW_H2_PREFACE_LEN - have;
   if (n > len)
     n = len;
@@ -537,7 +537,7 @@ static int sniff_h2(struct gw_conn *c, const char *data, size_t len) {
 }
 
 static void h1_on_data(struct gw_conn *c, const char *data, size_t len) {
-  struct gw_h1 *h = &c->h1;
+  struct gw_h1 *h = c->h1;
   if (!h->sniffed && sniff_h2(c, data, len))
     return;
   if (h->state == GW_H1_STREAMING || h->state == GW_H1_DISCARD)
@@ -557,44 +557,43 @@ static void h1_on_data(struct gw_conn *c, const char *data, size_t len) {
 }
 
 static void h1_stopping(struct gw_conn *c) {
-  c->req.keepalive = 0;
-  if (c->h1.state != GW_H1_BUSY && c->h1.state != GW_H1_STREAMING)
+  c->req->keepalive = 0;
+  if (c->h1->state != GW_H1_BUSY && c->h1->state != GW_H1_STREAMING)
     gw_conn_close(c, 1);
 }
 
 /* The handler of a request lets go of it (the request is not ended). */
 static void abandon_handler(struct gw_conn *c) {
-  const struct gw_gen *gen = c->req.gen;
-  c->req.gen = NULL;
+  const struct gw_gen *gen = c->req->gen;
+  c->req->gen = NULL;
   if (gen && gen->abandon)
-    gen->abandon(&c->req);
+    gen->abandon(c->req);
 }
 
 /* The connection closes with a request unanswered or half answered: the
  * handler lets go of it, and it is logged as what it was (499, nginx's
  * "client closed request", when nothing was sent). */
 static void h1_on_close(struct gw_conn *c) {
-  struct gw_req *req = &c->req;
-  if (c->h1.state != GW_H1_BUSY && c->h1.state != GW_H1_STREAMING)
+  struct gw_req *req = c->req;
+  if (c->h1->state != GW_H1_BUSY && c->h1->state != GW_H1_STREAMING)
     return;
   abandon_handler(c);
   if (!req->head_sent)
     req->status = 499;
   gw_req_log(req);
   gw_req_reset(req);
-  c->h1.state = GW_H1_IDLE;
+  c->h1->state = GW_H1_IDLE;
 }
 
 static void h1_release(struct gw_conn *c) {
-  gw_req_free(&c->req);
-  ipc_buf_free(&c->h1.in);
+  (void)c; /* gw_conn frees the HTTP/1 state with the connection */
 }
 
 /* The client took what was queued for it: the handler may send more. */
 static void h1_drained(struct gw_conn *c) {
-  if ((c->h1.state == GW_H1_BUSY || c->h1.state == GW_H1_STREAMING) && c->req.gen &&
-      c->req.gen->drained)
-    c->req.gen->drained(&c->req);
+  if ((c->h1->state == GW_H1_BUSY || c->h1->state == GW_H1_STREAMING) && c->req->gen &&
+      c->req->gen->drained)
+    c->req->gen->drained(c->req);
 }
 
 const struct gw_proto gw_h1_proto = {.name = "http/1.1",
@@ -686,8 +685,8 @@ static void h1_stream_start(struct gw_req *req, int status, const struct ipc_hea
                             int64_t clen) {
   struct ipc_buf *b = &req->srv->head;
   int bodyless = status == 204 || status == 304;
-  if (req->conn->h1.state != GW_H1_STREAMING) /* (there, the timer bounds the body) */
-    gw_conn_timer(req->conn, 0, NULL);        /* the timeout bounded the head, not the stream */
+  if (req->conn->h1->state != GW_H1_STREAMING) /* (there, the timer bounds the body) */
+    gw_conn_timer(req->conn, 0, NULL);         /* the timeout bounded the head, not the stream */
   if (put_head(req, b, status, h, nh, bodyless ? BODY_NONE : clen >= 0 ? clen : BODY_STREAM) != 0) {
     head_failed(req);
     return;
@@ -737,17 +736,18 @@ static void h1_switch(struct gw_req *req, const struct ipc_header *h, size_t nh,
   gw_req_log(req);
   gw_req_reset(req);
   gw_req_free(req); /* a WebSocket keeps no HTTP buffers */
-  c->h1.state = GW_H1_IDLE;
+  c->h1->state = GW_H1_IDLE;
   gw_conn_timer(c, 0, NULL);
-  if (c->h1.reading_stopped) {
-    c->h1.reading_stopped = 0;
+  if (c->h1->reading_stopped) {
+    c->h1->reading_stopped = 0;
     gw_conn_resume(c);
   }
   gw_conn_set_proto(c, p);
+  gw_conn_http1_drop(c); /* what is left in h1->in, p's start takes at once */
 }
 
 static void h1_timer(struct gw_req *req, uint64_t ms) {
-  if (req->conn->h1.state == GW_H1_STREAMING)
+  if (req->conn->h1->state == GW_H1_STREAMING)
     return; /* the timer bounds the body's gaps until it is complete */
   gw_conn_timer(req->conn, ms, ms ? on_request_timeout : NULL);
 }
@@ -759,11 +759,11 @@ static size_t h1_queued(const struct gw_req *req) {
 /* Stops or resumes reading a streamed body (the handler is full or not). */
 static void h1_pause_body(struct gw_req *req, int pause) {
   struct gw_conn *c = req->conn;
-  if (c->h1.state != GW_H1_STREAMING)
+  if (c->h1->state != GW_H1_STREAMING)
     pause = 0;
-  if (c->h1.body_paused == (unsigned)pause || c->closing)
+  if (c->h1->body_paused == (unsigned)pause || c->closing)
     return;
-  c->h1.body_paused = (unsigned)pause;
+  c->h1->body_paused = (unsigned)pause;
   if (pause)
     gw_conn_timer(c, 0, NULL); /* not the client's gap: the handler's side bounds it */
   else

@@ -1136,8 +1136,6 @@ static void h2_on_close(struct gw_conn *c) {
 
 static void h2_release(struct gw_conn *c) {
   struct gw_h2 *h2 = c->h2;
-  gw_req_free(&c->req);
-  ipc_buf_free(&c->h1.in);
   if (h2 == NULL)
     return;
   h2->dead = 1;
@@ -1157,8 +1155,9 @@ const struct gw_proto gw_h2_proto = {.name = "h2",
                                      .flush = h2_flush};
 
 void gw_h2_start_on(struct gw_conn *c) {
-  gw_req_free(&c->req); /* what HTTP/1 held for its first request */
-  ipc_buf_free(&c->h1.in);
+  gw_req_free(c->req); /* what HTTP/1 held for its first request */
+  ipc_buf_free(&c->h1->in);
+  gw_conn_http1_drop(c);
   gw_conn_timer(c, 0, NULL);
   gw_conn_set_proto(c, &gw_h2_proto);
 }

@@ -118,8 +118,6 @@ static void t_on_close(struct gw_conn *c) {
 
 static void t_release(struct gw_conn *c) {
   side_gone(tunnel_of(c));
-  gw_req_free(&c->req);
-  ipc_buf_free(&c->h1.in);
 }
 
 /* The client took what waited for it: the program's bytes go on. */
@@ -156,10 +154,10 @@ void gw_tunnel_start(struct gw_req *req, struct gw_up_conn *uc, const struct ipc
   req->srv->tunnels++;
   gw_req_switch(req, h, nh, &tunnel_proto); /* the 101; c is a tunnel from here */
   if (n > 0 && !c->closing)
-    up_read(uc, rest, n);                /* what the program sent after its head */
-  if (c->h1.in.len > 0 && !c->closing) { /* what the client sent after its request */
-    struct ipc_buf in = c->h1.in;
-    ipc_buf_init(&c->h1.in);
+    up_read(uc, rest, n);                 /* what the program sent after its head */
+  if (c->h1->in.len > 0 && !c->closing) { /* what the client sent after its request */
+    struct ipc_buf in = c->h1->in;
+    ipc_buf_init(&c->h1->in);
     t_on_data(c, in.data, in.len);
     ipc_buf_free(&in);
   }

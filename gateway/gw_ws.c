@@ -413,8 +413,6 @@ static void ws_release(struct gw_conn *c) {
   ipc_buf_free(&ws->q);
   free(ws->meta);
   free(ws);
-  gw_req_free(&c->req);
-  ipc_buf_free(&c->h1.in);
 }
 
 /* ---- Accepting ---- */
@@ -508,9 +506,9 @@ void gw_ws_accept(struct gw_req *req, struct sup_instance *inst, const struct ip
   gw_req_switch(req, h, nh, &gw_ws_proto); /* the 101; c is a WebSocket from here */
   const cJSON *room, *rooms = cJSON_GetObjectItemCaseSensitive(m->ws, "join");
   cJSON_ArrayForEach(room, rooms) join(ws, room->valuestring);
-  if (c->h1.in.len > 0 && !c->closing) { /* frames that came with the handshake */
-    struct ipc_buf in = c->h1.in;
-    ipc_buf_init(&c->h1.in);
+  if (c->h1->in.len > 0 && !c->closing) { /* frames that came with the handshake */
+    struct ipc_buf in = c->h1->in;
+    ipc_buf_init(&c->h1->in);
     ws_on_data(c, in.data, in.len);
     ipc_buf_free(&in);
   }
