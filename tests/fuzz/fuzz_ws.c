@@ -112,9 +112,9 @@ static void record(struct outcome *o, unsigned op, unsigned code, const void *p,
 /* Reads the record at *off: 1 with its fields, 0 at the end. */
 static int next_record(const struct ipc_buf *log, size_t *off, unsigned *op, unsigned *code,
                        const char **p, size_t *n) {
-  const uint8_t *h = (const uint8_t *)log->data + *off;
   if (*off + 7 > log->len)
-    return 0;
+    return 0; /* (log->data may be NULL: nothing was logged) */
+  const uint8_t *h = (const uint8_t *)log->data + *off;
   *op = h[0];
   *code = (unsigned)h[1] << 8 | h[2];
   *n = (size_t)h[3] << 24 | (size_t)h[4] << 16 | (size_t)h[5] << 8 | h[6];
@@ -435,7 +435,7 @@ static void ws_run_feed(struct ws_run *w, const uint8_t *p, size_t n) {
   if (w->o.state != OPEN)
     return;
   w->at = p;
-  w->end = p + n;
+  w->end = n ? p + n : p; /* p may be NULL with n 0 */
   int rc = wslay_event_recv(w->ctx);
   FUZZ_CHECK(rc == 0 || rc == WSLAY_ERR_CALLBACK_FAILURE, "wslay_event_recv: %d", rc);
   if (!w->client)
