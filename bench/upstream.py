@@ -12,10 +12,11 @@ id to the app, the id in the answer (nginx `proxy_set_header`/`add_header`
 with `$request_id`, HAProxy `option forwardfor` and `unique-id-header`);
 BENCH_PEERS_BARE=1 leaves that out (the app then parses three headers fewer
 behind them than behind muster). TCP: muster's TCP route and HAProxy
-`mode tcp` in front of bench/tcp_sink.js (2 instances): MB/s through one connection
-and connections/s (bench/tcp_client.c). The proxies' CPU time per request
-is read from /proc. BENCH_PIN=N puts each proxy's process (not the Node
-processes) on CPU N for the HTTP rounds: a diagnostic, not the default. BENCH_ROUNDS interleaved rounds (default 5); medians,
+`mode tcp` in front of bench/tcp_sink.js (2 instances): MB/s through one
+connection and connections/s (bench/tcp_client.c). The proxies' CPU time
+per request is read from /proc. BENCH_PIN=N puts each proxy's process (not
+the Node processes) on CPU N for the HTTP rounds: a diagnostic, not the
+default. BENCH_ROUNDS interleaved rounds (default 5); medians,
 ratios, MET/NOT MET against the targets."""
 import json
 import os

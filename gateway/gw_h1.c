@@ -734,8 +734,7 @@ static void h1_switch(struct gw_req *req, const struct ipc_header *h, size_t nh,
   uv_buf_t v = uv_buf_init(b->data, (unsigned)b->len);
   out(req, &v, 1);
   gw_req_log(req);
-  gw_req_reset(req);
-  gw_req_free(req); /* a WebSocket keeps no HTTP buffers */
+  gw_req_reset(req); /* its buffers go with the HTTP/1 state (the drop below) */
   c->h1->state = GW_H1_IDLE;
   gw_conn_timer(c, 0, NULL);
   if (c->h1->reading_stopped) {

@@ -1155,9 +1155,7 @@ const struct gw_proto gw_h2_proto = {.name = "h2",
                                      .flush = h2_flush};
 
 void gw_h2_start_on(struct gw_conn *c) {
-  gw_req_free(c->req); /* what HTTP/1 held for its first request */
-  ipc_buf_free(&c->h1->in);
-  gw_conn_http1_drop(c);
+  gw_conn_http1_drop(c); /* what HTTP/1 held for its first request */
   gw_conn_timer(c, 0, NULL);
   gw_conn_set_proto(c, &gw_h2_proto);
 }

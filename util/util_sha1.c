@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <openssl/evp.h> /* the prototypes only: nothing is linked */
 #include <openssl/opensslv.h>
@@ -57,7 +58,6 @@ int util_sha1(const void *p1, size_t n1, const void *p2, size_t n2,
   crypto.ctx_free(ctx);
   if (!ok || len != UTIL_SHA1_LEN)
     return -1;
-  for (size_t i = 0; i < UTIL_SHA1_LEN; i++)
-    out[i] = md[i];
+  memcpy(out, md, UTIL_SHA1_LEN);
   return 0;
 }

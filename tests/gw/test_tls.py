@@ -451,11 +451,7 @@ class TLSCheck(Base):
     def check(self, cert, key):
         d = tempfile.mkdtemp(prefix="muster-tls-check-")
         self.addCleanup(shutil.rmtree, d, True)
-        cfg = os.path.join(d, "muster.json")
-        with open(cfg, "w") as f:
-            f.write('{"gateway": {"tls": {"listen": "127.0.0.1:%d", "certificates": '
-                    '[{"cert": "%s", "key": "%s"}]}}, "control": {"socket": "run/s"}}'
-                    % (free_port(), cert, key))
+        cfg = tlscerts.write_tls_config(os.path.join(d, "muster.json"), cert, key, "run/s")
         p = subprocess.run([bin_path("muster"), "--check", "-c", cfg], capture_output=True,
                            text=True, timeout=TIMEOUT)
         return p.returncode, p.stdout + p.stderr
@@ -560,12 +556,9 @@ class TLSModule(Base):
         os.mkdir(os.path.join(d, "bin"))
         exe = os.path.join(d, "bin", "muster")
         shutil.copy(bin_path("muster"), exe)
-        cfg = os.path.join(d, "muster.json")
-        with open(cfg, "w") as f:
-            f.write('{"gateway": {"listen": "127.0.0.1:%d", "tls": {"listen": "127.0.0.1:%d", '
-                    '"certificates": [{"cert": "%s", "key": "%s"}]}}, "control": {"socket": '
-                    '"run/s"}, "logs": {"dir": "logs"}}'
-                    % ((free_port(), free_port()) + self.certs["a"]))
+        cfg = tlscerts.write_tls_config(os.path.join(d, "muster.json"), *self.certs["a"], "run/s",
+                                        listen="127.0.0.1:%d" % free_port(),
+                                        logs={"dir": "logs"})
         moddir = os.path.normpath(os.path.join(d, "bin", module_dir_rel()))
         want = "gateway: TLS needs the module %s/muster-tls.so: " % moddir
         p = subprocess.run([exe, "--check", "-c", cfg], capture_output=True, text=True,

@@ -3,9 +3,12 @@ directory of the test's: a root CA, an intermediate CA under it, and leaf
 certificates the intermediate signs (so a cert file holding leaf +
 intermediate is a real chain a client that trusts only the root must be
 sent). Leaves may be expired or expire soon (`openssl ca` sets the dates)."""
+import json
 import os
 import ssl
 import subprocess
+
+from musterproc import free_port
 
 CA_CONF = """
 [ req ]
@@ -113,6 +116,21 @@ class CertFactory:
             with open(cert, "a") as f, open(self.inter) as i:
                 f.write(i.read())
         return cert, key
+
+
+def write_tls_config(path, cert, key, control_socket, **top):
+    """A muster config at path whose gateway has TLS on a free port with
+    the pair (cert, key); top adds to the gateway section ("listen") or the
+    top level (anything else). For `muster --check` and starts."""
+    cfg = {"gateway": {"tls": {"listen": "127.0.0.1:%d" % free_port(),
+                               "certificates": [{"cert": cert, "key": key}]}},
+           "control": {"socket": control_socket}}
+    if "listen" in top:
+        cfg["gateway"]["listen"] = top.pop("listen")
+    cfg.update(top)
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    return path
 
 
 def leaf_der(cert_path):

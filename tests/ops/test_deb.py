@@ -15,7 +15,7 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from musterproc import SRC, TIMEOUT, free_port  # noqa: E402
+from musterproc import SRC, TIMEOUT  # noqa: E402
 import tlscerts  # noqa: E402
 
 TOOLS = ("dpkg-buildpackage", "dh", "dpkg-deb", "lintian", "fakeroot")
@@ -147,11 +147,8 @@ class DebTest(unittest.TestCase):
         """muster-tls.so is found from /usr/bin/muster in the package's own
         layout (LIBDIR is lib/x86_64-linux-gnu there)."""
         cert, key = tlscerts.CertFactory(self.out).leaf("a", ["a.test"])
-        path = os.path.join(self.out, "tls.json")
-        with open(path, "w") as f:
-            f.write('{"gateway": {"tls": {"listen": "127.0.0.1:%d", "certificates": '
-                    '[{"cert": "%s", "key": "%s"}]}}, "control": {"socket": "%s/s"}}'
-                    % (free_port(), cert, key, self.out))
+        path = tlscerts.write_tls_config(os.path.join(self.out, "tls.json"), cert, key,
+                                         os.path.join(self.out, "s"))
         out = run(os.path.join(self.data, "usr/bin/muster"), "--check", "-c", path)
         self.assertEqual(out, "config ok\n")
 

@@ -121,11 +121,8 @@ class InstallTest(unittest.TestCase):
         self.assertEqual(len(mods), 1, mods)
         self.assertEqual(os.path.basename(os.path.dirname(mods[0])), "muster")
         cert, key = tlscerts.CertFactory(self.dest).leaf("a", ["a.test"])
-        path = os.path.join(self.dest, "tls.json")
-        with open(path, "w") as f:
-            json.dump({"gateway": {"tls": {"listen": "127.0.0.1:%d" % free_port(),
-                                           "certificates": [{"cert": cert, "key": key}]}},
-                       "control": {"socket": os.path.join(self.dest, "s")}}, f)
+        path = tlscerts.write_tls_config(os.path.join(self.dest, "tls.json"), cert, key,
+                                         os.path.join(self.dest, "s"))
         check = subprocess.run([os.path.join(self.root, "bin/muster"), "--check", "-c", path],
                                capture_output=True, text=True, timeout=TIMEOUT)
         self.assertEqual((check.returncode, check.stdout), (0, "config ok\n"), check.stderr)
