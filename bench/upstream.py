@@ -16,7 +16,8 @@ behind them than behind muster). TCP: muster's TCP route and HAProxy
 connection and connections/s (bench/tcp_client.c). The proxies' CPU time
 per request is read from /proc. BENCH_PIN=N puts each proxy's process (not
 the Node processes) on CPU N for the HTTP rounds: a diagnostic, not the
-default. BENCH_ROUNDS interleaved rounds (default 5); medians,
+default. BENCH_ROUNDS interleaved rounds (default 5), each starting with
+the next proxy (so none always follows the TCP rounds); medians,
 ratios, MET/NOT MET against the targets."""
 import json
 import os
