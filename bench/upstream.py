@@ -16,9 +16,13 @@ behind them than behind muster). TCP: muster's TCP route and HAProxy
 connection and connections/s (bench/tcp_client.c). The proxies' CPU time
 per request is read from /proc. BENCH_PIN=N puts each proxy's process (not
 the Node processes) on CPU N for the HTTP rounds: a diagnostic, not the
-default. BENCH_ROUNDS interleaved rounds (default 5), each starting with
-the next proxy (so none always follows the TCP rounds); medians,
-ratios, MET/NOT MET against the targets."""
+default. BENCH_LIMIT=N caps the requests each Node process holds at N,
+the rest waiting in the proxy's queue (muster `max_inflight`, HAProxy
+`maxconn` per server; nginx has no such queue and is left as it is): the
+tuning docs/http.md describes for CPU-bound programs. BENCH_ROUNDS
+interleaved rounds (default 5), each starting with the next proxy (so
+none always follows the TCP rounds); medians, ratios, MET/NOT MET against
+the targets."""
 import json
 import os
 import re
@@ -45,6 +49,7 @@ STREAM_MB = int(os.environ.get("BENCH_STREAM_MB", "512"))
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 BARE = os.environ.get("BENCH_PEERS_BARE") == "1"
 PIN = os.environ.get("BENCH_PIN")  # a CPU for the proxies' processes (see pin)
+LIMIT = int(os.environ.get("BENCH_LIMIT", "0"))  # requests per Node process, 0: no cap
 NGINX_SAME_WORK = """
                  proxy_set_header X-Request-Id $request_id;
                  proxy_set_header X-Forwarded-For $remote_addr;
@@ -131,6 +136,8 @@ def muster(app, tcp=False):
     d = tempfile.mkdtemp(prefix="muster-bench-")
     port, base = free_port(), ports(2)
     svc = {"name": "app", "command": ["node", app], "instances": 2, "upstream": {"port": base}}
+    if LIMIT and not tcp:
+        svc["max_inflight"] = LIMIT
     cfg = {"gateway": {"listen": "127.0.0.1:%d" % port, "access_log": None},
            "control": {"socket": "m.sock"}, "logs": {"dir": "logs"}, "services": [svc]}
     if tcp:
@@ -180,6 +187,7 @@ def haproxy(app, mode="http"):
     # The same work as muster's: x-forwarded-for, x-forwarded-proto and a
     # request id to the app, the id in the answer too.
     same = mode == "http" and not BARE
+    cap = " maxconn %d" % LIMIT if LIMIT and mode == "http" else ""
     extra = "  http-reuse always\n  option http-keep-alive\n" if mode == "http" else ""
     extra += ("  option forwardfor\n  unique-id-format %{+X}o%Ts%rt\n"
               "  unique-id-header X-Request-Id\n" if same else "")
@@ -199,9 +207,9 @@ defaults
 %s  default_backend b
 backend b
   balance leastconn
-  server s0 127.0.0.1:%d
-  server s1 127.0.0.1:%d
-""" % (mode, extra, port, front, base, base + 1))
+  server s0 127.0.0.1:%d%s
+  server s1 127.0.0.1:%d%s
+""" % (mode, extra, port, front, base, cap, base + 1, cap))
     p = spawn([HAPROXY, "-db", "-f", conf])
     started([p] + ps, d, lambda: wait_http(port, "/") if mode == "http" else wait_port(port))
     return [p] + ps, p.pid, port, d
@@ -266,7 +274,9 @@ def report_http(runs):
     print("HTTP: wrk -t1 -c64 -d%s, keep-alive, 2 Node instances; median of %d rounds; %s%s"
           % (DURATION, ROUNDS, "peers bare (BENCH_PEERS_BARE=1)" if BARE else
              "peers send x-forwarded-for/-proto and a request id as muster does",
-             "; each proxy's process on CPU %s (BENCH_PIN)" % PIN if PIN else ""))
+             "; each proxy's process on CPU %s (BENCH_PIN)" % PIN if PIN else "")
+          + ("; at most %d requests per Node process behind muster and HAProxy, the rest queued "
+             "in the proxy (BENCH_LIMIT; nginx uncapped)" % LIMIT if LIMIT else ""))
     print("%-8s %-5s %10s %9s %12s  %s" % ("proxy", "meth", "req/s", "p99 ms", "CPU us/req",
                                            "errors"))
     res = {}

@@ -746,8 +746,8 @@ static void h1_switch(struct gw_req *req, const struct ipc_header *h, size_t nh,
 }
 
 static void h1_timer(struct gw_req *req, uint64_t ms) {
-  if (req->conn->h1->state == GW_H1_STREAMING)
-    return; /* the timer bounds the body's gaps until it is complete */
+  if (req->conn->h1->state == GW_H1_STREAMING && !req->conn->h1->body_paused)
+    return; /* the timer bounds the body's gaps until it is complete (or paused) */
   gw_conn_timer(req->conn, ms, ms ? on_request_timeout : NULL);
 }
 

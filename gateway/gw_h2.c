@@ -601,7 +601,10 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id, const 
       consume(h2, id, len); /* answered already, or not a request: dropped */
     return 0;
   }
-  body_timer(st); /* the longest gap is bounded, not the body's whole time */
+  /* The longest gap is bounded, not the body's whole time; while the
+   * handler paused the body, its own timer runs instead (h2_pause_body). */
+  if (st->state != ST_STREAMING || !st->body_paused)
+    body_timer(st);
   if (st->state == ST_STREAMING) {
     if (st->body_paused || st->held.len > 0) {
       ipc_buf_add(&st->held, data, len); /* bounded by its window: not consumed */
@@ -938,8 +941,8 @@ static void h2_switch(struct gw_req *req, const struct ipc_header *h, size_t nh,
 
 static void h2_timer(struct gw_req *req, uint64_t ms) {
   struct h2_stream *st = stream_of(req);
-  if (st->state == ST_STREAMING || st->state == ST_DONE)
-    return; /* the timer bounds the body's gaps until it is complete */
+  if ((st->state == ST_STREAMING && !st->body_paused) || st->state == ST_DONE)
+    return; /* the timer bounds the body's gaps until it is complete (or paused) */
   if (ms)
     uv_timer_start(&st->timer, on_req_timeout, ms, 0);
   else

@@ -260,6 +260,11 @@ void gw_svc_rearm(struct gw_req *req) {
   gw_req_timer(req, spent < limit ? limit - spent : 1);
 }
 
+int gw_svc_overdue(const struct gw_req *req) {
+  const struct gw_qent *e = &req->sv.qe;
+  return e->waited_ms + (now_ms(req) - e->since_ms) >= (uint64_t)req->srv->cfg->queue_timeout_ms;
+}
+
 void gw_svc_expired(struct gw_req *req) {
   struct gw_svc *gs = req->sv.gs;
   char suffix[64];

@@ -138,6 +138,10 @@ void gw_svc_rearm(struct gw_req *req);
 /* The request timer of a waiting req fired: 503. */
 void gw_svc_expired(struct gw_req *req);
 
+/* 1 when a waiting req has spent queue_timeout_ms in the queue (checked
+ * where no timer runs for it: while its body streams in). */
+int gw_svc_overdue(const struct gw_req *req);
+
 /* A new request of gs: counted for the budget; answered 502 at once when
  * its method and path are quarantined. Returns 1 when answered. */
 int gw_svc_admit(struct gw_req *req);

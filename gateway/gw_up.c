@@ -178,6 +178,8 @@ static void check_up_queue(struct gw_req *req) {
   if (!u->paused_up && queued > GW_UP_HIGH && !u->body_end) {
     u->paused_up = 1;
     gw_req_pause_body(req, 1);
+    if (req->sv.qe.queued) /* gw_svc: no gap of the client's now; the wait's timer runs */
+      gw_svc_rearm(req);
   }
 }
 
@@ -254,22 +256,22 @@ static int attempt(struct gw_req *req, struct sup_instance *avoid, int fresh, si
   return 0;
 }
 
-/* 1 when req may wait in its service's queue: its body is complete (the
- * request timer bounds the wait; it does not run while a body streams). */
-static int may_wait(const struct gw_req *req) {
+/* 1 when req's body is complete (or it has none): the request timer
+ * runs for it (while a body streams it bounds the body's gaps). */
+static int body_whole(const struct gw_req *req) {
   return req->body_len == 0 || req->u.up.body_end;
 }
 
 /* attempt(); when no instance can take req (or others wait before it),
- * it waits for one, or gets its 503. */
+ * it waits for one, or gets its 503. A body that is still arriving waits
+ * with it, kept as when connecting (send_up: reading pauses past
+ * GW_UP_HIGH); its wait is bounded by the request timer once it is
+ * complete or paused, else at each of its pieces (on_client_body). */
 static void try_send(struct gw_req *req, struct sup_instance *avoid, int fresh, size_t *cursor) {
   int full = 0;
   if ((fresh || gw_svc_queued(req->sv.gs) == 0) && attempt(req, avoid, fresh, cursor, &full) == 0)
     return;
-  if (may_wait(req))
-    gw_svc_wait(req, full, up_of(req)->tries > 0); /* gw_svc: the queue, or the 503 */
-  else
-    unavailable(req, full, "");
+  gw_svc_wait(req, full, up_of(req)->tries > 0); /* gw_svc: the queue, or the 503 */
 }
 
 /* gw_svc's operations for an upstream request. */
@@ -357,7 +359,7 @@ static void failed(struct gw_req *req, int err, int never) {
     u->fresh_tries++;
     req->srv->up.retries++;
     try_send(req, avoid, 1, &cursor);
-  } else if (elsewhere && u->inst && may_wait(req)) {
+  } else if (elsewhere && u->inst && body_whole(req)) {
     u->verdict = 1; /* is its instance dying? it keeps holding it until told */
     gw_req_timer(req, VERDICT_MS);
   } else {
@@ -618,6 +620,10 @@ static void on_client_body(struct gw_req *req, const char *data, size_t len) {
       uv_buf_t b = uv_buf_init("0\r\n\r\n", 5);
       send_up(req, &b, 1);
     }
+    return;
+  }
+  if (req->sv.qe.queued && gw_svc_overdue(req)) {
+    gw_svc_expired(req); /* gw_svc: 503 (the rest of the body is not wanted) */
     return;
   }
   u->body_in += len;

@@ -4,8 +4,10 @@
 //   GET /slow?ms=N   the same after N ms
 //   GET /crash       process.exit(1) while handling it: a query of death
 //   GET /count       {"pid", "seen"}: requests this process was sent before
+//   POST /sink       {"pid", "bytes", "sha256"} of the body it read
 // READY_DELAY_MS delays the listen (its port is not ready meanwhile).
 'use strict';
+const crypto = require('crypto');
 const http = require('http');
 
 let seen = 0;
@@ -26,6 +28,11 @@ const server = http.createServer((req, res) => {
   } else if (url.pathname === '/slow') {
     const ms = Number(url.searchParams.get('ms') || 100);
     setTimeout(() => json(res, {pid: process.pid, instance, slept: ms}), ms);
+  } else if (url.pathname === '/sink') {
+    const hash = crypto.createHash('sha256');
+    let bytes = 0;
+    req.on('data', (d) => { bytes += d.length; hash.update(d); });
+    req.on('end', () => json(res, {pid: process.pid, bytes, sha256: hash.digest('hex')}));
   } else if (url.pathname === '/count') {
     json(res, {pid: process.pid, instance, seen: before});
   } else {

@@ -5,9 +5,13 @@ checks them for IPC services. The real muster binary with
 tests/helpers/crashy_upstream.js instances (plain Node `http`); events
 are awaited (a response, a log line, an event), state that has no event
 (`status`) is polled, bounded."""
+import hashlib
+import json
 import os
+import select
 import signal
 import sys
+import threading
 import unittest
 
 sys.dont_write_bytecode = True
@@ -15,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "gw"))
 from uplib import NODE, SRC, Muster, up_svc  # noqa: E402
-from gwtest import GatewayCase, gw, wait_gateway, wait_ready  # noqa: E402
+from gwtest import GatewayCase, gateway_addr, gw, wait_gateway, wait_ready  # noqa: E402
 from musterproc import poll_until  # noqa: E402
 from test_resilience import (admin, check_budget_storm, check_query_of_death,  # noqa: E402
                              check_queue_bound_and_timeout, leave_the_queue, metric,
@@ -127,6 +131,123 @@ class QueueTest(GatewayCase):
             self.assertEqual(self.read(held).status, 200)
             r = self.read(nxt)
             self.assertEqual((r.status, r.json()["seen"]), (200, 1), r)
+
+
+    def hold_the_slot(self, m, ms):
+        """A request holding web's only slot (max_inflight 1) for ms."""
+        held = self.client(m)
+        held.send(b"GET /slow?ms=%d HTTP/1.1\r\nHost: t\r\n\r\n" % ms)
+        poll_until(lambda: status_of(m, "web")["instances"][0]["inflight"] == 1,
+                   what="the slow request in flight")
+        return held
+
+    def test_post_whose_body_is_still_arriving_waits_and_passes_whole(self):
+        # The POST's head comes while the only slot is taken: it waits with
+        # its body still arriving (2 MiB, past what muster keeps before it
+        # stops reading), then goes up whole once the slot frees.
+        # (header_timeout_ms 1000 bounds the gaps of what the client sends,
+        # not the time muster holds the body: the slot frees at 2.5 s.)
+        body = bytes(range(256)) * 8192
+        with Muster([web(max_inflight=1)],
+                    gateway=gw(queue_timeout_ms=20000, header_timeout_ms=1000)).start() as m:
+            wait_ready(m, "web")
+            held = self.hold_the_slot(m, 2500)
+            post = self.client(m)
+            post.send(b"POST /sink HTTP/1.1\r\nHost: t\r\ncontent-length: %d\r\n\r\n"
+                      % len(body) + body[:1000])
+            poll_until(lambda: queued(m) == 1, what="the POST queued")
+            sender = threading.Thread(target=post.send, args=(body[1000:],))
+            sender.start()
+            self.addCleanup(sender.join, 30)
+            self.assertEqual(self.read(held).status, 200)
+            r = self.read(post)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json()["bytes"], len(body), r)
+            self.assertEqual(r.json()["sha256"], hashlib.sha256(body).hexdigest())
+
+    def test_post_waiting_with_its_body_gets_503_at_queue_timeout(self):
+        # Both ways a waiting body can be: trickling in (the wait is checked
+        # at each piece) and stopped by muster past what it keeps (the
+        # request timer runs): each gets the queue's 503 while the slot is
+        # still taken.
+        with Muster([web(max_inflight=1)], gateway=gw(queue_timeout_ms=600)).start() as m:
+            wait_ready(m, "web")
+            for how in ("trickle", "paused"):
+                held = self.hold_the_slot(m, 8000)
+                post = self.client(m)
+                post.send(b"POST /sink HTTP/1.1\r\nHost: t\r\ncontent-length: 4194304\r\n\r\n")
+                poll_until(lambda: queued(m) == 1, what="the POST queued (%s)" % how)
+                if how == "trickle":
+                    for _ in range(40):  # 100 bytes every 50 ms, until the answer
+                        try:
+                            post.send(b"x" * 100)
+                        except OSError:
+                            break
+                        if select.select([post.sock], [], [], 0.05)[0]:
+                            break
+                else:
+                    sender = threading.Thread(target=self.send_until_closed,
+                                              args=(post, b"y" * (1 << 20), 4))
+                    sender.start()
+                    self.addCleanup(sender.join, 30)
+                r = self.read(post)
+                self.assertEqual(r.status, 503, (how, r))
+                self.assertEqual(r.headers.get("retry-after"), "1", r)
+                self.assertRegex(r.json()["error"], r"after \d+ ms in the queue", r)
+                self.assertEqual(status_of(m, "web")["instances"][0]["inflight"], 1,
+                                 "the 503 came once the slow request was over")
+                self.assertEqual(queued(m), 0)
+                held.close()
+                poll_until(lambda: status_of(m, "web")["instances"][0]["inflight"] == 0,
+                           what="the slot free again")
+
+    @staticmethod
+    def send_until_closed(c, chunk, n):
+        for _ in range(n):
+            try:
+                c.send(chunk)
+            except OSError:
+                return
+
+
+CASES = ((2500, 200), (8000, 503))
+
+
+class QueueH2Test(GatewayCase):
+    """The same wait for a body still arriving, over HTTP/2 (its stream's
+    window stays shut while muster keeps what it read)."""
+
+    def test_h2_post_waits_with_its_body_then_503_past_the_timeout(self):
+        from test_h2 import H2Client
+        body = bytes(range(256)) * 4096  # 1 MiB
+        # header_timeout_ms 1000: the gaps of the body the client sends are
+        # bounded, not the time muster holds it (the slot frees at 2.5 s)
+        with Muster([web(max_inflight=1)],
+                    gateway=gw(queue_timeout_ms=5000, header_timeout_ms=1000)).start() as m:
+            wait_ready(m, "web")
+            c = H2Client(gateway_addr(m))
+            self.addCleanup(c.close)
+            for ms, want in CASES:
+                held = QueueTest.hold_the_slot(self, m, ms)
+                sid = c.request("/sink", method="POST",
+                                headers=[("content-length", str(len(body)))], body=body[:1000],
+                                end=False)
+                poll_until(lambda: queued(m) == 1, what="the POST queued")
+                c.send_body(sid, body[1000:])  # returns once sent, or once answered
+                c.wait(lambda: c.done(sid), "the POST's answer")
+                st = c.streams[sid]
+                self.assertEqual(st.status, want, st.data)
+                if want == 200:
+                    self.assertEqual(json.loads(st.data)["bytes"], len(body))
+                    self.assertEqual(json.loads(st.data)["sha256"],
+                                     hashlib.sha256(body).hexdigest())
+                    self.assertEqual(self.read(held).status, 200)
+                else:
+                    self.assertIn(b"in the queue", st.data)
+                    self.assertEqual(status_of(m, "web")["instances"][0]["inflight"], 1)
+                    held.close()
+                    poll_until(lambda: status_of(m, "web")["instances"][0]["inflight"] == 0,
+                               what="the slot free again")
 
 
 class QuarantineTest(GatewayCase):
