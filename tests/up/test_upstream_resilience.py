@@ -46,6 +46,16 @@ def deaths(m):
     return status_of(m, "web")["restarts"]
 
 
+def hold_the_slot(case, m, ms):
+    """A request (case's client) holding web's only slot (max_inflight 1)
+    for ms."""
+    held = case.client(m)
+    held.send(b"GET /slow?ms=%d HTTP/1.1\r\nHost: t\r\n\r\n" % ms)
+    poll_until(lambda: status_of(m, "web")["instances"][0]["inflight"] == 1,
+               what="the slow request in flight")
+    return held
+
+
 def wmetric(m, name, **labels):
     return metric(m, name, service="web", **labels)
 
@@ -133,25 +143,17 @@ class QueueTest(GatewayCase):
             self.assertEqual((r.status, r.json()["seen"]), (200, 1), r)
 
 
-    def hold_the_slot(self, m, ms):
-        """A request holding web's only slot (max_inflight 1) for ms."""
-        held = self.client(m)
-        held.send(b"GET /slow?ms=%d HTTP/1.1\r\nHost: t\r\n\r\n" % ms)
-        poll_until(lambda: status_of(m, "web")["instances"][0]["inflight"] == 1,
-                   what="the slow request in flight")
-        return held
-
     def test_post_whose_body_is_still_arriving_waits_and_passes_whole(self):
         # The POST's head comes while the only slot is taken: it waits with
         # its body still arriving (2 MiB, past what muster keeps before it
         # stops reading), then goes up whole once the slot frees.
-        # (header_timeout_ms 1000 bounds the gaps of what the client sends,
-        # not the time muster holds the body: the slot frees at 2.5 s.)
+        # (header_timeout_ms 2000 bounds the gaps of what the client sends,
+        # not the time muster holds the body: the slot frees at 5 s.)
         body = bytes(range(256)) * 8192
         with Muster([web(max_inflight=1)],
-                    gateway=gw(queue_timeout_ms=20000, header_timeout_ms=1000)).start() as m:
+                    gateway=gw(queue_timeout_ms=20000, header_timeout_ms=2000)).start() as m:
             wait_ready(m, "web")
-            held = self.hold_the_slot(m, 2500)
+            held = hold_the_slot(self, m, 5000)
             post = self.client(m)
             post.send(b"POST /sink HTTP/1.1\r\nHost: t\r\ncontent-length: %d\r\n\r\n"
                       % len(body) + body[:1000])
@@ -173,7 +175,7 @@ class QueueTest(GatewayCase):
         with Muster([web(max_inflight=1)], gateway=gw(queue_timeout_ms=600)).start() as m:
             wait_ready(m, "web")
             for how in ("trickle", "paused"):
-                held = self.hold_the_slot(m, 8000)
+                held = hold_the_slot(self, m, 8000)
                 post = self.client(m)
                 post.send(b"POST /sink HTTP/1.1\r\nHost: t\r\ncontent-length: 4194304\r\n\r\n")
                 poll_until(lambda: queued(m) == 1, what="the POST queued (%s)" % how)
@@ -210,9 +212,6 @@ class QueueTest(GatewayCase):
                 return
 
 
-CASES = ((2500, 200), (8000, 503))
-
-
 class QueueH2Test(GatewayCase):
     """The same wait for a body still arriving, over HTTP/2 (its stream's
     window stays shut while muster keeps what it read)."""
@@ -220,15 +219,16 @@ class QueueH2Test(GatewayCase):
     def test_h2_post_waits_with_its_body_then_503_past_the_timeout(self):
         from test_h2 import H2Client
         body = bytes(range(256)) * 4096  # 1 MiB
-        # header_timeout_ms 1000: the gaps of the body the client sends are
-        # bounded, not the time muster holds it (the slot frees at 2.5 s)
+        # header_timeout_ms 2000: the gaps of the body the client sends are
+        # bounded, not the time muster holds it (the slot frees at 4.5 s,
+        # then at 10 s, past queue_timeout_ms)
         with Muster([web(max_inflight=1)],
-                    gateway=gw(queue_timeout_ms=5000, header_timeout_ms=1000)).start() as m:
+                    gateway=gw(queue_timeout_ms=6500, header_timeout_ms=2000)).start() as m:
             wait_ready(m, "web")
             c = H2Client(gateway_addr(m))
             self.addCleanup(c.close)
-            for ms, want in CASES:
-                held = QueueTest.hold_the_slot(self, m, ms)
+            for ms, want in ((4500, 200), (10000, 503)):  # how long the slot is taken
+                held = hold_the_slot(self, m, ms)
                 sid = c.request("/sink", method="POST",
                                 headers=[("content-length", str(len(body)))], body=body[:1000],
                                 end=False)
