@@ -166,6 +166,16 @@ class QueueTest(GatewayCase):
             self.assertEqual(r.status, 200, r)
             self.assertEqual(r.json()["bytes"], len(body), r)
             self.assertEqual(r.json()["sha256"], hashlib.sha256(body).hexdigest())
+            # chunked: the pieces wait chunk-encoded again, end included
+            held = hold_the_slot(self, m, 1500)
+            post.send(b"POST /sink HTTP/1.1\r\nHost: t\r\ntransfer-encoding: chunked\r\n\r\n"
+                      b"5\r\nhello\r\n")
+            poll_until(lambda: queued(m) == 1, what="the chunked POST queued")
+            post.send(b"6\r\n world\r\n0\r\n\r\n")
+            self.assertEqual(self.read(held).status, 200)
+            r = self.read(post)
+            self.assertEqual((r.status, r.json()["bytes"]), (200, 11), r)
+            self.assertEqual(r.json()["sha256"], hashlib.sha256(b"hello world").hexdigest())
 
     def test_post_waiting_with_its_body_gets_503_at_queue_timeout(self):
         # Both ways a waiting body can be: trickling in (the wait is checked
