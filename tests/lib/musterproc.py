@@ -226,14 +226,29 @@ def recv_all(s):
         out += chunk
 
 
+_GIVEN_PORTS = set()
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    """A TCP port on 127.0.0.1 that was free a moment ago and that this
+    process has not handed out before: two picks in a row (a gateway's and
+    an admin listener's) may otherwise get the same port from the kernel.
+    The ports tried stay bound until the pick, so each try is a new one."""
     import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    held = []
+    try:
+        for _ in range(100):
+            s = socket.socket()
+            held.append(s)
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            if port not in _GIVEN_PORTS:
+                _GIVEN_PORTS.add(port)
+                return port
+        raise RuntimeError("no free port that was not handed out before")
+    finally:
+        for s in held:
+            s.close()
 
 
 def wait_http(port, path, timeout=20, host="127.0.0.1", tls=None):
