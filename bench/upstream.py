@@ -334,12 +334,12 @@ def main():
         # after the TCP rounds, whose connections/s leave some 40,000
         # sockets in TIME_WAIT (expiring for a minute) and whose Node
         # processes just stopped.
-        for name, starter in rotated(http_servers, rnd):
+        order = rotated(http_servers, rnd)
+        for name, starter in order:
             http_round(name, starter, runs)
         for name, starter in rotated(tcp_servers, rnd):
             tcp_round(name, starter, truns, client)
-        print("round %d of %d done (%s first)" % (rnd + 1, ROUNDS, rotated(http_servers, rnd)[0][0]),
-              file=sys.stderr)
+        print("round %d of %d done (%s first)" % (rnd + 1, ROUNDS, order[0][0]), file=sys.stderr)
     report_http(runs)
     report_tcp(truns)
     print("steal during the run: %.1f%%" % steal_pct(stat0, read_stat()))

@@ -253,16 +253,19 @@ void gw_svc_leave(struct gw_req *req) {
   leave(req->sv.gs, req, 1);
 }
 
-void gw_svc_rearm(struct gw_req *req) {
+/* How long a waiting req has waited in all (a retry's waits add up). */
+static uint64_t spent_ms(const struct gw_req *req) {
   const struct gw_qent *e = &req->sv.qe;
-  uint64_t spent = e->waited_ms + (now_ms(req) - e->since_ms);
-  uint64_t limit = (uint64_t)req->srv->cfg->queue_timeout_ms;
+  return e->waited_ms + (now_ms(req) - e->since_ms);
+}
+
+void gw_svc_rearm(struct gw_req *req) {
+  uint64_t spent = spent_ms(req), limit = (uint64_t)req->srv->cfg->queue_timeout_ms;
   gw_req_timer(req, spent < limit ? limit - spent : 1);
 }
 
 int gw_svc_overdue(const struct gw_req *req) {
-  const struct gw_qent *e = &req->sv.qe;
-  return e->waited_ms + (now_ms(req) - e->since_ms) >= (uint64_t)req->srv->cfg->queue_timeout_ms;
+  return spent_ms(req) >= (uint64_t)req->srv->cfg->queue_timeout_ms;
 }
 
 void gw_svc_expired(struct gw_req *req) {

@@ -46,14 +46,24 @@ def deaths(m):
     return status_of(m, "web")["restarts"]
 
 
+def inflight(m):
+    """Requests web's first instance holds."""
+    return status_of(m, "web")["instances"][0]["inflight"]
+
+
 def hold_the_slot(case, m, ms):
-    """A request (case's client) holding web's only slot (max_inflight 1)
-    for ms."""
+    """A request (case's client) that web's first instance holds for ms,
+    returned once it does (with max_inflight 1: its only slot)."""
     held = case.client(m)
     held.send(b"GET /slow?ms=%d HTTP/1.1\r\nHost: t\r\n\r\n" % ms)
-    poll_until(lambda: status_of(m, "web")["instances"][0]["inflight"] == 1,
-               what="the slow request in flight")
+    poll_until(lambda: inflight(m) == 1, what="the slow request in flight")
     return held
+
+
+def release_the_slot(m, held):
+    """Ends the request of hold_the_slot before its time."""
+    held.close()
+    poll_until(lambda: inflight(m) == 0, what="the slot free again")
 
 
 def wmetric(m, name, **labels):
@@ -95,10 +105,7 @@ class QueueTest(GatewayCase):
         svc = web(env={"READY_DELAY_MS": "300"}, restart=FAST_RESTART)
         with Muster([svc], gateway=gw(queue_timeout_ms=20000), admin=admin()).start() as m:
             pid = wait_ready(m, "web")[0]
-            c = self.client(m)
-            c.send(b"GET /slow?ms=1000 HTTP/1.1\r\nHost: t\r\n\r\n")
-            poll_until(lambda: status_of(m, "web")["instances"][0]["inflight"] == 1,
-                       what="the slow request in flight")
+            c = hold_the_slot(self, m, 1000)
             os.kill(pid, signal.SIGKILL)
             r = self.read(c, "GET retried after the only instance died")
             self.assertEqual((r.status, r.json()["slept"]), (200, 1000), r)
@@ -131,17 +138,13 @@ class QueueTest(GatewayCase):
         # next waits and is sent as the slot frees.
         with Muster([web(max_inflight=1)], gateway=gw()).start() as m:
             wait_ready(m, "web")
-            held = self.client(m)
-            held.send(b"GET /slow?ms=300 HTTP/1.1\r\nHost: t\r\n\r\n")
-            poll_until(lambda: status_of(m, "web")["instances"][0]["inflight"] == 1,
-                       what="the slow request in flight")
+            held = hold_the_slot(self, m, 300)
             nxt = self.client(m)
             nxt.send(b"GET /count HTTP/1.1\r\nHost: t\r\n\r\n")
             poll_until(lambda: queued(m) == 1, what="the next one queued")
             self.assertEqual(self.read(held).status, 200)
             r = self.read(nxt)
             self.assertEqual((r.status, r.json()["seen"]), (200, 1), r)
-
 
     def test_post_whose_body_is_still_arriving_waits_and_passes_whole(self):
         # The POST's head comes while the only slot is taken: it waits with
@@ -206,12 +209,9 @@ class QueueTest(GatewayCase):
                 self.assertEqual(r.status, 503, (how, r))
                 self.assertEqual(r.headers.get("retry-after"), "1", r)
                 self.assertRegex(r.json()["error"], r"after \d+ ms in the queue", r)
-                self.assertEqual(status_of(m, "web")["instances"][0]["inflight"], 1,
-                                 "the 503 came once the slow request was over")
+                self.assertEqual(inflight(m), 1, "the 503 came once the slow request was over")
                 self.assertEqual(queued(m), 0)
-                held.close()
-                poll_until(lambda: status_of(m, "web")["instances"][0]["inflight"] == 0,
-                           what="the slot free again")
+                release_the_slot(m, held)
 
     @staticmethod
     def send_until_closed(c, chunk, n):
@@ -254,10 +254,8 @@ class QueueH2Test(GatewayCase):
                     self.assertEqual(self.read(held).status, 200)
                 else:
                     self.assertIn(b"in the queue", st.data)
-                    self.assertEqual(status_of(m, "web")["instances"][0]["inflight"], 1)
-                    held.close()
-                    poll_until(lambda: status_of(m, "web")["instances"][0]["inflight"] == 0,
-                               what="the slot free again")
+                    self.assertEqual(inflight(m), 1)
+                    release_the_slot(m, held)
 
 
 class QuarantineTest(GatewayCase):
