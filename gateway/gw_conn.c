@@ -410,6 +410,8 @@ void gw_conn_close(struct gw_conn *c, int graceful) {
       gw_conn_timer(c, LINGER_MS, on_linger_timeout); /* or when it will not read */
       if (!c->linger)
         uv_read_stop((uv_stream_t *)&c->tcp);
+      else /* what the client sends is dropped: it may be waiting to send */
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     }
     return;
   }

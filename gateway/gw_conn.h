@@ -112,6 +112,7 @@ struct gw_h1 {
   unsigned stream_end : 1;      /* STREAMING: the body's end was parsed, not yet told */
   unsigned continue_due : 1;    /* the request expects 100-continue, not sent yet */
   unsigned sniffed : 1;         /* the first bytes were compared with HTTP/2's preface */
+  unsigned in_message : 1;      /* a request's head or body is read in part */
   uint64_t discarded;           /* DISCARD: body bytes dropped */
 };
 

@@ -52,6 +52,21 @@ static char byte_before(const struct gw_conn *c, const char *at, size_t back) {
   return back - k == 2 ? c->h1->feed_prev2 : '\0';
 }
 
+/* ---- Closing ---- */
+
+/* Closes the connection once the answer is out. When the client may
+ * still be sending (a request read in part, or bytes past the last one)
+ * the close lingers (gw_conn_close): muster reads and drops what comes
+ * until the client closes, so that a client that sends its whole body
+ * before it reads (Python's http.client) gets the answer, not the reset
+ * the kernel sends for a close with unread bytes (RFC 9112 §9.6; nginx's
+ * lingering_close). An idle connection closes at once. */
+static void h1_close(struct gw_conn *c) {
+  if (c->h1->in_message || c->h1->in.len > 0)
+    c->linger = 1;
+  gw_conn_close(c, 1);
+}
+
 /* ---- Timers ---- */
 
 static void abandon_handler(struct gw_conn *c);
@@ -59,7 +74,7 @@ static void abandon_handler(struct gw_conn *c);
 static void on_header_timeout(uv_timer_t *t) {
   struct gw_conn *c = t->data;
   if (c->h1->state == GW_H1_DISCARD || (c->h1->state == GW_H1_STREAMING && c->req->head_sent)) {
-    gw_conn_close(c, 1); /* a body that stalls after its answer began */
+    h1_close(c); /* a body that stalls after its answer began */
     return;
   }
   if (c->h1->state == GW_H1_STREAMING)
@@ -70,13 +85,13 @@ static void on_header_timeout(uv_timer_t *t) {
   c->h1->state = GW_H1_BUSY;
   gw_req_split_target(c->req); /* what came of it, for the log */
   gw_reply_error(c->req, 408, "request not complete within header_timeout_ms", NULL);
-  gw_conn_close(c, 1);
+  h1_close(c);
 }
 
 static void on_idle_timeout(uv_timer_t *t) {
   struct gw_conn *c = t->data;
   if (c->h1->state == GW_H1_IDLE)
-    gw_conn_close(c, 1);
+    h1_close(c);
 }
 
 static void on_request_timeout(uv_timer_t *t) {
@@ -97,6 +112,7 @@ static int on_message_begin(llhttp_t *p) {
   c->h1->in_field = 0;
   c->h1->in_trailers = 0;
   c->h1->err_status = 0;
+  c->h1->in_message = 1;
   if (c->h1->state == GW_H1_IDLE) {
     c->h1->state = GW_H1_READING;
     header_timer(c);
@@ -284,10 +300,11 @@ static int on_message_complete(llhttp_t *p) {
   struct gw_conn *c = conn_of(p);
   /* muster is no forward proxy: after CONNECT the connection ends. */
   int keep = llhttp_should_keep_alive(p) && !c->srv->stopping && p->method != HTTP_CONNECT;
+  c->h1->in_message = 0;
   if (c->h1->state == GW_H1_DISCARD) { /* the answer went out: on to the next request */
     c->h1->state = GW_H1_IDLE;
     if (!keep)
-      gw_conn_close(c, 1);
+      h1_close(c);
     else
       gw_conn_timer(c, (uint64_t)c->srv->cfg->keepalive_timeout_ms, on_idle_timeout);
     return keep ? 0 : CB_ERROR;
@@ -338,7 +355,7 @@ static void end_early(struct gw_conn *c) {
     return;
   if (close_now) {
     c->h1->state = GW_H1_IDLE;
-    gw_conn_close(c, 1);
+    h1_close(c);
     return;
   }
   c->h1->state = GW_H1_DISCARD;
@@ -379,7 +396,7 @@ static void req_end(struct gw_conn *c) {
   if (c->closing)
     return; /* closed while answering (slow client, write error) */
   if (!keep) {
-    gw_conn_close(c, 1);
+    h1_close(c);
     return;
   }
   gw_conn_timer(c, (uint64_t)c->srv->cfg->keepalive_timeout_ms, on_idle_timeout);
@@ -398,7 +415,8 @@ static void fail_parse(struct gw_conn *c, llhttp_errno_t e) {
   int status = h->err_status ? h->err_status : 400;
   const char *msg = h->err_status ? h->err_msg : llhttp_get_error_reason(&h->parser);
   if (e == HPE_CLOSED_CONNECTION || h->state == GW_H1_DISCARD) {
-    gw_conn_close(c, 1); /* bytes after a "Connection: close" request, or a bad dropped body */
+    c->linger = 1; /* bytes after a "Connection: close" request, or a bad dropped body */
+    h1_close(c);
     return;
   }
   c->req->keepalive = 0;
@@ -409,7 +427,7 @@ static void fail_parse(struct gw_conn *c, llhttp_errno_t e) {
     gw_req_split_target(c->req); /* what came of it, for the log */
     gw_reply_error(c->req, status, msg ? msg : "bad request", NULL);
   }
-  gw_conn_close(c, 1);
+  h1_close(c);
 }
 
 /* Remembers the two bytes before data + off for byte_before(). */
@@ -488,7 +506,7 @@ static void shed(struct gw_conn *c) {
   c->req->keepalive = 0;
   c->h1->state = GW_H1_BUSY;
   gw_reply_error(c->req, 503, "too many connections", &gw_retry_after);
-  gw_conn_close(c, 1);
+  h1_close(c);
 }
 
 static void h1_start(struct gw_conn *c) {
@@ -559,7 +577,7 @@ static void h1_on_data(struct gw_conn *c, const char *data, size_t len) {
 static void h1_stopping(struct gw_conn *c) {
   c->req->keepalive = 0;
   if (c->h1->state != GW_H1_BUSY && c->h1->state != GW_H1_STREAMING)
-    gw_conn_close(c, 1);
+    h1_close(c);
 }
 
 /* The handler of a request lets go of it (the request is not ended). */
@@ -776,7 +794,10 @@ static int h1_want_drain(struct gw_req *req) {
 
 /* Cutting a request's answer: HTTP/1 has no other way than the close. */
 static void h1_abort(struct gw_req *req, int graceful) {
-  gw_conn_close(req->conn, graceful);
+  if (graceful)
+    h1_close(req->conn);
+  else
+    gw_conn_close(req->conn, 0);
 }
 
 static const struct gw_resp_ops h1_out = {.respond = h1_respond,

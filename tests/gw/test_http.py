@@ -266,6 +266,31 @@ class GatewayTableTest(unittest.TestCase):
             self.assertEqual(c.response().status, 413)
             c.close()
 
+    def test_client_still_sending_reads_the_413(self):
+        # A client that sends its whole body before reading (Python's
+        # http.client, `requests`) gets the early 413, not a reset: muster
+        # reads and drops the rest of the body before it closes (RFC 9112
+        # §9.6, nginx's lingering close).
+        import http.client
+        gw = {"listen": "127.0.0.1:%d" % free_port(), "max_body_bytes": 1000}
+        with Muster([dummy()], gateway=gw).start() as m:
+            wait_ready(m, "dummy", 1)
+            host, port = gateway_addr(m)
+            for chunked in (False, True):
+                with self.subTest(chunked=chunked):
+                    c = http.client.HTTPConnection(host, port, timeout=TIMEOUT)
+                    body = b"x" * (32 << 20)
+                    if chunked:
+                        c.request("POST", "/dummy/echo", body=iter([body]),
+                                  encode_chunked=True)
+                    else:
+                        c.request("POST", "/dummy/echo", body=body)
+                    r = c.getresponse()
+                    self.assertEqual(r.status, 413)
+                    self.assertIn(b"too large", r.read())
+                    c.close()
+            self.assertEqual(get(m, "/dummy/echo").status, 200)
+
     def test_header_timeout_408(self):
         gw = {"listen": "127.0.0.1:%d" % free_port(), "header_timeout_ms": 500}
         with Muster([dummy()], gateway=gw).start() as m:

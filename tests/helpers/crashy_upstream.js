@@ -5,6 +5,7 @@
 //   GET /crash       process.exit(1) while handling it: a query of death
 //   GET /count       {"pid", "seen"}: requests this process was sent before
 //   POST /sink       {"pid", "bytes", "sha256"} of the body it read
+//   POST /refuse     401 at once, its body unread (an upload refused at its head)
 // READY_DELAY_MS delays the listen (its port is not ready meanwhile).
 'use strict';
 const crypto = require('crypto');
@@ -33,6 +34,11 @@ const server = http.createServer((req, res) => {
     let bytes = 0;
     req.on('data', (d) => { bytes += d.length; hash.update(d); });
     req.on('end', () => json(res, {pid: process.pid, bytes, sha256: hash.digest('hex')}));
+  } else if (url.pathname === '/refuse') {
+    const body = '{"error":"not allowed"}';
+    res.writeHead(401, {'content-type': 'application/json',
+                        'content-length': Buffer.byteLength(body)});
+    res.end(body);
   } else if (url.pathname === '/count') {
     json(res, {pid: process.pid, instance, seen: before});
   } else {

@@ -222,6 +222,32 @@ class QueueTest(GatewayCase):
                 return
 
 
+class EarlyAnswerTest(GatewayCase):
+
+    def test_upload_refused_at_its_head_reaches_a_client_still_sending(self):
+        # The program answers 401 without reading the body; the client
+        # (Python's http.client) sends all 32 MiB before it reads. muster
+        # drops the body past the answer, then closes, lingering: the
+        # client gets the 401, not a reset.
+        import http.client
+        with Muster([web()], gateway=gw(), admin=admin()).start() as m:
+            wait_ready(m, "web")
+            host, port = gateway_addr(m)
+            for chunked in (False, True):
+                with self.subTest(chunked=chunked):
+                    c = http.client.HTTPConnection(host, port, timeout=30)
+                    body = b"u" * (32 << 20)
+                    if chunked:
+                        c.request("POST", "/refuse", body=iter([body]), encode_chunked=True)
+                    else:
+                        c.request("POST", "/refuse", body=body)
+                    r = c.getresponse()
+                    self.assertEqual(r.status, 401)
+                    self.assertEqual(json.loads(r.read()), {"error": "not allowed"})
+                    c.close()
+            self.assertEqual(self.get(m, "/").status, 200)
+
+
 class QueueH2Test(GatewayCase):
     """The same wait for a body still arriving, over HTTP/2 (its stream's
     window stays shut while muster keeps what it read)."""
