@@ -139,7 +139,7 @@ void gw_reply(struct gw_req *req, int status, const char *ctype, const char *bod
  * header line value pair or NULL (retry-after, allow). */
 void gw_reply_error(struct gw_req *req, int status, const char *msg,
                     const struct ipc_header *extra);
-/* The reason phrase of status ("Not Found"), "Unknown" if none. */
+/* The reason phrase of status ("Not Found"); "" for a code not registered. */
 const char *gw_reason(int status);
 /* A `retry-after: 1` header, for 503 answers. */
 extern const struct ipc_header gw_retry_after;

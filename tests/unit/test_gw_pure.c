@@ -1,7 +1,9 @@
-/* Unit tests for the gateway's pure parts: route table and id map. */
+/* Unit tests for the gateway's pure parts: route table, id map, reason
+ * phrases. */
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "gw.h"
 #include "gw_map.h"
 #include "gw_route.h"
 #include "test.h"
@@ -90,9 +92,29 @@ TEST(routes) {
   gw_routes_free(&r);
 }
 
+/* Every registered code has its phrase (a program's 426 went out as
+ * "426 Unknown"); an unregistered one has none (RFC 9112 §4). */
+TEST(reasons) {
+  CHECK_STR(gw_reason(100), "Continue");
+  CHECK_STR(gw_reason(200), "OK");
+  CHECK_STR(gw_reason(226), "IM Used");
+  CHECK_STR(gw_reason(404), "Not Found");
+  CHECK_STR(gw_reason(418), "");
+  CHECK_STR(gw_reason(426), "Upgrade Required");
+  CHECK_STR(gw_reason(451), "Unavailable For Legal Reasons");
+  CHECK_STR(gw_reason(511), "Network Authentication Required");
+  CHECK_STR(gw_reason(599), "");
+  CHECK_STR(gw_reason(99), "");
+  int known = 0;
+  for (int s = 100; s <= 599; s++)
+    known += gw_reason(s)[0] != '\0';
+  CHECK_INT(known, 60); /* the registry's codes, every one found */
+}
+
 int main(void) {
   RUN(map_put_get_del);
   RUN(map_churn);
   RUN(routes);
+  RUN(reasons);
   return test_summary();
 }
