@@ -112,12 +112,22 @@ static struct ipc_header hdr(const char *name, const char *value) {
   return (struct ipc_header){name, strlen(name), value, strlen(value)};
 }
 
+/* Header i is host and the target's authority replaces its value. */
+static int host_replaced(const struct gw_fwd_in *in, const char *name, size_t n,
+                         struct ipc_header *o) {
+  if (in->host == NULL || !is(name, n, "host"))
+    return 0;
+  o->value = in->host;
+  o->value_len = in->host_len;
+  return 1;
+}
+
 int gw_fwd_headers(const struct gw_fwd_in *in, struct ipc_header **out, size_t *cap,
                    struct ipc_buf *join) {
   struct span named[MAX_NAMED];
   size_t nnamed = connection_tokens(in, named), n = 0, total = strlen(in->remote) + 2;
-  int have_reqid = 0, have_xff = 0;
-  if (util_vec_reserve(out, cap, in->n + 3) != 0)
+  int have_reqid = 0, have_xff = 0, have_host = 0;
+  if (util_vec_reserve(out, cap, in->n + 4) != 0)
     return UV_ENOMEM;
   for (size_t i = 0; i < in->n; i++)
     total += in->hdrs[i].vlen + 2;
@@ -141,10 +151,16 @@ int gw_fwd_headers(const struct gw_fwd_in *in, struct ipc_header **out, size_t *
       have_reqid = 1;
       continue;
     }
+    if (host_replaced(in, name, nlen, o)) {
+      have_host = 1;
+      continue;
+    }
     int xff = is(name, nlen, "x-forwarded-for");
     have_xff |= xff;
     joined_value(in, i, xff ? in->remote : NULL, o, join);
   }
+  if (in->host && !have_host)
+    (*out)[n++] = (struct ipc_header){"host", 4, in->host, in->host_len};
   if (!have_reqid)
     (*out)[n++] = hdr("x-request-id", in->reqid);
   if (!have_xff)

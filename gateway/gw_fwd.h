@@ -8,7 +8,9 @@
  * - x-request-id is the one muster uses (the client's or its own);
  * - x-forwarded-for gets the client's address appended (nearest hop last,
  *   like nginx's $proxy_add_x_forwarded_for); x-forwarded-proto is the
- *   scheme muster served, whatever the client claimed. */
+ *   scheme muster served, whatever the client claimed;
+ * - host is the request target's authority when the client sent the
+ *   absolute form (RFC 9112 §3.2.2: a proxy replaces host with it). */
 #ifndef MUSTER_GW_FWD_H
 #define MUSTER_GW_FWD_H
 
@@ -25,7 +27,9 @@ struct gw_fwd_in {
   const char *reqid;  /* NUL-terminated */
   const char *remote; /* the client's address, NUL-terminated */
   const char *proto;  /* "http" or "https" */
-  int upgrade;        /* a WebSocket handshake: upgrade and connection pass */
+  const char *host;   /* an absolute-form target's authority, or NULL */
+  size_t host_len;
+  int upgrade; /* a WebSocket handshake: upgrade and connection pass */
 };
 
 /* Fills *out (an array of *cap entries, grown as needed) with the headers

@@ -38,6 +38,8 @@ int gw_req_fwd_headers(struct gw_req *req, int upgrade) {
                           .reqid = req->reqid,
                           .remote = req->conn->remote,
                           .proto = req->conn->tp->scheme,
+                          .host = req->auth_len ? req->hbuf.data + req->auth_off : NULL,
+                          .host_len = req->auth_len,
                           .upgrade = upgrade};
   return gw_fwd_headers(&fin, &srv->hv, &srv->caphv, &srv->scratch);
 }
@@ -48,6 +50,10 @@ struct gw_route *gw_req_route(struct gw_req *req) {
   uint32_t hlen = 0;
   gw_req_target(req, &path, &plen, NULL, NULL);
   host = gw_req_header_at(req, req->hdr_host, &hlen);
+  if (req->auth_len > 0) { /* an absolute-form target's authority wins */
+    host = req->hbuf.data + req->auth_off;
+    hlen = req->auth_len;
+  }
   if (host) {
     const char *colon = memchr(host, ':', hlen); /* drop the port */
     if (colon && host[0] != '[')
@@ -104,10 +110,18 @@ void gw_req_offer(struct gw_req *req) {
 void gw_req_split_target(struct gw_req *req) {
   const char *u = req->hbuf.data ? req->hbuf.data : "";
   size_t n = req->url_len, skip = 0;
-  /* absolute-form (a proxy-style request line): skip scheme and authority */
-  if (n > 7 && (strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0)) {
-    const char *s = memchr(u + 8, '/', n - 8);
-    skip = s ? (size_t)(s - u) : n;
+  req->auth_off = req->auth_len = 0;
+  /* absolute-form (a proxy-style request line): the authority, up to the
+   * path or the query, stands for the host header (RFC 9112 §3.2.2) */
+  size_t scheme = n > 7 && strncasecmp(u, "http://", 7) == 0    ? 7
+                  : n > 8 && strncasecmp(u, "https://", 8) == 0 ? 8
+                                                                : 0;
+  if (scheme) {
+    skip = scheme;
+    while (skip < n && u[skip] != '/' && u[skip] != '?')
+      skip++;
+    req->auth_off = (uint32_t)scheme;
+    req->auth_len = (uint32_t)(skip - scheme);
   }
   const char *q = memchr(u + skip, '?', n - skip);
   req->path_off = (uint32_t)skip;
@@ -172,6 +186,7 @@ void gw_req_reset(struct gw_req *req) {
   req->gen = NULL;
   req->nhdrs = 0;
   req->url_len = req->path_off = req->path_len = req->query_off = req->query_len = 0;
+  req->auth_off = req->auth_len = 0;
   req->method[0] = req->reqid[0] = req->service[0] = '\0';
   req->http_major = req->http_minor = 1;
   req->start_ns = req->bytes_out = 0;

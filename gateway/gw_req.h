@@ -136,6 +136,8 @@ struct gw_req {
   uint32_t path_len;  /*   set with query_* once the head is complete */
   uint32_t query_off; /* the query, without "?" */
   uint32_t query_len;
+  uint32_t auth_off;   /* an absolute-form target's authority ("host:port"), */
+  uint32_t auth_len;   /*   0 long for origin-form: it replaces host */
   int hdr_host;        /* index in hdrs of host, expect and x-request-id, */
   int hdr_expect;      /*   or -1 (found once the head is complete: */
   int hdr_reqid;       /*   every request looks them up) */

@@ -142,7 +142,7 @@ static void unavailable(struct gw_req *req, int full, const char *suffix) {
 /* ---- Sending the request ---- */
 
 /* The request head for the program into req->body: the request line as
- * the client sent its target (no prefix stripped), gw_fwd's headers (no
+ * the client sent its target (no prefix stripped; origin-form), gw_fwd's headers (no
  * expect: muster answered 100 itself) and the framing of the body. */
 static int build_head(struct gw_req *req) {
   struct gw_server *srv = req->srv;
@@ -154,7 +154,11 @@ static int build_head(struct gw_req *req) {
   ipc_buf_reset(b);
   ipc_buf_adds(b, req->method);
   ipc_buf_addc(b, ' ');
-  ipc_buf_add(b, req->hbuf.data, req->url_len);
+  /* origin-form, as a client to an origin server sends it (RFC 9112 §3.2.1):
+   * an absolute-form target loses its scheme and authority (host has it) */
+  if (req->auth_len > 0 && (req->path_off == req->url_len || req->hbuf.data[req->path_off] != '/'))
+    ipc_buf_addc(b, '/');
+  ipc_buf_add(b, req->hbuf.data + req->path_off, req->url_len - req->path_off);
   ipc_buf_adds(b, " HTTP/1.1\r\n");
   for (int i = 0; i < nh; i++) {
     const struct ipc_header *h = &srv->hv[i];

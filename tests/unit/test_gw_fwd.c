@@ -19,6 +19,7 @@ struct fwd {
   size_t ocap;
   struct ipc_buf join; /* its joined values */
   int count;           /* its return value */
+  const char *host;    /* an absolute-form target's authority, or NULL */
   char text[65536];    /* the output as "name: value\n" lines */
 };
 
@@ -56,6 +57,8 @@ static const char *run_as(struct fwd *f, int upgrade, const char *proto) {
                          .reqid = "R1",
                          .remote = "10.0.0.9",
                          .proto = proto,
+                         .host = f->host,
+                         .host_len = f->host ? strlen(f->host) : 0,
                          .upgrade = upgrade};
   size_t len = 0;
   f->count = gw_fwd_headers(&in, &f->out, &f->ocap, &f->join);
@@ -331,6 +334,28 @@ TEST(forwarded_proto_replaced) {
   fwd_free(&f);
 }
 
+/* ---- An absolute-form target ---- */
+
+TEST(authority_replaces_host) {
+  struct fwd f;
+  fwd_init(&f);
+  add(&f, "host", "public.example");
+  add(&f, "a", "1");
+  f.host = "admin.internal:8080";
+  CHECK_STR(run(&f), "host: admin.internal:8080\na: 1\n" ADDED);
+  fwd_free(&f);
+}
+
+TEST(authority_added_without_host) {
+  struct fwd f;
+  fwd_init(&f);
+  add(&f, "a", "1");
+  f.host = "example.com";
+  CHECK_STR(run(&f), "a: 1\nhost: example.com\n" ADDED);
+  CHECK_INT(f.count, 5);
+  fwd_free(&f);
+}
+
 /* ---- Memory ---- */
 
 TEST(vector_grows_from_cap_0) {
@@ -416,6 +441,8 @@ int main(void) {
   RUN(forwarded_for_appended);
   RUN(forwarded_for_repeated_then_appended);
   RUN(forwarded_proto_replaced);
+  RUN(authority_replaces_host);
+  RUN(authority_added_without_host);
   RUN(vector_grows_from_cap_0);
   RUN(join_never_moves_values);
   return test_summary();

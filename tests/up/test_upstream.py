@@ -18,8 +18,13 @@ from uplib import (APP, NODE, Muster, conn, ctl, free_port, get_json, raw,  # no
 class Basics(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.m = Muster([up_svc("web", 2, routes=["/web"], env={"BASE_PATH": "/web"})]).start()
+        # "api": /web again, bound to a host (the absolute-form test)
+        api = up_svc("api", 1, routes=[{"prefix": "/web", "host": "api.example"}],
+                     env={"BASE_PATH": "/web"})
+        cls.m = Muster([up_svc("web", 2, routes=["/web"], env={"BASE_PATH": "/web"}),
+                        api]).start()
         wait_ready(cls.m, "web", 2)
+        wait_ready(cls.m, "api", 1)
 
     @classmethod
     def tearDownClass(cls):
@@ -43,6 +48,33 @@ class Basics(unittest.TestCase):
         st, h, j = get_json(self.m, "/web/info")
         self.assertRegex(h["x-request-id"], r"^[0-9a-f]{16}$")
         self.assertEqual(j["headers"]["x-request-id"], h["x-request-id"])
+
+    def test_absolute_form_target(self):
+        # A proxy-style request line: the program gets the origin form, and
+        # the target's authority is the host, for routing as for the
+        # program, whatever the host header says (RFC 9112 §3.2.1-2).
+        out = raw(self.m, b"GET http://Api.Example:8080/web/info?x=1 HTTP/1.1\r\n"
+                          b"host: public.example\r\nconnection: close\r\n\r\n")
+        head, _, body = out.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), out)
+        j = json.loads(body)
+        self.assertEqual(j["url"], "/web/info?x=1")
+        self.assertEqual(j["headers"]["host"], "Api.Example:8080")
+        # no path: "/", the query kept; no host header at all: added
+        out = raw(self.m, b"GET http://api.example?q=/web HTTP/1.1\r\nconnection: close\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 404 "), out)  # the path is "/", not /web
+        # routing follows the authority: the host-bound route wins over /web
+        api_port = self.m.config["services"][1]["upstream"]["port"]
+        for authority, host, port in ((b"other.example", b"api.example", None),
+                                      (b"api.example", b"other.example", api_port)):
+            out = raw(self.m, b"GET http://%s/web/info HTTP/1.1\r\nhost: %s\r\n"
+                              b"connection: close\r\n\r\n" % (authority, host))
+            j = json.loads(out.partition(b"\r\n\r\n")[2])
+            self.assertEqual(j["headers"]["host"], authority.decode())
+            if port:
+                self.assertEqual(int(j["port"]), port)
+            else:
+                self.assertNotEqual(int(j["port"]), api_port)
 
     def test_keepalive_reuse(self):
         # sequential requests reuse pooled connections: few distinct ports
