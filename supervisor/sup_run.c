@@ -188,6 +188,11 @@ static int upstream_address(struct sup_run *run, struct sup_instance *inst) {
       return UV_EINVAL;
     }
     run->up_port = u->port + inst->index;
+    if (util_tcp_port_taken(run->up_port) !=
+        0) { /* it would answer the probe, and get the traffic */
+      sup_log(SUP_ERROR, "%s: another program listens on port %d", inst->label, run->up_port);
+      return UV_EADDRINUSE;
+    }
     return 0;
   }
   if (asprintf(&run->up_path, "%s.%d", u->unix_path, inst->index) < 0) {

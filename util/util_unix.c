@@ -1,6 +1,9 @@
 /* util_unix — see util_unix.h. */
 #include "util_unix.h"
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,4 +31,16 @@ int util_unix_prepare(const char *path, mode_t dir_mode) {
   }
   unlink(path); /* stale: its process was killed */
   return 0;
+}
+
+int util_tcp_port_taken(int port) {
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+  if (fd < 0)
+    return 0;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+  int taken = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 && errno == EADDRINUSE;
+  close(fd);
+  return taken ? UV_EADDRINUSE : 0;
 }

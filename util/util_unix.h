@@ -1,6 +1,7 @@
-/* util_unix — the place of a Unix socket a muster process will listen on
- * (the control socket) or tell a program to listen on (an upstream's
- * MUSTER_SOCKET): its directory made, a stale socket file removed. */
+/* util_unix — the place a muster process will listen on (the control
+ * socket) or tell a program to listen on (an upstream's MUSTER_SOCKET or
+ * PORT): a Unix socket's directory made, a stale socket file removed; a
+ * TCP port checked for another program's listener. */
 #ifndef MUSTER_UTIL_UNIX_H
 #define MUSTER_UTIL_UNIX_H
 
@@ -10,5 +11,12 @@
  * socket file left there by a process that was killed. Returns 0, or
  * UV_EADDRINUSE when something accepts connections on it. */
 int util_unix_prepare(const char *path, mode_t dir_mode);
+
+/* UV_EADDRINUSE when a program listens on TCP port of 127.0.0.1 (or of
+ * every address), else 0: the bind a server makes (with SO_REUSEADDR, as
+ * Node, Go and Python servers set it) is tried, so a port held only by
+ * connections in TIME_WAIT is free. Other bind errors are not this
+ * question's: 0. */
+int util_tcp_port_taken(int port);
 
 #endif

@@ -281,6 +281,29 @@ class Modes(unittest.TestCase):
             self.assertEqual(request(m, "GET", "/")[0], 200)
             self.assertNotIn("hung", m.log_text())
 
+    def test_port_taken_by_another_program(self):
+        # A stale server holds the instance's port: its listener would
+        # answer the readiness probe and get the traffic. The instance is
+        # not started, with the reason, until the port is free again.
+        import socket
+        svc = up_svc("web", 1, restart={"backoff_initial_ms": 50, "backoff_max_ms": 200})
+        port = svc["upstream"]["port"]
+        squat = socket.socket()
+        squat.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squat.bind(("127.0.0.1", port))
+        squat.listen(8)
+        with Muster([svc]).start() as m:
+            try:
+                m.expect(r"web\[0\]: another program listens on port %d" % port)
+                m.expect(r"web\[0\]: backoff: ")
+                self.assertNotRegex(m.log_text(), r"web\[0\]: (spawn|ready): ")
+            finally:
+                squat.close()
+            m.expect(r"web\[0\]: ready: ")
+            st, _, j = get_json(m, "/info")
+            self.assertEqual(st, 200)
+            self.assertEqual(int(j["port"]), port)
+
     def test_unix_socket(self):
         svc = up_svc("web", 2, upstream={"unix": "run/web.sock"})
         del svc["upstream"]["port"]
