@@ -256,8 +256,8 @@ static void connect_to(struct gw_splice *s, struct sup_instance *avoid) {
   struct sup_service *svc = sup_view_find(rt->tcp->srv->host, rt->service);
   struct sup_instance *inst = svc && s->tries < CONNECT_TRIES ? pick(rt, svc, avoid) : NULL;
   const char *path;
-  int port;
-  if (inst == NULL || sup_view_upstream_addr(inst, &port, &path) != 0) {
+  int port, ipv6;
+  if (inst == NULL || sup_view_upstream_addr(inst, &port, &ipv6, &path) != 0) {
     sup_log(SUP_DEBUG, "tcp %s: no instance to connect to (%d tried)", rt->service, s->tries);
     if (s->tries == 0)
       rt->refused++;
@@ -268,8 +268,8 @@ static void connect_to(struct gw_splice *s, struct sup_instance *avoid) {
   s->inst = inst;
   count_add(rt->tcp, inst, 1);
   const struct cfg_service *cfg = sup_view_service_cfg(svc);
-  s->up = gw_up_conn_open(rt->tcp->srv, port, path, (uint64_t)cfg->upstream.connect_timeout_ms,
-                          &splice_cbs, s);
+  s->up = gw_up_conn_open(rt->tcp->srv, port, ipv6, path,
+                          (uint64_t)cfg->upstream.connect_timeout_ms, &splice_cbs, s);
   if (s->up == NULL)
     splice_close(s);
 }

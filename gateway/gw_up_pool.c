@@ -14,7 +14,8 @@
 /* The idle and busy connections of one instance's process. */
 struct gw_up_pool {
   struct sup_instance *inst;    /* whose (the key in srv->up_pools) */
-  int port;                     /* its address: 127.0.0.1:port, */
+  int port;                     /* its address: 127.0.0.1:port ([::1] with */
+  int ipv6;                     /*   ipv6: sup_view_upstream_addr), */
   char *path;                   /*   or this Unix socket (owned) */
   LIST_HEAD(, gw_up_conn) idle; /* most recently used first */
   LIST_HEAD(, gw_up_conn) busy;
@@ -335,10 +336,10 @@ static void on_connect(uv_connect_t *req, int status) {
     gw_up_conn_close(uc); /* finishing: nothing (more) to write */
 }
 
-struct gw_up_conn *gw_up_conn_open(struct gw_server *srv, int port, const char *path,
+struct gw_up_conn *gw_up_conn_open(struct gw_server *srv, int port, int ipv6, const char *path,
                                    uint64_t connect_ms, const struct gw_up_conn_cbs *cbs,
                                    void *user) {
-  struct sockaddr_in sa;
+  struct sockaddr_storage sa;
   struct gw_up_conn *uc = conn_new(srv, port ? NULL : path, cbs, user);
   if (uc == NULL)
     return NULL;
@@ -348,10 +349,14 @@ struct gw_up_conn *gw_up_conn_open(struct gw_server *srv, int port, const char *
     uv_pipe_connect(&uc->creq, &uc->sock.pipe, path, on_connect);
     return uc;
   }
-  uv_ip4_addr("127.0.0.1", port, &sa);
+  if (ipv6)
+    uv_ip6_addr("::1", port, (struct sockaddr_in6 *)&sa);
+  else
+    uv_ip4_addr("127.0.0.1", port, (struct sockaddr_in *)&sa);
   int rc = uv_tcp_connect(&uc->creq, &uc->sock.tcp, (struct sockaddr *)&sa, on_connect);
   if (rc < 0) {
-    sup_log(SUP_WARN, "gateway: connect to 127.0.0.1:%d failed: %s", port, uv_err_name(rc));
+    sup_log(SUP_WARN, "gateway: connect to %s:%d failed: %s", ipv6 ? "[::1]" : "127.0.0.1", port,
+            uv_err_name(rc));
     gw_up_conn_close(uc);
     return NULL;
   }
@@ -380,13 +385,14 @@ static struct gw_up_pool *pool_of(struct gw_server *srv, struct sup_instance *in
   uint64_t key = (uint64_t)(uintptr_t)inst;
   struct gw_up_pool *pool = gw_map_get(&srv->up_pools, key);
   const char *path;
-  int port;
-  if (pool || sup_view_upstream_addr(inst, &port, &path) != 0)
+  int port, ipv6;
+  if (pool || sup_view_upstream_addr(inst, &port, &ipv6, &path) != 0)
     return pool;
   if ((pool = calloc(1, sizeof(*pool))) == NULL)
     return NULL;
   pool->inst = inst;
   pool->port = port;
+  pool->ipv6 = ipv6;
   if ((path && (pool->path = strdup(path)) == NULL) || gw_map_put(&srv->up_pools, key, pool)) {
     free(pool->path);
     free(pool);
@@ -411,8 +417,8 @@ struct gw_up_conn *gw_up_pool_get(struct gw_server *srv, struct sup_instance *in
     uv_timer_stop(&uc->timer);
     *reused = 1;
   } else {
-    uc = gw_up_conn_open(srv, pool->port, pool->path, (uint64_t)up_cfg(inst)->connect_timeout_ms,
-                         cbs, user);
+    uc = gw_up_conn_open(srv, pool->port, pool->ipv6, pool->path,
+                         (uint64_t)up_cfg(inst)->connect_timeout_ms, cbs, user);
     if (uc == NULL)
       return NULL;
     uc->pool = pool;

@@ -89,10 +89,10 @@ struct gw_up_conn {
 
 /* ---- Connections ---- */
 
-/* A new connection to 127.0.0.1:port (port > 0) or the Unix socket path,
- * bound to cbs and user; on_connect follows (within connect_ms). NULL on
- * out of memory. */
-struct gw_up_conn *gw_up_conn_open(struct gw_server *srv, int port, const char *path,
+/* A new connection to 127.0.0.1:port (port > 0; [::1]:port with ipv6) or
+ * the Unix socket path, bound to cbs and user; on_connect follows (within
+ * connect_ms). NULL on out of memory. */
+struct gw_up_conn *gw_up_conn_open(struct gw_server *srv, int port, int ipv6, const char *path,
                                    uint64_t connect_ms, const struct gw_up_conn_cbs *cbs,
                                    void *user);
 

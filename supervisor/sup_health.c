@@ -18,7 +18,8 @@
 struct sup_hcheck {
   struct sup_instance *inst; /* NULL once detached (result given, or cancelled) */
   char *path;                /* http: the path (a copy: a reload may free the config) */
-  int port;                  /* http: 127.0.0.1:port */
+  int port;                  /* http: host:port */
+  const char *host;          /* http: "127.0.0.1", or "[::1]" where the probe found the port */
   uv_tcp_t tcp;              /* http */
   uv_connect_t conn;
   uv_write_t wreq;
@@ -90,7 +91,7 @@ int sup_health_status_line(const char *buf, size_t len, int *status) {
 /* The http check failed before a status: says why, and closes. */
 static void http_fail(struct sup_hcheck *c, const char *what, int err) {
   char why[160];
-  snprintf(why, sizeof(why), "GET %s on 127.0.0.1:%d: %s%s%s", c->path, c->port, what,
+  snprintf(why, sizeof(why), "GET %s on %s:%d: %s%s%s", c->path, c->host, c->port, what,
            err ? ": " : "", err ? uv_strerror(err) : "");
   deliver(c, 0, why);
   close_tcp(c);
@@ -121,7 +122,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     http_fail(c, "the answer is not HTTP/1.x", 0);
     return;
   }
-  snprintf(why, sizeof(why), "GET %s on 127.0.0.1:%d: status %d", c->path, c->port, status);
+  snprintf(why, sizeof(why), "GET %s on %s:%d: status %d", c->path, c->host, c->port, status);
   deliver(c, status >= 200 && status <= 299, why);
   close_tcp(c);
 }
@@ -151,12 +152,15 @@ static void on_connect(uv_connect_t *req, int status) {
     http_fail(c, "sending the request failed", rc);
 }
 
-/* Starts GET path on 127.0.0.1:PORT. Returns 0 or -1 (why set; c closing). */
+/* Starts GET path on 127.0.0.1:PORT ([::1] when the readiness probe found
+ * the program there). Returns 0 or -1 (why set; c closing). */
 static int start_http(struct sup_hcheck *c, struct sup_instance *inst, char *why, size_t wl) {
-  struct sockaddr_in sa;
+  struct sockaddr_storage sa;
   const char *path = inst->svc->cfg->health.path;
+  const struct sup_run *run = inst->run;
   c->http = 1;
-  c->port = inst->run->health_port;
+  c->port = run->health_port;
+  c->host = run->up_ipv6 && c->port == run->up_port ? "[::1]" : "127.0.0.1";
   if (c->port == 0 || (c->path = strdup(path)) == NULL) {
     snprintf(why, wl, "GET %s: %s", path,
              c->port ? "out of memory" : "no PORT (1..65535) in the instance's environment");
@@ -164,16 +168,19 @@ static int start_http(struct sup_hcheck *c, struct sup_instance *inst, char *why
     return -1;
   }
   snprintf(c->req, sizeof(c->req),
-           "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: muster-health\r\n"
+           "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: muster-health\r\n"
            "Connection: close\r\n\r\n",
-           c->path, c->port);
+           c->path, c->host, c->port);
   uv_tcp_init(sup_host_loop(inst->svc->host), &c->tcp);
   c->tcp.data = c->conn.data = c;
   c->open = 1;
-  uv_ip4_addr("127.0.0.1", c->port, &sa);
+  if (c->host[0] == '[')
+    uv_ip6_addr("::1", c->port, (struct sockaddr_in6 *)&sa);
+  else
+    uv_ip4_addr("127.0.0.1", c->port, (struct sockaddr_in *)&sa);
   int rc = uv_tcp_connect(&c->conn, &c->tcp, (const struct sockaddr *)&sa, on_connect);
   if (rc < 0) {
-    snprintf(why, wl, "GET %s on 127.0.0.1:%d: connect failed: %s", c->path, c->port,
+    snprintf(why, wl, "GET %s on %s:%d: connect failed: %s", c->path, c->host, c->port,
              uv_strerror(rc));
     close_tcp(c);
     return -1;

@@ -25,6 +25,7 @@ struct sup_probe {
   int port;                /* 127.0.0.1:port, or 0 for path */
   int open;                /* handles not yet closed */
   unsigned connecting : 1; /* sock is open (a try is under way) */
+  unsigned v6 : 1;         /* the try under way is [::1]'s (127.0.0.1 refused) */
   char what[128];          /* "port 3000", for messages */
   char path[];             /* the Unix socket */
 };
@@ -64,36 +65,64 @@ static void on_sock_closed(uv_handle_t *h) {
   on_closed(h);
 }
 
-/* A try ended: a connection is the READY event, a refusal waits. */
+static void connect_tcp(struct sup_probe *p, int v6);
+
+/* 127.0.0.1 refused and its socket is closed: [::1] in the same try. */
+static void on_v4_closed(uv_handle_t *h) {
+  struct sup_probe *p = h->data;
+  if (p->inst == NULL) { /* cancelled meanwhile */
+    p->connecting = 0;
+    on_closed(h);
+    return;
+  }
+  p->open--;
+  connect_tcp(p, 1);
+}
+
+/* A try ended: a connection is the READY event, a refusal waits (after
+ * 127.0.0.1's, [::1] is tried: a Node program told to listen on
+ * "localhost" listens there when /etc/hosts names ::1 first). */
 static void on_connect(uv_connect_t *req, int status) {
   struct sup_probe *p = req->data;
   struct sup_instance *inst = p->inst;
-  uv_close(&p->sock.h, on_sock_closed);
+  int again = status < 0 && inst != NULL && p->port != 0 && !p->v6;
+  uv_close(&p->sock.h, again ? on_v4_closed : on_sock_closed);
   if (inst == NULL || status < 0)
     return;
   p->inst = NULL; /* done: nothing more from this probe */
-  sup_log(SUP_DEBUG, "%s: %s accepts connections", inst->label, p->what);
+  if (inst->run)
+    inst->run->up_ipv6 = p->v6;
+  sup_log(SUP_DEBUG, "%s: %s accepts connections%s", inst->label, p->what, p->v6 ? " on ::1" : "");
   sup_instance_event(inst, SUP_E_READY, NULL);
 }
 
+/* Connects to 127.0.0.1:port, or [::1]:port. */
+static void connect_tcp(struct sup_probe *p, int v6) {
+  struct sockaddr_storage sa;
+  p->open++;
+  p->v6 = v6 != 0;
+  uv_tcp_init(p->timer.loop, &p->sock.tcp);
+  if (v6)
+    uv_ip6_addr("::1", p->port, (struct sockaddr_in6 *)&sa);
+  else
+    uv_ip4_addr("127.0.0.1", p->port, (struct sockaddr_in *)&sa);
+  if (uv_tcp_connect(&p->creq, &p->sock.tcp, (struct sockaddr *)&sa, on_connect) < 0)
+    uv_close(&p->sock.h, on_sock_closed); /* out of descriptors: next time */
+}
+
 void sup_probe_try(struct sup_probe *p) {
-  uv_loop_t *loop = p->timer.loop;
-  struct sockaddr_in sa;
   if (p->connecting || p->inst == NULL)
     return;
   p->creq.data = p;
   p->sock.h.data = p;
   p->connecting = 1;
-  p->open++;
   if (p->port == 0) {
-    uv_pipe_init(loop, &p->sock.pipe, 0);
+    p->open++;
+    uv_pipe_init(p->timer.loop, &p->sock.pipe, 0);
     uv_pipe_connect(&p->creq, &p->sock.pipe, p->path, on_connect);
     return;
   }
-  uv_tcp_init(loop, &p->sock.tcp);
-  uv_ip4_addr("127.0.0.1", p->port, &sa);
-  if (uv_tcp_connect(&p->creq, &p->sock.tcp, (struct sockaddr *)&sa, on_connect) < 0)
-    uv_close(&p->sock.h, on_sock_closed); /* out of descriptors: next time */
+  connect_tcp(p, 0);
 }
 
 struct sup_probe *sup_probe_start(struct sup_instance *inst, int port, const char *path) {

@@ -114,11 +114,13 @@ int sup_view_stopping(const struct sup_host *h) {
   return h->stopping;
 }
 
-int sup_view_upstream_addr(const struct sup_instance *inst, int *port, const char **path) {
+int sup_view_upstream_addr(const struct sup_instance *inst, int *port, int *ipv6,
+                           const char **path) {
   const struct sup_run *run = inst->run;
   if (run == NULL || (run->up_port == 0 && run->up_path == NULL))
     return UV_ENOENT;
   *port = run->up_port;
+  *ipv6 = run->up_ipv6;
   *path = run->up_path;
   return 0;
 }

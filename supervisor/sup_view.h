@@ -78,9 +78,11 @@ unsigned sup_view_inflight(const struct sup_instance *inst);
 /* The service it belongs to. */
 struct sup_service *sup_view_owner(const struct sup_instance *inst);
 /* Where an upstream instance's current process listens (SPEC §9): *port
- * on 127.0.0.1, or the Unix socket *path (borrowed; *port is then 0).
- * Returns 0, or UV_ENOENT when it has no process or is no upstream. */
-int sup_view_upstream_addr(const struct sup_instance *inst, int *port, const char **path);
+ * on 127.0.0.1 (on ::1 when *ipv6 is set: where its readiness probe found
+ * it), or the Unix socket *path (borrowed; *port is then 0). Returns 0,
+ * or UV_ENOENT when it has no process or is no upstream. */
+int sup_view_upstream_addr(const struct sup_instance *inst, int *port, int *ipv6,
+                           const char **path);
 
 /* The event hooks (hooks.on_event), for `status`. */
 size_t sup_view_hook_count(const struct sup_host *h);

@@ -33,14 +33,25 @@ int util_unix_prepare(const char *path, mode_t dir_mode) {
   return 0;
 }
 
-int util_tcp_port_taken(int port) {
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+/* 1 when bind(sa) fails with EADDRINUSE. */
+static int bind_in_use(const struct sockaddr *sa, socklen_t len) {
+  int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
   if (fd < 0)
     return 0;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-  int taken = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 && errno == EADDRINUSE;
+  int taken = bind(fd, sa, len) != 0 && errno == EADDRINUSE;
   close(fd);
-  return taken ? UV_EADDRINUSE : 0;
+  return taken;
+}
+
+int util_tcp_port_taken(int port) {
+  struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  struct sockaddr_in6 v6 = {.sin6_family = AF_INET6,
+                            .sin6_port = htons((uint16_t)port),
+                            .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+  v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind_in_use((struct sockaddr *)&v4, sizeof(v4)) ||
+      bind_in_use((struct sockaddr *)&v6, sizeof(v6)))
+    return UV_EADDRINUSE;
+  return 0; /* (no IPv6: that bind fails otherwise) */
 }

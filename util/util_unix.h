@@ -12,8 +12,8 @@
  * UV_EADDRINUSE when something accepts connections on it. */
 int util_unix_prepare(const char *path, mode_t dir_mode);
 
-/* UV_EADDRINUSE when a program listens on TCP port of 127.0.0.1 (or of
- * every address), else 0: the bind a server makes (with SO_REUSEADDR, as
+/* UV_EADDRINUSE when a program listens on TCP port of 127.0.0.1 or ::1 (or
+ * of every address), else 0: the bind a server makes (with SO_REUSEADDR, as
  * Node, Go and Python servers set it) is tried, so a port held only by
  * connections in TIME_WAIT is free. Other bind errors are not this
  * question's: 0. */

@@ -286,23 +286,41 @@ class Modes(unittest.TestCase):
         # answer the readiness probe and get the traffic. The instance is
         # not started, with the reason, until the port is free again.
         import socket
-        svc = up_svc("web", 1, restart={"backoff_initial_ms": 50, "backoff_max_ms": 200})
-        port = svc["upstream"]["port"]
-        squat = socket.socket()
-        squat.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        squat.bind(("127.0.0.1", port))
-        squat.listen(8)
+        for family, addr in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            with self.subTest(addr=addr):
+                svc = up_svc("web", 1, restart={"backoff_initial_ms": 50, "backoff_max_ms": 200})
+                port = svc["upstream"]["port"]
+                squat = socket.socket(family)
+                squat.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                squat.bind((addr, port))
+                squat.listen(8)
+                with Muster([svc]).start() as m:
+                    try:
+                        m.expect(r"web\[0\]: another program listens on port %d" % port)
+                        m.expect(r"web\[0\]: backoff: ")
+                        self.assertNotRegex(m.log_text(), r"web\[0\]: (spawn|ready): ")
+                    finally:
+                        squat.close()
+                    m.expect(r"web\[0\]: ready: ")
+                    st, _, j = get_json(m, "/info")
+                    self.assertEqual(st, 200)
+                    self.assertEqual(int(j["port"]), port)
+
+    def test_program_listening_on_ipv6_loopback(self):
+        # Node's listen(PORT, "localhost") listens on ::1 when /etc/hosts
+        # names it first (stock Debian): probe, proxy and health find it.
+        from uplib import SRC
+        from musterproc import poll_until
+        app = os.path.join(SRC, "tests", "helpers", "crashy_upstream.js")
+        svc = up_svc("web", 1, command=[NODE, app], env={"LISTEN_HOST": "::1"},
+                     heartbeat_ms=100, health={"http": "/health"})
         with Muster([svc]).start() as m:
-            try:
-                m.expect(r"web\[0\]: another program listens on port %d" % port)
-                m.expect(r"web\[0\]: backoff: ")
-                self.assertNotRegex(m.log_text(), r"web\[0\]: (spawn|ready): ")
-            finally:
-                squat.close()
-            m.expect(r"web\[0\]: ready: ")
-            st, _, j = get_json(m, "/info")
+            wait_ready(m, "web", 1)
+            st, _, j = get_json(m, "/count")
             self.assertEqual(st, 200)
-            self.assertEqual(int(j["port"]), port)
+            # the health checks reached it too: the program counts them
+            poll_until(lambda: get_json(m, "/count")[2]["health"] >= 3, what="health checks")
+            self.assertNotRegex(m.log_text(), r"web\[0\]: (unhealthy|exit): ")
 
     def test_unix_socket(self):
         svc = up_svc("web", 2, upstream={"unix": "run/web.sock"})
