@@ -16,7 +16,7 @@ static const char *const hook_keys[] = {"events", "command", NULL};
 static const char *const event_types[] = {
     "spawn",   "ready",      "exit",           "restart", "backoff",   "failed",  "stop",
     "drain",   "memory",     "scale",          "reload",  "restarted", "message", "unhealthy",
-    "waiting", "quarantine", "restart-failed", "*",       NULL};
+    "waiting", "quarantine", "restart-failed", "undrain", "*",         NULL};
 
 /* Reads "events": a non-empty array of event types. */
 static void read_events(struct cfg__ctx *x, const cJSON *v, const char *p, struct cfg_hook *hk) {
@@ -45,8 +45,8 @@ static void read_events(struct cfg__ctx *x, const cJSON *v, const char *p, struc
     if (event_types[k] == NULL) {
       cfg__err(x, pi,
                "\"%s\" is not an event type (spawn, ready, exit, restart, backoff, failed, "
-               "stop, drain, memory, scale, restarted, restart-failed, reload, message, "
-               "unhealthy, waiting, quarantine, or \"*\" for all)",
+               "stop, drain, undrain, memory, scale, restarted, restart-failed, reload, "
+               "message, unhealthy, waiting, quarantine, or \"*\" for all)",
                type);
       free(type);
       continue;

@@ -113,7 +113,9 @@ static int on_req(const struct gw_handler *h, struct gw_req *req) {
   else if (IS("/events"))
     start_events(req);
   else
-    gw_reply_error(req, 404, "admin endpoints: /, /status.json, /healthz, /metrics, /events", NULL);
+    gw_reply_error(req, 404,
+                   "admin endpoints: /, /status.json, /healthz, /livez, /readyz, /metrics, /events",
+                   NULL);
 #undef IS
   return 0;
 }

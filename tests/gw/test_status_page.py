@@ -187,7 +187,7 @@ class StatusPageTest(unittest.TestCase):
             c.request("GET", "/nope")
             r = c.getresponse()
             self.assertEqual(r.status, 404)
-            self.assertIn("/, /status.json, /healthz, /metrics, /events",
+            self.assertIn("/, /status.json, /healthz, /livez, /readyz, /metrics, /events",
                           json.loads(r.read())["error"])
         finally:
             c.close()

@@ -1622,14 +1622,14 @@ TEST(hooks_config) {
   cfg_free(c);
   cfg_errors_free(&e);
   c = parse("{\"hooks\": {\"on_event\": [{\"events\": [\"*\"], \"command\": [\"svc\"]}, "
-            "{\"events\": [\"ready\"], \"command\": [\"svc\"]}]}}",
+            "{\"events\": [\"ready\", \"drain\", \"undrain\"], \"command\": [\"svc\"]}]}}",
             &e);
-  CHECK(c != NULL && c->nhooks == 2);
+  CHECK(c != NULL && c->nhooks == 2); /* undrain too: every event type muster emits */
   cfg_free(c);
   cfg_errors_free(&e);
   CHECK(one_error("{\"hooks\": {\"on_event\": {\"events\": [\"crash\"], \"command\": [\"svc\"]}}}",
                   "hooks.on_event.events[0]: \"crash\" is not an event type (spawn, ready, exit, "
-                  "restart, backoff, failed, stop, drain, memory, scale, restarted, "
+                  "restart, backoff, failed, stop, drain, undrain, memory, scale, restarted, "
                   "restart-failed, reload, message, unhealthy, waiting, quarantine, or \"*\" "
                   "for all)"));
   CHECK(one_error("{\"hooks\": {\"on_event\": [{\"events\": [\"exit\"]}]}}",
