@@ -23,6 +23,7 @@
 #include "sup_exec.h"
 #include "sup_host.h"
 #include "sup_log.h"
+#include "sup_nofile.h"
 #include "sup_notify.h"
 
 static void usage(FILE *f) {
@@ -172,6 +173,7 @@ int main(int argc, char **argv) {
     free(bin_dir);
     return cfg ? 0 : 1;
   }
+  sup_nofile_raise(cfg); /* before any listener or instance */
   rc = run(cfg, config, bin_dir);
   free(bin_dir);
   return rc;

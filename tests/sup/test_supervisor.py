@@ -216,6 +216,39 @@ class SupervisorTest(unittest.TestCase):
             m.stop()
 
 
+def nofile(pid):
+    """(soft, hard) RLIMIT_NOFILE of pid, from /proc."""
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                soft, hard = line.split()[3:5]
+                return int(soft), int(hard)
+    raise AssertionError("no open-files line in /proc/%d/limits" % pid)
+
+
+class FileLimitTest(unittest.TestCase):
+    """muster raises its soft RLIMIT_NOFILE to the hard one (a login
+    session's 1024 is below max_connections), and warns when even the hard
+    limit is too low for its config."""
+
+    def test_soft_limit_raised_to_the_hard_one_and_inherited(self):
+        gw = {"listen": "127.0.0.1:%d" % free_port(), "max_connections": 1000}
+        m = Muster([dummy()], gateway=gw)
+        with m.start(wrap=["prlimit", "--nofile=256:4096"]):
+            m.seen_or_expect(r"dummy\[0\]: ready: ")
+            self.assertEqual(nofile(m.proc.pid), (4096, 4096))
+            child = int(m.seen_or_expect(r"dummy\[0\]: spawn: spawned pid (\d+)").group(1))
+            self.assertEqual(nofile(child), (4096, 4096))
+            self.assertNotIn("file descriptors:", m.log_text())
+
+    def test_a_hard_limit_below_the_config_is_named(self):
+        m = Muster([dummy(instances=2)])
+        with m.start(wrap=["prlimit", "--nofile=200:200"]):
+            m.expect(r"warn file descriptors: the limit is 200, below the 10070 that "
+                     r"max_connections and the instances may need")
+            m.seen_or_expect(r"dummy\[0\]: ready: ")  # it runs all the same
+
+
 class CheckTest(unittest.TestCase):
 
     def run_check(self, text):
