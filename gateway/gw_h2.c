@@ -1105,8 +1105,12 @@ static void h2_on_data(struct gw_conn *c, const char *data, size_t len) {
   if (c->closing)
     return;
   if (n < 0 && !h2->fatal) { /* nghttp2 already queued its GOAWAY when it could */
-    int r = n == NGHTTP2_ERR_FLOODED ? GW_H2_GOAWAY_FLOOD : GW_H2_GOAWAY_PROTOCOL;
-    fatal(h2, r, r == GW_H2_GOAWAY_FLOOD ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR,
+    /* a header block in more CONTINUATION frames than nghttp2 takes (8) is
+     * a header block too big, as past 4 x max_header_bytes */
+    int r = n == NGHTTP2_ERR_FLOODED                  ? GW_H2_GOAWAY_FLOOD
+            : n == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS ? GW_H2_GOAWAY_HEADERS
+                                                      : GW_H2_GOAWAY_PROTOCOL;
+    fatal(h2, r, r == GW_H2_GOAWAY_PROTOCOL ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_ENHANCE_YOUR_CALM,
           nghttp2_strerror((int)n));
   }
   h2_flush(c);

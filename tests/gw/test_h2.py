@@ -25,7 +25,7 @@ import h2.errors  # noqa: E402
 import h2.events  # noqa: E402
 import h2.exceptions  # noqa: E402
 import h2.settings  # noqa: E402
-from hyperframe.frame import HeadersFrame  # noqa: E402
+from hyperframe.frame import ContinuationFrame, HeadersFrame  # noqa: E402
 
 ENHANCE_YOUR_CALM = h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
 COMPRESSION_ERROR = h2.errors.ErrorCodes.COMPRESSION_ERROR
@@ -402,6 +402,28 @@ class H2Test(GatewayCase):
         self.assertEqual(c.until_closed(), COMPRESSION_ERROR)
         self.assertGreaterEqual(metric(admin_metrics(m), "muster_h2_goaways_total",
                                        '{reason="compression_error"}'), 1)
+
+    def test_too_many_continuation_frames(self):
+        """A header block in more than 8 CONTINUATION frames (CVE-2024-27316's
+        kind): GOAWAY ENHANCE_YOUR_CALM, counted as header_block."""
+        m = self.muster()
+        c = self.client(m)
+        self.assertEqual(c.get("/dummy/echo").status, 200)
+        # static-table fields and literals without indexing: the server's
+        # HPACK table is left as the client's connection has it
+        block = b"\x82\x86\x84\x01\x01x" + b"".join(
+            b"\x00\x03x-%d\x01v" % (i % 10) for i in range(40))
+        step = len(block) // 10 + 1
+        frags = [block[i:i + step] for i in range(0, len(block), step)]
+        self.assertEqual(len(frags), 10)
+        out = HeadersFrame(101, data=frags[0], flags=["END_STREAM"]).serialize()
+        for k, frag in enumerate(frags[1:]):
+            last = k == len(frags) - 2
+            out += ContinuationFrame(101, data=frag, flags=["END_HEADERS"] if last else []).serialize()
+        c.send_raw(out)
+        self.assertEqual(c.until_closed(), ENHANCE_YOUR_CALM)
+        self.assertGreaterEqual(metric(admin_metrics(m), "muster_h2_goaways_total",
+                                       '{reason="header_block"}'), 1)
 
     # ---- timeouts and shutdown ----
 
