@@ -16,8 +16,10 @@ uint64_t sup_nofile_need(const struct cfg *cfg) {
   return n;
 }
 
-uint64_t sup_nofile_target(uint64_t soft, uint64_t hard) {
-  uint64_t want = hard < SUP_NOFILE_CAP ? hard : SUP_NOFILE_CAP;
+uint64_t sup_nofile_target(uint64_t soft, uint64_t hard, uint64_t need) {
+  uint64_t want = need > SUP_NOFILE_WANT ? need : SUP_NOFILE_WANT;
+  if (want > hard)
+    want = hard;
   return want > soft ? want : soft;
 }
 
@@ -27,7 +29,8 @@ void sup_nofile_raise(const struct cfg *cfg) {
     return;
   uint64_t hard = rl.rlim_max == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_max;
   uint64_t soft = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
-  uint64_t want = sup_nofile_target(soft, hard);
+  uint64_t need = sup_nofile_need(cfg);
+  uint64_t want = sup_nofile_target(soft, hard, need);
   if (want > soft) {
     rl.rlim_cur = (rlim_t)want;
     if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
@@ -36,7 +39,6 @@ void sup_nofile_raise(const struct cfg *cfg) {
       sup_log(SUP_WARN, "file descriptors: raising the limit from %llu to %llu failed: %s",
               (unsigned long long)soft, (unsigned long long)want, strerror(errno));
   }
-  uint64_t need = sup_nofile_need(cfg);
   if (soft < need)
     sup_log(SUP_WARN,
             "file descriptors: the limit is %llu, below the %llu that max_connections and "

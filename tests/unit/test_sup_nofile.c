@@ -7,11 +7,14 @@
 #include "test.h"
 
 TEST(target) {
-  CHECK(sup_nofile_target(1024, 524288) == 524288);             /* a login session */
-  CHECK(sup_nofile_target(1024, UINT64_MAX) == SUP_NOFILE_CAP); /* unlimited: capped */
-  CHECK(sup_nofile_target(65536, 65536) == 65536);              /* systemd's LimitNOFILE */
-  CHECK(sup_nofile_target(4096, 2048) == 4096);                 /* never lowered */
-  CHECK(sup_nofile_target(2000000, 4000000) == 2000000);        /* above the cap already */
+  CHECK(sup_nofile_target(1024, 524288, 10067) == 65536);       /* a login session */
+  CHECK(sup_nofile_target(1024, UINT64_MAX, 10067) == 65536);   /* unlimited */
+  CHECK(sup_nofile_target(1024, 524288, 200000) == 200000);     /* a config that needs more */
+  CHECK(sup_nofile_target(1024, 100000, 200000) == 100000);     /* within the hard limit */
+  CHECK(sup_nofile_target(1024, 4096, 10067) == 4096);          /* a low hard limit */
+  CHECK(sup_nofile_target(65536, 65536, 10067) == 65536);       /* systemd's LimitNOFILE */
+  CHECK(sup_nofile_target(4096, 2048, 10067) == 4096);          /* never lowered */
+  CHECK(sup_nofile_target(2000000, 4000000, 10067) == 2000000); /* higher already */
 }
 
 TEST(need) {
