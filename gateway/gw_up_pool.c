@@ -8,6 +8,7 @@
 #include "gw.h"
 #include "sup_log.h"
 #include "sup_view.h"
+#include "util_unix.h"
 
 #define KEEP_CAP (64 * 1024) /* buffer capacity kept between writes */
 
@@ -349,13 +350,10 @@ struct gw_up_conn *gw_up_conn_open(struct gw_server *srv, int port, int ipv6, co
     uv_pipe_connect(&uc->creq, &uc->sock.pipe, path, on_connect);
     return uc;
   }
-  if (ipv6)
-    uv_ip6_addr("::1", port, (struct sockaddr_in6 *)&sa);
-  else
-    uv_ip4_addr("127.0.0.1", port, (struct sockaddr_in *)&sa);
+  util_loopback_addr(&sa, port, ipv6);
   int rc = uv_tcp_connect(&uc->creq, &uc->sock.tcp, (struct sockaddr *)&sa, on_connect);
   if (rc < 0) {
-    sup_log(SUP_WARN, "gateway: connect to %s:%d failed: %s", ipv6 ? "[::1]" : "127.0.0.1", port,
+    sup_log(SUP_WARN, "gateway: connect to %s:%d failed: %s", util_loopback_name(ipv6), port,
             uv_err_name(rc));
     gw_up_conn_close(uc);
     return NULL;

@@ -12,6 +12,7 @@
 #include "sup_instance.h"
 #include "sup_proc.h"
 #include "sup_service.h"
+#include "util_unix.h"
 
 #define HEAD_MAX 256 /* the status line must fit */
 
@@ -160,7 +161,8 @@ static int start_http(struct sup_hcheck *c, struct sup_instance *inst, char *why
   const struct sup_run *run = inst->run;
   c->http = 1;
   c->port = run->health_port;
-  c->host = run->up_ipv6 && c->port == run->up_port ? "[::1]" : "127.0.0.1";
+  int ipv6 = run->up_ipv6 && c->port == run->up_port;
+  c->host = util_loopback_name(ipv6);
   if (c->port == 0 || (c->path = strdup(path)) == NULL) {
     snprintf(why, wl, "GET %s: %s", path,
              c->port ? "out of memory" : "no PORT (1..65535) in the instance's environment");
@@ -174,10 +176,7 @@ static int start_http(struct sup_hcheck *c, struct sup_instance *inst, char *why
   uv_tcp_init(sup_host_loop(inst->svc->host), &c->tcp);
   c->tcp.data = c->conn.data = c;
   c->open = 1;
-  if (c->host[0] == '[')
-    uv_ip6_addr("::1", c->port, (struct sockaddr_in6 *)&sa);
-  else
-    uv_ip4_addr("127.0.0.1", c->port, (struct sockaddr_in *)&sa);
+  util_loopback_addr(&sa, c->port, ipv6);
   int rc = uv_tcp_connect(&c->conn, &c->tcp, (const struct sockaddr *)&sa, on_connect);
   if (rc < 0) {
     snprintf(why, wl, "GET %s on %s:%d: connect failed: %s", c->path, c->host, c->port,

@@ -11,6 +11,7 @@
 #include "sup_instance.h"
 #include "sup_log.h"
 #include "sup_service.h"
+#include "util_unix.h"
 
 struct sup_probe {
   struct sup_instance *inst; /* the instance, NULL once cancelled or done */
@@ -102,10 +103,7 @@ static void connect_tcp(struct sup_probe *p, int v6) {
   p->open++;
   p->v6 = v6 != 0;
   uv_tcp_init(p->timer.loop, &p->sock.tcp);
-  if (v6)
-    uv_ip6_addr("::1", p->port, (struct sockaddr_in6 *)&sa);
-  else
-    uv_ip4_addr("127.0.0.1", p->port, (struct sockaddr_in *)&sa);
+  util_loopback_addr(&sa, p->port, v6);
   if (uv_tcp_connect(&p->creq, &p->sock.tcp, (struct sockaddr *)&sa, on_connect) < 0)
     uv_close(&p->sock.h, on_sock_closed); /* out of descriptors: next time */
 }

@@ -44,14 +44,32 @@ static int bind_in_use(const struct sockaddr *sa, socklen_t len) {
   return taken;
 }
 
+socklen_t util_loopback_addr(struct sockaddr_storage *sa, int port, int ipv6) {
+  memset(sa, 0, sizeof(*sa));
+  if (ipv6) {
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)sa;
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)port);
+    v6->sin6_addr = in6addr_loopback;
+    return sizeof(*v6);
+  }
+  struct sockaddr_in *v4 = (struct sockaddr_in *)sa;
+  v4->sin_family = AF_INET;
+  v4->sin_port = htons((uint16_t)port);
+  v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return sizeof(*v4);
+}
+
+const char *util_loopback_name(int ipv6) {
+  return ipv6 ? "[::1]" : "127.0.0.1";
+}
+
 int util_tcp_port_taken(int port) {
-  struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  struct sockaddr_in6 v6 = {.sin6_family = AF_INET6,
-                            .sin6_port = htons((uint16_t)port),
-                            .sin6_addr = IN6ADDR_LOOPBACK_INIT};
-  v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind_in_use((struct sockaddr *)&v4, sizeof(v4)) ||
-      bind_in_use((struct sockaddr *)&v6, sizeof(v6)))
-    return UV_EADDRINUSE;
-  return 0; /* (no IPv6: that bind fails otherwise) */
+  struct sockaddr_storage sa;
+  for (int ipv6 = 0; ipv6 <= 1; ipv6++) { /* (no IPv6: that bind fails otherwise) */
+    socklen_t len = util_loopback_addr(&sa, port, ipv6);
+    if (bind_in_use((struct sockaddr *)&sa, len))
+      return UV_EADDRINUSE;
+  }
+  return 0;
 }
