@@ -22,7 +22,8 @@ the rest waiting in the proxy's queue (muster `max_inflight`, HAProxy
 tuning docs/http.md describes for CPU-bound programs. BENCH_ROUNDS
 interleaved rounds (default 5), each starting with the next proxy (so
 none always follows the TCP rounds); medians, ratios, MET/NOT MET against
-the targets."""
+the targets. BENCH_HTTP_ONLY=1 leaves the TCP rounds out (more HTTP
+rounds in the same time, for the tail's medians).""" 
 import json
 import os
 import re
@@ -49,6 +50,7 @@ STREAM_MB = int(os.environ.get("BENCH_STREAM_MB", "512"))
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 BARE = os.environ.get("BENCH_PEERS_BARE") == "1"
 PIN = os.environ.get("BENCH_PIN")  # a CPU for the proxies' processes (see pin)
+HTTP_ONLY = os.environ.get("BENCH_HTTP_ONLY") == "1"
 LIMIT = int(os.environ.get("BENCH_LIMIT", "0"))  # requests per Node process, 0: no cap
 NGINX_SAME_WORK = """
                  proxy_set_header X-Request-Id $request_id;
@@ -337,11 +339,12 @@ def main():
         order = rotated(http_servers, rnd)
         for name, starter in order:
             http_round(name, starter, runs)
-        for name, starter in rotated(tcp_servers, rnd):
+        for name, starter in () if HTTP_ONLY else rotated(tcp_servers, rnd):
             tcp_round(name, starter, truns, client)
         print("round %d of %d done (%s first)" % (rnd + 1, ROUNDS, order[0][0]), file=sys.stderr)
     report_http(runs)
-    report_tcp(truns)
+    if not HTTP_ONLY:
+        report_tcp(truns)
     print("steal during the run: %.1f%%" % steal_pct(stat0, read_stat()))
 
 

@@ -1090,6 +1090,11 @@ static void h2_start(struct gw_conn *c) {
     return;
   }
   c->srv->h2.connections++;
+  /* A client may be sending while its GOAWAY and last answers go out (a
+   * connection error, a drain, an upload answered early): every graceful
+   * close lingers, reading and dropping, so that no reset destroys them
+   * (nginx's lingering close, which it applies to HTTP/2 too). */
+  c->linger = 1;
   /* the preface and the first request must come in time, like a head */
   gw_conn_timer(c, (uint64_t)c->srv->cfg->header_timeout_ms, on_conn_idle);
   gw_conn_flush_soon(c); /* the server's SETTINGS */

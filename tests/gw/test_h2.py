@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -424,6 +425,21 @@ class H2Test(GatewayCase):
         self.assertEqual(c.until_closed(), ENHANCE_YOUR_CALM)
         self.assertGreaterEqual(metric(admin_metrics(m), "muster_h2_goaways_total",
                                        '{reason="header_block"}'), 1)
+
+    def test_goaway_reaches_a_client_still_sending(self):
+        """A connection error (WINDOW_UPDATE of 0 on stream 0), then 8 MB
+        more before the client reads: the GOAWAY PROTOCOL_ERROR reaches it,
+        not a reset (muster reads and drops what follows before it closes,
+        as for HTTP/1: the lingering close)."""
+        m = self.muster()
+        c = self.client(m)
+        self.assertEqual(c.get("/dummy/echo").status, 200)
+        bad = struct.pack(">I", 4)[1:] + b"\x08\x00" + struct.pack(">II", 0, 0)
+        ping = struct.pack(">I", 8)[1:] + b"\x06\x00" + struct.pack(">I", 0) + b"p" * 8
+        c.send_raw(bad + ping * ((8 << 20) // len(ping)))
+        self.assertFalse(c.closed, "the send was cut by a reset")
+        self.assertEqual(c.until_closed(), h2.errors.ErrorCodes.PROTOCOL_ERROR)
+        self.assertEqual(self.client(m).get("/dummy/echo").status, 200)
 
     # ---- timeouts and shutdown ----
 
