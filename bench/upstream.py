@@ -20,10 +20,11 @@ default. BENCH_LIMIT=N caps the requests each Node process holds at N,
 the rest waiting in the proxy's queue (muster `max_inflight`, HAProxy
 `maxconn` per server; nginx has no such queue and is left as it is): the
 tuning docs/http.md describes for CPU-bound programs. BENCH_ROUNDS
-interleaved rounds (default 5), each starting with the next proxy (so
+interleaved rounds (default 9: the p99s of two proxies this close need
+that many to settle), each starting with the next proxy (so
 none always follows the TCP rounds); medians, ratios, MET/NOT MET against
 the targets. BENCH_HTTP_ONLY=1 leaves the TCP rounds out (more HTTP
-rounds in the same time, for the tail's medians).""" 
+rounds in the same time, for the tail's medians)."""
 import json
 import os
 import re
@@ -43,7 +44,7 @@ from gateway import median, met, read_stat, steal_pct, to_ms  # noqa: E402
 
 BIN = os.environ.get("MUSTER_BIN_DIR", os.path.join(HERE, "..", "build", "bin"))
 DURATION = os.environ.get("BENCH_DURATION", "5s")
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "9"))
 APP = os.path.join(HERE, "..", "services", "examples", "express_like.js")
 SINK = os.path.join(HERE, "tcp_sink.js")
 STREAM_MB = int(os.environ.get("BENCH_STREAM_MB", "512"))

@@ -121,6 +121,7 @@ enum {
   COL_INFLIGHT,
   COL_REQUESTS,
   COL_EXIT,
+  COL_ADDR, /* only when an instance has an address (upstream services) */
   NCOLS
 };
 
@@ -133,6 +134,7 @@ static const struct {
     [COL_UPTIME] = {"UPTIME", 1},     [COL_RESTARTS] = {"RESTARTS", 1},
     [COL_RSS] = {"RSS", 1},           [COL_INFLIGHT] = {"INFLIGHT", 1},
     [COL_REQUESTS] = {"REQUESTS", 1}, [COL_EXIT] = {"LAST EXIT", 0},
+    [COL_ADDR] = {"ADDRESS", 0},
 };
 
 #define CELL_MAX 80 /* longer cells (names up to 64 bytes) are cut */
@@ -144,7 +146,8 @@ struct row {
 struct table {
   struct row *rows; /* owned */
   size_t n, cap;
-  int oom; /* a row could not be added */
+  int oom;      /* a row could not be added */
+  int has_addr; /* some instance has an address: the ADDRESS column shows */
 };
 
 /* Adds an empty row (every cell "-"). Returns it, or NULL out of memory. */
@@ -203,7 +206,8 @@ static void add_pad(struct ipc_buf *b, size_t n) {
  * blanks. */
 static void table_print(struct ipc_buf *b, const struct table *t) {
   size_t width[NCOLS];
-  for (int c = 0; c < NCOLS; c++) {
+  int ncols = t->has_addr ? NCOLS : COL_ADDR;
+  for (int c = 0; c < ncols; c++) {
     width[c] = text_width(cols[c].head);
     for (size_t i = 0; i < t->n; i++) {
       size_t w = text_width(t->rows[i].cell[c]);
@@ -211,7 +215,7 @@ static void table_print(struct ipc_buf *b, const struct table *t) {
     }
   }
   for (size_t i = 0; i <= t->n; i++) {
-    for (int c = 0; c < NCOLS; c++) {
+    for (int c = 0; c < ncols; c++) {
       const char *s = i == 0 ? cols[c].head : t->rows[i - 1].cell[c];
       size_t pad = width[c] - text_width(s);
       if (c > 0)
@@ -219,7 +223,7 @@ static void table_print(struct ipc_buf *b, const struct table *t) {
       if (cols[c].right)
         add_pad(b, pad);
       ipc_buf_adds(b, s);
-      if (!cols[c].right && c + 1 < NCOLS)
+      if (!cols[c].right && c + 1 < ncols)
         add_pad(b, pad);
     }
     ipc_buf_addc(b, '\n');
@@ -253,10 +257,13 @@ struct totals {
   int any_rss; /* some instance has a process */
 };
 
-/* Fills the row of one instance of service name and adds it to tot. */
-static void instance_row(struct row *r, const char *name, const cJSON *inst, struct totals *tot) {
+/* Fills the row of one instance of service name and adds it to tot;
+ * *has_addr is set when it has an address. */
+static void instance_row(struct row *r, const char *name, const cJSON *inst, struct totals *tot,
+                         int *has_addr) {
   long long pid = 0, v = 0;
   const char *state = str_field(inst, "state");
+  const char *addr = str_field(inst, "address");
   cell_set(r, COL_SERVICE, name);
   cell_field(r, COL_INDEX, inst, "index", NULL);
   int have_pid = int_field(inst, "pid", &pid);
@@ -280,6 +287,10 @@ static void instance_row(struct row *r, const char *name, const cJSON *inst, str
   cell_field(r, COL_INFLIGHT, inst, "inflight", &tot->inflight);
   cell_field(r, COL_REQUESTS, inst, "requests", &tot->requests);
   last_exit_cell(r, inst);
+  if (addr != NULL) {
+    cell_set(r, COL_ADDR, addr);
+    *has_addr = 1;
+  }
 }
 
 /* Adds a service's row (its state and totals) and one row per instance.
@@ -311,7 +322,7 @@ static int service_rows(struct table *t, const cJSON *svc, const char **why) {
     }
     if ((r = table_add(t)) == NULL)
       return 0;
-    instance_row(r, name, inst, &tot);
+    instance_row(r, name, inst, &tot, &t->has_addr);
   }
   sr = &t->rows[srow];
   long long restarts = tot.restarts; /* the service's own count, if it sends one */

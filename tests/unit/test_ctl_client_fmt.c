@@ -516,6 +516,32 @@ TEST(status_table_sums_without_a_service_count) {
             "a        1   11  ready        2s         3  2.0K         4         6  -\n");
 }
 
+TEST(status_table_address_column) {
+  /* Instances with an address (upstream services) add the ADDRESS column,
+   * "-" for those without; without any, the column is left out (above). */
+  const char *reply =
+      "{\"ok\":true,\"services\":["
+      "{\"name\":\"web\",\"state\":\"degraded\",\"restarts\":1,\"instances\":["
+      "{\"index\":0,\"pid\":7,\"state\":\"ready\",\"restarts\":0,\"uptime_ms\":1000,"
+      "\"rss_bytes\":1024,\"inflight\":0,\"requests\":3,\"address\":\"127.0.0.1:3000\"},"
+      "{\"index\":1,\"pid\":0,\"state\":\"backoff\",\"restarts\":1,\"inflight\":0,"
+      "\"requests\":0,\"last_exit\":{\"code\":1,\"signal\":0}}]},"
+      "{\"name\":\"sock\",\"state\":\"running\",\"restarts\":0,\"instances\":["
+      "{\"index\":0,\"pid\":8,\"state\":\"ready\",\"restarts\":0,\"uptime_ms\":1000,"
+      "\"rss_bytes\":1024,\"inflight\":0,\"requests\":0,"
+      "\"address\":\"unix:/run/a\\u001b.sock\"}]}]}";
+  CHECK_STR(render(&status_req, reply),
+            "SERVICE  #  PID  STATE     UPTIME  RESTARTS   RSS  INFLIGHT  REQUESTS  LAST EXIT  "
+            "ADDRESS\n"
+            "web      -    -  degraded       -         1  1.0K         0         3  -          -\n"
+            "web      0    7  ready         1s         0  1.0K         0         3  -          "
+            "127.0.0.1:3000\n"
+            "web      1    -  backoff        -         1     -         0         0  1          -\n"
+            "sock     -    -  running        -         0  1.0K         0         0  -          -\n"
+            "sock     0    8  ready         1s         0  1.0K         0         0  -          "
+            "unix:/run/a?.sock\n");
+}
+
 TEST(status_table_unknown_values) {
   /* Missing or odd fields show "?", never garbage or a crash. */
   const char *reply =
@@ -766,6 +792,7 @@ int main(void) {
   RUN(status_table);
   RUN(status_table_then_queued_and_quarantined);
   RUN(status_table_sums_without_a_service_count);
+  RUN(status_table_address_column);
   RUN(status_table_unknown_values);
   RUN(status_table_control_characters_and_width);
   RUN(status_no_services);

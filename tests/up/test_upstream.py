@@ -11,7 +11,7 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from uplib import (APP, NODE, Muster, conn, ctl, free_port, get_json, raw,  # noqa: E402
+from uplib import (APP, NODE, TIMEOUT, Muster, conn, ctl, free_port, get_json, raw,  # noqa: E402
                    request, up_svc, wait_ready)
 
 
@@ -29,6 +29,21 @@ class Basics(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.m.stop()
+
+    def test_status_shows_each_instance_address(self):
+        # `status` says where each instance listens: its JSON and the
+        # table's ADDRESS column (shown when an instance has one)
+        import subprocess
+        from musterproc import bin_path
+        base = self.m.config["services"][0]["upstream"]["port"]
+        web = ctl(self.m, cmd="status", service="web")["services"][0]
+        self.assertEqual([i["address"] for i in web["instances"]],
+                         ["127.0.0.1:%d" % base, "127.0.0.1:%d" % (base + 1)])
+        sock = os.path.join(self.m.dir, self.m.config["control"]["socket"])
+        out = subprocess.run([bin_path("musterctl"), "-s", sock, "status"], capture_output=True,
+                             text=True, timeout=TIMEOUT, check=True).stdout
+        self.assertTrue(out.splitlines()[0].endswith("LAST EXIT  ADDRESS"), out)
+        self.assertRegex(out, r"\nweb +1 .* - +127\.0\.0\.1:%d\n" % (base + 1))
 
     def test_path_env_and_forwarded_headers(self):
         st, h, j = get_json(self.m, "/web/info?x=1", headers={
@@ -320,6 +335,8 @@ class Modes(unittest.TestCase):
             self.assertEqual(st, 200)
             # the health checks reached it too: the program counts them
             poll_until(lambda: get_json(m, "/count")[2]["health"] >= 3, what="health checks")
+            inst = ctl(m, cmd="status", service="web")["services"][0]["instances"][0]
+            self.assertEqual(inst["address"], "[::1]:%d" % svc["upstream"]["port"])
             self.assertNotRegex(m.log_text(), r"web\[0\]: (unhealthy|exit): ")
 
     def test_unix_socket(self):
@@ -334,6 +351,10 @@ class Modes(unittest.TestCase):
                 seen.add(j["instance"])
             self.assertEqual(seen, {"0", "1"})
             self.assertTrue(os.path.exists(os.path.join(m.dir, "run", "web.sock.1")))
+            insts = ctl(m, cmd="status", service="web")["services"][0]["instances"]
+            run = os.path.join(m.dir, "run")  # resolved as the config's paths are
+            self.assertEqual([i["address"] for i in insts],
+                             ["unix:%s/web.sock.%d" % (run, i) for i in (0, 1)])
 
     def test_health_path_and_slow_body(self):
         m = Muster([up_svc("web", 1)])  # routes ["/"]: every path
