@@ -450,10 +450,13 @@ static void respond_held(struct gw_req *req, int reusable) {
 }
 
 /* The response is complete: the connection goes back to its pool when
- * the whole request went up and nothing followed the response. */
+ * the whole request went up and nothing followed the response. One that
+ * carried an upgrade the program refused does not: Node hands such a
+ * socket to its 'upgrade' handler and parses no more HTTP on it, whatever
+ * the handler answered (the next request would wait for its timeout). */
 static void complete(struct gw_req *req, int leftover) {
   struct gw_up_req *u = up_of(req);
-  int reusable = !leftover && u->body_end && gw_up_parse_keepalive(&u->parser);
+  int reusable = !leftover && !u->upgrade && u->body_end && gw_up_parse_keepalive(&u->parser);
   if (u->held && !req->is_head) {
     respond_held(req, reusable);
     return;

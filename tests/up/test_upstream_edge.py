@@ -12,8 +12,8 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from uplib import (NODE, SRC, TIMEOUT, Muster, conn, gateway_addr, get_json, raw,  # noqa: E402
-                   request, up_svc, wait_ready)
+from uplib import (NODE, SRC, TIMEOUT, Muster, conn, free_port, gateway_addr,  # noqa: E402
+                   get_json, raw, request, up_svc, wait_ready)
 from musterproc import Load, no_quarantine_env, rss_kb  # noqa: E402
 
 HELPERS = os.path.join(SRC, "tests", "helpers")
@@ -139,6 +139,26 @@ class Tunnel(unittest.TestCase):
             self.assertTrue(out[21])
             # plain HTTP on the same route still works
             self.assertEqual(request(m, "GET", "/chat/who")[0], 200)
+
+    def test_refused_upgrade_leaves_no_dead_connection_in_the_pool(self):
+        # Node hands a socket with an upgrade request to its 'upgrade'
+        # handler and reads no more HTTP from it, whatever the handler
+        # answered: the connection must not serve the next request
+        svc = up_svc("ws", 1, command=[NODE, os.path.join(HELPERS, "ws_upstream.js")],
+                     routes=["/chat"])
+        gw = {"listen": "127.0.0.1:%d" % free_port(), "request_timeout_ms": 3000}
+        upgrade = {"upgrade": "websocket", "connection": "upgrade", "sec-websocket-version": "13",
+                   "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ=="}
+        with Muster([svc], gateway=gw).start() as m:
+            wait_ready(m, "ws", 1)
+            c = conn(m)
+            for _ in range(3):
+                st, _, b = request(m, "GET", "/chat/refuse", headers=upgrade, c=c)
+                self.assertEqual((st, b), (403, b"no"))
+                for _ in range(3):  # on the client's connection and on fresh ones
+                    self.assertEqual(request(m, "GET", "/chat/who", c=c)[0], 200)
+                    self.assertEqual(request(m, "GET", "/chat/who")[0], 200)
+            c.close()
 
 
 if __name__ == "__main__":
