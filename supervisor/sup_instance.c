@@ -12,6 +12,7 @@
 #include "ipc_msg.h"
 #include "sup_health.h"
 #include "sup_host.h"
+#include "sup_listens.h"
 #include "sup_log.h"
 #include "sup_probe.h"
 #include "sup_proc.h"
@@ -123,12 +124,28 @@ static void act_kill_final(struct sup_instance *inst, const char *why) {
   kill_now(inst, SUP_I_STOPPING, why ? why : "forced stop");
 }
 
+/* " (it listens on port 3000 instead: does it read PORT?)" when the
+ * group's processes listen on TCP ports, else "". */
+static void listen_hint(const struct sup_instance *inst, char *out, size_t size) {
+  int ports[4];
+  size_t n = sup_listens_of(inst->run->pid, ports, 4);
+  size_t k = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < n && k < size; i++)
+    k += (size_t)snprintf(out + k, size - k, "%s%d", i == 0 ? " (it listens on port " : ", ",
+                          ports[i]);
+  if (n > 0 && k < size)
+    snprintf(out + k, size - k, " instead: does it read %s?)",
+             inst->run->up_path ? "MUSTER_SOCKET" : "PORT");
+}
+
 static void act_ready_timeout(struct sup_instance *inst, const char *why) {
-  char msg[192];
-  if (inst->probe)
-    snprintf(msg, sizeof(msg), "%s not accepting connections within %d ms",
-             sup_probe_what(inst->probe), cfg_of(inst)->ready_timeout_ms);
-  else
+  char msg[256], hint[96];
+  if (inst->probe) {
+    listen_hint(inst, hint, sizeof(hint));
+    snprintf(msg, sizeof(msg), "%s not accepting connections within %d ms%s",
+             sup_probe_what(inst->probe), cfg_of(inst)->ready_timeout_ms, hint);
+  } else
     snprintf(msg, sizeof(msg), "no ready message within %d ms", cfg_of(inst)->ready_timeout_ms);
   act_kill(inst, msg);
 }

@@ -296,6 +296,22 @@ class Modes(unittest.TestCase):
             self.assertEqual(request(m, "GET", "/")[0], 200)
             self.assertNotIn("hung", m.log_text())
 
+    def test_program_listening_elsewhere_is_named_in_the_log(self):
+        # The usual reason a port never opens: a program that listens on
+        # a port of its own (a hard-coded 3000) instead of $PORT. The
+        # readiness timeout's message says which port it listens on.
+        for child in (False, True):  # the program itself, or a child of a shell
+            with self.subTest(child=child):
+                other = free_port()
+                cmd = ["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", str(other)]
+                if child:
+                    cmd = ["/bin/sh", "-c", " ".join(cmd) + "; true"]
+                svc = up_svc("web", 1, command=cmd, ready_timeout_ms=1500)
+                with Muster([svc]).start() as m:
+                    m.expect(r"web\[0\]: port %d not accepting connections within 1500 ms \(it "
+                             r"listens on port %d instead: does it read PORT\?\); killing"
+                             % (svc["upstream"]["port"], other))
+
     def test_port_taken_by_another_program(self):
         # A stale server holds the instance's port: its listener would
         # answer the readiness probe and get the traffic. The instance is
