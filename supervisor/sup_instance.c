@@ -125,7 +125,7 @@ static void act_kill_final(struct sup_instance *inst, const char *why) {
 }
 
 /* " (it listens on port 3000 instead: does it read PORT?)" when the
- * group's processes listen on TCP ports, else "". */
+ * process or its descendants listen on TCP ports, else "". */
 static void listen_hint(const struct sup_instance *inst, char *out, size_t size) {
   int ports[4];
   size_t n = sup_listens_of(inst->run->pid, ports, 4);
