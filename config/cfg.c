@@ -137,7 +137,8 @@ int cfg_service_equal(const struct cfg_service *a, const struct cfg_service *b) 
   const struct cfg_upstream *ua = &a->upstream, *ub = &b->upstream;
   if (ua->enabled != ub->enabled || ua->port != ub->port || ua->ready != ub->ready ||
       !str_eq(ua->unix_path, ub->unix_path) || ua->connect_timeout_ms != ub->connect_timeout_ms ||
-      ua->idle_timeout_ms != ub->idle_timeout_ms || ua->keepalive != ub->keepalive)
+      ua->idle_timeout_ms != ub->idle_timeout_ms || ua->keepalive != ub->keepalive ||
+      ua->balance != ub->balance)
     return 0;
   const struct cfg_restart *ra = &a->restart, *rb = &b->restart;
   if (ra->policy != rb->policy || ra->backoff_initial_ms != rb->backoff_initial_ms ||

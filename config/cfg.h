@@ -173,16 +173,23 @@ enum cfg_ready {
   CFG_READY_MESSAGE   /* it speaks IPC and sends `ready` */
 };
 
+/* upstream.balance: which ready instance gets a request or a tunnel. */
+enum cfg_balance {
+  CFG_BALANCE_LEAST = 0, /* "least_inflight": the fewest in flight (SPEC §4) */
+  CFG_BALANCE_IP_HASH    /* "ip_hash": one per client address while it is ready */
+};
+
 /* services[].upstream: the program serves HTTP (or TCP) for itself on a
  * port or a Unix socket of its own, and muster proxies to it (SPEC §9). */
 struct cfg_upstream {
-  int enabled;            /* 0: an IPC service (no "upstream" key) */
-  int port;               /* instance i listens on port + i; 0 with unix */
-  char *unix_path;        /* absolute; instance i listens on "PATH.i"; or NULL */
-  enum cfg_ready ready;   /* "port" (default) or "message" */
-  int connect_timeout_ms; /* connecting to an instance: longer is a failure */
-  int idle_timeout_ms;    /* an idle pooled connection is closed after this */
-  int keepalive;          /* idle connections kept per instance; 0 = none */
+  int enabled;              /* 0: an IPC service (no "upstream" key) */
+  int port;                 /* instance i listens on port + i; 0 with unix */
+  char *unix_path;          /* absolute; instance i listens on "PATH.i"; or NULL */
+  enum cfg_ready ready;     /* "port" (default) or "message" */
+  int connect_timeout_ms;   /* connecting to an instance: longer is a failure */
+  int idle_timeout_ms;      /* an idle pooled connection is closed after this */
+  int keepalive;            /* idle connections kept per instance; 0 = none */
+  enum cfg_balance balance; /* "least_inflight" (default) or "ip_hash" */
 };
 
 struct cfg_service {

@@ -9,7 +9,7 @@
 #include <sys/un.h>
 
 static const char *const upstream_keys[] = {
-    "port", "unix", "ready", "connect_timeout_ms", "idle_timeout_ms", "keepalive", NULL};
+    "port", "unix", "ready", "connect_timeout_ms", "idle_timeout_ms", "keepalive", "balance", NULL};
 static const char *const tcp_keys[] = {"listen", "service", "idle_timeout_ms", "max_connections",
                                        NULL};
 
@@ -57,6 +57,22 @@ static void read_ready(struct cfg__ctx *x, const cJSON *obj, const char *path,
   free(ready);
 }
 
+/* Reads upstream.balance: "least_inflight" (default) or "ip_hash". */
+static void read_balance(struct cfg__ctx *x, const cJSON *obj, const char *path,
+                         struct cfg_service *s) {
+  char p[CFG__PATH_MAX], *b;
+  cfg__join(p, sizeof(p), path, "balance");
+  if (cfg__get_string(x, obj, path, "balance", "least_inflight", &b) != 0 || b == NULL) {
+    free(b);
+    return;
+  }
+  if (strcmp(b, "ip_hash") == 0)
+    s->upstream.balance = CFG_BALANCE_IP_HASH;
+  else if (strcmp(b, "least_inflight") != 0)
+    cfg__err(x, p, "must be \"least_inflight\" or \"ip_hash\", got \"%s\"", b);
+  free(b);
+}
+
 void cfg__parse_service_upstream(struct cfg__ctx *x, const cJSON *v, const char *path,
                                  struct cfg_service *s) {
   if (cfg__check_object(x, v, path, upstream_keys) != 0)
@@ -71,6 +87,7 @@ void cfg__parse_service_upstream(struct cfg__ctx *x, const cJSON *v, const char 
   else
     read_unix(x, v, path, s);
   read_ready(x, v, path, s);
+  read_balance(x, v, path, s);
   cfg__read_ints(x, v, path, cfg__upstream_ints, &s->upstream);
 }
 

@@ -138,7 +138,7 @@ static int send_to(struct gw_req *req, struct sup_instance *avoid, size_t *curso
   struct gw_server *srv = req->srv;
   struct gw_proxy_req *p = &req->u.proxy;
   for (;;) {
-    struct sup_instance *inst = gw_svc_pick(srv, p->svc, avoid, cursor, full);
+    struct sup_instance *inst = gw_svc_pick(srv, p->svc, avoid, cursor, NULL, full);
     if (inst == NULL) {
       p->inst = NULL;
       return 1;

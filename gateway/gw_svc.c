@@ -584,7 +584,8 @@ void gw_svcs_render_metrics(const struct gw_server *srv, struct ipc_buf *b) {
 /* ---- Picking an instance (both handlers) ---- */
 
 struct sup_instance *gw_svc_pick(struct gw_server *srv, struct sup_service *svc,
-                                 const struct sup_instance *avoid, size_t *cursor, int *full) {
+                                 const struct sup_instance *avoid, size_t *cursor,
+                                 const char *client, int *full) {
   struct sup_instance *inst;
   size_t n = 0;
   *full = 0;
@@ -595,7 +596,10 @@ struct sup_instance *gw_svc_pick(struct gw_server *srv, struct sup_service *svc,
   for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++)
     srv->cands[i] = (struct gw_cand){.inflight = sup_view_inflight(inst),
                                      .usable = inst != avoid && sup_instance_routable(inst)};
-  unsigned max = (unsigned)sup_view_service_cfg(svc)->max_inflight;
-  size_t k = gw_balance_pick(srv->cands, n, max, cursor, full);
+  const struct cfg_service *cfg = sup_view_service_cfg(svc);
+  unsigned max = (unsigned)cfg->max_inflight;
+  size_t k = client && cfg->upstream.balance == CFG_BALANCE_IP_HASH
+                 ? gw_balance_pick_hash(srv->cands, n, max, gw_balance_key(client), full)
+                 : gw_balance_pick(srv->cands, n, max, cursor, full);
   return k == GW_BALANCE_NONE ? NULL : sup_view_instance(svc, k);
 }

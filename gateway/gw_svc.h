@@ -183,9 +183,12 @@ void gw_svc_quarantine(struct gw_req *req);
 int gw_svc_retry(struct gw_req *req, enum gw_retry_outcome outcome);
 
 /* The instance of svc for a request (gw_balance: fewest in flight, ties
- * from *cursor), never avoid. NULL when none; *full when every candidate
- * was at max_inflight. The IPC proxy and the upstream handler both ask. */
+ * from *cursor; by client, the client's address, when svc is an upstream
+ * with `balance: "ip_hash"`), never avoid. NULL when none; *full when
+ * every candidate was at max_inflight (or, by address, the client's
+ * instance). The IPC proxy and the upstream handler both ask. */
 struct sup_instance *gw_svc_pick(struct gw_server *srv, struct sup_service *svc,
-                                 const struct sup_instance *avoid, size_t *cursor, int *full);
+                                 const struct sup_instance *avoid, size_t *cursor,
+                                 const char *client, int *full);
 
 #endif

@@ -1116,18 +1116,20 @@ TEST(upstream) {
     CHECK_INT(u->connect_timeout_ms, 5000);
     CHECK_INT(u->idle_timeout_ms, 4000);
     CHECK_INT(u->keepalive, 64);
+    CHECK_INT(u->balance, CFG_BALANCE_LEAST);
     CHECK_INT(cfg_upstream_port(&c->services[0], 2), 3002);
   }
   cfg_free(c);
   cfg_errors_free(&e);
   c = parse(svc("\"upstream\": {\"unix\": \"run/a.sock\", \"ready\": \"message\", "
-                "\"keepalive\": 0}"),
+                "\"keepalive\": 0, \"balance\": \"ip_hash\"}"),
             &e);
   CHECK(c != NULL);
   if (c) {
     CHECK_STR(c->services[0].upstream.unix_path, in_tmp("run/a.sock"));
     CHECK_INT(c->services[0].upstream.ready, CFG_READY_MESSAGE);
     CHECK_INT(c->services[0].upstream.keepalive, 0);
+    CHECK_INT(c->services[0].upstream.balance, CFG_BALANCE_IP_HASH);
     CHECK_INT(cfg_upstream_port(&c->services[0], 0), 0);
   }
   cfg_free(c);
@@ -1157,6 +1159,10 @@ TEST(upstream_errors) {
                   "services[0].upstream: needs exactly one of \"port\" and \"unix\""));
   CHECK(one_error(svc("\"upstream\": {\"port\": 3000, \"ready\": \"tcp\"}"),
                   "services[0].upstream.ready: must be \"port\" or \"message\", got \"tcp\""));
+  CHECK(one_error(svc("\"upstream\": {\"port\": 3000, \"balance\": \"sticky\"}"),
+                  "services[0].upstream.balance: must be \"least_inflight\" or \"ip_hash\", "
+                  "got \"sticky\""));
+  CHECK(parses(svc("\"upstream\": {\"port\": 3000, \"balance\": \"least_inflight\"}")));
   CHECK(one_error(svc("\"upstream\": {\"port\": 3000, \"prot\": 1}"),
                   "services[0].upstream.prot: unknown key (did you mean \"port\"?)"));
   CHECK(one_error(svc("\"upstream\": {\"port\": 3000, \"keepalive\": -1}"),

@@ -1,6 +1,7 @@
 /* Unit tests for gw_balance: least in-flight, round-robin among ties,
- * unusable and full instances skipped. */
+ * unusable and full instances skipped; ip_hash's rendezvous hashing. */
 #include <stdint.h>
+#include <stdio.h>
 
 #include "gw_balance.h"
 #include "test.h"
@@ -145,6 +146,51 @@ TEST(cursor_beyond_n) {
   CHECK_INT(pick(c, 3, &cursor, &full), 1);
 }
 
+TEST(ip_hash_keeps_a_client_on_its_instance) {
+  /* One key, one instance, whatever the load; 1,000 keys spread over four
+   * instances; an instance that goes takes only its own keys elsewhere,
+   * and they come back when it does. */
+  struct gw_cand c[4] = {{0, 1}, {0, 1}, {0, 1}, {0, 1}};
+  size_t home[1000], per[4] = {0};
+  int full;
+  char addr[32];
+  for (size_t k = 0; k < 1000; k++) {
+    snprintf(addr, sizeof(addr), "10.0.%zu.%zu", k / 250, k % 250);
+    home[k] = gw_balance_pick_hash(c, 4, 100000, gw_balance_key(addr), &full);
+    CHECK(home[k] < 4 && !full);
+    per[home[k]]++;
+    c[home[k]].inflight += 7; /* load does not move it */
+    CHECK_INT(gw_balance_pick_hash(c, 4, 100000, gw_balance_key(addr), &full), home[k]);
+  }
+  for (size_t i = 0; i < 4; i++)
+    CHECK(per[i] > 180 && per[i] < 320); /* about 250 each */
+  for (size_t i = 0; i < 4; i++)
+    c[i].inflight = 0;
+  c[2].usable = 0;
+  for (size_t k = 0; k < 1000; k++) {
+    snprintf(addr, sizeof(addr), "10.0.%zu.%zu", k / 250, k % 250);
+    size_t now = gw_balance_pick_hash(c, 4, 100, gw_balance_key(addr), &full);
+    CHECK(home[k] == 2 ? now != 2 && now < 4 : now == home[k]);
+  }
+  c[2].usable = 1;
+  CHECK_INT(gw_balance_pick_hash(c, 4, 100, gw_balance_key("10.0.0.0"), &full), home[0]);
+}
+
+TEST(ip_hash_waits_for_a_full_instance) {
+  /* Its instance at max: none (the request waits for it), full said. */
+  struct gw_cand c[2] = {{0, 1}, {0, 1}};
+  int full;
+  uint64_t key = gw_balance_key("127.0.0.1");
+  size_t home = gw_balance_pick_hash(c, 2, 4, key, &full);
+  CHECK(home < 2);
+  c[home].inflight = 4;
+  CHECK(gw_balance_pick_hash(c, 2, 4, key, &full) == GW_BALANCE_NONE && full);
+  c[0].usable = c[1].usable = 0;
+  CHECK(gw_balance_pick_hash(c, 2, 4, key, &full) == GW_BALANCE_NONE && !full);
+  CHECK(gw_balance_pick_hash(c, 0, 4, key, &full) == GW_BALANCE_NONE && !full);
+  CHECK(gw_balance_key("127.0.0.1") != gw_balance_key("127.0.0.2"));
+}
+
 int main(void) {
   RUN(least_inflight_wins);
   RUN(ties_rotate);
@@ -157,5 +203,7 @@ int main(void) {
   RUN(none_usable_is_not_full);
   RUN(max_zero_takes_nothing);
   RUN(cursor_beyond_n);
+  RUN(ip_hash_keeps_a_client_on_its_instance);
+  RUN(ip_hash_waits_for_a_full_instance);
   return test_summary();
 }

@@ -11,8 +11,8 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from uplib import (APP, NODE, TIMEOUT, Muster, conn, ctl, free_port, get_json, raw,  # noqa: E402
-                   request, up_svc, wait_ready)
+from uplib import (APP, NODE, TIMEOUT, Muster, conn, ctl, free_port, gateway_addr,  # noqa: E402
+                   get_json, raw, request, up_svc, wait_ready)
 
 
 class Basics(unittest.TestCase):
@@ -354,6 +354,44 @@ class Modes(unittest.TestCase):
             inst = ctl(m, cmd="status", service="web")["services"][0]["instances"][0]
             self.assertEqual(inst["address"], "[::1]:%d" % svc["upstream"]["port"])
             self.assertNotRegex(m.log_text(), r"web\[0\]: (unhealthy|exit): ")
+
+    def test_ip_hash_keeps_each_client_address_on_its_instance(self):
+        # balance "ip_hash": one client address, one instance (Socket.IO's
+        # long polling needs it), on any connection; an instance that goes
+        # sends its clients to the other, and they come back with it
+        import http.client
+        svc = up_svc("web", 2, upstream={"balance": "ip_hash"})
+        host, port = None, None
+
+        def instance(addr):
+            c = http.client.HTTPConnection(host, port, timeout=TIMEOUT,
+                                           source_address=(addr, 0))
+            try:
+                c.request("GET", "/info")
+                r = c.getresponse()
+                self.assertEqual(r.status, 200)
+                return json.loads(r.read())["instance"]
+            finally:
+                c.close()
+
+        with Muster([svc]).start() as m:
+            wait_ready(m, "web", 2)
+            host, port = gateway_addr(m)
+            addrs = ["127.0.0.%d" % i for i in range(2, 18)]
+            home = {}
+            for a in addrs:
+                seen = {instance(a) for _ in range(4)}
+                self.assertEqual(len(seen), 1, (a, seen))
+                home[a] = seen.pop()
+            self.assertEqual(set(home.values()), {"0", "1"}, home)  # both get clients
+            # instance 1 goes (scale 1: no restart races the checks)
+            self.assertTrue(ctl(m, cmd="scale", service="web", instances=1)["ok"])
+            m.expect(r"web\[1\]: (stop|exit): ")
+            for a in addrs:  # its clients on instance 0 now, the others stay
+                self.assertEqual(instance(a), "0")
+            self.assertTrue(ctl(m, cmd="scale", service="web", instances=2)["ok"])
+            m.expect(r"web\[1\]: ready: ")
+            self.assertEqual({a: instance(a) for a in addrs}, home)  # and back
 
     def test_unix_socket(self):
         svc = up_svc("web", 2, upstream={"unix": "run/web.sock"})
