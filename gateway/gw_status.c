@@ -129,10 +129,11 @@ static void cell(struct ipc_buf *b, const char *label, const char *html) {
   ipc_buf_adds(b, "</td>");
 }
 
-/* One instance as a table row. */
-static void render_instance(struct ipc_buf *b, const char *svc, const struct sup_instance *inst) {
+/* One instance as a table row; with addr, its address cell last. */
+static void render_instance(struct ipc_buf *b, const char *svc, const struct sup_instance *inst,
+                            int addr) {
   struct sup_instance_info ii;
-  char t[64];
+  char t[160];
   sup_view_instance_info(inst, &ii);
   ipc_buf_adds(b, "<tr data-svc=\"");
   gw_html_str(b, svc, strlen(svc));
@@ -164,6 +165,14 @@ static void render_instance(struct ipc_buf *b, const char *svc, const struct sup
   cell(b, "req/s", DASH); /* a rate needs two readings: the script's */
   snprintf(t, sizeof(t), "%llu", (unsigned long long)ii.requests);
   cell(b, "requests", t);
+  if (addr) {
+    ipc_buf_adds(b, "<td data-l=\"address\">");
+    if (sup_view_upstream_text(inst, t, sizeof(t)) == 0)
+      gw_html_str(b, t, strlen(t));
+    else
+      ipc_buf_adds(b, DASH);
+    ipc_buf_adds(b, "</td>");
+  }
   ipc_buf_adds(b, "</tr>");
 }
 
@@ -272,7 +281,7 @@ static void render_service(struct ipc_buf *b, const struct sup_service *svc,
   static const char thead[] =
       "<table class=\"inst\"><thead><tr><th>#</th><th>state</th><th>pid</th><th>uptime</th>"
       "<th>restarts</th><th>last exit</th><th>RSS</th><th>CPU</th><th>in-flight</th>"
-      "<th>req/s</th><th>requests</th></tr></thead><tbody>";
+      "<th>req/s</th><th>requests</th>";
   struct sup_service_info si;
   const struct gw_metric_hist *hist;
   struct sup_instance *inst;
@@ -297,9 +306,14 @@ static void render_service(struct ipc_buf *b, const struct sup_service *svc,
     ipc_buf_adds(b, "<p class=\"none\">no instances</p></section>");
     return;
   }
-  ipc_buf_adds(b, thead);
+  /* an address column when some instance has one (an upstream's) */
+  int addr = 0;
   for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++)
-    render_instance(b, si.name, inst);
+    addr |= sup_view_upstream_text(inst, t, sizeof(t)) == 0;
+  ipc_buf_adds(b, thead);
+  ipc_buf_adds(b, addr ? "<th>address</th></tr></thead><tbody>" : "</tr></thead><tbody>");
+  for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++)
+    render_instance(b, si.name, inst, addr);
   ipc_buf_adds(b, "</tbody></table></section>");
 }
 

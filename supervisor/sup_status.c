@@ -1,7 +1,6 @@
 /* sup_status — the `status` reply as JSON text. See sup_status.h. */
 #include "sup_status.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +8,6 @@
 #include "sup_host.h"
 #include "sup_service.h"
 #include "sup_view.h"
-#include "util_unix.h"
 
 /* ,"key": */
 static void key(struct ipc_buf *b, const char *k) {
@@ -44,16 +42,9 @@ static void field_tenths(struct ipc_buf *b, const char *k, double v) {
 /* ,"address":"127.0.0.1:3000" ("[::1]:3000", "unix:/run/app.sock"): where
  * an upstream instance's process listens; nothing for the others. */
 static void address_field(struct ipc_buf *b, const struct sup_instance *inst) {
-  int port = 0, ipv6 = 0;
-  const char *path = NULL;
   char text[160];
-  if (sup_view_upstream_addr(inst, &port, &ipv6, &path) != 0)
-    return;
-  if (path != NULL)
-    snprintf(text, sizeof(text), "unix:%s", path);
-  else
-    snprintf(text, sizeof(text), "%s:%d", util_loopback_name(ipv6), port); /* "[::1]" */
-  field_str(b, "address", text);
+  if (sup_view_upstream_text(inst, text, sizeof(text)) == 0)
+    field_str(b, "address", text);
 }
 
 /* One instance, its /proc figures read now. */

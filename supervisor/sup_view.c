@@ -1,12 +1,15 @@
 /* sup_view — the read-only API. See sup_view.h. */
 #include "sup_view.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <uv.h>
 
 #include "sup_deps.h"
 #include "sup_host.h"
 #include "sup_log.h"
 #include "sup_proc.h"
+#include "util_unix.h"
 
 struct sup_service *sup_view_service(const struct sup_host *h, size_t i) {
   for (size_t s = 0; s < h->nsvcs; s++) {
@@ -122,5 +125,17 @@ int sup_view_upstream_addr(const struct sup_instance *inst, int *port, int *ipv6
   *port = run->up_port;
   *ipv6 = run->up_ipv6;
   *path = run->up_path;
+  return 0;
+}
+
+int sup_view_upstream_text(const struct sup_instance *inst, char *buf, size_t n) {
+  int port = 0, ipv6 = 0;
+  const char *path = NULL;
+  if (sup_view_upstream_addr(inst, &port, &ipv6, &path) != 0)
+    return UV_ENOENT;
+  if (path != NULL)
+    snprintf(buf, n, "unix:%s", path);
+  else
+    snprintf(buf, n, "%s:%d", util_loopback_name(ipv6), port); /* "[::1]" */
   return 0;
 }

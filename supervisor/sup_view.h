@@ -83,6 +83,9 @@ struct sup_service *sup_view_owner(const struct sup_instance *inst);
  * or UV_ENOENT when it has no process or is no upstream. */
 int sup_view_upstream_addr(const struct sup_instance *inst, int *port, int *ipv6,
                            const char **path);
+/* The same as text: "127.0.0.1:3000", "[::1]:3000" or "unix:PATH" into
+ * buf (n bytes). Returns 0, or UV_ENOENT as sup_view_upstream_addr. */
+int sup_view_upstream_text(const struct sup_instance *inst, char *buf, size_t n);
 
 /* The event hooks (hooks.on_event), for `status`. */
 size_t sup_view_hook_count(const struct sup_host *h);

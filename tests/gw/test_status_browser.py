@@ -68,9 +68,11 @@ fetch('/', {cache: 'no-store'}).then(function (r) { return r.text(); }).then(fun
                s.querySelector('.sh').textContent, s.querySelectorAll('dt').length,
                s.querySelectorAll('table.inst th').length);
       s.querySelectorAll('tr[data-svc]').forEach(function (tr) {
-        ['instance', 'state', 'pid', 'restarts', 'last exit', 'in-flight'].forEach(function (l) {
-          out.push(tr.querySelector('td[data-l="' + l + '"]').textContent);
-        });
+        ['instance', 'state', 'pid', 'restarts', 'last exit', 'in-flight', 'address']
+          .forEach(function (l) {
+            var td = tr.querySelector('td[data-l="' + l + '"]');
+            out.push(td || l !== 'address' ? td.textContent : null);
+          });
         out.push(tr.querySelectorAll('td').length, tr.getAttribute('data-state'));
       });
     });
@@ -220,6 +222,29 @@ class StatusPageBrowserTest(unittest.TestCase):
         self.assertEqual(b.console_errors(), [])
         path = b.screenshot(os.path.join(self.out, "status-1200.png"))
         self.assertGreater(os.path.getsize(path), 10000)
+
+    def test_upstream_addresses_as_muster_renders_them(self):
+        # an upstream service's instances show where they listen, the
+        # script's table as muster's; the IPC services have no such column
+        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "up"))
+        from uplib import up_svc
+        admin = ("127.0.0.1", free_port())
+        web = up_svc("web", 2, routes=["/web"])
+        m = Muster([web, service("dummy", ["dummy_service"], routes=["/dummy"])],
+                   admin={"listen": "%s:%d" % admin}).start()
+        self.addCleanup(m.stop)
+        for label in ("web[0]", "web[1]", "dummy[0]"):
+            m.seen_or_expect(re.escape(label) + r": ready: ")
+        b = self.browser(width=1200, height=900)
+        b.navigate("http://%s:%d/" % admin)
+        self.wait_live(b)
+        base = web["upstream"]["port"]
+        self.assertEqual([(r[0], r[4].get("address")) for r in b.eval(ROWS)],
+                         [("web", "127.0.0.1:%d" % base), ("web", "127.0.0.1:%d" % (base + 1)),
+                          ("dummy", None)])
+        served, live = json.loads(b.eval(SAME_MARKUP))
+        self.assertEqual(live, served)
+        self.assertEqual(b.console_errors(), [])
 
     def test_phone_width_and_without_script(self):
         for _ in range(5):

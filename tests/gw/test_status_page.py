@@ -207,5 +207,30 @@ class StatusPageTest(unittest.TestCase):
         self.assertEqual(row["cells"]["restarts"], "1")
 
 
+class UpstreamAddressTest(unittest.TestCase):
+    def test_an_upstream_service_has_an_address_column(self):
+        # where each instance listens, as status.json's "address"; a
+        # service without addresses (an IPC one) has no such column
+        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "up"))
+        from uplib import up_svc
+        admin = ("127.0.0.1", free_port())
+        web = up_svc("web", 2, routes=["/web"])
+        with Muster([web, service("dummy", ["dummy_service"], routes=["/dummy"])],
+                    admin={"listen": "%s:%d" % admin}).start() as m:
+            for label in ("web[0]", "web[1]", "dummy[0]"):
+                m.seen_or_expect(re.escape(label) + r": ready: ")
+            status, _, body = http_get(m, "/", addr=admin)
+            self.assertEqual(status, 200)
+            p = Page()
+            p.feed(body.decode())
+            p.close()
+            base = web["upstream"]["port"]
+            self.assertEqual([(r["svc"], r["cells"].get("address")) for r in p.rows],
+                             [("web", "127.0.0.1:%d" % base), ("web", "127.0.0.1:%d" % (base + 1)),
+                              ("dummy", None)])
+            served = body.decode().split("<script")[0]  # (the script has its own copy)
+            self.assertEqual(served.count("<th>address</th>"), 1)
+
+
 if __name__ == "__main__":
     unittest.main()
