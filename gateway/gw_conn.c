@@ -2,6 +2,7 @@
  * writing with a bounded queue, closing. See gw_conn.h. */
 #include "gw_conn.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -429,17 +430,21 @@ void gw_conn_close(struct gw_conn *c, int graceful) {
   account(c); /* what it held is dropped */
 }
 
-/* The client's IP as text into c->remote ("?" when unknown). */
-static void read_remote(struct gw_conn *c) {
+void gw_peer_ip(const uv_tcp_t *t, char *out, size_t n) {
   struct sockaddr_storage ss;
   int len = sizeof(ss);
-  strcpy(c->remote, "?");
-  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+  snprintf(out, n, "?");
+  if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &len) != 0)
     return;
   if (ss.ss_family == AF_INET6)
-    uv_ip6_name((struct sockaddr_in6 *)&ss, c->remote, sizeof(c->remote));
+    uv_ip6_name((struct sockaddr_in6 *)&ss, out, n);
   else
-    uv_ip4_name((struct sockaddr_in *)&ss, c->remote, sizeof(c->remote));
+    uv_ip4_name((struct sockaddr_in *)&ss, out, n);
+}
+
+/* The client's IP as text into c->remote ("?" when unknown). */
+static void read_remote(struct gw_conn *c) {
+  gw_peer_ip(&c->tcp, c->remote, sizeof(c->remote));
 }
 
 void gw_conn_start_proto(struct gw_conn *c) {

@@ -180,6 +180,9 @@ void gw_conn_http1_free(struct gw_conn *c);
  * plain TCP) and starts it. */
 void gw_conn_accept(struct gw_server *srv, uv_stream_t *listener, const struct gw_transport *tp);
 
+/* The IP of t's peer as text ("127.0.0.1", "::1"; "?" when unknown). */
+void gw_peer_ip(const uv_tcp_t *t, char *out, size_t n);
+
 /* Starts the connection's protocol (the transport's call, once). */
 void gw_conn_start_proto(struct gw_conn *c);
 

@@ -37,6 +37,8 @@ struct gw_splice {
   struct sup_instance *inst;  /* the instance it goes to (counted in rt->tcp->counts) */
   LIST_ENTRY(gw_splice) link; /* rt->splices */
   int tries;                  /* instances tried */
+  uint64_t key;               /* balance "ip_hash": its client address's key */
+  unsigned by_key : 1;        /* pick by key, not by fewest connections */
   int in_cb;                  /* callbacks of its connections under way (no free then) */
   unsigned client_eof : 1;    /* the client shut its side */
   unsigned up_eof : 1;        /* the instance shut its side */
@@ -79,9 +81,10 @@ static void count_add(struct gw_tcp *tcp, struct sup_instance *inst, int d) {
     gw_map_put(&tcp->counts, (uint64_t)(uintptr_t)inst, (void *)(uintptr_t)n);
 }
 
-/* The ready instance of svc with the fewest connections, never avoid. */
+/* The ready instance of svc with the fewest connections (or, with
+ * by_key, the one key hashes to), never avoid. */
 static struct sup_instance *pick(struct gw_tcp_route *rt, struct sup_service *svc,
-                                 struct sup_instance *avoid) {
+                                 struct sup_instance *avoid, int by_key, uint64_t key) {
   struct gw_server *srv = rt->tcp->srv;
   struct sup_instance *inst;
   size_t n = 0;
@@ -93,7 +96,8 @@ static struct sup_instance *pick(struct gw_tcp_route *rt, struct sup_service *sv
   for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++)
     srv->cands[i] = (struct gw_cand){.inflight = (unsigned)count_of(rt->tcp, inst),
                                      .usable = inst != avoid && sup_instance_routable(inst)};
-  size_t k = gw_balance_pick(srv->cands, n, UINT32_MAX, &rt->rr, &full);
+  size_t k = by_key ? gw_balance_pick_hash(srv->cands, n, UINT32_MAX, key, &full)
+                    : gw_balance_pick(srv->cands, n, UINT32_MAX, &rt->rr, &full);
   return k == GW_BALANCE_NONE ? NULL : sup_view_instance(svc, k);
 }
 
@@ -254,7 +258,8 @@ static const struct gw_up_conn_cbs *const client_cbs = &splice_cbs;
 static void connect_to(struct gw_splice *s, struct sup_instance *avoid) {
   struct gw_tcp_route *rt = s->rt;
   struct sup_service *svc = sup_view_find(rt->tcp->srv->host, rt->service);
-  struct sup_instance *inst = svc && s->tries < CONNECT_TRIES ? pick(rt, svc, avoid) : NULL;
+  struct sup_instance *inst =
+      svc && s->tries < CONNECT_TRIES ? pick(rt, svc, avoid, s->by_key, s->key) : NULL;
   const char *path;
   int port, ipv6;
   if (inst == NULL || sup_view_upstream_addr(inst, &port, &ipv6, &path) != 0) {
@@ -301,6 +306,13 @@ static void on_connection(uv_stream_t *l, int status) {
   }
   gw_up_conn_pause(s->client, 1); /* until the instance's side is connected */
   active(s);
+  struct sup_service *svc = sup_view_find(rt->tcp->srv->host, rt->service);
+  if (svc && sup_view_service_cfg(svc)->upstream.balance == CFG_BALANCE_IP_HASH) {
+    char ip[48];
+    gw_up_conn_peer_ip(s->client, ip, sizeof(ip));
+    s->key = gw_balance_key(ip);
+    s->by_key = 1;
+  }
   connect_to(s, NULL);
 }
 

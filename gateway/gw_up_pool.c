@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gw.h"
+#include "gw_conn.h"
 #include "sup_log.h"
 #include "sup_view.h"
 #include "util_unix.h"
@@ -374,6 +375,10 @@ struct gw_up_conn *gw_up_conn_accept(struct gw_server *srv, uv_stream_t *listene
   uv_tcp_nodelay(&uc->sock.tcp, 1);
   uv_read_start(&uc->sock.s, on_alloc, on_read);
   return uc;
+}
+
+void gw_up_conn_peer_ip(struct gw_up_conn *uc, char *out, size_t n) {
+  gw_peer_ip(&uc->sock.tcp, out, n);
 }
 
 /* ---- Pools ---- */

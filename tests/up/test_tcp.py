@@ -42,13 +42,13 @@ class Line:
         return self.s.recv(1) == b""
 
 
-def chat_muster(instances=2, idle_ms=None):
+def chat_muster(instances=2, idle_ms=None, upstream=None):
     port = free_port()
     route = {"listen": "127.0.0.1:%d" % port, "service": "chat"}
     if idle_ms:
         route["idle_timeout_ms"] = idle_ms
-    m = Muster([up_svc("chat", instances, command=[NODE, CHAT], routes=[])], tcp=[route],
-               admin={"listen": "127.0.0.1:%d" % free_port()})
+    m = Muster([up_svc("chat", instances, command=[NODE, CHAT], routes=[], upstream=upstream)],
+               tcp=[route], admin={"listen": "127.0.0.1:%d" % free_port()})
     m.start()
     for i in range(instances):
         m.seen_or_expect(r"chat\[%d\]: ready: " % i)
@@ -89,6 +89,24 @@ class TcpRoutes(unittest.TestCase):
             self.assertRegex(text, r'muster_tcp_bytes_total\{[^}]*direction="in"\} [1-9]')
             for c in clients:
                 c.s.close()
+
+    def test_ip_hash_keeps_each_client_address_on_its_instance(self):
+        # the service's balance "ip_hash" holds for its TCP route too
+        m, port = chat_muster(2, upstream={"balance": "ip_hash"})
+        with m:
+            home = {}
+            for i in range(2, 14):
+                addr = "127.0.0.%d" % i
+                seen = set()
+                for _ in range(3):
+                    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT,
+                                                  source_address=(addr, 0)) as s:
+                        c = Line.__new__(Line)
+                        c.s, c.buf = s, b""
+                        seen.add(c.line().split()[-1])  # "welcome guestN to instance I"
+                self.assertEqual(len(seen), 1, (addr, seen))
+                home[addr] = seen.pop()
+            self.assertEqual(set(home.values()), {"0", "1"}, home)
 
     def test_last_words_before_the_close_arrive_whole(self):
         """Both ways end in one turn (the program answers the half-close with
