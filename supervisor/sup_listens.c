@@ -130,7 +130,7 @@ static void add_ports(const char *file, const unsigned long *inodes, size_t nino
     if (!sup_listens_parse_line(line, &port, &ino))
       continue;
     for (size_t i = 0; i < ninodes && !take; i++)
-      take = inodes[i] == ino; /* the group's socket */
+      take = inodes[i] == ino; /* one of its sockets */
     for (size_t i = 0; i < *nports && take; i++)
       take = ports[i] != port; /* not named yet (IPv4 and IPv6 alike) */
     if (take)
