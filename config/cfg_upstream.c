@@ -41,36 +41,21 @@ static void read_unix(struct cfg__ctx *x, const cJSON *obj, const char *path,
   cfg__get_path(x, obj, path, "unix", NULL, &s->upstream.unix_path);
 }
 
-/* Reads upstream.ready: "port" (default) or "message". */
-static void read_ready(struct cfg__ctx *x, const cJSON *obj, const char *path,
-                       struct cfg_service *s) {
-  char p[CFG__PATH_MAX], *ready;
-  cfg__join(p, sizeof(p), path, "ready");
-  if (cfg__get_string(x, obj, path, "ready", "port", &ready) != 0 || ready == NULL) {
-    free(ready);
+/* Reads the string key of obj, one of two[0] (the default: 0) and
+ * two[1] (1), into *out. */
+static void read_choice(struct cfg__ctx *x, const cJSON *obj, const char *path, const char *key,
+                        const char *const two[2], int *out) {
+  char p[CFG__PATH_MAX], *v;
+  cfg__join(p, sizeof(p), path, key);
+  if (cfg__get_string(x, obj, path, key, two[0], &v) != 0 || v == NULL) {
+    free(v);
     return;
   }
-  if (strcmp(ready, "message") == 0)
-    s->upstream.ready = CFG_READY_MESSAGE;
-  else if (strcmp(ready, "port") != 0)
-    cfg__err(x, p, "must be \"port\" or \"message\", got \"%s\"", ready);
-  free(ready);
-}
-
-/* Reads upstream.balance: "least_inflight" (default) or "ip_hash". */
-static void read_balance(struct cfg__ctx *x, const cJSON *obj, const char *path,
-                         struct cfg_service *s) {
-  char p[CFG__PATH_MAX], *b;
-  cfg__join(p, sizeof(p), path, "balance");
-  if (cfg__get_string(x, obj, path, "balance", "least_inflight", &b) != 0 || b == NULL) {
-    free(b);
-    return;
-  }
-  if (strcmp(b, "ip_hash") == 0)
-    s->upstream.balance = CFG_BALANCE_IP_HASH;
-  else if (strcmp(b, "least_inflight") != 0)
-    cfg__err(x, p, "must be \"least_inflight\" or \"ip_hash\", got \"%s\"", b);
-  free(b);
+  if (strcmp(v, two[1]) == 0)
+    *out = 1;
+  else if (strcmp(v, two[0]) != 0)
+    cfg__err(x, p, "must be \"%s\" or \"%s\", got \"%s\"", two[0], two[1], v);
+  free(v);
 }
 
 void cfg__parse_service_upstream(struct cfg__ctx *x, const cJSON *v, const char *path,
@@ -86,8 +71,13 @@ void cfg__parse_service_upstream(struct cfg__ctx *x, const cJSON *v, const char 
     read_port(x, port, path, s);
   else
     read_unix(x, v, path, s);
-  read_ready(x, v, path, s);
-  read_balance(x, v, path, s);
+  static const char *const ready[2] = {"port", "message"};             /* CFG_READY_* */
+  static const char *const balance[2] = {"least_inflight", "ip_hash"}; /* CFG_BALANCE_* */
+  int r = 0, bal = 0;
+  read_choice(x, v, path, "ready", ready, &r);
+  read_choice(x, v, path, "balance", balance, &bal);
+  s->upstream.ready = r ? CFG_READY_MESSAGE : CFG_READY_PORT;
+  s->upstream.balance = bal ? CFG_BALANCE_IP_HASH : CFG_BALANCE_LEAST;
   cfg__read_ints(x, v, path, cfg__upstream_ints, &s->upstream);
 }
 
