@@ -1,6 +1,8 @@
 /* gw_balance — least in-flight with round-robin ties. See gw_balance.h. */
 #include "gw_balance.h"
 
+#include "util_hash.h"
+
 size_t gw_balance_pick(const struct gw_cand *c, size_t n, unsigned max, size_t *cursor, int *full) {
   size_t best = GW_BALANCE_NONE;
   *full = 0;
@@ -20,22 +22,13 @@ size_t gw_balance_pick(const struct gw_cand *c, size_t n, unsigned max, size_t *
   return best;
 }
 
-/* splitmix64's finaliser: every bit of x moves every bit of the result. */
-static uint64_t mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 size_t gw_balance_pick_hash(const struct gw_cand *c, size_t n, unsigned max, uint64_t key,
                             int *full) {
   size_t best = GW_BALANCE_NONE;
   uint64_t top = 0;
   *full = 0;
   for (size_t i = 0; i < n; i++) {
-    uint64_t score = mix(key ^ mix((uint64_t)i + 1));
+    uint64_t score = util_mix64(key ^ util_mix64((uint64_t)i + 1));
     if (c[i].usable && (best == GW_BALANCE_NONE || score > top)) {
       best = i;
       top = score;
@@ -49,8 +42,5 @@ size_t gw_balance_pick_hash(const struct gw_cand *c, size_t n, unsigned max, uin
 }
 
 uint64_t gw_balance_key(const char *addr) {
-  uint64_t h = 14695981039346656037ULL; /* FNV-1a */
-  for (; *addr; addr++)
-    h = (h ^ (unsigned char)*addr) * 1099511628211ULL;
-  return h;
+  return util_fnv1a_str(addr);
 }

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <uv.h>
 
+#include "util_hash.h"
+
 void gw_map_init(struct gw_map *m) {
   m->slots = NULL;
   m->cap = m->n = 0;
@@ -14,14 +16,9 @@ void gw_map_free(struct gw_map *m) {
   gw_map_init(m);
 }
 
-/* A fast 64-bit mix (splitmix64's finaliser): ids are sequential. */
+/* Mixed first: ids are sequential. */
 static size_t slot_of(uint64_t k, size_t cap) {
-  k ^= k >> 30;
-  k *= 0xbf58476d1ce4e5b9ULL;
-  k ^= k >> 27;
-  k *= 0x94d049bb133111ebULL;
-  k ^= k >> 31;
-  return (size_t)k & (cap - 1);
+  return (size_t)util_mix64(k) & (cap - 1);
 }
 
 static int grow(struct gw_map *m) {

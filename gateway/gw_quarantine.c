@@ -5,15 +5,12 @@
 #include <string.h>
 #include <uv.h>
 
-/* FNV-1a over method, a NUL, and path. */
+#include "util_hash.h"
+
+/* FNV-1a over method, its NUL, and path. */
 static uint64_t key_hash(const char *method, const char *path, size_t plen) {
-  uint64_t h = 1469598103934665603ULL;
-  for (const char *s = method; *s; s++)
-    h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-  h *= 1099511628211ULL; /* the NUL between them */
-  for (size_t i = 0; i < plen; i++)
-    h = (h ^ (unsigned char)path[i]) * 1099511628211ULL;
-  return h;
+  uint64_t h = util_fnv1a(UTIL_FNV1A_INIT, method, strlen(method) + 1);
+  return util_fnv1a(h, path, plen);
 }
 
 void gw_quar_init(struct gw_quar *q) {

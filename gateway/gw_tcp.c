@@ -38,7 +38,6 @@ struct gw_splice {
   LIST_ENTRY(gw_splice) link; /* rt->splices */
   int tries;                  /* instances tried */
   uint64_t key;               /* balance "ip_hash": its client address's key */
-  unsigned by_key : 1;        /* pick by key, not by fewest connections */
   int in_cb;                  /* callbacks of its connections under way (no free then) */
   unsigned client_eof : 1;    /* the client shut its side */
   unsigned up_eof : 1;        /* the instance shut its side */
@@ -258,8 +257,15 @@ static const struct gw_up_conn_cbs *const client_cbs = &splice_cbs;
 static void connect_to(struct gw_splice *s, struct sup_instance *avoid) {
   struct gw_tcp_route *rt = s->rt;
   struct sup_service *svc = sup_view_find(rt->tcp->srv->host, rt->service);
+  const struct cfg_service *cfg = svc ? sup_view_service_cfg(svc) : NULL;
+  int by_key = cfg && cfg->upstream.balance == CFG_BALANCE_IP_HASH;
+  if (by_key && s->tries == 0) {
+    char ip[48];
+    gw_up_conn_peer_ip(s->client, ip, sizeof(ip));
+    s->key = gw_balance_key(ip);
+  }
   struct sup_instance *inst =
-      svc && s->tries < CONNECT_TRIES ? pick(rt, svc, avoid, s->by_key, s->key) : NULL;
+      svc && s->tries < CONNECT_TRIES ? pick(rt, svc, avoid, by_key, s->key) : NULL;
   const char *path;
   int port, ipv6;
   if (inst == NULL || sup_view_upstream_addr(inst, &port, &ipv6, &path) != 0) {
@@ -272,7 +278,6 @@ static void connect_to(struct gw_splice *s, struct sup_instance *avoid) {
   s->tries++;
   s->inst = inst;
   count_add(rt->tcp, inst, 1);
-  const struct cfg_service *cfg = sup_view_service_cfg(svc);
   s->up = gw_up_conn_open(rt->tcp->srv, port, ipv6, path,
                           (uint64_t)cfg->upstream.connect_timeout_ms, &splice_cbs, s);
   if (s->up == NULL)
@@ -306,13 +311,6 @@ static void on_connection(uv_stream_t *l, int status) {
   }
   gw_up_conn_pause(s->client, 1); /* until the instance's side is connected */
   active(s);
-  struct sup_service *svc = sup_view_find(rt->tcp->srv->host, rt->service);
-  if (svc && sup_view_service_cfg(svc)->upstream.balance == CFG_BALANCE_IP_HASH) {
-    char ip[48];
-    gw_up_conn_peer_ip(s->client, ip, sizeof(ip));
-    s->key = gw_balance_key(ip);
-    s->by_key = 1;
-  }
   connect_to(s, NULL);
 }
 

@@ -11,16 +11,10 @@
 #include "ipc_msg.h"
 #include "ipc_text.h"
 #include "rt_frame.h"
+#include "util_hash.h"
 #include "util_vec.h"
 
 /* ---- The index: open addressing on the name ---- */
-
-static uint64_t hash(const char *s) {
-  uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-  return h;
-}
 
 void rt_rooms_init(struct rt_rooms *rs, size_t history_size, uint64_t history_ttl_ms,
                    uint64_t epoch_base) {
@@ -49,7 +43,7 @@ void rt_rooms_free(struct rt_rooms *rs) {
 
 /* The slot where name is, or the empty slot where it would go. */
 static size_t slot_of(const struct rt_rooms *rs, const char *name) {
-  size_t i = (size_t)hash(name) & (rs->cap - 1);
+  size_t i = (size_t)util_fnv1a_str(name) & (rs->cap - 1);
   while (rs->slots[i] && strcmp(rs->slots[i]->name, name) != 0)
     i = (i + 1) & (rs->cap - 1);
   return i;

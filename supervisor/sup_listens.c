@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_INODES 256  /* sockets looked at per group: a probe's hint, not an inventory */
-#define MAX_PIDS 32     /* the group's leader and its descendants looked at */
+#define MAX_INODES 256  /* sockets looked at: a probe's hint, not an inventory */
+#define MAX_PIDS 32     /* the process and its descendants looked at */
 #define TCP_LISTEN 0x0A /* the kernel's TCP_LISTEN in /proc/net/tcp's "st" */
 
 /* Skips blanks; returns the next field's start and its length in *n. */
@@ -150,7 +150,7 @@ size_t sup_listens_of(pid_t pid, int *ports, size_t max) {
   char file[64];
   if (pid <= 0)
     return 0;
-  /* the leader, then its children and theirs (npm, then sh -c, then node),
+  /* the process, then its children and theirs (npm, then sh -c, then node),
    * as far as MAX_PIDS: cheap even with a thousand instances timing out */
   pids[npids++] = pid;
   for (size_t i = 0, level_end = 1, level = 0; i < npids && level < 3; i++) {
@@ -164,7 +164,7 @@ size_t sup_listens_of(pid_t pid, int *ports, size_t max) {
     add_sockets(pids[i], inodes, &ninodes);
   if (ninodes == 0)
     return 0;
-  /* the network namespace is the leader's */
+  /* the network namespace is the process's */
   snprintf(file, sizeof(file), "/proc/%d/net/tcp", (int)pid);
   add_ports(file, inodes, ninodes, ports, max, &nports);
   snprintf(file, sizeof(file), "/proc/%d/net/tcp6", (int)pid);

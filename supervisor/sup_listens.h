@@ -23,8 +23,8 @@ int sup_listens_parse_line(const char *line, int *port, unsigned long *inode);
  * were written; what is not a pid is skipped. Pure. */
 size_t sup_listens_parse_pids(const char *text, size_t len, pid_t *pids, size_t max);
 
-/* The TCP ports (IPv4 and IPv6) on which the process pgid (a group's
- * leader) and its descendants three levels down listen, each once, at
+/* The TCP ports (IPv4 and IPv6) on which the process pid (an instance's
+ * group leader) and its descendants three levels down listen, each once, at
  * most max of them, ascending. Returns how many were written (0 when
  * none or nothing could be read). */
 size_t sup_listens_of(pid_t pid, int *ports, size_t max);
