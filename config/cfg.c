@@ -51,6 +51,7 @@ void cfg_free(struct cfg *c) {
   cfg__tls_free(&c->gateway);
   free(c->gateway.health_path);
   free(c->gateway.access_log);
+  free(c->gateway.trusted);
   free(c->admin.listen.host);
   free(c->control.socket);
   free(c->logs.dir);

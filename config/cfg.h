@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "util_cidr.h"
+
 /* ---- The data model ---- */
 
 /* A TCP listen address. "127.0.0.1:8080", "[::1]:8080", "localhost:8080"
@@ -74,6 +76,8 @@ struct cfg_gateway {
   int quarantine_s;           /* a poison request's method and path: 502 this long; 0 = off */
   char *health_path;          /* starts with '/' */
   char *access_log;           /* absolute path, or NULL when off */
+  struct util_cidr *trusted;  /* trusted_proxies: their x-forwarded-for names the client */
+  size_t ntrusted;
 };
 
 /* The real-time settings (SPEC §8): WebSocket and SSE limits, history. */

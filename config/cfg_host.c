@@ -31,6 +31,7 @@ static const char *const gateway_keys[] = {"listen",
                                            "health_path",
                                            "access_log",
                                            "tls",
+                                           "trusted_proxies",
                                            NULL};
 static const char *const admin_keys[] = {"listen", NULL};
 static const char *const control_keys[] = {"socket", NULL};
@@ -82,6 +83,37 @@ static void read_access_log(struct cfg__ctx *x, const cJSON *obj, struct cfg_gat
   free(s); /* "" (after expansion too) is off */
 }
 
+/* Reads gateway.trusted_proxies: an array of addresses and blocks. */
+static void read_trusted(struct cfg__ctx *x, const cJSON *obj, struct cfg_gateway *g) {
+  char pi[CFG__PATH_MAX], err[256], *s;
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "trusted_proxies");
+  if (v == NULL || cJSON_IsNull(v))
+    return;
+  if (!cJSON_IsArray(v)) {
+    cfg__err(x, "gateway.trusted_proxies",
+             "must be an array of addresses and blocks (\"10.0.0.0/8\", \"::1\"), got %s",
+             cfg__type_name(v));
+    return;
+  }
+  size_t n = (size_t)cJSON_GetArraySize(v), i = 0;
+  if (n == 0)
+    return;
+  if ((g->trusted = calloc(n, sizeof(*g->trusted))) == NULL) {
+    cfg__err(x, "gateway.trusted_proxies", "out of memory");
+    return;
+  }
+  for (const cJSON *it = v->child; it != NULL; it = it->next, i++) {
+    cfg__join_index(pi, sizeof(pi), "gateway.trusted_proxies", i);
+    if (cfg__string(x, it, pi, &s) != 0)
+      continue;
+    if (util_cidr_parse(s, &g->trusted[g->ntrusted], err, sizeof(err)) == 0)
+      g->ntrusted++;
+    else
+      cfg__err(x, pi, "%s", err);
+    free(s);
+  }
+}
+
 /* Reads the "gateway" section (every field has a default). */
 static void parse_gateway(struct cfg__ctx *x, const cJSON *v, struct cfg_gateway *g) {
   if (v != NULL && cfg__check_object(x, v, "gateway", gateway_keys) != 0)
@@ -91,6 +123,7 @@ static void parse_gateway(struct cfg__ctx *x, const cJSON *v, struct cfg_gateway
   cfg__get_number(x, v, "gateway", "retry_budget", DEFAULT_RETRY_BUDGET, 0, 10, &g->retry_budget);
   read_health_path(x, v, g);
   read_access_log(x, v, g);
+  read_trusted(x, v, g);
   const cJSON *tls = cJSON_GetObjectItemCaseSensitive(v, "tls");
   if (tls != NULL && !cJSON_IsNull(tls))
     cfg__parse_tls(x, tls, g);

@@ -8,6 +8,7 @@
 
 #include "gw.h"
 #include "gw_fwd.h"
+#include "gw_realip.h"
 
 #define KEEP_CAP (64 * 1024) /* buffer capacity kept between requests */
 
@@ -30,6 +31,23 @@ const char *gw_req_header_at(const struct gw_req *req, int i, uint32_t *len) {
   return req->hbuf.data + req->hdrs[i].value;
 }
 
+/* The scheme for x-forwarded-proto: the one a trusted proxy says it
+ * served ("http" or "https": TLS ended there), else muster's own. */
+static const char *fwd_proto(const struct gw_req *req) {
+  for (size_t i = 0; req->via_proxy && i < req->nhdrs; i++) {
+    const struct gw_hdr *h = &req->hdrs[i];
+    const char *v = req->hbuf.data + h->value;
+    if (h->nlen != 17 || memcmp(req->hbuf.data + h->name, "x-forwarded-proto", 17) != 0)
+      continue;
+    if (h->vlen == 5 && strncasecmp(v, "https", 5) == 0)
+      return "https";
+    if (h->vlen == 4 && strncasecmp(v, "http", 4) == 0)
+      return "http";
+    break;
+  }
+  return req->conn->tp->scheme;
+}
+
 int gw_req_fwd_headers(struct gw_req *req, int upgrade) {
   struct gw_server *srv = req->srv;
   struct gw_fwd_in fin = {.buf = req->hbuf.data,
@@ -37,7 +55,7 @@ int gw_req_fwd_headers(struct gw_req *req, int upgrade) {
                           .n = req->nhdrs,
                           .reqid = req->reqid,
                           .remote = req->conn->remote,
-                          .proto = req->conn->tp->scheme,
+                          .proto = fwd_proto(req),
                           .host = req->auth_len ? req->hbuf.data + req->auth_off : NULL,
                           .host_len = req->auth_len,
                           .upgrade = upgrade};
@@ -62,6 +80,26 @@ struct gw_route *gw_req_route(struct gw_req *req) {
   return gw_routes_match(&req->srv->routes, req->method, host, hlen, path, plen);
 }
 
+/* From a trusted proxy: req->client from its x-forwarded-for, the last
+ * header first (each proxy appends to the end). */
+static void find_client(struct gw_req *req) {
+  const struct cfg_gateway *g = req->srv->cfg;
+  struct gw_realip r;
+  gw_realip_start(&r, g->trusted, g->ntrusted, req->conn->remote);
+  req->via_proxy = r.peer_ok;
+  for (size_t i = req->nhdrs; i-- > 0 && !r.done;) {
+    const struct gw_hdr *h = &req->hdrs[i];
+    if (h->nlen == 15 && memcmp(req->hbuf.data + h->name, "x-forwarded-for", 15) == 0)
+      gw_realip_feed(&r, req->hbuf.data + h->value, h->vlen);
+  }
+  if (r.peer_ok)
+    util_ip_text(&r.ip, req->client);
+}
+
+const char *gw_req_client(const struct gw_req *req) {
+  return req->client[0] ? req->client : req->conn->remote;
+}
+
 void gw_req_index_headers(struct gw_req *req) {
   for (size_t i = 0; i < req->nhdrs; i++) {
     char *n = req->hbuf.data + req->hdrs[i].name;
@@ -76,6 +114,8 @@ void gw_req_index_headers(struct gw_req *req) {
     if (at && *at < 0)
       *at = (int)i;
   }
+  if (req->srv->cfg->ntrusted > 0)
+    find_client(req);
 }
 
 int gw_req_offer_head(struct gw_req *req) {
@@ -187,7 +227,8 @@ void gw_req_reset(struct gw_req *req) {
   req->nhdrs = 0;
   req->url_len = req->path_off = req->path_len = req->query_off = req->query_len = 0;
   req->auth_off = req->auth_len = 0;
-  req->method[0] = req->reqid[0] = req->service[0] = '\0';
+  req->method[0] = req->reqid[0] = req->service[0] = req->client[0] = '\0';
+  req->via_proxy = 0;
   req->http_major = req->http_minor = 1;
   req->start_ns = req->bytes_out = 0;
   req->status = 0;
@@ -213,7 +254,7 @@ void gw_req_log(struct gw_req *req) {
   const char *path;
   size_t plen;
   gw_req_target(req, &path, &plen, NULL, NULL);
-  struct gw_access_rec rec = {.remote = req->conn->remote,
+  struct gw_access_rec rec = {.remote = gw_req_client(req),
                               .method = req->method,
                               .path = path,
                               .path_len = plen,

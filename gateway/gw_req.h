@@ -27,6 +27,7 @@
 #include "gw_up_parse.h"
 #include "ipc_buf.h"
 #include "ipc_msg.h"
+#include "util_cidr.h"
 
 struct gw_conn;
 struct gw_proto;
@@ -148,6 +149,9 @@ struct gw_req {
   int http_minor;      /* HTTP/1.x: 0 or 1 */
   char reqid[72];      /* x-request-id: the client's or muster's */
   uint64_t start_ns;   /* when it was complete (uv_hrtime) */
+  /* ---- who sent it ---- */
+  char client[UTIL_IP_TEXT]; /* behind trusted proxies, the client they name; "" none */
+  unsigned via_proxy : 1;    /* the connection's peer is a trusted proxy */
   /* ---- the answer ---- */
   int status;             /* the status sent */
   uint64_t bytes_out;     /* answer bytes written (access log) */
@@ -276,8 +280,14 @@ struct gw_route *gw_req_route(struct gw_req *req);
 
 /* Lower-cases the header names in place, once the head is complete, and
  * notes where the headers every request looks at are (hdr_host,
- * hdr_expect, hdr_reqid: the first of each). */
+ * hdr_expect, hdr_reqid: the first of each); from a trusted proxy, finds
+ * the client its x-forwarded-for names (gw_realip). */
 void gw_req_index_headers(struct gw_req *req);
+
+/* The client's address: the connection's peer, or behind trusted proxies
+ * the client they name (gateway.trusted_proxies). What the access log,
+ * a service's request and ip_hash see. */
+const char *gw_req_client(const struct gw_req *req);
 
 /* ---- Dispatch (the protocols share it) ---- */
 

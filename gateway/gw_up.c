@@ -232,7 +232,7 @@ static int attempt(struct gw_req *req, struct sup_instance *avoid, int fresh, si
   for (int k = 0; k < 64; k++) {
     int reused = 0;
     struct sup_instance *inst =
-        fresh ? avoid : gw_svc_pick(req->srv, u->svc, avoid, cursor, req->conn->remote, full);
+        fresh ? avoid : gw_svc_pick(req->srv, u->svc, avoid, cursor, gw_req_client(req), full);
     if (inst == NULL && avoid && !fresh && sup_instance_routable(avoid))
       inst = avoid; /* no other: the one that failed, if it is still up */
     if (inst == NULL || (fresh && !sup_instance_routable(inst))) {

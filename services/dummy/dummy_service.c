@@ -86,6 +86,8 @@ static void do_echo(struct ipc_req *req) {
   ipc_json_str(&b, req->prefix, strlen(req->prefix));
   ipc_buf_adds(&b, ",\"query\":");
   ipc_json_str(&b, req->query, strlen(req->query));
+  ipc_buf_adds(&b, ",\"remote\":");
+  ipc_json_str(&b, req->remote, strlen(req->remote));
   ipc_buf_adds(&b, ",\"headers\":{");
   for (size_t i = 0; i < req->nheaders; i++) {
     const struct ipc_hdr *h = &req->headers[i];

@@ -56,8 +56,8 @@ class GatewayCase(unittest.TestCase):
     """Base class: request helpers that check SPEC §4's invariants on every
     response they return."""
 
-    def client(self, m, timeout=TIMEOUT):
-        c = RawClient(gateway_addr(m), timeout)
+    def client(self, m, timeout=TIMEOUT, source=None):
+        c = RawClient(gateway_addr(m), timeout, source=source)
         self.addCleanup(c.close)
         return c
 

@@ -63,8 +63,9 @@ class ProtocolError(Exception):
 class RawClient:
     """One TCP connection to the gateway."""
 
-    def __init__(self, addr, timeout=DEFAULT_TIMEOUT, connect=True):
+    def __init__(self, addr, timeout=DEFAULT_TIMEOUT, connect=True, source=None):
         self.addr = addr
+        self.source = (source, 0) if source else None  # a local address to connect from
         self.timeout = timeout
         self.buf = b""
         self.eof = False
@@ -73,7 +74,8 @@ class RawClient:
             self.connect()
 
     def connect(self):
-        self.sock = socket.create_connection(self.addr, timeout=self.timeout)
+        self.sock = socket.create_connection(self.addr, timeout=self.timeout,
+                                             source_address=self.source)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return self
 

@@ -2,16 +2,18 @@
 HTTP/1.0 keep-alive as `ab -k` uses it, and the hop-by-hop headers that
 must not reach a service, replaced by x-forwarded-for / -proto.
 Raw sockets for the exchanges, ApacheBench for the tool users run."""
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gwtest import GatewayCase, dummy, gateway_addr, wait_ready, TIMEOUT  # noqa: E402
-from musterproc import Muster  # noqa: E402
+from gwtest import GatewayCase, dummy, gateway_addr, gw, wait_ready, TIMEOUT  # noqa: E402
+from musterproc import Muster, ctl  # noqa: E402
 
 
 class Http10KeepAliveTest(GatewayCase):
@@ -191,6 +193,61 @@ class HopByHopTest(GatewayCase):
                                          ("X-Forwarded-Proto", "https")])
             self.assertEqual(seen.get("x-forwarded-for"), "198.18.0.7, 127.0.0.1", seen)
             self.assertEqual(seen.get("x-forwarded-proto"), "http", seen)
+
+
+class TrustedProxyTest(GatewayCase):
+    """gateway.trusted_proxies: behind a proxy muster trusts (HAProxy,
+    nginx, a cloud balancer), the client is the one its x-forwarded-for
+    names, for the service, the access log and ip_hash. 127.0.0.2 plays
+    the proxy; 127.0.0.3 a client that forges the headers."""
+
+    def echo(self, m, source, headers):
+        c = self.client(m, source=source)
+        c.request("GET", "/dummy/echo", headers=headers)
+        r = self.read(c, "echo from %s" % source)
+        self.assertEqual(r.status, 200)
+        return r.json()
+
+    def access_log(self, m):
+        m.signal(signal.SIGTERM)
+        self.assertEqual(m.wait(), 0)
+        with open(os.path.join(m.dir, "logs", "access.log")) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def test_the_proxy_names_the_client(self):
+        g = gw(trusted_proxies=["127.0.0.2", "10.0.0.0/8"], access_log="logs/access.log")
+        with Muster([dummy()], gateway=g).start() as m:
+            wait_ready(m, "dummy")
+            forged = [("X-Forwarded-For", "203.0.113.7"), ("X-Forwarded-Proto", "https")]
+            via = self.echo(m, "127.0.0.2", forged)
+            self.assertEqual(via["remote"], "203.0.113.7", via)
+            self.assertEqual(via["headers"]["x-forwarded-for"], "203.0.113.7, 127.0.0.2")
+            self.assertEqual(via["headers"]["x-forwarded-proto"], "https")  # TLS ended there
+            direct = self.echo(m, "127.0.0.3", forged)  # not trusted: its claims are not
+            self.assertEqual(direct["remote"], "127.0.0.3", direct)
+            self.assertEqual(direct["headers"]["x-forwarded-for"], "203.0.113.7, 127.0.0.3")
+            self.assertEqual(direct["headers"]["x-forwarded-proto"], "http")
+            # a chain: trusted hops are passed over, the first other one is the client
+            chain = self.echo(m, "127.0.0.2", [("X-Forwarded-For", "1.1.1.1, 198.51.100.9"),
+                                               ("X-Forwarded-For", "10.1.2.3")])
+            self.assertEqual(chain["remote"], "198.51.100.9", chain)
+            # nothing to go by: the proxy itself
+            bare = self.echo(m, "127.0.0.2", [])
+            self.assertEqual(bare["remote"], "127.0.0.2", bare)
+            log = self.access_log(m)
+            self.assertEqual([line["remote"] for line in log],
+                             ["203.0.113.7", "127.0.0.3", "198.51.100.9", "127.0.0.2"], log)
+
+    def test_untrusted_by_default_and_set_by_a_reload(self):
+        with Muster([dummy()]).start() as m:
+            wait_ready(m, "dummy")
+            xff = [("X-Forwarded-For", "203.0.113.7")]
+            self.assertEqual(self.echo(m, "127.0.0.2", xff)["remote"], "127.0.0.2")
+            m.config["gateway"]["trusted_proxies"] = ["127.0.0.0/30"]
+            m.write_config()
+            self.assertTrue(ctl(m, cmd="reload")["ok"])
+            self.assertEqual(self.echo(m, "127.0.0.2", xff)["remote"], "203.0.113.7")
+            self.assertEqual(self.echo(m, "127.0.0.5", xff)["remote"], "127.0.0.5")
 
 
 if __name__ == "__main__":

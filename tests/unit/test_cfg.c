@@ -530,6 +530,38 @@ TEST(int_ranges) {
                   "(500)"));
 }
 
+TEST(trusted_proxies_blocks) {
+  struct cfg_errors e;
+  struct cfg *c = parse("{\"gateway\": {\"trusted_proxies\": [\"127.0.0.1\", \"10.0.0.0/8\", "
+                        "\"fd00::/8\"]}}",
+                        &e);
+  CHECK(c != NULL);
+  if (c != NULL) {
+    CHECK_INT(c->gateway.ntrusted, 3);
+    CHECK_INT(c->gateway.trusted[0].bits, 32);
+    CHECK_INT(c->gateway.trusted[1].bits, 8);
+    CHECK_INT(c->gateway.trusted[2].ip.family, 6);
+  }
+  cfg_free(c);
+  cfg_errors_free(&e);
+  c = parse("{}", &e);
+  CHECK(c != NULL && c->gateway.ntrusted == 0 && c->gateway.trusted == NULL);
+  cfg_free(c);
+  cfg_errors_free(&e);
+  CHECK(parses("{\"gateway\": {\"trusted_proxies\": []}}"));
+  CHECK(parses("{\"gateway\": {\"trusted_proxies\": null}}"));
+  CHECK(one_error("{\"gateway\": {\"trusted_proxies\": \"10.0.0.0/8\"}}",
+                  "gateway.trusted_proxies: must be an array of addresses and blocks "
+                  "(\"10.0.0.0/8\", \"::1\"), got a string"));
+  CHECK(one_error("{\"gateway\": {\"trusted_proxies\": [\"10.0.0.0/8\", \"10.0.0.0/33\"]}}",
+                  "gateway.trusted_proxies[1]: \"10.0.0.0/33\": the prefix length must be 0..32"));
+  CHECK(one_error("{\"gateway\": {\"trusted_proxies\": [\"haproxy\"]}}",
+                  "gateway.trusted_proxies[0]: \"haproxy\": not an IP address or block "
+                  "(\"10.0.0.0/8\", \"::1\")"));
+  CHECK(one_error("{\"gateway\": {\"trusted_proxies\": [8]}}",
+                  "gateway.trusted_proxies[0]: must be a string, got a number"));
+}
+
 TEST(retry_budget_number) {
   struct cfg_errors e;
   struct cfg *c = parse("{\"gateway\": {\"retry_budget\": 0}}", &e);
@@ -1753,6 +1785,7 @@ int main(void) {
   RUN(full_example);
   RUN(int_types);
   RUN(int_ranges);
+  RUN(trusted_proxies_blocks);
   RUN(retry_budget_number);
   RUN(other_types);
   RUN(required_and_names);

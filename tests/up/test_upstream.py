@@ -393,6 +393,37 @@ class Modes(unittest.TestCase):
             m.expect(r"web\[1\]: ready: ")
             self.assertEqual({a: instance(a) for a in addrs}, home)  # and back
 
+    def test_ip_hash_behind_a_trusted_proxy_keys_on_the_client_it_names(self):
+        # Behind HAProxy every connection comes from one address; with the
+        # proxy in gateway.trusted_proxies, ip_hash keys on the client its
+        # x-forwarded-for names, so the clients still spread and stay put
+        import http.client
+        svc = up_svc("web", 2, upstream={"balance": "ip_hash"})
+        host, port = None, None
+
+        def instance(client):
+            c = http.client.HTTPConnection(host, port, timeout=TIMEOUT,
+                                           source_address=("127.0.0.2", 0))
+            try:
+                c.request("GET", "/info", headers={"X-Forwarded-For": client})
+                r = c.getresponse()
+                self.assertEqual(r.status, 200)
+                return json.loads(r.read())["instance"]
+            finally:
+                c.close()
+
+        gateway = {"listen": "127.0.0.1:%d" % free_port(), "trusted_proxies": ["127.0.0.2"]}
+        with Muster([svc], gateway=gateway).start() as m:
+            wait_ready(m, "web", 2)
+            host, port = gateway_addr(m)
+            home = {}
+            for i in range(16):
+                client = "198.51.100.%d" % (i + 1)
+                seen = {instance(client) for _ in range(3)}
+                self.assertEqual(len(seen), 1, (client, seen))
+                home[client] = seen.pop()
+            self.assertEqual(set(home.values()), {"0", "1"}, home)
+
     def test_unix_socket(self):
         svc = up_svc("web", 2, upstream={"unix": "run/web.sock"})
         del svc["upstream"]["port"]
