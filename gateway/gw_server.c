@@ -185,8 +185,8 @@ static void hook_reloaded(void *ctx) {
   gw_tls_reload_commit(srv->tls, cfg);
   if (gw_svcs_add(srv) != 0)
     sup_log(SUP_ERROR, "gateway: out of memory for a new service's queue; it gets no route");
-  if (!gw_tcp_matches(srv->tcp, cfg))
-    sup_log(SUP_WARN, "gateway: changed tcp routes apply after a restart of muster");
+  if (srv->tcp && gw_tcp_reload(srv->tcp, cfg) != 0)
+    sup_log(SUP_ERROR, "gateway: out of memory applying tcp routes; keeping the old ones");
   if (build_routes(&routes, srv) != 0) {
     sup_log(SUP_ERROR, "gateway: out of memory rebuilding routes; keeping the old ones");
     return;

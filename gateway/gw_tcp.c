@@ -11,7 +11,14 @@
  * side fails, after idle_timeout_ms with no byte either way, or when the
  * instance's process exits (its connections close, new ones go to the
  * others). Per route: connections open and in all, bytes each way, for
- * /metrics. */
+ * /metrics.
+ *
+ * A reload applies the config's tcp[] by listen address: a route whose
+ * address is still there keeps its listener, connections and counters and
+ * takes the new settings; a new address gets a listener; a route gone
+ * stops accepting and is retired, its connections going on until they
+ * end (nginx's reload). Each route is allocated alone, as its listener's
+ * handle must stay put until closed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,16 +61,19 @@ struct gw_tcp_route {
   uint64_t total, refused;       /* accepted in all; closed at once (no instance, full) */
   uint64_t bytes_up, bytes_down; /* client → instance, instance → client */
   size_t rr;                     /* the balancer's cursor */
-  unsigned listening : 1;
+  unsigned listening : 1;        /* its listener accepts (uv_close not yet called) */
+  unsigned handle : 1;           /* its listener's handle is not closed yet */
+  unsigned retired : 1;          /* gone from the config: accepts nothing more */
 };
 
 struct gw_tcp {
-  struct gw_server *srv; /* the gateway: loop, read buffer */
-  struct gw_tcp_route *routes;
-  size_t n;
+  struct gw_server *srv;        /* the gateway: loop, read buffer */
+  struct gw_tcp_route **routes; /* [0, live): the config's, in its order; then retired ones */
+  size_t n, live, cap;
   struct gw_map counts; /* instance pointer → its open connections */
-  int open;             /* listeners not yet closed */
+  int open;             /* listener handles not yet closed */
   unsigned freeing : 1;
+  unsigned stopped : 1; /* shutting down: a reload opens no listener */
 };
 
 /* ---- Counting connections per instance ---- */
@@ -316,7 +326,17 @@ static void on_connection(uv_stream_t *l, int status) {
 
 /* ---- Life cycle ---- */
 
-/* Opens rt's listener. Returns 0 or < 0 (logged). */
+static void tcp_free_now(struct gw_tcp *tcp);
+
+static void on_listener_closed(uv_handle_t *h) {
+  struct gw_tcp_route *rt = h->data;
+  struct gw_tcp *tcp = rt->tcp;
+  rt->handle = 0;
+  if (--tcp->open == 0 && tcp->freeing)
+    tcp_free_now(tcp);
+}
+
+/* Opens rt's listener. Returns 0 or < 0 (logged; the handle is closing). */
 static int listen_on(struct gw_tcp_route *rt, uv_loop_t *loop) {
   const struct cfg_listen *l = &rt->conf.listen;
   struct sockaddr_storage ss;
@@ -325,19 +345,68 @@ static int listen_on(struct gw_tcp_route *rt, uv_loop_t *loop) {
   if (rc == 0) {
     uv_tcp_init(loop, &rt->listener);
     rt->listener.data = rt;
-    rt->listening = 1;
+    rt->listening = rt->handle = 1;
     rt->tcp->open++;
     rc = uv_tcp_bind(&rt->listener, (struct sockaddr *)&ss, 0);
     if (rc == 0)
       rc = uv_listen((uv_stream_t *)&rt->listener, 511, on_connection);
   }
-  if (rc < 0)
+  if (rc < 0) {
     sup_log(SUP_ERROR, "tcp %s: listen on %s:%d failed: %s", rt->service, l->host, l->port,
             uv_err_name(rc));
-  else
+    if (rt->listening) {
+      rt->listening = 0;
+      uv_close((uv_handle_t *)&rt->listener, on_listener_closed);
+    }
+  } else {
     sup_log(SUP_INFO, "tcp %s: listening on %s%s%s:%d", rt->service, l->ipv6 ? "[" : "", l->host,
             l->ipv6 ? "]" : "", l->port);
+  }
   return rc;
+}
+
+/* Takes c's settings (its strings copied). Returns 0, or -1 (rt unchanged). */
+static int route_set(struct gw_tcp_route *rt, const struct cfg_tcp_route *c) {
+  char *host = strdup(c->listen.host), *service = strdup(c->service);
+  if (host == NULL || service == NULL) {
+    free(host);
+    free(service);
+    return -1;
+  }
+  free(rt->conf.listen.host);
+  free(rt->service);
+  rt->conf = *c;
+  rt->conf.listen.host = host;
+  rt->service = rt->conf.service = service;
+  return 0;
+}
+
+/* A route for c, not listening yet. NULL on out of memory. */
+static struct gw_tcp_route *route_new(struct gw_tcp *tcp, const struct cfg_tcp_route *c) {
+  struct gw_tcp_route *rt = calloc(1, sizeof(*rt));
+  if (rt == NULL)
+    return NULL;
+  rt->tcp = tcp;
+  LIST_INIT(&rt->splices);
+  if (route_set(rt, c) != 0) {
+    free(rt);
+    return NULL;
+  }
+  return rt;
+}
+
+static void route_free(struct gw_tcp_route *rt) {
+  free(rt->service);
+  free(rt->conf.listen.host);
+  free(rt);
+}
+
+/* Stops rt accepting (its connections go on). */
+static void unlisten(struct gw_tcp_route *rt) {
+  if (rt->listening) {
+    rt->listening = 0;
+    uv_close((uv_handle_t *)&rt->listener, on_listener_closed);
+  }
 }
 
 struct gw_tcp *gw_tcp_start(struct gw_server *srv, const struct cfg *cfg) {
@@ -346,53 +415,38 @@ struct gw_tcp *gw_tcp_start(struct gw_server *srv, const struct cfg *cfg) {
     return NULL;
   tcp->srv = srv;
   gw_map_init(&tcp->counts);
-  if (cfg->ntcp && (tcp->routes = calloc(cfg->ntcp, sizeof(*tcp->routes))) == NULL) {
+  if (util_vec_reserve(&tcp->routes, &tcp->cap, cfg->ntcp) != 0) {
     free(tcp);
     return NULL;
   }
   for (size_t i = 0; i < cfg->ntcp; i++) {
-    struct gw_tcp_route *rt = &tcp->routes[tcp->n++];
-    rt->tcp = tcp;
-    rt->conf = cfg->tcp[i];
-    rt->conf.listen.host = strdup(cfg->tcp[i].listen.host);
-    rt->service = rt->conf.service = strdup(cfg->tcp[i].service);
-    LIST_INIT(&rt->splices);
-    if (rt->service == NULL || rt->conf.listen.host == NULL)
+    struct gw_tcp_route *rt = route_new(tcp, &cfg->tcp[i]);
+    if (rt == NULL) {
       sup_log(SUP_ERROR, "tcp[%zu]: out of memory", i);
-    else if (listen_on(rt, srv->loop) < 0 && rt->listening) { /* logged; the rest runs */
-      rt->listening = 0;
-      uv_close((uv_handle_t *)&rt->listener, NULL);
-      tcp->open--; /* closed before the loop runs again: nothing to wait for */
+      continue;
     }
+    tcp->routes[tcp->n++] = rt;
+    listen_on(rt, srv->loop); /* a failure is logged; the rest runs */
   }
+  tcp->live = tcp->n;
   return tcp;
 }
 
 /* Frees tcp and what it owns (its listeners are closed). */
 static void tcp_free_now(struct gw_tcp *tcp) {
-  for (size_t i = 0; i < tcp->n; i++) {
-    free(tcp->routes[i].service);
-    free(tcp->routes[i].conf.listen.host);
-  }
+  for (size_t i = 0; i < tcp->n; i++)
+    route_free(tcp->routes[i]);
   free(tcp->routes);
   gw_map_free(&tcp->counts);
   free(tcp);
 }
 
-static void on_listener_closed(uv_handle_t *h) {
-  struct gw_tcp_route *rt = h->data;
-  struct gw_tcp *tcp = rt->tcp;
-  if (--tcp->open == 0 && tcp->freeing)
-    tcp_free_now(tcp);
-}
-
 void gw_tcp_stop(struct gw_tcp *tcp, int connections) {
+  if (tcp)
+    tcp->stopped = 1;
   for (size_t i = 0; tcp && i < tcp->n; i++) {
-    struct gw_tcp_route *rt = &tcp->routes[i];
-    if (rt->listening) {
-      rt->listening = 0;
-      uv_close((uv_handle_t *)&rt->listener, on_listener_closed);
-    }
+    struct gw_tcp_route *rt = tcp->routes[i];
+    unlisten(rt);
     while (connections && !LIST_EMPTY(&rt->splices))
       splice_close(LIST_FIRST(&rt->splices));
   }
@@ -407,24 +461,95 @@ void gw_tcp_free(struct gw_tcp *tcp) {
     tcp_free_now(tcp); /* else the last listener's close does */
 }
 
-int gw_tcp_matches(const struct gw_tcp *tcp, const struct cfg *cfg) {
-  size_t n = tcp ? tcp->n : 0;
-  if (n != cfg->ntcp)
-    return 0;
-  for (size_t i = 0; i < n; i++) {
-    const struct cfg_tcp_route *a = &tcp->routes[i].conf, *b = &cfg->tcp[i];
-    if (a->listen.port != b->listen.port || strcmp(a->listen.host, b->listen.host) != 0 ||
-        strcmp(a->service, b->service) != 0 || a->idle_timeout_ms != b->idle_timeout_ms ||
-        a->max_connections != b->max_connections)
-      return 0;
+/* ---- Reload ---- */
+
+/* The live route listening on l, or NULL. */
+static struct gw_tcp_route *route_at(struct gw_tcp *tcp, const struct cfg_listen *l) {
+  for (size_t i = 0; i < tcp->live; i++) {
+    struct gw_tcp_route *rt = tcp->routes[i];
+    if (rt->conf.listen.port == l->port && strcmp(rt->conf.listen.host, l->host) == 0)
+      return rt;
   }
-  return 1;
+  return NULL;
+}
+
+/* 1 when cfg has a route on rt's address. */
+static int still_configured(const struct gw_tcp_route *rt, const struct cfg *cfg) {
+  for (size_t i = 0; i < cfg->ntcp; i++)
+    if (cfg->tcp[i].listen.port == rt->conf.listen.port &&
+        strcmp(cfg->tcp[i].listen.host, rt->conf.listen.host) == 0)
+      return 1;
+  return 0;
+}
+
+/* Frees the retired routes with neither a listener nor a connection left
+ * (at each reload: one waiting for its last connection costs a few
+ * hundred bytes until then). */
+static void sweep(struct gw_tcp *tcp) {
+  size_t k = tcp->live;
+  for (size_t i = tcp->live; i < tcp->n; i++) {
+    struct gw_tcp_route *rt = tcp->routes[i];
+    if (!rt->handle && LIST_EMPTY(&rt->splices))
+      route_free(rt);
+    else
+      tcp->routes[k++] = rt;
+  }
+  tcp->n = k;
+}
+
+/* Marks the live routes gone from cfg retired and stops them accepting. */
+static void retire_removed(struct gw_tcp *tcp, const struct cfg *cfg) {
+  for (size_t i = 0; i < tcp->live; i++) {
+    struct gw_tcp_route *rt = tcp->routes[i];
+    if (still_configured(rt, cfg))
+      continue;
+    sup_log(SUP_INFO,
+            "tcp %s: %s:%d is no longer in the config: not accepting (%zu connections "
+            "go on)",
+            rt->service, rt->conf.listen.host, rt->conf.listen.port, rt->nconns);
+    rt->retired = 1;
+    unlisten(rt);
+  }
+}
+
+int gw_tcp_reload(struct gw_tcp *tcp, const struct cfg *cfg) {
+  size_t cap = tcp->n + cfg->ntcp, n = 0;
+  struct gw_tcp_route **next = calloc(cap ? cap : 1, sizeof(*next));
+  if (next == NULL)
+    return -1;
+  retire_removed(tcp, cfg); /* first: a port given up may be taken again below */
+  for (size_t i = 0; i < cfg->ntcp; i++) {
+    struct gw_tcp_route *rt = route_at(tcp, &cfg->tcp[i].listen);
+    if (rt != NULL && strcmp(rt->service, cfg->tcp[i].service) != 0)
+      sup_log(SUP_INFO, "tcp %s: %s:%d goes to %s from now on", rt->service, rt->conf.listen.host,
+              rt->conf.listen.port, cfg->tcp[i].service);
+    if (rt != NULL && route_set(rt, &cfg->tcp[i]) != 0)
+      sup_log(SUP_ERROR, "tcp %s: out of memory for its new settings", rt->service);
+    if (rt == NULL && (rt = route_new(tcp, &cfg->tcp[i])) == NULL) {
+      sup_log(SUP_ERROR, "tcp[%zu]: out of memory", i);
+      continue;
+    }
+    next[n++] = rt;
+    if (!rt->listening && !rt->handle && !tcp->stopped)
+      listen_on(rt, tcp->srv->loop); /* new, or its listen failed before */
+  }
+  size_t live = n;
+  for (size_t i = 0; i < tcp->n; i++)
+    if (tcp->routes[i]->retired)
+      next[n++] = tcp->routes[i];
+  free(tcp->routes);
+  tcp->routes = next;
+  tcp->n = n;
+  tcp->live = live;
+  tcp->cap = cap ? cap : 1;
+  sweep(tcp);
+  return 0;
 }
 
 void gw_tcp_instance_gone(struct gw_tcp *tcp, struct sup_instance *inst) {
   for (size_t i = 0; tcp && i < tcp->n; i++) {
     struct gw_splice *s, *next;
-    for (s = LIST_FIRST(&tcp->routes[i].splices); s; s = next) {
+    for (s = LIST_FIRST(&tcp->routes[i]->splices); s; s = next) {
       next = LIST_NEXT(s, link);
       if (s->inst != inst)
         continue;
@@ -453,10 +578,10 @@ void gw_tcp_render_metrics(const struct gw_tcp *tcp, struct ipc_buf *b) {
       "# HELP muster_tcp_bytes_total Bytes through TCP routes, by direction.\n"
       "# TYPE muster_tcp_bytes_total counter\n"};
   char line[512];
-  for (size_t f = 0; tcp && tcp->n && f < 4; f++) {
+  for (size_t f = 0; tcp && tcp->live && f < 4; f++) {
     ipc_buf_adds(b, fams[f]);
-    for (size_t i = 0; i < tcp->n; i++) {
-      const struct gw_tcp_route *rt = &tcp->routes[i];
+    for (size_t i = 0; i < tcp->live; i++) {
+      const struct gw_tcp_route *rt = tcp->routes[i];
       char route[160];
       snprintf(route, sizeof(route), "route=\"%s:%d\",service=\"%s\"", rt->conf.listen.host,
                rt->conf.listen.port, rt->service);

@@ -11,9 +11,9 @@ struct gw_server;
 struct gw_tcp;
 struct sup_instance;
 
-/* Opens a listener per route of cfg (its routes must outlive it: the
- * config in force at start); a route that cannot listen is logged and
- * left out. Returns the set, or NULL on out of memory. */
+/* Opens a listener per route of cfg; a route that cannot listen is
+ * logged and left out (a reload tries it again). Returns the set, or NULL
+ * on out of memory. */
 struct gw_tcp *gw_tcp_start(struct gw_server *srv, const struct cfg *cfg);
 
 /* Stops accepting; with connections, closes every splice too. */
@@ -23,9 +23,12 @@ void gw_tcp_stop(struct gw_tcp *tcp, int connections);
  * is fine. */
 void gw_tcp_free(struct gw_tcp *tcp);
 
-/* 1 when cfg's tcp routes are the ones tcp runs (a reload does not
- * change them). */
-int gw_tcp_matches(const struct gw_tcp *tcp, const struct cfg *cfg);
+/* A reload: cfg's tcp routes from now on (it must outlive them, as the
+ * config in force does). A route on the same listen address keeps its
+ * listener and connections with the new settings; a new address listens;
+ * a route gone stops accepting, its connections going on. Returns 0, or
+ * -1 on out of memory (nothing changed). */
+int gw_tcp_reload(struct gw_tcp *tcp, const struct cfg *cfg);
 
 /* inst's process is gone: its connections close. */
 void gw_tcp_instance_gone(struct gw_tcp *tcp, struct sup_instance *inst);

@@ -13,7 +13,7 @@ import urllib.request
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from uplib import NODE, SRC, TIMEOUT, Muster, free_port, up_svc  # noqa: E402
+from uplib import NODE, SRC, TIMEOUT, Muster, ctl, free_port, up_svc  # noqa: E402
 
 CHAT = os.path.join(SRC, "services", "examples", "tcp_chat.js")
 
@@ -130,6 +130,52 @@ class TcpRoutes(unittest.TestCase):
                     got += len(chunk)
                 s.close()
                 self.assertEqual(got, 4 << 20)
+
+    def test_reload_adds_moves_and_removes_routes(self):
+        # a reload applies tcp[] by listen address, services untouched: an
+        # address kept takes its new service, a new one listens, one gone
+        # stops accepting while its connections go on (nginx's reload)
+        a, b = free_port(), free_port()
+        svcs = [up_svc(name, 1, command=[NODE, CHAT], routes=[]) for name in ("chat", "room")]
+        m = Muster(svcs, tcp=[{"listen": "127.0.0.1:%d" % a, "service": "chat"}])
+        m.start()
+
+        def reload(*routes):
+            m.config["tcp"] = [{"listen": "127.0.0.1:%d" % p, "service": svc} for p, svc in routes]
+            m.write_config()
+            self.assertTrue(ctl(m, cmd="reload")["ok"])
+
+        def who(c):
+            c.send("/who")
+            return c.line()  # "N here on instance 0": N counts that service's clients
+
+        with m:
+            m.expect(r"tcp chat: listening on 127\.0\.0\.1:%d$" % a)
+            m.seen_or_expect(r"chat\[0\]: ready: ")
+            m.seen_or_expect(r"room\[0\]: ready: ")
+            old = Line(a)
+            self.assertTrue(old.line().startswith("welcome"))
+            reload((a, "room"), (b, "chat"))
+            m.expect(r"tcp chat: 127\.0\.0\.1:%d goes to room from now on" % a)
+            m.expect(r"tcp chat: listening on 127\.0\.0\.1:%d$" % b)
+            via_a, via_b = Line(a), Line(b)
+            via_a.line(), via_b.line()
+            self.assertEqual(who(via_a), "1 here on instance 0")  # room: alone
+            self.assertEqual(who(via_b), "2 here on instance 0")  # chat: with old
+            self.assertEqual(who(old), "2 here on instance 0")  # the old connection goes on
+            reload((b, "chat"))
+            m.expect(r"tcp room: 127\.0\.0\.1:%d is no longer in the config" % a)
+            with self.assertRaises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", a), timeout=TIMEOUT).close()
+            self.assertEqual(who(via_a), "1 here on instance 0")  # still spliced
+            reload((b, "chat"), (a, "chat"))  # and back
+            m.expect(r"tcp chat: listening on 127\.0\.0\.1:%d$" % a)
+            again = Line(a)
+            again.line()
+            self.assertEqual(who(again), "3 here on instance 0")
+            self.assertNotIn("apply after a restart", m.log_text())
+            for c in (old, via_a, via_b, again):
+                c.s.close()
 
     def test_bulk_transfer_with_backpressure(self):
         m, port = chat_muster(1)
