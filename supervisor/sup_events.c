@@ -63,7 +63,7 @@ static enum sup_level level_of(const struct sup_host *h, const struct sup_event 
     return SUP_DEBUG;
   if (strcmp(ev->type, "quarantine") == 0) /* the gateway's: a poison request */
     return SUP_WARN;
-  if (strcmp(ev->type, "exit") == 0 && !h->stopping && (ev->code != 0 || ev->signal))
+  if (strcmp(ev->type, "exit") == 0 && !h->stopping && !ev->asked && (ev->code != 0 || ev->signal))
     return SUP_WARN;
   return SUP_INFO;
 }

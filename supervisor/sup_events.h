@@ -20,6 +20,7 @@ struct sup_event {
   int code;            /* exit code, -1 if none */
   int signal;          /* terminating signal, 0 if none */
   const char *detail;  /* a human sentence */
+  int asked;           /* exit: the end of a stop muster asked for (logged at info) */
 };
 
 typedef void (*sup_event_cb)(void *ctx, const struct sup_event *ev);

@@ -579,6 +579,18 @@ static void on_ch_error(struct ipc_channel *ch, int err) {
 
 /* ---- Spawn and exit ---- */
 
+/* 1 when an exit (status or sig) is how a program ends when muster stops
+ * it: by the stop signal (a program with no handler for it), or with a
+ * clean code (0, a success code, or 128 + the signal from a shell). */
+static int asked_exit(const struct sup_instance *inst, int64_t status, int sig) {
+  const struct cfg_service *c = cfg_of(inst);
+  if (inst->state != SUP_I_STOPPING && inst->state != SUP_I_RESTARTING)
+    return 0;
+  if (sig)
+    return sig == c->stop_signal;
+  return status == 0 || status == 128 + c->stop_signal || cfg_success_exit(c, (int)status);
+}
+
 /* The process of run is gone: what every exit does, then the event. */
 static void on_exit_cb(struct sup_run *run, int64_t status, int sig) {
   struct sup_instance *inst = run->inst;
@@ -605,7 +617,8 @@ static void on_exit_cb(struct sup_run *run, int64_t status, int sig) {
                          .pid = run->pid,
                          .code = inst->last_code,
                          .signal = sig,
-                         .detail = detail};
+                         .detail = detail,
+                         .asked = asked_exit(inst, status, sig)};
   sup_host_emit(inst->svc->host, &ev);
   sup_host_instance_gone(inst->svc->host, inst);
   sup_instance_event(inst, SUP_E_EXIT, NULL);

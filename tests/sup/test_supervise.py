@@ -63,6 +63,23 @@ class StopSignalTest(unittest.TestCase):
             finally:
                 follow.close()
 
+    def test_an_exit_by_the_stop_signal_is_not_a_warning(self):
+        # A program with no handler for SIGTERM (python's http.server, a
+        # bare Node app) dies of it when muster stops it: that is the stop
+        # working, logged at info; the same death unasked is a warning.
+        port = free_port()
+        svc = service("plain", ["sh", "-c", 'exec python3 -m http.server --bind 127.0.0.1 "$PORT"'],
+                      upstream={"port": port}, routes=["/plain"], stop_timeout_ms=4000)
+        with Muster([svc]).start() as m:
+            m.spawned_pid("plain[0]")
+            m.ready("plain[0]")
+            self.assertTrue(ctl(m, cmd="restart", service="plain")["ok"])
+            m.expect(r" info plain\[0\]: exit: killed by signal 15 ")
+            pid = m.spawned_pid("plain[0]")
+            m.ready("plain[0]")
+            os.kill(pid, signal.SIGTERM)  # not muster's doing: a crash
+            m.expect(r" warn plain\[0\]: exit: killed by signal 15 ")
+
 
 class SuccessExitCodesTest(unittest.TestCase):
 
