@@ -336,6 +336,14 @@ static void on_listener_closed(uv_handle_t *h) {
     tcp_free_now(tcp);
 }
 
+/* Stops rt accepting (its connections go on). */
+static void unlisten(struct gw_tcp_route *rt) {
+  if (rt->listening) {
+    rt->listening = 0;
+    uv_close((uv_handle_t *)&rt->listener, on_listener_closed);
+  }
+}
+
 /* Opens rt's listener. Returns 0 or < 0 (logged; the handle is closing). */
 static int listen_on(struct gw_tcp_route *rt, uv_loop_t *loop) {
   const struct cfg_listen *l = &rt->conf.listen;
@@ -354,10 +362,7 @@ static int listen_on(struct gw_tcp_route *rt, uv_loop_t *loop) {
   if (rc < 0) {
     sup_log(SUP_ERROR, "tcp %s: listen on %s:%d failed: %s", rt->service, l->host, l->port,
             uv_err_name(rc));
-    if (rt->listening) {
-      rt->listening = 0;
-      uv_close((uv_handle_t *)&rt->listener, on_listener_closed);
-    }
+    unlisten(rt);
   } else {
     sup_log(SUP_INFO, "tcp %s: listening on %s%s%s:%d", rt->service, l->ipv6 ? "[" : "", l->host,
             l->ipv6 ? "]" : "", l->port);
@@ -399,14 +404,6 @@ static void route_free(struct gw_tcp_route *rt) {
   free(rt->service);
   free(rt->conf.listen.host);
   free(rt);
-}
-
-/* Stops rt accepting (its connections go on). */
-static void unlisten(struct gw_tcp_route *rt) {
-  if (rt->listening) {
-    rt->listening = 0;
-    uv_close((uv_handle_t *)&rt->listener, on_listener_closed);
-  }
 }
 
 struct gw_tcp *gw_tcp_start(struct gw_server *srv, const struct cfg *cfg) {
