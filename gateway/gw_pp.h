@@ -1,0 +1,31 @@
+/* gw_pp — the PROXY protocol header a load balancer in front (HAProxy's
+ * send-proxy / send-proxy-v2, AWS NLB, nginx's proxy_protocol) puts
+ * before a connection's first byte to say whose connection it is:
+ * version 1 (a text line) and version 2 (binary), as HAProxy's
+ * proxy-protocol.txt defines them. Pure: bytes in, a verdict out. */
+#ifndef MUSTER_GW_PP_H
+#define MUSTER_GW_PP_H
+
+#include <stddef.h>
+
+#include "util_cidr.h"
+
+#define GW_PP_MORE 0     /* a header so far: more bytes are needed */
+#define GW_PP_ERROR (-1) /* not a header (why says how) */
+#define GW_PP_MAX 2064   /* the longest header taken: v2's 16 bytes + 2048 of addresses and TLVs */
+
+struct gw_pp {
+  int local;          /* no client named (v1 UNKNOWN, v2 LOCAL or not IP): the connection's own */
+  struct util_ip src; /* else the client */
+  int sport;          /* its port */
+  struct util_ip dst; /* and where it connected to */
+  int dport;
+  char why[96]; /* GW_PP_ERROR: what is wrong */
+};
+
+/* Parses the header at the start of p[0..n). Returns its length (> 0)
+ * once whole, GW_PP_MORE while the bytes so far may still become one, or
+ * GW_PP_ERROR. The bytes after the header are the connection's own. */
+int gw_pp_parse(const char *p, size_t n, struct gw_pp *out);
+
+#endif
