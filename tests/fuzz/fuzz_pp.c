@@ -29,8 +29,8 @@ static void round_trip(const struct gw_pp *a) {
     return; /* v1 has one family for both */
   util_ip_text(&a->src, s);
   util_ip_text(&a->dst, d);
-  int n = snprintf(line, sizeof(line), "PROXY TCP%d %s %s %d %d\r\n", a->src.family, s, d,
-                   a->sport, a->dport);
+  int n = snprintf(line, sizeof(line), "PROXY TCP%d %s %s %d %d\r\n", a->src.family, s, d, a->sport,
+                   a->dport);
   FUZZ_CHECK(gw_pp_parse(line, (size_t)n, &b) == n && same(a, &b), "v1 %s: %s", line, b.why);
   unsigned char v2[52] = "\r\n\r\n\0\r\nQUIT\n";
   size_t alen = a->src.family == 4 ? 4 : 16, len = 2 * alen + 4;

@@ -82,8 +82,9 @@ TEST(v1_errors_say_what_is_wrong) {
 }
 
 TEST(v2_tcp4_with_tlvs) {
-  unsigned char b[64], body[] = {203, 0, 113, 7, 198, 18, 0, 1, 0xdc, 0x04, 0x01, 0xbb,
-                                 0x04, 0x00, 0x02, 'h', 'i'}; /* then a TLV: NOOP, 2 bytes */
+  unsigned char b[64],
+      body[] = {203,  0,    113,  7,    198,  18,   0,   1,  0xdc,
+                0x04, 0x01, 0xbb, 0x04, 0x00, 0x02, 'h', 'i'}; /* then a TLV: NOOP, 2 bytes */
   size_t n = v2(b, 1, 0x11, body, sizeof(body));
   CHECK_INT(parse((char *)b, n), (int)n);
   CHECK_INT(pp.local, 0);
