@@ -78,6 +78,7 @@ struct cfg_gateway {
   char *access_log;           /* absolute path, or NULL when off */
   struct util_cidr *trusted;  /* trusted_proxies: their x-forwarded-for names the client */
   size_t ntrusted;
+  int proxy_protocol; /* each connection (plain and TLS) starts with a PROXY header */
 };
 
 /* The real-time settings (SPEC §8): WebSocket and SSE limits, history. */
@@ -232,6 +233,7 @@ struct cfg_tcp_route {
   char *service;            /* the upstream service's name */
   int idle_timeout_ms;      /* no byte either way this long: both closed; 0 = never */
   int max_connections;      /* open client connections at most */
+  int proxy_protocol;       /* each connection starts with a PROXY header */
 };
 
 /* 1 when exit code code (0..255) counts as clean for s. */

@@ -32,6 +32,7 @@ static const char *const gateway_keys[] = {"listen",
                                            "access_log",
                                            "tls",
                                            "trusted_proxies",
+                                           "proxy_protocol",
                                            NULL};
 static const char *const admin_keys[] = {"listen", NULL};
 static const char *const control_keys[] = {"socket", NULL};
@@ -124,6 +125,7 @@ static void parse_gateway(struct cfg__ctx *x, const cJSON *v, struct cfg_gateway
   read_health_path(x, v, g);
   read_access_log(x, v, g);
   read_trusted(x, v, g);
+  cfg__get_bool(x, v, "gateway", "proxy_protocol", 0, &g->proxy_protocol);
   const cJSON *tls = cJSON_GetObjectItemCaseSensitive(v, "tls");
   if (tls != NULL && !cJSON_IsNull(tls))
     cfg__parse_tls(x, tls, g);

@@ -26,17 +26,9 @@ void cfg__parse_realtime(struct cfg__ctx *x, const cJSON *root, struct cfg *c) {
 /* Reads services[i].ws: {"ack": true|false}. */
 void cfg__parse_service_ws(struct cfg__ctx *x, const cJSON *v, const char *path,
                            struct cfg_service *s) {
-  char p[CFG__PATH_MAX];
   if (cfg__check_object(x, v, path, ws_keys) != 0)
     return;
-  const cJSON *ack = cJSON_GetObjectItemCaseSensitive(v, "ack");
-  if (ack == NULL)
-    return;
-  cfg__join(p, sizeof(p), path, "ack");
-  if (!cJSON_IsBool(ack))
-    cfg__err(x, p, "must be true or false, got %s", cfg__type_name(ack));
-  else
-    s->ws_ack = cJSON_IsTrue(ack);
+  cfg__get_bool(x, v, path, "ack", s->ws_ack, &s->ws_ack);
 }
 
 /* ---- cluster ---- */

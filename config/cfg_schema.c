@@ -312,6 +312,23 @@ int cfg__get_number(struct cfg__ctx *x, const cJSON *obj, const char *parent, co
   return 0;
 }
 
+/* Reads boolean obj[key] (def when absent) into *out. Returns 0 or -1. */
+int cfg__get_bool(struct cfg__ctx *x, const cJSON *obj, const char *parent, const char *key,
+                  int def, int *out) {
+  char p[CFG__PATH_MAX];
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  *out = def;
+  if (v == NULL)
+    return 0;
+  if (!cJSON_IsBool(v)) {
+    cfg__join(p, sizeof(p), parent, key);
+    cfg__err(x, p, "must be true or false, got %s", cfg__type_name(v));
+    return -1;
+  }
+  *out = cJSON_IsTrue(v);
+  return 0;
+}
+
 /* Stores the expanded string v in *out. Returns 0 or -1 (reported). */
 int cfg__string(struct cfg__ctx *x, const cJSON *v, const char *path, char **out) {
   char err[256];

@@ -71,6 +71,11 @@ void cfg__read_ints(struct cfg__ctx *x, const cJSON *obj, const char *path,
 int cfg__get_number(struct cfg__ctx *x, const cJSON *obj, const char *parent, const char *key,
                     double def, double min, double max, double *out);
 
+/* Reads the boolean obj[key] into *out: def when absent. Returns 0 or -1
+ * (reported: not true or false; *out is then def). */
+int cfg__get_bool(struct cfg__ctx *x, const cJSON *obj, const char *parent, const char *key,
+                  int def, int *out);
+
 /* Stores the expansion of string value v (at path) in *out (malloc'd).
  * Returns 0, or -1 with *out NULL and the problem reported (not a string,
  * bad ${...}). */

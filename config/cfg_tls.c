@@ -71,18 +71,6 @@ static void read_min_version(struct cfg__ctx *x, const cJSON *v, struct cfg_tls 
   free(s);
 }
 
-/* Reads tls.http2: true (default) or false. */
-static void read_http2(struct cfg__ctx *x, const cJSON *v, struct cfg_tls *t) {
-  const cJSON *h = cJSON_GetObjectItemCaseSensitive(v, "http2");
-  t->http2 = 1;
-  if (h == NULL)
-    return;
-  if (!cJSON_IsBool(h))
-    cfg__err(x, "gateway.tls.http2", "must be true or false, got %s", cfg__type_name(h));
-  else
-    t->http2 = cJSON_IsTrue(h);
-}
-
 void cfg__parse_tls(struct cfg__ctx *x, const cJSON *v, struct cfg_gateway *g) {
   struct cfg_tls *t = &g->tls;
   if (cfg__check_object(x, v, "gateway.tls", tls_keys) != 0)
@@ -91,7 +79,7 @@ void cfg__parse_tls(struct cfg__ctx *x, const cJSON *v, struct cfg_gateway *g) {
   cfg__read_listen(x, v, "gateway.tls", DEFAULT_TLS_LISTEN, &t->listen);
   read_certs(x, v, t);
   read_min_version(x, v, t);
-  read_http2(x, v, t);
+  cfg__get_bool(x, v, "gateway.tls", "http2", 1, &t->http2); /* ALPN h2: on by default */
   if (t->listen.host && g->listen.host && t->listen.port == g->listen.port)
     cfg__err(x, "gateway.tls.listen", "port %d is gateway.listen's: TLS needs a port of its own",
              t->listen.port);

@@ -122,6 +122,7 @@ struct gw_server {
   unsigned listening : 1;
   unsigned stopping : 1; /* shutdown began: no keep-alive */
   unsigned metered : 1;  /* requests count in metrics (not admin) */
+  unsigned edge : 1;     /* the public gateway (not admin): gateway.proxy_protocol holds */
   unsigned draining : 1; /* a drain: answers carry connection: close */
   unsigned failed : 1;   /* a listener did not start (gw_server_failed) */
 };

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gw.h"
+#include "gw_pp.h"
 #include "gw_up_pool.h"
 #include "rt_buf.h"
 #include "sup_log.h"
@@ -42,6 +43,51 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   buf->len = sizeof(c->srv->rbuf);
 }
 
+/* ---- The PROXY header (gateway.proxy_protocol) ---- */
+
+static void pp_drop(struct gw_conn *c) {
+  if (c->pp) {
+    ipc_buf_free(c->pp);
+    free(c->pp);
+    c->pp = NULL;
+  }
+}
+
+/* Reads the PROXY header from the connection's first bytes: its client
+ * becomes c->remote. Returns how many of data's len bytes it took (the
+ * rest is the connection's own), or -1: the header is not whole yet, or
+ * the connection was closed (not a header; the log says why). */
+static ssize_t pp_take(struct gw_conn *c, const char *data, size_t len) {
+  size_t have = c->pp ? c->pp->len : 0;
+  const char *p = data;
+  size_t n = len;
+  if (have) {
+    ipc_buf_add(c->pp, data, len < GW_PP_MAX - have ? len : GW_PP_MAX - have);
+    p = c->pp->data;
+    n = c->pp->len;
+  }
+  struct gw_pp pp;
+  int r = gw_pp_parse(p, n, &pp);
+  if (r == GW_PP_MORE && !have && (c->pp = calloc(1, sizeof(*c->pp))) != NULL)
+    ipc_buf_add(c->pp, data, len);
+  if (r == GW_PP_MORE && (c->pp == NULL || c->pp->oom)) {
+    r = GW_PP_ERROR;
+    snprintf(pp.why, sizeof(pp.why), "out of memory");
+  }
+  if (r == GW_PP_ERROR) {
+    sup_log(SUP_WARN, "gateway: connection from %s: %s (gateway.proxy_protocol is on); closing",
+            c->remote, pp.why);
+    gw_conn_close(c, 0);
+  }
+  if (r <= 0)
+    return -1;
+  if (!pp.local)
+    util_ip_text(&pp.src, c->remote);
+  c->pp_wait = 0;
+  pp_drop(c);
+  return (ssize_t)((size_t)r - have);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   struct gw_conn *c = s->data;
   if (nread == 0)
@@ -56,8 +102,17 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   struct gw_server *srv = c->srv;
-  if (!c->closing)
-    c->tp->on_read(c, buf->base, (size_t)nread);
+  const char *data = buf->base;
+  size_t len = (size_t)nread;
+  if (c->pp_wait && !c->closing) {
+    ssize_t took = pp_take(c, data, len);
+    if (took < 0)
+      return;
+    data += took;
+    len -= (size_t)took;
+  }
+  if (!c->closing && len > 0)
+    c->tp->on_read(c, data, len);
   /* What this read sent to programs over HTTP goes now, head and body in
    * one write, before the next client's read: each request has its
    * upstream connection to itself, so waiting for the turn's other reads
@@ -361,6 +416,7 @@ static void on_closed(uv_handle_t *h) {
   if (c->tp->release)
     c->tp->release(c);
   gw_conn_http1_free(c);
+  pp_drop(c);
   ipc_buf_free(&c->wq);
   ipc_buf_free(&c->wbuf);
   free(c->cork);
@@ -475,6 +531,7 @@ void gw_conn_accept(struct gw_server *srv, uv_stream_t *listener, const struct g
   }
   uv_tcp_nodelay(&c->tcp, 1);
   read_remote(c);
+  c->pp_wait = srv->edge && srv->cfg->proxy_protocol;
   if (c->tp->start == NULL)
     c->proto->start(c);
   else if (c->tp->start(c) < 0) {

@@ -142,6 +142,8 @@ struct gw_conn {
   unsigned lingering : 1;  /* our FIN is sent: reading to the client's */
   uv_shutdown_t sreq;      /* the FIN of a lingering close */
   unsigned want_drain : 1; /* proto->drained once the queue is down */
+  unsigned pp_wait : 1;    /* its PROXY header is still to come (gateway.proxy_protocol) */
+  struct ipc_buf *pp;      /* that header's first bytes, while it comes in pieces */
   int open_handles;        /* tcp + timer, while closing */
   /* ---- corked output (WebSocket, SSE holds): written once a loop turn ---- */
   struct rt_buf **cork; /* shared buffers to write, each a reference; owned */

@@ -271,7 +271,7 @@ struct gw_server *gw_server_start(struct sup_host *host) {
   if (srv == NULL)
     return NULL;
   srv->handlers = gateway_handlers;
-  srv->metered = 1;
+  srv->metered = srv->edge = 1;
   if (gw_svcs_add(srv) < 0 || build_routes(&srv->routes, srv) < 0)
     sup_log(SUP_ERROR, "gateway: out of memory building routes"); /* every request: 404 */
   srv->tcp = gw_tcp_start(srv, cfg);

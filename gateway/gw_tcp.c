@@ -25,6 +25,7 @@
 
 #include "gw.h"
 #include "gw_balance.h"
+#include "gw_pp.h"
 #include "gw_tcp.h"
 #include "gw_up_pool.h"
 #include "sup_host.h"
@@ -45,6 +46,10 @@ struct gw_splice {
   LIST_ENTRY(gw_splice) link; /* rt->splices */
   int tries;                  /* instances tried */
   uint64_t key;               /* balance "ip_hash": its client address's key */
+  char ip[UTIL_IP_TEXT];      /* the client's address (its PROXY header's, when one came) */
+  struct ipc_buf pp;          /* proxy_protocol: the header as it comes, then the bytes after it */
+  size_t pp_bytes;            /* the header's length, once read */
+  unsigned pp_wait : 1;       /* the header is still to come: no instance yet */
   int in_cb;                  /* callbacks of its connections under way (no free then) */
   unsigned client_eof : 1;    /* the client shut its side */
   unsigned up_eof : 1;        /* the instance shut its side */
@@ -114,6 +119,11 @@ static struct sup_instance *pick(struct gw_tcp_route *rt, struct sup_service *sv
 
 #define GW_TCP_FINISH_MS 10000 /* the last bytes of a connection: written within this */
 
+static void splice_free(struct gw_splice *s) {
+  ipc_buf_free(&s->pp);
+  free(s);
+}
+
 /* Closes both sides of s; it is freed once no callback of it runs. With
  * graceful, each side closes once what is queued for it is written (both
  * ways ended: the last bytes of each way still go); else at once (an
@@ -138,7 +148,7 @@ static void splice_end(struct gw_splice *s, int graceful) {
   else
     gw_up_conn_close(s->client);
   if (s->in_cb == 0)
-    free(s);
+    splice_free(s);
 }
 
 static void splice_close(struct gw_splice *s) {
@@ -154,7 +164,7 @@ static struct gw_splice *enter(struct gw_up_conn *uc) {
 
 static void leave(struct gw_splice *s) {
   if (--s->in_cb == 0 && s->closed)
-    free(s);
+    splice_free(s);
 }
 
 /* Both ways are shut: done, once the last bytes of each are written. */
@@ -178,8 +188,47 @@ static struct gw_up_conn *other(struct gw_splice *s, struct gw_up_conn *uc) {
   return uc == s->client ? s->up : s->client;
 }
 
+/* proxy_protocol: the client's first bytes, until its PROXY header is
+ * whole; then the instance is picked (by the header's client, for
+ * ip_hash) and the bytes after the header wait for its connection. */
+static void pp_read(struct gw_splice *s, const char *data, size_t len) {
+  struct gw_pp pp;
+  size_t room = GW_PP_MAX - s->pp.len, part = len < room ? len : room;
+  ipc_buf_add(&s->pp, data, part); /* a header is never longer */
+  int r = s->pp.oom ? GW_PP_ERROR : gw_pp_parse(s->pp.data, s->pp.len, &pp);
+  if (s->pp.oom)
+    snprintf(pp.why, sizeof(pp.why), "out of memory");
+  if (r == GW_PP_ERROR) {
+    sup_log(SUP_WARN, "tcp %s: connection from %s: %s (proxy_protocol is on); closing",
+            s->rt->service, s->ip, pp.why);
+    splice_close(s);
+    return;
+  }
+  if (r == GW_PP_MORE)
+    return;
+  ipc_buf_add(&s->pp, data + part, len - part); /* the rest of this read is the client's */
+  if (s->pp.oom) {
+    splice_close(s);
+    return;
+  }
+  if (!pp.local)
+    util_ip_text(&pp.src, s->ip);
+  s->pp_wait = 0;
+  s->pp_bytes = (size_t)r;
+  memmove(s->pp.data, s->pp.data + r, s->pp.len - (size_t)r); /* the client's own bytes */
+  s->pp.len -= (size_t)r;
+  gw_up_conn_pause(s->client, 1); /* until the instance's side is connected */
+  active(s);
+  connect_to(s, NULL);
+}
+
 static void on_read(struct gw_up_conn *uc, const char *data, size_t len) {
   struct gw_splice *s = enter(uc);
+  if (s->pp_wait) {
+    pp_read(s, data, len);
+    leave(s);
+    return;
+  }
   struct gw_up_conn *to = other(s, uc);
   uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
   if (uc == s->client)
@@ -197,7 +246,10 @@ static void on_read(struct gw_up_conn *uc, const char *data, size_t len) {
 /* A side ended: EOF is passed on as a shutdown; an error closes both. */
 static void on_end(struct gw_up_conn *uc, int err) {
   struct gw_splice *s = enter(uc);
-  if (uc == s->up && uc->bytes_in == 0 && s->client->bytes_in == 0 && !s->client_eof) {
+  if (s->pp_wait) {
+    splice_close(s); /* the client went before its PROXY header was whole */
+  } else if (uc == s->up && uc->bytes_in == 0 && s->client->bytes_in == s->pp_bytes &&
+             !s->client_eof) {
     struct sup_instance *gone = s->inst; /* nothing went either way: a dying instance */
     gw_up_conn_close(uc);
     s->up = NULL;
@@ -240,6 +292,12 @@ static void on_connect(struct gw_up_conn *uc, int status) {
   struct gw_splice *s = enter(uc);
   struct sup_instance *failed = s->inst;
   if (status == 0) {
+    if (s->pp.len > 0) { /* what came after its PROXY header */
+      uv_buf_t b = uv_buf_init(s->pp.data, (unsigned)s->pp.len);
+      s->rt->bytes_up += s->pp.len;
+      gw_up_conn_writev(uc, &b, 1);
+    }
+    ipc_buf_free(&s->pp);
     gw_up_conn_pause(s->client, 0); /* the client's bytes may flow now */
   } else {
     sup_log(SUP_WARN, "tcp %s: connect to %s failed: %s", s->rt->service,
@@ -269,11 +327,8 @@ static void connect_to(struct gw_splice *s, struct sup_instance *avoid) {
   struct sup_service *svc = sup_view_find(rt->tcp->srv->host, rt->service);
   const struct cfg_service *cfg = svc ? sup_view_service_cfg(svc) : NULL;
   int by_key = cfg && cfg->upstream.balance == CFG_BALANCE_IP_HASH;
-  if (by_key && s->tries == 0) {
-    char ip[48];
-    gw_up_conn_peer_ip(s->client, ip, sizeof(ip));
-    s->key = gw_balance_key(ip);
-  }
+  if (by_key && s->tries == 0)
+    s->key = gw_balance_key(s->ip);
   struct sup_instance *inst =
       svc && s->tries < CONNECT_TRIES ? pick(rt, svc, avoid, by_key, s->key) : NULL;
   const char *path;
@@ -306,17 +361,24 @@ static void on_connection(uv_stream_t *l, int status) {
   if (s == NULL)
     return;
   s->rt = rt;
+  ipc_buf_init(&s->pp);
   s->client = gw_up_conn_accept(rt->tcp->srv, l, client_cbs, s);
   if (s->client == NULL) {
     free(s);
     return;
   }
+  gw_up_conn_peer_ip(s->client, s->ip, sizeof(s->ip));
   LIST_INSERT_HEAD(&rt->splices, s, link);
   rt->nconns++;
   rt->total++;
   if (rt->nconns > (size_t)rt->conf.max_connections) {
     rt->refused++;
     splice_close(s);
+    return;
+  }
+  if (rt->conf.proxy_protocol) { /* read its header first, within header_timeout_ms */
+    s->pp_wait = 1;
+    gw_up_conn_timer(s->client, (uint64_t)rt->tcp->srv->cfg->header_timeout_ms);
     return;
   }
   gw_up_conn_pause(s->client, 1); /* until the instance's side is connected */

@@ -16,6 +16,7 @@ keeps working on the old), a broken pair on reload keeping the old one
 TLS module (gateway/gw_tls_mod.h): a muster without TLS maps neither it
 nor libssl/libcrypto, one with TLS does; a muster whose module is missing
 refuses TLS, naming the file, at a start and in `--check`."""
+import json
 import os
 import re
 import shutil
@@ -443,6 +444,29 @@ class TLSReload(Base):
         self.assertTrue(ctl(tm.m, cmd="reload").get("ok"))
         tm.m.expect(r"a new gateway\.tls\.listen applies after a restart of muster")
         self.assertEqual(self.connect(tm, "a.test").request("GET", "/dummy/echo")[0], 200)
+
+
+class TLSProxyProtocol(Base):
+    """gateway.proxy_protocol on the TLS listener: the PROXY header comes
+    before the ClientHello, and the handshake sees only what follows."""
+
+    def test_the_header_before_the_handshake_names_the_client(self):
+        tm = TLSMuster(self.certs)
+        tm.m.config["gateway"]["proxy_protocol"] = True
+        tm.m.write_config()
+        with tm.start().m:
+            raw = self.raw(tm)
+            raw.sendall(b"PROXY TCP4 203.0.113.7 127.0.0.1 5555 %d\r\n" % tm.tls_port)
+            c = TLSClient.__new__(TLSClient)
+            c.s, c.buf = self.ctx().wrap_socket(raw, server_hostname="a.test"), b""
+            status, _, body = c.request("GET", "/dummy/echo")
+            self.assertEqual(status, 200)
+            doc = json.loads(body)
+            self.assertEqual((doc["remote"], doc["headers"]["x-forwarded-proto"]),
+                             ("203.0.113.7", "https"))
+            bare = self.raw(tm)  # a ClientHello with no header first: closed
+            bare.sendall(b"\x16\x03\x01\x00\x05hello")
+            self.assertEqual(self.read_to_eof(bare), b"")
 
 
 class TLSCheck(Base):

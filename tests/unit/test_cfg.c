@@ -530,6 +530,22 @@ TEST(int_ranges) {
                   "(500)"));
 }
 
+TEST(proxy_protocol_booleans) {
+  struct cfg_errors e;
+  struct cfg *c = parse("{\"gateway\": {\"proxy_protocol\": true}}", &e);
+  CHECK(c != NULL && c->gateway.proxy_protocol == 1);
+  cfg_free(c);
+  cfg_errors_free(&e);
+  c = parse("{}", &e);
+  CHECK(c != NULL && c->gateway.proxy_protocol == 0);
+  cfg_free(c);
+  cfg_errors_free(&e);
+  CHECK(one_error("{\"gateway\": {\"proxy_protocol\": 1}}",
+                  "gateway.proxy_protocol: must be true or false, got a number"));
+  CHECK(one_error("{\"gateway\": {\"proxy_protocol\": \"yes\"}}",
+                  "gateway.proxy_protocol: must be true or false, got a string"));
+}
+
 TEST(trusted_proxies_blocks) {
   struct cfg_errors e;
   struct cfg *c = parse("{\"gateway\": {\"trusted_proxies\": [\"127.0.0.1\", \"10.0.0.0/8\", "
@@ -1242,7 +1258,7 @@ TEST(tcp_routes) {
   snprintf(json, sizeof(json),
            "{\"tcp\": [{\"listen\": \"127.0.0.1:7000\", \"service\": "
            "\"chat\"}, {\"listen\": \"7001\", \"service\": \"chat\", \"idle_timeout_ms\": 0, "
-           "\"max_connections\": 5}], %s}",
+           "\"max_connections\": 5, \"proxy_protocol\": true}], %s}",
            up);
   struct cfg *c = parse(json, &e);
   CHECK(c != NULL);
@@ -1256,6 +1272,8 @@ TEST(tcp_routes) {
     CHECK_STR(c->tcp[1].listen.host, "0.0.0.0");
     CHECK_INT(c->tcp[1].idle_timeout_ms, 0);
     CHECK_INT(c->tcp[1].max_connections, 5);
+    CHECK_INT(c->tcp[0].proxy_protocol, 0);
+    CHECK_INT(c->tcp[1].proxy_protocol, 1);
   }
   cfg_free(c);
   cfg_errors_free(&e);
@@ -1269,6 +1287,10 @@ TEST(tcp_routes) {
   CHECK(one_error(json, "tcp[0].listen: required"));
   snprintf(json, sizeof(json), "{\"tcp\": [{\"listen\": \"7000\"}], %s}", up);
   CHECK(one_error(json, "tcp[0].service: required"));
+  snprintf(json, sizeof(json),
+           "{\"tcp\": [{\"listen\": \"7000\", \"service\": \"chat\", \"proxy_protocol\": 1}], %s}",
+           up);
+  CHECK(one_error(json, "tcp[0].proxy_protocol: must be true or false, got a number"));
   snprintf(json, sizeof(json),
            "{\"tcp\": [{\"listen\": \"7000\", \"service\": \"chat\"}, "
            "{\"listen\": \"127.0.0.1:7000\", \"service\": \"chat\"}], %s}",
@@ -1785,6 +1807,7 @@ int main(void) {
   RUN(full_example);
   RUN(int_types);
   RUN(int_ranges);
+  RUN(proxy_protocol_booleans);
   RUN(trusted_proxies_blocks);
   RUN(retry_budget_number);
   RUN(other_types);
