@@ -173,11 +173,10 @@ static void maybe_done(struct gw_splice *s) {
     splice_end(s, 1);
 }
 
-/* Some byte went either way: the idle timer starts again. */
+/* Some byte went either way: the idle timer starts again (idle_timeout_ms
+ * 0: stopped, which also ends the wait for a PROXY header). */
 static void active(struct gw_splice *s) {
-  int ms = s->rt->conf.idle_timeout_ms;
-  if (ms > 0)
-    gw_up_conn_timer(s->client, (uint64_t)ms);
+  gw_up_conn_timer(s->client, (uint64_t)s->rt->conf.idle_timeout_ms);
 }
 
 /* ---- The two sides ---- */

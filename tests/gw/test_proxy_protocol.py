@@ -13,6 +13,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -139,6 +140,44 @@ class GatewayTest(GatewayCase):
         self.assertEqual(r.json()["remote"], "192.0.2.5")
 
 
+class TcpRouteTest(unittest.TestCase):
+
+    def test_a_tcp_route_takes_the_bytes_after_the_header(self):
+        # The header and the client's first bytes in one segment: the bytes
+        # reach the program; a connection with no header is closed. The
+        # wait for the header (header_timeout_ms) ends with it: with
+        # idle_timeout_ms 0 a quiet connection then stays.
+        route = free_port()
+        svc = up_svc("chat", 1, command=[NODE, CHAT], routes=[])
+        m = Muster([svc], gateway=gw(header_timeout_ms=200),
+                   tcp=[{"listen": "127.0.0.1:%d" % route, "service": "chat",
+                         "proxy_protocol": True, "idle_timeout_ms": 0}]).start()
+        self.addCleanup(m.stop)
+        m.seen_or_expect(r"tcp chat: listening on ")
+        m.seen_or_expect(r"chat\[0\]: ready: ")
+        with socket.create_connection(("127.0.0.1", route), timeout=TIMEOUT) as s:
+            s.sendall(b"PROXY TCP4 203.0.113.7 127.0.0.1 5555 %d\r\n/who\n" % route)
+            got = b""
+            while got.count(b"\n") < 2:
+                chunk = s.recv(256)
+                self.assertTrue(chunk, "closed: %r" % got)
+                got += chunk
+            self.assertRegex(got.decode(), r"^welcome guest\d+ to instance 0\n1 here on instance 0\n")
+            time.sleep(0.6)  # three header timeouts: nothing may fire (a closed socket shows)
+            s.sendall(b"/who\n")
+            again = b""
+            while not again.endswith(b"\n"):
+                chunk = s.recv(256)
+                self.assertTrue(chunk, "closed after the header wait: %r" % again)
+                again += chunk
+            self.assertEqual(again, b"1 here on instance 0\n")
+        with socket.create_connection(("127.0.0.1", route), timeout=TIMEOUT) as s:
+            s.sendall(b"hello\n")
+            self.assertEqual(s.recv(256), b"")  # closed, nothing relayed
+        m.expect(r"tcp chat: connection from 127\.0\.0\.1: not a PROXY protocol header "
+                 r"\(proxy_protocol is on\); closing")
+
+
 @unittest.skipUnless(shutil.which("haproxy"), "haproxy is not installed")
 class HAProxyTest(GatewayCase):
 
@@ -219,30 +258,6 @@ backend b
             self.assertEqual(len(seen), 1, (source, seen))
             home[source] = seen.pop()
         self.assertEqual(set(home.values()), {"0", "1"}, home)
-
-    def test_a_tcp_route_takes_the_bytes_after_the_header(self):
-        # The header and the client's first bytes in one segment: the bytes
-        # reach the program; a connection with no header is closed.
-        route = free_port()
-        svc = up_svc("chat", 1, command=[NODE, CHAT], routes=[])
-        m = Muster([svc], tcp=[{"listen": "127.0.0.1:%d" % route, "service": "chat",
-                                "proxy_protocol": True}]).start()
-        self.addCleanup(m.stop)
-        m.seen_or_expect(r"tcp chat: listening on ")
-        m.seen_or_expect(r"chat\[0\]: ready: ")
-        with socket.create_connection(("127.0.0.1", route), timeout=TIMEOUT) as s:
-            s.sendall(b"PROXY TCP4 203.0.113.7 127.0.0.1 5555 %d\r\n/who\n" % route)
-            got = b""
-            while got.count(b"\n") < 2:
-                chunk = s.recv(256)
-                self.assertTrue(chunk, "closed: %r" % got)
-                got += chunk
-            self.assertRegex(got.decode(), r"^welcome guest\d+ to instance 0\n1 here on instance 0\n")
-        with socket.create_connection(("127.0.0.1", route), timeout=TIMEOUT) as s:
-            s.sendall(b"hello\n")
-            self.assertEqual(s.recv(256), b"")  # closed, nothing relayed
-        m.expect(r"tcp chat: connection from 127\.0\.0\.1: not a PROXY protocol header "
-                 r"\(proxy_protocol is on\); closing")
 
 
 if __name__ == "__main__":
