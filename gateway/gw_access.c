@@ -116,6 +116,28 @@ void gw_access_reopen(struct gw_access *a) {
   open_file(a);
 }
 
+int gw_access_repath(struct gw_access *a, uv_loop_t *loop, const char *path) {
+  if ((a->path == NULL && path == NULL) || (a->path && path && strcmp(a->path, path) == 0))
+    return 0;
+  char *copy = path ? strdup(path) : NULL;
+  if (path && copy == NULL)
+    return -ENOMEM;
+  gw_access_flush(a);
+  if (a->fd >= 0)
+    close(a->fd);
+  a->fd = -1;
+  free(a->path);
+  a->path = copy;
+  if (copy && !a->timer_init) {
+    uv_timer_init(loop, &a->flush);
+    a->flush.data = a;
+    a->timer_init = 1;
+  }
+  sup_log(SUP_INFO, "access log: %s%s%s", copy ? "now \"" : "off", copy ? copy : "",
+          copy ? "\"" : "");
+  return copy ? open_file(a) : 0;
+}
+
 void gw_access_close(struct gw_access *a) {
   gw_access_flush(a);
   if (a->fd >= 0)

@@ -40,6 +40,10 @@ void gw_access_write(struct gw_access *a, const struct gw_access_rec *r);
 void gw_access_flush(struct gw_access *a);
 /* Reopens the file (SIGUSR1, after logrotate moved it). */
 void gw_access_reopen(struct gw_access *a);
+/* A reload: logs to path from now on (NULL: off), what is buffered going
+ * to the old file first. The same path: nothing. Returns 0 or a negative
+ * errno (logged; logging is then off until a reload or SIGUSR1 opens it). */
+int gw_access_repath(struct gw_access *a, uv_loop_t *loop, const char *path);
 /* Flushes, closes the file and the timer. */
 void gw_access_close(struct gw_access *a);
 

@@ -183,6 +183,7 @@ static void hook_reloaded(void *ctx) {
     sup_log(SUP_WARN, "gateway: a new listen address applies after a restart of muster");
   srv->cfg = &cfg->gateway;
   gw_tls_reload_commit(srv->tls, cfg);
+  gw_access_repath(&srv->access, srv->loop, cfg->gateway.access_log);
   if (gw_svcs_add(srv) != 0)
     sup_log(SUP_ERROR, "gateway: out of memory for a new service's queue; it gets no route");
   if (srv->tcp && gw_tcp_reload(srv->tcp, cfg) != 0)

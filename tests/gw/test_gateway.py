@@ -693,6 +693,37 @@ class AccessLogTest(GatewayCase):
                              ("POST", "dummy", 200))
             self.assertTrue(third["path"].startswith("/dummy/echo"), third)
 
+    def test_access_log_follows_a_reload(self):
+        # As nginx's reload does: a new path is opened (what was buffered
+        # goes to the old file first), "" turns the log off, and the same
+        # path again appends to that file.
+        with Muster([dummy()], gateway=gw(access_log="logs/a.log")).start() as m:
+            wait_ready(m, "dummy")
+
+            def reload_to(path, seen):
+                m.config["gateway"]["access_log"] = path
+                m.write_config()
+                self.assertTrue(ctl(m, cmd="reload")["ok"])
+                m.expect(r"access log: " + seen)
+
+            ids = []
+            for path, seen in (("logs/b.log", r'now ".*/logs/b\.log"'), ("", "off"),
+                               ("logs/a.log", r'now ".*/logs/a\.log"'), (None, None)):
+                r = self.get(m, "/dummy/echo")
+                self.assertEqual(r.status, 200)
+                ids.append(r.header("x-request-id"))
+                if path is not None:
+                    reload_to(path, seen)
+            m.signal(signal.SIGTERM)
+            self.assertEqual(m.wait(), 0)
+
+            def logged(name):
+                with open(os.path.join(m.dir, "logs", name)) as f:
+                    return [json.loads(line)["request_id"] for line in f if line.strip()]
+
+            self.assertEqual(logged("a.log"), [ids[0], ids[3]])
+            self.assertEqual(logged("b.log"), [ids[1]])  # ids[2] came while it was off
+
 
 if __name__ == "__main__":
     unittest.main()
