@@ -69,9 +69,9 @@ struct gw_up_stats {
 struct gw_server {
   struct sup_host *host;
   uv_loop_t *loop;
-  const struct cfg_gateway *cfg; /* borrowed from the host's config */
-  const char *what;              /* "gateway" or "admin", for messages */
-  uv_tcp_t listener;
+  const struct cfg_gateway *cfg;            /* borrowed from the host's config */
+  const char *what;                         /* "gateway" or "admin", for messages */
+  uv_tcp_t *listener;                       /* while listening (gw_listen) */
   struct sockaddr_storage addr;             /* where it listens (kept for an undrain) */
   const struct gw_handler *const *handlers; /* asked in order; NULL-terminated */
   struct gw_routes routes;                  /* the proxy's route table */

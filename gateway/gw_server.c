@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "gw_listen.h"
 #include "gw_tcp.h"
 #include "gw_tls.h"
 #include "gw_up_pool.h"
@@ -87,25 +88,66 @@ static void on_listener_closed(uv_handle_t *h) {
   (void)h;
 }
 
-/* Binds the listener to srv->addr and listens. Returns 0 or < 0 (the
- * handle is then open and must be closed). */
+/* Listens on srv->addr. Returns 0 or < 0 (nothing is left open). */
 static int listen_start(struct gw_server *srv) {
-  uv_tcp_init(srv->loop, &srv->listener);
-  srv->listener.data = srv;
-  srv->listening = 1;
-  int rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&srv->addr, 0);
-  if (rc == 0)
-    rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
+  int rc;
+  srv->listener = gw_listen_open(srv->loop, &srv->addr, on_connection, srv, &rc);
+  srv->listening = srv->listener != NULL;
   return rc;
+}
+
+/* Stops accepting on the plain listener (connections already open go on). */
+static void plain_stop(struct gw_server *srv) {
+  if (srv->listening) {
+    srv->listening = 0;
+    gw_listen_close(srv->listener);
+    srv->listener = NULL;
+  }
 }
 
 /* Stops accepting, TLS too (connections already open go on). */
 static void listen_stop(struct gw_server *srv) {
   gw_tls_unlisten(srv->tls);
-  if (srv->listening) {
-    srv->listening = 0;
-    uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+  plain_stop(srv);
+}
+
+/* 1 when a and b are the same address and port. */
+static int same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+  if (a->ss_family != b->ss_family)
+    return 0;
+  if (a->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+    return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
   }
+  const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+  return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+}
+
+/* A reload gave srv a new address l: it listens there from now on, or,
+ * when it cannot, stays where it was (logged). Connections already open
+ * go on either way. While draining it only notes the address (the undrain
+ * listens there); once stopping, nothing. */
+static void relisten(struct gw_server *srv, const struct cfg_listen *l) {
+  struct sockaddr_storage old = srv->addr, next;
+  int rc = gw_listen_addr(l->host, l->port, l->ipv6, &next);
+  if (rc != 0 || same_addr(&old, &next) || srv->stopping)
+    return;
+  srv->addr = next;
+  if (!srv->listening && srv->draining) {
+    sup_log(SUP_INFO, "%s: listens on %s:%d once the drain ends", srv->what, l->host, l->port);
+    return;
+  }
+  plain_stop(srv);
+  if ((rc = listen_start(srv)) == 0) {
+    sup_log(SUP_INFO, "%s: listening on %s%s%s:%d (moved by the reload)", srv->what,
+            l->ipv6 ? "[" : "", l->host, l->ipv6 ? "]" : "", l->port);
+    return;
+  }
+  sup_log(SUP_ERROR, "%s: listen on %s:%d failed: %s; staying where it was", srv->what, l->host,
+          l->port, uv_err_name(rc));
+  srv->addr = old;
+  if (listen_start(srv) != 0)
+    sup_log(SUP_ERROR, "%s: cannot listen where it was either; not accepting", srv->what);
 }
 
 /* A drain's phases (SPEC §10): answers carry connection: close; then the
@@ -178,9 +220,7 @@ static void hook_reloaded(void *ctx) {
   struct gw_server *srv = ctx;
   const struct cfg *cfg = sup_view_cfg(srv->host);
   struct gw_routes routes;
-  const struct cfg_listen *a = &srv->cfg->listen, *b = &cfg->gateway.listen;
-  if (a->port != b->port || strcmp(a->host, b->host) != 0)
-    sup_log(SUP_WARN, "gateway: a new listen address applies after a restart of muster");
+  relisten(srv, &cfg->gateway.listen);
   srv->cfg = &cfg->gateway;
   gw_tls_reload_commit(srv->tls, cfg);
   gw_access_repath(&srv->access, srv->loop, cfg->gateway.access_log);
@@ -198,10 +238,14 @@ static void hook_reloaded(void *ctx) {
   gw_svcs_dispatch_all(srv); /* max_inflight may have grown */
 }
 
-/* A reload: the admin listener only follows the settings pointer. */
+/* A reload: the admin listener follows the settings pointer and its
+ * address (turning it on or off waits for a restart). */
 static void hook_reloaded_admin(void *ctx) {
   struct gw_server *srv = ctx;
-  srv->cfg = &sup_view_cfg(srv->host)->gateway;
+  const struct cfg *cfg = sup_view_cfg(srv->host);
+  srv->cfg = &cfg->gateway;
+  if (cfg->admin.enabled)
+    relisten(srv, &cfg->admin.listen);
 }
 
 static void hook_reopen(void *ctx) {
@@ -209,10 +253,6 @@ static void hook_reopen(void *ctx) {
 }
 
 /* ---- Life cycle ---- */
-
-static void on_failed_listener_closed(uv_handle_t *h) {
-  gw_server_free(h->data);
-}
 
 /* Allocates a server listening on l. NULL with a message logged. */
 static struct gw_server *server_new(struct sup_host *host, const struct cfg_listen *l,
@@ -241,19 +281,11 @@ static struct gw_server *server_new(struct sup_host *host, const struct cfg_list
   ipc_buf_init(&srv->head);
   ipc_buf_init(&srv->up_body);
   gw_h1_settings(&srv->settings);
-  if (l->ipv6)
-    rc = uv_ip6_addr(l->host, l->port, (struct sockaddr_in6 *)&srv->addr);
-  else
-    rc = uv_ip4_addr(l->host, l->port, (struct sockaddr_in *)&srv->addr);
+  rc = gw_listen_addr(l->host, l->port, l->ipv6, &srv->addr);
   if (rc == 0)
     rc = listen_start(srv);
   if (rc < 0) {
     sup_log(SUP_ERROR, "%s: listen on %s:%d failed: %s", what, l->host, l->port, uv_err_name(rc));
-    if (srv->listening) { /* the handle owns srv's memory until closed */
-      srv->listening = 0;
-      uv_close((uv_handle_t *)&srv->listener, on_failed_listener_closed);
-      return NULL;
-    }
     gw_server_free(srv);
     return NULL;
   }

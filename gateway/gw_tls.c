@@ -11,6 +11,7 @@
 
 #include "gw.h"
 #include "gw_cert.h"
+#include "gw_listen.h"
 #include "sup_log.h"
 
 #define CHUNK (64 * 1024)    /* plaintext per SSL_write: the write BIO stays small */
@@ -46,15 +47,14 @@ static const char *const version_names[NVER] = {"TLSv1.3", "TLSv1.2", "TLSv1.1",
 
 struct gw_tls_server {
   struct gw_server *srv;
-  uv_tcp_t listener;
+  uv_tcp_t *listener;           /* while listening (gw_listen) */
   struct sockaddr_storage addr; /* where it listens (kept for an undrain) */
-  struct cfg_listen at;         /* the address as configured at start (host owned) */
+  struct cfg_listen at;         /* that address as configured (host owned) */
   struct gw_cert_set *certs;    /* what new handshakes use; a reference */
   struct gw_cert_set *next;     /* loaded by a reload not yet in force; a reference */
   uint64_t hs[NVER][NOUT];      /* handshakes by version and outcome */
   char pbuf[16384];             /* decrypted bytes, handed on at once (shared) */
   unsigned listening : 1;
-  unsigned open : 1; /* the handle is initialised (closed in mod_unlisten) */
 };
 
 /* A connection's TLS (c->tdata). */
@@ -385,19 +385,12 @@ static void on_connection(uv_stream_t *l, int status) {
   gw_conn_accept(ts->srv, l, &tls_transport);
 }
 
-static void on_listener_closed(uv_handle_t *h) {
-  (void)h;
-}
-
 static int mod_listen(struct gw_tls_server *ts) {
+  int rc;
   if (ts == NULL || ts->listening)
     return 0;
-  uv_tcp_init(ts->srv->loop, &ts->listener);
-  ts->listener.data = ts;
-  ts->listening = ts->open = 1;
-  int rc = uv_tcp_bind(&ts->listener, (struct sockaddr *)&ts->addr, 0);
-  if (rc == 0)
-    rc = uv_listen((uv_stream_t *)&ts->listener, 511, on_connection);
+  ts->listener = gw_listen_open(ts->srv->loop, &ts->addr, on_connection, ts, &rc);
+  ts->listening = ts->listener != NULL;
   if (rc < 0)
     sup_log(SUP_ERROR, "gateway: TLS listen on %s:%d failed: %s", ts->at.host, ts->at.port,
             uv_err_name(rc));
@@ -408,14 +401,15 @@ static int mod_sockname(struct gw_tls_server *ts, struct sockaddr_storage *ss) {
   int len = sizeof(*ss);
   if (ts == NULL || !ts->listening)
     return UV_EINVAL;
-  return uv_tcp_getsockname(&ts->listener, (struct sockaddr *)ss, &len);
+  return uv_tcp_getsockname(ts->listener, (struct sockaddr *)ss, &len);
 }
 
 static void mod_unlisten(struct gw_tls_server *ts) {
   if (ts == NULL || !ts->listening)
     return;
   ts->listening = 0;
-  uv_close((uv_handle_t *)&ts->listener, on_listener_closed);
+  gw_listen_close(ts->listener);
+  ts->listener = NULL;
 }
 
 /* Loads t's certificates, logging warnings (and errors, after what). NULL
@@ -453,9 +447,7 @@ static int mod_start(struct gw_server *srv, struct gw_tls_server **out) {
   ts->srv = srv;
   ts->at.port = t->listen.port;
   ts->at.ipv6 = t->listen.ipv6;
-  int rc = t->listen.ipv6
-               ? uv_ip6_addr(t->listen.host, t->listen.port, (struct sockaddr_in6 *)&ts->addr)
-               : uv_ip4_addr(t->listen.host, t->listen.port, (struct sockaddr_in *)&ts->addr);
+  int rc = gw_listen_addr(t->listen.host, t->listen.port, t->listen.ipv6, &ts->addr);
   if (rc == 0 && (ts->certs = load(t, "TLS certificates not loaded", NULL)) == NULL)
     rc = -1;
   if (rc == 0)
@@ -483,6 +475,37 @@ static int mod_reload_prepare(struct gw_tls_server *ts, const struct cfg *nc,
   return ts->next ? 0 : -1;
 }
 
+/* A reload moved gateway.tls.listen to l: the listener goes there, or,
+ * when it cannot, stays where it was (logged). Open connections go on.
+ * While the gateway drains or stops, only the address is noted. */
+static void relisten(struct gw_tls_server *ts, const struct cfg_listen *l) {
+  struct sockaddr_storage next, old = ts->addr;
+  struct cfg_listen old_at = ts->at;
+  char *host = strdup(l->host);
+  if (host == NULL || gw_listen_addr(l->host, l->port, l->ipv6, &next) != 0) {
+    free(host);
+    sup_log(SUP_ERROR, "gateway: cannot move the TLS listener to %s:%d", l->host, l->port);
+    return;
+  }
+  int was = ts->listening;
+  mod_unlisten(ts);
+  ts->addr = next;
+  ts->at = (struct cfg_listen){.host = host, .port = l->port, .ipv6 = l->ipv6};
+  if (!was || ts->srv->stopping || mod_listen(ts) == 0) { /* a drain's end listens there */
+    free(old_at.host);
+    if (was && !ts->srv->stopping)
+      sup_log(SUP_INFO, "gateway: TLS listening on %s%s%s:%d (moved by the reload)",
+              l->ipv6 ? "[" : "", l->host, l->ipv6 ? "]" : "", l->port);
+    return;
+  }
+  free(host); /* mod_listen said why */
+  ts->addr = old;
+  ts->at = old_at;
+  sup_log(SUP_ERROR, "gateway: the TLS listener stays on %s:%d", ts->at.host, ts->at.port);
+  if (mod_listen(ts) != 0)
+    sup_log(SUP_ERROR, "gateway: cannot listen for TLS where it was either; not accepting");
+}
+
 static void mod_reload_commit(struct gw_tls_server *ts, const struct cfg *nc) {
   const struct cfg_tls *t = &nc->gateway.tls;
   if (ts == NULL)
@@ -491,10 +514,7 @@ static void mod_reload_commit(struct gw_tls_server *ts, const struct cfg *nc) {
     sup_log(SUP_WARN, "gateway: removing gateway.tls applies after a restart of muster; "
                       "the TLS listener keeps its certificates");
   else if (t->listen.port != ts->at.port || strcmp(t->listen.host, ts->at.host) != 0)
-    sup_log(SUP_WARN,
-            "gateway: a new gateway.tls.listen applies after a restart of muster "
-            "(still on %s:%d)",
-            ts->at.host, ts->at.port);
+    relisten(ts, &t->listen);
   if (ts->next == NULL)
     return;
   gw_cert_unref(ts->certs); /* connections that use it hold their own reference */

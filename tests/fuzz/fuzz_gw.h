@@ -33,7 +33,8 @@ static char logdir[] = "/tmp/muster-fuzz-XXXXXX";
 
 static void addr_of(struct gw_server *srv, struct sockaddr_in *sa) {
   int len = sizeof(*sa);
-  if (srv == NULL || uv_tcp_getsockname(&srv->listener, (struct sockaddr *)sa, &len) != 0)
+  if (srv == NULL || srv->listener == NULL ||
+      uv_tcp_getsockname(srv->listener, (struct sockaddr *)sa, &len) != 0)
     abort();
 }
 

@@ -33,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 
-from gwtest import dummy, wait_ready  # noqa: E402
+from gwtest import dummy, gateway_addr, wait_ready  # noqa: E402
 from musterproc import Muster, TIMEOUT, bin_path, ctl, free_port, http_get  # noqa: E402
 import tlscerts  # noqa: E402
 
@@ -437,12 +437,48 @@ class TLSReload(Base):
         c = self.connect(tm, "x.b.test")
         self.assertEqual(c.peer_der(), tlscerts.leaf_der(self.certs["b"][0]))
 
-    def test_reload_listen_change_waits_for_restart(self):
+    def test_reload_moves_every_listener(self):
+        # As nginx's reload: gateway.listen, gateway.tls.listen and
+        # admin.listen move at once; connections open on the old addresses
+        # go on; an address that cannot be taken leaves the listener where
+        # it was.
         tm = self.start()
-        tm.m.config["gateway"]["tls"]["listen"] = "127.0.0.1:%d" % free_port()
-        tm.m.write_config()
-        self.assertTrue(ctl(tm.m, cmd="reload").get("ok"))
-        tm.m.expect(r"a new gateway\.tls\.listen applies after a restart of muster")
+        m = tm.m
+        old_tls, old_plain = tm.tls_port, gateway_addr(m)
+        kept = self.connect(tm, "a.test")
+        self.assertEqual(kept.request("GET", "/dummy/echo")[0], 200)
+        plain = socket.create_connection(old_plain, timeout=TIMEOUT)
+        self.addCleanup(plain.close)
+        new_tls, new_plain, new_admin = free_port(), free_port(), free_port()
+        m.config["gateway"]["tls"]["listen"] = "127.0.0.1:%d" % new_tls
+        m.config["gateway"]["listen"] = "127.0.0.1:%d" % new_plain
+        m.config["admin"]["listen"] = "127.0.0.1:%d" % new_admin
+        m.write_config()
+        self.assertTrue(ctl(m, cmd="reload").get("ok"))
+        for what, port in (("gateway: TLS", new_tls), ("gateway:", new_plain),
+                           ("admin:", new_admin)):
+            m.seen_or_expect(r"%s listening on 127\.0\.0\.1:%d \(moved by the reload\)"
+                             % (what, port))
+        tm.tls_port = new_tls
+        self.assertEqual(self.connect(tm, "a.test").request("GET", "/dummy/echo")[0], 200)
+        self.assertEqual(http_get(m, "/dummy/echo")[0], 200)
+        self.assertEqual(http_get(m, "/metrics", addr=("127.0.0.1", new_admin))[0], 200)
+        self.assertEqual(kept.request("GET", "/dummy/echo")[0], 200)  # open ones go on
+        plain.sendall(b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\n\r\n")
+        self.assertIn(b" 200 ", plain.recv(65536))
+        for port in (old_tls, old_plain[1]):
+            with self.assertRaises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT).close()
+        taken = socket.socket()  # a port another program holds: the move fails
+        self.addCleanup(taken.close)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        m.config["gateway"]["tls"]["listen"] = "127.0.0.1:%d" % taken.getsockname()[1]
+        m.write_config()
+        self.assertTrue(ctl(m, cmd="reload").get("ok"))
+        m.expect(r"gateway: TLS listen on 127\.0\.0\.1:%d failed: EADDRINUSE"
+                 % taken.getsockname()[1])
+        m.expect(r"gateway: the TLS listener stays on 127\.0\.0\.1:%d" % new_tls)
         self.assertEqual(self.connect(tm, "a.test").request("GET", "/dummy/echo")[0], 200)
 
 
