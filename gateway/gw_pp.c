@@ -53,7 +53,7 @@ static size_t v1_fields(const char *line, size_t n, const char *f[6], size_t len
 static int v1_line(const char *p, size_t n, struct gw_pp *out) {
   const char *f[6];
   size_t len[6];
-  if (n >= 13 && memcmp(p, "PROXY UNKNOWN", 13) == 0) {
+  if (n >= 13 && memcmp(p, "PROXY UNKNOWN", 13) == 0 && (n == 13 || p[13] == ' ')) {
     out->local = 1; /* the rest of the line says nothing to rely on */
     return 0;
   }

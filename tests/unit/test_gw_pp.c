@@ -72,6 +72,7 @@ TEST(v1_errors_say_what_is_wrong) {
   CHECK_INT(parse_str("PROXY TCP4 1.2.3.4  5.6.7.8 1 2\r\n"), GW_PP_ERROR);
   CHECK_STR(pp.why, "PROXY v1: expected \"PROXY TCP4|TCP6 SRC DST SPORT DPORT\"");
   CHECK_INT(parse_str("PROXY TCP4 1.2.3.4 5.6.7.8 1 2 3\r\n"), GW_PP_ERROR);
+  CHECK_INT(parse_str("PROXY UNKNOWNX\r\n"), GW_PP_ERROR);
   char long_line[200];
   memset(long_line, 'x', sizeof(long_line));
   memcpy(long_line, "PROXY ", 6);
