@@ -234,6 +234,7 @@ struct cfg_tcp_route {
   int idle_timeout_ms;      /* no byte either way this long: both closed; 0 = never */
   int max_connections;      /* open client connections at most */
   int proxy_protocol;       /* each connection starts with a PROXY header */
+  int send_proxy_protocol;  /* each connection to an instance starts with one (v1) */
 };
 
 /* 1 when exit code code (0..255) counts as clean for s. */

@@ -10,8 +10,13 @@
 
 static const char *const upstream_keys[] = {
     "port", "unix", "ready", "connect_timeout_ms", "idle_timeout_ms", "keepalive", "balance", NULL};
-static const char *const tcp_keys[] = {"listen",          "service",        "idle_timeout_ms",
-                                       "max_connections", "proxy_protocol", NULL};
+static const char *const tcp_keys[] = {"listen",
+                                       "service",
+                                       "idle_timeout_ms",
+                                       "max_connections",
+                                       "proxy_protocol",
+                                       "send_proxy_protocol",
+                                       NULL};
 
 /* Variables muster sets for an upstream's instances; env may not hide them. */
 static const char *const upstream_env[] = {"PORT", "MUSTER_SOCKET", NULL};
@@ -103,6 +108,7 @@ static void parse_tcp_route(struct cfg__ctx *x, const cJSON *obj, const char *pa
     cfg__get_string(x, obj, path, "service", NULL, &r->service);
   cfg__read_ints(x, obj, path, cfg__tcp_ints, r);
   cfg__get_bool(x, obj, path, "proxy_protocol", 0, &r->proxy_protocol);
+  cfg__get_bool(x, obj, path, "send_proxy_protocol", 0, &r->send_proxy_protocol);
 }
 
 void cfg__parse_tcp(struct cfg__ctx *x, const cJSON *root, struct cfg *c) {

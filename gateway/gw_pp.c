@@ -130,6 +130,16 @@ static int parse_v2(const unsigned char *p, size_t n, struct gw_pp *out) {
   return (int)(16 + len);
 }
 
+int gw_pp_v1(const struct gw_pp *pp, char *out) {
+  char s[UTIL_IP_TEXT], d[UTIL_IP_TEXT];
+  if (pp->local || pp->src.family != pp->dst.family || pp->src.family == 0)
+    return snprintf(out, GW_PP_V1_MAX, "PROXY UNKNOWN\r\n");
+  util_ip_text(&pp->src, s);
+  util_ip_text(&pp->dst, d);
+  return snprintf(out, GW_PP_V1_MAX, "PROXY TCP%d %s %s %d %d\r\n", pp->src.family, s, d, pp->sport,
+                  pp->dport);
+}
+
 int gw_pp_parse(const char *p, size_t n, struct gw_pp *out) {
   memset(out, 0, sizeof(*out));
   if (n == 0)

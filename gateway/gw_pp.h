@@ -23,6 +23,12 @@ struct gw_pp {
   char why[96]; /* GW_PP_ERROR: what is wrong */
 };
 
+/* Writes pp as a version 1 line (with its CRLF) into out, which holds
+ * at least GW_PP_V1_MAX bytes; "PROXY UNKNOWN\r\n" for a local one or
+ * one whose two addresses are of different families. Returns its length. */
+#define GW_PP_V1_MAX 108
+int gw_pp_v1(const struct gw_pp *pp, char *out);
+
 /* Parses the header at the start of p[0..n). Returns its length (> 0)
  * once whole, GW_PP_MORE while the bytes so far may still become one, or
  * GW_PP_ERROR. The bytes after the header are the connection's own. */

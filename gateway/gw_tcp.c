@@ -47,6 +47,7 @@ struct gw_splice {
   int tries;                  /* instances tried */
   uint64_t key;               /* balance "ip_hash": its client address's key */
   char ip[UTIL_IP_TEXT];      /* the client's address (its PROXY header's, when one came) */
+  struct gw_pp who;           /* the client and the address it reached, for send_proxy_protocol */
   struct ipc_buf pp;          /* proxy_protocol: the header as it comes, then the bytes after it */
   size_t pp_bytes;            /* the header's length, once read */
   unsigned pp_wait : 1;       /* the header is still to come: no instance yet */
@@ -210,8 +211,10 @@ static void pp_read(struct gw_splice *s, const char *data, size_t len) {
     splice_close(s);
     return;
   }
-  if (!pp.local)
+  if (!pp.local) {
     util_ip_text(&pp.src, s->ip);
+    s->who = pp;
+  }
   s->pp_wait = 0;
   s->pp_bytes = (size_t)r;
   memmove(s->pp.data, s->pp.data + r, s->pp.len - (size_t)r); /* the client's own bytes */
@@ -291,6 +294,11 @@ static void on_connect(struct gw_up_conn *uc, int status) {
   struct gw_splice *s = enter(uc);
   struct sup_instance *failed = s->inst;
   if (status == 0) {
+    if (s->rt->conf.send_proxy_protocol) { /* who the client is, before its bytes */
+      char line[GW_PP_V1_MAX];
+      uv_buf_t b = uv_buf_init(line, (unsigned)gw_pp_v1(&s->who, line));
+      gw_up_conn_writev(uc, &b, 1);
+    }
     if (s->pp.len > 0) { /* what came after its PROXY header */
       uv_buf_t b = uv_buf_init(s->pp.data, (unsigned)s->pp.len);
       s->rt->bytes_up += s->pp.len;
@@ -350,6 +358,37 @@ static void connect_to(struct gw_splice *s, struct sup_instance *avoid) {
 
 /* ---- Accepting ---- */
 
+/* The address and port of a socket address into ip and *port. */
+static void addr_of(const struct sockaddr_storage *ss, struct util_ip *ip, int *port) {
+  char text[UTIL_IP_TEXT] = "";
+  if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const void *)ss;
+    uv_ip6_name(a, text, sizeof(text));
+    *port = ntohs(a->sin6_port);
+  } else if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const void *)ss;
+    uv_ip4_name(a, text, sizeof(text));
+    *port = ntohs(a->sin_port);
+  }
+  if (util_ip_parse(text, strlen(text), ip) != 0)
+    ip->family = 0; /* unknown: "PROXY UNKNOWN" */
+}
+
+/* s->who from its client's socket: the peer, and the address it reached. */
+static void who_of(struct gw_splice *s) {
+  struct sockaddr_storage peer, local;
+  int plen = sizeof(peer), llen = sizeof(local);
+  const uv_tcp_t *t = &s->client->sock.tcp;
+  memset(&s->who, 0, sizeof(s->who));
+  if (uv_tcp_getpeername(t, (struct sockaddr *)&peer, &plen) != 0 ||
+      uv_tcp_getsockname(t, (struct sockaddr *)&local, &llen) != 0) {
+    s->who.local = 1;
+    return;
+  }
+  addr_of(&peer, &s->who.src, &s->who.sport);
+  addr_of(&local, &s->who.dst, &s->who.dport);
+}
+
 static void on_connection(uv_stream_t *l, int status) {
   struct gw_tcp_route *rt = l->data;
   if (status < 0) {
@@ -367,6 +406,8 @@ static void on_connection(uv_stream_t *l, int status) {
     return;
   }
   gw_up_conn_peer_ip(s->client, s->ip, sizeof(s->ip));
+  if (rt->conf.send_proxy_protocol)
+    who_of(s);
   LIST_INSERT_HEAD(&rt->splices, s, link);
   rt->nconns++;
   rt->total++;

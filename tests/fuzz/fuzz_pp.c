@@ -23,14 +23,12 @@ static int same(const struct gw_pp *a, const struct gw_pp *b) {
 
 /* a's addresses as a v1 line, then as v2, each parsed back. */
 static void round_trip(const struct gw_pp *a) {
-  char s[UTIL_IP_TEXT], d[UTIL_IP_TEXT], line[160];
+  char line[GW_PP_V1_MAX];
   struct gw_pp b;
   if (a->local || a->src.family != a->dst.family)
     return; /* v1 has one family for both */
-  util_ip_text(&a->src, s);
-  util_ip_text(&a->dst, d);
-  int n = snprintf(line, sizeof(line), "PROXY TCP%d %s %s %d %d\r\n", a->src.family, s, d, a->sport,
-                   a->dport);
+  int n = gw_pp_v1(a, line);
+  FUZZ_CHECK(n > 0 && n < GW_PP_V1_MAX, "v1 line of %d bytes", n);
   FUZZ_CHECK(gw_pp_parse(line, (size_t)n, &b) == n && same(a, &b), "v1 %s: %s", line, b.why);
   unsigned char v2[52] = "\r\n\r\n\0\r\nQUIT\n";
   size_t alen = a->src.family == 4 ? 4 : 16, len = 2 * alen + 4;

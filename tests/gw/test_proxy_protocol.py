@@ -25,6 +25,22 @@ from uplib import NODE, SRC, up_svc  # noqa: E402
 
 CHAT = os.path.join(SRC, "services", "examples", "tcp_chat.js")
 
+# A program behind a TCP route that answers each line it reads with
+# "got: LINE" (the PROXY line muster sends first included).
+LINES = """
+import os, socket, threading
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(os.environ["PORT"])))
+srv.listen()
+def serve(c):
+    with c, c.makefile("rb") as f:
+        for line in f:
+            c.sendall(b"got: " + line.rstrip(b"\\r\\n") + b"\\n")
+while True:
+    threading.Thread(target=serve, args=(srv.accept()[0],), daemon=True).start()
+"""
+
 
 def v2(src, sport, dst, dport, cmd=1):
     """A PROXY v2 header for TCP over IPv4 (cmd 1: PROXY, 0: LOCAL)."""
@@ -176,6 +192,37 @@ class TcpRouteTest(unittest.TestCase):
             self.assertEqual(s.recv(256), b"")  # closed, nothing relayed
         m.expect(r"tcp chat: connection from 127\.0\.0\.1: not a PROXY protocol header "
                  r"\(proxy_protocol is on\); closing")
+
+    def test_send_proxy_protocol_names_the_client_to_the_program(self):
+        # send_proxy_protocol: each connection to the instance starts with
+        # a v1 line naming the client and the address it reached, as
+        # HAProxy's send-proxy; behind a header of its own, that client.
+        a, b = free_port(), free_port()
+        svc = up_svc("lines", 1, command=[sys.executable, "-c", LINES], routes=[])
+        m = Muster([svc], tcp=[
+            {"listen": "127.0.0.1:%d" % a, "service": "lines", "send_proxy_protocol": True},
+            {"listen": "127.0.0.1:%d" % b, "service": "lines", "send_proxy_protocol": True,
+             "proxy_protocol": True}]).start()
+        self.addCleanup(m.stop)
+        m.seen_or_expect(r"lines\[0\]: ready: ")
+        m.seen_or_expect(r"tcp lines: listening on 127\.0\.0\.1:%d" % b)
+
+        def lines(port, send, n, source=None):
+            with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT,
+                                          source_address=(source, 0) if source else None) as s:
+                s.sendall(send)
+                got = b""
+                while got.count(b"\n") < n:
+                    chunk = s.recv(4096)
+                    self.assertTrue(chunk, "closed: %r" % got)
+                    got += chunk
+                return got.decode().splitlines(), s.getsockname()[1]
+
+        got, port = lines(a, b"hello\n", 2, source="127.0.0.7")
+        self.assertEqual(got, ["got: PROXY TCP4 127.0.0.7 127.0.0.1 %d %d" % (port, a),
+                               "got: hello"])
+        got, _ = lines(b, b"PROXY TCP4 203.0.113.7 198.18.0.1 5555 443\r\nhi\n", 2)
+        self.assertEqual(got, ["got: PROXY TCP4 203.0.113.7 198.18.0.1 5555 443", "got: hi"])
 
 
 @unittest.skipUnless(shutil.which("haproxy"), "haproxy is not installed")

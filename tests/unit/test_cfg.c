@@ -1274,6 +1274,7 @@ TEST(tcp_routes) {
     CHECK_INT(c->tcp[1].max_connections, 5);
     CHECK_INT(c->tcp[0].proxy_protocol, 0);
     CHECK_INT(c->tcp[1].proxy_protocol, 1);
+    CHECK_INT(c->tcp[0].send_proxy_protocol, 0);
   }
   cfg_free(c);
   cfg_errors_free(&e);
