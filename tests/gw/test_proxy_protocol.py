@@ -228,20 +228,26 @@ class TcpRouteTest(unittest.TestCase):
 @unittest.skipUnless(shutil.which("haproxy"), "haproxy is not installed")
 class HAProxyTest(GatewayCase):
 
-    def test_haproxy_send_proxy_v2_to_the_gateway(self):
-        m = Muster([dummy()], gateway=gw(proxy_protocol=True)).start()
-        self.addCleanup(m.stop)
-        wait_ready(m, "dummy")
+    def haproxy_to(self, port, send):
+        """HAProxy in mode tcp in front of 127.0.0.1:port, sending the PROXY
+        protocol (send: "send-proxy" or "send-proxy-v2"); returns its port."""
         front = free_port()
         h = HAProxy(HAPROXY_DEFAULTS + """
 frontend f
     bind 127.0.0.1:%d
     default_backend b
 backend b
-    server m %s:%d send-proxy-v2
-""" % ((front,) + gateway_addr(m)))
+    server m 127.0.0.1:%d %s
+""" % (front, port, send))
         self.addCleanup(h.stop)
         h.wait_port(front)
+        return front
+
+    def test_haproxy_send_proxy_v2_to_the_gateway(self):
+        m = Muster([dummy()], gateway=gw(proxy_protocol=True)).start()
+        self.addCleanup(m.stop)
+        wait_ready(m, "dummy")
+        front = self.haproxy_to(gateway_addr(m)[1], "send-proxy-v2")
         for source in ("127.0.0.5", "127.0.0.6"):
             with socket.create_connection(("127.0.0.1", front), timeout=TIMEOUT,
                                           source_address=(source, 0)) as s:
@@ -277,16 +283,7 @@ backend b
         m.seen_or_expect(r"chat\[0\]: ready: ")
         m.seen_or_expect(r"chat\[1\]: ready: ")
         m.seen_or_expect(r"tcp chat: listening on ")
-        front = free_port()
-        h = HAProxy(HAPROXY_DEFAULTS + """
-frontend f
-    bind 127.0.0.1:%d
-    default_backend b
-backend b
-    server m 127.0.0.1:%d send-proxy
-""" % (front, route))
-        self.addCleanup(h.stop)
-        h.wait_port(front)
+        front = self.haproxy_to(route, "send-proxy")
 
         def instance(source):
             with socket.create_connection(("127.0.0.1", front), timeout=TIMEOUT,
