@@ -338,8 +338,8 @@ static int service_rows(struct table *t, const cJSON *svc, const char **why) {
 }
 
 /* The gateway's lines about a service, after the table: requests waiting
- * for an instance, and each quarantined method and path with its time
- * left (rounded up to the second). */
+ * for an instance, each quarantined method and path with its time left
+ * (rounded up to the second), and each TCP route to it. */
 static void service_notes(struct ipc_buf *b, const cJSON *svc) {
   const char *name = str_field(svc, "name");
   const cJSON *e;
@@ -365,6 +365,17 @@ static void service_notes(struct ipc_buf *b, const cJSON *svc) {
     ipc_buf_adds(b, " (");
     ipc_buf_adds(b, tmp);
     ipc_buf_adds(b, " left)\n");
+  }
+  long long total;
+  cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(svc, "tcp")) {
+    const char *at = str_field(e, "listen");
+    if (at == NULL || !int_field(e, "connections", &v) || !int_field(e, "total", &total))
+      continue;
+    add_clean(b, name);
+    ipc_buf_adds(b, ": TCP route ");
+    add_clean(b, at);
+    snprintf(tmp, sizeof(tmp), " (%lld open, %lld in all)\n", v, total);
+    ipc_buf_adds(b, tmp);
   }
 }
 

@@ -11,6 +11,7 @@
 
 #include "gw.h"
 #include "gw_balance.h"
+#include "gw_tcp.h"
 #include "ipc_text.h"
 #include "sup_host.h"
 #include "sup_log.h"
@@ -509,6 +510,7 @@ void gw_svc_status(struct gw_server *srv, const struct sup_service *svc, struct 
     ipc_buf_addc(b, '}');
   }
   ipc_buf_addc(b, ']');
+  gw_tcp_status(srv->tcp, sup_view_service_cfg(svc)->name, b);
 }
 
 /* One family: its HELP and TYPE, then fn's lines for each service. */

@@ -28,6 +28,7 @@
 #include "gw_pp.h"
 #include "gw_tcp.h"
 #include "gw_up_pool.h"
+#include "ipc_text.h"
 #include "sup_host.h"
 #include "sup_log.h"
 #include "sup_view.h"
@@ -664,6 +665,27 @@ void gw_tcp_instance_gone(struct gw_tcp *tcp, struct sup_instance *inst) {
       connect_to(s, inst);
     }
   }
+}
+
+void gw_tcp_status(const struct gw_tcp *tcp, const char *service, struct ipc_buf *b) {
+  char at[UTIL_IP_TEXT + 16];
+  int n = 0;
+  ipc_buf_adds(b, ",\"tcp\":[");
+  for (size_t i = 0; tcp && i < tcp->live; i++) {
+    const struct gw_tcp_route *rt = tcp->routes[i];
+    if (strcmp(rt->service, service) != 0)
+      continue;
+    const struct cfg_listen *l = &rt->conf.listen;
+    snprintf(at, sizeof(at), "%s%s%s:%d", l->ipv6 ? "[" : "", l->host, l->ipv6 ? "]" : "", l->port);
+    ipc_buf_adds(b, n++ ? ",{\"listen\":" : "{\"listen\":");
+    ipc_json_str(b, at, strlen(at));
+    ipc_buf_adds(b, ",\"connections\":");
+    ipc_buf_addi(b, (int64_t)rt->nconns);
+    ipc_buf_adds(b, ",\"total\":");
+    ipc_buf_addi(b, (int64_t)rt->total);
+    ipc_buf_addc(b, '}');
+  }
+  ipc_buf_addc(b, ']');
 }
 
 void gw_tcp_render_metrics(const struct gw_tcp *tcp, struct ipc_buf *b) {

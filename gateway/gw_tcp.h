@@ -33,6 +33,10 @@ int gw_tcp_reload(struct gw_tcp *tcp, const struct cfg *cfg);
 /* inst's process is gone: its connections close. */
 void gw_tcp_instance_gone(struct gw_tcp *tcp, struct sup_instance *inst);
 
+/* Appends ,"tcp":[{"listen","connections","total"}...] to b: the routes
+ * to service (its status entry; [] for none). */
+void gw_tcp_status(const struct gw_tcp *tcp, const char *service, struct ipc_buf *b);
+
 /* Appends the routes' Prometheus families to b (nothing without routes). */
 void gw_tcp_render_metrics(const struct gw_tcp *tcp, struct ipc_buf *b);
 

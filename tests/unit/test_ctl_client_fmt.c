@@ -479,7 +479,8 @@ TEST(status_table) {
 }
 
 TEST(status_table_then_queued_and_quarantined) {
-  /* The gateway's fields: a line each after the table, none when empty. */
+  /* The gateway's fields: a line each after the table, none when empty;
+   * a malformed entry is left out. */
   const char *reply =
       "{\"ok\":true,\"services\":["
       "{\"name\":\"api\",\"state\":\"starting\",\"restarts\":0,\"queued\":3,"
@@ -489,7 +490,9 @@ TEST(status_table_then_queued_and_quarantined) {
       "{\"name\":\"one\",\"state\":\"stopped\",\"restarts\":0,\"queued\":1,"
       "\"quarantined\":[],\"instances\":[]},"
       "{\"name\":\"calm\",\"state\":\"stopped\",\"restarts\":0,\"queued\":0,"
-      "\"quarantined\":[],\"instances\":[]}]}";
+      "\"quarantined\":[],\"tcp\":[{\"listen\":\"127.0.0.1:7000\",\"connections\":3,"
+      "\"total\":120},{\"listen\":\"[::1]:7001\",\"connections\":0,\"total\":0},"
+      "{\"listen\":7}],\"instances\":[]}]}";
   CHECK_STR(render(&status_req, reply),
             "SERVICE  #  PID  STATE     UPTIME  RESTARTS  RSS  INFLIGHT  REQUESTS  LAST EXIT\n"
             "api      -    -  starting       -         0    -         0         0  -\n"
@@ -498,7 +501,9 @@ TEST(status_table_then_queued_and_quarantined) {
             "api: 3 requests waiting for an instance\n"
             "api: quarantined GET /api/crash (28s left)\n"
             "api: quarantined DELETE /api/x? (1m30s left)\n"
-            "one: 1 request waiting for an instance\n");
+            "one: 1 request waiting for an instance\n"
+            "calm: TCP route 127.0.0.1:7000 (3 open, 120 in all)\n"
+            "calm: TCP route [::1]:7001 (0 open, 0 in all)\n");
 }
 
 TEST(status_table_sums_without_a_service_count) {

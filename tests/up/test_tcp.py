@@ -82,6 +82,10 @@ class TcpRoutes(unittest.TestCase):
                 line = c.line()
             self.assertRegex(line, r"^bye guest\d+, \d+ lines$")
             self.assertTrue(c.eof())
+            routes = ctl(m, cmd="status", service="chat")["services"][0]["tcp"]
+            self.assertEqual([(r["listen"], r["total"]) for r in routes],
+                             [("127.0.0.1:%d" % port, 20)])
+            self.assertIn(routes[0]["connections"], (19, 20))  # the half-closed one may be gone
             admin = m.config["admin"]["listen"]
             text = urllib.request.urlopen("http://%s/metrics" % admin, timeout=TIMEOUT).read().decode()
             self.assertRegex(text, r'muster_tcp_connections\{route="127.0.0.1:%d",service="chat"\} '
