@@ -25,6 +25,7 @@
 #include "sup_log.h"
 
 static struct sup_host host;
+static struct cfg *gw_cfg; /* the host's config: a driver may switch gateway settings */
 static struct gw_server *gateway, *admin;
 static struct sockaddr_in gateway_addr, admin_addr;
 static char logdir[] = "/tmp/muster-fuzz-XXXXXX";
@@ -54,7 +55,7 @@ static void setup(void) {
       "  {\"name\": \"t\", \"command\": [\"/bin/true\"], \"instances\": 2,"
       "   \"routes\": [\"/t/u\"], \"max_inflight\": 1}]}",
       logdir, logdir);
-  struct cfg *cfg = fuzz_cfg(text);
+  struct cfg *cfg = gw_cfg = fuzz_cfg(text);
   cfg->gateway.listen.port = 0;
   cfg->admin.listen.port = 0;
   loop = uv_default_loop();

@@ -354,12 +354,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   if (verbose < 0)
     verbose = getenv("FUZZ_HTTP_VERBOSE") != NULL;
-  exchange(sa, data, size, size ? size : 1, &a);
+  /* One input in four to the gateway goes with gateway.proxy_protocol on,
+   * after a PROXY header: its answers must be those of the bytes alone,
+   * whole and in pieces (some of them cutting the header). */
+  static const char pp_head[] = "PROXY TCP4 203.0.113.7 127.0.0.1 5555 80\r\n";
+  int pp = sa == &gateway_addr && ((h >> 8) & 3) == 0;
+  uint8_t *sent = (uint8_t *)data;
+  size_t nsent = size;
+  if (pp) {
+    nsent = sizeof(pp_head) - 1 + size;
+    FUZZ_CHECK((sent = malloc(nsent)) != NULL, "out of memory");
+    memcpy(sent, pp_head, sizeof(pp_head) - 1);
+    memcpy(sent + sizeof(pp_head) - 1, data, size);
+    gw_cfg->gateway.proxy_protocol = 1; /* read at accept */
+  }
+  exchange(sa, sent, nsent, nsent ? nsent : 1, &a);
   if (verbose)
     fprintf(stderr, "-- whole:\n%.*s\n", (int)a.len, a.data ? a.data : "");
   size_t ka = read_responses(a.data, a.len, &ref, whole);
   check_exchange(&ref, whole, ka);
-  exchange(sa, data, size, piece, &b);
+  exchange(sa, sent, nsent, piece, &b);
+  gw_cfg->gateway.proxy_protocol = 0;
+  if (pp)
+    free(sent);
   if (verbose)
     fprintf(stderr, "-- in pieces of %zu:\n%.*s\n--\n", piece, (int)b.len, b.data ? b.data : "");
   size_t kb = read_responses(b.data, b.len, &ref, split);
