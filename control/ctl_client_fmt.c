@@ -473,7 +473,7 @@ static int render_reload(struct ipc_buf *b, const cJSON *reply, const char **why
     *why = "\"added\", \"removed\" and \"changed\" must be arrays of names";
     return UV_EINVAL;
   }
-  ipc_buf_adds(b, parts ? "\n" : " no change\n");
+  ipc_buf_adds(b, parts ? "\n" : " no service changed\n"); /* other settings apply all the same */
   return 0;
 }
 

@@ -336,7 +336,7 @@ class CommandTest(CtlTestCase):
 
     def test_reload_no_change(self):
         srv = self.server(b'{"ok":true,"added":[],"removed":[],"changed":[]}\n')
-        self.assertEqual(self.ctl(srv, "reload"), (0, "reload: no change\n", ""))
+        self.assertEqual(self.ctl(srv, "reload"), (0, "reload: no service changed\n", ""))
 
     def test_reload_invalid_config_lists_problems(self):
         reply = {"ok": False, "error": "config invalid",

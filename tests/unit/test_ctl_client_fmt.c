@@ -638,8 +638,8 @@ TEST(reload_reply) {
   CHECK_STR(render(&r, "{\"ok\":true,\"added\":[],\"removed\":null,\"changed\":[\"d\"]}"),
             "reload: changed d\n");
   CHECK_STR(render(&r, "{\"ok\":true,\"added\":[],\"removed\":[],\"changed\":[]}"),
-            "reload: no change\n");
-  CHECK_STR(render(&r, "{\"ok\":true}"), "reload: no change\n");
+            "reload: no service changed\n");
+  CHECK_STR(render(&r, "{\"ok\":true}"), "reload: no service changed\n");
   const char *why = "ERROR: \"added\", \"removed\" and \"changed\" must be arrays of names";
   CHECK_STR(render(&r, "{\"ok\":true,\"added\":\"a\"}"), why);
   CHECK_STR(render(&r, "{\"ok\":true,\"changed\":[1]}"), why);
