@@ -45,35 +45,13 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
 
 /* ---- The PROXY header (gateway.proxy_protocol) ---- */
 
-static void pp_drop(struct gw_conn *c) {
-  if (c->pp) {
-    ipc_buf_free(c->pp);
-    free(c->pp);
-    c->pp = NULL;
-  }
-}
-
 /* Reads the PROXY header from the connection's first bytes: its client
  * becomes c->remote. Returns how many of data's len bytes it took (the
  * rest is the connection's own), or -1: the header is not whole yet, or
  * the connection was closed (not a header; the log says why). */
 static ssize_t pp_take(struct gw_conn *c, const char *data, size_t len) {
-  size_t have = c->pp ? c->pp->len : 0;
-  const char *p = data;
-  size_t n = len;
-  if (have) {
-    ipc_buf_add(c->pp, data, len < GW_PP_MAX - have ? len : GW_PP_MAX - have);
-    p = c->pp->data;
-    n = c->pp->len;
-  }
   struct gw_pp pp;
-  int r = gw_pp_parse(p, n, &pp);
-  if (r == GW_PP_MORE && !have && (c->pp = calloc(1, sizeof(*c->pp))) != NULL)
-    ipc_buf_add(c->pp, data, len);
-  if (r == GW_PP_MORE && (c->pp == NULL || c->pp->oom)) {
-    r = GW_PP_ERROR;
-    snprintf(pp.why, sizeof(pp.why), "out of memory");
-  }
+  int r = gw_pp_feed(&c->pp, data, len, &pp);
   if (r == GW_PP_ERROR) {
     sup_log(SUP_WARN, "gateway: connection from %s: %s (gateway.proxy_protocol is on); closing",
             c->remote, pp.why);
@@ -84,8 +62,7 @@ static ssize_t pp_take(struct gw_conn *c, const char *data, size_t len) {
   if (!pp.local)
     util_ip_text(&pp.src, c->remote);
   c->pp_wait = 0;
-  pp_drop(c);
-  return (ssize_t)((size_t)r - have);
+  return r;
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -416,7 +393,7 @@ static void on_closed(uv_handle_t *h) {
   if (c->tp->release)
     c->tp->release(c);
   gw_conn_http1_free(c);
-  pp_drop(c);
+  ipc_buf_free(&c->pp);
   ipc_buf_free(&c->wq);
   ipc_buf_free(&c->wbuf);
   free(c->cork);
@@ -486,16 +463,19 @@ void gw_conn_close(struct gw_conn *c, int graceful) {
   account(c); /* what it held is dropped */
 }
 
+void gw_addr_text(const struct sockaddr_storage *ss, char *out, size_t n) {
+  if (ss->ss_family == AF_INET6)
+    uv_ip6_name((const struct sockaddr_in6 *)ss, out, n);
+  else
+    uv_ip4_name((const struct sockaddr_in *)ss, out, n);
+}
+
 void gw_peer_ip(const uv_tcp_t *t, char *out, size_t n) {
   struct sockaddr_storage ss;
   int len = sizeof(ss);
   snprintf(out, n, "?");
-  if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &len) != 0)
-    return;
-  if (ss.ss_family == AF_INET6)
-    uv_ip6_name((struct sockaddr_in6 *)&ss, out, n);
-  else
-    uv_ip4_name((struct sockaddr_in *)&ss, out, n);
+  if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &len) == 0)
+    gw_addr_text(&ss, out, n);
 }
 
 /* The client's IP as text into c->remote ("?" when unknown). */

@@ -143,7 +143,7 @@ struct gw_conn {
   uv_shutdown_t sreq;      /* the FIN of a lingering close */
   unsigned want_drain : 1; /* proto->drained once the queue is down */
   unsigned pp_wait : 1;    /* its PROXY header is still to come (gateway.proxy_protocol) */
-  struct ipc_buf *pp;      /* that header's first bytes, while it comes in pieces */
+  struct ipc_buf pp;       /* that header's first bytes, while it comes in pieces */
   int open_handles;        /* tcp + timer, while closing */
   /* ---- corked output (WebSocket, SSE holds): written once a loop turn ---- */
   struct rt_buf **cork; /* shared buffers to write, each a reference; owned */
@@ -184,6 +184,9 @@ void gw_conn_accept(struct gw_server *srv, uv_stream_t *listener, const struct g
 
 /* The IP of t's peer as text ("127.0.0.1", "::1"; "?" when unknown). */
 void gw_peer_ip(const uv_tcp_t *t, char *out, size_t n);
+
+/* The IP of socket address ss as text, as gw_peer_ip writes it. */
+void gw_addr_text(const struct sockaddr_storage *ss, char *out, size_t n);
 
 /* Starts the connection's protocol (the transport's call, once). */
 void gw_conn_start_proto(struct gw_conn *c);

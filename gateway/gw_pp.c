@@ -115,18 +115,10 @@ static int parse_v2(const unsigned char *p, size_t n, struct gw_pp *out) {
     return fail(out, "PROXY v2: the connection is not a TCP stream");
   const unsigned char *a = p + 16;
   size_t alen = fam == 1 ? 4 : 16;
-  out->src.family = out->dst.family = fam == 1 ? 4 : 6;
-  memcpy(out->src.b, a, alen);
-  memcpy(out->dst.b, a + alen, alen);
+  util_ip_set(&out->src, fam == 1 ? 4 : 6, a); /* IPv4-mapped IPv6 as IPv4 */
+  util_ip_set(&out->dst, fam == 1 ? 4 : 6, a + alen);
   out->sport = port_at(a + 2 * alen);
   out->dport = port_at(a + 2 * alen + 2);
-  char text[UTIL_IP_TEXT];
-  for (int k = 0; k < 2; k++) { /* IPv4-mapped IPv6 as IPv4, as everywhere */
-    struct util_ip *ip = k ? &out->dst : &out->src;
-    util_ip_text(ip, text);
-    if (util_ip_parse(text, strlen(text), ip) != 0)
-      return fail(out, "PROXY v2: an address does not parse");
-  }
   return (int)(16 + len);
 }
 
@@ -138,6 +130,26 @@ int gw_pp_v1(const struct gw_pp *pp, char *out) {
   util_ip_text(&pp->dst, d);
   return snprintf(out, GW_PP_V1_MAX, "PROXY TCP%d %s %s %d %d\r\n", pp->src.family, s, d, pp->sport,
                   pp->dport);
+}
+
+int gw_pp_feed(struct ipc_buf *acc, const char *data, size_t len, struct gw_pp *out) {
+  size_t have = acc->len;
+  int r;
+  if (have == 0) { /* most headers come whole in the first read: no copy */
+    r = gw_pp_parse(data, len, out);
+    if (r == GW_PP_MORE)
+      ipc_buf_add(acc, data, len);
+  } else { /* a header is never longer than GW_PP_MAX */
+    ipc_buf_add(acc, data, len < GW_PP_MAX - have ? len : GW_PP_MAX - have);
+    r = acc->oom ? GW_PP_MORE : gw_pp_parse(acc->data, acc->len, out);
+  }
+  if (acc->oom)
+    return fail(out, "out of memory");
+  if (r > 0) {
+    ipc_buf_free(acc);
+    r -= (int)have; /* a prefix of it was not whole: the header ends in data */
+  }
+  return r;
 }
 
 int gw_pp_parse(const char *p, size_t n, struct gw_pp *out) {

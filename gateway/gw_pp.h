@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "ipc_buf.h"
 #include "util_cidr.h"
 
 #define GW_PP_MORE 0     /* a header so far: more bytes are needed */
@@ -33,5 +34,12 @@ int gw_pp_v1(const struct gw_pp *pp, char *out);
  * once whole, GW_PP_MORE while the bytes so far may still become one, or
  * GW_PP_ERROR. The bytes after the header are the connection's own. */
 int gw_pp_parse(const char *p, size_t n, struct gw_pp *out);
+
+/* A connection's first bytes, fed read by read: acc (empty at first)
+ * keeps those of a header not whole yet. Returns how many of data's len
+ * bytes end the header (> 0: out is set, acc emptied; the rest are the
+ * connection's own), GW_PP_MORE (all kept in acc), or GW_PP_ERROR (why
+ * in out, "out of memory" included). */
+int gw_pp_feed(struct ipc_buf *acc, const char *data, size_t len, struct gw_pp *out);
 
 #endif

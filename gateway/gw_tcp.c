@@ -194,11 +194,7 @@ static struct gw_up_conn *other(struct gw_splice *s, struct gw_up_conn *uc) {
  * ip_hash) and the bytes after the header wait for its connection. */
 static void pp_read(struct gw_splice *s, const char *data, size_t len) {
   struct gw_pp pp;
-  size_t room = GW_PP_MAX - s->pp.len, part = len < room ? len : room;
-  ipc_buf_add(&s->pp, data, part); /* a header is never longer */
-  int r = s->pp.oom ? GW_PP_ERROR : gw_pp_parse(s->pp.data, s->pp.len, &pp);
-  if (s->pp.oom)
-    snprintf(pp.why, sizeof(pp.why), "out of memory");
+  int r = gw_pp_feed(&s->pp, data, len, &pp);
   if (r == GW_PP_ERROR) {
     sup_log(SUP_WARN, "tcp %s: connection from %s: %s (proxy_protocol is on); closing",
             s->rt->service, s->ip, pp.why);
@@ -207,7 +203,7 @@ static void pp_read(struct gw_splice *s, const char *data, size_t len) {
   }
   if (r == GW_PP_MORE)
     return;
-  ipc_buf_add(&s->pp, data + part, len - part); /* the rest of this read is the client's */
+  ipc_buf_add(&s->pp, data + r, len - (size_t)r); /* the client's own bytes, for the instance */
   if (s->pp.oom) {
     splice_close(s);
     return;
@@ -217,9 +213,7 @@ static void pp_read(struct gw_splice *s, const char *data, size_t len) {
     s->who = pp;
   }
   s->pp_wait = 0;
-  s->pp_bytes = (size_t)r;
-  memmove(s->pp.data, s->pp.data + r, s->pp.len - (size_t)r); /* the client's own bytes */
-  s->pp.len -= (size_t)r;
+  s->pp_bytes = s->client->bytes_in - (len - (size_t)r); /* the header's, in all its reads */
   gw_up_conn_pause(s->client, 1); /* until the instance's side is connected */
   active(s);
   connect_to(s, NULL);
@@ -359,35 +353,24 @@ static void connect_to(struct gw_splice *s, struct sup_instance *avoid) {
 
 /* ---- Accepting ---- */
 
-/* The address and port of a socket address into ip and *port. */
-static void addr_of(const struct sockaddr_storage *ss, struct util_ip *ip, int *port) {
-  char text[UTIL_IP_TEXT] = "";
-  if (ss->ss_family == AF_INET6) {
-    const struct sockaddr_in6 *a = (const void *)ss;
-    uv_ip6_name(a, text, sizeof(text));
-    *port = ntohs(a->sin6_port);
-  } else if (ss->ss_family == AF_INET) {
-    const struct sockaddr_in *a = (const void *)ss;
-    uv_ip4_name(a, text, sizeof(text));
-    *port = ntohs(a->sin_port);
-  }
-  if (util_ip_parse(text, strlen(text), ip) != 0)
-    ip->family = 0; /* unknown: "PROXY UNKNOWN" */
-}
-
-/* s->who from its client's socket: the peer, and the address it reached. */
-static void who_of(struct gw_splice *s) {
+/* s->who and s->ip from its client's socket: the peer, and with
+ * send_proxy_protocol the address it reached ("?" and a local who when
+ * the kernel does not say). */
+static void who_of(struct gw_splice *s, int local_too) {
   struct sockaddr_storage peer, local;
   int plen = sizeof(peer), llen = sizeof(local);
   const uv_tcp_t *t = &s->client->sock.tcp;
-  memset(&s->who, 0, sizeof(s->who));
+  snprintf(s->ip, sizeof(s->ip), "?");
   if (uv_tcp_getpeername(t, (struct sockaddr *)&peer, &plen) != 0 ||
-      uv_tcp_getsockname(t, (struct sockaddr *)&local, &llen) != 0) {
+      util_ip_of_sockaddr((struct sockaddr *)&peer, &s->who.src, &s->who.sport) != 0) {
     s->who.local = 1;
     return;
   }
-  addr_of(&peer, &s->who.src, &s->who.sport);
-  addr_of(&local, &s->who.dst, &s->who.dport);
+  gw_addr_text(&peer, s->ip, sizeof(s->ip)); /* as the gateway writes a client's */
+  if (local_too &&
+      (uv_tcp_getsockname(t, (struct sockaddr *)&local, &llen) != 0 ||
+       util_ip_of_sockaddr((struct sockaddr *)&local, &s->who.dst, &s->who.dport) != 0))
+    s->who.local = 1;
 }
 
 static void on_connection(uv_stream_t *l, int status) {
@@ -406,9 +389,7 @@ static void on_connection(uv_stream_t *l, int status) {
     free(s);
     return;
   }
-  gw_up_conn_peer_ip(s->client, s->ip, sizeof(s->ip));
-  if (rt->conf.send_proxy_protocol)
-    who_of(s);
+  who_of(s, rt->conf.send_proxy_protocol);
   LIST_INSERT_HEAD(&rt->splices, s, link);
   rt->nconns++;
   rt->total++;

@@ -377,10 +377,6 @@ struct gw_up_conn *gw_up_conn_accept(struct gw_server *srv, uv_stream_t *listene
   return uc;
 }
 
-void gw_up_conn_peer_ip(struct gw_up_conn *uc, char *out, size_t n) {
-  gw_peer_ip(&uc->sock.tcp, out, n);
-}
-
 /* ---- Pools ---- */
 
 /* The pool of inst, made on first use; NULL when inst has no address. */

@@ -101,9 +101,6 @@ struct gw_up_conn *gw_up_conn_open(struct gw_server *srv, int port, int ipv6, co
 struct gw_up_conn *gw_up_conn_accept(struct gw_server *srv, uv_stream_t *listener,
                                      const struct gw_up_conn_cbs *cbs, void *user);
 
-/* The IP of an accepted connection's peer as text (gw_peer_ip). */
-void gw_up_conn_peer_ip(struct gw_up_conn *uc, char *out, size_t n);
-
 /* Writes bufs: at once when the socket takes them, else queued. */
 /* Closes uc once what is queued for it is written, or after ms at the
  * most (a peer that does not read); the user hears nothing more of it.

@@ -7,25 +7,46 @@
 
 static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
+void util_ip_set(struct util_ip *ip, int family, const void *bytes) {
+  const uint8_t *b = bytes;
+  memset(ip, 0, sizeof(*ip));
+  if (family == 6 && memcmp(b, v4_mapped, sizeof(v4_mapped)) == 0) {
+    family = 4;
+    b += sizeof(v4_mapped);
+  }
+  ip->family = family;
+  memcpy(ip->b, b, family == 4 ? 4 : 16);
+}
+
+int util_ip_of_sockaddr(const struct sockaddr *sa, struct util_ip *ip, int *port) {
+  if (sa->sa_family == AF_INET) {
+    const struct sockaddr_in *a = (const void *)sa;
+    util_ip_set(ip, 4, &a->sin_addr);
+    *port = ntohs(a->sin_port);
+    return 0;
+  }
+  if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const void *)sa;
+    util_ip_set(ip, 6, &a->sin6_addr);
+    *port = ntohs(a->sin6_port);
+    return 0;
+  }
+  return -1;
+}
+
 int util_ip_parse(const char *s, size_t n, struct util_ip *out) {
   char text[UTIL_IP_TEXT];
+  uint8_t b[16];
   if (n == 0 || n >= sizeof(text))
     return -1;
   memcpy(text, s, n);
   text[n] = '\0';
-  memset(out, 0, sizeof(*out));
-  if (inet_pton(AF_INET, text, out->b) == 1) {
-    out->family = 4;
-    return 0;
-  }
-  if (inet_pton(AF_INET6, text, out->b) != 1)
+  if (inet_pton(AF_INET, text, b) == 1)
+    util_ip_set(out, 4, b);
+  else if (inet_pton(AF_INET6, text, b) == 1)
+    util_ip_set(out, 6, b);
+  else
     return -1;
-  out->family = 6;
-  if (memcmp(out->b, v4_mapped, sizeof(v4_mapped)) == 0) {
-    memmove(out->b, out->b + 12, 4);
-    memset(out->b + 4, 0, 12);
-    out->family = 4;
-  }
   return 0;
 }
 

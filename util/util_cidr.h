@@ -23,6 +23,16 @@ struct util_cidr {
   int bits; /* 0..32 or 0..128 */
 };
 
+struct sockaddr;
+
+/* ip from the bytes of an address of family 4 or 6 (network order), an
+ * IPv4-mapped IPv6 one taken as IPv4. */
+void util_ip_set(struct util_ip *ip, int family, const void *bytes);
+
+/* ip and *port from an AF_INET or AF_INET6 socket address. Returns 0, or
+ * -1 for another family. */
+int util_ip_of_sockaddr(const struct sockaddr *sa, struct util_ip *ip, int *port);
+
 /* Parses the n bytes at s as a bare address ("127.0.0.1", "::1"). Returns
  * 0, or -1 when they are not one. */
 int util_ip_parse(const char *s, size_t n, struct util_ip *out);
