@@ -36,18 +36,29 @@ static int open_file(struct gw_access *a) {
   return 0;
 }
 
+/* Takes path (a copy; NULL: off) with the flush timer it needs, and opens
+ * it. a has no file open. Returns 0 or a negative errno. */
+static int set_path(struct gw_access *a, uv_loop_t *loop, const char *path) {
+  char *copy = path ? strdup(path) : NULL;
+  if (path && copy == NULL)
+    return -ENOMEM;
+  free(a->path);
+  a->path = copy;
+  if (copy == NULL)
+    return 0;
+  if (!a->timer_init) {
+    uv_timer_init(loop, &a->flush);
+    a->flush.data = a;
+    a->timer_init = 1;
+  }
+  return open_file(a);
+}
+
 int gw_access_open(struct gw_access *a, uv_loop_t *loop, const char *path) {
   memset(a, 0, sizeof(*a));
   a->fd = -1;
   ipc_buf_init(&a->buf);
-  if (path == NULL)
-    return 0;
-  if ((a->path = strdup(path)) == NULL)
-    return -ENOMEM;
-  uv_timer_init(loop, &a->flush);
-  a->flush.data = a;
-  a->timer_init = 1;
-  return open_file(a);
+  return set_path(a, loop, path);
 }
 
 void gw_access_flush(struct gw_access *a) {
@@ -119,23 +130,13 @@ void gw_access_reopen(struct gw_access *a) {
 int gw_access_repath(struct gw_access *a, uv_loop_t *loop, const char *path) {
   if ((a->path == NULL && path == NULL) || (a->path && path && strcmp(a->path, path) == 0))
     return 0;
-  char *copy = path ? strdup(path) : NULL;
-  if (path && copy == NULL)
-    return -ENOMEM;
   gw_access_flush(a);
   if (a->fd >= 0)
     close(a->fd);
   a->fd = -1;
-  free(a->path);
-  a->path = copy;
-  if (copy && !a->timer_init) {
-    uv_timer_init(loop, &a->flush);
-    a->flush.data = a;
-    a->timer_init = 1;
-  }
-  sup_log(SUP_INFO, "access log: %s%s%s", copy ? "now \"" : "off", copy ? copy : "",
-          copy ? "\"" : "");
-  return copy ? open_file(a) : 0;
+  sup_log(SUP_INFO, "access log: %s%s%s", path ? "now \"" : "off", path ? path : "",
+          path ? "\"" : "");
+  return set_path(a, loop, path);
 }
 
 void gw_access_close(struct gw_access *a) {
