@@ -125,6 +125,7 @@ struct gw_server {
   unsigned edge : 1;     /* the public gateway (not admin): gateway.proxy_protocol holds */
   unsigned draining : 1; /* a drain: answers carry connection: close */
   unsigned failed : 1;   /* a listener did not start (gw_server_failed) */
+  unsigned off : 1;      /* admin: the config in force has no admin section */
 };
 
 /* ---- gw_h1.c ---- */

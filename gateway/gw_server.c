@@ -212,7 +212,7 @@ static void hook_finished(void *ctx) {
  * again; when they do not load, the reload fails. */
 static int hook_reload_check(void *ctx, const struct cfg *nc, struct cfg_errors *errs) {
   struct gw_server *srv = ctx;
-  return gw_tls_reload_prepare(srv->tls, nc, errs);
+  return gw_tls_reload_prepare(srv, nc, errs);
 }
 
 /* A reload: new routes and settings (the listen address needs a restart). */
@@ -238,13 +238,51 @@ static void hook_reloaded(void *ctx) {
   gw_svcs_dispatch_all(srv); /* max_inflight may have grown */
 }
 
-/* A reload: the admin listener follows the settings pointer and its
- * address (turning it on or off waits for a restart). */
+/* A reload added the admin section (or gave it back): listen on l. When
+ * the address cannot be taken, admin stays off until a later reload. */
+static void admin_on(struct gw_server *srv, const struct cfg_listen *l) {
+  int rc = gw_listen_addr(l->host, l->port, l->ipv6, &srv->addr);
+  if (rc == 0 && !srv->stopping)
+    rc = listen_start(srv);
+  if (rc != 0) {
+    sup_log(SUP_ERROR, "admin: listen on %s:%d failed: %s; the next reload tries again", l->host,
+            l->port, uv_err_name(rc));
+    return;
+  }
+  srv->off = 0;
+  sup_log(SUP_INFO, "admin: listening on %s%s%s:%d (added by the reload)", l->ipv6 ? "[" : "",
+          l->host, l->ipv6 ? "]" : "", l->port);
+}
+
+/* A reload removed the admin section: no more connections are accepted;
+ * those open (an /events stream) go on. */
+static void admin_off(struct gw_server *srv) {
+  char ip[64];
+  if (srv->off)
+    return;
+  srv->off = 1;
+  plain_stop(srv);
+  gw_addr_text(&srv->addr, ip, sizeof(ip));
+  int v6 = srv->addr.ss_family == AF_INET6;
+  unsigned port = ntohs(v6 ? ((const struct sockaddr_in6 *)&srv->addr)->sin6_port
+                           : ((const struct sockaddr_in *)&srv->addr)->sin_port);
+  sup_log(SUP_INFO,
+          "admin: listener on %s%s%s:%u closed by the reload (connections open on it "
+          "go on)",
+          v6 ? "[" : "", ip, v6 ? "]" : "", port);
+}
+
+/* A reload: the admin listener follows the settings pointer, its address,
+ * and the section's coming and going, as nginx's reload would. */
 static void hook_reloaded_admin(void *ctx) {
   struct gw_server *srv = ctx;
   const struct cfg *cfg = sup_view_cfg(srv->host);
   srv->cfg = &cfg->gateway;
-  if (cfg->admin.enabled)
+  if (!cfg->admin.enabled)
+    admin_off(srv);
+  else if (srv->off)
+    admin_on(srv, &cfg->admin.listen);
+  else
     relisten(srv, &cfg->admin.listen);
 }
 
@@ -254,7 +292,8 @@ static void hook_reopen(void *ctx) {
 
 /* ---- Life cycle ---- */
 
-/* Allocates a server listening on l. NULL with a message logged. */
+/* Allocates a server listening on l (NULL: not listening, admin off).
+ * NULL with a message logged. */
 static struct gw_server *server_new(struct sup_host *host, const struct cfg_listen *l,
                                     const char *what) {
   int rc;
@@ -281,8 +320,9 @@ static struct gw_server *server_new(struct sup_host *host, const struct cfg_list
   ipc_buf_init(&srv->head);
   ipc_buf_init(&srv->up_body);
   gw_h1_settings(&srv->settings);
-  rc = gw_listen_addr(l->host, l->port, l->ipv6, &srv->addr);
-  if (rc == 0)
+  srv->off = l == NULL;
+  rc = l ? gw_listen_addr(l->host, l->port, l->ipv6, &srv->addr) : 0;
+  if (rc == 0 && l)
     rc = listen_start(srv);
   if (rc < 0) {
     sup_log(SUP_ERROR, "%s: listen on %s:%d failed: %s", what, l->host, l->port, uv_err_name(rc));
@@ -293,8 +333,9 @@ static struct gw_server *server_new(struct sup_host *host, const struct cfg_list
   srv->flush.data = srv;
   uv_prepare_init(srv->loop, &srv->up_flush); /* corked writes to upstreams (gw_up_pool) */
   srv->up_flush.data = srv;
-  sup_log(SUP_INFO, "%s: listening on %s%s%s:%d", what, l->ipv6 ? "[" : "", l->host,
-          l->ipv6 ? "]" : "", l->port);
+  if (l)
+    sup_log(SUP_INFO, "%s: listening on %s%s%s:%d", what, l->ipv6 ? "[" : "", l->host,
+            l->ipv6 ? "]" : "", l->port);
   return srv;
 }
 
@@ -329,7 +370,8 @@ struct gw_server *gw_server_start(struct sup_host *host) {
 }
 
 struct gw_server *gw_admin_start(struct sup_host *host, struct gw_server *gateway) {
-  struct gw_server *srv = server_new(host, &sup_view_cfg(host)->admin.listen, "admin");
+  const struct cfg *cfg = sup_view_cfg(host);
+  struct gw_server *srv = server_new(host, cfg->admin.enabled ? &cfg->admin.listen : NULL, "admin");
   if (srv == NULL)
     return NULL;
   srv->handlers = admin_handlers;

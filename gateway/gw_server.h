@@ -18,7 +18,8 @@ struct gw_server *gw_server_start(struct sup_host *host);
 int gw_server_failed(const struct gw_server *srv);
 
 /* Starts the admin listener (admin.listen): /healthz, /metrics, /events.
- * gateway is the public server whose metrics it shows. NULL on failure. */
+ * gateway is the public server whose metrics it shows. Without an admin
+ * section it does not listen until a reload adds one. NULL on failure. */
 struct gw_server *gw_admin_start(struct sup_host *host, struct gw_server *gateway);
 
 /* Frees the server after the loop has ended. */

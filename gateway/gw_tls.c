@@ -55,6 +55,8 @@ struct gw_tls_server {
   uint64_t hs[NVER][NOUT];      /* handshakes by version and outcome */
   char pbuf[16384];             /* decrypted bytes, handed on at once (shared) */
   unsigned listening : 1;
+  unsigned on : 1;   /* the config in force has gateway.tls */
+  unsigned used : 1; /* it was on once: its metrics are shown */
 };
 
 /* A connection's TLS (c->tdata). */
@@ -94,7 +96,7 @@ static void count(struct gw_tls_conn *t, enum tls_outcome o, int v) {
 }
 
 static void mod_render_metrics(const struct gw_tls_server *ts, struct ipc_buf *b) {
-  if (ts == NULL)
+  if (ts == NULL || !ts->used)
     return;
   gw_metrics_printf(b, "# HELP muster_tls_handshakes_total TLS handshakes on gateway.tls.listen, "
                        "by version and outcome.\n# TYPE muster_tls_handshakes_total counter\n");
@@ -387,7 +389,7 @@ static void on_connection(uv_stream_t *l, int status) {
 
 static int mod_listen(struct gw_tls_server *ts) {
   int rc;
-  if (ts == NULL || ts->listening)
+  if (ts == NULL || ts->listening || !ts->on)
     return 0;
   ts->listener = gw_listen_open(ts->srv->loop, &ts->addr, on_connection, ts, &rc);
   ts->listening = ts->listener != NULL;
@@ -433,34 +435,58 @@ static struct gw_cert_set *load(const struct cfg_tls *t, const char *what,
   return s;
 }
 
+/* ts->addr and ts->at from l (the host copied; the old copy is the
+ * caller's to free). Returns 0, or -1 with nothing changed. */
+static int set_at(struct gw_tls_server *ts, const struct cfg_listen *l) {
+  struct sockaddr_storage next;
+  char *host = strdup(l->host);
+  if (host == NULL || gw_listen_addr(l->host, l->port, l->ipv6, &next) != 0) {
+    free(host);
+    return -1;
+  }
+  ts->addr = next;
+  ts->at = (struct cfg_listen){.host = host, .port = l->port, .ipv6 = l->ipv6};
+  return 0;
+}
+
+/* A listener of srv's, off: no address, no certificates, not listening. */
+static int mod_add(struct gw_server *srv, struct gw_tls_server **out) {
+  if ((*out = calloc(1, sizeof(**out))) == NULL) {
+    sup_log(SUP_ERROR, "gateway: out of memory for the TLS listener");
+    return -1;
+  }
+  (*out)->srv = srv;
+  return 0;
+}
+
+/* "gateway: TLS listening on ADDR (N certificates, from V)" and how. */
+static void log_listening(const struct gw_tls_server *ts, const struct cfg_tls *t,
+                          const char *how) {
+  sup_log(SUP_INFO, "gateway: TLS listening on %s%s%s:%d (%zu certificate%s, from %s)%s",
+          t->listen.ipv6 ? "[" : "", t->listen.host, t->listen.ipv6 ? "]" : "", t->listen.port,
+          ts->certs->n, ts->certs->n == 1 ? "" : "s",
+          t->min_version == CFG_TLS_1_3 ? "TLSv1.3" : "TLSv1.2", how);
+}
+
 static int mod_start(struct gw_server *srv, struct gw_tls_server **out) {
   const struct cfg_tls *t = &srv->cfg->tls;
   *out = NULL;
   if (!t->enabled)
     return 0;
-  struct gw_tls_server *ts = calloc(1, sizeof(*ts));
-  if (ts == NULL || (ts->at.host = strdup(t->listen.host)) == NULL) {
-    free(ts);
-    sup_log(SUP_ERROR, "gateway: out of memory for the TLS listener");
+  if (mod_add(srv, out) != 0)
     return -1;
-  }
-  ts->srv = srv;
-  ts->at.port = t->listen.port;
-  ts->at.ipv6 = t->listen.ipv6;
-  int rc = gw_listen_addr(t->listen.host, t->listen.port, t->listen.ipv6, &ts->addr);
+  struct gw_tls_server *ts = *out; /* freed by the caller's gw_server_free */
+  int rc = set_at(ts, &t->listen);
   if (rc == 0 && (ts->certs = load(t, "TLS certificates not loaded", NULL)) == NULL)
     rc = -1;
+  ts->on = ts->used = 1;
   if (rc == 0)
     rc = mod_listen(ts);
-  *out = ts; /* freed by the caller's gw_server_free, once the handle is closed */
   if (rc < 0) {
     mod_unlisten(ts);
     return -1;
   }
-  sup_log(SUP_INFO, "gateway: TLS listening on %s%s%s:%d (%zu certificate%s, from %s)",
-          t->listen.ipv6 ? "[" : "", t->listen.host, t->listen.ipv6 ? "]" : "", t->listen.port,
-          ts->certs->n, ts->certs->n == 1 ? "" : "s",
-          t->min_version == CFG_TLS_1_3 ? "TLSv1.3" : "TLSv1.2");
+  log_listening(ts, t, "");
   return 0;
 }
 
@@ -479,18 +505,14 @@ static int mod_reload_prepare(struct gw_tls_server *ts, const struct cfg *nc,
  * when it cannot, stays where it was (logged). Open connections go on.
  * While the gateway drains or stops, only the address is noted. */
 static void relisten(struct gw_tls_server *ts, const struct cfg_listen *l) {
-  struct sockaddr_storage next, old = ts->addr;
+  struct sockaddr_storage old = ts->addr;
   struct cfg_listen old_at = ts->at;
-  char *host = strdup(l->host);
-  if (host == NULL || gw_listen_addr(l->host, l->port, l->ipv6, &next) != 0) {
-    free(host);
+  int was = ts->listening;
+  if (set_at(ts, l) != 0) {
     sup_log(SUP_ERROR, "gateway: cannot move the TLS listener to %s:%d", l->host, l->port);
     return;
   }
-  int was = ts->listening;
   mod_unlisten(ts);
-  ts->addr = next;
-  ts->at = (struct cfg_listen){.host = host, .port = l->port, .ipv6 = l->ipv6};
   if (!was || ts->srv->stopping || mod_listen(ts) == 0) { /* a drain's end listens there */
     free(old_at.host);
     if (was && !ts->srv->stopping)
@@ -498,7 +520,7 @@ static void relisten(struct gw_tls_server *ts, const struct cfg_listen *l) {
               l->ipv6 ? "[" : "", l->host, l->ipv6 ? "]" : "", l->port);
     return;
   }
-  free(host); /* mod_listen said why */
+  free(ts->at.host); /* mod_listen said why */
   ts->addr = old;
   ts->at = old_at;
   sup_log(SUP_ERROR, "gateway: the TLS listener stays on %s:%d", ts->at.host, ts->at.port);
@@ -506,22 +528,65 @@ static void relisten(struct gw_tls_server *ts, const struct cfg_listen *l) {
     sup_log(SUP_ERROR, "gateway: cannot listen for TLS where it was either; not accepting");
 }
 
+/* A reload added gateway.tls (or gave it back): the listener takes t's
+ * address and listens there, unless the gateway drains (its end listens)
+ * or stops. When it cannot listen, TLS stays off until a later reload. */
+static void turn_on(struct gw_tls_server *ts, const struct cfg_tls *t) {
+  char *old_host = ts->at.host;
+  if (set_at(ts, &t->listen) != 0) {
+    sup_log(SUP_ERROR, "gateway: cannot listen for TLS on %s:%d", t->listen.host, t->listen.port);
+    return;
+  }
+  free(old_host);
+  ts->on = ts->used = 1;
+  if (ts->srv->stopping)
+    return;
+  if (ts->srv->draining && !ts->srv->listening) {
+    sup_log(SUP_INFO, "gateway: TLS listens on %s:%d once the drain ends", ts->at.host,
+            ts->at.port);
+    return;
+  }
+  if (mod_listen(ts) != 0) {
+    ts->on = 0;
+    sup_log(SUP_ERROR, "gateway: gateway.tls is not in force; the next reload tries again");
+    return;
+  }
+  log_listening(ts, t, " (added by the reload)");
+}
+
+/* A reload removed gateway.tls: no more TLS connections are accepted;
+ * those open go on. */
+static void turn_off(struct gw_tls_server *ts) {
+  if (!ts->on)
+    return;
+  mod_unlisten(ts);
+  ts->on = 0;
+  sup_log(SUP_INFO,
+          "gateway: TLS listener on %s:%d closed by the reload (connections open on "
+          "it go on)",
+          ts->at.host, ts->at.port);
+}
+
 static void mod_reload_commit(struct gw_tls_server *ts, const struct cfg *nc) {
   const struct cfg_tls *t = &nc->gateway.tls;
   if (ts == NULL)
-    return; /* gw_tls_load.c's, which says a new tls section waits for a restart */
-  if (!t->enabled)
-    sup_log(SUP_WARN, "gateway: removing gateway.tls applies after a restart of muster; "
-                      "the TLS listener keeps its certificates");
+    return;
+  if (!t->enabled) {
+    turn_off(ts);
+    return;
+  }
+  if (ts->next != NULL) {
+    gw_cert_unref(ts->certs); /* connections that use it hold their own reference */
+    ts->certs = ts->next;
+    ts->next = NULL;
+    if (ts->on)
+      sup_log(SUP_INFO, "gateway: TLS certificates reloaded (%zu); new handshakes use them",
+              ts->certs->n);
+  }
+  if (!ts->on)
+    turn_on(ts, t);
   else if (t->listen.port != ts->at.port || strcmp(t->listen.host, ts->at.host) != 0)
     relisten(ts, &t->listen);
-  if (ts->next == NULL)
-    return;
-  gw_cert_unref(ts->certs); /* connections that use it hold their own reference */
-  ts->certs = ts->next;
-  ts->next = NULL;
-  sup_log(SUP_INFO, "gateway: TLS certificates reloaded (%zu); new handshakes use them",
-          ts->certs->n);
 }
 
 static void mod_free(struct gw_tls_server *ts) {
@@ -540,6 +605,7 @@ GW_TLS_MOD_EXPORT const struct gw_tls_mod gw_tls_module = {.abi = GW_TLS_MOD_ABI
                                                            .conn_size = sizeof(struct gw_conn),
                                                            .server_size = sizeof(struct gw_server),
                                                            .start = mod_start,
+                                                           .add = mod_add,
                                                            .listen = mod_listen,
                                                            .unlisten = mod_unlisten,
                                                            .sockname = mod_sockname,

@@ -50,14 +50,18 @@ void gw_tls_unlisten(struct gw_tls_server *ts);
 int gw_tls_listen(struct gw_tls_server *ts);
 
 /* A reload, step one (before anything of it is applied): loads the
- * certificates of nc again, even when its text did not change. Returns 0,
- * or -1 with the reasons added to errs and logged (the set in use stays).
- * ts NULL or nc without TLS: 0, nothing loaded. */
-int gw_tls_reload_prepare(struct gw_tls_server *ts, const struct cfg *nc, struct cfg_errors *errs);
+ * certificates of nc again, even when its text did not change; when nc
+ * adds gateway.tls to a gateway without it, opens the module and makes
+ * srv->tls, off until step two. Returns 0, or -1 with the reasons added to
+ * errs and logged (the set in use stays). nc without TLS: 0, nothing
+ * loaded. */
+int gw_tls_reload_prepare(struct gw_server *srv, const struct cfg *nc, struct cfg_errors *errs);
 
-/* Step two, once nc is in force: new handshakes use what step one loaded;
- * a changed tls.listen is logged as applying at the next start. ts NULL:
- * logs that a tls section added by the reload waits for a restart. */
+/* Step two, once nc is in force, as nginx's reload: new handshakes use
+ * what step one loaded; a changed tls.listen moves the listener (it stays
+ * where it was when the new address cannot be taken); gateway.tls added
+ * starts listening, removed stops it (connections open go on). ts NULL:
+ * nothing. */
 void gw_tls_reload_commit(struct gw_tls_server *ts, const struct cfg *nc);
 
 /* The address the listener is bound to (its port when configured as 0).

@@ -104,15 +104,24 @@ int gw_tls_sockname(struct gw_tls_server *ts, struct sockaddr_storage *ss) {
   return ts ? loaded->sockname(ts, ss) : UV_EINVAL;
 }
 
-int gw_tls_reload_prepare(struct gw_tls_server *ts, const struct cfg *nc, struct cfg_errors *errs) {
-  return ts ? loaded->reload_prepare(ts, nc, errs) : 0;
+int gw_tls_reload_prepare(struct gw_server *srv, const struct cfg *nc, struct cfg_errors *errs) {
+  if (srv->tls == NULL && nc->gateway.tls.enabled) { /* added by this reload */
+    const struct gw_tls_mod *m = module();
+    if (m == NULL) {
+      cfg_errors_add(errs, "gateway.tls: the TLS module cannot be opened (the log says why)");
+      return -1;
+    }
+    if (m->add(srv, &srv->tls) != 0) {
+      cfg_errors_add(errs, "gateway.tls: out of memory");
+      return -1;
+    }
+  }
+  return srv->tls ? loaded->reload_prepare(srv->tls, nc, errs) : 0;
 }
 
 void gw_tls_reload_commit(struct gw_tls_server *ts, const struct cfg *nc) {
   if (ts)
     loaded->reload_commit(ts, nc);
-  else if (nc->gateway.tls.enabled)
-    sup_log(SUP_WARN, "gateway: gateway.tls applies after a restart of muster");
 }
 
 void gw_tls_render_metrics(const struct gw_tls_server *ts, struct ipc_buf *b) {

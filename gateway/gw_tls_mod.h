@@ -20,7 +20,7 @@
 /* Raised whenever the table changes. A module is refused unless its abi,
  * muster version and the sizes of the structures it shares with the
  * binary are the binary's own (a module left from another build). */
-#define GW_TLS_MOD_ABI 1
+#define GW_TLS_MOD_ABI 2
 #define GW_TLS_MOD_FILE "muster-tls.so"
 #define GW_TLS_MOD_EXPORT __attribute__((visibility("default")))
 
@@ -31,6 +31,9 @@ struct gw_tls_mod {
   size_t conn_size;    /* sizeof(struct gw_conn) */
   size_t server_size;  /* sizeof(struct gw_server) */
   int (*start)(struct gw_server *srv, struct gw_tls_server **out);
+  /* A listener for srv that is off (a reload that adds gateway.tls turns
+   * it on at its commit). Returns 0, or -1 (logged). */
+  int (*add)(struct gw_server *srv, struct gw_tls_server **out);
   int (*listen)(struct gw_tls_server *ts);
   void (*unlisten)(struct gw_tls_server *ts);
   int (*sockname)(struct gw_tls_server *ts, struct sockaddr_storage *ss);

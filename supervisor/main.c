@@ -130,7 +130,7 @@ static int run(struct cfg *cfg, const char *config, const char *bin_dir) {
   struct gw_server *admin = NULL;
   struct sup_notify *notify = NULL;
   int ok = !gw_server_failed(gw) && ctl != NULL && cluster_start(&host, gw) == 0;
-  if (ok && host.cfg->admin.enabled)
+  if (ok) /* listening when the config has admin; a reload may add it */
     ok = (admin = gw_admin_start(&host, gw)) != NULL;
   if (!ok) {
     host.exit_code = 1; /* nothing started yet: wind the host down */

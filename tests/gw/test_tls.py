@@ -12,7 +12,10 @@ silent or half-finished handshake dropped after header_timeout_ms;
 garbage dropped; close_notify both ways; the handshake metrics; reload
 re-reading the files (new handshakes get the new pair, an open connection
 keeps working on the old), a broken pair on reload keeping the old one
-(ok: false, the log says why); `muster --check` on every bad pair. The
+(ok: false, the log says why); a reload adding `gateway.tls` and `admin`
+to a muster without them (listening at once, the module opened then; a
+bad pair failing that reload) and removing them (open connections go
+on); `muster --check` on every bad pair. The
 TLS module (gateway/gw_tls_mod.h): a muster without TLS maps neither it
 nor libssl/libcrypto, one with TLS does; a muster whose module is missing
 refuses TLS, naming the file, at a start and in `--check`."""
@@ -480,6 +483,74 @@ class TLSReload(Base):
                  % taken.getsockname()[1])
         m.expect(r"gateway: the TLS listener stays on 127\.0\.0\.1:%d" % new_tls)
         self.assertEqual(self.connect(tm, "a.test").request("GET", "/dummy/echo")[0], 200)
+
+
+    def test_reload_adds_and_removes_tls_and_admin(self):
+        # As nginx's reload: a tls or admin section a reload adds listens at
+        # once (the TLS module opened then); one it removes stops accepting
+        # while the connections open on it go on; a pair that does not load
+        # fails the reload that adds it, nothing changing.
+        m = Muster([dummy()])
+        self.addCleanup(m.stop)
+        shutil.copy(self.certs["a"][0], os.path.join(m.dir, "site-a.pem"))
+        shutil.copy(self.certs["a"][1], os.path.join(m.dir, "site-a.key"))
+        m.start()
+        wait_ready(m, "dummy")
+        self.assertNotIn("muster-tls.so", mapped(m.proc.pid))
+        tls_port, admin_port = free_port(), free_port()
+        m.config["gateway"]["tls"] = tls_config(tls_port, [("site-a.pem", "nothing.key")])
+        m.write_config()
+        r = ctl(m, cmd="reload")
+        self.assertFalse(r.get("ok"), r)
+        self.assertIn("gateway.tls.certificates[0].key", " ".join(r.get("problems", [])))
+        with self.assertRaises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", tls_port), timeout=TIMEOUT).close()
+        m.config["gateway"]["tls"] = tls_config(tls_port, [("site-a.pem", "site-a.key")])
+        m.config["admin"] = {"listen": "127.0.0.1:%d" % admin_port}
+        m.write_config()
+        self.assertTrue(ctl(m, cmd="reload").get("ok"))
+        m.seen_or_expect(r"gateway: TLS listening on 127\.0\.0\.1:%d \(1 certificate, from "
+                         r"TLSv1\.2\) \(added by the reload\)" % tls_port)
+        m.seen_or_expect(r"admin: listening on 127\.0\.0\.1:%d \(added by the reload\)"
+                         % admin_port)
+        self.assertIn("muster-tls.so", mapped(m.proc.pid))
+        tm = TLSMuster.__new__(TLSMuster)  # the helpers' view of this muster
+        tm.m, tm.tls_port, tm.admin_port = m, tls_port, admin_port
+        kept = self.connect(tm, "a.test")
+        self.assertEqual(kept.peer_der(), tlscerts.leaf_der(self.certs["a"][0]))
+        self.assertEqual(kept.request("GET", "/dummy/echo")[0], 200)
+        self.assertEqual(tm.handshakes("TLSv1.3", "ok"), 1)
+        events = socket.create_connection(("127.0.0.1", admin_port), timeout=TIMEOUT)
+        self.addCleanup(events.close)
+        events.sendall(b"GET /events HTTP/1.1\r\nhost: a\r\n\r\n")
+        seen = b""
+        while b": connected" not in seen:
+            seen += events.recv(65536) or self.fail("the event stream closed: %r" % seen)
+        del m.config["gateway"]["tls"], m.config["admin"]
+        m.write_config()
+        self.assertTrue(ctl(m, cmd="reload").get("ok"))
+        m.seen_or_expect(r"gateway: TLS listener on 127\.0\.0\.1:%d closed by the reload"
+                         % tls_port)
+        m.seen_or_expect(r"admin: listener on 127\.0\.0\.1:%d closed by the reload"
+                         % admin_port)
+        for port in (tls_port, admin_port):
+            with self.assertRaises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT).close()
+        self.assertEqual(kept.request("GET", "/dummy/echo")[0], 200)  # open ones go on
+        while b"event: reload" not in seen:  # the stream too: it has this reload's event
+            seen += events.recv(65536) or self.fail("the event stream closed: %r" % seen)
+        self.assertEqual(http_get(m, "/dummy/echo")[0], 200)
+        # and back, on other ports: the same listeners turn on again
+        tls_port, admin_port = free_port(), free_port()
+        m.config["gateway"]["tls"] = tls_config(tls_port, [("site-a.pem", "site-a.key")])
+        m.config["admin"] = {"listen": "127.0.0.1:%d" % admin_port}
+        m.write_config()
+        self.assertTrue(ctl(m, cmd="reload").get("ok"))
+        m.seen_or_expect(r"gateway: TLS listening on 127\.0\.0\.1:%d .*\(added by the reload\)"
+                         % tls_port)
+        tm.tls_port, tm.admin_port = tls_port, admin_port
+        self.assertEqual(self.connect(tm, "a.test").request("GET", "/dummy/echo")[0], 200)
+        self.assertEqual(tm.handshakes("TLSv1.3", "ok"), 2)
 
 
 class TLSProxyProtocol(Base):
