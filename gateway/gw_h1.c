@@ -129,8 +129,8 @@ static int on_method_complete(llhttp_t *p) {
 
 static int on_url(llhttp_t *p, const char *at, size_t len) {
   struct gw_conn *c = conn_of(p);
-  if (count_header_bytes(c, len))
-    return CB_ERROR;
+  if (count_header_bytes(c, len)) /* the target alone is too long: 414, as nginx */
+    return raise_err(c, 414, "request target too long");
   if (c->req->url_len == 0 &&
       refuse(c, gw_strict_target_start(byte_before(c, at, 1), byte_before(c, at, 2))))
     return CB_ERROR;

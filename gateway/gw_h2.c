@@ -456,10 +456,11 @@ static int on_header(nghttp2_session *ses, const nghttp2_frame *frame, nghttp2_r
     return NGHTTP2_ERR_PAUSE; /* no more of its bytes are read */
   }
   if (st->state != ST_HEAD || st->err_status)
-    return 0; /* trailers are dropped; a refused head is not kept */
-  if (st->hdr_bytes > max) {
-    st->err_status = 431;
-    st->err_msg = "request headers too large";
+    return 0;                /* trailers are dropped; a refused head is not kept */
+  if (st->hdr_bytes > max) { /* 414 when :path is what passes it, as over HTTP/1.1 */
+    int path = n.len == 5 && memcmp(n.base, ":path", 5) == 0;
+    st->err_status = path ? 414 : 431;
+    st->err_msg = path ? "request target too long" : "request headers too large";
     return 0;
   }
   if (n.len > 0 && n.base[0] == ':')

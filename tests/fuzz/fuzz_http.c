@@ -22,7 +22,7 @@
  *   once per request, only for HTTP/1.1, before its final response.
  * - The server closes every connection the client half-closed.
  * - Both ways of sending give the same responses: status, close, body and
- *   its length. Except for a refusal (400, 413, 417, 431, 505): a request
+ *   its length. Except for a refusal (400, 413, 414, 417, 431, 505): a request
  *   with two faults is refused for the one met first, and that may depend
  *   on where a read ended (llhttp hands a header to the size check when
  *   its read ends, but stops at a bad byte before handing it over), so
@@ -267,8 +267,8 @@ static size_t read_responses(const char *p, size_t n, const struct ref *ref, str
 
 /* The statuses the gateway answers a request it refuses to read with. */
 static int refusal(int status) {
-  return status == 400 || status == 413 || status == 417 || status == 431 || status == 500 ||
-         status == 505;
+  return status == 400 || status == 413 || status == 414 || status == 417 || status == 431 ||
+         status == 500 || status == 505;
 }
 
 static void check_exchange(const struct ref *ref, const struct resp *r, size_t k) {

@@ -388,6 +388,8 @@ class H2Test(GatewayCase):
         self.assertEqual(st.status, 431)
         self.assertEqual(json.loads(st.data)["status"], 431)
         self.assertEqual(c.get("/dummy/echo").status, 200)
+        st = c.get("/dummy/echo?q=" + "a" * 5000)  # :path passes it: 414, as over HTTP/1.1
+        self.assertEqual((st.status, json.loads(st.data)["error"]), (414, "request target too long"))
         c.request("/dummy/echo", headers=[("x-big-%d" % i, "b" * 1000) for i in range(40)])
         self.assertEqual(c.until_closed(), ENHANCE_YOUR_CALM)
         self.assertGreaterEqual(metric(admin_metrics(m), "muster_h2_goaways_total",

@@ -253,6 +253,8 @@ class GatewayTableTest(unittest.TestCase):
         with Muster([dummy()], gateway=gw).start() as m:
             wait_ready(m, "dummy", 1)
             self.assertEqual(get(m, "/dummy/echo", b"X-Big: " + b"a" * 5000 + b"\r\n").status, 431)
+            r = get(m, "/dummy/echo?q=" + "a" * 5000)  # the target alone: 414, as nginx
+            self.assertEqual((r.status, json.loads(r.body)["error"]), (414, "request target too long"))
             self.assertEqual(get(m, "/dummy/echo", method=b"POST", body=b"x" * 1001).status, 413)
             self.assertEqual(get(m, "/dummy/echo", method=b"POST", body=b"x" * 1000).status, 200)
             c = Client(m)
