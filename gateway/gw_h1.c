@@ -189,6 +189,13 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
   return 0;
 }
 
+static int on_header_value_complete(llhttp_t *p) {
+  struct gw_conn *c = conn_of(p);
+  if (!c->h1->in_trailers && c->req->nhdrs > 0)
+    gw_hdr_trim(c->req->hbuf.data, &c->req->hdrs[c->req->nhdrs - 1]);
+  return 0;
+}
+
 /* Expect: 100-continue is answered (HTTP/1.1) once the head is accepted
  * (send_continue); anything else: 417. */
 static int check_expect(struct gw_conn *c) {
@@ -234,7 +241,9 @@ static int on_headers_complete(llhttp_t *p) {
   if (p->http_major != 1)
     return raise_err(c, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
   req->http_minor = p->http_minor;
-  if (refuse(c, gw_strict_framing(req->hbuf.data, req->hdrs, req->nhdrs)))
+  if (refuse(c, gw_strict_framing(req->hbuf.data, req->hdrs, req->nhdrs)) ||
+      refuse(c, gw_strict_host(req->hbuf.data, req->hdrs, req->nhdrs, p->http_minor,
+                               req->auth_len > 0)))
     return CB_ERROR;
   const char *mn = llhttp_method_name(p->method); /* no printf per request */
   size_t mlen = strnlen(mn, sizeof(req->method) - 1);
@@ -321,6 +330,7 @@ void gw_h1_settings(llhttp_settings_t *s) {
   s->on_url = on_url;
   s->on_header_field = on_header_field;
   s->on_header_value = on_header_value;
+  s->on_header_value_complete = on_header_value_complete;
   s->on_headers_complete = on_headers_complete;
   s->on_body = on_body;
   s->on_chunk_header = on_chunk_header;

@@ -12,4 +12,12 @@ struct gw_hdr {
   uint32_t vlen;
 };
 
+/* Drops the spaces and tabs that end h's value in buf: they are the
+ * line's optional whitespace, not the value (RFC 9110 §5.5); llhttp hands
+ * them on. Called once the value is complete. */
+static inline void gw_hdr_trim(const char *buf, struct gw_hdr *h) {
+  while (h->vlen > 0 && (buf[h->value + h->vlen - 1] == ' ' || buf[h->value + h->vlen - 1] == '\t'))
+    h->vlen--;
+}
+
 #endif

@@ -55,6 +55,59 @@ const char *gw_strict_framing(const char *buf, const struct gw_hdr *h, size_t n)
   return NULL;
 }
 
+/* A byte of uri-host outside brackets: RFC 3986 reg-name (unreserved,
+ * pct-encoded, sub-delims), and bytes past ASCII, which nginx takes too. */
+static int reg_name_byte(unsigned char ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+         ch >= 0x80 || (ch != '\0' && strchr("-._~%!$&'()*+,;=", ch) != NULL);
+}
+
+static int all_digits(const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i] < '0' || p[i] > '9')
+      return 0;
+  return 1;
+}
+
+/* 1 when v .. v+n is uri-host [":" port], the host not empty. */
+static int host_value_ok(const char *v, size_t n) {
+  size_t i = 0;
+  while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+    n--;                      /* trailing whitespace is the line's, not the value's */
+  if (n > 0 && v[0] == '[') { /* IP-literal: hex digits, ':' and '.' (v4-mapped) */
+    while (++i < n && v[i] != ']')
+      if (!((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f') ||
+            (v[i] >= 'A' && v[i] <= 'F') || v[i] == ':' || v[i] == '.'))
+        return 0;
+    if (i >= n || i == 1)
+      return 0;
+    i++;
+  } else {
+    while (i < n && reg_name_byte((unsigned char)v[i]))
+      i++;
+    if (i == 0)
+      return 0;
+  }
+  return i == n || (v[i] == ':' && all_digits(v + i + 1, n - i - 1));
+}
+
+const char *gw_strict_host(const char *buf, const struct gw_hdr *h, size_t n, int http_minor,
+                           int absolute) {
+  const struct gw_hdr *host = NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (!name_is(buf, &h[i], "host", 4))
+      continue;
+    if (host != NULL)
+      return "more than one host header";
+    host = &h[i];
+  }
+  if (host == NULL)
+    return http_minor >= 1 && !absolute ? "missing host header" : NULL;
+  if (!absolute && !host_value_ok(buf + host->value, host->vlen))
+    return "invalid host header";
+  return NULL;
+}
+
 const char *gw_strict_chunk_crlf(uint8_t *need, const char *p, const char *end) {
   static const char crlf[] = "\r\n";
   while (*need > 0 && p < end) {

@@ -34,6 +34,16 @@ const char *gw_strict_value(const char *p, size_t n, char b1);
  * most, never both. */
 const char *gw_strict_framing(const char *buf, const struct gw_hdr *h, size_t n);
 
+/* The host headers of a complete request head (names lower-cased), as
+ * RFC 9112 §3.2 has a server check them: more than one is refused; none
+ * in an HTTP/1.1 request whose target is not in absolute form (its
+ * authority stands for the host) is refused; a value that is no
+ * uri-host [":" port] (empty, a space, "/", "@", an IPv6 address outside
+ * brackets, a port not all digits) is refused. http_minor: the request's
+ * minor version; absolute: 1 when the target is in absolute form. */
+const char *gw_strict_host(const char *buf, const struct gw_hdr *h, size_t n, int http_minor,
+                           int absolute);
+
 /* The CRLF after a chunk's data (llhttp 8.1 skips those two bytes without
  * looking: a smuggling vector). *need is how many of them are still to
  * come (2, 1 or 0); p .. end is the input from there. Consumes what of

@@ -99,6 +99,13 @@ static int on_header_value(llhttp_t *l, const char *at, size_t len) {
   return 0;
 }
 
+static int on_header_value_complete(llhttp_t *l) {
+  struct gw_up_parser *p = of(l);
+  if (!p->in_trailers && p->nhdrs > 0)
+    gw_hdr_trim(p->hbuf.data, &p->hdrs[p->nhdrs - 1]);
+  return 0;
+}
+
 /* Lower-cases the header names (comparisons and the client see them so). */
 static void lower_names(struct gw_up_parser *p) {
   for (size_t i = 0; i < p->nhdrs; i++) {
@@ -182,6 +189,7 @@ static const llhttp_settings_t *shared_settings(void) {
     settings.on_status = on_status;
     settings.on_header_field = on_header_field;
     settings.on_header_value = on_header_value;
+    settings.on_header_value_complete = on_header_value_complete;
     settings.on_headers_complete = on_headers_complete;
     settings.on_chunk_header = on_chunk_header;
     settings.on_body = on_body;

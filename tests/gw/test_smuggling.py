@@ -1,8 +1,10 @@
 """Gateway request-parsing hardening (SPEC §4): malformed requests and
 request-smuggling vectors get 400 and the connection is closed (nothing
 after them is read as a request, nothing reaches the service); header and
-body limits (431, 413, 100-continue over the limit); the header timeout
+the host header (RFC 9112 §3.2); body limits (431, 413, 100-continue
+over the limit); the header timeout
 (408, slowloris). Raw sockets only; each test starts its own muster."""
+import json
 import os
 import sys
 import time
@@ -119,6 +121,42 @@ class MalformedTest(GatewayCase):
         self.assert_400_close([
             ("NUL", b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\nX-A: a\x00b\r\n\r\n"),
         ])
+
+
+    def test_host_header(self):
+        # RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request
+        # without host, with two, or with an invalid one (nginx does); a
+        # host of "a, b" would otherwise reach the service as one value.
+        self.assert_400_close([
+            ("missing", b"GET /dummy/echo HTTP/1.1\r\nX-A: b\r\n\r\n" + SMUGGLED),
+            ("twice", b"GET /dummy/echo HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n" + SMUGGLED),
+            ("twice, equal", b"GET /dummy/echo HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n"),
+            ("space", b"GET /dummy/echo HTTP/1.1\r\nHost: a b\r\n\r\n"),
+            ("empty", b"GET /dummy/echo HTTP/1.1\r\nHost:\r\n\r\n"),
+            ("path", b"GET /dummy/echo HTTP/1.1\r\nHost: a/b\r\n\r\n"),
+            ("userinfo", b"GET /dummy/echo HTTP/1.1\r\nHost: u@a\r\n\r\n"),
+            ("bad port", b"GET /dummy/echo HTTP/1.1\r\nHost: a:8x\r\n\r\n"),
+            ("bare IPv6", b"GET /dummy/echo HTTP/1.1\r\nHost: ::1\r\n\r\n"),
+        ])
+
+    def test_host_header_taken(self):
+        # What the rule lets through: a port, an IPv6 literal, HTTP/1.0
+        # without host, absolute form without host (its authority is the host).
+        with Muster([dummy()]).start() as m:
+            wait_ready(m, "dummy")
+            for data, host in (
+                    (b"GET /dummy/echo HTTP/1.1\r\nHost: api.example:8080\r\n\r\n",
+                     "api.example:8080"),
+                    (b"GET /dummy/echo HTTP/1.1\r\nHost: [::1]:8080 \r\n\r\n", "[::1]:8080"),
+                    (b"GET /dummy/echo HTTP/1.0\r\n\r\n", None),
+                    (b"GET http://api.example/dummy/echo HTTP/1.1\r\n\r\n", "api.example")):
+                with self.subTest(data):
+                    c = self.client(m)
+                    c.send(data)
+                    r = c.read_response()
+                    c.close()
+                    self.assertEqual(r.status, 200, r)
+                    self.assertEqual(json.loads(r.body)["headers"].get("host"), host, r.body)
 
 
 class LimitTest(GatewayCase):

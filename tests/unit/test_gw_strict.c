@@ -228,8 +228,59 @@ TEST(chunk_crlf_wrong_bytes) {
   REFUSED(gw_strict_chunk_crlf(&need, nul, nul + 2), why);
 }
 
+/* ---- The host header (RFC 9112 §3.2) ---- */
+
+static const char *host_of(const char *value, int minor, int absolute) {
+  struct head hd = {0};
+  add(&hd, "accept", "*/*");
+  if (value)
+    add(&hd, "host", value);
+  return gw_strict_host(hd.buf, hd.h, hd.n, minor, absolute);
+}
+
+TEST(host_values_taken) {
+  const char *ok[] = {"a",
+                      "api.example.com",
+                      "api.example.com:8080",
+                      "127.0.0.1:80",
+                      "[::1]",
+                      "[::1]:8443",
+                      "[::ffff:1.2.3.4]:1",
+                      "x_y-z~w",
+                      "a%20b",
+                      "a.b:",
+                      "a.b. ",
+                      "caf\xc3\xa9.fr",
+                      "!$&'()*+,;="};
+  for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++)
+    OK(host_of(ok[i], 1, 0));
+}
+
+TEST(host_values_refused) {
+  const char *bad[] = {"",       " ",    "a b",   "a/b",  "a@b",   "a?b", "a#b",
+                       "a\\b",   "::1",  "a:b:c", "a:8x", "[::1",  "[]",  "[::g]",
+                       "[::1]x", "a:-1", "\"a\"", "a<b",  "a:80 x"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+    REFUSED(host_of(bad[i], 1, 0), "invalid host header");
+}
+
+TEST(host_missing_or_twice) {
+  REFUSED(host_of(NULL, 1, 0), "missing host header");
+  OK(host_of(NULL, 0, 0));  /* HTTP/1.0 needs none */
+  OK(host_of(NULL, 1, 1));  /* absolute form: the target's authority is the host */
+  OK(host_of("a b", 1, 1)); /* ignored then (RFC 9112 §3.2.2), replaced by the authority */
+  struct head hd = {0};
+  add(&hd, "host", "a");
+  add(&hd, "host", "a"); /* even equal ones */
+  REFUSED(gw_strict_host(hd.buf, hd.h, hd.n, 1, 0), "more than one host header");
+  REFUSED(gw_strict_host(hd.buf, hd.h, hd.n, 0, 1), "more than one host header");
+}
+
 int main(void) {
   RUN(target_after_one_space);
+  RUN(host_values_taken);
+  RUN(host_values_refused);
+  RUN(host_missing_or_twice);
   RUN(target_after_two_spaces);
   RUN(header_line_after_crlf);
   RUN(header_line_after_bare_lf);

@@ -196,7 +196,7 @@ TEST(headers_for_the_client) {
   struct seen s;
   size_t used;
   CHECK_INT(run(&p, &s,
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close, X-Hop\r\n"
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain \t \r\nConnection: close, X-Hop\r\n"
                 "Keep-Alive: timeout=5\r\nX-Hop: 1\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"
                 "X-Request-Id: theirs\r\nContent-Length: 2\r\nDate: x\r\n\r\nok",
                 0, 0, 0, 0, &used),
@@ -207,6 +207,7 @@ TEST(headers_for_the_client) {
   CHECK_INT(n, 4);
   if (n == 4) {
     CHECK(h[0].name_len == 12 && !memcmp(h[0].name, "content-type", 12));
+    CHECK(h[0].value_len == 10 && !memcmp(h[0].value, "text/plain", 10)); /* no trailing OWS */
     CHECK(h[1].name_len == 10 && !memcmp(h[1].name, "set-cookie", 10) && h[1].value[0] == 'a');
     CHECK(h[2].name_len == 10 && !memcmp(h[2].name, "set-cookie", 10) && h[2].value[0] == 'b');
     CHECK(h[3].name_len == 4 && !memcmp(h[3].name, "date", 4));
