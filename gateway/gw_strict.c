@@ -55,6 +55,17 @@ const char *gw_strict_framing(const char *buf, const struct gw_hdr *h, size_t n)
   return NULL;
 }
 
+const char *gw_strict_target(const char *method, const char *url, size_t n) {
+  if (n == 0 || url[0] == '/' || strcmp(method, "CONNECT") == 0)
+    return NULL;
+  if (n == 1 && url[0] == '*')
+    return strcmp(method, "OPTIONS") == 0 ? NULL : "\"*\" is a target for OPTIONS only";
+  if ((n > 7 && strncasecmp(url, "http://", 7) == 0) ||
+      (n > 8 && strncasecmp(url, "https://", 8) == 0))
+    return NULL;
+  return "a request target in absolute form must be http:// or https://";
+}
+
 /* A byte of uri-host outside brackets: RFC 3986 reg-name (unreserved,
  * pct-encoded, sub-delims), and bytes past ASCII, which nginx takes too. */
 static int reg_name_byte(unsigned char ch) {

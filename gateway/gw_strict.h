@@ -34,6 +34,13 @@ const char *gw_strict_value(const char *p, size_t n, char b1);
  * most, never both. */
 const char *gw_strict_framing(const char *buf, const struct gw_hdr *h, size_t n);
 
+/* The request target's form against its method (RFC 9112 §3.2): "*"
+ * only for OPTIONS; an absolute form only with the scheme http or https
+ * (llhttp takes any, "ftp://x/y" would reach a service as a path). A
+ * CONNECT's authority form is left to the routes. url .. url+n, method
+ * as llhttp names it. */
+const char *gw_strict_target(const char *method, const char *url, size_t n);
+
 /* The host headers of a complete request head (names lower-cased), as
  * RFC 9112 §3.2 has a server check them: more than one is refused; none
  * in an HTTP/1.1 request whose target is not in absolute form (its

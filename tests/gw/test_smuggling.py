@@ -123,6 +123,15 @@ class MalformedTest(GatewayCase):
         ])
 
 
+    def test_target_form(self):
+        # "*" is for OPTIONS alone; an absolute form is http(s):// (llhttp
+        # takes any scheme, and "ftp://x/y" reached the service as a path).
+        self.assert_400_close([
+            ("GET *", b"GET * HTTP/1.1\r\nHost: t\r\n\r\n"),
+            ("ftp scheme", b"GET ftp://t/dummy/echo HTTP/1.1\r\nHost: t\r\n\r\n" + SMUGGLED),
+            ("ws scheme", b"GET ws://t/dummy/echo HTTP/1.1\r\nHost: t\r\n\r\n"),
+        ])
+
     def test_host_header(self):
         # RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request
         # without host, with two, or with an invalid one (nginx does); a

@@ -228,6 +228,27 @@ TEST(chunk_crlf_wrong_bytes) {
   REFUSED(gw_strict_chunk_crlf(&need, nul, nul + 2), why);
 }
 
+/* ---- The target's form (RFC 9112 §3.2) ---- */
+
+TEST(target_forms_taken) {
+  OK(gw_strict_target("GET", "/", 1));
+  OK(gw_strict_target("GET", "//x", 3));
+  OK(gw_strict_target("OPTIONS", "*", 1));
+  OK(gw_strict_target("GET", "http://a/x", 10));
+  OK(gw_strict_target("POST", "HTTPS://a", 9));
+  OK(gw_strict_target("CONNECT", "a.b:443", 7)); /* left to the routes */
+  OK(gw_strict_target("GET", "", 0));
+}
+
+TEST(target_forms_refused) {
+  REFUSED(gw_strict_target("GET", "*", 1), "\"*\" is a target for OPTIONS only");
+  REFUSED(gw_strict_target("DELETE", "*", 1), "\"*\" is a target for OPTIONS only");
+  const char *bad[] = {"ftp://a/x", "ws://a/x", "httpx://a", "http:/a", "http://", "*x", "a/b"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+    REFUSED(gw_strict_target("GET", bad[i], strlen(bad[i])),
+            "a request target in absolute form must be http:// or https://");
+}
+
 /* ---- The host header (RFC 9112 §3.2) ---- */
 
 static const char *host_of(const char *value, int minor, int absolute) {
@@ -278,6 +299,8 @@ TEST(host_missing_or_twice) {
 
 int main(void) {
   RUN(target_after_one_space);
+  RUN(target_forms_taken);
+  RUN(target_forms_refused);
   RUN(host_values_taken);
   RUN(host_values_refused);
   RUN(host_missing_or_twice);
