@@ -116,8 +116,9 @@ static void lower_names(struct gw_up_parser *p) {
   }
 }
 
-/* Returns 1 to skip the body (HEAD), 0, or CB_ERROR; an interim 1xx is
- * read through and its message skipped (on_message_complete). */
+/* Returns 1 to skip the body (HEAD, 204, 304, an interim 1xx), 0, or
+ * CB_ERROR; an interim 1xx is read through and its message skipped
+ * (on_message_complete). */
 static int on_headers_complete(llhttp_t *l) {
   struct gw_up_parser *p = of(l);
   int status = l->status_code;
@@ -132,7 +133,7 @@ static int on_headers_complete(llhttp_t *l) {
   if (status == 101 && (!p->want_upgrade || !l->upgrade))
     return refuse(p, "101 without an upgrade asked and agreed");
   if (status < 200 && status != 101)
-    return 0;
+    return 1; /* a 1xx has no body, whatever its framing headers say (RFC 9110 §15.2) */
   if (refuse(p, gw_strict_framing(p->hbuf.data, p->hdrs, p->nhdrs)))
     return CB_ERROR;
   p->head_done = 1;
