@@ -26,6 +26,7 @@
 #include <llhttp.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <time.h>
 #include <uv.h>
 
 #include "cfg.h"
@@ -43,6 +44,7 @@
 #include "gw_ws_notice.h"
 #include "ipc_buf.h"
 #include "ipc_msg.h"
+#include "util_date.h"
 
 struct sup_host;
 struct sup_instance;
@@ -119,6 +121,8 @@ struct gw_server {
   size_t sse_holds;                      /* SSE holds open */
   struct gw_h2_stats h2;                 /* HTTP/2 counters for metrics (gw_h2.c) */
   uint64_t reqid_base;                   /* random prefix of generated request ids */
+  char date[UTIL_HTTP_DATE_LEN + 1];     /* the date header of date_at (gw_req_date) */
+  time_t date_at;
   unsigned listening : 1;
   unsigned stopping : 1; /* shutdown began: no keep-alive */
   unsigned metered : 1;  /* requests count in metrics (not admin) */

@@ -647,7 +647,8 @@ static void out(struct gw_req *req, const uv_buf_t *bufs, unsigned n) {
 #define BODY_STREAM -1 /* chunked, or until the close */
 
 /* The head of an answer into the server's head buffer: status line, the
- * given headers, x-request-id, the framing and the connection header.
+ * given headers, x-request-id, date (unless among them), the framing and
+ * the connection header.
  * Returns 0, or UV_ENOMEM. */
 static int put_head(struct gw_req *req, struct ipc_buf *b, int status, const struct ipc_header *h,
                     size_t nh, int64_t clen) {
@@ -664,6 +665,10 @@ static int put_head(struct gw_req *req, struct ipc_buf *b, int status, const str
   }
   ipc_buf_adds(b, "\r\nx-request-id: ");
   ipc_buf_adds(b, req->reqid);
+  if (!gw_headers_have(h, nh, "date", 4)) {
+    ipc_buf_adds(b, "\r\ndate: ");
+    ipc_buf_add(b, gw_req_date(req->srv), UTIL_HTTP_DATE_LEN);
+  }
   if (clen >= 0) {
     ipc_buf_adds(b, "\r\ncontent-length: ");
     ipc_buf_addi(b, clen);

@@ -203,6 +203,22 @@ void gw_req_assign_id(struct gw_req *req) {
   gw_req_new_id(req);
 }
 
+const char *gw_req_date(struct gw_server *srv) {
+  time_t now = time(NULL);
+  if (now != srv->date_at || srv->date[0] == '\0') {
+    srv->date_at = now;
+    util_http_date(now, srv->date);
+  }
+  return srv->date;
+}
+
+int gw_headers_have(const struct ipc_header *h, size_t n, const char *name, size_t len) {
+  for (size_t i = 0; i < n; i++)
+    if (h[i].name_len == len && strncasecmp(h[i].name, name, len) == 0)
+      return 1;
+  return 0;
+}
+
 void gw_req_new_id(struct gw_req *req) {
   /* 16 hex digits, without printf (this runs per request) */
   uint64_t n = req->srv->reqid_base + ++req->srv->next_id;

@@ -315,6 +315,16 @@ void gw_req_target(const struct gw_req *req, const char **path, size_t *plen, co
  * else makes one (gw_req_new_id). */
 void gw_req_assign_id(struct gw_req *req);
 
+/* The date header's value for an answer without one: now, to the second,
+ * formatted once a second. RFC 9110 §6.6.1: an origin server with a
+ * clock sends it (muster is the origin for IPC services and its own
+ * answers), and a proxy adds it to a response that lacks one. */
+const char *gw_req_date(struct gw_server *srv);
+
+/* 1 when h[0 .. n) holds a header called name (len bytes, lower-case),
+ * in any case. */
+int gw_headers_have(const struct ipc_header *h, size_t n, const char *name, size_t len);
+
 /* Makes the request a new id: 16 hex digits, unique per muster run. */
 void gw_req_new_id(struct gw_req *req);
 

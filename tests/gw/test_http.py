@@ -141,6 +141,13 @@ class GatewayTableTest(unittest.TestCase):
             self.assertEqual(r.status, 200)
             self.assertIn("content-length", r.headers)
             self.assertTrue(r.headers["x-request-id"])
+            # muster is the origin for an IPC service: an IMF-fixdate date (RFC 9110 §6.6.1)
+            self.assertRegex(r.headers["date"], r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d "
+                             r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
+                             r"\d\d:\d\d:\d\d GMT$")
+            r = get(m, "/nowhere")
+            self.assertEqual(r.status, 404)
+            self.assertIn("date", r.headers)  # its own answers too
             r = get(m, "/dummy/echo", b"X-Request-Id: abc-123\r\n")
             self.assertEqual(r.headers["x-request-id"], "abc-123")
             self.assertEqual(r.json()["headers"]["x-request-id"], "abc-123")

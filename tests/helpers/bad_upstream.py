@@ -3,7 +3,8 @@
 listens on 127.0.0.1:$PORT, reads one request head per connection and
 answers by its path:
 
-  /ok          a valid answer
+  /ok          a valid answer (no date header)
+  /dated       a valid answer with its own date header
   /badstatus   "HTTP/1.1 2000 OK"
   /badversion  "HTTP/2.0 200 OK"
   /clte        both content-length and transfer-encoding
@@ -20,6 +21,7 @@ import threading
 
 ANSWERS = {
     b"/ok": b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+    b"/dated": b"HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\ncontent-length: 2\r\n\r\nok",
     b"/badstatus": b"HTTP/1.1 2000 OK\r\ncontent-length: 2\r\n\r\nok",
     b"/badversion": b"HTTP/2.0 200 OK\r\ncontent-length: 2\r\n\r\nok",
     b"/clte": b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ntransfer-encoding: chunked\r\n\r\n"

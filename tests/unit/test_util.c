@@ -1,4 +1,4 @@
-/* Unit tests for util/: array growth, exact JSON integers, token bytes,
+/* Unit tests for util/: the HTTP date, array growth, exact JSON integers, token bytes,
  * SHA-1 (FIPS 180 vectors; the libcrypto behind it is opened on use).
  *
  * util_vec.c is included with realloc redirected, so an allocation
@@ -25,9 +25,22 @@ static void *test_realloc(void *p, size_t n) {
 #undef realloc
 
 #include "test.h"
+#include "util_date.h"
 #include "util_json.h"
 #include "util_sha1.h"
 #include "util_token.h"
+
+/* ---- util_date ---- */
+
+TEST(http_date_imf_fixdate) {
+  char d[UTIL_HTTP_DATE_LEN + 1];
+  CHECK_INT(util_http_date(784111777, d), UTIL_HTTP_DATE_LEN); /* RFC 9110's example */
+  CHECK_STR(d, "Sun, 06 Nov 1994 08:49:37 GMT");
+  CHECK_INT(util_http_date(0, d), UTIL_HTTP_DATE_LEN);
+  CHECK_STR(d, "Thu, 01 Jan 1970 00:00:00 GMT");
+  CHECK_INT(util_http_date(1798761599, d), UTIL_HTTP_DATE_LEN); /* a year's last second */
+  CHECK_STR(d, "Thu, 31 Dec 2026 23:59:59 GMT");
+}
 
 /* ---- util_vec ---- */
 
@@ -285,6 +298,7 @@ TEST(sha1_vectors) {
 }
 
 int main(void) {
+  RUN(http_date_imf_fixdate);
   RUN(vec_first_growth_is_8);
   RUN(vec_doubles_to_cover_need);
   RUN(vec_enough_room_is_a_no_op);

@@ -41,6 +41,25 @@ class Malformed(unittest.TestCase):
             self.assertEqual(request(m, "GET", "/ok")[0], 200)
 
 
+class DateHeader(unittest.TestCase):
+    def test_added_when_missing_passed_when_present(self):
+        # RFC 9110 §6.6.1: a proxy adds date to a response without one;
+        # the program's own passes unchanged, never doubled.
+        svc = up_svc("bad", 1, command=["/usr/bin/python3", os.path.join(HELPERS, "bad_upstream.py")])
+        with Muster([svc]).start() as m:
+            wait_ready(m, "bad", 1)
+            for path, want in ((b"/ok", None), (b"/dated", b"Sun, 06 Nov 1994 08:49:37 GMT")):
+                out = raw(m, b"GET %s HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n" % path)
+                dates = [ln.split(b":", 1)[1].strip() for ln in out.split(b"\r\n\r\n")[0].split(b"\r\n")
+                         if ln.lower().startswith(b"date:")]
+                self.assertEqual(len(dates), 1, out)
+                if want:
+                    self.assertEqual(dates[0], want)
+                else:
+                    sent = time.mktime(time.strptime(dates[0].decode(), "%a, %d %b %Y %H:%M:%S GMT"))
+                    self.assertLess(abs(sent - time.mktime(time.gmtime())), 60, dates[0])
+
+
 class RandomCloses(unittest.TestCase):
     def test_no_failed_request(self):
         svc = up_svc("flaky", 2, command=[NODE, os.path.join(HELPERS, "flaky_upstream.js")],
