@@ -793,7 +793,8 @@ static nghttp2_nv nv_of(const char *name, size_t nlen, const char *value, size_t
 
 /* The head of an answer into h2->nv: :status, the handler's headers with
  * lower-case names (those dropped_header names left out), x-request-id,
- * date (unless among them) and content-length (clen >= 0). Returns how many, or -1 (no memory). */
+ * date (unless among them) and content-length (clen >= 0). Returns how
+ * many, or -1 (no memory). */
 static int make_head(struct gw_h2 *h2, struct gw_req *req, int status, const struct ipc_header *h,
                      size_t nh, int64_t clen) {
   struct ipc_buf *b = &h2->scratch;

@@ -241,8 +241,10 @@ static void hook_reloaded(void *ctx) {
 /* A reload added the admin section (or gave it back): listen on l. When
  * the address cannot be taken, admin stays off until a later reload. */
 static void admin_on(struct gw_server *srv, const struct cfg_listen *l) {
+  if (srv->stopping)
+    return; /* shutting down: nothing listens again */
   int rc = gw_listen_addr(l->host, l->port, l->ipv6, &srv->addr);
-  if (rc == 0 && !srv->stopping)
+  if (rc == 0)
     rc = listen_start(srv);
   if (rc != 0) {
     sup_log(SUP_ERROR, "admin: listen on %s:%d failed: %s; the next reload tries again", l->host,
