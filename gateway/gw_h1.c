@@ -249,7 +249,8 @@ static int on_headers_complete(llhttp_t *p) {
   size_t mlen = strnlen(mn, sizeof(req->method) - 1);
   memcpy(req->method, mn, mlen);
   req->method[mlen] = '\0';
-  if (refuse(c, gw_strict_target(req->method, req->hbuf.data, req->url_len)))
+  if (refuse(c, gw_strict_target(req->method, req->hbuf.data, req->url_len)) ||
+      refuse(c, gw_strict_path(req->hbuf.data, req->url_len)))
     return CB_ERROR;
   if (check_expect(c))
     return CB_ERROR;

@@ -28,6 +28,7 @@
 
 #include "gw.h"
 #include "gw_fwd.h"
+#include "gw_strict.h"
 #include "sup_log.h"
 #include "util_vec.h"
 
@@ -514,6 +515,8 @@ static int finish_head(struct h2_stream *st, int has_body) {
     st->err_msg = "CONNECT is not supported";
     return 400;
   }
+  if ((st->err_msg = gw_strict_path(req->hbuf.data, req->url_len)) != NULL)
+    return 400;
   return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ipc_query.h"
 #include "util_token.h"
 
 const char *gw_strict_target_start(char b1, char b2) {
@@ -64,6 +65,21 @@ const char *gw_strict_target(const char *method, const char *url, size_t n) {
       (n > 8 && strncasecmp(url, "https://", 8) == 0))
     return NULL;
   return "a request target in absolute form must be http:// or https://";
+}
+
+const char *gw_strict_path(const char *url, size_t n) {
+  if (memchr(url, '#', n))
+    return "a fragment (#) in the request target";
+  for (size_t i = 0; i < n && url[i] != '?'; i++) {
+    if (url[i] != '%')
+      continue;
+    if (i + 2 >= n || ipc_query_hexval(url[i + 1]) < 0 || ipc_query_hexval(url[i + 2]) < 0)
+      return "a malformed percent-escape in the request path";
+    if (url[i + 1] == '0' && url[i + 2] == '0')
+      return "an escaped NUL (%00) in the request path";
+    i += 2;
+  }
+  return NULL;
 }
 
 /* A byte of uri-host outside brackets: RFC 3986 reg-name (unreserved,

@@ -41,6 +41,14 @@ const char *gw_strict_framing(const char *buf, const struct gw_hdr *h, size_t n)
  * as llhttp names it. */
 const char *gw_strict_target(const char *method, const char *url, size_t n);
 
+/* The request target's bytes (RFC 3986 §2.1, RFC 9112 §3.2): no '#' (a
+ * fragment is the client's, never sent: HAProxy and Envoy refuse it, and
+ * a program that cuts the path at it would see another path than the one
+ * routed); in the path (before '?'), every '%' followed by two hex digits
+ * and never "%00" (a NUL that ends a C string or a file name early), as
+ * nginx refuses them. The query's bytes are the program's business. */
+const char *gw_strict_path(const char *url, size_t n);
+
 /* The host headers of a complete request head (names lower-cased), as
  * RFC 9112 §3.2 has a server check them: more than one is refused; none
  * in an HTTP/1.1 request whose target is not in absolute form (its

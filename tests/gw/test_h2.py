@@ -395,6 +395,19 @@ class H2Test(GatewayCase):
         self.assertGreaterEqual(metric(admin_metrics(m), "muster_h2_goaways_total",
                                        '{reason="header_block"}'), 1)
 
+    def test_target_bytes_refused(self):
+        """A fragment or a bad percent-escape in :path: 400 on that stream,
+        as over HTTP/1.1; the connection goes on."""
+        m = self.muster()
+        c = self.client(m)
+        for path, why in (("/dummy/echo#x", "a fragment (#) in the request target"),
+                          ("/dummy/%zz", "a malformed percent-escape in the request path"),
+                          ("/dummy/a%00", "an escaped NUL (%00) in the request path")):
+            st = c.get(path)
+            self.assertEqual((st.status, json.loads(st.data)["error"]), (400, why))
+        self.assertEqual(c.get("/dummy/echo?q=100%").status, 200)
+        self.assertEqual(service_requests(m, "dummy"), 1)
+
     def test_invalid_hpack(self):
         m = self.muster()
         c = self.client(m)

@@ -132,6 +132,27 @@ class MalformedTest(GatewayCase):
             ("ws scheme", b"GET ws://t/dummy/echo HTTP/1.1\r\nHost: t\r\n\r\n"),
         ])
 
+    def test_target_bytes(self):
+        # A fragment is never sent (HAProxy and Envoy refuse it: a program
+        # cutting the path at "#" sees another path than the one routed);
+        # a bad or NUL percent-escape in the path is refused, as nginx does.
+        self.assert_400_close([
+            ("fragment", b"GET /dummy/echo#x HTTP/1.1\r\nHost: t\r\n\r\n" + SMUGGLED),
+            ("fragment after query", b"GET /dummy/echo?a#x HTTP/1.1\r\nHost: t\r\n\r\n"),
+            ("bad escape", b"GET /dummy/%zzecho HTTP/1.1\r\nHost: t\r\n\r\n" + SMUGGLED),
+            ("cut escape", b"GET /dummy/echo%4 HTTP/1.1\r\nHost: t\r\n\r\n"),
+            ("escaped NUL", b"GET /dummy/echo%00.txt HTTP/1.1\r\nHost: t\r\n\r\n"),
+        ])
+        with Muster([dummy()]).start() as m:  # what the rule lets through
+            wait_ready(m, "dummy")
+            r = self.get(m, "/dummy/echo?q=100%&r=%00#")
+            self.assertEqual(r.status, 400, r)
+            r = self.get(m, "/dummy/echo?q=100%&r=%00")
+            self.assertEqual((r.status, json.loads(r.body)["query"]), (200, "q=100%&r=%00"), r)
+            r = self.get(m, "/dummy/%7Eecho%2F")  # good escapes reach the service (its 404)
+            self.assertEqual((r.status, r.body), (404, b'{"error":"no such endpoint"}'), r)
+            self.assertEqual(service_requests(m, "dummy"), 2)
+
     def test_host_header(self):
         # RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request
         # without host, with two, or with an invalid one (nginx does); a

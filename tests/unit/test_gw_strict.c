@@ -249,6 +249,32 @@ TEST(target_forms_refused) {
             "a request target in absolute form must be http:// or https://");
 }
 
+/* ---- The target's bytes: fragments and percent-escapes ---- */
+
+TEST(target_bytes_taken) {
+  const char *ok[] = {"/",      "/a%20b", "/%7e%7E",      "/x?q=100%", "/x?%zz&%00",
+                      "/x?a=%", "/%41",   "http://a/%2F", "*",         "a.b:443"};
+  for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++)
+    OK(gw_strict_path(ok[i], strlen(ok[i])));
+  OK(gw_strict_path("/a%4", 2)); /* only n bytes are looked at */
+  OK(gw_strict_path("", 0));
+}
+
+TEST(target_fragment_refused) {
+  const char *bad[] = {"/#", "/a#b", "/a?q#f", "#", "http://a/x#y"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+    REFUSED(gw_strict_path(bad[i], strlen(bad[i])), "a fragment (#) in the request target");
+}
+
+TEST(target_bad_escapes_refused) {
+  const char *bad[] = {"/%", "/a%4", "/a%4?x", "/%zz", "/%g0", "/%0g", "/a%%41", "/%?41", "/% 1"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+    REFUSED(gw_strict_path(bad[i], strlen(bad[i])),
+            "a malformed percent-escape in the request path");
+  REFUSED(gw_strict_path("/a%00b", 6), "an escaped NUL (%00) in the request path");
+  REFUSED(gw_strict_path("/a%00?x", 7), "an escaped NUL (%00) in the request path");
+}
+
 /* ---- The host header (RFC 9112 §3.2) ---- */
 
 static const char *host_of(const char *value, int minor, int absolute) {
@@ -301,6 +327,9 @@ int main(void) {
   RUN(target_after_one_space);
   RUN(target_forms_taken);
   RUN(target_forms_refused);
+  RUN(target_bytes_taken);
+  RUN(target_fragment_refused);
+  RUN(target_bad_escapes_refused);
   RUN(host_values_taken);
   RUN(host_values_refused);
   RUN(host_missing_or_twice);
