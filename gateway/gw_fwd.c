@@ -58,13 +58,34 @@ static size_t connection_tokens(const struct gw_fwd_in *in, struct span *t) {
   return k;
 }
 
+/* 1 when name has an underscore and reads, with '_' as '-', as a header
+ * muster vouches for (x_forwarded_for): CGI and WSGI servers (gunicorn,
+ * uWSGI, Rack) map both spellings to one HTTP_X_FORWARDED_FOR, so the
+ * client's would mix with muster's. nginx drops every name with '_';
+ * these few are the ones that matter, and other names pass. */
+static int lookalike(const char *name, size_t n) {
+  static const char *const vouched[] = {"x-forwarded-for", "x-forwarded-proto", "x-request-id"};
+  if (memchr(name, '_', n) == NULL)
+    return 0;
+  for (size_t k = 0; k < sizeof(vouched) / sizeof(*vouched); k++) {
+    size_t i = 0;
+    if (strlen(vouched[k]) != n)
+      continue;
+    while (i < n && (name[i] == vouched[k][i] || (name[i] == '_' && vouched[k][i] == '-')))
+      i++;
+    if (i == n)
+      return 1;
+  }
+  return 0;
+}
+
 /* 1 when header i does not go to the service. */
 static int dropped(const struct gw_fwd_in *in, size_t i, const struct span *named, size_t nnamed) {
   const char *name = in->buf + in->hdrs[i].name;
   size_t n = in->hdrs[i].nlen;
   if (in->upgrade && (is(name, n, "upgrade") || is(name, n, "connection")))
     return 0;
-  if (gw_fwd_hop_by_hop(name, n) || is(name, n, "x-forwarded-proto"))
+  if (gw_fwd_hop_by_hop(name, n) || is(name, n, "x-forwarded-proto") || lookalike(name, n))
     return 1;
   for (size_t k = 0; k < nnamed; k++)
     if (named[k].n == n && strncasecmp(named[k].p, name, n) == 0 &&

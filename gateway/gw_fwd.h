@@ -8,7 +8,9 @@
  * - x-request-id is the one muster uses (the client's or its own);
  * - x-forwarded-for gets the client's address appended (nearest hop last,
  *   like nginx's $proxy_add_x_forwarded_for); x-forwarded-proto is the
- *   scheme muster served, whatever the client claimed;
+ *   scheme muster served, whatever the client claimed; a client's
+ *   header that reads as one of these with '_' for '-' (x_forwarded_for)
+ *   is dropped, since CGI-style servers take both spellings as one;
  * - host is the request target's authority when the client sent the
  *   absolute form (RFC 9112 §3.2.2: a proxy replaces host with it). */
 #ifndef MUSTER_GW_FWD_H

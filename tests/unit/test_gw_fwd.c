@@ -336,6 +336,22 @@ TEST(forwarded_proto_replaced) {
 
 /* ---- An absolute-form target ---- */
 
+TEST(underscore_lookalikes_dropped) {
+  /* x_forwarded_for and x-forwarded-for are one HTTP_X_FORWARDED_FOR to a
+   * CGI-style server: the client's spelling must not reach it */
+  struct fwd f;
+  fwd_init(&f);
+  add(&f, "x_forwarded_for", "6.6.6.6");
+  add(&f, "x-forwarded_proto", "https");
+  add(&f, "x_request_id", "forged");
+  add(&f, "x_request-id", "forged");
+  add(&f, "x_forwarded_fo", "kept"); /* not one of them */
+  add(&f, "x_forwarded_forx", "kept");
+  add(&f, "my_header", "kept");
+  CHECK_STR(run(&f), "x_forwarded_fo: kept\nx_forwarded_forx: kept\nmy_header: kept\n" ADDED);
+  fwd_free(&f);
+}
+
 TEST(authority_replaces_host) {
   struct fwd f;
   fwd_init(&f);
@@ -441,6 +457,7 @@ int main(void) {
   RUN(forwarded_for_appended);
   RUN(forwarded_for_repeated_then_appended);
   RUN(forwarded_proto_replaced);
+  RUN(underscore_lookalikes_dropped);
   RUN(authority_replaces_host);
   RUN(authority_added_without_host);
   RUN(vector_grows_from_cap_0);

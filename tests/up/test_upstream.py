@@ -11,7 +11,7 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from uplib import (APP, NODE, TIMEOUT, Muster, conn, ctl, free_port, gateway_addr,  # noqa: E402
+from uplib import (APP, NODE, SRC, TIMEOUT, Muster, conn, ctl, free_port, gateway_addr,  # noqa: E402
                    get_json, raw, request, up_svc, wait_ready)
 
 
@@ -423,6 +423,23 @@ class Modes(unittest.TestCase):
                 self.assertEqual(len(seen), 1, (client, seen))
                 home[client] = seen.pop()
             self.assertEqual(set(home.values()), {"0", "1"}, home)
+
+    def test_wsgi_program_reads_only_the_forwarding_muster_vouches_for(self):
+        # wsgiref (Flask, Django) reads X_Forwarded_For and X-Forwarded-For
+        # as one HTTP_X_FORWARDED_FOR: a client's underscore spelling would
+        # mix its claim into muster's. muster drops those lookalikes.
+        svc = up_svc("wsgi", 1, command=[sys.executable,
+                                         os.path.join(SRC, "tests", "helpers", "wsgi_app.py")])
+        with Muster([svc]).start() as m:
+            wait_ready(m, "wsgi", 1)
+            st, _, j = get_json(m, "/", headers={
+                "X_Forwarded_For": "203.0.113.66", "X-Forwarded_Proto": "https",
+                "X_Request_Id": "forged", "X-Request-Id": "trace-8", "My_Header": "kept"})
+            self.assertEqual(st, 200)
+            self.assertEqual(j["HTTP_X_FORWARDED_FOR"], "127.0.0.1", j)
+            self.assertEqual(j["HTTP_X_FORWARDED_PROTO"], "http", j)
+            self.assertEqual(j["HTTP_X_REQUEST_ID"], "trace-8", j)
+            self.assertEqual(j["HTTP_MY_HEADER"], "kept", j)
 
     def test_unix_socket(self):
         svc = up_svc("web", 2, upstream={"unix": "run/web.sock"})
