@@ -209,8 +209,8 @@ static void plain_http(struct gw_conn *c, struct gw_tls_conn *t) {
   char head[256];
   int n = snprintf(head, sizeof(head),
                    "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
-                   "content-length: %zu\r\nconnection: close\r\n\r\n",
-                   sizeof(body) - 1);
+                   "date: %s\r\ncontent-length: %zu\r\nconnection: close\r\n\r\n",
+                   gw_req_date(c->srv), sizeof(body) - 1);
   uv_buf_t v[2] = {uv_buf_init(head, (unsigned)n), uv_buf_init((char *)body, sizeof(body) - 1)};
   count(t, OUT_PLAIN_HTTP, V_UNKNOWN);
   t->state = ST_DONE;

@@ -317,6 +317,7 @@ class TLSServing(Base):
         data = self.read_to_eof(s)
         self.assertTrue(data.startswith(b"HTTP/1.1 400 "), data)
         self.assertIn(b"connection: close", data)
+        self.assertRegex(data, rb"\r\ndate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT\r\n")
         self.assertIn(b'"error":"plain HTTP sent to the TLS port', data)
         self.assertEqual(self.tm.handshakes("unknown", "plain_http"), before + 1)
 
