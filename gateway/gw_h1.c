@@ -241,7 +241,7 @@ static int on_headers_complete(llhttp_t *p) {
   if (p->http_major != 1)
     return raise_err(c, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
   req->http_minor = p->http_minor;
-  if (refuse(c, gw_strict_framing(req->hbuf.data, req->hdrs, req->nhdrs)) ||
+  if (refuse(c, gw_strict_framing(req->hbuf.data, req->hdrs, req->nhdrs, p->http_minor)) ||
       refuse(c, gw_strict_host(req->hbuf.data, req->hdrs, req->nhdrs, p->http_minor,
                                req->auth_len > 0)))
     return CB_ERROR;

@@ -36,7 +36,7 @@ static int name_is(const char *buf, const struct gw_hdr *h, const char *name, si
   return h->nlen == len && memcmp(buf + h->name, name, len) == 0;
 }
 
-const char *gw_strict_framing(const char *buf, const struct gw_hdr *h, size_t n) {
+const char *gw_strict_framing(const char *buf, const struct gw_hdr *h, size_t n, int http_minor) {
   int ncl = 0, nte = 0;
   for (size_t i = 0; i < n; i++) {
     if (name_is(buf, &h[i], "content-length", 14)) {
@@ -53,18 +53,27 @@ const char *gw_strict_framing(const char *buf, const struct gw_hdr *h, size_t n)
     return "more than one transfer-encoding";
   if (ncl && nte)
     return "both content-length and transfer-encoding";
+  if (nte && http_minor == 0)
+    return "transfer-encoding in an HTTP/1.0 message";
   return NULL;
 }
+
+static int host_value_ok(const char *v, size_t n);
 
 const char *gw_strict_target(const char *method, const char *url, size_t n) {
   if (n == 0 || url[0] == '/' || strcmp(method, "CONNECT") == 0)
     return NULL;
   if (n == 1 && url[0] == '*')
     return strcmp(method, "OPTIONS") == 0 ? NULL : "\"*\" is a target for OPTIONS only";
-  if ((n > 7 && strncasecmp(url, "http://", 7) == 0) ||
-      (n > 8 && strncasecmp(url, "https://", 8) == 0))
-    return NULL;
-  return "a request target in absolute form must be http:// or https://";
+  size_t a = n > 7 && strncasecmp(url, "http://", 7) == 0    ? 7
+             : n > 8 && strncasecmp(url, "https://", 8) == 0 ? 8
+                                                             : 0;
+  if (a == 0)
+    return "a request target in absolute form must be http:// or https://";
+  size_t end = a;
+  while (end < n && url[end] != '/' && url[end] != '?' && url[end] != '#')
+    end++;
+  return host_value_ok(url + a, end - a) ? NULL : "invalid authority in the request target";
 }
 
 const char *gw_strict_path(const char *url, size_t n) {

@@ -31,12 +31,17 @@ const char *gw_strict_value(const char *p, size_t n, char b1);
 
 /* The framing headers of a complete head (names lower-cased): one
  * content-length at most, a transfer-encoding of exactly "chunked" at
- * most, never both. */
-const char *gw_strict_framing(const char *buf, const struct gw_hdr *h, size_t n);
+ * most, never both, and none in an HTTP/1.0 message (RFC 9112 §6.1: its
+ * framing is faulty; an HTTP/1.0 peer behind or before us reads no
+ * chunks). http_minor: the message's minor version. */
+const char *gw_strict_framing(const char *buf, const struct gw_hdr *h, size_t n, int http_minor);
 
 /* The request target's form against its method (RFC 9112 §3.2): "*"
  * only for OPTIONS; an absolute form only with the scheme http or https
- * (llhttp takes any, "ftp://x/y" would reach a service as a path). A
+ * (llhttp takes any, "ftp://x/y" would reach a service as a path) and an
+ * authority that is a host with an optional port, as a host header must
+ * be (not empty, RFC 9110 §4.2.1; no userinfo, §4.2.4: it would stand for
+ * the host). A
  * CONNECT's authority form is left to the routes. url .. url+n, method
  * as llhttp names it. */
 const char *gw_strict_target(const char *method, const char *url, size_t n);

@@ -134,7 +134,7 @@ static int on_headers_complete(llhttp_t *l) {
     return refuse(p, "101 without an upgrade asked and agreed");
   if (status < 200 && status != 101)
     return 1; /* a 1xx has no body, whatever its framing headers say (RFC 9110 §15.2) */
-  if (refuse(p, gw_strict_framing(p->hbuf.data, p->hdrs, p->nhdrs)))
+  if (refuse(p, gw_strict_framing(p->hbuf.data, p->hdrs, p->nhdrs, l->http_minor)))
     return CB_ERROR;
   p->head_done = 1;
   /* llhttp counts content_length down as the body is read: keep it now */

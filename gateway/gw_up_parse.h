@@ -10,8 +10,9 @@
  * - a status line that is not `HTTP/1.x NNN reason`, a status outside
  *   100..599, another HTTP version;
  * - both content-length and transfer-encoding, several content-lengths
- *   (even equal), a transfer-encoding other than `chunked`, a bad chunk
- *   size or chunk data not followed by CRLF;
+ *   (even equal), a transfer-encoding other than `chunked` or in an
+ *   HTTP/1.0 response, a bad chunk size or chunk data not followed by
+ *   CRLF;
  * - a header name that is not a token, NUL/CR/LF in a value, obs-fold, a
  *   bare LF before a header line;
  * - status line and headers over max_header_bytes;

@@ -89,6 +89,14 @@ class MalformedTest(GatewayCase):
                                   + SMUGGLED),
         ])
 
+    def test_transfer_encoding_in_http10(self):
+        # RFC 9112 §6.1: an HTTP/1.0 message with transfer-encoding has
+        # faulty framing (an HTTP/1.0 server behind a proxy reads no chunks)
+        self.assert_400_close([
+            ("HTTP/1.0 chunked", b"POST /dummy/echo HTTP/1.0\r\nHost: t\r\n"
+                                 b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + SMUGGLED),
+        ])
+
     def test_obs_fold(self):
         self.assert_400_close([
             ("space continuation", b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\nX-A: a\r\n b\r\n\r\n"),
@@ -130,6 +138,9 @@ class MalformedTest(GatewayCase):
             ("GET *", b"GET * HTTP/1.1\r\nHost: t\r\n\r\n"),
             ("ftp scheme", b"GET ftp://t/dummy/echo HTTP/1.1\r\nHost: t\r\n\r\n" + SMUGGLED),
             ("ws scheme", b"GET ws://t/dummy/echo HTTP/1.1\r\nHost: t\r\n\r\n"),
+            # the authority stands for the host: it must be one (RFC 9110 §4.2)
+            ("userinfo", b"GET http://u@t/dummy/echo HTTP/1.1\r\nHost: t\r\n\r\n" + SMUGGLED),
+            ("empty authority", b"GET http:///dummy/echo HTTP/1.1\r\nHost: t\r\n\r\n"),
         ])
 
     def test_target_bytes(self):

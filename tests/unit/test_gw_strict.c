@@ -93,7 +93,7 @@ static void add(struct head *hd, const char *name, const char *value) {
 }
 
 static const char *framing(struct head *hd) {
-  return gw_strict_framing(hd->buf, hd->h, hd->n);
+  return gw_strict_framing(hd->buf, hd->h, hd->n, 1);
 }
 
 TEST(framing_none_or_one) {
@@ -150,6 +150,15 @@ TEST(framing_cl_and_te) {
   add(&b, "transfer-encoding", "chunked");
   add(&b, "content-length", "0");
   REFUSED(framing(&b), "both content-length and transfer-encoding");
+}
+
+TEST(framing_transfer_encoding_in_http10) {
+  struct head a = {0}, b = {0};
+  add(&a, "transfer-encoding", "chunked");
+  REFUSED(gw_strict_framing(a.buf, a.h, a.n, 0), "transfer-encoding in an HTTP/1.0 message");
+  OK(gw_strict_framing(a.buf, a.h, a.n, 1));
+  add(&b, "content-length", "5");
+  OK(gw_strict_framing(b.buf, b.h, b.n, 0));
 }
 
 TEST(framing_names_exact) {
@@ -236,7 +245,10 @@ TEST(target_forms_taken) {
   OK(gw_strict_target("OPTIONS", "*", 1));
   OK(gw_strict_target("GET", "http://a/x", 10));
   OK(gw_strict_target("POST", "HTTPS://a", 9));
-  OK(gw_strict_target("CONNECT", "a.b:443", 7)); /* left to the routes */
+  OK(gw_strict_target("GET", "http://a.b:8080/x?y", 19));
+  OK(gw_strict_target("GET", "http://[::1]:80?y", 17));
+  OK(gw_strict_target("GET", "http://a:/x", 11)); /* an empty port, as in a host header */
+  OK(gw_strict_target("CONNECT", "a.b:443", 7));  /* left to the routes */
   OK(gw_strict_target("GET", "", 0));
 }
 
@@ -247,6 +259,12 @@ TEST(target_forms_refused) {
   for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
     REFUSED(gw_strict_target("GET", bad[i], strlen(bad[i])),
             "a request target in absolute form must be http:// or https://");
+  const char *auth[] = {"http:///x",        "https://?q",    "http://u@a/x",
+                        "http://u:p@a:80/", "http://a b/",   "http://a:8x",
+                        "http://::1/",      "http://[::1/x", "http://#f"};
+  for (size_t i = 0; i < sizeof(auth) / sizeof(*auth); i++)
+    REFUSED(gw_strict_target("GET", auth[i], strlen(auth[i])),
+            "invalid authority in the request target");
 }
 
 /* ---- The target's bytes: fragments and percent-escapes ---- */
@@ -346,6 +364,7 @@ int main(void) {
   RUN(framing_transfer_encoding_chunked_only);
   RUN(framing_transfer_encoding_twice);
   RUN(framing_cl_and_te);
+  RUN(framing_transfer_encoding_in_http10);
   RUN(framing_names_exact);
   RUN(chunk_crlf_whole);
   RUN(chunk_crlf_split_every_way);

@@ -193,6 +193,8 @@ TEST(refusals) {
   CHECK(refused("HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 2\r\n\r\nok", NULL));
   CHECK(refused("HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
                 "unsupported transfer-encoding"));
+  CHECK(refused("HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+                "transfer-encoding in an HTTP/1.0 message"));
   CHECK(refused("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nokXX0\r\n\r\n",
                 "invalid chunked encoding: no CRLF after chunk data"));
   CHECK(refused("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n", NULL));

@@ -25,8 +25,8 @@ class Malformed(unittest.TestCase):
         with Muster([svc]).start() as m:
             wait_ready(m, "bad", 1)
             self.assertEqual(request(m, "GET", "/ok")[0], 200)
-            for path in ("/badstatus", "/badversion", "/clte", "/dupcl", "/bighead", "/garbage",
-                         "/silence"):
+            for path in ("/badstatus", "/badversion", "/clte", "/te10", "/dupcl", "/bighead",
+                         "/garbage", "/silence"):
                 st, h, b = request(m, "GET", path)
                 self.assertEqual(st, 502, (path, b))
                 self.assertIn(b'"error"', b)
