@@ -37,6 +37,7 @@ struct parse {
   size_t errlen;
   const char *line; /* the line parsed, and its length */
   size_t len;
+  int nul_escape; /* the line has a "\u0000": 1, none: -1, not looked yet: 0 */
 };
 
 static int fail(struct parse *p, const char *fmt, ...) {
@@ -61,15 +62,27 @@ static int get_int(struct parse *p, const char *name, int64_t *out, int required
   return 0;
 }
 
-/* Reads field `name` as a string (borrowed). */
-static int get_str(struct parse *p, const char *name, const char **out, int required) {
+static int holds_nul(struct parse *p, const char *name, const char *decoded);
+
+/* Reads field `name` as a string (borrowed). cJSON ends a string at a
+ * U+0000: unless nul_ok (a text the caller decodes whole again, see
+ * body_with_nul), a field holding one is refused rather than cut ("t\u0000x"
+ * would be the topic "t"). */
+static int get_str_ex(struct parse *p, const char *name, const char **out, int required,
+                      int nul_ok) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(p->m->root, name);
   if (v == NULL)
     return required ? fail(p, "missing field \"%s\"", name) : 0;
   if (!cJSON_IsString(v))
     return fail(p, "field \"%s\" must be a string", name);
+  if (!nul_ok && holds_nul(p, name, v->valuestring))
+    return fail(p, "field \"%s\" must not hold U+0000", name);
   *out = v->valuestring;
   return 0;
+}
+
+static int get_str(struct parse *p, const char *name, const char **out, int required) {
+  return get_str_ex(p, name, out, required, 0);
 }
 
 /* The first member of the headers object h whose value is neither a string
@@ -129,6 +142,24 @@ static int find_member(void *ctx, const char *k, size_t kn, const char *v, size_
   return 1;
 }
 
+/* 1 when the line has a "\u0000" and field `name` decodes to more than
+ * cJSON's C string `decoded` (a U+0000 ended it). The line is searched
+ * once per parse. */
+static int holds_nul(struct parse *p, const char *name, const char *decoded) {
+  if (p->nul_escape == 0)
+    p->nul_escape = p->line && memmem(p->line, p->len, "\\u0000", 6) ? 1 : -1;
+  if (p->nul_escape < 0)
+    return 0;
+  struct member f = {name, strlen(name), NULL, 0};
+  if (ipc_scan_object(p->line, p->line + p->len, find_member, &f) != 1)
+    return 0;
+  struct ipc_buf b;
+  ipc_buf_init(&b);
+  int cut = ipc_scan_string(f.v, f.vn, &b) == 0 && b.len != strlen(decoded);
+  ipc_buf_free(&b);
+  return cut;
+}
+
 /* cJSON keeps strings as C strings: a text body holding U+0000 would end
  * there. When the line has a "\u0000", the field is decoded again from its
  * literal into body_buf, whole. Returns 0, or UV_ENOENT (no such escape,
@@ -171,7 +202,7 @@ static void data_with_nul(struct parse *p) {
 static int get_body(struct parse *p, const char *text, const char *b64) {
   const char *s = NULL, *e = NULL;
   int rc;
-  if ((rc = get_str(p, text, &s, 0)) || (rc = get_str(p, b64, &e, 0)))
+  if ((rc = get_str_ex(p, text, &s, 0, 1)) || (rc = get_str(p, b64, &e, 0)))
     return rc;
   if (s && e)
     return fail(p, "fields \"%s\" and \"%s\" are exclusive", text, b64);
@@ -307,7 +338,7 @@ static int parse_ws_close(struct parse *p) {
   int rc;
   m->reason = "";
   if ((rc = get_str(p, "conn", &m->conn, 1)) || (rc = get_int(p, "code", &code, 0)) ||
-      (rc = get_str(p, "reason", &m->reason, 0)))
+      (rc = get_str_ex(p, "reason", &m->reason, 0, 1)))
     return rc;
   m->reason_len = strlen(m->reason);
   if (body_with_nul(p, "reason") == 0) { /* a U+0000 cJSON would cut */
@@ -752,7 +783,7 @@ static int fast_parse(struct ipc_msg *m, const char *line, size_t len) {
 }
 
 static int parse_line(struct ipc_msg *m, const char *line, size_t len, char *err, size_t errlen) {
-  struct parse p = {m, err, errlen, line, len};
+  struct parse p = {m, err, errlen, line, len, 0};
   memset(m, 0, sizeof(*m));
   if (fast_parse(m, line, len) == 0)
     return 0;

@@ -462,6 +462,41 @@ TEST(nul_in_text_bodies) {
   }
 }
 
+/* Any other string holding U+0000 is refused, not cut where cJSON ends
+ * it: the topic "t\u0000x" would have been the room "t". */
+TEST(nul_in_names_refused) {
+  static const struct {
+    const char *line;
+    const char *err;
+  } cases[] = {
+      {"{\"type\":\"publish\",\"topic\":\"t\\u0000x\",\"data\":1}",
+       "publish: field \"topic\" must not hold U+0000"},
+      {"{\"type\":\"subscribe\",\"topic\":\"\\u0000\"}",
+       "subscribe: field \"topic\" must not hold U+0000"},
+      {"{\"type\":\"publish\",\"topic\":\"t\",\"except\":\"c\\u00001\",\"data\":1}",
+       "publish: field \"except\" must not hold U+0000"},
+      {"{\"type\":\"ws_send\",\"conn\":\"c1\\u0000\",\"text\":\"x\"}",
+       "ws_send: field \"conn\" must not hold U+0000"},
+      {"{\"type\":\"ws_send\",\"conn\":\"c\",\"data_base64\":\"QUJD\\u0000RA==\"}",
+       "ws_send: field \"data_base64\" must not hold U+0000"},
+      {"{\"type\":\"request\",\"id\":1,\"method\":\"GET\",\"path\":\"/a\\u0000b\"}",
+       "request: field \"path\" must not hold U+0000"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    struct ipc_msg m;
+    char slow[256];
+    snprintf(slow, sizeof(slow), " %s", cases[i].line); /* the full path too */
+    for (int k = 0; k < 2; k++) {
+      CHECK_INT(parse(&m, k ? slow : cases[i].line), UV_EINVAL);
+      CHECK_STR(err, cases[i].err);
+    }
+  }
+  struct ipc_msg m; /* an escaped backslash before u0000 is no NUL */
+  CHECK_INT(parse(&m, "{\"type\":\"subscribe\",\"topic\":\"\\\\u0000\"}"), 0);
+  CHECK_STR(m.topic, "\\u0000");
+  ipc_msg_free(&m);
+}
+
 TEST(scanner) {
   static const char *valid[] = {"0",    "-1.5e-3", "\"\\u00e9\"",
                                 "[]",   "{}",      "[1,[2,{\"a\":null}]]",
@@ -500,6 +535,7 @@ int main(void) {
   RUN(fast_path_agrees_with_full_path);
   RUN(scanner);
   RUN(nul_in_text_bodies);
+  RUN(nul_in_names_refused);
   RUN(parse_request);
   RUN(parse_request_defaults_and_base64);
   RUN(parse_every_type);
