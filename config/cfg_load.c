@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util_json.h"
+
 #define MAX_FILE_BYTES (16 * 1024 * 1024)           /* a config is never this big */
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin" /* when $PATH is unset */
 
@@ -69,6 +71,11 @@ static cJSON *parse_json(struct cfg__ctx *x, const char *text, size_t len) {
     off++; /* the whitespace cJSON itself skips */
   if (off < len) {
     syntax_error(x, text, len, off, "JSON syntax error: text after the end");
+    cJSON_Delete(root);
+    return NULL;
+  }
+  if ((off = util_json_nul_escape(text, len)) < len) { /* cJSON would cut the string */
+    syntax_error(x, text, len, off, "a string holds U+0000, which no setting can");
     cJSON_Delete(root);
     return NULL;
   }

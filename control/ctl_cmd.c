@@ -88,6 +88,12 @@ static cJSON *parse_object(const char *line, size_t len, char *err, size_t errle
       return NULL;
     }
   }
+  size_t nul = util_json_nul_escape(line, len); /* cJSON would cut the string there */
+  if (nul < len) {
+    snprintf(err, errlen, "invalid JSON near offset %zu: U+0000 is not taken", nul);
+    cJSON_Delete(o);
+    return NULL;
+  }
   if (!cJSON_IsObject(o)) {
     snprintf(err, errlen, "a request is a JSON object like {\"cmd\":\"status\"}");
     cJSON_Delete(o);

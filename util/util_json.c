@@ -1,7 +1,8 @@
-/* util_json — exact integers from cJSON numbers. See util_json.h. */
+/* util_json — exact integers from cJSON numbers; the NUL escape. See util_json.h. */
 #include "util_json.h"
 
 #include <math.h>
+#include <string.h>
 #include <uv.h>
 
 int util_json_int(const cJSON *v, int64_t *out) {
@@ -14,4 +15,15 @@ int util_json_int(const cJSON *v, int64_t *out) {
     return UV_ERANGE;
   *out = (int64_t)d;
   return 0;
+}
+
+size_t util_json_nul_escape(const char *t, size_t n) {
+  for (size_t i = 0; i + 6 <= n; i++) {
+    if (t[i] != '\\')
+      continue;
+    if (memcmp(t + i, "\\u0000", 6) == 0)
+      return i;
+    i++; /* the escaped byte: "\\\\u0000" is a backslash, then text */
+  }
+  return n;
 }

@@ -1,4 +1,5 @@
-/* util_json — reading integers out of cJSON values exactly.
+/* util_json — reading integers out of cJSON values exactly, and the
+ * one escape cJSON cannot keep.
  *
  * cJSON keeps every number as a double, so "an integer field" means a
  * number with no fractional part within +-2^53 (beyond that, doubles skip
@@ -9,6 +10,7 @@
 #define MUSTER_UTIL_JSON_H
 
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define UTIL_JSON_INT_MAX 9007199254740992LL /* 2^53 */
@@ -17,5 +19,11 @@
  * [-2^53, 2^53]. Returns 0, or UV_EINVAL (not an integer number) or
  * UV_ERANGE (an integer beyond +-2^53) with *out untouched. */
 int util_json_int(const cJSON *v, int64_t *out);
+
+/* The offset of the first "\u0000" escape in the JSON text t[0..n) (a
+ * backslash is only ever inside a string of valid JSON), or n when there
+ * is none. cJSON keeps strings as C strings and ends one there ("a\u0000b"
+ * reads as "a"): the config and control requests refuse such text. */
+size_t util_json_nul_escape(const char *t, size_t n);
 
 #endif

@@ -748,6 +748,14 @@ TEST(syntax_positions) {
   CHECK_INT(e.count, 1);
   CHECK(e.count == 1 && strncmp(e.lines[0], "muster.json:1:3: ", 17) == 0);
   cfg_errors_free(&e);
+  /* an escaped U+0000, which cJSON would end the string at: "\\u0000" (an
+   * escaped backslash, then text) is no NUL */
+  CHECK(one_error("{\n  \"logs\": {\"dir\": \"l\\u0000x\"}}",
+                  "muster.json:2:21: a string holds U+0000, which no setting can near "
+                  "'\\u0000x\"}}'"));
+  CHECK(one_error("{\"a\\u0000\": 1}", "muster.json:1:4: a string holds U+0000, which no "
+                                       "setting can near '\\u0000\": 1}'"));
+  CHECK(parses("{\"logs\": {\"dir\": \"l\\\\u0000x\"}}"));
   /* a syntax error stops there: no schema errors follow it */
   CHECK(one_error("{\"zzz\": 1,\n\"gateway\": [}", "muster.json:2:13: JSON syntax error near '}'"));
 }

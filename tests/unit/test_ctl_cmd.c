@@ -48,6 +48,9 @@ TEST(valid_commands) {
 TEST(errors) {
   EXPECT_ERR("{\"cmd\":", "invalid JSON near offset 6");
   EXPECT_ERR("[]", "a request is a JSON object like {\"cmd\":\"status\"}");
+  /* cJSON would read "web\u0000x" as "web": the service a restart named not */
+  EXPECT_ERR("{\"cmd\":\"restart\",\"service\":\"web\\u0000x\"}",
+             "invalid JSON near offset 31: U+0000 is not taken");
   EXPECT_ERR("{}", "field \"cmd\" (a string) is required");
   EXPECT_ERR("{\"cmd\":5}", "field \"cmd\" (a string) is required");
   EXPECT_ERR("{\"cmd\":\"frob\"}", "unknown command \"frob\"");

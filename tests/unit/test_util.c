@@ -232,6 +232,17 @@ TEST(json_int_non_numbers) {
   CHECK_INT(v, UNTOUCHED);
 }
 
+/* ---- util_json_nul_escape ---- */
+
+TEST(json_nul_escape) {
+  const char *none[] = {"", "{}", "\"\\\\u0000\"", "\"\\u0001\"", "\"\\u000\"", "\"u0000\""};
+  for (size_t i = 0; i < sizeof(none) / sizeof(*none); i++)
+    CHECK_INT(util_json_nul_escape(none[i], strlen(none[i])), strlen(none[i]));
+  CHECK_INT(util_json_nul_escape("{\"a\":\"\\u0000\"}", 12), 6);
+  CHECK_INT(util_json_nul_escape("\"\\\\\\u0000\"", 10), 3); /* "\\" then the escape */
+  CHECK_INT(util_json_nul_escape("\"\\u0000\"", 6), 6);      /* only n bytes are looked at */
+}
+
 /* ---- util_is_tchar / util_is_token ---- */
 
 /* RFC 9110 §5.6.2, written out independently of the table. */
@@ -311,6 +322,7 @@ int main(void) {
   RUN(json_int_2_53_boundaries);
   RUN(json_int_nan_like);
   RUN(json_int_non_numbers);
+  RUN(json_nul_escape);
   RUN(tchar_every_byte);
   RUN(token_every_byte);
   RUN(token_strings);
