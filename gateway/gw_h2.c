@@ -517,6 +517,9 @@ static int finish_head(struct h2_stream *st, int has_body) {
   }
   if ((st->err_msg = gw_strict_path(req->hbuf.data, req->url_len)) != NULL)
     return 400;
+  const char *host = gw_req_header_at(req, req->hdr_host, &len); /* nghttp2 takes "u@a" */
+  if (host && (st->err_msg = gw_strict_authority(host, len)) != NULL)
+    return 400;
   return 0;
 }
 

@@ -127,6 +127,10 @@ static int host_value_ok(const char *v, size_t n) {
   return i == n || (v[i] == ':' && all_digits(v + i + 1, n - i - 1));
 }
 
+const char *gw_strict_authority(const char *v, size_t n) {
+  return host_value_ok(v, n) ? NULL : "invalid host header";
+}
+
 const char *gw_strict_host(const char *buf, const struct gw_hdr *h, size_t n, int http_minor,
                            int absolute) {
   const struct gw_hdr *host = NULL;

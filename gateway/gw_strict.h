@@ -54,6 +54,11 @@ const char *gw_strict_target(const char *method, const char *url, size_t n);
  * nginx refuses them. The query's bytes are the program's business. */
 const char *gw_strict_path(const char *url, size_t n);
 
+/* An authority as a host header or an HTTP/2 :authority must be:
+ * uri-host [":" port], the host not empty (no userinfo, RFC 9113 §8.3.1).
+ * Returns NULL or "invalid host header". */
+const char *gw_strict_authority(const char *v, size_t n);
+
 /* The host headers of a complete request head (names lower-cased), as
  * RFC 9112 §3.2 has a server check them: more than one is refused; none
  * in an HTTP/1.1 request whose target is not in absolute form (its

@@ -406,6 +406,15 @@ class H2Test(GatewayCase):
             st = c.get(path)
             self.assertEqual((st.status, json.loads(st.data)["error"]), (400, why))
         self.assertEqual(c.get("/dummy/echo?q=100%").status, 200)
+        # :authority with userinfo (RFC 9113 §8.3.1; nghttp2 takes it): as a host header
+        sid = c.conn.get_next_available_stream_id()
+        c.conn.send_headers(sid, [(":method", "GET"), (":path", "/dummy/echo"),
+                                  (":scheme", "http"), (":authority", "u@t")], end_stream=True)
+        c.streams[sid] = Stream()
+        c.flush()
+        c.wait(lambda: c.done(sid), "GET with :authority u@t")
+        st = c.streams[sid]
+        self.assertEqual((st.status, json.loads(st.data)["error"]), (400, "invalid host header"))
         self.assertEqual(service_requests(m, "dummy"), 1)
 
     def test_invalid_hpack(self):

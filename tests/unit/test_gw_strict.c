@@ -303,6 +303,14 @@ static const char *host_of(const char *value, int minor, int absolute) {
   return gw_strict_host(hd.buf, hd.h, hd.n, minor, absolute);
 }
 
+TEST(authority_alone) {
+  OK(gw_strict_authority("a.b:443", 7));
+  OK(gw_strict_authority("[::1]", 5));
+  REFUSED(gw_strict_authority("u@a", 3), "invalid host header");
+  REFUSED(gw_strict_authority("", 0), "invalid host header");
+  REFUSED(gw_strict_authority("a/b", 3), "invalid host header");
+}
+
 TEST(host_values_taken) {
   const char *ok[] = {"a",
                       "api.example.com",
@@ -348,6 +356,7 @@ int main(void) {
   RUN(target_bytes_taken);
   RUN(target_fragment_refused);
   RUN(target_bad_escapes_refused);
+  RUN(authority_alone);
   RUN(host_values_taken);
   RUN(host_values_refused);
   RUN(host_missing_or_twice);
