@@ -102,6 +102,7 @@ struct gw_h1 {
   const char *feed_end;         /* ... and end here */
   char feed_prev;               /* the byte before feed_start ('\0': none) */
   char feed_prev2;              /* the one before that */
+  char feed_nonws;              /* the last byte before feed_start not SP or HT */
   uint64_t chunk_left;          /* data bytes left in the current chunk */
   uint8_t crlf_need;            /* bytes of a chunk's closing CRLF not yet seen */
   unsigned in_field : 1;        /* the last header callback was a name */

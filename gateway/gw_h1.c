@@ -173,7 +173,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
   struct gw_req *req = c->req;
   if (count_header_bytes(c, len))
     return CB_ERROR;
-  if (refuse(c, gw_strict_value(at, len, byte_before(c, at, 1))))
+  if (refuse(c, gw_strict_value(at, len,
+                                gw_strict_nonws_before(at, c->h1->feed_start, c->h1->feed_nonws))))
     return CB_ERROR;
   if (c->h1->in_trailers)
     return 0;
@@ -443,8 +444,10 @@ static void fail_parse(struct gw_conn *c, llhttp_errno_t e) {
   h1_close(c);
 }
 
-/* Remembers the two bytes before data + off for byte_before(). */
+/* Remembers the two bytes before data + off for byte_before(), and the
+ * last of them not SP or HT for gw_strict_value. */
 static void keep_prev(struct gw_h1 *h, const char *data, size_t off) {
+  h->feed_nonws = gw_strict_nonws_last(data, off, h->feed_nonws);
   if (off > 1)
     h->feed_prev2 = data[off - 2];
   else if (off == 1)

@@ -27,9 +27,19 @@ const char *gw_strict_name(const char *p, size_t n) {
 const char *gw_strict_value(const char *p, size_t n, char b1) {
   if (memchr(p, '\0', n) || memchr(p, '\r', n) || memchr(p, '\n', n))
     return "invalid character in a header value";
-  if (b1 == '\n')
+  if (n > 0 && b1 == '\n')
     return "obsolete line folding in a header";
   return NULL;
+}
+
+char gw_strict_nonws_before(const char *at, const char *start, char carried) {
+  while (at > start && (at[-1] == ' ' || at[-1] == '\t'))
+    at--;
+  return at > start ? at[-1] : carried;
+}
+
+char gw_strict_nonws_last(const char *data, size_t n, char carried) {
+  return gw_strict_nonws_before(data + n, data, carried);
 }
 
 static int name_is(const char *buf, const struct gw_hdr *h, const char *name, size_t len) {

@@ -25,9 +25,22 @@ const char *gw_strict_line_start(char b1, char b2);
 /* Header name bytes must be token characters ("Name :" is a 400). */
 const char *gw_strict_name(const char *p, size_t n);
 
-/* Header value bytes: no NUL, CR or LF; b1 is the byte before them (a
- * piece that starts a line is obs-fold, which we refuse). */
+/* Header value bytes: no NUL, CR or LF. b1 is the last byte before them
+ * that is not SP or HT (gw_strict_nonws_before): an LF means the piece is
+ * on a line of its own, obs-fold, which we refuse ("A: a\r\n b", and
+ * "A:\r\n b", where llhttp skips the fold's blanks as leading ones). An
+ * empty piece is how llhttp tells an empty value (at the next line's
+ * start): no fold. */
 const char *gw_strict_value(const char *p, size_t n, char b1);
+
+/* For gw_strict_value's b1: the last byte before at that is not SP or HT,
+ * looking back to start (the first byte being parsed), and carried (the
+ * last such byte before start, gw_strict_nonws_last) beyond it. */
+char gw_strict_nonws_before(const char *at, const char *start, char carried);
+
+/* The last byte of data[0..n) that is not SP or HT, or carried when there
+ * is none: what gw_strict_nonws_before carries past data + n. */
+char gw_strict_nonws_last(const char *data, size_t n, char carried);
 
 /* The framing headers of a complete head (names lower-cased): one
  * content-length at most, a transfer-encoding of exactly "chunked" at

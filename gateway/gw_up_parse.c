@@ -83,7 +83,7 @@ static int on_header_value(llhttp_t *l, const char *at, size_t len) {
   struct gw_up_parser *p = of(l);
   if (count(p, len))
     return CB_ERROR;
-  if (gw_strict_value(at, len, byte_before(p, at, 1)))
+  if (gw_strict_value(at, len, gw_strict_nonws_before(at, p->feed_start, p->nonws)))
     return refuse(p, "invalid header value");
   if (p->in_trailers)
     return 0;
@@ -221,15 +221,17 @@ void gw_up_parse_reset(struct gw_up_parser *p, int head_only, int want_upgrade) 
   p->chunk_left = 0;
   p->clen = -1;
   p->err = NULL;
-  p->prev = p->prev2 = '\0';
+  p->prev = p->prev2 = p->nonws = '\0';
   p->crlf_need = 0;
   p->head_only = (unsigned)head_only;
   p->want_upgrade = (unsigned)want_upgrade;
   p->in_field = p->in_trailers = p->head_done = p->done = p->stopped = 0;
 }
 
-/* Keeps the two bytes before data + off (for byte_before). */
+/* Keeps the two bytes before data + off (for byte_before), and the last
+ * of them not SP or HT (for gw_strict_value). */
 static void keep_prev(struct gw_up_parser *p, const char *data, size_t off) {
+  p->nonws = gw_strict_nonws_last(data, off, p->nonws);
   if (off > 1)
     p->prev2 = data[off - 2];
   else if (off == 1)

@@ -60,6 +60,7 @@ struct gw_up_parser {
   const char *feed_start;    /* the bytes being parsed start here */
   const char *feed_end;      /* ... and end here */
   char prev, prev2;          /* the two bytes before feed_start ('\0': none) */
+  char nonws;                /* the last byte before feed_start not SP or HT */
   uint8_t crlf_need;         /* bytes of a chunk's CRLF still to come */
   unsigned head_only : 1;    /* the response to a HEAD request: no body */
   unsigned want_upgrade : 1; /* the request asked for an upgrade: a 101 may come */

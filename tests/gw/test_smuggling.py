@@ -103,7 +103,27 @@ class MalformedTest(GatewayCase):
             ("tab continuation", b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\nX-A: a\r\n\tb\r\n\r\n"),
             ("folded TE", b"POST /dummy/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
                           b"Transfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n" + SMUGGLED),
+            # a fold after an empty value: llhttp skips its blank as leading
+            # whitespace and read "chunked" as the value
+            ("folded TE alone", b"POST /dummy/echo HTTP/1.1\r\nHost: t\r\n"
+                                b"Transfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n" + SMUGGLED),
+            ("fold after an empty value", b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\nX-A:\r\n\t b\r\n\r\n"),
         ])
+
+    def test_empty_header_values_pass(self):
+        # "X-Empty:" is a header with an empty value (curl -H 'X-Empty;'), not a fold
+        with Muster([dummy()]).start() as m:
+            wait_ready(m, "dummy")
+            for data in (b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\nX-Empty:\r\nX-B: 1\r\n\r\n",
+                         b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\nX-B: 1\r\nX-Empty: \t\r\n\r\n"):
+                with self.subTest(data):
+                    c = self.client(m)
+                    c.send(data)
+                    r = c.read_response()
+                    c.close()
+                    self.assertEqual(r.status, 200, r)
+                    seen = json.loads(r.body)["headers"]
+                    self.assertEqual((seen.get("x-empty"), seen.get("x-b")), ("", "1"), seen)
 
     def test_bare_lf(self):
         self.assert_400_close([

@@ -27,6 +27,8 @@ ANSWERS = {
     b"/clte": b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ntransfer-encoding: chunked\r\n\r\n"
               b"2\r\nok\r\n0\r\n\r\n",
     b"/te10": b"HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+    b"/foldempty": b"HTTP/1.1 200 OK\r\nx-a:\r\n b\r\ncontent-length: 2\r\n\r\nok",
+    b"/emptyvalue": b"HTTP/1.1 200 OK\r\nx-empty:\r\ncontent-length: 2\r\n\r\nok",
     b"/dupcl": b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 2\r\n\r\nok",
     b"/bighead": b"HTTP/1.1 200 OK\r\nx-big: " + b"a" * 100000 + b"\r\ncontent-length: 2\r\n\r\nok",
     b"/badchunk": b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nokXX0\r\n\r\n",

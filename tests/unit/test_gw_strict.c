@@ -65,9 +65,29 @@ TEST(values_with_nul_cr_lf) {
 }
 
 TEST(values_obs_fold) {
-  /* "a: x\r\n  y": llhttp hands " y" as a value piece that starts a line. */
+  /* "a: x\r\n  y": llhttp hands " y" as a value piece that starts a line;
+   * "a:\r\n y" hands "y" after the fold's blank. */
   REFUSED(gw_strict_value("y", 1, '\n'), "obsolete line folding in a header");
-  REFUSED(gw_strict_value("", 0, '\n'), "obsolete line folding in a header");
+  REFUSED(gw_strict_value(" y", 2, '\n'), "obsolete line folding in a header");
+}
+
+TEST(values_empty) {
+  /* "a:\r\nb: 1": llhttp tells a's empty value as an empty piece at the
+   * start of the next line (curl -H 'a;' sends it): no fold */
+  OK(gw_strict_value("", 0, '\n'));
+  OK(gw_strict_value("", 0, ':'));
+}
+
+TEST(nonws_before) {
+  const char *in = "a:\r\n \t y";
+  const char *y = in + 7;
+  CHECK_INT(gw_strict_nonws_before(y, in, 'x'), '\n');
+  CHECK_INT(gw_strict_nonws_before(y, in + 5, 'x'), 'x');  /* blanks back to start: carried */
+  CHECK_INT(gw_strict_nonws_before(y, y, 'x'), 'x');       /* nothing before in this read */
+  CHECK_INT(gw_strict_nonws_before(in + 2, in, 'x'), ':'); /* no blank between */
+  CHECK_INT(gw_strict_nonws_last(in, 7, 'x'), '\n');       /* "a:\r\n \t " */
+  CHECK_INT(gw_strict_nonws_last(in + 4, 3, 'x'), 'x');    /* " \t ": carried on */
+  CHECK_INT(gw_strict_nonws_last(in, 0, 'x'), 'x');
 }
 
 /* ---- Framing headers ---- */
@@ -368,6 +388,8 @@ int main(void) {
   RUN(values_plain);
   RUN(values_with_nul_cr_lf);
   RUN(values_obs_fold);
+  RUN(values_empty);
+  RUN(nonws_before);
   RUN(framing_none_or_one);
   RUN(framing_content_length_twice);
   RUN(framing_transfer_encoding_chunked_only);

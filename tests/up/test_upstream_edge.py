@@ -25,8 +25,10 @@ class Malformed(unittest.TestCase):
         with Muster([svc]).start() as m:
             wait_ready(m, "bad", 1)
             self.assertEqual(request(m, "GET", "/ok")[0], 200)
-            for path in ("/badstatus", "/badversion", "/clte", "/te10", "/dupcl", "/bighead",
-                         "/garbage", "/silence"):
+            st, h, _ = request(m, "GET", "/emptyvalue")  # an empty value is no fold
+            self.assertEqual((st, h.get("x-empty")), (200, ""))
+            for path in ("/badstatus", "/badversion", "/clte", "/te10", "/foldempty", "/dupcl",
+                         "/bighead", "/garbage", "/silence"):
                 st, h, b = request(m, "GET", path)
                 self.assertEqual(st, 502, (path, b))
                 self.assertIn(b'"error"', b)
