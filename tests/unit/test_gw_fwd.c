@@ -374,6 +374,28 @@ TEST(authority_added_without_host) {
 
 /* ---- Memory ---- */
 
+TEST(many_headers_joined_by_name) {
+  /* past the links kept on the stack: 300 headers of 100 names, each name
+   * three times, interleaved; a name's values join in their order, the
+   * names in the order of their first header */
+  struct fwd f;
+  char name[16], value[16], want[8192];
+  size_t len = 0;
+  fwd_init(&f);
+  for (int round = 0; round < 3; round++)
+    for (int k = 99; k >= 0; k--) {
+      snprintf(name, sizeof(name), "x-%d", k);
+      snprintf(value, sizeof(value), "%d.%d", k, round);
+      add(&f, name, value);
+    }
+  for (int k = 99; k >= 0; k--)
+    len += (size_t)snprintf(want + len, sizeof(want) - len, "x-%d: %d.0, %d.1, %d.2\n", k, k, k, k);
+  snprintf(want + len, sizeof(want) - len, "%s", ADDED);
+  CHECK_STR(run(&f), want);
+  CHECK_INT(f.count, 103);
+  fwd_free(&f);
+}
+
 TEST(vector_grows_from_cap_0) {
   struct fwd f;
   fwd_init(&f);
@@ -460,6 +482,7 @@ int main(void) {
   RUN(underscore_lookalikes_dropped);
   RUN(authority_replaces_host);
   RUN(authority_added_without_host);
+  RUN(many_headers_joined_by_name);
   RUN(vector_grows_from_cap_0);
   RUN(join_never_moves_values);
   return test_summary();
