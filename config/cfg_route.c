@@ -83,7 +83,10 @@ static void read_methods(struct cfg__ctx *x, const cJSON *v, const char *path,
 static void read_host(struct cfg__ctx *x, const cJSON *v, const char *path, struct cfg_route *r) {
   if (cfg__string(x, v, path, &r->host) != 0)
     return;
-  int ok = r->host[0] != '\0' && strlen(r->host) <= 253;
+  size_t n = strlen(r->host);
+  if (n > 1 && r->host[n - 1] == '.')
+    r->host[--n] = '\0'; /* "api.example.com." is api.example.com */
+  int ok = r->host[0] != '\0' && n <= 253;
   for (char *c = r->host; *c && ok; c++) {
     if (*c >= 'A' && *c <= 'Z')
       *c = (char)(*c - 'A' + 'a');

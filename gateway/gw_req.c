@@ -72,11 +72,6 @@ struct gw_route *gw_req_route(struct gw_req *req) {
     host = req->hbuf.data + req->auth_off;
     hlen = req->auth_len;
   }
-  if (host) {
-    const char *colon = memchr(host, ':', hlen); /* drop the port */
-    if (colon && host[0] != '[')
-      hlen = (uint32_t)(colon - host);
-  }
   return gw_routes_match(&req->srv->routes, req->method, host, hlen, path, plen);
 }
 

@@ -57,8 +57,23 @@ static int host_ok(const struct cfg_route *c, const char *host, size_t hlen) {
   return host && strlen(c->host) == hlen && strncasecmp(c->host, host, hlen) == 0;
 }
 
+/* The host name of a host header value: without its port (an IPv6
+ * literal keeps its brackets) and without the trailing dot of a fully
+ * qualified name ("api.example.com." is api.example.com, as nginx reads
+ * it). */
+static size_t host_name_len(const char *host, size_t n) {
+  const char *end = n > 0 && host[0] == '[' ? memchr(host, ']', n) : NULL;
+  const char *colon = memchr(end ? end : host, ':', n - (size_t)((end ? end : host) - host));
+  if (colon)
+    n = (size_t)(colon - host);
+  if (n > 1 && host[n - 1] == '.')
+    n--;
+  return n;
+}
+
 struct gw_route *gw_routes_match(const struct gw_routes *r, const char *method, const char *host,
                                  size_t hlen, const char *path, size_t len) {
+  hlen = host ? host_name_len(host, hlen) : 0;
   for (size_t i = 0; i < r->n; i++) {
     struct gw_route *rt = &r->v[i];
     if (rt->plen > len || memcmp(path, rt->prefix, rt->plen) != 0)

@@ -37,7 +37,8 @@ int gw_routes_build(struct gw_routes *r, const struct gw_route_src *src, size_t 
 void gw_routes_free(struct gw_routes *r);
 
 /* The route for a request, or NULL. path is the request path without the
- * query; host is the Host header without port (may be NULL/empty). */
+ * query; host is the Host header's value (or an absolute-form target's
+ * authority; may be NULL/empty): its port and a trailing dot play no part. */
 struct gw_route *gw_routes_match(const struct gw_routes *r, const char *method, const char *host,
                                  size_t hlen, const char *path, size_t len);
 

@@ -127,6 +127,8 @@ class RoutingTest(GatewayCase):
                              (200, "/x", "/x/echo"))
             r = self.get(m, "/x/echo", host="api.example.com:8080")  # port ignored
             self.assertEqual(r.status, 200)
+            for host in ("API.example.com.", "api.example.com.:8080"):  # a trailing dot too
+                self.assertEqual(self.get(m, "/x/echo", host=host).status, 200, host)
             n0 = service_requests(m, "x")
             for method, host in (("POST", "api.example.com"), ("DELETE", "api.example.com"),
                                  ("GET", "other.example.com"), ("GET", "example.com"),

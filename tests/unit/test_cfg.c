@@ -1076,7 +1076,7 @@ TEST(routes) {
   struct cfg *c = parse(svc("\"routes\": [\"/\", \"/a/\", \"//b//c//\", "
                             "{\"prefix\": \"/api/\", \"methods\": [\"get\", \"POST\"], "
                             "\"host\": \"API.Example.com\"}, {\"prefix\": \"/h\", \"host\": "
-                            "\"h.local\"}]"),
+                            "\"h.local.\"}]"),
                         &e);
   CHECK(c != NULL);
   if (c != NULL) {
@@ -1092,6 +1092,7 @@ TEST(routes) {
     CHECK(s->routes[3].methods[2] == NULL);
     CHECK_STR(s->routes[3].host, "api.example.com");
     CHECK_STR(s->routes[4].prefix, "/h");
+    CHECK_STR(s->routes[4].host, "h.local"); /* a fully qualified name's dot dropped */
     CHECK(s->routes[4].methods == NULL);
     CHECK_STR(s->routes[4].host, "h.local");
   } else {

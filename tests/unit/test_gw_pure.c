@@ -84,6 +84,13 @@ TEST(routes) {
   CHECK_STR(match(&r, "GET", "api.example.com", "/api/q"), "c"); /* host-bound first */
   CHECK_STR(match(&r, "GET", "API.Example.com", "/api/q"), "c");
   CHECK_STR(match(&r, "GET", "other", "/api/q"), "a");
+  CHECK_STR(match(&r, "GET", "api.example.com:8080", "/api/q"), "c"); /* the port plays no part */
+  CHECK_STR(match(&r, "GET", "api.example.com.", "/api/q"), "c");     /* nor a trailing dot */
+  CHECK_STR(match(&r, "GET", "api.example.com.:80", "/api/q"), "c");
+  CHECK_STR(match(&r, "GET", "api.example.com..", "/api/q"), "a");
+  CHECK_STR(match(&r, "GET", "[::1]:8080", "/api/q"), "a");
+  CHECK_STR(match(&r, "GET", ".", "/api/q"), "a");
+  CHECK_STR(match(&r, "GET", "", "/api/q"), "a");
   gw_routes_free(&r);
   svcs[3].nroutes = 1;
   CHECK_INT(gw_routes_build(&r, src, 4), 0);
