@@ -50,6 +50,16 @@ class MalformedTest(GatewayCase):
             self.assertEqual(r.status, 200)
             self.assertIsNone(m.proc.poll())
 
+    def echo_headers(self, m, data):
+        """Sends data (one request for /dummy/echo) on a new connection:
+        the headers the service saw, once it answered 200."""
+        c = self.client(m)
+        c.send(data)
+        r = c.read_response()
+        c.close()
+        self.assertEqual(r.status, 200, r)
+        return json.loads(r.body)["headers"]
+
     def test_malformed_request_line(self):
         self.assert_400_close([
             ("no target", b"GET\r\n\r\n"),
@@ -117,12 +127,7 @@ class MalformedTest(GatewayCase):
             for data in (b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\nX-Empty:\r\nX-B: 1\r\n\r\n",
                          b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\nX-B: 1\r\nX-Empty: \t\r\n\r\n"):
                 with self.subTest(data):
-                    c = self.client(m)
-                    c.send(data)
-                    r = c.read_response()
-                    c.close()
-                    self.assertEqual(r.status, 200, r)
-                    seen = json.loads(r.body)["headers"]
+                    seen = self.echo_headers(m, data)
                     self.assertEqual((seen.get("x-empty"), seen.get("x-b")), ("", "1"), seen)
 
     def test_bare_lf(self):
@@ -212,12 +217,7 @@ class MalformedTest(GatewayCase):
                     (b"GET /dummy/echo HTTP/1.0\r\n\r\n", None),
                     (b"GET http://api.example/dummy/echo HTTP/1.1\r\n\r\n", "api.example")):
                 with self.subTest(data):
-                    c = self.client(m)
-                    c.send(data)
-                    r = c.read_response()
-                    c.close()
-                    self.assertEqual(r.status, 200, r)
-                    self.assertEqual(json.loads(r.body)["headers"].get("host"), host, r.body)
+                    self.assertEqual(self.echo_headers(m, data).get("host"), host)
 
 
 class LimitTest(GatewayCase):
