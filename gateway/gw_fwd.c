@@ -65,7 +65,8 @@ static size_t connection_tokens(const struct gw_fwd_in *in, struct span *t) {
  * client's would mix with muster's. nginx drops every name with '_';
  * these few are the ones that matter, and other names pass. */
 static int lookalike(const char *name, size_t n) {
-  static const char *const vouched[] = {"x-forwarded-for", "x-forwarded-proto", "x-request-id"};
+  static const char *const vouched[] = {"x-forwarded-for", "x-forwarded-proto", "x-request-id",
+                                        "x-real-ip"};
   if (memchr(name, '_', n) == NULL)
     return 0;
   for (size_t k = 0; k < sizeof(vouched) / sizeof(*vouched); k++) {
@@ -86,7 +87,8 @@ static int dropped(const struct gw_fwd_in *in, size_t i, const struct span *name
   size_t n = in->hdrs[i].nlen;
   if (in->upgrade && (is(name, n, "upgrade") || is(name, n, "connection")))
     return 0;
-  if (gw_fwd_hop_by_hop(name, n) || is(name, n, "x-forwarded-proto") || lookalike(name, n))
+  if (gw_fwd_hop_by_hop(name, n) || is(name, n, "x-forwarded-proto") || is(name, n, "x-real-ip") ||
+      lookalike(name, n))
     return 1;
   for (size_t k = 0; k < nnamed; k++)
     if (named[k].n == n && strncasecmp(named[k].p, name, n) == 0 &&
@@ -188,7 +190,8 @@ static int fill(const struct gw_fwd_in *in, const struct links *l, struct ipc_he
   struct span named[MAX_NAMED];
   size_t nnamed = connection_tokens(in, named), n = 0, total = strlen(in->remote) + 2;
   int have_reqid = 0, have_xff = 0, have_host = 0;
-  if (util_vec_reserve(out, cap, in->n + 4) != 0)
+  if (util_vec_reserve(out, cap, in->n + 5) !=
+      0) /* + host, x-request-id, x-forwarded-for, -proto, x-real-ip */
     return UV_ENOMEM;
   for (size_t i = 0; i < in->n; i++)
     total += in->hdrs[i].vlen + 2;
@@ -224,6 +227,7 @@ static int fill(const struct gw_fwd_in *in, const struct links *l, struct ipc_he
   if (!have_xff)
     (*out)[n++] = hdr("x-forwarded-for", in->remote);
   (*out)[n++] = hdr("x-forwarded-proto", in->proto);
+  (*out)[n++] = hdr("x-real-ip", in->client ? in->client : in->remote);
   return (int)n;
 }
 

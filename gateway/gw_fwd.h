@@ -11,6 +11,10 @@
  *   scheme muster served, whatever the client claimed; a client's
  *   header that reads as one of these with '_' for '-' (x_forwarded_for)
  *   is dropped, since CGI-style servers take both spellings as one;
+ * - x-real-ip is the client's address as muster believes it (behind a
+ *   trusted proxy, the client that proxy names), whatever the client
+ *   claimed: nginx setups set it so (proxy_set_header X-Real-IP), Traefik
+ *   by default, and frameworks read it before x-forwarded-for;
  * - host is the request target's authority when the client sent the
  *   absolute form (RFC 9112 §3.2.2: a proxy replaces host with it). */
 #ifndef MUSTER_GW_FWD_H
@@ -27,7 +31,8 @@ struct gw_fwd_in {
   const struct gw_hdr *hdrs;
   size_t n;
   const char *reqid;  /* NUL-terminated */
-  const char *remote; /* the client's address, NUL-terminated */
+  const char *remote; /* the connection's peer, NUL-terminated: x-forwarded-for */
+  const char *client; /* the client as muster believes it (x-real-ip), or NULL: remote */
   const char *proto;  /* "http" or "https" */
   const char *host;   /* an absolute-form target's authority, or NULL */
   size_t host_len;

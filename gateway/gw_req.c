@@ -55,6 +55,7 @@ int gw_req_fwd_headers(struct gw_req *req, int upgrade) {
                           .n = req->nhdrs,
                           .reqid = req->reqid,
                           .remote = req->conn->remote,
+                          .client = gw_req_client(req),
                           .proto = fwd_proto(req),
                           .host = req->auth_len ? req->hbuf.data + req->auth_off : NULL,
                           .host_len = req->auth_len,

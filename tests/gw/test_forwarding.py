@@ -180,9 +180,10 @@ class HopByHopTest(GatewayCase):
     def test_x_forwarded_headers_added(self):
         with Muster([dummy()]).start() as m:
             wait_ready(m, "dummy")
-            seen = self.echo_headers(m, [])
+            seen = self.echo_headers(m, [("X-Real-IP", "192.0.2.66")])
             self.assertEqual(seen.get("x-forwarded-for"), "127.0.0.1", seen)
             self.assertEqual(seen.get("x-forwarded-proto"), "http", seen)
+            self.assertEqual(seen.get("x-real-ip"), "127.0.0.1", seen)  # not what it claimed
 
     def test_x_forwarded_for_is_appended_to(self):
         # Behind another proxy the chain is kept, nearest hop last (as nginx's
@@ -218,15 +219,18 @@ class TrustedProxyTest(GatewayCase):
         g = gw(trusted_proxies=["127.0.0.2", "10.0.0.0/8"], access_log="logs/access.log")
         with Muster([dummy()], gateway=g).start() as m:
             wait_ready(m, "dummy")
-            forged = [("X-Forwarded-For", "203.0.113.7"), ("X-Forwarded-Proto", "https")]
+            forged = [("X-Forwarded-For", "203.0.113.7"), ("X-Forwarded-Proto", "https"),
+                      ("X-Real-IP", "192.0.2.66")]
             via = self.echo(m, "127.0.0.2", forged)
             self.assertEqual(via["remote"], "203.0.113.7", via)
+            self.assertEqual(via["headers"]["x-real-ip"], "203.0.113.7")  # the client it names
             self.assertEqual(via["headers"]["x-forwarded-for"], "203.0.113.7, 127.0.0.2")
             self.assertEqual(via["headers"]["x-forwarded-proto"], "https")  # TLS ended there
             direct = self.echo(m, "127.0.0.3", forged)  # not trusted: its claims are not
             self.assertEqual(direct["remote"], "127.0.0.3", direct)
             self.assertEqual(direct["headers"]["x-forwarded-for"], "203.0.113.7, 127.0.0.3")
             self.assertEqual(direct["headers"]["x-forwarded-proto"], "http")
+            self.assertEqual(direct["headers"]["x-real-ip"], "127.0.0.3")
             # a chain: trusted hops are passed over, the first other one is the client
             chain = self.echo(m, "127.0.0.2", [("X-Forwarded-For", "1.1.1.1, 198.51.100.9"),
                                                ("X-Forwarded-For", "10.1.2.3")])

@@ -20,6 +20,7 @@ struct fwd {
   struct ipc_buf join; /* its joined values */
   int count;           /* its return value */
   const char *host;    /* an absolute-form target's authority, or NULL */
+  const char *client;  /* the client behind trusted proxies, or NULL */
   char text[65536];    /* the output as "name: value\n" lines */
 };
 
@@ -56,6 +57,7 @@ static const char *run_as(struct fwd *f, int upgrade, const char *proto) {
                          .n = f->n,
                          .reqid = "R1",
                          .remote = "10.0.0.9",
+                         .client = f->client,
                          .proto = proto,
                          .host = f->host,
                          .host_len = f->host ? strlen(f->host) : 0,
@@ -78,7 +80,8 @@ static const char *run(struct fwd *f) {
 }
 
 /* What muster adds when the client sent none of its headers. */
-#define ADDED "x-request-id: R1\nx-forwarded-for: 10.0.0.9\nx-forwarded-proto: http\n"
+#define ADDED                                                                                      \
+  "x-request-id: R1\nx-forwarded-for: 10.0.0.9\nx-forwarded-proto: http\nx-real-ip: 10.0.0.9\n"
 
 /* ---- Hop-by-hop headers ---- */
 
@@ -86,7 +89,7 @@ TEST(nothing_in) {
   struct fwd f;
   fwd_init(&f);
   CHECK_STR(run(&f), ADDED);
-  CHECK_INT(f.count, 3);
+  CHECK_INT(f.count, 4);
   fwd_free(&f);
 }
 
@@ -254,7 +257,7 @@ TEST(repeats_joined_in_order) {
   add(&f, "cookie", "c=1");
   add(&f, "accept", "a/3");
   CHECK_STR(run(&f), "accept: a/1, a/2, a/3\nhost: h\ncookie: c=1\n" ADDED);
-  CHECK_INT(f.count, 6);
+  CHECK_INT(f.count, 7);
   fwd_free(&f);
 }
 
@@ -298,7 +301,7 @@ TEST(request_id_replaced) {
   add(&f, "a", "1");
   add(&f, "x-request-id", "second");
   CHECK_STR(run(&f), "x-request-id: R1\na: 1\n"
-                     "x-forwarded-for: 10.0.0.9\nx-forwarded-proto: http\n");
+                     "x-forwarded-for: 10.0.0.9\nx-forwarded-proto: http\nx-real-ip: 10.0.0.9\n");
   fwd_free(&f);
 }
 
@@ -308,7 +311,7 @@ TEST(forwarded_for_appended) {
   add(&f, "x-forwarded-for", "1.1.1.1");
   add(&f, "a", "1");
   CHECK_STR(run(&f), "x-forwarded-for: 1.1.1.1, 10.0.0.9\na: 1\n"
-                     "x-request-id: R1\nx-forwarded-proto: http\n");
+                     "x-request-id: R1\nx-forwarded-proto: http\nx-real-ip: 10.0.0.9\n");
   fwd_free(&f);
 }
 
@@ -318,7 +321,7 @@ TEST(forwarded_for_repeated_then_appended) {
   add(&f, "x-forwarded-for", "1.1.1.1");
   add(&f, "x-forwarded-for", "2.2.2.2, 3.3.3.3");
   CHECK_STR(run(&f), "x-forwarded-for: 1.1.1.1, 2.2.2.2, 3.3.3.3, 10.0.0.9\n"
-                     "x-request-id: R1\nx-forwarded-proto: http\n");
+                     "x-request-id: R1\nx-forwarded-proto: http\nx-real-ip: 10.0.0.9\n");
   fwd_free(&f);
 }
 
@@ -330,7 +333,7 @@ TEST(forwarded_proto_replaced) {
   add(&f, "a", "1");
   CHECK_STR(run(&f), "a: 1\n" ADDED);
   CHECK_STR(run_as(&f, 0, "https"), "a: 1\nx-request-id: R1\nx-forwarded-for: 10.0.0.9\n"
-                                    "x-forwarded-proto: https\n");
+                                    "x-forwarded-proto: https\nx-real-ip: 10.0.0.9\n");
   fwd_free(&f);
 }
 
@@ -352,6 +355,21 @@ TEST(underscore_lookalikes_dropped) {
   fwd_free(&f);
 }
 
+TEST(real_ip_is_muster_s) {
+  /* the client's x-real-ip (any spelling) gives way to the address muster
+   * believes: the peer, or behind trusted proxies the client they name */
+  struct fwd f;
+  fwd_init(&f);
+  add(&f, "x-real-ip", "6.6.6.6");
+  add(&f, "x_real_ip", "6.6.6.6");
+  add(&f, "a", "1");
+  CHECK_STR(run(&f), "a: 1\n" ADDED);
+  f.client = "203.0.113.7";
+  CHECK_STR(run(&f), "a: 1\nx-request-id: R1\nx-forwarded-for: 10.0.0.9\nx-forwarded-proto: "
+                     "http\nx-real-ip: 203.0.113.7\n");
+  fwd_free(&f);
+}
+
 TEST(authority_replaces_host) {
   struct fwd f;
   fwd_init(&f);
@@ -368,7 +386,7 @@ TEST(authority_added_without_host) {
   add(&f, "a", "1");
   f.host = "example.com";
   CHECK_STR(run(&f), "a: 1\nhost: example.com\n" ADDED);
-  CHECK_INT(f.count, 5);
+  CHECK_INT(f.count, 6);
   fwd_free(&f);
 }
 
@@ -392,7 +410,7 @@ TEST(many_headers_joined_by_name) {
     len += (size_t)snprintf(want + len, sizeof(want) - len, "x-%d: %d.0, %d.1, %d.2\n", k, k, k, k);
   snprintf(want + len, sizeof(want) - len, "%s", ADDED);
   CHECK_STR(run(&f), want);
-  CHECK_INT(f.count, 103);
+  CHECK_INT(f.count, 104);
   fwd_free(&f);
 }
 
@@ -402,7 +420,7 @@ TEST(vector_grows_from_cap_0) {
   add(&f, "a", "1");
   CHECK(f.out == NULL && f.ocap == 0);
   run(&f);
-  CHECK_INT(f.count, 4);
+  CHECK_INT(f.count, 5);
   CHECK(f.out != NULL);
   CHECK(f.ocap >= 4);
   /* A head with many headers grows it again; the next request reuses it. */
@@ -412,7 +430,7 @@ TEST(vector_grows_from_cap_0) {
     add(&f, name, "v");
   }
   run(&f);
-  CHECK_INT(f.count, 104);
+  CHECK_INT(f.count, 105);
   CHECK(f.ocap >= 104);
   size_t cap = f.ocap;
   run(&f);
@@ -437,7 +455,7 @@ TEST(join_never_moves_values) {
   }
   add(&f, "x-forwarded-for", "9.9.9.9");
   run(&f);
-  CHECK_INT(f.count, 303);
+  CHECK_INT(f.count, 304);
   for (int i = 0; i < 300; i++) {
     const struct ipc_header *o = &f.out[i];
     snprintf(want, sizeof(want), "%d-0-%.40s, %d-1-%.40s", i,
@@ -480,6 +498,7 @@ int main(void) {
   RUN(forwarded_for_repeated_then_appended);
   RUN(forwarded_proto_replaced);
   RUN(underscore_lookalikes_dropped);
+  RUN(real_ip_is_muster_s);
   RUN(authority_replaces_host);
   RUN(authority_added_without_host);
   RUN(many_headers_joined_by_name);

@@ -434,12 +434,14 @@ class Modes(unittest.TestCase):
             wait_ready(m, "wsgi", 1)
             st, _, j = get_json(m, "/", headers={
                 "X_Forwarded_For": "203.0.113.66", "X-Forwarded_Proto": "https",
-                "X_Request_Id": "forged", "X-Request-Id": "trace-8", "My_Header": "kept"})
+                "X_Request_Id": "forged", "X-Request-Id": "trace-8", "My_Header": "kept",
+                "X-Real-IP": "203.0.113.66", "X_Real_IP": "203.0.113.66"})
             self.assertEqual(st, 200)
             self.assertEqual(j["HTTP_X_FORWARDED_FOR"], "127.0.0.1", j)
             self.assertEqual(j["HTTP_X_FORWARDED_PROTO"], "http", j)
             self.assertEqual(j["HTTP_X_REQUEST_ID"], "trace-8", j)
             self.assertEqual(j["HTTP_MY_HEADER"], "kept", j)
+            self.assertEqual(j["HTTP_X_REAL_IP"], "127.0.0.1", j)  # as nginx setups set it
 
     def test_unix_socket(self):
         svc = up_svc("web", 2, upstream={"unix": "run/web.sock"})
