@@ -7,11 +7,11 @@ with 2 instances behind muster (an upstream service, its keep-alive pool),
 behind nginx (`proxy_pass`, upstream `keepalive 64`, 1 worker) and behind
 HAProxy (`mode http`, `http-reuse always`, 1 thread); `wrk -t1 -c64` GET /
 and POST of 4 KB to /sink. The peers are configured to do the work muster
-does for every request: `x-forwarded-for`, `x-forwarded-proto`, `x-real-ip`
+does for every request: `x-forwarded-for`, `-proto`, `-host`, `x-real-ip`
 and a request id to the app, the id in the answer (nginx
 `proxy_set_header`/`add_header` with `$request_id`, HAProxy `option
 forwardfor`, `set-header` and `unique-id-header`);
-BENCH_PEERS_BARE=1 leaves that out (the app then parses four headers fewer
+BENCH_PEERS_BARE=1 leaves that out (the app then parses five headers fewer
 behind them than behind muster). TCP: muster's TCP route and HAProxy
 `mode tcp` in front of bench/tcp_sink.js (2 instances): MB/s through one
 connection and connections/s (bench/tcp_client.c). The proxies' CPU time
@@ -59,6 +59,7 @@ NGINX_SAME_WORK = """
                  proxy_set_header X-Forwarded-For $remote_addr;
                  proxy_set_header X-Forwarded-Proto $scheme;
                  proxy_set_header X-Real-IP $remote_addr;
+                 proxy_set_header X-Forwarded-Host $host;
                  add_header X-Request-Id $request_id;"""
 
 
@@ -189,8 +190,8 @@ def haproxy(app, mode="http"):
     d = tempfile.mkdtemp(prefix="haproxy-bench-")
     port = free_port()
     conf = os.path.join(d, "haproxy.cfg")
-    # The same work as muster's: x-forwarded-for, x-forwarded-proto,
-    # x-real-ip and a request id to the app, the id in the answer too.
+    # The same work as muster's: x-forwarded-for, -proto, -host, x-real-ip
+    # and a request id to the app, the id in the answer too.
     same = mode == "http" and not BARE
     cap = " maxconn %d" % LIMIT if LIMIT and mode == "http" else ""
     extra = "  http-reuse always\n  option http-keep-alive\n" if mode == "http" else ""
@@ -198,6 +199,7 @@ def haproxy(app, mode="http"):
               "  unique-id-header X-Request-Id\n" if same else "")
     front = ("  http-request set-header X-Forwarded-Proto http\n"
              "  http-request set-header X-Real-IP %[src]\n"
+             "  http-request set-header X-Forwarded-Host %[req.hdr(host)]\n"
              "  http-after-response set-header X-Request-Id %[unique-id]\n" if same else "")
     with open(conf, "w") as f:
         f.write("""global
@@ -279,7 +281,7 @@ def build_client():
 def report_http(runs):
     print("HTTP: wrk -t1 -c64 -d%s, keep-alive, 2 Node instances; median of %d rounds; %s%s"
           % (DURATION, ROUNDS, "peers bare (BENCH_PEERS_BARE=1)" if BARE else
-             "peers send x-forwarded-for/-proto, x-real-ip and a request id as muster does",
+             "peers send x-forwarded-for/-proto/-host, x-real-ip and a request id as muster does",
              "; each proxy's process on CPU %s (BENCH_PIN)" % PIN if PIN else "")
           + ("; at most %d requests per Node process behind muster and HAProxy, the rest queued "
              "in the proxy (BENCH_LIMIT; nginx uncapped)" % LIMIT if LIMIT else ""))

@@ -65,8 +65,8 @@ static size_t connection_tokens(const struct gw_fwd_in *in, struct span *t) {
  * client's would mix with muster's. nginx drops every name with '_';
  * these few are the ones that matter, and other names pass. */
 static int lookalike(const char *name, size_t n) {
-  static const char *const vouched[] = {"x-forwarded-for", "x-forwarded-proto", "x-request-id",
-                                        "x-real-ip"};
+  static const char *const vouched[] = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+                                        "x-request-id", "x-real-ip"};
   if (memchr(name, '_', n) == NULL)
     return 0;
   for (size_t k = 0; k < sizeof(vouched) / sizeof(*vouched); k++) {
@@ -88,7 +88,7 @@ static int dropped(const struct gw_fwd_in *in, size_t i, const struct span *name
   if (in->upgrade && (is(name, n, "upgrade") || is(name, n, "connection")))
     return 0;
   if (gw_fwd_hop_by_hop(name, n) || is(name, n, "x-forwarded-proto") || is(name, n, "x-real-ip") ||
-      lookalike(name, n))
+      (is(name, n, "x-forwarded-host") && !in->trusted) || lookalike(name, n))
     return 1;
   for (size_t k = 0; k < nnamed; k++)
     if (named[k].n == n && strncasecmp(named[k].p, name, n) == 0 &&
@@ -184,49 +184,64 @@ static int host_replaced(const struct gw_fwd_in *in, const char *name, size_t n,
   return 1;
 }
 
+/* What of muster's own headers the client's already held. */
+struct seen {
+  int reqid, xff, host, xfh;
+  const char *host_v; /* the host the service gets, for x-forwarded-host */
+  size_t host_n;
+};
+
+/* Header i (a first of its name, not dropped) as the service gets it. */
+static void one(const struct gw_fwd_in *in, const struct links *l, size_t i, struct ipc_header *o,
+                struct ipc_buf *join, struct seen *sn) {
+  const char *name = in->buf + in->hdrs[i].name;
+  size_t nlen = in->hdrs[i].nlen;
+  o->name = name;
+  o->name_len = nlen;
+  if (is(name, nlen, "x-request-id")) {
+    o->value = in->reqid; /* the one muster uses, valid or replaced */
+    o->value_len = strlen(in->reqid);
+    sn->reqid = 1;
+    return;
+  }
+  int host = is(name, nlen, "host"), xff = is(name, nlen, "x-forwarded-for");
+  sn->xff |= xff;
+  sn->xfh |= is(name, nlen, "x-forwarded-host"); /* a trusted proxy's, kept */
+  if (!host_replaced(in, name, nlen, o))
+    joined_value(in, l, i, xff ? in->remote : NULL, o, join);
+  if (host) {
+    sn->host = 1;
+    sn->host_v = o->value;
+    sn->host_n = o->value_len;
+  }
+}
+
 /* The headers for the service into *out, the repeats linked by l. */
 static int fill(const struct gw_fwd_in *in, const struct links *l, struct ipc_header **out,
                 size_t *cap, struct ipc_buf *join) {
   struct span named[MAX_NAMED];
   size_t nnamed = connection_tokens(in, named), n = 0, total = strlen(in->remote) + 2;
-  int have_reqid = 0, have_xff = 0, have_host = 0;
-  if (util_vec_reserve(out, cap, in->n + 5) !=
-      0) /* + host, x-request-id, x-forwarded-for, -proto, x-real-ip */
+  struct seen sn = {0, 0, 0, 0, in->host, in->host_len};
+  /* + host, x-request-id, x-forwarded-for, -proto, -host, x-real-ip */
+  if (util_vec_reserve(out, cap, in->n + 6) != 0)
     return UV_ENOMEM;
   for (size_t i = 0; i < in->n; i++)
     total += in->hdrs[i].vlen + 2;
   ipc_buf_reset(join); /* reserved whole, so joined values never move */
   if (ipc_buf_reserve(join, total) != 0)
     return UV_ENOMEM;
-  for (size_t i = 0; i < in->n; i++) {
-    if (l->first[i] != i || dropped(in, i, named, nnamed))
-      continue; /* joined into the first occurrence, or not for the service */
-    const char *name = in->buf + in->hdrs[i].name;
-    size_t nlen = in->hdrs[i].nlen;
-    struct ipc_header *o = &(*out)[n++];
-    o->name = name;
-    o->name_len = nlen;
-    if (is(name, nlen, "x-request-id")) {
-      o->value = in->reqid; /* the one muster uses, valid or replaced */
-      o->value_len = strlen(in->reqid);
-      have_reqid = 1;
-      continue;
-    }
-    if (host_replaced(in, name, nlen, o)) {
-      have_host = 1;
-      continue;
-    }
-    int xff = is(name, nlen, "x-forwarded-for");
-    have_xff |= xff;
-    joined_value(in, l, i, xff ? in->remote : NULL, o, join);
-  }
-  if (in->host && !have_host)
+  for (size_t i = 0; i < in->n; i++)
+    if (l->first[i] == i && !dropped(in, i, named, nnamed))
+      one(in, l, i, &(*out)[n++], join, &sn); /* else joined into the first, or not passed */
+  if (in->host && !sn.host)
     (*out)[n++] = (struct ipc_header){"host", 4, in->host, in->host_len};
-  if (!have_reqid)
+  if (!sn.reqid)
     (*out)[n++] = hdr("x-request-id", in->reqid);
-  if (!have_xff)
+  if (!sn.xff)
     (*out)[n++] = hdr("x-forwarded-for", in->remote);
   (*out)[n++] = hdr("x-forwarded-proto", in->proto);
+  if (!sn.xfh && sn.host_v)
+    (*out)[n++] = (struct ipc_header){"x-forwarded-host", 16, sn.host_v, sn.host_n};
   (*out)[n++] = hdr("x-real-ip", in->client ? in->client : in->remote);
   return (int)n;
 }

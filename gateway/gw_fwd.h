@@ -11,6 +11,10 @@
  *   scheme muster served, whatever the client claimed; a client's
  *   header that reads as one of these with '_' for '-' (x_forwarded_for)
  *   is dropped, since CGI-style servers take both spellings as one;
+ * - x-forwarded-host is the host the service gets (the host header, or
+ *   an absolute-form target's authority), whatever the client claimed,
+ *   unless the peer is a trusted proxy, whose own passes (as Traefik
+ *   does): frameworks "behind a proxy" build links from it;
  * - x-real-ip is the client's address as muster believes it (behind a
  *   trusted proxy, the client that proxy names), whatever the client
  *   claimed: nginx setups set it so (proxy_set_header X-Real-IP), Traefik
@@ -37,6 +41,7 @@ struct gw_fwd_in {
   const char *host;   /* an absolute-form target's authority, or NULL */
   size_t host_len;
   int upgrade; /* a WebSocket handshake: upgrade and connection pass */
+  int trusted; /* the peer is a trusted proxy: its x-forwarded-host passes */
 };
 
 /* Fills *out (an array of *cap entries, grown as needed) with the headers

@@ -59,7 +59,8 @@ int gw_req_fwd_headers(struct gw_req *req, int upgrade) {
                           .proto = fwd_proto(req),
                           .host = req->auth_len ? req->hbuf.data + req->auth_off : NULL,
                           .host_len = req->auth_len,
-                          .upgrade = upgrade};
+                          .upgrade = upgrade,
+                          .trusted = req->via_proxy};
   return gw_fwd_headers(&fin, &srv->hv, &srv->caphv, &srv->scratch);
 }
 

@@ -180,10 +180,12 @@ class HopByHopTest(GatewayCase):
     def test_x_forwarded_headers_added(self):
         with Muster([dummy()]).start() as m:
             wait_ready(m, "dummy")
-            seen = self.echo_headers(m, [("X-Real-IP", "192.0.2.66")])
+            seen = self.echo_headers(m, [("X-Real-IP", "192.0.2.66"),
+                                         ("X-Forwarded-Host", "evil.example")])
             self.assertEqual(seen.get("x-forwarded-for"), "127.0.0.1", seen)
             self.assertEqual(seen.get("x-forwarded-proto"), "http", seen)
             self.assertEqual(seen.get("x-real-ip"), "127.0.0.1", seen)  # not what it claimed
+            self.assertEqual(seen.get("x-forwarded-host"), "t", seen)  # the host it asked
 
     def test_x_forwarded_for_is_appended_to(self):
         # Behind another proxy the chain is kept, nearest hop last (as nginx's
@@ -220,10 +222,11 @@ class TrustedProxyTest(GatewayCase):
         with Muster([dummy()], gateway=g).start() as m:
             wait_ready(m, "dummy")
             forged = [("X-Forwarded-For", "203.0.113.7"), ("X-Forwarded-Proto", "https"),
-                      ("X-Real-IP", "192.0.2.66")]
+                      ("X-Real-IP", "192.0.2.66"), ("X-Forwarded-Host", "shop.example")]
             via = self.echo(m, "127.0.0.2", forged)
             self.assertEqual(via["remote"], "203.0.113.7", via)
             self.assertEqual(via["headers"]["x-real-ip"], "203.0.113.7")  # the client it names
+            self.assertEqual(via["headers"]["x-forwarded-host"], "shop.example")  # as it said
             self.assertEqual(via["headers"]["x-forwarded-for"], "203.0.113.7, 127.0.0.2")
             self.assertEqual(via["headers"]["x-forwarded-proto"], "https")  # TLS ended there
             direct = self.echo(m, "127.0.0.3", forged)  # not trusted: its claims are not
@@ -231,6 +234,7 @@ class TrustedProxyTest(GatewayCase):
             self.assertEqual(direct["headers"]["x-forwarded-for"], "203.0.113.7, 127.0.0.3")
             self.assertEqual(direct["headers"]["x-forwarded-proto"], "http")
             self.assertEqual(direct["headers"]["x-real-ip"], "127.0.0.3")
+            self.assertEqual(direct["headers"]["x-forwarded-host"], direct["headers"]["host"])
             # a chain: trusted hops are passed over, the first other one is the client
             chain = self.echo(m, "127.0.0.2", [("X-Forwarded-For", "1.1.1.1, 198.51.100.9"),
                                                ("X-Forwarded-For", "10.1.2.3")])

@@ -117,7 +117,8 @@ class MalformedTest(GatewayCase):
             # whitespace and read "chunked" as the value
             ("folded TE alone", b"POST /dummy/echo HTTP/1.1\r\nHost: t\r\n"
                                 b"Transfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n" + SMUGGLED),
-            ("fold after an empty value", b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\nX-A:\r\n\t b\r\n\r\n"),
+            ("fold after an empty value",
+             b"GET /dummy/echo HTTP/1.1\r\nHost: t\r\nX-A:\r\n\t b\r\n\r\n"),
         ])
 
     def test_empty_header_values_pass(self):

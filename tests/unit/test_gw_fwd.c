@@ -82,6 +82,10 @@ static const char *run(struct fwd *f) {
 /* What muster adds when the client sent none of its headers. */
 #define ADDED                                                                                      \
   "x-request-id: R1\nx-forwarded-for: 10.0.0.9\nx-forwarded-proto: http\nx-real-ip: 10.0.0.9\n"
+/* The same when the request has a host h: x-forwarded-host says it too. */
+#define ADDED_HOST(h)                                                                              \
+  "x-request-id: R1\nx-forwarded-for: 10.0.0.9\nx-forwarded-proto: http\nx-forwarded-host: " h     \
+  "\nx-real-ip: 10.0.0.9\n"
 
 /* ---- Hop-by-hop headers ---- */
 
@@ -99,7 +103,8 @@ TEST(end_to_end_kept_in_order) {
   add(&f, "host", "example.com");
   add(&f, "accept", "*/*");
   add(&f, "content-type", "text/plain");
-  CHECK_STR(run(&f), "host: example.com\naccept: */*\ncontent-type: text/plain\n" ADDED);
+  CHECK_STR(run(&f),
+            "host: example.com\naccept: */*\ncontent-type: text/plain\n" ADDED_HOST("example.com"));
   fwd_free(&f);
 }
 
@@ -228,7 +233,7 @@ TEST(upgrade_keeps_upgrade_and_connection) {
   add(&f, "sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
   add(&f, "keep-alive", "5");
   CHECK_STR(run_as(&f, 1, "http"), "host: h\nconnection: Upgrade\nupgrade: websocket\n"
-                                   "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\n" ADDED);
+                                   "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\n" ADDED_HOST("h"));
   fwd_free(&f);
 }
 
@@ -256,8 +261,8 @@ TEST(repeats_joined_in_order) {
   add(&f, "accept", "a/2");
   add(&f, "cookie", "c=1");
   add(&f, "accept", "a/3");
-  CHECK_STR(run(&f), "accept: a/1, a/2, a/3\nhost: h\ncookie: c=1\n" ADDED);
-  CHECK_INT(f.count, 7);
+  CHECK_STR(run(&f), "accept: a/1, a/2, a/3\nhost: h\ncookie: c=1\n" ADDED_HOST("h"));
+  CHECK_INT(f.count, 8);
   fwd_free(&f);
 }
 
@@ -267,7 +272,7 @@ TEST(cookies_joined_with_semicolons) {
   add(&f, "cookie", "a=1");
   add(&f, "host", "h");
   add(&f, "cookie", "b=2");
-  CHECK_STR(run(&f), "cookie: a=1; b=2\nhost: h\n" ADDED);
+  CHECK_STR(run(&f), "cookie: a=1; b=2\nhost: h\n" ADDED_HOST("h"));
   fwd_free(&f);
 }
 
@@ -370,13 +375,35 @@ TEST(real_ip_is_muster_s) {
   fwd_free(&f);
 }
 
+TEST(forwarded_host_is_the_host) {
+  /* the client's x-forwarded-host (a "password reset" link to its own
+   * site) gives way to the host the service gets; a trusted proxy's passes */
+  struct fwd f;
+  fwd_init(&f);
+  add(&f, "host", "shop.example");
+  add(&f, "x-forwarded-host", "evil.example");
+  add(&f, "x_forwarded_host", "evil.example");
+  CHECK_STR(run(&f), "host: shop.example\n" ADDED_HOST("shop.example"));
+  struct gw_fwd_in in = {.buf = f.hb.data,
+                         .hdrs = f.h,
+                         .n = 2,
+                         .reqid = "R1",
+                         .remote = "10.0.0.9",
+                         .proto = "http",
+                         .trusted = 1};
+  f.count = gw_fwd_headers(&in, &f.out, &f.ocap, &f.join);
+  CHECK_INT(f.count, 6); /* host, its x-forwarded-host, and muster's four */
+  CHECK(f.count == 6 && f.out[1].value_len == 12 && !memcmp(f.out[1].value, "evil.example", 12));
+  fwd_free(&f);
+}
+
 TEST(authority_replaces_host) {
   struct fwd f;
   fwd_init(&f);
   add(&f, "host", "public.example");
   add(&f, "a", "1");
   f.host = "admin.internal:8080";
-  CHECK_STR(run(&f), "host: admin.internal:8080\na: 1\n" ADDED);
+  CHECK_STR(run(&f), "host: admin.internal:8080\na: 1\n" ADDED_HOST("admin.internal:8080"));
   fwd_free(&f);
 }
 
@@ -385,8 +412,8 @@ TEST(authority_added_without_host) {
   fwd_init(&f);
   add(&f, "a", "1");
   f.host = "example.com";
-  CHECK_STR(run(&f), "a: 1\nhost: example.com\n" ADDED);
-  CHECK_INT(f.count, 6);
+  CHECK_STR(run(&f), "a: 1\nhost: example.com\n" ADDED_HOST("example.com"));
+  CHECK_INT(f.count, 7);
   fwd_free(&f);
 }
 
@@ -499,6 +526,7 @@ int main(void) {
   RUN(forwarded_proto_replaced);
   RUN(underscore_lookalikes_dropped);
   RUN(real_ip_is_muster_s);
+  RUN(forwarded_host_is_the_host);
   RUN(authority_replaces_host);
   RUN(authority_added_without_host);
   RUN(many_headers_joined_by_name);

@@ -11,8 +11,8 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from uplib import (APP, NODE, SRC, TIMEOUT, Muster, conn, ctl, free_port, gateway_addr,  # noqa: E402
-                   get_json, raw, request, up_svc, wait_ready)
+from uplib import (APP, NODE, SRC, TIMEOUT, Muster, conn, ctl, free_port,  # noqa: E402
+                   gateway_addr, get_json, raw, request, up_svc, wait_ready)
 
 
 class Basics(unittest.TestCase):
@@ -435,13 +435,15 @@ class Modes(unittest.TestCase):
             st, _, j = get_json(m, "/", headers={
                 "X_Forwarded_For": "203.0.113.66", "X-Forwarded_Proto": "https",
                 "X_Request_Id": "forged", "X-Request-Id": "trace-8", "My_Header": "kept",
-                "X-Real-IP": "203.0.113.66", "X_Real_IP": "203.0.113.66"})
+                "X-Real-IP": "203.0.113.66", "X_Real_IP": "203.0.113.66",
+                "X-Forwarded-Host": "evil.example", "Host": "shop.example"})
             self.assertEqual(st, 200)
             self.assertEqual(j["HTTP_X_FORWARDED_FOR"], "127.0.0.1", j)
             self.assertEqual(j["HTTP_X_FORWARDED_PROTO"], "http", j)
             self.assertEqual(j["HTTP_X_REQUEST_ID"], "trace-8", j)
             self.assertEqual(j["HTTP_MY_HEADER"], "kept", j)
             self.assertEqual(j["HTTP_X_REAL_IP"], "127.0.0.1", j)  # as nginx setups set it
+            self.assertEqual(j["HTTP_X_FORWARDED_HOST"], "shop.example", j)  # links from it
 
     def test_unix_socket(self):
         svc = up_svc("web", 2, upstream={"unix": "run/web.sock"})
