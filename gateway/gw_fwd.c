@@ -9,14 +9,6 @@
 #include "util_token.h"
 #include "util_vec.h"
 
-#define MAX_NAMED 32 /* headers a connection header may name (more: ignored) */
-
-/* Header names as (pointer, length) for comparisons. */
-struct span {
-  const char *p;
-  size_t n;
-};
-
 static int is(const char *name, size_t n, const char *lit) {
   return strlen(lit) == n && memcmp(name, lit, n) == 0;
 }
@@ -38,25 +30,31 @@ int gw_fwd_hop_by_hop(const char *name, size_t n) {
   }
 }
 
-/* Collects the tokens of every connection header (case-insensitive). */
-static size_t connection_tokens(const struct gw_fwd_in *in, struct span *t) {
+size_t gw_fwd_connection_tokens(const char *buf, const struct gw_hdr *h, size_t n,
+                                struct gw_fwd_token *t) {
   size_t k = 0;
-  for (size_t i = 0; i < in->n; i++) {
-    const struct gw_hdr *h = &in->hdrs[i];
-    if (!is(in->buf + h->name, h->nlen, "connection"))
+  for (size_t i = 0; i < n && k < GW_FWD_MAX_NAMED; i++) {
+    if (!is(buf + h[i].name, h[i].nlen, "connection"))
       continue;
-    const char *v = in->buf + h->value, *end = v + h->vlen;
-    while (v < end && k < MAX_NAMED) {
+    const char *v = buf + h[i].value, *end = v + h[i].vlen;
+    while (v < end && k < GW_FWD_MAX_NAMED) {
       while (v < end && !util_is_tchar((unsigned char)*v))
         v++;
       const char *s = v;
       while (v < end && util_is_tchar((unsigned char)*v))
         v++;
       if (v > s)
-        t[k++] = (struct span){s, (size_t)(v - s)};
+        t[k++] = (struct gw_fwd_token){s, (size_t)(v - s)};
     }
   }
   return k;
+}
+
+int gw_fwd_named(const struct gw_fwd_token *t, size_t k, const char *name, size_t n) {
+  for (size_t i = 0; i < k; i++)
+    if (t[i].n == n && strncasecmp(t[i].p, name, n) == 0)
+      return 1;
+  return 0;
 }
 
 /* 1 when name has an underscore and reads, with '_' as '-', as a header
@@ -82,7 +80,8 @@ static int lookalike(const char *name, size_t n) {
 }
 
 /* 1 when header i does not go to the service. */
-static int dropped(const struct gw_fwd_in *in, size_t i, const struct span *named, size_t nnamed) {
+static int dropped(const struct gw_fwd_in *in, size_t i, const struct gw_fwd_token *named,
+                   size_t nnamed) {
   const char *name = in->buf + in->hdrs[i].name;
   size_t n = in->hdrs[i].nlen;
   if (in->upgrade && (is(name, n, "upgrade") || is(name, n, "connection")))
@@ -90,11 +89,7 @@ static int dropped(const struct gw_fwd_in *in, size_t i, const struct span *name
   if (gw_fwd_hop_by_hop(name, n) || is(name, n, "x-forwarded-proto") || is(name, n, "x-real-ip") ||
       (is(name, n, "x-forwarded-host") && !in->trusted) || lookalike(name, n))
     return 1;
-  for (size_t k = 0; k < nnamed; k++)
-    if (named[k].n == n && strncasecmp(named[k].p, name, n) == 0 &&
-        !(in->upgrade && is(name, n, "upgrade")))
-      return 1;
-  return 0;
+  return gw_fwd_named(named, nnamed, name, n) && !(in->upgrade && is(name, n, "upgrade"));
 }
 
 /* ---- Repeated names ----
@@ -219,8 +214,9 @@ static void one(const struct gw_fwd_in *in, const struct links *l, size_t i, str
 /* The headers for the service into *out, the repeats linked by l. */
 static int fill(const struct gw_fwd_in *in, const struct links *l, struct ipc_header **out,
                 size_t *cap, struct ipc_buf *join) {
-  struct span named[MAX_NAMED];
-  size_t nnamed = connection_tokens(in, named), n = 0, total = strlen(in->remote) + 2;
+  struct gw_fwd_token named[GW_FWD_MAX_NAMED];
+  size_t nnamed = gw_fwd_connection_tokens(in->buf, in->hdrs, in->n, named), n = 0,
+         total = strlen(in->remote) + 2;
   struct seen sn = {0, 0, 0, 0, in->host, in->host_len};
   /* + host, x-request-id, x-forwarded-for, -proto, -host, x-real-ip */
   if (util_vec_reserve(out, cap, in->n + 6) != 0)

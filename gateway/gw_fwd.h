@@ -50,6 +50,24 @@ struct gw_fwd_in {
 int gw_fwd_headers(const struct gw_fwd_in *in, struct ipc_header **out, size_t *cap,
                    struct ipc_buf *join);
 
+/* A name a connection header lists: it stays with this hop. */
+struct gw_fwd_token {
+  const char *p;
+  size_t n;
+};
+
+#define GW_FWD_MAX_NAMED 32 /* names the connection headers may list (more: ignored) */
+
+/* The names the connection headers among h[0..n) list (header names
+ * lower-case, in buf) into t, at most GW_FWD_MAX_NAMED: read once per
+ * head, not once per header. Returns their count. Requests (gw_fwd) and
+ * upstream responses (gw_up_parse) share it. */
+size_t gw_fwd_connection_tokens(const char *buf, const struct gw_hdr *h, size_t n,
+                                struct gw_fwd_token *t);
+
+/* 1 when name (n bytes) is one of t[0..k), case-insensitive. */
+int gw_fwd_named(const struct gw_fwd_token *t, size_t k, const char *name, size_t n);
+
 /* 1 when header name (lower-case, n bytes) is hop-by-hop by itself (not
  * counting the ones a connection header names). */
 int gw_fwd_hop_by_hop(const char *name, size_t n);

@@ -62,8 +62,9 @@ static int host_ok(const struct cfg_route *c, const char *host, size_t hlen) {
  * qualified name ("api.example.com." is api.example.com, as nginx reads
  * it). */
 static size_t host_name_len(const char *host, size_t n) {
-  const char *end = n > 0 && host[0] == '[' ? memchr(host, ']', n) : NULL;
-  const char *colon = memchr(end ? end : host, ':', n - (size_t)((end ? end : host) - host));
+  const char *close = n > 0 && host[0] == '[' ? memchr(host, ']', n) : NULL;
+  const char *from = close ? close : host; /* a port's colon comes after an IPv6 literal */
+  const char *colon = memchr(from, ':', n - (size_t)(from - host));
   if (colon)
     n = (size_t)(colon - host);
   if (n > 1 && host[n - 1] == '.')

@@ -3,12 +3,10 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <uv.h>
 
 #include "gw_fwd.h"
 #include "gw_strict.h"
-#include "util_token.h"
 #include "util_vec.h"
 
 #define CB_ERROR -1 /* a callback's refusal (HPE_USER) */
@@ -306,49 +304,10 @@ static int named(const struct gw_up_parser *p, const struct gw_hdr *h, const cha
   return h->nlen == n && memcmp(p->hbuf.data + h->name, name, n) == 0;
 }
 
-#define MAX_NAMED 32 /* tokens the connection headers may name (more: ignored) */
-
-/* A token of a connection header: a name that stays with this hop. */
-struct token {
-  const char *p;
-  size_t n;
-};
-
-/* Collects the tokens of p's connection headers into t, once per
- * response (not once per header: a head of thousands of headers would
- * have been read thousands of times). Returns their count. */
-static size_t connection_tokens(const struct gw_up_parser *p, struct token *t) {
-  size_t k = 0;
-  for (size_t i = 0; i < p->nhdrs && k < MAX_NAMED; i++) {
-    if (!named(p, &p->hdrs[i], "connection"))
-      continue;
-    const char *v = p->hbuf.data + p->hdrs[i].value, *end = v + p->hdrs[i].vlen;
-    while (v < end && k < MAX_NAMED) {
-      while (v < end && !util_is_tchar((unsigned char)*v))
-        v++;
-      const char *s = v;
-      while (v < end && util_is_tchar((unsigned char)*v))
-        v++;
-      if (v > s)
-        t[k++] = (struct token){s, (size_t)(v - s)};
-    }
-  }
-  return k;
-}
-
-/* 1 when header h is one of the tokens t[0..k). */
-static int connection_named(const struct gw_up_parser *p, const struct gw_hdr *h,
-                            const struct token *t, size_t k) {
-  for (size_t i = 0; i < k; i++)
-    if (t[i].n == h->nlen && strncasecmp(t[i].p, p->hbuf.data + h->name, h->nlen) == 0)
-      return 1;
-  return 0;
-}
-
 int gw_up_parse_headers(const struct gw_up_parser *p, struct ipc_header **out, size_t *cap) {
   int upgrade = p->p.status_code == 101;
-  struct token named_by[MAX_NAMED];
-  size_t n = 0, k = connection_tokens(p, named_by);
+  struct gw_fwd_token named_by[GW_FWD_MAX_NAMED];
+  size_t n = 0, k = gw_fwd_connection_tokens(p->hbuf.data, p->hdrs, p->nhdrs, named_by);
   if (util_vec_reserve(out, cap, p->nhdrs + 1) != 0)
     return UV_ENOMEM;
   for (size_t i = 0; i < p->nhdrs; i++) {
@@ -356,7 +315,7 @@ int gw_up_parse_headers(const struct gw_up_parser *p, struct ipc_header **out, s
     const char *name = p->hbuf.data + h->name;
     int pass = upgrade && (named(p, h, "upgrade") || named(p, h, "connection"));
     if (!pass && (gw_fwd_hop_by_hop(name, h->nlen) || named(p, h, "content-length") ||
-                  named(p, h, "x-request-id") || connection_named(p, h, named_by, k)))
+                  named(p, h, "x-request-id") || gw_fwd_named(named_by, k, name, h->nlen)))
       continue;
     (*out)[n++] = (struct ipc_header){name, h->nlen, p->hbuf.data + h->value, h->vlen};
   }

@@ -37,7 +37,7 @@ struct parse {
   size_t errlen;
   const char *line; /* the line parsed, and its length */
   size_t len;
-  int nul_escape; /* the line has a "\u0000": 1, none: -1, not looked yet: 0 */
+  int nul_escape; /* the line has a "\u0000": 1, none: -1, not looked for yet: 0 */
 };
 
 static int fail(struct parse *p, const char *fmt, ...) {
@@ -142,13 +142,19 @@ static int find_member(void *ctx, const char *k, size_t kn, const char *v, size_
   return 1;
 }
 
+/* 1 when the line holds a "\u0000" escape (util_json_nul_escape),
+ * looked for once per parse. */
+static int line_has_nul(struct parse *p) {
+  if (p->nul_escape == 0)
+    p->nul_escape = p->line && util_json_nul_escape(p->line, p->len) < p->len ? 1 : -1;
+  return p->nul_escape > 0;
+}
+
 /* 1 when the line has a "\u0000" and field `name` decodes to more than
  * cJSON's C string `decoded` (a U+0000 ended it). The line is searched
  * once per parse. */
 static int holds_nul(struct parse *p, const char *name, const char *decoded) {
-  if (p->nul_escape == 0)
-    p->nul_escape = p->line && memmem(p->line, p->len, "\\u0000", 6) ? 1 : -1;
-  if (p->nul_escape < 0)
+  if (!line_has_nul(p))
     return 0;
   struct member f = {name, strlen(name), NULL, 0};
   if (ipc_scan_object(p->line, p->line + p->len, find_member, &f) != 1)
@@ -167,8 +173,7 @@ static int holds_nul(struct parse *p, const char *name, const char *decoded) {
 static int body_with_nul(struct parse *p, const char *name) {
   struct member f = {name, strlen(name), NULL, 0};
   struct ipc_buf b;
-  if (p->line == NULL || memmem(p->line, p->len, "\\u0000", 6) == NULL ||
-      ipc_scan_object(p->line, p->line + p->len, find_member, &f) != 1)
+  if (!line_has_nul(p) || ipc_scan_object(p->line, p->line + p->len, find_member, &f) != 1)
     return UV_ENOENT;
   ipc_buf_init(&b);
   if (ipc_scan_string(f.v, f.vn, &b) != 0 || (ipc_buf_addc(&b, '\0'), b.oom)) {
@@ -187,8 +192,7 @@ static int body_with_nul(struct parse *p, const char *name) {
  * cJSON's value. */
 static void data_with_nul(struct parse *p) {
   struct member f = {"data", 4, NULL, 0};
-  if (p->line == NULL || memmem(p->line, p->len, "\\u0000", 6) == NULL ||
-      ipc_scan_object(p->line, p->line + p->len, find_member, &f) != 1 ||
+  if (!line_has_nul(p) || ipc_scan_object(p->line, p->line + p->len, find_member, &f) != 1 ||
       memchr(f.v, '\r', f.vn) != NULL)
     return;
   p->m->json_raw = f.v;
