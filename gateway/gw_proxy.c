@@ -50,8 +50,9 @@ static size_t ws_protocols(struct gw_req *req, struct ipc_header *v, size_t max,
                            const struct ipc_header **out) {
   struct protos ps = {v, 0, max};
   uint32_t len;
-  const char *h = gw_req_header(req, "sec-websocket-protocol", &len);
-  rt_hs_tokens((struct rt_hs_value){h, h ? len : 0}, add_proto, &ps);
+  const char *h;
+  for (size_t i = 0; (h = gw_req_header_next(req, "sec-websocket-protocol", &i, &len));)
+    rt_hs_tokens((struct rt_hs_value){h, len}, add_proto, &ps);
   *out = v;
   return ps.n;
 }
@@ -187,10 +188,21 @@ static const struct gw_svc_ops proxy_svc_ops = {
 /* ---- The handler ---- */
 
 /* The value of header name as a handshake field. */
-static struct rt_hs_value hs_value(struct gw_req *req, const char *name) {
-  uint32_t len = 0;
-  const char *v = gw_req_header(req, name, &len);
+/* The value of header name, *doubled set when it appears more than once. */
+static struct rt_hs_value hs_value(struct gw_req *req, const char *name, int *doubled) {
+  uint32_t len = 0, l2;
+  size_t i = 0;
+  const char *v = gw_req_header_next(req, name, &i, &len);
+  if (v && doubled && gw_req_header_next(req, name, &i, &l2))
+    *doubled = 1;
   return (struct rt_hs_value){v, v ? len : 0};
+}
+
+/* The first value of header name listing token, else its first value. */
+static struct rt_hs_value hs_listing(struct gw_req *req, const char *name, const char *token) {
+  uint32_t len = 0;
+  const char *v = gw_req_header_listing(req, name, token, 0, &len);
+  return v ? (struct rt_hs_value){v, len} : hs_value(req, name, NULL);
 }
 
 /* A WebSocket handshake (RFC 6455): checked here; a valid one gets its
@@ -201,10 +213,10 @@ static int ws_handshake(struct gw_req *req) {
   struct gw_proxy_req *p = &req->u.proxy;
   struct rt_hs_in in = {.method = req->method,
                         .http_minor = req->http_minor,
-                        .upgrade = hs_value(req, "upgrade"),
-                        .connection = hs_value(req, "connection"),
-                        .key = hs_value(req, "sec-websocket-key"),
-                        .version = hs_value(req, "sec-websocket-version")};
+                        .upgrade = hs_listing(req, "upgrade", "websocket"),
+                        .connection = hs_listing(req, "connection", "upgrade")};
+  in.key = hs_value(req, "sec-websocket-key", &in.doubled);
+  in.version = hs_value(req, "sec-websocket-version", &in.doubled);
   const char *why = NULL;
   if (!rt_hs_wanted(&in))
     return 0;
@@ -302,14 +314,17 @@ static int valid_value(const char *s) {
   return 1;
 }
 
-/* Headers muster sets itself or that describe this hop only. */
-static int skipped_header(const char *n, int json) {
+/* Headers muster sets itself or that describe this hop only; with ws (a
+ * 101), also the sec-websocket-* of the handshake, which muster answers. */
+static int skipped_header(const char *n, int json, int ws) {
   static const char *const own[] = {
       "connection",       "keep-alive", "transfer-encoding", "content-length", "upgrade",
       "proxy-connection", "te",         "trailer",           "x-request-id",   NULL};
   for (int i = 0; own[i]; i++)
     if (!strcasecmp(n, own[i]))
       return 1;
+  if (ws && !strncasecmp(n, "sec-websocket-", 14))
+    return 1;
   return json && !strcasecmp(n, "content-type");
 }
 
@@ -324,8 +339,9 @@ static int add_answer_header(struct gw_server *srv, size_t *n, const char *name,
 
 /* The service's headers as the answer's, into srv->hv: names must be
  * tokens and values free of control characters; muster's own framing
- * headers are left out. Returns the count, or -1 (then: 502). */
-static int answer_headers(struct gw_server *srv, const cJSON *headers, int json) {
+ * headers are left out (see skipped_header). Returns the count, or -1
+ * (then: 502). */
+static int answer_headers(struct gw_server *srv, const cJSON *headers, int json, int ws) {
   const cJSON *h, *v;
   size_t n = 1; /* content-type for a json body */
   cJSON_ArrayForEach(h, headers) n += cJSON_IsArray(h) ? (size_t)cJSON_GetArraySize(h) : 1;
@@ -335,7 +351,7 @@ static int answer_headers(struct gw_server *srv, const cJSON *headers, int json)
   cJSON_ArrayForEach(h, headers) {
     if (!util_is_token(h->string, strlen(h->string)))
       return -1;
-    if (skipped_header(h->string, json))
+    if (skipped_header(h->string, json, ws))
       continue;
     if (cJSON_IsString(h)) {
       if (add_answer_header(srv, &n, h->string, h->valuestring) < 0)
@@ -359,6 +375,50 @@ static void answer_invalid(struct gw_req *req, int status) {
   gw_reply_error(req, 502, "the service sent an invalid response", NULL);
 }
 
+/* The service accepted the WebSocket handshake req with m, its nh
+ * headers in srv->hv (< 0: invalid). The 101 carries them after muster's
+ * own, and the subprotocol the service chose when the client offered it
+ * (RFC 6455 §4.2.2: a client fails the connection on any other; when
+ * the client offered none, the choice is left out). */
+static void accept_ws(struct gw_req *req, const struct ipc_msg *m, int nh) {
+  struct gw_server *srv = req->srv;
+  struct gw_proxy_req *p = &req->u.proxy;
+  const cJSON *proto = cJSON_GetObjectItemCaseSensitive(m->ws, "protocol");
+  const char *pick = cJSON_IsString(proto) ? proto->valuestring : NULL;
+  uint32_t len;
+  if (pick && !gw_req_header_listing(req, "sec-websocket-protocol", pick, 1, &len)) {
+    if (gw_req_header(req, "sec-websocket-protocol", &len)) {
+      sup_log(SUP_WARN,
+              "%s: chose a WebSocket subprotocol the client did not offer for request %s; "
+              "answering 502",
+              sup_view_label(p->inst), req->reqid);
+      on_abandon(req);
+      gw_reply_error(req, 502, "the service chose a subprotocol the client did not offer", NULL);
+      return;
+    }
+    pick = NULL;
+  }
+  if (nh < 0 || util_vec_reserve(&srv->hv, &srv->caphv, (size_t)nh + 4) != 0) {
+    answer_invalid(req, m->status);
+    return;
+  }
+  char accept[sizeof(p->ws_accept)]; /* kept past the request's end */
+  memcpy(accept, p->ws_accept, sizeof(accept));
+  size_t k = pick ? 4 : 3;
+  memmove(srv->hv + k, srv->hv, (size_t)nh * sizeof(*srv->hv));
+  srv->hv[0] = (struct ipc_header){"upgrade", 7, "websocket", 9};
+  srv->hv[1] = (struct ipc_header){"connection", 10, "Upgrade", 7};
+  srv->hv[2] = (struct ipc_header){"sec-websocket-accept", 20, accept, RT_HS_ACCEPT_LEN};
+  if (pick)
+    srv->hv[3] = (struct ipc_header){"sec-websocket-protocol", 22, pick, strlen(pick)};
+  struct gw_svc *gs = req->sv.gs;
+  struct sup_instance *inst = p->inst;
+  forget(req); /* the handshake is answered; the connection is bound to inst */
+  gw_ws_accept(req, inst, m, srv->hv, k + (size_t)nh);
+  if (gw_svc_queued(gs)) /* gw_svc: the slot is free (hv is used no more) */
+    gw_svc_dispatch(gs);
+}
+
 static void on_response(struct gw_req *req, const struct ipc_msg *m) {
   char *json = NULL;
   const char *body = m->body;
@@ -372,13 +432,12 @@ static void on_response(struct gw_req *req, const struct ipc_msg *m) {
     body = json;
     len = json ? strlen(json) : 0;
   }
-  int nh = m->status < 200 || m->status > 599 ? -1 : answer_headers(req->srv, m->headers, is_json);
-  if (m->status == 101 && req->u.proxy.ws_key) {
-    struct sup_instance *inst = req->u.proxy.inst;
-    char accept[sizeof(req->u.proxy.ws_accept)];
-    memcpy(accept, req->u.proxy.ws_accept, sizeof(accept));
-    release(req); /* the handshake is answered; the connection is bound to inst */
-    gw_ws_accept(req, inst, m, accept);
+  int ws = m->status == 101 && req->u.proxy.ws_key;
+  int nh = (m->status < 200 && !ws) || m->status > 599
+               ? -1
+               : answer_headers(req->srv, m->headers, is_json && !ws, ws);
+  if (ws) {
+    accept_ws(req, m, nh);
   } else if (m->hold && nh >= 0 && m->status == 200 && !m->stream &&
              (strcmp(req->method, "GET") == 0 || req->is_head)) {
     release(req); /* the stream is muster's, the instance is free */

@@ -9,18 +9,35 @@
 #include "gw.h"
 #include "gw_fwd.h"
 #include "gw_realip.h"
+#include "rt_handshake.h"
 
 #define KEEP_CAP (64 * 1024) /* buffer capacity kept between requests */
 
-const char *gw_req_header(const struct gw_req *req, const char *name, uint32_t *len) {
+const char *gw_req_header_next(const struct gw_req *req, const char *name, size_t *i,
+                               uint32_t *len) {
   size_t n = strlen(name);
-  for (size_t i = 0; i < req->nhdrs; i++) {
-    const struct gw_hdr *h = &req->hdrs[i];
+  for (; *i < req->nhdrs; (*i)++) {
+    const struct gw_hdr *h = &req->hdrs[*i];
     if (h->nlen == n && memcmp(req->hbuf.data + h->name, name, n) == 0) {
+      (*i)++;
       *len = h->vlen;
       return req->hbuf.data + h->value;
     }
   }
+  return NULL;
+}
+
+const char *gw_req_header(const struct gw_req *req, const char *name, uint32_t *len) {
+  size_t i = 0;
+  return gw_req_header_next(req, name, &i, len);
+}
+
+const char *gw_req_header_listing(const struct gw_req *req, const char *name, const char *token,
+                                  int exact, uint32_t *len) {
+  const char *v;
+  for (size_t i = 0; (v = gw_req_header_next(req, name, &i, len));)
+    if (rt_hs_lists((struct rt_hs_value){v, *len}, token, strlen(token), exact))
+      return v;
   return NULL;
 }
 

@@ -263,8 +263,20 @@ static inline void gw_req_abort(struct gw_req *req, int graceful) {
 
 /* ---- Reading (gw_req.c) ---- */
 
-/* The value of request header name (lower-case), or NULL. */
+/* The value of request header name (lower-case), or NULL: the first
+ * when the header appears more than once. */
 const char *gw_req_header(const struct gw_req *req, const char *name, uint32_t *len);
+
+/* The value of the next header named name at index *i or after, *i then
+ * past it; NULL when there is none. Start with *i = 0 to walk them all. */
+const char *gw_req_header_next(const struct gw_req *req, const char *name, size_t *i,
+                               uint32_t *len);
+
+/* The value of the first header named name whose comma-separated list
+ * holds token (ignoring case unless exact: see rt_hs_lists), or NULL.
+ * connection: a, upgrade and connection: b may come as two headers. */
+const char *gw_req_header_listing(const struct gw_req *req, const char *name, const char *token,
+                                  int exact, uint32_t *len);
 
 /* The value of header hdrs[i] (i from hdr_host, ...), or NULL when i < 0. */
 const char *gw_req_header_at(const struct gw_req *req, int i, uint32_t *len);

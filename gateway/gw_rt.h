@@ -26,6 +26,7 @@
 struct gw_conn;
 struct gw_req;
 struct gw_server;
+struct ipc_header;
 struct ipc_msg;
 struct sup_instance;
 struct sup_service;
@@ -76,10 +77,11 @@ struct gw_rt_stats {
 extern const struct gw_proto gw_ws_proto;
 
 /* The handshake request req was accepted by inst (response m, status
- * 101): the 101 goes out, the connection becomes a WebSocket bound to
- * inst, joins m's ws.join rooms and takes its ws.meta. */
+ * 101): the 101 goes out with headers h (the handshake's own first), the
+ * connection becomes a WebSocket bound to inst, joins m's ws.join rooms
+ * and takes its ws.meta. */
 void gw_ws_accept(struct gw_req *req, struct sup_instance *inst, const struct ipc_msg *m,
-                  const char *accept);
+                  const struct ipc_header *h, size_t nh);
 
 /* A message from a service about a connection (ws_send, ws_close, join,
  * leave, meta, ack). An unknown or closed conn is ignored (logged at

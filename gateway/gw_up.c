@@ -678,8 +678,8 @@ static const struct gw_gen up_gen = {.abandon = on_abandon,
 /* 1 when req asks for a WebSocket (tunnelled as it is: the program checks it). */
 static int wants_websocket(struct gw_req *req) {
   uint32_t ul = 0, cl = 0;
-  const char *up = gw_req_header(req, "upgrade", &ul),
-             *conn = gw_req_header(req, "connection", &cl);
+  const char *up = gw_req_header_listing(req, "upgrade", "websocket", 0, &ul),
+             *conn = gw_req_header_listing(req, "connection", "upgrade", 0, &cl);
   struct rt_hs_in in = {.method = req->method,
                         .http_minor = req->http_minor,
                         .upgrade = {up, up ? ul : 0},

@@ -486,21 +486,13 @@ static struct gw_ws *ws_new(struct gw_req *req, struct sup_instance *inst) {
 }
 
 void gw_ws_accept(struct gw_req *req, struct sup_instance *inst, const struct ipc_msg *m,
-                  const char *accept) {
+                  const struct ipc_header *h, size_t nh) {
   struct gw_conn *c = req->conn;
-  const cJSON *proto = cJSON_GetObjectItemCaseSensitive(m->ws, "protocol");
-  struct ipc_header h[4] = {{"upgrade", 7, "websocket", 9},
-                            {"connection", 10, "Upgrade", 7},
-                            {"sec-websocket-accept", 20, accept, RT_HS_ACCEPT_LEN}};
-  size_t nh = 3;
   struct gw_ws *ws = ws_new(req, inst);
   if (ws == NULL) {
     gw_reply_error(req, 500, "out of memory", NULL);
     return;
   }
-  if (cJSON_IsString(proto))
-    h[nh++] = (struct ipc_header){"sec-websocket-protocol", 22, proto->valuestring,
-                                  strlen(proto->valuestring)};
   set_meta(ws, m->meta);
   c->pdata = ws;
   gw_req_switch(req, h, nh, &gw_ws_proto); /* the 101; c is a WebSocket from here */

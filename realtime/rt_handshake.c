@@ -28,18 +28,26 @@ void rt_hs_tokens(struct rt_hs_value v, void (*fn)(void *ctx, const char *p, siz
 
 struct find {
   const char *want;
+  size_t n;
+  int exact; /* case matters */
   int found;
 };
 
 static void find_token(void *ctx, const char *p, size_t n) {
   struct find *f = ctx;
-  if (strlen(f->want) == n && strncasecmp(p, f->want, n) == 0)
+  if (f->n == n && (f->exact ? memcmp(p, f->want, n) : strncasecmp(p, f->want, n)) == 0)
     f->found = 1;
 }
 
 /* 1 when v lists token (case-insensitive). */
 static int has_token(struct rt_hs_value v, const char *token) {
-  struct find f = {token, 0};
+  struct find f = {token, strlen(token), 0, 0};
+  rt_hs_tokens(v, find_token, &f);
+  return f.found;
+}
+
+int rt_hs_lists(struct rt_hs_value v, const char *token, size_t n, int exact) {
+  struct find f = {token, n, exact, 0};
   rt_hs_tokens(v, find_token, &f);
   return f.found;
 }
@@ -67,6 +75,10 @@ int rt_hs_check(const struct rt_hs_in *in, char *accept, const char **why) {
   }
   if (in->connection.p == NULL || !has_token(in->connection, "upgrade")) {
     *why = "a WebSocket handshake needs connection: upgrade";
+    return 400;
+  }
+  if (in->doubled) {
+    *why = "sec-websocket-key and sec-websocket-version must each appear once";
     return 400;
   }
   if (in->version.p == NULL || in->version.n != 2 || memcmp(in->version.p, "13", 2) != 0) {

@@ -23,6 +23,7 @@ struct rt_hs_in {
   struct rt_hs_value connection; /* must list the token "upgrade" */
   struct rt_hs_value key;        /* sec-websocket-key: base64 of 16 bytes */
   struct rt_hs_value version;    /* sec-websocket-version: "13" */
+  int doubled;                   /* key or version appeared more than once (400) */
 };
 
 #define RT_HS_ACCEPT_LEN 28 /* base64 of a SHA-1 digest */
@@ -44,5 +45,11 @@ int rt_hs_accept(const char *key, size_t n, char *accept);
 /* Calls fn for each comma-separated token of v (spaces and tabs trimmed;
  * empty ones skipped), in order, every one of them (fn returns nothing). */
 void rt_hs_tokens(struct rt_hs_value v, void (*fn)(void *ctx, const char *p, size_t n), void *ctx);
+
+/* 1 when v lists token (n bytes): exactly, case and all, when exact (a
+ * subprotocol the client offered in sec-websocket-protocol: RFC 6455
+ * §4.2.2 wants the server's choice to be one of them), else ignoring
+ * case (the tokens of connection and upgrade). */
+int rt_hs_lists(struct rt_hs_value v, const char *token, size_t n, int exact);
 
 #endif

@@ -2,6 +2,8 @@
 // connection state, as the protocol intends. Driven by the tests in
 // tests/rt/ through what clients send:
 //   handshake  GET /ws?join=a,b&name=N&protocol=P  → 101 (join, meta {name})
+//              ...&cookies → the 101 has headers: set-cookie a=1 and b=2,
+//              x-chat, and ones muster must not pass (sec-websocket-*, upgrade)
 //              GET /refuse                         → 403
 //   message    "echo:X"       → ws_send X back          "json:X"  → ws_send {"echo":X}
 //              "bin"          → a binary ws_send         "join:R" / "leave:R"
@@ -45,7 +47,11 @@ function onRequest(m) {
       return send({ type: 'response', id: m.id, status: 403, json: { error: 'refused' } });
     const ws = { join: q.join ? q.join.split(',') : [], meta: { name: q.name || 'anon' } };
     if (q.protocol) ws.protocol = q.protocol;
-    return send({ type: 'response', id: m.id, status: 101, ws });
+    const headers = q.cookies === undefined ? undefined
+      : { 'set-cookie': ['a=1', 'b=2'], 'x-chat': 'yes',
+          'sec-websocket-accept': 'forged', 'sec-websocket-extensions': 'permessage-deflate',
+          upgrade: 'h2c' };
+    return send({ type: 'response', id: m.id, status: 101, headers, ws });
   }
   if (sub === '/sse')
     return send({ type: 'response', id: m.id, status: 200, body: ': hello\n\n',

@@ -56,12 +56,15 @@ async def closed_code(ws, timeout=TIMEOUT):
         return (e.rcvd.code, e.rcvd.reason) if e.rcvd else (None, None)
 
 
-def handshake(m, path, headers=None, key="dGhlIHNhbXBsZSBub25jZQ==", version="13"):
-    """A raw handshake; returns (socket, status, header dict, rest bytes)."""
+def handshake(m, path, headers=None, key="dGhlIHNhbXBsZSBub25jZQ==", version="13", more=()):
+    """A raw handshake; returns (socket, status, header dict, rest bytes).
+    more: further "Name: value" lines, sent after headers (a name twice).
+    A header the answer has twice is in the dict as a list."""
     hs = {"Host": "t", "Upgrade": "websocket", "Connection": "Upgrade",
           "Sec-WebSocket-Key": key, "Sec-WebSocket-Version": version}
     hs.update(headers or {})
-    lines = ["GET %s HTTP/1.1" % path] + ["%s: %s" % kv for kv in hs.items() if kv[1] is not None]
+    lines = (["GET %s HTTP/1.1" % path] + ["%s: %s" % kv for kv in hs.items() if kv[1] is not None]
+             + list(more))
     s = socket.create_connection(gateway_addr(m), timeout=TIMEOUT)
     s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
     buf = b""
@@ -75,7 +78,11 @@ def handshake(m, path, headers=None, key="dGhlIHNhbXBsZSBub25jZQ==", version="13
     hdrs = {}
     for line in hl:
         k, _, v = line.partition(":")
-        hdrs[k.strip().lower()] = v.strip()
+        k, v = k.strip().lower(), v.strip()
+        if k in hdrs:
+            hdrs[k] = (hdrs[k] if isinstance(hdrs[k], list) else [hdrs[k]]) + [v]
+        else:
+            hdrs[k] = v
     return s, int(status_line.split()[1]), hdrs, rest
 
 

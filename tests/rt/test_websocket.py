@@ -55,11 +55,14 @@ class HandshakeTest(unittest.TestCase):
     def test_malformed_handshakes_answered_by_muster(self):
         with Muster([ws_svc()]).start() as m:
             wait_ready(m)
-            for headers, want in (({"Sec-WebSocket-Key": "short"}, 400),
-                                  ({"Sec-WebSocket-Key": None}, 400),
-                                  ({"Connection": "keep-alive"}, 400),
-                                  ({"Sec-WebSocket-Version": "8"}, 426)):
-                s, status, hdrs, rest = handshake(m, "/chat/ws", headers)
+            key2 = ("Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==",)
+            for headers, more, want in (({"Sec-WebSocket-Key": "short"}, (), 400),
+                                        ({"Sec-WebSocket-Key": None}, (), 400),
+                                        ({"Connection": "keep-alive"}, (), 400),
+                                        ({"Sec-WebSocket-Version": "8"}, (), 426),
+                                        ({}, key2, 400),  # two keys: which one to answer?
+                                        ({}, ("Sec-WebSocket-Version: 13",), 400)):
+                s, status, hdrs, rest = handshake(m, "/chat/ws", headers, more=more)
                 s.close()
                 self.assertEqual(status, want, headers)
                 if want == 426:
@@ -67,6 +70,63 @@ class HandshakeTest(unittest.TestCase):
             # the service never heard of them
             status, _, body = http_get(m, "/chat/seen")
             self.assertEqual(json.loads(body)["messages"], [])
+
+
+    def test_connection_and_upgrade_over_several_headers(self):
+        # RFC 9110 §5.3: a list header may come as several lines.
+        with Muster([ws_svc()]).start() as m:
+            wait_ready(m)
+            s, status, hdrs, rest = handshake(m, "/chat/ws", {"Connection": "keep-alive"},
+                                              more=("Connection: Upgrade",))
+            s.close()
+            self.assertEqual(status, 101)
+            self.assertEqual(hdrs.get("sec-websocket-accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+
+    def test_service_headers_go_with_the_101(self):
+        # SPEC §8: the 101 takes the service's headers (a session cookie);
+        # the handshake's own are muster's.
+        with Muster([ws_svc()]).start() as m:
+            wait_ready(m)
+            s, status, hdrs, rest = handshake(m, "/chat/ws?cookies")
+            s.close()
+            self.assertEqual(status, 101)
+            self.assertEqual(hdrs.get("set-cookie"), ["a=1", "b=2"])
+            self.assertEqual(hdrs.get("x-chat"), "yes")
+            self.assertEqual(hdrs.get("sec-websocket-accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+            self.assertEqual(hdrs.get("upgrade"), "websocket")
+            self.assertNotIn("sec-websocket-extensions", hdrs)
+
+    def test_subprotocol_is_one_the_client_offered(self):
+        # RFC 6455 §4.2.2: a browser fails the connection on a subprotocol
+        # it did not offer, so muster never sends one.
+        with Muster([ws_svc()]).start() as m:
+            wait_ready(m)
+            offered = {"Sec-WebSocket-Protocol": "chat.v1, chat.v2"}
+            s, status, hdrs, rest = handshake(m, "/chat/ws?protocol=chat.v3", offered)
+            s.close()
+            self.assertEqual(status, 502)
+            m.seen_or_expect(r"chose a WebSocket subprotocol the client did not offer")
+            # none offered: the service's choice is left out
+            s, status, hdrs, rest = handshake(m, "/chat/ws?protocol=chat.v3")
+            s.close()
+            self.assertEqual(status, 101)
+            self.assertNotIn("sec-websocket-protocol", hdrs)
+            # a choice that would split the answer is not one the client offered
+            s, status, hdrs, rest = handshake(m, "/chat/ws?protocol=chat.v1%0D%0Ax-injected:%201",
+                                              offered)
+            s.close()
+            self.assertEqual(status, 502)
+            self.assertNotIn("x-injected", hdrs)
+            # offered over two headers, the second one chosen
+            s, status, hdrs, rest = handshake(m, "/chat/ws?protocol=chat.v2",
+                                              {"Sec-WebSocket-Protocol": "chat.v1"},
+                                              more=("Sec-WebSocket-Protocol: chat.v2",))
+            s.close()
+            self.assertEqual((status, hdrs.get("sec-websocket-protocol")), (101, "chat.v2"))
+            # case matters: Chat.V1 is not chat.v1
+            s, status, hdrs, rest = handshake(m, "/chat/ws?protocol=Chat.V1", offered)
+            s.close()
+            self.assertEqual(status, 502)
 
 
 class RoomsTest(unittest.TestCase):

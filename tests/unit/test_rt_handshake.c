@@ -1,6 +1,7 @@
 /* Unit tests for rt_handshake: the accept value of RFC 6455 §1.3, every
  * refusal of rt_hs_check (method, HTTP version, connection token, version
- * 426, the key), and the token lists of upgrade and connection. */
+ * 426, the key, a key or version twice), and the token lists of upgrade,
+ * connection and sec-websocket-protocol. */
 #include <stdlib.h>
 #include <uv.h>
 
@@ -181,7 +182,30 @@ TEST(refusals_in_order) {
   CHECK_INT(check(&in), 400); /* key */
 }
 
+TEST(doubled_key_or_version_refused) {
+  /* Two sec-websocket-key headers: which one to answer is a guess. */
+  struct rt_hs_in in = valid();
+  in.doubled = 1;
+  CHECK_INT(check(&in), 400);
+  in.version = val("8"); /* before the version's 426 */
+  CHECK_INT(check(&in), 400);
+}
+
 /* ---- Token lists ---- */
+
+TEST(lists_exact_for_subprotocols) {
+  struct rt_hs_value v = val("chat.v1, chat.v2 ,\tsoap");
+  CHECK_INT(rt_hs_lists(v, "chat.v1", 7, 1), 1);
+  CHECK_INT(rt_hs_lists(v, "chat.v2", 7, 1), 1);
+  CHECK_INT(rt_hs_lists(v, "soap", 4, 1), 1);
+  CHECK_INT(rt_hs_lists(v, "Chat.V1", 7, 1), 0); /* case matters */
+  CHECK_INT(rt_hs_lists(v, "Chat.V1", 7, 0), 1); /* unless not exact */
+  CHECK_INT(rt_hs_lists(v, "chat", 4, 1), 0);
+  CHECK_INT(rt_hs_lists(v, "chat.v1, chat.v2", 16, 1), 0);
+  CHECK_INT(rt_hs_lists(v, "", 0, 1), 0);
+  CHECK_INT(rt_hs_lists(val(NULL), "a", 1, 1), 0);
+  CHECK_INT(rt_hs_lists(val("a\r\nx: 1"), "a", 1, 1), 0);
+}
 
 TEST(wanted_when_upgrade_lists_websocket) {
   static const char *yes[] = {"websocket", "WebSocket", "h2c, websocket", " websocket ,x",
@@ -241,6 +265,8 @@ int main(void) {
   RUN(keys_with_every_allowed_last_character);
   RUN(connection_must_list_upgrade);
   RUN(refusals_in_order);
+  RUN(doubled_key_or_version_refused);
+  RUN(lists_exact_for_subprotocols);
   RUN(wanted_when_upgrade_lists_websocket);
   RUN(tokens_trimmed_empty_skipped_in_order);
   return test_summary();
