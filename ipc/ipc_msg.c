@@ -839,8 +839,30 @@ out_free:
   return rc;
 }
 
+/* The line again with its lone surrogates as U+FFFD (util_json_lone_surrogates),
+ * the copy then m's. UV_EINVAL (err kept) when there are none. */
+static int parse_mended(struct ipc_msg *m, const char **line, size_t len, char *err,
+                        size_t errlen) {
+  if (util_json_lone_surrogates(*line, len, NULL) == 0)
+    return UV_EINVAL;
+  char *mended = malloc(len);
+  if (mended == NULL)
+    return UV_EINVAL;
+  util_json_lone_surrogates(*line, len, mended);
+  int rc = parse_line(m, mended, len, err, errlen);
+  if (rc != 0) {
+    free(mended);
+    return rc;
+  }
+  m->line_buf = mended;
+  *line = mended;
+  return 0;
+}
+
 int ipc_msg_parse(struct ipc_msg *m, const char *line, size_t len, char *err, size_t errlen) {
   int rc = parse_line(m, line, len, err, errlen);
+  if (rc != 0)
+    rc = parse_mended(m, &line, len, err, errlen);
   if (rc == 0) {
     m->line = line;
     m->line_len = len;
@@ -850,6 +872,12 @@ int ipc_msg_parse(struct ipc_msg *m, const char *line, size_t len, char *err, si
 
 int ipc_msg_response_id(const char *line, size_t len, int64_t *id) {
   cJSON *o = cJSON_ParseWithLength(line, len);
+  char *mended = o == NULL && util_json_lone_surrogates(line, len, NULL) ? malloc(len) : NULL;
+  if (mended) { /* as ipc_msg_parse reads it */
+    util_json_lone_surrogates(line, len, mended);
+    o = cJSON_ParseWithLength(mended, len);
+    free(mended);
+  }
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type");
   const cJSON *i = cJSON_GetObjectItemCaseSensitive(o, "id");
   int ok = cJSON_IsObject(o) && cJSON_IsString(t) && strcmp(t->valuestring, "response") == 0 &&
@@ -862,6 +890,7 @@ void ipc_msg_free(struct ipc_msg *m) {
   cJSON_Delete(m->root);
   free(m->body_buf);
   free(m->arena);
+  free(m->line_buf);
   memset(m, 0, sizeof(*m));
 }
 

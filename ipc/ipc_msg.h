@@ -102,6 +102,7 @@ struct ipc_msg {
   const cJSON *hold;  /* response: the "hold" object (rooms) */
   const char *line;   /* the line parsed (borrowed: valid while it is), to pass on */
   size_t line_len;
+  char *line_buf; /* owned: the line mended (lone surrogates), then `line` */
 };
 
 /* Parses one line (no "\n") into m. The messages services send most
@@ -113,7 +114,10 @@ struct ipc_msg {
  * copied into one owned arena, so it outlives `line`. Anything unusual
  * takes the full cJSON path, which gives the precise error. The bare JSON
  * string "ready" (what a PM2 program's process.send('ready') writes) is a
- * `ready` message. Returns 0, or UV_EINVAL with a
+ * `ready` message. A lone surrogate escape (JSON.stringify of a string
+ * cut inside a pair, which cJSON refuses) is read as U+FFFD: the line is
+ * then mended into a copy m owns, and m->line is that copy. Returns 0,
+ * or UV_EINVAL with a
  * one-line reason in err ("invalid JSON near offset 12", "request: missing
  * field \"id\"", "response: field \"status\" must be an integer", "unknown
  * type \"foo\"") and m left empty. m must be freed with ipc_msg_free()

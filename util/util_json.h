@@ -1,5 +1,5 @@
 /* util_json — reading integers out of cJSON values exactly, and the
- * one escape cJSON cannot keep.
+ * escapes cJSON cannot keep or refuses.
  *
  * cJSON keeps every number as a double, so "an integer field" means a
  * number with no fractional part within +-2^53 (beyond that, doubles skip
@@ -25,5 +25,14 @@ int util_json_int(const cJSON *v, int64_t *out);
  * is none. cJSON keeps strings as C strings and ends one there ("a\u0000b"
  * reads as "a"): the config and control requests refuse such text. */
 size_t util_json_nul_escape(const char *t, size_t n);
+
+/* The count of "\uD800".."\uDFFF" escapes in the JSON text t[0..n) that
+ * are not a high surrogate followed at once by a low one. JavaScript's
+ * JSON.stringify writes such a lone half of a pair (a string cut in the
+ * middle of an emoji) and JSON.parse takes it; cJSON refuses the whole
+ * text. With out (n bytes) not NULL, t is copied there with each one
+ * replaced by "\ufffd", the same length: U+FFFD, which is what Node
+ * and browsers send for it when they encode such a string as UTF-8. */
+size_t util_json_lone_surrogates(const char *t, size_t n, char *out);
 
 #endif

@@ -18,6 +18,9 @@
  *   the value at the NUL): both give the whole body. In a `json` body the
  *   fast path relays the text as written (escape intact); it is compared
  *   as the tree cJSON makes of it, which is the full path's.
+ * - A lone surrogate escape ("\ud800" with no low half after it): cJSON
+ *   refuses the line, so ipc_msg_parse parses a mended copy with U+FFFD
+ *   in its place; both paths see the same copy, so they still agree.
  * - A line starting with a UTF-8 BOM: cJSON skips a BOM only at offset 0,
  *   so the blank-prefixed copy is refused while the line itself parses.
  *   An artefact of the prefix, not of muster: such lines are parsed but

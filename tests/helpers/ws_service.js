@@ -6,6 +6,7 @@
 //              x-chat, and ones muster must not pass (sec-websocket-*, upgrade)
 //              GET /refuse                         → 403
 //   message    "echo:X"       → ws_send X back          "json:X"  → ws_send {"echo":X}
+//              "cut:X"        → ws_send X less its last UTF-16 unit (half an emoji's pair)
 //              "bin"          → a binary ws_send         "join:R" / "leave:R"
 //              "pub:R:X"      → publish X to room R      "pubx:R:X" → the same, except self
 //              "close:C[:R]"  → ws_close with code C, reason R (bye)   "meta:X" → meta {name: X}
@@ -87,6 +88,7 @@ function onWsMessage(m) {
   if (seen.length > 10000) seen.shift();
   const c = m.conn;
   if (text.startsWith('echo:')) send({ type: 'ws_send', conn: c, text: text.slice(5) });
+  else if (text.startsWith('cut:')) send({ type: 'ws_send', conn: c, text: text.slice(4, -1) });
   else if (text.startsWith('json:')) send({ type: 'ws_send', conn: c, json: { echo: text.slice(5) } });
   else if (text === 'bin') send({ type: 'ws_send', conn: c, data_base64: Buffer.from([0, 1, 2, 255]).toString('base64') });
   else if (text.startsWith('join:')) send({ type: 'join', conn: c, room: text.slice(5) });

@@ -32,6 +32,22 @@ class HandshakeTest(unittest.TestCase):
                     self.assertEqual(await recv(ws), b"\x00\x01\x02\xff")
             run(go())
 
+    def test_text_cut_inside_a_surrogate_pair_arrives(self):
+        # A Node service that cuts a string in the middle of an emoji sends
+        # a lone surrogate escape (JSON.stringify); Node and browsers encode
+        # it as U+FFFD. It must reach the client so, not be dropped.
+        with Muster([ws_svc()]).start() as m:
+            wait_ready(m)
+
+            async def go():
+                async with websockets.connect(url(m, "/chat/ws")) as ws:
+                    await ws.send("cut:hi \U0001F600")
+                    self.assertEqual(await recv(ws), "hi \ufffd")
+                    await ws.send("echo:still here")
+                    self.assertEqual(await recv(ws), "still here")
+            run(go())
+            self.assertNotRegex(m.log_text(), r"dropped invalid message")
+
     def test_refusal_is_an_http_answer(self):
         with Muster([ws_svc()]).start() as m:
             wait_ready(m)

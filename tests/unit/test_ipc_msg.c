@@ -117,6 +117,50 @@ TEST(invalid_json) {
   EXPECT_ERROR("\"ready\" x", "invalid JSON near offset 8: trailing data");
 }
 
+/* JSON.stringify of a string cut inside a surrogate pair writes the lone
+ * half as an escape; Node reads it back, cJSON refuses the line. muster
+ * reads it as U+FFFD (what Node and browsers send for it as UTF-8) rather
+ * than dropping the message. */
+TEST(lone_surrogates_read_as_fffd) {
+  struct ipc_msg m;
+  const char *line = "{\"type\":\"ws_send\",\"conn\":\"c1\",\"text\":\"half \\ud83d\"}";
+  CHECK_INT(parse(&m, line), 0);
+  CHECK_INT(m.type, IPC_T_WS_SEND);
+  CHECK(m.body_len == 8 && memcmp(m.body, "half \xEF\xBF\xBD", 8) == 0);
+  CHECK(m.line != line && m.line_len == strlen(line)); /* the mended copy, m's */
+  CHECK(memmem(m.line, m.line_len, "\\ufffd", 6) != NULL);
+  ipc_msg_free(&m);
+  /* a low half alone, on the fast path (a chunk) */
+  CHECK_INT(parse(&m, "{\"type\":\"chunk\",\"id\":4,\"data\":\"a\\uDfccb\"}"), 0);
+  CHECK(m.body_len == 5 && memcmp(m.body,
+                                  "a\xEF\xBF\xBD"
+                                  "b",
+                                  5) == 0);
+  ipc_msg_free(&m);
+  /* a high half before a whole pair: only the first is mended */
+  CHECK_INT(parse(&m, "{\"type\":\"chunk\",\"id\":4,\"data\":\"\\ud83d\\ud83d\\ude00\"}"), 0);
+  CHECK(m.body_len == 7 && memcmp(m.body, "\xEF\xBF\xBD\xF0\x9F\x98\x80", 7) == 0);
+  ipc_msg_free(&m);
+  /* publish data, and a reason */
+  CHECK_INT(parse(&m, "{\"type\":\"publish\",\"topic\":\"r\",\"data\":\"x\\udbff\"}"), 0);
+  CHECK(cJSON_IsString(m.data) && strcmp(m.data->valuestring, "x\xEF\xBF\xBD") == 0);
+  ipc_msg_free(&m);
+  CHECK_INT(
+      parse(&m, "{\"type\":\"ws_close\",\"conn\":\"c\",\"code\":4000,\"reason\":\"\\ud800\"}"), 0);
+  CHECK(m.reason_len == 3 && memcmp(m.reason, "\xEF\xBF\xBD", 3) == 0);
+  ipc_msg_free(&m);
+  /* a response refused for another field is still known by its id */
+  int64_t id = 0;
+  const char *bad = "{\"type\":\"response\",\"id\":6,\"status\":\"x\",\"b\\udc00\":1}";
+  CHECK_INT(parse(&m, bad), UV_EINVAL);
+  CHECK_INT(ipc_msg_response_id(bad, strlen(bad), &id), 1);
+  CHECK_INT(id, 6);
+  /* a line bad for another reason keeps its error */
+  EXPECT_ERROR("{\"type\":\"chunk\",\"id\":4,\"data\":\"\\ud800\",}",
+               "invalid JSON near offset 39"); /* the } after a comma */
+  EXPECT_ERROR("{\"type\":\"bogus\",\"x\":\"\\ud800\"}", "unknown type \"bogus\"");
+}
+
 /* A PM2 program's process.send('ready') writes the bare JSON string
  * (SPEC §3): it is a `ready` message. */
 TEST(bare_ready_string) {
@@ -542,6 +586,7 @@ int main(void) {
   RUN(parse_response_fields);
   RUN(invalid_json);
   RUN(bare_ready_string);
+  RUN(lone_surrogates_read_as_fffd);
   RUN(type_errors);
   RUN(field_errors);
   RUN(encode_request_roundtrip);

@@ -243,6 +243,48 @@ TEST(json_nul_escape) {
   CHECK_INT(util_json_nul_escape("\"\\u0000\"", 6), 6);      /* only n bytes are looked at */
 }
 
+/* ---- util_json_lone_surrogates ---- */
+
+/* The count for t, and t mended into out (as a string). */
+static size_t mend(const char *t, char *out) {
+  size_t n = strlen(t), k = util_json_lone_surrogates(t, n, out);
+  out[n] = '\0';
+  CHECK_INT(util_json_lone_surrogates(t, n, NULL), k);
+  return k;
+}
+
+TEST(json_lone_surrogates) {
+  static const struct {
+    const char *in, *out;
+    size_t lone;
+  } cases[] = {
+      {"", "", 0},
+      {"\"abc\"", "\"abc\"", 0},
+      {"\"\\ud83d\\ude00\"", "\"\\ud83d\\ude00\"", 0},               /* a pair */
+      {"\"\\uD83D\\uDE00\"", "\"\\uD83D\\uDE00\"", 0},               /* upper case */
+      {"\"\\ud83d\"", "\"\\ufffd\"", 1},                             /* high alone */
+      {"\"\\ude00x\"", "\"\\ufffdx\"", 1},                           /* low alone */
+      {"\"\\ude00\\ud83d\"", "\"\\ufffd\\ufffd\"", 2},               /* wrong order */
+      {"\"\\ud83d\\ud83d\\ude00\"", "\"\\ufffd\\ud83d\\ude00\"", 1}, /* high, pair */
+      {"\"\\ud83d\\u0041\"", "\"\\ufffd\\u0041\"", 1},               /* high, not low */
+      {"\"\\\\ud83d\"", "\"\\\\ud83d\"", 0},     /* an escaped backslash, then text */
+      {"\"\\\\\\ud83d\"", "\"\\\\\\ufffd\"", 1}, /* a backslash, then the escape */
+      {"\"\\ud83\"", "\"\\ud83\"", 0},           /* not 4 hex digits: cJSON's to refuse */
+      {"\"\\udx00\"", "\"\\udx00\"", 0},
+      {"\\ud83d", "\\ufffd", 1}, /* the last 6 bytes */
+      {"\\ud83", "\\ud83", 0},
+  };
+  char out[64];
+  for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+    size_t k = mend(cases[i].in, out);
+    if (k != cases[i].lone || strcmp(out, cases[i].out) != 0) {
+      printf("  %s: %zu \"%s\", expected %zu \"%s\"\n", cases[i].in, k, out, cases[i].lone,
+             cases[i].out);
+      test_cur_failed = 1;
+    }
+  }
+}
+
 /* ---- util_is_tchar / util_is_token ---- */
 
 /* RFC 9110 §5.6.2, written out independently of the table. */
@@ -323,6 +365,7 @@ int main(void) {
   RUN(json_int_nan_like);
   RUN(json_int_non_numbers);
   RUN(json_nul_escape);
+  RUN(json_lone_surrogates);
   RUN(tchar_every_byte);
   RUN(token_every_byte);
   RUN(token_strings);
