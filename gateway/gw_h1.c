@@ -251,7 +251,8 @@ static int on_headers_complete(llhttp_t *p) {
   memcpy(req->method, mn, mlen);
   req->method[mlen] = '\0';
   if (refuse(c, gw_strict_target(req->method, req->hbuf.data, req->url_len)) ||
-      refuse(c, gw_strict_path(req->hbuf.data, req->url_len)))
+      refuse(c, gw_strict_path(req->hbuf.data, req->url_len)) ||
+      refuse(c, gw_req_resolve_dots(req)))
     return CB_ERROR;
   if (check_expect(c))
     return CB_ERROR;

@@ -515,7 +515,8 @@ static int finish_head(struct h2_stream *st, int has_body) {
     st->err_msg = "CONNECT is not supported";
     return 400;
   }
-  if ((st->err_msg = gw_strict_path(req->hbuf.data, req->url_len)) != NULL)
+  if ((st->err_msg = gw_strict_path(req->hbuf.data, req->url_len)) != NULL ||
+      (st->err_msg = gw_req_resolve_dots(req)) != NULL)
     return 400;
   const char *host = gw_req_header_at(req, req->hdr_host, &len); /* nghttp2 takes "u@a" */
   if (host && (st->err_msg = gw_strict_authority(host, len)) != NULL)

@@ -9,6 +9,7 @@
 #include "gw.h"
 #include "gw_fwd.h"
 #include "gw_realip.h"
+#include "gw_strict.h"
 #include "rt_handshake.h"
 
 #define KEEP_CAP (64 * 1024) /* buffer capacity kept between requests */
@@ -182,6 +183,23 @@ void gw_req_split_target(struct gw_req *req) {
   req->path_len = (uint32_t)((q ? (size_t)(q - u) : n) - skip);
   req->query_off = q ? (uint32_t)(q - u + 1) : (uint32_t)n;
   req->query_len = q ? (uint32_t)(n - (size_t)(q - u) - 1) : 0;
+}
+
+const char *gw_req_resolve_dots(struct gw_req *req) {
+  if (req->hbuf.data == NULL)
+    return NULL;
+  char *p = req->hbuf.data + req->path_off;
+  long n = gw_strict_dots(p, req->path_len);
+  if (n < 0)
+    return "the request path climbs above /";
+  size_t cut = req->path_len - (size_t)n;
+  if (cut > 0) { /* the query moves up; the bytes left behind are not read */
+    memmove(p + n, p + req->path_len, req->url_len - req->path_off - req->path_len);
+    req->path_len = (uint32_t)n;
+    req->query_off -= (uint32_t)cut;
+    req->url_len -= (uint32_t)cut;
+  }
+  return NULL;
 }
 
 void gw_req_target(const struct gw_req *req, const char **path, size_t *plen, const char **query,

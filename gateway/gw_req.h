@@ -318,6 +318,11 @@ void gw_req_offer(struct gw_req *req);
 /* Splits the URL into path and query (once the head is complete). */
 void gw_req_split_target(struct gw_req *req);
 
+/* Resolves the dot segments of the split target's path in place
+ * (gw_strict_dots; the query moves up, url_len shrinks). NULL, or the
+ * reason for a 400 when the path climbs above "/". */
+const char *gw_req_resolve_dots(struct gw_req *req);
+
 /* The request path (without query) and query (without "?"); query may
  * be NULL when not wanted. */
 void gw_req_target(const struct gw_req *req, const char **path, size_t *plen, const char **query,

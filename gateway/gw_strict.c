@@ -137,6 +137,54 @@ static int host_value_ok(const char *v, size_t n) {
   return i == n || (v[i] == ':' && all_digits(v + i + 1, n - i - 1));
 }
 
+/* 1 for a "." segment s[0..n), 2 for "..", else 0; "%2e" counts as a dot. */
+static int dot_segment(const char *s, size_t n) {
+  int dots = 0;
+  for (size_t i = 0; i < n && dots <= 2; dots++) {
+    if (s[i] == '.')
+      i++;
+    else if (i + 2 < n && s[i] == '%' && s[i + 1] == '2' && (s[i + 2] | 0x20) == 'e')
+      i += 3;
+    else
+      return 0;
+  }
+  return dots <= 2 ? dots : 0;
+}
+
+/* 1 when some segment of p[0..n) starts with '.' or '%': it may be a dot one. */
+static int may_have_dots(const char *p, size_t n) {
+  for (const char *s = p, *end = p + n; (s = memchr(s, '/', (size_t)(end - s))) != NULL;)
+    if (++s < end && (*s == '.' || *s == '%'))
+      return 1;
+  return 0;
+}
+
+long gw_strict_dots(char *p, size_t n) {
+  if (n == 0 || p[0] != '/' || !may_have_dots(p, n))
+    return (long)n; /* the common case, untouched */
+  size_t w = 0;     /* p[0 .. w): the output, "/segment" after "/segment" */
+  for (size_t r = 0; r < n;) {
+    size_t e = r + 1;
+    while (e < n && p[e] != '/')
+      e++;
+    int dots = dot_segment(p + r + 1, e - r - 1);
+    if (dots == 2) {
+      if (w == 0)
+        return -1; /* above "/" */
+      while (p[--w] != '/')
+        ; /* the segment before goes too */
+    }
+    if (dots == 0) {
+      memmove(p + w, p + r, e - r);
+      w += e - r;
+    } else if (e == n) {
+      p[w++] = '/'; /* "/a/." and "/a/b/.." are "/a/": a directory */
+    }
+    r = e;
+  }
+  return (long)w;
+}
+
 const char *gw_strict_authority(const char *v, size_t n) {
   return host_value_ok(v, n) ? NULL : "invalid host header";
 }

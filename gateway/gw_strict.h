@@ -67,6 +67,16 @@ const char *gw_strict_target(const char *method, const char *url, size_t n);
  * nginx refuses them. The query's bytes are the program's business. */
 const char *gw_strict_path(const char *url, size_t n);
 
+/* Resolves the dot segments of the path p[0..n) (no query) in place, as
+ * RFC 3986 §5.2.4 has them removed: a "." segment goes, a ".." one takes
+ * the segment before it along; "%2e" (either case) spells a dot there, as
+ * nginx and Envoy read it. The route is chosen by the resolved path and
+ * the service gets that one, so the two never disagree ("/a/../b/x" is
+ * b's "/b/x", not a's). Other bytes, "//" and escapes stay as sent; a
+ * path not starting with '/' (OPTIONS "*") is left alone. Returns the
+ * new length, or -1 when a ".." climbs above "/" (nginx's 400). */
+long gw_strict_dots(char *p, size_t n);
+
 /* An authority as a host header or an HTTP/2 :authority must be:
  * uri-host [":" port], the host not empty (no userinfo, RFC 9113 §8.3.1).
  * Returns NULL or "invalid host header". */

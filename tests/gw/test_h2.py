@@ -406,6 +406,12 @@ class H2Test(GatewayCase):
             st = c.get(path)
             self.assertEqual((st.status, json.loads(st.data)["error"]), (400, why))
         self.assertEqual(c.get("/dummy/echo?q=100%").status, 200)
+        # dot segments resolved as over HTTP/1.1; above "/" refused
+        st = c.get("/dummy/x/%2e%2e/echo?a=/..")
+        self.assertEqual((st.status, json.loads(st.data)["path"]), (200, "/dummy/echo"))
+        st = c.get("/dummy/../../echo")
+        self.assertEqual((st.status, json.loads(st.data)["error"]),
+                         (400, "the request path climbs above /"))
         # :authority with userinfo (RFC 9113 §8.3.1; nghttp2 takes it): as a host header
         sid = c.conn.get_next_available_stream_id()
         c.conn.send_headers(sid, [(":method", "GET"), (":path", "/dummy/echo"),
@@ -415,7 +421,7 @@ class H2Test(GatewayCase):
         c.wait(lambda: c.done(sid), "GET with :authority u@t")
         st = c.streams[sid]
         self.assertEqual((st.status, json.loads(st.data)["error"]), (400, "invalid host header"))
-        self.assertEqual(service_requests(m, "dummy"), 1)
+        self.assertEqual(service_requests(m, "dummy"), 2)
 
     def test_invalid_hpack(self):
         m = self.muster()

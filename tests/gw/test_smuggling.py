@@ -190,6 +190,28 @@ class MalformedTest(GatewayCase):
             self.assertEqual((r.status, r.body), (404, b'{"error":"no such endpoint"}'), r)
             self.assertEqual(service_requests(m, "dummy"), 2)
 
+    def test_dot_segments(self):
+        # "/other/../dummy/echo" is dummy's "/dummy/echo" (RFC 3986
+        # §5.2.4, "%2e" a dot, as nginx and Envoy read it): the route and
+        # the path the service gets never disagree; above "/" is a 400.
+        self.assert_400_close([
+            ("above the root", b"GET /../dummy/echo HTTP/1.1\r\nHost: t\r\n\r\n" + SMUGGLED),
+            ("above, escaped", b"GET /dummy/%2e%2e/%2E%2E/etc/passwd HTTP/1.1\r\nHost: t\r\n\r\n"),
+        ])
+        with Muster([dummy(), dummy("other")]).start() as m:
+            wait_ready(m, "dummy")
+            wait_ready(m, "other")
+            for target, prefix in (("/other/../dummy/echo?a=/../b", "/dummy"),
+                                   ("/dummy/%2e%2e/other/./echo?a=/../b", "/other"),
+                                   ("/dummy/x/.%2E/echo?a=/../b", "/dummy")):
+                r = self.get(m, target)
+                self.assertEqual(r.status, 200, (target, r))
+                echo = json.loads(r.body)
+                self.assertEqual((echo["prefix"], echo["path"], echo["query"]),
+                                 (prefix, prefix + "/echo", "a=/../b"), target)
+            r = self.get(m, "/dummy/...%2fecho")  # no dot segment: as sent (the service's 404)
+            self.assertEqual((r.status, r.body), (404, b'{"error":"no such endpoint"}'), r)
+
     def test_host_header(self):
         # RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request
         # without host, with two, or with an invalid one (nginx does); a

@@ -313,6 +313,131 @@ TEST(target_bad_escapes_refused) {
   REFUSED(gw_strict_path("/a%00?x", 7), "an escaped NUL (%00) in the request path");
 }
 
+/* ---- Dot segments (RFC 3986 §5.2.4) ---- */
+
+/* gw_strict_dots of in as a string ("-1" when it climbs above "/"). */
+static const char *dots(const char *in, char *out) {
+  size_t n = strlen(in);
+  memcpy(out, in, n);
+  long k = gw_strict_dots(out, n);
+  if (k < 0)
+    return "-1";
+  out[k] = '\0';
+  return out;
+}
+
+TEST(dot_segments_resolved) {
+  static const char *cases[][2] = {
+      {"/a/b/c/./../../g", "/a/g"}, /* RFC 3986 §5.2.4's own */
+      {"/a/../b/x", "/b/x"},
+      {"/a/./x", "/a/x"},
+      {"/a/.", "/a/"},
+      {"/a/b/..", "/a/"},
+      {"/a/..", "/"},
+      {"/.", "/"},
+      {"/./", "/"},
+      {"/a//..", "/a/"}, /* an empty segment is one */
+      {"/a/%2e%2e/b", "/b"},
+      {"/a/%2E/b", "/a/b"},
+      {"/a/.%2e/b", "/b"},
+      {"/a/%2e./b", "/b"},
+      {"/a/.../b", "/a/.../b"}, /* three dots: a name */
+      {"/a/..b/c", "/a/..b/c"},
+      {"/a/b../c", "/a/b../c"},
+      {"/a/.b", "/a/.b"},
+      {"/a/%2ex", "/a/%2ex"},
+      {"/a/%2f../b", "/a/%2f../b"}, /* %2f is no separator */
+      {"/a/%2", "/a/%2"},
+      {"/a/%2e%2", "/a/%2e%2"},
+      {"/a/b/c", "/a/b/c"},
+      {"//a/x", "//a/x"},
+      {"/", "/"},
+      {"*", "*"},
+      {"", ""},
+      {"/..", "-1"},
+      {"/../x", "-1"},
+      {"/a/../..", "-1"},
+      {"/a/../../b", "-1"},
+      {"/%2e%2e/x", "-1"},
+      {"/./../x", "-1"},
+  };
+  char out[64];
+  for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+    const char *got = dots(cases[i][0], out);
+    if (strcmp(got, cases[i][1]) != 0) {
+      printf("  \"%s\": \"%s\", expected \"%s\"\n", cases[i][0], got, cases[i][1]);
+      test_cur_failed = 1;
+    }
+  }
+}
+
+/* RFC 3986 §5.2.4 written as the RFC words it, on strings: the oracle,
+ * with "climbed" set where a ".." would take the output above "/". */
+static void rfc_remove_dots(const char *in, char *out, int *climbed) {
+  char buf[64];
+  size_t o = 0;
+  strcpy(buf, in);
+  char *p = buf;
+  *climbed = 0;
+  while (*p) {
+    if (!strncmp(p, "../", 3))
+      p += 3;
+    else if (!strncmp(p, "./", 2))
+      p += 2;
+    else if (!strncmp(p, "/./", 3))
+      p += 2;
+    else if (!strcmp(p, "/."))
+      p[1] = '\0';
+    else if (!strncmp(p, "/../", 4) || !strcmp(p, "/..")) {
+      if (o == 0)
+        *climbed = 1;
+      if (p[3] == '/')
+        p += 3;
+      else
+        p[1] = '\0', p[2] = '\0';
+      while (o > 0 && out[--o] != '/')
+        ;
+    } else if (!strcmp(p, ".") || !strcmp(p, ".."))
+      p[0] = '\0';
+    else {
+      size_t k = 1;
+      while (p[k] && p[k] != '/')
+        k++;
+      memcpy(out + o, p, k);
+      o += k;
+      p += k;
+    }
+  }
+  out[o] = '\0';
+}
+
+TEST(dot_segments_as_the_rfc_has_them) {
+  /* Every path up to 7 bytes over "/", ".", "a": 3^7 of them. */
+  static const char alpha[] = "/.a";
+  char in[8], want[64], got[64];
+  for (int len = 1; len <= 7; len++) {
+    int total = 1;
+    for (int k = 0; k < len; k++)
+      total *= 3;
+    for (int v = 0; v < total; v++) {
+      int x = v, climbed;
+      for (int k = 0; k < len; k++, x /= 3)
+        in[k] = alpha[x % 3];
+      in[len] = '\0';
+      if (in[0] != '/')
+        continue;
+      rfc_remove_dots(in, want, &climbed);
+      const char *r = dots(in, got);
+      const char *expect = climbed ? "-1" : want;
+      if (strcmp(r, expect) != 0) {
+        printf("  \"%s\": \"%s\", the RFC's \"%s\"\n", in, r, expect);
+        test_cur_failed = 1;
+        return;
+      }
+    }
+  }
+}
+
 /* ---- The host header (RFC 9112 §3.2) ---- */
 
 static const char *host_of(const char *value, int minor, int absolute) {
@@ -376,6 +501,8 @@ int main(void) {
   RUN(target_bytes_taken);
   RUN(target_fragment_refused);
   RUN(target_bad_escapes_refused);
+  RUN(dot_segments_resolved);
+  RUN(dot_segments_as_the_rfc_has_them);
   RUN(authority_alone);
   RUN(host_values_taken);
   RUN(host_values_refused);

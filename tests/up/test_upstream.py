@@ -63,6 +63,10 @@ class Basics(unittest.TestCase):
         st, h, j = get_json(self.m, "/web/info")
         self.assertRegex(h["x-request-id"], r"^[0-9a-f]{16}$")
         self.assertEqual(j["headers"]["x-request-id"], h["x-request-id"])
+        # dot segments resolved before the route is chosen: the program
+        # gets the path that was routed (the query as sent)
+        st, h, j = get_json(self.m, "/elsewhere/../web/a/%2e%2e/info?x=/../y")
+        self.assertEqual((st, j["url"]), (200, "/web/info?x=/../y"))
 
     def test_absolute_form_target(self):
         # A proxy-style request line: the program gets the origin form, and
