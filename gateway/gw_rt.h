@@ -71,6 +71,14 @@ struct gw_rt_stats {
   uint64_t sse_events; /* events written to SSE holds */
 };
 
+/* 1 when a client holding `queued` bytes is too slow to be given n more
+ * under `limit` (max_outbound_bytes). What already waits is the measure:
+ * a message larger than the limit on its own still goes to a client that
+ * has taken everything before it, which is not slow. */
+static inline int gw_rt_too_slow(size_t queued, size_t n, size_t limit) {
+  return queued > 0 && queued + n > limit;
+}
+
 /* ---- gw_ws.c ---- */
 
 /* The protocol of an upgraded connection. */

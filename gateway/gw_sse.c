@@ -174,7 +174,8 @@ static int position_in(const char *id, const char *room, size_t npos, char *epoc
 /* ---- Writing events ---- */
 
 /* Writes event bytes (SSE text without id) with the current id line;
- * ends the stream when the client holds more than max_outbound_bytes. */
+ * ends the stream when the client would hold more than max_outbound_bytes
+ * (gw_rt_too_slow). */
 static void write_event(struct gw_sse *s, const char *ev, size_t len) {
   struct gw_req *req = s->req;
   if (s->gone)
@@ -184,7 +185,7 @@ static void write_event(struct gw_sse *s, const char *ev, size_t len) {
   ipc_buf_add(&s->scratch, ev, len);
   if (s->scratch.oom || s->overflow)
     return;
-  if (gw_req_queued(req) + s->scratch.len > (size_t)rtcfg(s)->max_outbound_bytes) {
+  if (gw_rt_too_slow(gw_req_queued(req), s->scratch.len, (size_t)rtcfg(s)->max_outbound_bytes)) {
     s->overflow = 1; /* ended by the caller, at a point where s may go */
     s->srv->rt.slow_closes++;
     sup_log(SUP_WARN,

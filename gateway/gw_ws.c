@@ -44,12 +44,13 @@ static const struct rt_member_ops ws_member_ops;
 /* ---- Frames out ---- */
 
 /* Corks bytes for the client: shared when given, else a copy. Closes the
- * connection (1008) when the client holds more than max_outbound_bytes. */
+ * connection (1008) when the client would hold more than
+ * max_outbound_bytes (gw_rt_too_slow). */
 static void send_buf(struct gw_ws *ws, struct rt_buf *b) {
   struct gw_conn *c = ws->conn;
   if (ws->close_sent || c->closing || b == NULL)
     return;
-  if (gw_conn_queued(c) + b->len > (size_t)rtcfg(ws)->max_outbound_bytes) {
+  if (gw_rt_too_slow(gw_conn_queued(c), b->len, (size_t)rtcfg(ws)->max_outbound_bytes)) {
     ws->srv->rt.slow_closes++;
     sup_log(SUP_WARN,
             "gateway: WebSocket %s of %s does not read (%zu bytes queued): closing "

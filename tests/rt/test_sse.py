@@ -114,6 +114,41 @@ class HoldTest(unittest.TestCase):
             self.assertEqual(publish(m, "news", "after"), 1)  # the stuck one is gone
             self.assertEqual(s.next_event()["data"], "after")
 
+    def test_slow_reader_ends_and_a_big_event_reaches_a_reader(self):
+        """realtime.max_outbound_bytes: a stream whose client does not
+        read ends once what waits for it would pass the limit; one event
+        larger than the limit still reaches a client that has read all
+        before it (it is not slow: it was closed so before)."""
+        with Muster([ws_svc()], realtime={"max_outbound_bytes": 65536}).start() as m:
+            wait_ready(m)
+            s = Stream(m, "/chat/sse?rooms=news")
+            self.addCleanup(s.close)
+            s.next_block()
+            big = "b" * 100000  # from the service: an operator's publish is 16 KiB at most
+            c = RawClient(gateway_addr(m), TIMEOUT)
+            c.request("POST", "/chat/publish?room=news", body=big.encode())
+            self.assertEqual(c.read_response().status, 200)
+            c.close()
+            self.assertEqual(s.next_event()["data"], big)
+            stuck = socket.socket()
+            stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before: a small window
+            stuck.settimeout(TIMEOUT)
+            stuck.connect(gateway_addr(m))
+            self.addCleanup(stuck.close)
+            stuck.sendall(b"GET /chat/sse?rooms=news HTTP/1.1\r\nhost: x\r\n\r\n")
+            deadline = time.monotonic() + TIMEOUT
+            while ctl(m, cmd="status")["services"][0]["connections"] < 2:
+                self.assertLess(time.monotonic(), deadline, "the second stream is not held")
+            delivered, i = 2, 0
+            while delivered == 2 and i < 1000:  # 16 MB at most: past the kernel's buffers
+                delivered = publish(m, "news", "%d %s" % (i, "x" * 16000))
+                self.assertEqual(s.next_event()["data"], "%d %s" % (i, "x" * 16000))
+                i += 1
+            self.assertEqual(delivered, 1, "the stream that does not read was not ended")
+            m.seen_or_expect(r"SSE client 127\.0\.0\.1 does not read \(\d+ bytes queued\)")
+            self.assertEqual(publish(m, "news", "after"), 1)
+            self.assertEqual(s.next_event()["data"], "after")
+
     def test_event_name_and_binary_skipped(self):
         with Muster([ws_svc()], realtime={"history_size": 10}).start() as m:
             wait_ready(m)

@@ -5,12 +5,13 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rtlib import (Muster, TIMEOUT, close_code, closed_code, ctl, frame, handshake,  # noqa: E402
-                   read_frame, recv, run, url, wait_ready, websockets, ws_svc)
+from rtlib import (Muster, TIMEOUT, close_code, closed_code, ctl, frame, gateway_addr,  # noqa: E402
+                   handshake, read_frame, recv, run, url, wait_ready, websockets, ws_svc)
 from musterproc import http_get  # noqa: E402
 
 
@@ -143,6 +144,43 @@ class HandshakeTest(unittest.TestCase):
             s, status, hdrs, rest = handshake(m, "/chat/ws?protocol=Chat.V1", offered)
             s.close()
             self.assertEqual(status, 502)
+
+
+class SlowConsumerTest(unittest.TestCase):
+
+    def test_slow_reader_closed_1008_and_a_big_message_reaches_a_reader(self):
+        # realtime.max_outbound_bytes: a client that does not read is closed
+        # (1008, the service hears it) once what waits for it would pass the
+        # limit; one message larger than the limit still reaches a client
+        # that has read all before it (it was closed as "slow" before).
+        rt = {"max_outbound_bytes": 65536, "ws_max_message_bytes": 1 << 20}
+        with Muster([ws_svc()], realtime=rt).start() as m:
+            wait_ready(m)
+            stuck = socket.socket()
+            stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before: a small window
+            stuck.settimeout(TIMEOUT)
+            stuck.connect(gateway_addr(m))
+            self.addCleanup(stuck.close)
+            stuck.sendall(b"GET /chat/ws?join=r HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
+                          b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+
+            async def go():
+                async with websockets.connect(url(m, "/chat/ws?join=r"), max_size=None) as ws:
+                    big = "b" * 200000
+                    await ws.send("echo:" + big)
+                    self.assertEqual(await recv(ws), big)
+                    for i in range(1000):  # 16 MB at most: past the kernel's buffers
+                        closes = json.loads(http_get(m, "/chat/seen")[2])["closes"]
+                        if closes:
+                            return closes
+                        await ws.send("pub:r:%d %s" % (i, "x" * 16000))
+                        self.assertEqual(await recv(ws), "%d %s" % (i, "x" * 16000))
+                    return []
+            closes = run(go())
+            self.assertEqual([(c["code"], c["reason"]) for c in closes],
+                             [(1008, "too slow a consumer")])
+            m.seen_or_expect(r"WebSocket \S+ of 127\.0\.0\.1 does not read \(\d+ bytes queued\)")
 
 
 class RoomsTest(unittest.TestCase):
