@@ -169,6 +169,18 @@ static void shed_buffered(struct gw_server *srv) {
   }
 }
 
+/* proto->drained, when it asked, once the queue is down: after a write
+ * completed, or after a flush of corked or transport-held bytes that the
+ * socket took at once (TLS: no write completes then, and a tunnel paused
+ * on the client's queue waited for ever). */
+static void drained_check(struct gw_conn *c) {
+  if (c->want_drain && !c->closing && gw_conn_queued(c) <= GW_CONN_DRAINED) {
+    c->want_drain = 0;
+    if (c->proto->drained)
+      c->proto->drained(c);
+  }
+}
+
 static void on_write(uv_write_t *req, int status) {
   struct gw_conn *c = req->data;
   c->writing = 0;
@@ -184,11 +196,7 @@ static void on_write(uv_write_t *req, int status) {
     c->close_after_write = 0;
     gw_conn_close(c, 1); /* the queue is out: closes, or lingers */
   }
-  if (c->want_drain && !c->closing && gw_conn_queued(c) <= GW_CONN_DRAINED) {
-    c->want_drain = 0;
-    if (c->proto->drained)
-      c->proto->drained(c);
-  }
+  drained_check(c);
 }
 
 int gw_conn_want_drain(struct gw_conn *c) {
@@ -356,10 +364,13 @@ void gw_conn_flush_all(struct gw_server *srv) {
         c->proto->flush(c); /* the protocol's frames of this turn (HTTP/2) */
     }
     gw_conn_uncork(c); /* its bytes may make it tp-dirty */
+    if (!c->tp_dirty)
+      drained_check(c);
   }
   while ((c = TAILQ_FIRST(&srv->tp_dirty)) != NULL) {
     tp_clean(c);
     c->tp->flush(c); /* the transport's batch of this turn (TLS: one SSL_write) */
+    drained_check(c);
   }
 }
 

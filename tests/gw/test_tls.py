@@ -15,7 +15,9 @@ keeps working on the old), a broken pair on reload keeping the old one
 (ok: false, the log says why); a reload adding `gateway.tls` and `admin`
 to a muster without them (listening at once, the module opened then; a
 bad pair failing that reload) and removing them (open connections go
-on); `muster --check` on every bad pair. The
+on); `muster --check` on every bad pair; WebSockets over wss:// (to an
+IPC service and through an upstream program's tunnel) and big bodies
+through an upstream program over HTTP/1.1 and HTTP/2. The
 TLS module (gateway/gw_tls_mod.h): a muster without TLS maps neither it
 nor libssl/libcrypto, one with TLS does; a muster whose module is missing
 refuses TLS, naming the file, at a start and in `--check`."""
@@ -382,6 +384,95 @@ class TLSServing(Base):
         before = self.tm.handshakes("TLSv1.3", "ok")
         self.connect(self.tm, "a.test").request("GET", "/dummy/echo")
         self.assertEqual(self.tm.handshakes("TLSv1.3", "ok"), before + 1)
+
+
+class TLSRealtime(Base):
+    """What a page served over https does: WebSockets (wss://) to an IPC
+    service and through an upstream program's tunnel, and big bodies both
+    ways through an upstream program, over HTTP/1.1 and HTTP/2, each past
+    the socket buffers so that backpressure over TLS is exercised (an
+    upstream answer or tunnel paused on the client's queue used to wait
+    for ever: the TLS flush that emptied the queue at once never said so)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        sys.path.insert(0, os.path.join(HERE, "..", "up"))
+        sys.path.insert(0, os.path.join(HERE, "..", "rt"))
+        from uplib import HERE as UP, NODE, up_svc
+        from rtlib import ws_svc
+        helpers = os.path.join(UP, "..", "helpers")
+        cls.tls_port = free_port()
+        cls.m = Muster([ws_svc(), up_svc("web", 1, routes=["/web"], env={"BASE_PATH": "/web"}),
+                        up_svc("tunnel", 1, command=[NODE, os.path.join(helpers, "ws_upstream.js")],
+                               routes=["/chat/up"])],
+                       realtime={"ws_max_message_bytes": 4 << 20})
+        a_cert, a_key = cls.certs["a"]
+        cls.m.config["gateway"]["tls"] = tls_config(cls.tls_port, [(a_cert, a_key)])
+        cls.m.write_config()
+        cls.m.start()
+        for name in ("chat", "web", "tunnel"):
+            cls.m.seen_or_expect(r"%s\[0\]: ready: " % name)
+        cls.m.seen_or_expect(r"gateway: TLS listening on ")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+        super().tearDownClass()
+
+    def ws(self, path, messages):
+        """Sends each message over wss://a.test PATH and returns the answers."""
+        import asyncio
+        import websockets
+
+        async def talk():
+            async with websockets.connect("wss://a.test:%d%s" % (self.tls_port, path),
+                                          ssl=self.ctx(), server_hostname="a.test",
+                                          host="127.0.0.1", port=self.tls_port,
+                                          max_size=None) as ws:
+                first = await asyncio.wait_for(ws.recv(), TIMEOUT) if "up" in path else None
+                out = []
+                for msg in messages:
+                    await ws.send(msg)
+                    out.append(await asyncio.wait_for(ws.recv(), TIMEOUT))
+                return first, out
+        return asyncio.run(asyncio.wait_for(talk(), 2 * TIMEOUT))
+
+    def test_wss_to_an_ipc_service(self):
+        big = "y" * (3 << 20)
+        _, out = self.ws("/chat/ws", ["echo:hello", "echo:" + big])
+        self.assertEqual(out[0], "hello")
+        self.assertTrue(out[1] == big, "the 3 MiB message came back otherwise")
+
+    def test_wss_through_an_upstream_tunnel(self):
+        msgs = [os.urandom(n) for n in (1000, 300000, 1 << 20, 3 << 20)]
+        first, out = self.ws("/chat/up/x", msgs)
+        self.assertEqual(first, "hello from 0 /chat/up/x")
+        for sent, got in zip(msgs, out):
+            self.assertTrue(sent == got, "a %d-byte message came back otherwise" % len(sent))
+
+    def test_big_bodies_through_an_upstream_program(self):
+        import http.client
+        ctx = self.ctx()
+        ctx.check_hostname = False  # to 127.0.0.1: no SNI, the first pair (a.test's), verified
+        c = http.client.HTTPSConnection("127.0.0.1", self.tls_port, context=ctx, timeout=TIMEOUT)
+        self.addCleanup(c.close)
+        body = os.urandom(4 << 20)
+        c.request("POST", "/web/echo", body)  # streamed back, chunked
+        r = c.getresponse()
+        got = r.read()
+        self.assertEqual(r.status, 200)
+        self.assertTrue(got == body, "the 4 MiB echo came back otherwise (%d bytes)" % len(got))
+        c.request("GET", "/web/bytes?n=%d" % (8 << 20))
+        r = c.getresponse()
+        self.assertEqual((r.status, len(r.read())), (200, 8 << 20))
+
+    def test_big_download_over_http2(self):
+        ctx = self.ctx()
+        ctx.set_alpn_protocols(["h2"])
+        c = self.connect(self, "a.test", ctx=ctx)
+        status, body = TLSServing.h2_get(self, c, "/web/bytes?n=%d" % (8 << 20))
+        self.assertEqual((status, len(body)), (200, 8 << 20))
 
 
 class TLSWithoutH2(Base):
