@@ -187,8 +187,8 @@ static const struct gw_svc_ops proxy_svc_ops = {
 
 /* ---- The handler ---- */
 
-/* The value of header name as a handshake field. */
-/* The value of header name, *doubled set when it appears more than once. */
+/* The value of header name as a handshake field, *doubled set when it
+ * appears more than once. */
 static struct rt_hs_value hs_value(struct gw_req *req, const char *name, int *doubled) {
   uint32_t len = 0, l2;
   size_t i = 0;
