@@ -97,9 +97,10 @@ struct gw_server {
   size_t caphv;
   struct gw_cand *cands; /* proxy: the instances being balanced, owned */
   size_t capcands;
-  char rbuf[65536];          /* the read buffer all connections share */
-  struct gw_metrics metrics; /* request counts and latencies */
-  struct gw_server *peer;    /* admin: the public gateway (its metrics) */
+  char local_host[UTIL_IP_TEXT + 8]; /* gw_req_fwd_headers: the host of a request naming none */
+  char rbuf[65536];                  /* the read buffer all connections share */
+  struct gw_metrics metrics;         /* request counts and latencies */
+  struct gw_server *peer;            /* admin: the public gateway (its metrics) */
   struct gw_expire expire;
   /* ---- upstreams (gw_up.c, gw_up_pool.c; SPEC §9) ---- */
   struct gw_map up_pools;                /* instance pointer → its keep-alive pool */

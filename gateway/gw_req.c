@@ -2,6 +2,7 @@
  * gw_req.h. */
 #include "gw_req.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -11,6 +12,7 @@
 #include "gw_realip.h"
 #include "gw_strict.h"
 #include "rt_handshake.h"
+#include "util_cidr.h"
 
 #define KEEP_CAP (64 * 1024) /* buffer capacity kept between requests */
 
@@ -66,8 +68,31 @@ static const char *fwd_proto(const struct gw_req *req) {
   return req->conn->tp->scheme;
 }
 
+/* The address the client reached, "IP:PORT" ("[IPv6]:PORT"), in
+ * srv->local_host: the host of a request that names none (HTTP/1.0 may
+ * leave it out; an HTTP/1.1 request to a program must have one, Node
+ * answers 400 without), as Envoy's default_host_for_http_10 stands in.
+ * NULL when the socket cannot say. */
+static const char *local_host(struct gw_req *req) {
+  struct sockaddr_storage ss;
+  int len = sizeof(ss), port;
+  struct util_ip ip;
+  char text[UTIL_IP_TEXT];
+  if (uv_tcp_getsockname(&req->conn->tcp, (struct sockaddr *)&ss, &len) != 0 ||
+      util_ip_of_sockaddr((struct sockaddr *)&ss, &ip, &port) != 0)
+    return NULL;
+  util_ip_text(&ip, text);
+  snprintf(req->srv->local_host, sizeof(req->srv->local_host), ip.family == 6 ? "[%s]:%d" : "%s:%d",
+           text, port);
+  return req->srv->local_host;
+}
+
 int gw_req_fwd_headers(struct gw_req *req, int upgrade) {
   struct gw_server *srv = req->srv;
+  const char *host = req->auth_len ? req->hbuf.data + req->auth_off : NULL;
+  size_t host_len = req->auth_len;
+  if (host == NULL && req->hdr_host < 0 && (host = local_host(req)) != NULL)
+    host_len = strlen(host);
   struct gw_fwd_in fin = {.buf = req->hbuf.data,
                           .hdrs = req->hdrs,
                           .n = req->nhdrs,
@@ -75,8 +100,8 @@ int gw_req_fwd_headers(struct gw_req *req, int upgrade) {
                           .remote = req->conn->remote,
                           .client = gw_req_client(req),
                           .proto = fwd_proto(req),
-                          .host = req->auth_len ? req->hbuf.data + req->auth_off : NULL,
-                          .host_len = req->auth_len,
+                          .host = host,
+                          .host_len = host_len,
                           .upgrade = upgrade,
                           .trusted = req->via_proxy};
   return gw_fwd_headers(&fin, &srv->hv, &srv->caphv, &srv->scratch);

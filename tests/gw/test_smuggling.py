@@ -11,7 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gwtest import GatewayCase, dummy, gw, service_requests, wait_ready  # noqa: E402
+from gwtest import GatewayCase, dummy, gateway_addr, gw, service_requests, wait_ready  # noqa: E402
 from httpclient import chunked  # noqa: E402
 from musterproc import Muster  # noqa: E402
 
@@ -230,14 +230,16 @@ class MalformedTest(GatewayCase):
 
     def test_host_header_taken(self):
         # What the rule lets through: a port, an IPv6 literal, HTTP/1.0
-        # without host, absolute form without host (its authority is the host).
+        # without host (the service gets the address the client reached, as
+        # an upstream program does), absolute form without host (its
+        # authority is the host).
         with Muster([dummy()]).start() as m:
             wait_ready(m, "dummy")
             for data, host in (
                     (b"GET /dummy/echo HTTP/1.1\r\nHost: api.example:8080\r\n\r\n",
                      "api.example:8080"),
                     (b"GET /dummy/echo HTTP/1.1\r\nHost: [::1]:8080 \r\n\r\n", "[::1]:8080"),
-                    (b"GET /dummy/echo HTTP/1.0\r\n\r\n", None),
+                    (b"GET /dummy/echo HTTP/1.0\r\n\r\n", "%s:%d" % gateway_addr(m)),
                     (b"GET http://api.example/dummy/echo HTTP/1.1\r\n\r\n", "api.example")):
                 with self.subTest(data):
                     self.assertEqual(self.echo_headers(m, data).get("host"), host)

@@ -95,6 +95,17 @@ class Basics(unittest.TestCase):
             else:
                 self.assertNotEqual(int(j["port"]), api_port)
 
+    def test_http10_request_without_host(self):
+        # HTTP/1.0 may leave host out (HAProxy's default httpchk, old
+        # tools); the program gets HTTP/1.1, which must have one (Node
+        # answered 400): the address the client reached stands in.
+        out = raw(self.m, b"GET /web/info HTTP/1.0\r\n\r\n")
+        head, _, body = out.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), out)
+        self.assertEqual(json.loads(body)["headers"]["host"], "%s:%d" % gateway_addr(self.m))
+        out = raw(self.m, b"OPTIONS /web/ HTTP/1.0\r\n\r\n")
+        self.assertFalse(out.startswith(b"HTTP/1.1 400 "), out)
+
     def test_keepalive_reuse(self):
         # sequential requests reuse pooled connections: few distinct ports
         c = conn(self.m)
