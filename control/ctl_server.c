@@ -253,20 +253,26 @@ static void do_logs(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_s
     reply_error(cl, msg);
     return;
   }
-  cJSON *o = ok_reply();
-  cJSON *a = cJSON_AddArrayToObject(o, "lines");
+  /* Written by hand, as followed lines are: a program's output may hold
+   * any byte, and ipc_json_str makes valid JSON of it (U+FFFD for bytes
+   * that are not UTF-8, escapes for NUL and the other controls), where
+   * cJSON would pass them raw or cut the line at a NUL. */
+  struct ipc_buf *b = ipc_channel_begin(&cl->ch);
+  ipc_buf_adds(b, "{\"ok\":true,\"lines\":[");
   for (size_t off = 0; off < len;) {
     char *nl = memchr(text + off, '\n', len - off);
     size_t n = nl ? (size_t)(nl - text - off) : len - off;
-    char save = text[off + n];
-    text[off + n] = '\0';
-    cJSON_AddItemToArray(a, cJSON_CreateString(text + off));
-    text[off + n] = save;
+    if (off > 0)
+      ipc_buf_addc(b, ',');
+    ipc_json_str(b, text + off, n);
     off += n + 1;
   }
+  ipc_buf_adds(b, "]}\n");
   free(text);
-  send_json(cl, o);
-  cJSON_Delete(o);
+  if (ipc_channel_commit(&cl->ch) == UV_ENOBUFS) {
+    client_close(cl);
+    return;
+  }
   if (c->follow && !cl->closing) {
     snprintf(cl->follow, sizeof(cl->follow), "%s", name);
     sup_host_add_log_listener(cl->srv->host, on_service_line, cl);

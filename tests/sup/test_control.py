@@ -212,6 +212,24 @@ class ControlTest(unittest.TestCase):
                 c.close()
             self.assertIsNone(m.proc.poll())
 
+    def test_logs_of_output_that_is_not_text(self):
+        # A program's output may hold any byte: the reply is still JSON in
+        # UTF-8 (jq and json.loads refused the raw bytes), each byte that is
+        # not UTF-8 a U+FFFD, a NUL escaped rather than ending the line.
+        script = r"printf 'bin \377\376 nul \000 end\n'; exec dummy_service"
+        with Muster([service("raw", ["/bin/sh", "-c", script])]).start() as m:
+            m.ready("raw[0]")
+            c = CtlConn(m)
+            self.addCleanup(c.close)
+            c.send_raw(b'{"cmd":"logs","service":"raw","lines":5}\n')
+            while b"\n" not in c.buf:
+                c.buf += c.sock.recv(65536)
+            line = c.buf.split(b"\n", 1)[0]
+            reply = json.loads(line.decode("utf-8"))  # strict: no byte that is not UTF-8
+            self.assertTrue(reply["ok"], reply)
+            self.assertTrue(any(l.endswith("raw[0] out: bin \ufffd\ufffd nul \x00 end")
+                                for l in reply["lines"]), reply["lines"])
+
 
 def parse_prometheus(text):
     """Parses the text exposition format; returns {(name, labels): value}.
