@@ -51,8 +51,9 @@ static void usage(FILE *f) {
           "  restart SERVICE         rolling restart; returns once it is complete\n"
           "  scale SERVICE N         run N instances\n"
           "  reload                  re-read the config file and apply the difference\n"
-          "  logs SERVICE [N] [-f]   the last N (default %d) lines of the service's output;\n"
-          "                          -f, --follow: then every new line until interrupted\n"
+          "  logs SERVICE [N] [-f]   the last N (default %d) lines of the service's output\n"
+          "                          (or -n N, --lines N); -f, --follow: then every new\n"
+          "                          line until interrupted\n"
           "  events                  the host's events as they happen, until interrupted\n"
           "  drain                   fail /readyz, close kept-alive clients, then stop accepting\n"
           "  undrain                 accept again after a drain\n"
@@ -82,6 +83,7 @@ struct opts {
   int json;                  /* --json */
   enum tool tool;            /* wait or top instead of one request */
   const char *timeout;       /* wait --timeout S, else NULL */
+  const char *lines;         /* logs -n N (as tail and journalctl take it), else NULL */
   struct ctl_client_req req; /* what to send */
 };
 
@@ -161,14 +163,19 @@ static int parse_command(struct opts *o, char **words, int n, int follow) {
     return bad_usage("too many arguments for %s", name);
   if (follow && r->cmd != CTL_LOGS)
     return bad_usage("%s: -f/--follow is only for logs", name);
+  if (o->lines && r->cmd != CTL_LOGS)
+    return bad_usage("%s: -n/--lines is only for logs", name);
+  if (o->lines && n >= 3)
+    return bad_usage("logs: N given twice (\"%s\" and -n %s)", words[2], o->lines);
   if (svc != 0 && n >= 2) {
     if (words[1][0] == '\0')
       return bad_usage("%s: SERVICE must not be empty", name);
     r->service = words[1];
   }
   r->n = CTL_LINES_DEFAULT;
-  if (n >= 3 && parse_count(words[2], &r->n) != 0)
-    return bad_usage("N must be a whole number, not \"%s\"", words[2]);
+  const char *count = o->lines ? o->lines : n >= 3 ? words[2] : NULL;
+  if (count && parse_count(count, &r->n) != 0)
+    return bad_usage("N must be a whole number, not \"%s\"", count);
   r->follow = follow;
   return 0;
 }
@@ -206,6 +213,13 @@ static int parse_args(struct opts *o, int argc, char **argv) {
       o->json = 1;
     } else if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
       follow = 1;
+    } else if (strcmp(a, "-n") == 0 || strcmp(a, "--lines") == 0) {
+      if (i + 1 >= argc)
+        rc = bad_usage("%s needs a number of lines", a);
+      else
+        o->lines = argv[++i];
+    } else if (strncmp(a, "--lines=", 8) == 0) {
+      o->lines = a + 8;
     } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       usage(stdout);
       rc = 0;

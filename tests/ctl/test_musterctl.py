@@ -362,6 +362,14 @@ class CommandTest(CtlTestCase):
         self.assertEqual(self.ctl(srv, "logs", "dummy", "7"), (0, "", ""))
         self.assert_request(srv, {"cmd": "logs", "service": "dummy", "lines": 7})
 
+    def test_logs_n_as_tail_takes_it(self):
+        for args in (["logs", "dummy", "-n", "7"], ["-n", "7", "logs", "dummy"],
+                     ["logs", "dummy", "--lines", "7"], ["logs", "--lines=7", "dummy"]):
+            with self.subTest(args=args):
+                srv = self.server(b'{"ok":true,"lines":[]}\n')
+                self.assertEqual(self.ctl(srv, *args), (0, "", ""))
+                self.assert_request(srv, {"cmd": "logs", "service": "dummy", "lines": 7})
+
     def test_shutdown(self):
         srv = self.server(OK)
         self.assertEqual(self.ctl(srv, "shutdown"), (0, "muster: shutting down\n", ""))
@@ -648,7 +656,9 @@ class UsageTest(CtlTestCase):
                  ["scale", "dummy", "99999999999"], ["logs"], ["logs", "dummy", "ten"],
                  ["status", "a", "b"], ["reload", "x"], ["events", "x"], ["version", "x"],
                  ["start", "a", "b"], ["logs", "a", "1", "2"], ["status", "-f"],
-                 ["events", "--follow"], ["--bogus", "status"], ["start", ""]]
+                 ["events", "--follow"], ["--bogus", "status"], ["start", ""],
+                 ["logs", "dummy", "-n"], ["logs", "dummy", "-n", "x"], ["status", "-n", "5"],
+                 ["logs", "dummy", "5", "-n", "6"]]
         for args in cases:
             with self.subTest(args=args):
                 rc, out, err = self.run_ctl("-s", sock, *args)

@@ -71,7 +71,10 @@ class CompletionTest(unittest.TestCase):
             self.assertEqual(complete([MUSTERCTL, "-s", sock, "--json", "status", "b"]),
                              ["beta"])
             self.assertEqual(complete([MUSTERCTL, "-s", sock, "logs", "alpha", "-"]),
-                             ["--follow", "--json", "-f"])
+                             ["--follow", "--json", "--lines", "-f", "-n"])
+            self.assertEqual(complete([MUSTERCTL, "-s", sock, "logs", "-n", ""]), [])
+            self.assertEqual(complete([MUSTERCTL, "-s", sock, "logs", "-n", "5", "al"]),
+                             ["alpha"])
             self.assertEqual(complete([MUSTERCTL, "-s", sock, "wait", "alpha", "--t"]),
                              ["--timeout"])
             self.assertEqual(complete([MUSTERCTL, "-s", sock, "reload", ""]), [])
