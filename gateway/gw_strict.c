@@ -159,20 +159,38 @@ static int may_have_dots(const char *p, size_t n) {
   return 0;
 }
 
+/* 1 when a ".." of the path p[0..n) (starting with '/') would take it
+ * above "/": checked before anything is rewritten, so that a refused
+ * path stays as the client sent it (the access log shows that one). */
+static int climbs(const char *p, size_t n) {
+  size_t depth = 0;
+  for (size_t r = 0; r < n;) {
+    size_t e = r + 1;
+    while (e < n && p[e] != '/')
+      e++;
+    int dots = dot_segment(p + r + 1, e - r - 1);
+    if (dots == 2 && depth-- == 0)
+      return 1;
+    depth += dots == 0;
+    r = e;
+  }
+  return 0;
+}
+
 long gw_strict_dots(char *p, size_t n) {
   if (n == 0 || p[0] != '/' || !may_have_dots(p, n))
     return (long)n; /* the common case, untouched */
-  size_t w = 0;     /* p[0 .. w): the output, "/segment" after "/segment" */
+  if (climbs(p, n))
+    return -1;
+  size_t w = 0; /* p[0 .. w): the output, "/segment" after "/segment" */
   for (size_t r = 0; r < n;) {
     size_t e = r + 1;
     while (e < n && p[e] != '/')
       e++;
     int dots = dot_segment(p + r + 1, e - r - 1);
     if (dots == 2) {
-      if (w == 0)
-        return -1; /* above "/" */
       while (p[--w] != '/')
-        ; /* the segment before goes too */
+        ; /* the segment before goes too (climbs() saw there is one) */
     }
     if (dots == 0) {
       memmove(p + w, p + r, e - r);

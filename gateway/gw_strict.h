@@ -74,7 +74,8 @@ const char *gw_strict_path(const char *url, size_t n);
  * the service gets that one, so the two never disagree ("/a/../b/x" is
  * b's "/b/x", not a's). Other bytes, "//" and escapes stay as sent; a
  * path not starting with '/' (OPTIONS "*") is left alone. Returns the
- * new length, or -1 when a ".." climbs above "/" (nginx's 400). */
+ * new length, or -1 when a ".." climbs above "/" (nginx's 400); p is
+ * then as it was. */
 long gw_strict_dots(char *p, size_t n);
 
 /* An authority as a host header or an HTTP/2 :authority must be:
