@@ -6,6 +6,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "ipc_text.h"
 #include "util_json.h"
 
 static const struct {
@@ -76,6 +77,12 @@ static int get_publish(const cJSON *o, struct ctl_cmd *out, char *err, size_t er
  * Returns the tree (owned by the caller), or NULL with err set. */
 static cJSON *parse_object(const char *line, size_t len, char *err, size_t errlen) {
   const char *end = NULL;
+  size_t bad = ipc_utf8_mend(line, len, NULL);
+  if (bad > 0) { /* cJSON takes any byte: a room or a text would carry them on */
+    snprintf(err, errlen, "a request must be UTF-8 text (%zu byte%s not)", bad,
+             bad == 1 ? " is" : "s are");
+    return NULL;
+  }
   cJSON *o = cJSON_ParseWithLengthOpts(line, len, &end, 0);
   if (o == NULL) {
     snprintf(err, errlen, "invalid JSON near offset %zu", end ? (size_t)(end - line) : (size_t)0);

@@ -859,10 +859,49 @@ static int parse_mended(struct ipc_msg *m, const char **line, size_t len, char *
   return 0;
 }
 
+/* 1 for the messages whose text reaches WebSocket clients (text frames
+ * and close reasons must be UTF-8, RFC 6455 §5.6 and §8.1: a browser
+ * fails the connection with 1007 otherwise). */
+static int text_for_clients(const struct ipc_msg *m) {
+  return (m->type == IPC_T_WS_SEND && !m->binary) || m->type == IPC_T_WS_CLOSE ||
+         (m->type == IPC_T_PUBLISH && !m->binary);
+}
+
+/* m parsed from a line with bytes that are not UTF-8 (cJSON passes them
+ * raw) and carrying text for clients: parsed again from a copy with
+ * U+FFFD for each, which m then owns. 0, or < 0 (m is left empty). */
+static int parse_text_mended(struct ipc_msg *m, const char **line, size_t *len, char *err,
+                             size_t errlen) {
+  struct ipc_buf b;
+  ipc_buf_init(&b);
+  ipc_utf8_mend(*line, *len, &b);
+  ipc_msg_free(m);
+  if (b.oom) {
+    ipc_buf_free(&b);
+    snprintf(err, errlen, "out of memory");
+    return UV_ENOMEM;
+  }
+  int rc = parse_line(m, b.data, b.len, err, errlen);
+  if (rc != 0) {
+    ipc_buf_free(&b);
+    return rc;
+  }
+  m->line_buf = b.data; /* the ipc_buf's storage, now m's */
+  *line = b.data;
+  *len = b.len;
+  return 0;
+}
+
 int ipc_msg_parse(struct ipc_msg *m, const char *line, size_t len, char *err, size_t errlen) {
   int rc = parse_line(m, line, len, err, errlen);
   if (rc != 0)
     rc = parse_mended(m, &line, len, err, errlen);
+  if (rc == 0 && text_for_clients(m) && ipc_utf8_mend(line, len, NULL) > 0) {
+    char *surrogates = m->line_buf; /* the line may be that copy already */
+    m->line_buf = NULL;
+    rc = parse_text_mended(m, &line, &len, err, errlen);
+    free(surrogates);
+  }
   if (rc == 0) {
     m->line = line;
     m->line_len = len;

@@ -53,6 +53,31 @@ int ipc_utf8_valid(const char *s, size_t n) {
   return 1;
 }
 
+size_t ipc_utf8_mend(const char *s, size_t n, struct ipc_buf *b) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t bad = 0, run = 0, i = 0;
+  while (i < n) {
+    if (p[i] < 0x80) {
+      i++;
+      continue;
+    }
+    size_t k = utf8_seq(p + i, n - i);
+    if (k > 0) {
+      i += k;
+      continue;
+    }
+    bad++;
+    if (b) {
+      ipc_buf_add(b, p + run, i - run);
+      ipc_buf_add(b, "\xEF\xBF\xBD", 3);
+    }
+    run = ++i;
+  }
+  if (b)
+    ipc_buf_add(b, p + run, n - run);
+  return bad;
+}
+
 void ipc_json_str(struct ipc_buf *b, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
   const unsigned char *p = (const unsigned char *)s;

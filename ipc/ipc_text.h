@@ -11,6 +11,12 @@
  * cannot travel in a cJSON string), else 0. */
 int ipc_utf8_valid(const char *p, size_t n);
 
+/* The count of bytes of p[0..n) that start no well-formed UTF-8
+ * sequence (NUL and other ASCII are well-formed). With b not NULL, p is
+ * appended to b with each of them replaced by U+FFFD, as ipc_json_str and
+ * browsers' decoders replace them. */
+size_t ipc_utf8_mend(const char *p, size_t n, struct ipc_buf *b);
+
 /* Appends p[0..n) as a quoted JSON string. Control characters are escaped;
  * bytes that are not well-formed UTF-8 become U+FFFD. */
 void ipc_json_str(struct ipc_buf *b, const char *p, size_t n);

@@ -12,7 +12,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from rtlib import (Muster, TIMEOUT, close_code, closed_code, ctl, frame, gateway_addr,  # noqa: E402
                    handshake, read_frame, recv, run, url, wait_ready, websockets, ws_svc)
-from musterproc import http_get  # noqa: E402
+from musterproc import http_get, service  # noqa: E402
 
 
 class HandshakeTest(unittest.TestCase):
@@ -48,6 +48,22 @@ class HandshakeTest(unittest.TestCase):
                     self.assertEqual(await recv(ws), "still here")
             run(go())
             self.assertNotRegex(m.log_text(), r"dropped invalid message")
+
+    def test_text_with_bytes_that_are_not_utf8_arrives(self):
+        # A text frame must be UTF-8 (a browser fails the connection with
+        # 1007 otherwise); a service that writes a raw 0xff in its line
+        # gets it to the client as U+FFFD, and the connection goes on.
+        helper = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers",
+                              "raw_text_service.py")
+        with Muster([service("chat", [sys.executable, helper], routes=["/chat"])]).start() as m:
+            wait_ready(m)
+
+            async def go():
+                async with websockets.connect(url(m, "/chat/ws")) as ws:
+                    for _ in range(2):
+                        await ws.send("hi")
+                        self.assertEqual(await recv(ws), "raw \ufffd text")
+            run(go())
 
     def test_refusal_is_an_http_answer(self):
         with Muster([ws_svc()]).start() as m:

@@ -48,6 +48,11 @@ TEST(valid_commands) {
 TEST(errors) {
   EXPECT_ERR("{\"cmd\":", "invalid JSON near offset 6");
   EXPECT_ERR("[]", "a request is a JSON object like {\"cmd\":\"status\"}");
+  /* cJSON takes raw bytes that are not UTF-8: a published text carried them to clients */
+  EXPECT_ERR("{\"cmd\":\"publish\",\"topic\":\"r\",\"data\":\"a \xff b\"}",
+             "a request must be UTF-8 text (1 byte is not)");
+  EXPECT_ERR("{\"cmd\":\"publish\",\"topic\":\"r\xc3\",\"data\":\"\xed\xa0\x80\"}",
+             "a request must be UTF-8 text (4 bytes are not)");
   /* cJSON would read "web\u0000x" as "web": the service a restart named not */
   EXPECT_ERR("{\"cmd\":\"restart\",\"service\":\"web\\u0000x\"}",
              "invalid JSON near offset 31: U+0000 is not taken");

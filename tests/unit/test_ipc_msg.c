@@ -161,6 +161,41 @@ TEST(lone_surrogates_read_as_fffd) {
   EXPECT_ERROR("{\"type\":\"bogus\",\"x\":\"\\ud800\"}", "unknown type \"bogus\"");
 }
 
+/* Raw bytes that are not UTF-8 inside a line (cJSON takes them): in text
+ * for WebSocket clients, U+FFFD each (a browser fails a connection on a
+ * text frame or close reason that is not UTF-8); in an HTTP body, bytes
+ * as they came. */
+TEST(raw_bytes_in_text_for_clients_read_as_fffd) {
+  struct ipc_msg m;
+  const char *line = "{\"type\":\"ws_send\",\"conn\":\"c1\",\"text\":\"a \xff\xc3( b\"}";
+  CHECK_INT(parse(&m, line), 0);
+  CHECK(m.body_len == 11 && memcmp(m.body, "a \xEF\xBF\xBD\xEF\xBF\xBD( b", 11) == 0);
+  CHECK(m.line != line && m.line_len == strlen(line) + 4); /* the mended copy, m's */
+  ipc_msg_free(&m);
+  CHECK_INT(parse(&m, "{\"type\":\"publish\",\"topic\":\"r\",\"data\":\"\xfe\"}"), 0);
+  CHECK(cJSON_IsString(m.data) && strcmp(m.data->valuestring, "\xEF\xBF\xBD") == 0);
+  ipc_msg_free(&m);
+  CHECK_INT(parse(&m, "{\"type\":\"ws_close\",\"conn\":\"c\",\"reason\":\"\xed\xa0\x80\"}"), 0);
+  CHECK(m.reason_len == 9); /* a surrogate written out: three bytes, three U+FFFD */
+  ipc_msg_free(&m);
+  /* both mendings: a lone surrogate escape and a raw byte */
+  CHECK_INT(parse(&m, "{\"type\":\"ws_send\",\"conn\":\"c\",\"text\":\"\\ud800\xff\"}"), 0);
+  CHECK(m.body_len == 6 && memcmp(m.body, "\xEF\xBF\xBD\xEF\xBF\xBD", 6) == 0);
+  ipc_msg_free(&m);
+  /* an HTTP body is bytes: as the service wrote them */
+  line = "{\"type\":\"response\",\"id\":1,\"status\":200,\"body\":\"\xff\"}";
+  CHECK_INT(parse(&m, line), 0);
+  CHECK(m.body_len == 1 && (unsigned char)m.body[0] == 0xff && m.line == line);
+  ipc_msg_free(&m);
+  /* the mender itself */
+  struct ipc_buf b;
+  ipc_buf_init(&b);
+  CHECK_INT(ipc_utf8_mend("ok \xe2\x82\xac \x00", 8, NULL), 0);
+  CHECK_INT(ipc_utf8_mend("\xc0\xaf\xf4\x90\x80\x80x", 7, &b), 6); /* overlong, past U+10FFFF */
+  CHECK(b.len == 19 && memcmp(b.data + 18, "x", 1) == 0);
+  ipc_buf_free(&b);
+}
+
 /* A PM2 program's process.send('ready') writes the bare JSON string
  * (SPEC §3): it is a `ready` message. */
 TEST(bare_ready_string) {
@@ -587,6 +622,7 @@ int main(void) {
   RUN(invalid_json);
   RUN(bare_ready_string);
   RUN(lone_surrogates_read_as_fffd);
+  RUN(raw_bytes_in_text_for_clients_read_as_fffd);
   RUN(type_errors);
   RUN(field_errors);
   RUN(encode_request_roundtrip);
