@@ -32,10 +32,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def channel():
-    """Sends ready, answers pings; returns when muster closes the channel."""
+def channel(on_message=None):
+    """Sends ready, answers pings; returns when muster closes the channel
+    or asks for a shutdown. Any other message goes to on_message(msg, send),
+    send writing one line (bytes, without its newline)."""
     ch = os.fdopen(3, "r+b", buffering=0)
-    ch.write(b'{"type":"ready"}\n')
+
+    def send(line):
+        ch.write(line + b"\n")
+    send(b'{"type":"ready"}')
     buf = b""
     while True:
         data = ch.read(65536)
@@ -46,9 +51,11 @@ def channel():
             line, buf = buf.split(b"\n", 1)
             msg = json.loads(line)
             if msg.get("type") == "ping":
-                ch.write(b'{"type":"pong","seq":%d}\n' % msg["seq"])
+                send(b'{"type":"pong","seq":%d}' % msg["seq"])
             elif msg.get("type") == "shutdown":
                 return
+            elif on_message:
+                on_message(msg, send)
 
 
 def main():
