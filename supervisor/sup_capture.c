@@ -1,6 +1,7 @@
 /* sup_capture — child stdout/stderr lines into a log file. See sup_capture.h. */
 #include "sup_capture.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +26,29 @@ static void do_stamp(struct sup_capture *c) {
            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
 }
 
-/* Writes one record, "<stamp><label> <stream>: <line>\n", with one
- * writev(2), and tells the line hook. A failed write is counted by the
- * logfile; there is nobody here to tell. */
+/* Writes the records batched in c->out, with one write(2). A failed
+ * write is counted by the logfile; there is nobody here to tell. */
+static void out_flush(struct sup_capture *c) {
+  if (c->out_len > 0 && c->lf != NULL)
+    (void)sup_logfile_write(c->lf, c->out, c->out_len);
+  c->out_len = 0;
+}
+
+/* Bytes the current log file takes before it rotates (SIZE_MAX: never). */
+static size_t file_room(const struct sup_capture *c) {
+  const struct sup_logfile *lf = c->lf;
+  if (lf->max_bytes == 0)
+    return SIZE_MAX;
+  return lf->size < lf->max_bytes ? (size_t)(lf->max_bytes - lf->size) : 0;
+}
+
+/* Adds one record, "<stamp><label> <stream>: <line>\n", to the batch of
+ * this read (written at its end: a program that logs as fast as it can
+ * cost muster a system call per line, which starved the gateway), and
+ * tells the line hook. The batch goes out first when the record would
+ * not fit in it or would take the file past max_bytes, so each file
+ * still ends at a record and rotates where it did; a record larger than
+ * the batch goes out alone. */
 static void do_emit(struct sup_capture *c, const char *line, size_t len, const char *stream) {
   struct iovec v[] = {
       {.iov_base = c->stamp, .iov_len = strlen(c->stamp)},
@@ -38,8 +59,21 @@ static void do_emit(struct sup_capture *c, const char *line, size_t len, const c
       {.iov_base = (char *)line, .iov_len = len},
       {.iov_base = "\n", .iov_len = 1},
   };
-  if (c->lf != NULL)
-    (void)sup_logfile_writev(c->lf, v, (int)(sizeof(v) / sizeof(v[0])));
+  size_t nv = sizeof(v) / sizeof(v[0]), n = 0;
+  for (size_t i = 0; i < nv; i++)
+    n += v[i].iov_len;
+  if (c->lf != NULL) {
+    if (c->out_len > 0 && (c->out_len + n > SUP_CAPTURE_OUT_MAX || c->out_len + n > file_room(c)))
+      out_flush(c);
+    if (n > SUP_CAPTURE_OUT_MAX) {
+      (void)sup_logfile_writev(c->lf, v, (int)nv);
+    } else {
+      for (size_t i = 0; i < nv; i++) {
+        memcpy(c->out + c->out_len, v[i].iov_base, v[i].iov_len);
+        c->out_len += v[i].iov_len;
+      }
+    }
+  }
   if (c->on_line != NULL && !c->closing)
     c->on_line(c->ctx, c->label, stream, line, len);
 }
@@ -53,12 +87,14 @@ static void do_line(struct sup_capture *c, const char *line, size_t len) {
   c->split = 0;
 }
 
-/* Writes the held bytes, if any, as a line of their own (EOF or close). */
+/* Writes the held bytes, if any, as a line of their own (EOF or close),
+ * and the batch. */
 static void do_flush(struct sup_capture *c) {
   if (c->len > 0)
     do_line(c, c->line, c->len);
   c->len = 0;
   c->split = 0;
+  out_flush(c);
 }
 
 /* ---- Reading ---- */
@@ -114,6 +150,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   c->in_read = 0;
   if (c->closing)
     do_flush(c); /* sup_capture_close() was called from on_line */
+  else
+    out_flush(c); /* the records of this read, in one write */
 }
 
 /* ---- Life cycle ---- */
@@ -123,11 +161,12 @@ int sup_capture_init(struct sup_capture *c, uv_loop_t *loop, struct sup_logfile 
   size_t nlabel = strlen(label) + 1;
   size_t nstream = strlen(stream) + 1;
   memset(c, 0, sizeof(*c));
-  c->mem = malloc(SUP_CAPTURE_LINE_MAX + nlabel + nstream + nstream + 1);
+  c->mem = malloc(SUP_CAPTURE_LINE_MAX + SUP_CAPTURE_OUT_MAX + nlabel + nstream + nstream + 1);
   if (c->mem == NULL)
     return UV_ENOMEM;
   c->line = c->mem;
-  c->label = c->line + SUP_CAPTURE_LINE_MAX;
+  c->out = c->line + SUP_CAPTURE_LINE_MAX;
+  c->label = c->out + SUP_CAPTURE_OUT_MAX;
   c->stream = c->label + nlabel;
   c->cont = c->stream + nstream;
   memcpy(c->label, label, nlabel);
@@ -151,7 +190,7 @@ int sup_capture_start(struct sup_capture *c) {
 static void on_closed(uv_handle_t *h) {
   struct sup_capture *c = h->data;
   free(c->mem);
-  c->mem = c->line = c->label = c->stream = c->cont = NULL;
+  c->mem = c->line = c->out = c->label = c->stream = c->cont = NULL;
   if (c->close_cb != NULL)
     c->close_cb(c);
 }

@@ -7,13 +7,15 @@
  *   2026-11-23T03:02:01.123Z dummy[1] out: the line
  *
  * Memory is fixed: bytes are read straight into one SUP_CAPTURE_LINE_MAX
- * buffer allocated at init. A longer line is written in pieces of that
+ * buffer allocated at init, and the records of a read are batched in one
+ * of SUP_CAPTURE_OUT_MAX. A longer line is written in pieces of that
  * size, each prefixed, the pieces after the first marked by a "+" after
  * the stream name ("out+"). A line of exactly SUP_CAPTURE_LINE_MAX bytes
  * gives one record. An unfinished last line is written at EOF or close
  * (not on a timer: a prompt without "\n" waits for its line to end).
  * Reading never pauses, so a child never blocks on a full pipe because of
- * muster; a flood only costs write(2)s to the log.
+ * muster; a flood costs one write(2) per read (or per batch), not one
+ * per line.
  *
  * Use:
  *   sup_capture_init(&cap, loop, lf, "dummy[1]", "out");
@@ -37,6 +39,7 @@
 #include "sup_logfile.h"
 
 #define SUP_CAPTURE_LINE_MAX 16384 /* longest piece of a line in one record */
+#define SUP_CAPTURE_OUT_MAX 16384  /* records of one read written together, at most */
 
 struct sup_capture;
 
@@ -57,6 +60,8 @@ struct sup_capture {
   char *cont;                  /* stream + "+", owned (in `mem`) */
   char *line;                  /* SUP_CAPTURE_LINE_MAX bytes of unfinished line */
   size_t len;                  /* bytes held in `line` (never a "\n") */
+  char *out;                   /* SUP_CAPTURE_OUT_MAX bytes: this read's records */
+  size_t out_len;              /* bytes of records in `out`, not yet written */
   char *mem;                   /* the one allocation holding the above */
   char stamp[64];              /* "2026-11-23T03:02:01.123Z " of this read */
   sup_capture_line_cb on_line; /* optional, called with ctx */

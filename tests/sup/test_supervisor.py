@@ -139,6 +139,31 @@ class SupervisorTest(unittest.TestCase):
             self.assertIn("chatty[0] err: oops\n", text)
             self.assertNotIn("line 0\n", text)  # rotated away: only `keep` files are kept
 
+    def test_log_flood_keeps_every_record_whole_and_in_order(self):
+        # The records of a read are written in batches (one write, not one
+        # per line): under a flood every line still lands whole, in order,
+        # and no file passes max_bytes.
+        script = ("import sys\n"
+                  "for i in range(100000): sys.stdout.write('line %d ' % i + 'x' * (i % 50) + '\\n')\n"
+                  "sys.stdout.flush()\n"
+                  "import os; os.execvp('dummy_service', ['dummy_service'])\n")
+        svc = service("flood", [sys.executable, "-c", script])
+        with Muster([svc], logs={"dir": "logs", "max_bytes": 1 << 20, "keep": 5}).start() as m:
+            m.ready("flood[0]")
+            m.signal(signal.SIGTERM)
+            self.assertEqual(m.wait(), 0)
+            logs = os.path.join(m.dir, "logs")
+            names = sorted((n for n in os.listdir(logs) if n.startswith("flood")), reverse=True)
+            text = ""
+            for n in names:  # flood.log.5 (oldest) ... flood.log
+                self.assertLessEqual(os.path.getsize(os.path.join(logs, n)), 1 << 20, n)
+                text += open(os.path.join(logs, n)).read()
+            nums = [int(x) for x in re.findall(r"Z flood\[0\] out: line (\d+) x*\n", text)]
+            lines = [ln for ln in text.split("\n") if " out: line " in ln]
+            self.assertEqual(len(nums), len(lines), "a record is not whole")
+            self.assertEqual(nums, list(range(nums[0], 100000)), "records lost or out of order")
+            self.assertLess(nums[0], 60000)  # 5 files of 1 MiB keep the last ~60 %
+
     def test_memory_limit_restarts_instance(self):
         svc = service("grower", ["misbehave_service"], env={"MISBEHAVE": "grow"},
                       max_memory_mb=64)
