@@ -25,6 +25,8 @@ echo "== gateway throughput and latency (issue 4)"
 /usr/bin/python3 bench/gateway.py
 echo "== 1,000 idle instances: CPU, status latency, memory (issue 17)"
 /usr/bin/python3 bench/scale.py
+echo "== a neighbour service flooding its output: the gateway beside it"
+/usr/bin/python3 bench/logflood.py
 echo "== proxying to programs that serve for themselves (issue 14)"
 /usr/bin/python3 bench/upstream.py
 echo "== TLS and HTTP/2: handshakes/s, HTTPS req/s over HTTP/1.1 and HTTP/2, against nginx and HAProxy (issue 19)"

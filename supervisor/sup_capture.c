@@ -112,12 +112,36 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
 /* The stream ended or failed: writes what is held and tells the owner. */
 static void do_end(struct sup_capture *c) {
   uv_read_stop((uv_stream_t *)&c->pipe);
+  uv_timer_stop(&c->resume);
   do_flush(c);
   if (c->eof)
     return;
   c->eof = 1;
   if (c->on_eof != NULL && !c->closing)
     c->on_eof(c);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+/* The next loop turn after a pause: reading again. */
+static void on_resume(uv_timer_t *t) {
+  struct sup_capture *c = t->data;
+  c->turn = 0;
+  if (!c->closing && !c->eof)
+    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+/* Counts n bytes read; past SUP_CAPTURE_TURN_MAX since the last pause,
+ * reading stops until the next loop turn. libuv reads a ready pipe up to
+ * 32 times in a row: a program logging as fast as it can held the loop,
+ * and the gateway's clients waited behind its lines. The child then
+ * waits on a full pipe for a turn at most. */
+static void take_turn(struct sup_capture *c, size_t n) {
+  c->turn += n;
+  if (c->turn > SUP_CAPTURE_TURN_MAX && !c->closing && !c->eof) {
+    uv_read_stop((uv_stream_t *)&c->pipe);
+    uv_timer_start(&c->resume, on_resume, 0, 0);
+  }
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -129,6 +153,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   }
   if (nread == 0)
     return;
+  take_turn(c, (size_t)nread);
   do_stamp(c);
   c->in_read = 1;
   size_t end = c->len + (size_t)nread;
@@ -180,6 +205,8 @@ int sup_capture_init(struct sup_capture *c, uv_loop_t *loop, struct sup_logfile 
     return rc;
   }
   c->pipe.data = c;
+  uv_timer_init(loop, &c->resume); /* cannot fail */
+  c->resume.data = c;
   return 0;
 }
 
@@ -187,8 +214,11 @@ int sup_capture_start(struct sup_capture *c) {
   return uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
 }
 
+/* The pipe's and the timer's close: the second one frees. */
 static void on_closed(uv_handle_t *h) {
   struct sup_capture *c = h->data;
+  if (++c->closed < 2)
+    return;
   free(c->mem);
   c->mem = c->line = c->out = c->label = c->stream = c->cont = NULL;
   if (c->close_cb != NULL)
@@ -204,4 +234,5 @@ void sup_capture_close(struct sup_capture *c, sup_capture_close_cb cb) {
   if (!c->in_read)
     do_flush(c); /* else on_read flushes once it has finished the read */
   uv_close((uv_handle_t *)&c->pipe, on_closed);
+  uv_close((uv_handle_t *)&c->resume, on_closed);
 }

@@ -13,9 +13,11 @@
  * the stream name ("out+"). A line of exactly SUP_CAPTURE_LINE_MAX bytes
  * gives one record. An unfinished last line is written at EOF or close
  * (not on a timer: a prompt without "\n" waits for its line to end).
- * Reading never pauses, so a child never blocks on a full pipe because of
- * muster; a flood costs one write(2) per read (or per batch), not one
- * per line.
+ * Reading pauses only until the loop's next turn, after
+ * SUP_CAPTURE_TURN_MAX bytes in a row, so that a flood cannot hold the
+ * loop (the gateway's clients wait otherwise) while a child blocks on a
+ * full pipe for a turn at most; a flood costs one write(2) per read (or
+ * per batch), not one per line.
  *
  * Use:
  *   sup_capture_init(&cap, loop, lf, "dummy[1]", "out");
@@ -40,6 +42,7 @@
 
 #define SUP_CAPTURE_LINE_MAX 16384 /* longest piece of a line in one record */
 #define SUP_CAPTURE_OUT_MAX 16384  /* records of one read written together, at most */
+#define SUP_CAPTURE_TURN_MAX 65536 /* bytes read in a row before the loop's next turn */
 
 struct sup_capture;
 
@@ -54,6 +57,9 @@ typedef void (*sup_capture_close_cb)(struct sup_capture *c);
 
 struct sup_capture {
   uv_pipe_t pipe;              /* muster's end of the child's stream */
+  uv_timer_t resume;           /* reading again on the loop's next turn (take_turn) */
+  size_t turn;                 /* bytes read since reading last resumed */
+  int closed;                  /* handles closed of the two (pipe, resume) */
   struct sup_logfile *lf;      /* where records go, borrowed */
   char *label;                 /* e.g. "dummy[1]", owned (in `mem`) */
   char *stream;                /* e.g. "out", owned (in `mem`) */
