@@ -180,6 +180,27 @@ static int parse_command(struct opts *o, char **words, int n, int follow) {
   return 0;
 }
 
+/* An option with a value at argv[*i]: "SHORT V" (short may be NULL),
+ * "LONG V" or "LONG=V". Returns 1 when it is that option, with *out set
+ * (*i past V) or *rc the usage error of a missing V ("what" names it);
+ * else 0. */
+static int option_value(int argc, char **argv, int *i, const char *shrt, const char *lng,
+                        const char *what, const char **out, int *rc) {
+  const char *a = argv[*i];
+  size_t n = strlen(lng);
+  if (strncmp(a, lng, n) == 0 && a[n] == '=') {
+    *out = a + n + 1;
+    return 1;
+  }
+  if (strcmp(a, lng) != 0 && (shrt == NULL || strcmp(a, shrt) != 0))
+    return 0;
+  if (*i + 1 >= argc)
+    *rc = bad_usage("%s needs %s", a, what);
+  else
+    *out = argv[++*i];
+  return 1;
+}
+
 /* Parses argv into o. Options may come before or after the command.
  * Returns -1 to go on, else the exit status (0 after --help/--version). */
 static int parse_args(struct opts *o, int argc, char **argv) {
@@ -195,31 +216,15 @@ static int parse_args(struct opts *o, int argc, char **argv) {
       words[n++] = argv[i];
     } else if (strcmp(a, "--") == 0) {
       opts_done = 1;
-    } else if (strcmp(a, "-s") == 0 || strcmp(a, "--socket") == 0) {
-      if (i + 1 >= argc)
-        rc = bad_usage("%s needs a SOCKET path", a);
-      else
-        o->socket = argv[++i];
-    } else if (strncmp(a, "--socket=", 9) == 0) {
-      o->socket = a + 9;
-    } else if (strcmp(a, "--timeout") == 0) {
-      if (i + 1 >= argc)
-        rc = bad_usage("--timeout needs a number of seconds");
-      else
-        o->timeout = argv[++i];
-    } else if (strncmp(a, "--timeout=", 10) == 0) {
-      o->timeout = a + 10;
+    } else if (option_value(argc, argv, &i, "-s", "--socket", "a SOCKET path", &o->socket, &rc) ||
+               option_value(argc, argv, &i, NULL, "--timeout", "a number of seconds", &o->timeout,
+                            &rc) ||
+               option_value(argc, argv, &i, "-n", "--lines", "a number of lines", &o->lines, &rc)) {
+      /* taken */
     } else if (strcmp(a, "--json") == 0) {
       o->json = 1;
     } else if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
       follow = 1;
-    } else if (strcmp(a, "-n") == 0 || strcmp(a, "--lines") == 0) {
-      if (i + 1 >= argc)
-        rc = bad_usage("%s needs a number of lines", a);
-      else
-        o->lines = argv[++i];
-    } else if (strncmp(a, "--lines=", 8) == 0) {
-      o->lines = a + 8;
     } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       usage(stdout);
       rc = 0;

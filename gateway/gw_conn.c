@@ -364,8 +364,7 @@ void gw_conn_flush_all(struct gw_server *srv) {
         c->proto->flush(c); /* the protocol's frames of this turn (HTTP/2) */
     }
     gw_conn_uncork(c); /* its bytes may make it tp-dirty */
-    if (!c->tp_dirty)
-      drained_check(c);
+    drained_check(c);
   }
   while ((c = TAILQ_FIRST(&srv->tp_dirty)) != NULL) {
     tp_clean(c);

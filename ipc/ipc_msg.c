@@ -839,24 +839,35 @@ out_free:
   return rc;
 }
 
-/* The line again with its lone surrogates as U+FFFD (util_json_lone_surrogates),
- * the copy then m's. UV_EINVAL (err kept) when there are none. */
-static int parse_mended(struct ipc_msg *m, const char **line, size_t len, char *err,
-                        size_t errlen) {
-  if (util_json_lone_surrogates(*line, len, NULL) == 0)
-    return UV_EINVAL;
-  char *mended = malloc(len);
-  if (mended == NULL)
-    return UV_EINVAL;
-  util_json_lone_surrogates(*line, len, mended);
-  int rc = parse_line(m, mended, len, err, errlen);
+/* Parses copy (n bytes, malloc'd: the line mended) into m, which then
+ * owns it, *line and *len pointing at it; the copy m held before (an
+ * earlier mending) goes. On failure the copy is freed and m left empty. */
+static int reparse(struct ipc_msg *m, char *copy, size_t n, const char **line, size_t *len,
+                   char *err, size_t errlen) {
+  char *before = m->line_buf; /* *line may be in it: kept until the parse is done */
+  m->line_buf = NULL;
+  ipc_msg_free(m);
+  int rc = parse_line(m, copy, n, err, errlen);
+  free(before);
   if (rc != 0) {
-    free(mended);
+    free(copy);
     return rc;
   }
-  m->line_buf = mended;
-  *line = mended;
+  m->line_buf = copy;
+  *line = copy;
+  *len = n;
   return 0;
+}
+
+/* A line cJSON refused, again with its lone surrogates as U+FFFD
+ * (util_json_lone_surrogates). UV_EINVAL (err kept) when there are none. */
+static int parse_mended(struct ipc_msg *m, const char **line, size_t *len, char *err,
+                        size_t errlen) {
+  char *mended;
+  if (util_json_lone_surrogates(*line, *len, NULL) == 0 || (mended = malloc(*len)) == NULL)
+    return UV_EINVAL;
+  util_json_lone_surrogates(*line, *len, mended);
+  return reparse(m, mended, *len, line, len, err, errlen);
 }
 
 /* 1 for the messages whose text reaches WebSocket clients (text frames
@@ -869,39 +880,27 @@ static int text_for_clients(const struct ipc_msg *m) {
 
 /* m parsed from a line with bytes that are not UTF-8 (cJSON passes them
  * raw) and carrying text for clients: parsed again from a copy with
- * U+FFFD for each, which m then owns. 0, or < 0 (m is left empty). */
+ * U+FFFD for each. 0, or < 0 (m is left empty). */
 static int parse_text_mended(struct ipc_msg *m, const char **line, size_t *len, char *err,
                              size_t errlen) {
   struct ipc_buf b;
   ipc_buf_init(&b);
   ipc_utf8_mend(*line, *len, &b);
-  ipc_msg_free(m);
   if (b.oom) {
     ipc_buf_free(&b);
+    ipc_msg_free(m);
     snprintf(err, errlen, "out of memory");
     return UV_ENOMEM;
   }
-  int rc = parse_line(m, b.data, b.len, err, errlen);
-  if (rc != 0) {
-    ipc_buf_free(&b);
-    return rc;
-  }
-  m->line_buf = b.data; /* the ipc_buf's storage, now m's */
-  *line = b.data;
-  *len = b.len;
-  return 0;
+  return reparse(m, b.data, b.len, line, len, err, errlen); /* the buffer's storage */
 }
 
 int ipc_msg_parse(struct ipc_msg *m, const char *line, size_t len, char *err, size_t errlen) {
   int rc = parse_line(m, line, len, err, errlen);
   if (rc != 0)
-    rc = parse_mended(m, &line, len, err, errlen);
-  if (rc == 0 && text_for_clients(m) && ipc_utf8_mend(line, len, NULL) > 0) {
-    char *surrogates = m->line_buf; /* the line may be that copy already */
-    m->line_buf = NULL;
+    rc = parse_mended(m, &line, &len, err, errlen);
+  if (rc == 0 && text_for_clients(m) && ipc_utf8_mend(line, len, NULL) > 0)
     rc = parse_text_mended(m, &line, &len, err, errlen);
-    free(surrogates);
-  }
   if (rc == 0) {
     m->line = line;
     m->line_len = len;

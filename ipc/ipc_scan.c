@@ -4,31 +4,12 @@
 #include <string.h>
 #include <uv.h>
 
+#include "util_json.h"
+
 static const char *skip_ws(const char *p, const char *end) {
   while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
     p++;
   return p;
-}
-
-/* Reads the four hex digits at p into *out. Returns 0 or UV_EINVAL. */
-static int hex4(const char *p, const char *end, unsigned *out) {
-  unsigned v = 0;
-  if (end - p < 4)
-    return UV_EINVAL;
-  for (int i = 0; i < 4; i++) {
-    char c = p[i];
-    v <<= 4;
-    if (c >= '0' && c <= '9')
-      v |= (unsigned)(c - '0');
-    else if (c >= 'a' && c <= 'f')
-      v |= (unsigned)(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F')
-      v |= (unsigned)(c - 'A' + 10);
-    else
-      return UV_EINVAL;
-  }
-  *out = v;
-  return 0;
 }
 
 /* 1 for a byte that stands for itself inside a string (not a control
@@ -68,12 +49,12 @@ static const char *scan_string(const char *p, const char *end) {
       case 't':
         break;
       case 'u': /* surrogates must pair up, as cJSON requires */
-        if (hex4(p + 1, end, &u) < 0 || (u >= 0xDC00 && u <= 0xDFFF))
+        if (util_json_hex4(p + 1, end, &u) < 0 || (u >= 0xDC00 && u <= 0xDFFF))
           return NULL;
         p += 4;
         if (u >= 0xD800 && u <= 0xDBFF) {
           unsigned lo;
-          if (end - p < 7 || p[1] != '\\' || p[2] != 'u' || hex4(p + 3, end, &lo) < 0 ||
+          if (end - p < 7 || p[1] != '\\' || p[2] != 'u' || util_json_hex4(p + 3, end, &lo) < 0 ||
               lo < 0xDC00 || lo > 0xDFFF)
             return NULL;
           p += 6;
@@ -261,11 +242,11 @@ int ipc_scan_string(const char *s, size_t n, struct ipc_buf *out) {
       ipc_buf_addc(out, '\t');
       break;
     case 'u':
-      hex4(p, end, &cp);
+      util_json_hex4(p, end, &cp);
       p += 4;
       if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
         unsigned lo;
-        if (hex4(p + 2, end, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
+        if (util_json_hex4(p + 2, end, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
           cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
           p += 6;
         }

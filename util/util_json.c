@@ -29,28 +29,32 @@ size_t util_json_nul_escape(const char *t, size_t n) {
   return n;
 }
 
-/* The value of the 4 hex digits at h, or -1. */
-static long hex4(const char *h) {
-  long v = 0;
-  for (int k = 0; k < 4; k++) {
-    char c = h[k];
-    int d = c >= '0' && c <= '9'   ? c - '0'
-            : c >= 'a' && c <= 'f' ? c - 'a' + 10
-            : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                   : -1;
-    if (d < 0)
-      return -1;
-    v = v * 16 + d;
+int util_json_hex4(const char *p, const char *end, unsigned *out) {
+  unsigned v = 0;
+  if (end - p < 4)
+    return UV_EINVAL;
+  for (int i = 0; i < 4; i++) {
+    char c = p[i];
+    v <<= 4;
+    if (c >= '0' && c <= '9')
+      v |= (unsigned)(c - '0');
+    else if (c >= 'a' && c <= 'f')
+      v |= (unsigned)(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F')
+      v |= (unsigned)(c - 'A' + 10);
+    else
+      return UV_EINVAL;
   }
-  return v;
+  *out = v;
+  return 0;
 }
 
 /* The surrogate escaped at t[i..] ("\uD800".."\uDFFF"), or -1. */
 static long surrogate_at(const char *t, size_t n, size_t i) {
-  if (i + 6 > n || t[i] != '\\' || t[i + 1] != 'u')
+  unsigned u;
+  if (i + 6 > n || t[i] != '\\' || t[i + 1] != 'u' || util_json_hex4(t + i + 2, t + n, &u) != 0)
     return -1;
-  long u = hex4(t + i + 2);
-  return u >= 0xD800 && u <= 0xDFFF ? u : -1;
+  return u >= 0xD800 && u <= 0xDFFF ? (long)u : -1;
 }
 
 size_t util_json_lone_surrogates(const char *t, size_t n, char *out) {

@@ -26,6 +26,10 @@ int util_json_int(const cJSON *v, int64_t *out);
  * reads as "a"): the config and control requests refuse such text. */
 size_t util_json_nul_escape(const char *t, size_t n);
 
+/* Reads the four hex digits of a "\uXXXX" escape at p (before end) into
+ * *out. Returns 0 or UV_EINVAL. */
+int util_json_hex4(const char *p, const char *end, unsigned *out);
+
 /* The count of "\uD800".."\uDFFF" escapes in the JSON text t[0..n) that
  * are not a high surrogate followed at once by a low one. JavaScript's
  * JSON.stringify writes such a lone half of a pair (a string cut in the

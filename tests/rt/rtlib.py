@@ -86,6 +86,14 @@ def handshake(m, path, headers=None, key="dGhlIHNhbXBsZSBub25jZQ==", version="13
     return s, int(status_line.split()[1]), hdrs, rest
 
 
+def handshake_answer(m, path, headers=None, more=()):
+    """A raw handshake's answer alone: (status, header dict); the socket
+    is closed."""
+    s, status, hdrs, _ = handshake(m, path, headers, more=more)
+    s.close()
+    return status, hdrs
+
+
 def frame(op, payload=b"", fin=True, mask=b"\x01\x02\x03\x04", rsv=0, length=None):
     """A client frame (masked unless mask is None)."""
     n = len(payload) if length is None else length

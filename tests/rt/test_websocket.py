@@ -11,7 +11,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from rtlib import (Muster, TIMEOUT, close_code, closed_code, ctl, frame, gateway_addr,  # noqa: E402
-                   handshake, read_frame, recv, run, url, wait_ready, websockets, ws_svc)
+                   handshake, handshake_answer, read_frame, recv, run, url, wait_ready,
+                   websockets, ws_svc)
 from musterproc import http_get, service  # noqa: E402
 
 
@@ -109,9 +110,8 @@ class HandshakeTest(unittest.TestCase):
         # RFC 9110 §5.3: a list header may come as several lines.
         with Muster([ws_svc()]).start() as m:
             wait_ready(m)
-            s, status, hdrs, rest = handshake(m, "/chat/ws", {"Connection": "keep-alive"},
-                                              more=("Connection: Upgrade",))
-            s.close()
+            status, hdrs = handshake_answer(m, "/chat/ws", {"Connection": "keep-alive"},
+                                            more=("Connection: Upgrade",))
             self.assertEqual(status, 101)
             self.assertEqual(hdrs.get("sec-websocket-accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
 
@@ -120,8 +120,7 @@ class HandshakeTest(unittest.TestCase):
         # the handshake's own are muster's.
         with Muster([ws_svc()]).start() as m:
             wait_ready(m)
-            s, status, hdrs, rest = handshake(m, "/chat/ws?cookies")
-            s.close()
+            status, hdrs = handshake_answer(m, "/chat/ws?cookies")
             self.assertEqual(status, 101)
             self.assertEqual(hdrs.get("set-cookie"), ["a=1", "b=2"])
             self.assertEqual(hdrs.get("x-chat"), "yes")
@@ -135,30 +134,25 @@ class HandshakeTest(unittest.TestCase):
         with Muster([ws_svc()]).start() as m:
             wait_ready(m)
             offered = {"Sec-WebSocket-Protocol": "chat.v1, chat.v2"}
-            s, status, hdrs, rest = handshake(m, "/chat/ws?protocol=chat.v3", offered)
-            s.close()
+            status, hdrs = handshake_answer(m, "/chat/ws?protocol=chat.v3", offered)
             self.assertEqual(status, 502)
             m.seen_or_expect(r"chose a WebSocket subprotocol the client did not offer")
             # none offered: the service's choice is left out
-            s, status, hdrs, rest = handshake(m, "/chat/ws?protocol=chat.v3")
-            s.close()
+            status, hdrs = handshake_answer(m, "/chat/ws?protocol=chat.v3")
             self.assertEqual(status, 101)
             self.assertNotIn("sec-websocket-protocol", hdrs)
             # a choice that would split the answer is not one the client offered
-            s, status, hdrs, rest = handshake(m, "/chat/ws?protocol=chat.v1%0D%0Ax-injected:%201",
-                                              offered)
-            s.close()
+            status, hdrs = handshake_answer(m, "/chat/ws?protocol=chat.v1%0D%0Ax-injected:%201",
+                                            offered)
             self.assertEqual(status, 502)
             self.assertNotIn("x-injected", hdrs)
             # offered over two headers, the second one chosen
-            s, status, hdrs, rest = handshake(m, "/chat/ws?protocol=chat.v2",
-                                              {"Sec-WebSocket-Protocol": "chat.v1"},
-                                              more=("Sec-WebSocket-Protocol: chat.v2",))
-            s.close()
+            status, hdrs = handshake_answer(m, "/chat/ws?protocol=chat.v2",
+                                            {"Sec-WebSocket-Protocol": "chat.v1"},
+                                            more=("Sec-WebSocket-Protocol: chat.v2",))
             self.assertEqual((status, hdrs.get("sec-websocket-protocol")), (101, "chat.v2"))
             # case matters: Chat.V1 is not chat.v1
-            s, status, hdrs, rest = handshake(m, "/chat/ws?protocol=Chat.V1", offered)
-            s.close()
+            status, hdrs = handshake_answer(m, "/chat/ws?protocol=Chat.V1", offered)
             self.assertEqual(status, 502)
 
 
