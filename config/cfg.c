@@ -130,10 +130,11 @@ int cfg_service_equal(const struct cfg_service *a, const struct cfg_service *b) 
   if (!str_eq(a->name, b->name) || !str_eq(a->cwd, b->cwd) || a->ncommand != b->ncommand ||
       a->nroutes != b->nroutes || a->nenv != b->nenv)
     return 0;
-  if (a->instances != b->instances || a->ready_timeout_ms != b->ready_timeout_ms ||
-      a->heartbeat_ms != b->heartbeat_ms || a->heartbeat_misses != b->heartbeat_misses ||
-      a->stop_timeout_ms != b->stop_timeout_ms || a->max_inflight != b->max_inflight ||
-      a->max_memory_mb != b->max_memory_mb || a->ws_ack != b->ws_ack)
+  if (a->instances != b->instances || a->ready != b->ready ||
+      a->ready_timeout_ms != b->ready_timeout_ms || a->heartbeat_ms != b->heartbeat_ms ||
+      a->heartbeat_misses != b->heartbeat_misses || a->stop_timeout_ms != b->stop_timeout_ms ||
+      a->max_inflight != b->max_inflight || a->max_memory_mb != b->max_memory_mb ||
+      a->ws_ack != b->ws_ack)
     return 0;
   const struct cfg_upstream *ua = &a->upstream, *ub = &b->upstream;
   if (ua->enabled != ub->enabled || ua->port != ub->port || ua->ready != ub->ready ||

@@ -172,10 +172,13 @@ struct cfg_identity {
   char *home;  /* the user's home directory (HOME), or NULL */
 };
 
-/* How muster knows an upstream instance can take requests (SPEC §9). */
+/* How muster knows an instance is ready: an upstream's by upstream.ready
+ * (SPEC §9, "port" or "message"), any other service's by services[].ready
+ * ("message" or "running"). */
 enum cfg_ready {
   CFG_READY_PORT = 0, /* its port (or socket) accepts connections */
-  CFG_READY_MESSAGE   /* it speaks IPC and sends `ready` */
+  CFG_READY_MESSAGE,  /* it speaks IPC and sends `ready` */
+  CFG_READY_RUNNING   /* it runs: a worker with no channel and no port */
 };
 
 /* upstream.balance: which ready instance gets a request or a tunnel. */
@@ -209,6 +212,7 @@ struct cfg_service {
   size_t nenv;                  /* entries in env */
   char *cwd;                    /* absolute working directory */
   struct cfg_restart restart;   /* restart policy and backoff */
+  enum cfg_ready ready;         /* "message" (default) or "running"; MESSAGE for an upstream */
   int ready_timeout_ms;         /* no "ready" within it: restart */
   int heartbeat_ms;             /* ping period; 0 = no heartbeat */
   int heartbeat_misses;         /* pongs missed in a row before a kill */

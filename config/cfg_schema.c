@@ -385,3 +385,23 @@ int cfg__get_path(struct cfg__ctx *x, const cJSON *obj, const char *parent, cons
   }
   return rc;
 }
+
+int cfg__get_choice(struct cfg__ctx *x, const cJSON *obj, const char *parent, const char *key,
+                    const char *const two[2], int *out) {
+  char p[CFG__PATH_MAX], *v;
+  int rc = 0;
+  *out = 0;
+  cfg__join(p, sizeof(p), parent, key);
+  if (cfg__get_string(x, obj, parent, key, two[0], &v) != 0 || v == NULL) {
+    free(v);
+    return -1;
+  }
+  if (strcmp(v, two[1]) == 0) {
+    *out = 1;
+  } else if (strcmp(v, two[0]) != 0) {
+    cfg__err(x, p, "must be \"%s\" or \"%s\", got \"%s\"", two[0], two[1], v);
+    rc = -1;
+  }
+  free(v);
+  return rc;
+}

@@ -15,6 +15,7 @@ static const char *const service_keys[] = {"name",
                                            "env",
                                            "cwd",
                                            "restart",
+                                           "ready",
                                            "ready_timeout_ms",
                                            "heartbeat_ms",
                                            "heartbeat_misses",
@@ -248,6 +249,37 @@ static void read_restart(struct cfg__ctx *x, const cJSON *obj, const char *path,
   }
 }
 
+/* Reads "ready": "message" (the default: the program speaks IPC) or
+ * "running" (a worker: ready once spawned, no channel), and refuses what
+ * a worker cannot have: routes, ws, an upstream (it has upstream.ready). */
+static void read_ready(struct cfg__ctx *x, const cJSON *obj, const char *path,
+                       struct cfg_service *s) {
+  static const char *const ready[2] = {"message", "running"};
+  char p[CFG__PATH_MAX];
+  int running;
+  s->ready = CFG_READY_MESSAGE;
+  if (cJSON_GetObjectItemCaseSensitive(obj, "ready") == NULL)
+    return;
+  cfg__join(p, sizeof(p), path, "ready");
+  if (s->upstream.enabled) {
+    cfg__err(x, p, "not for an upstream service: it gets ready by upstream.ready");
+    return;
+  }
+  if (cfg__get_choice(x, obj, path, "ready", ready, &running) != 0 || !running)
+    return;
+  s->ready = CFG_READY_RUNNING;
+  if (s->nroutes > 0) {
+    cfg__join(p, sizeof(p), path, "routes");
+    cfg__err(x, p,
+             "a service with ready \"running\" has no channel to take requests; a program "
+             "that serves HTTP is an upstream service");
+  }
+  if (s->ws_ack) {
+    cfg__join(p, sizeof(p), path, "ws");
+    cfg__err(x, p, "applies to IPC services only, not to one with ready \"running\"");
+  }
+}
+
 /* Reads services[i] (at path) into s. */
 static void parse_service(struct cfg__ctx *x, const cJSON *obj, const char *path,
                           struct cfg_service *s) {
@@ -275,6 +307,7 @@ static void parse_service(struct cfg__ctx *x, const cJSON *obj, const char *path
     cfg__join(p, sizeof(p), path, "upstream");
     cfg__parse_service_upstream(x, up, p, s);
   }
+  read_ready(x, obj, path, s); /* after routes, ws and upstream: what a worker cannot have */
   cfg__read_depends(x, obj, path, s);
   cfg__parse_run(x, obj, path, s); /* after upstream: an http check's port */
 }

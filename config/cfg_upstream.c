@@ -46,23 +46,6 @@ static void read_unix(struct cfg__ctx *x, const cJSON *obj, const char *path,
   cfg__get_path(x, obj, path, "unix", NULL, &s->upstream.unix_path);
 }
 
-/* Reads the string key of obj, one of two[0] (the default: 0) and
- * two[1] (1), into *out. */
-static void read_choice(struct cfg__ctx *x, const cJSON *obj, const char *path, const char *key,
-                        const char *const two[2], int *out) {
-  char p[CFG__PATH_MAX], *v;
-  cfg__join(p, sizeof(p), path, key);
-  if (cfg__get_string(x, obj, path, key, two[0], &v) != 0 || v == NULL) {
-    free(v);
-    return;
-  }
-  if (strcmp(v, two[1]) == 0)
-    *out = 1;
-  else if (strcmp(v, two[0]) != 0)
-    cfg__err(x, p, "must be \"%s\" or \"%s\", got \"%s\"", two[0], two[1], v);
-  free(v);
-}
-
 void cfg__parse_service_upstream(struct cfg__ctx *x, const cJSON *v, const char *path,
                                  struct cfg_service *s) {
   if (cfg__check_object(x, v, path, upstream_keys) != 0)
@@ -79,8 +62,8 @@ void cfg__parse_service_upstream(struct cfg__ctx *x, const cJSON *v, const char 
   static const char *const ready[2] = {"port", "message"};             /* CFG_READY_* */
   static const char *const balance[2] = {"least_inflight", "ip_hash"}; /* CFG_BALANCE_* */
   int r = 0, bal = 0;
-  read_choice(x, v, path, "ready", ready, &r);
-  read_choice(x, v, path, "balance", balance, &bal);
+  cfg__get_choice(x, v, path, "ready", ready, &r);
+  cfg__get_choice(x, v, path, "balance", balance, &bal);
   s->upstream.ready = r ? CFG_READY_MESSAGE : CFG_READY_PORT;
   s->upstream.balance = bal ? CFG_BALANCE_IP_HASH : CFG_BALANCE_LEAST;
   cfg__read_ints(x, v, path, cfg__upstream_ints, &s->upstream);
@@ -136,8 +119,6 @@ void cfg__parse_tcp(struct cfg__ctx *x, const cJSON *root, struct cfg *c) {
 
 /* ---- Checks across the config ---- */
 
-/* Reports env keys of an upstream service that muster sets itself, and
- * a `ws` object (WebSocket to an upstream is tunnelled, not relayed). */
 /* The last instance's address must exist: its port at most 65535, its
  * "PATH.N" short enough for a Unix socket address. Checked once the whole
  * service is read ("instances" may be "max"). */
@@ -157,6 +138,8 @@ static void check_instances(struct cfg__ctx *x, const struct cfg_service *s, siz
   }
 }
 
+/* Reports env keys of an upstream service that muster sets itself, and
+ * a `ws` object (WebSocket to an upstream is tunnelled, not relayed). */
 static void check_upstream_service(struct cfg__ctx *x, const struct cfg_service *s, size_t i) {
   char p[CFG__PATH_MAX];
   check_instances(x, s, i);

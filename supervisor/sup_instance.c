@@ -166,10 +166,10 @@ static void stop_into(struct sup_instance *inst, enum sup_istate s) {
     ipc_channel_commit(ch);
     inst->stop_stage = 0;
     deadline(inst, (uint64_t)(total / 2));
-  } else { /* nobody to ask: the stop signal at once */
+  } else { /* nobody to ask: the stop signal at once, SIGKILL still at all of it */
     signal_stop(inst);
     inst->stop_stage = 1;
-    deadline(inst, (uint64_t)(total - total / 2));
+    deadline(inst, (uint64_t)total);
   }
 }
 
@@ -284,7 +284,7 @@ static void act_spawn(struct sup_instance *inst, const char *why) {
   spawn(inst);
 }
 
-/* The readiness probe goes (upstream.ready "port"). */
+/* The readiness probe goes (upstream.ready "port", ready "running"). */
 static void stop_probe(struct sup_instance *inst) {
   if (inst->probe) {
     sup_probe_cancel(inst->probe);
@@ -650,9 +650,10 @@ static void spawn(struct sup_instance *inst) {
   run->inst = inst;
   snprintf(detail, sizeof(detail), "spawned pid %d", (int)run->pid);
   emit(inst, "spawn", detail);
-  deadline(inst, (uint64_t)cfg_of(inst)->ready_timeout_ms);
-  if (run->no_channel) /* ready once its port accepts connections (SPEC §9) */
+  if (run->no_channel) /* ready once its port accepts connections (SPEC §9), or it runs */
     inst->probe = sup_probe_start(inst, run->up_port, run->up_path);
+  if (cfg_of(inst)->ready != CFG_READY_RUNNING || inst->probe == NULL) /* a worker has none */
+    deadline(inst, (uint64_t)cfg_of(inst)->ready_timeout_ms);
 }
 
 /* ---- Queries and small acts ---- */

@@ -108,7 +108,7 @@ struct sup_run {
   char *up_path;             /* upstream: the MUSTER_SOCKET it was given, owned, or NULL */
   unsigned exited : 1;       /* the exit callback ran */
   unsigned ch_dead : 1;      /* the channel failed or closed */
-  unsigned no_channel : 1;   /* upstream.ready "port": no fd 3, never a channel */
+  unsigned no_channel : 1;   /* upstream.ready "port", a worker: no fd 3, never a channel */
   unsigned up_ipv6 : 1;      /* its port accepted on [::1], not 127.0.0.1 (sup_probe) */
 };
 

@@ -1,5 +1,5 @@
-/* sup_probe — is the upstream's port accepting connections yet? See
- * sup_probe.h. */
+/* sup_probe — is the upstream's port accepting connections yet, is the
+ * worker still running? See sup_probe.h. */
 #include "sup_probe.h"
 
 #include <stdio.h>
@@ -27,6 +27,7 @@ struct sup_probe {
   int open;                /* handles not yet closed */
   unsigned connecting : 1; /* sock is open (a try is under way) */
   unsigned v6 : 1;         /* the try under way is [::1]'s (127.0.0.1 refused) */
+  unsigned running : 1;    /* a worker's: the first delay's end is READY */
   char what[128];          /* "port 3000", for messages */
   char path[];             /* the Unix socket */
 };
@@ -48,11 +49,20 @@ static void on_closed(uv_handle_t *h) {
     free(p);
 }
 
-/* The PROBE event is due: the state table decides. */
+/* The PROBE event is due: the state table decides. A worker that is
+ * still running (no EXIT cancelled the probe) is ready. */
 static void on_delay(uv_timer_t *t) {
   struct sup_probe *p = t->data;
-  if (p->inst)
-    sup_instance_event(p->inst, SUP_E_PROBE, NULL);
+  struct sup_instance *inst = p->inst;
+  if (inst == NULL)
+    return;
+  if (!p->running) {
+    sup_instance_event(inst, SUP_E_PROBE, NULL);
+    return;
+  }
+  p->inst = NULL; /* done: nothing more from this probe */
+  sup_log(SUP_DEBUG, "%s: still running after %d ms", inst->label, SUP_PROBE_FIRST_MS);
+  sup_instance_event(inst, SUP_E_READY, NULL);
 }
 
 /* The socket of the last try is closed: the next try is armed. */
@@ -132,10 +142,13 @@ struct sup_probe *sup_probe_start(struct sup_instance *inst, int port, const cha
   p->port = port;
   if (path)
     memcpy(p->path, path, plen + 1);
+  p->running = port == 0 && path == NULL;
   if (port)
     snprintf(p->what, sizeof(p->what), "port %d", port);
-  else
+  else if (path)
     snprintf(p->what, sizeof(p->what), "socket %s", path);
+  else
+    snprintf(p->what, sizeof(p->what), "the process");
   uv_timer_init(sup_host_loop(inst->svc->host), &p->timer);
   p->timer.data = p;
   p->open = 1;

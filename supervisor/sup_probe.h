@@ -1,7 +1,9 @@
-/* sup_probe — the readiness of an upstream instance that does not speak
- * IPC (services[].upstream.ready "port", SPEC §9): its port, or its Unix
- * socket, is tried until it accepts a connection, and that is the
- * instance's READY event.
+/* sup_probe — the readiness of an instance that does not speak IPC.
+ * An upstream's (services[].upstream.ready "port", SPEC §9): its port, or
+ * its Unix socket, is tried until it accepts a connection, and that is
+ * the instance's READY event. A worker's (services[].ready "running"):
+ * still running at the end of the first delay is READY, as systemd's
+ * Type=simple and PM2 count a program started once it runs.
  *
  * The first try is 10 ms after the spawn, each next one twice the last
  * delay later, at most 500 ms apart; the instance's own deadline
@@ -23,8 +25,10 @@ struct sup_probe;
 #define SUP_PROBE_MAX_MS 500  /* the delay between tries at most */
 
 /* Starts probing 127.0.0.1:port (port > 0) or the Unix socket path for
- * inst: the first PROBE event comes after SUP_PROBE_FIRST_MS. Returns the
- * probe, or NULL on out of memory (then the ready deadline decides). */
+ * inst: the first PROBE event comes after SUP_PROBE_FIRST_MS. With
+ * neither (port 0, path NULL), inst is a worker: READY comes then
+ * instead. Returns the probe, or NULL on out of memory (then the ready
+ * deadline decides). */
 struct sup_probe *sup_probe_start(struct sup_instance *inst, int port, const char *path);
 
 /* One try now (the PROBE event in STARTING). Its success raises READY;

@@ -381,6 +381,64 @@ class HealthTest(unittest.TestCase):
                 self.assertTrue(wait_pid_gone(pid), "health command %d left behind" % pid)
 
 
+class WorkerTest(unittest.TestCase):
+    """services[].ready "running": a program that neither speaks IPC nor
+    listens on a port (a queue consumer, a cron-like loop), hosted as
+    supervisord, systemd's Type=simple and PM2 host it."""
+
+    # No channel: no variables, fd 3 closed. The TERM trap takes 2.5 s,
+    # more than half of stop_timeout_ms and less than all of it.
+    SCRIPT = ('trap \'echo stopping; sleep 2.5; echo clean; exit 0\' TERM; '
+              'test -z "$MUSTER_CHANNEL_FD" && test -z "$NODE_CHANNEL_FD" && '
+              '! { true >&3; } 2>/dev/null && echo "worker $MUSTER_INSTANCE up"; '
+              'sleep 600 & wait')
+
+    def test_a_worker_is_ready_has_no_channel_and_gets_all_of_its_grace(self):
+        svcs = [sh("w", self.SCRIPT, ready="running", instances=2, ready_timeout_ms=100,
+                   stop_timeout_ms=4000),
+                sh("after", "exec sleep 600", ready="running", depends_on=["w"])]
+        m = Muster(svcs)
+        with m.start():
+            for i in range(2):
+                m.seen_or_expect(r"w\[%d\]: ready: ready in \d+ ms" % i)
+            m.seen_or_expect(r"after\[0\]: ready: ")  # its dependency counts as ready
+            ups = poll_until(lambda: (lambda t: t if t.count(" up") == 2 else None)(
+                "\n".join(ctl(m, cmd="logs", service="w", lines=10)["lines"])),
+                what="both workers' first line")
+            self.assertRegex(ups, r"w\[0\] out: worker 0 up")
+            self.assertRegex(ups, r"w\[1\] out: worker 1 up")
+            follow = LogFollow(m, "w")
+            try:
+                barrier(m)  # well past ready_timeout_ms: that does not apply to a worker
+                states = [i["state"] for i in ctl(m, cmd="status", service="w")
+                          ["services"][0]["instances"]]
+                self.assertEqual(states, ["ready", "ready"])
+                self.assertNotRegex(m.log_text(), r"w\[\d\]: (exit|kill)")
+                self.assertTrue(ctl(m, cmd="stop", service="w")["ok"])
+                follow.expect(r"w\[0\] out: clean$")
+            finally:
+                follow.close()
+            m.seen_or_expect(r"w\[0\]: exit: exited with code 0")
+            m.seen_or_expect(r"w\[1\]: exit: exited with code 0")
+            self.assertNotIn("SIGKILL", m.log_text())
+
+    def test_a_worker_s_health_command_restarts_it(self):
+        m = Muster([sh("w", "exec sleep 600", ready="running", heartbeat_ms=200,
+                       heartbeat_misses=2, health={"command": ["sh", "-c", '! test -e "$SICK"']})])
+        sick = os.path.join(m.dir, "sick")
+        m.config["services"][0]["env"] = {"SICK": sick}
+        m.write_config()
+        with m.start():
+            pid = m.spawned_pid("w[0]")
+            m.ready("w[0]")
+            open(sick, "w").close()
+            m.expect(r"w\[0\]: unhealthy: health check failed 2 times in a row")
+            m.expect(r"w\[0\]: exit: killed by signal 9")
+            os.unlink(sick)
+            self.assertNotEqual(m.spawned_pid("w[0]"), pid)
+            m.ready("w[0]")
+
+
 def hook(events, script):
     return {"on_event": {"events": events, "command": ["sh", "-c", script]}}
 

@@ -1242,6 +1242,41 @@ TEST(upstream_errors) {
                              "bytes)"));
 }
 
+/* services[].ready "running": a worker, with what it cannot have refused. */
+TEST(worker_ready) {
+  struct cfg_errors e, e2;
+  struct cfg *c = parse(svc("\"ready\": \"running\""), &e);
+  CHECK(c != NULL && c->services[0].ready == CFG_READY_RUNNING);
+  struct cfg *d = parse(svc(""), &e2); /* the default: it speaks IPC */
+  CHECK(d != NULL && d->services[0].ready == CFG_READY_MESSAGE);
+  if (c && d)
+    CHECK(!cfg_service_equal(&c->services[0], &d->services[0])); /* a reload restarts it */
+  cfg_free(c);
+  cfg_free(d);
+  cfg_errors_free(&e);
+  cfg_errors_free(&e2);
+  CHECK(parses(svc("\"ready\": \"message\", \"routes\": [\"/a\"]")));
+  CHECK(parses(svc("\"ready\": \"running\", \"heartbeat_ms\": 500, "
+                   "\"health\": {\"command\": [\"/bin/true\"]}")));
+  CHECK(one_error(svc("\"ready\": \"running\", \"routes\": [\"/a\"]"),
+                  "services[0].routes: a service with ready \"running\" has no channel to take "
+                  "requests; a program that serves HTTP is an upstream service"));
+  CHECK(one_error(svc("\"ready\": \"running\", \"ws\": {\"ack\": true}"),
+                  "services[0].ws: applies to IPC services only, not to one with ready "
+                  "\"running\""));
+  CHECK(one_error(svc("\"ready\": \"running\", \"upstream\": {\"port\": 3000}"),
+                  "services[0].ready: not for an upstream service: it gets ready by "
+                  "upstream.ready"));
+  CHECK(one_error(svc("\"ready\": \"port\""),
+                  "services[0].ready: must be \"message\" or \"running\", got \"port\""));
+  CHECK(one_error(svc("\"ready\": true"), "services[0].ready: must be a string, got a boolean"));
+  CHECK(one_error("{\"services\": [{\"name\": \"w\", \"command\": [\"svc\"], \"ready\": "
+                  "\"running\"}], \"tcp\": [{\"listen\": \"127.0.0.1:7000\", \"service\": "
+                  "\"w\"}]}",
+                  "tcp[0].service: \"w\" has no upstream: a TCP route needs a program listening "
+                  "on a port or a socket"));
+}
+
 TEST(upstream_ports) {
   CHECK(one_error("{\"services\": ["
                   "{\"name\": \"a\", \"command\": [\"svc\"], \"instances\": 3, "
@@ -1839,6 +1874,7 @@ int main(void) {
   RUN(route_conflicts);
   RUN(upstream);
   RUN(upstream_errors);
+  RUN(worker_ready);
   RUN(upstream_ports);
   RUN(tcp_routes);
   RUN(upstream_equal);
