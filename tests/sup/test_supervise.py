@@ -422,6 +422,48 @@ class WorkerTest(unittest.TestCase):
             m.seen_or_expect(r"w\[1\]: exit: exited with code 0")
             self.assertNotIn("SIGKILL", m.log_text())
 
+    def test_the_spool_worker_example_runs_unmodified(self):
+        # services/examples/spool_worker.js, as config/examples/worker.json
+        # hosts it: two instances share the jobs, each job is done once, and
+        # a stop lets each finish and exit 0.
+        app = os.path.join(SRC, "services", "examples", "spool_worker.js")
+        m = Muster([service("spool", ["node", app], ready="running", instances=2,
+                            stop_timeout_ms=10000)])
+        spool = os.path.join(m.dir, "spool")
+        m.config["services"][0]["env"] = {"SPOOL_DIR": spool}
+        m.write_config()
+        with m.start():
+            m.ready("spool[0]")
+            m.seen_or_expect(r"spool\[1\]: ready: ")
+            incoming = os.path.join(spool, "incoming")
+            poll_until(lambda: os.path.isdir(incoming), what="the spool directory")
+            for n in range(40):
+                tmp = os.path.join(spool, "%02d.tmp" % n)
+                with open(tmp, "w") as f:
+                    f.write("word\n" * (n + 1))
+                os.rename(tmp, os.path.join(incoming, "%02d.job" % n))
+            done = os.path.join(spool, "done")
+            poll_until(lambda: len([f for f in os.listdir(done) if f.endswith(".txt")]) == 40,
+                       what="40 jobs done")
+            for n in range(40):
+                inst, lines, words = read(os.path.join(done, "%02d.txt" % n)).split()
+                self.assertIn(inst, ("0", "1"))
+                self.assertEqual((int(lines), int(words)), (n + 1, n + 1))
+            self.assertEqual(os.listdir(incoming), [])
+            self.assertEqual(os.listdir(os.path.join(spool, "work")), [])
+            self.assertTrue(ctl(m, cmd="stop", service="spool")["ok"])
+            m.expect(r"spool\[0\]: exit: exited with code 0")
+            m.seen_or_expect(r"spool\[1\]: exit: exited with code 0")
+            out = "\n".join(ctl(m, cmd="logs", service="spool", lines=100)["lines"])
+            self.assertEqual(len(re.findall(r"out: worker \d: \d\d\.job: ", out)), 40)
+            self.assertRegex(out, r"spool\[0\] out: worker 0: stopped")
+
+    def test_the_example_config_checks(self):
+        path = os.path.join(SRC, "config", "examples", "worker.json")
+        r = subprocess.run([bin_path("muster"), "--check", "-c", path], capture_output=True,
+                           text=True, timeout=TIMEOUT)
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "config ok"), r.stderr)
+
     def test_a_worker_s_health_command_restarts_it(self):
         m = Muster([sh("w", "exec sleep 600", ready="running", heartbeat_ms=200,
                        heartbeat_misses=2, health={"command": ["sh", "-c", '! test -e "$SICK"']})])
