@@ -177,7 +177,8 @@ static void read_stop_signal(struct cfg__ctx *x, const cJSON *obj, const char *p
   if (cfg__get_string(x, obj, path, "stop_signal", NULL, &name) != 0 || name == NULL)
     return;
   size_t i = 0, n = sizeof(signals) / sizeof(signals[0]);
-  while (i < n && strcmp(signals[i].name, name) != 0)
+  const char *bare = strncmp(name, "SIG", 3) == 0 ? name + 3 : name; /* "TERM": supervisord's */
+  while (i < n && strcmp(signals[i].name + 3, bare) != 0)
     i++;
   if (i < n) {
     s->stop_signal = signals[i].sig;
@@ -185,7 +186,7 @@ static void read_stop_signal(struct cfg__ctx *x, const cJSON *obj, const char *p
     cfg__join(p, sizeof(p), path, "stop_signal");
     cfg__err(x, p,
              "\"%s\" is not a signal muster sends; one of SIGTERM, SIGINT, SIGQUIT, SIGHUP, "
-             "SIGUSR1, SIGUSR2, SIGABRT, SIGALRM, SIGWINCH, SIGPWR, SIGKILL",
+             "SIGUSR1, SIGUSR2, SIGABRT, SIGALRM, SIGWINCH, SIGPWR, SIGKILL (SIG may be left out)",
              name);
   }
   free(name);

@@ -109,6 +109,13 @@ static void find_program(struct cfg__ctx *x, const char *p, char **argv) {
 void cfg__read_argv(struct cfg__ctx *x, const cJSON *v, const char *p, char ***argv, size_t *n) {
   char pi[CFG__PATH_MAX];
   int count = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : 0;
+  if (cJSON_IsString(v) && strchr(v->valuestring, ' ') != NULL) { /* supervisord's way */
+    cfg__err(x, p,
+             "must be a non-empty array of strings, got a string: write each argument as "
+             "its own string, [\"%.*s\", ...] (there is no shell)",
+             (int)strcspn(v->valuestring, " "), v->valuestring);
+    return;
+  }
   if (count == 0) {
     cfg__err(x, p, "must be a non-empty array of strings, got %s",
              cJSON_IsArray(v) ? "[]" : cfg__type_name(v));
@@ -163,6 +170,23 @@ static int env_name_ok(struct cfg__ctx *x, const char *p, const char *name) {
 }
 
 /* Reads "env": an object of strings, kept in order. */
+/* The value of one "env" entry: a string (expanded), or a number or a
+ * boolean written as its JSON text ({"PORT": 3000} as PM2's ecosystem
+ * files and docker-compose take it). Returns 0 or -1 (reported). */
+static int env_value(struct cfg__ctx *x, const cJSON *v, const char *p, char **out) {
+  if (!cJSON_IsNumber(v) && !cJSON_IsBool(v)) {
+    if (cJSON_IsString(v))
+      return cfg__string(x, v, p, out);
+    cfg__err(x, p, "must be a string, a number or a boolean, got %s", cfg__type_name(v));
+    return -1;
+  }
+  if ((*out = cJSON_PrintUnformatted(v)) == NULL) {
+    cfg__err(x, p, "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
 static void read_env(struct cfg__ctx *x, const cJSON *obj, const char *path,
                      struct cfg_service *s) {
   char p[CFG__PATH_MAX], pk[CFG__PATH_MAX];
@@ -194,7 +218,7 @@ static void read_env(struct cfg__ctx *x, const cJSON *obj, const char *path,
       continue;
     }
     struct cfg_env_var *ev = &s->env[s->nenv];
-    if (cfg__string(x, it, pk, &ev->value) != 0)
+    if (env_value(x, it, pk, &ev->value) != 0)
       continue;
     if (cfg__strdup(x, pk, it->string, &ev->name) != 0) {
       free(ev->value);

@@ -635,7 +635,8 @@ TEST(other_types) {
                   "object, got a number"));
   CHECK(one_error(svc("\"env\": []"), "services[0].env: must be an object of strings, got an "
                                       "array"));
-  CHECK(one_error(svc("\"env\": {\"A\": 1}"), "services[0].env.A: must be a string, got a number"));
+  CHECK(one_error(svc("\"env\": {\"A\": null}"),
+                  "services[0].env.A: must be a string, a number or a boolean, got null"));
   CHECK(one_error(svc("\"cwd\": 1"), "services[0].cwd: must be a string, got a number"));
   CHECK(one_error(svc("\"restart\": \"always\""),
                   "services[0].restart: must be an object, got a string"));
@@ -994,6 +995,29 @@ TEST(env_vars) {
                   "services[0].env.: a variable name must be non-empty, "
                   "without '='"));
   CHECK(parses(svc("\"env\": {}")));
+  /* numbers and booleans as their JSON text, as PM2 and docker-compose take them */
+  struct cfg_errors e;
+  struct cfg *c = parse(svc("\"env\": {\"PORT\": 3000, \"R\": 1.5, \"N\": -2, \"D\": true, "
+                            "\"F\": false}"),
+                        &e);
+  CHECK(c != NULL && c->services[0].nenv == 5);
+  if (c && c->services[0].nenv == 5) {
+    static const char *const want[] = {"3000", "1.5", "-2", "true", "false"};
+    for (size_t i = 0; i < 5; i++)
+      CHECK_STR(c->services[0].env[i].value, want[i]);
+  }
+  cfg_free(c);
+  cfg_errors_free(&e);
+}
+
+/* A command written as one string, as supervisord takes it: the error
+ * says how to write it. */
+TEST(command_as_a_string) {
+  CHECK(one_error("{\"services\": [{\"name\": \"a\", \"command\": \"node app.js\"}]}",
+                  "services[0].command: must be a non-empty array of strings, got a string: "
+                  "write each argument as its own string, [\"node\", ...] (there is no shell)"));
+  CHECK(one_error("{\"services\": [{\"name\": \"a\", \"command\": \"node\"}]}",
+                  "services[0].command: must be a non-empty array of strings, got a string"));
 }
 
 /* ---- Listen addresses ---- */
@@ -1570,6 +1594,24 @@ TEST(supervision_values) {
   unlink(in_tmp("app.env"));
 }
 
+/* stop_signal with or without "SIG", as supervisord's stopsignal (TERM)
+ * and systemd's KillSignal= take it. */
+TEST(stop_signal_names) {
+  static const struct {
+    const char *name;
+    int sig;
+  } ok[] = {{"TERM", SIGTERM}, {"SIGQUIT", SIGQUIT}, {"HUP", SIGHUP}, {"KILL", SIGKILL}};
+  for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+    char body[64];
+    struct cfg_errors e;
+    snprintf(body, sizeof(body), "\"stop_signal\": \"%s\"", ok[i].name);
+    struct cfg *c = parse(svc(body), &e);
+    CHECK(c != NULL && c->services[0].stop_signal == ok[i].sig);
+    cfg_free(c);
+    cfg_errors_free(&e);
+  }
+}
+
 TEST(supervision_errors) {
   char want[512];
   write_tmp("bad.env", "A=1\nB=\"open\n");
@@ -1579,7 +1621,11 @@ TEST(supervision_errors) {
   CHECK(one_error(svc("\"stop_signal\": \"SIGFOO\""),
                   "services[0].stop_signal: \"SIGFOO\" is not a signal muster sends; one of "
                   "SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGABRT, SIGALRM, "
-                  "SIGWINCH, SIGPWR, SIGKILL"));
+                  "SIGWINCH, SIGPWR, SIGKILL (SIG may be left out)"));
+  CHECK(one_error(svc("\"stop_signal\": \"SIG\""),
+                  "services[0].stop_signal: \"SIG\" is not a signal muster sends; one of "
+                  "SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGABRT, SIGALRM, "
+                  "SIGWINCH, SIGPWR, SIGKILL (SIG may be left out)"));
   CHECK(one_error(svc("\"success_exit_codes\": []"),
                   "services[0].success_exit_codes: must be a non-empty array of exit codes "
                   "(0..255), got []"));
@@ -1867,6 +1913,7 @@ int main(void) {
   RUN(find_command);
   RUN(commands_in_config);
   RUN(env_vars);
+  RUN(command_as_a_string);
   RUN(listen);
   RUN(tls);
   RUN(tls_errors);
@@ -1882,6 +1929,7 @@ int main(void) {
   RUN(service_equal);
   RUN(supervision_defaults);
   RUN(supervision_values);
+  RUN(stop_signal_names);
   RUN(supervision_errors);
   RUN(health_http_needs_a_port);
   RUN(user_and_group);
