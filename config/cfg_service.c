@@ -71,8 +71,12 @@ static void read_name(struct cfg__ctx *x, const cJSON *obj, const char *path,
   }
   if (cfg__string(x, v, p, &s->name) != 0)
     return;
-  if (!valid_name(s->name)) {
-    cfg__err(x, p, "\"%s\" must match [A-Za-z0-9_.-]{1,64}", s->name);
+  const char *bad = !valid_name(s->name)          ? "must match [A-Za-z0-9_.-]{1,64}"
+                    : strcmp(s->name, "all") == 0 ? "is reserved: `musterctl restart all` "
+                                                    "(start, stop) names every service"
+                                                  : NULL;
+  if (bad) {
+    cfg__err(x, p, "\"%s\" %s", s->name, bad);
     free(s->name);
     s->name = NULL;
   }

@@ -33,6 +33,11 @@ struct ctl_client;
 /* A command answered later (rolling restart); survives its client. */
 struct ctl_op {
   struct ctl_client *client; /* NULL once the client went away */
+  struct sup_host *host;     /* restart all: whose services */
+  size_t next;               /* restart all: the next service's index */
+  unsigned all : 1;          /* restart all: one service after another */
+  char service[65];          /* the service restarting now */
+  char err[160];             /* restart all: the first failure, "" = none */
 };
 
 struct ctl_client {
@@ -134,15 +139,40 @@ static void do_status(struct ctl_client *cl, const struct ctl_cmd *c) {
 
 /* ---- restart (answered when done) ---- */
 
+static void on_restart_done(void *ctx, const char *err);
+
+/* restart all: the rolling restart of the next service. Returns 0 once
+ * one is under way (its end calls on_restart_done, which may free op
+ * before this returns), -1 when none is left. */
+static int restart_next(struct ctl_op *op) {
+  struct sup_service *svc;
+  while ((svc = sup_view_service(op->host, op->next++)) != NULL) {
+    snprintf(op->service, sizeof(op->service), "%s", sup_view_service_cfg(svc)->name);
+    if (sup_service_restart(svc, on_restart_done, op) == 0)
+      return 0;
+    if (!op->err[0])
+      snprintf(op->err, sizeof(op->err), "%s: a rolling restart is already under way", op->service);
+  }
+  return -1;
+}
+
+/* A rolling restart ended (err: why it failed, or NULL); with restart
+ * all, the next one begins, and the reply waits for the last. */
 static void on_restart_done(void *ctx, const char *err) {
   struct ctl_op *op = ctx;
+  if (err && op->all && !op->err[0])
+    snprintf(op->err, sizeof(op->err), "%s: %s", op->service, err);
+  if (op->all && restart_next(op) == 0)
+    return; /* op may be gone: the next one runs */
   struct ctl_client *cl = op->client;
+  char why[sizeof(op->err)];
+  snprintf(why, sizeof(why), "%s", op->all ? op->err : err ? err : "");
   free(op);
   if (cl == NULL)
     return; /* the client left before the end */
   cl->op = NULL;
-  if (err)
-    reply_error(cl, err);
+  if (why[0])
+    reply_error(cl, why);
   else
     reply_ok(cl, cl->op_service);
   /* Lines that arrived meanwhile, in order. */
@@ -159,6 +189,7 @@ static void on_restart_done(void *ctx, const char *err) {
   }
 }
 
+/* restart SERVICE, or every service one after another (svc NULL: all). */
 static void do_restart(struct ctl_client *cl, struct sup_service *svc) {
   struct ctl_op *op = calloc(1, sizeof(*op));
   if (op == NULL) {
@@ -166,8 +197,17 @@ static void do_restart(struct ctl_client *cl, struct sup_service *svc) {
     return;
   }
   op->client = cl;
+  op->host = cl->srv->host;
   cl->op = op; /* before: the restart may finish at once and reply */
-  snprintf(cl->op_service, sizeof(cl->op_service), "%s", sup_view_service_cfg(svc)->name);
+  if (svc == NULL) {
+    op->all = 1;
+    snprintf(cl->op_service, sizeof(cl->op_service), "all");
+    if (restart_next(op) != 0)
+      on_restart_done(op, NULL); /* nothing to restart: the reply */
+    return;
+  }
+  snprintf(op->service, sizeof(op->service), "%s", sup_view_service_cfg(svc)->name);
+  snprintf(cl->op_service, sizeof(cl->op_service), "%s", op->service);
   if (sup_service_restart(svc, on_restart_done, op) != 0) {
     cl->op = NULL;
     free(op);
@@ -386,19 +426,37 @@ static void do_version(struct ctl_client *cl) {
   cJSON_Delete(o);
 }
 
-/* Runs command c (svc: its service, found already when it names one). */
+/* start or stop SERVICE, or every service (svc NULL: all, in config
+ * order to start, the reverse to stop). */
+static void do_start_stop(struct ctl_client *cl, int start, struct sup_service *svc) {
+  const struct sup_host *h = cl->srv->host;
+  size_t n = 0;
+  if (svc != NULL) {
+    (start ? sup_service_start : sup_service_stop)(svc);
+    reply_ok(cl, sup_view_service_cfg(svc)->name);
+    return;
+  }
+  while (sup_view_service(h, n) != NULL)
+    n++;
+  for (size_t i = 0; i < n; i++) {
+    if (start)
+      sup_service_start(sup_view_service(h, i));
+    else
+      sup_service_stop(sup_view_service(h, n - 1 - i));
+  }
+  reply_ok(cl, "all");
+}
+
+/* Runs command c (svc: its service, found already when it names one;
+ * NULL for "all"). */
 static void run_cmd(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_service *svc) {
   switch (c->type) {
   case CTL_STATUS:
     do_status(cl, c);
     break;
   case CTL_START:
-    sup_service_start(svc);
-    reply_ok(cl, sup_view_service_cfg(svc)->name);
-    break;
   case CTL_STOP:
-    sup_service_stop(svc);
-    reply_ok(cl, sup_view_service_cfg(svc)->name);
+    do_start_stop(cl, c->type == CTL_START, svc);
     break;
   case CTL_RESTART:
     do_restart(cl, svc);
@@ -451,7 +509,9 @@ static void handle_line(struct ctl_client *cl, const char *line, size_t len) {
     reply_error(cl, err);
     return;
   }
-  if (c.service[0] && c.type != CTL_STATUS && (svc = find(cl, c.service)) == NULL)
+  int all = strcmp(c.service, "all") == 0 &&
+            (c.type == CTL_START || c.type == CTL_STOP || c.type == CTL_RESTART);
+  if (c.service[0] && !all && c.type != CTL_STATUS && (svc = find(cl, c.service)) == NULL)
     return;
   run_cmd(cl, &c, svc);
 }

@@ -64,7 +64,8 @@ class CompletionTest(unittest.TestCase):
         with Muster([dummy("alpha"), dummy("beta")]).start() as m:
             sock = os.path.join(m.dir, "run/muster.sock")
             m.seen_or_expect(r"control: listening on ")
-            self.assertEqual(complete([MUSTERCTL, "-s", sock, "restart", ""]), ["alpha", "beta"])
+            self.assertEqual(complete([MUSTERCTL, "-s", sock, "restart", ""]),
+                             ["all", "alpha", "beta"])  # start, stop, restart take all
             self.assertEqual(complete([MUSTERCTL, "--socket=" + sock, "logs", "al"]), ["alpha"])
             self.assertEqual(complete([MUSTERCTL, "wait", ""], {"MUSTER_SOCKET": sock}),
                              ["alpha", "beta"])
@@ -83,7 +84,7 @@ class CompletionTest(unittest.TestCase):
             m.write_config()
             self.assertTrue(ctl(m, cmd="reload")["ok"])
             self.assertEqual(complete([MUSTERCTL, "-s", sock, "stop", ""]),
-                             ["alpha", "beta", "gamma"])
+                             ["all", "alpha", "beta", "gamma"])
 
     def test_loaded_on_demand_by_bash_completion(self):
         self.assertTrue(os.path.exists(BASH_COMPLETION),

@@ -115,6 +115,41 @@ class ControlTest(unittest.TestCase):
             for pid in old:
                 self.assertTrue(wait_pid_gone(pid))
 
+    def test_all_names_every_service_for_start_stop_restart(self):
+        # supervisorctl's and PM2's `restart all`: each service's rolling
+        # restart in turn, the reply once the last is done.
+        with Muster([dummy("a"), dummy("b", instances=1)]).start() as m:
+            old = set(p["pid"] for p in wait_ready_count(m, "a", 2))
+            old |= set(p["pid"] for p in wait_ready_count(m, "b", 1))
+            load = Load(m, "/a/echo", n=4).start()
+            try:
+                load.wait_for(100)
+                self.assertEqual(ctl(m, cmd="restart", service="all"),
+                                 {"ok": True, "service": "all"})
+                new = set(ready_pids(m, "a")) | set(ready_pids(m, "b"))
+                self.assertEqual(len(new), 3)
+                self.assertFalse(old & new, "every old pid replaced")
+                load.wait_for(load.total() + 100)
+            finally:
+                load.stop()
+            self.assertEqual(load.errors, [])
+            self.assertEqual(set(load.statuses), {200}, load.statuses)
+            m.seen_or_expect(r"b: restarted: every instance replaced")
+            log = m.log_text()
+            # one after the other: b's replacement comes after a's restart ended
+            self.assertLess(log.index("a: restarted: every instance replaced"),
+                            log.rindex("b[0]: spawn: "))
+            self.assertLess(log.rindex("b[0]: spawn: "),
+                            log.index("b: restarted: every instance replaced"))
+            self.assertEqual(ctl(m, cmd="stop", service="all"), {"ok": True, "service": "all"})
+            for _ in range(3):
+                m.expect(r"[ab]\[\d\]: stop: stopped")
+            self.assertEqual({s["state"] for s in ctl(m, cmd="status")["services"]}, {"stopped"})
+            self.assertEqual(ctl(m, cmd="start", service="all"), {"ok": True, "service": "all"})
+            wait_ready_count(m, "a", 2)
+            wait_ready_count(m, "b", 1)
+            self.assertFalse(ctl(m, cmd="scale", service="all", instances=2)["ok"])
+
     def test_rolling_restart_of_a_single_instance_loses_nothing(self):
         # With one instance, only "replacement ready before the old one
         # drains" keeps every request answered.

@@ -655,6 +655,10 @@ TEST(required_and_names) {
                   "services[0].name: \"a b\" must match [A-Za-z0-9_.-]{1,64}"));
   CHECK(one_error("{\"services\": [{\"name\": \"\", \"command\": [\"svc\"]}]}",
                   "services[0].name: \"\" must match [A-Za-z0-9_.-]{1,64}"));
+  CHECK(one_error("{\"services\": [{\"name\": \"all\", \"command\": [\"svc\"]}]}",
+                  "services[0].name: \"all\" is reserved: `musterctl restart all` (start, "
+                  "stop) names every service"));
+  CHECK(parses("{\"services\": [{\"name\": \"All\", \"command\": [\"svc\"]}]}"));
   char json[512], name[70];
   memset(name, 'x', 65);
   name[65] = '\0';
