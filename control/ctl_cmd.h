@@ -15,7 +15,7 @@
   XX(RESTART, "restart", 1)                                                                        \
   XX(SCALE, "scale", 1)                                                                            \
   XX(RELOAD, "reload", 0)                                                                          \
-  XX(LOGS, "logs", 1)                                                                              \
+  XX(LOGS, "logs", 2)                                                                              \
   XX(EVENTS, "events", 0)                                                                          \
   XX(SHUTDOWN, "shutdown", 0)                                                                      \
   XX(DRAIN, "drain", 0)                                                                            \

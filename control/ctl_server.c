@@ -47,7 +47,7 @@ struct ctl_client {
   struct ctl_op *op;           /* the command awaiting its reply, or NULL */
   char op_service[65];         /* the service that command is about */
   struct ipc_buf backlog;      /* lines received while op was pending */
-  char follow[65];             /* logs --follow: the service; "" = none */
+  char follow[65];             /* logs --follow: the service, "*" every one; "" = none */
   unsigned events : 1;         /* subscribed to events */
   unsigned closing : 1;
 };
@@ -255,8 +255,8 @@ static void on_service_line(void *ctx, const char *label, const char *stream, co
                             size_t len) {
   struct ctl_client *cl = ctx;
   size_t n = strlen(cl->follow);
-  if (strncmp(label, cl->follow, n) != 0 || label[n] != '[')
-    return;
+  if (strcmp(cl->follow, "*") != 0 && (strncmp(label, cl->follow, n) != 0 || label[n] != '['))
+    return; /* another service's ("*": every service's) */
   char ts[32];
   sup_log_timestamp(ts, sizeof(ts));
   struct ipc_buf *b = ipc_channel_begin(&cl->ch);
@@ -279,20 +279,58 @@ static void on_service_line(void *ctx, const char *label, const char *stream, co
     client_close(cl);
 }
 
-static void do_logs(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_service *svc) {
+/* The last nlines lines of svc's log into *text (malloc'd). Returns 0, or
+ * -1 with the error replied. */
+static int tail_one(struct ctl_client *cl, const struct sup_service *svc, size_t nlines,
+                    char **text, size_t *len) {
   const struct cfg *cfg = sup_view_cfg(cl->srv->host);
   char path[4200];
-  char *text = NULL;
-  size_t len = 0;
-  const char *name = sup_view_service_cfg(svc)->name;
-  snprintf(path, sizeof(path), "%s/%s.log", cfg->logs.dir, name);
-  int rc = sup_logfile_tail(path, cfg->logs.keep, (size_t)c->lines, &text, &len);
+  snprintf(path, sizeof(path), "%s/%s.log", cfg->logs.dir, sup_view_service_cfg(svc)->name);
+  int rc = sup_logfile_tail(path, cfg->logs.keep, nlines, text, len);
   if (rc < 0) {
     char msg[4300];
     snprintf(msg, sizeof(msg), "cannot read \"%s\": %s", path, uv_strerror(rc));
     reply_error(cl, msg);
-    return;
+    return -1;
   }
+  return 0;
+}
+
+/* logs without a service, as `pm2 logs`: the last nlines lines of every
+ * service's log, merged in time order. Returns 0, or -1 (replied). */
+static int tail_all(struct ctl_client *cl, size_t nlines, char **text, size_t *len) {
+  const struct sup_host *h = cl->srv->host;
+  size_t n = 0, got = 0;
+  int rc = 0;
+  while (sup_view_service(h, n) != NULL)
+    n++;
+  char **texts = calloc(n + 1, sizeof(*texts));
+  size_t *lens = calloc(n + 1, sizeof(*lens));
+  for (; texts && lens && got < n; got++)
+    if ((rc = tail_one(cl, sup_view_service(h, got), nlines, &texts[got], &lens[got])) != 0)
+      break;
+  if (rc == 0 && (texts == NULL || lens == NULL ||
+                  sup_logfile_merge((const char *const *)texts, lens, got, nlines,
+                                    SUP_LOGFILE_TAIL_MAX, text, len) != 0)) {
+    reply_error(cl, "out of memory");
+    rc = -1;
+  }
+  for (size_t i = 0; texts && i < got; i++)
+    free(texts[i]);
+  free(texts);
+  free(lens);
+  return rc;
+}
+
+/* logs SERVICE, or every service's (svc NULL); with follow, the lines
+ * that come next stream on this connection. */
+static void do_logs(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_service *svc) {
+  char *text = NULL;
+  size_t len = 0;
+  const char *name = svc ? sup_view_service_cfg(svc)->name : "*";
+  if ((svc ? tail_one(cl, svc, (size_t)c->lines, &text, &len)
+           : tail_all(cl, (size_t)c->lines, &text, &len)) != 0)
+    return;
   /* Written by hand, as followed lines are: a program's output may hold
    * any byte, and ipc_json_str makes valid JSON of it (U+FFFD for bytes
    * that are not UTF-8, escapes for NUL and the other controls), where

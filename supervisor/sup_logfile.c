@@ -388,3 +388,73 @@ out:
     close(old.fd);
   return rc;
 }
+
+/* ---- Merging the tails of several services ---- */
+
+struct merge_line {
+  const char *p; /* the line, without its '\n' */
+  size_t len;
+  size_t seq; /* its place in the input: ties keep it */
+};
+
+/* Time order: the timestamps' text, then the input order. */
+static int by_time(const void *a, const void *b) {
+  const struct merge_line *x = a, *y = b;
+  size_t n = x->len < y->len ? x->len : y->len;
+  int c = memcmp(x->p, y->p, n < SUP_LOGFILE_TIME_LEN ? n : SUP_LOGFILE_TIME_LEN);
+  if (c == 0 && n < SUP_LOGFILE_TIME_LEN && x->len != y->len)
+    c = x->len < y->len ? -1 : 1; /* a short line before the one it prefixes */
+  return c != 0 ? c : x->seq < y->seq ? -1 : 1;
+}
+
+/* The lines of the n texts, in input order, into *lines (malloc'd). */
+static int split_lines(const char *const *texts, const size_t *lens, size_t n,
+                       struct merge_line **lines, size_t *count) {
+  size_t total = 0, k = 0;
+  for (size_t i = 0; i < n; i++)
+    for (size_t off = 0; off < lens[i]; total++) {
+      const char *nl = memchr(texts[i] + off, '\n', lens[i] - off);
+      off = nl ? (size_t)(nl - texts[i]) + 1 : lens[i];
+    }
+  *count = total;
+  if ((*lines = malloc((total ? total : 1) * sizeof(**lines))) == NULL)
+    return UV_ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    for (size_t off = 0; off < lens[i]; k++) {
+      const char *start = texts[i] + off, *nl = memchr(start, '\n', lens[i] - off);
+      size_t len = nl ? (size_t)(nl - start) : lens[i] - off;
+      (*lines)[k] = (struct merge_line){start, len, k};
+      off += len + (nl != NULL);
+    }
+  return 0;
+}
+
+int sup_logfile_merge(const char *const *texts, const size_t *lens, size_t n, size_t nlines,
+                      size_t max_bytes, char **out, size_t *outlen) {
+  struct merge_line *lines;
+  size_t count, first, bytes = 0;
+  *out = NULL;
+  *outlen = 0;
+  if (split_lines(texts, lens, n, &lines, &count) != 0)
+    return UV_ENOMEM;
+  qsort(lines, count, sizeof(*lines), by_time);
+  for (first = count; first > 0 && count - first < nlines; first--) {
+    if (bytes + lines[first - 1].len + 1 > max_bytes)
+      break;
+    bytes += lines[first - 1].len + 1;
+  }
+  char *buf = malloc(bytes + 1);
+  if (buf == NULL) {
+    free(lines);
+    return UV_ENOMEM;
+  }
+  for (size_t i = first; i < count; i++) {
+    memcpy(buf + *outlen, lines[i].p, lines[i].len);
+    *outlen += lines[i].len;
+    buf[(*outlen)++] = '\n';
+  }
+  buf[*outlen] = '\0';
+  free(lines);
+  *out = buf;
+  return 0;
+}

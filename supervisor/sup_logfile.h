@@ -73,4 +73,17 @@ void sup_logfile_close(struct sup_logfile *lf);
  * error. */
 int sup_logfile_tail(const char *path, int keep, size_t nlines, char **out, size_t *outlen);
 
+/* The width of the timestamp a log line starts with (sup_log_timestamp:
+ * "2026-12-03T16:31:43.595Z"); its text order is its time order. */
+#define SUP_LOGFILE_TIME_LEN 24
+
+/* Merges n tails (texts[i] of lens[i] bytes, whole lines in time order,
+ * as sup_logfile_tail returns them) into one in time order: by each
+ * line's timestamp, a tie kept in input order. Keeps the newest nlines
+ * lines, at most max_bytes of them. On success *out is malloc'd and
+ * NUL-terminated (free() it), *outlen its length; returns 0 or UV_ENOMEM.
+ * Pure. */
+int sup_logfile_merge(const char *const *texts, const size_t *lens, size_t n, size_t nlines,
+                      size_t max_bytes, char **out, size_t *outlen);
+
 #endif

@@ -653,7 +653,7 @@ class UsageTest(CtlTestCase):
         sock = os.path.join(d, "none.sock")
         cases = [[], ["frobnicate"], ["start"], ["stop"], ["restart"], ["scale", "dummy"],
                  ["scale", "dummy", "x"], ["scale", "dummy", "-1"], ["scale", "dummy", "1.5"],
-                 ["scale", "dummy", "99999999999"], ["logs"], ["logs", "dummy", "ten"],
+                 ["scale", "dummy", "99999999999"], ["logs", "dummy", "ten"],
                  ["status", "a", "b"], ["reload", "x"], ["events", "x"], ["version", "x"],
                  ["start", "a", "b"], ["logs", "a", "1", "2"], ["status", "-f"],
                  ["events", "--follow"], ["--bogus", "status"], ["start", ""],

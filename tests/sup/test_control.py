@@ -12,7 +12,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from musterproc import (Muster, CtlConn, Load, ctl, free_port, http_get, service,  # noqa: E402
-                        TIMEOUT, wait_pid_gone)
+                        TIMEOUT, poll_until, wait_pid_gone)
 
 
 def dummy(name="dummy", instances=2, **kw):
@@ -149,6 +149,34 @@ class ControlTest(unittest.TestCase):
             wait_ready_count(m, "a", 2)
             wait_ready_count(m, "b", 1)
             self.assertFalse(ctl(m, cmd="scale", service="all", instances=2)["ok"])
+
+    def test_logs_without_a_service_merges_every_service_in_time_order(self):
+        # `pm2 logs`: the last lines of every service, by time; with follow,
+        # what each of them writes next.
+        loop = 'i=0; while :; do echo "%s $i"; i=$((i+1)); sleep 0.02; done'
+        svcs = [service(n, ["sh", "-c", loop % n], ready="running") for n in ("a", "b")]
+        with Muster(svcs).start() as m:
+            def both():
+                r = ctl(m, cmd="logs", lines=20)
+                labels = {re.search(r" ([ab])\[0\] out: ", ln).group(1) for ln in r["lines"]}
+                return r["lines"] if len(r["lines"]) == 20 and labels == {"a", "b"} else None
+            lines = poll_until(both, what="20 lines of both services")
+            stamps = [ln.split(" ", 1)[0] for ln in lines]
+            self.assertEqual(stamps, sorted(stamps))
+            for n in ("a", "b"):  # each service's own lines keep their order
+                own = [int(ln.rsplit(" ", 1)[1]) for ln in lines if " %s[0] " % n in ln]
+                self.assertEqual(own, sorted(own))
+            follow = CtlConn(m)
+            try:
+                self.assertTrue(follow.cmd(cmd="logs", lines=1, follow=True)["ok"])
+                seen = set()
+                for _ in range(200):
+                    seen.add(re.search(r" ([ab])\[0\] out: ", follow.recv()["line"]).group(1))
+                    if seen == {"a", "b"}:
+                        break
+                self.assertEqual(seen, {"a", "b"})
+            finally:
+                follow.close()
 
     def test_rolling_restart_of_a_single_instance_loses_nothing(self):
         # With one instance, only "replacement ready before the old one

@@ -220,7 +220,7 @@ TEST(command_service_arguments) {
   CHECK_INT(ctl_client_cmd_service(CTL_STOP), 1);
   CHECK_INT(ctl_client_cmd_service(CTL_RESTART), 1);
   CHECK_INT(ctl_client_cmd_service(CTL_SCALE), 1);
-  CHECK_INT(ctl_client_cmd_service(CTL_LOGS), 1);
+  CHECK_INT(ctl_client_cmd_service(CTL_LOGS), 2);
   CHECK_INT(ctl_client_cmd_service(CTL_RELOAD), 0);
   CHECK_INT(ctl_client_cmd_service(CTL_EVENTS), 0);
   CHECK_INT(ctl_client_cmd_service(CTL_SHUTDOWN), 0);
@@ -265,6 +265,9 @@ TEST(request_of_each_command) {
   CHECK_INT(c.follow, 0);
   CHECK_STR(REQUEST(&c, "logs", "api", "7"), "{\"cmd\":\"logs\",\"service\":\"api\",\"lines\":7}");
   CHECK_INT(c.lines, 7);
+  CHECK_STR(REQUEST(&c, "logs"), "{\"cmd\":\"logs\",\"lines\":50}"); /* every service's */
+  CHECK_STR(REQUEST(&c, "logs", "-n", "5", "-f"), "{\"cmd\":\"logs\",\"lines\":5,\"follow\":true}");
+  CHECK_STR(c.service, "");
   CHECK_STR(REQUEST(&c, "events"), "{\"cmd\":\"events\"}");
   CHECK_INT(c.type, CTL_EVENTS);
   CHECK_STR(REQUEST(&c, "shutdown"), "{\"cmd\":\"shutdown\"}");
@@ -345,7 +348,6 @@ TEST(usage_errors_of_commands) {
   USAGE_ERROR("unknown command \"frob\"", "frob");
   USAGE_ERROR("unknown command \"STATUS\"", "STATUS");
   USAGE_ERROR("start: SERVICE is required", "start");
-  USAGE_ERROR("logs: SERVICE is required", "logs");
   USAGE_ERROR("scale: N (the number of instances) is required", "scale", "api");
   USAGE_ERROR("too many arguments for status", "status", "a", "b");
   USAGE_ERROR("too many arguments for reload", "reload", "api");

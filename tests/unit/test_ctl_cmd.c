@@ -35,6 +35,9 @@ TEST(valid_commands) {
   CHECK_INT(parse("{\"cmd\":\"logs\",\"service\":\"d\",\"lines\":7,\"follow\":true}", &c), 0);
   CHECK_INT(c.lines, 7);
   CHECK_INT(c.follow, 1);
+  CHECK_INT(parse("{\"cmd\":\"logs\",\"follow\":true}", &c), 0); /* every service's */
+  CHECK_STR(c.service, "");
+  CHECK_INT(c.follow, 1);
   const char *simple[] = {"reload", "events", "shutdown", "version"};
   enum ctl_cmd_type types[] = {CTL_RELOAD, CTL_EVENTS, CTL_SHUTDOWN, CTL_VERSION};
   for (int i = 0; i < 4; i++) {

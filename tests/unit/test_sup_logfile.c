@@ -435,6 +435,45 @@ static void utc_day(char *buf) {
   strftime(buf, 16, "%Y-%m-%d", &tm);
 }
 
+/* Several services' tails merged by time, ties in input order, the
+ * newest lines kept within the count and the byte limit. */
+TEST(merge_tails_by_time) {
+  const char *a = "2026-12-03T10:00:00.001Z a[0] out: one\n"
+                  "2026-12-03T10:00:00.005Z a[0] out: three\n"
+                  "2026-12-03T10:00:00.009Z a[1] err: five"; /* no final newline */
+  const char *b = "2026-12-03T10:00:00.003Z b[0] out: two\n"
+                  "2026-12-03T10:00:00.005Z b[0] out: four (a tie)\n"; /* after a's */
+  const char *texts[] = {a, b, ""};
+  size_t lens[] = {strlen(a), strlen(b), 0};
+  char *out;
+  size_t len;
+  CHECK_INT(sup_logfile_merge(texts, lens, 3, 100, 1 << 20, &out, &len), 0);
+  CHECK_STR(out, "2026-12-03T10:00:00.001Z a[0] out: one\n"
+                 "2026-12-03T10:00:00.003Z b[0] out: two\n"
+                 "2026-12-03T10:00:00.005Z a[0] out: three\n"
+                 "2026-12-03T10:00:00.005Z b[0] out: four (a tie)\n"
+                 "2026-12-03T10:00:00.009Z a[1] err: five\n");
+  CHECK_INT(len, strlen(out));
+  free(out);
+  CHECK_INT(sup_logfile_merge(texts, lens, 3, 2, 1 << 20, &out, &len), 0); /* the newest two */
+  CHECK_STR(out, "2026-12-03T10:00:00.005Z b[0] out: four (a tie)\n"
+                 "2026-12-03T10:00:00.009Z a[1] err: five\n");
+  free(out);
+  CHECK_INT(sup_logfile_merge(texts, lens, 3, 100, 50, &out, &len), 0); /* one line fits */
+  CHECK_STR(out, "2026-12-03T10:00:00.009Z a[1] err: five\n");
+  free(out);
+  CHECK_INT(sup_logfile_merge(texts, lens, 0, 100, 50, &out, &len), 0); /* no service */
+  CHECK_STR(out, "");
+  CHECK_INT(len, 0);
+  free(out);
+  const char *c = "\nshort\n2026\n"; /* not log lines: compared as text, kept whole */
+  const char *t2[] = {c};
+  size_t l2[] = {strlen(c)};
+  CHECK_INT(sup_logfile_merge(t2, l2, 1, 100, 1 << 20, &out, &len), 0);
+  CHECK_STR(out, "\n2026\nshort\n");
+  free(out);
+}
+
 TEST(capture_child_output) {
   char err[256] = "", day0[16], day1[16];
   char p[512];
@@ -580,6 +619,7 @@ int main(void) {
   RUN(failed_write_is_dropped_and_counted);
   RUN(tail_across_rotation);
   RUN(tail_of_a_long_file);
+  RUN(merge_tails_by_time);
   RUN(capture_child_output);
   RUN(capture_closed_from_line_hook);
   RUN(capture_init_and_close_without_spawn);
