@@ -37,8 +37,10 @@ void ctl_client_request(struct ipc_buf *b, const struct ctl_client_req *r) {
     ipc_json_str(b, r->service, strlen(r->service));
   }
   if (r->cmd == CTL_SCALE) {
-    ipc_buf_adds(b, ",\"instances\":");
+    ipc_buf_adds(b, r->add ? ",\"instances\":\"+" : ",\"instances\":");
     ipc_buf_addi(b, r->n);
+    if (r->add)
+      ipc_buf_addc(b, '"');
   } else if (r->cmd == CTL_PUBLISH) {
     ipc_buf_adds(b, ",\"topic\":");
     ipc_json_str(b, r->topic, strlen(r->topic));

@@ -14,6 +14,7 @@ struct ctl_client_req {
   enum ctl_cmd_type cmd;
   const char *service; /* borrowed; NULL when the command has none */
   long long n;         /* scale: instances; logs: lines */
+  int add;             /* scale +N: n more than it has */
   int follow;          /* logs -f */
   const char *topic;   /* publish: the room (borrowed) */
   const char *data;    /* publish: the text (borrowed) */

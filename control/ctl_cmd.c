@@ -160,13 +160,37 @@ static int get_service(const cJSON *o, struct ctl_cmd *out, char *err, size_t er
   return 0;
 }
 
+/* Reads "instances" written "+N" (N 1..1024), as `pm2 scale app +3`.
+ * Returns 1 and sets out, 0 when it is not a string, or UV_EINVAL. */
+static int get_added(const cJSON *o, struct ctl_cmd *out, char *err, size_t errlen) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "instances");
+  if (!cJSON_IsString(v))
+    return 0;
+  const char *s = v->valuestring;
+  int64_t n = 0;
+  size_t i = 1;
+  for (; s[0] == '+' && s[i] >= '0' && s[i] <= '9' && n <= 1024; i++)
+    n = n * 10 + (s[i] - '0');
+  if (s[0] != '+' || i == 1 || s[i] != '\0' || n < 1 || n > 1024) {
+    snprintf(err, errlen,
+             "%s: field \"instances\" must be an integer 0..1024 or \"+N\" (N 1..1024)",
+             cmds[out->type].name);
+    return UV_EINVAL;
+  }
+  out->instances = n;
+  out->add = 1;
+  return 1;
+}
+
 /* Reads "lines", "instances" (required by scale) and "follow". Returns 0
  * or UV_EINVAL with err set. */
 static int get_options(const cJSON *o, struct ctl_cmd *out, char *err, size_t errlen) {
   const char *name = cmds[out->type].name;
   if (get_int(o, name, "lines", 1, CTL_LINES_MAX, &out->lines, err, errlen) < 0)
     return UV_EINVAL;
-  int has = get_int(o, name, "instances", 0, 1024, &out->instances, err, errlen);
+  int has = get_added(o, out, err, errlen);
+  if (has == 0)
+    has = get_int(o, name, "instances", 0, 1024, &out->instances, err, errlen);
   if (has < 0)
     return UV_EINVAL;
   if (out->type == CTL_SCALE && has == 0) {

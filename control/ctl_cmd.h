@@ -37,7 +37,8 @@ enum ctl_cmd_type {
 struct ctl_cmd {
   enum ctl_cmd_type type;
   char service[65];  /* "" when not given */
-  int64_t instances; /* scale: 0..1024 */
+  int64_t instances; /* scale: 0..1024, or 1..1024 more with add */
+  int add;           /* scale "+N" (PM2's): instances more than it has */
   int64_t lines;     /* logs: 1..CTL_LINES_MAX */
   int follow;        /* logs: keep streaming */
   char topic[256];   /* publish: the room */

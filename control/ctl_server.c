@@ -438,13 +438,23 @@ static void do_publish(struct ctl_client *cl, const struct ctl_cmd *c) {
 
 /* `scale`: refused while a rolling restart of the service runs. */
 static void do_scale(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_service *svc) {
-  if (sup_service_scale(svc, (size_t)c->instances) != 0) {
+  struct sup_service_info si;
+  sup_view_service_info(svc, &si);
+  size_t n = c->add ? si.target + (size_t)c->instances : (size_t)c->instances;
+  if (n > 1024) {
+    char msg[128];
+    snprintf(msg, sizeof(msg), "%zu + %lld instances is more than 1024", si.target,
+             (long long)c->instances);
+    reply_error(cl, msg);
+    return;
+  }
+  if (sup_service_scale(svc, n) != 0) {
     reply_error(cl, "a rolling restart of this service is under way; scale after it");
     return;
   }
   cJSON *o = ok_reply();
   cJSON_AddStringToObject(o, "service", sup_view_service_cfg(svc)->name);
-  cJSON_AddNumberToObject(o, "instances", (double)c->instances);
+  cJSON_AddNumberToObject(o, "instances", (double)n);
   send_json(cl, o);
   cJSON_Delete(o);
 }

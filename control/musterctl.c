@@ -50,7 +50,7 @@ static void usage(FILE *f) {
           "  stop SERVICE|all        stop every instance gracefully\n"
           "  restart SERVICE|all     rolling restart; returns once it is complete\n"
           "                          (all: every service, one after another)\n"
-          "  scale SERVICE N         run N instances\n"
+          "  scale SERVICE N|+N      run N instances (+N: N more)\n"
           "  reload                  re-read the config file and apply the difference\n"
           "  logs [SERVICE] [N] [-f] the last N (default %d) lines of the service's output\n"
           "                          (without SERVICE: every service's, in time order)\n"
@@ -176,6 +176,10 @@ static int parse_command(struct opts *o, char **words, int n, int follow) {
   }
   r->n = CTL_LINES_DEFAULT;
   const char *count = o->lines ? o->lines : n >= 3 ? words[2] : NULL;
+  if (r->cmd == CTL_SCALE && count[0] == '+' && count[1] != '\0') { /* pm2 scale app +3 */
+    r->add = 1;
+    count++;
+  }
   if (count && parse_count(count, &r->n) != 0)
     return bad_usage("N must be a whole number, not \"%s\"", count);
   r->follow = follow;

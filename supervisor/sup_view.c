@@ -35,6 +35,7 @@ void sup_view_service_info(const struct sup_service *svc, struct sup_service_inf
   out->state_name = sup_sstate_name(out->state);
   out->restarts = svc->restarts_total;
   out->instances = svc->ninst;
+  out->target = svc->target;
   out->connections = svc->connections;
   for (size_t i = 0; i < svc->ninst; i++) {
     out->ready += sup_instance_routable(svc->inst[i]);

@@ -24,6 +24,7 @@ struct sup_service_info {
   const char *state_name; /* "running", ... */
   uint64_t restarts;      /* restarts since muster started */
   size_t instances;       /* instances listed (leaving ones included) */
+  size_t target;          /* instances it should have (config, or the last scale) */
   size_t ready;           /* of those, how many take requests */
   unsigned inflight;      /* requests in flight over all of them */
   size_t connections;     /* WebSocket and SSE clients muster holds for it */

@@ -80,13 +80,18 @@ class ControlTest(unittest.TestCase):
             wait_ready_count(m, "dummy", 2)
             self.assertEqual(http_get(m, "/dummy/echo")[0], 200)
 
-    def test_scale_2_4_1(self):
+    def test_scale_2_4_plus_1_then_1(self):
         with Muster([dummy()]).start() as m:
             wait_ready_count(m, "dummy", 2)
             self.assertEqual(ctl(m, cmd="scale", service="dummy", instances=4),
                              {"ok": True, "service": "dummy", "instances": 4})
             insts = wait_ready_count(m, "dummy", 4)
             self.assertEqual(sorted(i["index"] for i in insts), [0, 1, 2, 3])
+            self.assertEqual(ctl(m, cmd="scale", service="dummy", instances="+1"),  # pm2's +N
+                             {"ok": True, "service": "dummy", "instances": 5})
+            insts = wait_ready_count(m, "dummy", 5)
+            self.assertEqual(sorted(i["index"] for i in insts), [0, 1, 2, 3, 4])
+            self.assertFalse(ctl(m, cmd="scale", service="dummy", instances="+1020")["ok"])
             self.assertTrue(ctl(m, cmd="scale", service="dummy", instances=1)["ok"])
             insts = wait_ready_count(m, "dummy", 1)
             self.assertEqual(insts[0]["index"], 0)

@@ -255,6 +255,9 @@ TEST(request_of_each_command) {
   CHECK_STR(REQUEST(&c, "scale", "api", "4"),
             "{\"cmd\":\"scale\",\"service\":\"api\",\"instances\":4}");
   CHECK_INT(c.instances, 4);
+  CHECK_STR(REQUEST(&c, "scale", "api", "+3"),
+            "{\"cmd\":\"scale\",\"service\":\"api\",\"instances\":\"+3\"}");
+  CHECK_INT(c.add, 1);
   CHECK_STR(REQUEST(&c, "scale", "api", "0"),
             "{\"cmd\":\"scale\",\"service\":\"api\",\"instances\":0}");
   CHECK_INT(c.instances, 0);

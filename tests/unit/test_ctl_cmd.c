@@ -29,6 +29,11 @@ TEST(valid_commands) {
   CHECK_INT(parse("{\"cmd\":\"scale\",\"service\":\"d\",\"instances\":4}", &c), 0);
   CHECK_INT(c.type, CTL_SCALE);
   CHECK_INT(c.instances, 4);
+  CHECK_INT(c.add, 0);
+  CHECK_INT(parse("{\"cmd\":\"scale\",\"service\":\"d\",\"instances\":\"+3\"}", &c), 0);
+  CHECK_INT(c.instances, 3); /* pm2 scale d +3: three more */
+  CHECK_INT(c.add, 1);
+  CHECK_INT(parse("{\"cmd\":\"scale\",\"service\":\"d\",\"instances\":\"+1024\"}", &c), 0);
   CHECK_INT(parse("{\"cmd\":\"logs\",\"service\":\"d\"}", &c), 0);
   CHECK_INT(c.lines, CTL_LINES_DEFAULT);
   CHECK_INT(c.follow, 0);
@@ -72,6 +77,14 @@ TEST(errors) {
              "scale: field \"instances\" must be an integer 0..1024");
   EXPECT_ERR("{\"cmd\":\"scale\",\"service\":\"d\",\"instances\":1.5}",
              "scale: field \"instances\" must be an integer 0..1024");
+  static const char *const bad_adds[] = {"+", "+x", "+0",  "+1025",
+                                         "3", "-1", "+1 ", "+99999999999"};
+  for (size_t i = 0; i < sizeof(bad_adds) / sizeof(bad_adds[0]); i++) {
+    char line[128];
+    snprintf(line, sizeof(line), "{\"cmd\":\"scale\",\"service\":\"d\",\"instances\":\"%s\"}",
+             bad_adds[i]);
+    EXPECT_ERR(line, "scale: field \"instances\" must be an integer 0..1024 or \"+N\" (N 1..1024)");
+  }
   EXPECT_ERR("{\"cmd\":\"logs\",\"service\":\"d\",\"lines\":0}",
              "logs: field \"lines\" must be an integer 1..10000");
   EXPECT_ERR("{\"cmd\":\"logs\",\"service\":\"d\",\"follow\":1}",
