@@ -130,7 +130,7 @@ int cfg_service_equal(const struct cfg_service *a, const struct cfg_service *b) 
   if (!str_eq(a->name, b->name) || !str_eq(a->cwd, b->cwd) || a->ncommand != b->ncommand ||
       a->nroutes != b->nroutes || a->nenv != b->nenv)
     return 0;
-  if (a->instances != b->instances || a->ready != b->ready ||
+  if (a->instances != b->instances || a->ready != b->ready || a->no_autostart != b->no_autostart ||
       a->ready_timeout_ms != b->ready_timeout_ms || a->heartbeat_ms != b->heartbeat_ms ||
       a->heartbeat_misses != b->heartbeat_misses || a->stop_timeout_ms != b->stop_timeout_ms ||
       a->max_inflight != b->max_inflight || a->max_memory_mb != b->max_memory_mb ||

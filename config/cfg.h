@@ -213,6 +213,7 @@ struct cfg_service {
   char *cwd;                    /* absolute working directory */
   struct cfg_restart restart;   /* restart policy and backoff */
   enum cfg_ready ready;         /* "message" (default) or "running"; MESSAGE for an upstream */
+  int no_autostart;             /* "autostart": false: left stopped at start and when added */
   int ready_timeout_ms;         /* no "ready" within it: restart */
   int heartbeat_ms;             /* ping period; 0 = no heartbeat */
   int heartbeat_misses;         /* pongs missed in a row before a kill */

@@ -16,6 +16,7 @@ static const char *const service_keys[] = {"name",
                                            "cwd",
                                            "restart",
                                            "ready",
+                                           "autostart",
                                            "ready_timeout_ms",
                                            "heartbeat_ms",
                                            "heartbeat_misses",
@@ -336,6 +337,9 @@ static void parse_service(struct cfg__ctx *x, const cJSON *obj, const char *path
     cfg__parse_service_upstream(x, up, p, s);
   }
   read_ready(x, obj, path, s); /* after routes, ws and upstream: what a worker cannot have */
+  int autostart;
+  if (cfg__get_bool(x, obj, path, "autostart", 1, &autostart) == 0)
+    s->no_autostart = !autostart;
   cfg__read_depends(x, obj, path, s);
   cfg__parse_run(x, obj, path, s); /* after upstream: an http check's port */
 }

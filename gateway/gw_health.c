@@ -2,15 +2,17 @@
  * §10), on the gateway and the admin listener alike:
  *   /livez    200 while the loop runs (answering is the proof);
  *   /readyz   200 {"status":"ok"} when every service has a ready instance
- *             and the host is not draining, else 503 with each service's
- *             state; the health path (/healthz) is the same. */
+ *             (but those with autostart false) and the host is not draining, else 503 with each
+ * service's state; the health path (/healthz) is the same. */
 #include <string.h>
 
 #include "gw.h"
 #include "ipc_text.h"
 #include "sup_view.h"
 
-/* The body into b; returns 1 when every service has a ready instance. */
+/* The body into b; returns 1 when every service has a ready instance,
+ * those with "autostart": false aside (started by hand, they are jobs, not
+ * what a balancer waits for). */
 static int health_body(struct sup_host *host, struct ipc_buf *b) {
   struct sup_service *svc;
   struct sup_service_info si;
@@ -19,7 +21,7 @@ static int health_body(struct sup_host *host, struct ipc_buf *b) {
   ipc_buf_adds(b, "{\"services\":{");
   for (size_t i = 0; (svc = sup_view_service(host, i)) != NULL; i++) {
     sup_view_service_info(svc, &si);
-    ok &= si.ready > 0;
+    ok &= si.ready > 0 || sup_view_service_cfg(svc)->no_autostart; /* a job started by hand */
     if (i)
       ipc_buf_addc(b, ',');
     ipc_json_str(b, si.name, strlen(si.name));

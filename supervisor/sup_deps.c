@@ -52,6 +52,13 @@ void sup_deps_start(struct sup_host *h, struct sup_service *svc) {
   const char *names[16];
   char detail[512];
   size_t n = unready(h, svc, names, 16);
+  if (svc->cfg->no_autostart) { /* supervisord's autostart=false: started by hand */
+    svc->stopped = 1;
+    sup_log(SUP_INFO, "%s: autostart is false; `musterctl start %s` starts it", svc->cfg->name,
+            svc->cfg->name);
+    sup_service_changed(svc);
+    return;
+  }
   if (n == 0) {
     sup_service_start(svc);
     return;

@@ -283,6 +283,33 @@ class DependsOnTest(unittest.TestCase):
             self.assertNotIn("late: waiting", log)  # db was ready
             self.assertLess(log.index("newdep[0]: ready"), log.index("later[0]: spawn"))
 
+    def test_autostart_false_waits_for_start_and_its_dependents_with_it(self):
+        # supervisord's autostart=false: a job started by hand. The health
+        # path does not wait for it; what depends on it does.
+        svcs = [dummy("job", autostart=False), dummy("api", depends_on=["job"]),
+                dummy("web", routes=["/web"])]
+        with Muster(svcs).start() as m:
+            m.seen_or_expect(r"job: autostart is false; `musterctl start job` starts it")
+            m.ready("web[0]")
+            barrier(m)
+            self.assertNotRegex(m.log_text(), r"(job|api)\[0\]: spawn: ")
+            states = {s["name"]: s["state"] for s in ctl(m, cmd="status")["services"]}
+            self.assertEqual(states, {"job": "stopped", "api": "starting", "web": "running"})
+            st, _, body = http_get(m, "/healthz")  # api is not ready: that counts
+            self.assertEqual((st, json.loads(body)["services"]),
+                             (503, {"job": "stopped", "api": "starting", "web": "running"}))
+            self.assertTrue(ctl(m, cmd="start", service="job")["ok"])
+            m.ready("job[0]")
+            m.ready("api[0]")
+            self.assertTrue(ctl(m, cmd="reload")["ok"])  # a reload does not stop it
+            barrier(m)
+            self.assertEqual(ctl(m, cmd="status", service="job")["services"][0]["state"],
+                             "running")
+        with Muster([dummy("job", autostart=False), dummy("web", routes=["/web"])]).start() as m:
+            m.ready("web[0]")
+            st, _, body = http_get(m, "/healthz")  # job alone does not count
+            self.assertEqual((st, json.loads(body)["status"]), (200, "ok"))
+
     def test_check_rejects_a_cycle_with_its_path(self):
         d = tempfile.mkdtemp(prefix="muster-cycle-")
         try:

@@ -1270,6 +1270,23 @@ TEST(upstream_errors) {
                              "bytes)"));
 }
 
+/* services[].autostart: true by default; false leaves it to `start`. */
+TEST(autostart) {
+  struct cfg_errors e, e2;
+  struct cfg *c = parse(svc("\"autostart\": false"), &e);
+  struct cfg *d = parse(svc("\"autostart\": true"), &e2);
+  CHECK(c != NULL && c->services[0].no_autostart == 1);
+  CHECK(d != NULL && d->services[0].no_autostart == 0);
+  if (c && d)
+    CHECK(!cfg_service_equal(&c->services[0], &d->services[0]));
+  cfg_free(c);
+  cfg_free(d);
+  cfg_errors_free(&e);
+  cfg_errors_free(&e2);
+  CHECK(one_error(svc("\"autostart\": \"no\""),
+                  "services[0].autostart: must be true or false, got a string"));
+}
+
 /* services[].ready "running": a worker, with what it cannot have refused. */
 TEST(worker_ready) {
   struct cfg_errors e, e2;
@@ -1926,6 +1943,7 @@ int main(void) {
   RUN(upstream);
   RUN(upstream_errors);
   RUN(worker_ready);
+  RUN(autostart);
   RUN(upstream_ports);
   RUN(tcp_routes);
   RUN(upstream_equal);
