@@ -214,11 +214,14 @@ static void drop_instance(struct sup_service *svc, struct sup_instance *inst) {
   sup_instance_free(inst);
 }
 
-/* ---- Rolling restart in place (upstreams, SPEC §9) ----
+/* ---- Rolling restart in place (upstreams, SPEC §9; workers) ----
  * An upstream instance listens on its index's own port or socket, so a
  * replacement cannot start beside it (and its readiness probe would be
- * answered by the old process). Each instance is drained, stopped and
- * started again instead, while the others serve. */
+ * answered by the old process). A worker serves no request that an
+ * overlap would keep, and two copies of one (a scheduler, a consumer
+ * that must run once) may do the same work twice: it is restarted as
+ * supervisord and `pm2 restart` do. Each instance is drained, stopped
+ * and started again instead, while the others go on. */
 
 /* Begins replacing old in place. */
 static void in_place_begin(struct sup_roll *r, struct sup_instance *old) {
@@ -248,7 +251,8 @@ static int in_place_step(struct sup_roll *r) {
   return old->state == SUP_I_EXITED || old->state == SUP_I_BACKOFF ? -1 : 0;
 }
 
-/* The rolling restart of an upstream service: one instance at a time. */
+/* The rolling restart of an upstream service or a worker: one instance
+ * at a time. */
 static void roll_step_in_place(struct sup_service *svc) {
   struct sup_roll *r = &svc->roll;
   while (r->active) {
@@ -286,7 +290,7 @@ static void roll_step_in_place(struct sup_service *svc) {
 /* Advances the rolling restart as far as it can go now. */
 static void roll_step(struct sup_service *svc) {
   struct sup_roll *r = &svc->roll;
-  if (svc->cfg->upstream.enabled) {
+  if (svc->cfg->upstream.enabled || svc->cfg->ready == CFG_READY_RUNNING) {
     roll_step_in_place(svc);
     return;
   }

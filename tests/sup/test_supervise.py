@@ -485,6 +485,24 @@ class WorkerTest(unittest.TestCase):
             self.assertEqual(len(re.findall(r"out: worker \d: \d\d\.job: ", out)), 40)
             self.assertRegex(out, r"spool\[0\] out: worker 0: stopped")
 
+    def test_a_worker_is_restarted_in_place_never_two_at_once(self):
+        # A scheduler or a consumer that must run once: `restart` stops an
+        # instance before its replacement starts, as supervisord does.
+        with Muster([sh("w", "exec sleep 600", ready="running", instances=2)]).start() as m:
+            old = [m.spawned_pid("w[%d]" % i) for i in range(2)]
+            for i in range(2):
+                m.seen_or_expect(r"w\[%d\]: ready: " % i)
+            mark = len(m.log_text())
+            self.assertEqual(ctl(m, cmd="restart", service="w"), {"ok": True, "service": "w"})
+            m.seen_or_expect(r"w: restarted: every instance replaced")
+            log = m.log_text()[mark:]
+            for i in range(2):
+                gone = log.index("w[%d]: exit: " % i)
+                new = re.search(r"w\[%d\]: spawn: spawned pid (\d+)" % i, log)
+                self.assertLess(gone, new.start(), "w[%d] replaced before it stopped" % i)
+                self.assertNotIn(int(new.group(1)), old)
+            self.assertLess(log.index("w[0]: ready: "), log.index("w[1]: exit: "))  # in turn
+
     def test_the_example_config_checks(self):
         path = os.path.join(SRC, "config", "examples", "worker.json")
         r = subprocess.run([bin_path("muster"), "--check", "-c", path], capture_output=True,
