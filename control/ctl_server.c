@@ -279,14 +279,14 @@ static void on_service_line(void *ctx, const char *label, const char *stream, co
     client_close(cl);
 }
 
-/* The last nlines lines of svc's log into *text (malloc'd). Returns 0, or
- * -1 with the error replied. */
-static int tail_one(struct ctl_client *cl, const struct sup_service *svc, size_t nlines,
+/* The last nlines lines of svc's log, at most max bytes, into *text
+ * (malloc'd). Returns 0, or -1 with the error replied. */
+static int tail_one(struct ctl_client *cl, const struct sup_service *svc, size_t nlines, size_t max,
                     char **text, size_t *len) {
   const struct cfg *cfg = sup_view_cfg(cl->srv->host);
   char path[4200];
   snprintf(path, sizeof(path), "%s/%s.log", cfg->logs.dir, sup_view_service_cfg(svc)->name);
-  int rc = sup_logfile_tail(path, cfg->logs.keep, nlines, text, len);
+  int rc = sup_logfile_tail(path, cfg->logs.keep, nlines, max, text, len);
   if (rc < 0) {
     char msg[4300];
     snprintf(msg, sizeof(msg), "cannot read \"%s\": %s", path, uv_strerror(rc));
@@ -297,17 +297,21 @@ static int tail_one(struct ctl_client *cl, const struct sup_service *svc, size_t
 }
 
 /* logs without a service, as `pm2 logs`: the last nlines lines of every
- * service's log, merged in time order. Returns 0, or -1 (replied). */
+ * service's log, merged in time order. The 8 MiB of a reply are shared
+ * out (at least 4 KiB each), so many services do not read more. Returns
+ * 0, or -1 (replied). */
 static int tail_all(struct ctl_client *cl, size_t nlines, char **text, size_t *len) {
   const struct sup_host *h = cl->srv->host;
-  size_t n = 0, got = 0;
+  size_t n = 0, got = 0, share;
   int rc = 0;
   while (sup_view_service(h, n) != NULL)
     n++;
+  share = n ? SUP_LOGFILE_TAIL_MAX / n : SUP_LOGFILE_TAIL_MAX;
+  share = share < 4096 ? 4096 : share;
   char **texts = calloc(n + 1, sizeof(*texts));
   size_t *lens = calloc(n + 1, sizeof(*lens));
   for (; texts && lens && got < n; got++)
-    if ((rc = tail_one(cl, sup_view_service(h, got), nlines, &texts[got], &lens[got])) != 0)
+    if ((rc = tail_one(cl, sup_view_service(h, got), nlines, share, &texts[got], &lens[got])) != 0)
       break;
   if (rc == 0 && (texts == NULL || lens == NULL ||
                   sup_logfile_merge((const char *const *)texts, lens, got, nlines,
@@ -328,7 +332,7 @@ static void do_logs(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_s
   char *text = NULL;
   size_t len = 0;
   const char *name = svc ? sup_view_service_cfg(svc)->name : "*";
-  if ((svc ? tail_one(cl, svc, (size_t)c->lines, &text, &len)
+  if ((svc ? tail_one(cl, svc, (size_t)c->lines, SUP_LOGFILE_TAIL_MAX, &text, &len)
            : tail_all(cl, (size_t)c->lines, &text, &len)) != 0)
     return;
   /* Written by hand, as followed lines are: a program's output may hold

@@ -348,7 +348,8 @@ static int tail_rotated(const char *path, size_t nlines, size_t max, struct tail
   return rc;
 }
 
-int sup_logfile_tail(const char *path, int keep, size_t nlines, char **out, size_t *outlen) {
+int sup_logfile_tail(const char *path, int keep, size_t nlines, size_t max_bytes, char **out,
+                     size_t *outlen) {
   struct tail_part cur, old = {.fd = -1};
   char *buf = NULL;
   ssize_t r1 = 0, r = 0;
@@ -356,10 +357,10 @@ int sup_logfile_tail(const char *path, int keep, size_t nlines, char **out, size
   int rc;
   *out = NULL;
   *outlen = 0;
-  if ((rc = tail_part(path, nlines, SUP_LOGFILE_TAIL_MAX, &cur)) < 0)
+  if ((rc = tail_part(path, nlines, max_bytes, &cur)) < 0)
     goto out;
   if (cur.found < nlines && cur.start == 0 && keep > 0 &&
-      (rc = tail_rotated(path, nlines - cur.found, SUP_LOGFILE_TAIL_MAX - cur.len, &old)) < 0)
+      (rc = tail_rotated(path, nlines - cur.found, max_bytes - cur.len, &old)) < 0)
     goto out;
   if ((buf = malloc(old.len + 1 + cur.len + 1)) == NULL) {
     rc = UV_ENOMEM;

@@ -33,7 +33,7 @@ struct sup_logfile {
   int last_err;       /* the last write or rotation error (0 = none) */
 };
 
-/* The most sup_logfile_tail() returns, whatever the number of lines. */
+/* The most sup_logfile_tail() is asked for, whatever the number of lines. */
 #define SUP_LOGFILE_TAIL_MAX ((size_t)8 << 20) /* 8 MiB */
 
 /* Opens (creating it, and its parent directory if missing) the log file at
@@ -66,12 +66,13 @@ int sup_logfile_reopen(struct sup_logfile *lf);
 void sup_logfile_close(struct sup_logfile *lf);
 
 /* Reads the last nlines lines of the log at path, taking older lines from
- * path.1 when path has fewer (and keep > 0), at most SUP_LOGFILE_TAIL_MAX
- * bytes of whole lines. A missing file counts as empty. On success *out is
+ * path.1 when path has fewer (and keep > 0), at most max_bytes (at most
+ * SUP_LOGFILE_TAIL_MAX) bytes of whole lines. A missing file counts as empty. On success *out is
  * a malloc'd, NUL-terminated buffer owned by the caller (free() it) and
  * *outlen its length without the NUL; returns 0 or a negative libuv
  * error. */
-int sup_logfile_tail(const char *path, int keep, size_t nlines, char **out, size_t *outlen);
+int sup_logfile_tail(const char *path, int keep, size_t nlines, size_t max_bytes, char **out,
+                     size_t *outlen);
 
 /* The width of the timestamp a log line starts with (sup_log_timestamp:
  * "2026-12-03T16:31:43.595Z"); its text order is its time order. */

@@ -228,7 +228,7 @@ TEST(failed_write_is_dropped_and_counted) {
 static void check_tail(const char *path, int keep, size_t n, const char *want) {
   char *out = NULL;
   size_t len = 99;
-  CHECK_INT(sup_logfile_tail(path, keep, n, &out, &len), 0);
+  CHECK_INT(sup_logfile_tail(path, keep, n, SUP_LOGFILE_TAIL_MAX, &out, &len), 0);
   CHECK_STR(out, want);
   CHECK_INT(len, strlen(want));
   free(out);
@@ -261,6 +261,14 @@ TEST(tail_across_rotation) {
   CHECK_FILE(at("t.log.2"), "l1\nl2\nl3\nl4\nl5\nl6\n");
   check_tail(p, 2, 100, "l7\nl8\nl9\nl10\nl11\nl12\nl13\nl14\nl15\n");
   check_tail(p, 2, 4, "l12\nl13\nl14\nl15\n");
+  char *out = NULL; /* a byte limit: the newest whole lines within it, across files */
+  size_t len = 0;
+  CHECK_INT(sup_logfile_tail(p, 2, 100, 17, &out, &len), 0);
+  CHECK_STR(out, "l12\nl13\nl14\nl15\n");
+  free(out);
+  CHECK_INT(sup_logfile_tail(p, 2, 100, 3, &out, &len), 0);
+  CHECK_STR(out, "");
+  free(out);
   sup_logfile_close(lf);
 
   check_tail(at("missing.log"), 2, 10, "");
