@@ -30,6 +30,13 @@ def read(path):
         return f.read()
 
 
+def set_env(m, env):
+    """Gives the first service env (paths inside m.dir, known only once m
+    exists) and writes the config again."""
+    m.config["services"][0]["env"] = env
+    m.write_config()
+
+
 def barrier(m):
     """Waits until muster has handled everything before this call: a reload
     (nothing changed) is answered and logged after every earlier event."""
@@ -256,8 +263,7 @@ class DependsOnTest(unittest.TestCase):
         with Muster(svcs).start() as m:
             m.seen_or_expect(r"api: waiting: db$")
             self.assertTrue(ctl(m, cmd="scale", service="api", instances=2)["ok"])
-            m.config["services"][0]["env"] = {"CHANGED": "1"}
-            m.write_config()
+            set_env(m, {"CHANGED": "1"})
             self.assertTrue(ctl(m, cmd="reload")["ok"])
             m.expect(r"reload: added: -; removed: -; changed: api")
             barrier(m)
@@ -375,8 +381,7 @@ class HealthTest(unittest.TestCase):
         m = Muster([dummy("w", heartbeat_ms=300, heartbeat_misses=2,
                           health={"command": ["sh", "-c", script]})])
         runs, sick = os.path.join(m.dir, "runs"), os.path.join(m.dir, "sick")
-        m.config["services"][0]["env"] = {"RUNS": runs, "SICK": sick}
-        m.write_config()
+        set_env(m, {"RUNS": runs, "SICK": sick})
         with m.start():
             pid = m.spawned_pid("w[0]")
             m.ready("w[0]")
@@ -396,8 +401,7 @@ class HealthTest(unittest.TestCase):
         m = Muster([dummy("slow", heartbeat_ms=200, heartbeat_misses=2,
                           restart={"policy": "never"}, health={"command": ["sh", "-c", script]})])
         pids = os.path.join(m.dir, "pids")
-        m.config["services"][0]["env"] = {"PIDS": pids}
-        m.write_config()
+        set_env(m, {"PIDS": pids})
         with m.start():
             m.ready("slow[0]")
             m.expect(r"slow\[0\]: health check failed \(1 of 2\): no answer within 200 ms")
@@ -457,8 +461,7 @@ class WorkerTest(unittest.TestCase):
         m = Muster([service("spool", ["node", app], ready="running", instances=2,
                             stop_timeout_ms=10000)])
         spool = os.path.join(m.dir, "spool")
-        m.config["services"][0]["env"] = {"SPOOL_DIR": spool}
-        m.write_config()
+        set_env(m, {"SPOOL_DIR": spool})
         with m.start():
             m.ready("spool[0]")
             m.seen_or_expect(r"spool\[1\]: ready: ")
@@ -513,8 +516,7 @@ class WorkerTest(unittest.TestCase):
         m = Muster([sh("w", "exec sleep 600", ready="running", heartbeat_ms=200,
                        heartbeat_misses=2, health={"command": ["sh", "-c", '! test -e "$SICK"']})])
         sick = os.path.join(m.dir, "sick")
-        m.config["services"][0]["env"] = {"SICK": sick}
-        m.write_config()
+        set_env(m, {"SICK": sick})
         with m.start():
             pid = m.spawned_pid("w[0]")
             m.ready("w[0]")
