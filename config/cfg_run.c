@@ -19,18 +19,11 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "util_signal.h"
+
 #define NAME_BUF 16384 /* getpwnam_r / getgrnam_r scratch space */
 
 static const char *const health_keys[] = {"http", "command", NULL};
-
-/* The signals stop_signal may name. */
-static const struct {
-  const char *name;
-  int sig;
-} signals[] = {{"SIGTERM", SIGTERM}, {"SIGINT", SIGINT},   {"SIGQUIT", SIGQUIT},
-               {"SIGHUP", SIGHUP},   {"SIGUSR1", SIGUSR1}, {"SIGUSR2", SIGUSR2},
-               {"SIGABRT", SIGABRT}, {"SIGALRM", SIGALRM}, {"SIGWINCH", SIGWINCH},
-               {"SIGPWR", SIGPWR},   {"SIGKILL", SIGKILL}};
 
 /* ---- instances: "max" ---- */
 
@@ -176,17 +169,14 @@ static void read_stop_signal(struct cfg__ctx *x, const cJSON *obj, const char *p
   s->stop_signal = SIGTERM;
   if (cfg__get_string(x, obj, path, "stop_signal", NULL, &name) != 0 || name == NULL)
     return;
-  size_t i = 0, n = sizeof(signals) / sizeof(signals[0]);
-  const char *bare = strncmp(name, "SIG", 3) == 0 ? name + 3 : name; /* "TERM": supervisord's */
-  while (i < n && strcmp(signals[i].name + 3, bare) != 0)
-    i++;
-  if (i < n) {
-    s->stop_signal = signals[i].sig;
+  int sig = util_signal_parse(name);
+  if (sig != 0) {
+    s->stop_signal = sig;
   } else {
     cfg__join(p, sizeof(p), path, "stop_signal");
     cfg__err(x, p,
-             "\"%s\" is not a signal muster sends; one of SIGTERM, SIGINT, SIGQUIT, SIGHUP, "
-             "SIGUSR1, SIGUSR2, SIGABRT, SIGALRM, SIGWINCH, SIGPWR, SIGKILL (SIG may be left out)",
+             "\"%s\" is not a signal muster sends; one of " UTIL_SIGNAL_NAMES
+             " (SIG may be left out)",
              name);
   }
   free(name);

@@ -46,6 +46,9 @@ void ctl_client_request(struct ipc_buf *b, const struct ctl_client_req *r) {
     ipc_json_str(b, r->topic, strlen(r->topic));
     ipc_buf_adds(b, ",\"data\":");
     ipc_json_str(b, r->data, strlen(r->data));
+  } else if (r->cmd == CTL_SIGNAL) {
+    ipc_buf_adds(b, ",\"signal\":");
+    ipc_json_str(b, r->data, strlen(r->data));
   } else if (r->cmd == CTL_LOGS) {
     ipc_buf_adds(b, ",\"lines\":");
     ipc_buf_addi(b, r->n);
@@ -556,6 +559,15 @@ int ctl_client_render(struct ipc_buf *b, const struct ctl_client_req *r, const c
     if (!int_field(reply, "instances", &n))
       n = r->n;
     confirm(b, r, reply, "scaling to ");
+    ipc_buf_addi(b, n);
+    ipc_buf_adds(b, n == 1 ? " instance\n" : " instances\n");
+    return 0;
+  case CTL_SIGNAL:
+    if (!int_field(reply, "instances", &n))
+      n = 0;
+    confirm(b, r, reply, "");
+    add_clean(b, str_field(reply, "signal") ? str_field(reply, "signal") : r->data);
+    ipc_buf_adds(b, " sent to ");
     ipc_buf_addi(b, n);
     ipc_buf_adds(b, n == 1 ? " instance\n" : " instances\n");
     return 0;

@@ -17,7 +17,7 @@ struct ctl_client_req {
   int add;             /* scale +N: n more than it has */
   int follow;          /* logs -f */
   const char *topic;   /* publish: the room (borrowed) */
-  const char *data;    /* publish: the text (borrowed) */
+  const char *data;    /* publish: the text; signal: its name (borrowed) */
 };
 
 /* The command word of cmd ("status", ...; "" for CTL_NONE). The words

@@ -8,6 +8,7 @@
 
 #include "ipc_text.h"
 #include "util_json.h"
+#include "util_signal.h"
 
 static const struct {
   const char *name;
@@ -73,6 +74,18 @@ static int get_publish(const cJSON *o, struct ctl_cmd *out, char *err, size_t er
   return 0;
 }
 
+/* signal: the "signal" to send, by name (util_signal). */
+static int get_signal(const cJSON *o, struct ctl_cmd *out, char *err, size_t errlen) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "signal");
+  if (out->type != CTL_SIGNAL)
+    return 0;
+  if (!cJSON_IsString(v) || (out->signo = util_signal_parse(v->valuestring)) == 0) {
+    snprintf(err, errlen, "signal: field \"signal\" must be one of " UTIL_SIGNAL_NAMES);
+    return UV_EINVAL;
+  }
+  return 0;
+}
+
 /* Parses line as one JSON object with nothing but blanks after it.
  * Returns the tree (owned by the caller), or NULL with err set. */
 static cJSON *parse_object(const char *line, size_t len, char *err, size_t errlen) {
@@ -112,8 +125,8 @@ static cJSON *parse_object(const char *line, size_t len, char *err, size_t errle
 /* Checks that o has no field but the known ones. Returns 0 or UV_EINVAL
  * with err set. */
 static int check_fields(const cJSON *o, char *err, size_t errlen) {
-  static const char *const known[] = {"cmd",    "service", "instances", "lines",
-                                      "follow", "topic",   "data",      NULL};
+  static const char *const known[] = {"cmd",   "service", "instances", "lines", "follow",
+                                      "topic", "data",    "signal",    NULL};
   const cJSON *f;
   cJSON_ArrayForEach(f, o) {
     int ok = 0;
@@ -215,7 +228,7 @@ int ctl_cmd_parse(const char *line, size_t len, struct ctl_cmd *out, char *err, 
   int rc = UV_EINVAL;
   if (check_fields(o, err, errlen) == 0 && get_type(o, out, err, errlen) == 0 &&
       get_service(o, out, err, errlen) == 0 && get_options(o, out, err, errlen) == 0 &&
-      get_publish(o, out, err, errlen) == 0)
+      get_publish(o, out, err, errlen) == 0 && get_signal(o, out, err, errlen) == 0)
     rc = 0;
   cJSON_Delete(o);
   return rc;

@@ -14,6 +14,7 @@
   XX(STOP, "stop", 1)                                                                              \
   XX(RESTART, "restart", 1)                                                                        \
   XX(SCALE, "scale", 1)                                                                            \
+  XX(SIGNAL, "signal", 1)                                                                          \
   XX(RELOAD, "reload", 0)                                                                          \
   XX(LOGS, "logs", 2)                                                                              \
   XX(EVENTS, "events", 0)                                                                          \
@@ -39,6 +40,7 @@ struct ctl_cmd {
   char service[65];  /* "" when not given */
   int64_t instances; /* scale: 0..1024, or 1..1024 more with add */
   int add;           /* scale "+N" (PM2's): instances more than it has */
+  int signo;         /* signal: the signal to send (util_signal) */
   int64_t lines;     /* logs: 1..CTL_LINES_MAX */
   int follow;        /* logs: keep streaming */
   char topic[256];   /* publish: the room */

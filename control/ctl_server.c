@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -499,6 +500,27 @@ static void do_start_stop(struct ctl_client *cl, int start, struct sup_service *
   reply_ok(cl, "all");
 }
 
+/* signal SERVICE SIG, or every service's instances (svc NULL: all). */
+static void do_signal(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_service *svc) {
+  const struct sup_host *h = cl->srv->host;
+  const char *name = svc ? sup_view_service_cfg(svc)->name : "all";
+  char sig[16];
+  size_t n = 0;
+  snprintf(sig, sizeof(sig), "SIG%s", sigabbrev_np(c->signo));
+  for (size_t i = 0; svc == NULL && sup_view_service(h, i) != NULL; i++)
+    n += sup_service_signal(sup_view_service(h, i), c->signo);
+  if (svc != NULL)
+    n = sup_service_signal(svc, c->signo);
+  sup_log(SUP_INFO, "%s: %s sent to %zu instance%s (musterctl signal)", name, sig, n,
+          n == 1 ? "" : "s");
+  cJSON *o = ok_reply();
+  cJSON_AddStringToObject(o, "service", name);
+  cJSON_AddStringToObject(o, "signal", sig);
+  cJSON_AddNumberToObject(o, "instances", (double)n);
+  send_json(cl, o);
+  cJSON_Delete(o);
+}
+
 /* Runs command c (svc: its service, found already when it names one;
  * NULL for "all"). */
 static void run_cmd(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_service *svc) {
@@ -515,6 +537,9 @@ static void run_cmd(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_s
     break;
   case CTL_SCALE:
     do_scale(cl, c, svc);
+    break;
+  case CTL_SIGNAL:
+    do_signal(cl, c, svc);
     break;
   case CTL_RELOAD:
     do_reload(cl);
@@ -561,8 +586,8 @@ static void handle_line(struct ctl_client *cl, const char *line, size_t len) {
     reply_error(cl, err);
     return;
   }
-  int all = strcmp(c.service, "all") == 0 &&
-            (c.type == CTL_START || c.type == CTL_STOP || c.type == CTL_RESTART);
+  int all = strcmp(c.service, "all") == 0 && (c.type == CTL_START || c.type == CTL_STOP ||
+                                              c.type == CTL_RESTART || c.type == CTL_SIGNAL);
   if (c.service[0] && !all && c.type != CTL_STATUS && (svc = find(cl, c.service)) == NULL)
     return;
   run_cmd(cl, &c, svc);

@@ -51,6 +51,7 @@ static void usage(FILE *f) {
           "  restart SERVICE|all     rolling restart; returns once it is complete\n"
           "                          (all: every service, one after another)\n"
           "  scale SERVICE N|+N      run N instances (+N: N more)\n"
+          "  signal SERVICE|all SIG  send SIG (HUP, USR1, ...) to each instance's main process\n"
           "  reload                  re-read the config file and apply the difference\n"
           "  logs [SERVICE] [N] [-f] the last N (default %d) lines of the service's output\n"
           "                          (without SERVICE: every service's, in time order)\n"
@@ -156,11 +157,13 @@ static int parse_command(struct opts *o, char **words, int n, int follow) {
   }
   const char *name = words[0];
   int svc = ctl_client_cmd_service(r->cmd);
-  int max = 1 + (svc != 0) + (r->cmd == CTL_SCALE || r->cmd == CTL_LOGS);
+  int max = 1 + (svc != 0) + (r->cmd == CTL_SCALE || r->cmd == CTL_LOGS || r->cmd == CTL_SIGNAL);
   if (svc == 1 && n < 2)
     return bad_usage("%s: SERVICE is required", name);
   if (r->cmd == CTL_SCALE && n < 3)
     return bad_usage("scale: N (the number of instances) is required");
+  if (r->cmd == CTL_SIGNAL && n < 3)
+    return bad_usage("signal: SIGNAL (HUP, USR1, ...) is required");
   if (n > max)
     return bad_usage("too many arguments for %s", name);
   if (follow && r->cmd != CTL_LOGS)
@@ -173,6 +176,10 @@ static int parse_command(struct opts *o, char **words, int n, int follow) {
     if (words[1][0] == '\0')
       return bad_usage("%s: SERVICE must not be empty", name);
     r->service = words[1];
+  }
+  if (r->cmd == CTL_SIGNAL) { /* signal SERVICE SIGNAL: the server knows the names */
+    r->data = words[2];
+    return 0;
   }
   r->n = CTL_LINES_DEFAULT;
   const char *count = o->lines ? o->lines : n >= 3 ? words[2] : NULL;

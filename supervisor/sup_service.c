@@ -1,6 +1,7 @@
 /* sup_service — a service's instances and state. See sup_service.h. */
 #include "sup_service.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,15 @@ void sup_service_start(struct sup_service *svc) {
       sup_instance_start(inst);
     }
   }
+}
+
+size_t sup_service_signal(struct sup_service *svc, int sig) {
+  size_t n = 0;
+  for (size_t i = 0; i < svc->ninst; i++) {
+    pid_t pid = sup_instance_pid(svc->inst[i]);
+    n += pid > 0 && kill(pid, sig) == 0;
+  }
+  return n;
 }
 
 void sup_service_stop(struct sup_service *svc) {

@@ -76,6 +76,11 @@ void sup_service_free(struct sup_service *svc);
 void sup_service_start(struct sup_service *svc);
 
 /* Stops every instance gracefully; no restarts until started again. */
+/* Sends sig to the main process of each instance that has one (as
+ * supervisorctl signal and pm2 sendSignal do; its children are its own).
+ * Returns how many got it. */
+size_t sup_service_signal(struct sup_service *svc, int sig);
+
 void sup_service_stop(struct sup_service *svc);
 
 /* The service-level state. */

@@ -48,7 +48,8 @@ def dummy(name):
 class CompletionTest(unittest.TestCase):
 
     def test_commands_and_options_without_muster(self):
-        all_cmds = sorted("status start stop restart scale reload logs events drain undrain rooms publish shutdown "
+        all_cmds = sorted("status start stop restart scale signal reload logs events drain undrain rooms "
+                          "publish shutdown "
                           "version "
                           "wait top".split())
         self.assertEqual(complete([MUSTERCTL, ""]), all_cmds)
@@ -79,6 +80,8 @@ class CompletionTest(unittest.TestCase):
             self.assertEqual(complete([MUSTERCTL, "-s", sock, "wait", "alpha", "--t"]),
                              ["--timeout"])
             self.assertEqual(complete([MUSTERCTL, "-s", sock, "reload", ""]), [])
+            self.assertEqual(complete([MUSTERCTL, "-s", sock, "signal", "alpha", "U"]),
+                             ["USR1", "USR2"])
             # A service added by a reload is offered at once.
             m.config["services"].append(dummy("gamma"))
             m.write_config()

@@ -42,6 +42,16 @@ def wait_ready_count(m, name, n):
         ev.close()
 
 
+def hups(follow, n):
+    """The next n "got HUP" lines of a followed log, as SERVICE+INDEX."""
+    got = set()
+    while len(got) < n:
+        mt = re.search(r"(\w)\[\d\] out: got HUP (\d)", follow.recv()["line"])
+        if mt:
+            got.add(mt.group(1) + mt.group(2))
+    return got
+
+
 class ControlTest(unittest.TestCase):
 
     def test_status_shape(self):
@@ -182,6 +192,32 @@ class ControlTest(unittest.TestCase):
                 self.assertEqual(seen, {"a", "b"})
             finally:
                 follow.close()
+
+    def test_signal_reaches_each_instance_s_main_process(self):
+        # supervisorctl signal / pm2 sendSignal: a program that reopens its
+        # files or reloads on SIGHUP gets it, and keeps running.
+        hup = 'trap "echo got HUP $MUSTER_INSTANCE" HUP; while :; do sleep 0.05; done'
+        svcs = [service("w", ["sh", "-c", hup], ready="running", instances=2),
+                service("x", ["sh", "-c", hup], ready="running")]
+        with Muster(svcs).start() as m:
+            for label in ("w[0]", "w[1]", "x[0]"):
+                m.ready(label)
+            pids = ready_pids(m, "w")
+            follow = CtlConn(m)
+            try:
+                self.assertTrue(follow.cmd(cmd="logs", lines=1, follow=True)["ok"])
+                self.assertEqual(ctl(m, cmd="signal", service="w", signal="HUP"),
+                                 {"ok": True, "service": "w", "signal": "SIGHUP", "instances": 2})
+                self.assertEqual(hups(follow, 2), {"w0", "w1"})
+                self.assertEqual(ctl(m, cmd="signal", service="all", signal="SIGHUP")["instances"],
+                                 3)
+                self.assertEqual(hups(follow, 3), {"w0", "w1", "x0"})
+            finally:
+                follow.close()
+            self.assertEqual(ready_pids(m, "w"), pids)  # still the same processes
+            r = ctl(m, cmd="signal", service="w", signal="STOP")
+            self.assertFalse(r["ok"])
+            self.assertIn("must be one of", r["error"])
 
     def test_rolling_restart_of_a_single_instance_loses_nothing(self):
         # With one instance, only "replacement ready before the old one

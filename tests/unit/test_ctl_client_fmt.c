@@ -5,6 +5,7 @@
  *
  * Every request musterctl makes is also parsed by the server's ctl_cmd,
  * so the two ends cannot drift apart. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -198,9 +199,10 @@ static int session(struct captured *c, const char *replies, const char *const *w
 /* ---- Commands ---- */
 
 TEST(command_words) {
-  const char *words[] = {"status", "start",    "stop",  "restart", "scale", "reload",  "logs",
-                         "events", "shutdown", "drain", "undrain", "rooms", "publish", "version"};
-  for (int i = 0; i < 14; i++) {
+  const char *words[] = {"status", "start",   "stop",  "restart", "scale",
+                         "signal", "reload",  "logs",  "events",  "shutdown",
+                         "drain",  "undrain", "rooms", "publish", "version"};
+  for (int i = 0; i < 15; i++) {
     enum ctl_cmd_type t = CTL_NONE;
     CHECK_INT(ctl_client_cmd_find(words[i], &t), 0);
     CHECK_INT(t, CTL_STATUS + i);
@@ -255,6 +257,12 @@ TEST(request_of_each_command) {
   CHECK_STR(REQUEST(&c, "scale", "api", "4"),
             "{\"cmd\":\"scale\",\"service\":\"api\",\"instances\":4}");
   CHECK_INT(c.instances, 4);
+  CHECK_STR(REQUEST(&c, "signal", "api", "HUP"),
+            "{\"cmd\":\"signal\",\"service\":\"api\",\"signal\":\"HUP\"}");
+  CHECK_INT(c.signo, SIGHUP);
+  CHECK_STR(REQUEST(&c, "signal", "all", "SIGUSR2"),
+            "{\"cmd\":\"signal\",\"service\":\"all\",\"signal\":\"SIGUSR2\"}");
+  CHECK_INT(c.signo, SIGUSR2);
   CHECK_STR(REQUEST(&c, "scale", "api", "+3"),
             "{\"cmd\":\"scale\",\"service\":\"api\",\"instances\":\"+3\"}");
   CHECK_INT(c.add, 1);
@@ -352,6 +360,9 @@ TEST(usage_errors_of_commands) {
   USAGE_ERROR("unknown command \"STATUS\"", "STATUS");
   USAGE_ERROR("start: SERVICE is required", "start");
   USAGE_ERROR("scale: N (the number of instances) is required", "scale", "api");
+  USAGE_ERROR("signal: SERVICE is required", "signal");
+  USAGE_ERROR("signal: SIGNAL (HUP, USR1, ...) is required", "signal", "api");
+  USAGE_ERROR("too many arguments for signal", "signal", "api", "HUP", "x");
   USAGE_ERROR("too many arguments for status", "status", "a", "b");
   USAGE_ERROR("too many arguments for reload", "reload", "api");
   USAGE_ERROR("too many arguments for stop", "stop", "a", "b");
@@ -619,6 +630,10 @@ TEST(confirmations) {
   CHECK_STR(render(&r, "{\"ok\":true}"), "api: scaling to 3 instances\n");
   CHECK_STR(render(&r, "{\"ok\":true,\"instances\":1}"), "api: scaling to 1 instance\n");
   CHECK_STR(render(&r, "{\"ok\":true,\"instances\":0}"), "api: scaling to 0 instances\n");
+  r = (struct ctl_client_req){.cmd = CTL_SIGNAL, .service = "api", .data = "HUP"};
+  CHECK_STR(render(&r, "{\"ok\":true,\"service\":\"api\",\"signal\":\"SIGHUP\",\"instances\":2}"),
+            "api: SIGHUP sent to 2 instances\n");
+  CHECK_STR(render(&r, "{\"ok\":true,\"instances\":1}"), "api: HUP sent to 1 instance\n");
   r = (struct ctl_client_req){.cmd = CTL_SHUTDOWN};
   CHECK_STR(render(&r, "{\"ok\":true}"), "muster: shutting down\n");
   r.cmd = CTL_EVENTS;

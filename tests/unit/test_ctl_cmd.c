@@ -1,4 +1,5 @@
 /* Unit tests for ctl_cmd: every command, defaults, and each kind of error. */
+#include <signal.h>
 #include <uv.h>
 
 #include "ctl_cmd.h"
@@ -40,6 +41,10 @@ TEST(valid_commands) {
   CHECK_INT(parse("{\"cmd\":\"logs\",\"service\":\"d\",\"lines\":7,\"follow\":true}", &c), 0);
   CHECK_INT(c.lines, 7);
   CHECK_INT(c.follow, 1);
+  CHECK_INT(parse("{\"cmd\":\"signal\",\"service\":\"d\",\"signal\":\"HUP\"}", &c), 0);
+  CHECK_INT(c.signo, SIGHUP);
+  CHECK_INT(parse("{\"cmd\":\"signal\",\"service\":\"d\",\"signal\":\"SIGKILL\"}", &c), 0);
+  CHECK_INT(c.signo, SIGKILL);
   CHECK_INT(parse("{\"cmd\":\"logs\",\"follow\":true}", &c), 0); /* every service's */
   CHECK_STR(c.service, "");
   CHECK_INT(c.follow, 1);
@@ -85,6 +90,17 @@ TEST(errors) {
              bad_adds[i]);
     EXPECT_ERR(line, "scale: field \"instances\" must be an integer 0..1024 or \"+N\" (N 1..1024)");
   }
+  static const char *const bad_signals[] = {
+      "{\"cmd\":\"signal\",\"service\":\"d\"}",
+      "{\"cmd\":\"signal\",\"service\":\"d\",\"signal\":1}",
+      "{\"cmd\":\"signal\",\"service\":\"d\",\"signal\":\"STOP\"}",
+      "{\"cmd\":\"signal\",\"service\":\"d\",\"signal\":\"SIG\"}",
+      "{\"cmd\":\"signal\",\"service\":\"d\",\"signal\":\"hup\"}"};
+  for (size_t i = 0; i < sizeof(bad_signals) / sizeof(bad_signals[0]); i++)
+    EXPECT_ERR(bad_signals[i], "signal: field \"signal\" must be one of SIGTERM, SIGINT, SIGQUIT, "
+                               "SIGHUP, SIGUSR1, SIGUSR2, SIGABRT, SIGALRM, SIGWINCH, SIGPWR, "
+                               "SIGKILL");
+  EXPECT_ERR("{\"cmd\":\"signal\"}", "signal: field \"service\" is required");
   EXPECT_ERR("{\"cmd\":\"logs\",\"service\":\"d\",\"lines\":0}",
              "logs: field \"lines\" must be an integer 1..10000");
   EXPECT_ERR("{\"cmd\":\"logs\",\"service\":\"d\",\"follow\":1}",
