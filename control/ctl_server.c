@@ -110,6 +110,14 @@ static void reply_ok(struct ctl_client *cl, const char *service) {
   cJSON_Delete(o);
 }
 
+/* How many services h has (for "all" and the logs of every service). */
+static size_t service_count(const struct sup_host *h) {
+  size_t n = 0;
+  while (sup_view_service(h, n) != NULL)
+    n++;
+  return n;
+}
+
 /* ---- status (the reply is sup_status's, shared with the admin /status.json) ---- */
 
 static struct sup_service *find(struct ctl_client *cl, const char *name) {
@@ -303,10 +311,8 @@ static int tail_one(struct ctl_client *cl, const struct sup_service *svc, size_t
  * 0, or -1 (replied). */
 static int tail_all(struct ctl_client *cl, size_t nlines, char **text, size_t *len) {
   const struct sup_host *h = cl->srv->host;
-  size_t n = 0, got = 0, share;
+  size_t n = service_count(h), got = 0, share;
   int rc = 0;
-  while (sup_view_service(h, n) != NULL)
-    n++;
   share = n ? SUP_LOGFILE_TAIL_MAX / n : SUP_LOGFILE_TAIL_MAX;
   share = share < 4096 ? 4096 : share;
   char **texts = calloc(n + 1, sizeof(*texts));
@@ -483,14 +489,12 @@ static void do_version(struct ctl_client *cl) {
  * order to start, the reverse to stop). */
 static void do_start_stop(struct ctl_client *cl, int start, struct sup_service *svc) {
   const struct sup_host *h = cl->srv->host;
-  size_t n = 0;
+  size_t n = service_count(h);
   if (svc != NULL) {
     (start ? sup_service_start : sup_service_stop)(svc);
     reply_ok(cl, sup_view_service_cfg(svc)->name);
     return;
   }
-  while (sup_view_service(h, n) != NULL)
-    n++;
   for (size_t i = 0; i < n; i++) {
     if (start)
       sup_service_start(sup_view_service(h, i));
