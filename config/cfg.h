@@ -174,11 +174,12 @@ struct cfg_identity {
 
 /* How muster knows an instance is ready: an upstream's by upstream.ready
  * (SPEC §9, "port" or "message"), any other service's by services[].ready
- * ("message" or "running"). */
+ * ("message", "running" or "exited"). */
 enum cfg_ready {
   CFG_READY_PORT = 0, /* its port (or socket) accepts connections */
   CFG_READY_MESSAGE,  /* it speaks IPC and sends `ready` */
-  CFG_READY_RUNNING   /* it runs: a worker with no channel and no port */
+  CFG_READY_RUNNING,  /* it runs: a worker with no channel and no port */
+  CFG_READY_EXITED    /* it exited cleanly: a one-shot job, no channel */
 };
 
 /* upstream.balance: which ready instance gets a request or a tunnel. */
@@ -212,7 +213,7 @@ struct cfg_service {
   size_t nenv;                  /* entries in env */
   char *cwd;                    /* absolute working directory */
   struct cfg_restart restart;   /* restart policy and backoff */
-  enum cfg_ready ready;         /* "message" (default) or "running"; MESSAGE for an upstream */
+  enum cfg_ready ready;         /* "message" (default), "running", "exited"; MESSAGE: upstream */
   int no_autostart;             /* "autostart": false: left stopped at start and when added */
   int ready_timeout_ms;         /* no "ready" within it: restart */
   int heartbeat_ms;             /* ping period; 0 = no heartbeat */

@@ -278,14 +278,14 @@ static void read_restart(struct cfg__ctx *x, const cJSON *obj, const char *path,
   }
 }
 
-/* Reads "ready": "message" (the default: the program speaks IPC) or
- * "running" (a worker: ready once spawned, no channel), and refuses what
- * a worker cannot have: routes, ws, an upstream (it has upstream.ready). */
+/* Reads "ready": "message" (the default: the program speaks IPC),
+ * "running" (a worker: ready once spawned, no channel) or "exited" (a
+ * one-shot job: done once it exits cleanly, no channel), and refuses what
+ * those cannot have: routes, ws, an upstream (it has upstream.ready). A
+ * job restarts on failure unless told otherwise, never after success. */
 static void read_ready(struct cfg__ctx *x, const cJSON *obj, const char *path,
                        struct cfg_service *s) {
-  static const char *const ready[2] = {"message", "running"};
-  char p[CFG__PATH_MAX];
-  int running;
+  char p[CFG__PATH_MAX], *v = NULL;
   s->ready = CFG_READY_MESSAGE;
   if (cJSON_GetObjectItemCaseSensitive(obj, "ready") == NULL)
     return;
@@ -294,19 +294,36 @@ static void read_ready(struct cfg__ctx *x, const cJSON *obj, const char *path,
     cfg__err(x, p, "not for an upstream service: it gets ready by upstream.ready");
     return;
   }
-  if (cfg__get_choice(x, obj, path, "ready", ready, &running) != 0 || !running)
+  if (cfg__get_string(x, obj, path, "ready", "message", &v) != 0 || v == NULL) {
+    free(v); /* the default's copy */
     return;
-  s->ready = CFG_READY_RUNNING;
-  if (s->nroutes > 0) {
+  }
+  if (strcmp(v, "running") == 0 || strcmp(v, "exited") == 0)
+    s->ready = v[0] == 'r' ? CFG_READY_RUNNING : CFG_READY_EXITED;
+  else if (strcmp(v, "message") != 0)
+    cfg__err(x, p, "must be \"message\", \"running\" or \"exited\", got \"%s\"", v);
+  if (s->ready != CFG_READY_MESSAGE && s->nroutes > 0) {
     cfg__join(p, sizeof(p), path, "routes");
     cfg__err(x, p,
-             "a service with ready \"running\" has no channel to take requests; a program "
-             "that serves HTTP is an upstream service");
+             "a service with ready \"%s\" has no channel to take requests; a program "
+             "that serves HTTP is an upstream service",
+             v);
   }
-  if (s->ws_ack) {
+  if (s->ready != CFG_READY_MESSAGE && s->ws_ack) {
     cfg__join(p, sizeof(p), path, "ws");
-    cfg__err(x, p, "applies to IPC services only, not to one with ready \"running\"");
+    cfg__err(x, p, "applies to IPC services only, not to one with ready \"%s\"", v);
   }
+  const cJSON *r = cJSON_GetObjectItemCaseSensitive(obj, "restart");
+  int policy_given = cJSON_IsObject(r) && cJSON_GetObjectItemCaseSensitive(r, "policy") != NULL;
+  if (s->ready == CFG_READY_EXITED && !policy_given) {
+    s->restart.policy = CFG_RESTART_ON_FAILURE;
+  } else if (s->ready == CFG_READY_EXITED && s->restart.policy == CFG_RESTART_ALWAYS) {
+    cfg__join(p, sizeof(p), path, "restart.policy");
+    cfg__err(x, p,
+             "a one-shot job (ready \"exited\") restarted after it succeeds never completes; "
+             "use \"on-failure\" (its default) or \"never\"");
+  }
+  free(v);
 }
 
 /* Reads services[i] (at path) into s. */

@@ -22,6 +22,7 @@ enum verdict {
   V_PENDING,   /* neither yet */
   V_TIMEOUT,   /* the deadline passed first */
   V_CLOSED,    /* muster closed the event stream first */
+  V_RECHECK,   /* an instance of the job completed: the status decides */
 };
 
 /* What the status reply says about the service: ready, failed or pending.
@@ -34,6 +35,8 @@ static enum verdict judge(const cJSON *reply, const char **state) {
   *state = cJSON_IsString(st) ? st->valuestring : "?";
   if (strcmp(*state, "failed") == 0)
     return V_FAILED;
+  if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(svc, "completed")))
+    return V_READY; /* a one-shot job that is done */
   cJSON_ArrayForEach(inst, insts) {
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(inst, "state");
     if (cJSON_IsString(s) && strcmp(s->valuestring, "ready") == 0)
@@ -77,10 +80,11 @@ static enum verdict watch(struct ctl_client_conn *ev, const char *service, long 
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "type");
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(e, "service");
     int mine = cJSON_IsString(s) && strcmp(s->valuestring, service) == 0 && cJSON_IsString(t);
-    enum verdict v = !mine                                   ? V_PENDING
-                     : strcmp(t->valuestring, "ready") == 0  ? V_READY
-                     : strcmp(t->valuestring, "failed") == 0 ? V_FAILED
-                                                             : V_PENDING;
+    enum verdict v = !mine                                      ? V_PENDING
+                     : strcmp(t->valuestring, "ready") == 0     ? V_READY
+                     : strcmp(t->valuestring, "failed") == 0    ? V_FAILED
+                     : strcmp(t->valuestring, "completed") == 0 ? V_RECHECK
+                                                                : V_PENDING;
     cJSON_Delete(e);
     if (v != V_PENDING)
       return v;
@@ -144,13 +148,14 @@ int ctl_client_wait(int fd, const char *path, const char *service, double timeou
     goto out;
   }
   enum verdict v = judge(reply, &state);
-  if (v == V_PENDING) {
-    /* Not yet: the events tell; then the status again, for its state. */
-    v = watch(&ev, service, deadline);
+  while (v == V_PENDING) {
+    /* Not yet: the events tell; then the status again, for its state (and,
+     * when a job's instance completed, whether they all have). */
+    enum verdict seen = watch(&ev, service, deadline);
     cJSON_Delete(reply);
     reply = NULL;
-    if (ask_status(&st, path, req, &reply) > 0)
-      judge(reply, &state);
+    enum verdict now = ask_status(&st, path, req, &reply) > 0 ? judge(reply, &state) : V_CLOSED;
+    v = seen == V_RECHECK ? now : seen;
   }
   code = report(v, service, timeout_s, state, reply, json);
 out:

@@ -10,9 +10,9 @@
 #include "ipc_text.h"
 #include "sup_view.h"
 
-/* The body into b; returns 1 when every service has a ready instance,
- * those with "autostart": false aside (started by hand, they are jobs, not
- * what a balancer waits for). */
+/* The body into b; returns 1 when every service has a ready instance, or
+ * is a one-shot job that completed, those with "autostart": false aside
+ * (started by hand, they are jobs, not what a balancer waits for). */
 static int health_body(struct sup_host *host, struct ipc_buf *b) {
   struct sup_service *svc;
   struct sup_service_info si;
@@ -21,7 +21,7 @@ static int health_body(struct sup_host *host, struct ipc_buf *b) {
   ipc_buf_adds(b, "{\"services\":{");
   for (size_t i = 0; (svc = sup_view_service(host, i)) != NULL; i++) {
     sup_view_service_info(svc, &si);
-    ok &= si.ready > 0 || sup_view_service_cfg(svc)->no_autostart; /* a job started by hand */
+    ok &= si.ready > 0 || si.completed || sup_view_service_cfg(svc)->no_autostart;
     if (i)
       ipc_buf_addc(b, ',');
     ipc_json_str(b, si.name, strlen(si.name));

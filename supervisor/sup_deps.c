@@ -30,7 +30,7 @@ static size_t unready(const struct sup_host *h, const struct sup_service *svc, c
   size_t n = 0;
   for (size_t k = 0; k < svc->cfg->ndepends; k++) {
     const struct sup_service *d = sup_deps_find(h, svc->cfg->depends_on[k]);
-    if (d != NULL && has_ready(d))
+    if (d != NULL && (has_ready(d) || sup_service_completed(d)))
       continue;
     if (n < max)
       out[n] = svc->cfg->depends_on[k];

@@ -145,7 +145,10 @@ static void act_ready_timeout(struct sup_instance *inst, const char *why) {
     listen_hint(inst, hint, sizeof(hint));
     snprintf(msg, sizeof(msg), "%s not accepting connections within %d ms%s",
              sup_probe_what(inst->probe), cfg_of(inst)->ready_timeout_ms, hint);
-  } else
+  } else if (cfg_of(inst)->ready == CFG_READY_EXITED)
+    snprintf(msg, sizeof(msg), "a one-shot job still running after ready_timeout_ms (%d ms)",
+             cfg_of(inst)->ready_timeout_ms);
+  else
     snprintf(msg, sizeof(msg), "no ready message within %d ms", cfg_of(inst)->ready_timeout_ms);
   act_kill(inst, msg);
 }
@@ -259,11 +262,22 @@ static void after_crash(struct sup_instance *inst, int clean) {
   deadline(inst, delay);
 }
 
-/* Clean: one of success_exit_codes, no signal, not killed by muster. */
+/* Clean: one of success_exit_codes, no signal, not killed by muster. A
+ * one-shot job's clean exit is its success: what depends on it may start
+ * (the event "completed"), and the restart policy (on-failure, never)
+ * leaves it exited. */
 static void act_crashed(struct sup_instance *inst, const char *why) {
   int by_us = inst->state == SUP_I_KILLED;
-  after_crash(inst,
-              !by_us && inst->last_signal == 0 && cfg_success_exit(cfg_of(inst), inst->last_code));
+  int clean = !by_us && inst->last_signal == 0 && cfg_success_exit(cfg_of(inst), inst->last_code);
+  if (clean && inst->state == SUP_I_STARTING && cfg_of(inst)->ready == CFG_READY_EXITED) {
+    char detail[64];
+    uv_timer_stop(&inst->timer);
+    inst->completed = 1;
+    snprintf(detail, sizeof(detail), "exited with code %d after %llu ms", inst->last_code,
+             (unsigned long long)(sup_now_ms() - inst->started_ms));
+    emit(inst, "completed", detail);
+  }
+  after_crash(inst, clean);
 }
 
 static void act_stopped(struct sup_instance *inst, const char *why) {
@@ -650,7 +664,8 @@ static void spawn(struct sup_instance *inst) {
   run->inst = inst;
   snprintf(detail, sizeof(detail), "spawned pid %d", (int)run->pid);
   emit(inst, "spawn", detail);
-  if (run->no_channel) /* ready once its port accepts connections (SPEC §9), or it runs */
+  inst->completed = 0;
+  if (run->no_channel && cfg_of(inst)->ready != CFG_READY_EXITED) /* port accepts, or it runs */
     inst->probe = sup_probe_start(inst, run->up_port, run->up_path);
   if (cfg_of(inst)->ready != CFG_READY_RUNNING || inst->probe == NULL) /* a worker has none */
     deadline(inst, (uint64_t)cfg_of(inst)->ready_timeout_ms);

@@ -141,6 +141,7 @@ struct sup_instance {
   uint64_t requests;         /* requests routed to it */
   int closing;               /* its timers are being closed */
   int removing;              /* scale-down or rolling restart: goes once exited */
+  int completed;             /* a one-shot job (ready "exited") whose last run succeeded */
   char label[80];            /* "dummy[1]" for messages */
 };
 

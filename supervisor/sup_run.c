@@ -292,7 +292,7 @@ static int prepare(struct sup_run *run, struct sup_instance *inst, char ***env, 
                    char **owned, int sv[2]) {
   const struct cfg_service *c = inst->svc->cfg;
   sv[0] = sv[1] = -1;
-  run->no_channel = c->ready == CFG_READY_RUNNING; /* a worker; an upstream's: below */
+  run->no_channel = c->ready == CFG_READY_RUNNING || c->ready == CFG_READY_EXITED; /* worker, job */
   int rc = upstream_address(run, inst);
   if (rc < 0)
     return rc;

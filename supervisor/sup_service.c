@@ -101,6 +101,15 @@ void sup_service_stop(struct sup_service *svc) {
     sup_instance_stop(svc->inst[i]);
 }
 
+int sup_service_completed(const struct sup_service *svc) {
+  if (svc->cfg->ready != CFG_READY_EXITED || svc->ninst == 0)
+    return 0;
+  for (size_t i = 0; i < svc->ninst; i++)
+    if (!svc->inst[i]->completed || svc->inst[i]->state != SUP_I_EXITED)
+      return 0;
+  return 1;
+}
+
 int sup_service_all_exited(const struct sup_service *svc) {
   for (size_t i = 0; i < svc->ninst; i++)
     if (svc->inst[i]->run != NULL)

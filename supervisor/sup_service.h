@@ -89,6 +89,10 @@ enum sup_sstate sup_service_state(const struct sup_service *svc);
 /* 1 when no instance has a process. */
 int sup_service_all_exited(const struct sup_service *svc);
 
+/* 1 for a one-shot job (ready "exited") each of whose instances ran to a
+ * clean exit: it counts as ready for its dependents and the health path. */
+int sup_service_completed(const struct sup_service *svc);
+
 /* Called by an instance whose state changed. */
 void sup_service_changed(struct sup_service *svc);
 

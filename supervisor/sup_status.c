@@ -105,6 +105,8 @@ static void service_json(struct ipc_buf *b, struct sup_host *h, struct sup_servi
   field_int(b, "connections", (int64_t)si.connections);
   field_names(b, "waiting_for", names, sup_view_waiting_for(h, svc, names, 64));
   field_names(b, "failed_dependencies", names, sup_view_failed_dependencies(h, svc, names, 64));
+  if (si.completed)
+    ipc_buf_adds(b, ",\"completed\":true"); /* a one-shot job that ran to a clean exit */
   key(b, "instances");
   ipc_buf_addc(b, '[');
   for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++) {

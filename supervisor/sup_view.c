@@ -36,6 +36,7 @@ void sup_view_service_info(const struct sup_service *svc, struct sup_service_inf
   out->restarts = svc->restarts_total;
   out->instances = svc->ninst;
   out->target = svc->target;
+  out->completed = sup_service_completed(svc);
   out->connections = svc->connections;
   for (size_t i = 0; i < svc->ninst; i++) {
     out->ready += sup_instance_routable(svc->inst[i]);

@@ -25,6 +25,7 @@ struct sup_service_info {
   uint64_t restarts;      /* restarts since muster started */
   size_t instances;       /* instances listed (leaving ones included) */
   size_t target;          /* instances it should have (config, or the last scale) */
+  int completed;          /* a one-shot job that ran to a clean exit (sup_service_completed) */
   size_t ready;           /* of those, how many take requests */
   unsigned inflight;      /* requests in flight over all of them */
   size_t connections;     /* WebSocket and SSE clients muster holds for it */

@@ -506,6 +506,46 @@ class WorkerTest(unittest.TestCase):
                 self.assertNotIn(int(new.group(1)), old)
             self.assertLess(log.index("w[0]: ready: "), log.index("w[1]: exit: "))  # in turn
 
+    def test_a_one_shot_job_completes_before_its_dependents_start(self):
+        # docker-compose's service_completed_successfully, systemd's
+        # Type=oneshot: migrations first, then the api. A job that fails
+        # is restarted (on-failure), and its dependents wait.
+        tries = 'n=$(cat "$TRIES" 2>/dev/null || echo 0); echo $((n+1)) > "$TRIES"; '
+        job = sh("migrate", tries + 'sleep 0.3; test "$n" -ge 1', ready="exited",
+                 restart={"backoff_initial_ms": 1, "backoff_max_ms": 2})
+        svcs = [job, dummy("api", depends_on=["migrate"])]
+        m = Muster(svcs)
+        set_env(m, {"TRIES": os.path.join(m.dir, "tries")})
+        with m.start():
+            m.seen_or_expect(r"control: listening on ")
+            sock = os.path.join(m.dir, "run/muster.sock")
+            waiter = subprocess.Popen([bin_path("musterctl"), "-s", sock, "wait", "migrate",
+                                       "--timeout", str(TIMEOUT)],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            m.expect(r"migrate\[0\]: exit: exited with code 1")  # the first try fails
+            m.expect(r"migrate\[0\]: completed: exited with code 0 after \d+ ms")
+            m.expect(r"api: every service it depends on is ready; starting it")
+            m.ready("api[0]")
+            log = m.log_text()
+            self.assertLess(log.index("migrate[0]: completed"), log.index("api[0]: spawn"))
+            self.assertEqual(len(re.findall(r"migrate\[0\]: spawn: ", log)), 2)  # no third run
+            st, _, body = http_get(m, "/healthz")  # a completed job counts as up
+            self.assertEqual((st, json.loads(body)["services"]["migrate"]), (200, "stopped"))
+            out, err = waiter.communicate(timeout=TIMEOUT)  # `wait` knows a job is done
+            self.assertEqual((waiter.returncode, out), (0, "migrate: ready\n"), err)
+            self.assertIs(ctl(m, cmd="status", service="migrate")["services"][0]["completed"], True)
+            inst = ctl(m, cmd="status", service="migrate")["services"][0]["instances"][0]
+            self.assertEqual((inst["state"], inst["last_exit"]), ("exited",
+                                                                  {"code": 0, "signal": 0}))
+
+    def test_a_one_shot_job_past_ready_timeout_is_killed(self):
+        with Muster([sh("slow", "exec sleep 600", ready="exited", ready_timeout_ms=300,
+                        restart={"policy": "never"})]).start() as m:
+            m.expect(r"slow\[0\]: a one-shot job still running after ready_timeout_ms \(300 ms\)")
+            m.expect(r"slow\[0\]: exit: killed by signal 9")
+            barrier(m)
+            self.assertNotIn("completed", m.log_text())
+
     def test_the_example_config_checks(self):
         path = os.path.join(SRC, "config", "examples", "worker.json")
         r = subprocess.run([bin_path("muster"), "--check", "-c", path], capture_output=True,

@@ -1313,7 +1313,22 @@ TEST(worker_ready) {
                   "services[0].ready: not for an upstream service: it gets ready by "
                   "upstream.ready"));
   CHECK(one_error(svc("\"ready\": \"port\""),
-                  "services[0].ready: must be \"message\" or \"running\", got \"port\""));
+                  "services[0].ready: must be \"message\", \"running\" or \"exited\", got "
+                  "\"port\""));
+  /* a one-shot job: on-failure unless told, never "always" */
+  struct cfg *j = parse(svc("\"ready\": \"exited\""), &e);
+  CHECK(j != NULL && j->services[0].ready == CFG_READY_EXITED &&
+        j->services[0].restart.policy == CFG_RESTART_ON_FAILURE);
+  cfg_free(j);
+  cfg_errors_free(&e);
+  CHECK(parses(svc("\"ready\": \"exited\", \"restart\": {\"policy\": \"never\"}")));
+  CHECK(
+      one_error(svc("\"ready\": \"exited\", \"restart\": {\"policy\": \"always\"}"),
+                "services[0].restart.policy: a one-shot job (ready \"exited\") restarted after it "
+                "succeeds never completes; use \"on-failure\" (its default) or \"never\""));
+  CHECK(one_error(svc("\"ready\": \"exited\", \"routes\": [\"/a\"]"),
+                  "services[0].routes: a service with ready \"exited\" has no channel to take "
+                  "requests; a program that serves HTTP is an upstream service"));
   CHECK(one_error(svc("\"ready\": true"), "services[0].ready: must be a string, got a boolean"));
   CHECK(one_error("{\"services\": [{\"name\": \"w\", \"command\": [\"svc\"], \"ready\": "
                   "\"running\"}], \"tcp\": [{\"listen\": \"127.0.0.1:7000\", \"service\": "
