@@ -174,7 +174,6 @@ static int env_name_ok(struct cfg__ctx *x, const char *p, const char *name) {
   return 1;
 }
 
-/* Reads "env": an object of strings, kept in order. */
 /* The value of one "env" entry: a string (expanded), or a number or a
  * boolean written as its JSON text ({"PORT": 3000} as PM2's ecosystem
  * files and docker-compose take it). Returns 0 or -1 (reported). */
@@ -192,6 +191,7 @@ static int env_value(struct cfg__ctx *x, const cJSON *v, const char *p, char **o
   return 0;
 }
 
+/* Reads "env": an object of strings (or numbers, booleans), kept in order. */
 static void read_env(struct cfg__ctx *x, const cJSON *obj, const char *path,
                      struct cfg_service *s) {
   char p[CFG__PATH_MAX], pk[CFG__PATH_MAX];
@@ -298,8 +298,10 @@ static void read_ready(struct cfg__ctx *x, const cJSON *obj, const char *path,
     free(v); /* the default's copy */
     return;
   }
-  if (strcmp(v, "running") == 0 || strcmp(v, "exited") == 0)
-    s->ready = v[0] == 'r' ? CFG_READY_RUNNING : CFG_READY_EXITED;
+  if (strcmp(v, "running") == 0)
+    s->ready = CFG_READY_RUNNING;
+  else if (strcmp(v, "exited") == 0)
+    s->ready = CFG_READY_EXITED;
   else if (strcmp(v, "message") != 0)
     cfg__err(x, p, "must be \"message\", \"running\" or \"exited\", got \"%s\"", v);
   if (s->ready != CFG_READY_MESSAGE && s->nroutes > 0) {

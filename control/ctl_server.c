@@ -511,10 +511,12 @@ static void do_signal(struct ctl_client *cl, const struct ctl_cmd *c, struct sup
   char sig[16];
   size_t n = 0;
   snprintf(sig, sizeof(sig), "SIG%s", sigabbrev_np(c->signo));
-  for (size_t i = 0; svc == NULL && sup_view_service(h, i) != NULL; i++)
-    n += sup_service_signal(sup_view_service(h, i), c->signo);
+  struct sup_service *each;
   if (svc != NULL)
     n = sup_service_signal(svc, c->signo);
+  else
+    for (size_t i = 0; (each = sup_view_service(h, i)) != NULL; i++)
+      n += sup_service_signal(each, c->signo);
   sup_log(SUP_INFO, "%s: %s sent to %zu instance%s (musterctl signal)", name, sig, n,
           n == 1 ? "" : "s");
   cJSON *o = ok_reply();

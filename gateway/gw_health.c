@@ -2,8 +2,9 @@
  * §10), on the gateway and the admin listener alike:
  *   /livez    200 while the loop runs (answering is the proof);
  *   /readyz   200 {"status":"ok"} when every service has a ready instance
- *             (but those with autostart false) and the host is not draining, else 503 with each
- * service's state; the health path (/healthz) is the same. */
+ *             (a one-shot job: has completed; those with autostart false
+ *             aside) and the host is not draining, else 503 with each
+ *             service's state; the health path (/healthz) is the same. */
 #include <string.h>
 
 #include "gw.h"

@@ -15,12 +15,13 @@ struct sup_service *sup_deps_find(const struct sup_host *h, const char *name) {
   return NULL;
 }
 
-/* 1 when svc has an instance that is ready. */
+/* 1 when svc has an instance that is ready, or is a one-shot job that
+ * completed: what depends on it may run. */
 static int has_ready(const struct sup_service *svc) {
   for (size_t i = 0; i < svc->ninst; i++)
     if (svc->inst[i]->state == SUP_I_READY)
       return 1;
-  return 0;
+  return sup_service_completed(svc);
 }
 
 /* How many dependencies of svc have no ready instance; the first max of
@@ -30,7 +31,7 @@ static size_t unready(const struct sup_host *h, const struct sup_service *svc, c
   size_t n = 0;
   for (size_t k = 0; k < svc->cfg->ndepends; k++) {
     const struct sup_service *d = sup_deps_find(h, svc->cfg->depends_on[k]);
-    if (d != NULL && (has_ready(d) || sup_service_completed(d)))
+    if (d != NULL && has_ready(d))
       continue;
     if (n < max)
       out[n] = svc->cfg->depends_on[k];
@@ -51,7 +52,6 @@ static void join(char *buf, size_t cap, const char **names, size_t n) {
 void sup_deps_start(struct sup_host *h, struct sup_service *svc) {
   const char *names[16];
   char detail[512];
-  size_t n = unready(h, svc, names, 16);
   if (svc->cfg->no_autostart) { /* supervisord's autostart=false: started by hand */
     svc->stopped = 1;
     sup_log(SUP_INFO, "%s: autostart is false; `musterctl start %s` starts it", svc->cfg->name,
@@ -59,6 +59,7 @@ void sup_deps_start(struct sup_host *h, struct sup_service *svc) {
     sup_service_changed(svc);
     return;
   }
+  size_t n = unready(h, svc, names, 16);
   if (n == 0) {
     sup_service_start(svc);
     return;

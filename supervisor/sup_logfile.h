@@ -67,10 +67,10 @@ void sup_logfile_close(struct sup_logfile *lf);
 
 /* Reads the last nlines lines of the log at path, taking older lines from
  * path.1 when path has fewer (and keep > 0), at most max_bytes (at most
- * SUP_LOGFILE_TAIL_MAX) bytes of whole lines. A missing file counts as empty. On success *out is
- * a malloc'd, NUL-terminated buffer owned by the caller (free() it) and
- * *outlen its length without the NUL; returns 0 or a negative libuv
- * error. */
+ * SUP_LOGFILE_TAIL_MAX) bytes of whole lines. A missing file counts as
+ * empty. On success *out is a malloc'd, NUL-terminated buffer owned by
+ * the caller (free() it) and *outlen its length without the NUL; returns
+ * 0 or a negative libuv error. */
 int sup_logfile_tail(const char *path, int keep, size_t nlines, size_t max_bytes, char **out,
                      size_t *outlen);
 
