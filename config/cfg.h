@@ -173,13 +173,14 @@ struct cfg_identity {
 };
 
 /* How muster knows an instance is ready: an upstream's by upstream.ready
- * (SPEC §9, "port" or "message"), any other service's by services[].ready
- * ("message", "running" or "exited"). */
+ * (SPEC §9, "port", "message" or "notify"), any other service's by
+ * services[].ready ("message", "running", "exited" or "notify"). */
 enum cfg_ready {
   CFG_READY_PORT = 0, /* its port (or socket) accepts connections */
   CFG_READY_MESSAGE,  /* it speaks IPC and sends `ready` */
   CFG_READY_RUNNING,  /* it runs: a worker with no channel and no port */
-  CFG_READY_EXITED    /* it exited cleanly: a one-shot job, no channel */
+  CFG_READY_EXITED,   /* it exited cleanly: a one-shot job, no channel */
+  CFG_READY_NOTIFY    /* it sent READY=1 to its NOTIFY_SOCKET (sd_notify), no channel */
 };
 
 /* upstream.balance: which ready instance gets a request or a tunnel. */
@@ -194,7 +195,7 @@ struct cfg_upstream {
   int enabled;              /* 0: an IPC service (no "upstream" key) */
   int port;                 /* instance i listens on port + i; 0 with unix */
   char *unix_path;          /* absolute; instance i listens on "PATH.i"; or NULL */
-  enum cfg_ready ready;     /* "port" (default) or "message" */
+  enum cfg_ready ready;     /* "port" (default), "message" or "notify" */
   int connect_timeout_ms;   /* connecting to an instance: longer is a failure */
   int idle_timeout_ms;      /* an idle pooled connection is closed after this */
   int keepalive;            /* idle connections kept per instance; 0 = none */
@@ -213,11 +214,12 @@ struct cfg_service {
   size_t nenv;                  /* entries in env */
   char *cwd;                    /* absolute working directory */
   struct cfg_restart restart;   /* restart policy and backoff */
-  enum cfg_ready ready;         /* "message" (default), "running", "exited"; MESSAGE: upstream */
+  enum cfg_ready ready;         /* "message" (default), "running", "exited", "notify" */
   int no_autostart;             /* "autostart": false: left stopped at start and when added */
   int ready_timeout_ms;         /* no "ready" within it: restart */
   int heartbeat_ms;             /* ping period; 0 = no heartbeat */
   int heartbeat_misses;         /* pongs missed in a row before a kill */
+  int watchdog_ms;              /* ready "notify": WATCHDOG=1 due this often; 0 = none */
   int stop_timeout_ms;          /* shutdown grace before SIGKILL */
   int max_inflight;             /* requests in flight per instance */
   int max_memory_mb;            /* RSS limit per instance; 0 = none */
@@ -242,6 +244,12 @@ struct cfg_tcp_route {
   int proxy_protocol;       /* each connection starts with a PROXY header */
   int send_proxy_protocol;  /* each connection to an instance starts with one (v1) */
 };
+
+/* How an instance of s gets ready: upstream.ready for an upstream,
+ * services[].ready for the others. */
+static inline enum cfg_ready cfg_ready_of(const struct cfg_service *s) {
+  return s->upstream.enabled ? s->upstream.ready : s->ready;
+}
 
 /* 1 when exit code code (0..255) counts as clean for s. */
 static inline int cfg_success_exit(const struct cfg_service *s, int code) {

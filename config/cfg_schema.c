@@ -35,6 +35,7 @@
  *  services[].ready_timeout_ms       10000   1..3600000
  *  services[].heartbeat_ms            1000   0 (off) or 10..3600000
  *  services[].heartbeat_misses           3   1..1000
+ *  services[].watchdog_ms                0   0 (off) or 10..3600000
  *  services[].stop_timeout_ms         5000   0..3600000 (0 = SIGKILL at once)
  *  services[].max_inflight            1024   1..1000000
  *  services[].max_memory_mb              0   0 (off)..4194304 (4 TiB)
@@ -94,6 +95,7 @@ const struct cfg__int_field cfg__service_ints[] = {
     INT_FIELD(struct cfg_service, ready_timeout_ms, 10000, 1, 3600000, 0),
     INT_FIELD(struct cfg_service, heartbeat_ms, 1000, 10, 3600000, 1),
     INT_FIELD(struct cfg_service, heartbeat_misses, 3, 1, 1000, 0),
+    INT_FIELD(struct cfg_service, watchdog_ms, 0, 10, 3600000, 1),
     INT_FIELD(struct cfg_service, stop_timeout_ms, 5000, 0, 3600000, 0),
     INT_FIELD(struct cfg_service, max_inflight, 1024, 1, 1000000, 0),
     INT_FIELD(struct cfg_service, max_memory_mb, 0, 0, 4194304, 0),
@@ -387,21 +389,29 @@ int cfg__get_path(struct cfg__ctx *x, const cJSON *obj, const char *parent, cons
 }
 
 int cfg__get_choice(struct cfg__ctx *x, const cJSON *obj, const char *parent, const char *key,
-                    const char *const two[2], int *out) {
-  char p[CFG__PATH_MAX], *v;
-  int rc = 0;
+                    const char *const *words, int *out) {
+  char p[CFG__PATH_MAX], list[256], *v;
+  size_t k = 0;
   *out = 0;
-  cfg__join(p, sizeof(p), parent, key);
-  if (cfg__get_string(x, obj, parent, key, two[0], &v) != 0 || v == NULL) {
+  if (cfg__get_string(x, obj, parent, key, words[0], &v) != 0 || v == NULL) {
     free(v);
     return -1;
   }
-  if (strcmp(v, two[1]) == 0) {
-    *out = 1;
-  } else if (strcmp(v, two[0]) != 0) {
-    cfg__err(x, p, "must be \"%s\" or \"%s\", got \"%s\"", two[0], two[1], v);
-    rc = -1;
+  for (int i = 0; words[i] != NULL; i++) {
+    if (strcmp(v, words[i]) == 0) {
+      *out = i;
+      free(v);
+      return 0;
+    }
   }
+  for (int i = 0; words[i] != NULL && k < sizeof(list); i++) /* "a", "b" or "c" */
+    k += (size_t)snprintf(list + k, sizeof(list) - k, "%s\"%s\"",
+                          i == 0         ? ""
+                          : words[i + 1] ? ", "
+                                         : " or ",
+                          words[i]);
+  cfg__join(p, sizeof(p), parent, key);
+  cfg__err(x, p, "must be %s, got \"%s\"", list, v);
   free(v);
-  return rc;
+  return -1;
 }

@@ -86,10 +86,11 @@ int cfg__string(struct cfg__ctx *x, const cJSON *v, const char *path, char **out
 int cfg__get_string(struct cfg__ctx *x, const cJSON *obj, const char *parent, const char *key,
                     const char *def, char **out);
 
-/* Reads the string obj[key], one of two[0] (the default: *out = 0) and
- * two[1] (*out = 1). Returns 0, or -1 (reported; *out is then 0). */
+/* Reads the string obj[key], one of words (NULL-terminated): *out is its
+ * index, words[0] the default. Returns 0, or -1 (reported; *out is then
+ * 0). */
 int cfg__get_choice(struct cfg__ctx *x, const cJSON *obj, const char *parent, const char *key,
-                    const char *const two[2], int *out);
+                    const char *const *words, int *out);
 
 /* As cfg__get_string, then resolves a non-empty result against the config
  * directory. */

@@ -20,6 +20,7 @@ static const char *const service_keys[] = {"name",
                                            "ready_timeout_ms",
                                            "heartbeat_ms",
                                            "heartbeat_misses",
+                                           "watchdog_ms",
                                            "stop_timeout_ms",
                                            "max_inflight",
                                            "max_memory_mb",
@@ -279,13 +280,18 @@ static void read_restart(struct cfg__ctx *x, const cJSON *obj, const char *path,
 }
 
 /* Reads "ready": "message" (the default: the program speaks IPC),
- * "running" (a worker: ready once spawned, no channel) or "exited" (a
- * one-shot job: done once it exits cleanly, no channel), and refuses what
- * those cannot have: routes, ws, an upstream (it has upstream.ready). A
- * job restarts on failure unless told otherwise, never after success. */
+ * "running" (a worker: ready once spawned, no channel), "exited" (a
+ * one-shot job: done once it exits cleanly, no channel) or "notify" (it
+ * sends READY=1 to its NOTIFY_SOCKET, no channel), and refuses what those
+ * cannot have: routes, ws, an upstream (it has upstream.ready). A job
+ * restarts on failure unless told otherwise, never after success. */
 static void read_ready(struct cfg__ctx *x, const cJSON *obj, const char *path,
                        struct cfg_service *s) {
-  char p[CFG__PATH_MAX], *v = NULL;
+  static const char *const words[] = {"message", "running", "exited", "notify", NULL};
+  static const enum cfg_ready ready_of[] = {CFG_READY_MESSAGE, CFG_READY_RUNNING, CFG_READY_EXITED,
+                                            CFG_READY_NOTIFY};
+  char p[CFG__PATH_MAX];
+  int r = 0;
   s->ready = CFG_READY_MESSAGE;
   if (cJSON_GetObjectItemCaseSensitive(obj, "ready") == NULL)
     return;
@@ -294,29 +300,22 @@ static void read_ready(struct cfg__ctx *x, const cJSON *obj, const char *path,
     cfg__err(x, p, "not for an upstream service: it gets ready by upstream.ready");
     return;
   }
-  if (cfg__get_string(x, obj, path, "ready", "message", &v) != 0 || v == NULL) {
-    free(v); /* the default's copy */
+  if (cfg__get_choice(x, obj, path, "ready", words, &r) != 0)
     return;
-  }
-  if (strcmp(v, "running") == 0)
-    s->ready = CFG_READY_RUNNING;
-  else if (strcmp(v, "exited") == 0)
-    s->ready = CFG_READY_EXITED;
-  else if (strcmp(v, "message") != 0)
-    cfg__err(x, p, "must be \"message\", \"running\" or \"exited\", got \"%s\"", v);
+  s->ready = ready_of[r];
   if (s->ready != CFG_READY_MESSAGE && s->nroutes > 0) {
     cfg__join(p, sizeof(p), path, "routes");
     cfg__err(x, p,
              "a service with ready \"%s\" has no channel to take requests; a program "
              "that serves HTTP is an upstream service",
-             v);
+             words[r]);
   }
   if (s->ready != CFG_READY_MESSAGE && s->ws_ack) {
     cfg__join(p, sizeof(p), path, "ws");
-    cfg__err(x, p, "applies to IPC services only, not to one with ready \"%s\"", v);
+    cfg__err(x, p, "applies to IPC services only, not to one with ready \"%s\"", words[r]);
   }
-  const cJSON *r = cJSON_GetObjectItemCaseSensitive(obj, "restart");
-  int policy_given = cJSON_IsObject(r) && cJSON_GetObjectItemCaseSensitive(r, "policy") != NULL;
+  const cJSON *rs = cJSON_GetObjectItemCaseSensitive(obj, "restart");
+  int policy_given = cJSON_IsObject(rs) && cJSON_GetObjectItemCaseSensitive(rs, "policy") != NULL;
   if (s->ready == CFG_READY_EXITED && !policy_given) {
     s->restart.policy = CFG_RESTART_ON_FAILURE;
   } else if (s->ready == CFG_READY_EXITED && s->restart.policy == CFG_RESTART_ALWAYS) {
@@ -325,7 +324,19 @@ static void read_ready(struct cfg__ctx *x, const cJSON *obj, const char *path,
              "a one-shot job (ready \"exited\") restarted after it succeeds never completes; "
              "use \"on-failure\" (its default) or \"never\"");
   }
-  free(v);
+}
+
+/* watchdog_ms is systemd's WatchdogSec=: only a program that speaks
+ * sd_notify sends WATCHDOG=1. */
+static void check_watchdog(struct cfg__ctx *x, const char *path, const struct cfg_service *s) {
+  char p[CFG__PATH_MAX];
+  if (s->watchdog_ms == 0 || s->ready == CFG_READY_NOTIFY ||
+      (s->upstream.enabled && s->upstream.ready == CFG_READY_NOTIFY))
+    return;
+  cfg__join(p, sizeof(p), path, "watchdog_ms");
+  cfg__err(x, p,
+           "needs ready \"notify\" (or upstream.ready \"notify\"): only a program that "
+           "sends WATCHDOG=1 to its NOTIFY_SOCKET has a watchdog");
 }
 
 /* Reads services[i] (at path) into s. */
@@ -356,6 +367,7 @@ static void parse_service(struct cfg__ctx *x, const cJSON *obj, const char *path
     cfg__parse_service_upstream(x, up, p, s);
   }
   read_ready(x, obj, path, s); /* after routes, ws and upstream: what a worker cannot have */
+  check_watchdog(x, path, s);  /* after ready and the ints */
   int autostart;
   if (cfg__get_bool(x, obj, path, "autostart", 1, &autostart) == 0)
     s->no_autostart = !autostart;

@@ -59,12 +59,13 @@ void cfg__parse_service_upstream(struct cfg__ctx *x, const cJSON *v, const char 
     read_port(x, port, path, s);
   else
     read_unix(x, v, path, s);
-  static const char *const ready[2] = {"port", "message"};             /* CFG_READY_* */
-  static const char *const balance[2] = {"least_inflight", "ip_hash"}; /* CFG_BALANCE_* */
+  static const char *const ready[] = {"port", "message", "notify", NULL};
+  static const char *const balance[] = {"least_inflight", "ip_hash", NULL}; /* CFG_BALANCE_* */
   int r = 0, bal = 0;
   cfg__get_choice(x, v, path, "ready", ready, &r);
   cfg__get_choice(x, v, path, "balance", balance, &bal);
-  s->upstream.ready = r ? CFG_READY_MESSAGE : CFG_READY_PORT;
+  static const enum cfg_ready ready_of[3] = {CFG_READY_PORT, CFG_READY_MESSAGE, CFG_READY_NOTIFY};
+  s->upstream.ready = ready_of[r];
   s->upstream.balance = bal ? CFG_BALANCE_IP_HASH : CFG_BALANCE_LEAST;
   cfg__read_ints(x, v, path, cfg__upstream_ints, &s->upstream);
 }

@@ -18,6 +18,7 @@
 #include "sup_proc.h"
 #include "sup_restart.h"
 #include "sup_run.h"
+#include "sup_sdsock.h"
 #include "sup_service.h"
 
 #define EOF_GRACE_MS 1000        /* channel closed, process still there: broken */
@@ -87,6 +88,7 @@ static void set_state(struct sup_instance *inst, enum sup_istate s) {
 
 static void deadline(struct sup_instance *inst, uint64_t ms);
 static void stop_timers(struct sup_instance *inst);
+static void arm_watchdog(struct sup_instance *inst);
 static void start_heartbeat(struct sup_instance *inst);
 static void spawn(struct sup_instance *inst);
 
@@ -147,6 +149,9 @@ static void act_ready_timeout(struct sup_instance *inst, const char *why) {
              sup_probe_what(inst->probe), cfg_of(inst)->ready_timeout_ms, hint);
   } else if (cfg_of(inst)->ready == CFG_READY_EXITED)
     snprintf(msg, sizeof(msg), "a one-shot job still running after ready_timeout_ms (%d ms)",
+             cfg_of(inst)->ready_timeout_ms);
+  else if (inst->run->sd)
+    snprintf(msg, sizeof(msg), "no READY=1 on its NOTIFY_SOCKET within %d ms",
              cfg_of(inst)->ready_timeout_ms);
   else
     snprintf(msg, sizeof(msg), "no ready message within %d ms", cfg_of(inst)->ready_timeout_ms);
@@ -325,6 +330,7 @@ static void act_ready(struct sup_instance *inst, const char *why) {
    * channel gets none) and the health check (services[].health, SPEC §12)
    * when there is one. */
   start_heartbeat(inst);
+  arm_watchdog(inst);
   sup_instance_sample(inst); /* the CPU baseline of a first `status` */
 }
 
@@ -390,10 +396,12 @@ static void deadline(struct sup_instance *inst, uint64_t ms) {
   uv_timer_start(&inst->timer, on_deadline, ms, 0);
 }
 
-/* Stops the deadline, the grace, the heartbeat and a health check. */
+/* Stops the deadline, the grace, the watchdog, the heartbeat and a
+ * health check. */
 static void stop_timers(struct sup_instance *inst) {
   uv_timer_stop(&inst->timer);
   uv_timer_stop(&inst->grace);
+  uv_timer_stop(&inst->watchdog);
   sup_host_beat_remove(inst->svc->host, &inst->beat);
   if (inst->hcheck != NULL) {
     sup_health_cancel(inst->hcheck);
@@ -591,6 +599,71 @@ static void on_ch_error(struct ipc_channel *ch, int err) {
   }
 }
 
+/* ---- sd_notify (ready "notify", sup_sdsock) ---- */
+
+static void on_watchdog(uv_timer_t *t) {
+  struct sup_instance *inst = t->data;
+  char why[96];
+  if (inst->run == NULL) /* stopped at the exit; never due without a process */
+    return;
+  snprintf(why, sizeof(why), "no WATCHDOG=1 within %d ms (hung)", inst->run->watchdog_ms);
+  sup_instance_event(inst, SUP_E_HUNG, why);
+}
+
+/* (Re)starts the watchdog of a ready instance that has one. */
+static void arm_watchdog(struct sup_instance *inst) {
+  if (inst->run->sd != NULL && inst->run->watchdog_ms > 0 &&
+      (inst->state == SUP_I_READY || inst->state == SUP_I_DRAINING))
+    uv_timer_start(&inst->watchdog, on_watchdog, (uint64_t)inst->run->watchdog_ms, 0);
+}
+
+/* EXTEND_TIMEOUT_USEC=: the deadline of a start or a stop moves to usec
+ * from now, when that is later (systemd's rule). The stop's deadline is
+ * its SIGKILL. */
+static void extend_deadline(struct sup_instance *inst, int64_t usec) {
+  uint64_t ms = (uint64_t)(usec + 999) / 1000;
+  if (inst->state != SUP_I_STARTING && inst->state != SUP_I_STOPPING &&
+      inst->state != SUP_I_RESTARTING)
+    return;
+  if (!uv_is_active((uv_handle_t *)&inst->timer) || uv_timer_get_due_in(&inst->timer) >= ms)
+    return;
+  sup_log(SUP_DEBUG, "%s: EXTEND_TIMEOUT_USEC: deadline in %llu ms", inst->label,
+          (unsigned long long)ms);
+  deadline(inst, ms);
+}
+
+/* What the log says of the keys muster only reports. */
+static void notified_log(struct sup_instance *inst, const struct sup_sdmsg *m) {
+  if (m->err >= 0)
+    sup_log(SUP_WARN, "%s: reports ERRNO=%d (%s)", inst->label, m->err, strerror(m->err));
+  if (m->stopping)
+    sup_log(SUP_INFO, "%s: reports STOPPING=1", inst->label);
+  if (m->mainpid)
+    sup_log(SUP_DEBUG, "%s: MAINPID= ignored: muster watches the process it started", inst->label);
+  if (m->bad > 0)
+    sup_log(SUP_WARN, "%s: NOTIFY_SOCKET: %u assignment%s ignored, the first \"%.*s\"", inst->label,
+            m->bad, m->bad == 1 ? "" : "s", (int)(m->first_bad_len > 60 ? 60 : m->first_bad_len),
+            m->first_bad);
+}
+
+void sup_instance_notified(struct sup_instance *inst, const struct sup_sdmsg *m) {
+  if (inst->run == NULL)
+    return;
+  notified_log(inst, m);
+  if (m->trigger) {
+    sup_instance_event(inst, SUP_E_HUNG, "sent WATCHDOG=trigger");
+    return;
+  }
+  if (m->watchdog_usec > 0) /* the period changes now, as systemd's WATCHDOG_USEC= */
+    inst->run->watchdog_ms = (int)((m->watchdog_usec + 999) / 1000);
+  if (m->extend_usec >= 0)
+    extend_deadline(inst, m->extend_usec);
+  if (m->ready)
+    sup_instance_event(inst, SUP_E_READY, NULL); /* in STARTING; arms the watchdog */
+  if (m->watchdog || m->watchdog_usec > 0)
+    arm_watchdog(inst);
+}
+
 /* ---- Spawn and exit ---- */
 
 /* 1 when an exit (status or sig) is how a program ends when muster stops
@@ -665,9 +738,10 @@ static void spawn(struct sup_instance *inst) {
   snprintf(detail, sizeof(detail), "spawned pid %d", (int)run->pid);
   emit(inst, "spawn", detail);
   inst->completed = 0;
-  if (run->no_channel && cfg_of(inst)->ready != CFG_READY_EXITED) /* port accepts, or it runs */
+  enum cfg_ready mode = cfg_ready_of(cfg_of(inst));
+  if (mode == CFG_READY_PORT || mode == CFG_READY_RUNNING) /* its port accepts, or it runs */
     inst->probe = sup_probe_start(inst, run->up_port, run->up_path);
-  if (cfg_of(inst)->ready != CFG_READY_RUNNING || inst->probe == NULL) /* a worker has none */
+  if (mode != CFG_READY_RUNNING || inst->probe == NULL) /* a worker has none */
     deadline(inst, (uint64_t)cfg_of(inst)->ready_timeout_ms);
 }
 
@@ -750,7 +824,8 @@ struct sup_instance *sup_instance_new(struct sup_service *svc, int index) {
   uv_loop_t *loop = sup_host_loop(svc->host);
   uv_timer_init(loop, &inst->timer);
   uv_timer_init(loop, &inst->grace);
-  inst->timer.data = inst->grace.data = inst;
+  uv_timer_init(loop, &inst->watchdog);
+  inst->timer.data = inst->grace.data = inst->watchdog.data = inst;
   return inst;
 }
 
@@ -767,7 +842,8 @@ void sup_instance_free(struct sup_instance *inst) {
     inst->run = NULL;
   }
   stop_timers(inst);
-  inst->closing = 2;
+  inst->closing = 3;
   uv_close((uv_handle_t *)&inst->timer, on_inst_timer_closed);
   uv_close((uv_handle_t *)&inst->grace, on_inst_timer_closed);
+  uv_close((uv_handle_t *)&inst->watchdog, on_inst_timer_closed);
 }

@@ -31,6 +31,8 @@
 
 struct sup_service;
 struct sup_hcheck;
+struct sup_sdsock;
+struct sup_sdmsg;
 struct sup_probe;
 struct ipc_msg;
 
@@ -59,10 +61,10 @@ enum sup_istate {
   XX(RESTART, "restart")     /* replace the process now (memory, roll) */                          \
   XX(DRAIN, "drain")         /* out of rotation; stop once idle */                                 \
   XX(IDLE, "idle")           /* its last request in flight was answered */                         \
-  XX(READY, "ready")         /* the ready message, or (upstream) its port open */                  \
+  XX(READY, "ready")         /* the ready message, READY=1, its port open, running */              \
   XX(PROBE, "probe")         /* upstream.ready "port": time to try its port */                     \
   XX(TIMER, "timer")         /* the state's deadline passed */                                     \
-  XX(HUNG, "hung")           /* too many pongs missed */                                           \
+  XX(HUNG, "hung")           /* too many pongs missed; no WATCHDOG=1 in time */                    \
   XX(UNHEALTHY, "unhealthy") /* heartbeat_misses health checks failed in a row */                  \
   XX(BROKEN, "broken")       /* flood, huge line, channel closed while running */                  \
   XX(KILL, "kill")           /* forced shutdown: SIGKILL now */                                    \
@@ -106,9 +108,11 @@ struct sup_run {
   char **health_env;         /* a health command's environment, or NULL */
   int up_port;               /* upstream: the PORT it was given, else 0 */
   char *up_path;             /* upstream: the MUSTER_SOCKET it was given, owned, or NULL */
+  struct sup_sdsock *sd;     /* ready "notify": its NOTIFY_SOCKET, owned, or NULL */
+  int watchdog_ms;           /* ready "notify": WATCHDOG=1 due this often once ready; 0: none */
   unsigned exited : 1;       /* the exit callback ran */
   unsigned ch_dead : 1;      /* the channel failed or closed */
-  unsigned no_channel : 1;   /* upstream.ready "port", a worker: no fd 3, never a channel */
+  unsigned no_channel : 1;   /* not ready "message": no fd 3, never a channel */
   unsigned up_ipv6 : 1;      /* its port accepted on [::1], not 127.0.0.1 (sup_probe) */
 };
 
@@ -119,6 +123,7 @@ struct sup_instance {
   struct sup_run *run;         /* the current process, or NULL */
   uv_timer_t timer;            /* the state's deadline: ready, backoff, drain, stop stages */
   uv_timer_t grace;            /* the grace after a channel EOF */
+  uv_timer_t watchdog;         /* ready "notify" with a watchdog: the next WATCHDOG=1 is due */
   struct sup_sched_entry beat; /* its next heartbeat, in the host's wheel */
   struct sup_probe *probe;     /* upstream.ready "port": the readiness probe, or NULL */
   struct sup_backoff backoff;
@@ -202,6 +207,9 @@ void sup_instance_sample(struct sup_instance *inst);
 /* The result of its health check c (sup_health.c): ok, or why not. */
 void sup_instance_health_done(struct sup_instance *inst, struct sup_hcheck *c, int ok,
                               const char *why);
+
+/* A message from the process on its NOTIFY_SOCKET (ready "notify"). */
+void sup_instance_notified(struct sup_instance *inst, const struct sup_sdmsg *m);
 
 /* Its heartbeat is due (the host's wheel took it, at loop time now):
  * counts a missed pong, sends the next ping, queues the next beat. */

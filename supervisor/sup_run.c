@@ -18,6 +18,7 @@
 #include "sup_log.h"
 #include "sup_proc.h"
 #include "sup_pubsub.h"
+#include "sup_sdsock.h"
 #include "sup_service.h"
 #include "util_unix.h"
 
@@ -52,14 +53,30 @@ static void on_capture_eof(struct sup_capture *c) {
   sup_capture_close(c, on_capture_closed);
 }
 
+static void on_sd_closed(struct sup_sdsock *s) {
+  struct sup_run *run = s->data;
+  free(s);
+  run_handle_closed(run);
+}
+
+/* Closes its NOTIFY_SOCKET, if it has one still open. */
+static void close_sd(struct sup_run *run) {
+  if (run->sd != NULL) {
+    sup_sdsock_close(run->sd);
+    run->sd = NULL;
+  }
+}
+
 void sup_run_release(struct sup_run *run) {
   if (!run->no_channel)
     ipc_channel_close(&run->ch, 0, on_ch_closed);
+  close_sd(run);
 }
 
 void sup_run_force_close(struct sup_run *run) {
   sup_capture_close(&run->out, on_capture_closed);
   sup_capture_close(&run->err, on_capture_closed);
+  close_sd(run);
 }
 
 /* ---- The child's environment ---- */
@@ -107,11 +124,25 @@ static int channel_vars(char **set, size_t *k) {
              : 0;
 }
 
+/* systemd's variables for a program that speaks sd_notify: NOTIFY_SOCKET,
+ * and WATCHDOG_USEC with a watchdog (no WATCHDOG_PID: the program may
+ * be a wrapper's child, sd_watchdog_enabled(3) then accepts any pid).
+ * Returns 0 or -1. */
+static int notify_vars(struct sup_run *run, char **set, size_t *k) {
+  char usec[32];
+  snprintf(usec, sizeof(usec), "%lld", (long long)run->watchdog_ms * 1000);
+  return put(set, k, "NOTIFY_SOCKET", run->sd->name) ||
+                 (run->watchdog_ms > 0 && put(set, k, "WATCHDOG_USEC", usec))
+             ? -1
+             : 0;
+}
+
 /* The variables of the instance, a later one winning (docs/configuration.md):
  * the user's HOME, USER, LOGNAME; env_file; env; the channel (unless the
  * program does not speak IPC) and instance variables (SPEC §3),
- * MUSTER_WS_ACK with ws.ack, and an upstream's PORT or MUSTER_SOCKET
- * (SPEC §9). Returns 0 or -1 (out of memory). */
+ * MUSTER_WS_ACK with ws.ack, an upstream's PORT or MUSTER_SOCKET
+ * (SPEC §9), NOTIFY_SOCKET (ready "notify"). Returns 0 or -1 (out of
+ * memory). */
 static int fill_set(struct sup_run *run, struct sup_instance *inst, const struct cfg_env_var *file,
                     size_t nfile, char **set, size_t *k) {
   const struct cfg_service *c = inst->svc->cfg;
@@ -134,7 +165,7 @@ static int fill_set(struct sup_run *run, struct sup_instance *inst, const struct
       (run->up_port && put(set, k, "PORT", port)) ||
       (run->up_path && put(set, k, "MUSTER_SOCKET", run->up_path)))
     return -1;
-  return 0;
+  return run->sd ? notify_vars(run, set, k) : 0;
 }
 
 /* muster's environment, then the instance's variables. Returns 0 with
@@ -147,7 +178,7 @@ static int child_env(struct sup_run *run, struct sup_instance *inst, char ***out
   *out = NULL;
   if (read_env_file(inst, &file, &nfile) != 0)
     return UV_EINVAL;
-  size_t n = 3 + nfile + c->nenv + 9;
+  size_t n = 3 + nfile + c->nenv + 11;
   char **set = calloc(n, sizeof(*set));
   if (set != NULL && fill_set(run, inst, file, nfile, set, &k) == 0)
     *out = sup_proc_env_build(sup_host_environ(inst->svc->host), set, k);
@@ -180,7 +211,7 @@ static int upstream_address(struct sup_run *run, struct sup_instance *inst) {
   const struct cfg_upstream *u = &inst->svc->cfg->upstream;
   if (!u->enabled)
     return 0;
-  run->no_channel = u->ready == CFG_READY_PORT;
+  run->no_channel = u->ready != CFG_READY_MESSAGE;
   if (u->port) {
     if (u->port + inst->index > 65535) {
       sup_log(SUP_ERROR, "%s: port %d + instance %d is past 65535", inst->label, u->port,
@@ -284,7 +315,36 @@ static int start_child(struct sup_run *run, struct sup_instance *inst, char **en
   return rc;
 }
 
-/* What a spawn needs: the upstream's address, the
+static void on_sd_msg(struct sup_sdsock *s, const struct sup_sdmsg *m) {
+  struct sup_run *run = s->data;
+  if (run->inst != NULL)
+    sup_instance_notified(run->inst, m);
+}
+
+/* Opens run's NOTIFY_SOCKET when inst gets ready by sd_notify. Returns 0,
+ * or a negative libuv error (logged). */
+static int open_sd(struct sup_run *run, struct sup_instance *inst) {
+  const struct cfg_service *c = inst->svc->cfg;
+  if (cfg_ready_of(c) != CFG_READY_NOTIFY)
+    return 0;
+  if ((run->sd = calloc(1, sizeof(*run->sd))) == NULL)
+    return UV_ENOMEM;
+  run->sd->data = run;
+  run->sd->on_msg = on_sd_msg;
+  run->sd->on_closed = on_sd_closed;
+  int rc = sup_sdsock_open(run->sd, sup_host_loop(inst->svc->host), inst->label,
+                           c->as.set_uid ? c->as.uid : geteuid());
+  if (rc < 0) {
+    free(run->sd);
+    run->sd = NULL;
+    return rc;
+  }
+  run->open++; /* the socket, until on_sd_closed */
+  run->watchdog_ms = c->watchdog_ms;
+  return 0;
+}
+
+/* What a spawn needs: the upstream's address, the NOTIFY_SOCKET, the
  * environment, the argv (*owned to free after the spawn), the socketpair
  * (both -1 for a program without a channel). Returns 0, or a negative
  * libuv error (logged) with nothing left to free. */
@@ -292,8 +352,10 @@ static int prepare(struct sup_run *run, struct sup_instance *inst, char ***env, 
                    char **owned, int sv[2]) {
   const struct cfg_service *c = inst->svc->cfg;
   sv[0] = sv[1] = -1;
-  run->no_channel = c->ready == CFG_READY_RUNNING || c->ready == CFG_READY_EXITED; /* worker, job */
+  run->no_channel = c->ready != CFG_READY_MESSAGE; /* a worker, a job, sd_notify */
   int rc = upstream_address(run, inst);
+  if (rc == 0)
+    rc = open_sd(run, inst);
   if (rc < 0)
     return rc;
   rc = child_env(run, inst, env);
@@ -314,8 +376,9 @@ static int prepare(struct sup_run *run, struct sup_instance *inst, char ***env, 
 }
 
 /* Keeps from env what the health check needs: the port of an http check;
- * for a command, the environment without the channel variables (it has no
- * fd 3) and with MUSTER_INSTANCE_PID. Frees env. */
+ * for a command, the environment without the channel's and sd_notify's
+ * variables (it is not the instance) and with MUSTER_INSTANCE_PID. Frees
+ * env. */
 static void keep_for_health(struct sup_run *run, struct sup_instance *inst, char **env) {
   const struct cfg_health *hc = &inst->svc->cfg->health;
   char pid[48];
@@ -325,7 +388,8 @@ static void keep_for_health(struct sup_run *run, struct sup_instance *inst, char
   if (hc->kind == CFG_HEALTH_COMMAND) {
     for (size_t i = 0; env[i] != NULL; i++) {
       if (strncmp(env[i], "MUSTER_CHANNEL_FD=", 18) == 0 ||
-          strncmp(env[i], "NODE_CHANNEL_", 13) == 0) {
+          strncmp(env[i], "NODE_CHANNEL_", 13) == 0 || strncmp(env[i], "NOTIFY_SOCKET=", 14) == 0 ||
+          strncmp(env[i], "WATCHDOG_USEC=", 14) == 0) {
         free(env[i]);
         continue;
       }

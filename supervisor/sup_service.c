@@ -309,7 +309,9 @@ static void roll_step_in_place(struct sup_service *svc) {
 /* Advances the rolling restart as far as it can go now. */
 static void roll_step(struct sup_service *svc) {
   struct sup_roll *r = &svc->roll;
-  if (svc->cfg->upstream.enabled || svc->cfg->ready == CFG_READY_RUNNING) {
+  /* An upstream holds its port, a worker (or a job, an sd_notify program)
+   * its work: neither may overlap with its replacement. */
+  if (svc->cfg->upstream.enabled || svc->cfg->ready != CFG_READY_MESSAGE) {
     roll_step_in_place(svc);
     return;
   }

@@ -74,6 +74,8 @@ static void instance_json(struct ipc_buf *b, struct sup_instance *inst) {
   }
   if (ii.has_health)
     field_int(b, "health_misses", ii.health_misses);
+  if (ii.status_text)
+    field_str(b, "status_text", ii.status_text); /* what it said in STATUS= (sd_notify) */
   address_field(b, inst);
   ipc_buf_addc(b, '}');
 }

@@ -9,6 +9,7 @@
 #include "sup_host.h"
 #include "sup_log.h"
 #include "sup_proc.h"
+#include "sup_sdsock.h"
 #include "util_unix.h"
 
 struct sup_service *sup_view_service(const struct sup_host *h, size_t i) {
@@ -77,6 +78,8 @@ void sup_view_instance_info(const struct sup_instance *inst, struct sup_instance
   out->last_signal = inst->last_signal;
   out->has_health = inst->svc->cfg->health.kind != CFG_HEALTH_NONE;
   out->health_misses = inst->health_fails;
+  const struct sup_sdsock *sd = inst->run ? inst->run->sd : NULL;
+  out->status_text = sd && sd->status[0] ? sd->status : NULL;
 }
 
 void sup_view_instance_sample(struct sup_instance *inst) {

@@ -45,8 +45,9 @@ struct sup_instance_info {
   double cpu_percent; /* over a second or more up to the last reading; 100 = one core */
   int last_code;      /* -1 and 0: no exit yet */
   int last_signal;
-  int has_health;    /* the service has a health check */
-  int health_misses; /* its checks failed in a row */
+  int has_health;          /* the service has a health check */
+  int health_misses;       /* its checks failed in a row */
+  const char *status_text; /* ready "notify": the last STATUS= of its process, or NULL */
 };
 
 /* The live services: for (i = 0; (svc = sup_view_service(h, i)); i++). */

@@ -1243,7 +1243,8 @@ TEST(upstream_errors) {
   CHECK(one_error(svc("\"upstream\": {\"port\": 1, \"unix\": \"x\"}"),
                   "services[0].upstream: needs exactly one of \"port\" and \"unix\""));
   CHECK(one_error(svc("\"upstream\": {\"port\": 3000, \"ready\": \"tcp\"}"),
-                  "services[0].upstream.ready: must be \"port\" or \"message\", got \"tcp\""));
+                  "services[0].upstream.ready: must be \"port\", \"message\" or \"notify\", got "
+                  "\"tcp\""));
   CHECK(one_error(svc("\"upstream\": {\"port\": 3000, \"balance\": \"sticky\"}"),
                   "services[0].upstream.balance: must be \"least_inflight\" or \"ip_hash\", "
                   "got \"sticky\""));
@@ -1313,8 +1314,8 @@ TEST(worker_ready) {
                   "services[0].ready: not for an upstream service: it gets ready by "
                   "upstream.ready"));
   CHECK(one_error(svc("\"ready\": \"port\""),
-                  "services[0].ready: must be \"message\", \"running\" or \"exited\", got "
-                  "\"port\""));
+                  "services[0].ready: must be \"message\", \"running\", \"exited\" or "
+                  "\"notify\", got \"port\""));
   /* a one-shot job: on-failure unless told, never "always" */
   struct cfg *j = parse(svc("\"ready\": \"exited\""), &e);
   CHECK(j != NULL && j->services[0].ready == CFG_READY_EXITED &&
@@ -1335,6 +1336,44 @@ TEST(worker_ready) {
                   "\"w\"}]}",
                   "tcp[0].service: \"w\" has no upstream: a TCP route needs a program listening "
                   "on a port or a socket"));
+}
+
+/* ready "notify" (services[] and upstream): sd_notify, and its watchdog. */
+TEST(notify_ready) {
+  struct cfg_errors e, e2;
+  struct cfg *c = parse(svc("\"ready\": \"notify\", \"watchdog_ms\": 2000"), &e);
+  CHECK(c != NULL && c->services[0].ready == CFG_READY_NOTIFY &&
+        c->services[0].watchdog_ms == 2000 && cfg_ready_of(&c->services[0]) == CFG_READY_NOTIFY);
+  struct cfg *d = parse(svc("\"upstream\": {\"port\": 3000, \"ready\": \"notify\"}"), &e2);
+  CHECK(d != NULL && d->services[0].upstream.ready == CFG_READY_NOTIFY &&
+        d->services[0].watchdog_ms == 0 && cfg_ready_of(&d->services[0]) == CFG_READY_NOTIFY);
+  cfg_free(c);
+  cfg_free(d);
+  cfg_errors_free(&e);
+  cfg_errors_free(&e2);
+  c = parse(svc("\"ready\": \"notify\", \"watchdog_ms\": 2000"), &e);
+  d = parse(svc("\"ready\": \"notify\", \"watchdog_ms\": 3000"), &e2);
+  if (c && d)
+    CHECK(!cfg_service_equal(&c->services[0], &d->services[0])); /* a reload restarts it */
+  cfg_free(c);
+  cfg_free(d);
+  cfg_errors_free(&e);
+  cfg_errors_free(&e2);
+  CHECK(parses(svc("\"upstream\": {\"port\": 3000, \"ready\": \"notify\"}, "
+                   "\"watchdog_ms\": 500")));
+  CHECK(one_error(svc("\"watchdog_ms\": 500"),
+                  "services[0].watchdog_ms: needs ready \"notify\" (or upstream.ready "
+                  "\"notify\"): only a program that sends WATCHDOG=1 to its NOTIFY_SOCKET has a "
+                  "watchdog"));
+  CHECK(one_error(svc("\"ready\": \"running\", \"watchdog_ms\": 500"),
+                  "services[0].watchdog_ms: needs ready \"notify\" (or upstream.ready "
+                  "\"notify\"): only a program that sends WATCHDOG=1 to its NOTIFY_SOCKET has a "
+                  "watchdog"));
+  CHECK(one_error(svc("\"ready\": \"notify\", \"watchdog_ms\": 5"),
+                  "services[0].watchdog_ms: must be 0 or 10..3600000"));
+  CHECK(one_error(svc("\"ready\": \"notify\", \"routes\": [\"/a\"]"),
+                  "services[0].routes: a service with ready \"notify\" has no channel to take "
+                  "requests; a program that serves HTTP is an upstream service"));
 }
 
 TEST(upstream_ports) {
@@ -1958,6 +1997,7 @@ int main(void) {
   RUN(upstream);
   RUN(upstream_errors);
   RUN(worker_ready);
+  RUN(notify_ready);
   RUN(autostart);
   RUN(upstream_ports);
   RUN(tcp_routes);
