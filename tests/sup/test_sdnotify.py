@@ -8,6 +8,7 @@ sd_notify(3) by hand; every wait is on a line of muster's log, of the
 program's output, or on a state `status` reports."""
 import os
 import re
+import shutil
 import socket
 import sys
 import unittest
@@ -122,6 +123,29 @@ class NotifyTest(unittest.TestCase):
             open(os.path.join(m.dir, "GO"), "w").close()
             m.expect(r"n\[0\]: ready: ")
             self.assertTrue(ctl(m, cmd="status", service="n")["ok"])
+
+
+class LibsystemdTest(unittest.TestCase):
+    """The clients people use, against muster's socket: libsystemd's
+    sd_notify (python3-systemd) and the systemd-notify command."""
+
+    def test_libsystemd_and_systemd_notify_are_understood(self):
+        lib = ("from systemd import daemon; import time; "
+               "assert daemon.notify('STATUS=from libsystemd\\nREADY=1'); time.sleep(600)")
+        svcs = [service("lib", ["/usr/bin/python3", "-c", lib], ready="notify")]
+        tool = shutil.which("systemd-notify")
+        if tool:  # the systemd package; not every machine has it
+            svcs.append(service("tool", ["sh", "-c", '%s --status="from the tool" && '
+                                         '%s --ready && exec sleep 600' % (tool, tool)],
+                                ready="notify"))
+        m = Muster(svcs)
+        with m.start():
+            m.seen_or_expect(r"lib\[0\]: ready: ")
+            self.assertEqual(instance(m, "lib").get("status_text"), "from libsystemd")
+            if tool:
+                m.seen_or_expect(r"tool\[0\]: ready: ")
+                self.assertEqual(instance(m, "tool").get("status_text"), "from the tool")
+            self.assertNotIn("refused", m.log_text())
 
 
 class UpstreamNotifyTest(unittest.TestCase):
