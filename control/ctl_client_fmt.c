@@ -371,6 +371,16 @@ static void service_notes(struct ipc_buf *b, const cJSON *svc) {
     ipc_buf_adds(b, tmp);
     ipc_buf_adds(b, " left)\n");
   }
+  cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(svc, "instances")) {
+    const char *text = str_field(e, "status_text"); /* sd_notify's STATUS=, as systemctl shows it */
+    if (text == NULL || !int_field(e, "index", &v))
+      continue;
+    add_clean(b, name);
+    snprintf(tmp, sizeof(tmp), "[%lld] status: ", v);
+    ipc_buf_adds(b, tmp);
+    add_clean(b, text);
+    ipc_buf_addc(b, '\n');
+  }
   long long total;
   cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(svc, "tcp")) {
     const char *at = str_field(e, "listen");

@@ -495,8 +495,9 @@ TEST(status_table) {
 }
 
 TEST(status_table_then_queued_and_quarantined) {
-  /* The gateway's fields: a line each after the table, none when empty;
-   * a malformed entry is left out. */
+  /* The gateway's fields, and an sd_notify instance's STATUS= text
+   * (control characters shown as '?'): a line each after the table, none
+   * when empty; a malformed entry is left out. */
   const char *reply =
       "{\"ok\":true,\"services\":["
       "{\"name\":\"api\",\"state\":\"starting\",\"restarts\":0,\"queued\":3,"
@@ -505,6 +506,9 @@ TEST(status_table_then_queued_and_quarantined) {
       "\"instances\":[]},"
       "{\"name\":\"one\",\"state\":\"stopped\",\"restarts\":0,\"queued\":1,"
       "\"quarantined\":[],\"instances\":[]},"
+      "{\"name\":\"sd\",\"state\":\"starting\",\"restarts\":0,\"instances\":["
+      "{\"index\":0,\"state\":\"starting\",\"restarts\":0,\"status_text\":\"Loading \\u001b[1m\"},"
+      "{\"index\":1,\"state\":\"exited\",\"restarts\":0},{\"index\":2,\"status_text\":7}]},"
       "{\"name\":\"calm\",\"state\":\"stopped\",\"restarts\":0,\"queued\":0,"
       "\"quarantined\":[],\"tcp\":[{\"listen\":\"127.0.0.1:7000\",\"connections\":3,"
       "\"total\":120},{\"listen\":\"[::1]:7001\",\"connections\":0,\"total\":0},"
@@ -513,11 +517,16 @@ TEST(status_table_then_queued_and_quarantined) {
             "SERVICE  #  PID  STATE     UPTIME  RESTARTS  RSS  INFLIGHT  REQUESTS  LAST EXIT\n"
             "api      -    -  starting       -         0    -         0         0  -\n"
             "one      -    -  stopped        -         0    -         0         0  -\n"
+            "sd       -    -  starting       -         0    -         0         0  -\n"
+            "sd       0    ?  starting       -         0    -         ?         ?  -\n"
+            "sd       1    ?  exited         -         0    -         ?         ?  -\n"
+            "sd       2    ?  ?              -         ?    -         ?         ?  -\n"
             "calm     -    -  stopped        -         0    -         0         0  -\n"
             "api: 3 requests waiting for an instance\n"
             "api: quarantined GET /api/crash (28s left)\n"
             "api: quarantined DELETE /api/x? (1m30s left)\n"
             "one: 1 request waiting for an instance\n"
+            "sd[0] status: Loading ?[1m\n"
             "calm: TCP route 127.0.0.1:7000 (3 open, 120 in all)\n"
             "calm: TCP route [::1]:7001 (0 open, 0 in all)\n");
 }
