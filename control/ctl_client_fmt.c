@@ -122,6 +122,7 @@ enum {
   COL_STATE,
   COL_UPTIME,
   COL_RESTARTS,
+  COL_CPU,
   COL_RSS,
   COL_INFLIGHT,
   COL_REQUESTS,
@@ -137,9 +138,9 @@ static const struct {
     [COL_SERVICE] = {"SERVICE", 0},   [COL_INDEX] = {"#", 1},
     [COL_PID] = {"PID", 1},           [COL_STATE] = {"STATE", 0},
     [COL_UPTIME] = {"UPTIME", 1},     [COL_RESTARTS] = {"RESTARTS", 1},
-    [COL_RSS] = {"RSS", 1},           [COL_INFLIGHT] = {"INFLIGHT", 1},
-    [COL_REQUESTS] = {"REQUESTS", 1}, [COL_EXIT] = {"LAST EXIT", 0},
-    [COL_ADDR] = {"ADDRESS", 0},
+    [COL_CPU] = {"CPU", 1},           [COL_RSS] = {"RSS", 1},
+    [COL_INFLIGHT] = {"INFLIGHT", 1}, [COL_REQUESTS] = {"REQUESTS", 1},
+    [COL_EXIT] = {"LAST EXIT", 0},    [COL_ADDR] = {"ADDRESS", 0},
 };
 
 #define CELL_MAX 80 /* longer cells (names up to 64 bytes) are cut */
@@ -256,10 +257,22 @@ static void last_exit_cell(struct row *r, const cJSON *inst) {
   }
 }
 
+/* A CPU share as pm2 ls shows it: "3%", "12.5%" (one decimal, 100% = one
+ * core). */
+static void cpu_cell(struct row *r, double pct) {
+  long long t = (long long)(pct * 10 + 0.5);
+  if (t % 10 == 0)
+    snprintf(r->cell[COL_CPU], CELL_MAX, "%lld%%", t / 10);
+  else
+    snprintf(r->cell[COL_CPU], CELL_MAX, "%lld.%lld%%", t / 10, t % 10);
+}
+
 /* Sums of a service's instances, shown on its own row. */
 struct totals {
   long long restarts, rss, inflight, requests;
+  double cpu;  /* percent, over the instances with a process */
   int any_rss; /* some instance has a process */
+  int any_cpu; /* some instance has a CPU figure */
 };
 
 /* Fills the row of one instance of service name and adds it to tot;
@@ -286,6 +299,14 @@ static void instance_row(struct row *r, const char *name, const cJSON *inst, str
       tot->any_rss = 1;
     } else {
       cell_set(r, COL_RSS, "?");
+    }
+    const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(inst, "cpu_percent");
+    if (cJSON_IsNumber(cpu) && cpu->valuedouble >= 0 && cpu->valuedouble <= 1e6) {
+      cpu_cell(r, cpu->valuedouble);
+      tot->cpu += cpu->valuedouble;
+      tot->any_cpu = 1;
+    } else {
+      cell_set(r, COL_CPU, "?");
     }
   }
   cell_field(r, COL_RESTARTS, inst, "restarts", &tot->restarts);
@@ -337,6 +358,8 @@ static int service_rows(struct table *t, const cJSON *svc, const char **why) {
   cell_int(sr, COL_RESTARTS, 1, restarts);
   if (tot.any_rss)
     ctl_client_bytes(sr->cell[COL_RSS], CELL_MAX, tot.rss);
+  if (tot.any_cpu)
+    cpu_cell(sr, tot.cpu);
   cell_int(sr, COL_INFLIGHT, 1, tot.inflight);
   cell_int(sr, COL_REQUESTS, 1, tot.requests);
   return 0;

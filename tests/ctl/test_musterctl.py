@@ -35,30 +35,32 @@ STATUS = {
     "services": [
         {"name": "dummy", "state": "degraded", "restarts": 3, "instances": [
             {"index": 0, "pid": 1234, "state": "ready", "restarts": 0, "uptime_ms": 5230,
-             "rss_bytes": 3145728, "inflight": 2, "requests": 17, "last_exit": None},
+             "rss_bytes": 3145728, "cpu_percent": 12.5, "inflight": 2, "requests": 17,
+             "last_exit": None},
             {"index": 1, "pid": 0, "state": "backoff", "restarts": 3, "uptime_ms": 0,
              "rss_bytes": 0, "inflight": 0, "requests": 4,
              "last_exit": {"code": -1, "signal": 9}},
             {"index": 2, "pid": 1240, "state": "starting", "restarts": 0, "uptime_ms": 192000,
-             "rss_bytes": 1048576, "inflight": 0, "requests": 0,
+             "rss_bytes": 1048576, "cpu_percent": 99.97, "inflight": 0, "requests": 0,
              "last_exit": {"code": 1, "signal": 0}},
         ]},
         {"name": "readmongo", "state": "running", "instances": [
             {"index": 0, "pid": 99999, "state": "ready", "restarts": 12,
-             "uptime_ms": 266400000, "rss_bytes": 512, "inflight": 0, "requests": 123456,
+             "uptime_ms": 266400000, "rss_bytes": 512, "cpu_percent": 0, "inflight": 0,
+             "requests": 123456,
              "last_exit": None},
         ]},
     ],
 }
 
 STATUS_TABLE = """\
-SERVICE    #    PID  STATE     UPTIME  RESTARTS   RSS  INFLIGHT  REQUESTS  LAST EXIT
-dummy      -      -  degraded       -         3  4.0M         2        21  -
-dummy      0   1234  ready         5s         0  3.0M         2        17  -
-dummy      1      -  backoff        -         3     -         0         4  SIGKILL
-dummy      2   1240  starting   3m12s         0  1.0M         0         0  1
-readmongo  -      -  running        -        12  512B         0    123456  -
-readmongo  0  99999  ready       3d2h        12  512B         0    123456  -
+SERVICE    #    PID  STATE     UPTIME  RESTARTS     CPU   RSS  INFLIGHT  REQUESTS  LAST EXIT
+dummy      -      -  degraded       -         3  112.5%  4.0M         2        21  -
+dummy      0   1234  ready         5s         0   12.5%  3.0M         2        17  -
+dummy      1      -  backoff        -         3       -     -         0         4  SIGKILL
+dummy      2   1240  starting   3m12s         0    100%  1.0M         0         0  1
+readmongo  -      -  running        -        12      0%  512B         0    123456  -
+readmongo  0  99999  ready       3d2h        12      0%  512B         0    123456  -
 """
 
 EXIT_EVENT = {"time": "2026-11-23T03:02:01.123Z", "type": "exit", "service": "dummy",
@@ -261,10 +263,10 @@ class CommandTest(CtlTestCase):
         self.assert_request(srv, {"cmd": "status", "service": "readmongo"})
         self.assertEqual((rc, err), (0, ""))
         rows = [r.split() for r in out.splitlines()]
-        self.assertEqual(rows[0][:9], ["SERVICE", "#", "PID", "STATE", "UPTIME", "RESTARTS",
-                                       "RSS", "INFLIGHT", "REQUESTS"])
-        self.assertEqual(rows[2], ["readmongo", "0", "99999", "ready", "3d2h", "12", "512B",
-                                   "0", "123456", "-"])
+        self.assertEqual(rows[0][:10], ["SERVICE", "#", "PID", "STATE", "UPTIME", "RESTARTS",
+                                        "CPU", "RSS", "INFLIGHT", "REQUESTS"])
+        self.assertEqual(rows[2], ["readmongo", "0", "99999", "ready", "3d2h", "12", "0%",
+                                   "512B", "0", "123456", "-"])
 
     def test_status_no_services(self):
         srv = self.server(b'{"ok":true,"services":[]}\n')
@@ -703,7 +705,8 @@ class RealMusterTest(CtlTestCase):
             rows = [r.split() for r in out.splitlines()]
             self.assertEqual(rows[1][:4], ["dummy", "-", "-", "running"])
             self.assertEqual(rows[2][:4], ["dummy", "0", str(pid0), "ready"])
-            self.assertRegex(rows[2][6], r"^\d+\.\d[KMG]$")
+            self.assertRegex(rows[2][6], r"^\d+(\.\d)?%$")  # CPU, as muster measured it
+            self.assertRegex(rows[2][7], r"^\d+\.\d[KMG]$")
             self.assertEqual(self.run_ctl("-s", sock, "version"),
                              (0, "muster 0.1.0 (server)\n", ""))
 

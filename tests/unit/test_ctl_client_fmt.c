@@ -485,13 +485,14 @@ TEST(status_table) {
       "\"last_exit\":{\"code\":0,\"signal\":9}}]}]}";
   /* A row per service (its state and totals), then one per instance. The
    * service's restarts are its own count (instances removed since count). */
-  CHECK_STR(render(&status_req, reply),
-            "SERVICE  #   PID  STATE    UPTIME  RESTARTS    RSS  INFLIGHT  REQUESTS  LAST EXIT\n"
-            "api      -     -  running       -         5  12.5K         2       107  -\n"
-            "api      0  4242  ready     3m12s         1  12.5K         2       100  -\n"
-            "api      1     -  backoff       -         2      -         0         7  1\n"
-            "worker   -     -  stopped       -         0      -         0         0  -\n"
-            "worker   0     -  exited        -         0      -         0         0  SIGKILL\n");
+  CHECK_STR(
+      render(&status_req, reply),
+      "SERVICE  #   PID  STATE    UPTIME  RESTARTS   CPU    RSS  INFLIGHT  REQUESTS  LAST EXIT\n"
+      "api      -     -  running       -         5  1.5%  12.5K         2       107  -\n"
+      "api      0  4242  ready     3m12s         1  1.5%  12.5K         2       100  -\n"
+      "api      1     -  backoff       -         2     -      -         0         7  1\n"
+      "worker   -     -  stopped       -         0     -      -         0         0  -\n"
+      "worker   0     -  exited        -         0     -      -         0         0  SIGKILL\n");
 }
 
 TEST(status_table_then_queued_and_quarantined) {
@@ -514,14 +515,14 @@ TEST(status_table_then_queued_and_quarantined) {
       "\"total\":120},{\"listen\":\"[::1]:7001\",\"connections\":0,\"total\":0},"
       "{\"listen\":7}],\"instances\":[]}]}";
   CHECK_STR(render(&status_req, reply),
-            "SERVICE  #  PID  STATE     UPTIME  RESTARTS  RSS  INFLIGHT  REQUESTS  LAST EXIT\n"
-            "api      -    -  starting       -         0    -         0         0  -\n"
-            "one      -    -  stopped        -         0    -         0         0  -\n"
-            "sd       -    -  starting       -         0    -         0         0  -\n"
-            "sd       0    ?  starting       -         0    -         ?         ?  -\n"
-            "sd       1    ?  exited         -         0    -         ?         ?  -\n"
-            "sd       2    ?  ?              -         ?    -         ?         ?  -\n"
-            "calm     -    -  stopped        -         0    -         0         0  -\n"
+            "SERVICE  #  PID  STATE     UPTIME  RESTARTS  CPU  RSS  INFLIGHT  REQUESTS  LAST EXIT\n"
+            "api      -    -  starting       -         0    -    -         0         0  -\n"
+            "one      -    -  stopped        -         0    -    -         0         0  -\n"
+            "sd       -    -  starting       -         0    -    -         0         0  -\n"
+            "sd       0    ?  starting       -         0    -    -         ?         ?  -\n"
+            "sd       1    ?  exited         -         0    -    -         ?         ?  -\n"
+            "sd       2    ?  ?              -         ?    -    -         ?         ?  -\n"
+            "calm     -    -  stopped        -         0    -    -         0         0  -\n"
             "api: 3 requests waiting for an instance\n"
             "api: quarantined GET /api/crash (28s left)\n"
             "api: quarantined DELETE /api/x? (1m30s left)\n"
@@ -540,10 +541,10 @@ TEST(status_table_sums_without_a_service_count) {
                       "{\"index\":1,\"pid\":11,\"state\":\"ready\",\"restarts\":3,"
                       "\"uptime_ms\":2000,\"rss_bytes\":2048,\"inflight\":4,\"requests\":6}]}]}";
   CHECK_STR(render(&status_req, reply),
-            "SERVICE  #  PID  STATE    UPTIME  RESTARTS   RSS  INFLIGHT  REQUESTS  LAST EXIT\n"
-            "a        -    -  running       -         5  3.0K         5        11  -\n"
-            "a        0   10  ready        1s         2  1.0K         1         5  -\n"
-            "a        1   11  ready        2s         3  2.0K         4         6  -\n");
+            "SERVICE  #  PID  STATE    UPTIME  RESTARTS  CPU   RSS  INFLIGHT  REQUESTS  LAST EXIT\n"
+            "a        -    -  running       -         5    -  3.0K         5        11  -\n"
+            "a        0   10  ready        1s         2    ?  1.0K         1         5  -\n"
+            "a        1   11  ready        2s         3    ?  2.0K         4         6  -\n");
 }
 
 TEST(status_table_address_column) {
@@ -560,16 +561,17 @@ TEST(status_table_address_column) {
       "{\"index\":0,\"pid\":8,\"state\":\"ready\",\"restarts\":0,\"uptime_ms\":1000,"
       "\"rss_bytes\":1024,\"inflight\":0,\"requests\":0,"
       "\"address\":\"unix:/run/a\\u001b.sock\"}]}]}";
-  CHECK_STR(render(&status_req, reply),
-            "SERVICE  #  PID  STATE     UPTIME  RESTARTS   RSS  INFLIGHT  REQUESTS  LAST EXIT  "
-            "ADDRESS\n"
-            "web      -    -  degraded       -         1  1.0K         0         3  -          -\n"
-            "web      0    7  ready         1s         0  1.0K         0         3  -          "
-            "127.0.0.1:3000\n"
-            "web      1    -  backoff        -         1     -         0         0  1          -\n"
-            "sock     -    -  running        -         0  1.0K         0         0  -          -\n"
-            "sock     0    8  ready         1s         0  1.0K         0         0  -          "
-            "unix:/run/a?.sock\n");
+  CHECK_STR(
+      render(&status_req, reply),
+      "SERVICE  #  PID  STATE     UPTIME  RESTARTS  CPU   RSS  INFLIGHT  REQUESTS  LAST EXIT  "
+      "ADDRESS\n"
+      "web      -    -  degraded       -         1    -  1.0K         0         3  -          -\n"
+      "web      0    7  ready         1s         0    ?  1.0K         0         3  -          "
+      "127.0.0.1:3000\n"
+      "web      1    -  backoff        -         1    -     -         0         0  1          -\n"
+      "sock     -    -  running        -         0    -  1.0K         0         0  -          -\n"
+      "sock     0    8  ready         1s         0    ?  1.0K         0         0  -          "
+      "unix:/run/a?.sock\n");
 }
 
 TEST(status_table_unknown_values) {
@@ -580,11 +582,11 @@ TEST(status_table_unknown_values) {
       "{\"index\":1,\"state\":\"exited\",\"last_exit\":{\"signal\":1234}},"
       "{\"index\":2,\"pid\":0,\"state\":\"exited\",\"last_exit\":{}}]}]}";
   CHECK_STR(render(&status_req, reply),
-            "SERVICE  #  PID  STATE   UPTIME  RESTARTS  RSS  INFLIGHT  REQUESTS  LAST EXIT\n"
-            "a        -    -  ?            -         0    -         0         0  -\n"
-            "a        ?   12  ?            ?         ?    ?         ?         ?  ?\n"
-            "a        1    ?  exited       -         ?    -         ?         ?  signal 1234\n"
-            "a        2    -  exited       -         ?    -         ?         ?  ?\n");
+            "SERVICE  #  PID  STATE   UPTIME  RESTARTS  CPU  RSS  INFLIGHT  REQUESTS  LAST EXIT\n"
+            "a        -    -  ?            -         0    -    -         0         0  -\n"
+            "a        ?   12  ?            ?         ?    ?    ?         ?         ?  ?\n"
+            "a        1    ?  exited       -         ?    -    -         ?         ?  signal 1234\n"
+            "a        2    -  exited       -         ?    -    -         ?         ?  ?\n");
 }
 
 TEST(status_table_control_characters_and_width) {
@@ -599,9 +601,9 @@ TEST(status_table_control_characters_and_width) {
            "{\"name\":\"%s\",\"state\":\"ok\",\"instances\":[]}]}",
            longname);
   snprintf(want, sizeof(want),
-           "SERVICE%72s  #  PID  STATE  UPTIME  RESTARTS  RSS  INFLIGHT  REQUESTS  LAST EXIT\n"
-           "caf\xc3\xa9%75s  -    -  ?[2Jx       -         0    -         0         0  -\n"
-           "%.79s  -    -  ok          -         0    -         0         0  -\n",
+           "SERVICE%72s  #  PID  STATE  UPTIME  RESTARTS  CPU  RSS  INFLIGHT  REQUESTS  LAST EXIT\n"
+           "caf\xc3\xa9%75s  -    -  ?[2Jx       -         0    -    -         0         0  -\n"
+           "%.79s  -    -  ok          -         0    -    -         0         0  -\n",
            "", "", longname);
   CHECK_STR(render(&status_req, reply), want);
 }
