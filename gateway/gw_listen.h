@@ -8,11 +8,20 @@
 #include <sys/socket.h>
 #include <uv.h>
 
-/* Binds addr and listens (backlog 511), cb getting data in the stream's
- * data. Returns the handle, or NULL with *rc the libuv error (nothing is
- * left open then). */
-uv_tcp_t *gw_listen_open(uv_loop_t *loop, const struct sockaddr_storage *addr, uv_connection_cb cb,
-                         void *data, int *rc);
+struct util_listenfds;
+
+/* Listens on addr with l (initialized): on a duplicate of the socket
+ * systemd passed for addr when inh has one (socket activation), else on
+ * a socket bound now; backlog 511. Returns 0 or a libuv error. */
+int gw_listen_start(uv_tcp_t *l, struct util_listenfds *inh, const struct sockaddr_storage *addr,
+                    uv_connection_cb cb);
+
+/* gw_listen_start on a handle of its own, cb getting data in the
+ * stream's data. Returns the handle, or NULL with *rc the libuv error
+ * (nothing is left open then). */
+uv_tcp_t *gw_listen_open(uv_loop_t *loop, struct util_listenfds *inh,
+                         const struct sockaddr_storage *addr, uv_connection_cb cb, void *data,
+                         int *rc);
 
 /* Stops listening; the handle's memory goes once it is closed. NULL is
  * fine. */

@@ -91,7 +91,8 @@ static void on_listener_closed(uv_handle_t *h) {
 /* Listens on srv->addr. Returns 0 or < 0 (nothing is left open). */
 static int listen_start(struct gw_server *srv) {
   int rc;
-  srv->listener = gw_listen_open(srv->loop, &srv->addr, on_connection, srv, &rc);
+  srv->listener = gw_listen_open(srv->loop, sup_host_listen_fds(srv->host), &srv->addr,
+                                 on_connection, srv, &rc);
   srv->listening = srv->listener != NULL;
   return rc;
 }

@@ -25,6 +25,7 @@
 
 #include "gw.h"
 #include "gw_balance.h"
+#include "gw_listen.h"
 #include "gw_pp.h"
 #include "gw_tcp.h"
 #include "gw_up_pool.h"
@@ -439,9 +440,8 @@ static int listen_on(struct gw_tcp_route *rt, uv_loop_t *loop) {
     rt->listener.data = rt;
     rt->listening = rt->handle = 1;
     rt->tcp->open++;
-    rc = uv_tcp_bind(&rt->listener, (struct sockaddr *)&ss, 0);
-    if (rc == 0)
-      rc = uv_listen((uv_stream_t *)&rt->listener, 511, on_connection);
+    rc =
+        gw_listen_start(&rt->listener, sup_host_listen_fds(rt->tcp->srv->host), &ss, on_connection);
   }
   if (rc < 0) {
     sup_log(SUP_ERROR, "tcp %s: listen on %s:%d failed: %s", rt->service, l->host, l->port,

@@ -12,6 +12,7 @@
 #include "gw.h"
 #include "gw_cert.h"
 #include "gw_listen.h"
+#include "sup_host.h"
 #include "sup_log.h"
 
 #define CHUNK (64 * 1024)    /* plaintext per SSL_write: the write BIO stays small */
@@ -391,7 +392,8 @@ static int mod_listen(struct gw_tls_server *ts) {
   int rc;
   if (ts == NULL || ts->listening || !ts->on)
     return 0;
-  ts->listener = gw_listen_open(ts->srv->loop, &ts->addr, on_connection, ts, &rc);
+  ts->listener = gw_listen_open(ts->srv->loop, sup_host_listen_fds(ts->srv->host), &ts->addr,
+                                on_connection, ts, &rc);
   ts->listening = ts->listener != NULL;
   if (rc < 0)
     sup_log(SUP_ERROR, "gateway: TLS listen on %s:%d failed: %s", ts->at.host, ts->at.port,

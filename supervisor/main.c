@@ -115,12 +115,55 @@ static int cluster_start(struct sup_host *h, struct gw_server *gw) {
   return 0;
 }
 
+/* ---- systemd's socket activation (util_listenfds.h) ---- */
+
+/* Takes the listening sockets systemd passed, if any, into l; logs the
+ * ones it refuses (and closes them). The variables go: no child sees them. */
+static void listen_fds_take(struct util_listenfds *l) {
+  char why[200];
+  int n =
+      util_listenfds_count(getenv("LISTEN_PID"), getenv("LISTEN_FDS"), getpid(), why, sizeof(why));
+  memset(l, 0, sizeof(*l));
+  if (n < 0)
+    sup_log(SUP_WARN, "socket activation: %s; no socket taken", why);
+  if (n != 0) {
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+  }
+  for (int i = 0; i < n; i++) {
+    if (util_listenfds_add(l, UTIL_LISTENFDS_FIRST + i, why, sizeof(why)) != 0) {
+      sup_log(SUP_WARN, "socket activation: %s; closed", why);
+      close(UTIL_LISTENFDS_FIRST + i);
+    }
+  }
+}
+
+/* Once the listeners are open: what systemd passed and who took it. */
+static void listen_fds_report(const struct util_listenfds *l) {
+  char name[80];
+  for (size_t i = 0; i < l->n; i++) {
+    util_listenfds_name(l, i, name, sizeof(name));
+    if (l->taken[i])
+      sup_log(SUP_INFO, "socket activation: listening on %s from systemd", name);
+    else
+      sup_log(SUP_WARN,
+              "socket activation: no listen address of the config is %s; the socket is kept "
+              "for a reload",
+              name);
+  }
+}
+
 /* Runs the host on cfg (owned from here) until it is done. Returns the
  * exit code. */
 static int run(struct cfg *cfg, const char *config, const char *bin_dir) {
   uv_loop_t *loop = uv_default_loop();
   struct sup_host host;
-  if (sup_host_init(&host, loop, cfg, config, bin_dir) != 0) {
+  struct util_listenfds fds;
+  listen_fds_take(&fds); /* before the host copies the environment */
+  int init = sup_host_init(&host, loop, cfg, config, bin_dir);
+  host.listen_fds = fds; /* the host's from here: freed with it */
+  if (init != 0) {
     sup_log(SUP_ERROR, "cannot set up the host; exiting");
     sup_host_free(&host);
     return 1;
@@ -136,6 +179,7 @@ static int run(struct cfg *cfg, const char *config, const char *bin_dir) {
     host.exit_code = 1; /* nothing started yet: wind the host down */
     sup_host_shutdown(&host);
   } else {
+    listen_fds_report(&host.listen_fds);
     notify = sup_notify_start(&host); /* listeners are open: systemd may hear READY */
     sup_host_start(&host);
   }

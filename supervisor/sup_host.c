@@ -512,6 +512,7 @@ void sup_host_free(struct sup_host *h) {
     cfg_free(h->retired[i]);
   free(h->retired);
   cfg_free(h->cfg);
+  util_listenfds_free(&h->listen_fds);
   free(h->config_path);
   free(h->bin_dir);
 }
@@ -524,6 +525,10 @@ uv_loop_t *sup_host_loop(struct sup_host *h) {
 
 const struct cfg *sup_host_cfg(struct sup_host *h) {
   return h->cfg;
+}
+
+struct util_listenfds *sup_host_listen_fds(struct sup_host *h) {
+  return &h->listen_fds;
 }
 
 char **sup_host_environ(struct sup_host *h) {

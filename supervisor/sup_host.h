@@ -15,6 +15,7 @@
 #include "sup_child.h"
 #include "sup_events.h"
 #include "sup_sched.h"
+#include "util_listenfds.h"
 
 struct ipc_buf;
 struct sup_instance;
@@ -93,14 +94,15 @@ struct sup_host {
   struct sup_cblist listeners;    /* event listeners (sup_event_cb) */
   struct sup_host_hooks hooks[8]; /* gateway, control, admin, notify */
   size_t nhooks;
-  struct sup_cblist log_listeners; /* service output followers (sup_line_cb) */
-  struct sup_evhooks *evhooks;     /* hooks.on_event, owned */
-  struct rt_rooms rooms;           /* every room and its members (instances, connections) */
-  struct sup_cluster cluster;      /* several hosts (SPEC §10), or none */
-  char **environ;                  /* muster's environment at start */
-  int stopping;                    /* shutdown under way */
-  int finished;                    /* everything released */
-  int exit_code;                   /* what main returns */
+  struct sup_cblist log_listeners;  /* service output followers (sup_line_cb) */
+  struct sup_evhooks *evhooks;      /* hooks.on_event, owned */
+  struct rt_rooms rooms;            /* every room and its members (instances, connections) */
+  struct sup_cluster cluster;       /* several hosts (SPEC §10), or none */
+  char **environ;                   /* muster's environment at start */
+  struct util_listenfds listen_fds; /* sockets from systemd's socket activation (main.c) */
+  int stopping;                     /* shutdown under way */
+  int finished;                     /* everything released */
+  int exit_code;                    /* what main returns */
 };
 
 /* Creates the services of cfg (taking ownership of cfg) and the host's
@@ -171,6 +173,9 @@ void sup_host_drain_before_stop(struct sup_host *h);
 uv_loop_t *sup_host_loop(struct sup_host *h);
 const struct cfg *sup_host_cfg(struct sup_host *h);
 char **sup_host_environ(struct sup_host *h);
+/* The listening sockets muster was started with (util_listenfds.h); the
+ * gateway's listeners take theirs from it. */
+struct util_listenfds *sup_host_listen_fds(struct sup_host *h);
 int sup_host_stopping(struct sup_host *h);
 void sup_host_run_opened(struct sup_host *h, struct sup_run *run);
 void sup_host_run_closed(struct sup_run *run);

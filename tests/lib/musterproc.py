@@ -88,15 +88,17 @@ class Muster:
         with open(self.config_path, "w") as f:
             json.dump(config or self.config, f, indent=2)
 
-    def start(self, extra_env=None, wrap=None):
+    def start(self, extra_env=None, wrap=None, pass_fds=()):
         """Starts muster; wrap: a command line that runs it (it must exec
-        muster, keeping the pid), such as unshare."""
+        muster, keeping the pid), such as unshare; pass_fds: descriptors
+        the wrapper (or muster) inherits."""
         env = dict(os.environ)
         env.update(extra_env or {})
         env["PATH"] = BIN + ":" + env.get("PATH", "")
         self.proc = subprocess.Popen((wrap or []) + [bin_path("muster"), "-c", self.config_path],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, env=env, cwd=self.dir)
+                                     stderr=subprocess.PIPE, env=env, cwd=self.dir,
+                                     pass_fds=pass_fds)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         return self

@@ -99,7 +99,8 @@ class DebTest(unittest.TestCase):
                   "/etc/logrotate.d/muster", "/usr/share/bash-completion/completions/musterctl",
                   "/usr/share/man/man8/muster.8.gz", "/usr/share/man/man8/musterctl.8.gz",
                   "/usr/share/man/man5/muster.json.5.gz", "/usr/share/doc/muster/copyright",
-                  "/usr/share/doc/muster/examples/muster.json"):
+                  "/usr/share/doc/muster/examples/muster.json",
+                  "/usr/share/doc/muster/examples/muster.socket"):
             self.assertIn(p, files)
         mod = [p for p in files if p.endswith("/muster/muster-tls.so")]
         self.assertEqual(mod, ["/usr/lib/x86_64-linux-gnu/muster/muster-tls.so"])

@@ -84,6 +84,12 @@ class InstallTest(unittest.TestCase):
         conf = os.path.join(self.etc, "muster/muster.json")
         with open(example) as f, open(conf) as g:
             self.assertEqual(json.load(f), json.load(g))
+        # The example socket unit listens where the example config does.
+        with open(os.path.join(self.root, "share/doc/muster/examples/muster.socket")) as f:
+            streams = [ln.split("=", 1)[1].strip() for ln in f if ln.startswith("ListenStream=")]
+        with open(example) as f:
+            cfg = json.load(f)
+        self.assertEqual(streams, [cfg["gateway"]["listen"], cfg["admin"]["listen"]])
 
         with open(os.path.join(BUILD, "install_manifest.txt")) as f:
             installed = f.read().split()

@@ -3,9 +3,13 @@
  *
  * util_vec.c is included with realloc redirected, so an allocation
  * failure can be made to happen on demand. */
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 static int fail_realloc;    /* the next realloc returns NULL */
@@ -27,6 +31,7 @@ static void *test_realloc(void *p, size_t n) {
 #include "test.h"
 #include "util_date.h"
 #include "util_json.h"
+#include "util_listenfds.h"
 #include "util_sha1.h"
 #include "util_token.h"
 
@@ -350,7 +355,64 @@ TEST(sha1_vectors) {
   }
 }
 
+/* $LISTEN_PID / $LISTEN_FDS as sd_listen_fds(3) reads them. */
+TEST(listenfds_count) {
+  char why[128];
+  CHECK_INT(util_listenfds_count(NULL, NULL, 42, why, sizeof(why)), 0);
+  CHECK_INT(util_listenfds_count("42", "2", 42, why, sizeof(why)), 2);
+  CHECK_INT(util_listenfds_count("41", "2", 42, why, sizeof(why)), 0); /* a parent's */
+  CHECK_INT(util_listenfds_count("42", "0", 42, why, sizeof(why)), 0);
+  CHECK_INT(util_listenfds_count(NULL, "2", 42, why, sizeof(why)), -1);
+  CHECK(strstr(why, "LISTEN_PID") != NULL);
+  CHECK_INT(util_listenfds_count("42", "-1", 42, why, sizeof(why)), -1);
+  CHECK_STR(why, "LISTEN_FDS \"-1\" is not a count");
+  CHECK_INT(util_listenfds_count("42x", "1", 42, why, sizeof(why)), -1);
+  CHECK_INT(util_listenfds_count("42", "65", 42, why, sizeof(why)), -1);
+  CHECK_STR(why, "LISTEN_FDS 65 is more than the 64 sockets muster takes");
+  CHECK_INT(util_listenfds_count("42", "64", 42, why, sizeof(why)), 64);
+}
+
+/* Kept sockets: only listening TCP ones; a take is a new descriptor for
+ * the socket bound to that address. */
+TEST(listenfds_add_take) {
+  struct util_listenfds l = {0};
+  char why[160], name[64];
+  int lst = socket(AF_INET, SOCK_STREAM, 0), idle = socket(AF_INET, SOCK_STREAM, 0);
+  int udp = socket(AF_INET, SOCK_DGRAM, 0), pair[2];
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof(a);
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+  CHECK(bind(lst, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(lst, 4) == 0);
+  CHECK(getsockname(lst, (struct sockaddr *)&a, &len) == 0);
+  CHECK(util_listenfds_add(&l, udp, why, sizeof(why)) == -1 && strstr(why, "not a TCP socket"));
+  CHECK(util_listenfds_add(&l, pair[0], why, sizeof(why)) == -1 && strstr(why, "not a TCP socket"));
+  CHECK(util_listenfds_add(&l, idle, why, sizeof(why)) == -1 && strstr(why, "not listening"));
+  CHECK(util_listenfds_add(&l, 999, why, sizeof(why)) == -1 && strstr(why, "not a socket"));
+  CHECK(util_listenfds_add(&l, lst, why, sizeof(why)) == 0 && l.n == 1);
+  util_listenfds_name(&l, 0, name, sizeof(name));
+  char want[64];
+  snprintf(want, sizeof(want), "127.0.0.1:%d", ntohs(a.sin_port));
+  CHECK_STR(name, want);
+  int fd = util_listenfds_take(&l, (struct sockaddr *)&a);
+  CHECK(fd >= 0 && fd != lst && l.taken[0] == 1);
+  struct sockaddr_in b = a;
+  b.sin_port = htons(ntohs(a.sin_port) == 65535 ? 1 : ntohs(a.sin_port) + 1);
+  CHECK(util_listenfds_take(&l, (struct sockaddr *)&b) == -1); /* another port */
+  struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = a.sin_port};
+  CHECK(util_listenfds_take(&l, (struct sockaddr *)&v6) == -1); /* another family */
+  if (fd >= 0)
+    close(fd);
+  util_listenfds_free(&l); /* closes lst */
+  CHECK(l.n == 0);
+  close(idle);
+  close(udp);
+  close(pair[0]);
+  close(pair[1]);
+}
+
 int main(void) {
+  RUN(listenfds_count);
+  RUN(listenfds_add_take);
   RUN(http_date_imf_fixdate);
   RUN(vec_first_growth_is_8);
   RUN(vec_doubles_to_cover_need);
