@@ -35,10 +35,12 @@ struct ctl_client;
 struct ctl_op {
   struct ctl_client *client; /* NULL once the client went away */
   struct sup_host *host;     /* restart all: whose services */
-  size_t next;               /* restart all: the next service's index */
-  unsigned all : 1;          /* restart all: one service after another */
-  char service[65];          /* the service restarting now */
-  char err[160];             /* restart all: the first failure, "" = none */
+  char **names;              /* restart all: the services when it began, owned */
+  size_t nnames;
+  size_t next;      /* restart all: the next of names */
+  unsigned all : 1; /* restart all: one service after another */
+  char service[65]; /* the service restarting now */
+  char err[160];    /* restart all: the first failure, "" = none */
 };
 
 struct ctl_client {
@@ -150,12 +152,40 @@ static void do_status(struct ctl_client *cl, const struct ctl_cmd *c) {
 
 static void on_restart_done(void *ctx, const char *err);
 
-/* restart all: the rolling restart of the next service. Returns 0 once
- * one is under way (its end calls on_restart_done, which may free op
- * before this returns), -1 when none is left. */
+static void op_free(struct ctl_op *op) {
+  for (size_t i = 0; i < op->nnames; i++)
+    free(op->names[i]);
+  free(op->names);
+  free(op);
+}
+
+/* restart all: the names of the services now, in config order (a reload
+ * while it runs may add, remove or reorder them). Returns 0 or -1. */
+static int op_names(struct ctl_op *op) {
+  struct sup_service *svc;
+  size_t n = 0;
+  while (sup_view_service(op->host, n) != NULL)
+    n++;
+  if (n > 0 && (op->names = calloc(n, sizeof(*op->names))) == NULL)
+    return -1;
+  for (; op->nnames < n; op->nnames++) {
+    svc = sup_view_service(op->host, op->nnames);
+    if ((op->names[op->nnames] = strdup(sup_view_service_cfg(svc)->name)) == NULL)
+      return -1;
+  }
+  return 0;
+}
+
+/* restart all: the rolling restart of the next service still there (one
+ * a reload removed meanwhile is passed over; one it added was started on
+ * the new config). Returns 0 once one is under way (its end calls
+ * on_restart_done, which may free op before this returns), -1 when none
+ * is left. */
 static int restart_next(struct ctl_op *op) {
   struct sup_service *svc;
-  while ((svc = sup_view_service(op->host, op->next++)) != NULL) {
+  while (op->next < op->nnames) {
+    if ((svc = sup_view_find(op->host, op->names[op->next++])) == NULL)
+      continue;
     snprintf(op->service, sizeof(op->service), "%s", sup_view_service_cfg(svc)->name);
     if (sup_service_restart(svc, on_restart_done, op) == 0)
       return 0;
@@ -176,7 +206,7 @@ static void on_restart_done(void *ctx, const char *err) {
   struct ctl_client *cl = op->client;
   char why[sizeof(op->err)];
   snprintf(why, sizeof(why), "%s", op->all ? op->err : err ? err : "");
-  free(op);
+  op_free(op);
   if (cl == NULL)
     return; /* the client left before the end */
   cl->op = NULL;
@@ -211,6 +241,12 @@ static void do_restart(struct ctl_client *cl, struct sup_service *svc) {
   if (svc == NULL) {
     op->all = 1;
     snprintf(cl->op_service, sizeof(cl->op_service), "all");
+    if (op_names(op) != 0) {
+      cl->op = NULL;
+      op_free(op);
+      reply_error(cl, "out of memory");
+      return;
+    }
     if (restart_next(op) != 0)
       on_restart_done(op, NULL); /* nothing to restart: the reply */
     return;
@@ -219,7 +255,7 @@ static void do_restart(struct ctl_client *cl, struct sup_service *svc) {
   snprintf(cl->op_service, sizeof(cl->op_service), "%s", op->service);
   if (sup_service_restart(svc, on_restart_done, op) != 0) {
     cl->op = NULL;
-    free(op);
+    op_free(op);
     reply_error(cl, "a rolling restart of this service is already under way");
   }
 }

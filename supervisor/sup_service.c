@@ -208,6 +208,14 @@ int sup_service_scale(struct sup_service *svc, size_t n) {
 
 /* ---- Rolling restart ---- */
 
+/* Why a rolling restart gave up: the instance it waited for did not come
+ * up, or was stopped with its service (a stop, a reload removing it). */
+static const char *roll_failure(const struct sup_service *svc, const char *why) {
+  return svc->removed   ? "the service was removed by a reload"
+         : svc->stopped ? "the service was stopped"
+                        : why;
+}
+
 static void roll_finish(struct sup_service *svc, const char *err) {
   struct sup_roll r = svc->roll;
   memset(&svc->roll, 0, sizeof(svc->roll));
@@ -282,7 +290,7 @@ static void roll_step_in_place(struct sup_service *svc) {
       r->old = NULL;
       r->in_place = 0;
       if (done < 0) {
-        roll_finish(svc, "a restarted instance failed to become ready");
+        roll_finish(svc, roll_failure(svc, "a restarted instance failed to become ready"));
         return;
       }
       r->next++;
@@ -353,7 +361,7 @@ static void roll_step(struct sup_service *svc) {
       sup_instance_stop(repl);
       r->old = NULL;
       r->repl = NULL;
-      roll_finish(svc, "a replacement instance failed to become ready");
+      roll_finish(svc, roll_failure(svc, "a replacement instance failed to become ready"));
       return;
     }
     if (r->old->removing && r->old->state == SUP_I_EXITED && r->old->run == NULL) {

@@ -165,6 +165,34 @@ class ControlTest(unittest.TestCase):
             wait_ready_count(m, "b", 1)
             self.assertFalse(ctl(m, cmd="scale", service="all", instances=2)["ok"])
 
+    def test_restart_all_goes_by_name_when_a_reload_removes_a_service(self):
+        # a's replacement takes 1.5 s to get ready; a reload then removes a:
+        # the walk goes on with b and c, whose places in the list moved.
+        svcs = [dummy("a", instances=1, env={"DUMMY_READY_DELAY_MS": "1500"}),
+                dummy("b", instances=1), dummy("c", instances=1)]
+        m = Muster(svcs)
+        with m.start():
+            for n in "abc":
+                m.seen_or_expect(r"%s\[0\]: ready: " % n)
+            old = {n: ready_pids(m, n) for n in "bc"}
+            conn = CtlConn(m)
+            try:
+                conn.send_raw(b'{"cmd": "restart", "service": "all"}\n')
+                m.expect(r"a\[0\]: spawn: ")  # the replacement, not ready yet
+                m.config["services"] = svcs[1:]
+                m.write_config()
+                self.assertTrue(ctl(m, cmd="reload")["ok"])
+                reply = conn.recv()
+            finally:
+                conn.close()
+            # a's restart did not finish: the reply says why, after b's and c's
+            self.assertEqual(reply, {"ok": False,
+                                     "error": "a: the service was removed by a reload"})
+            m.seen_or_expect(r"a: restart-failed: the service was removed by a reload")
+            for n in "bc":
+                m.seen_or_expect(r"%s: restarted: every instance replaced" % n)
+                self.assertNotEqual(ready_pids(m, n), old[n], n)
+
     def test_logs_without_a_service_merges_every_service_in_time_order(self):
         # `pm2 logs`: the last lines of every service, by time; with follow,
         # what each of them writes next.
