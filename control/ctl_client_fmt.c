@@ -604,6 +604,16 @@ int ctl_client_render(struct ipc_buf *b, const struct ctl_client_req *r, const c
     ipc_buf_addi(b, n);
     ipc_buf_adds(b, n == 1 ? " instance\n" : " instances\n");
     return 0;
+  case CTL_FLUSH: {
+    char size[32];
+    if (!int_field(reply, "bytes", &n) || n < 0)
+      n = 0;
+    ctl_client_bytes(size, sizeof(size), n);
+    confirm(b, r, reply, "log emptied, ");
+    ipc_buf_adds(b, size);
+    ipc_buf_adds(b, " freed\n");
+    return 0;
+  }
   case CTL_RELOAD:
     return render_reload(b, reply, why);
   case CTL_LOGS:

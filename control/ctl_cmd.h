@@ -17,6 +17,7 @@
   XX(SIGNAL, "signal", 1)                                                                          \
   XX(RELOAD, "reload", 0)                                                                          \
   XX(LOGS, "logs", 2)                                                                              \
+  XX(FLUSH, "flush", 2)                                                                            \
   XX(EVENTS, "events", 0)                                                                          \
   XX(SHUTDOWN, "shutdown", 0)                                                                      \
   XX(DRAIN, "drain", 0)                                                                            \

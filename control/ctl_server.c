@@ -563,6 +563,32 @@ static void do_signal(struct ctl_client *cl, const struct ctl_cmd *c, struct sup
   cJSON_Delete(o);
 }
 
+/* flush [SERVICE], as pm2 flush and supervisorctl clear: empties the log
+ * of svc, or of every service (svc NULL). */
+static void do_flush(struct ctl_client *cl, struct sup_service *svc) {
+  const struct sup_host *h = cl->srv->host;
+  const char *name = svc ? sup_view_service_cfg(svc)->name : "all";
+  int64_t freed = 0;
+  for (size_t i = 0; svc ? i == 0 : sup_view_service(h, i) != NULL; i++) {
+    struct sup_service *s = svc ? svc : sup_view_service(h, i);
+    int64_t n = sup_service_flush_log(s);
+    if (n < 0) {
+      char msg[200];
+      snprintf(msg, sizeof(msg), "%s: cannot empty its log: %s", sup_view_service_cfg(s)->name,
+               uv_strerror((int)n));
+      reply_error(cl, msg);
+      return;
+    }
+    freed += n;
+  }
+  sup_log(SUP_INFO, "%s: log emptied, %lld bytes freed (musterctl flush)", name, (long long)freed);
+  cJSON *o = ok_reply();
+  cJSON_AddStringToObject(o, "service", name);
+  cJSON_AddNumberToObject(o, "bytes", (double)freed);
+  send_json(cl, o);
+  cJSON_Delete(o);
+}
+
 /* Runs command c (svc: its service, found already when it names one;
  * NULL for "all"). */
 static void run_cmd(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_service *svc) {
@@ -582,6 +608,9 @@ static void run_cmd(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_s
     break;
   case CTL_SIGNAL:
     do_signal(cl, c, svc);
+    break;
+  case CTL_FLUSH:
+    do_flush(cl, svc);
     break;
   case CTL_RELOAD:
     do_reload(cl);
@@ -628,8 +657,9 @@ static void handle_line(struct ctl_client *cl, const char *line, size_t len) {
     reply_error(cl, err);
     return;
   }
-  int all = strcmp(c.service, "all") == 0 && (c.type == CTL_START || c.type == CTL_STOP ||
-                                              c.type == CTL_RESTART || c.type == CTL_SIGNAL);
+  int all = strcmp(c.service, "all") == 0 &&
+            (c.type == CTL_START || c.type == CTL_STOP || c.type == CTL_RESTART ||
+             c.type == CTL_SIGNAL || c.type == CTL_FLUSH);
   if (c.service[0] && !all && c.type != CTL_STATUS && (svc = find(cl, c.service)) == NULL)
     return;
   run_cmd(cl, &c, svc);

@@ -57,6 +57,7 @@ static void usage(FILE *f) {
           "                          (without SERVICE: every service's, in time order)\n"
           "                          (or -n N, --lines N); -f, --follow: then every new\n"
           "                          line until interrupted\n"
+          "  flush [SERVICE|all]     empty the service's log files (without SERVICE: all)\n"
           "  events                  the host's events as they happen, until interrupted\n"
           "  drain                   fail /readyz, close kept-alive clients, then stop accepting\n"
           "  undrain                 accept again after a drain\n"

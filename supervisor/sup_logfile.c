@@ -128,6 +128,24 @@ static void do_name(const struct sup_logfile *lf, char *buf, int i) {
   snprintf(buf, strlen(lf->path) + 16, "%s.%d", lf->path, i);
 }
 
+int64_t sup_logfile_flush(struct sup_logfile *lf) {
+  struct stat st;
+  int64_t freed = 0;
+  for (int i = 1; i <= lf->keep; i++) {
+    do_name(lf, lf->from, i);
+    if (stat(lf->from, &st) == 0 && unlink(lf->from) == 0)
+      freed += st.st_size;
+    else if (errno != ENOENT)
+      return -errno;
+  }
+  if (lf->fd < 0)
+    return freed;
+  if (fstat(lf->fd, &st) != 0 || ftruncate(lf->fd, 0) != 0) /* O_APPEND: next write at 0 */
+    return -errno;
+  lf->size = 0;
+  return freed + st.st_size;
+}
+
 /* Shifts path.(keep-1) .. path into path.keep .. path.1 and opens a new,
  * empty path; with keep = 0 truncates path instead. Returns 0 or a
  * negative libuv error: when path could not be moved the current file

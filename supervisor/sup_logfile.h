@@ -62,6 +62,12 @@ int sup_logfile_writev(struct sup_logfile *lf, const struct iovec *iov, int n);
  * a negative libuv error. */
 int sup_logfile_reopen(struct sup_logfile *lf);
 
+/* Empties the log, as `pm2 flush` and `supervisorctl clear` do: the
+ * current file is truncated (writes go on at its start) and the rotated
+ * ones (path.1 .. path.keep) are removed. Returns the bytes freed, or a
+ * negative libuv error (what could be removed before it is gone). */
+int64_t sup_logfile_flush(struct sup_logfile *lf);
+
 /* Closes the file and frees lf. NULL is allowed. */
 void sup_logfile_close(struct sup_logfile *lf);
 

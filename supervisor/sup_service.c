@@ -9,6 +9,7 @@
 
 #include "sup_host.h"
 #include "sup_log.h"
+#include "sup_logfile.h"
 #include "util_vec.h"
 
 static const char *const sstate_names[] = {
@@ -92,6 +93,10 @@ size_t sup_service_signal(struct sup_service *svc, int sig) {
     n += pid > 0 && kill(pid, sig) == 0;
   }
   return n;
+}
+
+int64_t sup_service_flush_log(struct sup_service *svc) {
+  return sup_logfile_flush(svc->log);
 }
 
 void sup_service_stop(struct sup_service *svc) {

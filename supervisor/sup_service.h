@@ -81,6 +81,10 @@ void sup_service_start(struct sup_service *svc);
  * Returns how many got it. */
 size_t sup_service_signal(struct sup_service *svc, int sig);
 
+/* Empties its log file and the rotated ones (sup_logfile_flush). Returns
+ * the bytes freed or a negative libuv error. */
+int64_t sup_service_flush_log(struct sup_service *svc);
+
 void sup_service_stop(struct sup_service *svc);
 
 /* The service-level state. */

@@ -193,6 +193,37 @@ class ControlTest(unittest.TestCase):
                 m.seen_or_expect(r"%s: restarted: every instance replaced" % n)
                 self.assertNotEqual(ready_pids(m, n), old[n], n)
 
+    def test_flush_empties_the_log_and_its_rotated_files(self):
+        # pm2 flush, supervisorctl clear: 120 lines rotate into .1 and .2;
+        # after the flush every file is empty or gone, and a line written
+        # later starts the file anew.
+        script = ('trap "echo after the flush" HUP; i=0; '
+                  'while [ $i -lt 120 ]; do echo "line $i %s"; i=$((i+1)); done; echo written; '
+                  'while :; do sleep 60 & wait; done' % ("x" * 60))
+        m = Muster([service("w", ["sh", "-c", script], ready="running"), dummy("d", 1)],
+                   logs={"dir": "logs", "max_bytes": 4096, "keep": 2})
+        with m.start():
+            log = os.path.join(m.dir, "logs", "w.log")
+            poll_until(lambda: "written" in "".join(ctl(m, cmd="logs", service="w",
+                                                        lines=5)["lines"]), what="every line")
+            self.assertTrue(os.path.exists(log + ".2"))
+            sizes = sum(os.path.getsize(p) for p in (log, log + ".1", log + ".2"))
+            reply = ctl(m, cmd="flush", service="w")
+            self.assertEqual(reply, {"ok": True, "service": "w", "bytes": sizes})
+            self.assertEqual(os.path.getsize(log), 0)
+            self.assertFalse(os.path.exists(log + ".1") or os.path.exists(log + ".2"))
+            self.assertEqual(ctl(m, cmd="logs", service="w", lines=10)["lines"], [])
+            self.assertEqual(ctl(m, cmd="signal", service="w", signal="HUP")["instances"], 1)
+            poll_until(lambda: ctl(m, cmd="logs", service="w", lines=10)["lines"], what="a line")
+            (line,) = ctl(m, cmd="logs", service="w", lines=10)["lines"]
+            self.assertRegex(line, r"w\[0\] out: after the flush$")
+            with open(log) as f:
+                self.assertEqual(f.read().count("\n"), 1)  # at the start, no hole
+            reply = ctl(m, cmd="flush")  # every service
+            self.assertEqual((reply["ok"], reply["service"]), (True, "all"))
+            self.assertEqual(os.path.getsize(log), 0)
+            self.assertEqual(ctl(m, cmd="flush", service="nope")["ok"], False)
+
     def test_logs_without_a_service_merges_every_service_in_time_order(self):
         # `pm2 logs`: the last lines of every service, by time; with follow,
         # what each of them writes next.

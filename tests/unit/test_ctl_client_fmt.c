@@ -199,10 +199,10 @@ static int session(struct captured *c, const char *replies, const char *const *w
 /* ---- Commands ---- */
 
 TEST(command_words) {
-  const char *words[] = {"status", "start",   "stop",  "restart", "scale",
-                         "signal", "reload",  "logs",  "events",  "shutdown",
-                         "drain",  "undrain", "rooms", "publish", "version"};
-  for (int i = 0; i < 15; i++) {
+  const char *words[] = {"status",  "start", "stop",    "restart", "scale",    "signal",
+                         "reload",  "logs",  "flush",   "events",  "shutdown", "drain",
+                         "undrain", "rooms", "publish", "version"};
+  for (int i = 0; i < 16; i++) {
     enum ctl_cmd_type t = CTL_NONE;
     CHECK_INT(ctl_client_cmd_find(words[i], &t), 0);
     CHECK_INT(t, CTL_STATUS + i);
@@ -263,6 +263,9 @@ TEST(request_of_each_command) {
   CHECK_STR(REQUEST(&c, "signal", "all", "SIGUSR2"),
             "{\"cmd\":\"signal\",\"service\":\"all\",\"signal\":\"SIGUSR2\"}");
   CHECK_INT(c.signo, SIGUSR2);
+  CHECK_STR(REQUEST(&c, "flush"), "{\"cmd\":\"flush\"}");
+  CHECK_STR(REQUEST(&c, "flush", "api"), "{\"cmd\":\"flush\",\"service\":\"api\"}");
+  CHECK_INT(c.type, CTL_FLUSH);
   CHECK_STR(REQUEST(&c, "scale", "api", "+3"),
             "{\"cmd\":\"scale\",\"service\":\"api\",\"instances\":\"+3\"}");
   CHECK_INT(c.add, 1);
@@ -363,6 +366,7 @@ TEST(usage_errors_of_commands) {
   USAGE_ERROR("signal: SERVICE is required", "signal");
   USAGE_ERROR("signal: SIGNAL (HUP, USR1, ...) is required", "signal", "api");
   USAGE_ERROR("too many arguments for signal", "signal", "api", "HUP", "x");
+  USAGE_ERROR("too many arguments for flush", "flush", "api", "x");
   USAGE_ERROR("too many arguments for status", "status", "a", "b");
   USAGE_ERROR("too many arguments for reload", "reload", "api");
   USAGE_ERROR("too many arguments for stop", "stop", "a", "b");
@@ -645,6 +649,11 @@ TEST(confirmations) {
   CHECK_STR(render(&r, "{\"ok\":true,\"service\":\"api\",\"signal\":\"SIGHUP\",\"instances\":2}"),
             "api: SIGHUP sent to 2 instances\n");
   CHECK_STR(render(&r, "{\"ok\":true,\"instances\":1}"), "api: HUP sent to 1 instance\n");
+  r = (struct ctl_client_req){.cmd = CTL_FLUSH};
+  CHECK_STR(render(&r, "{\"ok\":true,\"service\":\"all\",\"bytes\":12800}"),
+            "all: log emptied, 12.5K freed\n");
+  CHECK_STR(render(&r, "{\"ok\":true,\"service\":\"api\",\"bytes\":\"x\"}"),
+            "api: log emptied, 0B freed\n");
   r = (struct ctl_client_req){.cmd = CTL_SHUTDOWN};
   CHECK_STR(render(&r, "{\"ok\":true}"), "muster: shutting down\n");
   r.cmd = CTL_EVENTS;

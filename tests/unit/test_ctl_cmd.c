@@ -45,6 +45,10 @@ TEST(valid_commands) {
   CHECK_INT(c.signo, SIGHUP);
   CHECK_INT(parse("{\"cmd\":\"signal\",\"service\":\"d\",\"signal\":\"SIGKILL\"}", &c), 0);
   CHECK_INT(c.signo, SIGKILL);
+  CHECK_INT(parse("{\"cmd\":\"flush\"}", &c), 0); /* every service's */
+  CHECK_INT(c.type, CTL_FLUSH);
+  CHECK_INT(parse("{\"cmd\":\"flush\",\"service\":\"d\"}", &c), 0);
+  CHECK_STR(c.service, "d");
   CHECK_INT(parse("{\"cmd\":\"logs\",\"follow\":true}", &c), 0); /* every service's */
   CHECK_STR(c.service, "");
   CHECK_INT(c.follow, 1);

@@ -139,6 +139,28 @@ TEST(rotation_keep_2) {
   sup_logfile_close(lf);
 }
 
+/* flush: the file emptied (writes go on at its start), the rotated ones
+ * gone, the bytes freed counted. */
+TEST(flush_empties_every_file) {
+  char err[256] = "", p[512];
+  snprintf(p, sizeof(p), "%s", at("f/svc.log"));
+  struct sup_logfile *lf = sup_logfile_open(p, 10, 2, err, sizeof(err));
+  CHECK(lf != NULL);
+  if (lf == NULL)
+    return;
+  for (int i = 0; i < 5; i++) /* svc.log.2, svc.log.1 (10 bytes each), svc.log (5) */
+    CHECK_INT(sup_logfile_write(lf, "abcd\n", 5), 0);
+  CHECK(exists(at("f/svc.log.2")));
+  CHECK(sup_logfile_flush(lf) == 25);
+  CHECK_FILE(p, "");
+  CHECK(!exists(at("f/svc.log.1")) && !exists(at("f/svc.log.2")));
+  CHECK_INT(sup_logfile_write(lf, "next\n", 5), 0);
+  CHECK_FILE(p, "next\n"); /* at the start: no hole where the old bytes were */
+  CHECK(sup_logfile_flush(lf) == 5);
+  CHECK(sup_logfile_flush(lf) == 0);
+  sup_logfile_close(lf);
+}
+
 TEST(rotation_keep_0_truncates) {
   char err[256] = "";
   char p[512];
@@ -621,6 +643,7 @@ int main(void) {
   }
   RUN(rotation_keep_2);
   RUN(rotation_keep_0_truncates);
+  RUN(flush_empties_every_file);
   RUN(size_is_learned_at_open);
   RUN(reopen_after_rename);
   RUN(open_errors_name_the_path);
