@@ -202,6 +202,16 @@ struct cfg_upstream {
   enum cfg_balance balance; /* "least_inflight" (default) or "ip_hash" */
 };
 
+/* services[].watch: restart the service when its files change (PM2's
+ * watch, for development). */
+struct cfg_watch {
+  char **paths;   /* absolute files and directories, NULL-terminated; NULL: no watch */
+  size_t npaths;  /* entries in paths */
+  char **ignore;  /* fnmatch(3) patterns on each file and directory name */
+  size_t nignore; /* entries in ignore */
+  int delay_ms;   /* from the first change to the restart */
+};
+
 struct cfg_service {
   char *name;                   /* [A-Za-z0-9_.-]{1,64}, unique */
   char **command;               /* argv, NULL-terminated; [0] is absolute */
@@ -233,6 +243,7 @@ struct cfg_service {
   struct cfg_health health;     /* the extra health check, if any */
   int ws_ack;                   /* ws.ack: WebSocket messages kept until acknowledged */
   struct cfg_upstream upstream; /* a program that serves for itself (SPEC §9) */
+  struct cfg_watch watch;       /* restart on file changes, or none */
 };
 
 /* tcp[]: a TCP listener spliced to the instances of an upstream service. */

@@ -146,6 +146,14 @@ void cfg__read_argv(struct cfg__ctx *x, const cJSON *v, const char *p, char ***a
 /* How a service's instances run (cfg_run.c): instances ("max"), user and
  * group, stop_signal, success_exit_codes, env_file, health. After env. */
 void cfg__parse_run(struct cfg__ctx *x, const cJSON *obj, const char *path, struct cfg_service *s);
+/* services[].watch, watch_ignore, watch_delay_ms (cfg_watch.c), after
+ * cwd: relative paths are the service's. */
+void cfg__parse_watch(struct cfg__ctx *x, const cJSON *obj, const char *path,
+                      struct cfg_service *s);
+/* 1 when a and b watch the same way (cfg_watch.c). */
+int cfg__watch_equal(const struct cfg_watch *a, const struct cfg_watch *b);
+void cfg__watch_free(struct cfg_watch *w);
+
 /* services[i].depends_on (cfg_deps.c), and the graph once every service
  * is read: unknown names, duplicates and cycles. */
 void cfg__read_depends(struct cfg__ctx *x, const cJSON *obj, const char *path,

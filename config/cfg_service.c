@@ -33,6 +33,9 @@ static const char *const service_keys[] = {"name",
                                            "health",
                                            "ws",
                                            "upstream",
+                                           "watch",
+                                           "watch_ignore",
+                                           "watch_delay_ms",
                                            NULL};
 static const char *const restart_keys[] = {"policy",       "backoff_initial_ms", "backoff_max_ms",
                                            "max_restarts", "window_s",           NULL};
@@ -355,6 +358,7 @@ static void parse_service(struct cfg__ctx *x, const cJSON *obj, const char *path
   }
   read_env(x, obj, path, s);
   read_cwd(x, obj, path, s);
+  cfg__parse_watch(x, obj, path, s); /* after cwd */
   read_restart(x, obj, path, &s->restart);
   const cJSON *ws = cJSON_GetObjectItemCaseSensitive(obj, "ws");
   if (ws != NULL) {

@@ -10,6 +10,7 @@
 #include "sup_host.h"
 #include "sup_log.h"
 #include "sup_logfile.h"
+#include "sup_watch.h"
 #include "util_vec.h"
 
 static const char *const sstate_names[] = {
@@ -23,6 +24,39 @@ const char *sup_sstate_name(enum sup_sstate s) {
 }
 
 static void on_step(uv_timer_t *t);
+
+/* A watched file changed (sup_watch): a rolling restart, as PM2's watch
+ * restarts, or a start of a service that failed (the fix of a crash is
+ * what a developer saves); not of one stopped or waiting for its
+ * dependencies. A restart under way: the change is tried again later. */
+static void on_watch(void *ctx, const char *what) {
+  struct sup_service *svc = ctx;
+  char detail[600];
+  if (svc->stopped || svc->waiting || svc->removed || sup_host_stopping(svc->host)) {
+    sup_log(SUP_INFO, "%s: %s changed; not restarting a service that is %s", svc->cfg->name, what,
+            svc->waiting ? "waiting" : "stopped");
+    return;
+  }
+  if (svc->roll.active) {
+    sup_watch_again(svc->watch);
+    return;
+  }
+  snprintf(detail, sizeof(detail), "%.500s changed; restarting", what);
+  struct sup_event ev = {
+      .type = "watch", .service = svc->cfg->name, .index = -1, .code = -1, .detail = detail};
+  sup_host_emit(svc->host, &ev);
+  sup_service_restart(svc, NULL, NULL);
+}
+
+/* Watches the service's files when its config says so (again after a
+ * reload changed it). */
+static void watch_open(struct sup_service *svc) {
+  sup_watch_close(svc->watch);
+  svc->watch = NULL;
+  if (svc->cfg->watch.npaths > 0)
+    svc->watch = sup_watch_open(sup_host_loop(svc->host), &svc->cfg->watch,
+                                sup_host_cfg(svc->host)->logs.dir, svc->cfg->name, on_watch, svc);
+}
 
 struct sup_service *sup_service_new(struct sup_host *host, const struct cfg_service *cfg) {
   char path[4096], err[256];
@@ -51,6 +85,7 @@ struct sup_service *sup_service_new(struct sup_host *host, const struct cfg_serv
       goto out_free;
     svc->ninst++;
   }
+  watch_open(svc);
   return svc;
 out_free:
   sup_service_free(svc);
@@ -62,6 +97,7 @@ static void on_step_closed(uv_handle_t *h) {
 }
 
 void sup_service_free(struct sup_service *svc) {
+  sup_watch_close(svc->watch);
   for (size_t i = 0; i < svc->ninst; i++)
     sup_instance_free(svc->inst[i]);
   free(svc->inst);
@@ -431,6 +467,7 @@ int sup_service_reconfigure(struct sup_service *svc, const struct cfg_service *n
   sup_logfile_configure(svc->log, (uint64_t)nc->logs.max_bytes, nc->logs.keep);
   if (same)
     return 0;
+  watch_open(svc);
   sup_window_free(&svc->window);
   sup_window_init(&svc->window, (unsigned)ns->restart.max_restarts,
                   (uint64_t)ns->restart.window_s * 1000);

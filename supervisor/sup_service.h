@@ -52,6 +52,7 @@ struct sup_service {
   size_t capinst;                /* entries allocated */
   struct sup_window window;      /* restarts within restart.window_s */
   struct sup_logfile *log;       /* logs/<name>.log, shared by instances */
+  struct sup_watch *watch;       /* services[].watch: its files, or NULL */
   uint64_t restarts_total;       /* restarts since muster started */
   size_t connections;            /* WebSocket and SSE clients it accepted (gateway) */
   size_t target;                 /* instances wanted (scale) */

@@ -4,15 +4,40 @@
  * Checks: nothing crashes or reads past the text; a line taken as LISTEN
  * has a port in 1..65535 and an inode above 0, and the same figures
  * written back in the kernel's layout parse to the same; the pids of a
- * children line are above 0, at most as many as asked. */
+ * children line are above 0, at most as many as asked.
+ *
+ * The same bytes are also a buffer read from an inotify descriptor
+ * (sup_watch_next, services[].watch): every event lies inside it, the
+ * walk ends (at the end, or at a cut), and a name has no NUL within its
+ * length. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuzz.h"
 #include "sup_listens.h"
+#include "sup_watch.h"
+
+static void inotify_buffer(const uint8_t *data, size_t size) {
+  char *buf = malloc(size ? size : 1);
+  FUZZ_CHECK(buf != NULL, "out of memory");
+  memcpy(buf, data, size);
+  size_t off = 0, steps = 0;
+  struct sup_watch_event ev;
+  int rc;
+  while ((rc = sup_watch_next(buf, size, &off, &ev)) == 1) {
+    FUZZ_CHECK(off <= size, "offset %zu past %zu", off, size);
+    FUZZ_CHECK(ev.len == 0 || (ev.name >= buf && ev.name + ev.len <= buf + size), "name span");
+    FUZZ_CHECK(memchr(ev.name, '\0', ev.len) == NULL, "NUL inside a name");
+    FUZZ_CHECK(++steps <= size, "no progress");
+  }
+  FUZZ_CHECK(rc == 0 || rc == -1, "rc %d", rc);
+  FUZZ_CHECK(rc == -1 || off == size, "ended at %zu of %zu", off, size);
+  free(buf);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  inotify_buffer(data, size);
   char *line = malloc(size + 1);
   FUZZ_CHECK(line != NULL, "out of memory");
   memcpy(line, data, size);

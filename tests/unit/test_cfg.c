@@ -1376,6 +1376,58 @@ TEST(notify_ready) {
                   "requests; a program that serves HTTP is an upstream service"));
 }
 
+/* services[].watch: paths against cwd, the default patterns, the errors. */
+TEST(watch) {
+  struct cfg_errors e, e2;
+  char want[512];
+  struct cfg *c = parse(svc("\"cwd\": \"work\", \"watch\": true"), &e);
+  CHECK(c != NULL);
+  if (c) {
+    const struct cfg_watch *w = &c->services[0].watch;
+    snprintf(want, sizeof(want), "%s/work", tmp);
+    CHECK(w->npaths == 1 && strcmp(w->paths[0], want) == 0 && w->paths[1] == NULL);
+    CHECK(w->nignore == 4 && strcmp(w->ignore[0], ".*") == 0 &&
+          strcmp(w->ignore[3], "node_modules") == 0);
+    CHECK_INT(w->delay_ms, 1000);
+  }
+  struct cfg *d = parse(svc("\"watch\": [\"bin\", \"notexec\"], \"watch_ignore\": [\"*.tmp\"], "
+                            "\"watch_delay_ms\": 250"),
+                        &e2);
+  CHECK(d != NULL);
+  if (d) {
+    const struct cfg_watch *w = &d->services[0].watch;
+    snprintf(want, sizeof(want), "%s/notexec", tmp);
+    CHECK(w->npaths == 2 && strcmp(w->paths[1], want) == 0);
+    CHECK(w->nignore == 1 && strcmp(w->ignore[0], "*.tmp") == 0 && w->delay_ms == 250);
+  }
+  if (c && d)
+    CHECK(!cfg_service_equal(&c->services[0], &d->services[0])); /* a reload restarts it */
+  cfg_free(c);
+  cfg_free(d);
+  cfg_errors_free(&e);
+  cfg_errors_free(&e2);
+  CHECK(parses(svc("\"watch\": false")));
+  c = parse(svc("\"watch\": false"), &e);
+  CHECK(c != NULL && c->services[0].watch.npaths == 0 && c->services[0].watch.paths == NULL);
+  cfg_free(c);
+  cfg_errors_free(&e);
+  snprintf(want, sizeof(want), "services[0].watch[0]: \"%s/nope\": No such file or directory", tmp);
+  CHECK(one_error(svc("\"watch\": [\"nope\"]"), want));
+  CHECK(one_error(svc("\"watch\": []"),
+                  "services[0].watch: must be true, false or a non-empty array of paths, got an "
+                  "empty array"));
+  CHECK(one_error(svc("\"watch\": \"src\""),
+                  "services[0].watch: must be true, false or a non-empty array of paths, got a "
+                  "string"));
+  CHECK(one_error(svc("\"watch_ignore\": [\"x\"]"), "services[0].watch_ignore: needs \"watch\""));
+  CHECK(one_error(svc("\"watch_delay_ms\": 5"), "services[0].watch_delay_ms: needs \"watch\""));
+  CHECK(one_error(svc("\"watch\": true, \"watch_ignore\": [\"a/b\"]"),
+                  "services[0].watch_ignore[0]: \"a/b\": a pattern matches one name "
+                  "(\"node_modules\", \"*.tmp\"), so it must be non-empty and without '/'"));
+  CHECK(one_error(svc("\"watch\": true, \"watch_delay_ms\": -1"),
+                  "services[0].watch_delay_ms: must be 0..600000"));
+}
+
 TEST(upstream_ports) {
   CHECK(one_error("{\"services\": ["
                   "{\"name\": \"a\", \"command\": [\"svc\"], \"instances\": 3, "
@@ -1998,6 +2050,7 @@ int main(void) {
   RUN(upstream_errors);
   RUN(worker_ready);
   RUN(notify_ready);
+  RUN(watch);
   RUN(autostart);
   RUN(upstream_ports);
   RUN(tcp_routes);
