@@ -117,7 +117,8 @@ static int run_eq(const struct cfg_service *a, const struct cfg_service *b) {
     return 0;
   if (a->stop_signal != b->stop_signal ||
       memcmp(a->success_exit, b->success_exit, sizeof(a->success_exit)) != 0 ||
-      !str_eq(a->env_file, b->env_file) || a->env_file_optional != b->env_file_optional)
+      !str_eq(a->env_file, b->env_file) || a->env_file_optional != b->env_file_optional ||
+      memcmp(&a->proc, &b->proc, sizeof(a->proc)) != 0) /* memset at parse: no stray padding */
     return 0;
   return a->health.kind == b->health.kind && str_eq(a->health.path, b->health.path) &&
          argv_eq(a->health.command, a->health.ncommand, b->health.command, b->health.ncommand);

@@ -172,6 +172,46 @@ struct cfg_identity {
   char *home;  /* the user's home directory (HOME), or NULL */
 };
 
+/* services[].limits: XX(ENUM, "key") for the resource limits a service
+ * may set, as systemd's LimitNOFILE= and the others (sup_exec applies
+ * them; their RLIMIT_ numbers are its). */
+#define CFG_LIMITS_MAP(XX)                                                                         \
+  XX(NOFILE, "nofile")                                                                             \
+  XX(NPROC, "nproc")                                                                               \
+  XX(CORE, "core")                                                                                 \
+  XX(MEMLOCK, "memlock")                                                                           \
+  XX(STACK, "stack")
+
+enum cfg_limit {
+#define XX(e, k) CFG_LIMIT_##e,
+  CFG_LIMITS_MAP(XX)
+#undef XX
+      CFG_LIMIT__COUNT
+};
+
+#define CFG_LIMIT_INFINITY UINT64_MAX /* "infinity" */
+
+/* The config key of limit i ("nofile"). */
+const char *cfg_limit_name(enum cfg_limit i);
+
+/* How an instance's process is set up before it runs, besides its user:
+ * services[].umask, nice and limits (cfg_proc.c). */
+struct cfg_proc {
+  int umask;                        /* 0..0777, or -1: muster's own */
+  int nice_set;                     /* nice was given */
+  int nice;                         /* -20..19 */
+  int limit_set[CFG_LIMIT__COUNT];  /* limits.KEY was given */
+  uint64_t limit[CFG_LIMIT__COUNT]; /* soft and hard both; CFG_LIMIT_INFINITY */
+};
+
+/* 1 when p changes anything. */
+static inline int cfg_proc_any(const struct cfg_proc *p) {
+  int any = p->umask >= 0 || p->nice_set;
+  for (int i = 0; i < CFG_LIMIT__COUNT; i++)
+    any |= p->limit_set[i];
+  return any;
+}
+
 /* How muster knows an instance is ready: an upstream's by upstream.ready
  * (SPEC §9, "port", "message" or "notify"), any other service's by
  * services[].ready ("message", "running", "exited" or "notify"). */
@@ -236,6 +276,7 @@ struct cfg_service {
   char **depends_on;            /* names of services started first; NULL-terminated or NULL */
   size_t ndepends;              /* entries in depends_on */
   struct cfg_identity as;       /* user and group of the instances */
+  struct cfg_proc proc;         /* umask, nice, limits of the instances */
   int stop_signal;              /* sent to the main process at the SIGTERM step */
   uint8_t success_exit[32];     /* bit N set: exit code N is clean (default: only 0) */
   char *env_file;               /* absolute path of the env file, or NULL */

@@ -312,6 +312,7 @@ void cfg__parse_run(struct cfg__ctx *x, const cJSON *obj, const char *path, stru
   size_t nvars = 0;
   read_instances(x, obj, path, s);
   read_identity(x, obj, path, &s->as);
+  cfg__parse_proc(x, obj, path, &s->proc);
   read_stop_signal(x, obj, path, s);
   read_success(x, obj, path, s);
   read_env_file(x, obj, path, s, &vars, &nvars);

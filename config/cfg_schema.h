@@ -146,6 +146,9 @@ void cfg__read_argv(struct cfg__ctx *x, const cJSON *v, const char *p, char ***a
 /* How a service's instances run (cfg_run.c): instances ("max"), user and
  * group, stop_signal, success_exit_codes, env_file, health. After env. */
 void cfg__parse_run(struct cfg__ctx *x, const cJSON *obj, const char *path, struct cfg_service *s);
+/* services[].umask, nice, limits (cfg_proc.c). */
+void cfg__parse_proc(struct cfg__ctx *x, const cJSON *obj, const char *path, struct cfg_proc *p);
+
 /* services[].watch, watch_ignore, watch_delay_ms (cfg_watch.c), after
  * cwd: relative paths are the service's. */
 void cfg__parse_watch(struct cfg__ctx *x, const cJSON *obj, const char *path,

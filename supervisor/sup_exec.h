@@ -8,12 +8,17 @@
  * (/proc/self/exe, the very file muster runs from even if the package was
  * upgraded meanwhile) in a small mode of its own:
  *
- *   muster --exec-as USER UID GID -- PROGRAM ARGS...
+ *   muster --exec-as USER UID GID [--rlimit NAME=N] [--nice N]
+ *                                [--umask OCTAL] -- PROGRAM ARGS...
  *
- * which, before anything else of muster runs, calls initgroups(USER, GID)
+ * which, before anything else of muster runs, applies the options
+ * (services[].limits, nice, umask: setrlimit, setpriority, umask, while
+ * it may still raise a hard limit or lower nice), then calls
+ * initgroups(USER, GID)
  * (or setgroups(1, [GID]) when USER is "-": only a group is configured),
  * setgid(GID), setuid(UID) (skipped when UID is "-"), in that order, checks
- * each call and that root cannot be regained, and execv()s the program
+ * each call and that root cannot be regained (GID "-" too: no change of
+ * identity, only the options), and execv()s the program
  * with the environment it got. Looking the groups up in the child also
  * keeps the group database (NSS, maybe LDAP) off muster's loop. A failure
  * is written to the child's stderr (the service's log) and the child
@@ -27,12 +32,14 @@
 
 #define SUP_EXEC_FLAG "--exec-as"
 
-/* The argv to spawn for command run as `as`: command itself (borrowed,
- * not copied) when no change of identity is needed (*owned = NULL), else
- * a new array (*owned, free with free(); its strings borrow from command
- * and from *owned's own storage) whose [0] is "muster" and which is to be
- * run as SUP_EXEC_SELF. Returns NULL on out of memory. */
-char **sup_exec_argv(const struct cfg_identity *as, char *const *command, char **owned);
+/* The argv to spawn for command run as `as` with proc's settings (NULL:
+ * none): command itself (borrowed, not copied) when nothing is to change
+ * (*owned = NULL), else a new array (*owned, free with free(); its strings
+ * borrow from command and from *owned's own storage) whose [0] is
+ * "muster" and which is to be run as SUP_EXEC_SELF. Returns NULL on out
+ * of memory. */
+char **sup_exec_argv(const struct cfg_identity *as, const struct cfg_proc *proc,
+                     char *const *command, char **owned);
 
 /* What to pass to uv_spawn as the file with such an argv. */
 #define SUP_EXEC_SELF "/proc/self/exe"

@@ -211,7 +211,7 @@ static int start_command(struct sup_hcheck *c, struct sup_instance *inst, char *
   uv_stdio_container_t stdio[3];
   uv_process_options_t o;
   char *owned;
-  char **argv = sup_exec_argv(&cfg->as, cfg->health.command, &owned);
+  char **argv = sup_exec_argv(&cfg->as, NULL, cfg->health.command, &owned);
   if (argv == NULL || inst->run->health_env == NULL) {
     snprintf(why, wl, "out of memory starting the health command");
     free(owned);

@@ -361,7 +361,7 @@ static int prepare(struct sup_run *run, struct sup_instance *inst, char ***env, 
   rc = child_env(run, inst, env);
   if (rc == UV_ENOMEM)
     sup_log(SUP_ERROR, "%s: out of memory while spawning", inst->label);
-  if (rc == 0 && (*argv = sup_exec_argv(&c->as, c->command, owned)) == NULL) {
+  if (rc == 0 && (*argv = sup_exec_argv(&c->as, &c->proc, c->command, owned)) == NULL) {
     sup_log(SUP_ERROR, "%s: out of memory while spawning", inst->label);
     rc = UV_ENOMEM;
   }

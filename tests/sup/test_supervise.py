@@ -572,6 +572,48 @@ def hook(events, script):
     return {"on_event": {"events": events, "command": ["sh", "-c", script]}}
 
 
+class ProcTest(unittest.TestCase):
+    """services[].umask, nice and limits, as systemd's UMask=, Nice= and
+    LimitNOFILE= set them: the program sees them from its first line."""
+
+    SCRIPT = ('echo "umask=$(umask) nofile=$(ulimit -Sn)/$(ulimit -Hn) core=$(ulimit -c) '
+              'nice=$(cut -d" " -f19 /proc/$$$$/stat)"; exec sleep 600')  # the config: $$ is $
+
+    def test_the_program_starts_with_its_umask_nice_and_limits(self):
+        svcs = [sh("p", self.SCRIPT, ready="running", umask="027", nice=5,
+                   limits={"nofile": 1000, "core": "infinity"}),
+                sh("plain", self.SCRIPT, ready="running")]
+        with Muster(svcs).start() as m:
+            for n in ("p", "plain"):
+                m.seen_or_expect(r"%s\[0\]: ready: " % n)
+            got = poll_until(lambda: re.search(r"p\[0\] out: (umask=.*)", "\n".join(
+                ctl(m, cmd="logs", service="p", lines=5)["lines"])), what="p's line").group(1)
+            self.assertEqual(got, "umask=0027 nofile=1000/1000 core=unlimited nice=5")
+            plain = poll_until(lambda: re.search(r"plain\[0\] out: umask=(\d+) .* nice=(-?\d+)",
+                                                 "\n".join(ctl(m, cmd="logs", service="plain",
+                                                               lines=5)["lines"])),
+                               what="plain's line")
+            self.assertEqual((plain.group(1), plain.group(2)),
+                             ("%04o" % self.own_umask(), str(os.getpriority(os.PRIO_PROCESS, 0))))
+
+    @staticmethod
+    def own_umask():
+        u = os.umask(0)
+        os.umask(u)
+        return u
+
+    def test_a_limit_the_kernel_refuses_is_a_failed_start_with_the_reason(self):
+        with open("/proc/sys/fs/nr_open") as f:
+            too_many = int(f.read()) + 1  # past what even root may set
+        svc = sh("p", "exec sleep 600", ready="running", limits={"nofile": too_many},
+                 restart={"policy": "never"})
+        with Muster([svc]).start() as m:
+            m.expect(r"p\[0\]: exit: exited with code 126")
+            out = "\n".join(ctl(m, cmd="logs", service="p", lines=5)["lines"])
+            self.assertIn("muster --exec-as: setrlimit(nofile=%d) failed: Operation not permitted;"
+                          " not starting the program" % too_many, out)
+
+
 class HookTest(unittest.TestCase):
 
     def test_a_hook_gets_the_failed_event_as_json(self):

@@ -1428,6 +1428,43 @@ TEST(watch) {
                   "services[0].watch_delay_ms: must be 0..600000"));
 }
 
+/* services[].umask, nice, limits. */
+TEST(proc_settings) {
+  struct cfg_errors e, e2;
+  struct cfg *c = parse(svc("\"umask\": \"027\", \"nice\": 10, \"limits\": {\"nofile\": 4096, "
+                            "\"core\": \"infinity\"}"),
+                        &e);
+  CHECK(c != NULL);
+  if (c) {
+    const struct cfg_proc *p = &c->services[0].proc;
+    CHECK(p->umask == 027 && p->nice_set && p->nice == 10 && cfg_proc_any(p));
+    CHECK(p->limit_set[CFG_LIMIT_NOFILE] && p->limit[CFG_LIMIT_NOFILE] == 4096);
+    CHECK(p->limit_set[CFG_LIMIT_CORE] && p->limit[CFG_LIMIT_CORE] == CFG_LIMIT_INFINITY);
+    CHECK(!p->limit_set[CFG_LIMIT_NPROC]);
+  }
+  struct cfg *d = parse(svc(""), &e2);
+  CHECK(d != NULL && d->services[0].proc.umask == -1 && !cfg_proc_any(&d->services[0].proc));
+  if (c && d)
+    CHECK(!cfg_service_equal(&c->services[0], &d->services[0]));
+  cfg_free(c);
+  cfg_free(d);
+  cfg_errors_free(&e);
+  cfg_errors_free(&e2);
+  CHECK(parses(svc("\"umask\": \"0002\", \"nice\": -20, \"limits\": {\"nproc\": 0}")));
+  CHECK(one_error(svc("\"umask\": \"089\""),
+                  "services[0].umask: must be an octal mode 000..777 as a string (\"027\")"));
+  CHECK(one_error(svc("\"umask\": \"1777\""),
+                  "services[0].umask: must be an octal mode 000..777 as a string (\"027\")"));
+  CHECK(one_error(svc("\"nice\": 20"), "services[0].nice: must be -20..19"));
+  CHECK(one_error(svc("\"limits\": {\"nofiles\": 1}"),
+                  "services[0].limits.nofiles: unknown key (did you mean \"nofile\"?)"));
+  CHECK(
+      one_error(svc("\"limits\": {\"core\": -1}"),
+                "services[0].limits.core: must be a count (0..9000000000000000) or \"infinity\""));
+  CHECK(one_error(svc("\"limits\": {\"nofile\": 0}"),
+                  "services[0].limits.nofile: must be at least 1: a program needs its stdout"));
+}
+
 TEST(upstream_ports) {
   CHECK(one_error("{\"services\": ["
                   "{\"name\": \"a\", \"command\": [\"svc\"], \"instances\": 3, "
@@ -2051,6 +2088,7 @@ int main(void) {
   RUN(worker_ready);
   RUN(notify_ready);
   RUN(watch);
+  RUN(proc_settings);
   RUN(autostart);
   RUN(upstream_ports);
   RUN(tcp_routes);
