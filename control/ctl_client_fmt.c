@@ -49,6 +49,9 @@ void ctl_client_request(struct ipc_buf *b, const struct ctl_client_req *r) {
   } else if (r->cmd == CTL_SIGNAL) {
     ipc_buf_adds(b, ",\"signal\":");
     ipc_json_str(b, r->data, strlen(r->data));
+  } else if (r->cmd == CTL_ENV) {
+    ipc_buf_adds(b, ",\"index\":");
+    ipc_buf_addi(b, r->n);
   } else if (r->cmd == CTL_LOGS) {
     ipc_buf_adds(b, ",\"lines\":");
     ipc_buf_addi(b, r->n);
@@ -534,6 +537,25 @@ static int render_logs(struct ipc_buf *b, const cJSON *reply, const char **why) 
   return 0;
 }
 
+/* The env reply: one NAME=value a line, control characters as '?'. */
+static int render_env(struct ipc_buf *b, const cJSON *reply, const char **why) {
+  const cJSON *env = cJSON_GetObjectItemCaseSensitive(reply, "env");
+  const cJSON *it;
+  if (!cJSON_IsArray(env)) {
+    *why = "no \"env\" array";
+    return UV_EINVAL;
+  }
+  cJSON_ArrayForEach(it, env) {
+    if (!cJSON_IsString(it)) {
+      *why = "an env entry is not a string";
+      return UV_EINVAL;
+    }
+    add_clean(b, it->valuestring);
+    ipc_buf_addc(b, '\n');
+  }
+  return 0;
+}
+
 /* "dummy: WHAT", the service named by the reply, else by the request. */
 static void confirm(struct ipc_buf *b, const struct ctl_client_req *r, const cJSON *reply,
                     const char *what) {
@@ -614,6 +636,8 @@ int ctl_client_render(struct ipc_buf *b, const struct ctl_client_req *r, const c
     ipc_buf_adds(b, " freed\n");
     return 0;
   }
+  case CTL_ENV:
+    return render_env(b, reply, why);
   case CTL_RELOAD:
     return render_reload(b, reply, why);
   case CTL_LOGS:

@@ -13,7 +13,7 @@
 struct ctl_client_req {
   enum ctl_cmd_type cmd;
   const char *service; /* borrowed; NULL when the command has none */
-  long long n;         /* scale: instances; logs: lines */
+  long long n;         /* scale: instances; logs: lines; env: the instance's index */
   int add;             /* scale +N: n more than it has */
   int follow;          /* logs -f */
   const char *topic;   /* publish: the room (borrowed) */

@@ -126,7 +126,7 @@ static cJSON *parse_object(const char *line, size_t len, char *err, size_t errle
  * with err set. */
 static int check_fields(const cJSON *o, char *err, size_t errlen) {
   static const char *const known[] = {"cmd",   "service", "instances", "lines", "follow",
-                                      "topic", "data",    "signal",    NULL};
+                                      "topic", "data",    "signal",    "index", NULL};
   const cJSON *f;
   cJSON_ArrayForEach(f, o) {
     int ok = 0;
@@ -199,7 +199,8 @@ static int get_added(const cJSON *o, struct ctl_cmd *out, char *err, size_t errl
  * or UV_EINVAL with err set. */
 static int get_options(const cJSON *o, struct ctl_cmd *out, char *err, size_t errlen) {
   const char *name = cmds[out->type].name;
-  if (get_int(o, name, "lines", 1, CTL_LINES_MAX, &out->lines, err, errlen) < 0)
+  if (get_int(o, name, "lines", 1, CTL_LINES_MAX, &out->lines, err, errlen) < 0 ||
+      get_int(o, name, "index", 0, 1023, &out->index, err, errlen) < 0)
     return UV_EINVAL;
   int has = get_added(o, out, err, errlen);
   if (has == 0)

@@ -18,6 +18,7 @@
   XX(RELOAD, "reload", 0)                                                                          \
   XX(LOGS, "logs", 2)                                                                              \
   XX(FLUSH, "flush", 2)                                                                            \
+  XX(ENV, "env", 1)                                                                                \
   XX(EVENTS, "events", 0)                                                                          \
   XX(SHUTDOWN, "shutdown", 0)                                                                      \
   XX(DRAIN, "drain", 0)                                                                            \
@@ -43,6 +44,7 @@ struct ctl_cmd {
   int add;           /* scale "+N" (PM2's): instances more than it has */
   int signo;         /* signal: the signal to send (util_signal) */
   int64_t lines;     /* logs: 1..CTL_LINES_MAX */
+  int64_t index;     /* env: the instance (0..1023), default 0 */
   int follow;        /* logs: keep streaming */
   char topic[256];   /* publish: the room */
   char data[16384];  /* publish: the text */

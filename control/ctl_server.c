@@ -589,6 +589,65 @@ static void do_flush(struct ctl_client *cl, struct sup_service *svc) {
   cJSON_Delete(o);
 }
 
+#define ENVIRON_MAX ((size_t)1 << 20) /* of /proc/PID/environ read for `env` */
+
+/* The instance of svc at index with a process (the ready one, when a
+ * rolling restart gives the index two), or NULL. */
+static struct sup_instance *env_instance(const struct sup_service *svc, int64_t index) {
+  struct sup_instance *inst, *found = NULL;
+  struct sup_instance_info ii;
+  for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++) {
+    sup_view_instance_info(inst, &ii);
+    if (ii.index == index && ii.pid > 0 && (found == NULL || ii.state == SUP_I_READY))
+      found = inst;
+  }
+  return found;
+}
+
+/* env SERVICE [index], as pm2 env: the environment the instance's program
+ * started with (/proc/PID/environ), one "NAME=value" per entry. */
+static void do_env(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_service *svc) {
+  char path[64], msg[160];
+  struct sup_instance *inst = env_instance(svc, c->index);
+  const char *name = sup_view_service_cfg(svc)->name;
+  if (inst == NULL) {
+    snprintf(msg, sizeof(msg), "%s has no instance %lld with a process", name, (long long)c->index);
+    reply_error(cl, msg);
+    return;
+  }
+  pid_t pid = sup_instance_pid(inst);
+  snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+  char *text = malloc(ENVIRON_MAX);
+  FILE *f = text ? fopen(path, "re") : NULL;
+  size_t len = f ? fread(text, 1, ENVIRON_MAX, f) : 0;
+  if (f == NULL || ferror(f)) {
+    snprintf(msg, sizeof(msg), "cannot read %s: %s", path, text ? strerror(errno) : "no memory");
+    reply_error(cl, msg);
+  } else {
+    struct ipc_buf *b = ipc_channel_begin(&cl->ch); /* by hand: values may hold any byte */
+    ipc_buf_adds(b, "{\"ok\":true,\"service\":");
+    ipc_json_str(b, name, strlen(name));
+    ipc_buf_adds(b, ",\"index\":");
+    ipc_buf_addi(b, c->index);
+    ipc_buf_adds(b, ",\"pid\":");
+    ipc_buf_addi(b, pid);
+    ipc_buf_adds(b, ",\"env\":[");
+    for (size_t off = 0, k = 0; off < len; k++) {
+      char *nul = memchr(text + off, '\0', len - off);
+      size_t n = nul ? (size_t)(nul - text - off) : len - off;
+      ipc_buf_adds(b, k ? "," : "");
+      ipc_json_str(b, text + off, n);
+      off += n + 1;
+    }
+    ipc_buf_adds(b, "]}\n");
+    if (ipc_channel_commit(&cl->ch) == UV_ENOBUFS)
+      client_close(cl);
+  }
+  if (f)
+    fclose(f);
+  free(text);
+}
+
 /* Runs command c (svc: its service, found already when it names one;
  * NULL for "all"). */
 static void run_cmd(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_service *svc) {
@@ -611,6 +670,9 @@ static void run_cmd(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_s
     break;
   case CTL_FLUSH:
     do_flush(cl, svc);
+    break;
+  case CTL_ENV:
+    do_env(cl, c, svc);
     break;
   case CTL_RELOAD:
     do_reload(cl);

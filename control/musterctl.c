@@ -58,6 +58,7 @@ static void usage(FILE *f) {
           "                          (or -n N, --lines N); -f, --follow: then every new\n"
           "                          line until interrupted\n"
           "  flush [SERVICE|all]     empty the service's log files (without SERVICE: all)\n"
+          "  env SERVICE [INDEX]     the environment instance INDEX (default 0) started with\n"
           "  events                  the host's events as they happen, until interrupted\n"
           "  drain                   fail /readyz, close kept-alive clients, then stop accepting\n"
           "  undrain                 accept again after a drain\n"
@@ -158,7 +159,9 @@ static int parse_command(struct opts *o, char **words, int n, int follow) {
   }
   const char *name = words[0];
   int svc = ctl_client_cmd_service(r->cmd);
-  int max = 1 + (svc != 0) + (r->cmd == CTL_SCALE || r->cmd == CTL_LOGS || r->cmd == CTL_SIGNAL);
+  int max =
+      1 + (svc != 0) +
+      (r->cmd == CTL_SCALE || r->cmd == CTL_LOGS || r->cmd == CTL_SIGNAL || r->cmd == CTL_ENV);
   if (svc == 1 && n < 2)
     return bad_usage("%s: SERVICE is required", name);
   if (r->cmd == CTL_SCALE && n < 3)
@@ -180,6 +183,12 @@ static int parse_command(struct opts *o, char **words, int n, int follow) {
   }
   if (r->cmd == CTL_SIGNAL) { /* signal SERVICE SIGNAL: the server knows the names */
     r->data = words[2];
+    return 0;
+  }
+  if (r->cmd == CTL_ENV) { /* env SERVICE [INDEX] */
+    r->n = 0;
+    if (n >= 3 && parse_count(words[2], &r->n) != 0)
+      return bad_usage("env: INDEX must be a whole number, not \"%s\"", words[2]);
     return 0;
   }
   r->n = CTL_LINES_DEFAULT;

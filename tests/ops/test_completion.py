@@ -48,7 +48,8 @@ def dummy(name):
 class CompletionTest(unittest.TestCase):
 
     def test_commands_and_options_without_muster(self):
-        all_cmds = sorted("status start stop restart scale signal reload logs flush events drain undrain "
+        all_cmds = sorted("status start stop restart scale signal reload logs flush env events drain "
+                          "undrain "
                           "rooms "
                           "publish shutdown "
                           "version "

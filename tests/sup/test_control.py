@@ -193,6 +193,27 @@ class ControlTest(unittest.TestCase):
                 m.seen_or_expect(r"%s: restarted: every instance replaced" % n)
                 self.assertNotEqual(ready_pids(m, n), old[n], n)
 
+    def test_env_shows_what_an_instance_started_with(self):
+        # pm2 env: the variables of instance 1 as its program got them.
+        m = Muster([dummy("d", 2, env={"GREETING": "hi there", "ODD": "a\u0001b"})])
+        with m.start():
+            wait_ready_count(m, "d", 2)
+            reply = ctl(m, cmd="env", service="d", index=1)
+            self.assertTrue(reply["ok"], reply)
+            with open("/proc/%d/environ" % reply["pid"], "rb") as f:
+                want = [v.decode() for v in f.read().split(b"\0") if v]
+            self.assertEqual(reply["env"], want)
+            for var in ("MUSTER_SERVICE=d", "MUSTER_INSTANCE=1", "NODE_APP_INSTANCE=1",
+                        "GREETING=hi there", "ODD=a\u0001b", "MUSTER_CHANNEL_FD=3"):
+                self.assertIn(var, reply["env"])
+            self.assertEqual(ctl(m, cmd="env", service="d", index=5),
+                             {"ok": False, "error": "d has no instance 5 with a process"})
+            self.assertTrue(ctl(m, cmd="stop", service="d")["ok"])
+            m.expect(r"d\[0\]: stop: stopped")
+            m.seen_or_expect(r"d\[1\]: stop: stopped")
+            self.assertEqual(ctl(m, cmd="env", service="d")["error"],
+                             "d has no instance 0 with a process")
+
     def test_flush_empties_the_log_and_its_rotated_files(self):
         # pm2 flush, supervisorctl clear: 120 lines rotate into .1 and .2;
         # after the flush every file is empty or gone, and a line written

@@ -199,10 +199,10 @@ static int session(struct captured *c, const char *replies, const char *const *w
 /* ---- Commands ---- */
 
 TEST(command_words) {
-  const char *words[] = {"status",  "start", "stop",    "restart", "scale",    "signal",
-                         "reload",  "logs",  "flush",   "events",  "shutdown", "drain",
-                         "undrain", "rooms", "publish", "version"};
-  for (int i = 0; i < 16; i++) {
+  const char *words[] = {"status", "start",   "stop",  "restart", "scale",  "signal",
+                         "reload", "logs",    "flush", "env",     "events", "shutdown",
+                         "drain",  "undrain", "rooms", "publish", "version"};
+  for (int i = 0; i < 17; i++) {
     enum ctl_cmd_type t = CTL_NONE;
     CHECK_INT(ctl_client_cmd_find(words[i], &t), 0);
     CHECK_INT(t, CTL_STATUS + i);
@@ -266,6 +266,9 @@ TEST(request_of_each_command) {
   CHECK_STR(REQUEST(&c, "flush"), "{\"cmd\":\"flush\"}");
   CHECK_STR(REQUEST(&c, "flush", "api"), "{\"cmd\":\"flush\",\"service\":\"api\"}");
   CHECK_INT(c.type, CTL_FLUSH);
+  CHECK_STR(REQUEST(&c, "env", "api"), "{\"cmd\":\"env\",\"service\":\"api\",\"index\":0}");
+  CHECK_STR(REQUEST(&c, "env", "api", "3"), "{\"cmd\":\"env\",\"service\":\"api\",\"index\":3}");
+  CHECK_INT(c.index, 3);
   CHECK_STR(REQUEST(&c, "scale", "api", "+3"),
             "{\"cmd\":\"scale\",\"service\":\"api\",\"instances\":\"+3\"}");
   CHECK_INT(c.add, 1);
@@ -367,6 +370,9 @@ TEST(usage_errors_of_commands) {
   USAGE_ERROR("signal: SIGNAL (HUP, USR1, ...) is required", "signal", "api");
   USAGE_ERROR("too many arguments for signal", "signal", "api", "HUP", "x");
   USAGE_ERROR("too many arguments for flush", "flush", "api", "x");
+  USAGE_ERROR("env: SERVICE is required", "env");
+  USAGE_ERROR("env: INDEX must be a whole number, not \"x1\"", "env", "api", "x1");
+  USAGE_ERROR("too many arguments for env", "env", "api", "1", "x");
   USAGE_ERROR("too many arguments for status", "status", "a", "b");
   USAGE_ERROR("too many arguments for reload", "reload", "api");
   USAGE_ERROR("too many arguments for stop", "stop", "a", "b");
@@ -649,6 +655,10 @@ TEST(confirmations) {
   CHECK_STR(render(&r, "{\"ok\":true,\"service\":\"api\",\"signal\":\"SIGHUP\",\"instances\":2}"),
             "api: SIGHUP sent to 2 instances\n");
   CHECK_STR(render(&r, "{\"ok\":true,\"instances\":1}"), "api: HUP sent to 1 instance\n");
+  r = (struct ctl_client_req){.cmd = CTL_ENV, .service = "api"};
+  CHECK_STR(render(&r, "{\"ok\":true,\"service\":\"api\",\"index\":0,\"pid\":7,\"env\":"
+                       "[\"PORT=3000\",\"X=a\\nb\\u001b\"]}"),
+            "PORT=3000\nX=a?b?\n");
   r = (struct ctl_client_req){.cmd = CTL_FLUSH};
   CHECK_STR(render(&r, "{\"ok\":true,\"service\":\"all\",\"bytes\":12800}"),
             "all: log emptied, 12.5K freed\n");

@@ -45,6 +45,11 @@ TEST(valid_commands) {
   CHECK_INT(c.signo, SIGHUP);
   CHECK_INT(parse("{\"cmd\":\"signal\",\"service\":\"d\",\"signal\":\"SIGKILL\"}", &c), 0);
   CHECK_INT(c.signo, SIGKILL);
+  CHECK_INT(parse("{\"cmd\":\"env\",\"service\":\"d\",\"index\":2}", &c), 0);
+  CHECK_INT(c.type, CTL_ENV);
+  CHECK_INT(c.index, 2);
+  CHECK_INT(parse("{\"cmd\":\"env\",\"service\":\"d\"}", &c), 0);
+  CHECK_INT(c.index, 0);
   CHECK_INT(parse("{\"cmd\":\"flush\"}", &c), 0); /* every service's */
   CHECK_INT(c.type, CTL_FLUSH);
   CHECK_INT(parse("{\"cmd\":\"flush\",\"service\":\"d\"}", &c), 0);
@@ -105,6 +110,9 @@ TEST(errors) {
                                "SIGHUP, SIGUSR1, SIGUSR2, SIGABRT, SIGALRM, SIGWINCH, SIGPWR, "
                                "SIGKILL");
   EXPECT_ERR("{\"cmd\":\"signal\"}", "signal: field \"service\" is required");
+  EXPECT_ERR("{\"cmd\":\"env\"}", "env: field \"service\" is required");
+  EXPECT_ERR("{\"cmd\":\"env\",\"service\":\"d\",\"index\":1024}",
+             "env: field \"index\" must be an integer 0..1023");
   EXPECT_ERR("{\"cmd\":\"logs\",\"service\":\"d\",\"lines\":0}",
              "logs: field \"lines\" must be an integer 1..10000");
   EXPECT_ERR("{\"cmd\":\"logs\",\"service\":\"d\",\"follow\":1}",
