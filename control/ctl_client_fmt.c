@@ -518,39 +518,25 @@ static int render_reload(struct ipc_buf *b, const cJSON *reply, const char **why
   return 0;
 }
 
-/* The log lines, one per line. Returns 0, or UV_EINVAL with *why. */
-static int render_logs(struct ipc_buf *b, const cJSON *reply, const char **why) {
-  const cJSON *lines = cJSON_GetObjectItemCaseSensitive(reply, "lines");
-  const cJSON *it;
-  if (!cJSON_IsArray(lines)) {
-    *why = "no \"lines\" array";
+/* The strings of the array reply[key], one a line: the log lines as they
+ * are, env entries with control characters as '?' (clean). Returns 0, or
+ * UV_EINVAL with *why (bad: what a non-string entry is called). */
+static int render_strings(struct ipc_buf *b, const cJSON *reply, const char *key, int clean,
+                          const char *bad, const char **why) {
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(reply, key), *it;
+  if (!cJSON_IsArray(a)) {
+    *why = clean ? "no \"env\" array" : "no \"lines\" array";
     return UV_EINVAL;
   }
-  cJSON_ArrayForEach(it, lines) {
+  cJSON_ArrayForEach(it, a) {
     if (!cJSON_IsString(it)) {
-      *why = "a log line is not a string";
+      *why = bad;
       return UV_EINVAL;
     }
-    ipc_buf_adds(b, it->valuestring);
-    ipc_buf_addc(b, '\n');
-  }
-  return 0;
-}
-
-/* The env reply: one NAME=value a line, control characters as '?'. */
-static int render_env(struct ipc_buf *b, const cJSON *reply, const char **why) {
-  const cJSON *env = cJSON_GetObjectItemCaseSensitive(reply, "env");
-  const cJSON *it;
-  if (!cJSON_IsArray(env)) {
-    *why = "no \"env\" array";
-    return UV_EINVAL;
-  }
-  cJSON_ArrayForEach(it, env) {
-    if (!cJSON_IsString(it)) {
-      *why = "an env entry is not a string";
-      return UV_EINVAL;
-    }
-    add_clean(b, it->valuestring);
+    if (clean)
+      add_clean(b, it->valuestring);
+    else
+      ipc_buf_adds(b, it->valuestring);
     ipc_buf_addc(b, '\n');
   }
   return 0;
@@ -637,11 +623,11 @@ int ctl_client_render(struct ipc_buf *b, const struct ctl_client_req *r, const c
     return 0;
   }
   case CTL_ENV:
-    return render_env(b, reply, why);
+    return render_strings(b, reply, "env", 1, "an env entry is not a string", why);
   case CTL_RELOAD:
     return render_reload(b, reply, why);
   case CTL_LOGS:
-    return render_logs(b, reply, why);
+    return render_strings(b, reply, "lines", 0, "a log line is not a string", why);
   case CTL_EVENTS:
     return 0; /* the events follow */
   case CTL_SHUTDOWN:

@@ -139,6 +139,32 @@ static int parse_tool(struct opts *o, char **words, int n, int follow) {
   return 0;
 }
 
+/* The words after SERVICE (checked for their count already): signal's
+ * name, env's index, scale's and logs' N. Returns 0 or 2 (usage). */
+static int parse_rest(struct opts *o, char **words, int n, int follow) {
+  struct ctl_client_req *r = &o->req;
+  if (r->cmd == CTL_SIGNAL) { /* signal SERVICE SIGNAL: the server knows the names */
+    r->data = words[2];
+    return 0;
+  }
+  if (r->cmd == CTL_ENV) { /* env SERVICE [INDEX] */
+    r->n = 0;
+    if (n >= 3 && parse_count(words[2], &r->n) != 0)
+      return bad_usage("env: INDEX must be a whole number, not \"%s\"", words[2]);
+    return 0;
+  }
+  r->n = CTL_LINES_DEFAULT;
+  const char *count = o->lines ? o->lines : n >= 3 ? words[2] : NULL;
+  if (r->cmd == CTL_SCALE && count[0] == '+' && count[1] != '\0') { /* pm2 scale app +3 */
+    r->add = 1;
+    count++;
+  }
+  if (count && parse_count(count, &r->n) != 0)
+    return bad_usage("N must be a whole number, not \"%s\"", count);
+  r->follow = follow;
+  return 0;
+}
+
 /* Turns the positional words into the request. Returns 0 or 2 (usage). */
 static int parse_command(struct opts *o, char **words, int n, int follow) {
   struct ctl_client_req *r = &o->req;
@@ -181,26 +207,7 @@ static int parse_command(struct opts *o, char **words, int n, int follow) {
       return bad_usage("%s: SERVICE must not be empty", name);
     r->service = words[1];
   }
-  if (r->cmd == CTL_SIGNAL) { /* signal SERVICE SIGNAL: the server knows the names */
-    r->data = words[2];
-    return 0;
-  }
-  if (r->cmd == CTL_ENV) { /* env SERVICE [INDEX] */
-    r->n = 0;
-    if (n >= 3 && parse_count(words[2], &r->n) != 0)
-      return bad_usage("env: INDEX must be a whole number, not \"%s\"", words[2]);
-    return 0;
-  }
-  r->n = CTL_LINES_DEFAULT;
-  const char *count = o->lines ? o->lines : n >= 3 ? words[2] : NULL;
-  if (r->cmd == CTL_SCALE && count[0] == '+' && count[1] != '\0') { /* pm2 scale app +3 */
-    r->add = 1;
-    count++;
-  }
-  if (count && parse_count(count, &r->n) != 0)
-    return bad_usage("N must be a whole number, not \"%s\"", count);
-  r->follow = follow;
-  return 0;
+  return parse_rest(o, words, n, follow);
 }
 
 /* An option with a value at argv[*i]: "SHORT V" (short may be NULL),

@@ -1361,14 +1361,11 @@ TEST(notify_ready) {
   cfg_errors_free(&e2);
   CHECK(parses(svc("\"upstream\": {\"port\": 3000, \"ready\": \"notify\"}, "
                    "\"watchdog_ms\": 500")));
-  CHECK(one_error(svc("\"watchdog_ms\": 500"),
-                  "services[0].watchdog_ms: needs ready \"notify\" (or upstream.ready "
-                  "\"notify\"): only a program that sends WATCHDOG=1 to its NOTIFY_SOCKET has a "
-                  "watchdog"));
-  CHECK(one_error(svc("\"ready\": \"running\", \"watchdog_ms\": 500"),
-                  "services[0].watchdog_ms: needs ready \"notify\" (or upstream.ready "
-                  "\"notify\"): only a program that sends WATCHDOG=1 to its NOTIFY_SOCKET has a "
-                  "watchdog"));
+  static const char *const needs_notify =
+      "services[0].watchdog_ms: needs ready \"notify\" (or upstream.ready \"notify\"): only a "
+      "program that sends WATCHDOG=1 to its NOTIFY_SOCKET has a watchdog";
+  CHECK(one_error(svc("\"watchdog_ms\": 500"), needs_notify));
+  CHECK(one_error(svc("\"ready\": \"running\", \"watchdog_ms\": 500"), needs_notify));
   CHECK(one_error(svc("\"ready\": \"notify\", \"watchdog_ms\": 5"),
                   "services[0].watchdog_ms: must be 0 or 10..3600000"));
   CHECK(one_error(svc("\"ready\": \"notify\", \"routes\": [\"/a\"]"),
