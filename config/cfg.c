@@ -40,6 +40,7 @@ void cfg__service_free(struct cfg_service *s) {
   free(s->cwd);
   free(s->upstream.unix_path);
   cfg__watch_free(&s->watch);
+  free(s->cron_text);
 }
 
 /* Frees c and all it owns. */
@@ -137,7 +138,7 @@ int cfg_service_equal(const struct cfg_service *a, const struct cfg_service *b) 
       a->heartbeat_misses != b->heartbeat_misses || a->watchdog_ms != b->watchdog_ms ||
       a->stop_timeout_ms != b->stop_timeout_ms || a->max_inflight != b->max_inflight ||
       a->max_memory_mb != b->max_memory_mb || a->ws_ack != b->ws_ack ||
-      !cfg__watch_equal(&a->watch, &b->watch))
+      !cfg__watch_equal(&a->watch, &b->watch) || !str_eq(a->cron_text, b->cron_text))
     return 0;
   const struct cfg_upstream *ua = &a->upstream, *ub = &b->upstream;
   if (ua->enabled != ub->enabled || ua->port != ub->port || ua->ready != ub->ready ||

@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include "util_cidr.h"
+#include "util_cron.h"
 
 /* ---- The data model ---- */
 
@@ -285,6 +286,8 @@ struct cfg_service {
   int ws_ack;                   /* ws.ack: WebSocket messages kept until acknowledged */
   struct cfg_upstream upstream; /* a program that serves for itself (SPEC §9) */
   struct cfg_watch watch;       /* restart on file changes, or none */
+  char *cron_text;              /* cron_restart as written, or NULL */
+  struct util_cron cron;        /* cron_restart parsed (valid with cron_text) */
 };
 
 /* tcp[]: a TCP listener spliced to the instances of an upstream service. */

@@ -14,10 +14,10 @@ static const char *const hook_keys[] = {"events", "command", NULL};
 
 /* Every event type muster emits (docs/control.md#events), and "*". */
 static const char *const event_types[] = {
-    "spawn",     "ready",     "exit",    "restart",    "backoff",        "failed",
-    "stop",      "drain",     "memory",  "scale",      "reload",         "restarted",
-    "message",   "unhealthy", "waiting", "quarantine", "restart-failed", "undrain",
-    "completed", "watch",     "*",       NULL};
+    "spawn",   "ready",      "exit",           "restart", "backoff",   "failed",  "stop",
+    "drain",   "memory",     "scale",          "reload",  "restarted", "message", "unhealthy",
+    "waiting", "quarantine", "restart-failed", "undrain", "completed", "watch",   "cron",
+    "*",       NULL};
 
 /* Reads "events": a non-empty array of event types. */
 static void read_events(struct cfg__ctx *x, const cJSON *v, const char *p, struct cfg_hook *hk) {

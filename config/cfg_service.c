@@ -34,6 +34,7 @@ static const char *const service_keys[] = {"name",
                                            "ws",
                                            "upstream",
                                            "watch",
+                                           "cron_restart",
                                            "umask",
                                            "nice",
                                            "limits",
@@ -332,6 +333,21 @@ static void read_ready(struct cfg__ctx *x, const cJSON *obj, const char *path,
   }
 }
 
+/* "cron_restart": a cron expression (util_cron) that must match some
+ * minute to come. */
+static void read_cron(struct cfg__ctx *x, const cJSON *obj, const char *path,
+                      struct cfg_service *s) {
+  char p[CFG__PATH_MAX], why[200];
+  if (cfg__get_string(x, obj, path, "cron_restart", NULL, &s->cron_text) != 0 ||
+      s->cron_text == NULL)
+    return;
+  cfg__join(p, sizeof(p), path, "cron_restart");
+  if (util_cron_parse(s->cron_text, &s->cron, why, sizeof(why)) != 0)
+    cfg__err(x, p, "\"%s\": %s", s->cron_text, why);
+  else if (util_cron_next(&s->cron, time(NULL)) == (time_t)-1)
+    cfg__err(x, p, "\"%s\" matches no day to come", s->cron_text);
+}
+
 /* watchdog_ms is systemd's WatchdogSec=: only a program that speaks
  * sd_notify sends WATCHDOG=1. */
 static void check_watchdog(struct cfg__ctx *x, const char *path, const struct cfg_service *s) {
@@ -375,6 +391,7 @@ static void parse_service(struct cfg__ctx *x, const cJSON *obj, const char *path
   }
   read_ready(x, obj, path, s); /* after routes, ws and upstream: what a worker cannot have */
   check_watchdog(x, path, s);  /* after ready and the ints */
+  read_cron(x, obj, path, s);
   int autostart;
   if (cfg__get_bool(x, obj, path, "autostart", 1, &autostart) == 0)
     s->no_autostart = !autostart;

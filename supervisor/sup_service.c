@@ -58,6 +58,72 @@ static void watch_open(struct sup_service *svc) {
                                 sup_host_cfg(svc->host)->logs.dir, svc->cfg->name, on_watch, svc);
 }
 
+/* ---- cron_restart (util_cron) ---- */
+
+static void cron_arm(struct sup_service *svc);
+
+/* The minute came: a rolling restart, as PM2's cron_restart, of a
+ * service that runs (not one stopped or waiting; a failed one gets its
+ * next try). The clock may have moved back since the timer was set: then
+ * it is only set again. */
+static void on_cron(uv_timer_t *t) {
+  struct sup_service *svc = t->data;
+  char detail[200];
+  uv_timeval64_t now;
+  uv_gettimeofday(&now);
+  if (now.tv_sec + 1 < (int64_t)svc->cron_due) {
+    cron_arm(svc);
+    return;
+  }
+  if (svc->stopped || svc->waiting || svc->removed || sup_host_stopping(svc->host)) {
+    sup_log(SUP_INFO, "%s: cron_restart \"%s\" due; not restarting a service that is %s",
+            svc->cfg->name, svc->cfg->cron_text, svc->waiting ? "waiting" : "stopped");
+  } else if (svc->roll.active) {
+    sup_log(SUP_INFO, "%s: cron_restart \"%s\" due during a rolling restart; skipped",
+            svc->cfg->name, svc->cfg->cron_text);
+  } else {
+    snprintf(detail, sizeof(detail), "cron_restart \"%.150s\": restarting", svc->cfg->cron_text);
+    struct sup_event ev = {
+        .type = "cron", .service = svc->cfg->name, .index = -1, .code = -1, .detail = detail};
+    sup_host_emit(svc->host, &ev);
+    sup_service_restart(svc, NULL, NULL);
+  }
+  cron_arm(svc);
+}
+
+/* Sets the timer to the next minute cron_restart matches. */
+static void cron_arm(struct sup_service *svc) {
+  uv_timeval64_t now;
+  uv_gettimeofday(&now);
+  time_t next = util_cron_next(&svc->cfg->cron, (time_t)now.tv_sec);
+  if (next == (time_t)-1) {
+    sup_log(SUP_WARN, "%s: cron_restart \"%s\" matches no day to come", svc->cfg->name,
+            svc->cfg->cron_text);
+    return;
+  }
+  svc->cron_due = next;
+  int64_t ms = ((int64_t)next - now.tv_sec) * 1000 - now.tv_usec / 1000;
+  uv_timer_start(svc->cron, on_cron, (uint64_t)(ms > 0 ? ms : 0), 0);
+}
+
+static void on_cron_closed(uv_handle_t *h) {
+  free(h);
+}
+
+/* Schedules cron_restart when the config has one (again after a reload
+ * changed it). */
+static void cron_open(struct sup_service *svc) {
+  if (svc->cron != NULL) {
+    uv_close((uv_handle_t *)svc->cron, on_cron_closed);
+    svc->cron = NULL;
+  }
+  if (svc->cfg->cron_text == NULL || (svc->cron = malloc(sizeof(*svc->cron))) == NULL)
+    return;
+  uv_timer_init(sup_host_loop(svc->host), svc->cron);
+  svc->cron->data = svc;
+  cron_arm(svc);
+}
+
 struct sup_service *sup_service_new(struct sup_host *host, const struct cfg_service *cfg) {
   char path[4096], err[256];
   const struct cfg *c = sup_host_cfg(host);
@@ -86,6 +152,7 @@ struct sup_service *sup_service_new(struct sup_host *host, const struct cfg_serv
     svc->ninst++;
   }
   watch_open(svc);
+  cron_open(svc);
   return svc;
 out_free:
   sup_service_free(svc);
@@ -98,6 +165,8 @@ static void on_step_closed(uv_handle_t *h) {
 
 void sup_service_free(struct sup_service *svc) {
   sup_watch_close(svc->watch);
+  if (svc->cron != NULL)
+    uv_close((uv_handle_t *)svc->cron, on_cron_closed);
   for (size_t i = 0; i < svc->ninst; i++)
     sup_instance_free(svc->inst[i]);
   free(svc->inst);
@@ -468,6 +537,7 @@ int sup_service_reconfigure(struct sup_service *svc, const struct cfg_service *n
   if (same)
     return 0;
   watch_open(svc);
+  cron_open(svc);
   sup_window_free(&svc->window);
   sup_window_init(&svc->window, (unsigned)ns->restart.max_restarts,
                   (uint64_t)ns->restart.window_s * 1000);

@@ -53,6 +53,8 @@ struct sup_service {
   struct sup_window window;      /* restarts within restart.window_s */
   struct sup_logfile *log;       /* logs/<name>.log, shared by instances */
   struct sup_watch *watch;       /* services[].watch: its files, or NULL */
+  uv_timer_t *cron;              /* services[].cron_restart: the next one, owned, or NULL */
+  time_t cron_due;               /* when that timer is due (wall clock) */
   uint64_t restarts_total;       /* restarts since muster started */
   size_t connections;            /* WebSocket and SSE clients it accepted (gateway) */
   size_t target;                 /* instances wanted (scale) */

@@ -22,9 +22,10 @@ deb_pkgs="$install_pkgs build-essential debhelper dpkg-dev fakeroot lintian"
 # the HTTP/2 tests (tests/gw/test_h2.py) craft frames and load the gateway;
 # curl: --http2-prior-knowledge. python3-systemd: libsystemd's own
 # sd_notify(3), the client tests/sup/test_sdnotify.py checks muster's
-# NOTIFY_SOCKET against. clang-format: the ctest "format"
+# NOTIFY_SOCKET against. tzdata: the cron tests' daylight saving changes.
+# clang-format: the ctest "format"
 # (tools/check-format.sh) checks the C sources against .clang-format.
-test_pkgs="$deb_pkgs python3 python3-mockupdb python3-websockets node-ws apache2-utils man-db tmux bash-completion chromium util-linux mount libwslay-dev redis-server haproxy iproute2 openssl testssl.sh python3-h2 nghttp2-client curl python3-systemd clang-format"
+test_pkgs="$deb_pkgs python3 python3-mockupdb python3-websockets node-ws apache2-utils man-db tmux bash-completion chromium util-linux mount libwslay-dev redis-server haproxy iproute2 openssl testssl.sh python3-h2 nghttp2-client curl python3-systemd tzdata clang-format"
 # The TLS benchmark (bench/tls.py) loads with h2load (nghttp2-client) and
 # makes its certificate with the openssl command; nginx-light has the ssl
 # and http2 modules.

@@ -614,6 +614,25 @@ class ProcTest(unittest.TestCase):
                           " not starting the program" % too_many, out)
 
 
+class CronRestartTest(unittest.TestCase):
+    """services[].cron_restart, as PM2's: a rolling restart at each minute
+    (here: second, with PM2's six fields) the expression matches; not of
+    a stopped service."""
+
+    def test_a_rolling_restart_at_each_match(self):
+        with Muster([dummy("d", cron_restart="*/2 * * * * *", routes=["/d"])]).start() as m:
+            first = m.spawned_pid("d[0]")
+            m.expect(r'd: cron: cron_restart "\*/2 \* \* \* \* \*": restarting')
+            m.expect(r"d: restarted: every instance replaced")
+            pid = ctl(m, cmd="status", service="d")["services"][0]["instances"][0]["pid"]
+            self.assertNotEqual(pid, first)
+            self.assertTrue(ctl(m, cmd="stop", service="d")["ok"])
+            m.expect(r'd: cron_restart "\*/2 \* \* \* \* \*" due; not restarting a service '
+                     r"that is stopped")
+            self.assertEqual(ctl(m, cmd="status", service="d")["services"][0]["state"],
+                             "stopped")
+
+
 class HookTest(unittest.TestCase):
 
     def test_a_hook_gets_the_failed_event_as_json(self):

@@ -1462,6 +1462,24 @@ TEST(proc_settings) {
                   "services[0].limits.nofile: must be at least 1: a program needs its stdout"));
 }
 
+/* services[].cron_restart. */
+TEST(cron_restart) {
+  struct cfg_errors e;
+  struct cfg *c = parse(svc("\"cron_restart\": \"0 3 * * *\""), &e);
+  CHECK(c != NULL && strcmp(c->services[0].cron_text, "0 3 * * *") == 0 &&
+        c->services[0].cron.hours == 1u << 3);
+  cfg_free(c);
+  cfg_errors_free(&e);
+  CHECK(parses(svc("\"cron_restart\": \"@daily\"")));
+  CHECK(one_error(svc("\"cron_restart\": \"0 25 * * *\""),
+                  "services[0].cron_restart: \"0 25 * * *\": hour \"25\": each part must be *, "
+                  "0-23, a range a-b, a step /n"));
+  CHECK(one_error(svc("\"cron_restart\": \"0 0 31 2 *\""),
+                  "services[0].cron_restart: \"0 0 31 2 *\" matches no day to come"));
+  CHECK(one_error(svc("\"cron_restart\": 3"),
+                  "services[0].cron_restart: must be a string, got a number"));
+}
+
 TEST(upstream_ports) {
   CHECK(one_error("{\"services\": ["
                   "{\"name\": \"a\", \"command\": [\"svc\"], \"instances\": 3, "
@@ -2086,6 +2104,7 @@ int main(void) {
   RUN(notify_ready);
   RUN(watch);
   RUN(proc_settings);
+  RUN(cron_restart);
   RUN(autostart);
   RUN(upstream_ports);
   RUN(tcp_routes);
