@@ -24,6 +24,7 @@
 #define EOF_GRACE_MS 1000        /* channel closed, process still there: broken */
 #define BAD_LINES_PER_SEC 100    /* more invalid lines in a second: broken */
 #define CPU_MIN_INTERVAL_MS 1000 /* cpu_percent is over a second or more */
+#define WATCHDOG_MAX_MS 86400000 /* a WATCHDOG_USEC= longer than a day counts as a day */
 
 static const char *const state_names[] = {
 #define XX(e, s, p) s,
@@ -655,7 +656,9 @@ void sup_instance_notified(struct sup_instance *inst, const struct sup_sdmsg *m)
     return;
   }
   if (m->watchdog_usec > 0) /* the period changes now, as systemd's WATCHDOG_USEC= */
-    inst->run->watchdog_ms = (int)((m->watchdog_usec + 999) / 1000);
+    inst->run->watchdog_ms = m->watchdog_usec >= (int64_t)WATCHDOG_MAX_MS * 1000
+                                 ? WATCHDOG_MAX_MS
+                                 : (int)((m->watchdog_usec + 999) / 1000);
   if (m->extend_usec >= 0)
     extend_deadline(inst, m->extend_usec);
   if (m->ready)
