@@ -79,16 +79,17 @@ class NotifyTest(unittest.TestCase):
             m.expect(r"n\[0\]: exit: killed by signal 9")
 
     def test_the_watchdog_kills_a_program_that_stops_feeding_it(self):
-        # watchdog_ms 400: WATCHDOG=1 every 100 ms for 6 beats keeps it,
-        # silence then is a hang. WATCHDOG=trigger is one at once.
+        # watchdog_ms 1000: WATCHDOG=1 every 250 ms for 6 beats keeps it (a
+        # loaded machine may stretch a gap a lot before it counts), silence
+        # then is a hang. WATCHDOG=trigger is one at once.
         m = Muster([prog("w", "env", "send", "READY=1", "beat", "6", "send", "STATUS=quiet",
-                         "wait", ready="notify", watchdog_ms=400, restart={"policy": "never"}),
+                         "wait", ready="notify", watchdog_ms=1000, restart={"policy": "never"}),
                     prog("t", "send", "READY=1", "until", "TRIGGER", "send", "WATCHDOG=trigger",
                          "wait", ready="notify", restart={"policy": "never"})])
         with m.start():
-            self.assertEqual(output_has(m, "w", r"WATCHDOG_USEC=(\d+)").group(1), "400000")
+            self.assertEqual(output_has(m, "w", r"WATCHDOG_USEC=(\d+)").group(1), "1000000")
             m.expect(r"w\[0\]: ready: ")
-            m.expect(r"w\[0\]: no WATCHDOG=1 within 400 ms \(hung\); killing")
+            m.expect(r"w\[0\]: no WATCHDOG=1 within 1000 ms \(hung\); killing")
             # not before the beats ended: STATUS=quiet came after the last one
             self.assertIn("step: wait", output(m, "w"))
             m.seen_or_expect(r"t\[0\]: ready: ")
