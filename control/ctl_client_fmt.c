@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
 #include "ipc_text.h"
@@ -396,6 +397,18 @@ static void service_notes(struct ipc_buf *b, const cJSON *svc) {
     ipc_buf_adds(b, " (");
     ipc_buf_adds(b, tmp);
     ipc_buf_adds(b, " left)\n");
+  }
+  const char *cron = str_field(svc, "next_cron_restart");
+  struct tm tm = {0};
+  const char *end = cron ? strptime(cron, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+  if (end != NULL && *end == '\0') { /* shown in local time, as the expression reads */
+    time_t t = timegm(&tm);
+    char when[40];
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", localtime_r(&t, &tm));
+    add_clean(b, name);
+    ipc_buf_adds(b, ": next cron_restart ");
+    ipc_buf_adds(b, when);
+    ipc_buf_addc(b, '\n');
   }
   cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(svc, "instances")) {
     const char *text = str_field(e, "status_text"); /* sd_notify's STATUS=, as systemctl shows it */

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ipc_text.h"
 #include "sup_host.h"
@@ -109,6 +110,13 @@ static void service_json(struct ipc_buf *b, struct sup_host *h, struct sup_servi
   field_names(b, "failed_dependencies", names, sup_view_failed_dependencies(h, svc, names, 64));
   if (si.completed)
     ipc_buf_adds(b, ",\"completed\":true"); /* a one-shot job that ran to a clean exit */
+  if (si.cron_next > 0) {                   /* cron_restart, as RFC 3339 UTC */
+    char when[32];
+    struct tm tm;
+    time_t t = (time_t)si.cron_next;
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    field_str(b, "next_cron_restart", when);
+  }
   key(b, "instances");
   ipc_buf_addc(b, '[');
   for (size_t i = 0; (inst = sup_view_instance(svc, i)) != NULL; i++) {

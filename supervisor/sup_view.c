@@ -38,6 +38,7 @@ void sup_view_service_info(const struct sup_service *svc, struct sup_service_inf
   out->instances = svc->ninst;
   out->target = svc->target;
   out->completed = sup_service_completed(svc);
+  out->cron_next = svc->cron && uv_is_active((uv_handle_t *)svc->cron) ? (int64_t)svc->cron_due : 0;
   out->connections = svc->connections;
   for (size_t i = 0; i < svc->ninst; i++) {
     out->ready += sup_instance_routable(svc->inst[i]);

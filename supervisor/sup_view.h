@@ -29,6 +29,7 @@ struct sup_service_info {
   size_t ready;           /* of those, how many take requests */
   unsigned inflight;      /* requests in flight over all of them */
   size_t connections;     /* WebSocket and SSE clients muster holds for it */
+  int64_t cron_next;      /* cron_restart: when it comes next (epoch s), or 0 */
 };
 
 /* An instance as `status` and metrics show it. */

@@ -1,6 +1,7 @@
 """Integration tests of SPEC §12 (issue 17): what users of systemd,
 supervisord and PM2 expect. The real muster on a temp dir; events awaited
 from its log or from a service's followed output, never slept on."""
+import calendar
 import json
 import os
 import re
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
@@ -622,6 +624,9 @@ class CronRestartTest(unittest.TestCase):
     def test_a_rolling_restart_at_each_match(self):
         with Muster([dummy("d", cron_restart="*/2 * * * * *", routes=["/d"])]).start() as m:
             first = m.spawned_pid("d[0]")
+            nxt = ctl(m, cmd="status", service="d")["services"][0]["next_cron_restart"]
+            due = calendar.timegm(time.strptime(nxt, "%Y-%m-%dT%H:%M:%SZ"))
+            self.assertTrue(-1 <= due - time.time() <= 3 and due % 2 == 0, nxt)
             m.expect(r'd: cron: cron_restart "\*/2 \* \* \* \* \*": restarting')
             m.expect(r"d: restarted: every instance replaced")
             pid = ctl(m, cmd="status", service="d")["services"][0]["instances"][0]["pid"]

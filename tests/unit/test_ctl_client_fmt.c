@@ -505,6 +505,21 @@ TEST(status_table) {
       "worker   0     -  exited        -         0     -      -         0         0  SIGKILL\n");
 }
 
+TEST(status_note_of_the_next_cron_restart) {
+  /* In local time (TZ); a malformed time is left out. */
+  setenv("TZ", "UTC", 1);
+  tzset();
+  CHECK_STR(render(&status_req,
+                   "{\"services\":[{\"name\":\"api\",\"state\":\"running\",\"restarts\":0,"
+                   "\"next_cron_restart\":\"2026-12-04T04:00:00Z\",\"instances\":[]},"
+                   "{\"name\":\"b\",\"state\":\"running\",\"restarts\":0,"
+                   "\"next_cron_restart\":\"tomorrow\",\"instances\":[]}]}"),
+            "SERVICE  #  PID  STATE    UPTIME  RESTARTS  CPU  RSS  INFLIGHT  REQUESTS  LAST EXIT\n"
+            "api      -    -  running       -         0    -    -         0         0  -\n"
+            "b        -    -  running       -         0    -    -         0         0  -\n"
+            "api: next cron_restart 2026-12-04 04:00:00 UTC\n");
+}
+
 TEST(status_table_then_queued_and_quarantined) {
   /* The gateway's fields, and an sd_notify instance's STATUS= text
    * (control characters shown as '?'): a line each after the table, none
@@ -846,6 +861,7 @@ int main(void) {
   RUN(byte_sizes_next_unit_when_rounded_up);
   RUN(status_table);
   RUN(status_table_then_queued_and_quarantined);
+  RUN(status_note_of_the_next_cron_restart);
   RUN(status_table_sums_without_a_service_count);
   RUN(status_table_address_column);
   RUN(status_table_unknown_values);
