@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import sys
 import unittest
 
@@ -17,7 +18,8 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "up"))
-from musterproc import SRC, Muster, ctl, http_get, poll_until, service  # noqa: E402
+from musterproc import (SRC, TIMEOUT, Muster, bin_path, ctl, http_get, poll_until,  # noqa: E402
+                        service)
 from uplib import free_ports  # noqa: E402
 
 PROG = os.path.join(SRC, "tests", "helpers", "sd_notify_prog.py")
@@ -147,6 +149,38 @@ class LibsystemdTest(unittest.TestCase):
                 m.seen_or_expect(r"tool\[0\]: ready: ")
                 self.assertEqual(instance(m, "tool").get("status_text"), "from the tool")
             self.assertNotIn("refused", m.log_text())
+
+
+class ExampleTest(unittest.TestCase):
+    """services/examples/notify_indexer.py, as config/examples/notify.json
+    hosts it: plain Python, written for Type=notify."""
+
+    def test_the_indexer_example_runs_unmodified(self):
+        app = os.path.join(SRC, "services", "examples", "notify_indexer.py")
+        m = Muster([service("indexer", [sys.executable, app], ready="notify", watchdog_ms=2000,
+                            ready_timeout_ms=60000)])
+        out = os.path.join(m.dir, "index.count")
+        m.config["services"][0]["env"] = {"INDEX_DIR": os.path.join(SRC, "docs"),
+                                          "INDEX_OUT": out}
+        m.write_config()
+        with m.start():
+            m.expect(r"indexer\[0\]: ready: ")
+            text = poll_until(lambda: instance(m, "indexer").get("status_text"),
+                              what="its STATUS=")
+            self.assertRegex(text, r"^\d+ words from \d+ files$")
+            poll_until(lambda: os.path.exists(out), what="the index count")
+            with open(out) as f:
+                self.assertEqual(f.read().strip(), text.split()[0])
+            self.assertTrue(ctl(m, cmd="stop", service="indexer")["ok"])
+            m.expect(r"indexer\[0\]: exit: exited with code 0")
+            self.assertIn("indexer: stopped", output(m, "indexer"))
+            self.assertNotIn("WATCHDOG", m.log_text())
+
+    def test_the_example_config_checks(self):
+        path = os.path.join(SRC, "config", "examples", "notify.json")
+        r = subprocess.run([bin_path("muster"), "--check", "-c", path], capture_output=True,
+                           text=True, timeout=TIMEOUT)
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "config ok"), r.stderr)
 
 
 class UpstreamNotifyTest(unittest.TestCase):
