@@ -108,6 +108,11 @@ static int add_watch(struct sup_watch *w, const char *path, const char *only) {
       free(d->only); /* two files of one directory: watch every name */
       d->only = NULL;
     }
+    char *moved = only == NULL ? strdup(path) : NULL; /* a directory moved within the tree */
+    if (moved != NULL) {
+      free(d->path);
+      d->path = moved;
+    }
     return -1;
   }
   if (util_vec_reserve(&w->dirs, &w->cap, w->ndirs + 1) != 0)
