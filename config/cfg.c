@@ -136,9 +136,10 @@ int cfg_service_equal(const struct cfg_service *a, const struct cfg_service *b) 
   if (a->instances != b->instances || a->ready != b->ready || a->no_autostart != b->no_autostart ||
       a->ready_timeout_ms != b->ready_timeout_ms || a->heartbeat_ms != b->heartbeat_ms ||
       a->heartbeat_misses != b->heartbeat_misses || a->watchdog_ms != b->watchdog_ms ||
-      a->stop_timeout_ms != b->stop_timeout_ms || a->max_inflight != b->max_inflight ||
-      a->max_memory_mb != b->max_memory_mb || a->ws_ack != b->ws_ack ||
-      !cfg__watch_equal(&a->watch, &b->watch) || !str_eq(a->cron_text, b->cron_text))
+      a->ready_after_ms != b->ready_after_ms || a->stop_timeout_ms != b->stop_timeout_ms ||
+      a->max_inflight != b->max_inflight || a->max_memory_mb != b->max_memory_mb ||
+      a->ws_ack != b->ws_ack || !cfg__watch_equal(&a->watch, &b->watch) ||
+      !str_eq(a->cron_text, b->cron_text))
     return 0;
   const struct cfg_upstream *ua = &a->upstream, *ub = &b->upstream;
   if (ua->enabled != ub->enabled || ua->port != ub->port || ua->ready != ub->ready ||

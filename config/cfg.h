@@ -268,6 +268,7 @@ struct cfg_service {
   enum cfg_ready ready;         /* "message" (default), "running", "exited", "notify" */
   int no_autostart;             /* "autostart": false: left stopped at start and when added */
   int ready_timeout_ms;         /* no "ready" within it: restart */
+  int ready_after_ms;           /* ready "running": ready once still running this long */
   int heartbeat_ms;             /* ping period; 0 = no heartbeat */
   int heartbeat_misses;         /* pongs missed in a row before a kill */
   int watchdog_ms;              /* ready "notify": WATCHDOG=1 due this often; 0 = none */

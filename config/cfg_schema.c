@@ -33,6 +33,7 @@
  *                                            of muster's affinity mask, at
  *                                            most 1024)
  *  services[].ready_timeout_ms       10000   1..3600000
+ *  services[].ready_after_ms            10   0..3600000 (ready "running" only)
  *  services[].heartbeat_ms            1000   0 (off) or 10..3600000
  *  services[].heartbeat_misses           3   1..1000
  *  services[].watchdog_ms                0   0 (off) or 10..3600000
@@ -93,6 +94,7 @@ const struct cfg__int_field cfg__instances_int[] = {
 
 const struct cfg__int_field cfg__service_ints[] = {
     INT_FIELD(struct cfg_service, ready_timeout_ms, 10000, 1, 3600000, 0),
+    INT_FIELD(struct cfg_service, ready_after_ms, 10, 0, 3600000, 0),
     INT_FIELD(struct cfg_service, heartbeat_ms, 1000, 10, 3600000, 1),
     INT_FIELD(struct cfg_service, heartbeat_misses, 3, 1, 1000, 0),
     INT_FIELD(struct cfg_service, watchdog_ms, 0, 10, 3600000, 1),

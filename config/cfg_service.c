@@ -18,6 +18,7 @@ static const char *const service_keys[] = {"name",
                                            "ready",
                                            "autostart",
                                            "ready_timeout_ms",
+                                           "ready_after_ms",
                                            "heartbeat_ms",
                                            "heartbeat_misses",
                                            "watchdog_ms",
@@ -391,6 +392,11 @@ static void parse_service(struct cfg__ctx *x, const cJSON *obj, const char *path
   }
   read_ready(x, obj, path, s); /* after routes, ws and upstream: what a worker cannot have */
   check_watchdog(x, path, s);  /* after ready and the ints */
+  if (cJSON_GetObjectItemCaseSensitive(obj, "ready_after_ms") != NULL &&
+      s->ready != CFG_READY_RUNNING) {
+    cfg__join(p, sizeof(p), path, "ready_after_ms");
+    cfg__err(x, p, "is for a worker (ready \"running\"): the others say when they are ready");
+  }
   read_cron(x, obj, path, s);
   int autostart;
   if (cfg__get_bool(x, obj, path, "autostart", 1, &autostart) == 0)

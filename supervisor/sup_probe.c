@@ -61,7 +61,7 @@ static void on_delay(uv_timer_t *t) {
     return;
   }
   p->inst = NULL; /* done: nothing more from this probe */
-  sup_log(SUP_DEBUG, "%s: still running after %d ms", inst->label, SUP_PROBE_FIRST_MS);
+  sup_log(SUP_DEBUG, "%s: still running after %llu ms", inst->label, (unsigned long long)p->delay);
   sup_instance_event(inst, SUP_E_READY, NULL);
 }
 
@@ -152,7 +152,7 @@ struct sup_probe *sup_probe_start(struct sup_instance *inst, int port, const cha
   uv_timer_init(sup_host_loop(inst->svc->host), &p->timer);
   p->timer.data = p;
   p->open = 1;
-  p->delay = SUP_PROBE_FIRST_MS;
+  p->delay = p->running ? (uint64_t)inst->svc->cfg->ready_after_ms : SUP_PROBE_FIRST_MS;
   uv_timer_start(&p->timer, on_delay, p->delay, 0);
   return p;
 }

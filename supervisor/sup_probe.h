@@ -2,8 +2,9 @@
  * An upstream's (services[].upstream.ready "port", SPEC §9): its port, or
  * its Unix socket, is tried until it accepts a connection, and that is
  * the instance's READY event. A worker's (services[].ready "running"):
- * still running at the end of the first delay is READY, as systemd's
- * Type=simple and PM2 count a program started once it runs.
+ * still running ready_after_ms (default 10) after the spawn is READY, as
+ * systemd's Type=simple and PM2 count a program started once it runs,
+ * and supervisord's startsecs once it ran that long.
  *
  * The first try is 10 ms after the spawn, each next one twice the last
  * delay later, at most 500 ms apart; the instance's own deadline
@@ -26,8 +27,8 @@ struct sup_probe;
 
 /* Starts probing 127.0.0.1:port (port > 0) or the Unix socket path for
  * inst: the first PROBE event comes after SUP_PROBE_FIRST_MS. With
- * neither (port 0, path NULL), inst is a worker: READY comes then
- * instead. Returns the probe, or NULL on out of memory (then the ready
+ * neither (port 0, path NULL), inst is a worker: READY comes after its
+ * ready_after_ms instead. Returns the probe, or NULL on out of memory (then the ready
  * deadline decides). */
 struct sup_probe *sup_probe_start(struct sup_instance *inst, int port, const char *path);
 

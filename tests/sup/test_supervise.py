@@ -548,6 +548,21 @@ class WorkerTest(unittest.TestCase):
             barrier(m)
             self.assertNotIn("completed", m.log_text())
 
+    def test_ready_after_ms_is_supervisord_s_startsecs(self):
+        # A worker that dies 300 ms in never counts as started with
+        # ready_after_ms 2000: its dependent waits. One that lives on is
+        # ready no sooner than its ready_after_ms.
+        svcs = [sh("flaky", "sleep 0.3; exit 1", ready="running", ready_after_ms=2000,
+                   restart={"policy": "never"}),
+                sh("after", "exec sleep 600", ready="running", depends_on=["flaky"]),
+                sh("slow", "exec sleep 600", ready="running", ready_after_ms=400)]
+        with Muster(svcs).start() as m:
+            m.expect(r"flaky\[0\]: exit: exited with code 1")
+            ms = int(m.seen_or_expect(r"slow\[0\]: ready: ready in (\d+) ms").group(1))
+            self.assertGreaterEqual(ms, 395)  # the loop's clock is read once a turn
+            barrier(m)
+            self.assertNotRegex(m.log_text(), r"flaky\[0\]: ready|after\[0\]: spawn")
+
     def test_the_example_config_checks(self):
         path = os.path.join(SRC, "config", "examples", "worker.json")
         r = subprocess.run([bin_path("muster"), "--check", "-c", path], capture_output=True,

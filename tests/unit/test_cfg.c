@@ -1302,6 +1302,10 @@ TEST(worker_ready) {
   cfg_errors_free(&e);
   cfg_errors_free(&e2);
   CHECK(parses(svc("\"ready\": \"message\", \"routes\": [\"/a\"]")));
+  CHECK(parses(svc("\"ready\": \"running\", \"ready_after_ms\": 1000")));
+  CHECK(one_error(svc("\"ready_after_ms\": 1000"),
+                  "services[0].ready_after_ms: is for a worker (ready \"running\"): the others say "
+                  "when they are ready"));
   CHECK(parses(svc("\"ready\": \"running\", \"heartbeat_ms\": 500, "
                    "\"health\": {\"command\": [\"/bin/true\"]}")));
   CHECK(one_error(svc("\"ready\": \"running\", \"routes\": [\"/a\"]"),
