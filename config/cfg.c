@@ -69,6 +69,7 @@ void cfg_free(struct cfg *c) {
   }
   free(c->hooks);
   cfg__tcp_free(c);
+  cfg__static_free(c);
   free(c);
 }
 

@@ -301,6 +301,18 @@ struct cfg_tcp_route {
   int send_proxy_protocol;  /* each connection to an instance starts with one (v1) */
 };
 
+/* A directory muster serves files from itself (top-level "static"):
+ * GET and HEAD under route.prefix (on route.host) read files under root,
+ * the prefix taken off (nginx's alias, express.static under a mount). */
+struct cfg_static {
+  struct cfg_route route; /* prefix and host; methods NULL (GET and HEAD) */
+  char *root;             /* absolute directory (resolved against the config's) */
+  char *index;            /* served for a directory's URL ending in '/'; NULL = none */
+  char *fallback;         /* served (200) for what is not found, under root (an SPA); or NULL */
+  int max_age_s;          /* cache-control: public, max-age=N */
+  int dotfiles;           /* serve names starting with '.' (default: 404) */
+};
+
 /* How an instance of s gets ready: upstream.ready for an upstream,
  * services[].ready for the others. */
 static inline enum cfg_ready cfg_ready_of(const struct cfg_service *s) {
@@ -335,6 +347,8 @@ struct cfg {
   size_t nhooks;                /* entries in hooks (may be 0) */
   struct cfg_tcp_route *tcp;    /* TCP routes (SPEC §9), in config order */
   size_t ntcp;                  /* entries in tcp (may be 0) */
+  struct cfg_static *statics;   /* directories served as files, in config order */
+  size_t nstatics;              /* entries in statics (may be 0) */
 };
 
 /* ---- Errors ---- */

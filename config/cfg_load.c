@@ -14,8 +14,9 @@
 #define MAX_FILE_BYTES (16 * 1024 * 1024)           /* a config is never this big */
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin" /* when $PATH is unset */
 
-static const char *const root_keys[] = {"gateway", "admin",    "control", "logs",  "realtime",
-                                        "cluster", "services", "tcp",     "hooks", NULL};
+static const char *const root_keys[] = {"gateway",  "admin",   "control",  "logs",
+                                        "realtime", "cluster", "services", "tcp",
+                                        "static",   "hooks",   NULL};
 
 /* ---- JSON syntax errors ---- */
 
@@ -113,6 +114,7 @@ int cfg_parse(const char *text, size_t len, const struct cfg_env *env, struct cf
   cfg__parse_services(&x, root, c);
   cfg__parse_tcp(&x, root, c);
   cfg__check_route_conflicts(&x, c);
+  cfg__parse_static(&x, root, c);
   cfg__check_upstreams(&x, c);
   cfg__parse_hooks(&x, root, c);
 done:

@@ -80,7 +80,7 @@ static void read_methods(struct cfg__ctx *x, const cJSON *v, const char *path,
 }
 
 /* Reads "host": a host name without port, lower-cased. */
-static void read_host(struct cfg__ctx *x, const cJSON *v, const char *path, struct cfg_route *r) {
+void cfg__route_host(struct cfg__ctx *x, const cJSON *v, const char *path, struct cfg_route *r) {
   if (cfg__string(x, v, path, &r->host) != 0)
     return;
   size_t n = strlen(r->host);
@@ -104,7 +104,7 @@ static void read_host(struct cfg__ctx *x, const cJSON *v, const char *path, stru
 }
 
 /* Reads a prefix string value v into r->prefix, normalised. */
-static void read_prefix(struct cfg__ctx *x, const cJSON *v, const char *path, struct cfg_route *r) {
+void cfg__route_prefix(struct cfg__ctx *x, const cJSON *v, const char *path, struct cfg_route *r) {
   if (cfg__string(x, v, path, &r->prefix) != 0)
     return;
   const char *why = normalise_prefix(r->prefix);
@@ -128,14 +128,14 @@ static void read_route_object(struct cfg__ctx *x, const cJSON *v, const char *pa
   if (prefix == NULL)
     cfg__err(x, p, "required");
   else
-    read_prefix(x, prefix, p, r);
+    cfg__route_prefix(x, prefix, p, r);
   if (methods != NULL) {
     cfg__join(p, sizeof(p), path, "methods");
     read_methods(x, methods, p, r);
   }
   if (host != NULL) {
     cfg__join(p, sizeof(p), path, "host");
-    read_host(x, host, p, r);
+    cfg__route_host(x, host, p, r);
   }
 }
 
@@ -161,7 +161,7 @@ void cfg__parse_routes(struct cfg__ctx *x, const cJSON *v, const char *path,
     struct cfg_route *r = &s->routes[s->nroutes++];
     cfg__join_index(p, sizeof(p), path, s->nroutes - 1);
     if (cJSON_IsString(it))
-      read_prefix(x, it, p, r);
+      cfg__route_prefix(x, it, p, r);
     else if (cJSON_IsObject(it))
       read_route_object(x, it, p, r);
     else
@@ -170,7 +170,7 @@ void cfg__parse_routes(struct cfg__ctx *x, const cJSON *v, const char *path,
 }
 
 /* Returns 1 when routes a and b claim the same prefix and host. */
-static int same_route(const struct cfg_route *a, const struct cfg_route *b) {
+int cfg__same_route(const struct cfg_route *a, const struct cfg_route *b) {
   if (a->prefix == NULL || b->prefix == NULL || strcmp(a->prefix, b->prefix))
     return 0;
   if (a->host == NULL || b->host == NULL)
@@ -186,7 +186,7 @@ static void check_route(struct cfg__ctx *x, const struct cfg *c, size_t i, size_
     const struct cfg_service *o = &c->services[oi];
     size_t end = oi == i ? j : o->nroutes;
     for (size_t oj = 0; oj < end; oj++) {
-      if (!same_route(r, &o->routes[oj]))
+      if (!cfg__same_route(r, &o->routes[oj]))
         continue;
       snprintf(p, sizeof(p), "services[%zu].routes[%zu]", i, j);
       if (r->host != NULL)

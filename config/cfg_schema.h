@@ -116,6 +116,16 @@ void cfg__tls_free(struct cfg_gateway *g);
 void cfg__parse_services(struct cfg__ctx *x, const cJSON *root, struct cfg *c);
 /* services[i].routes (cfg_route.c): reads v into s->routes. */
 void cfg__parse_routes(struct cfg__ctx *x, const cJSON *v, const char *path, struct cfg_service *s);
+/* A route's "prefix" string v (at path), normalised, into r->prefix; its
+ * "host" into r->host, lower-cased (cfg_route.c). Reported when bad. */
+void cfg__route_prefix(struct cfg__ctx *x, const cJSON *v, const char *path, struct cfg_route *r);
+void cfg__route_host(struct cfg__ctx *x, const cJSON *v, const char *path, struct cfg_route *r);
+/* 1 when routes a and b claim the same prefix and host (cfg_route.c). */
+int cfg__same_route(const struct cfg_route *a, const struct cfg_route *b);
+/* static[] (cfg_static.c), its checks against the services' routes, and
+ * what it owns. */
+void cfg__parse_static(struct cfg__ctx *x, const cJSON *root, struct cfg *c);
+void cfg__static_free(struct cfg *c);
 /* realtime (cfg_realtime.c). */
 void cfg__parse_realtime(struct cfg__ctx *x, const cJSON *root, struct cfg *c);
 /* cluster (cfg_realtime.c). */

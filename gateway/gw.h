@@ -77,6 +77,7 @@ struct gw_server {
   struct sockaddr_storage addr;             /* where it listens (kept for an undrain) */
   const struct gw_handler *const *handlers; /* asked in order; NULL-terminated */
   struct gw_routes routes;                  /* the proxy's route table */
+  struct gw_routes statics;                 /* static[]: routes to cfg_static (gw_static) */
   struct gw_map inflight;                   /* proxy: id → request */
   struct gw_svc **svcs;                     /* proxy: per live service (gw_svc.h), owned */
   size_t nsvcs, capsvcs;
@@ -157,6 +158,7 @@ extern const struct gw_handler gw_healthz_handler; /* GET /healthz (admin) */
 extern const struct gw_handler gw_status_handler;  /* GET / and /status.json (admin) */
 extern const struct gw_handler gw_admin_handler;   /* /metrics, /events, else 404/405 */
 extern const struct gw_handler gw_proxy_handler;   /* routes to IPC services */
+extern const struct gw_handler gw_static_handler;  /* static[]: files under a root */
 
 /* ---- gw_status.c ---- */
 /* Appends s[0..n) to b with & < > " ' escaped for HTML text and

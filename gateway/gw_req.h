@@ -34,6 +34,7 @@ struct gw_proto;
 struct gw_server;
 struct gw_req;
 struct gw_sse;
+struct gw_static_job;
 struct gw_svc;
 struct gw_svc_ops;
 struct gw_up_conn;
@@ -166,9 +167,10 @@ struct gw_req {
   struct gw_svc_req sv;   /* routed to a service: its queue, budget, quarantine */
   union {                 /* the state of the handler that took it */
     struct gw_proxy_req proxy;
-    struct gw_up_req up; /* an upstream exchange (gw_up.c) */
-    struct gw_sse *sse;  /* an SSE hold (gw_sse.c) */
-    unsigned events;     /* admin /events: listening to host events */
+    struct gw_up_req up;        /* an upstream exchange (gw_up.c) */
+    struct gw_sse *sse;         /* an SSE hold (gw_sse.c) */
+    struct gw_static_job *file; /* a static file (gw_static.c) */
+    unsigned events;            /* admin /events: listening to host events */
   } u;
 };
 

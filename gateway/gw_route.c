@@ -17,23 +17,26 @@ static int route_cmp(const void *a, const void *b) {
 int gw_routes_build(struct gw_routes *r, const struct gw_route_src *src, size_t nsrc) {
   size_t n = 0;
   for (size_t s = 0; s < nsrc; s++)
-    n += src[s].cfg->nroutes;
+    n += src[s].nroutes;
   r->n = 0;
   r->v = calloc(n ? n : 1, sizeof(*r->v));
   if (r->v == NULL)
     return UV_ENOMEM;
   for (size_t s = 0; s < nsrc; s++) {
-    const struct cfg_service *svc = src[s].cfg;
-    for (size_t i = 0; i < svc->nroutes; i++) {
+    for (size_t i = 0; i < src[s].nroutes; i++) {
       struct gw_route *rt = &r->v[r->n++];
-      rt->prefix = svc->routes[i].prefix;
+      rt->prefix = src[s].routes[i].prefix;
       rt->plen = strcmp(rt->prefix, "/") == 0 ? 0 : strlen(rt->prefix);
-      rt->cfg = &svc->routes[i];
+      rt->cfg = &src[s].routes[i];
       rt->target = src[s].target;
     }
   }
   qsort(r->v, r->n, sizeof(*r->v), route_cmp);
   return 0;
+}
+
+int gw_route_before(const struct gw_route *a, const struct gw_route *b) {
+  return route_cmp(a, b) < 0;
 }
 
 void gw_routes_free(struct gw_routes *r) {

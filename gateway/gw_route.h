@@ -21,9 +21,11 @@ struct gw_route {
   size_t rr;                   /* round-robin cursor among its instances */
 };
 
-/* A service's routes and what they lead to, for gw_routes_build. */
+/* Routes and what they lead to (a service's, a static directory's), for
+ * gw_routes_build. */
 struct gw_route_src {
-  const struct cfg_service *cfg; /* its routes (must outlive the table) */
+  const struct cfg_route *routes; /* must outlive the table */
+  size_t nroutes;
   void *target;
 };
 
@@ -32,7 +34,7 @@ struct gw_routes {
   size_t n;
 };
 
-/* Builds the table from the routes of n services. Returns 0 or UV_ENOMEM. */
+/* Builds the table from the routes of n sources. Returns 0 or UV_ENOMEM. */
 int gw_routes_build(struct gw_routes *r, const struct gw_route_src *src, size_t n);
 void gw_routes_free(struct gw_routes *r);
 
@@ -41,5 +43,9 @@ void gw_routes_free(struct gw_routes *r);
  * authority; may be NULL/empty): its port and a trailing dot play no part. */
 struct gw_route *gw_routes_match(const struct gw_routes *r, const char *method, const char *host,
                                  size_t hlen, const char *path, size_t len);
+
+/* 1 when route a is tried before b: a longer prefix, or the same length
+ * bound to a host where b is not (two tables, one order: gw_static). */
+int gw_route_before(const struct gw_route *a, const struct gw_route *b);
 
 #endif

@@ -16,8 +16,8 @@
 #include "sup_view.h"
 
 /* The handlers of each listener, asked in order. */
-static const struct gw_handler *const gateway_handlers[] = {&gw_health_handler, &gw_up_handler,
-                                                            &gw_proxy_handler, NULL};
+static const struct gw_handler *const gateway_handlers[] = {
+    &gw_health_handler, &gw_static_handler, &gw_up_handler, &gw_proxy_handler, NULL};
 static const struct gw_handler *const admin_handlers[] = {&gw_healthz_handler, &gw_status_handler,
                                                           &gw_admin_handler, NULL};
 
@@ -36,8 +36,22 @@ static int build_routes(struct gw_routes *r, struct gw_server *srv) {
   size_t k = 0;
   for (size_t i = 0; (svc = sup_view_service(srv->host, i)) != NULL; i++)
     if ((gs = gw_svcs_find(srv, svc)) != NULL)
-      src[k++] = (struct gw_route_src){sup_view_service_cfg(svc), gs};
+      src[k++] = (struct gw_route_src){sup_view_service_cfg(svc)->routes,
+                                       sup_view_service_cfg(svc)->nroutes, gs};
   int rc = gw_routes_build(r, src, k);
+  free(src);
+  return rc;
+}
+
+/* The route table of static[]: each route leads to its cfg_static
+ * (borrowed from the config the table is built from). */
+static int build_statics(struct gw_routes *r, const struct cfg *cfg) {
+  struct gw_route_src *src = calloc(cfg->nstatics ? cfg->nstatics : 1, sizeof(*src));
+  if (src == NULL)
+    return UV_ENOMEM;
+  for (size_t i = 0; i < cfg->nstatics; i++)
+    src[i] = (struct gw_route_src){&cfg->statics[i].route, 1, &cfg->statics[i]};
+  int rc = gw_routes_build(r, src, cfg->nstatics);
   free(src);
   return rc;
 }
@@ -220,7 +234,7 @@ static int hook_reload_check(void *ctx, const struct cfg *nc, struct cfg_errors 
 static void hook_reloaded(void *ctx) {
   struct gw_server *srv = ctx;
   const struct cfg *cfg = sup_view_cfg(srv->host);
-  struct gw_routes routes;
+  struct gw_routes routes = {0}, statics = {0};
   relisten(srv, &cfg->gateway.listen);
   srv->cfg = &cfg->gateway;
   gw_tls_reload_commit(srv->tls, cfg);
@@ -229,12 +243,15 @@ static void hook_reloaded(void *ctx) {
     sup_log(SUP_ERROR, "gateway: out of memory for a new service's queue; it gets no route");
   if (srv->tcp && gw_tcp_reload(srv->tcp, cfg) != 0)
     sup_log(SUP_ERROR, "gateway: out of memory applying tcp routes; keeping the old ones");
-  if (build_routes(&routes, srv) != 0) {
+  if (build_routes(&routes, srv) != 0 || build_statics(&statics, cfg) != 0) {
+    gw_routes_free(&routes);
     sup_log(SUP_ERROR, "gateway: out of memory rebuilding routes; keeping the old ones");
     return;
   }
   gw_routes_free(&srv->routes);
   srv->routes = routes;
+  gw_routes_free(&srv->statics);
+  srv->statics = statics;
   gw_svcs_drop_removed(srv); /* no route leads there now; what waits there: 503 */
   gw_svcs_dispatch_all(srv); /* max_inflight may have grown */
 }
@@ -349,7 +366,8 @@ struct gw_server *gw_server_start(struct sup_host *host) {
     return NULL;
   srv->handlers = gateway_handlers;
   srv->metered = srv->edge = 1;
-  if (gw_svcs_add(srv) < 0 || build_routes(&srv->routes, srv) < 0)
+  if (gw_svcs_add(srv) < 0 || build_routes(&srv->routes, srv) < 0 ||
+      build_statics(&srv->statics, cfg) < 0)
     sup_log(SUP_ERROR, "gateway: out of memory building routes"); /* every request: 404 */
   srv->tcp = gw_tcp_start(srv, cfg);
   if (gw_access_open(&srv->access, srv->loop, cfg->gateway.access_log) < 0)
@@ -398,6 +416,7 @@ void gw_server_free(struct gw_server *srv) {
   gw_tcp_free(srv->tcp);
   gw_tls_free(srv->tls);
   gw_routes_free(&srv->routes);
+  gw_routes_free(&srv->statics);
   gw_svcs_free(srv);
   gw_map_free(&srv->inflight);
   gw_map_free(&srv->ws_conns);

@@ -120,6 +120,26 @@ static void check_service(const struct cfg *c, const struct cfg_service *s) {
   check_supervision(c, s);
 }
 
+/* static[]: a route as a service's, an absolute root, an index that is a
+ * name, a fallback under the root; no prefix+host a service claims. */
+static void check_static(const struct cfg *c, const struct cfg_static *st) {
+  check_route(&st->route, "static");
+  FUZZ_CHECK(st->route.methods == NULL, "static: methods");
+  FUZZ_CHECK(clean_abs(st->root), "static root \"%s\"", st->root ? st->root : "(null)");
+  FUZZ_CHECK(st->index == NULL || (st->index[0] && strchr(st->index, '/') == NULL),
+             "static index \"%s\"", st->index);
+  FUZZ_CHECK(st->fallback == NULL || (st->fallback[0] && st->fallback[0] != '/' &&
+                                      strstr(st->fallback, "..") != st->fallback),
+             "static fallback \"%s\"", st->fallback);
+  for (size_t i = 0; i < c->nservices; i++)
+    for (size_t j = 0; j < c->services[i].nroutes; j++) {
+      const struct cfg_route *r = &c->services[i].routes[j];
+      FUZZ_CHECK(strcmp(r->prefix, st->route.prefix) != 0 ||
+                     (r->host && st->route.host && strcmp(r->host, st->route.host) != 0),
+                 "static %s: also a route of %s", st->route.prefix, c->services[i].name);
+    }
+}
+
 /* What cfg.h promises of an accepted config. */
 static void check_cfg(const struct cfg *c) {
   check_listen(&c->gateway.listen, "gateway.listen");
@@ -136,6 +156,8 @@ static void check_cfg(const struct cfg *c) {
              "a gateway or logs limit out of range");
   for (size_t i = 0; i < c->nservices; i++)
     check_service(c, &c->services[i]);
+  for (size_t i = 0; i < c->nstatics; i++)
+    check_static(c, &c->statics[i]);
 }
 
 static void check_errors(const struct cfg_errors *e) {

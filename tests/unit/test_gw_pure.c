@@ -68,7 +68,7 @@ TEST(routes) {
                                 {.name = "d", .routes = routes_d, .nroutes = 0}};
   struct gw_route_src src[4];
   for (int i = 0; i < 4; i++)
-    src[i] = (struct gw_route_src){&svcs[i], svcs[i].name};
+    src[i] = (struct gw_route_src){svcs[i].routes, svcs[i].nroutes, svcs[i].name};
   struct gw_routes r;
   CHECK_INT(gw_routes_build(&r, src, 3), 0);
   CHECK_STR(match(&r, "GET", NULL, "/api"), "a");
@@ -92,7 +92,7 @@ TEST(routes) {
   CHECK_STR(match(&r, "GET", ".", "/api/q"), "a");
   CHECK_STR(match(&r, "GET", "", "/api/q"), "a");
   gw_routes_free(&r);
-  svcs[3].nroutes = 1;
+  src[3].nroutes = 1;
   CHECK_INT(gw_routes_build(&r, src, 4), 0);
   CHECK_STR(match(&r, "GET", NULL, "/anything"), "d"); /* "/" catches the rest */
   CHECK_STR(match(&r, "GET", NULL, "/api/v2/x"), "b");
