@@ -311,6 +311,7 @@ struct cfg_static {
   char *fallback;         /* served (200) for what is not found, under root (an SPA); or NULL */
   int max_age_s;          /* cache-control: public, max-age=N */
   int dotfiles;           /* serve names starting with '.' (default: 404) */
+  int precompressed;      /* serve NAME.br / NAME.gz to a client that accepts them */
 };
 
 /* How an instance of s gets ready: upstream.ready for an upstream,

@@ -2,7 +2,7 @@
  *
  *   "static": [{"prefix": "/", "root": "public", "host": "www.example.com",
  *               "index": "index.html", "fallback": "index.html",
- *               "max_age_s": 3600, "dotfiles": false}]
+ *               "max_age_s": 3600, "dotfiles": false, "precompressed": true}]
  *
  * prefix and host are a route's (cfg_route.c), and share its table: a
  * static prefix+host that a service's route (or an earlier static entry)
@@ -16,8 +16,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static const char *const static_keys[] = {"prefix",   "host",      "root",     "index",
-                                          "fallback", "max_age_s", "dotfiles", NULL};
+static const char *const static_keys[] = {
+    "prefix", "host", "root", "index", "fallback", "max_age_s", "dotfiles", "precompressed", NULL};
 
 static const struct cfg__int_field static_ints[] = {
     {"max_age_s", offsetof(struct cfg_static, max_age_s), sizeof(int), 0, 0, 31536000, 1},
@@ -101,6 +101,7 @@ static void parse_one(struct cfg__ctx *x, const cJSON *obj, const char *path,
   read_files(x, obj, path, st);
   cfg__read_ints(x, obj, path, static_ints, st);
   cfg__get_bool(x, obj, path, "dotfiles", 0, &st->dotfiles);
+  cfg__get_bool(x, obj, path, "precompressed", 0, &st->precompressed);
 }
 
 /* Reports static[t] when a service's route or an earlier static entry

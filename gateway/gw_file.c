@@ -243,6 +243,57 @@ int gw_file_etag_match(const char *v, size_t n, const char *etag) {
   return 0;
 }
 
+/* ---- Accept-Encoding ---- */
+
+/* The q of an element's parameters p[0..n) (";q=0.5;x=y"): 0 when it is
+ * zero ("0", "0.0", "0.000"), else 1 (absent, or above 0). */
+static int q_positive(const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] != ';')
+      continue;
+    size_t k = i + 1;
+    while (k < n && is_ows(p[k]))
+      k++;
+    if (k + 2 > n || (p[k] | 0x20) != 'q' || p[k + 1] != '=')
+      continue;
+    k += 2;
+    if (k >= n || p[k] != '0')
+      return 1; /* "1", "1.0", or malformed: not a refusal */
+    for (k++; k < n && (p[k] == '.' || p[k] == '0'); k++) {
+    }
+    return k < n && p[k] >= '1' && p[k] <= '9';
+  }
+  return 1;
+}
+
+int gw_file_accepts(const char *v, size_t n, const char *coding) {
+  size_t clen = strlen(coding);
+  int named = 0, star = 0;
+  for (size_t i = 0; i < n;) {
+    size_t e = i;
+    while (e < n && v[e] != ',')
+      e++;
+    size_t a = i, t;
+    while (a < e && is_ows(v[a]))
+      a++;
+    for (t = a; t < e && v[t] != ';' && !is_ows(v[t]);)
+      t++;
+    int q = q_positive(v + t, e - t);
+    size_t tl = t - a;
+    int is_gzip_alias =
+        clen == 4 && tl == 6 && strncasecmp(v + a, "x-gzip", 6) == 0 && strcmp(coding, "gzip") == 0;
+    if ((tl == clen && strncasecmp(v + a, coding, clen) == 0) || is_gzip_alias) {
+      if (!q)
+        return 0; /* refused by name: "*" does not bring it back */
+      named = 1;
+    } else if (tl == 1 && v[a] == '*') {
+      star = q;
+    }
+    i = e + 1;
+  }
+  return named || star;
+}
+
 /* ---- Content types ---- */
 
 struct ext_type {

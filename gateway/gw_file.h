@@ -47,6 +47,11 @@ size_t gw_file_etag(int64_t mtime, uint64_t size, char *out);
  * W/ or not) matches etag by weak comparison, else 0. */
 int gw_file_etag_match(const char *v, size_t n, const char *etag);
 
+/* 1 when the Accept-Encoding value v[0..n) accepts coding ("gzip",
+ * "br"): named (case ignored; "x-gzip" is gzip) with a q above 0, or "*"
+ * with a q above 0 while coding is not named at all. Else 0. */
+int gw_file_accepts(const char *v, size_t n, const char *coding);
+
 /* The content type for a file name by its extension (case ignored), with
  * "; charset=utf-8" for text; "application/octet-stream" when unknown. */
 const char *gw_file_type(const char *name);

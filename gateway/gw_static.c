@@ -9,6 +9,8 @@
  *      opened beneath it with openat2(RESOLVE_BENEATH) so neither ".."
  *      nor a symlink leads out; a directory gets its index, or a 301 to
  *      its URL with the '/'; what is not found gets the fallback;
+ *      with "precompressed", NAME.br or NAME.gz in NAME's place for a
+ *      client that takes it (nginx's gzip_static);
  *   3. the head: 304 for a matching If-None-Match / If-Modified-Since,
  *      206 or 416 for a Range, else 200, with etag, last-modified,
  *      accept-ranges and cache-control;
@@ -35,17 +37,20 @@
 #define CHUNK 65536
 
 struct gw_static_job {
-  struct gw_req *req; /* NULL once it was abandoned */
-  uv_work_t work;     /* the lookup */
-  uv_fs_t fs;         /* a read */
-  int fd;             /* the file, or -1 */
-  int err;            /* the lookup's errno, 0 when fd is open */
-  int redirect;       /* a directory asked for without its '/': 301 */
-  int dir_url;        /* the URL ends in '/' */
-  int max_age_s;      /* cache-control */
-  struct stat st;     /* the file's */
-  uint64_t off, left; /* what is still to be read of it */
-  int busy;           /* in a call that may end the request: do not free yet */
+  struct gw_req *req;                /* NULL once it was abandoned */
+  uv_work_t work;                    /* the lookup */
+  uv_fs_t fs;                        /* a read */
+  int fd;                            /* the file, or -1 */
+  int err;                           /* the lookup's errno, 0 when fd is open */
+  int redirect;                      /* a directory asked for without its '/': 301 */
+  int dir_url;                       /* the URL ends in '/' */
+  int max_age_s;                     /* cache-control */
+  int precompressed;                 /* the entry's precompressed: vary: accept-encoding */
+  unsigned want_br : 1, want_gz : 1; /* the client takes them (precompressed on) */
+  const char *encoding;              /* the file's content-encoding, or NULL */
+  struct stat st;                    /* the file's */
+  uint64_t off, left;                /* what is still to be read of it */
+  int busy;                          /* in a call that may end the request: do not free yet */
   unsigned reading : 1, waiting : 1;
   char *root, *index, *fallback; /* copies of the config's */
   char rel[GW_FILE_PATH_MAX];    /* the path under root */
@@ -79,6 +84,31 @@ static int open_beneath(int dir, const char *path) {
   return cur;
 }
 
+/* A precompressed sibling of the regular file path (PATH.br, else
+ * PATH.gz, as the client takes them), in place of it when there is one:
+ * nginx's gzip_static and brotli_static. */
+static void open_encoded(struct gw_static_job *j, int dir, const char *path) {
+  static const struct { const char *ext, *coding; } codings[] = {{".br", "br"}, {".gz", "gzip"}};
+  char sib[GW_FILE_PATH_MAX + 4];
+  struct stat st;
+  for (int i = 0; i < 2; i++) {
+    if (!(i == 0 ? j->want_br : j->want_gz))
+      continue;
+    snprintf(sib, sizeof(sib), "%s%s", path, codings[i].ext);
+    int fd = open_beneath(dir, sib);
+    if (fd < 0)
+      continue;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+      close(j->fd);
+      j->fd = fd;
+      j->st = st;
+      j->encoding = codings[i].coding;
+      return;
+    }
+    close(fd);
+  }
+}
+
 /* Opens path beneath dir into j (fd and st), as a regular file or (when
  * dir_ok) a directory; else j->err. */
 static void open_file(struct gw_static_job *j, int dir, const char *path, int dir_ok) {
@@ -95,6 +125,8 @@ static void open_file(struct gw_static_job *j, int dir, const char *path, int di
     return;
   }
   snprintf(j->name, sizeof(j->name), "%s", path);
+  if (S_ISREG(j->st.st_mode) && (j->want_br || j->want_gz))
+    open_encoded(j, dir, path);
 }
 
 /* A directory: its index, or the redirect to its URL with the '/'. */
@@ -314,18 +346,23 @@ static void send_file(struct gw_req *req, struct gw_static_job *j) {
   gw_file_date(mtime, lastmod);
   int cn = snprintf(cc, sizeof(cc), "public, max-age=%d", j->max_age_s);
   const char *type = gw_file_type(j->name);
-  struct ipc_header h[6] = {{"etag", 4, etag, elen},
-                            {"last-modified", 13, lastmod, GW_FILE_DATE_LEN},
-                            {"cache-control", 13, cc, (size_t)cn},
-                            {"accept-ranges", 13, "bytes", 5},
-                            {"content-type", 12, type, strlen(type)}};
+  struct ipc_header h[8];
+  size_t nh = 0;
+  h[nh++] = (struct ipc_header){"etag", 4, etag, elen};
+  h[nh++] = (struct ipc_header){"last-modified", 13, lastmod, GW_FILE_DATE_LEN};
+  h[nh++] = (struct ipc_header){"cache-control", 13, cc, (size_t)cn};
+  if (j->precompressed) /* the answer depends on accept-encoding, whichever file it is */
+    h[nh++] = (struct ipc_header){"vary", 4, "accept-encoding", 15};
   if (not_modified(req, etag, mtime)) {
     done(req);
-    gw_req_respond(req, 304, h, 3, NULL, 0);
+    gw_req_respond(req, 304, h, nh, NULL, 0);
     return;
   }
+  h[nh++] = (struct ipc_header){"accept-ranges", 13, "bytes", 5};
+  h[nh++] = (struct ipc_header){"content-type", 12, type, strlen(type)};
+  if (j->encoding)
+    h[nh++] = (struct ipc_header){"content-encoding", 16, j->encoding, strlen(j->encoding)};
   int status = 200, r = want_range(req, etag, lastmod, size, &from, &len);
-  size_t nh = 5;
   if (r < 0) {
     int k = snprintf(crange, sizeof(crange), "bytes */%llu", (unsigned long long)size);
     struct ipc_header unsat = {"content-range", 13, crange, (size_t)k};
@@ -412,7 +449,16 @@ static int copy_config(struct gw_static_job *j, const struct cfg_static *st) {
   j->index = st->index ? strdup(st->index) : NULL;
   j->fallback = st->fallback ? strdup(st->fallback) : NULL;
   j->max_age_s = st->max_age_s;
+  j->precompressed = st->precompressed;
   return j->root && (j->index || !st->index) && (j->fallback || !st->fallback) ? 0 : -1;
+}
+
+/* Which precompressed files the client takes (accept-encoding). */
+static void want_encodings(struct gw_req *req, struct gw_static_job *j) {
+  uint32_t n = 0;
+  const char *v = gw_req_header(req, "accept-encoding", &n);
+  j->want_br = v && gw_file_accepts(v, n, "br");
+  j->want_gz = v && gw_file_accepts(v, n, "gzip");
 }
 
 static int on_req(const struct gw_handler *h, struct gw_req *req) {
@@ -434,6 +480,8 @@ static int on_req(const struct gw_handler *h, struct gw_req *req) {
     return 0;
   }
   j->fd = -1;
+  if (st->precompressed)
+    want_encodings(req, j);
   gw_req_target(req, &path, &n, NULL, NULL);
   int rc = gw_file_path(path + plen, n - plen, st->dotfiles, j->rel, sizeof(j->rel), &j->dir_url);
   if (rc != 0) {

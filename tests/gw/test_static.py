@@ -6,6 +6,7 @@ fallback, what must never be served (dotfiles, symlinks and ".." out of
 the root, FIFOs), how static routes share the table with service routes,
 HTTP/2, a client that stops reading (bounded memory, then cut), reloads
 and the config's checks."""
+import gzip
 import hashlib
 import json
 import os
@@ -187,6 +188,34 @@ class RoutingTest(StaticCase):
         self.assertEqual((r.status, r.body), (200, b"<svg/>"))
         r = self.get(m, "/", host="docs.example:8080")
         self.assertEqual(r.status, 404)  # no index, no fallback on that one
+
+    def test_precompressed(self):
+        m = self.site_muster([{"prefix": "/", "root": "www", "precompressed": True},
+                              {"prefix": "/plain", "root": "www"}])
+        www = os.path.join(m.dir, "www")
+        js = self.files["assets/app.js"]
+        br, gz = b"BROTLI-BYTES", gzip.compress(js)
+        for name, data in (("assets/app.js.br", br), ("assets/app.js.gz", gz)):
+            with open(os.path.join(www, name), "wb") as f:
+                f.write(data)
+        os.mkfifo(os.path.join(www, "index.html.gz"))  # never taken for the file
+        for accept, body, coding in (("gzip, deflate, br", br, "br"), ("gzip", gz, "gzip"),
+                                     ("br;q=0, gzip", gz, "gzip"), ("identity", js, None),
+                                     (None, js, None)):
+            headers = [("accept-encoding", accept)] if accept else []
+            r = self.get(m, "/assets/app.js", headers=headers)
+            self.assertEqual((r.status, r.body), (200, body), accept)
+            self.assertEqual(r.header("content-encoding"), coding, accept)
+            self.assertEqual(r.header("vary"), "accept-encoding", accept)
+            self.assertEqual(r.header("content-type"), "text/javascript; charset=utf-8")
+        self.assertEqual(gzip.decompress(gz), js)
+        r = self.get(m, "/", headers=[("accept-encoding", "gzip")])
+        self.assertEqual((r.status, r.body, r.header("content-encoding")), (200, INDEX, None))
+        etags = {self.get(m, "/assets/app.js", headers=[("accept-encoding", a)]).header("etag")
+                 for a in ("br", "gzip", "identity")}
+        self.assertEqual(len(etags), 3)  # each representation its own validator
+        r = self.get(m, "/plain/assets/app.js", headers=[("accept-encoding", "br")])
+        self.assertEqual((r.body, r.header("content-encoding"), r.header("vary")), (js, None, None))
 
     def test_reload_adds_and_removes(self):
         m = self.site_muster([])

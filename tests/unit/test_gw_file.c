@@ -133,6 +133,29 @@ TEST(etags) {
     CHECK_INT(gw_file_etag_match(no[i], strlen(no[i]), e), 0);
 }
 
+static int accepts(const char *v, const char *coding) {
+  return gw_file_accepts(v, strlen(v), coding);
+}
+
+TEST(accept_encoding) {
+  CHECK_INT(accepts("gzip, deflate, br", "br"), 1);
+  CHECK_INT(accepts("gzip, deflate, br", "gzip"), 1);
+  CHECK_INT(accepts("GZIP", "gzip"), 1);
+  CHECK_INT(accepts("x-gzip", "gzip"), 1);
+  CHECK_INT(accepts("deflate", "gzip"), 0);
+  CHECK_INT(accepts("", "gzip"), 0);
+  CHECK_INT(accepts("br;q=0", "br"), 0);
+  CHECK_INT(accepts("br; q=0.000, gzip", "br"), 0);
+  CHECK_INT(accepts("br;q=0.001", "br"), 1);
+  CHECK_INT(accepts("br;q=1.0", "br"), 1);
+  CHECK_INT(accepts("*", "br"), 1);
+  CHECK_INT(accepts("*;q=0", "br"), 0);
+  CHECK_INT(accepts("br;q=0, *", "br"), 0); /* refused by name */
+  CHECK_INT(accepts("identity, *;q=0.5", "gzip"), 1);
+  CHECK_INT(accepts("gzipx, brotli", "gzip"), 0);
+  CHECK_INT(accepts("brotli", "br"), 0);
+}
+
 TEST(types) {
   CHECK_STR(gw_file_type("index.html"), "text/html; charset=utf-8");
   CHECK_STR(gw_file_type("a/b/APP.JS"), "text/javascript; charset=utf-8");
@@ -152,6 +175,7 @@ int main(void) {
   RUN(range_ignored);
   RUN(dates);
   RUN(etags);
+  RUN(accept_encoding);
   RUN(types);
   return test_summary();
 }
