@@ -66,7 +66,7 @@ bench: deps-bench build
 # seeds in git stay small). Logs: build/fuzz/fuzz_NAME.log; a crash, leak or
 # timeout leaves its input as build/fuzz/fuzz_NAME-crash-* (or leak-,
 # timeout-) and fails the target once every fuzzer has run.
-FUZZ_TARGETS ?= ipc cfg envfile ctl http h2 ws up cl tls proc realip pp sd cron
+FUZZ_TARGETS ?= ipc cfg envfile ctl http h2 ws up cl tls proc realip pp sd cron file
 fuzz: deps-fuzz
 	cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DMUSTER_FUZZ=ON -DMUSTER_TESTS=OFF

@@ -21,6 +21,8 @@ static int hexval(unsigned char c) {
 static int decode_segment(const char *s, size_t n, char *out, size_t cap, size_t *w) {
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
+    if (c == '\0')
+      return 400; /* the parsers refuse it; a C string would end here */
     if (c == '%') {
       int hi = i + 1 < n ? hexval((unsigned char)s[i + 1]) : -1;
       int lo = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;

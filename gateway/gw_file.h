@@ -18,7 +18,7 @@
  * resolved its dot segments). %XX escapes are decoded, empty segments
  * dropped; out (cap bytes) gets the segments joined by '/' and a NUL, ""
  * for the root itself. *dir is 1 when p ends in '/' (a directory's URL).
- * Returns 0; 400 for a bad escape, an encoded NUL or a "." or ".."
+ * Returns 0; 400 for a bad escape, a NUL (raw or encoded) or a "." or ".."
  * segment that decoding made; 404 for a segment starting with '.' when
  * dotfiles is 0, or a path longer than cap. */
 int gw_file_path(const char *p, size_t n, int dotfiles, char *out, size_t cap, int *dir);
