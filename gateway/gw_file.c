@@ -2,6 +2,8 @@
  * files. Pure code; see gw_file.h. */
 #include "gw_file.h"
 
+#include "util_date.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -135,7 +137,7 @@ static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil), and back. */
+ * days_from_civil). */
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
   y -= m <= 2;
   int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -143,32 +145,6 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
   unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
   unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
-  z += 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  unsigned doe = (unsigned)(z - era * 146097);
-  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-#define DATE_MAX 253402300799 /* 9999-12-31 23:59:59 */
-
-void gw_file_date(int64_t t, char *out) {
-  if (t < 0)
-    t = 0;
-  if (t > DATE_MAX)
-    t = DATE_MAX;
-  int64_t days = t / 86400, y, secs = t % 86400;
-  unsigned m, d;
-  civil_from_days(days, &y, &m, &d);
-  snprintf(out, GW_FILE_DATE_LEN + 1, "%s, %02u %s %04d %02d:%02d:%02d GMT", wdays[(days + 4) % 7],
-           d, months[m - 1], (int)y, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
 }
 
 /* The number of the digits v[0..k), or -1 when one is not a digit. */
@@ -191,7 +167,7 @@ static int month_of(const char *v) {
 
 int gw_file_parse_date(const char *v, size_t n, int64_t *t) {
   static const unsigned mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (n != GW_FILE_DATE_LEN || memcmp(v + 3, ", ", 2) != 0 || v[7] != ' ' || v[11] != ' ' ||
+  if (n != UTIL_HTTP_DATE_LEN || memcmp(v + 3, ", ", 2) != 0 || v[7] != ' ' || v[11] != ' ' ||
       v[16] != ' ' || v[19] != ':' || v[22] != ':' || memcmp(v + 25, " GMT", 4) != 0)
     return -1;
   int wd = -1;

@@ -1,6 +1,6 @@
 /* gw_file — the pure parts of serving files (gw_static.c does the I/O):
- * the file a request path names, the Range header, HTTP dates, entity
- * tags and content types. No I/O, no allocation: unit-tested
+ * the file a request path names, the Range header, HTTP dates (read:
+ * util_http_date writes them), entity tags and content types. No I/O, no allocation: unit-tested
  * (tests/unit/test_gw_file.c) and fuzzed against references
  * (tests/fuzz/fuzz_file.c). */
 #ifndef MUSTER_GW_FILE_H
@@ -10,7 +10,6 @@
 #include <stdint.h>
 
 #define GW_FILE_PATH_MAX 4096 /* the longest relative path looked up */
-#define GW_FILE_DATE_LEN 29   /* "Sun, 06 Nov 1994 08:49:37 GMT" */
 #define GW_FILE_ETAG_MAX 40   /* "\"<16 hex>-<16 hex>\"" and a NUL */
 
 /* The file under a static root that p[0..n) names: p is the request path
@@ -30,11 +29,8 @@ int gw_file_path(const char *p, size_t n, int dotfiles, char *out, size_t cap, i
  * a malformed value, or several ranges: muster sends no multipart). */
 int gw_file_range(const char *v, size_t n, uint64_t size, uint64_t *from, uint64_t *len);
 
-/* t (seconds since the epoch, UTC) as an IMF-fixdate into out
- * (GW_FILE_DATE_LEN + 1 bytes). */
-void gw_file_date(int64_t t, char *out);
-
-/* An IMF-fixdate v[0..n) ("Sun, 06 Nov 1994 08:49:37 GMT") into *t.
+/* An IMF-fixdate v[0..n) (UTIL_HTTP_DATE_LEN bytes, as util_http_date
+ * writes them) ("Sun, 06 Nov 1994 08:49:37 GMT") into *t.
  * Returns 0, or -1 for anything else (the header is then ignored: the
  * obsolete RFC 850 and asctime forms are not read). */
 int gw_file_parse_date(const char *v, size_t n, int64_t *t);

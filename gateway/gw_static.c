@@ -33,6 +33,7 @@
 #include "gw.h"
 #include "gw_file.h"
 #include "sup_log.h"
+#include "util_date.h"
 
 #define CHUNK 65536
 
@@ -333,23 +334,24 @@ static int want_range(struct gw_req *req, const char *etag, const char *lastmod,
   if (v == NULL || strcmp(req->method, "GET") != 0)
     return 0;
   if (ir && !((in == strlen(etag) && memcmp(ir, etag, in) == 0) ||
-              (in == GW_FILE_DATE_LEN && memcmp(ir, lastmod, in) == 0)))
+              (in == UTIL_HTTP_DATE_LEN && memcmp(ir, lastmod, in) == 0)))
     return 0;
   return gw_file_range(v, n, size, from, len);
 }
 
 static void send_file(struct gw_req *req, struct gw_static_job *j) {
-  char etag[GW_FILE_ETAG_MAX], lastmod[GW_FILE_DATE_LEN + 1], cc[48], crange[80];
+  char etag[GW_FILE_ETAG_MAX], lastmod[UTIL_HTTP_DATE_LEN + 1], cc[48], crange[80];
   uint64_t size = (uint64_t)j->st.st_size, from = 0, len = size;
   int64_t mtime = (int64_t)j->st.st_mtim.tv_sec;
   size_t elen = gw_file_etag(mtime, size, etag);
-  gw_file_date(mtime, lastmod);
+  if (util_http_date((time_t)(mtime < 0 ? 0 : mtime), lastmod) == 0)
+    snprintf(lastmod, sizeof(lastmod), "Thu, 01 Jan 1970 00:00:00 GMT"); /* past 9999 */
   int cn = snprintf(cc, sizeof(cc), "public, max-age=%d", j->max_age_s);
   const char *type = gw_file_type(j->name);
   struct ipc_header h[8];
   size_t nh = 0;
   h[nh++] = (struct ipc_header){"etag", 4, etag, elen};
-  h[nh++] = (struct ipc_header){"last-modified", 13, lastmod, GW_FILE_DATE_LEN};
+  h[nh++] = (struct ipc_header){"last-modified", 13, lastmod, UTIL_HTTP_DATE_LEN};
   h[nh++] = (struct ipc_header){"cache-control", 13, cc, (size_t)cn};
   if (j->precompressed) /* the answer depends on accept-encoding, whichever file it is */
     h[nh++] = (struct ipc_header){"vary", 4, "accept-encoding", 15};

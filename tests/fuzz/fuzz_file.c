@@ -20,7 +20,7 @@
  *   hidden segment unless dotfiles; *dir is "ends in '/'";
  * - gw_file_range gives what an RFC 9110 single-range reference gives,
  *   and a range it takes lies inside the file;
- * - gw_file_date agrees with gmtime_r and a hand formatter (clamped to
+ * - util_http_date agrees with gmtime_r and a hand formatter (over
  *   0 .. 9999-12-31 23:59:59), gw_file_parse_date reads back what it
  *   wrote, accepts exactly the strings some time formats to, and what it
  *   accepts formats back byte for byte;
@@ -36,6 +36,7 @@
 
 #include "fuzz.h"
 #include "gw_file.h"
+#include "util_date.h"
 
 #define LINES 5
 #define DATE_MAX INT64_C(253402300799) /* 9999-12-31 23:59:59 */
@@ -296,7 +297,7 @@ static int ref_num(const char *s, int k) {
 static int ref_parse_date(const char *s, size_t n, int64_t *t) {
   char again[64];
   struct tm tm = {0};
-  if (n != GW_FILE_DATE_LEN)
+  if (n != UTIL_HTTP_DATE_LEN)
     return -1;
   tm.tm_mon = -1;
   for (int i = 0; i < 12; i++)
@@ -320,29 +321,30 @@ static int ref_parse_date(const char *s, size_t n, int64_t *t) {
   return 0;
 }
 
-/* gw_file_date(t) against the reference, and read back. */
+/* util_http_date(t) (t clamped to 0 .. DATE_MAX, as gw_static does)
+ * against the reference, and read back by gw_file_parse_date. */
 static void date_with(int64_t t) {
-  char out[GW_FILE_DATE_LEN + 1], want[64];
+  char out[UTIL_HTTP_DATE_LEN + 1], want[64];
   int64_t back = -1, clamped = t < 0 ? 0 : t > DATE_MAX ? DATE_MAX : t;
-  gw_file_date(t, out);
+  util_http_date((time_t)clamped, out);
   ref_date(clamped, want, sizeof(want));
-  FUZZ_CHECK(strlen(out) == GW_FILE_DATE_LEN && strcmp(out, want) == 0,
+  FUZZ_CHECK(strlen(out) == UTIL_HTTP_DATE_LEN && strcmp(out, want) == 0,
              "date %" PRId64 ": \"%s\", the reference \"%s\"", t, out, want);
-  FUZZ_CHECK(gw_file_parse_date(out, GW_FILE_DATE_LEN, &back) == 0 && back == clamped,
+  FUZZ_CHECK(gw_file_parse_date(out, UTIL_HTTP_DATE_LEN, &back) == 0 && back == clamped,
              "date \"%s\" reads back as %" PRId64 ", not %" PRId64, out, back, clamped);
 }
 
 /* Line 3: a date to parse, or a number of seconds to format. */
 static void check_dates(const struct part *line, uint64_t h64) {
   int64_t t = -1, rt = -1;
-  char out[GW_FILE_DATE_LEN + 1];
+  char out[UTIL_HTTP_DATE_LEN + 1];
   int rc = gw_file_parse_date(line->s, line->n, &t);
   int ref = ref_parse_date(line->s, line->n, &rt);
   FUZZ_CHECK(rc == ref, "parse \"%s\": %d, the reference %d", line->z, rc, ref);
   if (rc == 0) {
     FUZZ_CHECK(t == rt, "parse \"%s\": %" PRId64 ", the reference %" PRId64, line->z, t, rt);
-    gw_file_date(t, out);
-    FUZZ_CHECK(memcmp(out, line->s, GW_FILE_DATE_LEN) == 0, "\"%s\" formats back as \"%s\"",
+    util_http_date((time_t)t, out);
+    FUZZ_CHECK(memcmp(out, line->s, UTIL_HTTP_DATE_LEN) == 0, "\"%s\" formats back as \"%s\"",
                line->z, out);
   }
   size_t i = 0;

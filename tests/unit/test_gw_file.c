@@ -5,6 +5,7 @@
 
 #include "gw_file.h"
 #include "test.h"
+#include "util_date.h"
 
 static char out[GW_FILE_PATH_MAX];
 static int dir;
@@ -102,15 +103,15 @@ TEST(range_ignored) {
 }
 
 TEST(dates) {
-  char d[GW_FILE_DATE_LEN + 1];
+  char d[UTIL_HTTP_DATE_LEN + 1];
   int64_t t = 0;
-  gw_file_date(784111777, d);
+  util_http_date(784111777, d);
   CHECK_STR(d, "Sun, 06 Nov 1994 08:49:37 GMT"); /* RFC 9110's example */
   CHECK_INT(gw_file_parse_date(d, strlen(d), &t), 0);
   CHECK(t == 784111777);
-  gw_file_date(0, d);
+  util_http_date(0, d);
   CHECK_STR(d, "Thu, 01 Jan 1970 00:00:00 GMT");
-  gw_file_date(951782400, d);
+  util_http_date(951782400, d);
   CHECK_STR(d, "Tue, 29 Feb 2000 00:00:00 GMT");
   const char *bad[] = {"Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994",
                        "Mon, 06 Nov 1994 08:49:37 GMT", /* the wrong day of the week */
