@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gwtest import GatewayCase, dummy, wait_gateway, wait_ready  # noqa: E402
 from musterproc import (Muster, TIMEOUT, bin_path, ctl, free_port,  # noqa: E402
-                        gateway_addr)
+                        gateway_addr, recv_all)
 
 INDEX = b"<!doctype html><title>home</title>\n"
 BIG = 256 << 20
@@ -49,10 +49,12 @@ def make_site(root):
 
 class StaticCase(GatewayCase):
 
+    def prepare_site(self, m, root):
+        self.files = make_site(root)
+
     def site_muster(self, static, services=(), **top):
         m = Muster(list(services), **top)
-        root = os.path.join(m.dir, "www")
-        self.files = make_site(root)
+        self.prepare_site(m, os.path.join(m.dir, "www"))
         m.config["static"] = static
         m.write_config()
         self.addCleanup(m.stop)
@@ -235,12 +237,7 @@ def gateway_connections(m):
     port = int(m.config["admin"]["listen"].rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as c:
         c.sendall(b"GET /metrics HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n")
-        data = b""
-        while True:
-            b = c.recv(65536)
-            if not b:
-                break
-            data += b
+        data = recv_all(c)
     return int(re.search(rb"\nmuster_gateway_connections (\d+)", data).group(1))
 
 
@@ -255,10 +252,8 @@ class LargeFileTest(StaticCase):
         self.m = self.site_muster([{"prefix": "/", "root": "www"}],
                                   admin={"listen": "127.0.0.1:%d" % free_port()})
 
-    def site_muster(self, static, services=(), **top):
-        m = Muster(list(services), **top)
+    def prepare_site(self, m, root):
         m.config["gateway"]["request_timeout_ms"] = 1500
-        root = os.path.join(m.dir, "www")
         self.files = make_site(root)
         self.big = os.path.join(root, "big.iso")
         with open(self.big, "wb") as f:  # sparse: 256 MiB that take little disk,
@@ -266,12 +261,6 @@ class LargeFileTest(StaticCase):
             for off in (0, 65536 * 37 + 11, (64 << 20) + 12345, BIG - (1 << 20)):
                 f.seek(off)
                 f.write(os.urandom(1 << 20))
-        m.config["static"] = static
-        m.write_config()
-        self.addCleanup(m.stop)
-        m.start()
-        wait_gateway(m)
-        return m
 
     def test_whole_file_streams(self):
         s = socket.create_connection(gateway_addr(self.m), timeout=TIMEOUT)
