@@ -56,7 +56,11 @@ struct cfg_tls {
   struct cfg_tls_cert *certs; /* in config order; SNI falls back to the first */
   size_t ncerts;              /* >= 1 when enabled */
   enum cfg_tls_version min_version;
-  int http2; /* http2: ALPN selects h2 when offered (else http/1.1 only) */
+  int http2;           /* http2: ALPN selects h2 when offered (else http/1.1 only) */
+  int redirect_http;   /* the plain listener answers 308 to https:// (but health, ACME) */
+  int https_port;      /* the port redirects name; 0: listen's */
+  int hsts_max_age_s;  /* strict-transport-security: max-age=N on HTTPS answers; 0: none */
+  int hsts_subdomains; /*   with "; includeSubDomains" */
 };
 
 struct cfg_gateway {

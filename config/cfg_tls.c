@@ -1,7 +1,8 @@
 /* cfg_tls — gateway.tls (SPEC §13): the TLS listener's address, its
- * certificates (paths against the config directory), the oldest version
- * and http2. Only the shape is checked here; the files are read by the
- * gateway (gw_tls_cert.c), at start, on a reload and by `muster --check`. */
+ * certificates (paths against the config directory), the oldest version,
+ * http2, and the HTTPS policy: the plain listener's redirect and HSTS. Only the shape is checked
+ * here; the files are read by the gateway (gw_tls_cert.c), at start, on a reload and by `muster
+ * --check`. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,7 +11,14 @@
 #define DEFAULT_TLS_LISTEN "127.0.0.1:8443"
 #define MAX_CERTS 64 /* certificates at most (each is an SNI candidate) */
 
-static const char *const tls_keys[] = {"listen", "certificates", "min_version", "http2", NULL};
+static const char *const tls_keys[] = {"listen",         "certificates",    "min_version",
+                                       "http2",          "redirect_http",   "https_port",
+                                       "hsts_max_age_s", "hsts_subdomains", NULL};
+
+static const struct cfg__int_field tls_ints[] = {
+    {"https_port", offsetof(struct cfg_tls, https_port), sizeof(int), 0, 1, 65535, 1},
+    {"hsts_max_age_s", offsetof(struct cfg_tls, hsts_max_age_s), sizeof(int), 0, 1, 63072000, 1},
+    {NULL, 0, 0, 0, 0, 0, 0}};
 static const char *const cert_keys[] = {"cert", "key", NULL};
 
 /* Reads certificates[i] (at path p): {"cert": PATH, "key": PATH}, both
@@ -80,6 +88,11 @@ void cfg__parse_tls(struct cfg__ctx *x, const cJSON *v, struct cfg_gateway *g) {
   read_certs(x, v, t);
   read_min_version(x, v, t);
   cfg__get_bool(x, v, "gateway.tls", "http2", 1, &t->http2); /* ALPN h2: on by default */
+  cfg__get_bool(x, v, "gateway.tls", "redirect_http", 0, &t->redirect_http);
+  cfg__get_bool(x, v, "gateway.tls", "hsts_subdomains", 0, &t->hsts_subdomains);
+  cfg__read_ints(x, v, "gateway.tls", tls_ints, t);
+  if (t->hsts_subdomains && t->hsts_max_age_s == 0)
+    cfg__err(x, "gateway.tls.hsts_subdomains", "needs hsts_max_age_s: no header is sent without");
   if (t->listen.host && g->listen.host && t->listen.port == g->listen.port)
     cfg__err(x, "gateway.tls.listen", "port %d is gateway.listen's: TLS needs a port of its own",
              t->listen.port);

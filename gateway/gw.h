@@ -99,9 +99,11 @@ struct gw_server {
   struct gw_cand *cands; /* proxy: the instances being balanced, owned */
   size_t capcands;
   char local_host[UTIL_IP_TEXT + 8]; /* gw_req_fwd_headers: the host of a request naming none */
-  char rbuf[65536];                  /* the read buffer all connections share */
-  struct gw_metrics metrics;         /* request counts and latencies */
-  struct gw_server *peer;            /* admin: the public gateway (its metrics) */
+  char hsts[64];                     /* strict-transport-security for HTTPS answers, or "" */
+  size_t hsts_len;
+  char rbuf[65536];          /* the read buffer all connections share */
+  struct gw_metrics metrics; /* request counts and latencies */
+  struct gw_server *peer;    /* admin: the public gateway (its metrics) */
   struct gw_expire expire;
   /* ---- upstreams (gw_up.c, gw_up_pool.c; SPEC §9) ---- */
   struct gw_map up_pools;                /* instance pointer → its keep-alive pool */
@@ -159,6 +161,11 @@ extern const struct gw_handler gw_status_handler;  /* GET / and /status.json (ad
 extern const struct gw_handler gw_admin_handler;   /* /metrics, /events, else 404/405 */
 extern const struct gw_handler gw_proxy_handler;   /* routes to IPC services */
 extern const struct gw_handler gw_static_handler;  /* static[]: files under a root */
+extern const struct gw_handler gw_https_handler;   /* tls.redirect_http: 308 to https:// */
+
+/* ---- gw_https.c ---- */
+/* srv->hsts from the config (gateway.tls.hsts_*): at start and reload. */
+void gw_https_configure(struct gw_server *srv);
 
 /* ---- gw_status.c ---- */
 /* Appends s[0..n) to b with & < > " ' escaped for HTML text and

@@ -670,6 +670,10 @@ static int put_head(struct gw_req *req, struct ipc_buf *b, int status, const str
   }
   ipc_buf_adds(b, "\r\nx-request-id: ");
   ipc_buf_adds(b, req->reqid);
+  if (gw_req_hsts(req, h, nh)) {
+    ipc_buf_adds(b, "\r\nstrict-transport-security: ");
+    ipc_buf_add(b, req->srv->hsts, req->srv->hsts_len);
+  }
   if (!gw_headers_have(h, nh, "date", 4)) {
     ipc_buf_adds(b, "\r\ndate: ");
     ipc_buf_add(b, gw_req_date(req->srv), UTIL_HTTP_DATE_LEN);

@@ -800,8 +800,8 @@ static nghttp2_nv nv_of(const char *name, size_t nlen, const char *value, size_t
 
 /* The head of an answer into h2->nv: :status, the handler's headers with
  * lower-case names (those dropped_header names left out), x-request-id,
- * date (unless among them) and content-length (clen >= 0). Returns how
- * many, or -1 (no memory). */
+ * strict-transport-security (gw_req_hsts), date (unless among them) and content-length (clen >= 0).
+ * Returns how many, or -1 (no memory). */
 static int make_head(struct gw_h2 *h2, struct gw_req *req, int status, const struct ipc_header *h,
                      size_t nh, int64_t clen) {
   struct ipc_buf *b = &h2->scratch;
@@ -809,7 +809,7 @@ static int make_head(struct gw_h2 *h2, struct gw_req *req, int status, const str
   for (size_t i = 0; i < nh; i++)
     total += h[i].name_len;
   ipc_buf_reset(b);
-  if (util_vec_reserve(&h2->nv, &h2->capnv, nh + 4) != 0 || ipc_buf_reserve(b, total) != 0)
+  if (util_vec_reserve(&h2->nv, &h2->capnv, nh + 5) != 0 || ipc_buf_reserve(b, total) != 0)
     return -1; /* reserved whole: the pointers into b stay */
   char *p = b->data;
   b->len = (size_t)snprintf(p, 8, "%03d", status % 1000) + 1;
@@ -830,6 +830,8 @@ static int make_head(struct gw_h2 *h2, struct gw_req *req, int status, const str
    * chain nghttp2 walks (memcmp by memcmp) for every header it encodes. */
   h2->nv[n] = nv_of("x-request-id", 12, req->reqid, strlen(req->reqid));
   h2->nv[n++].flags = NGHTTP2_NV_FLAG_NO_INDEX;
+  if (gw_req_hsts(req, h, nh))
+    h2->nv[n++] = nv_of("strict-transport-security", 25, req->srv->hsts, req->srv->hsts_len);
   if (!gw_headers_have(h, nh, "date", 4)) /* the same for a second: indexed */
     h2->nv[n++] = nv_of("date", 4, gw_req_date(req->srv), UTIL_HTTP_DATE_LEN);
   if (clen >= 0) {

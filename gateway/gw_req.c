@@ -51,9 +51,12 @@ const char *gw_req_header_at(const struct gw_req *req, int i, uint32_t *len) {
   return req->hbuf.data + req->hdrs[i].value;
 }
 
-/* The scheme for x-forwarded-proto: the one a trusted proxy says it
- * served ("http" or "https": TLS ended there), else muster's own. */
-static const char *fwd_proto(const struct gw_req *req) {
+int gw_req_hsts(const struct gw_req *req, const struct ipc_header *h, size_t nh) {
+  return req->srv->hsts_len > 0 && strcmp(gw_req_scheme(req), "https") == 0 &&
+         !gw_headers_have(h, nh, "strict-transport-security", 25);
+}
+
+const char *gw_req_scheme(const struct gw_req *req) {
   for (size_t i = 0; req->via_proxy && i < req->nhdrs; i++) {
     const struct gw_hdr *h = &req->hdrs[i];
     const char *v = req->hbuf.data + h->value;
@@ -99,7 +102,7 @@ int gw_req_fwd_headers(struct gw_req *req, int upgrade) {
                           .reqid = req->reqid,
                           .remote = req->conn->remote,
                           .client = gw_req_client(req),
-                          .proto = fwd_proto(req),
+                          .proto = gw_req_scheme(req),
                           .host = host,
                           .host_len = host_len,
                           .upgrade = upgrade,

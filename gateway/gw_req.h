@@ -303,6 +303,17 @@ void gw_req_index_headers(struct gw_req *req);
  * a service's request and ip_hash see. */
 const char *gw_req_client(const struct gw_req *req);
 
+/* The scheme the client used: the one a trusted proxy says it served
+ * ("http" or "https" in x-forwarded-proto: TLS ended there), else that
+ * of the connection's transport. What x-forwarded-proto, HSTS and the
+ * HTTPS redirect go by. */
+const char *gw_req_scheme(const struct gw_req *req);
+
+/* 1 when the answer to req gets srv->hsts as its strict-transport-security:
+ * one is configured, req came over HTTPS, and h[0..nh) has none of its
+ * own (a service's wins). */
+int gw_req_hsts(const struct gw_req *req, const struct ipc_header *h, size_t nh);
+
 /* ---- Dispatch (the protocols share it) ---- */
 
 /* Offers a request whose head is complete to the handlers that take

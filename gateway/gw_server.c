@@ -16,8 +16,9 @@
 #include "sup_view.h"
 
 /* The handlers of each listener, asked in order. */
-static const struct gw_handler *const gateway_handlers[] = {
-    &gw_health_handler, &gw_static_handler, &gw_up_handler, &gw_proxy_handler, NULL};
+static const struct gw_handler *const gateway_handlers[] = {&gw_health_handler, &gw_https_handler,
+                                                            &gw_static_handler, &gw_up_handler,
+                                                            &gw_proxy_handler,  NULL};
 static const struct gw_handler *const admin_handlers[] = {&gw_healthz_handler, &gw_status_handler,
                                                           &gw_admin_handler, NULL};
 
@@ -237,6 +238,7 @@ static void hook_reloaded(void *ctx) {
   struct gw_routes routes = {0}, statics = {0};
   relisten(srv, &cfg->gateway.listen);
   srv->cfg = &cfg->gateway;
+  gw_https_configure(srv);
   gw_tls_reload_commit(srv->tls, cfg);
   gw_access_repath(&srv->access, srv->loop, cfg->gateway.access_log);
   if (gw_svcs_add(srv) != 0)
@@ -366,6 +368,7 @@ struct gw_server *gw_server_start(struct sup_host *host) {
     return NULL;
   srv->handlers = gateway_handlers;
   srv->metered = srv->edge = 1;
+  gw_https_configure(srv);
   if (gw_svcs_add(srv) < 0 || build_routes(&srv->routes, srv) < 0 ||
       build_statics(&srv->statics, cfg) < 0)
     sup_log(SUP_ERROR, "gateway: out of memory building routes"); /* every request: 404 */
