@@ -54,6 +54,7 @@ void cfg_free(struct cfg *c) {
   free(c->gateway.health_path);
   free(c->gateway.access_log);
   free(c->gateway.trusted);
+  free(c->gateway.rate_limit.exempt);
   free(c->admin.listen.host);
   free(c->control.socket);
   free(c->logs.dir);

@@ -63,25 +63,38 @@ struct cfg_tls {
   int hsts_subdomains; /*   with "; includeSubDomains" */
 };
 
+/* gateway.rate_limit: requests per client (its address, behind trusted
+ * proxies the one they name; an IPv6 client by its /64), nginx's
+ * limit_req with burst and nodelay. */
+struct cfg_rate_limit {
+  int enabled;              /* 0 when absent or null */
+  double rate;              /* requests a second, each client */
+  int burst;                /* requests at once above the rate */
+  int max_clients;          /* clients tracked at once (memory: about 32 bytes each) */
+  struct util_cidr *exempt; /* clients never limited, owned */
+  size_t nexempt;
+};
+
 struct cfg_gateway {
-  struct cfg_listen listen;   /* public HTTP address */
-  struct cfg_tls tls;         /* TLS listener, when enabled */
-  int request_timeout_ms;     /* no response head within it: 504 */
-  int header_timeout_ms;      /* request headers not complete: 408 */
-  int keepalive_timeout_ms;   /* idle keep-alive connection lifetime */
-  int64_t max_header_bytes;   /* larger request headers: 431 */
-  int64_t max_body_bytes;     /* larger request body: 413 */
-  int max_connections;        /* open client connections at most */
-  int64_t max_buffered_bytes; /* response bytes queued for slow clients, in all */
-  int retries;                /* idempotent retries on instance failure */
-  int drain_delay_ms;         /* SIGTERM / drain: /readyz fails this long first */
-  int queue_timeout_ms;       /* a request waits this long for an instance; 0 = no queue */
-  int max_queued;             /* requests waiting, the whole gateway; 0 = no queue */
-  double retry_budget;        /* retries: at most this fraction of the last 10 s's requests */
-  int quarantine_s;           /* a poison request's method and path: 502 this long; 0 = off */
-  char *health_path;          /* starts with '/' */
-  char *access_log;           /* absolute path, or NULL when off */
-  struct util_cidr *trusted;  /* trusted_proxies: their x-forwarded-for names the client */
+  struct cfg_listen listen;         /* public HTTP address */
+  struct cfg_tls tls;               /* TLS listener, when enabled */
+  int request_timeout_ms;           /* no response head within it: 504 */
+  int header_timeout_ms;            /* request headers not complete: 408 */
+  int keepalive_timeout_ms;         /* idle keep-alive connection lifetime */
+  int64_t max_header_bytes;         /* larger request headers: 431 */
+  int64_t max_body_bytes;           /* larger request body: 413 */
+  int max_connections;              /* open client connections at most */
+  int64_t max_buffered_bytes;       /* response bytes queued for slow clients, in all */
+  int retries;                      /* idempotent retries on instance failure */
+  int drain_delay_ms;               /* SIGTERM / drain: /readyz fails this long first */
+  int queue_timeout_ms;             /* a request waits this long for an instance; 0 = no queue */
+  int max_queued;                   /* requests waiting, the whole gateway; 0 = no queue */
+  double retry_budget;              /* retries: at most this fraction of the last 10 s's requests */
+  int quarantine_s;                 /* a poison request's method and path: 502 this long; 0 = off */
+  char *health_path;                /* starts with '/' */
+  char *access_log;                 /* absolute path, or NULL when off */
+  struct cfg_rate_limit rate_limit; /* per client, or off */
+  struct util_cidr *trusted;        /* trusted_proxies: their x-forwarded-for names the client */
   size_t ntrusted;
   int proxy_protocol; /* each connection (plain and TLS) starts with a PROXY header */
 };

@@ -33,6 +33,7 @@ static const char *const gateway_keys[] = {"listen",
                                            "tls",
                                            "trusted_proxies",
                                            "proxy_protocol",
+                                           "rate_limit",
                                            NULL};
 static const char *const admin_keys[] = {"listen", NULL};
 static const char *const control_keys[] = {"socket", NULL};
@@ -84,31 +85,33 @@ static void read_access_log(struct cfg__ctx *x, const cJSON *obj, struct cfg_gat
   free(s); /* "" (after expansion too) is off */
 }
 
-/* Reads gateway.trusted_proxies: an array of addresses and blocks. */
-static void read_trusted(struct cfg__ctx *x, const cJSON *obj, struct cfg_gateway *g) {
-  char pi[CFG__PATH_MAX], err[256], *s;
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "trusted_proxies");
+/* Reads obj[key] (at parent.key), an array of addresses and blocks, into
+ * *out and *n: gateway.trusted_proxies, gateway.rate_limit.exempt. */
+void cfg__read_cidrs(struct cfg__ctx *x, const cJSON *obj, const char *parent, const char *key,
+                     struct util_cidr **out, size_t *n) {
+  char p[CFG__PATH_MAX], pi[CFG__PATH_MAX], err[256], *s;
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  cfg__join(p, sizeof(p), parent, key);
   if (v == NULL || cJSON_IsNull(v))
     return;
   if (!cJSON_IsArray(v)) {
-    cfg__err(x, "gateway.trusted_proxies",
-             "must be an array of addresses and blocks (\"10.0.0.0/8\", \"::1\"), got %s",
+    cfg__err(x, p, "must be an array of addresses and blocks (\"10.0.0.0/8\", \"::1\"), got %s",
              cfg__type_name(v));
     return;
   }
-  size_t n = (size_t)cJSON_GetArraySize(v), i = 0;
-  if (n == 0)
+  size_t len = (size_t)cJSON_GetArraySize(v), i = 0;
+  if (len == 0)
     return;
-  if ((g->trusted = calloc(n, sizeof(*g->trusted))) == NULL) {
-    cfg__err(x, "gateway.trusted_proxies", "out of memory");
+  if ((*out = calloc(len, sizeof(**out))) == NULL) {
+    cfg__err(x, p, "out of memory");
     return;
   }
   for (const cJSON *it = v->child; it != NULL; it = it->next, i++) {
-    cfg__join_index(pi, sizeof(pi), "gateway.trusted_proxies", i);
+    cfg__join_index(pi, sizeof(pi), p, i);
     if (cfg__string(x, it, pi, &s) != 0)
       continue;
-    if (util_cidr_parse(s, &g->trusted[g->ntrusted], err, sizeof(err)) == 0)
-      g->ntrusted++;
+    if (util_cidr_parse(s, &(*out)[*n], err, sizeof(err)) == 0)
+      (*n)++;
     else
       cfg__err(x, pi, "%s", err);
     free(s);
@@ -124,7 +127,8 @@ static void parse_gateway(struct cfg__ctx *x, const cJSON *v, struct cfg_gateway
   cfg__get_number(x, v, "gateway", "retry_budget", DEFAULT_RETRY_BUDGET, 0, 10, &g->retry_budget);
   read_health_path(x, v, g);
   read_access_log(x, v, g);
-  read_trusted(x, v, g);
+  cfg__read_cidrs(x, v, "gateway", "trusted_proxies", &g->trusted, &g->ntrusted);
+  cfg__parse_rate_limit(x, cJSON_GetObjectItemCaseSensitive(v, "rate_limit"), g);
   cfg__get_bool(x, v, "gateway", "proxy_protocol", 0, &g->proxy_protocol);
   const cJSON *tls = cJSON_GetObjectItemCaseSensitive(v, "tls");
   if (tls != NULL && !cJSON_IsNull(tls))

@@ -108,6 +108,13 @@ void cfg__parse_host(struct cfg__ctx *x, const cJSON *root, struct cfg *c);
 /* Reads the listen address obj.listen (default def) into l (cfg_host.c). */
 void cfg__read_listen(struct cfg__ctx *x, const cJSON *obj, const char *parent, const char *def,
                       struct cfg_listen *l);
+/* Reads obj[key] (at parent.key): an array of addresses and blocks
+ * (cfg_host.c). */
+void cfg__read_cidrs(struct cfg__ctx *x, const cJSON *obj, const char *parent, const char *key,
+                     struct util_cidr **out, size_t *n);
+/* gateway.rate_limit (cfg_ratelimit.c): reads v (may be NULL) into
+ * g->rate_limit. */
+void cfg__parse_rate_limit(struct cfg__ctx *x, const cJSON *v, struct cfg_gateway *g);
 /* gateway.tls (cfg_tls.c): reads v (not NULL) into g->tls. */
 void cfg__parse_tls(struct cfg__ctx *x, const cJSON *v, struct cfg_gateway *g);
 /* Frees what g->tls owns (cfg_tls.c). */

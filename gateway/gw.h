@@ -32,6 +32,7 @@
 #include "cfg.h"
 #include "gw_access.h"
 #include "gw_balance.h"
+#include "gw_bucket.h"
 #include "gw_conn.h"
 #include "gw_h2.h"
 #include "gw_map.h"
@@ -99,6 +100,8 @@ struct gw_server {
   struct gw_cand *cands; /* proxy: the instances being balanced, owned */
   size_t capcands;
   char local_host[UTIL_IP_TEXT + 8]; /* gw_req_fwd_headers: the host of a request naming none */
+  struct gw_buckets buckets;         /* gateway.rate_limit's per client (gw_ratelimit) */
+  uint64_t rate_limited;             /* requests it refused */
   char hsts[64];                     /* strict-transport-security for HTTPS answers, or "" */
   size_t hsts_len;
   char rbuf[65536];          /* the read buffer all connections share */
@@ -155,13 +158,22 @@ const char *gw_reason(int status);
 extern const struct ipc_header gw_retry_after;
 
 /* ---- the handlers ---- */
-extern const struct gw_handler gw_health_handler;  /* GET gateway.health_path */
-extern const struct gw_handler gw_healthz_handler; /* GET /healthz (admin) */
-extern const struct gw_handler gw_status_handler;  /* GET / and /status.json (admin) */
-extern const struct gw_handler gw_admin_handler;   /* /metrics, /events, else 404/405 */
-extern const struct gw_handler gw_proxy_handler;   /* routes to IPC services */
-extern const struct gw_handler gw_static_handler;  /* static[]: files under a root */
-extern const struct gw_handler gw_https_handler;   /* tls.redirect_http: 308 to https:// */
+extern const struct gw_handler gw_health_handler;    /* GET gateway.health_path */
+extern const struct gw_handler gw_healthz_handler;   /* GET /healthz (admin) */
+extern const struct gw_handler gw_status_handler;    /* GET / and /status.json (admin) */
+extern const struct gw_handler gw_admin_handler;     /* /metrics, /events, else 404/405 */
+extern const struct gw_handler gw_proxy_handler;     /* routes to IPC services */
+extern const struct gw_handler gw_static_handler;    /* static[]: files under a root */
+extern const struct gw_handler gw_https_handler;     /* tls.redirect_http: 308 to https:// */
+extern const struct gw_handler gw_ratelimit_handler; /* gateway.rate_limit: 429 */
+
+/* ---- gw_ratelimit.c ---- */
+/* srv->buckets for gateway.rate_limit, at start and reload: kept (with
+ * their state) while max_clients stays, else made anew. Returns 0 or
+ * UV_ENOMEM (then no limit until the next reload). */
+int gw_ratelimit_configure(struct gw_server *srv);
+/* Its counters for /metrics. */
+void gw_ratelimit_render_metrics(const struct gw_server *srv, struct ipc_buf *b);
 
 /* ---- gw_https.c ---- */
 /* srv->hsts from the config (gateway.tls.hsts_*): at start and reload. */

@@ -93,6 +93,7 @@ static void reply_metrics(struct gw_req *req) {
   gw_up_render_metrics(pub, &b);
   gw_tls_render_metrics(pub->tls, &b); /* handshakes by version and outcome */
   gw_h2_render_metrics(pub, &b);
+  gw_ratelimit_render_metrics(pub, &b);
   if (b.oom)
     gw_reply_error(req, 500, "out of memory", NULL);
   else

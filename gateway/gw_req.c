@@ -311,7 +311,7 @@ void gw_req_reset(struct gw_req *req) {
   req->instance = -1;
   req->hdr_host = req->hdr_expect = req->hdr_reqid = -1;
   req->is_head = req->keepalive = req->head_sent = req->streaming = req->chunked = 0;
-  req->at_head = 0;
+  req->at_head = req->rl_checked = req->rl_refused = 0;
   req->body_len = 0;
   memset(&req->sv, 0, sizeof(req->sv));
   memset(&req->u, 0, sizeof(req->u));

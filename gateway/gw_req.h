@@ -154,18 +154,21 @@ struct gw_req {
   char client[UTIL_IP_TEXT]; /* behind trusted proxies, the client they name; "" none */
   unsigned via_proxy : 1;    /* the connection's peer is a trusted proxy */
   /* ---- the answer ---- */
-  int status;             /* the status sent */
-  uint64_t bytes_out;     /* answer bytes written (access log) */
-  char service[72];       /* the service, for the access log and metrics; "" none */
-  int instance;           /* instance index for the access log, -1 */
-  unsigned is_head : 1;   /* HEAD: no body in the answer */
-  unsigned keepalive : 1; /* the connection survives the answer */
-  unsigned head_sent : 1; /* the answer's head was written */
-  unsigned streaming : 1; /* a stream was started and not finished */
-  unsigned chunked : 1;   /* that stream is chunk-encoded */
-  unsigned at_head : 1;   /* taken at its head (on_head): its body streams */
-  struct gw_svc_req sv;   /* routed to a service: its queue, budget, quarantine */
-  union {                 /* the state of the handler that took it */
+  int status;              /* the status sent */
+  uint64_t bytes_out;      /* answer bytes written (access log) */
+  char service[72];        /* the service, for the access log and metrics; "" none */
+  int instance;            /* instance index for the access log, -1 */
+  unsigned is_head : 1;    /* HEAD: no body in the answer */
+  unsigned keepalive : 1;  /* the connection survives the answer */
+  unsigned head_sent : 1;  /* the answer's head was written */
+  unsigned streaming : 1;  /* a stream was started and not finished */
+  unsigned chunked : 1;    /* that stream is chunk-encoded */
+  unsigned at_head : 1;    /* taken at its head (on_head): its body streams */
+  unsigned rl_checked : 1; /* gw_ratelimit has counted it, */
+  unsigned rl_refused : 1; /*   and refused it: 429 */
+  uint32_t rl_retry_s;     /*   with this retry-after */
+  struct gw_svc_req sv;    /* routed to a service: its queue, budget, quarantine */
+  union {                  /* the state of the handler that took it */
     struct gw_proxy_req proxy;
     struct gw_up_req up;        /* an upstream exchange (gw_up.c) */
     struct gw_sse *sse;         /* an SSE hold (gw_sse.c) */

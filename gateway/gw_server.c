@@ -16,9 +16,13 @@
 #include "sup_view.h"
 
 /* The handlers of each listener, asked in order. */
-static const struct gw_handler *const gateway_handlers[] = {&gw_health_handler, &gw_https_handler,
-                                                            &gw_static_handler, &gw_up_handler,
-                                                            &gw_proxy_handler,  NULL};
+static const struct gw_handler *const gateway_handlers[] = {&gw_health_handler,
+                                                            &gw_ratelimit_handler,
+                                                            &gw_https_handler,
+                                                            &gw_static_handler,
+                                                            &gw_up_handler,
+                                                            &gw_proxy_handler,
+                                                            NULL};
 static const struct gw_handler *const admin_handlers[] = {&gw_healthz_handler, &gw_status_handler,
                                                           &gw_admin_handler, NULL};
 
@@ -239,6 +243,7 @@ static void hook_reloaded(void *ctx) {
   relisten(srv, &cfg->gateway.listen);
   srv->cfg = &cfg->gateway;
   gw_https_configure(srv);
+  gw_ratelimit_configure(srv);
   gw_tls_reload_commit(srv->tls, cfg);
   gw_access_repath(&srv->access, srv->loop, cfg->gateway.access_log);
   if (gw_svcs_add(srv) != 0)
@@ -369,6 +374,7 @@ struct gw_server *gw_server_start(struct sup_host *host) {
   srv->handlers = gateway_handlers;
   srv->metered = srv->edge = 1;
   gw_https_configure(srv);
+  gw_ratelimit_configure(srv);
   if (gw_svcs_add(srv) < 0 || build_routes(&srv->routes, srv) < 0 ||
       build_statics(&srv->statics, cfg) < 0)
     sup_log(SUP_ERROR, "gateway: out of memory building routes"); /* every request: 404 */
@@ -420,6 +426,7 @@ void gw_server_free(struct gw_server *srv) {
   gw_tls_free(srv->tls);
   gw_routes_free(&srv->routes);
   gw_routes_free(&srv->statics);
+  gw_buckets_free(&srv->buckets);
   gw_svcs_free(srv);
   gw_map_free(&srv->inflight);
   gw_map_free(&srv->ws_conns);

@@ -158,6 +158,10 @@ static void check_cfg(const struct cfg *c) {
     check_service(c, &c->services[i]);
   for (size_t i = 0; i < c->nstatics; i++)
     check_static(c, &c->statics[i]);
+  const struct cfg_rate_limit *r = &c->gateway.rate_limit;
+  FUZZ_CHECK(!r->enabled || (r->rate >= 0.001 && r->rate <= 1000000 && r->burst >= 1 &&
+                             r->max_clients >= 1 && (r->exempt != NULL || r->nexempt == 0)),
+             "rate_limit %g/%d/%d", r->rate, r->burst, r->max_clients);
 }
 
 static void check_errors(const struct cfg_errors *e) {
