@@ -41,12 +41,11 @@ static int refused(struct gw_req *req) {
   const struct cfg_rate_limit *r = &srv->cfg->rate_limit;
   struct util_ip ip;
   uint64_t retry_ms = 0;
-  if (req->rl_checked)
-    return req->rl_refused;
+  if (req->rl_checked || !r->enabled || srv->buckets.slots == NULL)
+    return req->rl_refused; /* 0 when off */
   req->rl_checked = 1;
   const char *client = gw_req_client(req);
-  if (!r->enabled || srv->buckets.slots == NULL ||
-      util_ip_parse(client, strlen(client), &ip) != 0 || util_cidr_any(r->exempt, r->nexempt, &ip))
+  if (util_ip_parse(client, strlen(client), &ip) != 0 || util_cidr_any(r->exempt, r->nexempt, &ip))
     return 0;
   if (gw_buckets_take(&srv->buckets, &ip, uv_now(srv->loop), &retry_ms))
     return 0;
