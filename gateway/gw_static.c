@@ -230,6 +230,7 @@ static void on_read(uv_fs_t *fs) {
 static void read_next(struct gw_static_job *j) {
   uv_buf_t b = uv_buf_init(j->buf, (unsigned)(j->left < CHUNK ? j->left : CHUNK));
   j->fs.data = j;
+  gw_req_timer(j->req, (uint64_t)j->req->srv->cfg->request_timeout_ms); /* a read that hangs */
   int rc = uv_fs_read(j->req->srv->loop, &j->fs, j->fd, &b, 1, (int64_t)j->off, on_read);
   if (rc != 0) {
     j->fs.result = rc;
@@ -238,6 +239,12 @@ static void read_next(struct gw_static_job *j) {
     return;
   }
   j->reading = 1;
+}
+
+/* Ends req with an answer that needs the job no more. */
+static void done(struct gw_req *req) {
+  job_release(req->u.file);
+  req->u.file = NULL;
 }
 
 /* ---- The generator ---- */
@@ -257,8 +264,18 @@ static void on_drained(struct gw_req *req) {
   }
 }
 
-/* The client read nothing of the file for request_timeout_ms. */
+/* request_timeout_ms without progress: the file system has not answered
+ * the lookup (a hung disk or NFS mount: 504) or a read, or the client has
+ * read nothing of the file (the answer is cut). */
 static void on_timeout(struct gw_req *req) {
+  struct gw_static_job *j = req->u.file;
+  if (!req->head_sent && j != NULL) {
+    sup_log(SUP_WARN, "static: %s/%s: no answer from the file system within %d ms", j->root, j->rel,
+            req->srv->cfg->request_timeout_ms);
+    done(req);
+    gw_reply_error(req, 504, "the file system did not answer in time", NULL);
+    return;
+  }
   req->keepalive = 0;
   gw_req_abort(req, 0);
 }
@@ -267,12 +284,6 @@ static const struct gw_gen static_gen = {
     .abandon = on_abandon, .timeout = on_timeout, .drained = on_drained};
 
 /* ---- The answer ---- */
-
-/* Ends req with an answer that needs the job no more. */
-static void done(struct gw_req *req) {
-  job_release(req->u.file);
-  req->u.file = NULL;
-}
 
 /* 301 to the directory's URL with its '/' (and the query). */
 static void redirect(struct gw_req *req) {
@@ -501,7 +512,9 @@ static int on_req(const struct gw_handler *h, struct gw_req *req) {
     j->reading = 0;
     done(req);
     gw_reply_error(req, 500, "the lookup could not start", NULL);
+    return 0;
   }
+  gw_req_timer(req, (uint64_t)req->srv->cfg->request_timeout_ms); /* a lookup that hangs */
   return 0;
 }
 
