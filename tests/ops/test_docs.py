@@ -2,13 +2,16 @@
 and docs/*.md link only inside the repository, to files that exist and
 headings that exist (GitHub's anchors); the demo config quoted in
 docs/configuration.md is config/muster.json as it ships; and every
-musterctl command its usage lists is in docs/control.md."""
+musterctl command its usage lists is in docs/control.md; the configs of
+docs/migrating.md are ones muster accepts."""
 import glob
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.dont_write_bytecode = True
@@ -67,6 +70,44 @@ class Quoted(unittest.TestCase):
         self.assertIsNotNone(m, "configuration.md quotes no demo config")
         with open(os.path.join(SRC, "config", "muster.json")) as f:
             self.assertEqual(json.loads(m.group(1)), json.load(f))
+
+    def test_migrating_configs_check(self):
+        # Each JSON block of docs/migrating.md: a whole config, or one
+        # service entry. Its files are made up in a scratch directory (the
+        # TLS pair by openssl), its ports moved to free ones.
+        with open(os.path.join(SRC, "docs", "migrating.md")) as f:
+            blocks = re.findall(r"^```json\n(.*?)^```", f.read(), flags=re.S | re.M)
+        self.assertGreaterEqual(len(blocks), 2)
+        d = tempfile.mkdtemp(prefix="muster-migrating-")
+        self.addCleanup(shutil.rmtree, d, True)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+                        "-subj", "/CN=example.com", "-keyout", os.path.join(d, "k.pem"),
+                        "-out", os.path.join(d, "c.pem")], capture_output=True, check=True,
+                       timeout=TIMEOUT)
+        for i, text in enumerate(blocks):
+            cfg = json.loads(text)
+            if "name" in cfg:
+                cfg = {"services": [cfg]}
+            self.check_config(d, i, cfg)
+
+    def check_config(self, d, i, cfg):
+        g = cfg.setdefault("gateway", {})
+        g["listen"] = "127.0.0.1:1"
+        if "tls" in g:
+            g["tls"].update(listen="127.0.0.1:2", certificates=[
+                {"cert": os.path.join(d, "c.pem"), "key": os.path.join(d, "k.pem")}])
+        for st in cfg.get("static", []):
+            os.makedirs(os.path.join(d, st["root"].lstrip("/")), exist_ok=True)
+            st["root"] = os.path.join(d, st["root"].lstrip("/"))
+        for svc in cfg["services"]:
+            svc["cwd"] = d
+        path = os.path.join(d, "m%d.json" % i)
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        p = subprocess.run([bin_path("muster"), "--check", "-c", path], capture_output=True,
+                           text=True, timeout=TIMEOUT)
+        self.assertEqual((p.returncode, p.stdout.strip()), (0, "config ok"),
+                         "docs/migrating.md block %d: %s" % (i, p.stderr))
 
     def test_every_musterctl_command_is_in_control_md(self):
         r = subprocess.run([bin_path("musterctl"), "--help"], capture_output=True, text=True,
