@@ -481,6 +481,9 @@ static int on_req(const struct gw_handler *h, struct gw_req *req) {
   const struct cfg_static *st = static_of(req, &plen);
   if (st == NULL)
     return GW_DECLINED;
+  /* The access log's and the metrics' service: "static:PREFIX" (no
+   * service name has a ':'), so static traffic is not counted as 404s. */
+  snprintf(req->service, sizeof(req->service), "static:%s", st->route.prefix);
   if (strcmp(req->method, "GET") != 0 && !req->is_head) {
     gw_reply_error(req, 405, "static files answer GET and HEAD only", &allow);
     return 0;

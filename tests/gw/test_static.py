@@ -219,6 +219,20 @@ class RoutingTest(StaticCase):
         r = self.get(m, "/plain/assets/app.js", headers=[("accept-encoding", "br")])
         self.assertEqual((r.body, r.header("content-encoding"), r.header("vary")), (js, None, None))
 
+    def test_metrics_name_the_entry(self):
+        port = free_port()
+        m = self.site_muster([{"prefix": "/", "root": "www"}, {"prefix": "/files", "root": "www"}],
+                             admin={"listen": "127.0.0.1:%d" % port})
+        for path in ("/", "/nope", "/files/data.bin"):
+            self.get(m, path)
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as c:
+            c.sendall(b"GET /metrics HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n")
+            text = recv_all(c).decode()
+        for line in ('muster_requests_total{service="static:/",code="200"} 1',
+                     'muster_requests_total{service="static:/",code="404"} 1',
+                     'muster_requests_total{service="static:/files",code="200"} 1'):
+            self.assertIn(line, text)
+
     def test_reload_adds_and_removes(self):
         m = self.site_muster([])
         self.assertEqual(self.get(m, "/").status, 404)
