@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "ctl_cmd.h"
+#include "ctl_srv.h"
 #include "ipc_channel.h"
 #include "ipc_text.h"
 #include "sup_host.h"
@@ -26,45 +27,8 @@
 #include "sup_view.h"
 #include "util_unix.h"
 
-#define CLIENT_MAX_QUEUE ((size_t)8 << 20) /* a client that stops reading */
-#define REQUEST_MAX_LINE ((size_t)1 << 20)
-
-struct ctl_client;
-
-/* A command answered later (rolling restart); survives its client. */
-struct ctl_op {
-  struct ctl_client *client; /* NULL once the client went away */
-  struct sup_host *host;     /* restart all: whose services */
-  char **names;              /* restart all: the services when it began, owned */
-  size_t nnames;
-  size_t next;      /* restart all: the next of names */
-  unsigned all : 1; /* restart all: one service after another */
-  char service[65]; /* the service restarting now */
-  char err[160];    /* restart all: the first failure, "" = none */
-};
-
-struct ctl_client {
-  struct ipc_channel ch; /* the connection; handle lives here */
-  struct ctl_server *srv;
-  LIST_ENTRY(ctl_client) link; /* the server's clients */
-  struct ctl_op *op;           /* the command awaiting its reply, or NULL */
-  char op_service[65];         /* the service that command is about */
-  struct ipc_buf backlog;      /* lines received while op was pending */
-  char follow[65];             /* logs --follow: the service, "*" every one; "" = none */
-  unsigned events : 1;         /* subscribed to events */
-  unsigned closing : 1;
-};
-
-struct ctl_server {
-  struct sup_host *host;
-  uv_pipe_t listener;
-  char *path; /* the socket file, unlinked at the end */
-  LIST_HEAD(, ctl_client) clients;
-  unsigned listening : 1;
-};
-
-static void client_close(struct ctl_client *cl);
-static void handle_line(struct ctl_client *cl, const char *line, size_t len);
+void ctl_srv_close(struct ctl_client *cl);
+void ctl_srv_handle_line(struct ctl_client *cl, const char *line, size_t len);
 
 /* ---- Replies ---- */
 
@@ -72,7 +36,7 @@ static void handle_line(struct ctl_client *cl, const char *line, size_t len);
  * a line. A client past its queue limit is dropped (it stopped reading). */
 static void send_line(struct ctl_client *cl, char *text) {
   if (text == NULL) {
-    client_close(cl);
+    ctl_srv_close(cl);
     return;
   }
   struct ipc_buf *b = ipc_channel_begin(&cl->ch);
@@ -81,39 +45,39 @@ static void send_line(struct ctl_client *cl, char *text) {
   free(text);
   if (ipc_channel_commit(&cl->ch) == UV_ENOBUFS) {
     sup_log(SUP_WARN, "control: a client stopped reading; disconnecting it");
-    client_close(cl);
+    ctl_srv_close(cl);
   }
 }
 
 /* Sends one JSON value as a line. */
-static void send_json(struct ctl_client *cl, cJSON *o) {
+void ctl_srv_send_json(struct ctl_client *cl, cJSON *o) {
   send_line(cl, cJSON_PrintUnformatted(o));
 }
 
-static void reply_error(struct ctl_client *cl, const char *msg) {
+void ctl_srv_reply_error(struct ctl_client *cl, const char *msg) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddFalseToObject(o, "ok");
   cJSON_AddStringToObject(o, "error", msg);
-  send_json(cl, o);
+  ctl_srv_send_json(cl, o);
   cJSON_Delete(o);
 }
 
-static cJSON *ok_reply(void) {
+cJSON *ctl_srv_ok_reply(void) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddTrueToObject(o, "ok");
   return o;
 }
 
-static void reply_ok(struct ctl_client *cl, const char *service) {
-  cJSON *o = ok_reply();
+void ctl_srv_reply_ok(struct ctl_client *cl, const char *service) {
+  cJSON *o = ctl_srv_ok_reply();
   if (service)
     cJSON_AddStringToObject(o, "service", service);
-  send_json(cl, o);
+  ctl_srv_send_json(cl, o);
   cJSON_Delete(o);
 }
 
 /* How many services h has (for "all" and the logs of every service). */
-static size_t service_count(const struct sup_host *h) {
+size_t ctl_srv_service_count(const struct sup_host *h) {
   size_t n = 0;
   while (sup_view_service(h, n) != NULL)
     n++;
@@ -127,7 +91,7 @@ static struct sup_service *find(struct ctl_client *cl, const char *name) {
   if (svc == NULL) {
     char msg[128];
     snprintf(msg, sizeof(msg), "no service \"%s\"", name);
-    reply_error(cl, msg);
+    ctl_srv_reply_error(cl, msg);
     return NULL;
   }
   return svc;
@@ -141,122 +105,10 @@ static void do_status(struct ctl_client *cl, const struct ctl_cmd *c) {
   sup_status_write(ipc_channel_begin(&cl->ch), cl->srv->host, one);
   int rc = ipc_channel_commit(&cl->ch);
   if (rc == UV_ENOMEM) {
-    reply_error(cl, "out of memory");
+    ctl_srv_reply_error(cl, "out of memory");
   } else if (rc == UV_ENOBUFS) {
     sup_log(SUP_WARN, "control: a client stopped reading; disconnecting it");
-    client_close(cl);
-  }
-}
-
-/* ---- restart (answered when done) ---- */
-
-static void on_restart_done(void *ctx, const char *err);
-
-static void op_free(struct ctl_op *op) {
-  for (size_t i = 0; i < op->nnames; i++)
-    free(op->names[i]);
-  free(op->names);
-  free(op);
-}
-
-/* restart all: the names of the services now, in config order (a reload
- * while it runs may add, remove or reorder them). Returns 0 or -1. */
-static int op_names(struct ctl_op *op) {
-  struct sup_service *svc;
-  size_t n = 0;
-  while (sup_view_service(op->host, n) != NULL)
-    n++;
-  if (n > 0 && (op->names = calloc(n, sizeof(*op->names))) == NULL)
-    return -1;
-  for (; op->nnames < n; op->nnames++) {
-    svc = sup_view_service(op->host, op->nnames);
-    if ((op->names[op->nnames] = strdup(sup_view_service_cfg(svc)->name)) == NULL)
-      return -1;
-  }
-  return 0;
-}
-
-/* restart all: the rolling restart of the next service still there (one
- * a reload removed meanwhile is passed over; one it added was started on
- * the new config). Returns 0 once one is under way (its end calls
- * on_restart_done, which may free op before this returns), -1 when none
- * is left. */
-static int restart_next(struct ctl_op *op) {
-  struct sup_service *svc;
-  while (op->next < op->nnames) {
-    if ((svc = sup_view_find(op->host, op->names[op->next++])) == NULL)
-      continue;
-    snprintf(op->service, sizeof(op->service), "%s", sup_view_service_cfg(svc)->name);
-    if (sup_service_restart(svc, on_restart_done, op) == 0)
-      return 0;
-    if (!op->err[0])
-      snprintf(op->err, sizeof(op->err), "%s: a rolling restart is already under way", op->service);
-  }
-  return -1;
-}
-
-/* A rolling restart ended (err: why it failed, or NULL); with restart
- * all, the next one begins, and the reply waits for the last. */
-static void on_restart_done(void *ctx, const char *err) {
-  struct ctl_op *op = ctx;
-  if (err && op->all && !op->err[0])
-    snprintf(op->err, sizeof(op->err), "%s: %s", op->service, err);
-  if (op->all && restart_next(op) == 0)
-    return; /* op may be gone: the next one runs */
-  struct ctl_client *cl = op->client;
-  char why[sizeof(op->err)];
-  snprintf(why, sizeof(why), "%s", op->all ? op->err : err ? err : "");
-  op_free(op);
-  if (cl == NULL)
-    return; /* the client left before the end */
-  cl->op = NULL;
-  if (why[0])
-    reply_error(cl, why);
-  else
-    reply_ok(cl, cl->op_service);
-  /* Lines that arrived meanwhile, in order. */
-  while (cl->backlog.len > 0 && cl->op == NULL && !cl->closing) {
-    char *nl = memchr(cl->backlog.data, '\n', cl->backlog.len);
-    size_t n = (size_t)(nl - cl->backlog.data);
-    char *line = malloc(n + 1);
-    if (line == NULL)
-      break;
-    memcpy(line, cl->backlog.data, n);
-    ipc_buf_consume(&cl->backlog, n + 1);
-    handle_line(cl, line, n);
-    free(line);
-  }
-}
-
-/* restart SERVICE, or every service one after another (svc NULL: all). */
-static void do_restart(struct ctl_client *cl, struct sup_service *svc) {
-  struct ctl_op *op = calloc(1, sizeof(*op));
-  if (op == NULL) {
-    reply_error(cl, "out of memory");
-    return;
-  }
-  op->client = cl;
-  op->host = cl->srv->host;
-  cl->op = op; /* before: the restart may finish at once and reply */
-  if (svc == NULL) {
-    op->all = 1;
-    snprintf(cl->op_service, sizeof(cl->op_service), "all");
-    if (op_names(op) != 0) {
-      cl->op = NULL;
-      op_free(op);
-      reply_error(cl, "out of memory");
-      return;
-    }
-    if (restart_next(op) != 0)
-      on_restart_done(op, NULL); /* nothing to restart: the reply */
-    return;
-  }
-  snprintf(op->service, sizeof(op->service), "%s", sup_view_service_cfg(svc)->name);
-  snprintf(cl->op_service, sizeof(cl->op_service), "%s", op->service);
-  if (sup_service_restart(svc, on_restart_done, op) != 0) {
-    cl->op = NULL;
-    op_free(op);
-    reply_error(cl, "a rolling restart of this service is already under way");
+    ctl_srv_close(cl);
   }
 }
 
@@ -281,127 +133,17 @@ static void do_reload(struct ctl_client *cl) {
     cJSON *p = cJSON_AddArrayToObject(o, "problems");
     for (size_t i = 0; i < errs.count; i++)
       cJSON_AddItemToArray(p, cJSON_CreateString(errs.lines[i]));
-    send_json(cl, o);
+    ctl_srv_send_json(cl, o);
     cJSON_Delete(o);
   } else {
-    cJSON *o = ok_reply();
+    cJSON *o = ctl_srv_ok_reply();
     add_names(o, "added", res.added);
     add_names(o, "removed", res.removed);
     add_names(o, "changed", res.changed);
-    send_json(cl, o);
+    ctl_srv_send_json(cl, o);
     cJSON_Delete(o);
   }
   cfg_errors_free(&errs);
-}
-
-/* ---- logs ---- */
-
-static void on_service_line(void *ctx, const char *label, const char *stream, const char *line,
-                            size_t len) {
-  struct ctl_client *cl = ctx;
-  size_t n = strlen(cl->follow);
-  if (strcmp(cl->follow, "*") != 0 && (strncmp(label, cl->follow, n) != 0 || label[n] != '['))
-    return; /* another service's ("*": every service's) */
-  char ts[32];
-  sup_log_timestamp(ts, sizeof(ts));
-  struct ipc_buf *b = ipc_channel_begin(&cl->ch);
-  ipc_buf_adds(b, "{\"line\":\"");
-  ipc_buf_add(b, ts, strlen(ts));
-  ipc_buf_addc(b, ' ');
-  ipc_buf_adds(b, label);
-  ipc_buf_addc(b, ' ');
-  ipc_buf_adds(b, stream);
-  ipc_buf_add(b, ": ", 2);
-  /* The line itself, JSON-escaped: reuse the string writer without quotes. */
-  size_t start = b->len;
-  ipc_json_str(b, line, len);
-  if (!b->oom) {
-    memmove(b->data + start, b->data + start + 1, b->len - start - 1); /* drop its '"' */
-    b->len -= 1;
-  }
-  ipc_buf_adds(b, "}\n");
-  if (ipc_channel_commit(&cl->ch) == UV_ENOBUFS)
-    client_close(cl);
-}
-
-/* The last nlines lines of svc's log, at most max bytes, into *text
- * (malloc'd). Returns 0, or -1 with the error replied. */
-static int tail_one(struct ctl_client *cl, const struct sup_service *svc, size_t nlines, size_t max,
-                    char **text, size_t *len) {
-  const struct cfg *cfg = sup_view_cfg(cl->srv->host);
-  char path[4200];
-  snprintf(path, sizeof(path), "%s/%s.log", cfg->logs.dir, sup_view_service_cfg(svc)->name);
-  int rc = sup_logfile_tail(path, cfg->logs.keep, nlines, max, text, len);
-  if (rc < 0) {
-    char msg[4300];
-    snprintf(msg, sizeof(msg), "cannot read \"%s\": %s", path, uv_strerror(rc));
-    reply_error(cl, msg);
-    return -1;
-  }
-  return 0;
-}
-
-/* logs without a service, as `pm2 logs`: the last nlines lines of every
- * service's log, merged in time order. The 8 MiB of a reply are shared
- * out (at least 4 KiB each), so many services do not read more. Returns
- * 0, or -1 (replied). */
-static int tail_all(struct ctl_client *cl, size_t nlines, char **text, size_t *len) {
-  const struct sup_host *h = cl->srv->host;
-  size_t n = service_count(h), got = 0, share;
-  int rc = 0;
-  share = n ? SUP_LOGFILE_TAIL_MAX / n : SUP_LOGFILE_TAIL_MAX;
-  share = share < 4096 ? 4096 : share;
-  char **texts = calloc(n + 1, sizeof(*texts));
-  size_t *lens = calloc(n + 1, sizeof(*lens));
-  for (; texts && lens && got < n; got++)
-    if ((rc = tail_one(cl, sup_view_service(h, got), nlines, share, &texts[got], &lens[got])) != 0)
-      break;
-  if (rc == 0 && (texts == NULL || lens == NULL ||
-                  sup_logfile_merge((const char *const *)texts, lens, got, nlines,
-                                    SUP_LOGFILE_TAIL_MAX, text, len) != 0)) {
-    reply_error(cl, "out of memory");
-    rc = -1;
-  }
-  for (size_t i = 0; texts && i < got; i++)
-    free(texts[i]);
-  free(texts);
-  free(lens);
-  return rc;
-}
-
-/* logs SERVICE, or every service's (svc NULL); with follow, the lines
- * that come next stream on this connection. */
-static void do_logs(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_service *svc) {
-  char *text = NULL;
-  size_t len = 0;
-  const char *name = svc ? sup_view_service_cfg(svc)->name : "*";
-  if ((svc ? tail_one(cl, svc, (size_t)c->lines, SUP_LOGFILE_TAIL_MAX, &text, &len)
-           : tail_all(cl, (size_t)c->lines, &text, &len)) != 0)
-    return;
-  /* Written by hand, as followed lines are: a program's output may hold
-   * any byte, and ipc_json_str makes valid JSON of it (U+FFFD for bytes
-   * that are not UTF-8, escapes for NUL and the other controls), where
-   * cJSON would pass them raw or cut the line at a NUL. */
-  struct ipc_buf *b = ipc_channel_begin(&cl->ch);
-  ipc_buf_adds(b, "{\"ok\":true,\"lines\":[");
-  for (size_t off = 0; off < len;) {
-    char *nl = memchr(text + off, '\n', len - off);
-    size_t n = nl ? (size_t)(nl - text - off) : len - off;
-    if (off > 0)
-      ipc_buf_addc(b, ',');
-    ipc_json_str(b, text + off, n);
-    off += n + 1;
-  }
-  ipc_buf_adds(b, "]}\n");
-  free(text);
-  if (ipc_channel_commit(&cl->ch) == UV_ENOBUFS) {
-    client_close(cl);
-    return;
-  }
-  if (c->follow && !cl->closing) {
-    snprintf(cl->follow, sizeof(cl->follow), "%s", name);
-    sup_host_add_log_listener(cl->srv->host, on_service_line, cl);
-  }
 }
 
 /* ---- events ---- */
@@ -417,13 +159,13 @@ static void do_drain(struct ctl_client *cl, int drain) {
   struct sup_host *h = cl->srv->host;
   int rc = drain ? sup_host_drain(h) : sup_host_undrain(h);
   if (rc == UV_EALREADY)
-    reply_error(cl, "muster is draining already");
+    ctl_srv_reply_error(cl, "muster is draining already");
   else if (rc == UV_ECANCELED)
-    reply_error(cl, "muster is shutting down");
+    ctl_srv_reply_error(cl, "muster is shutting down");
   else if (rc != 0)
-    reply_error(cl, "muster is not draining");
+    ctl_srv_reply_error(cl, "muster is not draining");
   else
-    reply_ok(cl, NULL);
+    ctl_srv_reply_ok(cl, NULL);
 }
 
 /* ---- rooms, publish ---- */
@@ -449,12 +191,12 @@ static cJSON *room_json(const struct rt_room *r) {
 /* Every room muster holds, with its local members. */
 static void do_rooms(struct ctl_client *cl) {
   const struct rt_rooms *rs = sup_host_rooms(cl->srv->host);
-  cJSON *o = ok_reply();
+  cJSON *o = ctl_srv_ok_reply();
   cJSON *a = cJSON_AddArrayToObject(o, "rooms");
   for (size_t i = 0; i < rs->cap; i++)
     if (rs->slots[i])
       cJSON_AddItemToArray(a, room_json(rs->slots[i]));
-  send_json(cl, o);
+  ctl_srv_send_json(cl, o);
   cJSON_Delete(o);
 }
 
@@ -471,13 +213,13 @@ static void do_publish(struct ctl_client *cl, const struct ctl_cmd *c) {
   int n = json ? sup_pubsub_publish(cl->srv->host, &pub, NULL, -1) : UV_ENOMEM;
   free(json);
   if (n < 0) {
-    reply_error(cl, "out of memory");
+    ctl_srv_reply_error(cl, "out of memory");
     return;
   }
-  cJSON *o = ok_reply();
+  cJSON *o = ctl_srv_ok_reply();
   cJSON_AddStringToObject(o, "topic", c->topic);
   cJSON_AddNumberToObject(o, "delivered", n);
-  send_json(cl, o);
+  ctl_srv_send_json(cl, o);
   cJSON_Delete(o);
 }
 
@@ -492,32 +234,32 @@ static void do_scale(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_
     char msg[128];
     snprintf(msg, sizeof(msg), "%zu + %lld instances is more than 1024", si.target,
              (long long)c->instances);
-    reply_error(cl, msg);
+    ctl_srv_reply_error(cl, msg);
     return;
   }
   if (sup_service_scale(svc, n) != 0) {
-    reply_error(cl, "a rolling restart of this service is under way; scale after it");
+    ctl_srv_reply_error(cl, "a rolling restart of this service is under way; scale after it");
     return;
   }
-  cJSON *o = ok_reply();
+  cJSON *o = ctl_srv_ok_reply();
   cJSON_AddStringToObject(o, "service", sup_view_service_cfg(svc)->name);
   cJSON_AddNumberToObject(o, "instances", (double)n);
-  send_json(cl, o);
+  ctl_srv_send_json(cl, o);
   cJSON_Delete(o);
 }
 
 /* `events`: the reply, then every host event on this connection. */
 static void do_events(struct ctl_client *cl) {
-  reply_ok(cl, NULL);
+  ctl_srv_reply_ok(cl, NULL);
   cl->events = 1;
   sup_host_add_listener(cl->srv->host, on_event, cl);
 }
 
 /* `version`: muster's own. */
 static void do_version(struct ctl_client *cl) {
-  cJSON *o = ok_reply();
+  cJSON *o = ctl_srv_ok_reply();
   cJSON_AddStringToObject(o, "version", MUSTER_VERSION);
-  send_json(cl, o);
+  ctl_srv_send_json(cl, o);
   cJSON_Delete(o);
 }
 
@@ -525,10 +267,10 @@ static void do_version(struct ctl_client *cl) {
  * order to start, the reverse to stop). */
 static void do_start_stop(struct ctl_client *cl, int start, struct sup_service *svc) {
   const struct sup_host *h = cl->srv->host;
-  size_t n = service_count(h);
+  size_t n = ctl_srv_service_count(h);
   if (svc != NULL) {
     (start ? sup_service_start : sup_service_stop)(svc);
-    reply_ok(cl, sup_view_service_cfg(svc)->name);
+    ctl_srv_reply_ok(cl, sup_view_service_cfg(svc)->name);
     return;
   }
   for (size_t i = 0; i < n; i++) {
@@ -537,7 +279,7 @@ static void do_start_stop(struct ctl_client *cl, int start, struct sup_service *
     else
       sup_service_stop(sup_view_service(h, n - 1 - i));
   }
-  reply_ok(cl, "all");
+  ctl_srv_reply_ok(cl, "all");
 }
 
 /* signal SERVICE SIG, or every service's instances (svc NULL: all). */
@@ -555,37 +297,11 @@ static void do_signal(struct ctl_client *cl, const struct ctl_cmd *c, struct sup
       n += sup_service_signal(each, c->signo);
   sup_log(SUP_INFO, "%s: %s sent to %zu instance%s (musterctl signal)", name, sig, n,
           n == 1 ? "" : "s");
-  cJSON *o = ok_reply();
+  cJSON *o = ctl_srv_ok_reply();
   cJSON_AddStringToObject(o, "service", name);
   cJSON_AddStringToObject(o, "signal", sig);
   cJSON_AddNumberToObject(o, "instances", (double)n);
-  send_json(cl, o);
-  cJSON_Delete(o);
-}
-
-/* flush [SERVICE], as pm2 flush and supervisorctl clear: empties the log
- * of svc, or of every service (svc NULL). */
-static void do_flush(struct ctl_client *cl, struct sup_service *svc) {
-  const struct sup_host *h = cl->srv->host;
-  const char *name = svc ? sup_view_service_cfg(svc)->name : "all";
-  int64_t freed = 0;
-  for (size_t i = 0; svc ? i == 0 : sup_view_service(h, i) != NULL; i++) {
-    struct sup_service *s = svc ? svc : sup_view_service(h, i);
-    int64_t n = sup_service_flush_log(s);
-    if (n < 0) {
-      char msg[200];
-      snprintf(msg, sizeof(msg), "%s: cannot empty its log: %s", sup_view_service_cfg(s)->name,
-               uv_strerror((int)n));
-      reply_error(cl, msg);
-      return;
-    }
-    freed += n;
-  }
-  sup_log(SUP_INFO, "%s: log emptied, %lld bytes freed (musterctl flush)", name, (long long)freed);
-  cJSON *o = ok_reply();
-  cJSON_AddStringToObject(o, "service", name);
-  cJSON_AddNumberToObject(o, "bytes", (double)freed);
-  send_json(cl, o);
+  ctl_srv_send_json(cl, o);
   cJSON_Delete(o);
 }
 
@@ -612,7 +328,7 @@ static void do_env(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_se
   const char *name = sup_view_service_cfg(svc)->name;
   if (inst == NULL) {
     snprintf(msg, sizeof(msg), "%s has no instance %lld with a process", name, (long long)c->index);
-    reply_error(cl, msg);
+    ctl_srv_reply_error(cl, msg);
     return;
   }
   pid_t pid = sup_instance_pid(inst);
@@ -622,7 +338,7 @@ static void do_env(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_se
   size_t len = f ? fread(text, 1, ENVIRON_MAX, f) : 0;
   if (f == NULL || ferror(f)) {
     snprintf(msg, sizeof(msg), "cannot read %s: %s", path, text ? strerror(errno) : "no memory");
-    reply_error(cl, msg);
+    ctl_srv_reply_error(cl, msg);
   } else {
     struct ipc_buf *b = ipc_channel_begin(&cl->ch); /* by hand: values may hold any byte */
     ipc_buf_adds(b, "{\"ok\":true,\"service\":");
@@ -641,7 +357,7 @@ static void do_env(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_se
     }
     ipc_buf_adds(b, "]}\n");
     if (ipc_channel_commit(&cl->ch) == UV_ENOBUFS)
-      client_close(cl);
+      ctl_srv_close(cl);
   }
   if (f)
     fclose(f);
@@ -660,7 +376,7 @@ static void run_cmd(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_s
     do_start_stop(cl, c->type == CTL_START, svc);
     break;
   case CTL_RESTART:
-    do_restart(cl, svc);
+    ctl_srv_restart(cl, svc);
     break;
   case CTL_SCALE:
     do_scale(cl, c, svc);
@@ -669,7 +385,7 @@ static void run_cmd(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_s
     do_signal(cl, c, svc);
     break;
   case CTL_FLUSH:
-    do_flush(cl, svc);
+    ctl_srv_flush(cl, svc);
     break;
   case CTL_ENV:
     do_env(cl, c, svc);
@@ -678,13 +394,13 @@ static void run_cmd(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_s
     do_reload(cl);
     break;
   case CTL_LOGS:
-    do_logs(cl, c, svc);
+    ctl_srv_logs(cl, c, svc);
     break;
   case CTL_EVENTS:
     do_events(cl);
     break;
   case CTL_SHUTDOWN:
-    reply_ok(cl, NULL);
+    ctl_srv_reply_ok(cl, NULL);
     sup_host_shutdown(cl->srv->host);
     break;
   case CTL_DRAIN:
@@ -707,16 +423,16 @@ static void run_cmd(struct ctl_client *cl, const struct ctl_cmd *c, struct sup_s
 
 /* One request line: refused on a streaming connection or when it does not
  * parse, or names a service that does not exist; else run. */
-static void handle_line(struct ctl_client *cl, const char *line, size_t len) {
+void ctl_srv_handle_line(struct ctl_client *cl, const char *line, size_t len) {
   struct ctl_cmd c;
   char err[200];
   struct sup_service *svc = NULL;
   if (cl->follow[0] || cl->events) {
-    reply_error(cl, "this connection is streaming; open another one for commands");
+    ctl_srv_reply_error(cl, "this connection is streaming; open another one for commands");
     return;
   }
   if (ctl_cmd_parse(line, len, &c, err, sizeof(err)) != 0) {
-    reply_error(cl, err);
+    ctl_srv_reply_error(cl, err);
     return;
   }
   int all = strcmp(c.service, "all") == 0 &&
@@ -735,17 +451,17 @@ static void on_client_line(struct ipc_channel *ch, const char *line, size_t len)
     ipc_buf_add(&cl->backlog, line, len);
     ipc_buf_addc(&cl->backlog, '\n');
     if (cl->backlog.len > REQUEST_MAX_LINE)
-      client_close(cl);
+      ctl_srv_close(cl);
     return;
   }
-  handle_line(cl, line, len);
+  ctl_srv_handle_line(cl, line, len);
 }
 
 static void on_client_error(struct ipc_channel *ch, int err) {
   struct ctl_client *cl = ch->data;
   if (err == UV_E2BIG)
-    reply_error(cl, "request line too long");
-  client_close(cl);
+    ctl_srv_reply_error(cl, "request line too long");
+  ctl_srv_close(cl);
 }
 
 /* ---- Clients ---- */
@@ -756,7 +472,7 @@ static void on_client_closed(struct ipc_channel *ch) {
   free(cl);
 }
 
-static void client_close(struct ctl_client *cl) {
+void ctl_srv_close(struct ctl_client *cl) {
   if (cl->closing)
     return;
   cl->closing = 1;
@@ -765,7 +481,7 @@ static void client_close(struct ctl_client *cl) {
     cl->op->client = NULL;
   if (cl->events)
     sup_host_remove_listener(srv->host, on_event, cl);
-  sup_host_remove_log_listener(srv->host, on_service_line, cl);
+  ctl_srv_unfollow(cl);
   LIST_REMOVE(cl, link);
   ipc_channel_close(&cl->ch, 1, on_client_closed);
 }
@@ -795,13 +511,13 @@ static void on_connection(uv_stream_t *l, int status) {
   int rc = ipc_channel_accept(&cl->ch, l, REQUEST_MAX_LINE, &cbs, cl);
   cl->ch.max_queue = CLIENT_MAX_QUEUE;
   if (rc < 0) {
-    client_close(cl);
+    ctl_srv_close(cl);
     return;
   }
   if (!peer_allowed(cl)) {
     sup_log(SUP_WARN, "control: refused a connection from another user");
-    reply_error(cl, "permission denied: only muster's own user or root may control it");
-    client_close(cl);
+    ctl_srv_reply_error(cl, "permission denied: only muster's own user or root may control it");
+    ctl_srv_close(cl);
   }
 }
 
@@ -820,7 +536,7 @@ static void hook_finished(void *ctx) {
     unlink(srv->path);
   }
   while (!LIST_EMPTY(&srv->clients))
-    client_close(LIST_FIRST(&srv->clients));
+    ctl_srv_close(LIST_FIRST(&srv->clients));
 }
 
 struct ctl_server *ctl_server_start(struct sup_host *host) {
