@@ -23,6 +23,7 @@ muster_require(CRYPTO libcrypto     libssl-dev)
 muster_require(SSL   libssl        libssl-dev)
 muster_require(HIREDIS hiredis      libhiredis-dev)
 muster_require(NGHTTP2 libnghttp2   libnghttp2-dev)
+muster_require(ZLIB  zlib           zlib1g-dev)
 
 # llhttp: Debian's node-llhttp ships the C sources; we compile them here.
 set(LLHTTP_SRC_DIR /usr/share/llhttp CACHE PATH "llhttp C sources")

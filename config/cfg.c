@@ -55,6 +55,9 @@ void cfg_free(struct cfg *c) {
   free(c->gateway.access_log);
   free(c->gateway.trusted);
   free(c->gateway.rate_limit.exempt);
+  for (size_t i = 0; i < c->gateway.compression.ntypes; i++)
+    free(c->gateway.compression.types[i]);
+  free(c->gateway.compression.types);
   free(c->admin.listen.host);
   free(c->control.socket);
   free(c->logs.dir);

@@ -75,6 +75,16 @@ struct cfg_rate_limit {
   size_t nexempt;
 };
 
+/* gateway.compression: gzip of answers on the fly (nginx's gzip, Caddy's
+ * encode), for clients that take it and types that gain from it. */
+struct cfg_compression {
+  int enabled;       /* 0 when absent or null */
+  int level;         /* zlib's 1 (fastest) .. 9 (smallest) */
+  int64_t min_bytes; /* an answer known to be shorter is sent as it is */
+  char **types;      /* media types ("text/html"; "text/" and a star: any), lower-case, owned */
+  size_t ntypes;
+};
+
 struct cfg_gateway {
   struct cfg_listen listen;         /* public HTTP address */
   struct cfg_tls tls;               /* TLS listener, when enabled */
@@ -94,7 +104,8 @@ struct cfg_gateway {
   char *health_path;                /* starts with '/' */
   char *access_log;                 /* absolute path, or NULL when off */
   struct cfg_rate_limit rate_limit; /* per client, or off */
-  struct util_cidr *trusted;        /* trusted_proxies: their x-forwarded-for names the client */
+  struct cfg_compression compression; /* gzip on the fly, or off */
+  struct util_cidr *trusted;          /* trusted_proxies: their x-forwarded-for names the client */
   size_t ntrusted;
   int proxy_protocol; /* each connection (plain and TLS) starts with a PROXY header */
 };

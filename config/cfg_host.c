@@ -34,6 +34,7 @@ static const char *const gateway_keys[] = {"listen",
                                            "trusted_proxies",
                                            "proxy_protocol",
                                            "rate_limit",
+                                           "compression",
                                            NULL};
 static const char *const admin_keys[] = {"listen", NULL};
 static const char *const control_keys[] = {"socket", NULL};
@@ -129,6 +130,7 @@ static void parse_gateway(struct cfg__ctx *x, const cJSON *v, struct cfg_gateway
   read_access_log(x, v, g);
   cfg__read_cidrs(x, v, "gateway", "trusted_proxies", &g->trusted, &g->ntrusted);
   cfg__parse_rate_limit(x, cJSON_GetObjectItemCaseSensitive(v, "rate_limit"), g);
+  cfg__parse_compression(x, cJSON_GetObjectItemCaseSensitive(v, "compression"), g);
   cfg__get_bool(x, v, "gateway", "proxy_protocol", 0, &g->proxy_protocol);
   const cJSON *tls = cJSON_GetObjectItemCaseSensitive(v, "tls");
   if (tls != NULL && !cJSON_IsNull(tls))

@@ -115,6 +115,8 @@ void cfg__read_cidrs(struct cfg__ctx *x, const cJSON *obj, const char *parent, c
 /* gateway.rate_limit (cfg_ratelimit.c): reads v (may be NULL) into
  * g->rate_limit. */
 void cfg__parse_rate_limit(struct cfg__ctx *x, const cJSON *v, struct cfg_gateway *g);
+/* gateway.compression (cfg_compress.c): reads v (may be NULL). */
+void cfg__parse_compression(struct cfg__ctx *x, const cJSON *v, struct cfg_gateway *g);
 /* gateway.tls (cfg_tls.c): reads v (not NULL) into g->tls. */
 void cfg__parse_tls(struct cfg__ctx *x, const cJSON *v, struct cfg_gateway *g);
 /* Frees what g->tls owns (cfg_tls.c). */

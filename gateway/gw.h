@@ -102,6 +102,7 @@ struct gw_server {
   char local_host[UTIL_IP_TEXT + 8]; /* gw_req_fwd_headers: the host of a request naming none */
   struct gw_buckets buckets;         /* gateway.rate_limit's per client (gw_ratelimit) */
   uint64_t rate_limited;             /* requests it refused */
+  size_t gzip_streams;               /* answers being compressed (gw_gzip) */
   char hsts[64];                     /* strict-transport-security for HTTPS answers, or "" */
   size_t hsts_len;
   char rbuf[65536];          /* the read buffer all connections share */

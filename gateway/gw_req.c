@@ -297,6 +297,7 @@ static void trim(struct ipc_buf *b) {
 }
 
 void gw_req_reset(struct gw_req *req) {
+  gw_gzip_release(req);
   trim(&req->hbuf);
   trim(&req->body);
   req->gen = NULL;
@@ -318,6 +319,7 @@ void gw_req_reset(struct gw_req *req) {
 }
 
 void gw_req_free(struct gw_req *req) {
+  gw_gzip_release(req);
   ipc_buf_free(&req->hbuf);
   ipc_buf_free(&req->body);
   free(req->hdrs);

@@ -35,6 +35,7 @@ struct gw_server;
 struct gw_req;
 struct gw_sse;
 struct gw_static_job;
+struct gw_gzip;
 struct gw_svc;
 struct gw_svc_ops;
 struct gw_up_conn;
@@ -164,6 +165,7 @@ struct gw_req {
   unsigned streaming : 1;  /* a stream was started and not finished */
   unsigned chunked : 1;    /* that stream is chunk-encoded */
   unsigned at_head : 1;    /* taken at its head (on_head): its body streams */
+  struct gw_gzip *z;       /* its answer's deflate state (gw_gzip), or NULL */
   unsigned rl_checked : 1; /* gw_ratelimit has counted it, */
   unsigned rl_refused : 1; /*   and refused it: 429 */
   uint32_t rl_retry_s;     /*   with this retry-after */
@@ -194,18 +196,31 @@ struct gw_handler {
 
 /* ---- Answering (the protocol frames; the request ends with the answer) ---- */
 
+/* gateway.compression (gw_gzip.c), between these and the framing: 1 when
+ * it took the answer (compressed it), 0 when it goes as it is. */
+int gw_gzip_respond(struct gw_req *req, int status, const struct ipc_header *h, size_t nh,
+                    const char *body, size_t len);
+int gw_gzip_start(struct gw_req *req, int status, const struct ipc_header *h, size_t nh,
+                  int64_t clen);
+void gw_gzip_send(struct gw_req *req, const char *data, size_t len);
+void gw_gzip_finish(struct gw_req *req);
+/* Frees req's deflate state, if any (the request ended, or was cut). */
+void gw_gzip_release(struct gw_req *req);
+
 /* A whole response: status, headers (muster adds its own framing
  * headers and x-request-id), body. Ends the request. */
 static inline void gw_req_respond(struct gw_req *req, int status, const struct ipc_header *h,
                                   size_t nh, const char *body, size_t len) {
-  req->out->respond(req, status, h, nh, body, len);
+  if (!gw_gzip_respond(req, status, h, nh, body, len))
+    req->out->respond(req, status, h, nh, body, len);
 }
 
 /* The head of a streamed response (chunked on HTTP/1.1, ended by the
  * close on HTTP/1.0). Stops the request timer. */
 static inline void gw_req_start(struct gw_req *req, int status, const struct ipc_header *h,
                                 size_t nh) {
-  req->out->start(req, status, h, nh, -1);
+  if (!gw_gzip_start(req, status, h, nh, -1))
+    req->out->start(req, status, h, nh, -1);
 }
 
 /* The head of a streamed response whose length is known (clen >= 0):
@@ -213,17 +228,24 @@ static inline void gw_req_start(struct gw_req *req, int status, const struct ipc
  * HEAD, 204 and 304); clen -1 is gw_req_start(). */
 static inline void gw_req_start_len(struct gw_req *req, int status, const struct ipc_header *h,
                                     size_t nh, int64_t clen) {
-  req->out->start(req, status, h, nh, clen);
+  if (!gw_gzip_start(req, status, h, nh, clen))
+    req->out->start(req, status, h, nh, clen);
 }
 
 /* The next piece of a stream (nothing for HEAD or an empty piece). */
 static inline void gw_req_send(struct gw_req *req, const char *data, size_t len) {
-  req->out->send(req, data, len);
+  if (req->z)
+    gw_gzip_send(req, data, len);
+  else
+    req->out->send(req, data, len);
 }
 
 /* The end of a stream. Ends the request. */
 static inline void gw_req_finish(struct gw_req *req) {
-  req->out->finish(req);
+  if (req->z)
+    gw_gzip_finish(req);
+  else
+    req->out->finish(req);
 }
 
 /* Answers 101 Switching Protocols with headers h (the protocol's own:

@@ -5,7 +5,7 @@
 # apt-get line is printed and the script fails.
 set -euo pipefail
 
-build_pkgs="cmake make gcc pkg-config libuv1-dev libcjson-dev libmongoc-dev libbson-dev node-llhttp libssl-dev libhiredis-dev libnghttp2-dev"
+build_pkgs="cmake make gcc pkg-config libuv1-dev libcjson-dev libmongoc-dev libbson-dev node-llhttp libssl-dev libhiredis-dev libnghttp2-dev zlib1g-dev"
 install_pkgs="$build_pkgs scdoc"
 deb_pkgs="$install_pkgs build-essential debhelper dpkg-dev fakeroot lintian"
 # The operations tests (tests/ops, tests/ctl) build the package, render the

@@ -158,6 +158,13 @@ static void check_cfg(const struct cfg *c) {
     check_service(c, &c->services[i]);
   for (size_t i = 0; i < c->nstatics; i++)
     check_static(c, &c->statics[i]);
+  const struct cfg_compression *z = &c->gateway.compression;
+  FUZZ_CHECK(!z->enabled || (z->level >= 1 && z->level <= 9 && z->min_bytes >= 0),
+             "compression level %d min %lld", z->level, (long long)z->min_bytes);
+  for (size_t i = 0; z->enabled && i < z->ntypes; i++)
+    for (const char *t = z->types[i]; *t; t++)
+      FUZZ_CHECK(!(*t >= 'A' && *t <= 'Z') && strchr(z->types[i], '/') != NULL,
+                 "compression type \"%s\"", z->types[i]);
   const struct cfg_rate_limit *r = &c->gateway.rate_limit;
   FUZZ_CHECK(!r->enabled || (r->rate >= 0.001 && r->rate <= 1000000 && r->burst >= 1 &&
                              r->max_clients >= 1 && (r->exempt != NULL || r->nexempt == 0)),

@@ -1,0 +1,138 @@
+/* gw_gzip — gateway.compression: answers gzipped on the fly with zlib,
+ * between the handlers and the protocol's framing (gw_req_respond /
+ * start / send / finish go through here). gw_encode decides and makes the
+ * head; the framing then sees a stream of unknown length (chunked on
+ * HTTP/1.1) or, for a whole answer, the compressed body.
+ *
+ * A stream keeps a deflate state (about 256 KiB) until it ends; each
+ * piece is flushed (Z_SYNC_FLUSH) so what the handler sends reaches the
+ * client at once, as it would uncompressed. At most GW_GZIP_STREAMS
+ * streams are compressed at once; past that answers go as they are.
+ * Backpressure is the framing's, on the compressed bytes. */
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "gw.h"
+#include "gw_encode.h"
+#include "sup_log.h"
+
+#define GW_GZIP_STREAMS 256 /* deflate states at once, each gateway */
+#define OUT_CHUNK 16384
+
+struct gw_gzip {
+  z_stream z;
+  char out[OUT_CHUNK];
+};
+
+/* 1 when req's answer (status, h, clen) is to be compressed. */
+static int wanted(struct gw_req *req, int status, const struct ipc_header *h, size_t nh,
+                  int64_t clen) {
+  struct gw_server *srv = req->srv;
+  if (!srv->edge || !srv->cfg->compression.enabled)
+    return 0;
+  uint32_t n = 0;
+  const char *accept = gw_req_header(req, "accept-encoding", &n);
+  struct gw_encode_in in = {accept, n, req->is_head, status, clen, h, nh};
+  return gw_encode_wanted(&srv->cfg->compression, &in);
+}
+
+/* windowBits 15 + 16: a gzip wrapper, not zlib's. */
+static int init(z_stream *z, int level) {
+  memset(z, 0, sizeof(*z));
+  return deflateInit2(z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK ? 0 : -1;
+}
+
+int gw_gzip_respond(struct gw_req *req, int status, const struct ipc_header *h, size_t nh,
+                    const char *body, size_t len) {
+  if (!wanted(req, status, h, nh, (int64_t)len))
+    return 0;
+  z_stream z;
+  struct ipc_header *out = malloc((nh + GW_ENCODE_HEAD_EXTRA) * sizeof(*out));
+  uLong bound = deflateBound(NULL, (uLong)len) + 32;
+  char *zbuf = out ? malloc(bound) : NULL, vals[512];
+  if (zbuf == NULL || init(&z, req->srv->cfg->compression.level) != 0) {
+    free(out);
+    free(zbuf);
+    return 0; /* out of memory: as it is */
+  }
+  z.next_in = (Bytef *)body;
+  z.avail_in = (uInt)len;
+  z.next_out = (Bytef *)zbuf;
+  z.avail_out = (uInt)bound;
+  int rc = deflate(&z, Z_FINISH);
+  size_t zlen = bound - z.avail_out;
+  deflateEnd(&z);
+  if (rc == Z_STREAM_END) {
+    size_t k = gw_encode_head(h, nh, out, vals, sizeof(vals));
+    req->out->respond(req, status, out, k, zbuf, zlen);
+  }
+  free(out);
+  free(zbuf);
+  return rc == Z_STREAM_END;
+}
+
+int gw_gzip_start(struct gw_req *req, int status, const struct ipc_header *h, size_t nh,
+                  int64_t clen) {
+  struct gw_server *srv = req->srv;
+  if (srv->gzip_streams >= GW_GZIP_STREAMS || !wanted(req, status, h, nh, clen))
+    return 0;
+  struct gw_gzip *g = malloc(sizeof(*g));
+  struct ipc_header *out = malloc((nh + GW_ENCODE_HEAD_EXTRA) * sizeof(*out));
+  char vals[512];
+  if (g == NULL || out == NULL || init(&g->z, srv->cfg->compression.level) != 0) {
+    free(g);
+    free(out);
+    return 0;
+  }
+  srv->gzip_streams++;
+  req->z = g;
+  size_t k = gw_encode_head(h, nh, out, vals, sizeof(vals));
+  req->out->start(req, status, out, k, -1);
+  free(out);
+  return 1;
+}
+
+/* Compresses data (flush: Z_SYNC_FLUSH or Z_FINISH) and sends what comes
+ * out. 0, or -1 when the request ended meanwhile (a write that failed). */
+static int pump(struct gw_req *req, const char *data, size_t len, int flush) {
+  struct gw_gzip *g = req->z;
+  g->z.next_in = (Bytef *)data;
+  g->z.avail_in = (uInt)len;
+  do {
+    g->z.next_out = (Bytef *)g->out;
+    g->z.avail_out = OUT_CHUNK;
+    int rc = deflate(&g->z, flush);
+    size_t n = OUT_CHUNK - g->z.avail_out;
+    if (rc == Z_STREAM_ERROR)
+      return -1;
+    if (n > 0) {
+      req->out->send(req, g->out, n);
+      if (req->z != g)
+        return -1; /* the connection closed under the send: released */
+    }
+  } while (g->z.avail_out == 0);
+  return 0;
+}
+
+void gw_gzip_send(struct gw_req *req, const char *data, size_t len) {
+  if (len > 0)
+    pump(req, data, len, Z_SYNC_FLUSH);
+}
+
+void gw_gzip_finish(struct gw_req *req) {
+  if (pump(req, NULL, 0, Z_FINISH) != 0)
+    return;
+  gw_gzip_release(req);
+  req->out->finish(req);
+}
+
+void gw_gzip_release(struct gw_req *req) {
+  struct gw_gzip *g = req->z;
+  if (g == NULL)
+    return;
+  req->z = NULL;
+  deflateEnd(&g->z);
+  free(g);
+  req->srv->gzip_streams--;
+}
