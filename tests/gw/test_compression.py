@@ -14,8 +14,10 @@ import zlib
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "up"))
+from uplib import free_ports  # noqa: E402
 from gwtest import GatewayCase, dummy, wait_gateway, wait_ready  # noqa: E402
-from musterproc import (Muster, SRC, TIMEOUT, bin_path, free_port,  # noqa: E402
+from musterproc import (Muster, SRC, TIMEOUT, bin_path,  # noqa: E402
                         gateway_addr, service)
 
 GZ = [("accept-encoding", "gzip, deflate, br")]
@@ -108,7 +110,7 @@ class ServicesTest(CompressionCase):
     def test_an_upstreams_streams(self):
         app = os.path.join(SRC, "services", "examples", "express_like.js")
         up = service("web", ["node", app], routes=["/"],
-                     upstream={"port": free_port()})
+                     upstream={"port": free_ports(1)})
         m = self.zmuster({"types": ["text/plain", "application/octet-stream"]}, services=[up])
         wait_ready(m, "web")
         # a stream of 5 writes: 5 pieces flushed, not held for the end

@@ -20,6 +20,8 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "up"))
+from uplib import free_ports  # noqa: E402
 from gwtest import GatewayCase, dummy, wait_gateway, wait_ready  # noqa: E402
 from musterproc import (Muster, TIMEOUT, bin_path, ctl, free_port,  # noqa: E402
                         gateway_addr, recv_all)
@@ -360,7 +362,7 @@ class ExampleTest(GatewayCase):
         cfg["static"][0]["root"] = os.path.normpath(os.path.join(ex, cfg["static"][0]["root"]))
         api = cfg["services"][0]
         api["command"][1] = os.path.normpath(os.path.join(ex, api["command"][1]))
-        api["upstream"]["port"] = free_port()
+        api["upstream"]["port"] = free_ports(2)  # both instances' ports (uplib's)
         m = Muster(cfg["services"], static=cfg["static"])
         self.addCleanup(m.stop)
         m.start()
