@@ -103,7 +103,9 @@ struct gw_server {
   struct gw_buckets buckets;         /* gateway.rate_limit's per client (gw_ratelimit) */
   uint64_t rate_limited;             /* requests it refused */
   size_t gzip_streams;               /* answers being compressed (gw_gzip) */
-  char hsts[64];                     /* strict-transport-security for HTTPS answers, or "" */
+  struct gw_gzip *gzip_idle[16];     /* deflate states kept for the next answers */
+  size_t gzip_nidle;
+  char hsts[64]; /* strict-transport-security for HTTPS answers, or "" */
   size_t hsts_len;
   char rbuf[65536];          /* the read buffer all connections share */
   struct gw_metrics metrics; /* request counts and latencies */
@@ -167,6 +169,10 @@ extern const struct gw_handler gw_proxy_handler;     /* routes to IPC services *
 extern const struct gw_handler gw_static_handler;    /* static[]: files under a root */
 extern const struct gw_handler gw_https_handler;     /* tls.redirect_http: 308 to https:// */
 extern const struct gw_handler gw_ratelimit_handler; /* gateway.rate_limit: 429 */
+
+/* ---- gw_gzip.c ---- */
+/* Frees the deflate states kept between answers (the gateway goes). */
+void gw_gzip_free_idle(struct gw_server *srv);
 
 /* ---- gw_ratelimit.c ---- */
 /* srv->buckets for gateway.rate_limit, at start and reload: kept (with

@@ -8,7 +8,8 @@
  * piece is flushed (Z_SYNC_FLUSH) so what the handler sends reaches the
  * client at once, as it would uncompressed. At most GW_GZIP_STREAMS
  * streams are compressed at once; past that answers go as they are.
- * Backpressure is the framing's, on the compressed bytes. */
+ * Backpressure is the framing's, on the compressed bytes. Up to IDLE_MAX
+ * states are kept between answers (deflateReset), freed with the gateway. */
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -20,8 +21,11 @@
 #define GW_GZIP_STREAMS 256 /* deflate states at once, each gateway */
 #define OUT_CHUNK 16384
 
+#define IDLE_MAX 16 /* deflate states kept for the next answers, each gateway */
+
 struct gw_gzip {
   z_stream z;
+  int level; /* the level it was made with */
   char out[OUT_CHUNK];
 };
 
@@ -37,32 +41,68 @@ static int wanted(struct gw_req *req, int status, const struct ipc_header *h, si
   return gw_encode_wanted(&srv->cfg->compression, &in);
 }
 
-/* windowBits 15 + 16: a gzip wrapper, not zlib's. */
-static int init(z_stream *z, int level) {
-  memset(z, 0, sizeof(*z));
-  return deflateInit2(z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK ? 0 : -1;
+/* A deflate state at the config's level: one kept from an earlier answer
+ * (deflateReset: its 256 KiB are not allocated and faulted in again for
+ * every answer), or a new one (windowBits 15 + 16: a gzip wrapper). */
+static struct gw_gzip *take(struct gw_server *srv) {
+  int level = srv->cfg->compression.level;
+  while (srv->gzip_nidle > 0) {
+    struct gw_gzip *g = srv->gzip_idle[--srv->gzip_nidle];
+    if (g->level == level)
+      return g;
+    deflateEnd(&g->z); /* a reload changed the level */
+    free(g);
+  }
+  struct gw_gzip *g = malloc(sizeof(*g));
+  if (g == NULL)
+    return NULL;
+  memset(&g->z, 0, sizeof(g->z));
+  g->level = level;
+  if (deflateInit2(&g->z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    free(g);
+    return NULL;
+  }
+  return g;
+}
+
+/* Gives g back: kept for the next answer, or freed. */
+static void give(struct gw_server *srv, struct gw_gzip *g) {
+  if (srv->gzip_nidle < IDLE_MAX && deflateReset(&g->z) == Z_OK) {
+    srv->gzip_idle[srv->gzip_nidle++] = g;
+    return;
+  }
+  deflateEnd(&g->z);
+  free(g);
+}
+
+void gw_gzip_free_idle(struct gw_server *srv) {
+  while (srv->gzip_nidle > 0) {
+    struct gw_gzip *g = srv->gzip_idle[--srv->gzip_nidle];
+    deflateEnd(&g->z);
+    free(g);
+  }
 }
 
 int gw_gzip_respond(struct gw_req *req, int status, const struct ipc_header *h, size_t nh,
                     const char *body, size_t len) {
   if (!wanted(req, status, h, nh, (int64_t)len))
     return 0;
-  z_stream z;
   struct ipc_header *out = malloc((nh + GW_ENCODE_HEAD_EXTRA) * sizeof(*out));
   uLong bound = deflateBound(NULL, (uLong)len) + 32;
   char *zbuf = out ? malloc(bound) : NULL, vals[512];
-  if (zbuf == NULL || init(&z, req->srv->cfg->compression.level) != 0) {
+  struct gw_gzip *g = zbuf ? take(req->srv) : NULL;
+  if (g == NULL) {
     free(out);
     free(zbuf);
     return 0; /* out of memory: as it is */
   }
-  z.next_in = (Bytef *)body;
-  z.avail_in = (uInt)len;
-  z.next_out = (Bytef *)zbuf;
-  z.avail_out = (uInt)bound;
-  int rc = deflate(&z, Z_FINISH);
-  size_t zlen = bound - z.avail_out;
-  deflateEnd(&z);
+  g->z.next_in = (Bytef *)body;
+  g->z.avail_in = (uInt)len;
+  g->z.next_out = (Bytef *)zbuf;
+  g->z.avail_out = (uInt)bound;
+  int rc = deflate(&g->z, Z_FINISH);
+  size_t zlen = bound - g->z.avail_out;
+  give(req->srv, g);
   if (rc == Z_STREAM_END) {
     size_t k = gw_encode_head(h, nh, out, vals, sizeof(vals));
     req->out->respond(req, status, out, k, zbuf, zlen);
@@ -77,11 +117,10 @@ int gw_gzip_start(struct gw_req *req, int status, const struct ipc_header *h, si
   struct gw_server *srv = req->srv;
   if (srv->gzip_streams >= GW_GZIP_STREAMS || !wanted(req, status, h, nh, clen))
     return 0;
-  struct gw_gzip *g = malloc(sizeof(*g));
   struct ipc_header *out = malloc((nh + GW_ENCODE_HEAD_EXTRA) * sizeof(*out));
+  struct gw_gzip *g = out ? take(srv) : NULL;
   char vals[512];
-  if (g == NULL || out == NULL || init(&g->z, srv->cfg->compression.level) != 0) {
-    free(g);
+  if (g == NULL) {
     free(out);
     return 0;
   }
@@ -132,7 +171,6 @@ void gw_gzip_release(struct gw_req *req) {
   if (g == NULL)
     return;
   req->z = NULL;
-  deflateEnd(&g->z);
-  free(g);
+  give(req->srv, g);
   req->srv->gzip_streams--;
 }

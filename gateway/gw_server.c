@@ -427,6 +427,7 @@ void gw_server_free(struct gw_server *srv) {
   gw_routes_free(&srv->routes);
   gw_routes_free(&srv->statics);
   gw_buckets_free(&srv->buckets);
+  gw_gzip_free_idle(srv);
   gw_svcs_free(srv);
   gw_map_free(&srv->inflight);
   gw_map_free(&srv->ws_conns);

@@ -4,7 +4,8 @@
  * A request whose static route wins over every service route (the longer
  * prefix; gw_route_before) is taken whole (GET has no body) and goes:
  *   1. gw_file_path: the path under the root, decoded and checked (pure);
- *   2. lookup, on libuv's thread pool (opening a file may block): the
+ *   2. lookup, on the loop from the kernel's caches (RESOLVE_CACHED),
+ *      else on libuv's thread pool (opening a file may block): the
  *      root opened afresh (a deploy may swap its symlink), the file
  *      opened beneath it with openat2(RESOLVE_BENEATH) so neither ".."
  *      nor a symlink leads out; a directory gets its index, or a 301 to
@@ -14,7 +15,8 @@
  *   3. the head: 304 for a matching If-None-Match / If-Modified-Since,
  *      206 or 416 for a Range, else 200, with etag, last-modified,
  *      accept-ranges and cache-control;
- *   4. the body, read 64 KiB at a time with uv_fs_read, the next read
+ *   4. the body, read 64 KiB at a time (preadv2 RWF_NOWAIT on the loop
+ *      from the page cache, else uv_fs_read on the pool), the next read
  *      only once the client has taken the last (gw_req_want_drain): a
  *      client reading slowly holds 64 KiB, not the file. One that reads
  *      nothing for request_timeout_ms is cut.
@@ -24,10 +26,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "gw.h"
@@ -53,22 +57,36 @@ struct gw_static_job {
   uint64_t off, left;                /* what is still to be read of it */
   int busy;                          /* in a call that may end the request: do not free yet */
   unsigned reading : 1, waiting : 1;
+  unsigned cached : 1;           /* the lookup on the loop: RESOLVE_CACHED, no wait */
+  unsigned again : 1;            /*   it needs the disk: the pool does it */
   char *root, *index, *fallback; /* copies of the config's */
   char rel[GW_FILE_PATH_MAX];    /* the path under root */
   char name[GW_FILE_PATH_MAX];   /* the file served (its type) */
   char buf[CHUNK];
 };
 
-/* ---- The lookup (a thread of the pool: no loop, no request) ---- */
+/* ---- The lookup ---- */
+
+/* The lookup runs twice at most: first on the loop with RESOLVE_CACHED
+ * (j->cached), which fails with EAGAIN unless every component is in the
+ * kernel's lookup cache, so it never waits for a disk; then, only when it
+ * did fail so, on a thread of the pool without it. A cached file (the
+ * usual case) thus costs no thread hop. */
 
 /* Opens path beneath dir: openat2 where the kernel has it; else each
- * component with O_NOFOLLOW (no symlink at all). -1 with errno. */
-static int open_beneath(int dir, const char *path) {
+ * component with O_NOFOLLOW (no symlink at all; never on the loop).
+ * -1 with errno (EAGAIN: not cached, try on the pool). */
+static int open_beneath(const struct gw_static_job *j, int dir, const char *path) {
   struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
-                         .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+                         .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
+                                    (j->cached ? RESOLVE_CACHED : 0)};
   long fd = syscall(SYS_openat2, dir, path, &how, sizeof(how));
-  if (fd >= 0 || errno != ENOSYS)
-    return (int)fd;
+  if (fd >= 0 || (errno != ENOSYS && !(j->cached && errno == EINVAL)))
+    return (int)fd; /* (EINVAL: a kernel before 5.12, without RESOLVE_CACHED) */
+  if (j->cached) {
+    errno = EAGAIN;
+    return -1;
+  }
   char part[GW_FILE_PATH_MAX];
   int cur = dup(dir);
   for (const char *s = path; cur >= 0 && *s;) {
@@ -85,6 +103,20 @@ static int open_beneath(int dir, const char *path) {
   return cur;
 }
 
+/* The root, opened afresh (a deploy may have swapped its symlink). */
+static int open_root(const struct gw_static_job *j) {
+  struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                         .resolve = j->cached ? RESOLVE_CACHED : 0};
+  long fd = syscall(SYS_openat2, AT_FDCWD, j->root, &how, sizeof(how));
+  if (fd >= 0 || errno != ENOSYS)
+    return fd < 0 && j->cached && errno == EINVAL ? (errno = EAGAIN, -1) : (int)fd;
+  if (j->cached) {
+    errno = EAGAIN;
+    return -1;
+  }
+  return open(j->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
 /* A precompressed sibling of the regular file path (PATH.br, else
  * PATH.gz, as the client takes them), in place of it when there is one:
  * nginx's gzip_static and brotli_static. */
@@ -96,7 +128,9 @@ static void open_encoded(struct gw_static_job *j, int dir, const char *path) {
     if (!(i == 0 ? j->want_br : j->want_gz))
       continue;
     snprintf(sib, sizeof(sib), "%s%s", path, codings[i].ext);
-    int fd = open_beneath(dir, sib);
+    int fd = open_beneath(j, dir, sib);
+    if (fd < 0 && errno == EAGAIN)
+      j->again = 1; /* not cached: the pool looks again */
     if (fd < 0)
       continue;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -113,9 +147,10 @@ static void open_encoded(struct gw_static_job *j, int dir, const char *path) {
 /* Opens path beneath dir into j (fd and st), as a regular file or (when
  * dir_ok) a directory; else j->err. */
 static void open_file(struct gw_static_job *j, int dir, const char *path, int dir_ok) {
-  j->fd = open_beneath(dir, path[0] ? path : ".");
+  j->fd = open_beneath(j, dir, path[0] ? path : ".");
   if (j->fd < 0) {
     j->err = errno;
+    j->again |= errno == EAGAIN;
     return;
   }
   if (fstat(j->fd, &j->st) != 0 ||
@@ -143,22 +178,40 @@ static void open_index(struct gw_static_job *j) {
   close(dir);
 }
 
-static void lookup(uv_work_t *w) {
-  struct gw_static_job *j = w->data;
-  int root = open(j->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+/* The lookup of j->rel (and index, fallback) into j: fd and st, or err,
+ * or redirect; with j->cached, j->again when the pool must do it. */
+static void lookup_files(struct gw_static_job *j) {
+  int root = open_root(j);
   if (root < 0) {
     j->err = errno;
+    j->again |= errno == EAGAIN;
     return;
   }
   open_file(j, root, j->rel, 1);
   if (j->fd >= 0 && S_ISDIR(j->st.st_mode))
     open_index(j);
   int missing = j->err == ENOENT || j->err == ENOTDIR || j->err == EXDEV || j->err == ELOOP;
-  if (j->fd < 0 && !j->redirect && missing && j->fallback) {
+  if (j->fd < 0 && !j->redirect && missing && j->fallback && !j->again) {
     j->err = 0;
     open_file(j, root, j->fallback, 0);
   }
   close(root);
+}
+
+/* Undoes a cached lookup that must be done again on the pool. */
+static void lookup_reset(struct gw_static_job *j) {
+  if (j->fd >= 0)
+    close(j->fd);
+  j->fd = -1;
+  j->err = j->redirect = 0;
+  j->again = j->cached = 0;
+  j->encoding = NULL;
+  j->name[0] = '\0';
+}
+
+/* A thread of the pool: no loop, no request. */
+static void lookup(uv_work_t *w) {
+  lookup_files(w->data);
 }
 
 /* ---- The job ---- */
@@ -193,52 +246,69 @@ static int job_ended(struct gw_static_job *j) {
 
 static void read_next(struct gw_static_job *j);
 
-static void on_read(uv_fs_t *fs) {
-  struct gw_static_job *j = fs->data;
-  ssize_t n = fs->result;
-  uv_fs_req_cleanup(fs);
-  j->reading = 0;
+/* n bytes read into j->buf (or a negative errno, or 0: the file shrank)
+ * go to the client. Returns 1 when the next piece may be read now; 0
+ * when the request ended, or waits for the client (gen->drained). */
+static int deliver(struct gw_static_job *j, ssize_t n) {
   struct gw_req *req = j->req;
-  if (job_ended(j))
-    return;
   if (n <= 0) { /* an error, or the file shrank: the length promised cannot be kept */
     sup_log(SUP_WARN, "static: %s: read failed: %s", j->name,
             n < 0 ? uv_strerror((int)n) : "the file shrank while it was sent");
     req->keepalive = 0;
     gw_req_abort(req, 1);
-    return;
+    return 0;
   }
   j->busy++;
   gw_req_send(req, j->buf, (size_t)n);
   j->busy--;
   if (job_ended(j))
-    return;
+    return 0;
   j->off += (uint64_t)n;
   j->left -= (uint64_t)n;
   if (j->left == 0) {
     job_release(j);
     req->u.file = NULL;
     gw_req_finish(req);
-  } else if (gw_req_want_drain(req)) {
-    read_next(j);
-  } else {
-    j->waiting = 1; /* gen->drained goes on */
-    gw_req_timer(req, (uint64_t)req->srv->cfg->request_timeout_ms);
+    return 0;
   }
+  if (gw_req_want_drain(req))
+    return 1;
+  j->waiting = 1; /* gen->drained goes on */
+  gw_req_timer(req, (uint64_t)req->srv->cfg->request_timeout_ms);
+  return 0;
 }
 
+static void on_read(uv_fs_t *fs) {
+  struct gw_static_job *j = fs->data;
+  ssize_t n = fs->result;
+  uv_fs_req_cleanup(fs);
+  j->reading = 0;
+  if (!job_ended(j) && deliver(j, n))
+    read_next(j);
+}
+
+/* The next pieces: read on the loop while the page cache has them
+ * (preadv2 RWF_NOWAIT never waits for a disk) and the client takes them;
+ * a piece not cached is read on the pool (uv_fs_read), bounded by
+ * request_timeout_ms. */
 static void read_next(struct gw_static_job *j) {
+  for (;;) {
+    struct iovec v = {j->buf, j->left < CHUNK ? (size_t)j->left : CHUNK};
+    ssize_t n = preadv2(j->fd, &v, 1, (off_t)j->off, RWF_NOWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS))
+      break;
+    if (!deliver(j, n < 0 ? -errno : n))
+      return;
+  }
   uv_buf_t b = uv_buf_init(j->buf, (unsigned)(j->left < CHUNK ? j->left : CHUNK));
   j->fs.data = j;
   gw_req_timer(j->req, (uint64_t)j->req->srv->cfg->request_timeout_ms); /* a read that hangs */
   int rc = uv_fs_read(j->req->srv->loop, &j->fs, j->fd, &b, 1, (int64_t)j->off, on_read);
+  j->reading = 1;
   if (rc != 0) {
     j->fs.result = rc;
-    j->reading = 1;
     on_read(&j->fs);
-    return;
   }
-  j->reading = 1;
 }
 
 /* Ends req with an answer that needs the job no more. */
@@ -488,14 +558,19 @@ static int on_req(const struct gw_handler *h, struct gw_req *req) {
     gw_reply_error(req, 405, "static files answer GET and HEAD only", &allow);
     return 0;
   }
-  struct gw_static_job *j = calloc(1, sizeof(*j));
+  /* Not calloc: the 72 KiB of paths and buffer are written before read. */
+  struct gw_static_job *j = malloc(sizeof(*j));
+  if (j) {
+    memset(j, 0, offsetof(struct gw_static_job, rel));
+    j->fd = -1; /* before anything may free it */
+    j->rel[0] = j->name[0] = '\0';
+  }
   if (j == NULL || copy_config(j, st) != 0) {
     if (j)
       job_free(j);
     gw_reply_error(req, 500, "out of memory", NULL);
     return 0;
   }
-  j->fd = -1;
   if (st->precompressed)
     want_encodings(req, j);
   gw_req_target(req, &path, &n, NULL, NULL);
@@ -510,6 +585,14 @@ static int on_req(const struct gw_handler *h, struct gw_req *req) {
   req->u.file = j;
   req->gen = &static_gen;
   j->work.data = j;
+  j->cached = 1; /* first on the loop, from the caches only */
+  lookup_files(j);
+  if (!j->again) {
+    j->cached = 0;
+    looked_up(&j->work, 0);
+    return 0;
+  }
+  lookup_reset(j);
   j->reading = 1;
   if (uv_queue_work(req->srv->loop, &j->work, lookup, looked_up) != 0) {
     j->reading = 0;
