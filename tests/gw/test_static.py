@@ -149,6 +149,30 @@ class ServingTest(StaticCase):
         r = self.get(self.m, "/in.css")  # a link that stays under the root is followed
         self.assertEqual((r.status, r.body), (200, b"body{}\n"))
 
+    def test_files_not_in_the_kernels_caches(self):
+        # Evicted from the page cache (fadvise DONTNEED, this file only):
+        # the reads go to the thread pool. With root, the dentries too
+        # (drop_caches 2): the lookup goes there as well.
+        path = os.path.join(self.m.dir, "www", "cold.bin")
+        data = os.urandom(300000)
+        with open(path, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        for _ in range(2):
+            fd = os.open(path, os.O_RDONLY)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            os.close(fd)
+            try:
+                with open("/proc/sys/vm/drop_caches", "w") as f:
+                    f.write("2\n")
+            except OSError:
+                pass  # not root: the lookup stays cached, the reads are not
+            r = self.get(self.m, "/cold.bin")
+            self.assertEqual((r.status, r.body), (200, data))
+        r = self.get(self.m, "/cold.bin", headers=[("range", "bytes=100000-")])
+        self.assertEqual((r.status, r.body), (206, data[100000:]))
+
     def test_methods(self):
         r = self.get(self.m, "/index.html", method="POST", body=b"x")
         self.assertEqual(r.status, 405)
