@@ -29,6 +29,8 @@ echo "== a neighbour service flooding its output: the gateway beside it"
 /usr/bin/python3 bench/logflood.py
 echo "== proxying to programs that serve for themselves (issue 14)"
 /usr/bin/python3 bench/upstream.py
+echo "== static files and gzip on the fly, against nginx (root, sendfile, gzip)"
+/usr/bin/python3 bench/static.py
 echo "== TLS and HTTP/2: handshakes/s, HTTPS req/s over HTTP/1.1 and HTTP/2, against nginx and HAProxy (issue 19)"
 /usr/bin/python3 bench/tls.py
 echo "== WebSocket: broadcast, echo, idle connections, against ws and Socket.IO (issue 13)"
