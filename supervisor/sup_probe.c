@@ -153,6 +153,10 @@ struct sup_probe *sup_probe_start(struct sup_instance *inst, int port, const cha
   p->timer.data = p;
   p->open = 1;
   p->delay = p->running ? (uint64_t)inst->svc->cfg->ready_after_ms : SUP_PROBE_FIRST_MS;
+  /* The loop's clock is read once a turn: brought up to date first, the
+   * delay counts from now, after the spawn, never from before it (a
+   * worker is not ready sooner than ready_after_ms). */
+  uv_update_time(sup_host_loop(inst->svc->host));
   uv_timer_start(&p->timer, on_delay, p->delay, 0);
   return p;
 }
