@@ -5,6 +5,8 @@ error bodies)."""
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 import unittest
 
@@ -12,7 +14,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 
-from musterproc import ctl, free_port, gateway_addr, service, TIMEOUT  # noqa: E402,F401
+from musterproc import bin_path, ctl, free_port, gateway_addr, service, TIMEOUT  # noqa: E402,F401
 from httpclient import RawClient  # noqa: E402
 
 
@@ -43,6 +45,17 @@ def wait_ready(m, name, n=1):
         pids[i] = int(m.seen_or_expect(label + r": spawn: spawned pid (\d+)").group(1))
         m.seen_or_expect(label + r": ready: ")
     return pids
+
+
+def check_refused(case, m, want, what=None):
+    """muster --check refuses the config of m (written here; m never
+    started, its directory removed when case ends) and says want."""
+    case.addCleanup(shutil.rmtree, m.dir, True)
+    m.write_config()
+    p = subprocess.run([bin_path("muster"), "--check", "-c", m.config_path],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    case.assertEqual(p.returncode, 1, (what, p.stdout, p.stderr))
+    case.assertIn(want, p.stderr, what)
 
 
 def service_requests(m, name):

@@ -5,7 +5,6 @@ flushed as it comes, backpressure on the compressed bytes); never events,
 parts, HEAD, or what is encoded already. Real muster, raw sockets, zlib
 to read what comes back."""
 import os
-import socket
 import subprocess
 import sys
 import unittest
@@ -16,8 +15,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "up"))
 from uplib import free_ports  # noqa: E402
-from gwtest import GatewayCase, dummy, wait_gateway, wait_ready  # noqa: E402
-from musterproc import (Muster, SRC, TIMEOUT, bin_path,  # noqa: E402
+from gwtest import GatewayCase, check_refused, dummy, wait_gateway, wait_ready  # noqa: E402
+from musterproc import (Muster, SRC, TIMEOUT,  # noqa: E402
                         gateway_addr, service)
 
 GZ = [("accept-encoding", "gzip, deflate, br")]
@@ -138,14 +137,8 @@ class ConfigTest(unittest.TestCase):
                            ({"types": "text/html"}, "gateway.compression.types: must be an array"),
                            ({"gzip": True}, "gateway.compression.gzip: unknown key")):
             m = Muster([])
-            self.addCleanup(__import__("shutil").rmtree, m.dir, True)
             m.config["gateway"]["compression"] = comp
-            m.write_config()
-            p = subprocess.run([bin_path("muster"), "--check", "-c", m.config_path],
-                               capture_output=True, text=True, timeout=TIMEOUT)
-            self.assertEqual(p.returncode, 1, (comp, p.stderr))
-            self.assertIn(want, p.stderr)
-
+            check_refused(self, m, want, comp)
 
 if __name__ == "__main__":
     unittest.main()

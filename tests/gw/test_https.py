@@ -16,8 +16,8 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gwtest import GatewayCase, dummy, wait_ready  # noqa: E402
-from musterproc import Muster, TIMEOUT, bin_path, ctl, free_port, recv_all  # noqa: E402
+from gwtest import GatewayCase, check_refused, dummy, wait_ready  # noqa: E402
+from musterproc import Muster, TIMEOUT, ctl, free_port, recv_all  # noqa: E402
 import tlscerts  # noqa: E402
 
 
@@ -173,19 +173,13 @@ class ConfigTest(unittest.TestCase):
                           ({"https_port": 70000}, "gateway.tls.https_port: "),
                           ({"redirect_http": "yes"}, "gateway.tls.redirect_http: ")):
             m = Muster([])
-            self.addCleanup(shutil.rmtree, m.dir, True)
             shutil.copy(CERTS_PAIR[0], os.path.join(m.dir, "site.pem"))
             shutil.copy(CERTS_PAIR[1], os.path.join(m.dir, "site.key"))
             t = {"listen": "127.0.0.1:%d" % free_port(),
                  "certificates": [{"cert": "site.pem", "key": "site.key"}]}
             t.update(tls)
             m.config["gateway"]["tls"] = t
-            m.write_config()
-            p = subprocess.run([bin_path("muster"), "--check", "-c", m.config_path],
-                               capture_output=True, text=True, timeout=TIMEOUT)
-            self.assertEqual(p.returncode, 1, (tls, p.stdout, p.stderr))
-            self.assertIn(want, p.stderr)
-
+            check_refused(self, m, want, tls)
 
 if __name__ == "__main__":
     unittest.main()

@@ -14,8 +14,8 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gwtest import GatewayCase, dummy, wait_ready  # noqa: E402
-from musterproc import (Muster, TIMEOUT, bin_path, ctl, free_port,  # noqa: E402
+from gwtest import GatewayCase, check_refused, dummy, wait_ready  # noqa: E402
+from musterproc import (Muster, TIMEOUT, ctl, free_port,  # noqa: E402
                         gateway_addr, http_get)
 
 SLOW = 1 / 60  # a token a minute
@@ -116,14 +116,8 @@ class ConfigTest(unittest.TestCase):
                              "gateway.rate_limit.exempt[0]: "),
                             ({"rate": 5, "per": "minute"}, "gateway.rate_limit.per: unknown key")):
             m = Muster([])
-            self.addCleanup(__import__("shutil").rmtree, m.dir, True)
             m.config["gateway"]["rate_limit"] = limit
-            m.write_config()
-            p = subprocess.run([bin_path("muster"), "--check", "-c", m.config_path],
-                               capture_output=True, text=True, timeout=TIMEOUT)
-            self.assertEqual(p.returncode, 1, (limit, p.stderr))
-            self.assertIn(want, p.stderr)
-
+            check_refused(self, m, want, limit)
 
 if __name__ == "__main__":
     unittest.main()
