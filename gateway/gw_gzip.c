@@ -154,14 +154,27 @@ static int pump(struct gw_req *req, const char *data, size_t len, int flush) {
   return 0;
 }
 
+/* zlib refused (it cannot, with a state it made): the answer is cut. */
+static void broken(struct gw_req *req) {
+  sup_log(SUP_ERROR, "gateway: gzip failed mid-answer; cutting it");
+  gw_gzip_release(req);
+  req->keepalive = 0;
+  req->out->abort(req, 0);
+}
+
 void gw_gzip_send(struct gw_req *req, const char *data, size_t len) {
-  if (len > 0)
-    pump(req, data, len, Z_SYNC_FLUSH);
+  struct gw_gzip *g = req->z;
+  if (len > 0 && pump(req, data, len, Z_SYNC_FLUSH) != 0 && req->z == g)
+    broken(req);
 }
 
 void gw_gzip_finish(struct gw_req *req) {
-  if (pump(req, NULL, 0, Z_FINISH) != 0)
+  struct gw_gzip *g = req->z;
+  if (pump(req, NULL, 0, Z_FINISH) != 0) {
+    if (req->z == g)
+      broken(req); /* else the connection closed under a send */
     return;
+  }
   gw_gzip_release(req);
   req->out->finish(req);
 }
