@@ -6,25 +6,17 @@
 #include <strings.h>
 
 #include "gw_file.h"
+#include "gw_req.h"
+#include "rt_handshake.h"
 
-/* The value of header name in h, or NULL. */
+/* The header name of h (gw_headers_find), or NULL. */
 static const struct ipc_header *find(const struct ipc_header *h, size_t nh, const char *name) {
-  size_t n = strlen(name);
-  for (size_t i = 0; i < nh; i++)
-    if (h[i].name_len == n && strncasecmp(h[i].name, name, n) == 0)
-      return &h[i];
-  return NULL;
+  return gw_headers_find(h, nh, name, strlen(name));
 }
 
-/* 1 when v[0..n) holds token (case ignored) as a whole word. */
+/* 1 when the list v[0..n) has token (case ignored; rt_hs_lists). */
 static int has_token(const char *v, size_t n, const char *token) {
-  size_t t = strlen(token);
-  for (size_t i = 0; i + t <= n; i++)
-    if (strncasecmp(v + i, token, t) == 0 &&
-        (i == 0 || v[i - 1] == ',' || v[i - 1] == ' ' || v[i - 1] == '\t') &&
-        (i + t == n || v[i + t] == ',' || v[i + t] == ' ' || v[i + t] == '\t' || v[i + t] == ';'))
-      return 1;
-  return 0;
+  return rt_hs_lists((struct rt_hs_value){v, n}, token, strlen(token), 0);
 }
 
 int gw_encode_type_ok(char *const *types, size_t ntypes, const char *v, size_t n) {

@@ -51,17 +51,10 @@ static int on_head(const struct gw_handler *h, struct gw_req *req) {
  * or NULL. gw_strict has checked it is uri-host [":" port]. */
 static const char *host_name(struct gw_req *req, size_t *n) {
   uint32_t len = 0;
-  const char *host = gw_req_header_at(req, req->hdr_host, &len);
-  if (req->auth_len > 0) {
-    host = req->hbuf.data + req->auth_off;
-    len = req->auth_len;
-  }
+  const char *host = gw_req_host(req, &len);
   if (host == NULL || len == 0)
     return NULL;
-  const char *close = host[0] == '[' ? memchr(host, ']', len) : NULL;
-  const char *colon =
-      memchr(close ? close : host, ':', len - (size_t)((close ? close : host) - host));
-  *n = colon ? (size_t)(colon - host) : len;
+  *n = gw_host_port_cut(host, len);
   while (*n > 0 && (host[*n - 1] == ' ' || host[*n - 1] == '\t'))
     (*n)--;
   return *n > 0 ? host : NULL;

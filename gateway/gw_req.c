@@ -110,17 +110,26 @@ int gw_req_fwd_headers(struct gw_req *req, int upgrade) {
   return gw_fwd_headers(&fin, &srv->hv, &srv->caphv, &srv->scratch);
 }
 
-struct gw_route *gw_req_route(struct gw_req *req) {
+const char *gw_req_host(const struct gw_req *req, uint32_t *len) {
+  *len = 0;
+  if (req->auth_len > 0) { /* an absolute-form target's authority wins */
+    *len = req->auth_len;
+    return req->hbuf.data + req->auth_off;
+  }
+  return gw_req_header_at(req, req->hdr_host, len);
+}
+
+struct gw_route *gw_req_match(const struct gw_req *req, const struct gw_routes *r) {
   const char *path, *host;
   size_t plen;
   uint32_t hlen = 0;
   gw_req_target(req, &path, &plen, NULL, NULL);
-  host = gw_req_header_at(req, req->hdr_host, &hlen);
-  if (req->auth_len > 0) { /* an absolute-form target's authority wins */
-    host = req->hbuf.data + req->auth_off;
-    hlen = req->auth_len;
-  }
-  return gw_routes_match(&req->srv->routes, req->method, host, hlen, path, plen);
+  host = gw_req_host(req, &hlen);
+  return gw_routes_match(r, req->method, host, hlen, path, plen);
+}
+
+struct gw_route *gw_req_route(struct gw_req *req) {
+  return gw_req_match(req, &req->srv->routes);
 }
 
 /* From a trusted proxy: req->client from its x-forwarded-for, the last
@@ -272,11 +281,16 @@ const char *gw_req_date(struct gw_server *srv) {
   return srv->date;
 }
 
-int gw_headers_have(const struct ipc_header *h, size_t n, const char *name, size_t len) {
+const struct ipc_header *gw_headers_find(const struct ipc_header *h, size_t n, const char *name,
+                                         size_t len) {
   for (size_t i = 0; i < n; i++)
     if (h[i].name_len == len && strncasecmp(h[i].name, name, len) == 0)
-      return 1;
-  return 0;
+      return &h[i];
+  return NULL;
+}
+
+int gw_headers_have(const struct ipc_header *h, size_t n, const char *name, size_t len) {
+  return gw_headers_find(h, n, name, len) != NULL;
 }
 
 void gw_req_new_id(struct gw_req *req) {

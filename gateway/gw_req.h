@@ -33,6 +33,7 @@ struct gw_conn;
 struct gw_proto;
 struct gw_server;
 struct gw_req;
+struct gw_routes;
 struct gw_sse;
 struct gw_static_job;
 struct gw_gzip;
@@ -314,7 +315,13 @@ const char *gw_req_header_at(const struct gw_req *req, int i, uint32_t *len);
  * Returns their number or UV_ENOMEM. */
 int gw_req_fwd_headers(struct gw_req *req, int upgrade);
 
-/* The route of req (by path, method and Host without its port), or NULL. */
+/* The host req names: an absolute-form target's authority, else its
+ * Host header's value ("host[:port]", gw_strict checked), or NULL. */
+const char *gw_req_host(const struct gw_req *req, uint32_t *len);
+
+/* The route of req in r (by path, method and host without its port), or
+ * NULL; gw_req_route: in the services' table. */
+struct gw_route *gw_req_match(const struct gw_req *req, const struct gw_routes *r);
 struct gw_route *gw_req_route(struct gw_req *req);
 
 /* Lower-cases the header names in place, once the head is complete, and
@@ -376,8 +383,10 @@ void gw_req_assign_id(struct gw_req *req);
  * answers), and a proxy adds it to a response that lacks one. */
 const char *gw_req_date(struct gw_server *srv);
 
-/* 1 when h[0 .. n) holds a header called name (len bytes, lower-case),
- * in any case. */
+/* The first header of h[0 .. n) called name (len bytes, lower-case), in
+ * any case, or NULL; gw_headers_have: 1 when there is one. */
+const struct ipc_header *gw_headers_find(const struct ipc_header *h, size_t n, const char *name,
+                                         size_t len);
 int gw_headers_have(const struct ipc_header *h, size_t n, const char *name, size_t len);
 
 /* Makes the request a new id: 16 hex digits, unique per muster run. */

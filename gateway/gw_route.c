@@ -64,12 +64,15 @@ static int host_ok(const struct cfg_route *c, const char *host, size_t hlen) {
  * literal keeps its brackets) and without the trailing dot of a fully
  * qualified name ("api.example.com." is api.example.com, as nginx reads
  * it). */
-static size_t host_name_len(const char *host, size_t n) {
+size_t gw_host_port_cut(const char *host, size_t n) {
   const char *close = n > 0 && host[0] == '[' ? memchr(host, ']', n) : NULL;
   const char *from = close ? close : host; /* a port's colon comes after an IPv6 literal */
   const char *colon = memchr(from, ':', n - (size_t)(from - host));
-  if (colon)
-    n = (size_t)(colon - host);
+  return colon ? (size_t)(colon - host) : n;
+}
+
+static size_t host_name_len(const char *host, size_t n) {
+  n = gw_host_port_cut(host, n);
   if (n > 1 && host[n - 1] == '.')
     n--;
   return n;

@@ -44,6 +44,10 @@ void gw_routes_free(struct gw_routes *r);
 struct gw_route *gw_routes_match(const struct gw_routes *r, const char *method, const char *host,
                                  size_t hlen, const char *path, size_t len);
 
+/* The length of host[0..n) without its ":port" (an IPv6 literal keeps
+ * its brackets). */
+size_t gw_host_port_cut(const char *host, size_t n);
+
 /* 1 when route a is tried before b: a longer prefix, or the same length
  * bound to a host where b is not (two tables, one order: gw_static). */
 int gw_route_before(const struct gw_route *a, const struct gw_route *b);

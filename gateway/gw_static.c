@@ -25,6 +25,7 @@
  * or lookup in flight comes back, sees req NULL and frees the job. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -57,11 +58,12 @@ struct gw_static_job {
   uint64_t off, left;                /* what is still to be read of it */
   int busy;                          /* in a call that may end the request: do not free yet */
   unsigned reading : 1, waiting : 1;
-  unsigned cached : 1;           /* the lookup on the loop: RESOLVE_CACHED, no wait */
-  unsigned again : 1;            /*   it needs the disk: the pool does it */
-  char *root, *index, *fallback; /* copies of the config's */
-  char rel[GW_FILE_PATH_MAX];    /* the path under root */
-  char name[GW_FILE_PATH_MAX];   /* the file served (its type) */
+  unsigned cached : 1; /* the lookup on the loop: RESOLVE_CACHED, no wait */
+  unsigned again : 1;  /*   it needs the disk: the pool does it */
+  /* copies of the config's (a reload may free it): no allocation each */
+  char root[PATH_MAX], index[GW_FILE_PATH_MAX], fallback[GW_FILE_PATH_MAX]; /* "": none */
+  char rel[GW_FILE_PATH_MAX];  /* the path under root */
+  char name[GW_FILE_PATH_MAX]; /* the file served (its type) */
   char buf[CHUNK];
 };
 
@@ -171,7 +173,7 @@ static void open_index(struct gw_static_job *j) {
   j->fd = -1;
   if (!j->dir_url)
     j->redirect = 1;
-  else if (j->index == NULL)
+  else if (j->index[0] == '\0')
     j->err = ENOENT;
   else
     open_file(j, dir, j->index, 0);
@@ -191,7 +193,7 @@ static void lookup_files(struct gw_static_job *j) {
   if (j->fd >= 0 && S_ISDIR(j->st.st_mode))
     open_index(j);
   int missing = j->err == ENOENT || j->err == ENOTDIR || j->err == EXDEV || j->err == ELOOP;
-  if (j->fd < 0 && !j->redirect && missing && j->fallback && !j->again) {
+  if (j->fd < 0 && !j->redirect && missing && j->fallback[0] && !j->again) {
     j->err = 0;
     open_file(j, root, j->fallback, 0);
   }
@@ -219,9 +221,6 @@ static void lookup(uv_work_t *w) {
 static void job_free(struct gw_static_job *j) {
   if (j->fd >= 0)
     close(j->fd); /* a regular file opened for reading: closing it does not block */
-  free(j->root);
-  free(j->index);
-  free(j->fallback);
   free(j);
 }
 
@@ -389,7 +388,7 @@ static void not_found(struct gw_req *req, struct gw_static_job *j) {
   else if (e == EACCES || e == EPERM)
     gw_reply_error(req, 403, "forbidden: muster may not read it", NULL);
   else {
-    sup_log(SUP_ERROR, "static: %s/%s: %s", j->root ? j->root : "?", j->rel, strerror(e));
+    sup_log(SUP_ERROR, "static: %s/%s: %s", j->root, j->rel, strerror(e));
     gw_reply_error(req, 500, "the file could not be opened", NULL);
   }
 }
@@ -500,18 +499,7 @@ static void looked_up(uv_work_t *w, int status) {
 /* The static entry that answers req, or NULL: its route must match and
  * come before any service route that matches too. */
 static const struct cfg_static *static_of(struct gw_req *req, size_t *plen) {
-  const char *path, *host;
-  size_t n;
-  uint32_t hlen = 0;
-  if (req->srv->statics.n == 0)
-    return NULL;
-  gw_req_target(req, &path, &n, NULL, NULL);
-  host = gw_req_header_at(req, req->hdr_host, &hlen);
-  if (req->auth_len > 0) {
-    host = req->hbuf.data + req->auth_off;
-    hlen = req->auth_len;
-  }
-  struct gw_route *st = gw_routes_match(&req->srv->statics, req->method, host, hlen, path, n);
+  struct gw_route *st = req->srv->statics.n ? gw_req_match(req, &req->srv->statics) : NULL;
   if (st == NULL)
     return NULL;
   struct gw_route *svc = gw_req_route(req);
@@ -526,14 +514,18 @@ static int on_head(const struct gw_handler *h, struct gw_req *req) {
   return static_of(req, &plen) ? GW_LATER : GW_DECLINED;
 }
 
-/* A copy of the config's strings the job keeps; 0 or -1 (out of memory). */
+/* The config's settings the job keeps; 0, or -1 when a path does not fit
+ * (it names no file the kernel would open). */
 static int copy_config(struct gw_static_job *j, const struct cfg_static *st) {
-  j->root = strdup(st->root);
-  j->index = st->index ? strdup(st->index) : NULL;
-  j->fallback = st->fallback ? strdup(st->fallback) : NULL;
   j->max_age_s = st->max_age_s;
   j->precompressed = st->precompressed;
-  return j->root && (j->index || !st->index) && (j->fallback || !st->fallback) ? 0 : -1;
+  return snprintf(j->root, sizeof(j->root), "%s", st->root) < (int)sizeof(j->root) &&
+                 snprintf(j->index, sizeof(j->index), "%s", st->index ? st->index : "") <
+                     (int)sizeof(j->index) &&
+                 snprintf(j->fallback, sizeof(j->fallback), "%s",
+                          st->fallback ? st->fallback : "") < (int)sizeof(j->fallback)
+             ? 0
+             : -1;
 }
 
 /* Which precompressed files the client takes (accept-encoding). */
@@ -558,17 +550,17 @@ static int on_req(const struct gw_handler *h, struct gw_req *req) {
     gw_reply_error(req, 405, "static files answer GET and HEAD only", &allow);
     return 0;
   }
-  /* Not calloc: the 72 KiB of paths and buffer are written before read. */
+  /* Not calloc: the paths and the buffer are written before read. */
   struct gw_static_job *j = malloc(sizeof(*j));
   if (j) {
-    memset(j, 0, offsetof(struct gw_static_job, rel));
+    memset(j, 0, offsetof(struct gw_static_job, root));
     j->fd = -1; /* before anything may free it */
     j->rel[0] = j->name[0] = '\0';
   }
   if (j == NULL || copy_config(j, st) != 0) {
-    if (j)
-      job_free(j);
-    gw_reply_error(req, 500, "out of memory", NULL);
+    const char *why = j ? "a configured path is too long" : "out of memory";
+    free(j);
+    gw_reply_error(req, 500, why, NULL);
     return 0;
   }
   if (st->precompressed)

@@ -15,7 +15,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "up"))
 from uplib import free_ports  # noqa: E402
-from gwtest import GatewayCase, check_refused, dummy, wait_gateway, wait_ready  # noqa: E402
+from gwtest import check_refused, dummy, wait_ready  # noqa: E402
+from test_static import StaticCase  # noqa: E402
 from musterproc import (Muster, SRC, TIMEOUT,  # noqa: E402
                         gateway_addr, service)
 
@@ -27,23 +28,20 @@ def gunzip(data):
     return zlib.decompress(data, 16 + zlib.MAX_WBITS)
 
 
-class CompressionCase(GatewayCase):
+class CompressionCase(StaticCase):
+    """test_static's site muster, with its own files and compression."""
 
-    def zmuster(self, compression, services=(), **top):
-        m = Muster(list(services), **top)
-        m.config["gateway"]["compression"] = compression
-        www = os.path.join(m.dir, "www")
-        os.makedirs(www)
+    def prepare_site(self, m, root):
+        m.config["gateway"]["compression"] = self.compression
+        os.makedirs(root)
         for name, data in (("page.html", TEXT), ("small.txt", b"tiny\n"),
                            ("logo.png", TEXT), ("app.js", TEXT)):
-            with open(os.path.join(www, name), "wb") as f:
+            with open(os.path.join(root, name), "wb") as f:
                 f.write(data)
-        m.config["static"] = [{"prefix": "/s", "root": "www"}]
-        m.write_config()
-        self.addCleanup(m.stop)
-        m.start()
-        wait_gateway(m)
-        return m
+
+    def zmuster(self, compression, services=()):
+        self.compression = compression
+        return self.site_muster([{"prefix": "/s", "root": "www"}], services=services)
 
 
 class StaticAndRulesTest(CompressionCase):
